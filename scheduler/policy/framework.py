@@ -45,7 +45,12 @@ class Profile:
 
 
 def filter_node(
-    state: ClusterState, pod: PodRequest, node_name: str, profile: Profile, *, all_reasons: bool = False
+    state: ClusterState,
+    pod: PodRequest,
+    node_name: str,
+    profile: Profile,
+    *,
+    all_reasons: bool = False,
 ) -> Status:
     """Run the profile's filters on one node; stop at the first failure unless `all_reasons`."""
     node = state.nodes.get(node_name)
@@ -72,8 +77,7 @@ def run_filters(
 ) -> dict[str, Status]:
     """Status per node name, in input order."""
     return {
-        name: filter_node(state, pod, name, profile, all_reasons=all_reasons)
-        for name in node_names
+        name: filter_node(state, pod, name, profile, all_reasons=all_reasons) for name in node_names
     }
 
 
