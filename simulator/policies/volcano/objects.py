@@ -1,0 +1,158 @@
+"""Volcano's scheduling objects: TaskInfo, JobInfo (PodGroup), QueueInfo, NodeInfo.
+
+Mutable on purpose: Volcano's session mutates them in-cycle (`Statement` ops), and `session.py`
+restores in-cycle markers at every cycle open exactly as a fresh cache snapshot would.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+from simulator.policies.volcano import resources as r
+from simulator.policies.volcano.resources import Res
+
+
+class TaskStatus(enum.Enum):
+    PENDING = "Pending"
+    ALLOCATED = "Allocated"  # in-cycle only
+    PIPELINED = "Pipelined"  # in-cycle only: waits for releasing resources
+    BINDING = "Binding"  # committed, bind in flight; counts as used by the next cycle
+    BOUND = "Bound"
+    RUNNING = "Running"
+    RELEASING = "Releasing"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class JobPhase(enum.Enum):
+    PENDING = "Pending"
+    INQUEUE = "Inqueue"
+    RUNNING = "Running"
+    UNKNOWN = "Unknown"
+    COMPLETED = "Completed"
+
+
+# ReadyTaskNum counts these (gang JobReady).
+READY = frozenset({TaskStatus.BOUND, TaskStatus.BINDING, TaskStatus.RUNNING,
+                   TaskStatus.ALLOCATED, TaskStatus.SUCCEEDED})
+# getPodGroupPhase's "scheduled": Allocated and Binding do not count.
+SCHEDULED = frozenset({TaskStatus.RUNNING, TaskStatus.BOUND, TaskStatus.FAILED,
+                       TaskStatus.SUCCEEDED, TaskStatus.RELEASING})
+# Tasks that hold node resources (node.Used).
+ON_NODE = frozenset({TaskStatus.ALLOCATED, TaskStatus.BINDING, TaskStatus.BOUND,
+                     TaskStatus.RUNNING, TaskStatus.RELEASING})
+# ValidTaskNum: tasks that exist and may still run.
+VALID = READY | frozenset({TaskStatus.PENDING, TaskStatus.PIPELINED})
+
+_INDEX = re.compile(r"-(\d+)$")
+
+
+@dataclass
+class Task:
+    uid: str
+    name: str
+    job: str
+    resreq: Res
+    creation: float = 0.0
+    priority: int = 1  # volcano default task priority
+    role: str = "worker"  # task template; the predicate error cache is per role
+    node_selector: dict[str, str] = field(default_factory=dict)
+    status: TaskStatus = TaskStatus.PENDING
+    node: str | None = None
+
+    def name_index(self) -> int:
+        """CompareTask's pod-name index suffix `-N` (no suffix sorts first)."""
+        m = _INDEX.search(self.name)
+        return int(m.group(1)) if m else -1
+
+
+@dataclass
+class Job:
+    uid: str
+    queue: str = "default"
+    min_member: int = 1
+    min_resources: Res | None = None
+    priority: int = 0
+    creation: float = 0.0
+    phase: JobPhase = JobPhase.PENDING
+    tasks: dict[str, Task] = field(default_factory=dict)
+    unschedulable: bool = False  # fit errors this cycle (PodGroup condition)
+
+    def count(self, statuses: frozenset[TaskStatus]) -> int:
+        return sum(1 for t in self.tasks.values() if t.status in statuses)
+
+    def ready_num(self) -> int:
+        return self.count(READY)
+
+    def ready(self) -> bool:
+        """gang JobReady: ReadyTaskNum (+ pending BestEffort, never for GPU pods) >= minMember."""
+        return self.ready_num() >= self.min_member
+
+    def pipelined(self) -> bool:
+        """gang JobPipelined: Pipelined + Ready >= minMember."""
+        return self.ready_num() + self.count(frozenset({TaskStatus.PIPELINED})) >= self.min_member
+
+    def valid(self) -> bool:
+        """gang JobValid: all minMember pods must exist (and not have failed)."""
+        return self.count(VALID) >= self.min_member
+
+    def allocated(self) -> Res:
+        return r.total(t.resreq for t in self.tasks.values() if t.status in ON_NODE)
+
+    def pending_tasks(self) -> list[Task]:
+        return [t for t in self.tasks.values() if t.status is TaskStatus.PENDING]
+
+
+@dataclass
+class Queue:
+    name: str = "default"
+    weight: int = 1
+    priority: int = 0
+    open: bool = True  # status.state == Open (set by the queue controller)
+    capability: Res | None = None
+    creation: float = 0.0
+
+
+@dataclass
+class Node:
+    name: str
+    allocatable: Res
+    labels: dict[str, str] = field(default_factory=dict)
+    used: Res = field(default_factory=dict)
+    releasing: Res = field(default_factory=dict)
+    pipelined: Res = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
+
+    def idle(self, dim: str) -> int:
+        return self.allocatable.get(dim, 0) - self.used.get(dim, 0)
+
+    def future_idle(self, dim: str) -> int:
+        """FutureIdle = Idle + Releasing - Pipelined."""
+        return self.idle(dim) + self.releasing.get(dim, 0) - self.pipelined.get(dim, 0)
+
+    def fits_idle(self, req: Res) -> bool:
+        return all(v <= self.idle(k) for k, v in req.items() if v > 0)
+
+    def fits_future_idle(self, req: Res) -> bool:
+        return all(v <= self.future_idle(k) for k, v in req.items() if v > 0)
+
+    def add_task(self, task: Task) -> None:
+        """NodeInfo.AddTask: Pipelined only books `pipelined`; Releasing also books `releasing`."""
+        self.tasks[task.uid] = task
+        if task.status is TaskStatus.PIPELINED:
+            r.add(self.pipelined, task.resreq)
+            return
+        r.add(self.used, task.resreq)
+        if task.status is TaskStatus.RELEASING:
+            r.add(self.releasing, task.resreq)
+
+    def remove_task(self, task: Task) -> None:
+        del self.tasks[task.uid]
+        if task.status is TaskStatus.PIPELINED:
+            r.sub(self.pipelined, task.resreq)
+            return
+        r.sub(self.used, task.resreq)
+        if task.status is TaskStatus.RELEASING:
+            r.sub(self.releasing, task.resreq)
