@@ -180,12 +180,23 @@ class Allocation:
 
 @dataclass(frozen=True, slots=True)
 class GangPlanRecord:
-    """A planned gang: each member slot's placement, and the pod UIDs already matched to slots."""
+    """A planned gang: each member slot's placement, and the pod UIDs already matched to slots.
+
+    Slot `i` is held in `ClusterState.allocations` under `slot_key(name, i)` until its member
+    binds. A non-empty `reason` records a gang that could not be placed (every node fails).
+    """
 
     name: str
     slots: tuple[Placement, ...]
     expires_at: float
     members: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    reason: str = ""
+    status: str = ""
+
+
+def slot_key(gang: str, i: int) -> str:
+    """Allocation key of a gang slot not yet claimed by a bound pod."""
+    return f"gang:{gang}#{i}"
 
 
 @dataclass(frozen=True)
@@ -215,6 +226,17 @@ class ClusterState:
                 index.setdefault(alloc.placement.node, []).append(alloc)
             self._by_node.update({k: tuple(v) for k, v in index.items()})
         return self._by_node.get(node, ())
+
+    def without(self, keys: set[str]) -> ClusterState:
+        """This snapshot minus some allocations (e.g. the pod's own reservation), sharing the
+        memoised capacity of every node they did not touch."""
+        gone = [self.allocations[k] for k in keys if k in self.allocations]
+        if not gone:
+            return self
+        touched = {a.placement.node for a in gone}
+        allocs = {k: v for k, v in self.allocations.items() if k not in keys}
+        keep = {n: c for n, c in self._capacity.items() if n not in touched}
+        return ClusterState(self.nodes, MappingProxyType(allocs), self.gangs, self.now, {}, keep)
 
     def capacity(self, node: str) -> NodeCapacity:
         """The free-capacity view of `node` (memoised for this snapshot)."""

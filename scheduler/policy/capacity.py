@@ -1,0 +1,201 @@
+"""Per-node free capacity derived from a node's GPUs and the allocations that hold them.
+
+Built once per node per snapshot (memoised by `ClusterState.capacity`), so filter and score
+plugins read precomputed numbers instead of re-walking allocations for every pod.
+
+Rules folded here (documented in the README):
+- A GPU with a hard fault (uncorrectable ECC errors or a failed row remap) offers nothing.
+- Whole GPUs and milli shares live on GPUs with MIG off; MIG instances on GPUs with MIG on.
+- A grant naming an existing instance (profile + start) takes it; a grant with a start that no
+  existing instance has is a dynamic instance that occupies its memory slices.
+- Grants whose GPU is unknown (`UNKNOWN_INDEX`) are charged to the first GPU that can hold them,
+  after all exactly-known grants, so a pod placed by another scheduler still consumes capacity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from packing.catalogue import GpuModel, get_model
+from packing.errors import PackingError
+from packing.mig import MigInstance, free_starts
+from scheduler.policy.model import (
+    MILLI_PER_GPU,
+    UNKNOWN_INDEX,
+    Allocation,
+    Gpu,
+    GpuGrant,
+    Node,
+)
+
+
+def gpu_faulted(gpu: Gpu) -> bool:
+    """A hard fault: no pod should get any part of this GPU until it is repaired."""
+    return gpu.health.ecc_uncorrectable > 0 or gpu.health.remap_failure
+
+
+def resolve_model(name: str) -> GpuModel | None:
+    """The catalogue entry for a model name, or None when the catalogue does not know it."""
+    try:
+        return get_model(name)
+    except PackingError:
+        return None
+
+
+@dataclass
+class GpuCapacity:
+    """What is left on one GPU. `free_milli` is 1000 for an idle non-MIG GPU and 0 for MIG ones."""
+
+    gpu: Gpu
+    model: GpuModel | None
+    faulted: bool
+    free_milli: int
+    free_memory_mib: int
+    occupied: list[MigInstance] = field(default_factory=list)  # existing + dynamic instances
+    free_static: list[MigInstance] = field(default_factory=list)  # existing, not in use
+    busy_unclaimed: set[MigInstance] = field(default_factory=set)  # in use, owner not yet seen
+    pods: set[str] = field(default_factory=set)  # UIDs holding any part of this GPU
+
+    @property
+    def index(self) -> int:
+        return self.gpu.index
+
+    @property
+    def whole_free(self) -> bool:
+        return not self.faulted and not self.gpu.mig_enabled and self.free_milli == MILLI_PER_GPU
+
+
+@dataclass
+class NodeCapacity:
+    node: Node
+    gpus: list[GpuCapacity]
+    pool_free: dict[str, int]  # static MIG devices known only by count (GFD fallback)
+    victims: dict[str, Allocation]  # UID -> allocation on this node
+    overbooked: list[str]  # grants that could not be charged (stale or conflicting data)
+
+    @classmethod
+    def build(cls, node: Node, allocations: Iterable[Allocation]) -> NodeCapacity:
+        gpus = [_gpu_capacity(g) for g in node.gpus]
+        by_index = {g.index: g for g in gpus}
+        cap = cls(node, gpus, dict(node.mig_pool), {}, [])
+        unknown: list[tuple[str, GpuGrant]] = []
+        for alloc in sorted(allocations, key=lambda a: a.uid):
+            cap.victims[alloc.uid] = alloc
+            for grant in alloc.placement.gpus:
+                target = by_index.get(grant.index)
+                if grant.index == UNKNOWN_INDEX or target is None:
+                    unknown.append((alloc.uid, grant))
+                elif not _charge(target, alloc.uid, grant):
+                    cap.overbooked.append(f"{alloc.pod_key} on GPU {grant.index}")
+        for uid, grant in unknown:
+            if not cap._charge_anywhere(uid, grant):
+                cap.overbooked.append(f"{cap.victims[uid].pod_key} (GPU unknown)")
+        return cap
+
+    def _charge_anywhere(self, uid: str, grant: GpuGrant) -> bool:
+        if grant.profile is not None and self.pool_free.get(grant.profile, 0) > 0:
+            self.pool_free[grant.profile] -= 1
+            return True
+        return any(_charge(g, uid, grant) for g in self.gpus)
+
+    @property
+    def usable_gpus(self) -> list[GpuCapacity]:
+        return [g for g in self.gpus if not g.faulted]
+
+    def free_whole(self) -> int:
+        return sum(1 for g in self.gpus if g.whole_free)
+
+    def free_static(self, profile: str) -> int:
+        own = sum(1 for g in self.usable_gpus for i in g.free_static if i.profile == profile)
+        return own + self.pool_free.get(profile, 0)
+
+
+def _gpu_capacity(gpu: Gpu) -> GpuCapacity:
+    faulted = gpu_faulted(gpu)
+    model = resolve_model(gpu.model)
+    existing = [MigInstance(s.profile, s.start) for s in gpu.instances] if gpu.mig_enabled else []
+    free_static = (
+        [MigInstance(s.profile, s.start) for s in gpu.instances if not s.in_use]
+        if gpu.mig_enabled
+        else []
+    )
+    busy = {MigInstance(s.profile, s.start) for s in gpu.instances if s.in_use}
+    return GpuCapacity(
+        gpu=gpu,
+        model=model,
+        faulted=faulted,
+        free_milli=0 if gpu.mig_enabled else MILLI_PER_GPU,
+        free_memory_mib=0 if gpu.mig_enabled else gpu.memory_mib,
+        occupied=existing,
+        free_static=free_static,
+        busy_unclaimed=busy if gpu.mig_enabled else set(),
+    )
+
+
+def _charge(g: GpuCapacity, uid: str, grant: GpuGrant) -> bool:
+    """Subtract one grant from one GPU; False when it does not fit (the caller records it)."""
+    if grant.profile is not None:
+        if not g.gpu.mig_enabled:
+            return False
+        if grant.start is None:  # static instance, position unknown: take any free one
+            for inst in g.free_static:
+                if inst.profile == grant.profile:
+                    g.free_static.remove(inst)
+                    g.pods.add(uid)
+                    return True
+            return False
+        inst = MigInstance(grant.profile, grant.start)
+        if inst in g.free_static:
+            g.free_static.remove(inst)
+        elif inst in g.busy_unclaimed:  # the agent saw it in use: this pod is the user
+            g.busy_unclaimed.discard(inst)
+        elif inst in g.occupied:  # existing but already in use: a second claim on it
+            return False
+        else:
+            if g.model is None or not _fits_new(g, inst):
+                return False
+            g.occupied.append(inst)
+        g.pods.add(uid)
+        return True
+    if g.gpu.mig_enabled:
+        return False
+    milli = MILLI_PER_GPU if grant.milli is None else grant.milli
+    mem = g.gpu.memory_mib if grant.milli is None else (grant.memory_mib or 0)
+    if milli > g.free_milli or mem > g.free_memory_mib:
+        return False
+    g.free_milli -= milli
+    g.free_memory_mib -= mem
+    g.pods.add(uid)
+    return True
+
+
+def _fits_new(g: GpuCapacity, inst: MigInstance) -> bool:
+    assert g.model is not None
+    try:
+        return inst.start in free_starts(g.model, tuple(g.occupied), inst.profile)
+    except PackingError:
+        return False
+
+
+def gpu_used_fraction(g: GpuCapacity, extra: Iterable[GpuGrant] = ()) -> float:
+    """How full one GPU is, 0..1, after adding `extra` grants on it (for binpack scoring).
+
+    Non-MIG: used milli / 1000. MIG: memory slices of instances in use / the model's slices.
+    """
+    extra = [x for x in extra if x.index == g.index]
+    if not g.gpu.mig_enabled:
+        milli = sum(MILLI_PER_GPU if x.milli is None else x.milli for x in extra)
+        return min(1.0, (MILLI_PER_GPU - g.free_milli + milli) / MILLI_PER_GPU)
+    if g.model is None:
+        return 0.0
+    free = set(g.free_static)
+    used = [i.profile for i in g.occupied if i not in free]
+    used += [x.profile for x in extra if x.profile is not None]
+    slices = 0
+    for name in used:
+        try:
+            slices += g.model.profile(name).memory_slices
+        except PackingError:
+            continue
+    return min(1.0, slices / g.model.memory_slices)

@@ -1,0 +1,39 @@
+"""Filter: a gang member may only go where its gang's plan put a free slot.
+
+The plan itself is made (and its slots reserved) before filtering, by `scheduler.policy.gang`;
+this plugin only steers members to it. A gang with no feasible plan fails every node with a
+reason naming the gang.
+"""
+
+from __future__ import annotations
+
+from scheduler.policy.model import ClusterState, Node, PodRequest
+from scheduler.policy.status import SUCCESS, Status, unschedulable
+
+
+class GangFilter:
+    name = "Gang"
+
+    def filter(self, state: ClusterState, pod: PodRequest, node: Node) -> Status:
+        if pod.gang is None:
+            return SUCCESS
+        plan = state.gangs.get(pod.gang.name)
+        if plan is None:
+            return SUCCESS  # no plan yet: the caller plans on the first member's filter
+        if plan.reason:
+            return unschedulable(f"gang {plan.name} cannot be placed: {plan.reason}")
+        mine = plan.members.get(pod.uid)
+        if mine is not None:
+            want = plan.slots[mine].node
+            if want == node.name:
+                return SUCCESS
+            return unschedulable(f"gang {plan.name} planned this member on node {want}")
+        taken = set(plan.members.values())
+        free_nodes = {s.node for i, s in enumerate(plan.slots) if i not in taken}
+        if node.name in free_nodes:
+            return SUCCESS
+        if not free_nodes:
+            return unschedulable(f"gang {plan.name} has no free slot left")
+        return unschedulable(
+            f"gang {plan.name} planned its free slots on {', '.join(sorted(free_nodes))}"
+        )
