@@ -31,8 +31,13 @@ from scheduler.policy.model import (
 
 
 def gpu_faulted(gpu: Gpu) -> bool:
-    """A hard fault: no pod should get any part of this GPU until it is repaired."""
-    return gpu.health.ecc_uncorrectable > 0 or gpu.health.remap_failure
+    """A hard fault: no pod should get any part of this GPU until it is repaired.
+
+    Also excluded (engineer D, health): a critical XID inside the window, or over-temperature;
+    telemetry sets both flags, the `HealthFilter` plugin explains them.
+    """
+    h = gpu.health
+    return h.ecc_uncorrectable > 0 or h.remap_failure or bool(h.xid_recent) or h.over_temperature
 
 
 def resolve_model(name: str) -> GpuModel | None:

@@ -27,10 +27,11 @@ _EMPTY: Mapping[str, str] = MappingProxyType({})
 class GpuHealth:
     """Health signals for one GPU; the health plugin (D) turns them into a verdict."""
 
-    xid_recent: tuple[int, ...] = ()
+    xid_recent: tuple[int, ...] = ()  # critical XIDs inside the health window (telemetry filters)
     ecc_uncorrectable: int = 0
     remap_failure: bool = False
     temperature_c: float | None = None
+    over_temperature: bool = False  # set by telemetry against the configured limit
 
 
 @dataclass(frozen=True, slots=True)
