@@ -1,0 +1,199 @@
+"""The FastAPI app: kube-scheduler's four extender verbs plus health, readiness, metrics, explain.
+
+Every verb goes through `_serve`, the one place where errors become HTTP answers:
+`ApiError` -> its 4xx/503 and `{"Error": "<one line>"}`; a `ValueError` from the core (bad pod
+content) -> 400; anything else -> 500 with a one-line `{"Error"}` (logged with its traceback,
+never sent). Filter/prioritize/preempt are CPU-only and run on the event loop (no thread hop on
+the hot path); bind does API I/O and runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from scheduler.api import wire
+from scheduler.api.errors import (
+    ApiError,
+    BadRequest,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    Unauthorized,
+)
+from scheduler.api.metrics import ExtenderMetrics
+from scheduler.api.port import ExtenderPort
+
+log = logging.getLogger("tessera.api")
+JSON = "application/json"
+VERBS = ("filter", "prioritize", "bind", "preempt")
+
+
+class EdgeConfig:
+    """What the app needs from `Settings`, resolved once (token read, limit fixed)."""
+
+    def __init__(self, *, body_limit: int, token: str | None, token_on_verbs: bool) -> None:
+        self.body_limit = body_limit
+        self.token = token
+        self.token_on_verbs = token_on_verbs
+
+
+def create_app(
+    port: ExtenderPort,
+    config: EdgeConfig,
+    *,
+    ready: Callable[[], bool] = lambda: True,
+    metrics: ExtenderMetrics | None = None,
+) -> FastAPI:
+    app = FastAPI(title="tessera extender", docs_url=None, redoc_url=None, openapi_url=None)
+    m = metrics or ExtenderMetrics(gauges=port.gauges)
+    app.state.metrics = m
+
+    def check_token(request: Request) -> None:
+        if config.token is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), config.token):
+            raise Unauthorized("missing or wrong bearer token")
+
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > config.body_limit:
+            raise PayloadTooLarge(f"body of {declared} bytes exceeds the {config.body_limit} limit")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > config.body_limit:
+                raise PayloadTooLarge(f"body exceeds the {config.body_limit}-byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def serve(request: Request, verb: str, handle: Callable[[bytes], Any]) -> Response:
+        t0 = time.perf_counter()
+        code = 200
+        try:
+            if config.token_on_verbs:
+                check_token(request)
+            if not ready():
+                raise NotReady("watch cache not synced yet; retry shortly")
+            body = await read_body(request)
+            out = await run_in_threadpool(handle, body) if verb == "bind" else handle(body)
+            content: bytes = out
+        except ApiError as exc:
+            code, content = exc.status_code, wire.encode_error(exc.message)
+            m.rejected.labels(verb, exc.reason).inc()
+        except ValueError as exc:  # the core refused the pod's content (unknown profile...)
+            code, content = 400, wire.encode_error(BadRequest(str(exc)).message)
+            m.rejected.labels(verb, "bad_pod").inc()
+        except Exception as exc:  # the app's one catch-all: log the traceback, answer one line
+            log.exception("%s failed", verb)
+            code = 500
+            line = " ".join(f"internal error in {verb}: {type(exc).__name__}: {exc}".split())
+            content = wire.encode_error(line)
+        m.requests.labels(verb, str(code)).inc()
+        m.latency.labels(verb).observe(time.perf_counter() - t0)
+        return Response(content, status_code=code, media_type=JSON)
+
+    def do_filter(body: bytes) -> bytes:
+        args = wire.decode_extender_args(body)
+        names = args.names()
+        ans = port.filter(args.pod, names, args.nodes)
+        known = set(names)
+        stray = [n for n in ans.passed if n not in known]
+        if stray:  # gotcha 4: kube-scheduler fails the attempt on names it did not send
+            raise RuntimeError(f"core passed nodes not in the request: {stray[:3]}")
+        m.observe_filter(ans.failed, ans.unresolvable, len(ans.passed))
+        if ans.gang_outcome:
+            m.gangs.labels(ans.gang_outcome).inc()
+        passed_nodes = None
+        if not args.cache_mode:
+            by_name = {n["metadata"]["name"]: n for n in args.nodes or ()}
+            passed_nodes = [by_name[n] for n in ans.passed]
+        return wire.encode_filter_result(
+            cache_mode=args.cache_mode,
+            passed_names=ans.passed,
+            passed_nodes=passed_nodes,
+            failed=ans.failed,
+            unresolvable=ans.unresolvable,
+            error=ans.error,
+        )
+
+    def do_prioritize(body: bytes) -> bytes:
+        args = wire.decode_extender_args(body)
+        return wire.encode_host_priority_list(port.prioritize(args.pod, args.names(), args.nodes))
+
+    def do_bind(body: bytes) -> bytes:
+        error = port.bind(wire.decode_binding_args(body))
+        m.binds.labels("error" if error else "bound").inc()
+        return wire.encode_binding_result(error)
+
+    def do_preempt(body: bytes) -> bytes:
+        args = wire.decode_preemption_args(body)
+        return wire.encode_preemption_result(port.preempt(args.pod, args.victims))
+
+    handlers = {
+        "filter": do_filter,
+        "prioritize": do_prioritize,
+        "bind": do_bind,
+        "preempt": do_preempt,
+    }
+    for verb in VERBS:
+        app.add_api_route(f"/{verb}", _route(serve, verb, handlers[verb]), methods=["POST"])
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return Response(b"ok", media_type="text/plain")
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        if ready():
+            return Response(b"ok", media_type="text/plain")
+        return Response(b"watch cache not synced", status_code=503, media_type="text/plain")
+
+    @app.get("/metrics")
+    async def metrics_route(request: Request) -> Response:
+        try:
+            check_token(request)
+        except ApiError as exc:
+            return Response(wire.encode_error(exc.message), exc.status_code, media_type=JSON)
+        return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/explain")
+    async def explain(request: Request) -> Response:
+        try:
+            check_token(request)
+            key = request.query_params.get("pod", "")
+            ns, sep, name = key.partition("/")
+            if not sep or not ns or not name or "/" in name:
+                raise BadRequest(f"query parameter pod={key!r} must be NAMESPACE/NAME")
+            try:
+                result = port.explain(key)
+            except KeyError:
+                raise NotFound(f"pod {key} is unknown to tessera") from None
+            return Response(orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS), media_type=JSON)
+        except ApiError as exc:
+            return Response(wire.encode_error(exc.message), exc.status_code, media_type=JSON)
+
+    return app
+
+
+def _route(
+    serve: Callable[..., Any], verb: str, handle: Callable[[bytes], bytes]
+) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        result: Response = await serve(request, verb, handle)
+        return result
+
+    endpoint.__name__ = f"{verb}_endpoint"
+    return endpoint

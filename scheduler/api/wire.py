@@ -1,0 +1,250 @@
+"""Wire types of `k8s.io/kube-scheduler/extender/v1`, decoded from and encoded to JSON with orjson.
+
+The Go structs carry no json tags, so the JSON keys are the Go field names (`Pod`, `NodeNames`...),
+nil pointers/maps travel as `null`, and Go decodes keys case-insensitively: decoding here is
+case-insensitive too. Encoders emit the fields in the Go structs' order and map keys sorted, as
+Go's `encoding/json` does, so replies are byte-for-byte what a Go extender would send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from scheduler.api.errors import BadRequest
+
+MIN_PRIORITY = 0
+MAX_PRIORITY = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ExtenderArgs:
+    """Filter and prioritize request. Exactly one of `node_names` (nodeCacheCapable: true) and
+    `nodes` (the NodeList's items, nodeCacheCapable: false) is set."""
+
+    pod: dict[str, Any]
+    node_names: list[str] | None
+    nodes: list[dict[str, Any]] | None
+
+    @property
+    def cache_mode(self) -> bool:
+        return self.node_names is not None
+
+    def names(self) -> list[str]:
+        """The candidate node names, in request order, in either mode."""
+        if self.node_names is not None:
+            return self.node_names
+        return [n["metadata"]["name"] for n in self.nodes or ()]
+
+
+@dataclass(frozen=True, slots=True)
+class BindingArgs:
+    pod_name: str
+    pod_namespace: str
+    pod_uid: str
+    node: str
+
+    @property
+    def pod_key(self) -> str:
+        return f"{self.pod_namespace}/{self.pod_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class PreemptionArgs:
+    """Preempt request. `victims` maps node -> (victim pod UIDs, NumPDBViolations) whichever of
+    `NodeNameToVictims` (full pods) and `NodeNameToMetaVictims` (UIDs) was sent;
+    `victim_pods` keeps the full pod objects when they were sent."""
+
+    pod: dict[str, Any]
+    victims: dict[str, tuple[list[str], int]]
+    victim_pods: dict[str, list[dict[str, Any]]] | None
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def decode_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from None
+
+
+def _fields(doc: Any, what: str) -> dict[str, Any]:
+    """The object's keys folded to lower case (Go matches field names case-insensitively)."""
+    if not isinstance(doc, dict):
+        raise BadRequest(f"{what}: expected a JSON object, got {_kind(doc)}")
+    return {k.lower(): v for k, v in doc.items()}
+
+
+def _kind(v: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(v), "number"
+    )
+
+
+def _pod(v: Any, what: str) -> dict[str, Any]:
+    if v is None:
+        raise BadRequest(f"{what}: missing Pod")
+    if not isinstance(v, dict):
+        raise BadRequest(f"{what}: Pod must be an object, got {_kind(v)}")
+    meta = v.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise BadRequest(f"{what}: Pod.metadata.name missing or not a string")
+    ns = meta.get("namespace", "default")
+    if not isinstance(ns, str):
+        raise BadRequest(f"{what}: Pod.metadata.namespace must be a string")
+    return v
+
+
+def _str_list(v: Any, what: str) -> list[str]:
+    if not isinstance(v, list):
+        raise BadRequest(f"{what}: expected an array of strings, got {_kind(v)}")
+    for i, s in enumerate(v):
+        if not isinstance(s, str):
+            raise BadRequest(f"{what}[{i}]: expected a string, got {_kind(s)}")
+    return v
+
+
+def _node_items(v: Any) -> list[dict[str, Any]]:
+    if not isinstance(v, dict):
+        raise BadRequest(f"Nodes: expected a NodeList object, got {_kind(v)}")
+    items = v.get("items")
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise BadRequest(f"Nodes.items: expected an array, got {_kind(items)}")
+    for i, node in enumerate(items):
+        meta = node.get("metadata") if isinstance(node, dict) else None
+        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+            raise BadRequest(f"Nodes.items[{i}]: metadata.name missing or not a string")
+    return items
+
+
+def decode_extender_args(body: bytes) -> ExtenderArgs:
+    f = _fields(decode_json(body), "ExtenderArgs")
+    pod = _pod(f.get("pod"), "ExtenderArgs")
+    names, nodes = f.get("nodenames"), f.get("nodes")
+    if names is not None:
+        return ExtenderArgs(pod, _str_list(names, "NodeNames"), None)
+    if nodes is not None:
+        return ExtenderArgs(pod, None, _node_items(nodes))
+    raise BadRequest("ExtenderArgs: both NodeNames and Nodes are null; nothing to filter")
+
+
+def decode_binding_args(body: bytes) -> BindingArgs:
+    f = _fields(decode_json(body), "ExtenderBindingArgs")
+    values = []
+    for key, go_name in (
+        ("podname", "PodName"),
+        ("podnamespace", "PodNamespace"),
+        ("poduid", "PodUID"),
+        ("node", "Node"),
+    ):
+        v = f.get(key)
+        if not isinstance(v, str):
+            raise BadRequest(f"ExtenderBindingArgs.{go_name}: expected a string, got {_kind(v)}")
+        if not v and key != "poduid":
+            raise BadRequest(f"ExtenderBindingArgs.{go_name}: must not be empty")
+        values.append(v)
+    return BindingArgs(*values)
+
+
+def _victims(v: Any, what: str, full: bool) -> tuple[list[str], int, list[dict[str, Any]]]:
+    f = _fields(v, what)
+    pods = f.get("pods") or []
+    if not isinstance(pods, list):
+        raise BadRequest(f"{what}.Pods: expected an array, got {_kind(pods)}")
+    uids: list[str] = []
+    for i, p in enumerate(pods):
+        if full:
+            uid = p.get("metadata", {}).get("uid") if isinstance(p, dict) else None
+        else:
+            uid = _fields(p, f"{what}.Pods[{i}]").get("uid")
+        if not isinstance(uid, str) or not uid:
+            raise BadRequest(f"{what}.Pods[{i}]: UID missing or not a string")
+        uids.append(uid)
+    pdb = f.get("numpdbviolations", 0) or 0
+    if not isinstance(pdb, int) or isinstance(pdb, bool):
+        raise BadRequest(f"{what}.NumPDBViolations: expected an integer, got {_kind(pdb)}")
+    return uids, pdb, pods if full else []
+
+
+def decode_preemption_args(body: bytes) -> PreemptionArgs:
+    f = _fields(decode_json(body), "ExtenderPreemptionArgs")
+    pod = _pod(f.get("pod"), "ExtenderPreemptionArgs")
+    meta, full = f.get("nodenametometavictims"), f.get("nodenametovictims")
+    source, is_full = (meta, False) if meta is not None else (full, True)
+    if source is None:
+        return PreemptionArgs(pod, {}, None)
+    if not isinstance(source, dict):
+        name = "NodeNameToVictims" if is_full else "NodeNameToMetaVictims"
+        raise BadRequest(f"{name}: expected an object, got {_kind(source)}")
+    victims: dict[str, tuple[list[str], int]] = {}
+    pods: dict[str, list[dict[str, Any]]] = {}
+    for node, v in source.items():
+        uids, pdb, full_pods = _victims(v, f"victims of node {node}", is_full)
+        victims[node] = (uids, pdb)
+        pods[node] = full_pods
+    return PreemptionArgs(pod, victims, pods if is_full else None)
+
+
+# ---------------------------------------------------------------- encoding
+
+
+def _sorted(m: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: m[k] for k in sorted(m)}
+
+
+def encode_filter_result(
+    *,
+    cache_mode: bool,
+    passed_names: Sequence[str],
+    passed_nodes: Sequence[dict[str, Any]] | None,
+    failed: Mapping[str, str],
+    unresolvable: Mapping[str, str],
+    error: str = "",
+) -> bytes:
+    """ExtenderFilterResult: names in cache mode, full Node objects otherwise (gotcha 3: an
+    empty pass list is sent as an empty list/NodeList, which reads as 'no node fits')."""
+    doc = {
+        "Nodes": None if cache_mode else {"metadata": {}, "items": list(passed_nodes or ())},
+        "NodeNames": list(passed_names) if cache_mode else None,
+        "FailedNodes": _sorted(failed),
+        "FailedAndUnresolvableNodes": _sorted(unresolvable),
+        "Error": error,
+    }
+    return orjson.dumps(doc)
+
+
+def encode_host_priority_list(scores: Sequence[tuple[str, int]]) -> bytes:
+    """HostPriorityList: a bare JSON array of {Host, Score} with integer scores 0..10."""
+    out = []
+    for host, score in scores:
+        if type(score) is not int or not MIN_PRIORITY <= score <= MAX_PRIORITY:
+            raise ValueError(f"score for {host} is {score!r}, not an integer in 0..10")
+        out.append({"Host": host, "Score": score})
+    return orjson.dumps(out)
+
+
+def encode_binding_result(error: str = "") -> bytes:
+    return orjson.dumps({"Error": error})
+
+
+def encode_preemption_result(victims: Mapping[str, tuple[Sequence[str], int]]) -> bytes:
+    """ExtenderPreemptionResult: only NodeNameToMetaVictims (node -> {Pods: [{UID}], NumPDB...})."""
+    doc = {
+        "NodeNameToMetaVictims": {
+            node: {"Pods": [{"UID": u} for u in uids], "NumPDBViolations": pdb}
+            for node, (uids, pdb) in sorted(victims.items())
+        }
+    }
+    return orjson.dumps(doc)
+
+
+def encode_error(message: str) -> bytes:
+    """The one shape for a rejected request on any verb: {"Error": "<one line>"}."""
+    return orjson.dumps({"Error": message})

@@ -1,0 +1,167 @@
+"""The extender service's settings: one typed object, the only place environment variables are read.
+
+Precedence (lowest first): built-in defaults < `--config` file (YAML or JSON) < `TESSERA_*`
+environment variables < explicit command-line flags (applied by the CLI with `with_overrides`).
+Every bad value raises `SettingsError` naming the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "TESSERA_"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value or an unknown key; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8888
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # File holding the bearer token clients must send; None = no authentication.
+    token_file: Path | None = None
+    # kube-scheduler's extender client sends no Authorization header, so by default the token
+    # guards only /explain and /metrics; true also requires it on the four verbs (behind a proxy).
+    token_on_verbs: bool = False
+    # Largest request body accepted (bytes). A full NodeList of 10,000 GPU nodes is ~30 MB.
+    body_limit_bytes: int = 64 * 1024 * 1024
+    # Score-plugin weights by plugin name (empty = the policy's defaults).
+    weights: Mapping[str, int] = field(default_factory=dict)
+    # A reservation made at filter/prioritize time lives this long unless bind confirms it.
+    reservation_ttl_s: float = 30.0
+    # A planned gang's reservations live this long waiting for its other members.
+    gang_ttl_s: float = 120.0
+    prometheus_url: str | None = None
+    # Health/load thresholds for the telemetry plugins, by name (e.g. "temperature_c": 85).
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    # list+watch: server-side watch timeout and reconnect backoff bounds.
+    watch_timeout_s: int = 300
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port: {self.port} is not in 0..65535")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingsError("tls_cert and tls_key must be given together")
+        if self.body_limit_bytes < 1024:
+            raise SettingsError(f"body_limit_bytes: {self.body_limit_bytes} is below 1024")
+        for name in ("reservation_ttl_s", "gang_ttl_s", "backoff_initial_s", "backoff_max_s"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name}: {getattr(self, name)} must be > 0")
+        if self.watch_timeout_s <= 0:
+            raise SettingsError(f"watch_timeout_s: {self.watch_timeout_s} must be > 0")
+        for key, w in self.weights.items():
+            if not isinstance(w, int) or isinstance(w, bool) or w < 0:
+                raise SettingsError(f"weights.{key}: {w!r} must be a non-negative integer")
+
+    def read_token(self) -> str | None:
+        """The bearer token from `token_file` (surrounding whitespace stripped), or None."""
+        if self.token_file is None:
+            return None
+        token = Path(self.token_file).read_text(encoding="utf-8").strip()
+        if not token:
+            raise SettingsError(f"token_file: {self.token_file} is empty")
+        return token
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the non-None `changes` applied (command-line flags), re-validated."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return _build({**_as_dict(self), **given}, source="command line")
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_PATHS = {"tls_cert", "tls_key", "token_file"}
+_INTS = {"port", "body_limit_bytes", "watch_timeout_s"}
+_FLOATS = {"reservation_ttl_s", "gang_ttl_s", "backoff_initial_s", "backoff_max_s"}
+_MAPS = {"weights", "thresholds"}
+_BOOLS = {"token_on_verbs"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _as_dict(s: Settings) -> dict[str, Any]:
+    return {name: getattr(s, name) for name in _FIELDS}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Turn a raw value (file scalar or env string) into the field's type, or say what is wrong."""
+    where = f"{name} (from {source})"
+    try:
+        if value is None:
+            return None
+        if name in _PATHS:
+            return Path(str(value))
+        if name in _INTS:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if name in _FLOATS:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if name in _BOOLS:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in _TRUE | _FALSE:
+                raise ValueError
+            return text in _TRUE
+        if name in _MAPS:
+            if isinstance(value, str):
+                value = json.loads(value)
+            if not isinstance(value, Mapping):
+                raise ValueError
+            return dict(value)
+        if name == "prometheus_url":
+            return str(value)
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (ValueError, TypeError):
+        raise SettingsError(f"{where}: {value!r} is not a valid value") from None
+
+
+def _build(raw: Mapping[str, Any], source: str) -> Settings:
+    unknown = sorted(set(raw) - set(_FIELDS))
+    if unknown:
+        raise SettingsError(
+            f"unknown setting {unknown[0]!r} in {source}; known: {', '.join(sorted(_FIELDS))}"
+        )
+    values = {k: _coerce(k, v, source) for k, v in raw.items()}
+    return Settings(**values)
+
+
+def load_settings(config: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the config file (YAML or JSON; a mapping of field names), then env vars."""
+    merged: dict[str, Any] = {}
+    if config is not None:
+        try:
+            doc = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            line = str(exc).splitlines()[0]
+            raise SettingsError(f"config file {config}: not valid YAML/JSON ({line})") from None
+        if doc is None:
+            doc = {}
+        if not isinstance(doc, Mapping):
+            raise SettingsError(f"config file {config}: must be a mapping of setting names")
+        _build(doc, f"config file {config}")  # validate the file on its own first
+        merged.update(doc)
+    environ = os.environ if env is None else env
+    for name in _FIELDS:
+        key = ENV_PREFIX + name.upper()
+        if key in environ:
+            merged[name] = environ[key]
+    return _build(merged, "environment")
