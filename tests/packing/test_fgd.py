@@ -1,0 +1,144 @@
+"""FGD expected fragmentation: hand-computed cases, and the vectorised table against a direct
+per-shape evaluation of the paper's definition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from packing.errors import PackingError
+from packing.fgd import (
+    FragTable,
+    TargetWorkload,
+    TaskShape,
+    fgd_score,
+    frag_increase,
+    typical_workload,
+)
+from packing.fractional import NO_GPU
+
+
+def reference_frag(gpu_left, cpu_left, model, workload):
+    """The paper's definition, shape by shape (slow, obviously right)."""
+    gpus = [g for g in gpu_left if g != NO_GPU]
+    total = sum(gpus)
+    out = 0.0
+    for s, p in zip(workload.shapes, workload.weights, strict=True):
+        if s.gpu_milli == 0 or not s.allows(model):
+            out += p * total
+            continue
+        can_host = sum(1 for g in gpus if g >= s.gpu_milli) >= s.num_gpu and cpu_left >= s.cpu_milli
+        out += p * (sum(g for g in gpus if g < s.gpu_milli) if can_host else total)
+    return out
+
+
+HALF = TaskShape(4000, 500, 1)
+WHOLE2 = TaskShape(8000, 1000, 2)
+CPU = TaskShape(2000, 0, 0)
+MIX = TargetWorkload((HALF, WHOLE2, CPU), (0.5, 0.25, 0.25))
+
+
+@pytest.mark.parametrize(
+    ("gpus", "cpu", "expected"),
+    [
+        # Empty 2-GPU node, CPU plenty: HALF fits (no GPU < 500), WHOLE2 fits; CPU shape counts
+        # all 2000 free: 0.25 * 2000 = 500.
+        ([1000, 1000], 32000, 500.0),
+        # [300, 1000]: HALF fits, 300 < 500 is fragment -> 0.5*300; WHOLE2 cannot (one whole GPU)
+        # -> 0.25*1300; CPU -> 0.25*1300. Total 150 + 325 + 325 = 800.
+        ([300, 1000], 32000, 800.0),
+        # Same GPUs but 3000 CPU left: HALF lacks CPU -> 0.5*1300; WHOLE2 0.25*1300; CPU 0.25*1300.
+        ([300, 1000], 3000, 1300.0),
+        ([0, 0], 32000, 0.0),  # nothing free, nothing fragmented
+    ],
+)
+def test_hand_computed_node_frag(gpus, cpu, expected):
+    table = FragTable(MIX, ["T4"], max_gpus=2)
+    got = table.node_frag(np.array([gpus]), np.array([cpu]), np.array([0]))[0]
+    assert got == pytest.approx(expected)
+    assert reference_frag(gpus, cpu, "T4", MIX) == pytest.approx(expected)
+
+
+def test_model_constraint_counts_all_free_as_fragment():
+    only_v100 = TargetWorkload((TaskShape(1000, 500, 1, "V100M16|V100M32"),), (1.0,))
+    table = FragTable(only_v100, ["T4", "V100M32"], max_gpus=1)
+    frag = table.node_frag(np.array([[1000], [1000]]), np.array([8000, 8000]), np.array([0, 1]))
+    assert frag.tolist() == [1000.0, 0.0]  # a T4 is useless to this workload
+
+
+def test_typical_workload_keeps_most_popular_until_threshold():
+    a, b, c = TaskShape(1, 100, 1), TaskShape(2, 200, 1), TaskShape(3, 300, 1)
+    # counts 6, 3, 1 of 10 tasks: 60 % alone < 80 %, 6 + 3 = 90 % >= 80 % -> keep a, b; 6/9, 3/9.
+    w = typical_workload([a] * 6 + [b] * 3 + [c], popularity_pct=80)
+    assert w.shapes == (a, b)
+    assert w.weights == pytest.approx((6 / 9, 3 / 9))
+    with pytest.raises(PackingError, match="zero tasks"):
+        typical_workload([])
+
+
+def test_score_and_increase():
+    table = FragTable(MIX, ["T4"], max_gpus=2)
+    # Putting HALF on the empty GPU of [300, 1000]: after [300, 500]: HALF fits, frag 0.5*300;
+    # WHOLE2 no -> 0.25*800; CPU 0.25*800. 150+200+200 = 550; before 800 -> increase -250.
+    assert frag_increase(table, [300, 1000], 32000, "T4", [1], 500) == pytest.approx(-250.0)
+    # Decrease of 250 milli -> sigmoid(0.25) = 0.5622 -> 56.
+    assert fgd_score(np.array([800.0]), np.array([550.0])).tolist() == [56]
+    with pytest.raises(PackingError, match="GPU 0 has 300"):
+        frag_increase(table, [300, 1000], 32000, "T4", [0], 500)
+    with pytest.raises(PackingError, match="'A100'"):
+        frag_increase(table, [300, 1000], 32000, "A100", [1], 500)
+
+
+shapes = st.builds(
+    TaskShape,
+    st.sampled_from([0, 1000, 4000, 8000, 16000]),
+    st.sampled_from([100, 250, 500, 810, 1000]),
+    st.sampled_from([1, 2, 4]),
+    st.sampled_from(["", "T4", "P100|T4"]),
+).map(
+    lambda s: (
+        s
+        if s.gpu_milli == 1000 or s.num_gpu == 1
+        else TaskShape(s.cpu_milli, 1000, s.num_gpu, s.gpu_models)
+    )
+)
+node_gpus = st.lists(st.sampled_from([0, 50, 190, 250, 500, 750, 1000]), min_size=4, max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(shapes, st.integers(1, 20)), min_size=1, max_size=8),
+    st.lists(
+        st.tuples(node_gpus, st.integers(0, 20000), st.sampled_from(["T4", "P100"])),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([100, 250, 500]),
+    st.integers(0, 3),
+    st.integers(0, 5000),
+)
+def test_table_matches_definition(weighted, nodes, milli, gpu_idx, cpu_req):
+    shapes_, counts = zip(*weighted, strict=True)
+    merged: dict[TaskShape, int] = {}
+    for s, n in zip(shapes_, counts, strict=True):
+        merged[s] = merged.get(s, 0) + n
+    total = sum(merged.values())
+    wl = TargetWorkload(tuple(merged), tuple(n / total for n in merged.values()))
+    table = FragTable(wl, ["T4", "P100"], max_gpus=4)
+    gl = np.array([g for g, _, _ in nodes])
+    cpu = np.array([c for _, c, _ in nodes])
+    mi = np.array([table.model_index(m) for _, _, m in nodes])
+    got = table.node_frag(gl, cpu, mi)
+    want = [reference_frag(g, c, m, wl) for g, c, m in nodes]
+    assert got == pytest.approx(want)
+    # Incremental "after taking milli from one GPU" equals recomputing from scratch.
+    ok = gl[:, gpu_idx] >= milli
+    if ok.any():
+        after = table.frag_after_share(gl[ok], cpu[ok], mi[ok], gl[ok, gpu_idx], milli, cpu_req)
+        g2 = gl[ok].copy()
+        g2[:, gpu_idx] -= milli
+        assert after == pytest.approx(table.node_frag(g2, cpu[ok] - cpu_req, mi[ok]))
+    # Fragmentation never exceeds the free GPU milli and is never negative.
+    assert np.all(got >= -1e-9) and np.all(got <= gl.sum(axis=1) + 1e-9)
