@@ -114,7 +114,8 @@ class FragTable:
             return self.models.index(model)
         except ValueError:
             raise PackingError(
-                f"GPU model {model!r} not in the fragmentation table; known: {', '.join(self.models)}"
+                f"GPU model {model!r} not in the fragmentation table; "
+                f"known: {', '.join(self.models)}"
             ) from None
 
     def counts(self, gpu_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
