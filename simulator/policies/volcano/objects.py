@@ -40,6 +40,9 @@ READY = frozenset({TaskStatus.BOUND, TaskStatus.BINDING, TaskStatus.RUNNING,
 # getPodGroupPhase's "scheduled": Allocated and Binding do not count.
 SCHEDULED = frozenset({TaskStatus.RUNNING, TaskStatus.BOUND, TaskStatus.FAILED,
                        TaskStatus.SUCCEEDED, TaskStatus.RELEASING})
+# AllocatedStatus: what queue/job `allocated` (proportion, drf, overcommit) count.
+ALLOCATED = frozenset({TaskStatus.ALLOCATED, TaskStatus.BINDING, TaskStatus.BOUND,
+                       TaskStatus.RUNNING})
 # Tasks that hold node resources (node.Used).
 ON_NODE = frozenset({TaskStatus.ALLOCATED, TaskStatus.BINDING, TaskStatus.BOUND,
                      TaskStatus.RUNNING, TaskStatus.RELEASING})
@@ -99,7 +102,7 @@ class Job:
         return self.count(VALID) >= self.min_member
 
     def allocated(self) -> Res:
-        return r.total(t.resreq for t in self.tasks.values() if t.status in ON_NODE)
+        return r.total(t.resreq for t in self.tasks.values() if t.status in ALLOCATED)
 
     def pending_tasks(self) -> list[Task]:
         return [t for t in self.tasks.values() if t.status is TaskStatus.PENDING]

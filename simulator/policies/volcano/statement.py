@@ -20,8 +20,8 @@ class Statement:
         task.status = status
         task.node = node.name
         node.add_task(task)
-        if status is TaskStatus.ALLOCATED:  # proportion/drf handlers: allocated grows at once
-            r.add(self._attr.allocated, task.resreq)
+        # Allocate and Pipeline both fire the AllocateFunc event handlers (proportion, drf).
+        r.add(self._attr.allocated, task.resreq)
         self.ops.append((status, task, node))
 
     def allocate(self, task: Task, node: Node) -> None:
@@ -31,10 +31,9 @@ class Statement:
         self._place(task, node, TaskStatus.PIPELINED)
 
     def discard(self) -> None:
-        for status, task, node in reversed(self.ops):
+        for _status, task, node in reversed(self.ops):
             node.remove_task(task)
-            if status is TaskStatus.ALLOCATED:
-                r.sub(self._attr.allocated, task.resreq)
+            r.sub(self._attr.allocated, task.resreq)
             task.status = TaskStatus.PENDING
             task.node = None
         self.ops.clear()
