@@ -1,0 +1,73 @@
+"""Running the app under uvicorn: in the foreground (`tessera serve`) or on a background thread
+(black-box tests, the benchmark), always on a socket we bind ourselves so port 0 works."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def make_server(
+    app: FastAPI,
+    *,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    log_level: str = "warning",
+) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,  # one line per pod per verb would swamp the log at scheduler rates
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        lifespan="off",
+        timeout_keep_alive=30,  # kube-scheduler reuses connections between pods
+    )
+    return uvicorn.Server(config)
+
+
+@contextmanager
+def serve_in_thread(
+    app: FastAPI,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> Iterator[str]:
+    """Serve `app` on a background thread; yields the base URL; stops the server on exit."""
+    sock = bind_socket(host, port)
+    server = make_server(app, tls_cert=tls_cert, tls_key=tls_key)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    scheme = "https" if tls_cert else "http"
+    bound = sock.getsockname()
+    try:
+        yield f"{scheme}://{host}:{bound[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
