@@ -58,7 +58,8 @@ def test_filter_full_nodes_mode_echoes_passing_node_objects(rig: Rig) -> None:
         {"metadata": {"name": "ok-a", "labels": {"x": "1"}}, "status": {}},
         {"metadata": {"name": "busy-b"}, "status": {}},
     ]
-    r = rig.post("filter", {"Pod": POD, "Nodes": {"metadata": {}, "items": items}, "NodeNames": None})
+    nodes = {"metadata": {}, "items": items}
+    r = rig.post("filter", {"Pod": POD, "Nodes": nodes, "NodeNames": None})
     body = r.json()
     assert r.status_code == 200 and body["NodeNames"] is None
     assert body["Nodes"]["items"] == [items[0]]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scheduler.api import wire
 from scheduler.api.errors import BadRequest
 
-# Go's encoding of ExtenderArgs{Pod, Nodes{nodename}, NodeNames{node1}} (upstream TestCompatibility).
+# Go's encoding of ExtenderArgs{Pod, Nodes{nodename}, NodeNames{node1}} (upstream test).
 GO_EXTENDER_ARGS = (
     b'{"Pod":{"metadata":{"name":"podname","creationTimestamp":null},"spec":{"containers":null},'
     b'"status":{}},"Nodes":{"metadata":{},"items":[{"metadata":{"name":"nodename",'
@@ -211,5 +211,6 @@ def test_filter_result_round_trips(passed: list[str], failed: dict[str, str]) ->
 
 @given(names)
 def test_extender_args_decoding_keeps_names_in_order(node_names: list[str]) -> None:
-    body = orjson.dumps({"Pod": {"metadata": {"name": "p"}}, "Nodes": None, "NodeNames": node_names})
+    pod = {"metadata": {"name": "p"}}
+    body = orjson.dumps({"Pod": pod, "Nodes": None, "NodeNames": node_names})
     assert wire.decode_extender_args(body).names() == node_names
