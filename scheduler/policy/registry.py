@@ -12,19 +12,23 @@ from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.plugins.gang import GangFilter
 from scheduler.policy.plugins.gpu_fit import GpuFit
 from scheduler.policy.plugins.gpu_model import GpuModelFilter
+from scheduler.policy.plugins.health import HealthFilter
+from scheduler.policy.plugins.load import LoadScore
 
 FILTERS: dict[str, type] = {
     GpuModelFilter.name: GpuModelFilter,  # unresolvable first (kube-scheduler's advice)
+    HealthFilter.name: HealthFilter,  # unhealthy GPUs: unresolvable, with the reasons
     GangFilter.name: GangFilter,
     GpuFit.name: GpuFit,
 }
 
 SCORERS: dict[str, type] = {
     Binpack.name: Binpack,
+    LoadScore.name: LoadScore,  # live load where fresh; NEUTRAL where stale or missing
 }
 
 DEFAULT_FILTERS: tuple[str, ...] = tuple(FILTERS)
-DEFAULT_WEIGHTS: dict[str, float] = {"Binpack": 1.0}
+DEFAULT_WEIGHTS: dict[str, float] = {"Binpack": 1.0, "GpuLoad": 1.0}
 
 
 def build_profile(

@@ -1,0 +1,74 @@
+"""Filter: keep pods off unhealthy GPUs, and say which GPU failed which check.
+
+Unhealthy = a critical XID inside the window, uncorrectable ECC errors, a failed row remap, or a
+temperature at or above the limit. These are unresolvable (preemption cannot repair a GPU).
+XIDs that applications cause (13, 31, 43, 45, 68, 109: NVIDIA/k8s-device-plugin#1340, see
+reference/peers.md) are not faults. The capacity view already skips GPUs that telemetry flagged;
+this filter also applies the raw thresholds, so a snapshot that carries only a temperature is
+judged the same way, and names the reasons in `FailedAndUnresolvableNodes`.
+Missing health data is healthy: telemetry must never block scheduling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scheduler.policy import fit
+from scheduler.policy.capacity import NodeCapacity
+from scheduler.policy.model import ClusterState, Gpu, Node, PodRequest
+from scheduler.policy.status import SUCCESS, Status, unresolvable, unschedulable
+
+NON_FATAL_XIDS = frozenset({13, 31, 43, 45, 68, 109})
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    max_temperature_c: float = 87.0
+    ignored_xids: frozenset[int] = field(default=NON_FATAL_XIDS)
+
+
+def gpu_health_reasons(gpu: Gpu, th: HealthThresholds) -> tuple[str, ...]:
+    """Why `gpu` must not be used; empty when it is healthy (or nothing is known)."""
+    h, out = gpu.health, []
+    xids = sorted({x for x in h.xid_recent if x not in th.ignored_xids})
+    if xids:
+        out.append(f"XID {', '.join(map(str, xids))} within the health window")
+    if h.ecc_uncorrectable > 0:
+        out.append(f"{h.ecc_uncorrectable} uncorrectable ECC error(s)")
+    if h.remap_failure:
+        out.append("row remap failure")
+    hot = h.temperature_c is not None and h.temperature_c >= th.max_temperature_c
+    if hot or h.over_temperature:
+        temp = "?" if h.temperature_c is None else f"{h.temperature_c:g}"
+        out.append(f"temperature {temp} C >= limit {th.max_temperature_c:g} C")
+    return tuple(out)
+
+
+class HealthFilter:
+    name = "GpuHealth"
+
+    def __init__(self, thresholds: HealthThresholds | None = None) -> None:
+        self.thresholds = thresholds or HealthThresholds()
+
+    def filter(self, state: ClusterState, pod: PodRequest, node: Node) -> Status:
+        if pod.gpu is None:
+            return SUCCESS
+        bad = {g.index: r for g in node.gpus if (r := gpu_health_reasons(g, self.thresholds))}
+        if not bad:
+            return SUCCESS
+        if fit.choose(self._healthy_view(node, state), pod) is not None:
+            return SUCCESS
+        reasons = tuple(f"GPU {i}: {'; '.join(r)}" for i, r in sorted(bad.items()))
+        if fit.choose(self._healthy_view(node, None), pod) is not None:
+            # The healthy GPUs could hold the pod once freed: "not now", not "never".
+            return unschedulable("healthy GPUs are busy", *reasons)
+        return unresolvable(*reasons)
+
+    def _healthy_view(self, node: Node, state: ClusterState | None) -> NodeCapacity:
+        """The node's capacity with every unhealthy GPU offering nothing (None: no allocations)."""
+        allocs = state.allocations_on(node.name) if state is not None else ()
+        cap = NodeCapacity.build(node, allocs)
+        for g in cap.gpus:
+            if gpu_health_reasons(g.gpu, self.thresholds):
+                g.faulted = True
+        return cap

@@ -1,0 +1,68 @@
+"""Score: use live GPU load where it is fresh; fall back to allocation where it is not.
+
+Latency-sensitive pods (`tessera.io/qos: latency`, the default) prefer headroom on the GPUs they
+would get; batch pods prefer GPUs already busy, leaving idle ones for latency pods. Load is
+`max(utilisation, memory used / total)` of each GPU the pod's placement touches.
+Stale (older than `max_age_s`) or missing load counts as unknown, never as idle: such a GPU is
+judged by the ledger alone, and a node with nothing fresh scores NEUTRAL for every pod, so the
+allocation scorers (Binpack) alone decide. MIG requests never use live load: slices are
+exclusive whatever their utilisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scheduler.policy.capacity import gpu_used_fraction
+from scheduler.policy.framework import choose_placement
+from scheduler.policy.model import ClusterState, Gpu, Node, PodRequest, Qos
+
+NEUTRAL = 0.5
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    max_age_s: float = 120.0  # dcgm-exporter 30 s + Prometheus scrape 60 s + slack
+    default_qos: Qos = "latency"
+
+
+def fresh_load(gpu: Gpu, now: float, max_age_s: float) -> float | None:
+    """Load 0..1 of `gpu` if a reading at most `max_age_s` old exists, else None."""
+    ld = gpu.load
+    if ld is None or ld.observed_at is None or now - ld.observed_at > max_age_s:
+        return None
+    parts = []
+    if ld.utilization_pct is not None and ld.utilization_pct == ld.utilization_pct:
+        parts.append(ld.utilization_pct / 100.0)
+    if ld.memory_used_mib is not None and gpu.memory_mib > 0:
+        parts.append(ld.memory_used_mib / gpu.memory_mib)
+    if not parts:
+        return None
+    return min(1.0, max(0.0, max(parts)))
+
+
+class LoadScore:
+    name = "GpuLoad"
+
+    def __init__(self, settings: LoadSettings | None = None) -> None:
+        self.settings = settings or LoadSettings()
+
+    def score(self, state: ClusterState, pod: PodRequest, node: Node) -> float:
+        cap = state.capacity(node.name)
+        placement = choose_placement(state, pod, node)
+        grants = placement.gpus if placement is not None else ()
+        touched = {g.index for g in grants}
+        gpus = [g for g in cap.usable_gpus if g.index in touched] or cap.usable_gpus
+        if not gpus:
+            return 0.0
+        mig = pod.gpu is not None and pod.gpu.kind == "mig"
+        live = [None if mig else fresh_load(g.gpu, state.now, self.settings.max_age_s)
+                for g in gpus]
+        if all(x is None for x in live):
+            return NEUTRAL  # nothing fresh: leave the ranking to the allocation scorers
+        # Per GPU: live load when fresh (never below what the ledger holds), else the ledger.
+        busy = [max(gpu_used_fraction(g), x) if x is not None else gpu_used_fraction(g)
+                for g, x in zip(gpus, live, strict=True)]
+        mean = sum(busy) / len(busy)
+        qos = pod.qos or self.settings.default_qos
+        return mean if qos == "batch" else 1.0 - mean
