@@ -22,10 +22,12 @@ import numpy.typing as npt
 
 from packing.catalogue import GpuModel, get_model
 from packing.errors import PackingError
+from packing.fgd import FragTable, frag_increase
 from packing.mig import MigInstance, check_layout
 
 __all__ = [
-    "MigCandidate", "default_mix", "mig_frag_table",
+    "FractionalCandidate", "MigCandidate", "default_mix", "fragmentation_increase",
+    "mig_frag_table",
     "mig_fragmentation", "mig_fragmentation_fleet", "mig_fragmentation_increase", "normalise_mix",
     "profile_fragment_slices",
 ]
@@ -135,3 +137,37 @@ class MigCandidate:
     instances: tuple[MigInstance, ...]
     profile: str
     start: int
+
+
+@dataclass(frozen=True)
+class FractionalCandidate:
+    """Candidate: take `milli` from each GPU in `gpus` (and `cpu_milli`) of a non-MIG node.
+
+    `table` is packing.fgd's FragTable for the target workload; `gpu_left` is the node's free
+    milli per GPU (packing.fractional.NO_GPU for padding).
+    """
+
+    table: FragTable
+    gpu_left: tuple[int, ...]
+    cpu_left: int
+    model: str
+    gpus: tuple[int, ...]
+    milli: int
+    cpu_milli: int = 0
+
+
+def fragmentation_increase(candidate: MigCandidate | FractionalCandidate,
+                           mix: Mapping[str, float] | None = None) -> float:
+    """Increase of expected fragmentation (milli-GPU) caused by a candidate placement.
+
+    MIG candidates use the slice measure above (`mix` = profile weights); fractional ones use
+    the FGD paper's measure from packing.fgd (its workload lives in the candidate's table).
+    """
+    if isinstance(candidate, MigCandidate):
+        return mig_fragmentation_increase(candidate.model, candidate.instances,
+                                          candidate.profile, candidate.start, mix)
+    if isinstance(candidate, FractionalCandidate):
+        return frag_increase(candidate.table, candidate.gpu_left, candidate.cpu_left,
+                             candidate.model, candidate.gpus, candidate.milli,
+                             candidate.cpu_milli)
+    raise PackingError(f"not a placement candidate: {candidate!r}")

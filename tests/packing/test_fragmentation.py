@@ -9,8 +9,12 @@ from hypothesis import strategies as st
 
 from packing.catalogue import MODELS
 from packing.errors import InvalidPlacementError, PackingError, UnknownProfileError
+from packing.fgd import FragTable, TargetWorkload, TaskShape
 from packing.fleet import masks_of
 from packing.fragmentation import (
+    FractionalCandidate,
+    MigCandidate,
+    fragmentation_increase,
     mig_fragmentation,
     mig_fragmentation_fleet,
     mig_fragmentation_increase,
@@ -108,3 +112,15 @@ def test_full_and_empty_gpu_have_no_fragmentation() -> None:
     assert mig_fragmentation(H, []) == 0.0
     assert mig_fragmentation(H, [Mi("7g.80gb", 0)]) == 0.0
     assert mig_fragmentation_fleet(np.array([0, 0xFF]), H).tolist() == [0.0, 0.0]
+
+
+def test_dispatch_mig_and_fractional() -> None:
+    mig = MigCandidate("H100-80GB", (Mi("1g.10gb", 3),), "1g.10gb", 4)
+    assert fragmentation_increase(mig, {"3g.40gb": 1}) == pytest.approx(375.0)  # see above
+    # FGD: one shape, 1 GPU x 500 milli, 0 CPU, weight 1.  Node with GPUs [1000, 1000]:
+    # before, both GPUs usable -> frag 0.  Put 600 on GPU 0: 400 left < 500 -> 400 is fragment.
+    table = FragTable(TargetWorkload((TaskShape(0, 500, 1),), (1.0,)), ["G"])
+    frac = FractionalCandidate(table, (1000, 1000), 0, "G", (0,), 600)
+    assert fragmentation_increase(frac) == pytest.approx(400.0)
+    with pytest.raises(PackingError, match="not a placement candidate"):
+        fragmentation_increase("3g.40gb@0")  # type: ignore[arg-type]
