@@ -204,3 +204,17 @@ def gpu_used_fraction(g: GpuCapacity, extra: Iterable[GpuGrant] = ()) -> float:
         except PackingError:
             continue
     return min(1.0, slices / g.model.memory_slices)
+
+
+def placement_conflicts(node: Node, others: Iterable[Allocation], new: Allocation) -> list[str]:
+    """Why `new` cannot be added to `node` next to `others` ([] when it fits exactly).
+
+    Compares the overbooked grants with and without `new`, so stale data that was already
+    inconsistent does not block every later decision on the node.
+    """
+    others = list(others)
+    before = len(NodeCapacity.build(node, others).overbooked)
+    after = NodeCapacity.build(node, [*others, new]).overbooked
+    if len(after) > before:
+        return after[before:] or after
+    return []

@@ -56,13 +56,16 @@ class LoadScore:
         if not gpus:
             return 0.0
         mig = pod.gpu is not None and pod.gpu.kind == "mig"
-        live = [None if mig else fresh_load(g.gpu, state.now, self.settings.max_age_s)
-                for g in gpus]
+        live = [
+            None if mig else fresh_load(g.gpu, state.now, self.settings.max_age_s) for g in gpus
+        ]
         if all(x is None for x in live):
             return NEUTRAL  # nothing fresh: leave the ranking to the allocation scorers
         # Per GPU: live load when fresh (never below what the ledger holds), else the ledger.
-        busy = [max(gpu_used_fraction(g), x) if x is not None else gpu_used_fraction(g)
-                for g, x in zip(gpus, live, strict=True)]
+        busy = [
+            max(gpu_used_fraction(g), x) if x is not None else gpu_used_fraction(g)
+            for g, x in zip(gpus, live, strict=True)
+        ]
         mean = sum(busy) / len(busy)
         qos = pod.qos or self.settings.default_qos
         return mean if qos == "batch" else 1.0 - mean

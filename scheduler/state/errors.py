@@ -1,0 +1,23 @@
+"""The state layer's errors: one-line messages naming what was wrong."""
+
+from __future__ import annotations
+
+
+class StateError(ValueError):
+    """Base class: bad input the caller can fix (a ValueError, so the CLI maps it to exit 2)."""
+
+
+class PodParseError(StateError):
+    """A Pod object that cannot be understood (bad quantity, two GPU kinds, ...)."""
+
+
+class NodeParseError(StateError):
+    """A Node object, or its `tessera.io/gpus` annotation, that cannot be understood."""
+
+
+class ReservationConflict(StateError):
+    """A placement would overlap GPUs already held by another pod (never double-book)."""
+
+
+class UnknownPodError(StateError):
+    """A verb named a pod the extender has never seen."""

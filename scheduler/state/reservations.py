@@ -1,0 +1,96 @@
+"""The reservations ledger: decisions not yet visible as bound pods, each with a deadline.
+
+kube-scheduler binds asynchronously, so pod B's filter can arrive before pod A's bind; a
+reservation makes A's exact GPUs visible to B at once. Keys are pod UIDs, or gang slot keys
+(`slot_key`) for gang members planned before their pods were seen. Release is idempotent;
+expiry is by time passed in (no clock here), so nothing is held forever.
+
+Not thread-safe on its own: `ClusterStore` calls it under its lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from scheduler.policy.model import Allocation, GangPlanRecord
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self._res: dict[str, Allocation] = {}
+        self._gangs: dict[str, GangPlanRecord] = {}
+        self.version = 0
+
+    def reserve(self, key: str, alloc: Allocation) -> None:
+        """Hold `alloc` under `key` until `alloc.expires_at` (replaces the key's old hold)."""
+        if alloc.expires_at is None:
+            raise ValueError(f"reservation for {key} needs an expiry time")
+        self._res[key] = replace(alloc, bound=False)
+        self.version += 1
+
+    def release(self, key: str) -> bool:
+        """Drop a hold; True if there was one. Releasing twice is harmless."""
+        if self._res.pop(key, None) is None:
+            return False
+        self.version += 1
+        return True
+
+    def get(self, key: str, now: float) -> Allocation | None:
+        a = self._res.get(key)
+        return a if a is not None and _alive(a.expires_at, now) else None
+
+    def peek(self, key: str) -> Allocation | None:
+        """The hold under `key`, expired or not."""
+        return self._res.get(key)
+
+    def extend(self, key: str, expires_at: float) -> None:
+        a = self._res.get(key)
+        if a is not None:
+            self._res[key] = replace(a, expires_at=expires_at)
+            self.version += 1
+
+    def live(self, now: float) -> dict[str, Allocation]:
+        return {k: a for k, a in self._res.items() if _alive(a.expires_at, now)}
+
+    def set_gang(self, record: GangPlanRecord) -> None:
+        self._gangs[record.name] = record
+        self.version += 1
+
+    def drop_gang(self, name: str) -> None:
+        rec = self._gangs.pop(name, None)
+        if rec is not None:
+            for k in [k for k, a in self._res.items() if a.gang == name and k.startswith("gang:")]:
+                del self._res[k]
+            self.version += 1
+
+    def gang(self, name: str, now: float) -> GangPlanRecord | None:
+        rec = self._gangs.get(name)
+        return rec if rec is not None and _alive(rec.expires_at, now) else None
+
+    def gangs(self, now: float) -> dict[str, GangPlanRecord]:
+        return {k: g for k, g in self._gangs.items() if _alive(g.expires_at, now)}
+
+    def next_expiry(self, after: float) -> float | None:
+        times = [a.expires_at for a in self._res.values() if a.expires_at is not None]
+        times += [g.expires_at for g in self._gangs.values()]
+        later = [t for t in times if t > after]
+        return min(later) if later else None
+
+    def expire(self, now: float) -> list[str]:
+        """Forget everything past its deadline; the keys dropped (for metrics and logs)."""
+        gone = [k for k, a in self._res.items() if not _alive(a.expires_at, now)]
+        for k in gone:
+            del self._res[k]
+        for name in [n for n, g in self._gangs.items() if not _alive(g.expires_at, now)]:
+            del self._gangs[name]
+            gone.append(f"gang:{name}")
+        if gone:
+            self.version += 1
+        return gone
+
+    def __len__(self) -> int:
+        return len(self._res)
+
+
+def _alive(expires_at: float | None, now: float) -> bool:
+    return expires_at is None or now < expires_at

@@ -1,0 +1,251 @@
+"""`ClusterStore`: folds list/watch events into an immutable `ClusterState`, thread-safely.
+
+Allocations come from two places, both keyed by pod UID:
+- bound pods (from the apiserver): their `tessera.io/placement` annotation, or, when a pod was
+  bound by someone else, grants derived from its requests (GPU unknown, charged first-fit);
+- the reservations ledger (`scheduler.state.reservations`): decisions not yet seen bound.
+A bound pod's entry always supersedes its reservation. Everything is rebuilt from pods alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from scheduler.policy.model import (
+    UNKNOWN_INDEX,
+    Allocation,
+    ClusterState,
+    GangPlanRecord,
+    GpuGrant,
+    Node,
+    Placement,
+    PodRequest,
+)
+from scheduler.state import placement as placement_codec
+from scheduler.state.errors import StateError
+from scheduler.state.nodes import parse_node
+from scheduler.state.pods import parse_pod, pod_key, pod_phase
+from scheduler.state.reservations import Ledger
+
+DONE_PHASES = ("Succeeded", "Failed")
+POD_GROUP_KINDS = ("PodGroup",)
+
+
+@dataclass(frozen=True, slots=True)
+class PodRecord:
+    """What the store keeps of one pod: the parsed request, its raw object, its allocation."""
+
+    request: PodRequest
+    raw: Mapping[str, Any]
+    allocation: Allocation | None
+    problem: str = ""
+
+
+def derived_grants(pod: PodRequest) -> tuple[GpuGrant, ...]:
+    """Grants implied by the requests of a pod bound without a placement annotation."""
+    g = pod.gpu
+    if g is None:
+        return ()
+    if g.kind == "milli":
+        return (GpuGrant(UNKNOWN_INDEX, milli=g.milli, memory_mib=g.memory_mib),)
+    return tuple(GpuGrant(UNKNOWN_INDEX, profile=g.profile) for _ in range(g.count))
+
+
+def allocation_of(pod: PodRequest, raw: Mapping[str, Any]) -> tuple[Allocation | None, str]:
+    """A running/bound pod's allocation (None if it holds nothing), and any problem reading it."""
+    if pod_phase(raw) in DONE_PHASES:
+        return None, ""
+    meta = raw.get("metadata") or {}
+    text = (meta.get("annotations") or {}).get(placement_codec.ANNOTATION)
+    problem = ""
+    if text is not None:
+        try:
+            p = placement_codec.decode(text)
+            if pod.node_name is None or p.node == pod.node_name:
+                return Allocation(pod.key, pod.uid, p, pod.priority, True), ""
+            problem = f"placement names node {p.node} but the pod is on {pod.node_name}"
+        except StateError as exc:
+            problem = str(exc)
+    if pod.node_name is None or pod.gpu is None:
+        return None, problem
+    grants = derived_grants(pod)
+    return Allocation(pod.key, pod.uid, Placement(pod.node_name, grants), pod.priority), problem
+
+
+def _derived(alloc: Allocation) -> bool:
+    return any(g.index == UNKNOWN_INDEX for g in alloc.placement.gpus)
+
+
+class ClusterStore:
+    """Thread-safe cluster cache. `apply(event)` takes watch events; `snapshot(now)` is cheap
+    when nothing changed (the previous snapshot and its memoised capacity are reused)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._nodes: dict[str, Node] = {}
+        self._node_problems: dict[str, str] = {}
+        self._pods: dict[str, PodRecord] = {}  # by UID
+        self._keys: dict[str, str] = {}  # "ns/name" -> UID
+        self._min_members: dict[str, int] = {}
+        self.ledger = Ledger()
+        self._version = 0
+        self._snap: ClusterState | None = None
+        self._snap_version: tuple[int, int] = (-1, -1)
+
+    # ---- events --------------------------------------------------------------------------
+    def apply(self, event: Mapping[str, Any]) -> None:
+        """One watch event: {"type": ADDED|MODIFIED|DELETED, "object": {... "kind": ...}}."""
+        kind_type = event.get("type")
+        obj = event.get("object")
+        if kind_type not in ("ADDED", "MODIFIED", "DELETED") or not isinstance(obj, Mapping):
+            raise StateError(f"watch event must have a type and an object, got {kind_type!r}")
+        kind = obj.get("kind")
+        deleted = kind_type == "DELETED"
+        if kind == "Node":
+            self.upsert_node(obj) if not deleted else self.delete_node(obj)
+        elif kind == "Pod":
+            self.upsert_pod(obj) if not deleted else self.delete_pod(obj)
+        elif kind in POD_GROUP_KINDS:
+            self.upsert_podgroup(obj, deleted)
+        else:
+            raise StateError(f"unsupported object kind {kind!r} (Node, Pod or PodGroup)")
+
+    def replace(self, objects: Iterable[Mapping[str, Any]]) -> None:
+        """A relist: the store becomes exactly these objects (reservations are kept)."""
+        with self._lock:
+            self._nodes.clear()
+            self._node_problems.clear()
+            self._pods.clear()
+            self._keys.clear()
+            self._min_members.clear()
+            objs = list(objects)
+            for o in objs:  # PodGroups first: pods read their minMember
+                if o.get("kind") in POD_GROUP_KINDS:
+                    self.upsert_podgroup(o, False)
+            for o in objs:
+                if o.get("kind") not in POD_GROUP_KINDS:
+                    self.apply({"type": "ADDED", "object": o})
+            self._touch()
+
+    def upsert_node(self, obj: Mapping[str, Any]) -> None:
+        node, problem = parse_node(obj)
+        with self._lock:
+            self._nodes[node.name] = node
+            self._node_problems[node.name] = problem
+            self._touch()
+
+    def delete_node(self, obj: Mapping[str, Any]) -> None:
+        name = str((obj.get("metadata") or {}).get("name"))
+        with self._lock:
+            self._nodes.pop(name, None)
+            self._node_problems.pop(name, None)
+            self._touch()
+
+    def upsert_pod(self, obj: Mapping[str, Any]) -> None:
+        pod = parse_pod(obj, self._min_members)
+        alloc, problem = allocation_of(pod, obj)
+        with self._lock:
+            held = self.ledger.peek(pod.uid)
+            # Bound, annotation not yet seen: our own decision knows the exact GPUs.
+            if (
+                alloc is not None
+                and held is not None
+                and _derived(alloc)
+                and held.placement.node == alloc.placement.node
+            ):
+                alloc = Allocation(pod.key, pod.uid, held.placement, pod.priority, True)
+            self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem)
+            self._keys[pod.key] = pod.uid
+            if alloc is not None or pod_phase(obj) in DONE_PHASES:
+                self.ledger.release(pod.uid)  # the apiserver now speaks for this pod
+            self._touch()
+
+    def delete_pod(self, obj: Mapping[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        uid = meta.get("uid") or pod_key(obj)
+        with self._lock:
+            rec = self._pods.pop(uid, None)
+            if rec is not None:
+                self._keys.pop(rec.request.key, None)
+            self.ledger.release(uid)
+            self._touch()
+
+    def upsert_podgroup(self, obj: Mapping[str, Any], deleted: bool) -> None:
+        meta = obj.get("metadata") or {}
+        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+        spec = obj.get("spec") or {}
+        n = spec.get("minMember")
+        with self._lock:
+            if deleted or not isinstance(n, int) or isinstance(n, bool):
+                self._min_members.pop(key, None)
+            else:
+                self._min_members[key] = n
+            self._touch()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by the extender around check-then-reserve, so two decisions never interleave."""
+        return self._lock
+
+    def _touch(self) -> None:
+        self._version += 1
+
+    # ---- reads ---------------------------------------------------------------------------
+    def snapshot(self, now: float) -> ClusterState:
+        """The current state at time `now` (expired reservations are left out)."""
+        with self._lock:
+            version = (self._version, self.ledger.version)
+            snap = self._snap
+            if snap is not None and self._snap_version == version:
+                expiry = self.ledger.next_expiry(snap.now)
+                if expiry is None or now < expiry:
+                    return ClusterState(
+                        snap.nodes, snap.allocations, snap.gangs, now, snap._by_node, snap._capacity
+                    )
+            allocs: dict[str, Allocation] = {}
+            for uid, alloc in self.ledger.live(now).items():
+                allocs[uid] = alloc
+            for uid, rec in self._pods.items():
+                if rec.allocation is not None:
+                    allocs[uid] = rec.allocation
+            gangs = self.ledger.gangs(now)
+            snap = ClusterState(
+                MappingProxyType(dict(self._nodes)),
+                MappingProxyType(allocs),
+                MappingProxyType(gangs),
+                now,
+            )
+            self._snap, self._snap_version = snap, version
+            return snap
+
+    def pod(self, key_or_uid: str) -> PodRecord | None:
+        with self._lock:
+            uid = self._keys.get(key_or_uid, key_or_uid)
+            return self._pods.get(uid)
+
+    def pods(self) -> list[PodRecord]:
+        with self._lock:
+            return list(self._pods.values())
+
+    def gang_pods(self, gang: str) -> list[PodRequest]:
+        with self._lock:
+            return [
+                r.request
+                for r in self._pods.values()
+                if r.request.gang is not None and r.request.gang.name == gang
+            ]
+
+    def node_problem(self, name: str) -> str:
+        with self._lock:
+            return self._node_problems.get(name, "")
+
+    def min_member(self, gang: str) -> int | None:
+        with self._lock:
+            return self._min_members.get(gang)
+
+    def gang_records(self, now: float) -> Mapping[str, GangPlanRecord]:
+        return self.ledger.gangs(now)
