@@ -1,0 +1,88 @@
+"""`tessera dev-cluster`: a local etcd + kube-apiserver + Tessera + kube-scheduler to try Tessera.
+
+`up` starts everything on loopback ports with a few kubelet-less H100 nodes and waits for
+Ctrl-C; `scheduler-config` prints the KubeSchedulerConfiguration (the template manifests/ uses).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import typer
+
+from cli.errors import BadInput, exits_2_on_bad_input
+from scheduler.devcluster import binaries, schedconfig
+from scheduler.devcluster.cluster import ClusterOptions, DevCluster
+from scheduler.devcluster.nodes import GpuSpec, NodeSpec, node_object
+from scheduler.devcluster.procs import LaunchError
+
+group = typer.Typer(help="A local control plane with Tessera as kube-scheduler's extender.")
+
+
+@group.command("up")
+@exits_2_on_bad_input
+def up(
+    bin_dir: Path | None = typer.Option(
+        None,
+        help="Directory with etcd, kube-apiserver, "
+        "kube-scheduler (default: build from this checkout).",
+    ),
+    nodes: int = typer.Option(4, help="GPU nodes to create (8 H100s each; node 0 has MIG on)."),
+    no_extender: bool = typer.Option(False, "--no-extender", help="Plain kube-scheduler only."),
+    work_dir: Path | None = typer.Option(None, help="Keep state and logs here."),
+) -> None:
+    """Start the cluster, print how to reach it, and stop everything on Ctrl-C."""
+    if nodes < 0:
+        raise BadInput(f"--nodes {nodes}: must be >= 0")
+    try:
+        bins = binaries.check_bin_dir(bin_dir) if bin_dir else binaries.build(stream=True)
+    except LaunchError as exc:
+        raise BadInput(str(exc)) from None
+    cluster = DevCluster(ClusterOptions(bin_dir=bins, work_dir=work_dir, extender=not no_extender))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        cluster.start()
+        for i in range(nodes):
+            mig = [GpuSpec(mig=True)] * 8 if i == 0 else [GpuSpec()] * 8
+            cluster.api.create_node(node_object(NodeSpec(f"gpu-node-{i}", gpus=mig)))
+        typer.echo(f"kube-apiserver  {cluster.server}")
+        if not no_extender:
+            typer.echo(f"tessera         {cluster.tessera_url}")
+        typer.echo(f"kubeconfig      {cluster.kubeconfig}")
+        typer.echo(f"logs            {cluster.logs}")
+        typer.echo(f"try: kubectl --kubeconfig {cluster.kubeconfig} get nodes   (Ctrl-C stops)")
+        stop.wait()
+    except LaunchError as exc:
+        cluster.close(keep=True)
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    except KeyboardInterrupt:
+        pass
+    cluster.close(keep=work_dir is not None)
+
+
+@group.command("scheduler-config")
+@exits_2_on_bad_input
+def scheduler_config(
+    url: str = typer.Option(..., help="Tessera's base URL, e.g. http://127.0.0.1:8888"),
+    kubeconfig: str = typer.Option("", help="Kubeconfig for kube-scheduler ('' = in-cluster)."),
+    node_cache_capable: bool = typer.Option(True, "--node-cache/--no-node-cache"),
+    ignorable: bool = typer.Option(
+        False, help="Schedule GPU pods without Tessera when it is down."
+    ),
+    http_timeout: str = typer.Option("5s", help="Per-call timeout, e.g. 5s or 500ms."),
+    scheduler_name: str = typer.Option("default-scheduler"),
+) -> None:
+    """Print the KubeSchedulerConfiguration registering Tessera (rendered from the template)."""
+    values = schedconfig.SchedulerConfigValues(
+        url_prefix=url, kubeconfig=kubeconfig, node_cache_capable=node_cache_capable,
+        ignorable=ignorable, http_timeout=http_timeout, scheduler_name=scheduler_name,
+    )  # fmt: skip
+    typer.echo(schedconfig.render(values), nl=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(group, name="dev-cluster")
