@@ -1,0 +1,103 @@
+"""Reading a CSV with a known header into validated rows, strictly or leniently."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from simulator.traces.errors import LoadReport, TraceError
+
+T = TypeVar("T")
+_MAX_ERRORS_KEPT = 5
+
+
+class Row:
+    """One CSV row; typed getters raise `TraceError` with file, line and column."""
+
+    def __init__(self, path: str, line: int, values: dict[str, str]) -> None:
+        self.path, self.line, self.values = path, line, values
+
+    def fail(self, column: str, message: str) -> TraceError:
+        return TraceError(self.path, self.line, column, message)
+
+    def text(self, column: str) -> str:
+        value = self.values.get(column)
+        return "" if value is None else value.strip()
+
+    def integer(self, column: str, *, lo: int = 0, hi: int | None = None) -> int:
+        raw = self.text(column)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise self.fail(column, f"expected an integer, got {raw!r}") from None
+        if not math.isfinite(value) or value != int(value):
+            raise self.fail(column, f"expected an integer, got {raw!r}")
+        if value < lo or (hi is not None and value > hi):
+            bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+            raise self.fail(column, f"value {raw} out of range {bound}")
+        return int(value)
+
+    def seconds(self, column: str, *, optional: bool = False) -> float | None:
+        raw = self.text(column)
+        if raw == "" or raw.lower() == "nan":
+            if optional:
+                return None
+            raise self.fail(column, "missing time value")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise self.fail(column, f"expected seconds, got {raw!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise self.fail(column, f"expected non-negative seconds, got {raw!r}")
+        return value
+
+    def required_seconds(self, column: str) -> float:
+        value = self.seconds(column)
+        if value is None:  # pragma: no cover - seconds() raises for a missing value
+            raise self.fail(column, "missing time value")
+        return value
+
+
+def read_rows(
+    path: str | Path,
+    headers: Sequence[Sequence[str]],
+    parse: Callable[[Row], T],
+    *,
+    lenient: bool = False,
+) -> LoadReport[T]:
+    """Parse every data row of ``path``; its header must be one of ``headers`` (in order)."""
+    name = str(path)
+    try:
+        handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise FileNotFoundError(f"trace file not found: {name}") from None
+    with handle:
+        reader = csv.reader(handle)
+        header = [h.strip() for h in next(reader, [])]
+        if header not in [list(h) for h in headers]:
+            expected = " or ".join(",".join(h) for h in headers)
+            raise TraceError(
+                name, 1, None, f"unexpected header {','.join(header)!r}; expected {expected}"
+            )
+        rows: list[T] = []
+        skipped = 0
+        errors: list[str] = []
+        for line, values in enumerate(reader, start=2):
+            if not values or all(not v.strip() for v in values):
+                continue
+            try:
+                if len(values) != len(header):
+                    raise TraceError(
+                        name, line, None, f"has {len(values)} fields, header has {len(header)}"
+                    )
+                rows.append(parse(Row(name, line, dict(zip(header, values, strict=True)))))
+            except TraceError as exc:
+                if not lenient:
+                    raise
+                skipped += 1
+                if len(errors) < _MAX_ERRORS_KEPT:
+                    errors.append(str(exc))
+    return LoadReport(tuple(rows), skipped, tuple(errors))
