@@ -13,6 +13,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from scheduler.policy.plugins.health import NON_FATAL_XIDS
 from scheduler.telemetry.readings import GpuReading, NodeSample, XidEvent
 
 ANNOTATION = "tessera.io/gpus"
@@ -32,10 +33,14 @@ def _int(v: float | None) -> int | None:
     return None if v is None else int(round(v))
 
 
-def to_document(sample: NodeSample, hot_c: float = 87.0) -> dict[str, Any]:
+def to_document(sample: NodeSample, hot_c: float = 87.0,
+                ignored_xids: frozenset[int] = NON_FATAL_XIDS) -> dict[str, Any]:
+    """Schema v1. `xid_recent` lists only critical XIDs (application-caused ones are dropped)."""
     gpus = []
     for d in sample.devices:
-        xids = [x.xid for x in sample.xids if x.gpu_uuid in ("", d.uuid)]
+        xids = [x.xid for x in sample.xids
+                if x.gpu_uuid in ("", d.uuid) and x.xid not in ignored_xids]
+        hot = d.temperature_c is not None and d.temperature_c >= hot_c
         gpus.append({
             "index": d.index, "uuid": d.uuid, "model": d.name,
             "memory_mib": None if d.memory_total_bytes is None else d.memory_total_bytes // MIB,
@@ -46,7 +51,7 @@ def to_document(sample: NodeSample, hot_c: float = 87.0) -> dict[str, Any]:
                        "ecc_uncorrectable": d.ecc_uncorrectable_volatile or 0,
                        "remap_failure": bool(d.remap_failure),
                        "temperature_c": _int(d.temperature_c),
-                       "over_temperature": d.temperature_c is not None and d.temperature_c >= hot_c},
+                       "over_temperature": hot},
             "load": {"utilization_pct": _int(d.utilization_pct),
                      "memory_used_mib": None if d.memory_used_bytes is None
                      else d.memory_used_bytes // MIB,

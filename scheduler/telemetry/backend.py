@@ -1,4 +1,4 @@
-"""What the agent reads GPUs through: a Protocol with a real (pynvml) and a replay implementation."""
+"""What the agent reads GPUs through: a Protocol; real (pynvml) and replay implementations."""
 
 from __future__ import annotations
 

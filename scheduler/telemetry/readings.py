@@ -8,7 +8,7 @@ Extender side: `GpuReading` is what a source knows about one (node, gpu index) a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -74,4 +74,3 @@ class GpuReading:
     xid_recent: tuple[XidEvent, ...] = ()
     ecc_uncorrectable: int | None = None
     remap_failure: bool | None = None
-    mig_profiles_util: tuple[tuple[str, int, float], ...] = field(default=())  # (profile, gi, util%)

@@ -1,0 +1,133 @@
+"""The extender's telemetry sources. Each `fetch(now)` returns readings or raises `SourceError`.
+
+- `PrometheusSource`: the Prometheus HTTP API. One range-vector query over the metric names
+  (`{__name__=~"..."}[<max_age>s]`) returns raw samples with their real scrape timestamps, so a
+  series that stopped updating is seen as old rather than re-stamped "now" by an instant query.
+- `ScrapeSource`: direct GETs of exporter `/metrics` text (tolerant parser; stamped with the
+  fetch time).
+- `AnnotationSource`: the agent's `tessera.io/gpus` node annotation, from node objects supplied
+  by the caller (the informer cache); a garbage annotation skips that node, logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+import httpx
+
+from scheduler.telemetry import annotation, dcgm
+from scheduler.telemetry.logonce import LogOnce
+from scheduler.telemetry.readings import GpuReading
+from scheduler.telemetry.staleness import SourceError
+from scheduler.telemetry.textparse import Sample, parse
+
+log = logging.getLogger(__name__)
+
+
+class Source(Protocol):
+    name: str
+    max_age_s: float
+
+    def fetch(self, now: float) -> list[GpuReading]: ...
+
+
+def _get(client: httpx.Client, url: str, **params: str) -> httpx.Response:
+    try:
+        resp = client.get(url, params=params or None)
+    except httpx.HTTPError as exc:
+        raise SourceError(f"{url}: {type(exc).__name__}: {exc}") from None
+    if resp.status_code != 200:
+        raise SourceError(f"{url}: HTTP {resp.status_code} {resp.text[:120].strip()!r}")
+    return resp
+
+
+class PrometheusSource:
+    def __init__(self, base_url: str, *, max_age_s: float = 120.0, timeout_s: float = 2.0,
+                 metrics: Sequence[str] = dcgm.METRIC_NAMES, name: str = "prometheus") -> None:
+        self.name, self.max_age_s = name, max_age_s
+        self._url = base_url.rstrip("/") + "/api/v1/query"
+        names = "|".join(re.escape(m) for m in metrics)
+        self._query = f'{{__name__=~"{names}"}}[{max(1, int(max_age_s))}s]'
+        self._client = httpx.Client(timeout=timeout_s)
+
+    def fetch(self, now: float) -> list[GpuReading]:
+        resp = _get(self._client, self._url, query=self._query, time=f"{now:.3f}")
+        try:
+            body = resp.json()
+            if body.get("status") != "success":
+                raise SourceError(f"{self._url}: {body.get('errorType')}: {body.get('error')}")
+            result = body["data"]["result"]
+            pairs = list(_matrix_samples(result))
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise SourceError(f"{self._url}: unexpected answer ({type(exc).__name__}: {exc})") \
+                from None
+        return dcgm.readings(pairs, self.name)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _matrix_samples(result: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Sample, float]]:
+    for series in result:
+        labels = dict(series["metric"])
+        name = labels.pop("__name__")
+        ts, value = series["values"][-1]  # the newest raw sample in the window
+        yield Sample(name, labels, float(value)), float(ts)
+
+
+class ScrapeSource:
+    def __init__(self, urls: Sequence[str], *, max_age_s: float = 120.0, timeout_s: float = 2.0,
+                 name: str = "scrape") -> None:
+        self.name, self.max_age_s, self._urls = name, max_age_s, list(urls)
+        self._client = httpx.Client(timeout=timeout_s)
+        self._once = LogOnce(log)
+
+    def fetch(self, now: float) -> list[GpuReading]:
+        pairs: list[tuple[Sample, float]] = []
+        errors = []
+        for url in self._urls:
+            try:
+                text = _get(self._client, url).text
+            except SourceError as exc:
+                errors.append(str(exc))
+                continue
+            parsed = parse(text)
+            if parsed.bad_lines:
+                no, why = parsed.bad_lines[0]
+                self._once.warning(f"bad/{url}", "%s: skipped %d unparseable line(s), first at "
+                                   "line %d (%s)", url, len(parsed.bad_lines), no, why)
+            pairs += [(s, now if s.timestamp_s is None else s.timestamp_s)
+                      for s in parsed.samples]
+        if errors and not pairs:
+            raise SourceError("; ".join(errors))
+        for e in errors:  # some exporters answered: keep their data, note the others
+            self._once.warning(f"err/{e}", "exporter scrape failed: %s", e)
+        return dcgm.readings(pairs, self.name)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class AnnotationSource:
+    """`nodes()` yields (node name, annotations mapping) from the caller's node cache."""
+
+    def __init__(self, nodes: Callable[[], Iterable[tuple[str, Mapping[str, str]]]], *,
+                 max_age_s: float = 900.0, name: str = "annotation") -> None:
+        self.name, self.max_age_s, self._nodes = name, max_age_s, nodes
+        self._once = LogOnce(log)
+
+    def fetch(self, now: float) -> list[GpuReading]:
+        out: list[GpuReading] = []
+        for node, notes in self._nodes():
+            text = notes.get(annotation.ANNOTATION)
+            if text is None:
+                continue
+            try:
+                out += annotation.decode(node, text)
+            except annotation.AnnotationError as exc:
+                self._once.warning(f"{node}/{text[:64]}", "ignoring node %s telemetry: %s",
+                                   node, exc)
+        return out
