@@ -32,7 +32,8 @@ TESSERA_HEALTH_PATH = "/readyz"  # 200 once its watch cache has synced
 class ClusterOptions:
     bin_dir: Path
     work_dir: Path | None = None  # None: a fresh temporary directory
-    extender: bool = True  # start Tessera and register it with kube-scheduler
+    extender: bool = True  # start Tessera
+    use_extender: bool = True  # register it with kube-scheduler (False: plain scheduler)
     node_cache_capable: bool = True
     ignorable: bool = False
     http_timeout: str = "5s"
@@ -174,7 +175,7 @@ class DevCluster:
             self.procs.pop("tessera").stop()
 
     def scheduler_config(self) -> str:
-        if not self.opts.extender:
+        if not (self.opts.extender and self.opts.use_extender):
             return (
                 "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
                 f'clientConnection:\n  kubeconfig: "{self.kubeconfig}"\n  qps: 1000\n'
@@ -204,9 +205,13 @@ class DevCluster:
         url = f"https://127.0.0.1:{self.ports['sched']}/readyz"
         proc.wait_ready(lambda: _http_ok(url), self.opts.ready_timeout_s)
 
+    def stop_scheduler(self) -> None:
+        if "kube-scheduler" in self.procs:
+            self.procs.pop("kube-scheduler").stop()
+
     def restart_scheduler(self, **changes: object) -> None:
         """Stop kube-scheduler and start it again with changed options (e.g. nodeCacheCapable)."""
-        self.procs.pop("kube-scheduler").stop()
+        self.stop_scheduler()
         self.opts = replace(self.opts, **changes)  # type: ignore[arg-type]
         self.start_scheduler()
 

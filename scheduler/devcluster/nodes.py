@@ -10,11 +10,11 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 H100_NVML_NAME = "NVIDIA H100 80GB HBM3"
 H100_MEMORY_MIB = 81559
-UPDATED = "2026-11-26T18:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,9 @@ def gpus_annotation(spec: NodeSpec) -> str:
                 },
             }
         )
-    return json.dumps({"version": 1, "updated": UPDATED, "gpus": gpus}, separators=(",", ":"))
+    # Fresh telemetry: the agent would have just written it.
+    updated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps({"version": 1, "updated": updated, "gpus": gpus}, separators=(",", ":"))
 
 
 def node_object(spec: NodeSpec) -> dict[str, Any]:
