@@ -239,6 +239,16 @@ class ClusterState:
         keep = {n: c for n, c in self._capacity.items() if n not in touched}
         return ClusterState(self.nodes, MappingProxyType(allocs), self.gangs, self.now, {}, keep)
 
+    def with_allocations(self, extra: Mapping[str, Allocation]) -> ClusterState:
+        """This snapshot plus some allocations (planning scratch state), sharing the memoised
+        capacity of every node they do not touch."""
+        if not extra:
+            return self
+        touched = {a.placement.node for a in extra.values()}
+        allocs = {**self.allocations, **extra}
+        keep = {n: c for n, c in self._capacity.items() if n not in touched}
+        return ClusterState(self.nodes, MappingProxyType(allocs), self.gangs, self.now, {}, keep)
+
     def capacity(self, node: str) -> NodeCapacity:
         """The free-capacity view of `node` (memoised for this snapshot)."""
         cap = self._capacity.get(node)

@@ -19,5 +19,8 @@ class ReservationConflict(StateError):
     """A placement would overlap GPUs already held by another pod (never double-book)."""
 
 
-class UnknownPodError(StateError):
-    """A verb named a pod the extender has never seen."""
+class UnknownPodError(StateError, KeyError):
+    """A verb named a pod the extender has never seen (also a KeyError, for lookups)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -243,6 +243,10 @@ class ClusterStore:
         with self._lock:
             return self._node_problems.get(name, "")
 
+    def min_members(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._min_members)
+
     def min_member(self, gang: str) -> int | None:
         with self._lock:
             return self._min_members.get(gang)

@@ -1,0 +1,241 @@
+"""The `Extender` facade: filter / prioritize / bind / preempt / explain on plain dicts.
+
+The HTTP edge (scheduler/api) decodes the wire format and calls this; the Kubernetes edge
+(scheduler/kube) implements `Binder`. Reservations (see `reservations.py`):
+- filter reserves when exactly one node passes (the decision is then made), and gang planning
+  reserves every slot of the gang;
+- bind confirms the pod's reservation on that node, or makes one atomically (check-and-reserve
+  under the store lock, so two binds can never take the same GPU), then calls the `Binder`
+  outside the lock; a Binder failure releases the hold;
+- the hold lasts until the watch shows the pod bound (its annotation then speaks for it), the
+  pod is deleted, or its TTL passes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from scheduler.policy.capacity import placement_conflicts
+from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
+from scheduler.policy.model import Allocation, ClusterState, Placement, PodRequest
+from scheduler.policy.preemption import minimal_victims
+from scheduler.policy.registry import default_profile
+from scheduler.policy.status import Code
+from scheduler.state.errors import StateError
+from scheduler.state.gangs import GangCoordinator
+from scheduler.state.pods import parse_pod
+from scheduler.state.store import ClusterStore
+
+
+class BindError(Exception):
+    """Raised by a `Binder` when the API write fails; the message is one line for the reply."""
+
+
+class Binder(Protocol):
+    def bind(self, namespace: str, name: str, uid: str, node: str, placement: Placement) -> None:
+        """Create the Binding and write `tessera.io/placement`; raise `BindError` on failure."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FilterResult:
+    passed: list[str]
+    failed: dict[str, str] = field(default_factory=dict)
+    unresolvable: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+    gang_outcome: str | None = None  # "planned", "steered", "failed" or None
+    reserved: Placement | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    reservation_ttl_s: float = 30.0  # a filter/bind decision not yet bound
+    bound_ttl_s: float = 300.0  # bind succeeded, the watch has not shown it yet
+    gang_ttl_s: float = 120.0  # a gang plan waiting for its members
+
+
+class Extender:
+    def __init__(
+        self,
+        store: ClusterStore,
+        binder: Binder | None = None,
+        profile: Profile | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        timing: Timing = Timing(),
+    ) -> None:
+        self.store = store
+        self.binder = binder
+        self.profile = profile or default_profile()
+        self.clock = clock
+        self.timing = timing
+        self.gangs = GangCoordinator(store, self.profile, timing.gang_ttl_s)
+
+    # ---- helpers -------------------------------------------------------------------------
+    def _pod(self, pod: Mapping[str, Any]) -> PodRequest:
+        return parse_pod(pod, self.store.min_members())
+
+    def _learn_nodes(self, nodes: Sequence[Mapping[str, Any]] | None) -> None:
+        for n in nodes or ():
+            self.store.upsert_node(n)
+
+    def view(self, pod: PodRequest, now: float) -> ClusterState:
+        """The snapshot as this pod sees it: without its own holds (and its gang's free slots)."""
+        snap = self.store.snapshot(now)
+        own = {pod.uid, *self.gangs.free_slot_keys(snap, pod)}
+        return snap.without(own)
+
+    # ---- verbs ---------------------------------------------------------------------------
+    def filter(
+        self,
+        pod: Mapping[str, Any],
+        node_names: Sequence[str],
+        nodes: Sequence[Mapping[str, Any]] | None = None,
+    ) -> FilterResult:
+        try:
+            self._learn_nodes(nodes)
+            req = self._pod(pod)
+        except StateError as exc:
+            return FilterResult([], error=str(exc))
+        names = list(node_names)
+        if req.gpu is None:
+            return FilterResult(names)  # not a GPU pod: nothing for us to decide
+        now = self.clock()
+        outcome = None
+        if req.gang is not None:
+            outcome = self.gangs.ensure_plan(req, now)
+        state = self.view(req, now)
+        statuses = run_filters(state, req, names, self.profile)
+        passed = [n for n, s in statuses.items() if s.ok]
+        failed = {
+            n: s.message for n, s in statuses.items() if s.code in (Code.UNSCHEDULABLE, Code.ERROR)
+        }
+        unresolvable = {
+            n: s.message
+            for n, s in statuses.items()
+            if s.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+        }
+        reserved = None
+        if len(passed) == 1 and req.gang is None:
+            reserved = self._reserve(req, passed[0], now, self.timing.reservation_ttl_s)
+            if reserved is None:
+                failed[passed[0]] = "GPUs taken by a concurrent decision"
+                passed = []
+        if outcome == "planned" and not passed:
+            outcome = "failed"
+        return FilterResult(passed, failed, unresolvable, "", outcome, reserved)
+
+    def prioritize(
+        self,
+        pod: Mapping[str, Any],
+        node_names: Sequence[str],
+        nodes: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[tuple[str, int]]:
+        """Integer 0..10 per node; unknown nodes and non-GPU pods score 0."""
+        self._learn_nodes(nodes)
+        req = self._pod(pod)
+        names = list(node_names)
+        if req.gpu is None:
+            return [(n, 0) for n in names]
+        state = self.view(req, self.clock())
+        known = [n for n in names if n in state.nodes]
+        scores = run_scores(state, req, known, self.profile)
+        return [(n, scores.get(n, 0)) for n in names]
+
+    def _reserve(self, req: PodRequest, node: str, now: float, ttl: float) -> Placement | None:
+        """Check-and-reserve under the store lock; None if the pod no longer fits there."""
+        with self.store.lock:
+            state = self.view(req, now)
+            if node not in state.nodes:
+                return None
+            placement = self.gangs.slot_for(req, node, now)
+            if placement is None:
+                placement = choose_placement(state, req, state.nodes[node])
+            if placement is None:
+                return None
+            alloc = Allocation(req.key, req.uid, placement, req.priority, False, now + ttl)
+            if placement_conflicts(state.nodes[node], state.allocations_on(node), alloc):
+                return None
+            self.gangs.claim(req, node, now)
+            self.store.ledger.reserve(req.uid, alloc)
+            return placement
+
+    def bind(self, name: str, namespace: str, uid: str, node: str) -> str:
+        """'' on success, else a one-line error (the hold is then released)."""
+        key = f"{namespace}/{name}"
+        rec = self.store.pod(uid) or self.store.pod(key)
+        now = self.clock()
+        held = self.store.ledger.get(uid, now) if uid else None
+        if rec is None and held is None:
+            return f"pod {key} is unknown to the extender (not seen by its watch)"
+        if held is not None and held.placement.node == node:
+            placement = held.placement
+        elif rec is None:
+            return (
+                f"pod {key} was planned on node {held.placement.node if held else '?'}, not {node}"
+            )
+        else:
+            req = rec.request
+            placement_or_none = self._reserve(req, node, now, self.timing.reservation_ttl_s)
+            if placement_or_none is None:
+                return f"pod {key} no longer fits on node {node}: its GPUs were taken"
+            placement = placement_or_none
+        if self.binder is None:
+            self.store.ledger.release(uid)
+            return "this extender has no binder configured (snapshot mode)"
+        try:
+            self.binder.bind(namespace, name, uid, node, placement)
+        except BindError as exc:
+            with self.store.lock:
+                self.store.ledger.release(uid)
+            return f"binding pod {key} to {node} failed: {exc}"
+        with self.store.lock:
+            self.store.ledger.extend(uid, self.clock() + self.timing.bound_ttl_s)
+        return ""
+
+    def preempt(
+        self, pod: Mapping[str, Any], victims: Mapping[str, tuple[Sequence[str], int]]
+    ) -> dict[str, tuple[list[str], int]]:
+        """Per candidate node, the victims whose removal really frees a fitting placement.
+
+        In-tree victims that hold no GPU on the node are kept (kube-scheduler chose them for
+        CPU or memory); among GPU holders only the fewest needed are kept, and lower-priority
+        GPU pods on the node may be added. Nodes where no eviction helps are left out.
+        """
+        req = self._pod(pod)
+        state = self.view(req, self.clock())
+        out: dict[str, tuple[list[str], int]] = {}
+        for node, (uids, pdb) in victims.items():
+            if node not in state.nodes:
+                continue
+            holders = {a.uid for a in state.allocations_on(node) if a.placement.gpus}
+            keep = [u for u in uids if u not in holders]
+            base = state.without(set(keep))
+            extra = [a.uid for a in state.allocations_on(node) if a.bound and a.uid in holders]
+            chosen = minimal_victims(base, req, node, [*uids, *extra], self.profile)
+            if chosen is None:
+                continue
+            out[node] = ([*keep, *chosen], pdb)
+        return out
+
+    def explain(self, pod_key: str) -> dict[str, Any]:
+        from scheduler.state.explain import explain
+
+        return explain(self, pod_key, self.clock())
+
+    def expire(self) -> list[str]:
+        """Drop holds past their deadline (called periodically by the service)."""
+        with self.store.lock:
+            return self.store.ledger.expire(self.clock())
+
+    def gauges(self) -> dict[str, float]:
+        now = self.clock()
+        with self.store.lock:
+            return {
+                "reservations": float(len(self.store.ledger.live(now))),
+                "gang_plans": float(len(self.store.ledger.gangs(now))),
+                "nodes": float(len(self.store.snapshot(now).nodes)),
+            }
