@@ -95,7 +95,11 @@ class TelemetryHub:
             if gpus != node.gpus:
                 nodes[name] = dataclasses.replace(node, gpus=gpus)
                 changed = True
-        return dataclasses.replace(state, nodes=nodes) if changed else state
+        if not changed:
+            return state
+        # A new snapshot, not dataclasses.replace: the memoised capacity views describe old GPUs.
+        return ClusterState(nodes=nodes, allocations=state.allocations, gangs=state.gangs,
+                            now=state.now)
 
     def _fold(self, node: str, g: Gpu, t: tuple[GpuHealth, GpuLoad | None] | None,
               now: float) -> Gpu:

@@ -1,0 +1,114 @@
+"""GpuLoad score: headroom for latency pods, packing for batch, neutral when telemetry is stale."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scheduler.policy.framework import run_scores
+from scheduler.policy.model import ClusterState
+from scheduler.policy.plugins.load import NEUTRAL, LoadScore, LoadSettings, fresh_load
+from scheduler.policy.registry import default_profile
+from tests.scheduler.policy.telemetry_builders import (
+    H100_MIB,
+    NOW,
+    gpu,
+    held,
+    mig,
+    node,
+    share,
+    state,
+    whole,
+)
+
+
+@pytest.mark.parametrize(
+    ("util", "mem_mib", "age_s", "expected"),
+    [
+        (None, None, 0.0, None),  # no reading
+        (37.0, None, 0.0, 0.37),
+        (37.0, H100_MIB // 2, 0.0, 0.5),  # max(0.37, 40779/81559 = 0.49999) ~ 0.5
+        (0.0, 1490, 0.0, 1490 / H100_MIB),  # the recorded matmul fb_used: 1490 MiB
+        (99.0, None, 120.0, 0.99),  # exactly max_age old: still fresh
+        (99.0, None, 120.1, None),  # older than max_age: unknown, not idle
+        (float("nan"), None, 0.0, None),  # NaN utilisation is unknown
+    ],
+)
+def test_fresh_load_table(
+    util: float | None, mem_mib: int | None, age_s: float, expected: float | None
+) -> None:
+    got = fresh_load(gpu(0, util=util, mem_mib=mem_mib, age_s=age_s), NOW, 120.0)
+    assert got == (None if expected is None else pytest.approx(expected, abs=1e-4))
+
+
+def _two_nodes(util_a: float | None, util_b: float | None, age_s: float = 0.0) -> ClusterState:
+    return state(
+        node("a", gpu(0, util=util_a, age_s=age_s)), node("b", gpu(0, util=util_b, age_s=age_s))
+    )
+
+
+def test_latency_pod_prefers_headroom() -> None:
+    st_ = _two_nodes(100.0, 0.0)  # recorded matmul steady state vs idle
+    ls = LoadScore()
+    a = ls.score(st_, whole(qos="latency"), st_.nodes["a"])
+    b = ls.score(st_, whole(qos="latency"), st_.nodes["b"])
+    assert (a, b) == (pytest.approx(0.0), pytest.approx(1.0))
+
+
+def test_batch_pod_prefers_packing_onto_busy_gpus() -> None:
+    st_ = _two_nodes(100.0, 0.0)
+    ls = LoadScore()
+    assert ls.score(st_, whole(qos="batch"), st_.nodes["a"]) > ls.score(
+        st_, whole(qos="batch"), st_.nodes["b"]
+    )
+
+
+def test_default_qos_is_latency() -> None:
+    st_ = _two_nodes(80.0, 20.0)
+    assert LoadScore().score(st_, whole(), st_.nodes["a"]) == pytest.approx(0.2)
+    batch_default = LoadScore(LoadSettings(default_qos="batch"))
+    assert batch_default.score(st_, whole(), st_.nodes["a"]) == pytest.approx(0.8)
+
+
+def test_stale_or_missing_load_is_neutral() -> None:
+    stale = _two_nodes(100.0, 0.0, age_s=121.0)
+    missing = _two_nodes(None, None)
+    for st_ in (stale, missing):
+        for name in ("a", "b"):
+            assert LoadScore().score(st_, whole(), st_.nodes[name]) == NEUTRAL
+
+
+def test_ledger_is_a_floor_under_live_load() -> None:
+    # GPU 0 holds a 600-milli share (ledger 0.6) but metrics still say 10 %: busy = 0.6.
+    n = node("a", gpu(0, util=10.0))
+    st_ = state(n, allocations={"x": held("x", "a", 0, milli=600)})
+    assert LoadScore().score(st_, share(300), n) == pytest.approx(0.4)
+
+
+def test_mig_requests_never_use_live_load() -> None:
+    st_ = state(node("a", gpu(0, util=100.0, mig=True)), node("b", gpu(0, util=0.0, mig=True)))
+    ls = LoadScore()
+    assert ls.score(st_, mig(), st_.nodes["a"]) == NEUTRAL
+    assert ls.score(st_, mig(), st_.nodes["b"]) == NEUTRAL
+
+
+def test_loaded_node_scores_lower_in_the_default_profile() -> None:
+    st_ = _two_nodes(100.0, 0.0)
+    scores = run_scores(st_, whole(), ["a", "b"], default_profile())
+    assert scores["a"] < scores["b"]
+    stale = _two_nodes(100.0, 0.0, age_s=500.0)
+    scores = run_scores(stale, whole(), ["a", "b"], default_profile())
+    assert scores["a"] == scores["b"]  # allocation alone decides, and it is the same
+
+
+@given(st.floats(0, 100), st.floats(0, 100), st.sampled_from(["latency", "batch"]))
+def test_score_is_monotone_in_load(u1: float, u2: float, qos: str) -> None:
+    """Property: more load never raises a latency score and never lowers a batch score."""
+    st_ = _two_nodes(u1, u2)
+    ls = LoadScore()
+    s1 = ls.score(st_, whole(qos=qos), st_.nodes["a"])  # type: ignore[arg-type]
+    s2 = ls.score(st_, whole(qos=qos), st_.nodes["b"])  # type: ignore[arg-type]
+    assert 0.0 <= s1 <= 1.0 and 0.0 <= s2 <= 1.0
+    if u1 > u2:
+        assert (s1 <= s2) if qos == "latency" else (s1 >= s2)
