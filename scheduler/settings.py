@@ -38,7 +38,7 @@ class Settings:
     # Largest request body accepted (bytes). A full NodeList of 10,000 GPU nodes is ~30 MB.
     body_limit_bytes: int = 64 * 1024 * 1024
     # Score-plugin weights by plugin name (empty = the policy's defaults).
-    weights: Mapping[str, int] = field(default_factory=dict)
+    weights: Mapping[str, float] = field(default_factory=dict)
     # A reservation made at filter/prioritize time lives this long unless bind confirms it.
     reservation_ttl_s: float = 30.0
     # A planned gang's reservations live this long waiting for its other members.
@@ -65,8 +65,8 @@ class Settings:
         if self.watch_timeout_s <= 0:
             raise SettingsError(f"watch_timeout_s: {self.watch_timeout_s} must be > 0")
         for key, w in self.weights.items():
-            if not isinstance(w, int) or isinstance(w, bool) or w < 0:
-                raise SettingsError(f"weights.{key}: {w!r} must be a non-negative integer")
+            if not isinstance(w, int | float) or isinstance(w, bool) or not w >= 0:
+                raise SettingsError(f"weights.{key}: {w!r} must be a number >= 0")
 
     def read_token(self) -> str | None:
         """The bearer token from `token_file` (surrounding whitespace stripped), or None."""

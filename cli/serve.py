@@ -1,0 +1,170 @@
+"""`tessera serve`: the kube-scheduler extender over HTTP(S).
+
+Wiring lives here because `scheduler.api`, `scheduler.kube` and `scheduler.state` are
+independent sibling layers: the store and facade (E1), the HTTP edge and the Kubernetes edge
+meet only in the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.errors import BadInput, exits_2_on_bad_input
+from scheduler.api.adapter import FacadePort
+from scheduler.api.app import EdgeConfig, create_app
+from scheduler.api.server import bind_socket, make_server
+from scheduler.kube.binder import KubeBinder
+from scheduler.kube.snapshot import load_snapshot
+from scheduler.policy.registry import build_profile
+from scheduler.settings import Settings, load_settings
+from scheduler.state import placement as placement_codec
+from scheduler.state.extender import BindError, Extender, Timing
+from scheduler.state.store import ClusterStore
+
+log = logging.getLogger("tessera.serve")
+EXPIRE_EVERY_S = 2.0
+
+
+@dataclass
+class Service:
+    extender: Extender
+    ready: Callable[[], bool]
+    stop: threading.Event
+
+
+def build_extender(
+    store: ClusterStore, settings: Settings, binder: KubeBinder | None = None
+) -> Extender:
+    profile = build_profile(weights=dict(settings.weights) if settings.weights else None)
+    timing = Timing(reservation_ttl_s=settings.reservation_ttl_s, gang_ttl_s=settings.gang_ttl_s)
+    return Extender(store, binder, profile, timing=timing)
+
+
+def snapshot_store(path: Path) -> ClusterStore:
+    store = ClusterStore()
+    store.replace(load_snapshot(path).objects)
+    return store
+
+
+def _expiry_loop(ext: Extender, stop: threading.Event) -> None:
+    """Drop lapsed reservations so their GPUs return (snapshots skip them meanwhile anyway)."""
+    while not stop.wait(EXPIRE_EVERY_S):
+        ext.expire()
+
+
+def build_service(
+    settings: Settings, *, snapshot: Path | None, kubeconfig: Path | None, in_cluster: bool
+) -> Service:
+    stop = threading.Event()
+    if snapshot is not None:
+        ext = build_extender(snapshot_store(snapshot), settings)
+        service = Service(ext, lambda: True, stop)
+    else:
+        from scheduler.kube.client import api_client
+        from scheduler.kube.rest import KubeRest
+        from scheduler.kube.watch import NODES, PODGROUPS, PODS, ApiSource, Informer, WatchGroup
+
+        rest = KubeRest(api_client(kubeconfig, in_cluster))
+        store = ClusterStore()
+        binder = KubeBinder(rest, encode=placement_codec.encode, error=BindError)
+        ext = build_extender(store, settings, binder)
+        source = ApiSource(rest)
+        group = WatchGroup(
+            [
+                Informer(
+                    r,
+                    source,
+                    store,
+                    watch_timeout_s=settings.watch_timeout_s,
+                    backoff_initial_s=settings.backoff_initial_s,
+                    backoff_max_s=settings.backoff_max_s,
+                )
+                for r in (PODGROUPS, NODES, PODS)
+            ]
+        )
+        group.start()
+        service = Service(ext, group.ready, stop)
+    threading.Thread(target=_expiry_loop, args=(ext, stop), daemon=True).start()
+    return service
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    @exits_2_on_bad_input
+    def serve(
+        kubeconfig: Annotated[
+            Path | None, typer.Option(help="Kubeconfig of the cluster to watch.")
+        ] = None,
+        in_cluster: Annotated[
+            bool, typer.Option("--in-cluster", help="Use the pod's service account.")
+        ] = False,
+        snapshot: Annotated[
+            Path | None,
+            typer.Option(help="Serve from a Kubernetes List file instead of a live cluster."),
+        ] = None,
+        host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+        port: Annotated[int | None, typer.Option(help="Port (0 = any free port).")] = None,
+        tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
+        tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+        token_file: Annotated[
+            Path | None, typer.Option(help="File with the bearer token clients must send.")
+        ] = None,
+        config: Annotated[
+            Path | None, typer.Option(help="Settings file (YAML or JSON); see README.")
+        ] = None,
+    ) -> None:
+        """Run the extender: POST /filter /prioritize /bind /preempt; GET /healthz /readyz
+        /metrics /explain."""
+        modes = [kubeconfig is not None, in_cluster, snapshot is not None]
+        if sum(modes) > 1:
+            raise BadInput("give at most one of --kubeconfig, --in-cluster, --snapshot")
+        for flag, path in (
+            ("--tls-cert", tls_cert),
+            ("--tls-key", tls_key),
+            ("--token-file", token_file),
+            ("--config", config),
+        ):
+            if path is not None and not path.is_file():
+                raise BadInput(f"{flag} {path}: file not found")  # fmt: skip
+        settings = load_settings(config).with_overrides(
+            host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, token_file=token_file
+        )
+        token = settings.read_token()
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+        service = build_service(
+            settings, snapshot=snapshot, kubeconfig=kubeconfig, in_cluster=in_cluster
+        )
+        edge = EdgeConfig(
+            body_limit=settings.body_limit_bytes,
+            token=token,
+            token_on_verbs=settings.token_on_verbs,
+        )
+        app_ = create_app(FacadePort(service.extender), edge, ready=service.ready)
+        try:
+            sock = bind_socket(settings.host, settings.port)
+        except OSError as exc:
+            where = f"{settings.host}:{settings.port}"
+            raise BadInput(f"cannot listen on {where}: {exc.strerror}") from None
+        server = make_server(
+            app_, tls_cert=settings.tls_cert, tls_key=settings.tls_key, log_level=settings.log_level
+        )
+        scheme = "https" if settings.tls_cert else "http"
+        bound = sock.getsockname()[1]
+        mode = f"snapshot {snapshot}" if snapshot else "live cluster"
+        print(f"tessera: serving {mode} on {scheme}://{settings.host}:{bound}", file=sys.stderr)
+        sys.stderr.flush()
+        try:
+            server.run(sockets=[sock])
+        finally:
+            service.stop.set()

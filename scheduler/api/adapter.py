@@ -1,0 +1,104 @@
+"""`FacadePort`: the edge's `ExtenderPort` over E1's `scheduler.state.extender.Extender`.
+
+`scheduler.api` and `scheduler.state` are independent sibling layers (pyproject's import
+contract), so the facade is described here structurally and wired together by the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from scheduler.api.port import FilterAnswer, Victims
+from scheduler.api.wire import BindingArgs
+
+# The facade's flat gauge names -> the Prometheus metric and its "kind" label.
+GAUGE_NAMES = {
+    "reservations": ("tessera_reservations", "reserved"),
+    "gang_plans": ("tessera_gang_plans", ""),
+    "nodes": ("tessera_nodes", ""),
+}
+
+
+class _FilterResult(Protocol):
+    @property
+    def passed(self) -> list[str]: ...
+    @property
+    def failed(self) -> dict[str, str]: ...
+    @property
+    def unresolvable(self) -> dict[str, str]: ...
+    @property
+    def error(self) -> str: ...
+    @property
+    def gang_outcome(self) -> str | None: ...
+
+
+class SchedulingFacade(Protocol):
+    def filter(
+        self,
+        pod: Mapping[str, Any],
+        node_names: Sequence[str],
+        nodes: Sequence[Mapping[str, Any]] | None = None,
+    ) -> _FilterResult: ...
+
+    def prioritize(
+        self,
+        pod: Mapping[str, Any],
+        node_names: Sequence[str],
+        nodes: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[tuple[str, int]]: ...
+
+    def bind(self, name: str, namespace: str, uid: str, node: str) -> str: ...
+
+    def preempt(
+        self, pod: Mapping[str, Any], victims: Mapping[str, tuple[Sequence[str], int]]
+    ) -> dict[str, tuple[list[str], int]]: ...
+
+    def explain(self, pod_key: str) -> Any: ...
+
+    def gauges(self) -> Mapping[str, float]: ...
+
+
+class FacadePort:
+    def __init__(
+        self,
+        facade: SchedulingFacade,
+        extra_gauges: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.facade = facade
+        # Callables adding gauges the facade does not know (e.g. cluster fragmentation).
+        self.extra_gauges = dict(extra_gauges or {})
+
+    def filter(
+        self, pod: dict[str, Any], node_names: list[str], nodes: list[dict[str, Any]] | None
+    ) -> FilterAnswer:
+        r = self.facade.filter(pod, node_names, nodes)
+        return FilterAnswer(
+            list(r.passed), dict(r.failed), dict(r.unresolvable), r.error, r.gang_outcome
+        )
+
+    def prioritize(
+        self, pod: dict[str, Any], node_names: list[str], nodes: list[dict[str, Any]] | None
+    ) -> list[tuple[str, int]]:
+        return [(h, int(s)) for h, s in self.facade.prioritize(pod, node_names, nodes)]
+
+    def bind(self, args: BindingArgs) -> str:
+        return self.facade.bind(args.pod_name, args.pod_namespace, args.pod_uid, args.node)
+
+    def preempt(self, pod: dict[str, Any], victims: Victims) -> dict[str, tuple[list[str], int]]:
+        return self.facade.preempt(pod, victims)
+
+    def explain(self, pod_key: str) -> Any:
+        try:
+            return self.facade.explain(pod_key)
+        except ValueError as exc:  # the facade's UnknownPodError: the only refusal explain has
+            raise KeyError(str(exc)) from None
+
+    def gauges(self) -> Mapping[str, Mapping[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for name, value in self.facade.gauges().items():
+            metric, kind = GAUGE_NAMES.get(name, (f"tessera_{name}", ""))
+            out.setdefault(metric, {})[kind] = value
+        for metric, source in self.extra_gauges.items():
+            out[metric] = dict(source())
+        return out
