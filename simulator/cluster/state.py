@@ -1,0 +1,83 @@
+"""SimCluster: the mutable truth of a simulated cluster, handed to the policy core as an
+immutable `ClusterState` view per decision (the same type the extender's `ClusterStore` builds).
+
+Per-node allocation tuples and `NodeCapacity` views are maintained incrementally and only the
+touched node's entries are invalidated on bind/release, so a snapshot costs O(1), not
+O(allocations); the policy code cannot tell the difference (both fields are ClusterState's own
+memo fields).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from packing.catalogue import get_model
+from scheduler.policy.capacity import NodeCapacity
+from scheduler.policy.model import Allocation, ClusterState, Gpu, MigSlot, Node, Placement
+from simulator.workloads.model import NodeSpec
+
+
+def build_node(spec: NodeSpec, dynamic_mig: bool) -> Node:
+    """Static mode: the spec's MIG instances exist; dynamic mode: MIG on, no instances yet."""
+    model = get_model(spec.gpu_model)
+    gpus = []
+    for i in range(spec.gpus):
+        mig = i < spec.mig_gpus
+        inst = () if (dynamic_mig or not mig) else tuple(MigSlot(p, s) for p, s in spec.mig_layout)
+        gpus.append(Gpu(i, f"GPU-{spec.name}-{i}", model.key, model.memory_mib, mig, inst))
+    return Node(spec.name, MappingProxyType({"nvidia.com/gpu.product": model.key}), tuple(gpus),
+                spec.cpu_milli, spec.memory_bytes, source="annotation")
+
+
+class SimCluster:
+    def __init__(self, specs: tuple[NodeSpec, ...], *, dynamic_mig: bool = False) -> None:
+        self.nodes: dict[str, Node] = {s.name: build_node(s, dynamic_mig) for s in specs}
+        self.order: tuple[str, ...] = tuple(s.name for s in specs)
+        self.allocations: dict[str, Allocation] = {}
+        self.cpu_used: dict[str, int] = {n: 0 for n in self.nodes}
+        self.mem_used: dict[str, int] = {n: 0 for n in self.nodes}
+        self._requests: dict[str, tuple[int, int]] = {}
+        self._on_node: dict[str, dict[str, Allocation]] = {}
+        self._by_node: dict[str, tuple[Allocation, ...]] = {}
+        self._capacity: dict[str, NodeCapacity] = {}
+        self._nodes_view = MappingProxyType(self.nodes)
+        self._alloc_view = MappingProxyType(self.allocations)
+
+    def snapshot(self, now: float) -> ClusterState:
+        return ClusterState(self._nodes_view, self._alloc_view, now=now,
+                            _by_node=self._by_node, _capacity=self._capacity)
+
+    def fits_host(self, node: str, cpu_milli: int, memory_bytes: int) -> bool:
+        """kube-scheduler's NodeResourcesFit on CPU and memory (runs before the extender)."""
+        n = self.nodes[node]
+        return (self.cpu_used[node] + cpu_milli <= n.cpu_milli
+                and self.mem_used[node] + memory_bytes <= n.memory_bytes)
+
+    def bind(self, uid: str, placement: Placement, cpu_milli: int, memory_bytes: int,
+             gang: str | None = None) -> None:
+        if uid in self.allocations:
+            raise ValueError(f"pod {uid} is already bound")
+        node = placement.node
+        self.allocations[uid] = Allocation(uid, uid, placement, gang=gang)
+        self.cpu_used[node] += cpu_milli
+        self.mem_used[node] += memory_bytes
+        self._requests[uid] = (cpu_milli, memory_bytes)
+        self._on_node.setdefault(node, {})[uid] = self.allocations[uid]
+        self._touch(node)
+
+    def release(self, uid: str) -> None:
+        alloc = self.allocations.pop(uid)
+        cpu, mem = self._requests.pop(uid)
+        node = alloc.placement.node
+        self.cpu_used[node] -= cpu
+        self.mem_used[node] -= mem
+        del self._on_node[node][uid]
+        self._touch(node)
+
+    def _touch(self, node: str) -> None:
+        on = self._on_node.setdefault(node, {})
+        if on:
+            self._by_node[node] = tuple(on.values())
+        else:
+            self._by_node.pop(node, None)
+        self._capacity.pop(node, None)

@@ -1,0 +1,160 @@
+"""tessera: the shipped policy core (`scheduler.policy`) deciding every placement in replay.
+
+Per event, like kube-scheduler calling the extender: the simulated kube-scheduler's own
+NodeResourcesFit (CPU, memory) runs first, then the registry's default profile filters and
+scores (`run_filters`, `run_scores`), the best node wins (ties: node order), and
+`choose_placement` gives the exact GPUs / MIG starts / milli shares that are bound. Gangs are
+all-or-nothing: members are placed one by one on successive snapshots and rolled back unless
+`min_member` fit. In dynamic-MIG mode MIG requests ask for new instances; each one created
+counts as a reconfiguration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
+from scheduler.policy.model import MILLI_PER_GPU, GangRef, Placement, PodRequest
+from scheduler.policy.registry import default_profile
+from simulator.cluster.invariants import over_allocation
+from simulator.cluster.state import SimCluster
+from simulator.replay.pending import PendingPods
+from simulator.replay.protocol import Start, Usage, demand_milli
+from simulator.workloads.model import JobSpec, NodeSpec
+
+
+class TesseraPolicy:
+    period_s: float | None = None
+
+    def __init__(self, nodes: tuple[NodeSpec, ...], *, dynamic_mig: bool = True,
+                 profile: Profile | None = None) -> None:
+        self.name = "tessera" if dynamic_mig else "tessera-static"
+        self.dynamic = dynamic_mig
+        self.cluster = SimCluster(nodes, dynamic_mig=dynamic_mig)
+        self.profile = profile or default_profile()
+        self._model = {n.name: n.gpu_model for n in nodes}
+        self._pending = PendingPods()
+        self._started: dict[str, int] = {}
+
+    def submit(self, job: JobSpec, now: float) -> None:
+        self._pending.add(job, now)
+
+    def finish(self, job_uid: str, now: float) -> None:
+        job = self._pending.jobs[job_uid]
+        for i in range(job.replicas):
+            if f"{job_uid}/{i}" in self.cluster.allocations:
+                self.cluster.release(f"{job_uid}/{i}")
+        self._started.pop(job_uid, None)
+        self._pending.drop_job(job_uid)
+
+    def _pod(self, job: JobSpec, idx: int) -> PodRequest:
+        gpu = job.task.gpu
+        if gpu is not None and gpu.kind == "mig":
+            gpu = replace(gpu, dynamic=self.dynamic)
+        gang = GangRef(f"sim/{job.uid}", job.min_member) if job.min_member > 1 else None
+        return PodRequest(f"sim/{job.uid}-{idx}", f"{job.uid}/{idx}", gpu, job.task.cpu_milli,
+                          job.task.memory_bytes, gang=gang, priority=job.priority)
+
+    def _place_one(self, pod: PodRequest, now: float) -> Placement | None:
+        state = self.cluster.snapshot(now)
+        hosts = [n for n in self.cluster.order
+                 if self.cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)]
+        ok = [n for n, st in run_filters(state, pod, hosts, self.profile).items() if st.ok]
+        if not ok:
+            return None
+        scores = run_scores(state, pod, ok, self.profile)
+        best = max(ok, key=lambda n: scores[n])  # first maximum: node order breaks ties
+        return choose_placement(state, pod, state.nodes[best])
+
+    def schedule(self, now: float) -> list[Start]:
+        out: list[Start] = []
+        failed: set[object] = set()
+        tried_gangs: set[str] = set()
+        for item in self._pending.batch():
+            uid, idx = item[2], item[3]
+            job = self._pending.jobs[uid]
+            if uid in tried_gangs or f"{uid}/{idx}" in self.cluster.allocations:
+                continue  # a gang's pods are all handled with its first member
+            gang_start = job.min_member > 1 and self._started.get(uid, 0) == 0
+            if gang_start:
+                tried_gangs.add(uid)
+            shape = (job.task, job.min_member if gang_start else 1)
+            placed = None if shape in failed else (
+                self._place_gang(job, now) if gang_start else self._place_task(job, idx, now))
+            if placed is None:
+                failed.add(shape)
+                self._keep(job, idx, item, gang_start)
+                continue
+            out.extend(placed)
+        return out
+
+    def _keep(self, job: JobSpec, idx: int, item: tuple[int, float, str, int],
+              gang: bool) -> None:
+        if not gang:
+            self._pending.keep(item)
+            return
+        for i in range(job.replicas):
+            self._pending.keep((item[0], item[1], job.uid, i))
+
+    def _place_task(self, job: JobSpec, idx: int, now: float) -> list[Start] | None:
+        pod = self._pod(job, idx)
+        p = self._place_one(pod, now)
+        if p is None:
+            return None
+        return [self._bind(job, idx, pod, p)]
+
+    def _place_gang(self, job: JobSpec, now: float) -> list[Start] | None:
+        """All-or-nothing: min_member members on successive snapshots, else roll back."""
+        done: list[Start] = []
+        for i in range(job.min_member):
+            pod = self._pod(job, i)
+            p = self._place_one(pod, now)
+            if p is None:
+                for s in done:
+                    self.cluster.release(f"{job.uid}/{s.task}")
+                self._started.pop(job.uid, None)
+                return None
+            done.append(self._bind(job, i, pod, p))
+        for i in range(job.min_member, job.replicas):  # elastic extras: best effort
+            more = self._place_task(job, i, now)
+            if more is None:
+                self._pending.keep((-job.priority, now, job.uid, i))
+            else:
+                done.extend(more)
+        return done
+
+    def _bind(self, job: JobSpec, idx: int, pod: PodRequest, p: Placement) -> Start:
+        self.cluster.bind(pod.uid, p, pod.cpu_milli, pod.memory_bytes,
+                          gang=pod.gang.name if pod.gang else None)
+        self._started[job.uid] = self._started.get(job.uid, 0) + 1
+        created = sum(1 for g in p.gpus if g.profile is not None and self.dynamic)
+        held = demand_milli(job.task, self._model[p.node])
+        return Start(job.uid, idx, p.node, held, created)
+
+    def has_pending(self) -> bool:
+        return len(self._pending) > 0
+
+    def usage(self) -> Usage:
+        idle = free_slices = 0
+        state = self.cluster.snapshot(0.0)
+        for name in self.cluster.order:
+            cap = state.capacity(name)
+            for g in cap.usable_gpus:
+                if not g.gpu.mig_enabled:
+                    idle += g.free_milli == MILLI_PER_GPU
+                elif g.model is not None:
+                    free_slices += _free_slices(g)
+        return Usage(idle, free_slices)
+
+    def check(self) -> str | None:
+        return over_allocation(self.cluster)
+
+
+def _free_slices(g: object) -> int:
+    """Memory slices on a MIG GPU not held by a pod (free static instances count as free)."""
+    from scheduler.policy.capacity import GpuCapacity
+
+    assert isinstance(g, GpuCapacity) and g.model is not None
+    free = set(g.free_static)
+    used = sum(g.model.profile(i.profile).memory_slices for i in g.occupied if i not in free)
+    return g.model.memory_slices - used

@@ -1,0 +1,2 @@
+"""Workloads for time-based replay: cluster and job specs, the synthetic multimodal generator,
+and adapters from shipped traces."""

@@ -1,0 +1,67 @@
+"""What a replay consumes: a cluster spec and jobs (each a group of identical-shape tasks).
+
+GPU requests use the policy core's `GpuRequest` (whole count | MIG profile | milli share), so
+the tessera policy sees exactly what the extender would; counter-based baselines translate it
+to device-plugin resources (`simulator.cluster.counters`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scheduler.policy.model import GpuRequest
+
+Kind = str  # "inference" | "training" | "pipeline" | "batch" | "mig"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node; `mig_layout` (profile, start) instances exist on each of its first `mig_gpus`
+    GPUs (static partitions, what the GPU Operator's MIG manager creates)."""
+
+    name: str
+    gpu_model: str
+    gpus: int
+    cpu_milli: int
+    memory_bytes: int
+    mig_gpus: int = 0
+    mig_layout: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    cpu_milli: int
+    memory_bytes: int
+    gpu: GpuRequest | None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """`replicas` tasks of one shape; `min_member` of them must start together (a gang when
+    > 1). The job runs `duration` seconds from the moment its gang is complete. `after` names
+    jobs that must finish first (DAG pipeline stages)."""
+
+    uid: str
+    arrival: float
+    duration: float
+    task: TaskSpec
+    replicas: int = 1
+    min_member: int = 1
+    kind: Kind = "batch"
+    priority: int = 0
+    after: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.replicas < 1 or not 1 <= self.min_member <= self.replicas:
+            raise ValueError(f"job {self.uid}: need 1 <= min_member <= replicas, got "
+                             f"{self.min_member} of {self.replicas}")
+        if self.duration <= 0 or self.arrival < 0:
+            raise ValueError(f"job {self.uid}: duration must be > 0 and arrival >= 0")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    nodes: tuple[NodeSpec, ...]
+    jobs: tuple[JobSpec, ...]
+    source: str  # where the data came from (trace file or generator + seed)

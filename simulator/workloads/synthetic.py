@@ -1,0 +1,106 @@
+"""Synthetic multimodal trace: spiky inference services, training gangs, DAG pipelines and MIG
+notebook requests on an H100 cluster with some statically partitioned MIG GPUs.
+
+Shapes are invented but sized from the shipped traces' statistics (shared/reference/
+traces-and-targets.md): openb's sharing pods ask 230-810 milli of a GPU; its lifetimes have a
+median of ~600 s; Tiresias gangs use 1/2/4/8 GPUs for 2-30 minutes; Helios GPU jobs average
+~4 GPUs. One seeded `random.Random` drives everything: same seed, same trace.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from scheduler.policy.model import GpuRequest
+from simulator.workloads.model import JobSpec, NodeSpec, TaskSpec, Workload
+
+GiB = 1024**3
+GPU_MODEL = "H100-80GB"
+# A maximal H100 layout: 1g + 1g + 2g + 3g fills all 8 memory slices (packing.mig.valid_layouts).
+STATIC_MIG_LAYOUT: tuple[tuple[str, int], ...] = (
+    ("1g.10gb", 0), ("1g.10gb", 1), ("2g.20gb", 2), ("3g.40gb", 4))
+SHARE_MILLI = (230, 320, 470, 650, 810)  # openb's most common sharing requests
+
+
+def cluster(nodes: int, mig_nodes: int) -> tuple[NodeSpec, ...]:
+    """`nodes` x 8 H100; the last `mig_nodes` have 4 of their 8 GPUs statically partitioned."""
+    out = []
+    for i in range(nodes):
+        mig = i >= nodes - mig_nodes
+        out.append(NodeSpec(f"h100-{i:03d}", GPU_MODEL, 8, 96_000, 1024 * GiB,
+                            mig_gpus=4 if mig else 0, mig_layout=STATIC_MIG_LAYOUT if mig else ()))
+    return tuple(out)
+
+
+def _spiky_rate(t: float, base: float) -> float:
+    """Diurnal sine plus a 3x spike for 10 minutes every 2 hours (inference traffic)."""
+    diurnal = 1.0 + 0.5 * math.sin(2 * math.pi * t / 86_400)
+    spike = 3.0 if (t % 7_200) < 600 else 1.0
+    return base * diurnal * spike
+
+
+def _inference(rng: random.Random, uid: str, t: float) -> JobSpec:
+    replicas = rng.choice((1, 1, 2, 3, 4))
+    pick = rng.random()
+    if pick < 0.4:
+        gpu = GpuRequest("milli", milli=rng.choice(SHARE_MILLI),
+                         memory_mib=rng.choice((8, 16, 24)) * 1024)
+    elif pick < 0.7:
+        gpu = GpuRequest("mig", profile=rng.choice(("1g.10gb", "2g.20gb", "3g.40gb")))
+    else:
+        gpu = GpuRequest("whole", count=1)
+    task = TaskSpec(4_000, 32 * GiB, gpu)
+    return JobSpec(uid, t, rng.uniform(300, 1_800), task, replicas, 1, "inference", priority=10)
+
+
+def _training(rng: random.Random, uid: str, t: float) -> JobSpec:
+    per_pod = rng.choice((1, 2, 4, 8, 8))
+    pods = rng.choice((1, 2, 2, 4)) if per_pod == 8 else rng.choice((1, 2))
+    task = TaskSpec(8_000 * per_pod // 2 + 4_000, 64 * GiB * per_pod // 2 + 16 * GiB,
+                    GpuRequest("whole", count=per_pod))
+    return JobSpec(uid, t, rng.uniform(1_800, 14_400), task, pods, pods, "training")
+
+
+def _pipeline(rng: random.Random, uid: str, t: float) -> list[JobSpec]:
+    """preprocess (GPU share) -> train (2 x 4-GPU gang) -> evaluate (MIG 3g.40gb)."""
+    pre = JobSpec(f"{uid}-pre", t, rng.uniform(300, 900),
+                  TaskSpec(8_000, 32 * GiB, GpuRequest("milli", milli=470, memory_mib=16_384)),
+                  kind="pipeline")
+    train = JobSpec(f"{uid}-train", t, rng.uniform(1_800, 7_200),
+                    TaskSpec(20_000, 160 * GiB, GpuRequest("whole", count=4)), 2, 2, "pipeline",
+                    after=(pre.uid,))
+    ev = JobSpec(f"{uid}-eval", t, rng.uniform(300, 900),
+                 TaskSpec(4_000, 32 * GiB, GpuRequest("mig", profile="3g.40gb")), kind="pipeline",
+                 after=(train.uid,))
+    return [pre, train, ev]
+
+
+def _notebook(rng: random.Random, uid: str, t: float) -> JobSpec:
+    gpu = GpuRequest("mig", profile=rng.choice(("1g.10gb", "1g.10gb", "2g.20gb")))
+    return JobSpec(uid, t, rng.uniform(600, 7_200), TaskSpec(2_000, 16 * GiB, gpu), kind="mig")
+
+
+def generate(seed: int = 0, jobs: int = 400, nodes: int = 16, mig_nodes: int = 4,
+             mean_interarrival_s: float = 60.0) -> Workload:
+    """`jobs` submissions (a pipeline counts once) with a spiky Poisson arrival process."""
+    if jobs < 1 or nodes < 1 or not 0 <= mig_nodes <= nodes or mean_interarrival_s <= 0:
+        raise ValueError("generate: need jobs >= 1, nodes >= 1, 0 <= mig_nodes <= nodes, "
+                         "mean_interarrival_s > 0")
+    rng = random.Random(seed)
+    out: list[JobSpec] = []
+    t = 0.0
+    for i in range(jobs):
+        t += rng.expovariate(_spiky_rate(t, 1.0 / mean_interarrival_s))
+        uid = f"j{i:05d}"
+        pick = rng.random()
+        if pick < 0.45:
+            out.append(_inference(rng, uid, t))
+        elif pick < 0.70:
+            out.append(_training(rng, uid, t))
+        elif pick < 0.80:
+            out.extend(_pipeline(rng, uid, t))
+        else:
+            out.append(_notebook(rng, uid, t))
+    return Workload(f"synthetic-seed{seed}", cluster(nodes, mig_nodes), tuple(out),
+                    f"simulator.workloads.synthetic seed={seed} jobs={jobs}")
