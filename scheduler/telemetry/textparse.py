@@ -65,7 +65,8 @@ def parse_line(line: str) -> Sample:
 
 def parse(text: str) -> Parsed:
     out = Parsed()
-    for no, raw in enumerate(text.splitlines(), 1):
+    # Split on "\n" only: a label value may hold other line breaks (e.g. "\r") verbatim.
+    for no, raw in enumerate(text.split("\n"), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
