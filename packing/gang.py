@@ -1,0 +1,293 @@
+"""All-or-nothing gang placement with CP-SAT (build -> solve -> interpret), greedy fallback.
+
+Members with equal shapes are interchangeable, so the model counts members per (shape, node)
+instead of naming them: its size depends on shapes x candidate GPUs, not on the gang size.
+Candidate nodes are pruned first (the greedy plan's nodes plus the best-scoring others), the
+greedy plan is the solver's hint and an upper bound, so CP-SAT is never worse than greedy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from packing.catalogue import get_model
+from packing.errors import InvalidPlacementError, PackingError
+from packing.fractional import MILLI_PER_GPU
+from packing.gang_cost import CostModel
+from packing.gang_decode import Classes, decode
+from packing.gang_greedy import INF, _models_for, _node_scores, greedy
+from packing.gang_state import UNTRACKED, FleetState, evaluate_plan
+from packing.gang_types import GangMember, GangPlan, MemberPlacement, NodeSlot, Objective, Status
+
+__all__ = ["plan_gang"]
+
+
+def _prune(st: FleetState, classes: Classes, greedy_nodes: set[int],
+           max_nodes: int) -> tuple[list[int], bool, str]:
+    """(candidate node positions, whether any node that could host a member was dropped, why)."""
+    pos = np.arange(len(st.node_of), dtype=np.int64)
+    best = np.full(len(st.nodes), INF, dtype=np.int64)
+    for members in classes.values():
+        sc = _node_scores(st, members[0], pos)
+        if (sc >= INF).all():
+            return [], False, f"no node can host gang member {members[0].key} on its own"
+        best = np.minimum(best, sc)
+    able = [int(i) for i in np.flatnonzero(best < INF)]
+    ranked = sorted(able, key=lambda i: (i not in greedy_nodes, int(best[i]), i))
+    keep = sorted(ranked[: max(max_nodes, len(greedy_nodes))])
+    return keep, len(keep) < len(able), ""
+
+
+def plan_gang(members: Sequence[GangMember], nodes: Sequence[NodeSlot], *,
+              objective: Objective = "fragmentation", time_limit_s: float = 1.0, seed: int = 0,
+              workers: int = 1, max_nodes: int = 32,
+              mig_mix: Mapping[str, Mapping[str, float]] | None = None,
+              share_mix: Mapping[int, float] | None = None) -> GangPlan:
+    """Place every member or none. Status: optimal | feasible | greedy | infeasible."""
+    if not members:
+        raise PackingError("a gang needs at least one member")
+    keys = [m.key for m in members]
+    if len(set(keys)) != len(keys):
+        raise PackingError(f"gang member keys must be unique: {keys}")
+    if not time_limit_s > 0 or workers < 1:
+        raise PackingError(f"time_limit_s must be > 0 and workers >= 1, got {time_limit_s!r}, "
+                           f"{workers!r}")
+    for m in members:
+        if m.mig_profile is not None and not _models_for(m):
+            raise PackingError(f"gang member {m.key}: no allowed GPU model has MIG profile "
+                               f"{m.mig_profile!r}")
+    cost = CostModel(members, objective, mig_mix, share_mix)
+    g_plan = greedy(FleetState(nodes, cost), members)
+    g_obj = None if g_plan is None else evaluate_plan(members, nodes, g_plan, cost)
+    st = FleetState(nodes, cost)
+    classes: Classes = {}
+    for m in sorted(members, key=lambda m: m.key):
+        classes.setdefault(m.shape(), []).append(m)
+    g_nodes = set() if g_plan is None else {st.node_pos[p.node] for p in g_plan.values()}
+    cand, pruned, why = _prune(st, classes, g_nodes, max_nodes)
+    if not cand:
+        return GangPlan("infeasible", reason=why, nodes_considered=0)
+    built = _build(st, classes, cand, cost, g_plan, g_obj)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = time_limit_s
+    solver.parameters.random_seed = seed
+    solver.parameters.num_workers = workers
+    code = solver.solve(built.model)
+    n = len(cand)
+
+    def fallback(reason: str) -> GangPlan:
+        if g_plan is not None:
+            return GangPlan("greedy", g_plan, g_obj, reason, n)
+        return GangPlan("infeasible", reason=reason + "; greedy found no placement either",
+                        nodes_considered=n)
+
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        plan = built.read(st, classes, solver.value)
+        try:
+            obj = evaluate_plan(members, nodes, plan, cost)
+        except InvalidPlacementError as exc:  # a modelling bug must not reach a cluster
+            return fallback(f"CP-SAT plan rejected by the exact check: {exc}")
+        if g_plan is not None and g_obj is not None and obj > g_obj:
+            return GangPlan("greedy", g_plan, g_obj, "greedy plan better than CP-SAT's", n)
+        status: Status = "optimal" if code == cp_model.OPTIMAL else "feasible"
+        note = " among the pruned candidates" if pruned and status == "optimal" else ""
+        return GangPlan(status, plan, obj, f"CP-SAT {status}{note}", n)
+    if code == cp_model.INFEASIBLE:
+        if g_plan is not None:  # cannot happen: the greedy plan is a solution of the model
+            return fallback("CP-SAT reported infeasible although greedy found a plan")
+        scope = f"the {n} best candidate nodes" if pruned else f"all {n} nodes that fit a member"
+        return GangPlan("infeasible", reason=f"no all-or-nothing placement on {scope}",
+                        nodes_considered=n)
+    if code == cp_model.UNKNOWN:
+        return fallback(f"time limit {time_limit_s}s reached without a CP-SAT solution")
+    # MODEL_INVALID (or any status a later OR-Tools adds)
+    return fallback(f"CP-SAT status {solver.status_name(code)}: "
+                    f"{built.model.validate() or 'no detail'}")
+
+
+class Built:
+    """The CP-SAT model and the variables `read` decodes."""
+
+    def __init__(self) -> None:
+        self.model = cp_model.CpModel()
+        self.x: dict[tuple[object, int], cp_model.IntVar] = {}  # (shape, node) -> members
+        self.y: dict[tuple[object, int], cp_model.IntVar] = {}  # (shape, GPU) -> whole/shares
+        self.z: dict[tuple[object, int], dict[int, cp_model.IntVar]] = {}  # new MIG by start
+        self.e: dict[tuple[object, int], cp_model.IntVar] = {}  # existing free MIG instances
+
+    def read(self, st: FleetState, classes: Classes,
+             value: Callable[[cp_model.IntVar], int]) -> dict[str, MemberPlacement]:
+        zsel = {k: [s for s, v in d.items() if value(v)] for k, d in self.z.items()}
+        return decode(st, classes, {k: value(v) for k, v in self.x.items()},
+                      {k: value(v) for k, v in self.y.items()}, zsel,
+                      {k: value(v) for k, v in self.e.items()})
+
+
+def _unit_vars(b: Built, st: FleetState, c: object, m: GangMember, size: int,
+               p: int) -> list[cp_model.IntVar]:
+    """Variables counting units of shape c on GPU position p (empty if p cannot serve c)."""
+    md = b.model
+    if m.kind in ("whole", "milli"):
+        need = MILLI_PER_GPU if m.whole else m.milli
+        free, fmem = int(st.free_milli[p]), int(st.free_mem[p])
+        if st.mig[p] or free < need or fmem < m.gpu_memory_mib:
+            return []
+        cap = 1 if m.whole else min(free // need, size,
+                                    fmem // m.gpu_memory_mib if m.gpu_memory_mib else size)
+        b.y[c, p] = md.new_int_var(0, cap, f"y{p}")  # whole GPUs (0/1) or shares on p
+        return [b.y[c, p]]
+    if not st.mig[p]:
+        return []
+    prof = get_model(st.models[st.model_id[p]]).profile(m.mig_profile or "")
+    out: list[cp_model.IntVar] = []
+    if st.dynamic[p] and not (prof.media_extension and st.me_used[p]):
+        # z[c,p,s] = 1: a new instance of c's profile at start s (free slices only)
+        zs = {s: md.new_bool_var(f"z{p}_{s}") for s in prof.placements
+              if not int(st.mask[p]) & prof.span(s)}
+        if zs:
+            b.z[c, p] = zs
+            out += list(zs.values())
+    free_existing = sum(1 for name, _ in st.free_inst[p] if name == prof.name)
+    if free_existing:
+        b.e[c, p] = md.new_int_var(0, min(free_existing, size * m.mig_count), f"e{p}")
+        out.append(b.e[c, p])
+    return out
+
+
+def _gpu_constraints(b: Built, st: FleetState, p: int, users: list[tuple[object, GangMember]],
+                     cost: CostModel) -> cp_model.LinearExprT:
+    """Capacity of GPU position p across shapes; returns its cost change (objective term)."""
+    md = b.model
+    if not st.mig[p]:
+        ys = [(m, b.y[c, p]) for c, m in users if (c, p) in b.y]
+        if not ys:
+            return 0
+        free = int(st.free_milli[p])
+        # milli used on p <= free milli; GPU memory of shares <= free memory
+        used = sum((MILLI_PER_GPU if m.whole else m.milli) * v for m, v in ys)
+        md.add(used <= free)
+        if int(st.free_mem[p]) < UNTRACKED:
+            md.add(sum(m.gpu_memory_mib * v for m, v in ys) <= int(st.free_mem[p]))
+        # cost: f = share_table[free - used] (element constraint on the free milli left)
+        after = md.new_int_var(0, free, f"after{p}")
+        md.add(after == free - used)
+        table = [int(v) for v in cost.share[: free + 1]]
+        f = md.new_int_var(min(table), max(table), f"f{p}")
+        md.add_element(after, table, f)
+        return f - int(cost.share[free])
+    model = get_model(st.models[st.model_id[p]])
+    mask0 = int(st.mask[p])
+    news = [(model.profile(m.mig_profile or ""), s, v) for c, m in users
+            for s, v in b.z.get((c, p), {}).items()]
+    # existing free instances: sum_c e[c,p] <= free instances of that profile on p
+    by_prof: dict[str, list[cp_model.IntVar]] = {}
+    for c, m in users:
+        if (c, p) in b.e:
+            by_prof.setdefault(model.profile(m.mig_profile or "").name, []).append(b.e[c, p])
+    for name, vs in by_prof.items():
+        md.add(sum(vs) <= sum(1 for n, _ in st.free_inst[p] if n == name))
+    if not news:
+        return 0
+    # memory slice t free now: at most one new instance covers it
+    for t in range(model.memory_slices):
+        cover = [v for prof, s, v in news if prof.span(s) >> t & 1]
+        if len(cover) > 1:
+            md.add(sum(cover) <= 1)
+    # per-profile maximum, one +me per GPU, compute budget (all counting existing instances)
+    have = {q.name: sum(1 for i in st.existing[p] if i.profile == q.name) for q in model.profiles}
+    for q in model.profiles:
+        vs = [v for prof, _, v in news if prof.name == q.name]
+        if vs:
+            md.add(sum(vs) <= q.max_count - have[q.name])
+    me = [v for prof, _, v in news if prof.media_extension]
+    if me:
+        md.add(sum(me) <= 1 - int(st.me_used[p]))
+    used_c = sum(model.profile(i.profile).compute_slices for i in st.existing[p])
+    md.add(sum(prof.compute_slices * v for prof, _, v in news) <= model.compute_slices - used_c)
+    # cost: f = mig_table[mask], mask = mask0 + sum span(s) * z (spans disjoint, so + is OR)
+    table = [int(v) for v in cost.mig(model.key)]
+    idx = md.new_int_var(0, len(table) - 1, f"mask{p}")
+    md.add(idx == mask0 + sum(prof.span(s) * v for prof, s, v in news))
+    f = md.new_int_var(min(table), max(table), f"f{p}")
+    md.add_element(idx, table, f)
+    return f - table[mask0]
+
+
+def _build(st: FleetState, classes: Classes, cand: list[int], cost: CostModel,
+           g_plan: Mapping[str, MemberPlacement] | None, g_obj: int | None) -> Built:
+    b = Built()
+    md = b.model
+    gpu_users: dict[int, list[tuple[object, GangMember]]] = {}
+    for c, mem in classes.items():
+        m0 = mem[0]
+        allowed = {st.models.index(k) for k in _models_for(m0) if k in st.models}
+        for ni in cand:
+            # x[c,n] in 0..|c|: members of shape c placed on node n
+            b.x[c, ni] = md.new_int_var(0, len(mem), f"x{ni}")
+            units: list[cp_model.IntVar] = []
+            lo = st.first_gpu[ni]
+            for p in range(lo, lo + len(st.nodes[ni].gpus)):
+                if st.model_id[p] in allowed:
+                    got = _unit_vars(b, st, c, m0, len(mem), p)
+                    if got:
+                        units += got
+                        gpu_users.setdefault(p, []).append((c, m0))
+            # each member of c on n gets all its units there: sum units = need * x[c,n]
+            md.add(sum(units) == (m0.whole or m0.mig_count or 1) * b.x[c, ni])
+        # all or nothing: sum_n x[c,n] = |c|
+        md.add(sum(b.x[c, ni] for ni in cand) == len(mem))
+    # CPU and memory per node: sum_c request_c * x[c,n] <= free_n
+    for ni in cand:
+        md.add(sum(mem[0].cpu_milli * b.x[c, ni] for c, mem in classes.items())
+               <= int(st.cpu[ni]))
+        md.add(sum(mem[0].memory_bytes * b.x[c, ni] for c, mem in classes.items())
+               <= int(st.mem[ni]))
+    terms = [_gpu_constraints(b, st, p, users, cost) for p, users in gpu_users.items()]
+    if cost.objective == "fewest_nodes":
+        # u[n] = 1 if node n hosts a member: x[c,n] <= |c| * u[n]; objective adds BIG * u[n]
+        for ni in cand:
+            u = md.new_bool_var(f"u{ni}")
+            for c, mem in classes.items():
+                md.add(b.x[c, ni] <= len(mem) * u)
+            terms.append(cost.big * u)
+    total = sum(terms)
+    md.minimize(total)
+    if g_obj is not None:
+        md.add(total <= g_obj)  # never worse than greedy (whose plan satisfies this model)
+    if g_plan is not None:
+        _hint(b, st, classes, g_plan)
+    return b
+
+
+def _hint(b: Built, st: FleetState, classes: Classes,
+          g_plan: Mapping[str, MemberPlacement]) -> None:
+    """Start the search from the greedy plan."""
+    x: dict[tuple[object, int], int] = {}
+    y: dict[tuple[object, int], int] = {}
+    z: set[tuple[object, int, int]] = set()
+    e: dict[tuple[object, int], int] = {}
+    for c, mem in classes.items():
+        for m in mem:
+            mp = g_plan[m.key]
+            ni = st.node_pos[mp.node]
+            x[c, ni] = x.get((c, ni), 0) + 1
+            for g in mp.grants:
+                p = st.gpu_pos(ni, g.index)
+                if g.profile is None:
+                    y[c, p] = y.get((c, p), 0) + 1
+                elif g.existing:
+                    e[c, p] = e.get((c, p), 0) + 1
+                else:
+                    z.add((c, p, int(g.start or 0)))
+    for k, v in b.x.items():
+        b.model.add_hint(v, x.get(k, 0))
+    for k, v in b.y.items():
+        b.model.add_hint(v, y.get(k, 0))
+    for k, v in b.e.items():
+        b.model.add_hint(v, e.get(k, 0))
+    for (cz, p), d in b.z.items():
+        for s, v in d.items():
+            b.model.add_hint(v, int((cz, p, s) in z))

@@ -1,0 +1,130 @@
+"""Mutable working state of many nodes' GPUs as flat numpy arrays, for the gang planner.
+
+GPUs of all nodes sit in one array (node by node, so each node's GPUs are contiguous).  A grant
+is applied through `apply`, which checks it against the exact geometry and capacities, so a plan
+that passes `evaluate_plan` never double-books a GPU, slice, instance, CPU or memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from packing.catalogue import get_model
+from packing.errors import InvalidPlacementError, PackingError
+from packing.fractional import MILLI_PER_GPU
+from packing.gang_cost import CostModel
+from packing.gang_types import GangMember, Grant, MemberPlacement, NodeSlot
+from packing.mig import MigInstance, check_layout
+
+UNTRACKED = np.iinfo(np.int64).max // 4  # GPU memory not tracked: never the limit
+
+
+class FleetState:
+    def __init__(self, nodes: Sequence[NodeSlot], cost: CostModel) -> None:
+        self.nodes = tuple(nodes)
+        self.cost = cost
+        self.node_pos = {n.name: i for i, n in enumerate(self.nodes)}
+        if len(self.node_pos) != len(self.nodes):
+            raise PackingError("node names must be unique")
+        gpus = [(ni, g) for ni, n in enumerate(self.nodes) for g in n.gpus]
+        self.models = sorted({g.model for _, g in gpus})
+        self.node_of = np.array([ni for ni, _ in gpus], dtype=np.intp)
+        self.index = np.array([g.index for _, g in gpus], dtype=np.intp)
+        self.model_id = np.array([self.models.index(g.model) for _, g in gpus], dtype=np.intp)
+        self.mig = np.array([g.mig_enabled for _, g in gpus], dtype=bool)
+        self.dynamic = np.array([g.mig_enabled and g.dynamic for _, g in gpus], dtype=bool)
+        self.mask = np.array([check_layout(g.model, [i for i, _ in g.instances]) if g.mig_enabled
+                              else 0 for _, g in gpus], dtype=np.int64)
+        self.me_used = np.array([any(get_model(g.model).profile(i.profile).media_extension
+                                     for i, _ in g.instances) for _, g in gpus], dtype=bool)
+        self.free_milli = np.array([0 if g.mig_enabled else g.free_milli for _, g in gpus],
+                                   dtype=np.int64)
+        self.free_mem = np.array([UNTRACKED if g.free_memory_mib is None else g.free_memory_mib
+                                  for _, g in gpus], dtype=np.int64)
+        # free existing MIG instances per GPU: {(profile, start)}
+        self.free_inst: list[set[tuple[str, int]]] = [
+            {(i.profile, i.start) for i, used in g.instances if not used} for _, g in gpus]
+        self.existing: list[tuple[MigInstance, ...]] = [
+            tuple(i for i, _ in g.instances) for _, g in gpus]
+        self.cpu = np.array([n.cpu_milli_free for n in self.nodes], dtype=np.int64)
+        self.mem = np.array([n.memory_bytes_free for n in self.nodes], dtype=np.int64)
+        self.first_gpu = {ni: int(np.searchsorted(self.node_of, ni)) for ni in range(len(nodes))}
+
+    def gpu_pos(self, node: int, index: int) -> int:
+        lo = self.first_gpu[node]
+        for p in range(lo, lo + len(self.nodes[node].gpus)):
+            if self.index[p] == index:
+                return p
+        raise InvalidPlacementError(f"node {self.nodes[node].name} has no GPU {index}")
+
+    def gpu_cost(self, p: int) -> int:
+        if self.mig[p]:
+            return int(self.cost.mig(self.models[self.model_id[p]])[self.mask[p]])
+        return int(self.cost.share[self.free_milli[p]])
+
+    def take_node(self, node: int, member: GangMember) -> None:
+        if self.cpu[node] < member.cpu_milli or self.mem[node] < member.memory_bytes:
+            raise InvalidPlacementError(
+                f"node {self.nodes[node].name} lacks CPU or memory for {member.key}")
+        self.cpu[node] -= member.cpu_milli
+        self.mem[node] -= member.memory_bytes
+
+    def apply(self, node: int, member: GangMember, g: Grant) -> int:
+        """Give `g` on `node` to `member`; returns the GPU's cost change; raises if invalid."""
+        p = self.gpu_pos(node, g.index)
+        model = self.models[self.model_id[p]]
+        if member.gpu_models and model not in {get_model(k).key for k in member.gpu_models}:
+            raise InvalidPlacementError(f"{member.key} may not use a {model}")
+        before = self.gpu_cost(p)
+        where = f"GPU {g.index} of {self.nodes[node].name}"
+        if member.kind == "whole":
+            if not g.whole or self.mig[p] or self.free_milli[p] != MILLI_PER_GPU:
+                raise InvalidPlacementError(f"{where} is not a free whole GPU")
+            self.free_milli[p] = 0
+        elif member.kind == "milli":
+            if self.mig[p] or g.milli != member.milli or self.free_milli[p] < g.milli \
+                    or self.free_mem[p] < member.gpu_memory_mib:
+                raise InvalidPlacementError(f"{where} cannot take {member.milli} milli")
+            self.free_milli[p] -= g.milli
+            self.free_mem[p] -= member.gpu_memory_mib
+        else:
+            prof = get_model(model).profile(member.mig_profile or "")
+            if not self.mig[p] or g.profile != prof.name or g.start is None:
+                raise InvalidPlacementError(f"{where} cannot give {member.mig_profile}")
+            if g.existing:
+                if (prof.name, g.start) not in self.free_inst[p]:
+                    raise InvalidPlacementError(f"{where} has no free {prof.name}@{g.start}")
+                self.free_inst[p].discard((prof.name, g.start))
+            else:
+                span = prof.span(g.start)
+                if not self.dynamic[p] or g.start not in prof.placements \
+                        or self.mask[p] & span or (prof.media_extension and self.me_used[p]):
+                    raise InvalidPlacementError(f"{where} cannot create {prof.name}@{g.start}")
+                self.mask[p] |= span
+                self.me_used[p] |= prof.media_extension
+        return self.gpu_cost(p) - before
+
+
+def evaluate_plan(members: Sequence[GangMember], nodes: Sequence[NodeSlot],
+                  placements: Mapping[str, MemberPlacement], cost: CostModel) -> int:
+    """The objective of a complete plan; raises InvalidPlacementError if it is not valid."""
+    st = FleetState(nodes, cost)
+    total = 0
+    used: set[int] = set()
+    if set(placements) != {m.key for m in members}:
+        raise InvalidPlacementError("a plan must place every gang member exactly once")
+    for m in members:
+        mp = placements[m.key]
+        if mp.node not in st.node_pos:
+            raise InvalidPlacementError(f"{m.key} placed on unknown node {mp.node!r}")
+        ni = st.node_pos[mp.node]
+        need = m.whole or m.mig_count or 1
+        if len(mp.grants) != need or (m.kind != "mig" and
+                                      len({g.index for g in mp.grants}) != need):
+            raise InvalidPlacementError(f"{m.key} needs {need} grant(s) on distinct GPUs")
+        st.take_node(ni, m)
+        used.add(ni)
+        total += sum(st.apply(ni, m, g) for g in mp.grants)
+    return total + cost.node_term(len(used))
