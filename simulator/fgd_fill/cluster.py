@@ -1,0 +1,130 @@
+"""The fill experiment's cluster: per-node numpy arrays (GPU milli left per GPU slot, CPU,
+memory), so every policy scores all nodes with a few vector operations.
+
+Free GPU milli lives in ``gpu_left`` (nodes x 8), padded with ``NO_GPU`` where a node has fewer
+GPUs; ``packing.fractional`` does the fit arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from packing.fractional import MILLI_PER_GPU, NO_GPU, GpuShare, fits
+from simulator.traces.openb import OpenbNode, OpenbPod
+
+MAX_GPUS_PER_NODE = 8
+
+
+def affinity_tag(pod: OpenbPod) -> str:
+    """The GPU-clustering baseline's pod class: share-gpu, k-gpu, or no-gpu."""
+    if pod.num_gpu == 0:
+        return "no-gpu"
+    return "share-gpu" if pod.gpu_milli < MILLI_PER_GPU else f"{pod.num_gpu}-gpu"
+
+
+AFFINITY_TAGS = ("share-gpu", *(f"{k}-gpu" for k in range(1, MAX_GPUS_PER_NODE + 1)))
+
+
+class FillCluster:
+    def __init__(self, nodes: Sequence[OpenbNode]) -> None:
+        if not nodes:
+            raise ValueError("the fill cluster needs at least one node")
+        for n in nodes:
+            if n.num_gpu > MAX_GPUS_PER_NODE:
+                raise ValueError(f"node {n.name} has {n.num_gpu} GPUs; at most {MAX_GPUS_PER_NODE}")
+        self.names = tuple(n.name for n in nodes)
+        self.models = tuple(sorted({n.model for n in nodes}))
+        self.model_idx = np.array([self.models.index(n.model) for n in nodes], dtype=np.int64)
+        self.gpu_count = np.array([n.num_gpu for n in nodes], dtype=np.int64)
+        slots = np.arange(MAX_GPUS_PER_NODE)[None, :]
+        self.gpu_left = np.where(slots < self.gpu_count[:, None], MILLI_PER_GPU, NO_GPU).astype(
+            np.int64
+        )
+        self.cpu_cap = np.array([n.cpu_milli for n in nodes], dtype=np.int64)
+        self.mem_cap = np.array([n.memory_mib for n in nodes], dtype=np.int64)
+        self.cpu_left = self.cpu_cap.copy()
+        self.mem_left = self.mem_cap.copy()
+        # GPU pods on each node by affinity tag (GPU-clustering baseline).
+        self.affinity = np.zeros((len(nodes), len(AFFINITY_TAGS)), dtype=np.int64)
+        # Bumped whenever a node changes, so policies can cache per-node derived values.
+        self.version = np.zeros(len(nodes), dtype=np.int64)
+        self.placements: list[tuple[str, int, tuple[int, ...], int]] = []
+        # Tie-break order among equally scored nodes (see simulator/policies/base.py); the run
+        # draws a random one with ``shuffle_rank``. Default: node order.
+        self.rank = np.arange(len(nodes), dtype=np.int64)
+
+    def shuffle_rank(self, rng: np.random.Generator) -> None:
+        """Rank nodes by a random permutation assigned in name order (the published run's
+        ``rand.Perm`` over name-sorted nodes)."""
+        by_name = np.argsort(np.array(self.names), kind="stable")
+        self.rank = np.empty(self.size, dtype=np.int64)
+        self.rank[by_name] = rng.permutation(self.size)
+
+    @property
+    def size(self) -> int:
+        return len(self.names)
+
+    @property
+    def total_gpu_milli(self) -> int:
+        return int(self.gpu_count.sum()) * MILLI_PER_GPU
+
+    @property
+    def used_gpu_milli(self) -> int:
+        free = np.where(self.gpu_left == NO_GPU, 0, self.gpu_left).sum()
+        return self.total_gpu_milli - int(free)
+
+    def gpu_free_total(self) -> np.ndarray:
+        return np.where(self.gpu_left == NO_GPU, 0, self.gpu_left).sum(axis=1)
+
+    def model_allowed(self, pod: OpenbPod) -> np.ndarray:
+        if pod.num_gpu == 0 or not pod.gpu_spec:
+            return np.ones(self.size, dtype=bool)
+        allowed = [i for i, m in enumerate(self.models) if m in pod.gpu_spec.split("|")]
+        return np.isin(self.model_idx, allowed)
+
+    def feasible(self, pod: OpenbPod) -> np.ndarray:
+        """Indices of nodes where the pod fits now (CPU, memory, GPU model, GPUs)."""
+        ok = (self.cpu_left >= pod.cpu_milli) & (self.mem_left >= pod.memory_mib)
+        ok &= self.model_allowed(pod)
+        if pod.num_gpu:
+            ok &= fits(self.gpu_left, GpuShare(pod.num_gpu, pod.gpu_milli))
+        return np.flatnonzero(ok)
+
+    def place(self, pod: OpenbPod, node: int, gpus: Sequence[int]) -> None:
+        """Bind ``pod`` to ``node`` on ``gpus``; refuses anything that would over-allocate."""
+        if len(gpus) != pod.num_gpu or len(set(gpus)) != len(gpus):
+            raise ValueError(f"pod {pod.name} needs {pod.num_gpu} distinct GPUs, got {list(gpus)}")
+        if self.cpu_left[node] < pod.cpu_milli or self.mem_left[node] < pod.memory_mib:
+            raise ValueError(f"pod {pod.name} does not fit node {self.names[node]} (CPU/memory)")
+        for g in gpus:
+            if not 0 <= g < self.gpu_count[node] or self.gpu_left[node, g] < pod.gpu_milli:
+                raise ValueError(
+                    f"pod {pod.name} cannot take {pod.gpu_milli} milli on GPU {g} of node "
+                    f"{self.names[node]}"
+                )
+        for g in gpus:
+            self.gpu_left[node, g] -= pod.gpu_milli
+        self.cpu_left[node] -= pod.cpu_milli
+        self.mem_left[node] -= pod.memory_mib
+        if pod.num_gpu:
+            self.affinity[node, AFFINITY_TAGS.index(affinity_tag(pod))] += 1
+        self.version[node] += 1
+        self.placements.append((pod.name, node, tuple(int(g) for g in gpus), pod.gpu_milli))
+
+    def violations(self) -> str | None:
+        """Invariant check for debug mode: nothing over-allocated, ledger matches the arrays."""
+        real = self.gpu_left[self.gpu_left != NO_GPU]
+        if real.size and (real.min() < 0 or real.max() > MILLI_PER_GPU):
+            return f"GPU milli left out of 0..{MILLI_PER_GPU}: min {real.min()}, max {real.max()}"
+        if (self.cpu_left < 0).any() or (self.mem_left < 0).any():
+            return "a node's CPU or memory is over-allocated"
+        used = np.zeros_like(self.gpu_left)
+        for _, node, gpus, milli in self.placements:
+            for g in gpus:
+                used[node, g] += milli
+        expect = np.where(self.gpu_left == NO_GPU, NO_GPU, MILLI_PER_GPU - used)
+        if not np.array_equal(expect, self.gpu_left):
+            return "GPU milli left disagrees with the placements ledger"
+        return None

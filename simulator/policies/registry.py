@@ -1,0 +1,35 @@
+"""Explicit registry of the simulator's policies (no discovery, no magic).
+
+``FILL_POLICIES``: the FGD paper's baselines for the fill experiment (`tessera simulate fgd-fill`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from simulator.policies.base import FillContext, FillPolicy
+from simulator.policies.best_fit import BestFit
+from simulator.policies.dot_product import DotProduct
+from simulator.policies.fgd import Fgd
+from simulator.policies.gpu_clustering import GpuClustering
+from simulator.policies.gpu_packing import GpuPacking
+from simulator.policies.random_fit import RandomFit
+
+FILL_POLICIES: dict[str, Callable[[FillContext], FillPolicy]] = {
+    "random": RandomFit,
+    "dotprod": DotProduct,
+    "clustering": GpuClustering,
+    "packing": GpuPacking,
+    "bestfit": BestFit,
+    "fgd": Fgd,
+}
+
+
+def make_fill_policy(name: str, ctx: FillContext) -> FillPolicy:
+    try:
+        factory = FILL_POLICIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown fill policy {name!r}; known: {', '.join(FILL_POLICIES)}"
+        ) from None
+    return factory(ctx)
