@@ -11,9 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from packing.errors import PackingError
+from packing.gang import plan_gang
+from packing.gang_types import GangMember, GpuSlot, NodeSlot
+from scheduler.policy.capacity import NodeCapacity, placement_conflicts
 from scheduler.policy.framework import Profile, choose_placement, filter_node
-from scheduler.policy.model import Allocation, ClusterState, Placement, PodRequest
+from scheduler.policy.model import Allocation, ClusterState, GpuGrant, Placement, PodRequest
 from scheduler.policy.plugins.binpack import Binpack
+from scheduler.policy.plugins.gpu_model import canonical
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +44,119 @@ def plan_members(
     profile: Profile,
     *,
     gang: str,
+    time_limit_s: float = 1.0,
+    seed: int = 0,
 ) -> GangPlan:
-    """A placement for every member, or status "infeasible" with a reason naming the gang."""
+    """A placement for every member, or status "infeasible" with a reason naming the gang.
+
+    CP-SAT first (`packing.gang.plan_gang`, fixed seed, one worker, time limit); its plan is
+    re-checked slot by slot against exact geometry. The greedy here is the fallback when the
+    planner cannot express the case (static-MIG pools known only by count, mixed static and
+    dynamic MIG requests) or its plan does not check out.
+    """
+    candidates = [
+        n
+        for n in node_names
+        if n in state.nodes and any(_passes(state, m, n, profile) for m in members)
+    ]
+    if not candidates:
+        return GangPlan("infeasible", (), f"gang {gang}: no node can host any of its members")
+    solved = _solve(state, members, candidates, time_limit_s, seed)
+    if solved is not None and (solved.status == "infeasible" or _verified(state, members, solved)):
+        if solved.status == "infeasible":
+            return GangPlan("infeasible", (), f"gang {gang}: {solved.reason or 'does not fit'}")
+        return solved
+    return _greedy(state, members, candidates, profile, gang)
+
+
+def _verified(state: ClusterState, members: Sequence[PodRequest], plan: GangPlan) -> bool:
+    scratch = state
+    for i, (pod, slot) in enumerate(zip(members, plan.slots, strict=True)):
+        alloc = Allocation(pod.key, f"plan#{i}", slot, pod.priority, False, None)
+        if slot.node not in state.nodes or placement_conflicts(
+            state.nodes[slot.node], scratch.allocations_on(slot.node), alloc
+        ):
+            return False
+        scratch = scratch.with_allocations({f"plan#{i}": alloc})
+    return True
+
+
+def _member(pod: PodRequest, key: str) -> GangMember | None:
+    g = pod.gpu
+    if g is None:
+        return None
+    models = tuple(sorted({canonical(p) for p in pod.allowed_products or ()}))
+    if g.kind == "whole":
+        return GangMember(key, whole=g.count, gpu_models=models)
+    if g.kind == "mig":
+        return GangMember(key, mig_profile=g.profile, mig_count=g.count, gpu_models=models)
+    return GangMember(key, milli=g.milli, gpu_memory_mib=g.memory_mib, gpu_models=models)
+
+
+def _node_slot(cap: NodeCapacity, dynamic: bool) -> NodeSlot:
+    gpus = []
+    for g in cap.usable_gpus:
+        if g.model is None:
+            continue
+        if g.gpu.mig_enabled:
+            free = set(g.free_static)
+            insts = tuple((i, i not in free) for i in sorted(g.occupied))
+            gpus.append(GpuSlot(g.index, g.model.key, True, insts, dynamic))
+        else:
+            gpus.append(GpuSlot(g.index, g.model.key, free_milli=g.free_milli,
+                                free_memory_mib=g.free_memory_mib))  # fmt: skip
+    return NodeSlot(cap.node.name, tuple(gpus))
+
+
+def _solve(
+    state: ClusterState,
+    members: Sequence[PodRequest],
+    nodes: Sequence[str],
+    time_limit_s: float,
+    seed: int,
+) -> GangPlan | None:
+    kinds = {(m.gpu.kind, m.gpu.dynamic) for m in members if m.gpu is not None}
+    if len(kinds) != 1 or any(m.gpu is None for m in members):
+        return None  # mixed static/dynamic MIG or GPU-less members: greedy handles them
+    dynamic = next(iter(kinds))[1]
+    if any(state.capacity(n).pool_free for n in nodes):
+        return None  # instances known only by count: the planner needs their GPUs
+    keys = [f"{m.key}#{i}" for i, m in enumerate(members)]
+    try:
+        gm = [_member(m, k) for m, k in zip(members, keys, strict=True)]
+        slots = [_node_slot(state.capacity(n), dynamic) for n in nodes]
+        plan = plan_gang([m for m in gm if m is not None], slots, time_limit_s=time_limit_s,
+                         seed=seed, workers=1)  # fmt: skip
+    except PackingError:
+        return None
+    if plan.status == "infeasible":
+        return GangPlan("infeasible", (), plan.reason)
+    uuids = {n: {g.index: g.uuid for g in state.nodes[n].gpus} for n in nodes}
+    out = []
+    for k in keys:
+        mp = plan.placements[k]
+        grants = tuple(
+            GpuGrant(
+                gr.index,
+                uuids[mp.node].get(gr.index, ""),
+                profile=gr.profile,
+                start=gr.start,
+                milli=gr.milli or None,
+                memory_mib=(members[keys.index(k)].gpu.memory_mib if gr.milli else None),  # type: ignore[union-attr]
+            )
+            for gr in mp.grants
+        )
+        out.append(Placement(mp.node, grants))
+    return GangPlan(plan.status, tuple(out))
+
+
+def _greedy(
+    state: ClusterState,
+    members: Sequence[PodRequest],
+    node_names: Sequence[str],
+    profile: Profile,
+    gang: str,
+) -> GangPlan:
     order = sorted(range(len(members)), key=lambda i: (-_size(members[i]), i))
     scratch = state
     slots: dict[int, Placement] = {}

@@ -1,0 +1,106 @@
+"""Gangs: plan at the first member's filter, hold every slot, steer later members, expire."""
+
+from __future__ import annotations
+
+from tests.builders import event, gpu_json, node_json, pod_json
+
+GANG = {"scheduling.x-k8s.io/pod-group": "train"}
+MIN3 = {"tessera.io/gang-min-member": "3"}
+
+
+def _setup(ext, sizes: dict[str, int]) -> None:
+    for name, n in sizes.items():
+        ext.store.apply(event(node_json(name, [gpu_json(i) for i in range(n)])))
+
+
+def _member(i: int, gpus: int = 2) -> dict:
+    return pod_json(f"w{i}", {"nvidia.com/gpu": gpus}, labels=GANG, annotations=MIN3)
+
+
+def test_gang_is_planned_whole_and_members_are_steered(ext) -> None:
+    # 3 members x 2 GPUs = 6 GPUs; a(4) + b(2) = 6 fits exactly; c(1) can host nobody.
+    _setup(ext, {"a": 4, "b": 2, "c": 1})
+    ms = [_member(i) for i in range(3)]
+    for m in ms:
+        ext.store.apply(event(m))
+    r0 = ext.filter(ms[0], ["a", "b", "c"])
+    assert r0.gang_outcome == "planned"
+    assert sorted(r0.passed) == ["a", "b"]
+    plan = ext.store.ledger.gang("default/train", ext.clock())
+    assert plan is not None and sorted(s.node for s in plan.slots) == ["a", "a", "b"]
+    # A stranger asking for 1 GPU finds every GPU held by the gang except c's.
+    stranger = pod_json("s", {"nvidia.com/gpu": 1})
+    ext.store.apply(event(stranger))
+    assert ext.filter(stranger, ["a", "b", "c"]).passed == ["c"]
+    # Members bind one by one; each takes a planned slot on its node.
+    assert ext.bind("w0", "default", "uid-default-w0", "b") == ""
+    r1 = ext.filter(ms[1], ["a", "b", "c"])
+    assert r1.gang_outcome == "steered" and r1.passed == ["a"]
+    assert "planned its free slots on a" in r1.failed["b"]
+    assert ext.bind("w1", "default", "uid-default-w1", "a") == ""
+    assert ext.bind("w2", "default", "uid-default-w2", "a") == ""
+    nodes = sorted(c[3] for c in ext.binder.calls)
+    assert nodes == ["a", "a", "b"]
+    # No GPU was given twice: 3 members x 2 GPUs on distinct (node, index) pairs.
+    used = [(c[3], g.index) for c in ext.binder.calls for g in c[4].gpus]
+    assert len(used) == 6 and len(set(used)) == 6
+
+
+def test_gang_that_cannot_fit_fails_every_node_naming_the_gang(ext) -> None:
+    # 3 members x 4 GPUs = 12 > 4 + 2 + 1 = 7 GPUs in the cluster.
+    _setup(ext, {"a": 4, "b": 2, "c": 1})
+    ms = [_member(i, gpus=4) for i in range(3)]
+    for m in ms:
+        ext.store.apply(event(m))
+    r = ext.filter(ms[0], ["a", "b", "c"])
+    assert r.passed == [] and r.gang_outcome == "failed"
+    reasons = {**r.failed, **r.unresolvable}
+    assert set(reasons) == {"a", "b", "c"}
+    assert all("default/train" in why for why in reasons.values())
+    # Nothing is held for a failed gang.
+    assert len(ext.store.ledger) == 0
+
+
+def test_gang_holds_expire(ext, clock) -> None:
+    _setup(ext, {"a": 4, "b": 2})
+    ms = [_member(i) for i in range(3)]
+    for m in ms:
+        ext.store.apply(event(m))
+    assert ext.filter(ms[0], ["a", "b"]).gang_outcome == "planned"
+    stranger = pod_json("s", {"nvidia.com/gpu": 2})
+    ext.store.apply(event(stranger))
+    assert ext.filter(stranger, ["a", "b"]).passed == []
+    clock.t += ext.timing.gang_ttl_s + 1  # nobody bound in time: the plan lapses
+    assert sorted(ext.filter(stranger, ["a", "b"]).passed) == ["a", "b"]
+
+
+def test_gang_with_minimum_already_bound_schedules_singly(ext) -> None:
+    _setup(ext, {"a": 4})
+    bound = [
+        pod_json(f"w{i}", {"nvidia.com/gpu": 1}, labels=GANG, annotations=MIN3, node="a",
+                 phase="Running")
+        for i in range(3)
+    ]  # fmt: skip
+    for b in bound:
+        ext.store.apply(event(b))
+    extra = pod_json("w9", {"nvidia.com/gpu": 1}, labels=GANG, annotations=MIN3)
+    ext.store.apply(event(extra))
+    r = ext.filter(extra, ["a"])
+    assert r.gang_outcome is None and r.passed == ["a"]  # 4 - 3 held = 1 free
+
+
+def test_mig_gang_uses_exact_slices(ext) -> None:
+    # Two MIG GPUs, dynamic 3g.40gb x 4 members: 2 per GPU (starts 0 and 4) -> exactly fits.
+    ext.store.apply(event(node_json("m", [gpu_json(0, mig=True), gpu_json(1, mig=True)])))
+    ms = [
+        pod_json(f"g{i}", {"tessera.io/mig-3g.40gb": 1}, labels=GANG,
+                 annotations={"tessera.io/gang-min-member": "4"})
+        for i in range(4)
+    ]  # fmt: skip
+    for m in ms:
+        ext.store.apply(event(m))
+    assert ext.filter(ms[0], ["m"]).passed == ["m"]
+    for i in range(4):
+        assert ext.bind(f"g{i}", "default", f"uid-default-g{i}", "m") == ""
+    got = sorted((g.index, g.start) for c in ext.binder.calls for g in c[4].gpus)
+    assert got == [(0, 0), (0, 4), (1, 0), (1, 4)]
