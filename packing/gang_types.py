@@ -60,7 +60,7 @@ class GangMember:
 
     def shape(self) -> tuple[object, ...]:
         """Members with equal shapes are interchangeable (the planner groups them)."""
-        return (self.whole, self.mig_profile, self.mig_count, self.milli, self.gpu_memory_mib,
+        return (self.whole, self.mig_profile or "", self.mig_count, self.milli, self.gpu_memory_mib,
                 self.cpu_milli, self.memory_bytes, tuple(sorted(self.gpu_models)))
 
 
