@@ -1,0 +1,76 @@
+"""`tessera simulate ...`: the trace-driven simulator.
+
+``fgd-fill`` reproduces the FGD paper's "inflate until full" experiment on Alibaba openb CSVs.
+(Engineer C2 adds ``replay`` and ``compare`` to this same group.)
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from cli.errors import BadInput, exits_2_on_bad_input
+from simulator.fgd_fill.run import FillResult, run_fgd_fill
+from simulator.policies.registry import FILL_POLICIES
+from simulator.traces import load_openb_nodes, load_openb_pods
+
+simulate_app = typer.Typer(
+    name="simulate", help="Trace-driven simulations of scheduling policies.", no_args_is_help=True
+)
+
+
+def _table(results: list[FillResult]) -> str:
+    rows = [("POLICY", "SEED", "UNALLOCATED_GPU_%_AT_100", "PODS", "FAILED")]
+    for r in results:
+        at = "-" if r.unallocated_gpu_pct_at_100 is None else f"{r.unallocated_gpu_pct_at_100:.2f}"
+        rows.append((r.policy, str(r.seed), at, str(r.pods_arrived), str(r.pods_failed)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    values = [
+        r.unallocated_gpu_pct_at_100 for r in results if r.unallocated_gpu_pct_at_100 is not None
+    ]
+    if len(values) > 1:
+        lines.append(f"median over {len(values)} seeds: {statistics.median(values):.2f}")
+    return "\n".join(lines)
+
+
+@simulate_app.command("fgd-fill")
+@exits_2_on_bad_input
+def fgd_fill(
+    nodes: Annotated[Path, typer.Option("--nodes", help="openb node CSV (GPU nodes are used)")],
+    pods: Annotated[Path, typer.Option("--pods", help="openb pod CSV (11- or 5-column form)")],
+    policy: Annotated[str, typer.Option("--policy", help=f"one of: {', '.join(FILL_POLICIES)}")],
+    seed: Annotated[
+        list[int] | None, typer.Option("--seed", help="RNG seed; repeat for several runs")
+    ] = None,
+    inflate: Annotated[
+        float, typer.Option("--inflate", help="fill to this multiple of GPU capacity")
+    ] = 1.3,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="one JSON list, an object per seed")
+    ] = False,
+) -> None:
+    """The FGD paper's fill experiment: unallocated GPU % as arrived load grows to --inflate."""
+    if policy not in FILL_POLICIES:
+        raise BadInput(f"unknown --policy {policy!r}; known: {', '.join(FILL_POLICIES)}")
+    if not inflate > 0:
+        raise BadInput(f"--inflate must be positive, got {inflate}")
+    node_rows = load_openb_nodes(nodes).rows
+    pod_rows = load_openb_pods(pods).rows
+    results = [
+        run_fgd_fill(node_rows, pod_rows, policy, s, inflate=inflate) for s in (seed or [42])
+    ]
+    if as_json:
+        typer.echo(orjson.dumps([r.to_json() for r in results]).decode())
+    else:
+        typer.echo(_table(results))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(simulate_app, name="simulate")
