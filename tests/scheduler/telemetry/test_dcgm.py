@@ -93,7 +93,8 @@ def test_xid_and_agent_names() -> None:
 def test_device_value_repeated_per_instance_is_read_once(instances: int, watts: float) -> None:
     """Property: repeating a device-level sample on N GI series never changes the reading."""
     samples = [(Sample("DCGM_FI_DEV_POWER_USAGE",
-                       {"gpu": "0", "Hostname": "h", "GPU_I_ID": str(i), "GPU_I_PROFILE": "1g.10gb"},
+                       {"gpu": "0", "Hostname": "h", "GPU_I_ID": str(i),
+                        "GPU_I_PROFILE": "1g.10gb"},
                        watts), 1.0) for i in range(instances)]
     [r] = readings(samples, "x")
     assert r.power_w == watts

@@ -51,15 +51,15 @@ def test_scrape_keeps_the_exporters_that_answer(dcgm_text: str) -> None:
     ],
 )
 def test_prometheus_bad_answers_are_source_errors(status: int, body: str, needle: str) -> None:
-    with serve({"/api/v1/query": (status, body, 0.0)}) as url:
-        with pytest.raises(SourceError, match=needle):
-            PrometheusSource(url).fetch(1.0)
+    with serve({"/api/v1/query": (status, body, 0.0)}) as url, \
+            pytest.raises(SourceError, match=needle):
+        PrometheusSource(url).fetch(1.0)
 
 
 def test_prometheus_timeout_is_a_source_error() -> None:
-    with serve({"/api/v1/query": (200, "{}", 1.0)}) as url:
-        with pytest.raises(SourceError, match="Timeout"):
-            PrometheusSource(url, timeout_s=0.2).fetch(1.0)
+    with serve({"/api/v1/query": (200, "{}", 1.0)}) as url, \
+            pytest.raises(SourceError, match="Timeout"):
+        PrometheusSource(url, timeout_s=0.2).fetch(1.0)
 
 
 def test_annotation_source_skips_garbage_nodes_once(caplog: pytest.LogCaptureFixture) -> None:
