@@ -19,8 +19,11 @@ MIG_PREFIX = "nvidia.com/mig-"
 
 
 def node_counters(spec: NodeSpec) -> Res:
-    out: Res = {CPU: spec.cpu_milli, MEMORY: spec.memory_bytes,
-                GPU: (spec.gpus - spec.mig_gpus) * MILLI}
+    out: Res = {
+        CPU: spec.cpu_milli,
+        MEMORY: spec.memory_bytes,
+        GPU: (spec.gpus - spec.mig_gpus) * MILLI,
+    }
     for profile, _start in spec.mig_layout:
         key = mig_resource(profile)
         out[key] = out.get(key, 0) + spec.mig_gpus * MILLI
@@ -41,7 +44,6 @@ def request_counters(task: TaskSpec) -> Res:
     return out
 
 
-
 def mig_slices(resource: str, gpu_model: str = "H100-80GB") -> int:
     """Memory slices of the profile behind `nvidia.com/mig-<profile>`."""
     return get_model(gpu_model).profile(resource.removeprefix(MIG_PREFIX)).memory_slices
@@ -57,8 +59,9 @@ def counter_usage(nodes: Iterable[Node]) -> Usage:
     idle = free = 0
     for n in nodes:
         idle += n.idle(GPU) // MILLI
-        free += sum(n.idle(k) // MILLI * mig_slices(k) for k in n.allocatable
-                    if k.startswith(MIG_PREFIX))
+        free += sum(
+            n.idle(k) // MILLI * mig_slices(k) for k in n.allocatable if k.startswith(MIG_PREFIX)
+        )
     return Usage(idle, free)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from packing.catalogue import get_model
+from packing.errors import PackingError
 from scheduler.policy.capacity import NodeCapacity
 from scheduler.policy.model import Allocation, ClusterState, Gpu, MigSlot, Node, Placement
 from simulator.workloads.model import NodeSpec
@@ -19,14 +20,26 @@ from simulator.workloads.model import NodeSpec
 
 def build_node(spec: NodeSpec, dynamic_mig: bool) -> Node:
     """Static mode: the spec's MIG instances exist; dynamic mode: MIG on, no instances yet."""
-    model = get_model(spec.gpu_model)
+    try:
+        model = get_model(spec.gpu_model)
+        key, memory = model.key, model.memory_mib
+    except PackingError:  # a trace's undisclosed model (openb G2): shares and whole GPUs only
+        if spec.mig_gpus:
+            raise
+        key, memory = spec.gpu_model, 0
     gpus = []
     for i in range(spec.gpus):
         mig = i < spec.mig_gpus
         inst = () if (dynamic_mig or not mig) else tuple(MigSlot(p, s) for p, s in spec.mig_layout)
-        gpus.append(Gpu(i, f"GPU-{spec.name}-{i}", model.key, model.memory_mib, mig, inst))
-    return Node(spec.name, MappingProxyType({"nvidia.com/gpu.product": model.key}), tuple(gpus),
-                spec.cpu_milli, spec.memory_bytes, source="annotation")
+        gpus.append(Gpu(i, f"GPU-{spec.name}-{i}", key, memory, mig, inst))
+    return Node(
+        spec.name,
+        MappingProxyType({"nvidia.com/gpu.product": key}),
+        tuple(gpus),
+        spec.cpu_milli,
+        spec.memory_bytes,
+        source="annotation",
+    )
 
 
 class SimCluster:
@@ -44,17 +57,30 @@ class SimCluster:
         self._alloc_view = MappingProxyType(self.allocations)
 
     def snapshot(self, now: float) -> ClusterState:
-        return ClusterState(self._nodes_view, self._alloc_view, now=now,
-                            _by_node=self._by_node, _capacity=self._capacity)
+        return ClusterState(
+            self._nodes_view,
+            self._alloc_view,
+            now=now,
+            _by_node=self._by_node,
+            _capacity=self._capacity,
+        )
 
     def fits_host(self, node: str, cpu_milli: int, memory_bytes: int) -> bool:
         """kube-scheduler's NodeResourcesFit on CPU and memory (runs before the extender)."""
         n = self.nodes[node]
-        return (self.cpu_used[node] + cpu_milli <= n.cpu_milli
-                and self.mem_used[node] + memory_bytes <= n.memory_bytes)
+        return (
+            self.cpu_used[node] + cpu_milli <= n.cpu_milli
+            and self.mem_used[node] + memory_bytes <= n.memory_bytes
+        )
 
-    def bind(self, uid: str, placement: Placement, cpu_milli: int, memory_bytes: int,
-             gang: str | None = None) -> None:
+    def bind(
+        self,
+        uid: str,
+        placement: Placement,
+        cpu_milli: int,
+        memory_bytes: int,
+        gang: str | None = None,
+    ) -> None:
         if uid in self.allocations:
             raise ValueError(f"pod {uid} is already bound")
         node = placement.node

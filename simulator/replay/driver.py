@@ -31,8 +31,9 @@ class ReplayResult:
 
 
 class _Run:
-    def __init__(self, workload: Workload, policy: ReplayPolicy, engine: Engine,
-                 samples: int) -> None:
+    def __init__(
+        self, workload: Workload, policy: ReplayPolicy, engine: Engine, samples: int
+    ) -> None:
         self.w, self.p, self.e = workload, policy, engine
         self.jobs = {j.uid: j for j in workload.jobs}
         if len(self.jobs) != len(workload.jobs):
@@ -128,8 +129,14 @@ class _Run:
             self.next_sample = engine.now + self.sample_every
 
 
-def replay(workload: Workload, policy: ReplayPolicy, *, seed: int = 0, debug: bool = False,
-           samples: int = 200) -> ReplayResult:
+def replay(
+    workload: Workload,
+    policy: ReplayPolicy,
+    *,
+    seed: int = 0,
+    debug: bool = False,
+    samples: int = 200,
+) -> ReplayResult:
     """Run to the last event; `debug` checks for over-allocation after every event."""
     engine = Engine(np.random.default_rng(seed), debug=debug)
     run = _Run(workload, policy, engine, samples)
@@ -138,5 +145,4 @@ def replay(workload: Workload, policy: ReplayPolicy, *, seed: int = 0, debug: bo
     engine.run()
     gangs = {j.uid: j.min_member for j in workload.jobs if j.min_member > 1}
     metrics = run.rec.summary(gangs)
-    return ReplayResult(policy.name, workload.name, seed, engine.processed, metrics,
-                        run.rec.series)
+    return ReplayResult(policy.name, workload.name, seed, engine.processed, metrics, run.rec.series)

@@ -59,8 +59,11 @@ class Recorder:
         span = max(self.last_t - start, 1e-9)
         jct = [self.job_end[j] - self.submit[j] for j in self.job_end]
         gang_wait = [self.job_start[j] - self.submit[j] for j in gangs if j in self.job_start]
-        partial = sum(1 for j, m in gangs.items() if 0 < self.started.get(j, 0) < m
-                      and j not in self.job_start)
+        partial = sum(
+            1
+            for j, m in gangs.items()
+            if 0 < self.started.get(j, 0) < m and j not in self.job_start
+        )
         idle = [s[2] for s in self.series]
         mig = [s[3] for s in self.series]
         cap = self.capacity_milli or 1
@@ -73,11 +76,16 @@ class Recorder:
             "idle_gpus_mean": _r(sum(idle) / len(idle)) if idle else 0.0,
             "free_mig_slices_mean": _r(sum(mig) / len(mig)) if mig else 0.0,
             "queue_delay_s": {f"p{q}": _r(percentile(self.delays, q)) for q in (50, 95, 99)},
-            "jct_s": {"mean": _r(sum(jct) / len(jct)) if jct else 0.0,
-                      "p50": _r(percentile(jct, 50)), "p95": _r(percentile(jct, 95))},
+            "jct_s": {
+                "mean": _r(sum(jct) / len(jct)) if jct else 0.0,
+                "p50": _r(percentile(jct, 50)),
+                "p95": _r(percentile(jct, 95)),
+            },
             "makespan_s": _r(self.last_finish - start),
-            "gang_wait_s": {"mean": _r(sum(gang_wait) / len(gang_wait)) if gang_wait else 0.0,
-                            "p95": _r(percentile(gang_wait, 95))},
+            "gang_wait_s": {
+                "mean": _r(sum(gang_wait) / len(gang_wait)) if gang_wait else 0.0,
+                "p95": _r(percentile(gang_wait, 95)),
+            },
             "partial_gang_deadlocks": partial,
             "mig_reconfigurations": self.reconfigurations,
         }

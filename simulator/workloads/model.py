@@ -53,8 +53,10 @@ class JobSpec:
 
     def __post_init__(self) -> None:
         if self.replicas < 1 or not 1 <= self.min_member <= self.replicas:
-            raise ValueError(f"job {self.uid}: need 1 <= min_member <= replicas, got "
-                             f"{self.min_member} of {self.replicas}")
+            raise ValueError(
+                f"job {self.uid}: need 1 <= min_member <= replicas, got "
+                f"{self.min_member} of {self.replicas}"
+            )
         if self.duration <= 0 or self.arrival < 0:
             raise ValueError(f"job {self.uid}: duration must be > 0 and arrival >= 0")
 

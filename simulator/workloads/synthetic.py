@@ -19,7 +19,11 @@ GiB = 1024**3
 GPU_MODEL = "H100-80GB"
 # A maximal H100 layout: 1g + 1g + 2g + 3g fills all 8 memory slices (packing.mig.valid_layouts).
 STATIC_MIG_LAYOUT: tuple[tuple[str, int], ...] = (
-    ("1g.10gb", 0), ("1g.10gb", 1), ("2g.20gb", 2), ("3g.40gb", 4))
+    ("1g.10gb", 0),
+    ("1g.10gb", 1),
+    ("2g.20gb", 2),
+    ("3g.40gb", 4),
+)
 SHARE_MILLI = (230, 320, 470, 650, 810)  # openb's most common sharing requests
 
 
@@ -28,8 +32,17 @@ def cluster(nodes: int, mig_nodes: int) -> tuple[NodeSpec, ...]:
     out = []
     for i in range(nodes):
         mig = i >= nodes - mig_nodes
-        out.append(NodeSpec(f"h100-{i:03d}", GPU_MODEL, 8, 96_000, 1024 * GiB,
-                            mig_gpus=4 if mig else 0, mig_layout=STATIC_MIG_LAYOUT if mig else ()))
+        out.append(
+            NodeSpec(
+                f"h100-{i:03d}",
+                GPU_MODEL,
+                8,
+                96_000,
+                1024 * GiB,
+                mig_gpus=4 if mig else 0,
+                mig_layout=STATIC_MIG_LAYOUT if mig else (),
+            )
+        )
     return tuple(out)
 
 
@@ -44,8 +57,9 @@ def _inference(rng: random.Random, uid: str, t: float) -> JobSpec:
     replicas = rng.choice((1, 1, 2, 3, 4))
     pick = rng.random()
     if pick < 0.4:
-        gpu = GpuRequest("milli", milli=rng.choice(SHARE_MILLI),
-                         memory_mib=rng.choice((8, 16, 24)) * 1024)
+        gpu = GpuRequest(
+            "milli", milli=rng.choice(SHARE_MILLI), memory_mib=rng.choice((8, 16, 24)) * 1024
+        )
     elif pick < 0.7:
         gpu = GpuRequest("mig", profile=rng.choice(("1g.10gb", "2g.20gb", "3g.40gb")))
     else:
@@ -57,22 +71,41 @@ def _inference(rng: random.Random, uid: str, t: float) -> JobSpec:
 def _training(rng: random.Random, uid: str, t: float) -> JobSpec:
     per_pod = rng.choice((1, 2, 4, 8, 8))
     pods = rng.choice((1, 2, 2, 4)) if per_pod == 8 else rng.choice((1, 2))
-    task = TaskSpec(8_000 * per_pod // 2 + 4_000, 64 * GiB * per_pod // 2 + 16 * GiB,
-                    GpuRequest("whole", count=per_pod))
+    task = TaskSpec(
+        8_000 * per_pod // 2 + 4_000,
+        64 * GiB * per_pod // 2 + 16 * GiB,
+        GpuRequest("whole", count=per_pod),
+    )
     return JobSpec(uid, t, rng.uniform(1_800, 14_400), task, pods, pods, "training")
 
 
 def _pipeline(rng: random.Random, uid: str, t: float) -> list[JobSpec]:
     """preprocess (GPU share) -> train (2 x 4-GPU gang) -> evaluate (MIG 3g.40gb)."""
-    pre = JobSpec(f"{uid}-pre", t, rng.uniform(300, 900),
-                  TaskSpec(8_000, 32 * GiB, GpuRequest("milli", milli=470, memory_mib=16_384)),
-                  kind="pipeline")
-    train = JobSpec(f"{uid}-train", t, rng.uniform(1_800, 7_200),
-                    TaskSpec(20_000, 160 * GiB, GpuRequest("whole", count=4)), 2, 2, "pipeline",
-                    after=(pre.uid,))
-    ev = JobSpec(f"{uid}-eval", t, rng.uniform(300, 900),
-                 TaskSpec(4_000, 32 * GiB, GpuRequest("mig", profile="3g.40gb")), kind="pipeline",
-                 after=(train.uid,))
+    pre = JobSpec(
+        f"{uid}-pre",
+        t,
+        rng.uniform(300, 900),
+        TaskSpec(8_000, 32 * GiB, GpuRequest("milli", milli=470, memory_mib=16_384)),
+        kind="pipeline",
+    )
+    train = JobSpec(
+        f"{uid}-train",
+        t,
+        rng.uniform(1_800, 7_200),
+        TaskSpec(20_000, 160 * GiB, GpuRequest("whole", count=4)),
+        2,
+        2,
+        "pipeline",
+        after=(pre.uid,),
+    )
+    ev = JobSpec(
+        f"{uid}-eval",
+        t,
+        rng.uniform(300, 900),
+        TaskSpec(4_000, 32 * GiB, GpuRequest("mig", profile="3g.40gb")),
+        kind="pipeline",
+        after=(train.uid,),
+    )
     return [pre, train, ev]
 
 
@@ -81,12 +114,18 @@ def _notebook(rng: random.Random, uid: str, t: float) -> JobSpec:
     return JobSpec(uid, t, rng.uniform(600, 7_200), TaskSpec(2_000, 16 * GiB, gpu), kind="mig")
 
 
-def generate(seed: int = 0, jobs: int = 400, nodes: int = 16, mig_nodes: int = 4,
-             mean_interarrival_s: float = 60.0) -> Workload:
+def generate(
+    seed: int = 0,
+    jobs: int = 400,
+    nodes: int = 16,
+    mig_nodes: int = 4,
+    mean_interarrival_s: float = 60.0,
+) -> Workload:
     """`jobs` submissions (a pipeline counts once) with a spiky Poisson arrival process."""
     if jobs < 1 or nodes < 1 or not 0 <= mig_nodes <= nodes or mean_interarrival_s <= 0:
-        raise ValueError("generate: need jobs >= 1, nodes >= 1, 0 <= mig_nodes <= nodes, "
-                         "mean_interarrival_s > 0")
+        raise ValueError(
+            "generate: need jobs >= 1, nodes >= 1, 0 <= mig_nodes <= nodes, mean_interarrival_s > 0"
+        )
     rng = random.Random(seed)
     out: list[JobSpec] = []
     t = 0.0
@@ -102,5 +141,9 @@ def generate(seed: int = 0, jobs: int = 400, nodes: int = 16, mig_nodes: int = 4
             out.extend(_pipeline(rng, uid, t))
         else:
             out.append(_notebook(rng, uid, t))
-    return Workload(f"synthetic-seed{seed}", cluster(nodes, mig_nodes), tuple(out),
-                    f"simulator.workloads.synthetic seed={seed} jobs={jobs}")
+    return Workload(
+        f"synthetic-seed{seed}",
+        cluster(nodes, mig_nodes),
+        tuple(out),
+        f"simulator.workloads.synthetic seed={seed} jobs={jobs}",
+    )

@@ -1,0 +1,96 @@
+"""Shipped traces as replay workloads, through C1's loaders (simulator.traces).
+
+- Tiresias 60-job CSV: no cluster in the trace, so 2 nodes x 8 H100 (16 GPUs, about twice
+  the trace's mean demand of 8 GPUs, so gangs contend). A job's GPUs
+  become a gang of pods: 1-2 GPUs -> one pod; 4 -> 2 pods x 2; 8 -> 2 pods x 4 (the trace's
+  jobs are distributed data-parallel training).
+- Alibaba openb pod list with times (11 columns) plus a node list: arrival = creation_time,
+  run time = deletion - scheduled (pods that never ran: deletion - creation), on the node
+  list's GPU nodes; whole GPUs and milli shares as the trace asks. Undisclosed GPU models keep
+  their trace names (no MIG).
+- `synthetic[:seed=N,jobs=N,nodes=N,mig_nodes=N]`: simulator.workloads.synthetic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scheduler.policy.model import GpuRequest
+from simulator.traces.openb import load_openb_nodes, load_openb_pods
+from simulator.traces.tiresias import load_tiresias_jobs
+from simulator.workloads.model import JobSpec, NodeSpec, TaskSpec, Workload
+from simulator.workloads.synthetic import GiB, cluster, generate
+
+MiB = 1024**2
+
+
+def tiresias(path: str | Path) -> Workload:
+    jobs = []
+    for j in load_tiresias_jobs(path).rows:
+        pods, per = (1, j.num_gpu) if j.num_gpu <= 2 else (2, j.num_gpu // 2)
+        task = TaskSpec(4_000 * per, 32 * GiB * per, GpuRequest("whole", count=per))
+        jobs.append(
+            JobSpec(f"t{j.job_id:03d}", j.submit_time, j.duration, task, pods, pods, "training")
+        )
+    return Workload(Path(path).name, cluster(2, 0), tuple(jobs), f"tiresias {Path(path).name}")
+
+
+def openb(pods_path: str | Path, nodes_path: str | Path, limit: int | None = None) -> Workload:
+    nodes = tuple(
+        NodeSpec(n.name, n.model, n.num_gpu, n.cpu_milli, n.memory_mib * MiB)
+        for n in load_openb_nodes(nodes_path).rows
+        if n.num_gpu > 0
+    )
+    jobs = []
+    for p in load_openb_pods(pods_path).rows[:limit]:
+        if p.creation_time is None or p.deletion_time is None:
+            raise ValueError(
+                f"{pods_path}: pod {p.name} has no creation/deletion time; "
+                "time-based replay needs the 11-column pod list"
+            )
+        began = p.scheduled_time if p.scheduled_time is not None else p.creation_time
+        run = max(p.deletion_time - began, 1.0)
+        if p.num_gpu == 0:
+            gpu = None
+        elif p.gpu_milli < 1000:
+            gpu = GpuRequest("milli", milli=p.gpu_milli)
+        else:
+            gpu = GpuRequest("whole", count=p.num_gpu)
+        task = TaskSpec(p.cpu_milli, p.memory_mib * MiB, gpu)
+        jobs.append(JobSpec(p.name, p.creation_time, run, task, kind="batch"))
+    return Workload(Path(pods_path).name, nodes, tuple(jobs), f"openb {Path(pods_path).name}")
+
+
+def synthetic_spec(spec: str) -> Workload:
+    """`synthetic` or `synthetic:seed=1,jobs=400,nodes=16,mig_nodes=4`."""
+    args: dict[str, int] = {}
+    _, _, rest = spec.partition(":")
+    for part in filter(None, rest.split(",")):
+        key, _, value = part.partition("=")
+        if key not in ("seed", "jobs", "nodes", "mig_nodes") or not value.strip().isdigit():
+            raise ValueError(
+                f"bad synthetic trace option {part!r}; use seed=, jobs=, nodes=, "
+                "mig_nodes= with integers"
+            )
+        args[key] = int(value)
+    return generate(**args)
+
+
+def load(trace: str, nodes: str | None = None) -> Workload:
+    """A workload from `--trace`: `synthetic[:...]`, a Tiresias CSV or an openb pod CSV."""
+    if trace.startswith("synthetic"):
+        return synthetic_spec(trace)
+    path = Path(trace)
+    if not path.is_file():
+        raise FileNotFoundError(f"trace file not found: {trace}")
+    with path.open(encoding="utf-8") as fh:
+        header = fh.readline().strip()
+    if header.startswith("job_id,num_gpu,submit_time"):
+        return tiresias(path)
+    if header.startswith("name,cpu_milli,memory_mib,num_gpu,gpu_milli"):
+        node_file = Path(nodes) if nodes else path.with_name("openb_node_list_gpu_node.csv")
+        return openb(path, node_file)
+    raise ValueError(
+        f"{trace}: unknown trace format (header {header[:60]!r}); expected a "
+        "Tiresias job CSV, an openb pod CSV or 'synthetic[:seed=N,...]'"
+    )
