@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 
 from scheduler.policy.framework import FilterPlugin, Profile, ScorePlugin
 from scheduler.policy.plugins.binpack import Binpack
+from scheduler.policy.plugins.fragmentation import FragmentationScore
 from scheduler.policy.plugins.gang import GangFilter
 from scheduler.policy.plugins.gpu_fit import GpuFit
 from scheduler.policy.plugins.gpu_model import GpuModelFilter
@@ -24,11 +25,12 @@ FILTERS: dict[str, type] = {
 
 SCORERS: dict[str, type] = {
     Binpack.name: Binpack,
+    FragmentationScore.name: FragmentationScore,  # exact-placement fragmentation increase
     LoadScore.name: LoadScore,  # live load where fresh; NEUTRAL where stale or missing
 }
 
 DEFAULT_FILTERS: tuple[str, ...] = tuple(FILTERS)
-DEFAULT_WEIGHTS: dict[str, float] = {"Binpack": 1.0, "GpuLoad": 1.0}
+DEFAULT_WEIGHTS: dict[str, float] = {"Binpack": 1.0, "Fragmentation": 1.0, "GpuLoad": 1.0}
 
 
 def build_profile(

@@ -1,0 +1,98 @@
+"""Score: prefer the node where the pod's exact placement raises GPU fragmentation least.
+
+The increase comes from `packing.fragmentation.fragmentation_increase` (MIG: free slices that
+no profile of the mix can use any more; whole GPUs and shares: the FGD paper's measure). The
+target workload is configurable; by default it is the incoming pod's own shape, i.e. "how much
+free capacity does this placement strand for pods like this one". Taking an existing static
+MIG instance changes no geometry (increase 0). Score = 1 / (1 + exp(increase / 250 milli)),
+so no change scores 0.5, a placement that mends fragments scores above it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from functools import lru_cache
+
+from packing.errors import PackingError
+from packing.fgd import FragTable, TargetWorkload, TaskShape
+from packing.fractional import NO_GPU
+from packing.fragmentation import FractionalCandidate, MigCandidate, fragmentation_increase
+from packing.mig import MigInstance
+from scheduler.policy.capacity import NodeCapacity
+from scheduler.policy.framework import choose_placement
+from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Node, Placement, PodRequest
+
+SCALE_MILLI = 250.0
+
+
+@lru_cache(maxsize=256)
+def _table(workload: TargetWorkload, models: tuple[str, ...]) -> FragTable:
+    return FragTable(workload, models)
+
+
+def _own_shape(pod: PodRequest) -> TargetWorkload:
+    g = pod.gpu
+    assert g is not None
+    whole = g.kind == "whole"
+    shape = TaskShape(0, MILLI_PER_GPU, g.count) if whole else TaskShape(0, g.milli, 1)
+    return TargetWorkload((shape,), (1.0,))
+
+
+class FragmentationScore:
+    name = "Fragmentation"
+
+    def __init__(
+        self,
+        workload: TargetWorkload | None = None,
+        mig_mix: Mapping[str, float] | None = None,
+    ) -> None:
+        self.workload = workload
+        self.mig_mix = mig_mix
+
+    def score(self, state: ClusterState, pod: PodRequest, node: Node) -> float:
+        placement = choose_placement(state, pod, node)
+        if placement is None or pod.gpu is None:
+            return 0.0
+        try:
+            inc = self.increase(state.capacity(node.name), pod, placement)
+        except PackingError:
+            return 0.5  # a layout the catalogue cannot judge: neutral, never a crash
+        return 1.0 / (1.0 + math.exp(min(inc / SCALE_MILLI, 50.0)))
+
+    def increase(self, cap: NodeCapacity, pod: PodRequest, placement: Placement) -> float:
+        g = pod.gpu
+        assert g is not None
+        by_index = {c.index: c for c in cap.gpus}
+        if g.kind == "mig":
+            if not g.dynamic:
+                return 0.0
+            total = 0.0
+            added: dict[int, list[MigInstance]] = {}
+            for grant in placement.gpus:
+                gc = by_index[grant.index]
+                assert gc.model is not None and grant.profile is not None
+                layout = (*gc.occupied, *added.get(grant.index, []))
+                cand = MigCandidate(gc.model.key, tuple(layout), grant.profile, grant.start or 0)
+                total += fragmentation_increase(cand, self.mig_mix)
+                added.setdefault(grant.index, []).append(
+                    MigInstance(grant.profile, grant.start or 0)
+                )
+            return total
+        plain = [c for c in cap.gpus if c.model is not None]
+        if not plain:
+            return 0.0
+        left = tuple(NO_GPU if c.faulted or c.gpu.mig_enabled else c.free_milli for c in plain)
+        pos = {c.index: i for i, c in enumerate(plain)}
+        model = plain[0].model.key  # type: ignore[union-attr]
+        workload = self.workload or _own_shape(pod)
+        milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
+        frac = FractionalCandidate(
+            _table(workload, (model,)),
+            left,
+            cap.node.cpu_milli,
+            model,
+            tuple(pos[x.index] for x in placement.gpus),
+            milli,
+        )
+        return fragmentation_increase(frac)

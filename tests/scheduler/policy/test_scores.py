@@ -1,0 +1,107 @@
+"""Score plugins and the framework's folding into integers 0..10."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduler.policy.framework import MAX_SCORE, Profile, run_scores
+from scheduler.policy.model import Allocation, ClusterState, GpuGrant, GpuRequest, Placement
+from scheduler.policy.plugins.binpack import Binpack
+from scheduler.policy.plugins.fragmentation import FragmentationScore
+from scheduler.policy.registry import build_profile
+from tests.builders import h100, node, pod
+
+
+def _state(*allocs: tuple[str, GpuGrant]) -> ClusterState:
+    nodes = {
+        "c": node("c", h100(0), h100(1)),
+        "m": node("m", h100(0, mig=True, instances=[("3g.40gb", 4, True)])),
+        "e": node("e", h100(0, mig=True)),
+    }
+    held = {
+        f"u{i}": Allocation(f"d/u{i}", f"u{i}", Placement(n, (g,)))
+        for i, (n, g) in enumerate(allocs)
+    }
+    return ClusterState(nodes, held)
+
+
+FRAG_CASES = [
+    # (request, node, increase in milli-GPU)
+    # GPU 0 has 500 free; a 500 share fills it exactly: nothing stranded -> 0.
+    (GpuRequest("milli", milli=500), "c", 0.0),
+    # A 300 share on GPU 0 leaves 200 that a 300-shape can never use -> +200.
+    (GpuRequest("milli", milli=300), "c", 200.0),
+]
+
+
+@pytest.mark.parametrize(("req", "where", "inc"), FRAG_CASES)
+def test_fractional_fragmentation_increase(req, where, inc) -> None:
+    s = _state(("c", GpuGrant(0, milli=500)))
+    f = FragmentationScore()
+    from scheduler.policy.framework import choose_placement
+
+    p = pod(gpu=req)
+    got = f.increase(s.capacity(where), p, choose_placement(s, p, s.nodes[where]))
+    assert got == pytest.approx(inc)
+    assert f.score(s, p, s.nodes[where]) == pytest.approx(1 / (1 + math.exp(inc / 250)))
+
+
+def test_mig_fragmentation_prefers_the_half_used_gpu() -> None:
+    # 4g.40gb on "m" fills slices 0..3 next to the 3g@4 (a full GPU: nothing left to strand);
+    # on empty "e" it leaves 4..7 free, which some profiles of the mix cannot use.
+    s = _state()
+    p = pod(gpu=GpuRequest("mig", 1, "4g.40gb", dynamic=True))
+    f = FragmentationScore()
+    assert f.score(s, p, s.nodes["m"]) > f.score(s, p, s.nodes["e"])
+
+
+def test_binpack_prefers_fuller_node() -> None:
+    # "c" with GPU 0 held: after one more whole GPU it is 2/2 = 1.0 full; without: 1/2 = 0.5.
+    busy = _state(("c", GpuGrant(0)))
+    idle = _state()
+    p = pod(gpu=GpuRequest("whole", 1))
+    assert Binpack().score(busy, p, busy.nodes["c"]) == pytest.approx(1.0)
+    assert Binpack().score(idle, p, idle.nodes["c"]) == pytest.approx(0.5)
+
+
+class _Const:
+    def __init__(self, name: str, value: float) -> None:
+        self.name, self.value = name, value
+
+    def score(self, state, pod, node) -> float:
+        return self.value
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.one_of(st.floats(-5, 5), st.just(math.nan)), st.floats(0, 10)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_scores_are_integers_in_range(pairs) -> None:
+    """Property: whatever plugins return (even NaN or out of range), scores are ints 0..10."""
+    prof = Profile((), tuple((_Const(f"s{i}", v), w) for i, (v, w) in enumerate(pairs)))
+    out = run_scores(_state(), pod(gpu=GpuRequest("whole", 1)), ["c", "m", "x"], prof)
+    assert all(isinstance(v, int) and 0 <= v <= MAX_SCORE for v in out.values())
+    assert out["x"] == 0  # unknown node
+
+
+def test_weighted_mean_arithmetic() -> None:
+    # (1.0 * 3 + 0.0 * 1) / (3 + 1) = 0.75 -> round(7.5) = 8 (banker's rounding gives 8).
+    prof = Profile((), ((_Const("a", 1.0), 3.0), (_Const("b", 0.0), 1.0)))
+    assert run_scores(_state(), pod(gpu=GpuRequest("whole", 1)), ["c"], prof) == {"c": 8}
+
+
+def test_build_profile_rejects_unknown_names() -> None:
+    with pytest.raises(ValueError, match="unknown score plugin 'Nope'"):
+        build_profile(weights={"Nope": 1})
+    with pytest.raises(ValueError, match="unknown filter plugin"):
+        build_profile(filters=["Nope"])
+    with pytest.raises(ValueError, match="must be a number >= 0"):
+        build_profile(weights={"Binpack": -1})
