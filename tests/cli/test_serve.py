@@ -1,0 +1,113 @@
+"""`tessera serve` as a user runs it: a subprocess on a free loopback port, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+EX = REPO / "examples"
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--port", "0", *args],
+        cwd=REPO, env=_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        m = re.search(r"serving .* on (https?://\S+)", line)
+        if m:
+            return proc, m.group(1)
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError(f"tessera serve did not start (exit {proc.poll()})")
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[str]:
+    proc, url = start("--snapshot", str(EX / "cluster.json"))
+    yield url
+    proc.send_signal(signal.SIGINT)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught (exit 130).
+    assert proc.wait(timeout=20) in (0, 130, -signal.SIGINT)
+
+
+def test_snapshot_server_answers_every_verb(served: str) -> None:
+    pod = yaml.safe_load((EX / "pod-h100.yaml").read_text())
+    with httpx.Client(base_url=served, timeout=30) as c:
+        assert c.get("/readyz").status_code == 200
+        body = orjson.dumps({"Pod": pod, "Nodes": None, "NodeNames": ["gpu-a", "gpu-b", "gpu-c"]})
+        f = c.post("/filter", content=body).json()
+        # gpu-b: its only GPU is in MIG mode; gpu-c: an A100. No preemption changes either.
+        assert f["NodeNames"] == ["gpu-a"]
+        assert set(f["FailedAndUnresolvableNodes"]) == {"gpu-b", "gpu-c"}
+        p = c.post("/prioritize", content=body).json()
+        assert [h["Host"] for h in p] == ["gpu-a", "gpu-b", "gpu-c"]
+        # Snapshot mode has no apiserver to bind through: a clear error, not a silent no-op.
+        bind = {"PodName": "finetune", "PodNamespace": "default",
+                "PodUID": pod["metadata"]["uid"], "Node": "gpu-a"}  # fmt: skip
+        err = c.post("/bind", content=orjson.dumps(bind)).json()["Error"]
+        assert "no binder" in err
+        assert c.post("/filter", content=b"{").status_code == 400
+        assert "tessera_extender_request_duration_seconds" in c.get("/metrics").text
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--snapshot", "nope.json"], "nope.json not found"),
+        (["--snapshot", "examples/cluster.json", "--in-cluster"], "at most one of"),
+        (["--snapshot", "examples/cluster.json", "--tls-cert", "examples/cluster.json"],
+         "tls_cert and tls_key must be given together"),
+        (["--snapshot", "examples/cluster.json", "--config", "nope.yaml"], "--config nope.yaml"),
+        (["--kubeconfig", "nope.kubeconfig"], "kubeconfig nope.kubeconfig not found"),
+    ],
+)  # fmt: skip
+def test_bad_input_exits_2(args: list[str], needle: str) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "cli.main", "serve", "--port", "0", *args],
+        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0]
+
+
+def test_config_file_and_token(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("t0ken\n")
+    cfg = tmp_path / "tessera.yaml"
+    cfg.write_text(f"token_file: {token}\nbody_limit_bytes: 2048\n")
+    proc, url = start("--snapshot", str(EX / "cluster.json"), "--config", str(cfg))
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
+            assert c.get("/metrics").status_code == 401
+            ok = c.get("/metrics", headers={"Authorization": "Bearer t0ken"})
+            assert ok.status_code == 200
+            big = orjson.dumps({"Pod": {"metadata": {"name": "p"}}, "NodeNames": ["x" * 3000]})
+            assert c.post("/filter", content=big).status_code == 413
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
