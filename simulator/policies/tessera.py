@@ -26,8 +26,13 @@ from simulator.workloads.model import JobSpec, NodeSpec
 class TesseraPolicy:
     period_s: float | None = None
 
-    def __init__(self, nodes: tuple[NodeSpec, ...], *, dynamic_mig: bool = True,
-                 profile: Profile | None = None) -> None:
+    def __init__(
+        self,
+        nodes: tuple[NodeSpec, ...],
+        *,
+        dynamic_mig: bool = True,
+        profile: Profile | None = None,
+    ) -> None:
         self.name = "tessera" if dynamic_mig else "tessera-static"
         self.dynamic = dynamic_mig
         self.cluster = SimCluster(nodes, dynamic_mig=dynamic_mig)
@@ -52,13 +57,23 @@ class TesseraPolicy:
         if gpu is not None and gpu.kind == "mig":
             gpu = replace(gpu, dynamic=self.dynamic)
         gang = GangRef(f"sim/{job.uid}", job.min_member) if job.min_member > 1 else None
-        return PodRequest(f"sim/{job.uid}-{idx}", f"{job.uid}/{idx}", gpu, job.task.cpu_milli,
-                          job.task.memory_bytes, gang=gang, priority=job.priority)
+        return PodRequest(
+            f"sim/{job.uid}-{idx}",
+            f"{job.uid}/{idx}",
+            gpu,
+            job.task.cpu_milli,
+            job.task.memory_bytes,
+            gang=gang,
+            priority=job.priority,
+        )
 
     def _place_one(self, pod: PodRequest, now: float) -> Placement | None:
         state = self.cluster.snapshot(now)
-        hosts = [n for n in self.cluster.order
-                 if self.cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)]
+        hosts = [
+            n
+            for n in self.cluster.order
+            if self.cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)
+        ]
         ok = [n for n, st in run_filters(state, pod, hosts, self.profile).items() if st.ok]
         if not ok:
             return None
@@ -79,8 +94,11 @@ class TesseraPolicy:
             if gang_start:
                 tried_gangs.add(uid)
             shape = (job.task, job.min_member if gang_start else 1)
-            placed = None if shape in failed else (
-                self._place_gang(job, now) if gang_start else self._place_task(job, idx, now))
+            placed = (
+                None
+                if shape in failed
+                else (self._place_gang(job, now) if gang_start else self._place_task(job, idx, now))
+            )
             if placed is None:
                 failed.add(shape)
                 self._keep(job, idx, item, gang_start)
@@ -88,8 +106,7 @@ class TesseraPolicy:
             out.extend(placed)
         return out
 
-    def _keep(self, job: JobSpec, idx: int, item: tuple[int, float, str, int],
-              gang: bool) -> None:
+    def _keep(self, job: JobSpec, idx: int, item: tuple[int, float, str, int], gang: bool) -> None:
         if not gang:
             self._pending.keep(item)
             return
@@ -124,8 +141,9 @@ class TesseraPolicy:
         return done
 
     def _bind(self, job: JobSpec, idx: int, pod: PodRequest, p: Placement) -> Start:
-        self.cluster.bind(pod.uid, p, pod.cpu_milli, pod.memory_bytes,
-                          gang=pod.gang.name if pod.gang else None)
+        self.cluster.bind(
+            pod.uid, p, pod.cpu_milli, pod.memory_bytes, gang=pod.gang.name if pod.gang else None
+        )
         self._started[job.uid] = self._started.get(job.uid, 0) + 1
         created = sum(1 for g in p.gpus if g.profile is not None and self.dynamic)
         held = demand_milli(job.task, self._model[p.node])

@@ -53,13 +53,12 @@ class _Run:
         self.next_cycle: float | None = None
         last = max((j.arrival for j in workload.jobs), default=0.0)
         self.sample_every = max(last / max(samples, 1), 1.0)
-        self.next_sample = 0.0
+        self.next_sample = -1.0
 
     def start(self) -> None:
         self.e.on(EventKind.ARRIVAL, self.on_arrival)
         self.e.on(EventKind.FINISH, self.on_finish)
         self.e.on(EventKind.CYCLE, self.on_cycle)
-        self.e.observe(self.observe)
         for j in self.w.jobs:
             if not j.after:
                 self.e.schedule(j.arrival, EventKind.ARRIVAL, j.uid)
@@ -75,7 +74,7 @@ class _Run:
 
     def on_arrival(self, e: Engine, ev: Event) -> None:
         job = self.jobs[ev.payload]
-        self.rec.advance(e.now)
+        self.advance(e.now)
         if self.rec.first_arrival is None:
             self.rec.first_arrival = e.now
         self.rec.submit[job.uid] = e.now
@@ -86,7 +85,7 @@ class _Run:
         if self.next_cycle != ev.time:
             return  # superseded by an earlier tick
         self.next_cycle = None
-        self.rec.advance(e.now)
+        self.advance(e.now)
         starts = self.p.schedule(e.now)
         for s in starts:
             job = self.jobs[s.job]
@@ -107,7 +106,7 @@ class _Run:
 
     def on_finish(self, e: Engine, ev: Event) -> None:
         job: JobSpec = self.jobs[ev.payload]
-        self.rec.advance(e.now)
+        self.advance(e.now)
         for i in range(job.replicas):
             held = self.held.pop(f"{job.uid}/{i}", None)
             if held is not None:
@@ -123,10 +122,12 @@ class _Run:
                 e.schedule(max(e.now, c.arrival), EventKind.ARRIVAL, child)
         self.request_cycle(e.now)
 
-    def observe(self, engine: Engine, event: Event) -> None:
-        if engine.now >= self.next_sample:
-            self.rec.sample(engine.now, self.p.usage())
-            self.next_sample = engine.now + self.sample_every
+    def advance(self, now: float) -> None:
+        """Called before each event changes state: samples see every change of earlier instants."""
+        if now > self.next_sample:
+            self.rec.sample(now, self.p.usage())
+            self.next_sample = now + self.sample_every
+        self.rec.advance(now)
 
 
 def replay(
@@ -143,6 +144,7 @@ def replay(
     run.start()
     engine.invariant(policy.check)
     engine.run()
+    run.rec.sample(engine.now, policy.usage())
     gangs = {j.uid: j.min_member for j in workload.jobs if j.min_member > 1}
     metrics = run.rec.summary(gangs)
     return ReplayResult(policy.name, workload.name, seed, engine.processed, metrics, run.rec.series)

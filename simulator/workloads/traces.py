@@ -36,11 +36,6 @@ def tiresias(path: str | Path) -> Workload:
 
 
 def openb(pods_path: str | Path, nodes_path: str | Path, limit: int | None = None) -> Workload:
-    nodes = tuple(
-        NodeSpec(n.name, n.model, n.num_gpu, n.cpu_milli, n.memory_mib * MiB)
-        for n in load_openb_nodes(nodes_path).rows
-        if n.num_gpu > 0
-    )
     jobs = []
     for p in load_openb_pods(pods_path).rows[:limit]:
         if p.creation_time is None or p.deletion_time is None:
@@ -58,6 +53,8 @@ def openb(pods_path: str | Path, nodes_path: str | Path, limit: int | None = Non
             gpu = GpuRequest("whole", count=p.num_gpu)
         task = TaskSpec(p.cpu_milli, p.memory_mib * MiB, gpu)
         jobs.append(JobSpec(p.name, p.creation_time, run, task, kind="batch"))
+    nodes = tuple(NodeSpec(n.name, n.model, n.num_gpu, n.cpu_milli, n.memory_mib * MiB)
+                  for n in load_openb_nodes(nodes_path).rows if n.num_gpu > 0)
     return Workload(Path(pods_path).name, nodes, tuple(jobs), f"openb {Path(pods_path).name}")
 
 

@@ -83,8 +83,9 @@ def run_allocate(ses: Session) -> None:
     for job in ses.jobs.values():
         if job.phase is JobPhase.PENDING or job.queue not in ses.attrs or not job.valid():
             continue
-        if not any(t.status is TaskStatus.PENDING and not r.is_empty(t.resreq)
-                   for t in job.tasks.values()):
+        if not any(
+            t.status is TaskStatus.PENDING and not r.is_empty(t.resreq) for t in job.tasks.values()
+        ):
             continue
         ses.task_queues[job.uid] = deque(sorted_tasks(job.pending_tasks()))
         heapq.heappush(per_queue.setdefault(job.queue, []), (job_key(job, ses.total), seq, job))

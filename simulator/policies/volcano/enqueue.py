@@ -24,8 +24,9 @@ def _dims_le(req: Res, a: Mapping[str, float], limit: Mapping[str, float]) -> bo
 class Overcommit:
     """overcommit plugin: idle = total * factor - used; inqueue as in GetInqueueResource."""
 
-    def __init__(self, cfg: VolcanoConfig, nodes: Mapping[str, Node], jobs: Mapping[str, Job],
-                 total: Res) -> None:
+    def __init__(
+        self, cfg: VolcanoConfig, nodes: Mapping[str, Node], jobs: Mapping[str, Job], total: Res
+    ) -> None:
         used = r.total(n.used for n in nodes.values())
         self.idle = {k: v * cfg.factor() - used.get(k, 0) for k, v in total.items()}
         self.inqueue: Res = {}
@@ -59,8 +60,13 @@ def _proportion_permits(job: Job, attr: QueueAttr) -> bool:
     return _dims_le(job.min_resources, base, attr.capability)
 
 
-def run_enqueue(cfg: VolcanoConfig, nodes: Mapping[str, Node], jobs: Mapping[str, Job],
-                attrs: Mapping[str, QueueAttr], total: Res) -> list[str]:
+def run_enqueue(
+    cfg: VolcanoConfig,
+    nodes: Mapping[str, Node],
+    jobs: Mapping[str, Job],
+    attrs: Mapping[str, QueueAttr],
+    total: Res,
+) -> list[str]:
     """Admit Pending jobs to Inqueue; returns the admitted job UIDs in admission order."""
     per_queue: dict[str, list[Job]] = {}
     for job in jobs.values():

@@ -35,17 +35,39 @@ class JobPhase(enum.Enum):
 
 
 # ReadyTaskNum counts these (gang JobReady).
-READY = frozenset({TaskStatus.BOUND, TaskStatus.BINDING, TaskStatus.RUNNING,
-                   TaskStatus.ALLOCATED, TaskStatus.SUCCEEDED})
+READY = frozenset(
+    {
+        TaskStatus.BOUND,
+        TaskStatus.BINDING,
+        TaskStatus.RUNNING,
+        TaskStatus.ALLOCATED,
+        TaskStatus.SUCCEEDED,
+    }
+)
 # getPodGroupPhase's "scheduled": Allocated and Binding do not count.
-SCHEDULED = frozenset({TaskStatus.RUNNING, TaskStatus.BOUND, TaskStatus.FAILED,
-                       TaskStatus.SUCCEEDED, TaskStatus.RELEASING})
+SCHEDULED = frozenset(
+    {
+        TaskStatus.RUNNING,
+        TaskStatus.BOUND,
+        TaskStatus.FAILED,
+        TaskStatus.SUCCEEDED,
+        TaskStatus.RELEASING,
+    }
+)
 # AllocatedStatus: what queue/job `allocated` (proportion, drf, overcommit) count.
-ALLOCATED = frozenset({TaskStatus.ALLOCATED, TaskStatus.BINDING, TaskStatus.BOUND,
-                       TaskStatus.RUNNING})
+ALLOCATED = frozenset(
+    {TaskStatus.ALLOCATED, TaskStatus.BINDING, TaskStatus.BOUND, TaskStatus.RUNNING}
+)
 # Tasks that hold node resources (node.Used).
-ON_NODE = frozenset({TaskStatus.ALLOCATED, TaskStatus.BINDING, TaskStatus.BOUND,
-                     TaskStatus.RUNNING, TaskStatus.RELEASING})
+ON_NODE = frozenset(
+    {
+        TaskStatus.ALLOCATED,
+        TaskStatus.BINDING,
+        TaskStatus.BOUND,
+        TaskStatus.RUNNING,
+        TaskStatus.RELEASING,
+    }
+)
 # ValidTaskNum: tasks that exist and may still run.
 VALID = READY | frozenset({TaskStatus.PENDING, TaskStatus.PIPELINED})
 

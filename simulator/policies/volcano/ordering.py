@@ -26,8 +26,13 @@ def queue_key(attr: QueueAttr) -> tuple[int, float, float, str]:
 
 def job_key(job: Job, total: Res) -> tuple[int, int, float, float, str]:
     """priority desc -> gang not-ready first -> drf share asc -> creation -> UID."""
-    return (-job.priority, 1 if job.ready() else 0, dominant_share(job, total), job.creation,
-            job.uid)
+    return (
+        -job.priority,
+        1 if job.ready() else 0,
+        dominant_share(job, total),
+        job.creation,
+        job.uid,
+    )
 
 
 def task_key(task: Task) -> tuple[int, int, float, str]:

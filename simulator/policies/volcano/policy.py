@@ -27,8 +27,9 @@ from simulator.workloads.model import JobSpec, NodeSpec
 class VolcanoPolicy:
     name = "volcano"
 
-    def __init__(self, nodes: tuple[NodeSpec, ...], rng: random.Random,
-                 cfg: VolcanoConfig | None = None) -> None:
+    def __init__(
+        self, nodes: tuple[NodeSpec, ...], rng: random.Random, cfg: VolcanoConfig | None = None
+    ) -> None:
         self.cfg = cfg or VolcanoConfig()
         self.period_s: float | None = self.cfg.schedule_period_s
         self.sched = VolcanoScheduler(self.cfg, rng)
@@ -38,11 +39,22 @@ class VolcanoPolicy:
 
     def submit(self, job: JobSpec, now: float) -> None:
         req = request_counters(job.task)
-        j = Job(job.uid, min_member=job.min_member, priority=job.priority, creation=now,
-                min_resources={k: v * job.min_member for k, v in req.items()})
+        j = Job(
+            job.uid,
+            min_member=job.min_member,
+            priority=job.priority,
+            creation=now,
+            min_resources={k: v * job.min_member for k, v in req.items()},
+        )
         for i in range(job.replicas):
-            t = Task(f"{job.uid}/{i}", f"{job.uid}-{i}", job.uid, dict(req), creation=now,
-                     priority=job.priority)
+            t = Task(
+                f"{job.uid}/{i}",
+                f"{job.uid}-{i}",
+                job.uid,
+                dict(req),
+                creation=now,
+                priority=job.priority,
+            )
             j.tasks[t.uid] = t
         self.sched.add_job(j)
 
@@ -58,7 +70,8 @@ class VolcanoPolicy:
         res = self.sched.run_cycle()
         started = self.sched.complete_binds()
         self.progressed = bool(res.admitted or res.committed) or any(
-            j.phase is not phases.get(uid) for uid, j in self.sched.jobs.items())
+            j.phase is not phases.get(uid) for uid, j in self.sched.jobs.items()
+        )
         out = []
         for t in started:
             idx = int(t.uid.rsplit("/", 1)[1])

@@ -44,8 +44,11 @@ class QueueAttr:
         """Queue open and allocated + req <= deserved on the request's dimensions."""
         if not self.queue.open:
             return False
-        return all(self.allocated.get(k, 0) + v <= self.deserved.get(k, 0.0) + _EPS
-                   for k, v in task.resreq.items() if v > 0)
+        return all(
+            self.allocated.get(k, 0) + v <= self.deserved.get(k, 0.0) + _EPS
+            for k, v in task.resreq.items()
+            if v > 0
+        )
 
 
 def build(queues: Mapping[str, Queue], jobs: Iterable[Job], total: Res) -> dict[str, QueueAttr]:
@@ -87,8 +90,10 @@ def _water_fill(attrs: dict[str, QueueAttr], total: Res) -> None:
                 new = max(new, old)
                 a.deserved[k] = new
                 grown[k] += new - old
-            if all(a.deserved.get(k, 0.0) + _EPS >= min(a.request.get(k, 0), a.capability.get(k, 0))
-                   for k in remaining):
+            if all(
+                a.deserved.get(k, 0.0) + _EPS >= min(a.request.get(k, 0), a.capability.get(k, 0))
+                for k in remaining
+            ):
                 unmet.discard(n)
         if all(g <= _EPS for g in grown.values()):
             break

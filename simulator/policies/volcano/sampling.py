@@ -25,8 +25,9 @@ class NodeSampler:
     def __init__(self) -> None:
         self.next_start = 0
 
-    def feasible(self, cfg: VolcanoConfig, nodes: Sequence[Node],
-                 predicate: Callable[[Node], bool]) -> list[Node]:
+    def feasible(
+        self, cfg: VolcanoConfig, nodes: Sequence[Node], predicate: Callable[[Node], bool]
+    ) -> list[Node]:
         n = len(nodes)
         if n == 0:
             return []

@@ -88,8 +88,10 @@ def binpack(cfg: VolcanoConfig, node: Node, task: Task) -> float:
 
 
 def node_score(cfg: VolcanoConfig, node: Node, task: Task) -> float:
-    s = float(cfg.leastrequested_weight * least_allocated(node, task)
-              + cfg.balancedresource_weight * balanced_allocation(node, task))
+    s = float(
+        cfg.leastrequested_weight * least_allocated(node, task)
+        + cfg.balancedresource_weight * balanced_allocation(node, task)
+    )
     if cfg.mostrequested_weight:
         s += cfg.mostrequested_weight * most_allocated(node, task)
     return s + binpack(cfg, node, task)

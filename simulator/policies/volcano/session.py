@@ -107,8 +107,15 @@ class VolcanoScheduler:
     def run_cycle(self) -> CycleResult:
         self._open()
         total = r.total(n.allocatable for n in self.nodes.values())
-        ses = Session(self.cfg, list(self.nodes.values()), self.jobs,
-                      build(self.queues, self.jobs.values(), total), total, self.rng, self.sampler)
+        ses = Session(
+            self.cfg,
+            list(self.nodes.values()),
+            self.jobs,
+            build(self.queues, self.jobs.values(), total),
+            total,
+            self.rng,
+            self.sampler,
+        )
         admitted = run_enqueue(self.cfg, self.nodes, self.jobs, ses.attrs, total)
         run_allocate(ses)
         self._close()
