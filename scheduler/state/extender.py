@@ -66,8 +66,12 @@ class Extender:
         *,
         clock: Callable[[], float] = time.time,
         timing: Timing = Timing(),
+        telemetry: Callable[[ClusterState], ClusterState] | None = None,
     ) -> None:
         self.store = store
+        # Folds live GPU health/load into each snapshot (scheduler.telemetry's TelemetryHub.overlay,
+        # wired by the service; None = allocation only).
+        self.telemetry = telemetry
         self.binder = binder
         self.profile = profile or default_profile()
         self.clock = clock
@@ -85,6 +89,8 @@ class Extender:
     def view(self, pod: PodRequest, now: float) -> ClusterState:
         """The snapshot as this pod sees it: without its own holds (and its gang's free slots)."""
         snap = self.store.snapshot(now)
+        if self.telemetry is not None:
+            snap = self.telemetry(snap)
         own = {pod.uid, *self.gangs.free_slot_keys(snap, pod)}
         return snap.without(own)
 

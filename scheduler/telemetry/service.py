@@ -1,0 +1,55 @@
+"""Wiring for the extender process: build the hub from URLs and keep it refreshed.
+
+The service (`tessera serve`) calls `build_hub(...)`, starts a `Poller`, and passes
+`hub.overlay` to `Extender(telemetry=...)`. With no source configured there is no hub at all and
+scoring is allocation-only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from scheduler.telemetry.hub import TelemetryHub
+from scheduler.telemetry.settings import TelemetrySettings
+from scheduler.telemetry.sources import AnnotationSource, PrometheusSource, ScrapeSource, Source
+
+NodesFn = Callable[[], Iterable[tuple[str, Mapping[str, str]]]]
+
+
+def build_hub(settings: TelemetrySettings, *, prometheus_url: str = "",
+              scrape_urls: Sequence[str] = (), nodes: NodesFn | None = None) -> TelemetryHub | None:
+    sources: list[Source] = []
+    if prometheus_url:
+        sources.append(PrometheusSource(prometheus_url, max_age_s=settings.max_age_s,
+                                        timeout_s=settings.timeout_s))
+    if scrape_urls:
+        sources.append(ScrapeSource(scrape_urls, max_age_s=settings.max_age_s,
+                                    timeout_s=settings.timeout_s))
+    if nodes is not None:
+        sources.append(AnnotationSource(nodes))
+    return TelemetryHub(sources, settings) if sources else None
+
+
+class Poller:
+    """Refreshes the hub every `interval_s` on a daemon thread (a slow source delays only this)."""
+
+    def __init__(self, hub: TelemetryHub, interval_s: float = 15.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.hub, self.interval_s, self.clock = hub, interval_s, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="tessera-telemetry")
+
+    def start(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.hub.refresh(self.clock())
+            self._stop.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

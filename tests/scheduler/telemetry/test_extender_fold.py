@@ -1,0 +1,49 @@
+"""The Extender with the hub's overlay: an unhealthy GPU is never reserved, reasons reach
+kube-scheduler, and a source going quiet never blocks scheduling."""
+
+from __future__ import annotations
+
+from scheduler.state.extender import Extender
+from scheduler.state.store import ClusterStore
+from scheduler.telemetry.hub import TelemetryHub
+from scheduler.telemetry.readings import GpuReading, XidEvent
+from scheduler.telemetry.service import Poller, build_hub
+from scheduler.telemetry.settings import TelemetrySettings
+from tests.builders import event, gpu_json, node_json, pod_json
+from tests.scheduler.telemetry.test_hub import ListSource
+
+NOW = 1_000_000.0
+
+
+def _ext(readings: list[GpuReading]) -> tuple[Extender, TelemetryHub]:
+    hub = TelemetryHub([ListSource("prom", readings)])
+    hub.refresh(NOW)
+    ext = Extender(ClusterStore(), None, clock=lambda: NOW, telemetry=hub.overlay)
+    ext.store.apply(event(node_json("a", [gpu_json(0), gpu_json(1)])))
+    return ext, hub
+
+
+def test_gpu_with_xid_is_never_reserved() -> None:
+    xid = GpuReading("a", 0, NOW, "prom", xid_recent=(XidEvent(79, NOW),))
+    ext, _ = _ext([xid])
+    r = ext.filter(pod_json("p", {"nvidia.com/gpu": 1}), ["a"])
+    assert r.passed == ["a"] and r.reserved is not None
+    assert [g.index for g in r.reserved.gpus] == [1]  # GPU 0 has XID 79
+    r2 = ext.filter(pod_json("q", {"nvidia.com/gpu": 2}), ["a"])
+    assert "XID 79" in r2.unresolvable["a"]
+
+
+def test_without_telemetry_both_gpus_serve() -> None:
+    ext, _ = _ext([])
+    r = ext.filter(pod_json("q", {"nvidia.com/gpu": 2}), ["a"])
+    assert r.passed == ["a"]
+
+
+def test_build_hub_and_poller() -> None:
+    assert build_hub(TelemetrySettings()) is None  # nothing configured: allocation only
+    hub = build_hub(TelemetrySettings(), nodes=lambda: [("a", {})])
+    assert hub is not None and [s.name for s in hub.sources] == ["annotation"]
+    poller = Poller(hub, interval_s=0.05, clock=lambda: NOW).start()
+    poller.stop()
+    [status] = hub.statuses()
+    assert status.last_ok_at == NOW
