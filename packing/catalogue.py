@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 
 from packing.errors import PackingError, UnknownGpuModelError, UnknownProfileError
@@ -142,6 +143,7 @@ _ALL = (
 MODELS: Mapping[str, GpuModel] = MappingProxyType({m.key: m for m in _ALL})
 
 
+@lru_cache(maxsize=4096)
 def _norm(name: str) -> str:
     """Canonical form shared by keys, NVML names and GFD product labels."""
     n = name.strip().upper()
@@ -160,6 +162,8 @@ def get_model(name: str) -> GpuModel:
     """Model by key ("H100-80GB"), NVML name ("NVIDIA H100 80GB HBM3") or GFD product label."""
     if isinstance(name, GpuModel):
         return name
+    if name in MODELS:  # fast path: already a key
+        return MODELS[name]
     if not isinstance(name, str) or not name.strip():
         raise UnknownGpuModelError(name, MODELS)
     key = _ALIASES.get(_norm(name))

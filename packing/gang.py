@@ -43,7 +43,7 @@ def _prune(st: FleetState, classes: Classes, greedy_nodes: set[int],
 
 def plan_gang(members: Sequence[GangMember], nodes: Sequence[NodeSlot], *,
               objective: Objective = "fragmentation", time_limit_s: float = 1.0, seed: int = 0,
-              workers: int = 1, max_nodes: int = 32,
+              workers: int = 1, max_nodes: int | None = None,
               mig_mix: Mapping[str, Mapping[str, float]] | None = None,
               share_mix: Mapping[int, float] | None = None) -> GangPlan:
     """Place every member or none. Status: optimal | feasible | greedy | infeasible."""
@@ -60,14 +60,16 @@ def plan_gang(members: Sequence[GangMember], nodes: Sequence[NodeSlot], *,
             raise PackingError(f"gang member {m.key}: no allowed GPU model has MIG profile "
                                f"{m.mig_profile!r}")
     cost = CostModel(members, objective, mig_mix, share_mix)
-    g_plan = greedy(FleetState(nodes, cost), members)
-    g_obj = None if g_plan is None else evaluate_plan(members, nodes, g_plan, cost)
     st = FleetState(nodes, cost)
+    g_plan = greedy(st.copy(), members)
+    g_obj = None if g_plan is None else evaluate_plan(members, nodes, g_plan, cost)
     classes: Classes = {}
     for m in sorted(members, key=lambda m: m.key):
         classes.setdefault(m.shape(), []).append(m)
     g_nodes = set() if g_plan is None else {st.node_pos[p.node] for p in g_plan.values()}
-    cand, pruned, why = _prune(st, classes, g_nodes, max_nodes)
+    # candidates: the greedy plan's nodes and the 8 best-scoring others
+    limit = max_nodes if max_nodes is not None else len(g_nodes) + 8
+    cand, pruned, why = _prune(st, classes, g_nodes, limit)
     if not cand:
         return GangPlan("infeasible", reason=why, nodes_considered=0)
     built = _build(st, classes, cand, cost, g_plan, g_obj)
@@ -115,6 +117,10 @@ class Built:
         self.model = cp_model.CpModel()
         self.x: dict[tuple[object, int], cp_model.IntVar] = {}  # (shape, node) -> members
         self.y: dict[tuple[object, int], cp_model.IntVar] = {}  # (shape, GPU) -> whole/shares
+        self.ycap: dict[tuple[object, int], int] = {}  # upper bound of each y
+        # per GPU position: (index var, cost var, values the index selects) for hints
+        self.aux: dict[int, tuple[cp_model.IntVar, cp_model.IntVar, list[int]]] = {}
+        self.u: dict[int, cp_model.IntVar] = {}  # node used (fewest_nodes only)
         self.z: dict[tuple[object, int], dict[int, cp_model.IntVar]] = {}  # new MIG by start
         self.e: dict[tuple[object, int], cp_model.IntVar] = {}  # existing free MIG instances
 
@@ -138,6 +144,7 @@ def _unit_vars(b: Built, st: FleetState, c: object, m: GangMember, size: int,
         cap = 1 if m.whole else min(free // need, size,
                                     fmem // m.gpu_memory_mib if m.gpu_memory_mib else size)
         b.y[c, p] = md.new_int_var(0, cap, f"y{p}")  # whole GPUs (0/1) or shares on p
+        b.ycap[c, p] = cap
         return [b.y[c, p]]
     if not st.mig[p]:
         return []
@@ -157,26 +164,38 @@ def _unit_vars(b: Built, st: FleetState, c: object, m: GangMember, size: int,
     return out
 
 
+def _reachable(free: int, uses: list[tuple[int, int]]) -> list[int]:
+    """Free milli values a GPU can end with: free - sum_k a_k * use_k, a_k <= cap_k, >= 0."""
+    vals = {free}
+    for use, cap in uses:
+        vals = {v - a * use for v in vals for a in range(cap + 1) if v - a * use >= 0}
+    return sorted(vals)
+
+
 def _gpu_constraints(b: Built, st: FleetState, p: int, users: list[tuple[object, GangMember]],
                      cost: CostModel) -> cp_model.LinearExprT:
     """Capacity of GPU position p across shapes; returns its cost change (objective term)."""
     md = b.model
     if not st.mig[p]:
-        ys = [(m, b.y[c, p]) for c, m in users if (c, p) in b.y]
+        ys = [(m, b.y[c, p], b.ycap[c, p]) for c, m in users if (c, p) in b.y]
         if not ys:
             return 0
         free = int(st.free_milli[p])
         # milli used on p <= free milli; GPU memory of shares <= free memory
-        used = sum((MILLI_PER_GPU if m.whole else m.milli) * v for m, v in ys)
+        used = sum((MILLI_PER_GPU if m.whole else m.milli) * v for m, v, _ in ys)
         md.add(used <= free)
         if int(st.free_mem[p]) < UNTRACKED:
-            md.add(sum(m.gpu_memory_mib * v for m, v in ys) <= int(st.free_mem[p]))
-        # cost: f = share_table[free - used] (element constraint on the free milli left)
-        after = md.new_int_var(0, free, f"after{p}")
-        md.add(after == free - used)
-        table = [int(v) for v in cost.share[: free + 1]]
+            md.add(sum(m.gpu_memory_mib * v for m, v, _ in ys) <= int(st.free_mem[p]))
+        # cost: f = share_table[free - used], through the few values `free - used` can take:
+        # after = vals[i], f = share_table[vals[i]] (two element constraints on one index i)
+        vals = _reachable(free, [(MILLI_PER_GPU if m.whole else m.milli, cap)
+                                 for m, _, cap in ys])
+        i = md.new_int_var(0, len(vals) - 1, f"i{p}")
+        md.add_element(i, vals, free - used)
+        table = [int(cost.share[v]) for v in vals]
         f = md.new_int_var(min(table), max(table), f"f{p}")
-        md.add_element(after, table, f)
+        md.add_element(i, table, f)
+        b.aux[p] = (i, f, vals)
         return f - int(cost.share[free])
     model = get_model(st.models[st.model_id[p]])
     mask0 = int(st.mask[p])
@@ -213,6 +232,7 @@ def _gpu_constraints(b: Built, st: FleetState, p: int, users: list[tuple[object,
     md.add(idx == mask0 + sum(prof.span(s) * v for prof, s, v in news))
     f = md.new_int_var(min(table), max(table), f"f{p}")
     md.add_element(idx, table, f)
+    b.aux[p] = (idx, f, list(range(len(table))))
     return f - table[mask0]
 
 
@@ -249,7 +269,7 @@ def _build(st: FleetState, classes: Classes, cand: list[int], cost: CostModel,
     if cost.objective == "fewest_nodes":
         # u[n] = 1 if node n hosts a member: x[c,n] <= |c| * u[n]; objective adds BIG * u[n]
         for ni in cand:
-            u = md.new_bool_var(f"u{ni}")
+            u = b.u[ni] = md.new_bool_var(f"u{ni}")
             for c, mem in classes.items():
                 md.add(b.x[c, ni] <= len(mem) * u)
             terms.append(cost.big * u)
@@ -291,3 +311,16 @@ def _hint(b: Built, st: FleetState, classes: Classes,
     for (cz, p), d in b.z.items():
         for s, v in d.items():
             b.model.add_hint(v, int((cz, p, s) in z))
+    # the auxiliary cost variables too, so the hint is a complete solution: replay the plan
+    after = st.copy()
+    for mem in classes.values():
+        for m in mem:
+            ni = after.node_pos[g_plan[m.key].node]
+            for g in g_plan[m.key].grants:
+                after.apply(ni, m, g)
+    for p, (ivar, fvar, vals) in b.aux.items():
+        end = int(after.mask[p]) if after.mig[p] else int(after.free_milli[p])
+        b.model.add_hint(ivar, vals.index(end))
+        b.model.add_hint(fvar, after.gpu_cost(p))
+    for ni, u in b.u.items():
+        b.model.add_hint(u, int(any(x.get((c, ni), 0) for c in classes)))

@@ -70,12 +70,15 @@ class CostModel:
         self._mig_mix = {get_model(k).key: v for k, v in (mig_mix or {}).items()}
         self.share = share_table(share_mix if share_mix is not None else default_share_mix(mem))
         self._mig: dict[str, IntTable] = {}
+        self.cache: dict[tuple[str, str], tuple[IntTable, IntTable]] = {}  # gang_greedy tables
         grants = sum(m.whole or m.mig_count or 1 for m in mem)
         # |change| <= 1000 milli per touched GPU, and a gang touches at most `grants` GPUs
         self.big = 2 * MILLI_PER_GPU * SCALE * grants + 1
 
     def mig(self, model: str) -> IntTable:
         """cost[mask] for a MIG GPU of `model`."""
+        if model in self._mig:
+            return self._mig[model]
         key = get_model(model).key
         if key not in self._mig:
             table = mig_frag_table(key, self._mig_mix.get(key))

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from packing.catalogue import MODELS, GpuModel, MigProfile, get_model
 from packing.errors import InvalidPlacementError, UnknownProfileError
 from packing.fractional import MILLI_PER_GPU
+from packing.gang_cost import CostModel
 from packing.gang_state import FleetState
 from packing.gang_types import GangMember, Grant, MemberPlacement
 
@@ -43,6 +44,18 @@ def _best_new(table: I64, prof: MigProfile, mask: int) -> tuple[int, int]:
         if not mask & span:
             best = min(best, (int(table[mask | span] - table[mask]), s))
     return best
+
+
+def _new_tables(cost: CostModel, md: GpuModel, prof: MigProfile) -> tuple[I64, I64]:
+    """Per mask: (how many new `prof` fit, cost change of the cheapest one); cached on `cost`."""
+    key = (md.key, prof.name)
+    cache = cost.cache
+    if key not in cache:
+        table = cost.mig(md.key)
+        delta = np.array([_best_new(table, prof, mask)[0] for mask in range(len(table))],
+                         dtype=np.int64)
+        cache[key] = (_max_new(md, prof), delta)
+    return cache[key]
 
 
 def member_size(m: GangMember) -> int:
@@ -88,18 +101,24 @@ def gpu_options(st: FleetState, m: GangMember, pos: I64) -> tuple[I64, I64]:
             free[ok] // m.milli,
             st.free_mem[pos][ok] // max(m.gpu_memory_mib, 1) if m.gpu_memory_mib else INF)
         return delta, cap
-    for j, p in enumerate(pos):
-        if not ok_model[j] or not st.mig[p]:
+    for k in allowed:
+        rows = np.flatnonzero(ok_model & st.mig[pos] & (st.model_id[pos] == k))
+        if not len(rows):
             continue
-        md = get_model(st.models[st.model_id[p]])
+        p = pos[rows]
+        md = get_model(st.models[k])
         prof = md.profile(m.mig_profile or "")
-        existing = sum(1 for name, _ in st.free_inst[p] if name == prof.name)
-        new_cap, d = 0, INF
-        if st.dynamic[p] and not (prof.media_extension and st.me_used[p]):
-            new_cap = int(_max_new(md, prof)[st.mask[p]])
-            d = _best_new(st.cost.mig(md.key), prof, int(st.mask[p]))[0] if new_cap else INF
-        cap[j] = existing + new_cap
-        delta[j] = 0 if existing and d >= 0 else d  # a free instance changes nothing
+        cap_t, delta_t = _new_tables(st.cost, md, prof)
+        masks = st.mask[p]
+        new_ok = st.dynamic[p] & ~(st.me_used[p] & prof.media_extension)
+        new_cap = np.where(new_ok, cap_t[masks], 0)
+        d_new = np.where(new_cap > 0, delta_t[masks], INF)
+        existing = np.zeros(len(p), dtype=np.int64)
+        for j in np.flatnonzero(st.n_free_inst[p]):
+            existing[j] = sum(1 for name, _ in st.free_inst[p[j]] if name == prof.name)
+        cap[rows] = existing + new_cap
+        # a free existing instance changes nothing (cost 0); prefer it unless new is cheaper
+        delta[rows] = np.where((existing > 0) & (d_new >= 0), 0, d_new)
     return delta, cap
 
 

@@ -7,7 +7,9 @@ that passes `evaluate_plan` never double-books a GPU, slice, instance, CPU or me
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -19,6 +21,14 @@ from packing.gang_types import GangMember, Grant, MemberPlacement, NodeSlot
 from packing.mig import MigInstance, check_layout
 
 UNTRACKED = np.iinfo(np.int64).max // 4  # GPU memory not tracked: never the limit
+
+
+@lru_cache(maxsize=65536)
+def _geometry(model: str, instances: tuple[MigInstance, ...]) -> tuple[int, bool]:
+    """(occupancy mask, whether a +me instance exists) of one GPU's layout, validated."""
+    m = get_model(model)
+    return (check_layout(m, instances),
+            any(m.profile(i.profile).media_extension for i in instances))
 
 
 class FleetState:
@@ -35,10 +45,9 @@ class FleetState:
         self.model_id = np.array([self.models.index(g.model) for _, g in gpus], dtype=np.intp)
         self.mig = np.array([g.mig_enabled for _, g in gpus], dtype=bool)
         self.dynamic = np.array([g.mig_enabled and g.dynamic for _, g in gpus], dtype=bool)
-        self.mask = np.array([check_layout(g.model, [i for i, _ in g.instances]) if g.mig_enabled
-                              else 0 for _, g in gpus], dtype=np.int64)
-        self.me_used = np.array([any(get_model(g.model).profile(i.profile).media_extension
-                                     for i, _ in g.instances) for _, g in gpus], dtype=bool)
+        geo = [_geometry(g.model, tuple(i for i, _ in g.instances)) for _, g in gpus]
+        self.mask = np.array([m for m, _ in geo], dtype=np.int64)
+        self.me_used = np.array([me for _, me in geo], dtype=bool)
         self.free_milli = np.array([0 if g.mig_enabled else g.free_milli for _, g in gpus],
                                    dtype=np.int64)
         self.free_mem = np.array([UNTRACKED if g.free_memory_mib is None else g.free_memory_mib
@@ -46,11 +55,20 @@ class FleetState:
         # free existing MIG instances per GPU: {(profile, start)}
         self.free_inst: list[set[tuple[str, int]]] = [
             {(i.profile, i.start) for i, used in g.instances if not used} for _, g in gpus]
+        self.n_free_inst = np.array([len(f) for f in self.free_inst], dtype=np.int64)
         self.existing: list[tuple[MigInstance, ...]] = [
             tuple(i for i, _ in g.instances) for _, g in gpus]
         self.cpu = np.array([n.cpu_milli_free for n in self.nodes], dtype=np.int64)
         self.mem = np.array([n.memory_bytes_free for n in self.nodes], dtype=np.int64)
         self.first_gpu = {ni: int(np.searchsorted(self.node_of, ni)) for ni in range(len(nodes))}
+
+    def copy(self) -> FleetState:
+        """An independent copy (the greedy packer consumes its state)."""
+        out = copy.copy(self)
+        for name in ("mask", "me_used", "free_milli", "free_mem", "n_free_inst", "cpu", "mem"):
+            setattr(out, name, getattr(self, name).copy())
+        out.free_inst = [set(f) for f in self.free_inst]
+        return out
 
     def gpu_pos(self, node: int, index: int) -> int:
         lo = self.first_gpu[node]
@@ -97,6 +115,7 @@ class FleetState:
                 if (prof.name, g.start) not in self.free_inst[p]:
                     raise InvalidPlacementError(f"{where} has no free {prof.name}@{g.start}")
                 self.free_inst[p].discard((prof.name, g.start))
+                self.n_free_inst[p] -= 1
             else:
                 span = prof.span(g.start)
                 if not self.dynamic[p] or g.start not in prof.placements \
@@ -110,11 +129,12 @@ class FleetState:
 def evaluate_plan(members: Sequence[GangMember], nodes: Sequence[NodeSlot],
                   placements: Mapping[str, MemberPlacement], cost: CostModel) -> int:
     """The objective of a complete plan; raises InvalidPlacementError if it is not valid."""
-    st = FleetState(nodes, cost)
-    total = 0
-    used: set[int] = set()
     if set(placements) != {m.key for m in members}:
         raise InvalidPlacementError("a plan must place every gang member exactly once")
+    names = {mp.node for mp in placements.values()}
+    st = FleetState([n for n in nodes if n.name in names], cost)
+    total = 0
+    used: set[int] = set()
     for m in members:
         mp = placements[m.key]
         if mp.node not in st.node_pos:
