@@ -119,6 +119,15 @@ def _mask_fits(m: GpuModel, mask: int, todo: tuple[int, ...]) -> bool:
     return any(_mask_fits(m, mask | p.span(s), todo[1:]) for s in _starts(p, mask))
 
 
+@lru_cache(maxsize=1024)
+def _multiset_table(m: GpuModel, todo: tuple[int, ...]) -> BoolArray:
+    """answer[mask] for one demand: built once, then every fleet query is a gather."""
+    out = np.fromiter((_mask_fits(m, mask, todo) for mask in range(1 << m.memory_slices)),
+                      dtype=bool, count=1 << m.memory_slices)
+    out.setflags(write=False)
+    return out
+
+
 def can_fit_multiset(masks: npt.ArrayLike, model: GpuModel | str, demand: Mapping[str, int],
                      me_used: npt.ArrayLike | None = None) -> BoolArray:
     """Per GPU: whether the whole multiset `demand` fits (+me needs `me_used` to be exact)."""
@@ -131,10 +140,7 @@ def can_fit_multiset(masks: npt.ArrayLike, model: GpuModel | str, demand: Mappin
     wants_me = sum(1 for j in todo if m.profiles[j].media_extension)
     if wants_me > 1:
         return np.zeros(arr.shape, dtype=bool)
-    uniq, inverse = np.unique(arr, return_inverse=True)
-    answers = np.fromiter((_mask_fits(m, int(u), todo) for u in uniq), dtype=bool,
-                          count=len(uniq))
-    out = answers[inverse].reshape(arr.shape)
+    out = _multiset_table(m, todo)[arr]
     if wants_me and me_used is not None:
         out = out & ~np.asarray(me_used, dtype=bool)
     return out
