@@ -154,8 +154,9 @@ class DevCluster:
             "--service-cluster-ip-range=10.0.0.0/24",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={key}", f"--service-account-signing-key-file={key}",
-            # No controller-manager makes the default ServiceAccount, so do not require one.
-            "--disable-admission-plugins=ServiceAccount",
+            # No controller-manager makes the default ServiceAccount, and no kubelet or node
+            # lifecycle controller would ever lift the not-ready taint put on new nodes.
+            "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
             "--endpoint-reconciler-type=none",
         ]  # fmt: skip
         proc = self._launch("kube-apiserver", argv)
@@ -197,8 +198,6 @@ class DevCluster:
         argv = [
             self._bin("kube-scheduler"), f"--config={cfg}",
             "--bind-address=127.0.0.1", f"--secure-port={self.ports['sched']}",
-            f"--authentication-kubeconfig={self.kubeconfig}",
-            f"--authorization-kubeconfig={self.kubeconfig}",
             "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
         ]  # fmt: skip
         proc = self._launch("kube-scheduler", argv)
