@@ -28,6 +28,8 @@ from scheduler.settings import Settings, load_settings
 from scheduler.state import placement as placement_codec
 from scheduler.state.extender import BindError, Extender, Timing
 from scheduler.state.store import ClusterStore
+from scheduler.telemetry.service import Poller, build_hub, configure_profile
+from scheduler.telemetry.settings import TelemetrySettings
 
 log = logging.getLogger("tessera.serve")
 EXPIRE_EVERY_S = 2.0
@@ -45,7 +47,15 @@ def build_extender(
 ) -> Extender:
     profile = build_profile(weights=dict(settings.weights) if settings.weights else None)
     timing = Timing(reservation_ttl_s=settings.reservation_ttl_s, gang_ttl_s=settings.gang_ttl_s)
-    return Extender(store, binder, profile, timing=timing)
+    # Telemetry (engineer D): thresholds configure the health/load plugins; with a Prometheus
+    # URL a poller keeps live health/load folded into every snapshot, else allocation only.
+    tele = TelemetrySettings.from_thresholds(settings.thresholds)
+    profile = configure_profile(profile, tele)
+    hub = build_hub(tele, prometheus_url=settings.prometheus_url or "")
+    if hub is not None:
+        Poller(hub).start()
+    return Extender(store, binder, profile, timing=timing,
+                    telemetry=None if hub is None else hub.overlay)
 
 
 def snapshot_store(path: Path) -> ClusterStore:

@@ -7,10 +7,14 @@ scoring is allocation-only.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from scheduler.policy.framework import FilterPlugin, Profile, ScorePlugin
+from scheduler.policy.plugins.health import HealthFilter, HealthThresholds
+from scheduler.policy.plugins.load import LoadScore, LoadSettings
 from scheduler.telemetry.hub import TelemetryHub
 from scheduler.telemetry.settings import TelemetrySettings
 from scheduler.telemetry.sources import AnnotationSource, PrometheusSource, ScrapeSource, Source
@@ -30,6 +34,18 @@ def build_hub(settings: TelemetrySettings, *, prometheus_url: str = "",
     if nodes is not None:
         sources.append(AnnotationSource(nodes))
     return TelemetryHub(sources, settings) if sources else None
+
+
+def configure_profile(profile: Profile, settings: TelemetrySettings) -> Profile:
+    """The profile with its health and load plugins built from `settings` (same thresholds the
+    hub flags GPUs with), other plugins untouched."""
+    health = HealthFilter(HealthThresholds(settings.max_temperature_c, settings.ignored_xids))
+    load = LoadScore(LoadSettings(max_age_s=settings.max_age_s))
+    filters: tuple[FilterPlugin, ...] = tuple(
+        health if f.name == HealthFilter.name else f for f in profile.filters)
+    scorers: tuple[tuple[ScorePlugin, float], ...] = tuple(
+        (load if s.name == LoadScore.name else s, w) for s, w in profile.scorers)
+    return dataclasses.replace(profile, filters=filters, scorers=scorers)
 
 
 class Poller:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from scheduler.policy.plugins.health import NON_FATAL_XIDS
@@ -16,3 +18,18 @@ class TelemetrySettings:
     lag_s: float = 90.0  # a just-placed pod counts as load until a reading this much newer
     recent_ttl_s: float = 300.0  # ... and never longer than this (Trimaran cleans every 5 min)
     timeout_s: float = 2.0  # per HTTP request to Prometheus or an exporter
+
+    @classmethod
+    def from_thresholds(cls, values: Mapping[str, float]) -> TelemetrySettings:
+        """From the service settings' `thresholds` map; names are this class's fields, plus
+        `temperature_c` for `max_temperature_c`. Unknown names or bad numbers raise ValueError."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"ignored_xids"}
+        out: dict[str, float] = {}
+        for key, value in values.items():
+            name = "max_temperature_c" if key == "temperature_c" else key
+            if name not in known:
+                raise ValueError(f"thresholds.{key}: unknown; known: {', '.join(sorted(known))}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"thresholds.{key}: {value!r} must be a number > 0")
+            out[name] = float(value)
+        return cls(**out)  # type: ignore[arg-type]

@@ -47,3 +47,23 @@ def test_build_hub_and_poller() -> None:
     poller.stop()
     [status] = hub.statuses()
     assert status.last_ok_at == NOW
+
+
+def test_thresholds_from_service_settings_reach_the_plugins() -> None:
+    import pytest
+
+    from scheduler.policy.registry import default_profile
+    from scheduler.telemetry.service import configure_profile
+
+    ts = TelemetrySettings.from_thresholds({"temperature_c": 80, "max_age_s": 30})
+    assert (ts.max_temperature_c, ts.max_age_s) == (80.0, 30.0)
+    prof = configure_profile(default_profile(), ts)
+    [health] = [f for f in prof.filters if f.name == "GpuHealth"]
+    [load] = [s for s, _ in prof.scorers if s.name == "GpuLoad"]
+    assert health.thresholds.max_temperature_c == 80.0  # type: ignore[attr-defined]
+    assert load.settings.max_age_s == 30.0  # type: ignore[attr-defined]
+    assert [f.name for f in prof.filters] == [f.name for f in default_profile().filters]
+    with pytest.raises(ValueError, match="thresholds.bogus: unknown"):
+        TelemetrySettings.from_thresholds({"bogus": 1})
+    with pytest.raises(ValueError, match="must be a number > 0"):
+        TelemetrySettings.from_thresholds({"max_age_s": -1})
