@@ -92,7 +92,7 @@ class PynvmlBackend:
         n, w = self._nvml, f"gpu{i}"
         mem = self._read(w, "memory", n.nvmlDeviceGetMemoryInfo, h)
         util = self._read(w, "utilization", n.nvmlDeviceGetUtilizationRates, h)
-        temp = self._read(w, "temperature", n.nvmlDeviceGetTemperature, h, n.NVML_TEMPERATURE_GPU)
+        temp = self._temperature(w, h)
         power = self._read(w, "power", n.nvmlDeviceGetPowerUsage, h)
         limit = self._read(w, "power limit", n.nvmlDeviceGetEnforcedPowerLimit, h)
         ecc = self._read(w, "ecc", n.nvmlDeviceGetTotalEccErrors, h,
@@ -121,6 +121,19 @@ class PynvmlBackend:
             mig_instances=self._instances(w, h) if mig_on else (),
             process_count=None if procs is None else len(procs),
         )
+
+    def _temperature(self, w: str, h: Any) -> Any:
+        """`nvmlDeviceGetTemperatureV` where the wrapper and driver have it (the plain call is
+        deprecated), else the plain call (older nvidia-ml-py or a driver lacking the symbol)."""
+        n = self._nvml
+        newer = getattr(n, "nvmlDeviceGetTemperatureV", None)
+        temp = None
+        if newer is not None:
+            temp = self._read(w, "temperatureV", newer, h, n.NVML_TEMPERATURE_GPU)
+        if temp is None:
+            temp = self._read(w, "temperature", n.nvmlDeviceGetTemperature, h,
+                              n.NVML_TEMPERATURE_GPU)
+        return temp
 
     def _instances(self, w: str, h: Any) -> tuple[MigInstanceSample, ...]:
         """GPU instances with profile name and placement start; in_use = a process runs on it."""
