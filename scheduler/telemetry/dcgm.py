@@ -48,7 +48,8 @@ _DEVICE = {
 # Per-instance fields on MIG GPUs (summed over instances), device values otherwise.
 _PER_INSTANCE = {"DCGM_FI_DEV_FB_USED": "fb_used", "DCGM_FI_DEV_FB_FREE": "fb_free"}
 GR_ACTIVE = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
-METRIC_NAMES = (*_DEVICE, *_PER_INSTANCE, GR_ACTIVE)
+XID_CODES = "tessera_gpu_xid_events"  # one series per XID code seen in the agent's window
+METRIC_NAMES = (*_DEVICE, *_PER_INSTANCE, GR_ACTIVE, XID_CODES)
 
 
 @dataclass
@@ -59,6 +60,7 @@ class _Acc:
     dev: dict[str, float] = field(default_factory=dict)
     inst: dict[str, dict[str, float]] = field(default_factory=dict)  # field -> gi -> value
     gr: dict[str, tuple[str, float]] = field(default_factory=dict)  # gi -> (profile, ratio)
+    xids: set[int] = field(default_factory=set)
 
 
 def host_of(labels: dict[str, str]) -> str | None:
@@ -94,7 +96,7 @@ def readings(samples: Iterable[tuple[Sample, float]], source: str) -> list[GpuRe
     """(sample, observed_at) pairs -> one reading per (host, gpu index)."""
     acc: dict[tuple[str, int], _Acc] = {}
     for s, t in samples:
-        if s.name not in _DEVICE and s.name not in _PER_INSTANCE and s.name != GR_ACTIVE:
+        if s.name not in METRIC_NAMES:
             continue
         host, gpu = host_of(s.labels), s.labels.get("gpu", "")
         if host is None or not gpu.isdigit():
@@ -108,7 +110,11 @@ def readings(samples: Iterable[tuple[Sample, float]], source: str) -> list[GpuRe
         a.uuid = a.uuid or s.labels.get("UUID") or s.labels.get("uuid", "")
         a.model = a.model or s.labels.get("modelName") or s.labels.get("model", "")
         gi, prof = s.labels.get("GPU_I_ID"), s.labels.get("GPU_I_PROFILE")
-        if s.name == GR_ACTIVE:
+        if s.name == XID_CODES:
+            code = s.labels.get("xid", "")
+            if code.isdigit() and s.value > 0:
+                a.xids.add(int(code))
+        elif s.name == GR_ACTIVE:
             if gi is not None and prof is not None:
                 a.gr[gi] = (prof, s.value / 100.0 if s.value > 1.0 else s.value)
             else:
@@ -146,12 +152,12 @@ def _reading(host: str, gpu: int, a: _Acc, source: str) -> GpuReading:
     total = a.dev.get("fb_total")
     if total is None and "fb_used" in a.inst and "fb_free" in a.inst:
         total = sum(a.inst["fb_used"].values()) + sum(a.inst["fb_free"].values())
-    xid = int(a.dev.get("xid", 0))
+    xids = a.xids | ({int(a.dev["xid"])} if a.dev.get("xid", 0) > 0 else set())
     return GpuReading(
         node=host, index=gpu, observed_at=a.t, source=source, uuid=a.uuid,
         utilization_pct=util, memory_used_mib=fb_used, memory_total_mib=total,
         power_w=a.dev.get("power"), temperature_c=a.dev.get("temp"),
-        xid_recent=(XidEvent(xid=xid, at=a.t, gpu_uuid=a.uuid),) if xid > 0 else (),
+        xid_recent=tuple(XidEvent(xid=x, at=a.t, gpu_uuid=a.uuid) for x in sorted(xids)),
         ecc_uncorrectable=None if "ecc" not in a.dev else int(a.dev["ecc"]),
         remap_failure=None if "remap" not in a.dev else a.dev["remap"] > 0,
     )

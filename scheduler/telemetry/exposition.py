@@ -87,6 +87,9 @@ class AgentCollector(Collector):
                                    "XID critical events within the agent's window", labels=_LABELS)
         last = GaugeMetricFamily("tessera_gpu_xid_last", "Last XID code seen in the window",
                                  labels=_LABELS)
+        codes = GaugeMetricFamily("tessera_gpu_xid_events",
+                                  "XID critical events within the agent's window, per XID code",
+                                  labels=[*_LABELS, "xid"])
         mig = GaugeMetricFamily("tessera_gpu_mig_instance_in_use",
                                 "1 if a process runs on the MIG GPU instance",
                                 labels=[*_LABELS, "mig_profile", "gpu_instance", "start"])
@@ -95,11 +98,15 @@ class AgentCollector(Collector):
             recent.add_metric(self._labels(d), float(len(mine)))
             if mine:
                 last.add_metric(self._labels(d), float(mine[-1].xid))
+            for code in sorted({x.xid for x in mine}):
+                codes.add_metric([*self._labels(d), str(code)],
+                                 float(sum(1 for x in mine if x.xid == code)))
             for m in d.mig_instances:
                 mig.add_metric([*self._labels(d), m.profile, str(m.gi_id), str(m.start)],
                                1.0 if m.in_use else 0.0)
         yield recent
         yield last
+        yield codes
         yield mig
 
 

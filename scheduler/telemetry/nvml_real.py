@@ -76,7 +76,9 @@ class PynvmlBackend:
         if self._nvml is None:
             raise NvmlUnavailable("NVML backend used before start()")
         n = self._nvml
-        count = self._read("system", "device count", n.nvmlDeviceGetCount) or 0
+        count = self._read("system", "device count", n.nvmlDeviceGetCount)
+        if count is None:  # the library itself stopped answering: let the agent re-initialise
+            raise NvmlUnavailable("NVML stopped answering (device count failed)")
         driver = self._read("system", "driver version", n.nvmlSystemGetDriverVersion) or ""
         devices = []
         for i in range(count):

@@ -98,3 +98,17 @@ def test_device_value_repeated_per_instance_is_read_once(instances: int, watts: 
                        watts), 1.0) for i in range(instances)]
     [r] = readings(samples, "x")
     assert r.power_w == watts
+
+
+def test_critical_xid_is_not_hidden_by_a_later_application_xid() -> None:
+    # XID 79 then XID 13: the "last XID" gauge says 13 (ignored), the per-code series keep 79.
+    from scheduler.telemetry.exposition import AgentCollector, make_registry
+    from scheduler.telemetry.readings import DeviceSample, NodeSample, XidEvent
+
+    col = AgentCollector("n")
+    col.update(NodeSample(5.0, (DeviceSample(0, "U", "M"),),
+                          (XidEvent(79, 1.0, "U"), XidEvent(13, 2.0, "U"))), True)
+    from prometheus_client import generate_latest
+
+    r = _read(generate_latest(make_registry(col)).decode())
+    assert sorted(x.xid for x in r[("n", 0)].xid_recent) == [13, 79]
