@@ -58,8 +58,11 @@ class KubeRest:
             header_params=headers,
             auth_settings=["BearerToken"],
         )
+        # The client's REST layer json.dumps() every JSON body (bytes raise TypeError): hand it
+        # the decoded document.
+        doc = None if body is None else orjson.loads(body)
         return self.api_client.call_api(
-            method, url, header_params=headers, body=body, _request_timeout=timeout
+            method, url, header_params=headers, body=doc, _request_timeout=timeout
         )
 
     def request(
