@@ -1,0 +1,88 @@
+"""FGD reproduction and fill-run speed: ours vs the paper's published runs, one table.
+
+For each policy, runs ``tessera simulate fgd-fill``'s experiment for every seed and prints the
+median unallocated GPU % at 100 % arrived load beside the paper's median over the same seeds
+(``fgd-expected-results/analysis_allo_discrete.csv``), plus seconds per run on this machine.
+
+    python3 benchmarks/bench_fgd_fill.py [--seeds 42-51] [--policies random,bestfit,fgd]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from simulator.fgd_fill.run import run_fgd_fill  # noqa: E402
+from simulator.policies.registry import FILL_POLICIES  # noqa: E402
+from simulator.traces import load_openb_nodes, load_openb_pods  # noqa: E402
+
+PAPER_NAMES = {
+    "random": "01-Random",
+    "dotprod": "02-DotProd",
+    "clustering": "03-GpuClustering",
+    "packing": "04-GpuPacking",
+    "bestfit": "05-BestFit",
+    "fgd": "06-FGD",
+}
+TOLERANCE_PP = 0.5
+
+
+def paper_medians(csv_path: Path, seeds: set[int]) -> dict[str, float]:
+    by_policy: dict[str, list[float]] = {}
+    with open(csv_path, newline="") as f:
+        for row in csv.DictReader(f):
+            if int(row["seed"]) in seeds:
+                by_policy.setdefault(row["sc_policy"], []).append(100.0 - float(row["100"]))
+    return {k: statistics.median(v) for k, v in by_policy.items()}
+
+
+def seed_range(text: str) -> list[int]:
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def main() -> None:
+    default = Path(__file__).resolve().parents[2] / "shared" / "traces" / "alibaba-gpu-v2023"
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--traces", type=Path, default=default)
+    ap.add_argument("--pods", default="openb_pod_list_default.csv")
+    ap.add_argument("--seeds", type=seed_range, default=seed_range("42-51"))
+    ap.add_argument("--policies", default=",".join(FILL_POLICIES))
+    args = ap.parse_args()
+
+    nodes = load_openb_nodes(args.traces / "openb_node_list_gpu_node.csv").rows
+    pods = load_openb_pods(args.traces / args.pods).rows
+    paper = paper_medians(
+        args.traces / "fgd-expected-results" / "analysis_allo_discrete.csv", set(args.seeds)
+    )
+    print(f"seeds {args.seeds[0]}-{args.seeds[-1]}, trace {args.pods}")
+    print("policy      ours_median  paper_median  delta_pp  within_0.5  s/run_median  per_seed")
+    for policy in args.policies.split(","):
+        values, secs = [], []
+        for seed in args.seeds:
+            t0 = time.perf_counter()
+            r = run_fgd_fill(nodes, pods, policy, seed)
+            secs.append(time.perf_counter() - t0)
+            if r.unallocated_gpu_pct_at_100 is not None:
+                values.append(r.unallocated_gpu_pct_at_100)
+        ours = statistics.median(values)
+        ref = paper.get(PAPER_NAMES.get(policy, ""))
+        delta = "-" if ref is None else f"{ours - ref:+.2f}"
+        ok = "-" if ref is None else ("yes" if abs(ours - ref) <= TOLERANCE_PP else "NO")
+        ref_s = "-" if ref is None else f"{ref:.2f}"
+        per_seed = " ".join(f"{v:.2f}" for v in values)
+        print(
+            f"{policy:<11} {ours:>11.2f}  {ref_s:>12}  {delta:>8}  {ok:>10}  "
+            f"{statistics.median(secs):>12.1f}  {per_seed}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
