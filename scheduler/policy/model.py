@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from scheduler.policy.capacity import NodeCapacity
+    from scheduler.policy.fleet_index import FleetIndex
+
+# A previous fleet index and the names of nodes changed since it was built.
+FleetSeed = tuple["FleetIndex", frozenset[str]]
 
 MILLI_PER_GPU = 1000
 # Sentinel GPU index for a grant whose GPU is not known (a pod bound by another scheduler, or a
@@ -216,6 +220,8 @@ class ClusterState:
         default_factory=dict, compare=False, repr=False
     )
     _capacity: dict[str, NodeCapacity] = field(default_factory=dict, compare=False, repr=False)
+    _seed: FleetSeed | None = field(default=None, compare=False, repr=False)
+    _fleet: dict[str, FleetIndex] = field(default_factory=dict, compare=False, repr=False)
 
     def allocations_on(self, node: str) -> tuple[Allocation, ...]:
         """Live allocations (bound, or reserved and not expired) on `node`."""
@@ -237,7 +243,10 @@ class ClusterState:
         touched = {a.placement.node for a in gone}
         allocs = {k: v for k, v in self.allocations.items() if k not in keys}
         keep = {n: c for n, c in self._capacity.items() if n not in touched}
-        return ClusterState(self.nodes, MappingProxyType(allocs), self.gangs, self.now, {}, keep)
+        return ClusterState(
+            self.nodes, MappingProxyType(allocs), self.gangs, self.now, {}, keep,
+            self.seed_for(touched),
+        )  # fmt: skip
 
     def with_allocations(self, extra: Mapping[str, Allocation]) -> ClusterState:
         """This snapshot plus some allocations (planning scratch state), sharing the memoised
@@ -247,7 +256,37 @@ class ClusterState:
         touched = {a.placement.node for a in extra.values()}
         allocs = {**self.allocations, **extra}
         keep = {n: c for n, c in self._capacity.items() if n not in touched}
-        return ClusterState(self.nodes, MappingProxyType(allocs), self.gangs, self.now, {}, keep)
+        return ClusterState(
+            self.nodes, MappingProxyType(allocs), self.gangs, self.now, {}, keep,
+            self.seed_for(touched),
+        )  # fmt: skip
+
+    def seed_for(self, changed: set[str] | frozenset[str]) -> FleetSeed | None:
+        """How a later state whose `changed` nodes differ can update this state's fleet index."""
+        built = self._fleet.get("fleet")
+        if built is not None:
+            return built, frozenset(changed)
+        if self._seed is not None:
+            return self._seed[0], self._seed[1] | frozenset(changed)
+        return None
+
+    def fleet(self) -> FleetIndex:
+        """The column view of all nodes' free capacity (memoised; updated from the seed)."""
+        idx = self._fleet.get("fleet")
+        if idx is not None:
+            return idx
+        from scheduler.policy.fleet_index import FleetIndex
+
+        if self._seed is not None:
+            base, dirty = self._seed
+            caps = [self.capacity(n) for n in dirty if n in self.nodes]
+            idx = base.updated(caps, [n for n in dirty if n not in self.nodes])
+            if int(idx.alive.sum()) != len(self.nodes):  # a change we were not told about
+                idx = None
+        if idx is None:
+            idx = FleetIndex.build(self.capacity(n) for n in self.nodes)
+        self._fleet["fleet"] = idx
+        return idx
 
     def capacity(self, node: str) -> NodeCapacity:
         """The free-capacity view of `node` (memoised for this snapshot)."""

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from scheduler.policy import fast
 from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
 from scheduler.policy.model import Allocation, ClusterState, Placement, PodRequest
@@ -114,6 +115,23 @@ class Extender:
         if req.gang is not None:
             outcome = self.gangs.ensure_plan(req, now)
         state = self.view(req, now)
+        passed, failed, unresolvable = self._verdicts(state, req, names)
+        reserved = None
+        if len(passed) == 1 and req.gang is None:
+            reserved = self._reserve(req, passed[0], now, self.timing.reservation_ttl_s)
+            if reserved is None:
+                failed[passed[0]] = "GPUs taken by a concurrent decision"
+                passed = []
+        if outcome == "planned" and not passed:
+            outcome = "failed"
+        return FilterResult(passed, failed, unresolvable, "", outcome, reserved)
+
+    def _verdicts(
+        self, state: ClusterState, req: PodRequest, names: list[str]
+    ) -> tuple[list[str], dict[str, str], dict[str, str]]:
+        if fast.applicable(state, req, self.profile):
+            out = fast.fast_filter(state, req, names, self.profile)
+            return out.passed, out.failed, out.unresolvable
         statuses = run_filters(state, req, names, self.profile)
         passed = [n for n, s in statuses.items() if s.ok]
         failed = {
@@ -124,15 +142,7 @@ class Extender:
             for n, s in statuses.items()
             if s.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE
         }
-        reserved = None
-        if len(passed) == 1 and req.gang is None:
-            reserved = self._reserve(req, passed[0], now, self.timing.reservation_ttl_s)
-            if reserved is None:
-                failed[passed[0]] = "GPUs taken by a concurrent decision"
-                passed = []
-        if outcome == "planned" and not passed:
-            outcome = "failed"
-        return FilterResult(passed, failed, unresolvable, "", outcome, reserved)
+        return passed, failed, unresolvable
 
     def prioritize(
         self,

@@ -20,18 +20,25 @@ class Ledger:
         self._res: dict[str, Allocation] = {}
         self._gangs: dict[str, GangPlanRecord] = {}
         self.version = 0
+        self.touched: set[str] = set()  # nodes whose holds changed (drained by the store)
 
     def reserve(self, key: str, alloc: Allocation) -> None:
         """Hold `alloc` under `key` until `alloc.expires_at` (replaces the key's old hold)."""
         if alloc.expires_at is None:
             raise ValueError(f"reservation for {key} needs an expiry time")
+        old = self._res.get(key)
+        if old is not None:
+            self.touched.add(old.placement.node)
         self._res[key] = replace(alloc, bound=False)
+        self.touched.add(alloc.placement.node)
         self.version += 1
 
     def release(self, key: str) -> bool:
         """Drop a hold; True if there was one. Releasing twice is harmless."""
-        if self._res.pop(key, None) is None:
+        old = self._res.pop(key, None)
+        if old is None:
             return False
+        self.touched.add(old.placement.node)
         self.version += 1
         return True
 
@@ -47,6 +54,7 @@ class Ledger:
         a = self._res.get(key)
         if a is not None:
             self._res[key] = replace(a, expires_at=expires_at)
+            self.touched.add(a.placement.node)
             self.version += 1
 
     def live(self, now: float) -> dict[str, Allocation]:
@@ -60,7 +68,7 @@ class Ledger:
         rec = self._gangs.pop(name, None)
         if rec is not None:
             for k in [k for k, a in self._res.items() if a.gang == name and k.startswith("gang:")]:
-                del self._res[k]
+                self.touched.add(self._res.pop(k).placement.node)
             self.version += 1
 
     def gang(self, name: str, now: float) -> GangPlanRecord | None:
@@ -80,13 +88,21 @@ class Ledger:
         """Forget everything past its deadline; the keys dropped (for metrics and logs)."""
         gone = [k for k, a in self._res.items() if not _alive(a.expires_at, now)]
         for k in gone:
-            del self._res[k]
+            self.touched.add(self._res.pop(k).placement.node)
         for name in [n for n, g in self._gangs.items() if not _alive(g.expires_at, now)]:
             del self._gangs[name]
             gone.append(f"gang:{name}")
         if gone:
             self.version += 1
         return gone
+
+    def lapsing_nodes(self, after: float, until: float) -> set[str]:
+        """Nodes of holds whose deadline falls in (after, until]: their capacity came back."""
+        return {
+            a.placement.node
+            for a in self._res.values()
+            if a.expires_at is not None and after < a.expires_at <= until
+        }
 
     def __len__(self) -> int:
         return len(self._res)

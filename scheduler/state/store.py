@@ -95,6 +95,8 @@ class ClusterStore:
         self._version = 0
         self._snap: ClusterState | None = None
         self._snap_version: tuple[int, int] = (-1, -1)
+        self._dirty: set[str] = set()  # nodes changed since the last snapshot (fleet index)
+        self._all_dirty = True
 
     # ---- events --------------------------------------------------------------------------
     def apply(self, event: Mapping[str, Any]) -> None:
@@ -122,6 +124,7 @@ class ClusterStore:
             self._pods.clear()
             self._keys.clear()
             self._min_members.clear()
+            self._all_dirty = True
             objs = list(objects)
             for o in objs:  # PodGroups first: pods read their minMember
                 if o.get("kind") in POD_GROUP_KINDS:
@@ -134,8 +137,12 @@ class ClusterStore:
     def upsert_node(self, obj: Mapping[str, Any]) -> None:
         node, problem = parse_node(obj)
         with self._lock:
+            if self._nodes.get(node.name) == node:
+                self._node_problems[node.name] = problem
+                return  # unchanged (e.g. a full-Nodes request repeating what we know)
             self._nodes[node.name] = node
             self._node_problems[node.name] = problem
+            self._dirty.add(node.name)
             self._touch()
 
     def delete_node(self, obj: Mapping[str, Any]) -> None:
@@ -143,6 +150,7 @@ class ClusterStore:
         with self._lock:
             self._nodes.pop(name, None)
             self._node_problems.pop(name, None)
+            self._dirty.add(name)
             self._touch()
 
     def upsert_pod(self, obj: Mapping[str, Any]) -> None:
@@ -158,6 +166,8 @@ class ClusterStore:
                 and held.placement.node == alloc.placement.node
             ):
                 alloc = Allocation(pod.key, pod.uid, held.placement, pod.priority, True)
+            old = self._pods.get(pod.uid)
+            self._mark(old.allocation if old is not None else None, alloc)
             self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem)
             self._keys[pod.key] = pod.uid
             if alloc is not None or pod_phase(obj) in DONE_PHASES:
@@ -171,6 +181,7 @@ class ClusterStore:
             rec = self._pods.pop(uid, None)
             if rec is not None:
                 self._keys.pop(rec.request.key, None)
+                self._mark(rec.allocation, None)
             self.ledger.release(uid)
             self._touch()
 
@@ -191,6 +202,9 @@ class ClusterStore:
         """Held by the extender around check-then-reserve, so two decisions never interleave."""
         return self._lock
 
+    def _mark(self, *allocs: Allocation | None) -> None:
+        self._dirty.update(a.placement.node for a in allocs if a is not None)
+
     def _touch(self) -> None:
         self._version += 1
 
@@ -204,8 +218,9 @@ class ClusterStore:
                 expiry = self.ledger.next_expiry(snap.now)
                 if expiry is None or now < expiry:
                     return ClusterState(
-                        snap.nodes, snap.allocations, snap.gangs, now, snap._by_node, snap._capacity
-                    )
+                        snap.nodes, snap.allocations, snap.gangs, now,
+                        snap._by_node, snap._capacity, snap._seed, snap._fleet,
+                    )  # fmt: skip
             allocs: dict[str, Allocation] = {}
             for uid, alloc in self.ledger.live(now).items():
                 allocs[uid] = alloc
@@ -213,11 +228,19 @@ class ClusterStore:
                 if rec.allocation is not None:
                     allocs[uid] = rec.allocation
             gangs = self.ledger.gangs(now)
+            dirty = self._dirty | self.ledger.touched
+            seed = None
+            if snap is not None and not self._all_dirty:
+                lo, hi = min(snap.now, now), max(snap.now, now)
+                seed = snap.seed_for(dirty | self.ledger.lapsing_nodes(lo, hi))
+            self._dirty, self._all_dirty = set(), False
+            self.ledger.touched.clear()
             snap = ClusterState(
                 MappingProxyType(dict(self._nodes)),
                 MappingProxyType(allocs),
                 MappingProxyType(gangs),
                 now,
+                _seed=seed,
             )
             self._snap, self._snap_version = snap, version
             return snap

@@ -29,8 +29,8 @@ def test_filter_reasons_and_codes(ext) -> None:
     p = pod_json("p", {"nvidia.com/gpu": 2}, node_selector=sel)
     r = ext.filter(p, ["a", "b", "c", "ghost"])
     assert r.passed == ["a"]
-    assert "1 usable GPU(s) without MIG, pod needs 2" in r.unresolvable["b"]  # 1 < 2: never
-    assert "A100-80GB not in H100-80GB" in r.unresolvable["c"]  # wrong model: never
+    assert "fewer than 2 usable GPU(s) without MIG" in r.unresolvable["b"]  # 1 < 2: never
+    assert "GPU model not in H100-80GB" in r.unresolvable["c"]  # wrong model: never
     assert "not in the cluster state" in r.failed["ghost"]
     # One node passed: the decision is made, so the GPUs are reserved right away.
     assert r.reserved is not None and {g.index for g in r.reserved.gpus} == {0, 1}
@@ -44,7 +44,7 @@ def test_reservation_is_seen_by_the_next_filter_and_bind_confirms(ext, clock) ->
     assert ext.bind("p1", "default", "uid-default-p1", "a") == ""
     # p1 is held on a (bound, not yet seen by the watch): p2 only fits on b.
     r2 = ext.filter(p2, ["a", "b"])
-    assert r2.passed == ["b"] and "0 of 1 GPU(s) free" in r2.failed["a"]
+    assert r2.passed == ["b"] and "fewer than 1 free whole GPU(s)" in r2.failed["a"]
     # A third pod finds nothing: b is now reserved by p2's single-node filter.
     p3 = pod_json("p3", {"nvidia.com/gpu": 1})
     _add(ext, p3)
@@ -103,7 +103,7 @@ def test_pod_bound_elsewhere_without_annotation_consumes_capacity(ext) -> None:
     _add(ext, other)
     p = pod_json("p", {"nvidia.com/gpu": 2})
     r = ext.filter(p, ["a"])
-    assert r.passed == [] and "1 of 2 GPU(s) free" in r.failed["a"]
+    assert r.passed == [] and "fewer than 2 free whole GPU(s)" in r.failed["a"]
     done = pod_json("o", {"nvidia.com/gpu": 1}, node="a", phase="Succeeded")
     _add(ext, done)  # finished pods hold nothing
     assert ext.filter(p, ["a"]).passed == ["a"]

@@ -13,9 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.policy.capacity import NodeCapacity
+from scheduler.policy.fast import fast_filter
+from scheduler.policy.framework import run_filters
 from scheduler.policy.model import Allocation
+from scheduler.policy.status import Code
 from scheduler.state.extender import Extender
 from scheduler.state.placement import ANNOTATION, encode
+from scheduler.state.pods import parse_pod
 from scheduler.state.store import ClusterStore
 from tests.builders import event, gpu_json, node_json, pod_json
 from tests.scheduler.state.conftest import Clock, RecordingBinder
@@ -46,6 +50,20 @@ def _no_overlap(ext: Extender, now: float) -> None:
         assert cap.overbooked == [], cap.overbooked
         for g in cap.gpus:
             assert 0 <= g.free_milli <= 1000 and g.free_memory_mib >= 0
+
+
+def _index_in_step(ext: Extender, now: float) -> None:
+    """The incrementally maintained fleet index agrees with the plugins on every node."""
+    snap = ext.store.snapshot(now)
+    names = sorted(snap.nodes)
+    for req in REQUESTS:
+        p = parse_pod(pod_json("probe", req))
+        out = fast_filter(snap, p, names, ext.profile)
+        slow = run_filters(snap, p, names, ext.profile)
+        assert sorted(out.passed) == sorted(n for n, s in slow.items() if s.ok)
+        assert sorted(out.unresolvable) == sorted(
+            n for n, s in slow.items() if s.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+        )
 
 
 def _binds_no_overlap(ext: Extender, live: set[str] | None = None) -> None:
@@ -132,6 +150,7 @@ def test_no_two_allocations_overlap(seq) -> None:
                 ext.store.apply(event(b, "MODIFIED"))
         _no_overlap(ext, clock.t)
         _binds_no_overlap(ext, {p["metadata"]["uid"] for p in pods.values()})
+        _index_in_step(ext, clock.t)
 
 
 @settings(max_examples=25, deadline=None)

@@ -1,0 +1,202 @@
+"""Column view of every node's free GPU capacity, for vectorised filtering and scoring.
+
+One row per node, one column per GPU slot (padded). Built once from `NodeCapacity` views and
+then updated row by row: a new snapshot passes the previous index and the names of the nodes
+whose inventory or allocations changed, so a bind costs one row, not the fleet.
+
+Rows that the vector path cannot judge exactly are flagged `slow` and go through the plugins
+one by one: a GPU with a health reason (the health filter names it), several GPU models on one
+node, a MIG GPU of a model the catalogue lacks, or grants that could not be charged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from packing.errors import PackingError
+from packing.mig import occupancy
+from scheduler.policy.capacity import GpuCapacity, NodeCapacity, gpu_used_fraction
+from scheduler.policy.plugins.gpu_model import node_products
+from scheduler.policy.plugins.health import HealthThresholds, gpu_health_reasons
+
+NO_GPU = -1
+_DEFAULT_HEALTH = HealthThresholds()
+
+
+@dataclass
+class FleetIndex:
+    names: list[str]
+    row: dict[str, int]
+    alive: npt.NDArray[np.bool_]
+    slow: npt.NDArray[np.bool_]
+    product: npt.NDArray[np.int16]  # code (in `keys`) of the node's GPU model; "" when none
+    plain_free: npt.NDArray[np.int16]  # free milli of usable non-MIG GPUs, NO_GPU otherwise
+    plain_mem: npt.NDArray[np.int32]  # their free memory (MiB)
+    plain_size: npt.NDArray[np.int32]  # their total memory (MiB), NO_GPU otherwise
+    mig_mask: npt.NDArray[np.int32]  # occupied memory slices of usable MIG GPUs, NO_GPU else
+    mig_code: npt.NDArray[np.int16]  # code (in `keys`) of each usable MIG GPU's model, NO_GPU
+    keys: list[str]  # model names behind the codes
+    mig_me: npt.NDArray[np.bool_]  # a +me instance exists on the GPU
+    static_free: dict[str, npt.NDArray[np.int16]]  # free existing instances per profile
+    static_total: dict[str, npt.NDArray[np.int16]]  # existing instances per profile
+    used_sum: npt.NDArray[np.float64]  # sum of used fractions over usable GPUs (binpack)
+    n_usable: npt.NDArray[np.int16]
+    cpu: npt.NDArray[np.int64]  # allocatable CPU milli (FGD's CPU term)
+
+    def code(self, key: str) -> int:
+        try:
+            return self.keys.index(key)
+        except ValueError:
+            self.keys.append(key)
+            return len(self.keys) - 1
+
+    @classmethod
+    def empty(cls, rows: int, slots: int) -> FleetIndex:
+        return cls(
+            names=[],
+            row={},
+            alive=np.zeros(rows, bool),
+            slow=np.zeros(rows, bool),
+            product=np.zeros(rows, np.int16),
+            plain_free=np.full((rows, slots), NO_GPU, np.int16),
+            plain_mem=np.zeros((rows, slots), np.int32),
+            plain_size=np.full((rows, slots), NO_GPU, np.int32),
+            mig_mask=np.full((rows, slots), NO_GPU, np.int32),
+            mig_code=np.full((rows, slots), NO_GPU, np.int16),
+            keys=[""],
+            mig_me=np.zeros((rows, slots), bool),
+            static_free={},
+            static_total={},
+            used_sum=np.zeros(rows),
+            n_usable=np.zeros(rows, np.int16),
+            cpu=np.zeros(rows, np.int64),
+        )
+
+    @property
+    def slots(self) -> int:
+        return int(self.plain_free.shape[1])
+
+    @classmethod
+    def build(cls, caps: Iterable[NodeCapacity]) -> FleetIndex:
+        caps = list(caps)
+        slots = max((len(c.gpus) for c in caps), default=1) or 1
+        idx = cls.empty(len(caps), slots)
+        for c in caps:
+            idx._fill(idx._add(c.node.name), c)
+        return idx
+
+    def updated(self, caps: Iterable[NodeCapacity], gone: Iterable[str]) -> FleetIndex:
+        """A copy with these nodes' rows recomputed and `gone` nodes dropped."""
+        caps = list(caps)
+        need = max((len(c.gpus) for c in caps), default=0)
+        new_rows = sum(1 for c in caps if c.node.name not in self.row)
+        out = self._copy(len(self.names) + new_rows, max(self.slots, need))
+        for name in gone:
+            r = out.row.get(name)
+            if r is not None:
+                out.alive[r] = False
+        for c in caps:
+            r = out.row.get(c.node.name)
+            if r is None:
+                r = out._add(c.node.name)
+            out._clear(r)
+            out._fill(r, c)
+        return out
+
+    # ---- internals -----------------------------------------------------------------------
+    def _copy(self, rows: int, slots: int) -> FleetIndex:
+        out = FleetIndex.empty(rows, slots)
+        n, s = len(self.names), self.slots
+        out.names, out.row = list(self.names), dict(self.row)
+        out.keys = list(self.keys)
+        for f in ("alive", "slow", "used_sum", "n_usable", "product", "cpu"):
+            getattr(out, f)[:n] = getattr(self, f)
+        for f in ("plain_free", "plain_mem", "plain_size", "mig_mask", "mig_me", "mig_code"):
+            getattr(out, f)[:n, :s] = getattr(self, f)
+        for d_out, d_in in ((out.static_free, self.static_free),
+                            (out.static_total, self.static_total)):  # fmt: skip
+            for k, v in d_in.items():
+                d_out[k] = np.zeros(rows, np.int16)
+                d_out[k][:n] = v
+        return out
+
+    def _add(self, name: str) -> int:
+        r = len(self.names)
+        self.names.append(name)
+        self.row[name] = r
+        return r
+
+    def _clear(self, r: int) -> None:
+        self.plain_free[r] = NO_GPU
+        self.plain_mem[r] = 0
+        self.plain_size[r] = NO_GPU
+        self.mig_mask[r] = NO_GPU
+        self.mig_me[r] = False
+        self.mig_code[r] = NO_GPU
+        for arr in (*self.static_free.values(), *self.static_total.values()):
+            arr[r] = 0
+
+    def _count(self, table: dict[str, npt.NDArray[np.int16]], profile: str, r: int) -> None:
+        arr = table.get(profile)
+        if arr is None:
+            arr = table[profile] = np.zeros(len(self.alive), np.int16)
+        arr[r] += 1
+
+    def _fill(self, r: int, cap: NodeCapacity) -> None:
+        node = cap.node
+        self.alive[r] = True
+        products = node_products(node)
+        self.product[r] = self.code(next(iter(products)) if len(products) == 1 else "")
+        self.cpu[r] = node.cpu_milli
+        slow = len(products) > 1 or bool(cap.overbooked)
+        used = 0.0
+        usable = 0
+        for j, g in enumerate(cap.gpus):
+            if gpu_health_reasons(g.gpu, _DEFAULT_HEALTH):
+                slow = True
+            if g.faulted:
+                continue
+            usable += 1
+            used += gpu_used_fraction(g)
+            if not g.gpu.mig_enabled:
+                self.plain_free[r, j] = g.free_milli
+                self.plain_mem[r, j] = g.free_memory_mib
+                self.plain_size[r, j] = g.gpu.memory_mib
+                continue
+            if g.model is None:
+                slow = True
+                continue
+            try:
+                self.mig_mask[r, j] = occupancy(g.model, g.occupied)
+                names = {i: g.model.profile(i.profile).name for i in g.occupied}
+            except PackingError:
+                slow = True
+                continue
+            self.mig_code[r, j] = self.code(g.model.key)
+            self.mig_me[r, j] = any(g.model.profile(n).media_extension for n in names.values())
+            for inst in g.free_static:
+                self._count(self.static_free, names.get(inst, inst.profile), r)
+            for s in g.gpu.instances:
+                self._count(self.static_total, _canon(g, s.profile), r)
+        for profile, n in cap.pool_free.items():
+            for _ in range(n):
+                self._count(self.static_free, profile, r)
+        for profile, n in node.mig_pool.items():
+            for _ in range(n):
+                self._count(self.static_total, profile, r)
+        self.slow[r] = slow
+        self.used_sum[r] = used
+        self.n_usable[r] = usable
+
+
+def _canon(g: GpuCapacity, name: str) -> str:
+    if g.model is None:
+        return name
+    try:
+        return g.model.profile(name).name
+    except PackingError:
+        return name
