@@ -17,7 +17,9 @@ app = typer.Typer(
 
 # Registration: one line per command group, in the order of the public surface in DESIGN.md.
 # (Each module exposes `register(app)`.)
-_GROUPS: list[str] = ["dev_cluster", "agent", "serve", "explain", "simulate", "replay"]
+_GROUPS: list[str] = [
+    "dev_cluster", "agent", "serve", "mig", "plan", "explain", "simulate", "replay"
+]
 
 
 def _register_all() -> None:
