@@ -7,6 +7,7 @@ name that rejected the node (the text before the first ':'), never free text.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -85,11 +86,13 @@ class ExtenderMetrics:
             self.decisions.labels("failed").inc(len(failed))
         if unresolvable:
             self.decisions.labels("unresolvable").inc(len(unresolvable))
+        # Many nodes share one reason text: count texts (C speed), then label each text once.
+        texts = collections.Counter(failed.values())
+        texts.update(unresolvable.values())
         counts: dict[str, int] = {}
-        for reasons in (failed, unresolvable):
-            for text in reasons.values():
-                key = reason_label(text)
-                counts[key] = counts.get(key, 0) + 1
+        for text, n in texts.items():
+            key = reason_label(text)
+            counts[key] = counts.get(key, 0) + n
         for key, n in counts.items():
             self.failures.labels(key).inc(n)
 

@@ -103,10 +103,10 @@ def _pod(v: Any, what: str) -> dict[str, Any]:
 def _str_list(v: Any, what: str) -> list[str]:
     if not isinstance(v, list):
         raise BadRequest(f"{what}: expected an array of strings, got {_kind(v)}")
-    for i, s in enumerate(v):
-        if not isinstance(s, str):
-            raise BadRequest(f"{what}[{i}]: expected a string, got {_kind(s)}")
-    return v
+    if set(map(type, v)) <= {str}:  # C-speed check; thousands of names per request
+        return v
+    i, bad = next((i, s) for i, s in enumerate(v) if type(s) is not str)
+    raise BadRequest(f"{what}[{i}]: expected a string, got {_kind(bad)}")
 
 
 def _node_items(v: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,256 @@
+"""HTTP extender benchmark: `tessera serve --snapshot` in its own process, driven over loopback.
+
+For each cluster size (default 1,000 / 5,000 / 10,000 GPU nodes) a synthetic snapshot is
+written (8 GPUs per node: 70% H100 nodes described by the agent annotation, a quarter of those
+MIG-enabled with a 3g.40gb + 4g.40gb layout, 30% A100 nodes known from GFD labels only; one bound
+pod per node), the real server is started on it, and one client with a kept-alive connection
+(kube-scheduler calls extenders serially per pod) sends:
+
+- filter and prioritize, nodeCacheCapable true (NodeNames) and false (full NodeList): a pending
+  pod asking for one whole H100, all N nodes as candidates (percentageOfNodesToScore: 100;
+  with the default, kube-scheduler would send min(N, max(100, N*(50-N/125)/100)) = 420 / 500 / 500);
+- preempt (cache mode): 50 candidate nodes with 2 victim UIDs each.
+
+Then 4 concurrent clients send cache-mode filters for a few seconds: the sustained rate.
+Latency is wall time per request at the client (connection reused, TCP_NODELAY as Go sets it).
+Each verb gets up to `--samples` requests or `--budget-s` seconds, whichever ends first (at
+least 5): `n` says how many, and with few samples p99 is simply the slowest. Beside the HTTP
+figures, `core ms` is the same facade call made in-process on the same snapshot (no HTTP, no
+JSON): HTTP minus core is the edge's own cost. Run:
+
+    python3 benchmarks/bench_extender_http.py [--sizes 1000,5000,10000] [--samples 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+H100 = "NVIDIA H100 80GB HBM3"
+
+
+def gpu(i: int, mig: bool) -> dict[str, Any]:
+    inst = [{"profile": "3g.40gb", "start": 4, "in_use": True},
+            {"profile": "4g.40gb", "start": 0, "in_use": False}] if mig else []  # fmt: skip
+    return {"index": i, "uuid": f"GPU-{i:04d}", "model": H100, "memory_mib": 81559,
+            "mig": {"enabled": mig, "instances": inst},
+            "health": {"xid_recent": [], "ecc_uncorrectable": 0, "remap_failure": False,
+                       "temperature_c": 50},
+            "load": {"utilization_pct": 30, "memory_used_mib": 1000, "power_w": 200}}  # fmt: skip
+
+
+def node(i: int) -> dict[str, Any]:
+    name = f"gpu-node-{i:05d}"
+    meta: dict[str, Any] = {
+        "name": name,
+        "resourceVersion": str(1000 + i),
+        "labels": {"kubernetes.io/hostname": name},
+        "annotations": {},
+    }
+    alloc = {"cpu": "96", "memory": "1Ti", "pods": "110"}
+    if i % 10 < 7:  # H100 node with the agent's annotation
+        mig = i % 4 == 0
+        meta["labels"]["nvidia.com/gpu.product"] = "NVIDIA-H100-80GB-HBM3"
+        doc = {
+            "version": 1,
+            "updated": "2026-11-26T18:00:00Z",
+            "gpus": [gpu(g, mig and g < 2) for g in range(8)],
+        }
+        meta["annotations"]["tessera.io/gpus"] = json.dumps(doc)
+        alloc["nvidia.com/gpu"] = "8"
+    else:  # A100 node, GFD labels and allocatable only
+        meta["labels"].update(
+            {
+                "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB",
+                "nvidia.com/gpu.memory": "81920",
+                "nvidia.com/gpu.count": "8",
+            }
+        )
+        alloc["nvidia.com/gpu"] = "8"
+    return {"kind": "Node", "apiVersion": "v1", "metadata": meta,
+            "spec": {"podCIDR": "10.0.0.0/24"},
+            "status": {"capacity": alloc, "allocatable": alloc,
+                       "conditions": [{"type": "Ready", "status": "True"}],
+                       "nodeInfo": {"kubeletVersion": "v1.37.2", "architecture": "amd64"}}}  # fmt: skip
+
+
+def pod(name: str, node_name: str | None, gpus: int, uid: str) -> dict[str, Any]:
+    req = {"nvidia.com/gpu": str(gpus), "cpu": "4", "memory": "32Gi"}
+    spec: dict[str, Any] = {"containers": [{"name": "main", "image": "registry/train:1",
+                                            "resources": {"requests": req, "limits": req}}],
+                            "priority": 0}  # fmt: skip
+    if node_name:
+        spec["nodeName"] = node_name
+    else:
+        spec["nodeSelector"] = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
+    return {"kind": "Pod", "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": "default", "uid": uid},
+            "spec": spec, "status": {"phase": "Running" if node_name else "Pending"}}  # fmt: skip
+
+
+def snapshot(n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    nodes = [node(i) for i in range(n)]
+    pods = [pod(f"bound-{i}", nodes[i]["metadata"]["name"], 1 + i % 3, f"u-bound-{i}")
+            for i in range(n) if i % 10 < 7]  # fmt: skip
+    return {"apiVersion": "v1", "kind": "List", "items": nodes + pods}, nodes
+
+
+def start_server(path: Path) -> tuple[subprocess.Popen[str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env["TESSERA_BODY_LIMIT_BYTES"] = str(512 * 1024 * 1024)
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--snapshot", str(path),
+                             "--port", "0"], cwd=REPO, env=env, text=True,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)  # fmt: skip
+    assert proc.stderr is not None
+    while True:
+        line = proc.stderr.readline()
+        m = re.search(r"serving .* on (\S+)", line)
+        if m:
+            return proc, m.group(1)
+        if not line and proc.poll() is not None:
+            raise SystemExit(f"server failed to start (exit {proc.returncode})")
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def client(url: str) -> httpx.Client:
+    nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    return httpx.Client(
+        base_url=url, timeout=600, transport=httpx.HTTPTransport(socket_options=nodelay)
+    )
+
+
+def measure(c: httpx.Client, verb: str, body: bytes, samples: int, budget_s: float) -> list[float]:
+    c.post(f"/{verb}", content=body).raise_for_status()  # warm-up: snapshot and capacity caches
+    out: list[float] = []
+    end = time.monotonic() + budget_s
+    while len(out) < samples and (len(out) < 5 or time.monotonic() < end):
+        t0 = time.perf_counter()
+        r = c.post(f"/{verb}", content=body)
+        r.read()
+        out.append(time.perf_counter() - t0)
+        r.raise_for_status()
+    return out
+
+
+def sustained(url: str, body: bytes, clients: int, seconds: float) -> float:
+    done = [0] * clients
+    stop = time.monotonic() + seconds
+
+    def run(k: int) -> None:
+        with client(url) as c:
+            while time.monotonic() < stop:
+                c.post("/filter", content=body).raise_for_status()
+                done[k] += 1
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / (time.monotonic() - t0)
+
+
+def core_ms(doc: dict[str, Any], pending: dict[str, Any], names: list[str]) -> dict[str, str]:
+    """p50 of the facade's own filter/prioritize, in-process on the same snapshot."""
+    from scheduler.state.extender import Extender
+    from scheduler.state.store import ClusterStore
+
+    store = ClusterStore()
+    store.replace(doc["items"])
+    ext = Extender(store)
+    out = {}
+    for verb in ("filter", "prioritize"):
+        fn = getattr(ext, verb)
+        fn(pending, names)
+        xs = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            fn(pending, names)
+            xs.append(time.perf_counter() - t0)
+        out[verb] = f"{statistics.median(xs) * 1e3:.2f}"
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000,5000,10000")
+    ap.add_argument("--samples", type=int, default=200, help="cache-mode samples per verb")
+    ap.add_argument("--full-samples", type=int, default=20, help="full-NodeList samples")
+    ap.add_argument("--budget-s", type=float, default=20.0, help="time cap per verb and size")
+    ap.add_argument("--seconds", type=float, default=5.0, help="sustained-rate run length")
+    args = ap.parse_args()
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        doc, nodes = snapshot(n)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "snap.json"
+            path.write_bytes(orjson.dumps(doc))
+            proc, url = start_server(path)
+        try:
+            pending = pod("bench-pending", None, 1, "u-pending")
+            names = [x["metadata"]["name"] for x in nodes]
+            cache = orjson.dumps({"Pod": pending, "Nodes": None, "NodeNames": names})
+            full = orjson.dumps({"Pod": pending, "Nodes": {"metadata": {}, "items": nodes},
+                                 "NodeNames": None})  # fmt: skip
+            victims = {nm: {"Pods": [{"UID": f"u-bound-{i}"}, {"UID": "u-other"}],
+                            "NumPDBViolations": 0}
+                       for i, nm in enumerate(names[:50])}  # fmt: skip
+            preempt = orjson.dumps({"Pod": pending, "NodeNameToMetaVictims": victims})
+            core = core_ms(doc, pending, names)
+            with client(url) as c:
+                plan = [("filter", "true", cache, args.samples),
+                        ("prioritize", "true", cache, args.samples),
+                        ("preempt", "true", preempt, args.samples),
+                        ("filter", "false", full, args.full_samples),
+                        ("prioritize", "false", full, args.full_samples)]  # fmt: skip
+                for verb, mode, body, k in plan:
+                    xs = measure(c, verb, body, k, args.budget_s)
+                    rows.append((n, verb, mode, len(body), len(xs), statistics.median(xs) * 1e3,
+                                 pct(xs, 0.99) * 1e3,
+                                 core.get(verb, "-") if mode == "true" else "-"))  # fmt: skip
+            rate = sustained(url, cache, 4, args.seconds)
+            rows.append((n, "filter x4 clients", "true", len(cache), 0, 0.0, rate, "-"))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+    print(
+        f"{'nodes':>6} {'verb':<18} {'cache':<5} {'body KB':>8} {'n':>4} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'core ms':>8}"
+    )
+    for n, verb, mode, size, k, p50, p99, core_p50 in rows:
+        if k == 0:
+            print(
+                f"{n:>6} {verb:<18} {mode:<5} {size / 1024:>8.0f} {'':>4} {'':>8} {'':>8} "
+                f"{p99:>7.0f} {'':>8}"
+            )
+        else:
+            print(
+                f"{n:>6} {verb:<18} {mode:<5} {size / 1024:>8.0f} {k:>4} {p50:>8.2f} "
+                f"{p99:>8.2f} {1e3 / p50:>7.0f} {core_p50:>8}"
+            )
+
+
+if __name__ == "__main__":
+    main()
