@@ -39,7 +39,7 @@ def check(cap: NodeCapacity, pod: PodRequest) -> Status:
         return SUCCESS
     req = pod.gpu
     assert req is not None
-    if not cap.node.gpus:
+    if not cap.node.gpus and not cap.node.mig_pool:
         return unresolvable("node has no GPUs")
     faulted = sum(1 for g in cap.gpus if g.faulted)
     note = f" ({faulted} GPU(s) with hard faults excluded)" if faulted else ""
