@@ -66,13 +66,35 @@ class FacadePort:
         extra_gauges: Mapping[str, Any] | None = None,
     ) -> None:
         self.facade = facade
+        # nodeCacheCapable: false sends every candidate Node on every call; the facade re-parses
+        # only those whose resourceVersion changed since it last saw them (name -> version).
+        self._learned: dict[str, str] = {}
         # Callables adding gauges the facade does not know (e.g. cluster fragmentation).
         self.extra_gauges = dict(extra_gauges or {})
+
+    def _changed(self, nodes: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if nodes is None:
+            return None
+        fresh = []
+        for n in nodes:
+            meta = n["metadata"]
+            rv = meta.get("resourceVersion")
+            if not rv or self._learned.get(meta["name"]) != rv:
+                fresh.append(n)
+        return fresh
+
+    def _learned_now(self, nodes: list[dict[str, Any]] | None) -> None:
+        for n in nodes or ():
+            rv = n["metadata"].get("resourceVersion")
+            if rv:
+                self._learned[n["metadata"]["name"]] = rv
 
     def filter(
         self, pod: dict[str, Any], node_names: list[str], nodes: list[dict[str, Any]] | None
     ) -> FilterAnswer:
-        r = self.facade.filter(pod, node_names, nodes)
+        fresh = self._changed(nodes)
+        r = self.facade.filter(pod, node_names, fresh)
+        self._learned_now(fresh)
         return FilterAnswer(
             list(r.passed), dict(r.failed), dict(r.unresolvable), r.error, r.gang_outcome
         )
@@ -80,7 +102,10 @@ class FacadePort:
     def prioritize(
         self, pod: dict[str, Any], node_names: list[str], nodes: list[dict[str, Any]] | None
     ) -> list[tuple[str, int]]:
-        return [(h, int(s)) for h, s in self.facade.prioritize(pod, node_names, nodes)]
+        fresh = self._changed(nodes)
+        scores = self.facade.prioritize(pod, node_names, fresh)
+        self._learned_now(fresh)
+        return [(h, int(s)) for h, s in scores]
 
     def bind(self, args: BindingArgs) -> str:
         return self.facade.bind(args.pod_name, args.pod_namespace, args.pod_uid, args.node)

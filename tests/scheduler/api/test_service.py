@@ -190,3 +190,22 @@ def test_metrics_gauges_from_the_store(svc: Svc) -> None:
     text = svc.http.get("/metrics").text
     assert 'tessera_reservations{kind="reserved"} 1.0' in text
     assert "tessera_nodes 3.0" in text
+
+
+def test_full_nodes_mode_relearns_a_node_only_when_its_version_changes(svc: Svc) -> None:
+    pod = svc.add_pod("p2", {"nvidia.com/gpu": "2"})
+    v1 = node_json("n5", [gpu_json(0), gpu_json(1)])
+    v1["metadata"]["resourceVersion"] = "1"
+    req = {"Pod": pod, "Nodes": {"metadata": {}, "items": [v1]}, "NodeNames": None}
+    assert svc.post("filter", req).json()["Nodes"]["items"] == [v1]
+    # Same resourceVersion: not re-parsed, so even a (bogus) changed body is not re-learned.
+    same = node_json("n5", [gpu_json(0)])
+    same["metadata"]["resourceVersion"] = "1"
+    req["Nodes"]["items"] = [same]
+    assert [n["metadata"]["name"] for n in svc.post("filter", req).json()["Nodes"]["items"]] == [
+        "n5"
+    ]
+    # A new resourceVersion with one GPU left: re-learned, and 2 GPUs no longer fit.
+    same["metadata"]["resourceVersion"] = "2"
+    body = svc.post("filter", req).json()
+    assert body["Nodes"]["items"] == [] and "n5" in body["FailedAndUnresolvableNodes"]
