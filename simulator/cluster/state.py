@@ -53,6 +53,7 @@ class SimCluster:
         self._on_node: dict[str, dict[str, Allocation]] = {}
         self._by_node: dict[str, tuple[Allocation, ...]] = {}
         self._capacity: dict[str, NodeCapacity] = {}
+        self.freed: set[str] = set()  # nodes that gained capacity since the caller last looked
         self._nodes_view = MappingProxyType(self.nodes)
         self._alloc_view = MappingProxyType(self.allocations)
 
@@ -98,6 +99,7 @@ class SimCluster:
         self.cpu_used[node] -= cpu
         self.mem_used[node] -= mem
         del self._on_node[node][uid]
+        self.freed.add(node)
         self._touch(node)
 
     def _touch(self, node: str) -> None:

@@ -62,7 +62,7 @@ class KubeDefaultPolicy:
     def schedule(self, now: float) -> list[Start]:
         out: list[Start] = []
         failed: set[tuple[str, ...]] = set()
-        for item in self._pending.batch():
+        for item, _fresh in self._pending.batch():
             _, _, uid, idx = item
             req = request_counters(self._pending.jobs[uid].task)
             shape = tuple(sorted(f"{k}={v}" for k, v in req.items()))

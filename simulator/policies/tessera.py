@@ -67,12 +67,17 @@ class TesseraPolicy:
             priority=job.priority,
         )
 
-    def _place_one(self, pod: PodRequest, now: float) -> Placement | None:
+    def _place_one(
+        self, pod: PodRequest, now: float, only: set[str] | None = None
+    ) -> Placement | None:
+        """Filter, score, choose on one snapshot; `only` limits the nodes looked at (an old pod
+        can fit only where capacity was freed since it last failed: the rest only filled up)."""
         state = self.cluster.snapshot(now)
         hosts = [
             n
             for n in self.cluster.order
-            if self.cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)
+            if (only is None or n in only)
+            and self.cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)
         ]
         ok = [n for n, st in run_filters(state, pod, hosts, self.profile).items() if st.ok]
         if not ok:
@@ -83,9 +88,10 @@ class TesseraPolicy:
 
     def schedule(self, now: float) -> list[Start]:
         out: list[Start] = []
-        failed: set[object] = set()
+        failed: set[object] = set()  # (shape, fresh) that found no node in this pass
         tried_gangs: set[str] = set()
-        for item in self._pending.batch():
+        freed, self.cluster.freed = self.cluster.freed, set()
+        for item, fresh in self._pending.batch():
             uid, idx = item[2], item[3]
             job = self._pending.jobs[uid]
             if uid in tried_gangs or f"{uid}/{idx}" in self.cluster.allocations:
@@ -93,14 +99,17 @@ class TesseraPolicy:
             gang_start = job.min_member > 1 and self._started.get(uid, 0) == 0
             if gang_start:
                 tried_gangs.add(uid)
+            # Gangs always look at every node: members may use old room plus freed room.
+            fresh = fresh or gang_start
             shape = (job.task, job.min_member if gang_start else 1)
-            placed = (
-                None
-                if shape in failed
-                else (self._place_gang(job, now) if gang_start else self._place_task(job, idx, now))
-            )
+            if (shape, True) in failed or (shape, fresh) in failed:
+                placed = None
+            elif gang_start:
+                placed = self._place_gang(job, now)
+            else:
+                placed = self._place_task(job, idx, now, None if fresh else freed)
             if placed is None:
-                failed.add(shape)
+                failed.add((shape, fresh))
                 self._keep(job, idx, item, gang_start)
                 continue
             out.extend(placed)
@@ -113,9 +122,11 @@ class TesseraPolicy:
         for i in range(job.replicas):
             self._pending.keep((item[0], item[1], job.uid, i))
 
-    def _place_task(self, job: JobSpec, idx: int, now: float) -> list[Start] | None:
+    def _place_task(
+        self, job: JobSpec, idx: int, now: float, only: set[str] | None = None
+    ) -> list[Start] | None:
         pod = self._pod(job, idx)
-        p = self._place_one(pod, now)
+        p = self._place_one(pod, now, only)
         if p is None:
             return None
         return [self._bind(job, idx, pod, p)]

@@ -25,17 +25,17 @@ class PendingPods:
         self.jobs.pop(uid, None)
         self.freed = True
 
-    def batch(self) -> list[tuple[int, float, str, int]]:
-        """Pods to try now, in order; the caller re-adds the ones that did not fit."""
+    def batch(self) -> list[tuple[tuple[int, float, str, int], bool]]:
+        """Pods to try now, in order, each with `fresh` (never tried: may go to any node; an
+        old pod fits at most where capacity was freed since). The caller re-adds misfits."""
+        items = [(it, True) for it in self._new]
         if self.freed:
-            items = self._heap + self._new
+            items += [(it, False) for it in self._heap]
             self._heap = []
             self.freed = False
-        else:
-            items = self._new
         self._new = []
         items.sort()
-        return [it for it in items if it[2] in self.jobs]
+        return [(it, fresh) for it, fresh in items if it[2] in self.jobs]
 
     def keep(self, item: tuple[int, float, str, int]) -> None:
         heapq.heappush(self._heap, item)

@@ -15,6 +15,9 @@ from simulator.policies.volcano.resources import Res
 
 
 class TaskStatus(enum.Enum):
+    # Members are singletons: identity hashing keeps the hot `status in {...}` tests cheap.
+    __hash__ = object.__hash__
+
     PENDING = "Pending"
     ALLOCATED = "Allocated"  # in-cycle only
     PIPELINED = "Pipelined"  # in-cycle only: waits for releasing resources
@@ -27,6 +30,8 @@ class TaskStatus(enum.Enum):
 
 
 class JobPhase(enum.Enum):
+    __hash__ = object.__hash__
+
     PENDING = "Pending"
     INQUEUE = "Inqueue"
     RUNNING = "Running"
