@@ -43,5 +43,8 @@ def test_mixed_mig_fills_a_gpu_exactly_then_the_next_pod_waits_with_tesseras_rea
     api.create_pod(pod_object("p-1g", {"tessera.io/mig-1g.10gb": "1"}))
     message = failed_scheduling(api, "p-1g")
     assert api.pod("p-1g")["spec"].get("nodeName") is None
-    # The reasons come from Tessera's filter (the in-tree fit ignores tessera.io/* resources).
-    assert "mig-node" in message or "1g.10gb" in message or "MIG" in message, message
+    # Tessera's filter reasons reach the event (the in-tree fit ignores tessera.io/* resources):
+    # the full GPU has no placement left, and the MIG-off GPU cannot host any profile.
+    assert "0/2 nodes are available" in message, message
+    assert "GpuFit: no free placement for 1 x 1g.10gb" in message, message
+    assert "GpuFit: no MIG-enabled GPU here supports profile 1g.10gb" in message, message
