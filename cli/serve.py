@@ -53,9 +53,10 @@ def build_extender(
     profile = configure_profile(profile, tele)
     hub = build_hub(tele, prometheus_url=settings.prometheus_url or "")
     if hub is not None:
-        Poller(hub).start()
-    return Extender(store, binder, profile, timing=timing,
-                    telemetry=None if hub is None else hub.overlay)
+        Poller(hub, warm=store.snapshot).start()
+    return Extender(
+        store, binder, profile, timing=timing, telemetry=None if hub is None else hub.overlay
+    )
 
 
 def snapshot_store(path: Path) -> ClusterStore:

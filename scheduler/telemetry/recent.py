@@ -26,17 +26,20 @@ class RecentPlacements:
         self.lag_s, self.ttl_s = lag_s, ttl_s
         self._entries: dict[tuple[str, int, str], _Entry] = {}
         self._lock = threading.Lock()
+        self.version = 0  # bumped on every change (callers cache on it)
 
     def record(self, uid: str, node: str, index: int, fraction: float, at: float) -> None:
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"placement fraction must be in (0, 1], got {fraction!r}")
         with self._lock:
             self._entries[(node, index, uid)] = _Entry(uid, node, index, fraction, at)
+            self.version += 1
 
     def forget(self, uid: str) -> None:
         with self._lock:
             for key in [k for k in self._entries if k[2] == uid]:
                 del self._entries[key]
+                self.version += 1
 
     def extra_pct(self, node: str, index: int, observed_at: float, now: float) -> float:
         """Utilisation (percent) the reading taken at `observed_at` cannot include yet."""
@@ -48,6 +51,7 @@ class RecentPlacements:
     def _expire(self, now: float) -> None:
         for key in [k for k, e in self._entries.items() if now - e.at >= self.ttl_s]:
             del self._entries[key]
+            self.version += 1
 
     def __len__(self) -> int:
         return len(self._entries)

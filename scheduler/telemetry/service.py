@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from scheduler.policy.framework import FilterPlugin, Profile, ScorePlugin
+from scheduler.policy.model import ClusterState
 from scheduler.policy.plugins.health import HealthFilter, HealthThresholds
 from scheduler.policy.plugins.load import LoadScore, LoadSettings
 from scheduler.telemetry.hub import TelemetryHub
@@ -52,8 +53,10 @@ class Poller:
     """Refreshes the hub every `interval_s` on a daemon thread (a slow source delays only this)."""
 
     def __init__(self, hub: TelemetryHub, interval_s: float = 15.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 warm: Callable[[float], ClusterState] | None = None) -> None:
         self.hub, self.interval_s, self.clock = hub, interval_s, clock
+        self._warm = warm  # e.g. store.snapshot: fold here, so requests find it cached
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="tessera-telemetry")
 
@@ -62,9 +65,12 @@ class Poller:
         return self
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while True:  # refresh at once, then every interval until stopped
             self.hub.refresh(self.clock())
-            self._stop.wait(self.interval_s)
+            if self._warm is not None:
+                self.hub.overlay(self._warm(self.clock()))
+            if self._stop.wait(self.interval_s):
+                return
 
     def stop(self) -> None:
         self._stop.set()

@@ -126,3 +126,50 @@ def test_recent_extra_is_bounded_and_expires(entries: list[tuple[float, float]],
     assert extra <= 100.0 * sum(f for f, _ in entries) + 1e-9
     if all(now - at >= 300.0 for _, at in entries):
         assert extra == 0.0
+
+
+def test_overlay_cache_follows_new_readings_and_ageing() -> None:
+    from scheduler.policy.model import ClusterState
+
+    src = ListSource("p", [r(utilization_pct=10.0)])
+    hub = TelemetryHub([src])
+    hub.refresh(NOW)
+    st0 = state(node("a", gpu(0)), now=NOW)
+
+    def at(t: float) -> ClusterState:  # same nodes/allocations objects, new instant (as the store)
+        return ClusterState(nodes=st0.nodes, allocations=st0.allocations, now=t)
+
+    first = hub.overlay(at(NOW)).nodes["a"].gpus[0]
+    assert hub.overlay(at(NOW + 1)).nodes is hub.overlay(at(NOW + 2)).nodes  # cached fold
+    src.readings = [r(utilization_pct=70.0, at=NOW + 3)]
+    hub.refresh(NOW + 3)
+    second = hub.overlay(at(NOW + 3)).nodes["a"].gpus[0]
+    assert (first.load.utilization_pct, second.load.utilization_pct) == (10.0, 70.0)  # type: ignore[union-attr]
+    assert hub.overlay(at(NOW + 3 + 121)).nodes["a"].gpus[0].load is None  # aged out
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.floats(0, 100), st.floats(0, 200)), max_size=8),
+       st.floats(0, 300))
+def test_cached_overlay_equals_a_fresh_fold(rows: list[tuple[int, float, float]],
+                                            dt: float) -> None:
+    """Property: whatever the cache serves equals what a brand-new hub computes."""
+    readings = [r(idx=i, utilization_pct=u, at=NOW - age) for i, u, age in rows]
+    st0 = state(node("a", *(gpu(i) for i in range(4))), now=NOW + dt)
+    warm = TelemetryHub([ListSource("p", readings)])
+    warm.refresh(NOW)
+    warm.overlay(state(node("a", *(gpu(i) for i in range(4))), now=NOW))  # fill the cache first
+    cold = TelemetryHub([ListSource("p", readings)])
+    cold.refresh(NOW)
+    assert warm.overlay(st0).nodes == cold.overlay(st0).nodes
+
+
+def test_poller_warms_the_fold() -> None:
+    from scheduler.telemetry.service import Poller
+
+    hub = TelemetryHub([ListSource("p", [r(utilization_pct=10.0)])])
+    st0 = state(node("a", gpu(0)), now=NOW)
+    poller = Poller(hub, interval_s=10.0, clock=lambda: NOW, warm=lambda t: st0).start()
+    poller.stop()
+    folded = hub.overlay(st0)
+    assert folded.nodes["a"].gpus[0].load is not None
+    assert hub.overlay(st0) is folded or hub.overlay(st0).nodes is folded.nodes
