@@ -38,26 +38,42 @@ class FleetState:
         self.node_pos = {n.name: i for i, n in enumerate(self.nodes)}
         if len(self.node_pos) != len(self.nodes):
             raise PackingError("node names must be unique")
-        gpus = [(ni, g) for ni, n in enumerate(self.nodes) for g in n.gpus]
-        self.models = sorted({g.model for _, g in gpus})
-        self.node_of = np.array([ni for ni, _ in gpus], dtype=np.intp)
-        self.index = np.array([g.index for _, g in gpus], dtype=np.intp)
-        self.model_id = np.array([self.models.index(g.model) for _, g in gpus], dtype=np.intp)
-        self.mig = np.array([g.mig_enabled for _, g in gpus], dtype=bool)
-        self.dynamic = np.array([g.mig_enabled and g.dynamic for _, g in gpus], dtype=bool)
-        geo = [_geometry(g.model, tuple(i for i, _ in g.instances)) for _, g in gpus]
-        self.mask = np.array([m for m, _ in geo], dtype=np.int64)
-        self.me_used = np.array([me for _, me in geo], dtype=bool)
-        self.free_milli = np.array([0 if g.mig_enabled else g.free_milli for _, g in gpus],
-                                   dtype=np.int64)
-        self.free_mem = np.array([UNTRACKED if g.free_memory_mib is None else g.free_memory_mib
-                                  for _, g in gpus], dtype=np.int64)
-        # free existing MIG instances per GPU: {(profile, start)}
-        self.free_inst: list[set[tuple[str, int]]] = [
-            {(i.profile, i.start) for i, used in g.instances if not used} for _, g in gpus]
+        models: dict[str, int] = {}
+        node_of, index, model_id, mig, dynamic, mask, me_used, free_milli, free_mem = (
+            [], [], [], [], [], [], [], [], [])
+        self.free_inst: list[set[tuple[str, int]]] = []  # free existing MIG (profile, start)
+        self.existing: list[tuple[MigInstance, ...]] = []  # all existing MIG instances
+        no_inst: tuple[MigInstance, ...] = ()
+        for ni, n in enumerate(self.nodes):  # one pass: this runs over thousands of GPUs
+            for g in n.gpus:
+                node_of.append(ni)
+                index.append(g.index)
+                model_id.append(models.setdefault(g.model, len(models)))
+                mig.append(g.mig_enabled)
+                dynamic.append(g.mig_enabled and g.dynamic)
+                if g.instances:
+                    insts = tuple(i for i, _ in g.instances)
+                    geo = _geometry(g.model, insts)
+                    self.free_inst.append({(i.profile, i.start) for i, u in g.instances if not u})
+                else:
+                    insts, geo = no_inst, (0, False)
+                    self.free_inst.append(set())
+                self.existing.append(insts)
+                mask.append(geo[0])
+                me_used.append(geo[1])
+                free_milli.append(0 if g.mig_enabled else g.free_milli)
+                free_mem.append(UNTRACKED if g.free_memory_mib is None else g.free_memory_mib)
+        self.models = list(models)
+        self.node_of = np.array(node_of, dtype=np.intp)
+        self.index = np.array(index, dtype=np.intp)
+        self.model_id = np.array(model_id, dtype=np.intp)
+        self.mig = np.array(mig, dtype=bool)
+        self.dynamic = np.array(dynamic, dtype=bool)
+        self.mask = np.array(mask, dtype=np.int64)
+        self.me_used = np.array(me_used, dtype=bool)
+        self.free_milli = np.array(free_milli, dtype=np.int64)
+        self.free_mem = np.array(free_mem, dtype=np.int64)
         self.n_free_inst = np.array([len(f) for f in self.free_inst], dtype=np.int64)
-        self.existing: list[tuple[MigInstance, ...]] = [
-            tuple(i for i, _ in g.instances) for _, g in gpus]
         self.cpu = np.array([n.cpu_milli_free for n in self.nodes], dtype=np.int64)
         self.mem = np.array([n.memory_bytes_free for n in self.nodes], dtype=np.int64)
         self.first_gpu = {ni: int(np.searchsorted(self.node_of, ni)) for ni in range(len(nodes))}

@@ -30,10 +30,16 @@ def _validate(gpus: Sequence[GpuRef], demand: Mapping[str, int]) -> dict[str, in
     known = sorted({p for g in gpus for p in g.model.profile_names})
     out: dict[str, int] = {}
     for name, count in demand.items():
-        owners = [g for g in gpus if name in g.model.profile_names]
-        if not owners:
+        for g in gpus:
+            try:  # accepts "MIG 1g.10gb" and "nvidia.com/mig-1g.10gb" spellings too
+                g.model.profile(name)
+            except UnknownProfileError:
+                continue
+            for p, c in validate_demand(g.model, {name: count}).items():
+                out[p] = out.get(p, 0) + c
+            break
+        else:
             raise UnknownProfileError("the MIG GPUs given", name, known)
-        out.update(validate_demand(owners[0].model, {name: count}))
     return {p: c for p, c in out.items() if c}
 
 

@@ -67,6 +67,11 @@ def test_mig_parted_v1_document() -> None:
                                                                   "start": 0}]
 
 
+def test_device_plugin_resource_names_accepted() -> None:
+    plan = plan_repartition([node("a", mig_gpu(0))], {"nvidia.com/mig-3g.40gb": 2})
+    assert dict(plan.served) == {"3g.40gb": 2} and plan.changes == 2
+
+
 def test_non_mig_gpus_are_left_alone() -> None:
     nodes = [node("a", plain_gpu(0), mig_gpu(1))]
     plan = plan_repartition(nodes, {"7g.80gb": 1})
