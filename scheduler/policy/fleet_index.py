@@ -22,6 +22,7 @@ from packing.mig import occupancy
 from scheduler.policy.capacity import GpuCapacity, NodeCapacity, gpu_used_fraction
 from scheduler.policy.plugins.gpu_model import node_products
 from scheduler.policy.plugins.health import HealthThresholds, gpu_health_reasons
+from scheduler.policy.plugins.load import fresh_load
 
 NO_GPU = -1
 _DEFAULT_HEALTH = HealthThresholds()
@@ -46,6 +47,9 @@ class FleetIndex:
     used_sum: npt.NDArray[np.float64]  # sum of used fractions over usable GPUs (binpack)
     n_usable: npt.NDArray[np.int16]
     cpu: npt.NDArray[np.int64]  # allocatable CPU milli (FGD's CPU term)
+    used: npt.NDArray[np.float64]  # per GPU used fraction (NaN: faulted or padding)
+    load: npt.NDArray[np.float64]  # per GPU live load 0..1 (NaN: none reported)
+    load_at: npt.NDArray[np.float64]  # when that load was observed (NaN: unknown)
 
     def code(self, key: str) -> int:
         try:
@@ -74,6 +78,9 @@ class FleetIndex:
             used_sum=np.zeros(rows),
             n_usable=np.zeros(rows, np.int16),
             cpu=np.zeros(rows, np.int64),
+            used=np.full((rows, slots), np.nan),
+            load=np.full((rows, slots), np.nan),
+            load_at=np.full((rows, slots), np.nan),
         )
 
     @property
@@ -115,7 +122,8 @@ class FleetIndex:
         out.keys = list(self.keys)
         for f in ("alive", "slow", "used_sum", "n_usable", "product", "cpu"):
             getattr(out, f)[:n] = getattr(self, f)
-        for f in ("plain_free", "plain_mem", "plain_size", "mig_mask", "mig_me", "mig_code"):
+        for f in ("plain_free", "plain_mem", "plain_size", "mig_mask", "mig_me", "mig_code",
+                  "used", "load", "load_at"):  # fmt: skip
             getattr(out, f)[:n, :s] = getattr(self, f)
         for d_out, d_in in ((out.static_free, self.static_free),
                             (out.static_total, self.static_total)):  # fmt: skip
@@ -137,6 +145,9 @@ class FleetIndex:
         self.mig_mask[r] = NO_GPU
         self.mig_me[r] = False
         self.mig_code[r] = NO_GPU
+        self.used[r] = np.nan
+        self.load[r] = np.nan
+        self.load_at[r] = np.nan
         for arr in (*self.static_free.values(), *self.static_total.values()):
             arr[r] = 0
 
@@ -156,12 +167,20 @@ class FleetIndex:
         used = 0.0
         usable = 0
         for j, g in enumerate(cap.gpus):
-            if gpu_health_reasons(g.gpu, _DEFAULT_HEALTH):
-                slow = True
+            if gpu_health_reasons(g.gpu, _DEFAULT_HEALTH) or g.model is None:
+                slow = True  # (unknown model: the fragmentation scorer skips such GPUs)
             if g.faulted:
                 continue
             usable += 1
-            used += gpu_used_fraction(g)
+            frac = gpu_used_fraction(g)
+            used += frac
+            self.used[r, j] = frac
+            ld = g.gpu.load
+            if ld is not None and ld.observed_at is not None:
+                value = fresh_load(g.gpu, ld.observed_at, float("inf"))
+                if value is not None:
+                    self.load[r, j] = value
+                    self.load_at[r, j] = ld.observed_at
             if not g.gpu.mig_enabled:
                 self.plain_free[r, j] = g.free_milli
                 self.plain_mem[r, j] = g.free_memory_mib

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from scheduler.policy import fast
+from scheduler.policy import fast, fast_scores
 from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
 from scheduler.policy.model import Allocation, ClusterState, Placement, PodRequest
@@ -157,8 +157,11 @@ class Extender:
         if req.gpu is None:
             return [(n, 0) for n in names]
         state = self.view(req, self.clock())
-        known = [n for n in names if n in state.nodes]
-        scores = run_scores(state, req, known, self.profile)
+        if fast_scores.applicable(req, self.profile):
+            scores = fast_scores.fast_scores(state, req, names, self.profile)
+        else:
+            known = [n for n in names if n in state.nodes]
+            scores = run_scores(state, req, known, self.profile)
         return [(n, scores.get(n, 0)) for n in names]
 
     def _reserve(self, req: PodRequest, node: str, now: float, ttl: float) -> Placement | None:
