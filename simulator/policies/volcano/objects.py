@@ -91,11 +91,46 @@ class Task:
     node_selector: dict[str, str] = field(default_factory=dict)
     status: TaskStatus = TaskStatus.PENDING
     node: str | None = None
+    owner: Job | None = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Keep the owning job's per-status tally current (Volcano's TaskStatusIndex).
+        if name == "status":
+            owner = self.__dict__.get("owner")
+            if owner is not None:
+                owner._moved(self, self.__dict__["status"], value)
+        object.__setattr__(self, name, value)
 
     def name_index(self) -> int:
         """CompareTask's pod-name index suffix `-N` (no suffix sorts first)."""
         m = _INDEX.search(self.name)
         return int(m.group(1)) if m else -1
+
+
+class TaskMap(dict[str, Task]):
+    """A job's tasks; adding or removing one updates the job's status tally."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self._job = job
+
+    def __setitem__(self, key: str, task: Task) -> None:
+        if key in self:
+            self.pop(key)
+        super().__setitem__(key, task)
+        task.owner = self._job
+        self._job._moved(task, None, task.status)
+
+    def __delitem__(self, key: str) -> None:
+        self.pop(key)
+
+    def pop(self, key: str, *default: Task) -> Task:  # type: ignore[override]
+        if key not in self and default:
+            return default[0]
+        task = super().pop(key)
+        self._job._moved(task, task.status, None)
+        task.owner = None
+        return task
 
 
 @dataclass
@@ -107,11 +142,27 @@ class Job:
     priority: int = 0
     creation: float = 0.0
     phase: JobPhase = JobPhase.PENDING
-    tasks: dict[str, Task] = field(default_factory=dict)
+    tasks: TaskMap = field(init=False, repr=False)
     unschedulable: bool = False  # fit errors this cycle (PodGroup condition)
+    _tally: dict[TaskStatus, int] = field(default_factory=dict, init=False, repr=False)
+    _allocated: Res = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tasks = TaskMap(self)
+
+    def _moved(self, task: Task, old: TaskStatus | None, new: TaskStatus | None) -> None:
+        if old is not None:
+            self._tally[old] -= 1
+            if old in ALLOCATED:
+                r.sub(self._allocated, task.resreq)
+        if new is not None:
+            self._tally[new] = self._tally.get(new, 0) + 1
+            if new in ALLOCATED:
+                r.add(self._allocated, task.resreq)
 
     def count(self, statuses: frozenset[TaskStatus]) -> int:
-        return sum(1 for t in self.tasks.values() if t.status in statuses)
+        tally = self._tally
+        return sum(tally.get(s, 0) for s in statuses)
 
     def ready_num(self) -> int:
         return self.count(READY)
@@ -122,16 +173,22 @@ class Job:
 
     def pipelined(self) -> bool:
         """gang JobPipelined: Pipelined + Ready >= minMember."""
-        return self.ready_num() + self.count(frozenset({TaskStatus.PIPELINED})) >= self.min_member
+        return self.ready_num() + self._tally.get(TaskStatus.PIPELINED, 0) >= self.min_member
 
     def valid(self) -> bool:
         """gang JobValid: all minMember pods must exist (and not have failed)."""
         return self.count(VALID) >= self.min_member
 
     def allocated(self) -> Res:
-        return r.total(t.resreq for t in self.tasks.values() if t.status in ALLOCATED)
+        """Σ request of tasks in AllocatedStatus (kept incrementally)."""
+        return self._allocated
+
+    def has_pending(self) -> bool:
+        return self._tally.get(TaskStatus.PENDING, 0) > 0
 
     def pending_tasks(self) -> list[Task]:
+        if not self.has_pending():
+            return []
         return [t for t in self.tasks.values() if t.status is TaskStatus.PENDING]
 
 

@@ -79,7 +79,7 @@ class VolcanoPolicy:
         return out
 
     def has_pending(self) -> bool:
-        return any(t.status is TaskStatus.PENDING for t in self.sched.tasks.values())
+        return any(j.has_pending() for j in self.sched.jobs.values())
 
     def usage(self) -> Usage:
         return counter_usage(self.sched.nodes.values())

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from simulator.policies.volcano import resources as r
-from simulator.policies.volcano.objects import ALLOCATED, Job, JobPhase, Queue, Task, TaskStatus
+from simulator.policies.volcano.objects import Job, JobPhase, Queue, Task
 from simulator.policies.volcano.resources import Res
 
 _EPS = 1e-9
@@ -63,11 +63,10 @@ def build(queues: Mapping[str, Queue], jobs: Iterable[Job], total: Res) -> dict[
         qa = attrs.get(job.queue)
         if qa is None:
             continue
-        for t in job.tasks.values():
-            if t.status in ALLOCATED:
-                r.add(qa.allocated, t.resreq)
-            if t.status in ALLOCATED or t.status in (TaskStatus.PENDING, TaskStatus.PIPELINED):
-                r.add(qa.request, t.resreq)
+        r.add(qa.allocated, job.allocated())
+        r.add(qa.request, job.allocated())
+        for t in job.pending_tasks():
+            r.add(qa.request, t.resreq)
         if job.phase is JobPhase.INQUEUE and job.min_resources:
             r.add(qa.inqueue, job.min_resources)
     _water_fill(attrs, total)

@@ -28,6 +28,8 @@ from simulator.policies.volcano.proportion import QueueAttr, build
 from simulator.policies.volcano.resources import Res
 from simulator.policies.volcano.sampling import NodeSampler
 
+_IN_CYCLE = frozenset({TaskStatus.ALLOCATED, TaskStatus.PIPELINED})
+
 
 @dataclass
 class Session:
@@ -126,6 +128,8 @@ class VolcanoScheduler:
         """A fresh snapshot has no record of last cycle's Allocated/Pipelined markers."""
         for job in self.jobs.values():
             job.unschedulable = False
+            if not job.count(_IN_CYCLE):
+                continue
             for t in job.tasks.values():
                 if t.status in (TaskStatus.ALLOCATED, TaskStatus.PIPELINED):
                     if t.node:
