@@ -79,12 +79,14 @@ class FragmentationScore:
                     MigInstance(grant.profile, grant.start or 0)
                 )
             return total
-        plain = [c for c in cap.gpus if c.model is not None]
+        # Shares and whole GPUs need no MIG geometry, so GPUs of models outside the MIG
+        # catalogue (the Alibaba trace's T4, P100, G2, ...) are scored by the same FGD measure.
+        plain = [c for c in cap.gpus if c.model is not None or not c.gpu.mig_enabled]
         if not plain:
             return 0.0
         left = tuple(NO_GPU if c.faulted or c.gpu.mig_enabled else c.free_milli for c in plain)
         pos = {c.index: i for i, c in enumerate(plain)}
-        model = plain[0].model.key  # type: ignore[union-attr]
+        model = plain[0].model.key if plain[0].model is not None else plain[0].gpu.model
         workload = self.workload or _own_shape(pod)
         milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
         frac = FractionalCandidate(
