@@ -4,18 +4,19 @@
 out (see `merge`). `overlay(state)` returns the state with `Gpu.health` / `Gpu.load` replaced,
 adding the load of pods placed too recently for any reading to include (`RecentPlacements`).
 Both the merged telemetry and the folded nodes are cached (until new readings, ageing, or a
-change of nodes / allocations / recent placements), so a filter or prioritize call on a large
-cluster costs a lookup, not a refold of every GPU.
+change of nodes or recent placements); allocations changing between requests keeps the fold and
+the capacity views of untouched nodes, so a filter or prioritize call on a large cluster costs a
+lookup, not a refold of every GPU.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Gpu, GpuHealth, GpuLoad, Node
+from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Node
+from scheduler.telemetry.fold import fold_nodes, rebuild_state, with_recent
 from scheduler.telemetry.merge import Telemetry, merge
 from scheduler.telemetry.readings import GpuReading
 from scheduler.telemetry.recent import RecentPlacements
@@ -36,7 +37,8 @@ class TelemetryHub:
         self._readings: dict[str, list[GpuReading]] = {}
         self._gen = 0  # bumped whenever readings change
         self._merged: tuple[int, float, float, Telemetry] | None = None  # gen, from, until, map
-        self._folded: tuple[tuple[Any, ...], ClusterState, tuple[Any, ...]] | None = None
+        self._base: tuple[tuple[int, int], Mapping[str, Node], tuple[Any, ...]] | None = None
+        self._last: tuple[tuple[Any, ...], ClusterState] | None = None
         self._seen_allocs: set[str] | None = None
         self._lock = threading.Lock()
 
@@ -72,59 +74,26 @@ class TelemetryHub:
         """`state` with telemetry folded into each known GPU (same object if nothing applies)."""
         self._note_new_placements(state)
         tele = self.gpu_telemetry(state.now)
-        bucket = int(state.now // RECENT_BUCKET_S) if len(self.recent) else 0
-        key = (id(state.nodes), id(state.allocations), id(tele), self.recent.version, bucket)
-        with self._lock:
-            hit = self._folded if self._folded is not None and self._folded[0] == key else None
-        if hit is not None:
-            base = hit[1]
-            if base is state:
-                return state
-            # Same nodes and allocations as the cached fold: share its memoised views too.
-            return ClusterState(nodes=base.nodes, allocations=state.allocations,
-                                gangs=state.gangs, now=state.now, _by_node=base._by_node,
-                                _capacity=base._capacity, _fleet=base._fleet)
-        out = self._fold_state(state, tele) if tele else state
-        with self._lock:  # hold the keyed objects so their ids cannot be reused meanwhile
-            self._folded = (key, out, (state.nodes, state.allocations, tele))
-        return out
-
-    def _fold_state(self, state: ClusterState, tele: Telemetry) -> ClusterState:
-        nodes: dict[str, Node] = dict(state.nodes)
-        changed = False
-        for name, node in state.nodes.items():
-            gpus = tuple(self._fold(name, g, tele.get((name, g.index)), state.now)
-                         for g in node.gpus)
-            if gpus != node.gpus:
-                nodes[name] = dataclasses.replace(node, gpus=gpus)
-                changed = True
-        if not changed:
+        if not tele:
             return state
-        # A new snapshot, not dataclasses.replace: the memoised capacity views describe old GPUs.
-        return ClusterState(nodes=nodes, allocations=state.allocations, gangs=state.gangs,
-                            now=state.now)
-
-    def _fold(self, node: str, g: Gpu, t: tuple[GpuHealth, GpuLoad | None] | None,
-              now: float) -> Gpu:
-        if t is None:
-            return g
-        health, load = t
-        old = g.health
-        if old != GpuHealth():  # never forget a fault the inventory (annotation) carries
-            health = GpuHealth(
-                xid_recent=tuple(sorted(set(old.xid_recent) | set(health.xid_recent))),
-                ecc_uncorrectable=max(old.ecc_uncorrectable, health.ecc_uncorrectable),
-                remap_failure=old.remap_failure or health.remap_failure,
-                temperature_c=health.temperature_c if health.temperature_c is not None
-                else old.temperature_c,
-                over_temperature=old.over_temperature or health.over_temperature,
-            )
-        if load is not None and load.observed_at is not None and len(self.recent):
-            extra = self.recent.extra_pct(node, g.index, load.observed_at, now)
-            if extra and load.utilization_pct is not None:
-                load = dataclasses.replace(
-                    load, utilization_pct=min(100.0, load.utilization_pct + extra))
-        return dataclasses.replace(g, health=health, load=load or g.load)
+        base_key = (id(state.nodes), id(tele))
+        with self._lock:
+            base = self._base if self._base is not None and self._base[0] == base_key else None
+        if base is None:
+            base = (base_key, fold_nodes(state.nodes, tele), (state.nodes, tele))
+        busy = self.recent.nodes(state.now)
+        key = (base_key, self.recent.version, int(state.now // RECENT_BUCKET_S) if busy else 0)
+        with self._lock:
+            prev = self._last
+        if prev is not None and prev[0] == key:
+            nodes = prev[1].nodes
+        else:
+            nodes = with_recent(base[1], busy, lambda n, i, at: self.recent.extra_pct(
+                n, i, at, state.now)) if busy else base[1]
+        out = rebuild_state(prev[1] if prev is not None else None, nodes, state)
+        with self._lock:  # holding the keyed objects keeps their ids from being reused
+            self._base, self._last = base, (key, out)
+        return out
 
     def _note_new_placements(self, state: ClusterState) -> None:
         """Allocations seen for the first time are recent placements (not on the first call:

@@ -48,6 +48,12 @@ class RecentPlacements:
             return 100.0 * sum(e.fraction for (n, i, _), e in self._entries.items()
                                if n == node and i == index and observed_at < e.at + self.lag_s)
 
+    def nodes(self, now: float) -> set[str]:
+        """Nodes that have live entries at `now`."""
+        with self._lock:
+            self._expire(now)
+            return {n for n, _, _ in self._entries}
+
     def _expire(self, now: float) -> None:
         for key in [k for k, e in self._entries.items() if now - e.at >= self.ttl_s]:
             del self._entries[key]

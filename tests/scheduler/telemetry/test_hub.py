@@ -173,3 +173,23 @@ def test_poller_warms_the_fold() -> None:
     folded = hub.overlay(st0)
     assert folded.nodes["a"].gpus[0].load is not None
     assert hub.overlay(st0) is folded or hub.overlay(st0).nodes is folded.nodes
+
+
+def test_new_placement_rebuilds_only_its_node() -> None:
+    """A bind adds an allocation and a recent placement: only that node's objects change, the
+    other nodes keep their folded objects and memoised capacity views."""
+    from scheduler.policy.model import ClusterState
+
+    hub = TelemetryHub([ListSource("p", [r(node_=n, utilization_pct=10.0) for n in "abc"])])
+    hub.refresh(NOW)
+    raw = state(node("a", gpu(0)), node("b", gpu(0)), node("c", gpu(0)), now=NOW)
+    s1 = hub.overlay(raw)
+    for n in "abc":
+        s1.capacity(n)
+    allocs = {"x": held("x", "b", 0, milli=500)}
+    s2 = hub.overlay(ClusterState(nodes=raw.nodes, allocations=allocs, now=NOW + 1))
+    assert s2.nodes["a"] is s1.nodes["a"] and s2.nodes["c"] is s1.nodes["c"]
+    assert s2.nodes["b"] is not s1.nodes["b"]
+    assert s2.nodes["b"].gpus[0].load.utilization_pct == 60.0  # type: ignore[union-attr]
+    assert set(s2._capacity) == {"a", "c"}  # b's view is rebuilt with the new allocation
+    assert s2.capacity("b").gpus[0].free_milli == 500

@@ -1,0 +1,92 @@
+"""Pure pieces of folding telemetry into a `ClusterState` (the hub caches around them).
+
+Two layers, so a just-placed pod does not force a refold of every GPU: `fold_nodes` applies the
+merged telemetry to every GPU (redone only when nodes or telemetry change); `with_recent` then
+rebuilds just the nodes that have recent placements. `rebuild_state` carries the memoised
+capacity views over for every node whose object and allocations did not change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+
+from scheduler.policy.model import Allocation, ClusterState, Gpu, GpuHealth, Node
+from scheduler.telemetry.merge import Telemetry
+
+Extra = Callable[[str, int, float], float]  # (node, gpu index, observed_at) -> extra util %
+
+
+def fold_gpu(g: Gpu, t: tuple | None) -> Gpu:
+    if t is None:
+        return g
+    health, load = t
+    old = g.health
+    if old != GpuHealth():  # never forget a fault the inventory (annotation) already carries
+        health = GpuHealth(
+            xid_recent=tuple(sorted(set(old.xid_recent) | set(health.xid_recent))),
+            ecc_uncorrectable=max(old.ecc_uncorrectable, health.ecc_uncorrectable),
+            remap_failure=old.remap_failure or health.remap_failure,
+            temperature_c=health.temperature_c if health.temperature_c is not None
+            else old.temperature_c,
+            over_temperature=old.over_temperature or health.over_temperature,
+        )
+    return dataclasses.replace(g, health=health, load=load or g.load)
+
+
+def fold_nodes(nodes: Mapping[str, Node], tele: Telemetry) -> Mapping[str, Node]:
+    """Every node with its GPUs' telemetry applied; the same mapping when nothing applies."""
+    out: dict[str, Node] | None = None
+    for name, node in nodes.items():
+        gpus = tuple(fold_gpu(g, tele.get((name, g.index))) for g in node.gpus)
+        if gpus != node.gpus:
+            out = out if out is not None else dict(nodes)
+            out[name] = dataclasses.replace(node, gpus=gpus)
+    return nodes if out is None else out
+
+
+def with_recent(nodes: Mapping[str, Node], names: set[str], extra: Extra) -> Mapping[str, Node]:
+    """`nodes` with recent-placement load added on the GPUs of `names` (fresh loads only)."""
+    out: dict[str, Node] | None = None
+    for name in sorted(names & nodes.keys()):
+        node, gpus = nodes[name], []
+        for g in node.gpus:
+            ld = g.load
+            if ld is not None and ld.observed_at is not None and ld.utilization_pct is not None:
+                add = extra(name, g.index, ld.observed_at)
+                if add:
+                    ld = dataclasses.replace(ld, utilization_pct=min(100.0,
+                                                                     ld.utilization_pct + add))
+                    g = dataclasses.replace(g, load=ld)
+            gpus.append(g)
+        if tuple(gpus) != node.gpus:
+            out = out if out is not None else dict(nodes)
+            out[name] = dataclasses.replace(node, gpus=tuple(gpus))
+    return nodes if out is None else out
+
+
+def _alloc_nodes(old: Mapping[str, Allocation], new: Mapping[str, Allocation]) -> set[str]:
+    touched = set()
+    for uid in old.keys() | new.keys():
+        a, b = old.get(uid), new.get(uid)
+        if a is not b:
+            touched |= {x.placement.node for x in (a, b) if x is not None}
+    return touched
+
+
+def rebuild_state(prev: ClusterState | None, nodes: Mapping[str, Node],
+                  state: ClusterState) -> ClusterState:
+    """A snapshot of `nodes` with `state`'s allocations, gangs and instant, reusing `prev`'s
+    memoised views where they still hold."""
+    if prev is None:
+        return ClusterState(nodes=nodes, allocations=state.allocations, gangs=state.gangs,
+                            now=state.now)
+    if nodes is prev.nodes and state.allocations is prev.allocations:
+        return ClusterState(nodes=nodes, allocations=state.allocations, gangs=state.gangs,
+                            now=state.now, _by_node=prev._by_node, _capacity=prev._capacity,
+                            _fleet=prev._fleet)
+    touched = _alloc_nodes(prev.allocations, state.allocations)
+    touched |= {n for n, node in nodes.items() if prev.nodes.get(n) is not node}
+    keep = {n: c for n, c in prev._capacity.items() if n not in touched}
+    return ClusterState(nodes=nodes, allocations=state.allocations, gangs=state.gangs,
+                        now=state.now, _capacity=keep)
