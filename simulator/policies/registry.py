@@ -1,6 +1,7 @@
 """Explicit registry of the simulator's policies (no discovery, no magic).
 
-``FILL_POLICIES``: the FGD paper's baselines for the fill experiment (`tessera simulate fgd-fill`).
+``FILL_POLICIES``: the fill experiment's policies (`tessera simulate fgd-fill`): the FGD paper's
+six baselines and Tessera's own policy core.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from simulator.policies.fgd import Fgd
 from simulator.policies.gpu_clustering import GpuClustering
 from simulator.policies.gpu_packing import GpuPacking
 from simulator.policies.random_fit import RandomFit
+from simulator.policies.tessera_fill import TesseraFill, TesseraFillTraceMix
 
 FILL_POLICIES: dict[str, Callable[[FillContext], FillPolicy]] = {
     "random": RandomFit,
@@ -22,6 +24,8 @@ FILL_POLICIES: dict[str, Callable[[FillContext], FillPolicy]] = {
     "packing": GpuPacking,
     "bestfit": BestFit,
     "fgd": Fgd,
+    "tessera": TesseraFill,  # the shipped policy core (scheduler.policy), default profile
+    "tessera-mix": TesseraFillTraceMix,  # same, fragmentation scored for the trace's mix
 }
 
 

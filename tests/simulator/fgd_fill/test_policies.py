@@ -98,3 +98,17 @@ def test_every_policy_respects_model_constraints(policy):
     p = pod("p", milli=500, spec="V100M16|V100M32")
     trace = [p, pod("q", milli=300)]
     assert choose(policy, c, p, trace)[0] == 1
+
+
+def test_tessera_adapter_places_through_the_policy_core():
+    # Two 2-GPU T4 nodes; node 1 already has a 600 share on GPU 0. A 400 share: the policy core
+    # (binpack + fragmentation) prefers filling that GPU exactly (node 1, GPU 0, 0 left) over
+    # opening a fresh GPU; the adapter mirrors the bind into its SimCluster.
+    c = cluster(node("a"), node("b"))
+    trace = [pod("x", milli=600), pod("p", milli=400)]
+    chooser = make_fill_policy("tessera", FillContext(c, tuple(trace)))
+    first = chooser.choose(c, trace[0], c.feasible(trace[0]), RNG)
+    c.place(trace[0], *first)
+    second = chooser.choose(c, trace[1], c.feasible(trace[1]), RNG)
+    assert second == first  # same node, same GPU: 600 + 400 = 1000
+    assert len(chooser.sim.allocations) == 2  # type: ignore[attr-defined]
