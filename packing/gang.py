@@ -20,9 +20,19 @@ from packing.gang_cost import CostModel
 from packing.gang_decode import Classes, decode
 from packing.gang_greedy import INF, _models_for, _node_scores, greedy
 from packing.gang_state import UNTRACKED, FleetState, evaluate_plan
-from packing.gang_types import GangMember, GangPlan, MemberPlacement, NodeSlot, Objective, Status
+from packing.gang_types import (
+    GangMember,
+    GangPlan,
+    GpuSlot,
+    Grant,
+    MemberPlacement,
+    NodeSlot,
+    Objective,
+    Status,
+)
 
-__all__ = ["plan_gang"]
+__all__ = ["GangMember", "GangPlan", "GpuSlot", "Grant", "MemberPlacement", "NodeSlot",
+           "plan_gang"]
 
 
 def _prune(st: FleetState, classes: Classes, greedy_nodes: set[int],
