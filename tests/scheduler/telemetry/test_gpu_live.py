@@ -1,0 +1,42 @@
+"""On a machine with an NVIDIA GPU: the agent's /metrics follow NVML (idle and under load).
+
+Runs benchmarks/device/nvml_live.py; skips cleanly without NVML (as on the CI box).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.gpu
+
+
+def _nvml_ok() -> bool:
+    import pynvml
+
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return False
+    pynvml.nvmlShutdown()
+    return True
+
+
+@pytest.mark.skipif(not _nvml_ok(), reason="no NVIDIA GPU / NVML on this machine")
+def test_agent_metrics_follow_nvml_on_a_real_gpu() -> None:
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks/device/nvml_live.py")],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "RESULT: PASS" in out.stdout
+
+
+def test_script_skips_cleanly_without_a_gpu() -> None:
+    if _nvml_ok():
+        pytest.skip("a GPU is present: the skip path cannot be shown")
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks/device/nvml_live.py")],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0 and out.stdout.startswith("SKIP: ")
