@@ -135,10 +135,7 @@ def fast_filter(
     req = pod.gpu
     assert req is not None
     idx = state.fleet()
-    rows = np.fromiter((idx.row.get(x, -1) for x in names), np.intp, len(names))
-    known = rows >= 0
-    r = np.where(known, rows, 0)
-    known &= idx.alive[r]
+    r, known = idx.rows_of(names)
     ok, unres, exact, why, why_never = _fit(idx, r, req)
     code = np.where(ok, OK, np.where(unres, UNRES, UNSCHED))
     model_why = ""

@@ -72,17 +72,23 @@ def _binpack(
 
 
 def _fragmentation(
-    idx: FleetIndex, r: npt.NDArray[np.intp], take: npt.NDArray[np.bool_], milli: int, count: int
+    idx: FleetIndex, r: npt.NDArray[np.intp], take: Bools, milli: int, count: int
 ) -> Floats:
-    pf = idx.plain_free[r].astype(np.int64)
-    after = np.where(take, pf - milli, pf)
     table = _table(milli, count)
-    zeros = np.zeros(len(r), np.intp)
-    cpu = idx.cpu[r]
-    inc = table.node_frag(after, cpu, zeros) - table.node_frag(pf, cpu, zeros)
-    fits = take.any(axis=1)
-    score = 1.0 / (1.0 + np.exp(np.minimum(inc / SCALE_MILLI, 50.0)))
-    return np.where(fits, score, 0.0)
+    memo = idx.memo.get(("frag", milli, count))
+    if memo is None:  # every row's fragmentation before placing: once per index and shape
+        every = idx.plain_free.astype(np.int64)
+        memo = idx.memo[("frag", milli, count)] = table.node_frag(
+            every, idx.cpu, np.zeros(len(every), np.intp)
+        )
+    fits = np.flatnonzero(take.any(axis=1))
+    rows = r[fits]
+    pf = idx.plain_free[rows].astype(np.int64)
+    after = np.where(take[fits], pf - milli, pf)
+    inc = table.node_frag(after, idx.cpu[rows], np.zeros(len(rows), np.intp)) - memo[rows]
+    out = np.zeros(len(r))
+    out[fits] = 1.0 / (1.0 + np.exp(np.minimum(inc / SCALE_MILLI, 50.0)))
+    return out
 
 
 def _load(
@@ -104,13 +110,6 @@ def _load(
     return np.where(n > 0, value, 0.0)
 
 
-def _rows(idx: FleetIndex, names: Sequence[str]) -> tuple[npt.NDArray[np.intp], Bools]:
-    rows = np.fromiter((idx.row.get(x, -1) for x in names), np.intp, len(names))
-    known: Bools = np.asarray(rows >= 0)
-    r = np.where(known, rows, 0)
-    return r, np.asarray(known & idx.alive[r])
-
-
 def plugin_values(
     state: ClusterState, pod: PodRequest, names: Sequence[str], profile: Profile
 ) -> dict[str, Floats]:
@@ -118,7 +117,7 @@ def plugin_values(
     g = pod.gpu
     assert g is not None
     idx = state.fleet()
-    r, known = _rows(idx, names)
+    r, known = idx.rows_of(names)
     take = _chosen(idx, r, pod)
     milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
     out: dict[str, Floats] = {}
@@ -137,8 +136,9 @@ def plugin_values(
 
 def fast_scores(
     state: ClusterState, pod: PodRequest, names: Sequence[str], profile: Profile
-) -> dict[str, int]:
-    """Integer 0..10 per node, as `run_scores` computes them; call when `applicable`."""
+) -> list[int]:
+    """Integer 0..10 per node in `names` order, as `run_scores` computes them (unknown: 0);
+    call when `applicable`."""
     values = plugin_values(state, pod, names, profile)
     acc = np.zeros(len(names))
     total = 0.0
@@ -147,15 +147,17 @@ def fast_scores(
             total += weight
             acc += weight * np.nan_to_num(values[plugin.name], nan=0.0)
     if total <= 0:
-        return dict.fromkeys(names, 0)
+        return [0] * len(names)
     idx = state.fleet()
-    r, known = _rows(idx, names)
+    r, known = idx.rows_of(names)
     ints = np.rint(MAX_SCORE * acc / total).astype(np.int64)
     ints[~known] = 0
-    out = dict(zip(names, ints.tolist(), strict=True))
-    slow = [names[int(i)] for i in np.flatnonzero(idx.slow[r] & known)]
-    if slow:
-        out.update(run_scores(state, pod, slow, profile))
+    out: list[int] = ints.tolist()
+    slow = np.flatnonzero(idx.slow[r] & known)
+    if len(slow):
+        redo = run_scores(state, pod, [names[int(i)] for i in slow], profile)
+        for i in slow:
+            out[int(i)] = redo[names[int(i)]]
     return out
 
 

@@ -11,8 +11,9 @@ node, a MIG GPU of a model the catalogue lacks, or grants that could not be char
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -47,9 +48,26 @@ class FleetIndex:
     used_sum: npt.NDArray[np.float64]  # sum of used fractions over usable GPUs (binpack)
     n_usable: npt.NDArray[np.int16]
     cpu: npt.NDArray[np.int64]  # allocatable CPU milli (FGD's CPU term)
+    _rows_memo: dict[tuple[str, ...], tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]]
+    memo: dict[object, npt.NDArray[np.float64]]  # derived per-row arrays (this index only)
     used: npt.NDArray[np.float64]  # per GPU used fraction (NaN: faulted or padding)
     load: npt.NDArray[np.float64]  # per GPU live load 0..1 (NaN: none reported)
     load_at: npt.NDArray[np.float64]  # when that load was observed (NaN: unknown)
+
+    def rows_of(self, names: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+        """(row per name, known and alive) -- memoised for the last few name lists, since
+        kube-scheduler sends the same list to filter and then to prioritize."""
+        key = tuple(names)
+        hit = self._rows_memo.get(key)
+        if hit is None:
+            rows = np.fromiter(map(self.row.get, key, repeat(-1, len(key))), np.intp, len(key))
+            known = rows >= 0
+            r = np.where(known, rows, 0)
+            hit = (r, np.asarray(known & self.alive[r]))
+            if len(self._rows_memo) >= 4:
+                self._rows_memo.pop(next(iter(self._rows_memo)))
+            self._rows_memo[key] = hit
+        return hit
 
     def code(self, key: str) -> int:
         try:
@@ -81,6 +99,8 @@ class FleetIndex:
             used=np.full((rows, slots), np.nan),
             load=np.full((rows, slots), np.nan),
             load_at=np.full((rows, slots), np.nan),
+            _rows_memo={},
+            memo={},
         )
 
     @property

@@ -158,10 +158,10 @@ class Extender:
             return [(n, 0) for n in names]
         state = self.view(req, self.clock())
         if fast_scores.applicable(req, self.profile):
-            scores = fast_scores.fast_scores(state, req, names, self.profile)
-        else:
-            known = [n for n in names if n in state.nodes]
-            scores = run_scores(state, req, known, self.profile)
+            ints = fast_scores.fast_scores(state, req, names, self.profile)
+            return list(zip(names, ints, strict=True))
+        known = [n for n in names if n in state.nodes]
+        scores = run_scores(state, req, known, self.profile)
         return [(n, scores.get(n, 0)) for n in names]
 
     def _reserve(self, req: PodRequest, node: str, now: float, ttl: float) -> Placement | None:

@@ -155,7 +155,7 @@ def test_fast_scores_equal_plugins(data, base, req, qos) -> None:
     p = pod(gpu=req, qos=qos)
     names = [*sorted(state.nodes), "ghost"]
     assert fast_scores_applicable(p, PROFILE)
-    got = fast_scores(state, p, names, PROFILE)
+    got = dict(zip(names, fast_scores(state, p, names, PROFILE), strict=True))
     want = run_scores(state, p, [n for n in names if n in state.nodes], PROFILE)
     assert got["ghost"] == 0
     for n in state.nodes:
@@ -179,6 +179,6 @@ def test_fast_scores_exact_on_a_plain_case() -> None:
     held = Allocation("d/x", "x", Placement("busy", (GpuGrant(0, milli=500),)))
     state = ClusterState({"busy": busy, "idle": idle}, {"x": held})
     p = pod(gpu=GpuRequest("milli", milli=500))
-    got = fast_scores(state, p, ["busy", "idle"], PROFILE)
+    got = dict(zip(["busy", "idle"], fast_scores(state, p, ["busy", "idle"], PROFILE), strict=True))
     assert got == run_scores(state, p, ["busy", "idle"], PROFILE)
     assert got["busy"] > got["idle"]
