@@ -152,7 +152,8 @@ def _place_on(st: FleetState, m: GangMember, node: int) -> tuple[Grant, ...] | N
     lo, hi = st.first_gpu[node], st.first_gpu[node] + len(st.nodes[node].gpus)
     saved = (st.mask[lo:hi].copy(), st.me_used[lo:hi].copy(), st.free_milli[lo:hi].copy(),
              st.free_mem[lo:hi].copy(), [set(s) for s in st.free_inst[lo:hi]],
-             int(st.cpu[node]), int(st.mem[node]))
+             int(st.cpu[node]), int(st.mem[node]), st.existing[lo:hi],
+             st.n_free_inst[lo:hi].copy())
     grants: list[Grant] = []
     try:
         st.take_node(node, m)
@@ -164,7 +165,8 @@ def _place_on(st: FleetState, m: GangMember, node: int) -> tuple[Grant, ...] | N
             grants.append(g)
     except InvalidPlacementError:
         (st.mask[lo:hi], st.me_used[lo:hi], st.free_milli[lo:hi], st.free_mem[lo:hi],
-         st.free_inst[lo:hi], st.cpu[node], st.mem[node]) = saved
+         st.free_inst[lo:hi], st.cpu[node], st.mem[node], st.existing[lo:hi],
+         st.n_free_inst[lo:hi]) = saved
         return None
     return tuple(grants)
 

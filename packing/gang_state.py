@@ -42,7 +42,7 @@ class FleetState:
         node_of, index, model_id, mig, dynamic, mask, me_used, free_milli, free_mem = (
             [], [], [], [], [], [], [], [], [])
         self.free_inst: list[set[tuple[str, int]]] = []  # free existing MIG (profile, start)
-        self.existing: list[tuple[MigInstance, ...]] = []  # all existing MIG instances
+        self.existing: list[tuple[MigInstance, ...]] = []  # MIG instances (existing + created)
         no_inst: tuple[MigInstance, ...] = ()
         for ni, n in enumerate(self.nodes):  # one pass: this runs over thousands of GPUs
             for g in n.gpus:
@@ -84,6 +84,7 @@ class FleetState:
         for name in ("mask", "me_used", "free_milli", "free_mem", "n_free_inst", "cpu", "mem"):
             setattr(out, name, getattr(self, name).copy())
         out.free_inst = [set(f) for f in self.free_inst]
+        out.existing = list(self.existing)
         return out
 
     def gpu_pos(self, node: int, index: int) -> int:
@@ -133,11 +134,14 @@ class FleetState:
                 self.free_inst[p].discard((prof.name, g.start))
                 self.n_free_inst[p] -= 1
             else:
-                span = prof.span(g.start)
-                if not self.dynamic[p] or g.start not in prof.placements \
-                        or self.mask[p] & span or (prof.media_extension and self.me_used[p]):
-                    raise InvalidPlacementError(f"{where} cannot create {prof.name}@{g.start}")
-                self.mask[p] |= span
+                if not self.dynamic[p]:
+                    raise InvalidPlacementError(f"{where} does not allow new MIG instances")
+                new = (*self.existing[p], MigInstance(prof.name, g.start))
+                try:  # every geometry rule: starts, overlap, max count, +me, compute
+                    self.mask[p] = check_layout(model, new)
+                except InvalidPlacementError as exc:
+                    raise InvalidPlacementError(f"{where}: {exc}") from None
+                self.existing[p] = new
                 self.me_used[p] |= prof.media_extension
         return self.gpu_cost(p) - before
 

@@ -6,12 +6,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from packing.errors import InvalidCountError, PackingError, UnknownGpuModelError
+from packing.errors import (
+    InvalidCountError,
+    InvalidPlacementError,
+    PackingError,
+    UnknownGpuModelError,
+)
 from packing.gang import plan_gang
 from packing.gang_cost import CostModel
 from packing.gang_greedy import greedy
 from packing.gang_state import FleetState, evaluate_plan
-from packing.gang_types import GangMember, GpuSlot, NodeSlot
+from packing.gang_types import GangMember, GpuSlot, Grant, MemberPlacement, NodeSlot
 from packing.mig import valid_layouts
 from tests.packing.gang_builders import brute_force, mig_gpu, node, plain_gpu
 
@@ -173,3 +178,49 @@ def test_cpsat_equals_brute_force_and_never_worse_than_greedy(
     assert plan.objective == best == evaluate_plan(members, nodes, plan.placements, cost)
     if g is not None:
         assert plan.objective <= evaluate_plan(members, nodes, g, cost)
+
+
+# ---- the exact plan check (every plan returned passes through it) ---------------------------
+
+def _mp(node_name: str, *grants: Grant) -> MemberPlacement:
+    return MemberPlacement(node_name, grants)
+
+
+_CHECK_NODES = [node("a", plain_gpu(0), mig_gpu(1, ("3g.40gb", 4, False)), cpu=3000)]
+
+
+@pytest.mark.parametrize(
+    ("members", "plan", "why"),
+    [
+        # two members on one whole GPU
+        ([M("ns/a", whole=1), M("ns/b", whole=1)],
+         {"ns/a": _mp("a", Grant(0, whole=True)), "ns/b": _mp("a", Grant(0, whole=True))},
+         "not a free whole GPU"),
+        # 3g@0 and 4g@0 overlap on GPU 1
+        ([M("ns/a", mig_profile="3g.40gb", mig_count=1),
+          M("ns/b", mig_profile="4g.40gb", mig_count=1)],
+         {"ns/a": _mp("a", Grant(1, profile="3g.40gb", start=0)),
+          "ns/b": _mp("a", Grant(1, profile="4g.40gb", start=0))}, "overlaps"),
+        # the one free existing 3g@4 handed out twice
+        ([M("ns/a", mig_profile="3g.40gb", mig_count=1),
+          M("ns/b", mig_profile="3g.40gb", mig_count=1)],
+         {"ns/a": _mp("a", Grant(1, profile="3g.40gb", start=4, existing=True)),
+          "ns/b": _mp("a", Grant(1, profile="3g.40gb", start=4, existing=True))},
+         "no free 3g.40gb@4"),
+        # 2 x 2000 CPU on a 3000 CPU node
+        ([M("ns/a", milli=300, cpu_milli=2000), M("ns/b", milli=300, cpu_milli=2000)],
+         {"ns/a": _mp("a", Grant(0, milli=300)), "ns/b": _mp("a", Grant(0, milli=300))},
+         "lacks CPU"),
+        # 600 + 600 milli on one GPU
+        ([M("ns/a", milli=600), M("ns/b", milli=600)],
+         {"ns/a": _mp("a", Grant(0, milli=600)), "ns/b": _mp("a", Grant(0, milli=600))},
+         "cannot take 600"),
+        # a member left out: not all-or-nothing
+        ([M("ns/a", whole=1), M("ns/b", whole=1)], {"ns/a": _mp("a", Grant(0, whole=True))},
+         "every gang member"),
+    ],
+)
+def test_exact_check_rejects_double_booking(members: list[GangMember],
+                                            plan: dict[str, MemberPlacement], why: str) -> None:
+    with pytest.raises(InvalidPlacementError, match=why):
+        evaluate_plan(members, _CHECK_NODES, plan, CostModel(members, "fragmentation"))
