@@ -88,5 +88,6 @@ def rebuild_state(prev: ClusterState | None, nodes: Mapping[str, Node],
     touched = _alloc_nodes(prev.allocations, state.allocations)
     touched |= {n for n, node in nodes.items() if prev.nodes.get(n) is not node}
     keep = {n: c for n, c in prev._capacity.items() if n not in touched}
+    # (E1, surgical) seed the fleet index from prev's so only touched rows are rebuilt.
     return ClusterState(nodes=nodes, allocations=state.allocations, gangs=state.gangs,
-                        now=state.now, _capacity=keep)
+                        now=state.now, _capacity=keep, _seed=prev.seed_for(touched))
