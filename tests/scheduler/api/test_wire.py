@@ -214,3 +214,41 @@ def test_extender_args_decoding_keeps_names_in_order(node_names: list[str]) -> N
     pod = {"metadata": {"name": "p"}}
     body = orjson.dumps({"Pod": pod, "Nodes": None, "NodeNames": node_names})
     assert wire.decode_extender_args(body).names() == node_names
+
+
+def _recase(draw: st.DrawFn, word: str) -> str:
+    flips = draw(st.lists(st.booleans(), min_size=len(word), max_size=len(word)))
+    return "".join(c.swapcase() if f else c for c, f in zip(word, flips, strict=True))
+
+
+@st.composite
+def recased_binding(draw: st.DrawFn) -> tuple[bytes, tuple[str, str, str, str]]:
+    values = tuple(draw(st.text(min_size=1, max_size=10)) for _ in range(4))
+    keys = ("PodName", "PodNamespace", "PodUID", "Node")
+    doc = {_recase(draw, k): v for k, v in zip(keys, values, strict=True)}
+    return orjson.dumps(doc), values  # type: ignore[return-value]
+
+
+@given(recased_binding())
+def test_binding_args_decode_under_any_key_casing(case: tuple[bytes, tuple[str, ...]]) -> None:
+    # Go's decoder matches field names case-insensitively; so does ours.
+    body, (name, ns, uid, node) = case
+    b = wire.decode_binding_args(body)
+    assert (b.pod_name, b.pod_namespace, b.pod_uid, b.node) == (name, ns, uid, node)
+
+
+victims = st.dictionaries(
+    st.text(min_size=1, max_size=8),
+    st.tuples(st.lists(st.text(min_size=1, max_size=8), max_size=4), st.integers(0, 5)),
+    max_size=6,
+)
+
+
+@given(victims)
+def test_preemption_result_round_trips_through_the_request_decoder(v: dict) -> None:
+    # What we answer in NodeNameToMetaVictims is exactly what kube-scheduler would read back.
+    body = wire.encode_preemption_result(v)
+    doc = orjson.loads(body)
+    doc["Pod"] = {"metadata": {"name": "p"}}
+    back = wire.decode_preemption_args(orjson.dumps(doc)).victims
+    assert back == {n: (list(u), p) for n, (u, p) in v.items()}
