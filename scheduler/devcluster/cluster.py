@@ -39,6 +39,9 @@ class ClusterOptions:
     http_timeout: str = "5s"
     tessera_argv: Sequence[str] = TESSERA_SERVE
     ready_timeout_s: float = 90.0
+    # Extenders have no queueing hints (kubernetes#122019): a pod Tessera rejected is retried
+    # only when kube-scheduler flushes its unschedulable pods (default 5 minutes).
+    unschedulable_retry: str = "10s"
     # Environment for Tessera (e.g. PYTHONPATH of a checkout); None = inherit.
     tessera_env: dict[str, str] | None = field(default=None, compare=False)
 
@@ -199,6 +202,7 @@ class DevCluster:
             self._bin("kube-scheduler"), f"--config={cfg}",
             "--bind-address=127.0.0.1", f"--secure-port={self.ports['sched']}",
             "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+            f"--pod-max-in-unschedulable-pods-duration={self.opts.unschedulable_retry}",
         ]  # fmt: skip
         proc = self._launch("kube-scheduler", argv)
         url = f"https://127.0.0.1:{self.ports['sched']}/readyz"
