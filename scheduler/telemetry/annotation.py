@@ -46,7 +46,9 @@ def to_document(sample: NodeSample, hot_c: float = 87.0,
             "memory_mib": None if d.memory_total_bytes is None else d.memory_total_bytes // MIB,
             "mig": {"enabled": bool(d.mig_enabled),
                     "instances": [{"profile": m.profile, "start": m.start, "in_use": m.in_use}
-                                  for m in d.mig_instances]},
+                                  for m in d.mig_instances],
+                    **({"placements": {p: list(s) for p, s in d.mig_placements}}
+                       if d.mig_placements else {})},
             "health": {"xid_recent": xids,
                        "ecc_uncorrectable": d.ecc_uncorrectable_volatile or 0,
                        "remap_failure": bool(d.remap_failure),

@@ -43,8 +43,11 @@ def possible_placements(nvml: Any, handle: Any, profile_id: int) -> list[tuple[i
 
 
 def profile_info(nvml: Any, handle: Any, profile_index: int) -> Any:
-    """`GetGpuInstanceProfileInfo` as the v2 struct where the wrapper has `version=`, else v1."""
-    fn = nvml.nvmlDeviceGetGpuInstanceProfileInfo
+    """`GetGpuInstanceProfileInfo` as the v2 struct where the wrapper has `version=`, else v1;
+    None when the wrapper predates MIG."""
+    fn = getattr(nvml, "nvmlDeviceGetGpuInstanceProfileInfo", None)
+    if fn is None:
+        return None
     if "version" in _params(fn):
         return fn(handle, profile_index, version=2)
     return fn(handle, profile_index)

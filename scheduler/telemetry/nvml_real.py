@@ -35,6 +35,7 @@ class PynvmlBackend:
         self._xid_window_s = xid_window_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._placement_cache: dict[int, tuple[tuple[str, tuple[int, ...]], ...]] = {}
 
     def start(self) -> None:
         try:
@@ -122,7 +123,24 @@ class PynvmlBackend:
             mig_enabled=mig_on,
             mig_instances=self._instances(w, h) if mig_on else (),
             process_count=None if procs is None else len(procs),
+            mig_placements=self._placements(i, w, h),
         )
+
+    def _placements(self, i: int, w: str, h: Any) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """Starts per MIG profile as the driver reports them; read once per GPU (static)."""
+        if i in self._placement_cache:
+            return self._placement_cache[i]
+        n, out = self._nvml, []
+        for idx in range(getattr(n, "NVML_GPU_INSTANCE_PROFILE_COUNT", 0)):
+            info = self._read(w, f"profile {idx}", mig_adapter.profile_info, n, h, idx)
+            if info is None:
+                continue  # NotSupported / InvalidArgument for profiles this GPU lacks
+            got = self._read(w, "placements", mig_adapter.possible_placements, n, h, info.id)
+            name = mig_adapter.profile_name(info)
+            if got and name:
+                out.append((name, tuple(sorted(start for start, _size in got))))
+        self._placement_cache[i] = tuple(out)
+        return self._placement_cache[i]
 
     def _temperature(self, w: str, h: Any) -> Any:
         """`nvmlDeviceGetTemperatureV` where the wrapper and driver have it (the plain call is

@@ -45,6 +45,9 @@ class DeviceSample:
     mig_enabled: bool | None = None
     mig_instances: tuple[MigInstanceSample, ...] = ()
     process_count: int | None = None
+    # Driver-reported starts per MIG profile (empty when the driver will not say: unprivileged,
+    # no MIG, or a wrapper whose placements call fails); lets operators check the catalogue.
+    mig_placements: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ import pytest
 from scheduler.telemetry import mig_adapter
 from scheduler.telemetry.backend import NvmlUnavailable
 from scheduler.telemetry.nvml_real import PynvmlBackend
-from tests.scheduler.telemetry.conftest import H100_UUID
+from scheduler.telemetry.readings import NodeSample
+from tests.scheduler.telemetry.conftest import H100_DIR, H100_UUID
 
 
 def _has_nvml() -> bool:
@@ -94,6 +95,58 @@ def test_unsupported_fields_are_none_and_logged_once(
 
 class _Placement(ctypes.Structure):
     _fields_ = [("start", ctypes.c_uint), ("size", ctypes.c_uint)]
+
+
+def _lgipp() -> dict[int, tuple[list[int], int]]:
+    """Profile id -> (starts, size) from the recorded `nvidia-smi mig -lgipp` of the H100."""
+    import re
+
+    out = {}
+    for line in (H100_DIR / "nvidia-smi-mig-lgipp.txt").read_text().splitlines():
+        m = re.search(r"Profile ID\s+(\d+) Placements?\s*:\s*\{([\d,]+)\}:(\d+)", line)
+        if m:
+            out[int(m.group(1))] = ([int(x) for x in m.group(2).split(",")], int(m.group(3)))
+    return out
+
+
+def test_driver_placements_reach_the_annotation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FAKE pynvml answering profile info from the recorded snapshot and placements from the
+    recorded `-lgipp`, through the 4-argument wrapper: the agent reports the H100's geometry."""
+    import json as _json
+
+    import pynvml
+
+    from scheduler.telemetry import annotation
+
+    snap = _json.loads((H100_DIR / "nvml_snapshot_h100.json").read_text())
+    infos = {p["id"]: p["info"] for p in snap["devices"][0]["profiles"].values()}
+    lgipp = _lgipp()
+    fake = _fake_pynvml()
+
+    def profile_info(h, idx, version=2):
+        info = infos.get(idx)
+        if info is None or "error" in info:
+            raise pynvml.NVMLError_NotSupported()
+        return types.SimpleNamespace(id=info["id"], name=info["name"].encode())
+
+    def placements(device, profileId, placementsRef, countRef):  # noqa: N803
+        starts, size = lgipp[profileId]
+        for k, st in enumerate(starts):
+            placementsRef[k].start, placementsRef[k].size = st, size
+        ctypes.cast(countRef, ctypes.POINTER(ctypes.c_uint))[0] = len(starts)
+
+    fake.nvmlDeviceGetGpuInstanceProfileInfo = profile_info
+    fake.nvmlDeviceGetGpuInstancePossiblePlacements = placements
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    b = PynvmlBackend()
+    b.start()
+    d = b.sample(1.0).devices[0]
+    b.close()
+    got = dict(d.mig_placements)
+    assert got["3g.40gb"] == (0, 4) and got["1g.20gb"] == (0, 2, 4, 6)
+    assert got["1g.10gb+me"] == tuple(range(7)) and got["7g.80gb"] == (0,)
+    doc = annotation.to_document(NodeSample(1.0, (d,)))
+    assert doc["gpus"][0]["mig"]["placements"]["2g.20gb"] == [0, 2, 4]
 
 
 def test_placements_four_argument_wrapper_fills_caller_array() -> None:
