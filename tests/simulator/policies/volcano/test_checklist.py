@@ -1,7 +1,7 @@
 """One test per behaviour of shared/reference/volcano-model.md section 13.
 
 Items 2-15 here; item 1 (the periodic tick) is tested on the replay adapter
-(tests/simulator/policies/test_volcano_policy.py)."""
+(tests/simulator/replay/test_replay.py::test_volcano_decides_only_on_its_one_second_ticks)."""
 
 from __future__ import annotations
 
