@@ -48,6 +48,10 @@ class LoadScore:
         self.settings = settings or LoadSettings()
 
     def score(self, state: ClusterState, pod: PodRequest, node: Node) -> float:
+        if pod.gpu is not None and pod.gpu.kind == "mig":
+            return NEUTRAL  # MIG slices are exclusive: live load says nothing about them
+        if all(fresh_load(g, state.now, self.settings.max_age_s) is None for g in node.gpus):
+            return NEUTRAL  # cheap exit before the placement search (simulator, stale metrics)
         cap = state.capacity(node.name)
         placement = choose_placement(state, pod, node)
         grants = placement.gpus if placement is not None else ()
