@@ -54,17 +54,25 @@ class SimCluster:
         self._by_node: dict[str, tuple[Allocation, ...]] = {}
         self._capacity: dict[str, NodeCapacity] = {}
         self.freed: set[str] = set()  # nodes that gained capacity since the caller last looked
+        self._last: ClusterState | None = None
+        self._dirty: set[str] = set()
         self._nodes_view = MappingProxyType(self.nodes)
         self._alloc_view = MappingProxyType(self.allocations)
 
     def snapshot(self, now: float) -> ClusterState:
-        return ClusterState(
+        """An immutable view for one decision; its fleet index is updated from the previous
+        view's for the nodes touched since (ClusterState's own seed mechanism)."""
+        seed = None if self._last is None else self._last.seed_for(self._dirty)
+        state = ClusterState(
             self._nodes_view,
             self._alloc_view,
             now=now,
             _by_node=self._by_node,
             _capacity=self._capacity,
+            _seed=seed,
         )
+        self._last, self._dirty = state, set()
+        return state
 
     def fits_host(self, node: str, cpu_milli: int, memory_bytes: int) -> bool:
         """kube-scheduler's NodeResourcesFit on CPU and memory (runs before the extender)."""
@@ -109,3 +117,4 @@ class SimCluster:
         else:
             self._by_node.pop(node, None)
         self._capacity.pop(node, None)
+        self._dirty.add(node)

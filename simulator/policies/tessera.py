@@ -1,23 +1,22 @@
 """tessera: the shipped policy core (`scheduler.policy`) deciding every placement in replay.
 
-Per event, like kube-scheduler calling the extender: the simulated kube-scheduler's own
-NodeResourcesFit (CPU, memory) runs first, then the registry's default profile filters and
-scores (`run_filters`, `run_scores`), the best node wins (ties: node order), and
-`choose_placement` gives the exact GPUs / MIG starts / milli shares that are bound. Gangs are
-all-or-nothing: members are placed one by one on successive snapshots and rolled back unless
-`min_member` fit. In dynamic-MIG mode MIG requests ask for new instances; each one created
-counts as a reconfiguration.
+Per event, like kube-scheduler calling the extender (`tessera_decide`: the extender's own
+filter/score/placement calls on the registry's default profile). Gangs are all-or-nothing
+through the policy core's gang planner; members beyond min_member go one by one. Pending pods
+wait in priority then arrival order. In dynamic-MIG mode MIG requests ask for new instances;
+each one created counts as a reconfiguration.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
+from scheduler.policy.framework import Profile
 from scheduler.policy.model import MILLI_PER_GPU, GangRef, Placement, PodRequest
 from scheduler.policy.registry import default_profile
 from simulator.cluster.invariants import over_allocation
 from simulator.cluster.state import SimCluster
+from simulator.policies.tessera_decide import place_pod, plan_gang
 from simulator.replay.pending import PendingPods
 from simulator.replay.protocol import Start, Usage, demand_milli
 from simulator.workloads.model import JobSpec, NodeSpec
@@ -67,25 +66,6 @@ class TesseraPolicy:
             priority=job.priority,
         )
 
-    def _place_one(
-        self, pod: PodRequest, now: float, only: set[str] | None = None
-    ) -> Placement | None:
-        """Filter, score, choose on one snapshot; `only` limits the nodes looked at (an old pod
-        can fit only where capacity was freed since it last failed: the rest only filled up)."""
-        state = self.cluster.snapshot(now)
-        hosts = [
-            n
-            for n in self.cluster.order
-            if (only is None or n in only)
-            and self.cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)
-        ]
-        ok = [n for n, st in run_filters(state, pod, hosts, self.profile).items() if st.ok]
-        if not ok:
-            return None
-        scores = run_scores(state, pod, ok, self.profile)
-        best = max(ok, key=lambda n: scores[n])  # first maximum: node order breaks ties
-        return choose_placement(state, pod, state.nodes[best])
-
     def schedule(self, now: float) -> list[Start]:
         out: list[Start] = []
         failed: set[object] = set()  # (shape, fresh) that found no node in this pass
@@ -126,24 +106,20 @@ class TesseraPolicy:
         self, job: JobSpec, idx: int, now: float, only: set[str] | None = None
     ) -> list[Start] | None:
         pod = self._pod(job, idx)
-        p = self._place_one(pod, now, only)
+        p = place_pod(self.cluster, pod, now, self.profile, only)
         if p is None:
             return None
         return [self._bind(job, idx, pod, p)]
 
     def _place_gang(self, job: JobSpec, now: float) -> list[Start] | None:
-        """All-or-nothing: min_member members on successive snapshots, else roll back."""
-        done: list[Start] = []
-        for i in range(job.min_member):
-            pod = self._pod(job, i)
-            p = self._place_one(pod, now)
-            if p is None:
-                for s in done:
-                    self.cluster.release(f"{job.uid}/{s.task}")
-                self._started.pop(job.uid, None)
-                return None
-            done.append(self._bind(job, i, pod, p))
-        for i in range(job.min_member, job.replicas):  # elastic extras: best effort
+        """All-or-nothing: the gang planner's slots for min_member pods, else nothing."""
+        pods = [self._pod(job, i) for i in range(job.min_member)]
+        slots = plan_gang(self.cluster, pods, now, self.profile, f"sim/{job.uid}")
+        if slots is None:
+            return None
+        done = [self._bind(job, i, pod, p) for i, (pod, p) in enumerate(zip(pods, slots,
+                                                                           strict=True))]
+        for i in range(job.min_member, job.replicas):  # elastic extras: one by one
             more = self._place_task(job, i, now)
             if more is None:
                 self._pending.keep((-job.priority, now, job.uid, i))
