@@ -18,7 +18,7 @@ from packing.errors import InvalidPlacementError, PackingError
 from packing.fractional import MILLI_PER_GPU
 from packing.gang_cost import CostModel
 from packing.gang_decode import Classes, decode
-from packing.gang_greedy import INF, _models_for, _node_scores, greedy
+from packing.gang_greedy import INF, greedy, models_for, node_scores
 from packing.gang_state import UNTRACKED, FleetState, evaluate_plan
 from packing.gang_types import (
     GangMember,
@@ -41,7 +41,7 @@ def _prune(st: FleetState, classes: Classes, greedy_nodes: set[int],
     pos = np.arange(len(st.node_of), dtype=np.int64)
     best = np.full(len(st.nodes), INF, dtype=np.int64)
     for members in classes.values():
-        sc = _node_scores(st, members[0], pos)
+        sc = node_scores(st, members[0], pos)
         if (sc >= INF).all():
             return [], False, f"no node can host gang member {members[0].key} on its own"
         best = np.minimum(best, sc)
@@ -66,7 +66,7 @@ def plan_gang(members: Sequence[GangMember], nodes: Sequence[NodeSlot], *,
         raise PackingError(f"time_limit_s must be > 0 and workers >= 1, got {time_limit_s!r}, "
                            f"{workers!r}")
     for m in members:
-        if m.mig_profile is not None and not _models_for(m):
+        if m.mig_profile is not None and not models_for(m):
             raise PackingError(f"gang member {m.key}: no allowed GPU model has MIG profile "
                                f"{m.mig_profile!r}")
     cost = CostModel(members, objective, mig_mix, share_mix)
@@ -253,7 +253,7 @@ def _build(st: FleetState, classes: Classes, cand: list[int], cost: CostModel,
     gpu_users: dict[int, list[tuple[object, GangMember]]] = {}
     for c, mem in classes.items():
         m0 = mem[0]
-        allowed = {st.models.index(k) for k in _models_for(m0) if k in st.models}
+        allowed = {st.models.index(k) for k in models_for(m0) if k in st.models}
         for ni in cand:
             # x[c,n] in 0..|c|: members of shape c placed on node n
             b.x[c, ni] = md.new_int_var(0, len(mem), f"x{ni}")

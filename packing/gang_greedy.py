@@ -64,13 +64,13 @@ def member_size(m: GangMember) -> int:
         return m.whole * MILLI_PER_GPU
     if m.mig_count:
         slices = max((md.profile(m.mig_profile or "").memory_slices * 1000 // md.memory_slices
-                      for md in (get_model(k) for k in _models_for(m))), default=0)
+                      for md in (get_model(k) for k in models_for(m))), default=0)
         return m.mig_count * slices
     return m.milli
 
 
 @lru_cache(maxsize=1024)
-def _models_for(m: GangMember) -> tuple[str, ...]:
+def models_for(m: GangMember) -> tuple[str, ...]:
     """Catalogue keys `m` may use: its allowed models that know its MIG profile, if any."""
     keys = [get_model(k).key for k in m.gpu_models] if m.gpu_models else list(MODELS)
     if m.mig_profile is None:
@@ -89,7 +89,7 @@ def gpu_options(st: FleetState, m: GangMember, pos: I64) -> tuple[I64, I64]:
     """Per GPU in `pos`: (cost change of one unit of `m`, units of `m` it can still take)."""
     delta = np.full(len(pos), INF, dtype=np.int64)
     cap = np.zeros(len(pos), dtype=np.int64)
-    allowed = {st.models.index(k) for k in _models_for(m) if k in st.models}
+    allowed = {st.models.index(k) for k in models_for(m) if k in st.models}
     ok_model = np.isin(st.model_id[pos], list(allowed))
     if m.kind in ("whole", "milli"):
         free = st.free_milli[pos]
@@ -171,7 +171,7 @@ def _place_on(st: FleetState, m: GangMember, node: int) -> tuple[Grant, ...] | N
     return tuple(grants)
 
 
-def _node_scores(st: FleetState, m: GangMember, pos: I64) -> I64:
+def node_scores(st: FleetState, m: GangMember, pos: I64) -> I64:
     """Per node owning GPUs in `pos`: best single-unit cost change, INF where `m` cannot fit."""
     delta, cap = gpu_options(st, m, pos)
     nodes = st.node_of[pos]
@@ -195,7 +195,7 @@ def greedy(st: FleetState, members: Sequence[GangMember]) -> dict[str, MemberPla
     shape: object = None
     for m in order:
         if m.shape() != shape:
-            shape, scores = m.shape(), _node_scores(st, m, all_pos)
+            shape, scores = m.shape(), node_scores(st, m, all_pos)
         assert scores is not None
         while True:
             penalty = np.where(used, 0, st.cost.node_term(1))
@@ -206,7 +206,7 @@ def greedy(st: FleetState, members: Sequence[GangMember]) -> dict[str, MemberPla
             grants = _place_on(st, m, ni)
             lo = st.first_gpu[ni]
             pos = np.arange(lo, lo + len(st.nodes[ni].gpus), dtype=np.int64)
-            scores[ni] = _node_scores(st, m, pos)[ni] if len(pos) else INF
+            scores[ni] = node_scores(st, m, pos)[ni] if len(pos) else INF
             if grants is not None:
                 break
             scores[ni] = INF  # the estimate said yes, the exact placement said no
