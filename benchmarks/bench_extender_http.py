@@ -16,8 +16,9 @@ Then 4 concurrent clients send cache-mode filters for a few seconds: the sustain
 Latency is wall time per request at the client (connection reused, TCP_NODELAY as Go sets it).
 Each verb gets up to `--samples` requests or `--budget-s` seconds, whichever ends first (at
 least 5): `n` says how many, and with few samples p99 is simply the slowest. Beside the HTTP
-figures, `core ms` is the same facade call made in-process on the same snapshot (no HTTP, no
-JSON): HTTP minus core is the edge's own cost. Run:
+figures, `srv CPU ms` is the server process's CPU time per request (from /proc; robust to
+other load on the box, unlike wall time) and `core ms` is the same facade call made in-process on
+the same snapshot (no HTTP, no JSON): the difference is the edge's own cost. Run:
 
     python3 benchmarks/bench_extender_http.py [--sizes 1000,5000,10000] [--samples 200]
 """
@@ -172,8 +173,13 @@ def client(url: str) -> Client:
     return Client(url)
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (Linux /proc; 10 ms ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(c: Client, verb: str, body: bytes, samples: int, budget_s: float) -> list[float]:
-    c.post(f"/{verb}", content=body)  # warm-up: snapshot and capacity caches
     out: list[float] = []
     end = time.monotonic() + budget_s
     while len(out) < samples and (len(out) < 5 or time.monotonic() < end):
@@ -264,30 +270,30 @@ def main() -> None:
                         ("filter", "false", full, args.full_samples),
                         ("prioritize", "false", full, args.full_samples)]  # fmt: skip
                 for verb, mode, body, k in plan:
+                    c.post(f"/{verb}", content=body)  # warm-up: snapshot and capacity caches
+                    cpu0 = cpu_s(proc.pid)
                     xs = measure(c, verb, body, k, args.budget_s)
+                    cpu = (cpu_s(proc.pid) - cpu0) / len(xs) * 1e3  # server CPU per request
                     rows.append((n, verb, mode, len(body), len(xs), statistics.median(xs) * 1e3,
-                                 pct(xs, 0.99) * 1e3,
+                                 pct(xs, 0.99) * 1e3, f"{cpu:.2f}",
                                  core.get((verb, mode), "-")))  # fmt: skip
             rate = sustained(url, cache, 4, args.seconds)
-            rows.append((n, "filter x4 clients", "true", len(cache), 0, 0.0, rate, "-"))
+            rows.append((n, "filter x4 clients", "true", len(cache), 0, 0.0, rate, "", ""))
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=30)
-    print(
-        f"{'nodes':>6} {'verb':<18} {'cache':<5} {'body KB':>8} {'n':>4} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'core ms':>8}"
-    )
-    for n, verb, mode, size, k, p50, p99, core_p50 in rows:
-        if k == 0:
-            print(
-                f"{n:>6} {verb:<18} {mode:<5} {size / 1024:>8.0f} {'':>4} {'':>8} {'':>8} "
-                f"{p99:>7.0f} {'':>8}"
-            )
+    head = ("nodes", "verb", "cache", "body KB", "n", "p50 ms", "p99 ms", "req/s", "srv CPU ms",
+            "core ms")  # fmt: skip
+    print("{:>6} {:<18} {:<6} {:>8} {:>4} {:>8} {:>8} {:>7} {:>10} {:>8}".format(*head))
+    for n, verb, mode, size, k, p50, p99, srv, core_p50 in rows:
+        kb = f"{size / 1024:.0f}"
+        cells: tuple[object, ...]
+        if k == 0:  # sustained-rate row: p99 holds the rate
+            cells = (n, verb, mode, kb, "", "", "", f"{p99:.0f}", "", "")
         else:
-            print(
-                f"{n:>6} {verb:<18} {mode:<5} {size / 1024:>8.0f} {k:>4} {p50:>8.2f} "
-                f"{p99:>8.2f} {1e3 / p50:>7.0f} {core_p50:>8}"
-            )
+            cells = (n, verb, mode, kb, k, f"{p50:.2f}", f"{p99:.2f}", f"{1e3 / p50:.0f}", srv,
+                     core_p50)  # fmt: skip
+        print("{:>6} {:<18} {:<6} {:>8} {:>4} {:>8} {:>8} {:>7} {:>10} {:>8}".format(*cells))
 
 
 if __name__ == "__main__":
