@@ -81,7 +81,7 @@ class NodeCapacity:
 
     @classmethod
     def build(cls, node: Node, allocations: Iterable[Allocation]) -> NodeCapacity:
-        gpus = [_gpu_capacity(g) for g in node.gpus]
+        gpus = [_gpu_capacity(g) for g in sorted(node.gpus, key=lambda g: g.index)]
         by_index = {g.index: g for g in gpus}
         cap = cls(node, gpus, dict(node.mig_pool), {}, [])
         unknown: list[tuple[str, GpuGrant]] = []

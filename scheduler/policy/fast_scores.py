@@ -14,7 +14,11 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from packing.catalogue import get_model
+from packing.errors import PackingError
 from packing.fgd import FragTable, TargetWorkload, TaskShape
+from packing.fleet import best_start, can_place
+from packing.fragmentation import mig_frag_table
 from scheduler.policy.fleet_index import NO_GPU, FleetIndex
 from scheduler.policy.framework import MAX_SCORE, Profile, run_scores
 from scheduler.policy.model import MILLI_PER_GPU, ClusterState, PodRequest
@@ -27,7 +31,8 @@ Bools = npt.NDArray[np.bool_]
 
 
 def applicable(pod: PodRequest, profile: Profile) -> bool:
-    if pod.gpu is None or pod.gpu.kind == "mig":
+    g = pod.gpu
+    if g is None or (g.kind == "mig" and (g.count != 1 or "+me" in (g.profile or ""))):
         return False
     for plugin, _ in profile.scorers:
         if isinstance(plugin, Binpack):
@@ -107,7 +112,66 @@ def _load(
     qos = pod.qos or settings.default_qos
     value = mean if qos == "batch" else 1.0 - mean
     value = np.where(fresh.any(axis=1), value, NEUTRAL)
-    return np.where(n > 0, value, 0.0)
+    value = np.where(n > 0, value, 0.0)
+    # The plugin's cheap exit: no GPU of the node has fresh load -> neutral, placement or not.
+    anywhere = (~np.isnan(val) & (now - at <= settings.max_age_s)).any(axis=1)
+    return np.where(anywhere, value, NEUTRAL)
+
+
+def _mig_values(
+    idx: FleetIndex, r: npt.NDArray[np.intp], pod: PodRequest, profile: Profile
+) -> tuple[dict[str, Floats], Bools]:
+    """Per scorer values for one MIG instance, and the rows left to the plugins (a +me
+    instance changes the planner's tie-break; GFD-only devices have no GPU to charge)."""
+    g = pod.gpu
+    assert g is not None and g.profile is not None
+    codes, masks = idx.mig_code[r], idx.mig_mask[r]
+    n = len(r)
+    fits = np.zeros(n, bool)
+    slices = np.zeros(n)  # the instance's share of its GPU's memory slices
+    inc = np.zeros(n)  # fragmentation increase (dynamic only)
+    if not g.dynamic:
+        free = idx.static_free.get(g.profile)
+        fits = free[r] >= 1 if free is not None else fits
+    for c, key in enumerate(idx.keys):
+        sel = codes == c
+        if not key or not sel.any():
+            continue
+        try:
+            model = get_model(key)
+            p = model.profile(g.profile)
+        except PackingError:
+            continue
+        share = p.memory_slices / model.memory_slices
+        if not g.dynamic:
+            slices = np.where(sel.any(axis=1), share, slices)
+            continue
+        can = sel & can_place(np.where(sel, masks, 0), model, p, idx.mig_me[r])
+        used = np.where(can, np.bitwise_count(np.maximum(masks, 0)).astype(np.int16), -1)
+        col = np.argmax(used, axis=1)
+        here = used[np.arange(n), col] >= 0
+        mask = masks[np.arange(n), col]
+        start = best_start(np.where(here, mask, 0), model, p).astype(np.int64)
+        span = np.where(here, ((1 << p.memory_slices) - 1) << np.maximum(start, 0), 0)
+        table = mig_frag_table(model)
+        delta = table[np.where(here, mask | span, 0)] - table[np.where(here, mask, 0)]
+        better = here & ~fits  # rows hold one model; the first that fits decides
+        fits |= here
+        slices = np.where(better, share, slices)
+        inc = np.where(better, delta, inc)
+    slow = idx.mig_me[r].any(axis=1) | idx.pool[r]
+    out: dict[str, Floats] = {}
+    nu = idx.n_usable[r].astype(np.float64)
+    for plugin, _ in profile.scorers:
+        if isinstance(plugin, Binpack):
+            after = idx.used_sum[r] + np.where(fits, slices, 0.0)
+            out[plugin.name] = np.where(nu > 0, after / np.maximum(nu, 1), 0.0)
+        elif isinstance(plugin, FragmentationScore):
+            score = 1.0 / (1.0 + np.exp(np.minimum(inc / SCALE_MILLI, 50.0)))
+            out[plugin.name] = np.where(fits, score, 0.0)
+        else:
+            out[plugin.name] = np.full(n, NEUTRAL)  # MIG: live load says nothing about slices
+    return out, slow
 
 
 def plugin_values(
@@ -118,9 +182,13 @@ def plugin_values(
     assert g is not None
     idx = state.fleet()
     r, known = idx.rows_of(names)
+    out: dict[str, Floats] = {}
+    if g.kind == "mig":
+        values, slow = _mig_values(idx, r, pod, profile)
+        keep = known & ~idx.slow[r] & ~slow
+        return {k: np.where(keep, np.clip(v, 0.0, 1.0), np.nan) for k, v in values.items()}
     take = _chosen(idx, r, pod)
     milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
-    out: dict[str, Floats] = {}
     for plugin, _ in profile.scorers:
         if isinstance(plugin, Binpack):
             value = _binpack(idx, r, take, milli / MILLI_PER_GPU)
@@ -153,7 +221,9 @@ def fast_scores(
     ints = np.rint(MAX_SCORE * acc / total).astype(np.int64)
     ints[~known] = 0
     out: list[int] = ints.tolist()
-    slow = np.flatnonzero(idx.slow[r] & known)
+    first = next(iter(values.values()), None)
+    left = np.isnan(first) if first is not None else np.zeros(len(names), bool)
+    slow = np.flatnonzero(left & known)
     if len(slow):
         redo = run_scores(state, pod, [names[int(i)] for i in slow], profile)
         for i in slow:

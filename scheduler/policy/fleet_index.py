@@ -48,6 +48,7 @@ class FleetIndex:
     used_sum: npt.NDArray[np.float64]  # sum of used fractions over usable GPUs (binpack)
     n_usable: npt.NDArray[np.int16]
     cpu: npt.NDArray[np.int64]  # allocatable CPU milli (FGD's CPU term)
+    pool: npt.NDArray[np.bool_]  # static MIG devices known only by count (GFD) on the node
     _rows_memo: dict[tuple[str, ...], tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]]
     memo: dict[object, npt.NDArray[np.float64]]  # derived per-row arrays (this index only)
     used: npt.NDArray[np.float64]  # per GPU used fraction (NaN: faulted or padding)
@@ -96,6 +97,7 @@ class FleetIndex:
             used_sum=np.zeros(rows),
             n_usable=np.zeros(rows, np.int16),
             cpu=np.zeros(rows, np.int64),
+            pool=np.zeros(rows, bool),
             used=np.full((rows, slots), np.nan),
             load=np.full((rows, slots), np.nan),
             load_at=np.full((rows, slots), np.nan),
@@ -140,7 +142,7 @@ class FleetIndex:
         n, s = len(self.names), self.slots
         out.names, out.row = list(self.names), dict(self.row)
         out.keys = list(self.keys)
-        for f in ("alive", "slow", "used_sum", "n_usable", "product", "cpu"):
+        for f in ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool"):
             getattr(out, f)[:n] = getattr(self, f)
         for f in ("plain_free", "plain_mem", "plain_size", "mig_mask", "mig_me", "mig_code",
                   "used", "load", "load_at"):  # fmt: skip
@@ -183,11 +185,12 @@ class FleetIndex:
         products = node_products(node)
         self.product[r] = self.code(next(iter(products)) if len(products) == 1 else "")
         self.cpu[r] = node.cpu_milli
+        self.pool[r] = bool(node.mig_pool)
         slow = len(products) > 1 or bool(cap.overbooked)
         used = 0.0
         usable = 0
         for j, g in enumerate(cap.gpus):
-            if gpu_health_reasons(g.gpu, _DEFAULT_HEALTH) or g.model is None:
+            if gpu_health_reasons(g.gpu, _DEFAULT_HEALTH) or g.model is None or g.faulted:
                 slow = True  # (unknown model: the fragmentation scorer skips such GPUs)
             if g.faulted:
                 continue

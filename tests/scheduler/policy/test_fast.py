@@ -128,6 +128,8 @@ def test_gang_with_a_plan_is_not_vectorised() -> None:
 share_requests = st.sampled_from([
     GpuRequest("whole", 1), GpuRequest("whole", 2), GpuRequest("milli", milli=500),
     GpuRequest("milli", milli=300, memory_mib=50000), GpuRequest("milli", milli=250),
+    GpuRequest("mig", 1, "3g.40gb", dynamic=True), GpuRequest("mig", 1, "1g.10gb", dynamic=True),
+    GpuRequest("mig", 1, "2g.20gb", dynamic=True), GpuRequest("mig", 1, "3g.40gb"),
 ])  # fmt: skip
 
 
