@@ -33,12 +33,12 @@ PAPER_NAMES = {
 TOLERANCE_PP = 0.5
 
 
-def paper_medians(csv_path: Path, seeds: set[int]) -> dict[str, float]:
+def paper_medians(csv_path: Path, seeds: set[int], point: int = 100) -> dict[str, float]:
     by_policy: dict[str, list[float]] = {}
     with open(csv_path, newline="") as f:
         for row in csv.DictReader(f):
             if int(row["seed"]) in seeds:
-                by_policy.setdefault(row["sc_policy"], []).append(100.0 - float(row["100"]))
+                by_policy.setdefault(row["sc_policy"], []).append(100.0 - float(row[str(point)]))
     return {k: statistics.median(v) for k, v in by_policy.items()}
 
 
@@ -53,14 +53,16 @@ def main() -> None:
     ap.add_argument("--traces", type=Path, default=default)
     ap.add_argument("--pods", default="openb_pod_list_default.csv")
     ap.add_argument("--seeds", type=seed_range, default=seed_range("42-51"))
-    ap.add_argument("--policies", default=",".join(FILL_POLICIES))
+    ap.add_argument("--policies", default=",".join(p for p in FILL_POLICIES if "tessera" not in p))
+    ap.add_argument("--points", default="90,95,110,130", help="extra arrived-%% points to compare")
     args = ap.parse_args()
+    points = [int(x) for x in args.points.split(",") if x]
 
     nodes = load_openb_nodes(args.traces / "openb_node_list_gpu_node.csv").rows
     pods = load_openb_pods(args.traces / args.pods).rows
-    paper = paper_medians(
-        args.traces / "fgd-expected-results" / "analysis_allo_discrete.csv", set(args.seeds)
-    )
+    expected = args.traces / "fgd-expected-results" / "analysis_allo_discrete.csv"
+    paper = paper_medians(expected, set(args.seeds))
+    curves: dict[str, list[dict[int, float]]] = {}
     print(f"seeds {args.seeds[0]}-{args.seeds[-1]}, trace {args.pods}")
     print("policy      ours_median  paper_median  delta_pp  within_0.5  s/run_median  per_seed")
     for policy in args.policies.split(","):
@@ -69,6 +71,7 @@ def main() -> None:
             t0 = time.perf_counter()
             r = run_fgd_fill(nodes, pods, policy, seed)
             secs.append(time.perf_counter() - t0)
+            curves.setdefault(policy, []).append(dict(r.curve))
             if r.unallocated_gpu_pct_at_100 is not None:
                 values.append(r.unallocated_gpu_pct_at_100)
         ours = statistics.median(values)
@@ -82,6 +85,16 @@ def main() -> None:
             f"{statistics.median(secs):>12.1f}  {per_seed}",
             flush=True,
         )
+    if points:
+        print("unallocated GPU % at other arrived points, median over seeds: ours / paper")
+        print("policy      " + "  ".join(f"{x:>13}%" for x in points))
+        for policy, runs in curves.items():
+            cells = []
+            for x in points:
+                ours_x = statistics.median(100.0 - c[x] for c in runs if x in c)
+                ref_x = paper_medians(expected, set(args.seeds), x).get(PAPER_NAMES.get(policy, ""))
+                cells.append(f"{ours_x:6.2f} / {'-' if ref_x is None else f'{ref_x:.2f}':>5}")
+            print(f"{policy:<11} " + "  ".join(cells))
 
 
 if __name__ == "__main__":
