@@ -4,7 +4,7 @@ Runs `simulator.replay.driver.replay` for each policy on the same workload, in o
 and prints events, seconds, events/s, the projected time for 100,000 events (goal: < 30 s)
 and each policy's speed relative to kube-default (the cheapest) measured in the same run.
 
-    python3 benchmarks/bench_replay.py [--jobs 3000] [--nodes 32] [--interarrival 60]
+    python3 benchmarks/bench_replay.py [--jobs 3000] [--nodes 32] [--interarrival 200]
         [--policies tessera,tessera-static,volcano,kube-default] [--seed 0]
 """
 
@@ -28,7 +28,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=3000)
     ap.add_argument("--nodes", type=int, default=32)
-    ap.add_argument("--interarrival", type=float, default=60.0)
+    ap.add_argument("--interarrival", type=float, default=200.0)
     ap.add_argument("--policies", default="kube-default,tessera,tessera-static,volcano")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

@@ -161,8 +161,11 @@ class Job:
                 r.add(self._allocated, task.resreq)
 
     def count(self, statuses: frozenset[TaskStatus]) -> int:
-        tally = self._tally
-        return sum(tally.get(s, 0) for s in statuses)
+        n = 0
+        for status, k in self._tally.items():
+            if k and status in statuses:
+                n += k
+        return n
 
     def ready_num(self) -> int:
         return self.count(READY)
@@ -220,10 +223,18 @@ class Node:
         return self.idle(dim) + self.releasing.get(dim, 0) - self.pipelined.get(dim, 0)
 
     def fits_idle(self, req: Res) -> bool:
-        return all(v <= self.idle(k) for k, v in req.items() if v > 0)
+        alloc, used = self.allocatable, self.used
+        for k, v in req.items():  # noqa: SIM110 - a plain loop: the hottest test here
+            if v > 0 and v > alloc.get(k, 0) - used.get(k, 0):
+                return False
+        return True
 
     def fits_future_idle(self, req: Res) -> bool:
-        return all(v <= self.future_idle(k) for k, v in req.items() if v > 0)
+        alloc, used, rel, pipe = self.allocatable, self.used, self.releasing, self.pipelined
+        for k, v in req.items():
+            if v > 0 and v > alloc.get(k, 0) - used.get(k, 0) + rel.get(k, 0) - pipe.get(k, 0):
+                return False
+        return True
 
     def add_task(self, task: Task) -> None:
         """NodeInfo.AddTask: Pipelined only books `pipelined`; Releasing also books `releasing`."""
