@@ -43,8 +43,17 @@ def fleet(n: int) -> tuple[dict[str, Node], list[GpuReading]]:
         nodes[name] = Node(name, gpus=gpus, cpu_milli=64000, memory_bytes=1 << 40)
         for j in range(8):
             xid = (XidEvent(79, NOW),) if (i * 8 + j) % 50 == 0 else ()
-            readings.append(GpuReading(name, j, NOW, "bench", utilization_pct=(i * 7 + j) % 101,
-                                       memory_used_mib=1490, xid_recent=xid))
+            readings.append(
+                GpuReading(
+                    name,
+                    j,
+                    NOW,
+                    "bench",
+                    utilization_pct=(i * 7 + j) % 101,
+                    memory_used_mib=1490,
+                    xid_recent=xid,
+                )
+            )
     return nodes, readings
 
 
@@ -85,8 +94,10 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, nargs="+", default=[500, 2000])
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
-    print(f"{'nodes':>6} {'GPUs':>6} {'fold ms':>9} {'cached ms':>10} {'cold round ms':>14} "
-          f"{'fold/round':>10}")
+    print(
+        f"{'nodes':>6} {'GPUs':>6} {'fold ms':>9} {'cached ms':>10} {'cold round ms':>14} "
+        f"{'fold/round':>10}"
+    )
     for n in args.nodes:
         f, c, r = row(n, args.repeats)
         print(f"{n:6d} {n * 8:6d} {f:9.1f} {c:10.3f} {r:14.1f} {f / r:10.2f}")

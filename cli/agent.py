@@ -27,15 +27,18 @@ from scheduler.telemetry.publisher import AnnotationPublisher, KubeNodePatcher
 log = logging.getLogger("tessera.agent")
 
 
-def _publisher(node: str, mode: str, kubeconfig: Path | None,
-               interval: float) -> AnnotationPublisher | None:
+def _publisher(
+    node: str, mode: str, kubeconfig: Path | None, interval: float
+) -> AnnotationPublisher | None:
     if mode == "off":
         return None
     try:
         from kubernetes.config import ConfigException
 
-        patcher = KubeNodePatcher(in_cluster=kubeconfig is None,
-                                  kubeconfig=None if kubeconfig is None else str(kubeconfig))
+        patcher = KubeNodePatcher(
+            in_cluster=kubeconfig is None,
+            kubeconfig=None if kubeconfig is None else str(kubeconfig),
+        )
     except (ConfigException, OSError) as exc:
         if mode == "on":
             raise BadInput(f"--publish on: no cluster to publish to ({exc})") from None
@@ -57,8 +60,9 @@ def agent(
     host: str = typer.Option("0.0.0.0", "--host", help="Address for /metrics."),
     interval: float = typer.Option(5.0, "--interval", help="Seconds between NVML sweeps."),
     publish: str = typer.Option(
-        "auto", "--publish", help="Patch the node annotation: auto (when a cluster is reachable), "
-        "on, off."
+        "auto",
+        "--publish",
+        help="Patch the node annotation: auto (when a cluster is reachable), on, off.",
     ),
     kubeconfig: Path | None = typer.Option(None, "--kubeconfig", help="Kubeconfig file."),
     replay_offset: float = typer.Option(0.0, "--replay-offset", help="Start S seconds into it."),
@@ -81,22 +85,27 @@ def agent(
         raise BadInput("--inject-xid needs --nvml-replay (the real backend reads real XIDs)")
     node = node_name or socket.gethostname()
     backend: NvmlBackend = (
-        PynvmlBackend() if nvml_replay is None
-        else ReplayBackend(nvml_replay, offset_s=replay_offset, hold=replay_hold,
-                           inject_xids=tuple(inject_xid))
+        PynvmlBackend()
+        if nvml_replay is None
+        else ReplayBackend(
+            nvml_replay, offset_s=replay_offset, hold=replay_hold, inject_xids=tuple(inject_xid)
+        )
     )
     if once:
         run = Agent(node, backend, interval_s=interval)
         sample = run.tick()
         backend.close()
         if sample is None:
-            typer.echo(f"error: no GPU telemetry on node {node} (see the log line above)",
-                       err=True)
+            typer.echo(f"error: no GPU telemetry on node {node} (see the log line above)", err=True)
             raise typer.Exit(code=1)
         typer.echo(json.dumps(annotation.to_document(sample), indent=2))
         return
-    run = Agent(node, backend, interval_s=interval,
-                publisher=_publisher(node, publish, kubeconfig, interval))
+    run = Agent(
+        node,
+        backend,
+        interval_s=interval,
+        publisher=_publisher(node, publish, kubeconfig, interval),
+    )
     server = run.serve(port, host)
     log.info("serving /metrics on %s:%d for node %s", host, server.server_port, node)
     sys.stdout.flush()

@@ -47,16 +47,15 @@ def build_extender(
 ) -> Extender:
     profile = build_profile(weights=dict(settings.weights) if settings.weights else None)
     timing = Timing(reservation_ttl_s=settings.reservation_ttl_s, gang_ttl_s=settings.gang_ttl_s)
-    # Telemetry (engineer D): thresholds configure the health/load plugins; with a Prometheus
-    # URL a poller keeps live health/load folded into every snapshot, else allocation only.
+    # Telemetry (engineer D): thresholds configure the health/load plugins and the hub's
+    # temperature flag; with a Prometheus URL a poller keeps live health/load folded into every
+    # snapshot, else load scoring is allocation only.
     tele = TelemetrySettings.from_thresholds(settings.thresholds)
     profile = configure_profile(profile, tele)
     hub = build_hub(tele, prometheus_url=settings.prometheus_url or "")
-    if hub is not None:
+    if hub.sources:
         Poller(hub, warm=store.snapshot).start()
-    return Extender(
-        store, binder, profile, timing=timing, telemetry=None if hub is None else hub.overlay
-    )
+    return Extender(store, binder, profile, timing=timing, telemetry=hub.overlay)
 
 
 def snapshot_store(path: Path) -> ClusterStore:

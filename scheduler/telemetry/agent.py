@@ -25,9 +25,16 @@ log = logging.getLogger(__name__)
 
 
 class Agent:
-    def __init__(self, node: str, backend: NvmlBackend, *, interval_s: float = 5.0,
-                 publisher: AnnotationPublisher | None = None,
-                 clock: Callable[[], float] = time.time, max_backoff_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        node: str,
+        backend: NvmlBackend,
+        *,
+        interval_s: float = 5.0,
+        publisher: AnnotationPublisher | None = None,
+        clock: Callable[[], float] = time.time,
+        max_backoff_s: float = 300.0,
+    ) -> None:
         self.node, self.backend, self.interval_s = node, backend, interval_s
         self.publisher, self.clock = publisher, clock
         self.collector = AgentCollector(node)
@@ -48,15 +55,20 @@ class Agent:
         try:
             self.backend.start()
         except NvmlUnavailable as exc:
-            self._once.warning("init", "GPU telemetry unavailable on node %s: %s "
-                               "(serving /metrics with tessera_agent_nvml_up 0; retrying)",
-                               self.node, exc)
+            self._once.warning(
+                "init",
+                "GPU telemetry unavailable on node %s: %s "
+                "(serving /metrics with tessera_agent_nvml_up 0; retrying)",
+                self.node,
+                exc,
+            )
             self._next_init = now + self._backoff
             self._backoff = min(self._backoff * 2, self._max_backoff)
             return False
         self._once.clear("init")
-        log.info("agent on node %s reading GPUs through the %s backend", self.node,
-                 self.backend.name)
+        log.info(
+            "agent on node %s reading GPUs through the %s backend", self.node, self.backend.name
+        )
         self._started, self._backoff = True, self.interval_s
         return True
 

@@ -33,32 +33,50 @@ def _int(v: float | None) -> int | None:
     return None if v is None else int(round(v))
 
 
-def to_document(sample: NodeSample, hot_c: float = 87.0,
-                ignored_xids: frozenset[int] = NON_FATAL_XIDS) -> dict[str, Any]:
+def to_document(
+    sample: NodeSample, hot_c: float = 87.0, ignored_xids: frozenset[int] = NON_FATAL_XIDS
+) -> dict[str, Any]:
     """Schema v1. `xid_recent` lists only critical XIDs (application-caused ones are dropped)."""
     gpus = []
     for d in sample.devices:
-        xids = [x.xid for x in sample.xids
-                if x.gpu_uuid in ("", d.uuid) and x.xid not in ignored_xids]
+        xids = [
+            x.xid for x in sample.xids if x.gpu_uuid in ("", d.uuid) and x.xid not in ignored_xids
+        ]
         hot = d.temperature_c is not None and d.temperature_c >= hot_c
-        gpus.append({
-            "index": d.index, "uuid": d.uuid, "model": d.name,
-            "memory_mib": None if d.memory_total_bytes is None else d.memory_total_bytes // MIB,
-            "mig": {"enabled": bool(d.mig_enabled),
-                    "instances": [{"profile": m.profile, "start": m.start, "in_use": m.in_use}
-                                  for m in d.mig_instances],
-                    **({"placements": {p: list(s) for p, s in d.mig_placements}}
-                       if d.mig_placements else {})},
-            "health": {"xid_recent": xids,
-                       "ecc_uncorrectable": d.ecc_uncorrectable_volatile or 0,
-                       "remap_failure": bool(d.remap_failure),
-                       "temperature_c": _int(d.temperature_c),
-                       "over_temperature": hot},
-            "load": {"utilization_pct": _int(d.utilization_pct),
-                     "memory_used_mib": None if d.memory_used_bytes is None
-                     else d.memory_used_bytes // MIB,
-                     "power_w": _int(d.power_w)},
-        })
+        gpus.append(
+            {
+                "index": d.index,
+                "uuid": d.uuid,
+                "model": d.name,
+                "memory_mib": None if d.memory_total_bytes is None else d.memory_total_bytes // MIB,
+                "mig": {
+                    "enabled": bool(d.mig_enabled),
+                    "instances": [
+                        {"profile": m.profile, "start": m.start, "in_use": m.in_use}
+                        for m in d.mig_instances
+                    ],
+                    **(
+                        {"placements": {p: list(s) for p, s in d.mig_placements}}
+                        if d.mig_placements
+                        else {}
+                    ),
+                },
+                "health": {
+                    "xid_recent": xids,
+                    "ecc_uncorrectable": d.ecc_uncorrectable_volatile or 0,
+                    "remap_failure": bool(d.remap_failure),
+                    "temperature_c": _int(d.temperature_c),
+                    "over_temperature": hot,
+                },
+                "load": {
+                    "utilization_pct": _int(d.utilization_pct),
+                    "memory_used_mib": None
+                    if d.memory_used_bytes is None
+                    else d.memory_used_bytes // MIB,
+                    "power_w": _int(d.power_w),
+                },
+            }
+        )
     return {"version": VERSION, "updated": _iso(sample.taken_at), "gpus": gpus}
 
 
@@ -114,16 +132,21 @@ def decode(node: str, text: str) -> list[GpuReading]:
         if not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in xids):
             raise AnnotationError(f"{ANNOTATION}: {where}.health.xid_recent has bad value {xids!r}")
         uuid = _need(g, "uuid", str, where)
-        out.append(GpuReading(
-            node=node, index=_need(g, "index", int, where), observed_at=observed,
-            source="annotation", uuid=uuid,
-            utilization_pct=_num(load, "utilization_pct", f"{where}.load"),
-            memory_used_mib=_num(load, "memory_used_mib", f"{where}.load"),
-            memory_total_mib=_num(g, "memory_mib", where),
-            power_w=_num(load, "power_w", f"{where}.load"),
-            temperature_c=_num(health, "temperature_c", f"{where}.health"),
-            xid_recent=tuple(XidEvent(xid=x, at=observed, gpu_uuid=uuid) for x in xids),
-            ecc_uncorrectable=_int(_num(health, "ecc_uncorrectable", f"{where}.health")),
-            remap_failure=bool(health.get("remap_failure", False)),
-        ))
+        out.append(
+            GpuReading(
+                node=node,
+                index=_need(g, "index", int, where),
+                observed_at=observed,
+                source="annotation",
+                uuid=uuid,
+                utilization_pct=_num(load, "utilization_pct", f"{where}.load"),
+                memory_used_mib=_num(load, "memory_used_mib", f"{where}.load"),
+                memory_total_mib=_num(g, "memory_mib", where),
+                power_w=_num(load, "power_w", f"{where}.load"),
+                temperature_c=_num(health, "temperature_c", f"{where}.health"),
+                xid_recent=tuple(XidEvent(xid=x, at=observed, gpu_uuid=uuid) for x in xids),
+                ecc_uncorrectable=_int(_num(health, "ecc_uncorrectable", f"{where}.health")),
+                remap_failure=bool(health.get("remap_failure", False)),
+            )
+        )
     return out

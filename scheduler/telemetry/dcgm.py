@@ -73,8 +73,13 @@ def host_of(labels: dict[str, str]) -> str | None:
 def _good(s: Sample, where: str) -> bool:
     v = s.value
     if math.isnan(v) or math.isinf(v) or v < 0 or v >= DCGM_BLANK:
-        _once.warning(f"value/{where}/{s.name}", "ignoring bad value %r of %s on %s (unknown)",
-                      v, s.name, where)
+        _once.warning(
+            f"value/{where}/{s.name}",
+            "ignoring bad value %r of %s on %s (unknown)",
+            v,
+            s.name,
+            where,
+        )
         return False
     return True
 
@@ -100,8 +105,12 @@ def readings(samples: Iterable[tuple[Sample, float]], source: str) -> list[GpuRe
             continue
         host, gpu = host_of(s.labels), s.labels.get("gpu", "")
         if host is None or not gpu.isdigit():
-            _once.warning(f"labels/{source}/{s.name}", "%s sample without host or gpu label "
-                          "skipped (labels %s)", s.name, sorted(s.labels))
+            _once.warning(
+                f"labels/{source}/{s.name}",
+                "%s sample without host or gpu label skipped (labels %s)",
+                s.name,
+                sorted(s.labels),
+            )
             continue
         if not _good(s, f"{host}/gpu{gpu}"):
             continue
@@ -132,8 +141,14 @@ def _mig_util(host: str, gpu: int, a: _Acc) -> float | None:
     for gi, (prof, ratio) in sorted(a.gr.items()):
         sl = _slices(prof, a.model)
         if sl is None:
-            _once.warning(f"profile/{host}/{gpu}/{prof}", "unknown MIG profile %r on %s GPU %d "
-                          "(GPU_I_ID %s): its activity is ignored", prof, host, gpu, gi)
+            _once.warning(
+                f"profile/{host}/{gpu}/{prof}",
+                "unknown MIG profile %r on %s GPU %d (GPU_I_ID %s): its activity is ignored",
+                prof,
+                host,
+                gpu,
+                gi,
+            )
             continue
         used += ratio * sl[0]
         total = sl[1]
@@ -154,9 +169,16 @@ def _reading(host: str, gpu: int, a: _Acc, source: str) -> GpuReading:
         total = sum(a.inst["fb_used"].values()) + sum(a.inst["fb_free"].values())
     xids = a.xids | ({int(a.dev["xid"])} if a.dev.get("xid", 0) > 0 else set())
     return GpuReading(
-        node=host, index=gpu, observed_at=a.t, source=source, uuid=a.uuid,
-        utilization_pct=util, memory_used_mib=fb_used, memory_total_mib=total,
-        power_w=a.dev.get("power"), temperature_c=a.dev.get("temp"),
+        node=host,
+        index=gpu,
+        observed_at=a.t,
+        source=source,
+        uuid=a.uuid,
+        utilization_pct=util,
+        memory_used_mib=fb_used,
+        memory_total_mib=total,
+        power_w=a.dev.get("power"),
+        temperature_c=a.dev.get("temp"),
         xid_recent=tuple(XidEvent(xid=x, at=a.t, gpu_uuid=a.uuid) for x in sorted(xids)),
         ecc_uncorrectable=None if "ecc" not in a.dev else int(a.dev["ecc"]),
         remap_failure=None if "remap" not in a.dev else a.dev["remap"] > 0,

@@ -9,6 +9,7 @@ capacity views over for every node whose object and allocations did not change.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 
 from scheduler.policy.model import Allocation, ClusterState, Gpu, GpuHealth, Node
@@ -17,9 +18,17 @@ from scheduler.telemetry.merge import Telemetry
 Extra = Callable[[str, int, float], float]  # (node, gpu index, observed_at) -> extra util %
 
 
-def fold_gpu(g: Gpu, t: tuple | None) -> Gpu:
+def _hot(h: GpuHealth, hot_c: float) -> GpuHealth:
+    """Flag a temperature at or over the configured limit (whoever measured it)."""
+    if h.over_temperature or h.temperature_c is None or h.temperature_c < hot_c:
+        return h
+    return dataclasses.replace(h, over_temperature=True)
+
+
+def fold_gpu(g: Gpu, t: tuple | None, hot_c: float = math.inf) -> Gpu:
     if t is None:
-        return g
+        health = _hot(g.health, hot_c)
+        return g if health is g.health else dataclasses.replace(g, health=health)
     health, load = t
     old = g.health
     if old != GpuHealth():  # never forget a fault the inventory (annotation) already carries
@@ -27,18 +36,22 @@ def fold_gpu(g: Gpu, t: tuple | None) -> Gpu:
             xid_recent=tuple(sorted(set(old.xid_recent) | set(health.xid_recent))),
             ecc_uncorrectable=max(old.ecc_uncorrectable, health.ecc_uncorrectable),
             remap_failure=old.remap_failure or health.remap_failure,
-            temperature_c=health.temperature_c if health.temperature_c is not None
+            temperature_c=health.temperature_c
+            if health.temperature_c is not None
             else old.temperature_c,
             over_temperature=old.over_temperature or health.over_temperature,
         )
-    return dataclasses.replace(g, health=health, load=load or g.load)
+    return dataclasses.replace(g, health=_hot(health, hot_c), load=load or g.load)
 
 
-def fold_nodes(nodes: Mapping[str, Node], tele: Telemetry) -> Mapping[str, Node]:
-    """Every node with its GPUs' telemetry applied; the same mapping when nothing applies."""
+def fold_nodes(
+    nodes: Mapping[str, Node], tele: Telemetry, hot_c: float = math.inf
+) -> Mapping[str, Node]:
+    """Every node with its GPUs' telemetry applied and temperatures at or over `hot_c` flagged
+    (also those known only from the annotation); the same mapping when nothing applies."""
     out: dict[str, Node] | None = None
     for name, node in nodes.items():
-        gpus = tuple(fold_gpu(g, tele.get((name, g.index))) for g in node.gpus)
+        gpus = tuple(fold_gpu(g, tele.get((name, g.index)), hot_c) for g in node.gpus)
         if gpus != node.gpus:
             out = out if out is not None else dict(nodes)
             out[name] = dataclasses.replace(node, gpus=gpus)
@@ -55,8 +68,9 @@ def with_recent(nodes: Mapping[str, Node], names: set[str], extra: Extra) -> Map
             if ld is not None and ld.observed_at is not None and ld.utilization_pct is not None:
                 add = extra(name, g.index, ld.observed_at)
                 if add:
-                    ld = dataclasses.replace(ld, utilization_pct=min(100.0,
-                                                                     ld.utilization_pct + add))
+                    ld = dataclasses.replace(
+                        ld, utilization_pct=min(100.0, ld.utilization_pct + add)
+                    )
                     g = dataclasses.replace(g, load=ld)
             gpus.append(g)
         if tuple(gpus) != node.gpus:
@@ -74,20 +88,34 @@ def _alloc_nodes(old: Mapping[str, Allocation], new: Mapping[str, Allocation]) -
     return touched
 
 
-def rebuild_state(prev: ClusterState | None, nodes: Mapping[str, Node],
-                  state: ClusterState) -> ClusterState:
+def rebuild_state(
+    prev: ClusterState | None, nodes: Mapping[str, Node], state: ClusterState
+) -> ClusterState:
     """A snapshot of `nodes` with `state`'s allocations, gangs and instant, reusing `prev`'s
     memoised views where they still hold."""
     if prev is None:
-        return ClusterState(nodes=nodes, allocations=state.allocations, gangs=state.gangs,
-                            now=state.now)
+        return ClusterState(
+            nodes=nodes, allocations=state.allocations, gangs=state.gangs, now=state.now
+        )
     if nodes is prev.nodes and state.allocations is prev.allocations:
-        return ClusterState(nodes=nodes, allocations=state.allocations, gangs=state.gangs,
-                            now=state.now, _by_node=prev._by_node, _capacity=prev._capacity,
-                            _fleet=prev._fleet)
+        return ClusterState(
+            nodes=nodes,
+            allocations=state.allocations,
+            gangs=state.gangs,
+            now=state.now,
+            _by_node=prev._by_node,
+            _capacity=prev._capacity,
+            _fleet=prev._fleet,
+        )
     touched = _alloc_nodes(prev.allocations, state.allocations)
     touched |= {n for n, node in nodes.items() if prev.nodes.get(n) is not node}
     keep = {n: c for n, c in prev._capacity.items() if n not in touched}
     # (E1, surgical) seed the fleet index from prev's so only touched rows are rebuilt.
-    return ClusterState(nodes=nodes, allocations=state.allocations, gangs=state.gangs,
-                        now=state.now, _capacity=keep, _seed=prev.seed_for(touched))
+    return ClusterState(
+        nodes=nodes,
+        allocations=state.allocations,
+        gangs=state.gangs,
+        now=state.now,
+        _capacity=keep,
+        _seed=prev.seed_for(touched),
+    )

@@ -28,8 +28,12 @@ RECENT_BUCKET_S = 5.0  # recent-placement extras are re-evaluated at this granul
 
 
 class TelemetryHub:
-    def __init__(self, sources: Sequence[Source], settings: TelemetrySettings | None = None,
-                 recent: RecentPlacements | None = None) -> None:
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        settings: TelemetrySettings | None = None,
+        recent: RecentPlacements | None = None,
+    ) -> None:
         self.settings = settings or TelemetrySettings()
         self.sources = list(sources)
         self.recent = recent or RecentPlacements(self.settings.lag_s, self.settings.recent_ttl_s)
@@ -74,13 +78,15 @@ class TelemetryHub:
         """`state` with telemetry folded into each known GPU (same object if nothing applies)."""
         self._note_new_placements(state)
         tele = self.gpu_telemetry(state.now)
-        if not tele:
-            return state
         base_key = (id(state.nodes), id(tele))
         with self._lock:
             base = self._base if self._base is not None and self._base[0] == base_key else None
         if base is None:
-            base = (base_key, fold_nodes(state.nodes, tele), (state.nodes, tele))
+            base = (
+                base_key,
+                fold_nodes(state.nodes, tele, self.settings.max_temperature_c),
+                (state.nodes, tele),
+            )
         busy = self.recent.nodes(state.now)
         key = (base_key, self.recent.version, int(state.now // RECENT_BUCKET_S) if busy else 0)
         with self._lock:
@@ -88,9 +94,17 @@ class TelemetryHub:
         if prev is not None and prev[0] == key:
             nodes = prev[1].nodes
         else:
-            nodes = with_recent(base[1], busy, lambda n, i, at: self.recent.extra_pct(
-                n, i, at, state.now)) if busy else base[1]
-        out = rebuild_state(prev[1] if prev is not None else None, nodes, state)
+            nodes = (
+                with_recent(
+                    base[1], busy, lambda n, i, at: self.recent.extra_pct(n, i, at, state.now)
+                )
+                if busy
+                else base[1]
+            )
+        if nodes is state.nodes:  # nothing to fold: keep the caller's snapshot and its memos
+            out = state
+        else:
+            out = rebuild_state(prev[1] if prev is not None else None, nodes, state)
         with self._lock:  # holding the keyed objects keeps their ids from being reused
             self._base, self._last = base, (key, out)
         return out

@@ -20,8 +20,12 @@ Key = tuple[str, int]
 Telemetry = dict[Key, tuple[GpuHealth, GpuLoad | None]]
 
 
-def merge(items: Iterable[tuple[str, GpuReading]], ages: Mapping[str, float],
-          s: TelemetrySettings, now: float) -> tuple[Telemetry, float]:
+def merge(
+    items: Iterable[tuple[str, GpuReading]],
+    ages: Mapping[str, float],
+    s: TelemetrySettings,
+    now: float,
+) -> tuple[Telemetry, float]:
     fresh: dict[Key, list[GpuReading]] = {}
     xids: dict[Key, set[int]] = {}
     until = math.inf
@@ -57,8 +61,10 @@ def _load(rs: list[GpuReading]) -> GpuLoad | None:
     """The freshest reading that says anything about load."""
     for r in rs:
         if r.utilization_pct is not None or r.memory_used_mib is not None:
-            return GpuLoad(utilization_pct=r.utilization_pct,
-                           memory_used_mib=None if r.memory_used_mib is None
-                           else int(r.memory_used_mib),
-                           power_w=r.power_w, observed_at=r.observed_at)
+            return GpuLoad(
+                utilization_pct=r.utilization_pct,
+                memory_used_mib=None if r.memory_used_mib is None else int(r.memory_used_mib),
+                power_w=r.power_w,
+                observed_at=r.observed_at,
+            )
     return None

@@ -63,9 +63,13 @@ class PynvmlBackend:
         try:
             return fn(*args)
         except self._nvml_error() as exc:
-            self._once.warning(f"{where}/{what}/{type(exc).__name__}",
-                               "NVML %s on %s: %s (field left empty)", what, where,
-                               type(exc).__name__)
+            self._once.warning(
+                f"{where}/{what}/{type(exc).__name__}",
+                "NVML %s on %s: %s (field left empty)",
+                what,
+                where,
+                type(exc).__name__,
+            )
             return None
 
     def _nvml_error(self) -> type[BaseException]:
@@ -88,8 +92,9 @@ class PynvmlBackend:
                 devices.append(self._device(i, handle))
         cutoff = now - self._xid_window_s
         xids = tuple(x for x in list(self._xids) if x.at >= cutoff)
-        return NodeSample(taken_at=now, devices=tuple(devices), xids=xids,
-                          driver_version=_text(driver))
+        return NodeSample(
+            taken_at=now, devices=tuple(devices), xids=xids, driver_version=_text(driver)
+        )
 
     def _device(self, i: int, h: Any) -> DeviceSample:
         n, w = self._nvml, f"gpu{i}"
@@ -98,8 +103,14 @@ class PynvmlBackend:
         temp = self._temperature(w, h)
         power = self._read(w, "power", n.nvmlDeviceGetPowerUsage, h)
         limit = self._read(w, "power limit", n.nvmlDeviceGetEnforcedPowerLimit, h)
-        ecc = self._read(w, "ecc", n.nvmlDeviceGetTotalEccErrors, h,
-                         n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, n.NVML_VOLATILE_ECC)
+        ecc = self._read(
+            w,
+            "ecc",
+            n.nvmlDeviceGetTotalEccErrors,
+            h,
+            n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED,
+            n.NVML_VOLATILE_ECC,
+        )
         rows = self._read(w, "remapped rows", n.nvmlDeviceGetRemappedRows, h)
         mig = self._read(w, "mig mode", n.nvmlDeviceGetMigMode, h)
         procs = self._read(w, "processes", n.nvmlDeviceGetComputeRunningProcesses, h)
@@ -115,8 +126,9 @@ class PynvmlBackend:
             temperature_c=None if temp is None else float(temp),
             power_w=None if power is None else power / 1000.0,
             power_limit_w=None if limit is None else limit / 1000.0,
-            sm_clock_mhz=_num(self._read(w, "sm clock", n.nvmlDeviceGetClockInfo, h,
-                                         n.NVML_CLOCK_SM)),
+            sm_clock_mhz=_num(
+                self._read(w, "sm clock", n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_SM)
+            ),
             ecc_uncorrectable_volatile=None if ecc is None else int(ecc),
             remap_pending=None if rows is None else bool(rows[2]),
             remap_failure=None if rows is None else bool(rows[3]),
@@ -151,8 +163,9 @@ class PynvmlBackend:
         if newer is not None:
             temp = self._read(w, "temperatureV", newer, h, n.NVML_TEMPERATURE_GPU)
         if temp is None:
-            temp = self._read(w, "temperature", n.nvmlDeviceGetTemperature, h,
-                              n.NVML_TEMPERATURE_GPU)
+            temp = self._read(
+                w, "temperature", n.nvmlDeviceGetTemperature, h, n.NVML_TEMPERATURE_GPU
+            )
         return temp
 
     def _instances(self, w: str, h: Any) -> tuple[MigInstanceSample, ...]:
@@ -166,16 +179,28 @@ class PynvmlBackend:
                 continue  # NotSupported / InvalidArgument for profiles this GPU lacks
             arr = (n.c_nvmlGpuInstance_t * mig_adapter.MAX_PLACEMENTS)()
             cnt = ctypes.c_uint(0)
-            ok = self._read(w, f"instances {idx}", n.nvmlDeviceGetGpuInstances, h, info.id,
-                            arr, ctypes.byref(cnt))
+            ok = self._read(
+                w,
+                f"instances {idx}",
+                n.nvmlDeviceGetGpuInstances,
+                h,
+                info.id,
+                arr,
+                ctypes.byref(cnt),
+            )
             if ok is None:
                 continue
             for k in range(int(cnt.value)):
                 gi = self._read(w, "instance info", n.nvmlGpuInstanceGetInfo, arr[k])
                 if gi is not None:
-                    out.append(MigInstanceSample(profile=mig_adapter.profile_name(info),
-                                                 start=int(gi.placement.start), gi_id=int(gi.id),
-                                                 in_use=int(gi.id) in busy))
+                    out.append(
+                        MigInstanceSample(
+                            profile=mig_adapter.profile_name(info),
+                            start=int(gi.placement.start),
+                            gi_id=int(gi.id),
+                            in_use=int(gi.id) in busy,
+                        )
+                    )
         return tuple(sorted(out, key=lambda m: m.start))
 
     def _busy_gi_ids(self, w: str, h: Any) -> set[int]:
@@ -204,11 +229,18 @@ class PynvmlBackend:
             h = self._read(f"gpu{i}", "handle", n.nvmlDeviceGetHandleByIndex, i)
             if h is None:
                 continue
-            self._read(f"gpu{i}", "xid registration", n.nvmlDeviceRegisterEvents, h,
-                       n.nvmlEventTypeXidCriticalError, evset)
+            self._read(
+                f"gpu{i}",
+                "xid registration",
+                n.nvmlDeviceRegisterEvents,
+                h,
+                n.nvmlEventTypeXidCriticalError,
+                evset,
+            )
             uuids[i] = _text(self._read(f"gpu{i}", "uuid", n.nvmlDeviceGetUUID, h) or "")
-        self._thread = threading.Thread(target=self._watch, args=(evset,), daemon=True,
-                                        name="tessera-xid-watch")
+        self._thread = threading.Thread(
+            target=self._watch, args=(evset,), daemon=True, name="tessera-xid-watch"
+        )
         self._thread.start()
 
     def _watch(self, evset: Any) -> None:
@@ -219,8 +251,9 @@ class PynvmlBackend:
             except n.NVMLError_Timeout:
                 continue
             except n.NVMLError as exc:
-                self._once.warning("xid-wait", "XID event wait failed (%s); XID watch stopped",
-                                   type(exc).__name__)
+                self._once.warning(
+                    "xid-wait", "XID event wait failed (%s); XID watch stopped", type(exc).__name__
+                )
                 return
             uuid = _text(self._read("xid", "uuid", n.nvmlDeviceGetUUID, data.device) or "")
             self._xids.append(XidEvent(xid=int(data.eventData), at=time.time(), gpu_uuid=uuid))

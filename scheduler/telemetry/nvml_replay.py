@@ -43,15 +43,36 @@ def load_rows(folder: Path) -> list[_Row]:
     if ts is not None:
         data = json.loads(ts.read_text())
         t0 = data[0]["t"]
-        rows += [_Row(r["t"] - t0, r["gpu_util"], r["mem_util"], int(r["fb_used"]), r["power_mw"],
-                      r["temp_c"], r["sm_clock"], None) for r in data]
+        rows += [
+            _Row(
+                r["t"] - t0,
+                r["gpu_util"],
+                r["mem_util"],
+                int(r["fb_used"]),
+                r["power_mw"],
+                r["temp_c"],
+                r["sm_clock"],
+                None,
+            )
+            for r in data
+        ]
     mp = _find(folder, "nvml_multiproc_")
     if mp is not None:
         data = json.loads(mp.read_text())
         base = (rows[-1].t + float(data.get("period_s", 0.25))) if rows else 0.0
-        rows += [_Row(base + r["t"], r["gpu_util"], r["mem_util"], int(r["fb_used_mib"]) << 20,
-                      r["power_mw"], r["temp_c"], r["sm_clock"], len(r.get("processes", [])))
-                 for r in data["rows"]]
+        rows += [
+            _Row(
+                base + r["t"],
+                r["gpu_util"],
+                r["mem_util"],
+                int(r["fb_used_mib"]) << 20,
+                r["power_mw"],
+                r["temp_c"],
+                r["sm_clock"],
+                len(r.get("processes", [])),
+            )
+            for r in data["rows"]
+        ]
     return rows
 
 
@@ -63,8 +84,15 @@ def _ok(v: Any) -> Any:
 class ReplayBackend:
     name = "replay"
 
-    def __init__(self, path: str | Path, *, offset_s: float = 0.0, hold: bool = False,
-                 speed: float = 1.0, inject_xids: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        offset_s: float = 0.0,
+        hold: bool = False,
+        speed: float = 1.0,
+        inject_xids: tuple[int, ...] = (),
+    ) -> None:
         self._path = Path(path)
         self._offset, self._hold, self._speed = offset_s, hold, speed
         self._inject = inject_xids
@@ -109,8 +137,12 @@ class ReplayBackend:
         row = self._row(now)
         devices = tuple(self._device(d, row) for d in self._snap["devices"])
         xids = tuple(XidEvent(xid=x, at=now, gpu_uuid=devices[0].uuid) for x in self._inject)
-        return NodeSample(taken_at=now, devices=devices, xids=xids,
-                          driver_version=str(self._snap.get("driver", "")))
+        return NodeSample(
+            taken_at=now,
+            devices=devices,
+            xids=xids,
+            driver_version=str(self._snap.get("driver", "")),
+        )
 
     @staticmethod
     def _device(d: dict[str, Any], row: _Row | None) -> DeviceSample:
@@ -122,7 +154,9 @@ class ReplayBackend:
         power = _ok(d.get("power_mw"))
         limit = _ok(d.get("power_limit_mw"))
         return DeviceSample(
-            index=int(d["index"]), uuid=str(d["uuid"]), name=str(d["name"]),
+            index=int(d["index"]),
+            uuid=str(d["uuid"]),
+            name=str(d["name"]),
             memory_total_bytes=mem.get("total"),
             memory_used_bytes=row.fb_used if row else mem.get("used"),
             utilization_pct=row.gpu_util if row else util.get("gpu"),
@@ -135,6 +169,9 @@ class ReplayBackend:
             remap_pending=None if rows is None else bool(rows[2]),
             remap_failure=None if rows is None else bool(rows[3]),
             mig_enabled=None if mig is None else bool(mig[0]),
-            process_count=(row.processes if row and row.processes is not None
-                           else (len(procs) if procs is not None else None)),
+            process_count=(
+                row.processes
+                if row and row.processes is not None
+                else (len(procs) if procs is not None else None)
+            ),
         )

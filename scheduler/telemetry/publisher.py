@@ -49,8 +49,15 @@ class KubeNodePatcher:
 
 
 class AnnotationPublisher:
-    def __init__(self, node: str, patcher: NodePatcher, *, min_interval_s: float = 30.0,
-                 heartbeat_s: float = 300.0, hot_c: float = 87.0) -> None:
+    def __init__(
+        self,
+        node: str,
+        patcher: NodePatcher,
+        *,
+        min_interval_s: float = 30.0,
+        heartbeat_s: float = 300.0,
+        hot_c: float = 87.0,
+    ) -> None:
         self._node, self._patcher = node, patcher
         self._min, self._beat, self._hot = min_interval_s, heartbeat_s, hot_c
         self._last_fp: str | None = None
@@ -68,11 +75,17 @@ class AnnotationPublisher:
         if not due:
             return False
         try:
-            self._patcher.patch_annotation(self._node, annotation.ANNOTATION,
-                                           annotation.encode(sample, self._hot))
+            self._patcher.patch_annotation(
+                self._node, annotation.ANNOTATION, annotation.encode(sample, self._hot)
+            )
         except PatchError as exc:
-            self._once.warning("patch", "patching %s on node %s failed (%s); will retry",
-                               annotation.ANNOTATION, self._node, exc)
+            self._once.warning(
+                "patch",
+                "patching %s on node %s failed (%s); will retry",
+                annotation.ANNOTATION,
+                self._node,
+                exc,
+            )
             return False
         self._once.clear("patch")
         self._last_fp, self._last_at = fp, now

@@ -45,8 +45,11 @@ class RecentPlacements:
         """Utilisation (percent) the reading taken at `observed_at` cannot include yet."""
         with self._lock:
             self._expire(now)
-            return 100.0 * sum(e.fraction for (n, i, _), e in self._entries.items()
-                               if n == node and i == index and observed_at < e.at + self.lag_s)
+            return 100.0 * sum(
+                e.fraction
+                for (n, i, _), e in self._entries.items()
+                if n == node and i == index and observed_at < e.at + self.lag_s
+            )
 
     def nodes(self, now: float) -> set[str]:
         """Nodes that have live entries at `now`."""

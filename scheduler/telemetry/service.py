@@ -1,8 +1,9 @@
 """Wiring for the extender process: build the hub from URLs and keep it refreshed.
 
-The service (`tessera serve`) calls `build_hub(...)`, starts a `Poller`, and passes
-`hub.overlay` to `Extender(telemetry=...)`. With no source configured there is no hub at all and
-scoring is allocation-only.
+The service (`tessera serve`) calls `build_hub(...)`, starts a `Poller` when the hub has
+sources, and passes `hub.overlay` to `Extender(telemetry=...)`. With no source the hub still
+applies the temperature limit to what the node annotations say; load scoring is then
+allocation-only.
 """
 
 from __future__ import annotations
@@ -23,18 +24,28 @@ from scheduler.telemetry.sources import AnnotationSource, PrometheusSource, Scra
 NodesFn = Callable[[], Iterable[tuple[str, Mapping[str, str]]]]
 
 
-def build_hub(settings: TelemetrySettings, *, prometheus_url: str = "",
-              scrape_urls: Sequence[str] = (), nodes: NodesFn | None = None) -> TelemetryHub | None:
+def build_hub(
+    settings: TelemetrySettings,
+    *,
+    prometheus_url: str = "",
+    scrape_urls: Sequence[str] = (),
+    nodes: NodesFn | None = None,
+) -> TelemetryHub:
     sources: list[Source] = []
     if prometheus_url:
-        sources.append(PrometheusSource(prometheus_url, max_age_s=settings.max_age_s,
-                                        timeout_s=settings.timeout_s))
+        sources.append(
+            PrometheusSource(
+                prometheus_url, max_age_s=settings.max_age_s, timeout_s=settings.timeout_s
+            )
+        )
     if scrape_urls:
-        sources.append(ScrapeSource(scrape_urls, max_age_s=settings.max_age_s,
-                                    timeout_s=settings.timeout_s))
+        sources.append(
+            ScrapeSource(scrape_urls, max_age_s=settings.max_age_s, timeout_s=settings.timeout_s)
+        )
     if nodes is not None:
         sources.append(AnnotationSource(nodes))
-    return TelemetryHub(sources, settings) if sources else None
+    # Even with no source the hub folds the temperature limit into the annotation's readings.
+    return TelemetryHub(sources, settings)
 
 
 def configure_profile(profile: Profile, settings: TelemetrySettings) -> Profile:
@@ -43,18 +54,24 @@ def configure_profile(profile: Profile, settings: TelemetrySettings) -> Profile:
     health = HealthFilter(HealthThresholds(settings.max_temperature_c, settings.ignored_xids))
     load = LoadScore(LoadSettings(max_age_s=settings.max_age_s))
     filters: tuple[FilterPlugin, ...] = tuple(
-        health if f.name == HealthFilter.name else f for f in profile.filters)
+        health if f.name == HealthFilter.name else f for f in profile.filters
+    )
     scorers: tuple[tuple[ScorePlugin, float], ...] = tuple(
-        (load if s.name == LoadScore.name else s, w) for s, w in profile.scorers)
+        (load if s.name == LoadScore.name else s, w) for s, w in profile.scorers
+    )
     return dataclasses.replace(profile, filters=filters, scorers=scorers)
 
 
 class Poller:
     """Refreshes the hub every `interval_s` on a daemon thread (a slow source delays only this)."""
 
-    def __init__(self, hub: TelemetryHub, interval_s: float = 15.0,
-                 clock: Callable[[], float] = time.time,
-                 warm: Callable[[float], ClusterState] | None = None) -> None:
+    def __init__(
+        self,
+        hub: TelemetryHub,
+        interval_s: float = 15.0,
+        clock: Callable[[], float] = time.time,
+        warm: Callable[[float], ClusterState] | None = None,
+    ) -> None:
         self.hub, self.interval_s, self.clock = hub, interval_s, clock
         self._warm = warm  # e.g. store.snapshot: fold here, so requests find it cached
         self._stop = threading.Event()

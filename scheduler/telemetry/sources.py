@@ -45,8 +45,15 @@ def _get(client: httpx.Client, url: str, **params: str) -> httpx.Response:
 
 
 class PrometheusSource:
-    def __init__(self, base_url: str, *, max_age_s: float = 120.0, timeout_s: float = 2.0,
-                 metrics: Sequence[str] = dcgm.METRIC_NAMES, name: str = "prometheus") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        max_age_s: float = 120.0,
+        timeout_s: float = 2.0,
+        metrics: Sequence[str] = dcgm.METRIC_NAMES,
+        name: str = "prometheus",
+    ) -> None:
         self.name, self.max_age_s = name, max_age_s
         self._url = base_url.rstrip("/") + "/api/v1/query"
         names = "|".join(re.escape(m) for m in metrics)
@@ -62,8 +69,9 @@ class PrometheusSource:
             result = body["data"]["result"]
             pairs = list(_matrix_samples(result))
         except (ValueError, KeyError, TypeError, IndexError) as exc:
-            raise SourceError(f"{self._url}: unexpected answer ({type(exc).__name__}: {exc})") \
-                from None
+            raise SourceError(
+                f"{self._url}: unexpected answer ({type(exc).__name__}: {exc})"
+            ) from None
         return dcgm.readings(pairs, self.name)
 
     def close(self) -> None:
@@ -79,8 +87,14 @@ def _matrix_samples(result: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Sampl
 
 
 class ScrapeSource:
-    def __init__(self, urls: Sequence[str], *, max_age_s: float = 120.0, timeout_s: float = 2.0,
-                 name: str = "scrape") -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        max_age_s: float = 120.0,
+        timeout_s: float = 2.0,
+        name: str = "scrape",
+    ) -> None:
         self.name, self.max_age_s, self._urls = name, max_age_s, list(urls)
         self._client = httpx.Client(timeout=timeout_s)
         self._once = LogOnce(log)
@@ -97,10 +111,15 @@ class ScrapeSource:
             parsed = parse(text)
             if parsed.bad_lines:
                 no, why = parsed.bad_lines[0]
-                self._once.warning(f"bad/{url}", "%s: skipped %d unparseable line(s), first at "
-                                   "line %d (%s)", url, len(parsed.bad_lines), no, why)
-            pairs += [(s, now if s.timestamp_s is None else s.timestamp_s)
-                      for s in parsed.samples]
+                self._once.warning(
+                    f"bad/{url}",
+                    "%s: skipped %d unparseable line(s), first at line %d (%s)",
+                    url,
+                    len(parsed.bad_lines),
+                    no,
+                    why,
+                )
+            pairs += [(s, now if s.timestamp_s is None else s.timestamp_s) for s in parsed.samples]
         if errors and not pairs:
             raise SourceError("; ".join(errors))
         for e in errors:  # some exporters answered: keep their data, note the others
@@ -114,8 +133,13 @@ class ScrapeSource:
 class AnnotationSource:
     """`nodes()` yields (node name, annotations mapping) from the caller's node cache."""
 
-    def __init__(self, nodes: Callable[[], Iterable[tuple[str, Mapping[str, str]]]], *,
-                 max_age_s: float = 900.0, name: str = "annotation") -> None:
+    def __init__(
+        self,
+        nodes: Callable[[], Iterable[tuple[str, Mapping[str, str]]]],
+        *,
+        max_age_s: float = 900.0,
+        name: str = "annotation",
+    ) -> None:
         self.name, self.max_age_s, self._nodes = name, max_age_s, nodes
         self._once = LogOnce(log)
 
@@ -128,6 +152,7 @@ class AnnotationSource:
             try:
                 out += annotation.decode(node, text)
             except annotation.AnnotationError as exc:
-                self._once.warning(f"{node}/{text[:64]}", "ignoring node %s telemetry: %s",
-                                   node, exc)
+                self._once.warning(
+                    f"{node}/{text[:64]}", "ignoring node %s telemetry: %s", node, exc
+                )
         return out

@@ -44,8 +44,12 @@ class Freshness:
     def failed(self, name: str, max_age_s: float, error: str) -> None:
         st = self.status(name, max_age_s)
         st.last_error, st.failures = error, st.failures + 1
-        self._once.warning(name, "telemetry source %s failed: %s (its data ages out; scheduling "
-                           "goes on without it)", name, error)
+        self._once.warning(
+            name,
+            "telemetry source %s failed: %s (its data ages out; scheduling goes on without it)",
+            name,
+            error,
+        )
 
     def all(self) -> list[SourceStatus]:
         return list(self._status.values())

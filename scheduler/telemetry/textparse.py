@@ -42,7 +42,7 @@ def parse_line(line: str) -> Sample:
     name, pos, labels = m.group(0), m.end(), {}
     if pos < len(line) and line[pos] == "{":
         pos += 1
-        if line[pos:pos + 1] == "}":
+        if line[pos : pos + 1] == "}":
             pos += 1
         while line[pos - 1] != "}":
             lm = _LABEL.match(line, pos)

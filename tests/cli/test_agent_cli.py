@@ -23,10 +23,24 @@ runner = CliRunner()
 
 
 def test_once_prints_the_annotation_document() -> None:
-    r = runner.invoke(app, ["agent", "--once", "--node-name", "gpu-7", "--nvml-replay", str(H100),
-                            "--replay-offset", "10", "--replay-hold", "--inject-xid", "79"])
+    r = runner.invoke(
+        app,
+        [
+            "agent",
+            "--once",
+            "--node-name",
+            "gpu-7",
+            "--nvml-replay",
+            str(H100),
+            "--replay-offset",
+            "10",
+            "--replay-hold",
+            "--inject-xid",
+            "79",
+        ],
+    )
     assert r.exit_code == 0, r.output
-    doc = json.loads(r.stdout[r.stdout.index("{"):])
+    doc = json.loads(r.stdout[r.stdout.index("{") :])
     [g] = doc["gpus"]
     assert doc["version"] == 1 and g["uuid"] == "GPU-3d950e61-fc9d-ffc5-3c1e-8b3db20ef80a"
     assert g["memory_mib"] == 81559  # 85,520,809,984 B / 2**20
@@ -51,9 +65,26 @@ def test_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
 
 def _serve(args: list[str], tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     log = tmp_path / "agent.log"
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "agent", "--port", "0",
-                             "--host", "127.0.0.1", "--publish", "off", "--interval", "0.2",
-                             *args], cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "agent",
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--publish",
+            "off",
+            "--interval",
+            "0.2",
+            *args,
+        ],
+        cwd=REPO,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         m = re.search(r"serving /metrics on 127\.0\.0\.1:(\d+)", log.read_text())

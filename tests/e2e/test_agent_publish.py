@@ -24,19 +24,43 @@ UUID = "GPU-3d950e61-fc9d-ffc5-3c1e-8b3db20ef80a"
 
 def _agent(kubeconfig: Path, node: str, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "agent", "--node-name", node, "--nvml-replay",
-         str(H100), "--port", "0", "--host", "127.0.0.1", "--interval", "0.5", "--publish", "on",
-         "--kubeconfig", str(kubeconfig), *extra],
-        env=tessera_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "agent",
+            "--node-name",
+            node,
+            "--nvml-replay",
+            str(H100),
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--interval",
+            "0.5",
+            "--publish",
+            "on",
+            "--kubeconfig",
+            str(kubeconfig),
+            *extra,
+        ],
+        env=tessera_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def test_agent_annotation_keeps_pods_off_a_faulted_gpu(tessera_cluster) -> None:
     cluster = tessera_cluster()
     api = cluster.api
     add_nodes(api, [NodeSpec("good", gpus=[GpuSpec()]), NodeSpec("bad", gpus=[GpuSpec()])])
-    agents = [_agent(cluster.kubeconfig, "good"),
-              _agent(cluster.kubeconfig, "bad", "--inject-xid", "79")]
+    agents = [
+        _agent(cluster.kubeconfig, "good"),
+        _agent(cluster.kubeconfig, "bad", "--inject-xid", "79"),
+    ]
     try:
+
         def published(node: str) -> dict | None:
             ann = api.request("GET", f"/api/v1/nodes/{node}")["metadata"].get("annotations", {})
             doc = json.loads(ann.get("tessera.io/gpus", "{}"))

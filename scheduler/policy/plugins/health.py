@@ -3,9 +3,10 @@
 Unhealthy = a critical XID inside the window, uncorrectable ECC errors, a failed row remap, or a
 temperature at or above the limit. These are unresolvable (preemption cannot repair a GPU).
 XIDs that applications cause (13, 31, 43, 45, 68, 109: NVIDIA/k8s-device-plugin#1340, see
-reference/peers.md) are not faults. The capacity view already skips GPUs that telemetry flagged;
-this filter also applies the raw thresholds, so a snapshot that carries only a temperature is
-judged the same way, and names the reasons in `FailedAndUnresolvableNodes`.
+reference/peers.md) are not faults. The capacity view already skips GPUs that telemetry flagged
+(telemetry applies the same thresholds); this filter names the reasons in
+`FailedAndUnresolvableNodes`, and passes a node only if the placement it would really get
+avoids every GPU these thresholds call unhealthy.
 Missing health data is healthy: telemetry must never block scheduling.
 """
 
@@ -56,9 +57,14 @@ class HealthFilter:
         bad = {g.index: r for g in node.gpus if (r := gpu_health_reasons(g, self.thresholds))}
         if not bad:
             return SUCCESS
-        if fit.choose(self._healthy_view(node, state), pod) is not None:
-            return SUCCESS
+        chosen = fit.choose(state.capacity(node.name), pod)
+        if chosen is not None and not any(g.index in bad for g in chosen.gpus):
+            return SUCCESS  # the placement the node would really get avoids every bad GPU
         reasons = tuple(f"GPU {i}: {'; '.join(r)}" for i, r in sorted(bad.items()))
+        if fit.choose(self._healthy_view(node, state), pod) is not None:
+            # Only when the snapshot did not flag a GPU these thresholds find unhealthy (a raw
+            # temperature without `over_temperature`): the placement would land on it.
+            return unschedulable("placement would use a GPU not flagged unhealthy", *reasons)
         if fit.choose(self._healthy_view(node, None), pod) is not None:
             # The healthy GPUs could hold the pod once freed: "not now", not "never".
             return unschedulable("healthy GPUs are busy", *reasons)

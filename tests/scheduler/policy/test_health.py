@@ -124,3 +124,17 @@ def test_never_places_on_an_unhealthy_gpu(healths: list[GpuHealth], count: int) 
         return
     for grant in placement.gpus:
         assert gpu_health_reasons(n.gpus[grant.index], TH) == ()
+
+
+def test_unflagged_hot_gpu_the_placement_would_use_fails_the_node() -> None:
+    # GPU 0 reads 90 C (>= 87) but nothing flagged it, so the capacity view would still hand it
+    # out (lowest index first): the filter refuses rather than let it be chosen.
+    n = node("a", gpu(0, health=GpuHealth(temperature_c=90)), gpu(1))
+    status = HealthFilter().filter(state(n), whole(), n)
+    assert status.code is Code.UNSCHEDULABLE
+    assert status.reasons[0] == "placement would use a GPU not flagged unhealthy"
+    # flagged (as telemetry does), the capacity view skips it and GPU 1 serves
+    flagged = node("a", gpu(0, health=GpuHealth(temperature_c=90, over_temperature=True)), gpu(1))
+    assert HealthFilter().filter(state(flagged), whole(), flagged).ok
+    placement = choose_placement(state(flagged), whole(), flagged)
+    assert placement is not None and [g.index for g in placement.gpus] == [1]

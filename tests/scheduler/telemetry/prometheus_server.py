@@ -23,8 +23,14 @@ def free_port() -> int:
 
 
 class PrometheusServer:
-    def __init__(self, workdir: Path, jobs: dict[str, list[str]], *, interval_s: float = 1.0,
-                 metrics_path: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        jobs: dict[str, list[str]],
+        *,
+        interval_s: float = 1.0,
+        metrics_path: dict[str, str] | None = None,
+    ) -> None:
         self.binary = shutil.which("prometheus")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -32,11 +38,17 @@ class PrometheusServer:
         paths = metrics_path or {}
         every = f"{round(interval_s * 1000)}ms"  # Prometheus durations take integers only
         config = {
-            "global": {"scrape_interval": every, "scrape_timeout": every,
-                       "evaluation_interval": every},
+            "global": {
+                "scrape_interval": every,
+                "scrape_timeout": every,
+                "evaluation_interval": every,
+            },
             "scrape_configs": [
-                {"job_name": job, "metrics_path": paths.get(job, "/metrics"),
-                 "static_configs": [{"targets": targets}]}
+                {
+                    "job_name": job,
+                    "metrics_path": paths.get(job, "/metrics"),
+                    "static_configs": [{"targets": targets}],
+                }
                 for job, targets in jobs.items()
             ],
         }
@@ -46,14 +58,21 @@ class PrometheusServer:
 
     def start(self, timeout_s: float = 30.0) -> None:
         if self.binary is None:
-            raise RuntimeError("prometheus is not installed: "
-                               "run bash scripts/install-test-servers.sh")
+            raise RuntimeError(
+                "prometheus is not installed: run bash scripts/install-test-servers.sh"
+            )
         log = (self.workdir / "prometheus.log").open("wb")
         self.proc = subprocess.Popen(
-            [self.binary, f"--config.file={self.config}",
-             f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-            stdout=log, stderr=subprocess.STDOUT)
+            [
+                self.binary,
+                f"--config.file={self.config}",
+                f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

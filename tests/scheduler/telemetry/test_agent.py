@@ -70,8 +70,12 @@ def test_metrics_endpoint_serves_conventional_names_over_http() -> None:
         server.shutdown()
     by_name = {s.name: s for s in parse(text).samples}
     util = by_name["tessera_gpu_utilization_ratio"]
-    assert util.labels == {"node": "node-a", "gpu": "0", "uuid": H100_UUID,
-                           "model": "NVIDIA H100 80GB HBM3"}
+    assert util.labels == {
+        "node": "node-a",
+        "gpu": "0",
+        "uuid": H100_UUID,
+        "model": "NVIDIA H100 80GB HBM3",
+    }
     assert util.value == 1.0  # 100 % in the recorded matmul steady state
     assert by_name["tessera_gpu_memory_used_bytes"].value == 1_563_230_208
     assert by_name["tessera_gpu_sm_clock_hertz"].value % 1e6 == 0
@@ -111,10 +115,19 @@ def _metrics(agent: Agent) -> str:
 
 
 def _sample(temp: float = 53.0, util: float = 0.0, xids: tuple[int, ...] = ()) -> NodeSample:
-    d = DeviceSample(0, H100_UUID, "NVIDIA H100 80GB HBM3", memory_total_bytes=85520809984,
-                     memory_used_bytes=503316480, utilization_pct=util, temperature_c=temp,
-                     power_w=84.387, ecc_uncorrectable_volatile=0, remap_failure=False,
-                     mig_enabled=False)
+    d = DeviceSample(
+        0,
+        H100_UUID,
+        "NVIDIA H100 80GB HBM3",
+        memory_total_bytes=85520809984,
+        memory_used_bytes=503316480,
+        utilization_pct=util,
+        temperature_c=temp,
+        power_w=84.387,
+        ecc_uncorrectable_volatile=0,
+        remap_failure=False,
+        mig_enabled=False,
+    )
     return NodeSample(1_800_000_000.0, (d,), tuple(XidEvent(x, 1.0, H100_UUID) for x in xids))
 
 
@@ -151,14 +164,26 @@ def test_publisher_failure_is_logged_once_and_retried(caplog: pytest.LogCaptureF
         ('{"version": 2, "updated": "2026-11-26T18:00:00Z", "gpus": []}', "version 2"),
         ('{"version": 1, "updated": "yesterday", "gpus": []}', "updated"),
         ('{"version": 1, "updated": "2026-11-26T18:00:00Z", "gpus": [{"index": 0}]}', "health"),
-        ('{"version": 1, "updated": "2026-11-26T18:00:00Z", "gpus": [{"index": true, '
-         '"uuid": "U", "health": {"xid_recent": []}}]}', "index"),
-        ('{"version": 1, "updated": "2026-11-26T18:00:00Z", "gpus": [{"index": 0, "uuid": "U", '
-         '"health": {"xid_recent": [], "temperature_c": -4}}]}', "temperature_c"),
-        ('{"version": 1, "updated": "2026-11-26T18:00:00Z", "gpus": [{"index": 0, "uuid": "U", '
-         '"health": {"xid_recent": ["79"]}}]}', "xid_recent"),
-        ('{"version": 1, "updated": "2026-11-26T18:00:00Z", "gpus": [{"index": 0, "uuid": "U", '
-         '"health": {"xid_recent": []}, "load": {"utilization_pct": NaN}}]}', "utilization_pct"),
+        (
+            '{"version": 1, "updated": "2026-11-26T18:00:00Z", "gpus": [{"index": true, '
+            '"uuid": "U", "health": {"xid_recent": []}}]}',
+            "index",
+        ),
+        (
+            '{"version": 1, "updated": "2026-11-26T18:00:00Z", "gpus": [{"index": 0, "uuid": "U", '
+            '"health": {"xid_recent": [], "temperature_c": -4}}]}',
+            "temperature_c",
+        ),
+        (
+            '{"version": 1, "updated": "2026-11-26T18:00:00Z", "gpus": [{"index": 0, "uuid": "U", '
+            '"health": {"xid_recent": ["79"]}}]}',
+            "xid_recent",
+        ),
+        (
+            '{"version": 1, "updated": "2026-11-26T18:00:00Z", "gpus": [{"index": 0, "uuid": "U", '
+            '"health": {"xid_recent": []}, "load": {"utilization_pct": NaN}}]}',
+            "utilization_pct",
+        ),
     ],
 )
 def test_garbage_annotation_is_rejected_naming_the_field(text: str, needle: str) -> None:

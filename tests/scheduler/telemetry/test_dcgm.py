@@ -40,13 +40,16 @@ def test_mig_utilisation_weighted_by_compute_slices() -> None:
     text = "\n".join(
         f'DCGM_FI_PROF_GR_ENGINE_ACTIVE{{gpu="0",GPU_I_PROFILE="2g.20gb",GPU_I_ID="{gi}",'
         f'Hostname="h",modelName="NVIDIA A100-SXM4-80GB"}} {v}'
-        for gi, v in ((3, 0.5), (5, 1.0)))
+        for gi, v in ((3, 0.5), (5, 1.0))
+    )
     assert _read(text)[("h", 0)].utilization_pct == pytest.approx(300 / 7)
 
 
 def test_unknown_mig_profile_is_logged_once_and_ignored(caplog: pytest.LogCaptureFixture) -> None:
-    text = ('DCGM_FI_PROF_GR_ENGINE_ACTIVE{gpu="0",GPU_I_PROFILE="weird",GPU_I_ID="1",'
-            'Hostname="h9"} 0.9\n')
+    text = (
+        'DCGM_FI_PROF_GR_ENGINE_ACTIVE{gpu="0",GPU_I_PROFILE="weird",GPU_I_ID="1",'
+        'Hostname="h9"} 0.9\n'
+    )
     with caplog.at_level(logging.WARNING):
         r1 = _read(text)
         r2 = _read(text)
@@ -68,8 +71,10 @@ def test_host_label_spellings(host_label: str, value: str) -> None:
     [("NaN", None), ("-5", None), ("+Inf", None), ("9223372036854775794", None), ("55", 55.0)],
 )
 def test_bad_values_are_unknown(raw: str, kept: float | None) -> None:
-    r = _read(f'DCGM_FI_DEV_GPU_TEMP{{gpu="0",Hostname="h"}} {raw}\n'
-              'DCGM_FI_DEV_GPU_UTIL{gpu="0",Hostname="h"} 1')
+    r = _read(
+        f'DCGM_FI_DEV_GPU_TEMP{{gpu="0",Hostname="h"}} {raw}\n'
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0",Hostname="h"} 1'
+    )
     assert r[("h", 0)].temperature_c == kept
 
 
@@ -79,9 +84,11 @@ def test_series_without_host_is_skipped() -> None:
 
 
 def test_xid_and_agent_names() -> None:
-    text = ('DCGM_FI_DEV_XID_ERRORS{gpu="1",Hostname="h"} 79\n'
-            'tessera_gpu_utilization_ratio{node="n",gpu="0",uuid="U"} 0.25\n'
-            'tessera_gpu_memory_used_bytes{node="n",gpu="0",uuid="U"} 1562378240\n')
+    text = (
+        'DCGM_FI_DEV_XID_ERRORS{gpu="1",Hostname="h"} 79\n'
+        'tessera_gpu_utilization_ratio{node="n",gpu="0",uuid="U"} 0.25\n'
+        'tessera_gpu_memory_used_bytes{node="n",gpu="0",uuid="U"} 1562378240\n'
+    )
     r = _read(text)
     assert [x.xid for x in r[("h", 1)].xid_recent] == [79]
     assert r[("n", 0)].utilization_pct == 25.0
@@ -92,10 +99,17 @@ def test_xid_and_agent_names() -> None:
 @given(st.integers(1, 7), st.floats(1, 700))
 def test_device_value_repeated_per_instance_is_read_once(instances: int, watts: float) -> None:
     """Property: repeating a device-level sample on N GI series never changes the reading."""
-    samples = [(Sample("DCGM_FI_DEV_POWER_USAGE",
-                       {"gpu": "0", "Hostname": "h", "GPU_I_ID": str(i),
-                        "GPU_I_PROFILE": "1g.10gb"},
-                       watts), 1.0) for i in range(instances)]
+    samples = [
+        (
+            Sample(
+                "DCGM_FI_DEV_POWER_USAGE",
+                {"gpu": "0", "Hostname": "h", "GPU_I_ID": str(i), "GPU_I_PROFILE": "1g.10gb"},
+                watts,
+            ),
+            1.0,
+        )
+        for i in range(instances)
+    ]
     [r] = readings(samples, "x")
     assert r.power_w == watts
 
@@ -106,8 +120,12 @@ def test_critical_xid_is_not_hidden_by_a_later_application_xid() -> None:
     from scheduler.telemetry.readings import DeviceSample, NodeSample, XidEvent
 
     col = AgentCollector("n")
-    col.update(NodeSample(5.0, (DeviceSample(0, "U", "M"),),
-                          (XidEvent(79, 1.0, "U"), XidEvent(13, 2.0, "U"))), True)
+    col.update(
+        NodeSample(
+            5.0, (DeviceSample(0, "U", "M"),), (XidEvent(79, 1.0, "U"), XidEvent(13, 2.0, "U"))
+        ),
+        True,
+    )
     from prometheus_client import generate_latest
 
     r = _read(generate_latest(make_registry(col)).decode())

@@ -40,7 +40,7 @@ def test_without_telemetry_both_gpus_serve() -> None:
 
 
 def test_build_hub_and_poller() -> None:
-    assert build_hub(TelemetrySettings()) is None  # nothing configured: allocation only
+    assert build_hub(TelemetrySettings()).sources == []  # no source: allocation-only load
     hub = build_hub(TelemetrySettings(), nodes=lambda: [("a", {})])
     assert hub is not None and [s.name for s in hub.sources] == ["annotation"]
     poller = Poller(hub, interval_s=0.05, clock=lambda: NOW).start()

@@ -28,8 +28,13 @@ def _nvml_ok() -> bool:
 
 @pytest.mark.skipif(not _nvml_ok(), reason="no NVIDIA GPU / NVML on this machine")
 def test_agent_metrics_follow_nvml_on_a_real_gpu() -> None:
-    out = subprocess.run([sys.executable, str(REPO / "benchmarks/device/nvml_live.py")],
-                         capture_output=True, text=True, timeout=300, check=False)
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/device/nvml_live.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "RESULT: PASS" in out.stdout
 
@@ -37,6 +42,11 @@ def test_agent_metrics_follow_nvml_on_a_real_gpu() -> None:
 def test_script_skips_cleanly_without_a_gpu() -> None:
     if _nvml_ok():
         pytest.skip("a GPU is present: the skip path cannot be shown")
-    out = subprocess.run([sys.executable, str(REPO / "benchmarks/device/nvml_live.py")],
-                         capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/device/nvml_live.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 0 and out.stdout.startswith("SKIP: ")

@@ -63,24 +63,27 @@ def test_failed_source_keeps_old_data_until_it_ages_out() -> None:
 
 def test_xid_window_outlives_staleness_and_ignores_application_xids() -> None:
     xids = (XidEvent(79, NOW), XidEvent(13, NOW))
-    hub = TelemetryHub([ListSource("p", [r(at=NOW, xid_recent=xids)])],
-                       TelemetrySettings(xid_window_s=3600.0))
+    hub = TelemetryHub(
+        [ListSource("p", [r(at=NOW, xid_recent=xids)])], TelemetrySettings(xid_window_s=3600.0)
+    )
     hub.refresh(NOW)
     assert hub.gpu_telemetry(NOW + 600)[("a", 0)][0].xid_recent == (79,)  # source stale, XID kept
     assert hub.gpu_telemetry(NOW + 3601) == {}
 
 
 def test_over_temperature_flag_uses_the_setting() -> None:
-    hub = TelemetryHub([ListSource("p", [r(temperature_c=88.0)])],
-                       TelemetrySettings(max_temperature_c=87.0))
+    hub = TelemetryHub(
+        [ListSource("p", [r(temperature_c=88.0)])], TelemetrySettings(max_temperature_c=87.0)
+    )
     hub.refresh(NOW)
     assert hub.gpu_telemetry(NOW)[("a", 0)][0].over_temperature
 
 
 def test_overlay_folds_health_and_load_and_keeps_inventory_faults() -> None:
     st0 = state(node("a", gpu(0, health=GpuHealth(ecc_uncorrectable=1)), gpu(1)), now=NOW)
-    hub = TelemetryHub([ListSource("p", [r(idx=1, utilization_pct=42.0, xid_recent=(
-        XidEvent(79, NOW),))])])
+    hub = TelemetryHub(
+        [ListSource("p", [r(idx=1, utilization_pct=42.0, xid_recent=(XidEvent(79, NOW),))])]
+    )
     hub.refresh(NOW)
     st1 = hub.overlay(st0)
     g0, g1 = st1.nodes["a"].gpus
@@ -92,8 +95,10 @@ def test_overlay_folds_health_and_load_and_keeps_inventory_faults() -> None:
 
 
 def test_recent_placement_counts_until_metrics_catch_up() -> None:
-    hub = TelemetryHub([ListSource("p", [r(utilization_pct=10.0, at=NOW)])],
-                       TelemetrySettings(lag_s=90.0, recent_ttl_s=300.0))
+    hub = TelemetryHub(
+        [ListSource("p", [r(utilization_pct=10.0, at=NOW)])],
+        TelemetrySettings(lag_s=90.0, recent_ttl_s=300.0),
+    )
     hub.refresh(NOW)
     st0 = state(node("a", gpu(0)), now=NOW)
     hub.overlay(st0)  # first call: existing pods are already in the metrics
@@ -113,10 +118,14 @@ def test_recent_rejects_bad_fraction() -> None:
         RecentPlacements().record("u", "a", 0, 1.5, 0.0)
 
 
-@given(st.lists(st.tuples(st.floats(0.01, 1.0), st.floats(0, 400)), max_size=6),
-       st.floats(0, 400), st.floats(0, 800))
-def test_recent_extra_is_bounded_and_expires(entries: list[tuple[float, float]],
-                                             observed: float, now: float) -> None:
+@given(
+    st.lists(st.tuples(st.floats(0.01, 1.0), st.floats(0, 400)), max_size=6),
+    st.floats(0, 400),
+    st.floats(0, 800),
+)
+def test_recent_extra_is_bounded_and_expires(
+    entries: list[tuple[float, float]], observed: float, now: float
+) -> None:
     """Property: extra load is never negative, and zero once every entry is past its TTL."""
     rp = RecentPlacements(lag_s=90.0, ttl_s=300.0)
     for k, (frac, at) in enumerate(entries):
@@ -148,10 +157,13 @@ def test_overlay_cache_follows_new_readings_and_ageing() -> None:
     assert hub.overlay(at(NOW + 3 + 121)).nodes["a"].gpus[0].load is None  # aged out
 
 
-@given(st.lists(st.tuples(st.integers(0, 3), st.floats(0, 100), st.floats(0, 200)), max_size=8),
-       st.floats(0, 300))
-def test_cached_overlay_equals_a_fresh_fold(rows: list[tuple[int, float, float]],
-                                            dt: float) -> None:
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.floats(0, 100), st.floats(0, 200)), max_size=8),
+    st.floats(0, 300),
+)
+def test_cached_overlay_equals_a_fresh_fold(
+    rows: list[tuple[int, float, float]], dt: float
+) -> None:
     """Property: whatever the cache serves equals what a brand-new hub computes."""
     readings = [r(idx=i, utilization_pct=u, at=NOW - age) for i, u, age in rows]
     st0 = state(node("a", *(gpu(i) for i in range(4))), now=NOW + dt)
@@ -193,3 +205,12 @@ def test_new_placement_rebuilds_only_its_node() -> None:
     assert s2.nodes["b"].gpus[0].load.utilization_pct == 60.0  # type: ignore[union-attr]
     assert set(s2._capacity) == {"a", "c"}  # b's view is rebuilt with the new allocation
     assert s2.capacity("b").gpus[0].free_milli == 500
+
+
+def test_hub_without_sources_flags_hot_annotation_temperatures() -> None:
+    hub = TelemetryHub([], TelemetrySettings(max_temperature_c=85.0))
+    st0 = state(node("a", gpu(0, health=GpuHealth(temperature_c=86.0)), gpu(1)), now=NOW)
+    g0, g1 = hub.overlay(st0).nodes["a"].gpus
+    assert g0.health.over_temperature and not g1.health.over_temperature
+    cool = state(node("a", gpu(0, health=GpuHealth(temperature_c=84.0))), now=NOW)
+    assert hub.overlay(cool) is cool  # nothing to fold: the caller's snapshot comes back

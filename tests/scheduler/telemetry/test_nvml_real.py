@@ -53,8 +53,10 @@ def _fake_pynvml() -> types.ModuleType:
 
     mem = types.SimpleNamespace(total=85520809984, free=85017493504, used=503316480)
     calls = {
-        "nvmlInit": lambda: None, "nvmlShutdown": lambda: None,
-        "nvmlDeviceGetCount": lambda: 1, "nvmlSystemGetDriverVersion": lambda: "580.159.04",
+        "nvmlInit": lambda: None,
+        "nvmlShutdown": lambda: None,
+        "nvmlDeviceGetCount": lambda: 1,
+        "nvmlSystemGetDriverVersion": lambda: "580.159.04",
         "nvmlDeviceGetHandleByIndex": lambda i: object(),
         "nvmlDeviceGetUUID": lambda h: H100_UUID,
         "nvmlDeviceGetName": lambda h: "NVIDIA H100 80GB HBM3",
@@ -174,7 +176,8 @@ def test_placements_type_error_falls_back_to_none() -> None:
 def test_profile_info_uses_version_keyword_only_when_present() -> None:
     seen: list[tuple] = []
     v12 = types.SimpleNamespace(
-        nvmlDeviceGetGpuInstanceProfileInfo=lambda d, p, version=2: seen.append((p, version)))
+        nvmlDeviceGetGpuInstanceProfileInfo=lambda d, p, version=2: seen.append((p, version))
+    )
     v11 = types.SimpleNamespace(nvmlDeviceGetGpuInstanceProfileInfo=lambda d, p: seen.append((p,)))
     mig_adapter.profile_info(v12, None, 2)
     mig_adapter.profile_info(v11, None, 2)

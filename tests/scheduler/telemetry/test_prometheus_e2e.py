@@ -58,20 +58,28 @@ def _valid_lines_only(text: str) -> str:
 def stack(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[dict]:
     agents, servers = [], []
     for name, (offset, xids) in NODES.items():
-        agent = Agent(name, ReplayBackend(H100_DIR, offset_s=offset, hold=True,
-                                          inject_xids=xids), interval_s=0.5)
+        agent = Agent(
+            name,
+            ReplayBackend(H100_DIR, offset_s=offset, hold=True, inject_xids=xids),
+            interval_s=0.5,
+        )
         servers.append(agent.serve(0, "127.0.0.1"))
         threading.Thread(target=agent.run_forever, daemon=True).start()
         agents.append(agent)
     dcgm = (shared_dir / "reference" / "dcgm-exporter-sample-metrics.txt").read_text()
-    with serve({"/metrics": (200, _valid_lines_only(dcgm), 0.0),
-                "/raw": (200, dcgm, 0.0)}) as exporter:
+    with serve(
+        {"/metrics": (200, _valid_lines_only(dcgm), 0.0), "/raw": (200, dcgm, 0.0)}
+    ) as exporter:
         host = exporter.removeprefix("http://")
         prom = PrometheusServer(
             tmp_path_factory.mktemp("prometheus"),
-            {"tessera-agent": [f"127.0.0.1:{s.server_port}" for s in servers],
-             "dcgm": [host], "dcgm-raw": [host]},
-            metrics_path={"dcgm-raw": "/raw"})
+            {
+                "tessera-agent": [f"127.0.0.1:{s.server_port}" for s in servers],
+                "dcgm": [host],
+                "dcgm-raw": [host],
+            },
+            metrics_path={"dcgm-raw": "/raw"},
+        )
         prom.start()
         try:
             yield {"prom": prom, "agents": agents}
@@ -86,8 +94,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterato
 def _state(now: float) -> ClusterState:
     def h100_node(name: str) -> Node:
         gpu = Gpu(index=0, uuid=H100_UUID, model="NVIDIA H100 80GB HBM3", memory_mib=81559)
-        return Node(name=name, gpus=(gpu,), cpu_milli=64000, memory_bytes=512 << 30,
-                    source="annotation")
+        return Node(
+            name=name, gpus=(gpu,), cpu_milli=64000, memory_bytes=512 << 30, source="annotation"
+        )
 
     return ClusterState(nodes={n: h100_node(n) for n in NODES}, now=now)
 
@@ -110,8 +119,10 @@ def _wait_for_all(hub: TelemetryHub, timeout_s: float = 40.0) -> None:
         now = time.time()
         hub.refresh(now)
         tele = hub.gpu_telemetry(now)
-        if all((n, 0) in tele and tele[(n, 0)][1] is not None for n in NODES) and \
-                (A800_HOST, 7) in tele:
+        if (
+            all((n, 0) in tele and tele[(n, 0)][1] is not None for n in NODES)
+            and (A800_HOST, 7) in tele
+        ):
             return
         time.sleep(0.5)
     raise AssertionError(f"Prometheus never had every target: {hub.statuses()}")

@@ -79,4 +79,5 @@ def test_any_time_plays_a_recorded_row(dt: float) -> None:
     b.sample(T0)
     d = b.sample(T0 + dt).devices[0]
     assert (d.utilization_pct, d.memory_used_bytes, round(d.power_w * 1000)) in {
-        (u, f, round(p)) for u, f, p in recorded}
+        (u, f, round(p)) for u, f, p in recorded
+    }

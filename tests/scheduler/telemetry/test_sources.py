@@ -51,26 +51,32 @@ def test_scrape_keeps_the_exporters_that_answer(dcgm_text: str) -> None:
     ],
 )
 def test_prometheus_bad_answers_are_source_errors(status: int, body: str, needle: str) -> None:
-    with serve({"/api/v1/query": (status, body, 0.0)}) as url, \
-            pytest.raises(SourceError, match=needle):
+    with (
+        serve({"/api/v1/query": (status, body, 0.0)}) as url,
+        pytest.raises(SourceError, match=needle),
+    ):
         PrometheusSource(url).fetch(1.0)
 
 
 def test_prometheus_timeout_is_a_source_error() -> None:
-    with serve({"/api/v1/query": (200, "{}", 1.0)}) as url, \
-            pytest.raises(SourceError, match="Timeout"):
+    with (
+        serve({"/api/v1/query": (200, "{}", 1.0)}) as url,
+        pytest.raises(SourceError, match="Timeout"),
+    ):
         PrometheusSource(url, timeout_s=0.2).fetch(1.0)
 
 
 def test_annotation_source_skips_garbage_nodes_once(caplog: pytest.LogCaptureFixture) -> None:
-    good = ('{"version":1,"updated":"2026-11-26T18:00:00Z","gpus":[{"index":0,"uuid":"U",'
-            '"health":{"xid_recent":[79]},"load":{"utilization_pct":12}}]}')
-    nodes = [("a", {"tessera.io/gpus": good}), ("b", {"tessera.io/gpus": "]]garbage"}),
-             ("c", {})]
+    good = (
+        '{"version":1,"updated":"2026-11-26T18:00:00Z","gpus":[{"index":0,"uuid":"U",'
+        '"health":{"xid_recent":[79]},"load":{"utilization_pct":12}}]}'
+    )
+    nodes = [("a", {"tessera.io/gpus": good}), ("b", {"tessera.io/gpus": "]]garbage"}), ("c", {})]
     src = AnnotationSource(lambda: nodes)
     with caplog.at_level(logging.WARNING):
         got = src.fetch(0.0)
         src.fetch(0.0)
     assert [(r.node, r.utilization_pct, [x.xid for x in r.xid_recent]) for r in got] == [
-        ("a", 12.0, [79])]
+        ("a", 12.0, [79])
+    ]
     assert sum("ignoring node b" in m for m in caplog.messages) == 1

@@ -62,9 +62,12 @@ def test_escapes_empty_braces_and_timestamp() -> None:
 _label_values = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 
 
-@given(st.dictionaries(st.sampled_from(["gpu", "UUID", "Hostname", "GPU_I_PROFILE"]),
-                       _label_values, max_size=4),
-       st.floats(-1e12, 1e12, allow_nan=False))
+@given(
+    st.dictionaries(
+        st.sampled_from(["gpu", "UUID", "Hostname", "GPU_I_PROFILE"]), _label_values, max_size=4
+    ),
+    st.floats(-1e12, 1e12, allow_nan=False),
+)
 def test_round_trip_through_prometheus_client(labels: dict[str, str], value: float) -> None:
     """Property: whatever prometheus_client renders, we read back unchanged."""
     reg = CollectorRegistry()
