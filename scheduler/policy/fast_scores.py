@@ -100,6 +100,11 @@ def _load(
     idx: FleetIndex, r: npt.NDArray[np.intp], take: npt.NDArray[np.bool_], pod: PodRequest,
     now: float, settings: LoadSettings,
 ) -> Floats:  # fmt: skip
+    any_load = idx.memo.get(("any-load",))
+    if any_load is None:  # no GPU reports load at all: every node is neutral (cheap exit)
+        any_load = idx.memo[("any-load",)] = np.asarray([np.isfinite(idx.load).any()], float)
+    if not any_load[0]:
+        return np.full(len(r), NEUTRAL)
     used = idx.used[r]
     usable = ~np.isnan(used)
     placed: Bools = np.asarray(take.any(axis=1))

@@ -7,7 +7,7 @@ host memory, MiB for GPU memory (what NVML reports), milli-GPU for shares, secon
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -222,9 +222,21 @@ class ClusterState:
     _capacity: dict[str, NodeCapacity] = field(default_factory=dict, compare=False, repr=False)
     _seed: FleetSeed | None = field(default=None, compare=False, repr=False)
     _fleet: dict[str, FleetIndex] = field(default_factory=dict, compare=False, repr=False)
+    # Optional per-node source of allocations (expired ones are filtered here), so a snapshot
+    # need not index every allocation up front; memoised per node in `_by_node`.
+    _on: Callable[[str], Iterable[Allocation]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def allocations_on(self, node: str) -> tuple[Allocation, ...]:
         """Live allocations (bound, or reserved and not expired) on `node`."""
+        if self._on is not None:
+            got = self._by_node.get(node)
+            if got is None:
+                now = self.now
+                got = tuple(a for a in self._on(node) if a.expires_at is None or a.expires_at > now)
+                self._by_node[node] = got
+            return got
         if not self._by_node and self.allocations:
             index: dict[str, list[Allocation]] = {}
             for alloc in self.allocations.values():
@@ -236,29 +248,33 @@ class ClusterState:
 
     def without(self, keys: set[str]) -> ClusterState:
         """This snapshot minus some allocations (e.g. the pod's own reservation), sharing the
-        memoised capacity of every node they did not touch."""
+        memoised capacity of every node they did not touch (a view: nothing is copied)."""
         gone = [self.allocations[k] for k in keys if k in self.allocations]
         if not gone:
             return self
         touched = {a.placement.node for a in gone}
-        allocs = {k: v for k, v in self.allocations.items() if k not in keys}
+        drop = frozenset(k for k in keys if k in self.allocations)
         keep = {n: c for n, c in self._capacity.items() if n not in touched}
+        parent = self.allocations_on
         return ClusterState(
-            self.nodes, MappingProxyType(allocs), self.gangs, self.now, {}, keep,
-            self.seed_for(touched),
+            self.nodes, _Without(self.allocations, drop), self.gangs, self.now, {}, keep,
+            self.seed_for(touched), {},
+            lambda n: [a for a in parent(n) if a.uid not in drop] if n in touched else parent(n),
         )  # fmt: skip
 
     def with_allocations(self, extra: Mapping[str, Allocation]) -> ClusterState:
-        """This snapshot plus some allocations (planning scratch state), sharing the memoised
-        capacity of every node they do not touch."""
+        """This snapshot plus some allocations under new keys (planning scratch state), sharing
+        the memoised capacity of every node they do not touch."""
         if not extra:
             return self
         touched = {a.placement.node for a in extra.values()}
-        allocs = {**self.allocations, **extra}
         keep = {n: c for n, c in self._capacity.items() if n not in touched}
+        parent = self.allocations_on
+        added = dict(extra)
         return ClusterState(
-            self.nodes, MappingProxyType(allocs), self.gangs, self.now, {}, keep,
-            self.seed_for(touched),
+            self.nodes, _With(self.allocations, added), self.gangs, self.now, {}, keep,
+            self.seed_for(touched), {},
+            lambda n: [*parent(n), *(a for a in added.values() if a.placement.node == n)],
         )  # fmt: skip
 
     def seed_for(self, changed: set[str] | frozenset[str]) -> FleetSeed | None:
@@ -297,3 +313,39 @@ class ClusterState:
             cap = NodeCapacity.build(self.nodes[node], self.allocations_on(node))
             self._capacity[node] = cap
         return cap
+
+
+class _Without(Mapping[str, Allocation]):
+    """`base` minus `drop`, without copying (snapshots are immutable, so this stays valid)."""
+
+    def __init__(self, base: Mapping[str, Allocation], drop: frozenset[str]) -> None:
+        self._base, self._drop = base, drop
+
+    def __getitem__(self, key: str) -> Allocation:
+        if key in self._drop:
+            raise KeyError(key)
+        return self._base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in self._base if k not in self._drop)
+
+    def __len__(self) -> int:
+        return len(self._base) - len(self._drop)
+
+
+class _With(Mapping[str, Allocation]):
+    """`base` plus `extra` (keys of `extra` win), without copying `base`."""
+
+    def __init__(self, base: Mapping[str, Allocation], extra: dict[str, Allocation]) -> None:
+        self._base, self._extra = base, extra
+
+    def __getitem__(self, key: str) -> Allocation:
+        got = self._extra.get(key)
+        return got if got is not None else self._base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._extra
+        yield from (k for k in self._base if k not in self._extra)
+
+    def __len__(self) -> int:
+        return len(self._base) + sum(1 for k in self._extra if k not in self._base)

@@ -96,6 +96,11 @@ class ClusterStore:
         self._snap: ClusterState | None = None
         self._snap_version: tuple[int, int] = (-1, -1)
         self._dirty: set[str] = set()  # nodes changed since the last snapshot (fleet index)
+        # Bound allocations by UID and by node (inner dicts are replaced, never mutated, so a
+        # snapshot may hold them), and the nodes mapping last handed out.
+        self._bound: dict[str, Allocation] = {}
+        self._bound_on: dict[str, dict[str, Allocation]] = {}
+        self._nodes_view: Mapping[str, Node] | None = None
         self._all_dirty = True
 
     # ---- events --------------------------------------------------------------------------
@@ -120,6 +125,9 @@ class ClusterStore:
         """A relist: the store becomes exactly these objects (reservations are kept)."""
         with self._lock:
             self._nodes.clear()
+            self._nodes_view = None
+            self._bound.clear()
+            self._bound_on.clear()
             self._node_problems.clear()
             self._pods.clear()
             self._keys.clear()
@@ -141,6 +149,7 @@ class ClusterStore:
                 self._node_problems[node.name] = problem
                 return  # unchanged (e.g. a full-Nodes request repeating what we know)
             self._nodes[node.name] = node
+            self._nodes_view = None
             self._node_problems[node.name] = problem
             self._dirty.add(node.name)
             self._touch()
@@ -149,6 +158,7 @@ class ClusterStore:
         name = str((obj.get("metadata") or {}).get("name"))
         with self._lock:
             self._nodes.pop(name, None)
+            self._nodes_view = None
             self._node_problems.pop(name, None)
             self._dirty.add(name)
             self._touch()
@@ -169,6 +179,7 @@ class ClusterStore:
             old = self._pods.get(pod.uid)
             self._mark(old.allocation if old is not None else None, alloc)
             self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem)
+            self._hold(pod.uid, old.allocation if old is not None else None, alloc)
             self._keys[pod.key] = pod.uid
             if alloc is not None or pod_phase(obj) in DONE_PHASES:
                 self.ledger.release(pod.uid)  # the apiserver now speaks for this pod
@@ -182,6 +193,7 @@ class ClusterStore:
             if rec is not None:
                 self._keys.pop(rec.request.key, None)
                 self._mark(rec.allocation, None)
+                self._hold(uid, rec.allocation, None)
             self.ledger.release(uid)
             self._touch()
 
@@ -202,6 +214,20 @@ class ClusterStore:
         """Held by the extender around check-then-reserve, so two decisions never interleave."""
         return self._lock
 
+    def _hold(self, uid: str, old: Allocation | None, new: Allocation | None) -> None:
+        """Keep the bound-allocation indexes in step (copy-on-write per node)."""
+        if old is not None:
+            on = {k: v for k, v in self._bound_on.get(old.placement.node, {}).items() if k != uid}
+            if on:
+                self._bound_on[old.placement.node] = on
+            else:
+                self._bound_on.pop(old.placement.node, None)
+            self._bound.pop(uid, None)
+        if new is not None:
+            node = new.placement.node
+            self._bound_on[node] = {**self._bound_on.get(node, {}), uid: new}
+            self._bound[uid] = new
+
     def _mark(self, *allocs: Allocation | None) -> None:
         self._dirty.update(a.placement.node for a in allocs if a is not None)
 
@@ -219,14 +245,21 @@ class ClusterStore:
                 if expiry is None or now < expiry:
                     return ClusterState(
                         snap.nodes, snap.allocations, snap.gangs, now,
-                        snap._by_node, snap._capacity, snap._seed, snap._fleet,
+                        snap._by_node, snap._capacity, snap._seed, snap._fleet, snap._on,
                     )  # fmt: skip
-            allocs: dict[str, Allocation] = {}
-            for uid, alloc in self.ledger.live(now).items():
-                allocs[uid] = alloc
-            for uid, rec in self._pods.items():
-                if rec.allocation is not None:
-                    allocs[uid] = rec.allocation
+            live = self.ledger.live(now)
+            allocs = {**live, **self._bound}  # a bound pod's own record wins over its hold
+            held_on: dict[str, list[Allocation]] = {}
+            for key, alloc in live.items():
+                if key not in self._bound:
+                    held_on.setdefault(alloc.placement.node, []).append(alloc)
+            bound_on = dict(self._bound_on)
+
+            def on(node: str) -> list[Allocation]:
+                return [*bound_on.get(node, {}).values(), *held_on.get(node, ())]
+
+            if self._nodes_view is None:
+                self._nodes_view = MappingProxyType(dict(self._nodes))
             gangs = self.ledger.gangs(now)
             dirty = self._dirty | self.ledger.touched
             seed = None
@@ -236,11 +269,12 @@ class ClusterStore:
             self._dirty, self._all_dirty = set(), False
             self.ledger.touched.clear()
             snap = ClusterState(
-                MappingProxyType(dict(self._nodes)),
+                self._nodes_view,
                 MappingProxyType(allocs),
                 MappingProxyType(gangs),
                 now,
                 _seed=seed,
+                _on=on,
             )
             self._snap, self._snap_version = snap, version
             return snap
