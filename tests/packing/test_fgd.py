@@ -142,3 +142,16 @@ def test_table_matches_definition(weighted, nodes, milli, gpu_idx, cpu_req):
         assert after == pytest.approx(table.node_frag(g2, cpu[ok] - cpu_req, mi[ok]))
     # Fragmentation never exceeds the free GPU milli and is never negative.
     assert np.all(got >= -1e-9) and np.all(got <= gl.sum(axis=1) + 1e-9)
+
+
+def test_typical_workload_of_the_openb_default_trace(shared_dir):
+    from simulator.traces import load_openb_pods  # test-only: packing itself does no I/O
+
+    pods = load_openb_pods(shared_dir / "traces/alibaba-gpu-v2023/openb_pod_list_default.csv").rows
+    w = typical_workload(TaskShape(p.cpu_milli, p.gpu_milli, p.num_gpu, p.gpu_spec) for p in pods)
+    # 95 % of 8152 pods = 7744.4; the top 35 (cpu, milli, count) shapes are the first to reach it.
+    assert len(w.shapes) == 35
+    assert w.shapes[0] == TaskShape(3152, 810, 1)  # the most common shape
+    assert sum(w.weights) == pytest.approx(1.0)
+    cpu_only = sum(p for s, p in zip(w.shapes, w.weights, strict=True) if s.gpu_milli == 0)
+    assert 0.13 < cpu_only < 0.14  # CPU-only pods are part of the target workload
