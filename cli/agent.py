@@ -28,7 +28,7 @@ log = logging.getLogger("tessera.agent")
 
 
 def _publisher(
-    node: str, mode: str, kubeconfig: Path | None, interval: float
+    node: str, mode: str, kubeconfig: Path | None, interval: float, hot_c: float
 ) -> AnnotationPublisher | None:
     if mode == "off":
         return None
@@ -44,7 +44,7 @@ def _publisher(
             raise BadInput(f"--publish on: no cluster to publish to ({exc})") from None
         log.warning("annotation publishing off: no cluster config (%s)", exc)
         return None
-    return AnnotationPublisher(node, patcher, min_interval_s=max(interval, 30.0))
+    return AnnotationPublisher(node, patcher, min_interval_s=max(interval, 30.0), hot_c=hot_c)
 
 
 @exits_2_on_bad_input
@@ -70,6 +70,9 @@ def agent(
     inject_xid: list[int] = typer.Option(
         [], "--inject-xid", help="Fault drill: report this XID on GPU 0 (replay only)."
     ),
+    max_temperature: float = typer.Option(
+        87.0, "--max-temperature", help="Flag a GPU over_temperature at or above this (C)."
+    ),
 ) -> None:
     """Run the GPU node agent."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -77,6 +80,8 @@ def agent(
         raise BadInput(f"--port {port}: must be 0..65535")
     if not interval > 0:
         raise BadInput(f"--interval {interval}: must be > 0")
+    if not 0 < max_temperature < 200:
+        raise BadInput(f"--max-temperature {max_temperature}: must be in (0, 200) C")
     if publish not in ("auto", "on", "off"):
         raise BadInput(f"--publish {publish!r}: must be auto, on or off")
     if nvml_replay is not None and not nvml_replay.exists():
@@ -98,13 +103,13 @@ def agent(
         if sample is None:
             typer.echo(f"error: no GPU telemetry on node {node} (see the log line above)", err=True)
             raise typer.Exit(code=1)
-        typer.echo(json.dumps(annotation.to_document(sample), indent=2))
+        typer.echo(json.dumps(annotation.to_document(sample, max_temperature), indent=2))
         return
     run = Agent(
         node,
         backend,
         interval_s=interval,
-        publisher=_publisher(node, publish, kubeconfig, interval),
+        publisher=_publisher(node, publish, kubeconfig, interval, max_temperature),
     )
     server = run.serve(port, host)
     log.info("serving /metrics on %s:%d for node %s", host, server.server_port, node)

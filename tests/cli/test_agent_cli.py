@@ -52,6 +52,7 @@ def test_once_prints_the_annotation_document() -> None:
     [
         (["--port", "70000"], "--port 70000"),
         (["--interval", "0"], "--interval 0"),
+        (["--max-temperature", "-3"], "--max-temperature -3.0"),
         (["--publish", "maybe"], "--publish 'maybe'"),
         (["--nvml-replay", "/no/such/capture"], "--nvml-replay /no/such/capture"),
         (["--inject-xid", "79"], "--inject-xid needs --nvml-replay"),
