@@ -7,10 +7,13 @@ host memory, MiB for GPU memory (what NVML reports), milli-GPU for shares, secon
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from scheduler.policy.views import With as _With
+from scheduler.policy.views import Without as _Without
 
 if TYPE_CHECKING:  # pragma: no cover
     from scheduler.policy.capacity import NodeCapacity
@@ -313,39 +316,3 @@ class ClusterState:
             cap = NodeCapacity.build(self.nodes[node], self.allocations_on(node))
             self._capacity[node] = cap
         return cap
-
-
-class _Without(Mapping[str, Allocation]):
-    """`base` minus `drop`, without copying (snapshots are immutable, so this stays valid)."""
-
-    def __init__(self, base: Mapping[str, Allocation], drop: frozenset[str]) -> None:
-        self._base, self._drop = base, drop
-
-    def __getitem__(self, key: str) -> Allocation:
-        if key in self._drop:
-            raise KeyError(key)
-        return self._base[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return (k for k in self._base if k not in self._drop)
-
-    def __len__(self) -> int:
-        return len(self._base) - len(self._drop)
-
-
-class _With(Mapping[str, Allocation]):
-    """`base` plus `extra` (keys of `extra` win), without copying `base`."""
-
-    def __init__(self, base: Mapping[str, Allocation], extra: dict[str, Allocation]) -> None:
-        self._base, self._extra = base, extra
-
-    def __getitem__(self, key: str) -> Allocation:
-        got = self._extra.get(key)
-        return got if got is not None else self._base[key]
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._extra
-        yield from (k for k in self._base if k not in self._extra)
-
-    def __len__(self) -> int:
-        return len(self._base) + sum(1 for k in self._extra if k not in self._base)
