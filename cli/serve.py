@@ -28,7 +28,7 @@ from scheduler.settings import Settings, load_settings
 from scheduler.state import placement as placement_codec
 from scheduler.state.extender import BindError, Extender, Timing
 from scheduler.state.store import ClusterStore
-from scheduler.telemetry.service import Poller, build_hub, configure_profile
+from scheduler.telemetry.service import Poller, build_hub, configure_profile, telemetry_gauges
 from scheduler.telemetry.settings import TelemetrySettings
 
 log = logging.getLogger("tessera.serve")
@@ -55,7 +55,7 @@ def build_extender(
     hub = build_hub(tele, prometheus_url=settings.prometheus_url or "")
     if hub.sources:
         Poller(hub, warm=store.snapshot).start()
-    return Extender(store, binder, profile, timing=timing, telemetry=hub.overlay)
+    return Extender(store, binder, profile, timing=timing, telemetry=hub)
 
 
 def snapshot_store(path: Path) -> ClusterStore:
@@ -160,7 +160,8 @@ def register(app: typer.Typer) -> None:
             token=token,
             token_on_verbs=settings.token_on_verbs,
         )
-        app_ = create_app(FacadePort(service.extender), edge, ready=service.ready)
+        port_ = FacadePort(service.extender, telemetry_gauges(service.extender.telemetry))
+        app_ = create_app(port_, edge, ready=service.ready)
         try:
             sock = bind_socket(settings.host, settings.port)
         except OSError as exc:

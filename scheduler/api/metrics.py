@@ -28,6 +28,8 @@ GAUGE_HELP = {
     "tessera_gang_plans": "Gang plans currently held.",
     "tessera_cluster_fragmentation": "Cluster fragmentation by GPU kind (from packing).",
     "tessera_nodes": "Nodes in the cluster state.",
+    "tessera_telemetry_source_up": "1 if the telemetry source (kind) answered within its max age.",
+    "tessera_telemetry_source_age_seconds": "Seconds since the telemetry source (kind) answered.",
 }
 
 

@@ -61,6 +61,20 @@ class TelemetryHub:
     def statuses(self) -> list[SourceStatus]:
         return self.freshness.all()
 
+    def gauges(self, now: float) -> dict[str, dict[str, float]]:
+        """Per source: answered within its max age (1/0) and seconds since it last answered."""
+        up: dict[str, float] = {}
+        age: dict[str, float] = {}
+        for st in self.statuses():
+            up[st.name] = 1.0 if st.fresh(now) and st.last_error is None else 0.0
+            if st.last_ok_at is not None:
+                age[st.name] = max(0.0, now - st.last_ok_at)
+        return {"tessera_telemetry_source_up": up, "tessera_telemetry_source_age_seconds": age}
+
+    def __call__(self, state: ClusterState) -> ClusterState:
+        """The hub is the Extender's `telemetry` hook: calling it is `overlay`."""
+        return self.overlay(state)
+
     def gpu_telemetry(self, now: float) -> Telemetry:
         with self._lock:
             m = self._merged

@@ -92,3 +92,17 @@ class Poller:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+def telemetry_gauges(
+    hook: object, clock: Callable[[], float] = time.time
+) -> dict[str, Callable[[], Mapping[str, float]]]:
+    """Gauges for the extender's /metrics (FacadePort's `extra_gauges`) when `hook` (the
+    Extender's `telemetry`) is a hub; none otherwise."""
+    if not isinstance(hook, TelemetryHub):
+        return {}
+    hub = hook
+    return {
+        name: (lambda name=name: hub.gauges(clock()).get(name, {}))  # type: ignore[misc]
+        for name in ("tessera_telemetry_source_up", "tessera_telemetry_source_age_seconds")
+    }

@@ -67,3 +67,19 @@ def test_thresholds_from_service_settings_reach_the_plugins() -> None:
         TelemetrySettings.from_thresholds({"bogus": 1})
     with pytest.raises(ValueError, match="must be a number > 0"):
         TelemetrySettings.from_thresholds({"max_age_s": -1})
+
+
+def test_source_gauges_for_the_extender_metrics() -> None:
+    from scheduler.api.adapter import FacadePort
+    from scheduler.telemetry.service import telemetry_gauges
+
+    src = ListSource("prom", [])
+    hub = TelemetryHub([src])
+    hub.refresh(NOW)
+    src.error = "HTTP 500"
+    hub.refresh(NOW + 10)
+    ext = Extender(ClusterStore(), None, clock=lambda: NOW + 30, telemetry=hub)
+    gauges = FacadePort(ext, telemetry_gauges(ext.telemetry, clock=lambda: NOW + 30)).gauges()
+    assert gauges["tessera_telemetry_source_up"] == {"prom": 0.0}  # its last call failed
+    assert gauges["tessera_telemetry_source_age_seconds"] == {"prom": 30.0}
+    assert telemetry_gauges(None) == {}
