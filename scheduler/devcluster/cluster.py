@@ -75,8 +75,14 @@ class DevCluster:
     @property
     def api(self) -> KubeApi:
         if self._api is None:
-            self._api = KubeApi(self.server, self.token)
+            self._api = KubeApi(self.server, self.token, self.ca_file)
         return self._api
+
+    @property
+    def ca_file(self) -> Path:
+        """The apiserver's self-signed serving certificate (written at its start): the CA
+        every client here verifies the apiserver with."""
+        return self.work / "pki" / "apiserver.crt"
 
     @property
     def tessera_url(self) -> str:
@@ -123,7 +129,7 @@ class DevCluster:
         self.kubeconfig.write_text(
             "apiVersion: v1\nkind: Config\n"
             f"clusters:\n- name: local\n  cluster:\n    server: {self.server}\n"
-            "    insecure-skip-tls-verify: true\n"
+            f"    certificate-authority: {self.ca_file}\n"
             f"users:\n- name: e2e\n  user:\n    token: {self.token}\n"
             "contexts:\n- name: local\n  context: {cluster: local, user: e2e}\n"
             "current-context: local\n"
@@ -163,7 +169,12 @@ class DevCluster:
             "--endpoint-reconciler-type=none",
         ]  # fmt: skip
         proc = self._launch("kube-apiserver", argv)
-        proc.wait_ready(self.api.healthy, self.opts.ready_timeout_s)
+        # Its certificate does not exist until it starts: probe unverified, then verify always.
+        url = f"{self.server}/readyz"
+        auth = {"Authorization": f"Bearer {self.token}"}
+        proc.wait_ready(lambda: _http_ok(url, auth), self.opts.ready_timeout_s)
+        if not self.api.healthy():
+            raise LaunchError(f"kube-apiserver certificate {self.ca_file} does not verify")
 
     def start_tessera(self) -> None:
         argv = [
@@ -226,11 +237,11 @@ class DevCluster:
 
 _INSECURE = ssl.create_default_context()
 _INSECURE.check_hostname = False
-_INSECURE.verify_mode = ssl.CERT_NONE  # loopback health probes of self-signed servers
+_INSECURE.verify_mode = ssl.CERT_NONE  # readiness probes only, before a certificate exists
 
 
-def _http_ok(url: str) -> bool:
+def _http_ok(url: str, headers: dict[str, str] | None = None) -> bool:
     try:
-        return httpx.get(url, verify=_INSECURE, timeout=2.0).status_code == 200
+        return httpx.get(url, verify=_INSECURE, headers=headers, timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False

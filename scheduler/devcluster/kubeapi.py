@@ -1,13 +1,12 @@
-"""A small REST client for the local kube-apiserver (bearer token, loopback only).
-
-The apiserver's serving certificate is self-signed by `--cert-dir`, so TLS is not verified:
-this client is only ever pointed at 127.0.0.1 by the launcher.
-"""
+"""A small REST client for the local kube-apiserver: bearer token, TLS verified against the
+self-signed certificate the apiserver generated in its `--cert-dir` (the file holds its CA)."""
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -20,12 +19,12 @@ class KubeError(RuntimeError):
 
 
 class KubeApi:
-    def __init__(self, server: str, token: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, server: str, token: str, ca_file: Path, timeout_s: float = 30.0) -> None:
         self.server = server
         self._http = httpx.Client(
             base_url=server,
             headers={"Authorization": f"Bearer {token}"},
-            verify=False,  # loopback, self-signed serving cert (see module doc)
+            verify=ssl.create_default_context(cafile=str(ca_file)),
             timeout=timeout_s,
         )
 
