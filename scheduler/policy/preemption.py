@@ -6,9 +6,10 @@ Pure: works on a `ClusterState`. Used by the extender's preempt verb (and the si
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from scheduler.policy.framework import Profile, filter_node
-from scheduler.policy.model import ClusterState, PodRequest
+from scheduler.policy.model import ClusterState, MigSlot, PodRequest
 from scheduler.policy.status import Code
 
 
@@ -43,13 +44,43 @@ def minimal_victims(
     fits = False
     for alloc in pool:
         evicted.append(alloc.uid)
-        if filter_node(state.without(set(evicted)), pod, node, profile).ok:
+        if filter_node(_after_eviction(state, node, evicted), pod, node, profile).ok:
             fits = True
             break
     if not fits:
         return None
     for uid in reversed(evicted[:-1]):
         trial = [u for u in evicted if u != uid]
-        if filter_node(state.without(set(trial)), pod, node, profile).ok:
+        if filter_node(_after_eviction(state, node, trial), pod, node, profile).ok:
             evicted = trial
     return evicted
+
+
+def _after_eviction(state: ClusterState, node: str, uids: list[str]) -> ClusterState:
+    """`state` without the victims' allocations, and with the existing MIG instances they held
+    reported free (the agent would report them idle once the victims are gone)."""
+    gone = [state.allocations[u] for u in uids if u in state.allocations]
+    freed = {
+        (g.index, g.profile, g.start)
+        for a in gone
+        for g in a.placement.gpus
+        if g.profile is not None and g.start is not None
+    }
+    rest = state.without(set(uids))
+    if not freed:
+        return rest
+    n = state.nodes[node]
+    gpus = tuple(
+        replace(
+            gpu,
+            instances=tuple(
+                MigSlot(
+                    i.profile, i.start, i.in_use and (gpu.index, i.profile, i.start) not in freed
+                )
+                for i in gpu.instances
+            ),
+        )
+        for gpu in n.gpus
+    )
+    nodes = {**state.nodes, node: replace(n, gpus=gpus)}
+    return ClusterState(nodes, rest.allocations, rest.gangs, rest.now)

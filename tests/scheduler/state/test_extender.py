@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from scheduler.policy.model import GpuGrant, Placement
 from scheduler.state.placement import ANNOTATION, decode, encode
 from tests.builders import event, gpu_json, node_json, pod_json
 
@@ -166,3 +167,29 @@ def test_explain(ext) -> None:
 
     with pytest.raises(KeyError):
         ext.explain("default/nope")
+
+
+def test_preempt_mig_only_evicts_the_instance_that_frees_a_slot(ext) -> None:
+    # GPU 0 (MIG): 4g.40gb@0 held by `big` (prio 1), 3g.40gb@4 held by `small` (prio 1).
+    # A dynamic 4g.40gb (starts only at 0) needs `big` gone; evicting `small` frees 4..7,
+    # where 4g cannot start -> `small` is never a useful victim.
+    ext.store.apply(event(node_json("a", [gpu_json(0, mig=True, instances=[
+        ("4g.40gb", 0, True), ("3g.40gb", 4, True)])])))  # fmt: skip
+    big = _bound(
+        pod_json("big", {"nvidia.com/mig-4g.40gb": 1}, priority=1),
+        encode(Placement("a", (GpuGrant(0, "GPU-0000", "4g.40gb", 0),))),
+        "a",
+    )
+    small = _bound(
+        pod_json("small", {"nvidia.com/mig-3g.40gb": 1}, priority=1),
+        encode(Placement("a", (GpuGrant(0, "GPU-0000", "3g.40gb", 4),))),
+        "a",
+    )
+    hi = pod_json("hi", {"nvidia.com/mig-4g.40gb": 1}, priority=5)
+    _add(ext, big, small, hi)
+    assert ext.filter(hi, ["a"]).passed == []
+    out = ext.preempt(hi, {"a": (["uid-default-small", "uid-default-big"], 0)})
+    assert out == {"a": (["uid-default-big"], 0)}
+    # Equal priority is never evicted.
+    peer = pod_json("peer", {"nvidia.com/mig-4g.40gb": 1}, priority=1)
+    assert ext.preempt(peer, {"a": (["uid-default-big"], 0)}) == {}
