@@ -54,7 +54,7 @@ def build_extender(
     profile = configure_profile(profile, tele)
     hub = build_hub(tele, prometheus_url=settings.prometheus_url or "")
     if hub.sources:
-        Poller(hub, warm=store.snapshot).start()
+        Poller(hub, tele.poll_s, warm=store.snapshot).start()
     return Extender(store, binder, profile, timing=timing, telemetry=hub)
 
 

@@ -18,6 +18,7 @@ class TelemetrySettings:
     lag_s: float = 90.0  # a just-placed pod counts as load until a reading this much newer
     recent_ttl_s: float = 300.0  # ... and never longer than this (Trimaran cleans every 5 min)
     timeout_s: float = 2.0  # per HTTP request to Prometheus or an exporter
+    poll_s: float = 15.0  # how often the extender polls its sources (keep well under max_age_s)
 
     @classmethod
     def from_thresholds(cls, values: Mapping[str, float]) -> TelemetrySettings:

@@ -9,11 +9,19 @@ scores fall back to allocation only while scheduling goes on.
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import orjson
 import pytest
 
 from scheduler.policy.framework import run_filters, run_scores
@@ -25,6 +33,8 @@ from scheduler.telemetry.hub import TelemetryHub
 from scheduler.telemetry.nvml_replay import ReplayBackend
 from scheduler.telemetry.sources import PrometheusSource
 from scheduler.telemetry.textparse import parse_line
+from tests.builders import gpu_json, node_json, pod_json
+from tests.conftest import REPO
 from tests.scheduler.telemetry.conftest import A800_HOST, H100_DIR, H100_UUID
 from tests.scheduler.telemetry.prometheus_server import PrometheusServer
 from tests.scheduler.telemetry.servers import serve
@@ -126,6 +136,60 @@ def _wait_for_all(hub: TelemetryHub, timeout_s: float = 40.0) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"Prometheus never had every target: {hub.statuses()}")
+
+
+def _serve(config: Path, snapshot: Path) -> tuple[subprocess.Popen[str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--port", "0", "--snapshot", str(snapshot),
+         "--config", str(config)],
+        cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        m = re.search(r"serving .* on (https?://\S+)", proc.stderr.readline())
+        if m:
+            return proc, m.group(1)
+        assert proc.poll() is None, "tessera serve exited"
+    proc.kill()
+    raise AssertionError("tessera serve did not start")
+
+
+def test_tessera_serve_with_prometheus_url_over_http(stack: dict, tmp_path: Path) -> None:
+    """The shipped wiring: settings -> hub -> poller -> extender, spoken to as kube-scheduler."""
+    prom: PrometheusServer = stack["prom"]
+    snapshot = tmp_path / "cluster.json"
+    items = [node_json(n, [gpu_json(0)], allocatable={"nvidia.com/gpu": "1"}) for n in NODES]
+    snapshot.write_text(json.dumps({"kind": "List", "apiVersion": "v1", "items": items}))
+    config = tmp_path / "tessera.yaml"
+    config.write_text(f"prometheus_url: {prom.url}\nthresholds: {{max_age_s: 6, poll_s: 1}}\n")
+    pod = pod_json("web", {"nvidia.com/gpu": 1})
+    body = orjson.dumps({"Pod": pod, "Nodes": None, "NodeNames": list(NODES)})
+    proc, url = _serve(config, snapshot)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
+
+            def xid_seen() -> dict | None:
+                f = c.post("/filter", content=body).json()
+                return f if "node-xid" in (f.get("FailedAndUnresolvableNodes") or {}) else None
+
+            deadline = time.monotonic() + 40
+            f = xid_seen()
+            while f is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+                f = xid_seen()
+            assert f is not None, "the XID never reached the extender"
+            assert "XID 79" in f["FailedAndUnresolvableNodes"]["node-xid"]
+            assert sorted(f["NodeNames"]) == ["node-hot", "node-idle"]
+            scores = {h["Host"]: h["Score"] for h in c.post("/prioritize", content=body).json()}
+            assert scores["node-hot"] < scores["node-idle"]
+            metrics = c.get("/metrics").text
+            assert 'tessera_telemetry_source_up{kind="prometheus"} 1.0' in metrics
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
 
 
 def test_unhealthy_never_chosen_loaded_scores_lower_then_stale_fallback(stack: dict) -> None:
