@@ -66,7 +66,7 @@ class FleetIndex:
             r = np.where(known, rows, 0)
             hit = (r, np.asarray(known & self.alive[r]))
             if len(self._rows_memo) >= 4:
-                self._rows_memo.pop(next(iter(self._rows_memo)))
+                self._rows_memo = {}  # replaced, not mutated: safe against concurrent readers
             self._rows_memo[key] = hit
         return hit
 
