@@ -77,7 +77,7 @@ class Extender:
         self.profile = profile or default_profile()
         self.clock = clock
         self.timing = timing
-        self.gangs = GangCoordinator(store, self.profile, timing.gang_ttl_s)
+        self.gangs = GangCoordinator(store, self.profile, timing.gang_ttl_s, telemetry)
 
     # ---- helpers -------------------------------------------------------------------------
     def _pod(self, pod: Mapping[str, Any]) -> PodRequest:

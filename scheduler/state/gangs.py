@@ -8,6 +8,7 @@ retried once it lapses. Everything expires: capacity is never held forever.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MappingProxyType
 
 from scheduler.policy.framework import Profile
@@ -26,10 +27,17 @@ FAILED_RETRY_S = 5.0  # how long a failed plan stands before the next member ret
 
 
 class GangCoordinator:
-    def __init__(self, store: ClusterStore, profile: Profile, ttl_s: float) -> None:
+    def __init__(
+        self,
+        store: ClusterStore,
+        profile: Profile,
+        ttl_s: float,
+        telemetry: Callable[[ClusterState], ClusterState] | None = None,
+    ) -> None:
         self.store = store
         self.profile = profile
         self.ttl_s = ttl_s
+        self.telemetry = telemetry  # (D) live health/load, as the Extender's views get it
 
     def ensure_plan(self, pod: PodRequest, now: float) -> str | None:
         """Plan `pod`'s gang if no live plan exists: "planned", "steered", "failed" or None
@@ -52,6 +60,8 @@ class GangCoordinator:
             members = [*waiting, *([pod] * max(0, need - len(waiting)))]
             self.store.ledger.drop_gang(name)
             snap = self.store.snapshot(now)
+            if self.telemetry is not None:
+                snap = self.telemetry(snap)
             plan = plan_members(snap, members, sorted(snap.nodes), self.profile, gang=name)
             if plan.status == "infeasible":
                 self.store.ledger.set_gang(

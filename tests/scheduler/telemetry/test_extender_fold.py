@@ -83,3 +83,25 @@ def test_source_gauges_for_the_extender_metrics() -> None:
     assert gauges["tessera_telemetry_source_up"] == {"prom": 0.0}  # its last call failed
     assert gauges["tessera_telemetry_source_age_seconds"] == {"prom": 30.0}
     assert telemetry_gauges(None) == {}
+
+
+def test_gang_plan_avoids_a_gpu_known_faulty_only_from_telemetry() -> None:
+    # 2 members x 1 GPU. Node a has 2 GPUs, GPU 0 with XID 79 seen only by Prometheus; node b 1.
+    gang = {"scheduling.x-k8s.io/pod-group": "train"}
+    mins = {"tessera.io/gang-min-member": "2"}
+    xid = GpuReading("a", 0, NOW, "prom", xid_recent=(XidEvent(79, NOW),))
+    hub = TelemetryHub([ListSource("prom", [xid])])
+    hub.refresh(NOW)
+    ext = Extender(ClusterStore(), None, clock=lambda: NOW, telemetry=hub)
+    ext.store.apply(event(node_json("a", [gpu_json(0), gpu_json(1)])))
+    ext.store.apply(event(node_json("b", [gpu_json(0)])))
+    members = [pod_json(f"w{i}", {"nvidia.com/gpu": 1}, labels=gang, annotations=mins)
+               for i in range(2)]  # fmt: skip
+    for m in members:
+        ext.store.apply(event(m))
+    r = ext.filter(members[0], ["a", "b"])
+    assert r.gang_outcome == "planned"
+    plan = ext.store.ledger.gang("default/train", NOW)
+    assert plan is not None
+    slots = sorted((s.node, g.index) for s in plan.slots for g in s.gpus)
+    assert slots == [("a", 1), ("b", 0)]  # never ("a", 0)
