@@ -46,5 +46,5 @@ for bin in etcd kube-apiserver kube-scheduler; do
 done
 rm -f "$out"/.built-*
 touch "$stamp"
-echo "build took $(( $(date +%s) - start ))s (a cold Go build cache: minutes) (k8s ${k8s_version}, etcd ${etcd_version})" >&2
+echo "build took $(( $(date +%s) - start ))s (k8s ${k8s_version}, etcd ${etcd_version})" >&2
 echo "$out"
