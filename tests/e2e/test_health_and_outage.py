@@ -50,3 +50,15 @@ def test_tessera_down_gpu_pods_wait_then_schedule_when_it_is_back(tessera_cluste
     wait_bound(api, gpu_pods, timeout_s=120)
     grants = [(placement(api, n).node, placement(api, n).gpus[0].index) for n in gpu_pods]
     assert sorted(grants) == [("n0", 0), ("n0", 1)], "each pod gets its own GPU"
+
+
+def test_tessera_down_with_ignorable_true_gpu_pods_schedule_without_it(tessera_cluster):
+    cluster = tessera_cluster(ignorable=True, http_timeout="2s")
+    api = cluster.api
+    add_nodes(api, [NodeSpec("n0", gpus=[GpuSpec()] * 2)])
+    cluster.stop_tessera()
+    api.create_pod(pod_object("gpu-0", {"nvidia.com/gpu": "1"}))
+    # The scheduler skips the failing extender and binds with its default binder: the pod runs
+    # where the in-tree fit put it, with no Tessera placement recorded.
+    assert wait_bound(api, ["gpu-0"]) == {"gpu-0": "n0"}
+    assert "tessera.io/placement" not in (api.pod("gpu-0")["metadata"].get("annotations") or {})
