@@ -200,6 +200,17 @@ class GangPlanRecord:
     members: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     reason: str = ""
     status: str = ""
+    # What each slot was planned for; a member only takes a slot planned for its own request.
+    requests: tuple[GpuRequest | None, ...] = ()
+
+    def open_slots(self, request: GpuRequest | None) -> list[int]:
+        """Unclaimed slots planned for `request` (any slot when the plan did not record it)."""
+        taken = set(self.members.values())
+        return [
+            i
+            for i in range(len(self.slots))
+            if i not in taken and (not self.requests or self.requests[i] == request)
+        ]
 
 
 def slot_key(gang: str, i: int) -> str:

@@ -28,8 +28,7 @@ class GangFilter:
             if want == node.name:
                 return SUCCESS
             return unschedulable(f"gang {plan.name} planned this member on node {want}")
-        taken = set(plan.members.values())
-        free_nodes = {s.node for i, s in enumerate(plan.slots) if i not in taken}
+        free_nodes = {plan.slots[i].node for i in plan.open_slots(pod.gpu)}
         if node.name in free_nodes:
             return SUCCESS
         if not free_nodes:

@@ -104,3 +104,23 @@ def test_mig_gang_uses_exact_slices(ext) -> None:
         assert ext.bind(f"g{i}", "default", f"uid-default-g{i}", "m") == ""
     got = sorted((g.index, g.start) for c in ext.binder.calls for g in c[4].gpus)
     assert got == [(0, 0), (0, 4), (1, 0), (1, 4)]
+
+
+def test_members_only_take_slots_planned_for_their_own_request(ext) -> None:
+    # leader asks 2 GPUs, worker 1; a has 2 GPUs, b has 1: the only plan is leader->a, worker->b.
+    _setup(ext, {"a": 2, "b": 1})
+    two = {"tessera.io/gang-min-member": "2"}
+    leader = pod_json("leader", {"nvidia.com/gpu": 2}, labels=GANG, annotations=two)
+    worker = pod_json("worker", {"nvidia.com/gpu": 1}, labels=GANG, annotations=two)
+    for m in (leader, worker):
+        ext.store.apply(event(m))
+    assert ext.filter(worker, ["a", "b"]).passed == ["b"]  # planned now; steered to its slot
+    plan = ext.store.ledger.gang("default/train", ext.clock())
+    assert plan is not None and plan.status in ("optimal", "feasible", "greedy")
+    # Binding the worker onto a would take the leader's slot: refused, nothing moves.
+    assert ext.bind("worker", "default", "uid-default-worker", "a") != ""
+    assert ext.bind("worker", "default", "uid-default-worker", "b") == ""
+    assert ext.filter(leader, ["a", "b"]).passed == ["a"]
+    assert ext.bind("leader", "default", "uid-default-leader", "a") == ""
+    got = {c[1]: (c[3], len(c[4].gpus)) for c in ext.binder.calls}
+    assert got == {"worker": ("b", 1), "leader": ("a", 2)}
