@@ -7,6 +7,7 @@ meet only in the CLI.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -23,6 +24,7 @@ from scheduler.api.app import EdgeConfig, create_app
 from scheduler.api.server import bind_socket, make_server
 from scheduler.kube.binder import KubeBinder
 from scheduler.kube.snapshot import load_snapshot
+from scheduler.kube.watch import WatchGroup
 from scheduler.policy.registry import build_profile
 from scheduler.settings import Settings, load_settings
 from scheduler.state import placement as placement_codec
@@ -64,6 +66,13 @@ def snapshot_store(path: Path) -> ClusterStore:
     return store
 
 
+def _freeze_when_synced(group: WatchGroup) -> None:
+    """After the first full list, move the cache's objects out of the cyclic GC's reach: with
+    thousands of nodes, every full collection otherwise walks them all in some request's time."""
+    if group.wait_synced(24 * 3600):
+        gc.freeze()
+
+
 def _expiry_loop(ext: Extender, stop: threading.Event) -> None:
     """Drop lapsed reservations so their GPUs return (snapshots skip them meanwhile anyway)."""
     while not stop.wait(EXPIRE_EVERY_S):
@@ -80,7 +89,7 @@ def build_service(
     else:
         from scheduler.kube.client import api_client
         from scheduler.kube.rest import KubeRest
-        from scheduler.kube.watch import NODES, PODGROUPS, PODS, ApiSource, Informer, WatchGroup
+        from scheduler.kube.watch import NODES, PODGROUPS, PODS, ApiSource, Informer
 
         rest = KubeRest(api_client(kubeconfig, in_cluster))
         store = ClusterStore()
@@ -102,7 +111,10 @@ def build_service(
         )
         group.start()
         service = Service(ext, group.ready, stop)
+        threading.Thread(target=_freeze_when_synced, args=(group,), daemon=True).start()
     threading.Thread(target=_expiry_loop, args=(ext, stop), daemon=True).start()
+    if snapshot is not None:
+        gc.freeze()  # the loaded cluster is long-lived: keep it out of every GC pass
     return service
 
 
