@@ -60,6 +60,8 @@ class GangCoordinator:
                     return None
                 self.store.ledger.drop_gang(name)
                 snap = self.store.snapshot(now)
+            if self.telemetry is not None:  # (D) the same live health/load as filter views
+                snap = self.telemetry(snap)
             plan = plan_members(snap, members, sorted(snap.nodes), self.profile, gang=name)
             with self.store.lock:
                 if self.store.ledger.gang(name, now) is not None:
