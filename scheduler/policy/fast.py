@@ -20,13 +20,30 @@ from packing.errors import PackingError
 from packing.fleet import can_place
 from scheduler.policy.fleet_index import NO_GPU, FleetIndex
 from scheduler.policy.framework import Profile, filter_node
-from scheduler.policy.model import MILLI_PER_GPU, ClusterState, GpuRequest, PodRequest
+from scheduler.policy.model import (
+    MILLI_PER_GPU,
+    ClusterState,
+    GangPlanRecord,
+    GpuRequest,
+    PodRequest,
+)
+from scheduler.policy.plugins.gang import GangFilter
 from scheduler.policy.plugins.gpu_model import canonical
 from scheduler.policy.plugins.health import HealthFilter, HealthThresholds
 from scheduler.policy.status import Code
 
 VECTOR_FILTERS = frozenset({"GpuModel", "GpuHealth", "Gang", "GpuFit"})
-OK, UNSCHED, UNRES, UNKNOWN = 0, 1, 2, 3
+OK, UNSCHED, UNRES, UNKNOWN, GANG = 0, 1, 2, 3, 4
+
+
+def _gang_nodes(plan: GangPlanRecord, pod: PodRequest) -> set[str]:
+    """Nodes the gang filter lets this member onto (same rule as `GangFilter`)."""
+    if plan.reason:
+        return set()
+    mine = plan.members.get(pod.uid)
+    if mine is not None:
+        return {plan.slots[mine].node}
+    return {plan.slots[i].node for i in plan.open_slots(pod.gpu)}
 
 
 @dataclass
@@ -46,7 +63,7 @@ def applicable(state: ClusterState, pod: PodRequest, profile: Profile) -> bool:
     for p in profile.filters:
         if isinstance(p, HealthFilter) and p.thresholds != HealthThresholds():
             return False
-    return pod.gang is None or pod.gang.name not in state.gangs
+    return True
 
 
 Bools = npt.NDArray[np.bool_]
@@ -144,6 +161,16 @@ def fast_filter(
         codes = [i for i, k in enumerate(idx.keys) if k and k in allowed]
         code = np.where(np.isin(idx.product[r], codes), code, UNRES + 10)
         model_why = f"GpuModel: GPU model not in {', '.join(sorted(allowed))}"
+    gang_why = ""
+    plan = state.gangs.get(pod.gang.name) if pod.gang is not None else None
+    if plan is not None and any(p.name == "Gang" for p in profile.filters):
+        # The gang filter runs before the fit: off-plan nodes fail with the gang's reason.
+        allowed = _gang_nodes(plan, pod)
+        off = np.fromiter((n not in allowed for n in names), bool, len(names))
+        probe = next((n for n, o in zip(names, off, strict=True) if o and n in state.nodes), None)
+        if probe is not None:
+            gang_why = f"Gang: {GangFilter().filter(state, pod, state.nodes[probe]).message}"
+        code = np.where(off & (code != UNRES + 10), GANG, code)
     slow = (idx.slow[r] | exact) & known
     code = np.where(known, code, UNKNOWN)
     out = FilterOutcome([])
@@ -154,6 +181,7 @@ def fast_filter(
     out.failed = dict.fromkeys(arr[plain == UNSCHED].tolist(), f"GpuFit: {why}")
     out.unresolvable = dict.fromkeys(arr[plain == UNRES].tolist(), f"GpuFit: {why_never}")
     out.unresolvable.update(dict.fromkeys(arr[plain == UNRES + 10].tolist(), model_why))
+    out.failed.update(dict.fromkeys(arr[plain == GANG].tolist(), gang_why))
     for name in arr[plain == UNKNOWN].tolist():
         out.failed[name] = f"node {name!r} is not in the cluster state"
     for i in np.flatnonzero(slow):

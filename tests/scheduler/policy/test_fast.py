@@ -117,12 +117,27 @@ def test_index_updated_row_by_row_equals_fresh_build(old, new, req) -> None:
     assert _fast(seeded, p, names)[0] == _fast(fresh, p, names)[0] == _verdicts(fresh, p, names)
 
 
-def test_gang_with_a_plan_is_not_vectorised() -> None:
+@settings(max_examples=150, deadline=None)
+@given(clusters(), requests, st.data())
+def test_fast_filter_equals_plugins_for_planned_gangs(state, req, data) -> None:
+    """Property: with a gang plan in the state (open slots, a slot already claimed by this
+    member, or a failed plan) the vector path still gives the plugins' verdicts."""
     from scheduler.policy.model import GangPlanRecord, GangRef
 
-    state = ClusterState({}, gangs={"d/g": GangPlanRecord("d/g", (), 1.0)})
-    p = pod(gpu=GpuRequest("whole", 1), gang=GangRef("d/g", 2))
-    assert not applicable(state, p, PROFILE)
+    names = sorted(state.nodes)
+    slots = tuple(
+        Placement(n, ()) for n in data.draw(st.lists(st.sampled_from([*names, "gone"]), max_size=4))
+    )
+    mine = data.draw(st.sampled_from([None, *range(len(slots))]))
+    members = {} if mine is None else {"uid-default/p": mine}
+    reason = data.draw(st.sampled_from(["", "", "does not fit"]))
+    wanted = data.draw(st.sampled_from([(), tuple(req for _ in slots)]))
+    plan = GangPlanRecord("d/g", slots, 1e9, members, reason, requests=wanted)
+    state = ClusterState(state.nodes, state.allocations, gangs={"d/g": plan})
+    p = pod(gpu=req, gang=GangRef("d/g", 2))
+    assert applicable(state, p, PROFILE)
+    got, _ = _fast(state, p, [*names, "ghost"])
+    assert got == _verdicts(state, p, [*names, "ghost"])
 
 
 share_requests = st.sampled_from([
