@@ -2,8 +2,9 @@
 
 Per event (no periodic cycle), one pod at a time in priority then arrival order, no gang:
 NodeResourcesFit filter on device-plugin counters (`simulator.cluster.counters`), the
-`numFeasibleNodesToFind` cut-off from a rotating start, LeastAllocated scoring over cpu and
-memory (weights 1 and 1), random choice among the top scores. GPUs are not scored.
+`numFeasibleNodesToFind` cut-off from a rotating start, LeastAllocated over cpu and memory
+plus BalancedAllocation (the k8s scorer shared with the Volcano model; it counts GPUs only for
+pods that request them), random choice among the top scores.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from simulator.cluster.counters import (
 from simulator.policies.volcano import resources as r
 from simulator.policies.volcano.config import VolcanoConfig
 from simulator.policies.volcano.objects import Node as CounterNode
+from simulator.policies.volcano.objects import Task
 from simulator.policies.volcano.resources import CPU, MEMORY, Res
 from simulator.policies.volcano.sampling import NodeSampler
+from simulator.policies.volcano.scoring import balanced_allocation
 from simulator.replay.pending import PendingPods
 from simulator.replay.protocol import Start, Usage
 from simulator.workloads.model import JobSpec, NodeSpec
@@ -80,7 +83,10 @@ class KubeDefaultPolicy:
         feasible = self._sampler.feasible(self._cut, self._nodes, lambda n: n.fits_idle(req))
         if not feasible:
             return None
-        scores = [least_allocated(n.allocatable, n.used, req) for n in feasible]
+        pod = Task("pod", "pod", "job", req)
+        # Default profile: NodeResourcesFit (LeastAllocated) 1 + NodeResourcesBalancedAllocation 1.
+        scores = [least_allocated(n.allocatable, n.used, req) + balanced_allocation(n, pod)
+                  for n in feasible]
         top = max(scores)
         best = [n for n, s in zip(feasible, scores, strict=True) if s == top]
         return best[0] if len(best) == 1 else best[self._rng.randrange(len(best))]

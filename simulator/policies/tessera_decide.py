@@ -59,7 +59,12 @@ def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, pr
     host's free CPU and memory (cumulatively); a plan that overflows them is not used.
     """
     state = cluster.snapshot(now)
-    plan = plan_members(state, members, list(cluster.order), profile, gang=gang,
+    # kube-scheduler only offers the extender nodes its own CPU/memory fit passed.
+    hosts = [n for n in cluster.order
+             if any(cluster.fits_host(n, m.cpu_milli, m.memory_bytes) for m in members)]
+    if not hosts:
+        return None
+    plan = plan_members(state, members, hosts, profile, gang=gang,
                         time_limit_s=GANG_TIME_LIMIT_S)
     if plan.status == "infeasible" or len(plan.slots) != len(members):
         return None
