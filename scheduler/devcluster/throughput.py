@@ -39,7 +39,9 @@ def _bound_count(cluster: DevCluster) -> tuple[int, int]:
     return sum(1 for p in pods if p["spec"].get("nodeName")), len(pods)
 
 
-def run_once(cluster: DevCluster, pods: int, nodes: int, use_extender: bool) -> Run:
+def run_once(
+    cluster: DevCluster, pods: int, nodes: int, use_extender: bool, node_cache_capable: bool = True
+) -> Run:
     """Create `pods` one-GPU pods with the scheduler stopped, start it, time the binds."""
     api = cluster.api
     cluster.stop_scheduler()
@@ -48,7 +50,9 @@ def run_once(cluster: DevCluster, pods: int, nodes: int, use_extender: bool) -> 
     time.sleep(2.0)  # let Tessera's watch see the deletions before the next run
     for i in range(pods):
         api.create_pod(pod_object(f"tp-pod-{i:05d}", {"nvidia.com/gpu": "1"}))
-    cluster.opts = replace(cluster.opts, use_extender=use_extender)
+    cluster.opts = replace(
+        cluster.opts, use_extender=use_extender, node_cache_capable=node_cache_capable
+    )
     cluster.start_scheduler()
     first: float | None = None
     last = time.monotonic()
@@ -63,5 +67,7 @@ def run_once(cluster: DevCluster, pods: int, nodes: int, use_extender: bool) -> 
             last = now
             break
         time.sleep(0.25)
-    mode = "kube-scheduler + tessera" if use_extender else "kube-scheduler"
+    mode = "kube-scheduler"
+    if use_extender:
+        mode += " + tessera" + ("" if node_cache_capable else " (no node cache)")
     return Run(mode, pods, nodes, last - (first or last), bound)
