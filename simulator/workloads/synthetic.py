@@ -2,9 +2,10 @@
 notebook requests on an H100 cluster with some statically partitioned MIG GPUs.
 
 Shapes are invented but sized from the shipped traces' statistics (shared/reference/
-traces-and-targets.md): openb's sharing pods ask 230-810 milli of a GPU; its lifetimes have a
-median of ~600 s; Tiresias gangs use 1/2/4/8 GPUs for 2-30 minutes; Helios GPU jobs average
-~4 GPUs. One seeded `random.Random` drives everything: same seed, same trace.
+traces-and-targets.md): openb's sharing pods ask 230-810 milli of a GPU and live a median
+~600 s (inference replicas here: 300-1,800 s); Helios GPU jobs run 5,131-13,041 s on average
+with ~2-7 GPUs per job (training here: 1,800-14,400 s, 1-32 GPUs); Tiresias jobs use 1/2/4/8
+GPUs per job. One seeded `random.Random` drives everything: same seed, same trace.
 """
 
 from __future__ import annotations
