@@ -9,16 +9,19 @@ Either way each slot's placement is re-checked against exact geometry before it 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packing.errors import PackingError
 from packing.gang import plan_gang
 from packing.gang_types import GangMember, GpuSlot, NodeSlot
+from scheduler.policy import fast, fast_scores
 from scheduler.policy.capacity import NodeCapacity, placement_conflicts
 from scheduler.policy.framework import Profile, choose_placement, filter_node
 from scheduler.policy.model import Allocation, ClusterState, GpuGrant, Placement, PodRequest
 from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.plugins.gpu_model import canonical
+
+MAX_CANDIDATES = 256  # per member shape; the CP-SAT planner prunes further (to 32 by default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +57,7 @@ def plan_members(
     planner cannot express the case (static-MIG pools known only by count, mixed static and
     dynamic MIG requests) or its plan does not check out.
     """
-    candidates = [
-        n
-        for n in node_names
-        if n in state.nodes and any(_passes(state, m, n, profile) for m in members)
-    ]
+    candidates = _candidates(state, members, node_names, profile)
     if not candidates:
         return GangPlan("infeasible", (), f"gang {gang}: no node can host any of its members")
     solved = _solve(state, members, candidates, time_limit_s, seed)
@@ -67,6 +66,35 @@ def plan_members(
             return GangPlan("infeasible", (), f"gang {gang}: {solved.reason or 'does not fit'}")
         return solved
     return _greedy(state, members, candidates, profile, gang)
+
+
+def _candidates(
+    state: ClusterState, members: Sequence[PodRequest], names: Sequence[str], profile: Profile
+) -> list[str]:
+    """Nodes that can host at least one member on their own, at most `MAX_CANDIDATES` per
+    member shape (the best-scoring ones): the planner's search space stays small at any
+    cluster size. Uses the vector filter and scores where they apply."""
+    solo_profile = Profile(tuple(p for p in profile.filters if p.name != "Gang"), profile.scorers)
+    known = [n for n in names if n in state.nodes]
+    limit = max(MAX_CANDIDATES, 4 * len(members))
+    keep: set[str] = set()
+    shapes: set[object] = set()
+    for m in members:
+        shape = (m.gpu, m.allowed_products)
+        if shape in shapes:
+            continue
+        shapes.add(shape)
+        solo = replace(m, gang=None)
+        if fast.applicable(state, solo, solo_profile):
+            passed = fast.fast_filter(state, solo, known, solo_profile).passed
+        else:
+            passed = [n for n in known if filter_node(state, solo, n, solo_profile).ok]
+        if len(passed) > limit and fast_scores.applicable(solo, solo_profile):
+            scores = fast_scores.fast_scores(state, solo, passed, solo_profile)
+            ranked = sorted(zip(passed, scores, strict=True), key=lambda x: (-x[1], x[0]))
+            passed = [n for n, _ in ranked]
+        keep.update(passed[:limit])
+    return [n for n in known if n in keep]
 
 
 def _verified(state: ClusterState, members: Sequence[PodRequest], plan: GangPlan) -> bool:

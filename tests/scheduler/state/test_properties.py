@@ -66,9 +66,12 @@ def _index_in_step(ext: Extender, now: float) -> None:
         )
 
 
-def _binds_no_overlap(ext: Extender, live: set[str] | None = None) -> None:
-    """Rebuild the holdings from what was handed to the Binder alone (last bind per pod)."""
-    last = {c[2]: c for c in ext.binder.calls if live is None or c[2] in live}
+def _binds_no_overlap(ext: Extender, live: dict[str, int] | None = None) -> None:
+    """Rebuild the holdings from what was handed to the Binder alone (last bind per pod);
+    `live` maps each existing pod's UID to the call count at its creation (a pod deleted and
+    created again under the same UID owns only the binds of its new life)."""
+    calls = ext.binder.calls
+    last = {c[2]: c for k, c in enumerate(calls) if live is None or live.get(c[2], len(calls)) <= k}
     snap = ext.store.snapshot(0)
     for name, node in snap.nodes.items():
         allocs = [Allocation(c[1], uid, c[4]) for uid, c in sorted(last.items()) if c[3] == name]
@@ -128,7 +131,10 @@ def test_no_two_allocations_overlap(seq) -> None:
     ext = Extender(ClusterStore(), RecordingBinder(), clock=clock)
     names = _cluster(ext.store)
     pods = {}
+    born: dict[str, int] = {}
     for op, i, r in seq:
+        if i not in pods:
+            born[f"uid-default-p{i}"] = len(ext.binder.calls)
         p = pods.setdefault(i, pod_json(f"p{i}", REQUESTS[r]))
         ext.store.apply(event(p))
         if op == "filter":
@@ -138,6 +144,7 @@ def test_no_two_allocations_overlap(seq) -> None:
         elif op == "delete":
             ext.store.apply(event(p, "DELETED"))
             pods.pop(i)
+            born.pop(f"uid-default-p{i}")
         elif op == "tick":
             clock.t += 20
             ext.expire()
@@ -149,7 +156,7 @@ def test_no_two_allocations_overlap(seq) -> None:
                 pods[i] = b
                 ext.store.apply(event(b, "MODIFIED"))
         _no_overlap(ext, clock.t)
-        _binds_no_overlap(ext, {p["metadata"]["uid"] for p in pods.values()})
+        _binds_no_overlap(ext, born)
         _index_in_step(ext, clock.t)
 
 
