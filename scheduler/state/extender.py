@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from scheduler.policy import fast, fast_scores
 from scheduler.policy.capacity import placement_conflicts
+from scheduler.policy.cluster_fragmentation import cluster_fragmentation
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
 from scheduler.policy.model import Allocation, ClusterState, Placement, PodRequest
 from scheduler.policy.preemption import minimal_victims
@@ -251,10 +252,15 @@ class Extender:
             return self.store.ledger.expire(self.clock())
 
     def gauges(self) -> dict[str, float]:
+        """Read at scrape time: holds, gang plans, nodes and cluster fragmentation."""
         now = self.clock()
         with self.store.lock:
-            return {
+            out = {
                 "reservations": float(len(self.store.ledger.live(now))),
                 "gang_plans": float(len(self.store.ledger.gangs(now))),
-                "nodes": float(len(self.store.snapshot(now).nodes)),
             }
+            snap = self.store.snapshot(now)
+        out["nodes"] = float(len(snap.nodes))
+        frag = cluster_fragmentation(snap, (r.request for r in self.store.pods()))
+        out.update({f"fragmentation_{kind}": value for kind, value in frag.items()})
+        return out
