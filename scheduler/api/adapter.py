@@ -17,6 +17,9 @@ GAUGE_NAMES = {
     "reservations": ("tessera_reservations", "reserved"),
     "gang_plans": ("tessera_gang_plans", ""),
     "nodes": ("tessera_nodes", ""),
+    # (E1) stranded share of GPU capacity, see scheduler/policy/cluster_fragmentation.py
+    "fragmentation_mig": ("tessera_cluster_fragmentation", "mig"),
+    "fragmentation_shares": ("tessera_cluster_fragmentation", "shares"),
 }
 
 
