@@ -45,6 +45,7 @@ class FillCluster:
         self.cpu_cap = np.array([n.cpu_milli for n in nodes], dtype=np.int64)
         self.mem_cap = np.array([n.memory_mib for n in nodes], dtype=np.int64)
         self.cpu_left = self.cpu_cap.copy()
+        self.free_total = self.gpu_count * MILLI_PER_GPU  # free GPU milli per node, kept in step
         self.mem_left = self.mem_cap.copy()
         # GPU pods on each node by affinity tag (GPU-clustering baseline).
         self.affinity = np.zeros((len(nodes), len(AFFINITY_TAGS)), dtype=np.int64)
@@ -72,11 +73,11 @@ class FillCluster:
 
     @property
     def used_gpu_milli(self) -> int:
-        free = np.where(self.gpu_left == NO_GPU, 0, self.gpu_left).sum()
-        return self.total_gpu_milli - int(free)
+        return self.total_gpu_milli - int(self.free_total.sum())
 
     def gpu_free_total(self) -> np.ndarray:
-        return np.where(self.gpu_left == NO_GPU, 0, self.gpu_left).sum(axis=1)
+        """Free GPU milli per node (maintained by ``place``; checked by ``violations``)."""
+        return self.free_total
 
     def model_allowed(self, pod: OpenbPod) -> np.ndarray:
         if pod.num_gpu == 0 or not pod.gpu_spec:
@@ -106,6 +107,7 @@ class FillCluster:
                 )
         for g in gpus:
             self.gpu_left[node, g] -= pod.gpu_milli
+        self.free_total[node] -= pod.gpu_milli * len(gpus)
         self.cpu_left[node] -= pod.cpu_milli
         self.mem_left[node] -= pod.memory_mib
         if pod.num_gpu:
@@ -127,4 +129,6 @@ class FillCluster:
         expect = np.where(self.gpu_left == NO_GPU, NO_GPU, MILLI_PER_GPU - used)
         if not np.array_equal(expect, self.gpu_left):
             return "GPU milli left disagrees with the placements ledger"
+        if not np.array_equal(np.where(expect == NO_GPU, 0, expect).sum(axis=1), self.free_total):
+            return "free GPU milli per node disagrees with the placements ledger"
         return None
