@@ -1,6 +1,6 @@
 """The FastAPI app: kube-scheduler's four extender verbs plus health, readiness, metrics, explain.
 
-Every verb goes through `_serve`, the one place where errors become HTTP answers:
+Every verb goes through `serve` (inside `verb`), the one place where errors become HTTP answers:
 `ApiError` -> its 4xx/503 and `{"Error": "<one line>"}`; a `ValueError` from the core (bad pod
 content) -> 400; anything else -> 500 with a one-line `{"Error"}` (logged with its traceback,
 never sent). Filter/prioritize/preempt are CPU-only and run on the event loop (no thread hop on
@@ -13,7 +13,6 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -30,6 +29,7 @@ from scheduler.api.errors import (
     PayloadTooLarge,
     Unauthorized,
 )
+from scheduler.api.fastpath import Receive, Scope, VerbEndpoints, VerbHandler, header
 from scheduler.api.metrics import ExtenderMetrics
 from scheduler.api.port import ExtenderPort
 
@@ -58,52 +58,61 @@ def create_app(
     m = metrics or ExtenderMetrics(gauges=port.gauges)
     app.state.metrics = m
 
-    def check_token(request: Request) -> None:
+    def check_token(authorization: str | None) -> None:
         if config.token is None:
             return
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
+        scheme, _, given = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), config.token):
             raise Unauthorized("missing or wrong bearer token")
 
-    async def read_body(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
+    async def read_body(scope: Scope, receive: Receive) -> bytes:
+        declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > config.body_limit:
             raise PayloadTooLarge(f"body of {declared} bytes exceeds the {config.body_limit} limit")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise BadRequest("client disconnected before the body was complete")
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > config.body_limit:
                 raise PayloadTooLarge(f"body exceeds the {config.body_limit}-byte limit")
             chunks.append(chunk)
-        return b"".join(chunks)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
-    async def serve(request: Request, verb: str, handle: Callable[[bytes], Any]) -> Response:
-        t0 = time.perf_counter()
-        code = 200
-        try:
-            if config.token_on_verbs:
-                check_token(request)
-            if not ready():
-                raise NotReady("watch cache not synced yet; retry shortly")
-            body = await read_body(request)
-            out = await run_in_threadpool(handle, body) if verb == "bind" else handle(body)
-            content: bytes = out
-        except ApiError as exc:
-            code, content = exc.status_code, wire.encode_error(exc.message)
-            m.rejected.labels(verb, exc.reason).inc()
-        except ValueError as exc:  # the core refused the pod's content (unknown profile...)
-            code, content = 400, wire.encode_error(BadRequest(str(exc)).message)
-            m.rejected.labels(verb, "bad_pod").inc()
-        except Exception as exc:  # the app's one catch-all: log the traceback, answer one line
-            log.exception("%s failed", verb)
-            code = 500
-            line = " ".join(f"internal error in {verb}: {type(exc).__name__}: {exc}".split())
-            content = wire.encode_error(line)
-        m.requests.labels(verb, str(code)).inc()
-        m.latency.labels(verb).observe(time.perf_counter() - t0)
-        return Response(content, status_code=code, media_type=JSON)
+    def verb(name: str, handle: Callable[[bytes], bytes]) -> VerbHandler:
+        async def serve(scope: Scope, receive: Receive) -> tuple[int, bytes]:
+            t0 = time.perf_counter()
+            code = 200
+            try:
+                if config.token_on_verbs:
+                    check_token(header(scope, b"authorization"))
+                if not ready():
+                    raise NotReady("watch cache not synced yet; retry shortly")
+                body = await read_body(scope, receive)
+                if name == "bind":  # API I/O: off the event loop
+                    content = await run_in_threadpool(handle, body)
+                else:
+                    content = handle(body)
+            except ApiError as exc:
+                code, content = exc.status_code, wire.encode_error(exc.message)
+                m.rejected.labels(name, exc.reason).inc()
+            except ValueError as exc:  # the core refused the pod's content (unknown profile...)
+                code, content = 400, wire.encode_error(BadRequest(str(exc)).message)
+                m.rejected.labels(name, "bad_pod").inc()
+            except Exception as exc:  # the app's one catch-all: log the traceback, answer one line
+                log.exception("%s failed", name)
+                code = 500
+                line = " ".join(f"internal error in {name}: {type(exc).__name__}: {exc}".split())
+                content = wire.encode_error(line)
+            m.requests.labels(name, str(code)).inc()
+            m.latency.labels(name).observe(time.perf_counter() - t0)
+            return code, content
+
+        return serve
 
     def do_filter(body: bytes) -> bytes:
         args = wire.decode_extender_args(body)
@@ -148,8 +157,7 @@ def create_app(
         "bind": do_bind,
         "preempt": do_preempt,
     }
-    for verb in VERBS:
-        app.add_api_route(f"/{verb}", _route(serve, verb, handlers[verb]), methods=["POST"])
+    app.add_middleware(VerbEndpoints, routes={f"/{v}": verb(v, handlers[v]) for v in VERBS})
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -164,7 +172,7 @@ def create_app(
     @app.get("/metrics")
     async def metrics_route(request: Request) -> Response:
         try:
-            check_token(request)
+            check_token(request.headers.get("authorization"))
         except ApiError as exc:
             return Response(wire.encode_error(exc.message), exc.status_code, media_type=JSON)
         return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
@@ -172,7 +180,7 @@ def create_app(
     @app.get("/explain")
     async def explain(request: Request) -> Response:
         try:
-            check_token(request)
+            check_token(request.headers.get("authorization"))
             key = request.query_params.get("pod", "")
             ns, sep, name = key.partition("/")
             if not sep or not ns or not name or "/" in name:
@@ -186,14 +194,3 @@ def create_app(
             return Response(wire.encode_error(exc.message), exc.status_code, media_type=JSON)
 
     return app
-
-
-def _route(
-    serve: Callable[..., Any], verb: str, handle: Callable[[bytes], bytes]
-) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
-        result: Response = await serve(request, verb, handle)
-        return result
-
-    endpoint.__name__ = f"{verb}_endpoint"
-    return endpoint
