@@ -59,10 +59,11 @@ def make_cluster(
     yield make
     failed = bool(getattr(request.node, "rep_call", None) and request.node.rep_call.failed)
     for cluster in started:
-        cluster.close(keep=failed or cluster_failed_to_start(cluster))
+        cluster.close(keep=failed or _component_died(cluster))
 
 
-def cluster_failed_to_start(cluster: DevCluster) -> bool:
+def _component_died(cluster: DevCluster) -> bool:
+    """A component exited on its own (ones stopped on purpose are no longer listed)."""
     return any(not p.running for p in cluster.procs.values())
 
 
