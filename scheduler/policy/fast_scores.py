@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -80,17 +81,13 @@ def _fragmentation(
     idx: FleetIndex, r: npt.NDArray[np.intp], take: Bools, milli: int, count: int
 ) -> Floats:
     table = _table(milli, count)
-    memo = idx.memo.get(("frag", milli, count))
-    if memo is None:  # every row's fragmentation before placing: once per index and shape
-        every = idx.plain_free.astype(np.int64)
-        memo = idx.memo[("frag", milli, count)] = table.node_frag(
-            every, idx.cpu, np.zeros(len(every), np.intp)
-        )
     fits = np.flatnonzero(take.any(axis=1))
     rows = r[fits]
     pf = idx.plain_free[rows].astype(np.int64)
     after = np.where(take[fits], pf - milli, pf)
-    inc = table.node_frag(after, idx.cpu[rows], np.zeros(len(rows), np.intp)) - memo[rows]
+    zeros = np.zeros(len(rows), np.intp)
+    cpu = idx.cpu[rows]
+    inc = table.node_frag(after, cpu, zeros) - table.node_frag(pf, cpu, zeros)
     out = np.zeros(len(r))
     out[fits] = 1.0 / (1.0 + np.exp(np.minimum(inc / SCALE_MILLI, 50.0)))
     return out
@@ -123,18 +120,21 @@ def _load(
     return np.where(anywhere, value, NEUTRAL)
 
 
-def _mig_values(
-    idx: FleetIndex, r: npt.NDArray[np.intp], pod: PodRequest, profile: Profile
-) -> tuple[dict[str, Floats], Bools]:
-    """Per scorer values for one MIG instance, and the rows left to the plugins (a +me
-    instance changes the planner's tie-break; GFD-only devices have no GPU to charge)."""
+MIG_ROW = np.dtype([("fits", bool), ("slices", float), ("inc", float), ("slow", bool)])
+
+
+def _mig_rows(idx: FleetIndex, r: npt.NDArray[np.intp], pod: PodRequest) -> npt.NDArray[Any]:
+    """Per row, for one MIG instance of the pod's profile: whether it fits, its share of the
+    GPU's memory slices, the fragmentation increase (dynamic), and whether the row must go to
+    the plugins (a +me instance changes the planner's tie-break; GFD-only devices have no GPU
+    to charge)."""
     g = pod.gpu
     assert g is not None and g.profile is not None
     codes, masks = idx.mig_code[r], idx.mig_mask[r]
     n = len(r)
     fits = np.zeros(n, bool)
-    slices = np.zeros(n)  # the instance's share of its GPU's memory slices
-    inc = np.zeros(n)  # fragmentation increase (dynamic only)
+    slices = np.zeros(n)
+    inc = np.zeros(n)
     if not g.dynamic:
         free = idx.static_free.get(g.profile)
         fits = free[r] >= 1 if free is not None else fits
@@ -164,7 +164,21 @@ def _mig_values(
         fits |= here
         slices = np.where(better, share, slices)
         inc = np.where(better, delta, inc)
-    slow = idx.mig_me[r].any(axis=1) | idx.pool[r]
+    out = np.zeros(n, MIG_ROW)
+    out["fits"], out["slices"], out["inc"] = fits, slices, inc
+    out["slow"] = idx.mig_me[r].any(axis=1) | idx.pool[r]
+    return out
+
+
+def _mig_values(
+    idx: FleetIndex, r: npt.NDArray[np.intp], pod: PodRequest, profile: Profile
+) -> tuple[dict[str, Floats], Bools]:
+    """Per scorer values for one MIG instance, and the rows left to the plugins."""
+    g = pod.gpu
+    assert g is not None
+    key = ("mig", g.profile, g.dynamic)
+    rows = idx.per_row(key, lambda rr: _mig_rows(idx, rr, pod))[r]
+    fits, slices, inc = rows["fits"], rows["slices"], rows["inc"]
     out: dict[str, Floats] = {}
     nu = idx.n_usable[r].astype(np.float64)
     for plugin, _ in profile.scorers:
@@ -175,8 +189,8 @@ def _mig_values(
             score = 1.0 / (1.0 + np.exp(np.minimum(inc / SCALE_MILLI, 50.0)))
             out[plugin.name] = np.where(fits, score, 0.0)
         else:
-            out[plugin.name] = np.full(n, NEUTRAL)  # MIG: live load says nothing about slices
-    return out, slow
+            out[plugin.name] = np.full(len(r), NEUTRAL)  # MIG: live load says nothing here
+    return out, rows["slow"]
 
 
 def plugin_values(
@@ -192,13 +206,23 @@ def plugin_values(
         values, slow = _mig_values(idx, r, pod, profile)
         keep = known & ~idx.slow[r] & ~slow
         return {k: np.where(keep, np.clip(v, 0.0, 1.0), np.nan) for k, v in values.items()}
-    take = _chosen(idx, r, pod)
+    # Placement, Binpack and Fragmentation depend on each row's own columns only: memoised
+    # per request shape and recomputed for the rows a change touched.
+    shape = (g.kind, g.count, g.milli, g.memory_mib)
+    every = idx.per_row(("take", *shape), lambda rr: _chosen(idx, rr, pod))
+    take = every[r]
     milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
+    count = g.count if g.kind == "whole" else 1
     for plugin, _ in profile.scorers:
         if isinstance(plugin, Binpack):
-            value = _binpack(idx, r, take, milli / MILLI_PER_GPU)
+            value = idx.per_row(
+                ("binpack", *shape),
+                lambda rr: _binpack(idx, rr, every[rr], milli / MILLI_PER_GPU),
+            )[r]
         elif isinstance(plugin, FragmentationScore):
-            value = _fragmentation(idx, r, take, milli, g.count if g.kind == "whole" else 1)
+            value = idx.per_row(
+                ("frag", *shape), lambda rr: _fragmentation(idx, rr, every[rr], milli, count)
+            )[r]
         else:
             assert isinstance(plugin, LoadScore)
             value = _load(idx, r, take, pod, state.now, plugin.settings)

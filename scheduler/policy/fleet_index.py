@@ -11,9 +11,10 @@ node, a MIG GPU of a model the catalogue lacks, or grants that could not be char
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ from scheduler.policy.plugins.health import HealthThresholds, gpu_health_reasons
 from scheduler.policy.plugins.load import fresh_load
 
 NO_GPU = -1
+MAX_ROW_MEMOS = 64  # request shapes remembered per index (each a few arrays of one value a row)
 _DEFAULT_HEALTH = HealthThresholds()
 
 
@@ -50,7 +52,9 @@ class FleetIndex:
     cpu: npt.NDArray[np.int64]  # allocatable CPU milli (FGD's CPU term)
     pool: npt.NDArray[np.bool_]  # static MIG devices known only by count (GFD) on the node
     _rows_memo: dict[tuple[str, ...], tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]]
-    memo: dict[object, npt.NDArray[np.float64]]  # derived per-row arrays (this index only)
+    memo: dict[object, npt.NDArray[np.float64]]  # derived arrays (this index only)
+    # Derived per-row arrays that survive `updated()`: only the rows that changed are redone.
+    row_memo: dict[object, tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]]
     used: npt.NDArray[np.float64]  # per GPU used fraction (NaN: faulted or padding)
     load: npt.NDArray[np.float64]  # per GPU live load 0..1 (NaN: none reported)
     load_at: npt.NDArray[np.float64]  # when that load was observed (NaN: unknown)
@@ -69,6 +73,26 @@ class FleetIndex:
                 self._rows_memo = {}  # replaced, not mutated: safe against concurrent readers
             self._rows_memo[key] = hit
         return hit
+
+    def per_row(
+        self, key: object, compute: Callable[[npt.NDArray[np.intp]], npt.NDArray[Any]]
+    ) -> npt.NDArray[Any]:
+        """`compute(rows)` for every row, memoised by `key`; after `updated()` only the rows
+        that changed (or were added) are computed again. `compute` must depend on the rows'
+        own columns only (never on other rows, the clock or the caller's pod identity)."""
+        hit = self.row_memo.get(key)
+        if hit is None:
+            values = compute(np.arange(len(self.alive), dtype=np.intp))
+            if len(self.row_memo) >= MAX_ROW_MEMOS:
+                self.row_memo = {}  # replaced, not mutated: safe against concurrent readers
+            self.row_memo[key] = (values, np.ones(len(self.alive), bool))
+            return values
+        values, valid = hit
+        stale = np.flatnonzero(~valid)
+        if len(stale):
+            values[stale] = compute(stale.astype(np.intp))
+            valid[stale] = True
+        return values
 
     def code(self, key: str) -> int:
         try:
@@ -103,6 +127,7 @@ class FleetIndex:
             load_at=np.full((rows, slots), np.nan),
             _rows_memo={},
             memo={},
+            row_memo={},
         )
 
     @property
@@ -124,17 +149,33 @@ class FleetIndex:
         need = max((len(c.gpus) for c in caps), default=0)
         new_rows = sum(1 for c in caps if c.node.name not in self.row)
         out = self._copy(len(self.names) + new_rows, max(self.slots, need))
+        changed: list[int] = []
         for name in gone:
             r = out.row.get(name)
             if r is not None:
                 out.alive[r] = False
+                changed.append(r)
         for c in caps:
             r = out.row.get(c.node.name)
             if r is None:
                 r = out._add(c.node.name)
             out._clear(r)
             out._fill(r, c)
+            changed.append(r)
+        out._carry_memos(self, changed)
         return out
+
+    def _carry_memos(self, old: FleetIndex, changed: list[int]) -> None:
+        rows, slots = len(self.alive), self.slots
+        for key, (values, valid) in list(old.row_memo.items()):
+            if values.ndim > 1 and values.shape[1] != slots:
+                continue  # GPU columns grew: recompute from scratch when next asked
+            grown = np.zeros((rows, *values.shape[1:]), values.dtype)
+            grown[: len(values)] = values
+            ok = np.zeros(rows, bool)
+            ok[: len(valid)] = valid
+            ok[changed] = False
+            self.row_memo[key] = (grown, ok)
 
     # ---- internals -----------------------------------------------------------------------
     def _copy(self, rows: int, slots: int) -> FleetIndex:

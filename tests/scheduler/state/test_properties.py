@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from scheduler.policy.capacity import NodeCapacity
 from scheduler.policy.fast import fast_filter
-from scheduler.policy.framework import run_filters
+from scheduler.policy.fast_scores import applicable as scores_applicable
+from scheduler.policy.fast_scores import plugin_values
+from scheduler.policy.framework import run_filters, score_breakdown
 from scheduler.policy.model import Allocation
 from scheduler.policy.status import Code
 from scheduler.state.extender import Extender
@@ -64,6 +66,15 @@ def _index_in_step(ext: Extender, now: float) -> None:
         assert sorted(out.unresolvable) == sorted(
             n for n, s in slow.items() if s.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE
         )
+        # Scores too: the per-row memos carried from older indexes must equal the plugins.
+        if not scores_applicable(p, ext.profile):
+            continue
+        values = plugin_values(snap, p, names, ext.profile)
+        for i, n in enumerate(names):
+            raw = score_breakdown(snap, p, n, ext.profile)
+            for plugin, vec in values.items():
+                if vec[i] == vec[i]:  # NaN: left to the plugins
+                    assert abs(vec[i] - raw[plugin]) < 1e-9, (n, plugin, vec[i], raw[plugin])
 
 
 def _binds_no_overlap(ext: Extender, live: dict[str, int] | None = None) -> None:
