@@ -246,6 +246,15 @@ class Extender:
 
         return explain(self, pod_key, self.clock())
 
+    def warm(self) -> None:
+        """Build the snapshot and its fleet index now (e.g. once the watch cache synced), so
+        the first filter does not pay for indexing every node."""
+        self.view_for_all(self.clock()).fleet()
+
+    def view_for_all(self, now: float) -> ClusterState:
+        snap = self.store.snapshot(now)
+        return self.telemetry(snap) if self.telemetry is not None else snap
+
     def expire(self) -> list[str]:
         """Drop holds past their deadline (called periodically by the service)."""
         with self.store.lock:

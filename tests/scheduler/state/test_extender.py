@@ -193,3 +193,13 @@ def test_preempt_mig_only_evicts_the_instance_that_frees_a_slot(ext) -> None:
     # Equal priority is never evicted.
     peer = pod_json("peer", {"nvidia.com/mig-4g.40gb": 1}, priority=1)
     assert ext.preempt(peer, {"a": (["uid-default-big"], 0)}) == {}
+
+
+def test_warm_builds_the_index_the_next_filter_uses(ext, clock) -> None:
+    _add(ext, node_json("a", [gpu_json(0)]), node_json("b", [gpu_json(0), gpu_json(1)]))
+    ext.warm()
+    built = ext.store.snapshot(clock.t).fleet()
+    assert sorted(built.names) == ["a", "b"]
+    p = pod_json("p", {"nvidia.com/gpu": 2})
+    assert ext.filter(p, ["a", "b"]).passed == ["b"]
+    assert ext.store.snapshot(clock.t).fleet() is built  # nothing changed: same index reused
