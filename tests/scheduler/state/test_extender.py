@@ -200,6 +200,6 @@ def test_warm_builds_the_index_the_next_filter_uses(ext, clock) -> None:
     ext.warm()
     built = ext.store.snapshot(clock.t).fleet()
     assert sorted(built.names) == ["a", "b"]
-    p = pod_json("p", {"nvidia.com/gpu": 2})
-    assert ext.filter(p, ["a", "b"]).passed == ["b"]
+    p = pod_json("p", {"nvidia.com/gpu": 1})
+    assert ext.filter(p, ["a", "b"]).passed == ["a", "b"]  # two nodes: nothing reserved
     assert ext.store.snapshot(clock.t).fleet() is built  # nothing changed: same index reused
