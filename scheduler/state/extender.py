@@ -187,6 +187,7 @@ class Extender:
         """'' on success, else a one-line error (the hold is then released)."""
         key = f"{namespace}/{name}"
         rec = self.store.pod(uid) or self.store.pod(key)
+        uid = uid or (rec.request.uid if rec is not None else "")
         now = self.clock()
         held = self.store.ledger.get(uid, now) if uid else None
         if rec is None and held is None:
@@ -206,12 +207,16 @@ class Extender:
         if self.binder is None:
             self.store.ledger.release(uid)
             return "this extender has no binder configured (snapshot mode)"
+        done = False
         try:
             self.binder.bind(namespace, name, uid, node, placement)
+            done = True
         except BindError as exc:
-            with self.store.lock:
-                self.store.ledger.release(uid)
             return f"binding pod {key} to {node} failed: {exc}"
+        finally:
+            if not done:  # whatever went wrong, the hold must not outlive the failed bind
+                with self.store.lock:
+                    self.store.ledger.release(uid)
         with self.store.lock:
             self.store.ledger.extend(uid, self.clock() + self.timing.bound_ttl_s)
         return ""

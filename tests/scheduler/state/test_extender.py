@@ -203,3 +203,28 @@ def test_warm_builds_the_index_the_next_filter_uses(ext, clock) -> None:
     p = pod_json("p", {"nvidia.com/gpu": 1})
     assert ext.filter(p, ["a", "b"]).passed == ["a", "b"]  # two nodes: nothing reserved
     assert ext.store.snapshot(clock.t).fleet() is built  # nothing changed: same index reused
+
+
+def test_unexpected_binder_crash_still_releases_the_hold(ext) -> None:
+    import pytest
+
+    class Boom(RuntimeError):
+        pass
+
+    def crash(*_a) -> None:
+        raise Boom("connection reset")
+
+    _add(ext, node_json("a", [gpu_json(0)]))
+    p1, p2 = pod_json("p1", {"nvidia.com/gpu": 1}), pod_json("p2", {"nvidia.com/gpu": 1})
+    _add(ext, p1, p2)
+    ext.binder.bind = crash
+    with pytest.raises(Boom):  # the HTTP edge turns this into a one-line 500
+        ext.bind("p1", "default", "uid-default-p1", "a")
+    assert len(ext.store.ledger) == 0
+    assert ext.filter(p2, ["a"]).passed == ["a"]
+
+
+def test_bind_without_uid_uses_the_watched_pod(ext) -> None:
+    _add(ext, node_json("a", [gpu_json(0)]), pod_json("p", {"nvidia.com/gpu": 1}))
+    assert ext.bind("p", "default", "", "a") == ""
+    assert ext.binder.calls[0][2] == "uid-default-p"
