@@ -228,3 +228,18 @@ def test_bind_without_uid_uses_the_watched_pod(ext) -> None:
     _add(ext, node_json("a", [gpu_json(0)]), pod_json("p", {"nvidia.com/gpu": 1}))
     assert ext.bind("p", "default", "", "a") == ""
     assert ext.binder.calls[0][2] == "uid-default-p"
+
+
+def test_gfd_only_mig_devices_are_counted_through_reservations_and_binds(ext) -> None:
+    # Mixed strategy, no agent annotation: 2 x 3g.40gb known by count only.
+    labels = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "nvidia.com/mig.strategy": "mixed"}
+    _add(ext, node_json("g", labels=labels, allocatable={"nvidia.com/mig-3g.40gb": "2"},
+                        annotate=False))  # fmt: skip
+    pods = [pod_json(f"m{i}", {"nvidia.com/mig-3g.40gb": 1}) for i in range(3)]
+    _add(ext, *pods)
+    for i in range(2):  # 2 devices: two binds succeed, each charged to the pool
+        assert ext.filter(pods[i], ["g"]).passed == ["g"]
+        assert ext.bind(f"m{i}", "default", f"uid-default-m{i}", "g") == ""
+    r = ext.filter(pods[2], ["g"])
+    assert r.passed == [] and "fewer than 1 free 3g.40gb" in r.failed["g"]  # 2 - 2 = 0 left
+    assert [g.index for c in ext.binder.calls for g in c[4].gpus] == [-1, -1]  # GPU unknown
