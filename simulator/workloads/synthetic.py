@@ -25,7 +25,8 @@ STATIC_MIG_LAYOUT: tuple[tuple[str, int], ...] = (
     ("2g.20gb", 2),
     ("3g.40gb", 4),
 )
-SHARE_MILLI = (230, 320, 470, 650, 810)  # openb's most common sharing requests
+SHARE_MILLI = (230, 320, 470, 650, 810)
+DEFAULT_MIX = (0.45, 0.25, 0.10, 0.20)  # inference, training, pipeline, MIG notebook
 
 
 def cluster(nodes: int, mig_nodes: int) -> tuple[NodeSpec, ...]:
@@ -121,12 +122,18 @@ def generate(
     nodes: int = 16,
     mig_nodes: int = 4,
     mean_interarrival_s: float = 60.0,
+    mix: tuple[float, float, float, float] = DEFAULT_MIX,
+    name: str | None = None,
 ) -> Workload:
-    """`jobs` submissions (a pipeline counts once) with a spiky Poisson arrival process."""
+    """`jobs` submissions (a pipeline counts once) with a spiky Poisson arrival process; `mix`
+    is the share of (inference, training, pipeline, MIG notebook) submissions."""
     if jobs < 1 or nodes < 1 or not 0 <= mig_nodes <= nodes or mean_interarrival_s <= 0:
         raise ValueError(
             "generate: need jobs >= 1, nodes >= 1, 0 <= mig_nodes <= nodes, mean_interarrival_s > 0"
         )
+    if len(mix) != 4 or min(mix) < 0 or abs(sum(mix) - 1.0) > 1e-9:
+        raise ValueError(f"generate: mix must be 4 shares >= 0 summing to 1, got {mix}")
+    cut = [sum(mix[: k + 1]) for k in range(3)]
     rng = random.Random(seed)
     out: list[JobSpec] = []
     t = 0.0
@@ -134,16 +141,16 @@ def generate(
         t += rng.expovariate(_spiky_rate(t, 1.0 / mean_interarrival_s))
         uid = f"j{i:05d}"
         pick = rng.random()
-        if pick < 0.45:
+        if pick < cut[0]:
             out.append(_inference(rng, uid, t))
-        elif pick < 0.70:
+        elif pick < cut[1]:
             out.append(_training(rng, uid, t))
-        elif pick < 0.80:
+        elif pick < cut[2]:
             out.extend(_pipeline(rng, uid, t))
         else:
             out.append(_notebook(rng, uid, t))
     return Workload(
-        f"synthetic-seed{seed}",
+        name or f"synthetic-seed{seed}",
         cluster(nodes, mig_nodes),
         tuple(out),
         f"simulator.workloads.synthetic seed={seed} jobs={jobs}",

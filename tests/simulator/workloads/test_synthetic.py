@@ -47,3 +47,9 @@ def test_openb_pods_without_times_are_rejected_for_replay(tmp_path) -> None:  # 
     pods.write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli\nx,1000,1024,1,500\n")
     with pytest.raises(ValueError):
         load(str(pods))
+
+
+def test_mix_selects_the_kinds() -> None:
+    assert {j.kind for j in generate(0, 50, mix=(0.0, 0.0, 0.0, 1.0)).jobs} == {"mig"}
+    with pytest.raises(ValueError, match="mix must be 4 shares"):
+        generate(0, 5, mix=(0.5, 0.5, 0.5, 0.0))
