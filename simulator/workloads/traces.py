@@ -70,7 +70,8 @@ def synthetic_spec(spec: str) -> Workload:
                 "mig_nodes= with integers"
             )
         args[key] = int(value)
-    return generate(**args)
+    return generate(args.get("seed", 0), args.get("jobs", 400), args.get("nodes", 16),
+                    args.get("mig_nodes", 4))
 
 
 def load(trace: str, nodes: str | None = None) -> Workload:
