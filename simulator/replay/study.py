@@ -48,7 +48,7 @@ def bundled_workloads(seed: int = 0) -> list[Workload]:
     csv = resources.files("simulator.workloads").joinpath("tiresias_60_job.csv")
     with resources.as_file(csv) as path:
         tir = tiresias(path)
-    return [generate(seed=seed, jobs=400, nodes=16, mig_nodes=4, mean_interarrival_s=90.0), tir]
+    return [generate(seed=seed, jobs=400, nodes=16, mig_nodes=4, mean_interarrival_s=300.0), tir]
 
 
 def compare(seed: int = 0, debug: bool = False) -> list[ReplayResult]:
