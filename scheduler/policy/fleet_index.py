@@ -163,6 +163,8 @@ class FleetIndex:
             out._fill(r, c)
             changed.append(r)
         out._carry_memos(self, changed)
+        if not new_rows and np.array_equal(out.alive, self.alive):
+            out._rows_memo = dict(self._rows_memo)  # same rows, same liveness: lookups hold
         return out
 
     def _carry_memos(self, old: FleetIndex, changed: list[int]) -> None:

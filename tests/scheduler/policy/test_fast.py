@@ -199,3 +199,15 @@ def test_fast_scores_exact_on_a_plain_case() -> None:
     got = dict(zip(["busy", "idle"], fast_scores(state, p, ["busy", "idle"], PROFILE), strict=True))
     assert got == run_scores(state, p, ["busy", "idle"], PROFILE)
     assert got["busy"] > got["idle"]
+
+
+def test_deleted_then_readded_node_is_known_again() -> None:
+    """Name lookups memoised on an index are not reused when a node comes back."""
+    n = Node("a", gpus=(Gpu(0, "g", H100, H100_MIB),))
+    one = ClusterState({"a": n})
+    p = pod(gpu=GpuRequest("whole", 1))
+    assert fast_filter(one, p, ["a"], PROFILE).passed == ["a"]
+    two = ClusterState({}, _seed=one.seed_for({"a"}))
+    assert "a" in fast_filter(two, p, ["a"], PROFILE).failed
+    three = ClusterState({"a": n}, _seed=two.seed_for({"a"}))
+    assert fast_filter(three, p, ["a"], PROFILE).passed == ["a"]
