@@ -124,3 +124,19 @@ def test_members_only_take_slots_planned_for_their_own_request(ext) -> None:
     assert ext.bind("leader", "default", "uid-default-leader", "a") == ""
     got = {c[1]: (c[3], len(c[4].gpus)) for c in ext.binder.calls}
     assert got == {"worker": ("b", 1), "leader": ("a", 2)}
+
+
+def test_explain_shows_the_gang_plan(ext) -> None:
+    import json
+
+    _setup(ext, {"a": 4, "b": 2})
+    ms = [_member(i) for i in range(3)]
+    for m in ms:
+        ext.store.apply(event(m))
+    ext.filter(ms[0], ["a", "b"])
+    doc = ext.explain("default/w1")
+    json.dumps(doc)
+    plan = doc["gang"]["plan"]
+    assert doc["gang"]["name"] == "default/train" and doc["gang"]["min_member"] == 3
+    assert sorted(s["node"] for s in plan["slots"]) == ["a", "a", "b"]
+    assert plan["status"] in ("optimal", "feasible", "greedy")
