@@ -8,8 +8,8 @@ weights; `run_scores` folds the weighted scores into the extender's integers 0..
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from scheduler.policy.model import ClusterState, Node, Placement, PodRequest
@@ -41,7 +41,6 @@ class Profile:
     filters: tuple[FilterPlugin, ...]
     scorers: tuple[tuple[ScorePlugin, float], ...] = ()
     name: str = "default"
-    extra: Mapping[str, object] = field(default_factory=dict)
 
 
 def filter_node(
