@@ -146,7 +146,9 @@ def test_no_two_allocations_overlap(seq) -> None:
     for op, i, r in seq:
         if i not in pods:
             born[f"uid-default-p{i}"] = len(ext.binder.calls)
-        p = pods.setdefault(i, pod_json(f"p{i}", REQUESTS[r]))
+        # Pods 7-9 form a gang of 3 (planned whole at the first member's filter).
+        gang = {"tessera.io/gang": "g", "tessera.io/gang-min-member": "3"} if i >= 7 else None
+        p = pods.setdefault(i, pod_json(f"p{i}", REQUESTS[r], labels=gang))
         ext.store.apply(event(p))
         if op == "filter":
             ext.filter(p, names)
