@@ -33,12 +33,16 @@ PAPER_NAMES = {
 TOLERANCE_PP = 0.5
 
 
-def paper_medians(csv_path: Path, seeds: set[int], point: int = 100) -> dict[str, float]:
+def paper_medians(
+    csv_path: Path, seeds: set[int], point: int = 100, complement: bool = True
+) -> dict[str, float]:
+    """Median over seeds of 100 - value (allocation -> unallocated) or of the value itself."""
     by_policy: dict[str, list[float]] = {}
     with open(csv_path, newline="") as f:
         for row in csv.DictReader(f):
             if int(row["seed"]) in seeds:
-                by_policy.setdefault(row["sc_policy"], []).append(100.0 - float(row[str(point)]))
+                v = float(row[str(point)])
+                by_policy.setdefault(row["sc_policy"], []).append(100.0 - v if complement else v)
     return {k: statistics.median(v) for k, v in by_policy.items()}
 
 
@@ -62,17 +66,24 @@ def main() -> None:
     pods = load_openb_pods(args.traces / args.pods).rows
     expected = args.traces / "fgd-expected-results" / "analysis_allo_discrete.csv"
     paper = paper_medians(expected, set(args.seeds))
+    frag_csv = args.traces / "fgd-expected-results" / "analysis_frag_discrete.csv"
+    paper_frag = paper_medians(frag_csv, set(args.seeds), complement=False)
     curves: dict[str, list[dict[int, float]]] = {}
     print(f"seeds {args.seeds[0]}-{args.seeds[-1]}, trace {args.pods}")
-    print("policy      ours_median  paper_median  delta_pp  within_0.5  wall_s  cpu_s  per_seed")
+    print(
+        "policy      ours_median  paper_median  delta_pp  within_0.5  "
+        "frag@100_ours/paper  wall_s  cpu_s  per_seed"
+    )
     for policy in args.policies.split(","):
-        values, secs, cpu = [], [], []
+        values, secs, cpu, frags = [], [], [], []
         for seed in args.seeds:
             t0, c0 = time.perf_counter(), time.process_time()
             r = run_fgd_fill(nodes, pods, policy, seed)
             secs.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
             curves.setdefault(policy, []).append(dict(r.curve))
+            if 100 in dict(r.frag_curve):
+                frags.append(dict(r.frag_curve)[100])
             if r.unallocated_gpu_pct_at_100 is not None:
                 values.append(r.unallocated_gpu_pct_at_100)
         ours = statistics.median(values)
@@ -81,8 +92,10 @@ def main() -> None:
         ok = "-" if ref is None else ("yes" if abs(ours - ref) <= TOLERANCE_PP else "NO")
         ref_s = "-" if ref is None else f"{ref:.2f}"
         per_seed = " ".join(f"{v:.2f}" for v in values)
+        ref_f = paper_frag.get(PAPER_NAMES.get(policy, ""))
+        frag = f"{statistics.median(frags):.2f}/{'-' if ref_f is None else f'{ref_f:.2f}'}"
         print(
-            f"{policy:<11} {ours:>11.2f}  {ref_s:>12}  {delta:>8}  {ok:>10}  "
+            f"{policy:<11} {ours:>11.2f}  {ref_s:>12}  {delta:>8}  {ok:>10}  {frag:>19}  "
             f"{statistics.median(secs):>6.1f}  {statistics.median(cpu):>5.1f}  {per_seed}",
             flush=True,
         )

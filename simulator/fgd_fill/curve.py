@@ -1,10 +1,28 @@
-"""Allocation against arrived load, logged after every pod and sampled like the paper's
-analysis: for each integer arrived % x, the mean (2-decimal) allocation % over pods whose
+"""Allocation and fragmentation against arrived load, logged after every pod and sampled like
+the paper's analysis: for each integer arrived % x, the mean (2-decimal) value over pods whose
 arrived % rounds to x, widening to x +/- 1 when none does."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from packing.fgd import FragTable
+from simulator.fgd_fill.cluster import FillCluster
+
+
+def discrete_curve(
+    arrived_milli: list[int], value_milli: list[float], total_milli: int, max_pct: int = 130
+) -> list[tuple[int, float]]:
+    arrived = np.round(np.array(arrived_milli, dtype=float) / total_milli * 100.0)
+    value = np.round(np.array(value_milli, dtype=float) / total_milli * 100.0, 2)
+    out: list[tuple[int, float]] = []
+    for x in range(max_pct + 1):
+        sel = value[arrived == x]
+        if sel.size == 0:
+            sel = value[(arrived >= x - 1) & (arrived <= x + 1)]
+        if sel.size:
+            out.append((x, round(float(sel.mean()), 2)))
+    return out
 
 
 class AllocationLog:
@@ -18,13 +36,30 @@ class AllocationLog:
         self.used.append(used_gpu_milli)
 
     def curve(self, max_pct: int = 130) -> list[tuple[int, float]]:
-        arrived = np.round(np.array(self.arrived, dtype=float) / self.total * 100.0)
-        alloc = np.round(np.array(self.used, dtype=float) / self.total * 100.0, 2)
-        out: list[tuple[int, float]] = []
-        for x in range(max_pct + 1):
-            sel = alloc[arrived == x]
-            if sel.size == 0:
-                sel = alloc[(arrived >= x - 1) & (arrived <= x + 1)]
-            if sel.size:
-                out.append((x, round(float(sel.mean()), 2)))
-        return out
+        return discrete_curve(self.arrived, [float(u) for u in self.used], self.total, max_pct)
+
+
+class FragmentationLog:
+    """The paper's Fig. 7 amount: the cluster's expected fragmentation (GPU milli no typical
+    pod could use), kept per node and refreshed only where a node changed."""
+
+    def __init__(self, cluster: FillCluster, table: FragTable) -> None:
+        self.cluster, self.table = cluster, table
+        self.seen = np.full(cluster.size, -1, dtype=np.int64)
+        self.per_node = np.zeros(cluster.size)
+        self.arrived: list[int] = []
+        self.frag: list[float] = []
+
+    def record(self, arrived_gpu_milli: int) -> None:
+        c = self.cluster
+        stale = np.flatnonzero(self.seen != c.version)
+        if stale.size:
+            self.per_node[stale] = self.table.node_frag(
+                c.gpu_left[stale], c.cpu_left[stale], c.model_idx[stale]
+            )
+            self.seen[stale] = c.version[stale]
+        self.arrived.append(arrived_gpu_milli)
+        self.frag.append(float(self.per_node.sum()))
+
+    def curve(self, max_pct: int = 130) -> list[tuple[int, float]]:
+        return discrete_curve(self.arrived, self.frag, self.cluster.total_gpu_milli, max_pct)

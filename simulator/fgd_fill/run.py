@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from packing.fgd import FragTable, typical_workload
 from simulator.engine import Engine, Event, EventKind
 from simulator.fgd_fill.cluster import FillCluster
-from simulator.fgd_fill.curve import AllocationLog
+from simulator.fgd_fill.curve import AllocationLog, FragmentationLog
 from simulator.fgd_fill.workload import fill_arrivals
 from simulator.policies.base import FillContext
+from simulator.policies.fgd import task_shape
 from simulator.policies.registry import make_fill_policy
 from simulator.traces.openb import OpenbNode, OpenbPod
 
@@ -22,6 +24,7 @@ class FillResult:
     seed: int
     unallocated_gpu_pct_at_100: float | None
     curve: list[tuple[int, float]]
+    frag_curve: list[tuple[int, float]]  # Fig. 7 fragmentation amount, % of GPU capacity
     total_gpus: int
     pods_arrived: int
     pods_failed: int
@@ -34,6 +37,8 @@ class FillResult:
             "seed": self.seed,
             "unallocated_gpu_pct_at_100": self.unallocated_gpu_pct_at_100,
             "curve": [[x, y] for x, y in self.curve],
+            "frag_amount_pct_at_100": dict(self.frag_curve).get(100),
+            "frag_curve": [[x, y] for x, y in self.frag_curve],
             "total_gpus": self.total_gpus,
             "inflate": self.inflate,
             "pods_arrived": self.pods_arrived,
@@ -62,6 +67,9 @@ def run_fgd_fill(
     cluster.shuffle_rank(rng)  # drawn after the arrivals, in the published run's order
 
     log = AllocationLog(cluster.total_gpu_milli)
+    # Fragmentation is measured against the trace's typical pods, as the paper's analysis does.
+    shapes = (task_shape(p) for p in pods)
+    frag_log = FragmentationLog(cluster, FragTable(typical_workload(shapes), cluster.models))
     state = {"arrived": 0, "failed": 0, "failed_milli": 0}
 
     def on_arrival(engine: Engine, event: Event) -> None:
@@ -78,6 +86,7 @@ def run_fgd_fill(
     engine = Engine(rng, debug=debug)
     engine.on(EventKind.ARRIVAL, on_arrival)
     engine.observe(lambda e, ev: log.record(state["arrived"], cluster.used_gpu_milli))
+    engine.observe(lambda e, ev: frag_log.record(state["arrived"]))
     engine.invariant(cluster.violations)
     for i, pod in enumerate(arrivals):
         engine.schedule(float(i), EventKind.ARRIVAL, pod)
@@ -90,6 +99,7 @@ def run_fgd_fill(
         seed=seed,
         unallocated_gpu_pct_at_100=None if at_100 is None else round(100.0 - at_100, 2),
         curve=curve,
+        frag_curve=frag_log.curve(),
         total_gpus=cluster.total_gpu_milli // 1000,
         pods_arrived=len(arrivals),
         pods_failed=state["failed"],

@@ -163,3 +163,16 @@ def test_curve_sampler_rounds_and_widens():
     curve = dict(log.curve())
     assert curve[50] == 50.0 and curve[49] == 50.0 and curve[51] == 50.0 and curve[130] == 90.0
     assert 100 not in curve and curve[0] == 0.0
+
+
+def test_fragmentation_curve_matches_hand_arithmetic():
+    # One 1-GPU node; trace 700 + 300 milli (cpu 1000): typical shapes 700 and 300, 1/2 each.
+    # 700 first -> 300 left: the 700 shape cannot be hosted, 0.5 * 300 = 150 milli = 15 % of
+    # capacity at 70 % arrived. 300 first -> 700 left: both shapes fit, no GPU below either ->
+    # 0 % at 30 %. Both placed -> nothing free -> 0 % at 100 %.
+    trace = [pod("a", milli=700), pod("b", milli=300)]
+    for seed, (x, expected) in {0: (70, 15.0), 3: (30, 0.0)}.items():  # seed 0: 700 first
+        r = run_fgd_fill([node("n", gpus=1)], trace, "bestfit", seed, inflate=1.0)
+        frag = dict(r.frag_curve)
+        assert frag[x] == expected and dict(r.curve)[x] == float(x)
+        assert frag[100] == 0.0 and r.to_json()["frag_amount_pct_at_100"] == 0.0
