@@ -54,6 +54,7 @@ def add_commands(sim: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
         debug: bool = typer.Option(False, "--debug", help="check for over-allocation after "
                                    "every event"),
+        workers: int = typer.Option(1, "--workers", help="local processes, one run each"),
     ) -> None:
         """Replay a trace with arrivals and departures through each policy and compare."""
         from simulator.replay.study import parse_policies, run_policies
@@ -61,7 +62,8 @@ def add_commands(sim: typer.Typer) -> None:
 
         names = parse_policies(policies)
         workload = load(trace, nodes)
-        _emit(run_policies(workload, names, seed=seed, debug=debug), report, as_json)
+        _emit(run_policies(workload, names, seed=seed, debug=debug, workers=workers), report,
+              as_json)
 
     @sim.command("compare")
     @exits_2_on_bad_input
@@ -69,12 +71,13 @@ def add_commands(sim: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed"),
         report: Path | None = typer.Option(None, "--report"),
         as_json: bool = typer.Option(False, "--json"),
+        workers: int = typer.Option(1, "--workers", help="local processes, one run each"),
     ) -> None:
         """The bundled default study: tessera (dynamic and static MIG), volcano and kube-default
         on a synthetic multimodal trace and the bundled Tiresias 60-job trace."""
         from simulator.replay.study import compare
 
-        _emit(compare(seed=seed), report, as_json)
+        _emit(compare(seed=seed, workers=workers), report, as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
 
 from simulator.policies.kube_default import KubeDefaultPolicy
@@ -34,12 +35,26 @@ def parse_policies(text: str) -> list[str]:
     return names
 
 
+def _one(job: tuple[Workload, str, int, bool]) -> ReplayResult:
+    workload, name, seed, debug = job
+    return replay(workload, REPLAY_POLICIES[name](workload, seed), seed=seed, debug=debug)
+
+
+def _run_all(jobs: list[tuple[Workload, str, int, bool]], workers: int) -> list[ReplayResult]:
+    """Runs are independent, so a local process pool gives the same results in the same order."""
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if workers == 1 or len(jobs) == 1:
+        return [_one(j) for j in jobs]
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        return list(pool.map(_one, jobs))
+
+
 def run_policies(
-    workload: Workload, names: Sequence[str], *, seed: int = 0, debug: bool = False
+    workload: Workload, names: Sequence[str], *, seed: int = 0, debug: bool = False,
+    workers: int = 1,
 ) -> list[ReplayResult]:
-    return [
-        replay(workload, REPLAY_POLICIES[n](workload, seed), seed=seed, debug=debug) for n in names
-    ]
+    return _run_all([(workload, n, seed, debug) for n in names], workers)
 
 
 def bundled_workloads(seed: int = 0) -> list[Workload]:
@@ -51,8 +66,6 @@ def bundled_workloads(seed: int = 0) -> list[Workload]:
     return [generate(seed=seed, jobs=400, nodes=16, mig_nodes=4, mean_interarrival_s=300.0), tir]
 
 
-def compare(seed: int = 0, debug: bool = False) -> list[ReplayResult]:
-    out: list[ReplayResult] = []
-    for w in bundled_workloads(seed):
-        out.extend(run_policies(w, DEFAULT_POLICIES, seed=seed, debug=debug))
-    return out
+def compare(seed: int = 0, debug: bool = False, workers: int = 1) -> list[ReplayResult]:
+    jobs = [(w, n, seed, debug) for w in bundled_workloads(seed) for n in DEFAULT_POLICIES]
+    return _run_all(jobs, workers)

@@ -114,3 +114,8 @@ def test_over_allocation_check_catches_a_double_booked_gpu() -> None:
     assert over_allocation(c) is None
     c.bind("b", Placement("n0", (GpuGrant(0, milli=300),)), 0, 0)
     assert "shared" in (over_allocation(c) or "")
+
+
+def test_process_pool_gives_the_same_results_in_the_same_order() -> None:
+    w = generate(seed=5, jobs=30, nodes=2, mig_nodes=1)
+    assert to_json(run_policies(w, ALL, seed=5, workers=2)) == to_json(run_policies(w, ALL, seed=5))
