@@ -44,6 +44,7 @@ from typing import Any
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout, installed or not
 H100 = "NVIDIA H100 80GB HBM3"
 
 
@@ -211,13 +212,15 @@ def sustained(url: str, body: bytes, clients: int, seconds: float) -> float:
 def core_ms(
     doc: dict[str, Any], pending: dict[str, Any], lists: dict[str, list[str]]
 ) -> dict[tuple[str, str], str]:
-    """p50 of the facade's own filter/prioritize per name list, in-process on the same snapshot."""
-    from scheduler.state.extender import Extender
+    """p50 of the facade's own filter/prioritize per name list, in-process on the same snapshot,
+    built exactly as `tessera serve --snapshot` builds it (same profile, telemetry wiring)."""
+    from cli.serve import build_extender
+    from scheduler.settings import Settings
     from scheduler.state.store import ClusterStore
 
     store = ClusterStore()
     store.replace(doc["items"])
-    ext = Extender(store)
+    ext = build_extender(store, Settings())
     out = {}
     for mode, names in lists.items():
         for verb in ("filter", "prioritize"):
