@@ -55,14 +55,24 @@ def fgd_fill(
     as_json: Annotated[
         bool, typer.Option("--json", help="one JSON list, an object per seed")
     ] = False,
+    lenient: Annotated[
+        bool, typer.Option("--lenient", help="skip invalid CSV rows (counted on stderr)")
+    ] = False,
 ) -> None:
     """The FGD paper's fill experiment: unallocated GPU % as arrived load grows to --inflate."""
     if policy not in FILL_POLICIES:
         raise BadInput(f"unknown --policy {policy!r}; known: {', '.join(FILL_POLICIES)}")
     if not inflate > 0:
         raise BadInput(f"--inflate must be positive, got {inflate}")
-    node_rows = load_openb_nodes(nodes).rows
-    pod_rows = load_openb_pods(pods).rows
+    node_report = load_openb_nodes(nodes, lenient=lenient)
+    pod_report = load_openb_pods(pods, lenient=lenient)
+    for path, report in ((nodes, node_report), (pods, pod_report)):
+        if report.skipped:
+            first = report.first_errors[0] if report.first_errors else ""
+            typer.echo(
+                f"warning: skipped {report.skipped} invalid rows in {path} ({first})", err=True
+            )
+    node_rows, pod_rows = node_report.rows, pod_report.rows
     results = [
         run_fgd_fill(node_rows, pod_rows, policy, s, inflate=inflate) for s in (seed or [42])
     ]

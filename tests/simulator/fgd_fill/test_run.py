@@ -176,3 +176,23 @@ def test_fragmentation_curve_matches_hand_arithmetic():
         frag = dict(r.frag_curve)
         assert frag[x] == expected and dict(r.curve)[x] == float(x)
         assert frag[100] == 0.0 and r.to_json()["frag_amount_pct_at_100"] == 0.0
+
+
+def test_cli_strict_names_the_bad_cell_and_lenient_skips_it(tmp_path: Path, repo_dir: Path):
+    nodes = tmp_path / "n.csv"
+    nodes.write_text("sn,cpu_milli,memory_mib,gpu,model\nn1,8000,1000,1,T4\n")
+    pods = tmp_path / "p.csv"
+    pods.write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np1,1000,10,1,500\nbad,x,1,1,1\n")
+    cmd = [sys.executable, "-m", "cli.main", "simulate", "fgd-fill", "--nodes", str(nodes)]
+    cmd += ["--pods", str(pods), "--policy", "bestfit", "--json"]
+    strict = subprocess.run(cmd, cwd=repo_dir, capture_output=True, text=True)
+    assert strict.returncode == 2
+    assert (
+        strict.stderr.strip()
+        == f"error: {pods}:3: column 'cpu_milli': expected an integer, got 'x'"
+    )
+    lenient = subprocess.run(cmd + ["--lenient"], cwd=repo_dir, capture_output=True, text=True)
+    assert lenient.returncode == 0 and "skipped 1 invalid rows" in lenient.stderr
+    # p1 (500 milli) is drawn until the next draw would pass 1.3 x 1000: 500 + 500 = 1000 pods'
+    # worth, both fit the one GPU -> 0 % unallocated at 100 % arrived.
+    assert '"unallocated_gpu_pct_at_100":0.0' in lenient.stdout
