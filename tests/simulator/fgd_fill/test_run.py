@@ -193,6 +193,6 @@ def test_cli_strict_names_the_bad_cell_and_lenient_skips_it(tmp_path: Path, repo
     )
     lenient = subprocess.run(cmd + ["--lenient"], cwd=repo_dir, capture_output=True, text=True)
     assert lenient.returncode == 0 and "skipped 1 invalid rows" in lenient.stderr
-    # p1 (500 milli) is drawn until the next draw would pass 1.3 x 1000: 500 + 500 = 1000 pods'
-    # worth, both fit the one GPU -> 0 % unallocated at 100 % arrived.
+    # p1 (500 milli) is drawn once more (500 + 500 = 1000); a third would pass 1.3 x 1000. Both
+    # fit the one GPU -> 0 % unallocated at 100 % arrived.
     assert '"unallocated_gpu_pct_at_100":0.0' in lenient.stdout
