@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from scheduler.policy.capacity import GpuCapacity
 from scheduler.policy.framework import Profile
 from scheduler.policy.model import MILLI_PER_GPU, GangRef, Placement, PodRequest
 from scheduler.policy.registry import default_profile
@@ -155,11 +156,9 @@ class TesseraPolicy:
         return over_allocation(self.cluster)
 
 
-def _free_slices(g: object) -> int:
+def _free_slices(g: GpuCapacity) -> int:
     """Memory slices on a MIG GPU not held by a pod (free static instances count as free)."""
-    from scheduler.policy.capacity import GpuCapacity
-
-    assert isinstance(g, GpuCapacity) and g.model is not None
+    assert g.model is not None
     free = set(g.free_static)
     used = sum(g.model.profile(i.profile).memory_slices for i in g.occupied if i not in free)
     return g.model.memory_slices - used
