@@ -19,11 +19,12 @@ if TYPE_CHECKING:
 
 def _predicate(ses: Session, task: Task, node: Node) -> bool:
     """InitResreq <= FutureIdle on each requested dimension, node selector, pod count."""
+    if not node.fits_future_idle(task.resreq):  # the usual reason first (cheapest exit)
+        return False
     if len(node.tasks) >= ses.cfg.max_pods_per_node:
         return False
-    if any(node.labels.get(k) != v for k, v in task.node_selector.items()):
-        return False
-    return node.fits_future_idle(task.resreq)
+    return not task.node_selector or all(
+        node.labels.get(k) == v for k, v in task.node_selector.items())
 
 
 def _best_node(ses: Session, task: Task, candidates: list[Node]) -> Node:
