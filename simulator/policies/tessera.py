@@ -40,6 +40,7 @@ class TesseraPolicy:
         self._model = {n.name: n.gpu_model for n in nodes}
         self._pending = PendingPods()
         self._started: dict[str, int] = {}
+        self.gang_plans: dict[str, int] = {}  # planner outcomes, by status
 
     def submit(self, job: JobSpec, now: float) -> None:
         self._pending.add(job, now)
@@ -115,7 +116,8 @@ class TesseraPolicy:
     def _place_gang(self, job: JobSpec, now: float) -> list[Start] | None:
         """All-or-nothing: the gang planner's slots for min_member pods, else nothing."""
         pods = [self._pod(job, i) for i in range(job.min_member)]
-        slots = plan_gang(self.cluster, pods, now, self.profile, f"sim/{job.uid}")
+        status, slots = plan_gang(self.cluster, pods, now, self.profile, f"sim/{job.uid}")
+        self.gang_plans[status] = self.gang_plans.get(status, 0) + 1
         if slots is None:
             return None
         done = [self._bind(job, i, pod, p) for i, (pod, p) in enumerate(zip(pods, slots,
@@ -154,6 +156,11 @@ class TesseraPolicy:
 
     def check(self) -> str | None:
         return over_allocation(self.cluster)
+
+    def extra_metrics(self) -> dict[str, object]:
+        """Gang planner outcomes: "feasible"/"greedy" counts say CP-SAT hit its time limit,
+        the one place where a replay could depend on the machine's speed."""
+        return {"gang_plans": dict(sorted(self.gang_plans.items()))}
 
 
 def _free_slices(g: GpuCapacity) -> int:

@@ -52,27 +52,28 @@ def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile
 
 
 def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, profile: Profile,
-              gang: str) -> list[Placement] | None:
-    """Every member's placement from the policy core's gang planner, or None (all-or-nothing).
+              gang: str) -> tuple[str, list[Placement] | None]:
+    """The planner's status and every member's placement, or None (all-or-nothing).
 
     The planner does not weigh CPU and memory, so each slot is also checked against the
-    host's free CPU and memory (cumulatively); a plan that overflows them is not used.
+    host's free CPU and memory (cumulatively); a plan that overflows them is not used
+    (status "host-misfit"). "feasible" or "greedy" means CP-SAT stopped at its time limit.
     """
     state = cluster.snapshot(now)
     # kube-scheduler only offers the extender nodes its own CPU/memory fit passed.
     hosts = [n for n in cluster.order
              if any(cluster.fits_host(n, m.cpu_milli, m.memory_bytes) for m in members)]
     if not hosts:
-        return None
+        return "no-host", None
     plan = plan_members(state, members, hosts, profile, gang=gang,
                         time_limit_s=GANG_TIME_LIMIT_S)
     if plan.status == "infeasible" or len(plan.slots) != len(members):
-        return None
+        return "infeasible", None
     cpu: dict[str, int] = {}
     mem: dict[str, int] = {}
     for pod, slot in zip(members, plan.slots, strict=True):
         cpu[slot.node] = cpu.get(slot.node, 0) + pod.cpu_milli
         mem[slot.node] = mem.get(slot.node, 0) + pod.memory_bytes
         if not cluster.fits_host(slot.node, cpu[slot.node], mem[slot.node]):
-            return None
-    return list(plan.slots)
+            return "host-misfit", None
+    return plan.status, list(plan.slots)

@@ -147,4 +147,7 @@ def replay(
     run.rec.sample(engine.now, policy.usage())
     gangs = {j.uid: j.min_member for j in workload.jobs if j.min_member > 1}
     metrics = run.rec.summary(gangs)
+    extra = getattr(policy, "extra_metrics", None)  # optional per-policy diagnostics
+    if extra is not None:
+        metrics.update(extra())
     return ReplayResult(policy.name, workload.name, seed, engine.processed, metrics, run.rec.series)
