@@ -112,3 +112,25 @@ def test_tessera_adapter_places_through_the_policy_core():
     second = chooser.choose(c, trace[1], c.feasible(trace[1]), RNG)
     assert second == first  # same node, same GPU: 600 + 400 = 1000
     assert len(chooser.sim.allocations) == 2  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("p", "kind", "count", "milli", "allowed"),
+    [
+        (pod("cpu", num_gpu=0), None, None, None, None),
+        (pod("share", milli=470), "milli", 1, 470, None),
+        (pod("whole8", num_gpu=8), "whole", 8, 0, None),
+        (pod("spec", milli=250, spec="V100M16|V100M32"), "milli", 1, 250, {"V100M16", "V100M32"}),
+    ],
+)
+def test_openb_pods_become_policy_core_requests(p, kind, count, milli, allowed):
+    from simulator.policies.tessera_fill import MIB, pod_request
+
+    req = pod_request(p)
+    assert (req.cpu_milli, req.memory_bytes) == (p.cpu_milli, p.memory_mib * MIB)
+    if kind is None:
+        assert req.gpu is None
+    else:
+        assert req.gpu is not None
+        assert (req.gpu.kind, req.gpu.count, req.gpu.milli) == (kind, count, milli)
+    assert req.allowed_products == (None if allowed is None else frozenset(allowed))
