@@ -18,7 +18,7 @@ class BadInput(ValueError):
 
 
 def exits_2_on_bad_input(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn `ValueError`/`KeyError`/`FileNotFoundError` from our layers into `error: ...` + exit 2."""
+    """Turn ValueError/KeyError/FileNotFoundError into `error: <message>` and exit code 2."""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
