@@ -7,10 +7,13 @@ contract), so the facade is described here structurally and wired together by th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any, Protocol
 
 from scheduler.api.port import FilterAnswer, Victims
 from scheduler.api.wire import BindingArgs
+
+_score = itemgetter(1)
 
 # The facade's flat gauge names -> the Prometheus metric and its "kind" label.
 GAUGE_NAMES = {
@@ -108,7 +111,9 @@ class FacadePort:
         fresh = self._changed(nodes)
         scores = self.facade.prioritize(pod, node_names, fresh)
         self._learned_now(fresh)
-        return [(h, int(s)) for h, s in scores]
+        if set(map(type, map(_score, scores))) <= {int}:  # C loops: thousands of hosts
+            return scores if isinstance(scores, list) else list(scores)
+        return [(h, int(s)) for h, s in scores]  # e.g. numpy integers from a scorer
 
     def bind(self, args: BindingArgs) -> str:
         return self.facade.bind(args.pod_name, args.pod_namespace, args.pod_uid, args.node)

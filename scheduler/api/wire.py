@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from scheduler.api.errors import BadRequest
 
 MIN_PRIORITY = 0
 MAX_PRIORITY = 10
+_score = itemgetter(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,13 +223,18 @@ def encode_filter_result(
 
 
 def encode_host_priority_list(scores: Sequence[tuple[str, int]]) -> bytes:
-    """HostPriorityList: a bare JSON array of {Host, Score} with integer scores 0..10."""
-    out = []
-    for host, score in scores:
-        if type(score) is not int or not MIN_PRIORITY <= score <= MAX_PRIORITY:
-            raise ValueError(f"score for {host} is {score!r}, not an integer in 0..10")
-        out.append({"Host": host, "Score": score})
-    return orjson.dumps(out)
+    """HostPriorityList: a bare JSON array of {Host, Score} with integer scores 0..10.
+
+    The check runs as C loops (map/set/min/max) over thousands of hosts per call; only a bad
+    list pays the per-item walk that names the offender."""
+    vals = list(map(_score, scores))
+    if vals and not (
+        set(map(type, vals)) <= {int} and min(vals) >= MIN_PRIORITY and max(vals) <= MAX_PRIORITY
+    ):
+        for host, score in scores:
+            if type(score) is not int or not MIN_PRIORITY <= score <= MAX_PRIORITY:
+                raise ValueError(f"score for {host} is {score!r}, not an integer in 0..10")
+    return orjson.dumps([{"Host": host, "Score": score} for host, score in scores])
 
 
 def encode_binding_result(error: str = "") -> bytes:

@@ -44,6 +44,7 @@ class TelemetryHub:
         self._base: tuple[tuple[int, int], Mapping[str, Node], tuple[Any, ...]] | None = None
         self._last: tuple[tuple[Any, ...], ClusterState] | None = None
         self._seen_allocs: set[str] | None = None
+        self._seen_obj: Mapping[str, Any] | None = None  # the allocations last diffed
         self._lock = threading.Lock()
 
     def refresh(self, now: float) -> None:
@@ -125,16 +126,24 @@ class TelemetryHub:
 
     def _note_new_placements(self, state: ClusterState) -> None:
         """Allocations seen for the first time are recent placements (not on the first call:
-        after a restart the existing pods are already in the metrics)."""
+        after a restart the existing pods are already in the metrics).
+
+        Runs on every request, so it must not walk the allocations: the store hands out the
+        same mapping object until something changes (an identity check then suffices), and a
+        change is diffed with set operations on the keys (C loops, no per-pod Python)."""
         allocs: Mapping[str, Any] = state.allocations
         with self._lock:
+            if allocs is self._seen_obj:
+                return
             first = self._seen_allocs is None
             seen = self._seen_allocs or set()
-            if not first and len(seen) == len(allocs) and all(u in seen for u in allocs):
-                return
             current = set(allocs)
-            self._seen_allocs = current
-        for uid in (current - seen) if not first else ():
+            self._seen_allocs, self._seen_obj = current, allocs  # held: its id is not reused
+            if current == seen:
+                return
+            added = () if first else current - seen
+            gone = seen - current
+        for uid in added:
             alloc = allocs[uid]
             for grant in alloc.placement.gpus:
                 if grant.profile is not None or grant.index < 0:
@@ -142,5 +151,5 @@ class TelemetryHub:
                 frac = 1.0 if grant.milli is None else grant.milli / MILLI_PER_GPU
                 if 0.0 < frac <= 1.0:
                     self.recent.record(uid, alloc.placement.node, grant.index, frac, state.now)
-        for uid in seen - current:
+        for uid in gone:
             self.recent.forget(uid)

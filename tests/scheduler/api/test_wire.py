@@ -7,6 +7,8 @@ shared/reference/extender-protocol.md §1, written in Go's field order with sort
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 from hypothesis import given
@@ -252,3 +254,26 @@ def test_preemption_result_round_trips_through_the_request_decoder(v: dict) -> N
     doc["Pod"] = {"metadata": {"name": "p"}}
     back = wire.decode_preemption_args(orjson.dumps(doc)).victims
     assert back == {n: (list(u), p) for n, (u, p) in v.items()}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=8),
+            st.one_of(st.integers(-3, 13), st.booleans(), st.floats(-1, 11)),
+        ),
+        max_size=30,
+    )
+)
+def test_host_priority_list_accepts_exactly_int_scores_in_range(
+    pairs: list[tuple[str, Any]],
+) -> None:
+    """Property: encoding succeeds iff every score is a plain int in 0..10 (the vectorised check
+    agrees with a per-item one, bools and floats included), and the array decodes back."""
+    ok = all(type(s) is int and 0 <= s <= 10 for _, s in pairs)
+    if not ok:
+        with pytest.raises(ValueError, match="not an integer in 0..10"):
+            wire.encode_host_priority_list(pairs)
+        return
+    out = orjson.loads(wire.encode_host_priority_list(pairs))
+    assert [(d["Host"], d["Score"]) for d in out] == pairs
