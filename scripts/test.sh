@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --upgrade pip
-python3 -m pip install --quiet -e ".[test]"
+# constraints.txt pins the versions the suite was last run with (pyproject keeps lower bounds).
+python3 -m pip install --quiet -c constraints.txt -e ".[test]"
 
 # Real servers the tests run against (installed from Debian's packages when missing).
 bash scripts/install-test-servers.sh
