@@ -197,7 +197,9 @@ def register(app: typer.Typer) -> None:
         scheme = "https" if settings.tls_cert else "http"
         bound = sock.getsockname()[1]
         mode = f"snapshot {snapshot}" if snapshot else "live cluster"
-        print(f"tessera: serving {mode} on {scheme}://{settings.host}:{bound}", file=sys.stderr)
+        # One write call: print() writes the text and the newline separately, and a log line
+        # from the telemetry poller's thread could land between them and garble the URL.
+        sys.stderr.write(f"tessera: serving {mode} on {scheme}://{settings.host}:{bound}\n")
         sys.stderr.flush()
         try:
             server.run(sockets=[sock])

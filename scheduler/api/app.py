@@ -31,6 +31,7 @@ from scheduler.api.errors import (
 )
 from scheduler.api.fastpath import Receive, Scope, VerbEndpoints, VerbHandler, header
 from scheduler.api.metrics import ExtenderMetrics
+from scheduler.api.nodebytes import NodeBytes
 from scheduler.api.port import ExtenderPort
 
 log = logging.getLogger("tessera.api")
@@ -114,6 +115,8 @@ def create_app(
 
         return serve
 
+    node_bytes = NodeBytes()  # filter replies in full-Nodes mode: each Node encoded once
+
     def do_filter(body: bytes) -> bytes:
         args = wire.decode_extender_args(body)
         names = args.names()
@@ -127,8 +130,8 @@ def create_app(
             m.gangs.labels(ans.gang_outcome).inc()
         passed_nodes = None
         if not args.cache_mode:
-            by_name = {n["metadata"]["name"]: n for n in args.nodes or ()}
-            passed_nodes = [by_name[n] for n in ans.passed]
+            by_name = dict(zip(names, args.nodes or (), strict=True))
+            passed_nodes = node_bytes.fragments([by_name[n] for n in ans.passed])
         return wire.encode_filter_result(
             cache_mode=args.cache_mode,
             passed_names=ans.passed,

@@ -205,7 +205,7 @@ def encode_filter_result(
     *,
     cache_mode: bool,
     passed_names: Sequence[str],
-    passed_nodes: Sequence[dict[str, Any]] | None,
+    passed_nodes: Sequence[dict[str, Any] | orjson.Fragment] | None,
     failed: Mapping[str, str],
     unresolvable: Mapping[str, str],
     error: str = "",
