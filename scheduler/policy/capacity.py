@@ -78,15 +78,19 @@ class NodeCapacity:
     pool_free: dict[str, int]  # static MIG devices known only by count (GFD fallback)
     victims: dict[str, Allocation]  # UID -> allocation on this node
     overbooked: list[str]  # grants that could not be charged (stale or conflicting data)
+    # Allocatable CPU minus the CPU requests of the allocations we know (pods placed elsewhere
+    # and requests we never saw count as 0, so this is an upper bound).
+    cpu_free: int = 0
 
     @classmethod
     def build(cls, node: Node, allocations: Iterable[Allocation]) -> NodeCapacity:
         gpus = [_gpu_capacity(g) for g in sorted(node.gpus, key=lambda g: g.index)]
         by_index = {g.index: g for g in gpus}
-        cap = cls(node, gpus, dict(node.mig_pool), {}, [])
+        cap = cls(node, gpus, dict(node.mig_pool), {}, [], node.cpu_milli)
         unknown: list[tuple[str, GpuGrant]] = []
         for alloc in sorted(allocations, key=lambda a: a.uid):
             cap.victims[alloc.uid] = alloc
+            cap.cpu_free -= alloc.cpu_milli
             for grant in alloc.placement.gpus:
                 target = by_index.get(grant.index)
                 if grant.index == UNKNOWN_INDEX or target is None:

@@ -46,9 +46,9 @@ def applicable(pod: PodRequest, profile: Profile) -> bool:
     return True
 
 
-@lru_cache(maxsize=64)
-def _table(milli: int, count: int) -> FragTable:
-    return FragTable(TargetWorkload((TaskShape(0, milli, count),), (1.0,)), ("any",))
+@lru_cache(maxsize=256)
+def _table(cpu: int, milli: int, count: int) -> FragTable:
+    return FragTable(TargetWorkload((TaskShape(cpu, milli, count),), (1.0,)), ("any",))
 
 
 def _chosen(idx: FleetIndex, r: npt.NDArray[np.intp], pod: PodRequest) -> Bools:
@@ -78,16 +78,17 @@ def _binpack(
 
 
 def _fragmentation(
-    idx: FleetIndex, r: npt.NDArray[np.intp], take: Bools, milli: int, count: int
+    idx: FleetIndex, r: npt.NDArray[np.intp], take: Bools, milli: int, count: int, pod_cpu: int
 ) -> Floats:
-    table = _table(milli, count)
+    """The plugin's own-shape FGD increase: free CPU before, free CPU minus the pod's after."""
+    table = _table(pod_cpu, milli, count)
     fits = np.flatnonzero(take.any(axis=1))
     rows = r[fits]
     pf = idx.plain_free[rows].astype(np.int64)
     after = np.where(take[fits], pf - milli, pf)
     zeros = np.zeros(len(rows), np.intp)
     cpu = idx.cpu[rows]
-    inc = table.node_frag(after, cpu, zeros) - table.node_frag(pf, cpu, zeros)
+    inc = table.node_frag(after, cpu - pod_cpu, zeros) - table.node_frag(pf, cpu, zeros)
     out = np.zeros(len(r))
     out[fits] = 1.0 / (1.0 + np.exp(np.minimum(inc / SCALE_MILLI, 50.0)))
     return out
@@ -221,7 +222,8 @@ def plugin_values(
             )[r]
         elif isinstance(plugin, FragmentationScore):
             value = idx.per_row(
-                ("frag", *shape), lambda rr: _fragmentation(idx, rr, every[rr], milli, count)
+                ("frag", *shape, pod.cpu_milli),
+                lambda rr: _fragmentation(idx, rr, every[rr], milli, count, pod.cpu_milli),
             )[r]
         else:
             assert isinstance(plugin, LoadScore)

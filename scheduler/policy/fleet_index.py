@@ -49,7 +49,7 @@ class FleetIndex:
     static_total: dict[str, npt.NDArray[np.int16]]  # existing instances per profile
     used_sum: npt.NDArray[np.float64]  # sum of used fractions over usable GPUs (binpack)
     n_usable: npt.NDArray[np.int16]
-    cpu: npt.NDArray[np.int64]  # allocatable CPU milli (FGD's CPU term)
+    cpu: npt.NDArray[np.int64]  # free CPU milli, `NodeCapacity.cpu_free` (FGD's CPU term)
     pool: npt.NDArray[np.bool_]  # static MIG devices known only by count (GFD) on the node
     _rows_memo: dict[tuple[str, ...], tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]]
     memo: dict[object, npt.NDArray[np.float64]]  # derived arrays (this index only)
@@ -227,7 +227,7 @@ class FleetIndex:
         self.alive[r] = True
         products = node_products(node)
         self.product[r] = self.code(next(iter(products)) if len(products) == 1 else "")
-        self.cpu[r] = node.cpu_milli
+        self.cpu[r] = cap.cpu_free
         self.pool[r] = bool(node.mig_pool)
         slow = len(products) > 1 or bool(cap.overbooked)
         used = 0.0

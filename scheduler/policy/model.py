@@ -184,6 +184,7 @@ class Allocation:
     bound: bool = True
     expires_at: float | None = None
     gang: str | None = None
+    cpu_milli: int = 0  # the pod's CPU request (0 when unknown): free CPU for fragmentation
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,7 +176,9 @@ class Extender:
                 placement = choose_placement(state, req, state.nodes[node])
             if placement is None:
                 return None
-            alloc = Allocation(req.key, req.uid, placement, req.priority, False, now + ttl)
+            alloc = Allocation(
+                req.key, req.uid, placement, req.priority, False, now + ttl, cpu_milli=req.cpu_milli
+            )
             if placement_conflicts(state.nodes[node], state.allocations_on(node), alloc):
                 return None
             self.gangs.claim(req, node, now)

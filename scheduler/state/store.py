@@ -66,14 +66,18 @@ def allocation_of(pod: PodRequest, raw: Mapping[str, Any]) -> tuple[Allocation |
         try:
             p = placement_codec.decode(text)
             if pod.node_name is None or p.node == pod.node_name:
-                return Allocation(pod.key, pod.uid, p, pod.priority, True), ""
+                cpu = pod.cpu_milli
+                return Allocation(pod.key, pod.uid, p, pod.priority, True, cpu_milli=cpu), ""
             problem = f"placement names node {p.node} but the pod is on {pod.node_name}"
         except StateError as exc:
             problem = str(exc)
     if pod.node_name is None or pod.gpu is None:
         return None, problem
     grants = derived_grants(pod)
-    return Allocation(pod.key, pod.uid, Placement(pod.node_name, grants), pod.priority), problem
+    alloc = Allocation(
+        pod.key, pod.uid, Placement(pod.node_name, grants), pod.priority, cpu_milli=pod.cpu_milli
+    )
+    return alloc, problem
 
 
 def _derived(alloc: Allocation) -> bool:
@@ -175,7 +179,9 @@ class ClusterStore:
                 and _derived(alloc)
                 and held.placement.node == alloc.placement.node
             ):
-                alloc = Allocation(pod.key, pod.uid, held.placement, pod.priority, True)
+                alloc = Allocation(
+                    pod.key, pod.uid, held.placement, pod.priority, True, cpu_milli=pod.cpu_milli
+                )
             old = self._pods.get(pod.uid)
             self._mark(old.allocation if old is not None else None, alloc)
             self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem)

@@ -93,7 +93,7 @@ class SimCluster:
         if uid in self.allocations:
             raise ValueError(f"pod {uid} is already bound")
         node = placement.node
-        self.allocations[uid] = Allocation(uid, uid, placement, gang=gang)
+        self.allocations[uid] = Allocation(uid, uid, placement, gang=gang, cpu_milli=cpu_milli)
         self.cpu_used[node] += cpu_milli
         self.mem_used[node] += memory_bytes
         self._requests[uid] = (cpu_milli, memory_bytes)

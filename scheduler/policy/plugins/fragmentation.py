@@ -2,8 +2,12 @@
 
 The increase comes from `packing.fragmentation.fragmentation_increase` (MIG: free slices that
 no profile of the mix can use any more; whole GPUs and shares: the FGD paper's measure). The
-target workload is configurable; by default it is the incoming pod's own shape, i.e. "how much
-free capacity does this placement strand for pods like this one". Taking an existing static
+target workload is configurable; by default it is the incoming pod's own shape, CPU request
+included, i.e. "how much free capacity does this placement strand for pods like this one".
+The node's CPU is its free CPU (`NodeCapacity.cpu_free`) and the pod's request is taken from
+it: a node whose CPU runs out can host no GPU task, so its free GPUs become fragments. With a
+configured workload a CPU-only pod is scored the same way (it only consumes CPU); with the
+default one it has no shape to judge and scores 0 everywhere. Taking an existing static
 MIG instance changes no geometry (increase 0). Score = 1 / (1 + exp(increase / 250 milli)),
 so no change scores 0.5, a placement that mends fragments scores above it.
 """
@@ -31,12 +35,17 @@ def _table(workload: TargetWorkload, models: tuple[str, ...]) -> FragTable:
     return FragTable(workload, models)
 
 
+@lru_cache(maxsize=1024)
+def own_shape(cpu_milli: int, milli: int, count: int) -> TargetWorkload:
+    """The pod's own shape as a one-task workload (whole GPUs: milli 1000, count n)."""
+    return TargetWorkload((TaskShape(cpu_milli, milli, count),), (1.0,))
+
+
 def _own_shape(pod: PodRequest) -> TargetWorkload:
     g = pod.gpu
     assert g is not None
     whole = g.kind == "whole"
-    shape = TaskShape(0, MILLI_PER_GPU, g.count) if whole else TaskShape(0, g.milli, 1)
-    return TargetWorkload((shape,), (1.0,))
+    return own_shape(pod.cpu_milli, MILLI_PER_GPU if whole else g.milli, g.count if whole else 1)
 
 
 class FragmentationScore:
@@ -52,7 +61,7 @@ class FragmentationScore:
 
     def score(self, state: ClusterState, pod: PodRequest, node: Node) -> float:
         placement = choose_placement(state, pod, node)
-        if placement is None or pod.gpu is None:
+        if placement is None or (pod.gpu is None and self.workload is None):
             return 0.0
         try:
             inc = self.increase(state.capacity(node.name), pod, placement)
@@ -62,9 +71,8 @@ class FragmentationScore:
 
     def increase(self, cap: NodeCapacity, pod: PodRequest, placement: Placement) -> float:
         g = pod.gpu
-        assert g is not None
         by_index = {c.index: c for c in cap.gpus}
-        if g.kind == "mig":
+        if g is not None and g.kind == "mig":
             if not g.dynamic:
                 return 0.0
             total = 0.0
@@ -88,13 +96,14 @@ class FragmentationScore:
         pos = {c.index: i for i, c in enumerate(plain)}
         model = plain[0].model.key if plain[0].model is not None else plain[0].gpu.model
         workload = self.workload or _own_shape(pod)
-        milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
+        milli = 0 if g is None else MILLI_PER_GPU if g.kind == "whole" else g.milli
         frac = FractionalCandidate(
             _table(workload, (model,)),
             left,
-            cap.node.cpu_milli,
+            cap.cpu_free,
             model,
             tuple(pos[x.index] for x in placement.gpus),
             milli,
+            pod.cpu_milli,
         )
         return fragmentation_increase(frac)

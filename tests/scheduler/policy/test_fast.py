@@ -65,7 +65,8 @@ def clusters(draw):
             GpuGrant(UNKNOWN_INDEX, profile="1g.10gb"), GpuGrant(0, profile="2g.20gb", start=0),
             GpuGrant(1, profile="3g.40gb", start=4),
         ]))  # fmt: skip
-        allocs[f"u{k}"] = Allocation(f"d/u{k}", f"u{k}", Placement(n, (grant,)))
+        cpu = draw(st.sampled_from([0, 4000, 20000]))  # some nodes' free CPU runs low
+        allocs[f"u{k}"] = Allocation(f"d/u{k}", f"u{k}", Placement(n, (grant,)), cpu_milli=cpu)
     return ClusterState(nodes, allocs)
 
 
@@ -164,12 +165,15 @@ def loaded(draw, state):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.data(), clusters(), share_requests, st.sampled_from([None, "batch", "latency"]))
-def test_fast_scores_equal_plugins(data, base, req, qos) -> None:
+@given(
+    st.data(), clusters(), share_requests, st.sampled_from([None, "batch", "latency"]),
+    st.sampled_from([0, 2000, 16000]),
+)  # fmt: skip
+def test_fast_scores_equal_plugins(data, base, req, qos, cpu) -> None:
     """Property: vectorised prioritize gives the plugins' integer scores (exact ties in the
     weighted mean may round differently after float reassociation: allow 1 point)."""
     state = data.draw(loaded(base))
-    p = pod(gpu=req, qos=qos)
+    p = pod(gpu=req, qos=qos, cpu_milli=cpu)
     names = [*sorted(state.nodes), "ghost"]
     assert fast_scores_applicable(p, PROFILE)
     got = dict(zip(names, fast_scores(state, p, names, PROFILE), strict=True))

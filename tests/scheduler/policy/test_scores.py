@@ -50,6 +50,34 @@ def test_fractional_fragmentation_increase(req, where, inc) -> None:
     assert f.score(s, p, s.nodes[where]) == pytest.approx(1 / (1 + math.exp(inc / 250)))
 
 
+CPU_CASES = [
+    # (CPU the node's other pods hold, increase in milli-GPU) for a 500 share asking 8000 CPU
+    # on node "k" (16000 CPU, two idle GPUs), own-shape workload {8000 CPU, 500 milli}.
+    # Nothing held: 8000 CPU stay free, GPU 0 (500 left) and GPU 1 (1000) still host the shape
+    # -> nothing stranded -> 0.
+    (0, 0.0),
+    # 4000 held: 12000 - 8000 = 4000 left < 8000, so no further pod of this shape fits:
+    # all 1500 free milli are stranded, and before the bind none were -> +1500.
+    (4000, 1500.0),
+    # 9000 held: 7000 free < 8000 before already (all 2000 stranded), 1500 after -> -500.
+    (9000, -500.0),
+]
+
+
+@pytest.mark.parametrize(("held_cpu", "inc"), CPU_CASES)
+def test_fragmentation_counts_free_cpu(held_cpu, inc) -> None:
+    from scheduler.policy.framework import choose_placement
+    from scheduler.policy.model import Node
+
+    k = Node("k", gpus=(h100(0), h100(1)), cpu_milli=16000)
+    held = {"o": Allocation("d/o", "o", Placement("k", ()), cpu_milli=held_cpu)}
+    s = ClusterState({"k": k}, held)
+    assert s.capacity("k").cpu_free == 16000 - held_cpu
+    p = pod(gpu=GpuRequest("milli", milli=500), cpu_milli=8000)
+    got = FragmentationScore().increase(s.capacity("k"), p, choose_placement(s, p, k))
+    assert got == pytest.approx(inc)
+
+
 def test_mig_fragmentation_prefers_the_half_used_gpu() -> None:
     # 4g.40gb on "m" fills slices 0..3 next to the 3g@4 (a full GPU: nothing left to strand);
     # on empty "e" it leaves 4..7 free, which some profiles of the mix cannot use.
