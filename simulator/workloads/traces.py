@@ -8,6 +8,8 @@
   run time = deletion - scheduled (pods that never ran: deletion - creation), on the node
   list's GPU nodes; whole GPUs and milli shares as the trace asks. Undisclosed GPU models keep
   their trace names (no MIG).
+- DLRM v2025 instance CSV and GenAI v2026 lora_request_trace CSV: simulator.workloads.dlrm
+  and simulator.workloads.genai (each documents its mapping and the cluster it builds).
 - `synthetic[:seed=N,jobs=N,nodes=N,mig_nodes=N]`: simulator.workloads.synthetic.
 """
 
@@ -18,6 +20,8 @@ from pathlib import Path
 from scheduler.policy.model import GpuRequest
 from simulator.traces.openb import load_openb_nodes, load_openb_pods
 from simulator.traces.tiresias import load_tiresias_jobs
+from simulator.workloads.dlrm import dlrm
+from simulator.workloads.genai import genai
 from simulator.workloads.model import JobSpec, NodeSpec, TaskSpec, Workload
 from simulator.workloads.synthetic import GiB, cluster, generate
 
@@ -88,7 +92,12 @@ def load(trace: str, nodes: str | None = None) -> Workload:
     if header.startswith("name,cpu_milli,memory_mib,num_gpu,gpu_milli"):
         node_file = Path(nodes) if nodes else path.with_name("openb_node_list_gpu_node.csv")
         return openb(path, node_file)
+    if header.startswith("instance_sn,role,app_name"):
+        return dlrm(path)
+    if header.startswith("gmt_create,predict_type"):
+        return genai(path)
     raise ValueError(
         f"{trace}: unknown trace format (header {header[:60]!r}); expected a "
-        "Tiresias job CSV, an openb pod CSV or 'synthetic[:seed=N,...]'"
+        "Tiresias job CSV, an openb pod CSV, a DLRM v2025 instance CSV, a GenAI v2026 "
+        "lora_request_trace CSV or 'synthetic[:seed=N,...]'"
     )
