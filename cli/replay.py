@@ -42,7 +42,12 @@ def add_commands(sim: typer.Typer) -> None:
     @exits_2_on_bad_input
     def replay_cmd(
         trace: str = typer.Option(..., "--trace", help="Tiresias CSV, openb pod CSV (11 "
-                                  "columns) or 'synthetic[:seed=N,jobs=N,nodes=N,mig_nodes=N]'"),
+                                  "columns), DLRM v2025 instance CSV, GenAI v2026 "
+                                  "lora_request_trace CSV or "
+                                  "'synthetic[:seed=N,jobs=N,nodes=N,mig_nodes=N]'"),
+        fmt: str = typer.Option("auto", "--format", help="auto (by header), tiresias, "
+                                "openb, dlrm, dlrm-gpu (HN instances on the GPU pool only), "
+                                "genai"),
         policies: str = typer.Option("tessera,volcano,kube-default", "--policies",
                                      help="comma list: tessera, tessera-static, volcano, "
                                      "kube-default"),
@@ -61,7 +66,7 @@ def add_commands(sim: typer.Typer) -> None:
         from simulator.workloads.traces import load
 
         names = parse_policies(policies)
-        workload = load(trace, nodes)
+        workload = load(trace, nodes, fmt)
         _emit(run_policies(workload, names, seed=seed, debug=debug, workers=workers), report,
               as_json)
 

@@ -14,8 +14,10 @@
   to whole nodes: the services fit in aggregate, so what queues is the policy's packing.
   The GPU model is not disclosed; H100-80GB stands in (whole GPUs only, no MIG).
 - Not modelled: `max_instance_per_node` (per-app anti-affinity) and the RDMA density limit,
-  which the replay's task model cannot express; no taints either, so a CN pod may land on a
-  GPU node, as it could in a cluster without a GPU taint.
+  which the replay's task model cannot express. The task model has no node selector or taint
+  either, so in the default form a CN pod may land on a GPU node (a cluster without a GPU
+  taint) and strand its GPUs; `gpu_pool_only` (`--format dlrm-gpu`) replays the HN instances
+  on the GPU pool alone, which is what a GPU taint makes of the two disjoint pools.
 """
 
 from __future__ import annotations
@@ -89,9 +91,17 @@ def cluster_for(jobs: tuple[JobSpec, ...]) -> tuple[NodeSpec, ...]:
     )
 
 
-def dlrm(path: str | Path) -> Workload:
-    jobs, c = jobs_from_instances(load_dlrm_instances(path).rows)
-    source = (f"dlrm {Path(path).name}: {c.instances} instances ({c.hn} HN, {c.cn} CN); "
+def dlrm(path: str | Path, *, gpu_pool_only: bool = False) -> Workload:
+    """Both roles on both pools, or (`gpu_pool_only`) the HN instances on the GPU pool alone:
+    what the GPU side sees when CPU-only pods are kept off GPU nodes (a taint), as in Prism,
+    where CN and HN instances run on separate machines."""
+    rows = load_dlrm_instances(path).rows
+    jobs, c = jobs_from_instances(rows)
+    if gpu_pool_only:
+        jobs = tuple(j for j in jobs if j.task.gpu is not None)
+    pool = "GPU pool only" if gpu_pool_only else "both pools"
+    source = (f"dlrm {Path(path).name} ({pool}): {c.instances} instances ({c.hn} HN, "
+              f"{c.cn} CN); "
               f"{c.present_from_start} present from start, {c.until_end} alive at the end, "
               f"{c.zero_length} zero-length (1 s)")
     return Workload(Path(path).name, cluster_for(jobs), jobs, source)

@@ -78,26 +78,40 @@ def synthetic_spec(spec: str) -> Workload:
                     args.get("mig_nodes", 4))
 
 
-def load(trace: str, nodes: str | None = None) -> Workload:
-    """A workload from `--trace`: `synthetic[:...]`, a Tiresias CSV or an openb pod CSV."""
+FORMATS = ("auto", "tiresias", "openb", "dlrm", "dlrm-gpu", "genai")
+_HEADERS = (
+    ("job_id,num_gpu,submit_time", "tiresias"),
+    ("name,cpu_milli,memory_mib,num_gpu,gpu_milli", "openb"),
+    ("instance_sn,role,app_name", "dlrm"),
+    ("gmt_create,predict_type", "genai"),
+)
+
+
+def load(trace: str, nodes: str | None = None, fmt: str = "auto") -> Workload:
+    """A workload from `--trace`: `synthetic[:...]` or a trace CSV, its format named by `fmt`
+    or detected by its header ("dlrm-gpu" is the DLRM trace's GPU pool alone)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown trace format {fmt!r}; known: {', '.join(FORMATS)}")
     if trace.startswith("synthetic"):
         return synthetic_spec(trace)
     path = Path(trace)
     if not path.is_file():
         raise FileNotFoundError(f"trace file not found: {trace}")
-    with path.open(encoding="utf-8") as fh:
-        header = fh.readline().strip()
-    if header.startswith("job_id,num_gpu,submit_time"):
+    if fmt == "auto":
+        with path.open(encoding="utf-8") as fh:
+            header = fh.readline().strip()
+        fmt = next((f for prefix, f in _HEADERS if header.startswith(prefix)), "")
+        if not fmt:
+            raise ValueError(
+                f"{trace}: unknown trace format (header {header[:60]!r}); expected a "
+                "Tiresias job CSV, an openb pod CSV, a DLRM v2025 instance CSV, a GenAI v2026 "
+                "lora_request_trace CSV or 'synthetic[:seed=N,...]'"
+            )
+    if fmt == "tiresias":
         return tiresias(path)
-    if header.startswith("name,cpu_milli,memory_mib,num_gpu,gpu_milli"):
+    if fmt == "openb":
         node_file = Path(nodes) if nodes else path.with_name("openb_node_list_gpu_node.csv")
         return openb(path, node_file)
-    if header.startswith("instance_sn,role,app_name"):
-        return dlrm(path)
-    if header.startswith("gmt_create,predict_type"):
+    if fmt == "genai":
         return genai(path)
-    raise ValueError(
-        f"{trace}: unknown trace format (header {header[:60]!r}); expected a "
-        "Tiresias job CSV, an openb pod CSV, a DLRM v2025 instance CSV, a GenAI v2026 "
-        "lora_request_trace CSV or 'synthetic[:seed=N,...]'"
-    )
+    return dlrm(path, gpu_pool_only=fmt == "dlrm-gpu")
