@@ -59,3 +59,14 @@ def test_bad_format_exits_2_with_one_line(tmp_path: Path, args: list[str], needl
     assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0]
+
+
+def test_bad_row_exits_2_naming_file_line_and_column(tmp_path: Path) -> None:
+    path = write_slice(DLRM, DLRM_LINES, tmp_path / "dlrm.csv")
+    lines = path.read_text().splitlines(keepends=True)
+    lines[3] = lines[3].replace(",CN,", ",XN,")  # file line 4: instance_7280
+    path.write_text("".join(lines))
+    res = runner.invoke(app, ["simulate", "replay", "--trace", str(path)])
+    assert res.exit_code == 2
+    out = res.stderr.strip().splitlines()
+    assert len(out) == 1 and "dlrm.csv:4: column 'role': unknown role 'XN'" in out[0]
