@@ -62,10 +62,12 @@ def gpu_milli(job: JobSpec) -> int:
 
 
 def jobs_from_requests(rows: tuple[LoraRequest, ...]) -> tuple[tuple[JobSpec, ...], GenaiCounts]:
-    first = min((r.created for r in rows), default=None)
+    if not rows:
+        return (), GenaiCounts(0, 0, 0, 0)
+    first = min(r.created for r in rows)
     jobs, dropped, zero = [], 0, 0
     for i, r in enumerate(rows):
-        if r.status in DROPPED_STATUSES or first is None:
+        if r.status in DROPPED_STATUSES:
             dropped += 1
             continue
         zero += r.exec_time_s <= 0
