@@ -70,3 +70,10 @@ def test_bad_row_exits_2_naming_file_line_and_column(tmp_path: Path) -> None:
     assert res.exit_code == 2
     out = res.stderr.strip().splitlines()
     assert len(out) == 1 and "dlrm.csv:4: column 'role': unknown role 'XN'" in out[0]
+
+
+def test_same_seed_gives_byte_identical_json(tmp_path: Path) -> None:
+    path = str(write_slice(DLRM, DLRM_LINES, tmp_path / "dlrm.csv"))
+    runs = [runner.invoke(app, ["simulate", "replay", "--trace", path, "--policies", POLICIES,
+                                "--json", "--seed", "3"]).stdout for _ in range(2)]
+    assert runs[0] == runs[1] and json.loads(runs[0])
