@@ -5,6 +5,8 @@ prioritize: `fast_scores.fast_scores` when applicable, else `run_scores`; bind: 
 `choose_placement`; gangs: `scheduler.policy.gang.plan_members` (CP-SAT, then its greedy).
 kube-scheduler's own NodeResourcesFit (CPU, memory) runs before the extender and picks the
 highest extender score (ties: node order), as a kube-scheduler whose other plugins tie would.
+A pod without GPUs is not Tessera's to decide (the extender passes every node and scores them
+all 0), so kube-scheduler's own LeastAllocated score over CPU and memory picks its node.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from scheduler.policy.framework import Profile, choose_placement, run_filters, r
 from scheduler.policy.gang import plan_members
 from scheduler.policy.model import ClusterState, Placement, PodRequest
 from simulator.cluster.state import SimCluster
+from simulator.policies.kube_default import least_allocated
+from simulator.policies.volcano.resources import CPU, MEMORY
 
 # CP-SAT gang planning: one worker, fixed seed; the limit only matters for hard instances.
 GANG_TIME_LIMIT_S = 1.0
@@ -28,6 +32,19 @@ def feasible_nodes(state: ClusterState, pod: PodRequest, names: list[str],
     if fast.applicable(state, pod, profile):
         return fast.fast_filter(state, pod, names, profile).passed
     return [n for n, st in run_filters(state, pod, names, profile).items() if st.ok]
+
+
+def host_least_allocated(cluster: SimCluster, pod: PodRequest, names: list[str]) -> str:
+    """kube-scheduler's NodeResourcesFit LeastAllocated (CPU, memory); first maximum wins."""
+    want = {CPU: pod.cpu_milli, MEMORY: pod.memory_bytes}
+
+    def score(name: str) -> int:
+        node = cluster.nodes[name]
+        cap = {CPU: node.cpu_milli, MEMORY: node.memory_bytes}
+        return least_allocated(cap, {CPU: cluster.cpu_used[name], MEMORY: cluster.mem_used[name]},
+                               want)
+
+    return max(names, key=score)
 
 
 def best_node(state: ClusterState, pod: PodRequest, names: list[str], profile: Profile) -> str:
@@ -48,6 +65,8 @@ def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile
     ok = feasible_nodes(state, pod, hosts, profile)
     if not ok:
         return None
+    if pod.gpu is None:
+        return choose_placement(state, pod, state.nodes[host_least_allocated(cluster, pod, ok)])
     return choose_placement(state, pod, state.nodes[best_node(state, pod, ok, profile)])
 
 
