@@ -6,13 +6,13 @@ one broken agent cannot hide a node (explain shows the reason). A Node without a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from scheduler.policy.model import Gpu, GpuHealth, GpuLoad, MigSlot, Node
+from scheduler.state.envelope import gpus_list, load_document
 from scheduler.state.errors import NodeParseError
 from scheduler.state.pods import STATIC_MIG, WHOLE, canonical_profile
 from scheduler.state.quantity import to_int, to_milli
@@ -55,18 +55,9 @@ def _obj(d: object, where: str) -> Mapping[str, Any]:
 
 def parse_gpus_annotation(text: str) -> tuple[tuple[Gpu, ...], float | None]:
     """The agent's annotation -> GPUs and its `updated` time; `NodeParseError` when malformed."""
-    try:
-        doc = json.loads(text)
-    except (TypeError, ValueError):
-        raise NodeParseError(f"{GPUS_ANNOTATION} is not valid JSON") from None
-    if not isinstance(doc, Mapping):
-        raise NodeParseError(f"{GPUS_ANNOTATION} must be a JSON object")
-    if doc.get("version") != VERSION:
-        raise NodeParseError(f"{GPUS_ANNOTATION}: unsupported version {doc.get('version')!r}")
+    doc = load_document(text, GPUS_ANNOTATION, VERSION, NodeParseError)
     updated = parse_time(doc.get("updated"))
-    raw = doc.get("gpus")
-    if not isinstance(raw, list):
-        raise NodeParseError(f"{GPUS_ANNOTATION}: gpus must be a list")
+    raw = gpus_list(doc, GPUS_ANNOTATION, NodeParseError)
     gpus = []
     for i, item in enumerate(raw):
         where = f"{GPUS_ANNOTATION} gpus[{i}]"

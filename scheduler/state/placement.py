@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from scheduler.policy.model import GpuGrant, Placement
+from scheduler.state.envelope import gpus_list, load_document
 from scheduler.state.errors import PodParseError
 
 ANNOTATION = "tessera.io/placement"
@@ -39,20 +40,11 @@ def _int(item: dict[str, Any], key: str, default: int | None = None) -> int | No
 
 def decode(text: str) -> Placement:
     """Parse the annotation; `PodParseError` naming the bad field otherwise."""
-    try:
-        doc = json.loads(text)
-    except (TypeError, ValueError):
-        raise PodParseError(f"{ANNOTATION} is not valid JSON: {str(text)[:60]!r}") from None
-    if not isinstance(doc, dict):
-        raise PodParseError(f"{ANNOTATION} must be a JSON object")
-    if doc.get("version") != VERSION:
-        raise PodParseError(f"{ANNOTATION}: unsupported version {doc.get('version')!r}")
+    doc = load_document(text, ANNOTATION, VERSION, PodParseError, quote=True)
     node = doc.get("node")
     if not isinstance(node, str) or not node:
         raise PodParseError(f"{ANNOTATION}: node is missing")
-    raw = doc.get("gpus")
-    if not isinstance(raw, list):
-        raise PodParseError(f"{ANNOTATION}: gpus must be a list")
+    raw = gpus_list(doc, ANNOTATION, PodParseError)
     grants = []
     for item in raw:
         if not isinstance(item, dict):

@@ -1,0 +1,35 @@
+"""The versioned JSON envelope both Tessera annotations share: `{"version": 1, ..., "gpus": [...]}`.
+
+`nodes.py` (`tessera.io/gpus`) and `placement.py` (`tessera.io/placement`) open it the same way;
+each raises its own `StateError` subclass so callers keep telling a bad node from a bad pod.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from scheduler.state.errors import StateError
+
+
+def load_document(
+    text: str, name: str, version: int, error: type[StateError], *, quote: bool = False
+) -> dict[str, Any]:
+    """Parse `text` as a JSON object of `version`; `quote` adds the text's start to a JSON error."""
+    try:
+        doc = json.loads(text)
+    except (TypeError, ValueError):
+        shown = f": {str(text)[:60]!r}" if quote else ""
+        raise error(f"{name} is not valid JSON{shown}") from None
+    if not isinstance(doc, dict):
+        raise error(f"{name} must be a JSON object")
+    if doc.get("version") != version:
+        raise error(f"{name}: unsupported version {doc.get('version')!r}")
+    return doc
+
+
+def gpus_list(doc: dict[str, Any], name: str, error: type[StateError]) -> list[Any]:
+    raw = doc.get("gpus")
+    if not isinstance(raw, list):
+        raise error(f"{name}: gpus must be a list")
+    return raw
