@@ -17,7 +17,7 @@ import numpy as np
 
 from packing.fgd import TargetWorkload, typical_workload
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
-from scheduler.policy.model import GpuRequest, PodRequest
+from scheduler.policy.model import PodRequest
 from scheduler.policy.plugins.fragmentation import FragmentationScore
 from scheduler.policy.registry import build_profile
 from simulator.cluster.state import SimCluster
@@ -26,18 +26,14 @@ from simulator.policies.base import Choice, FillContext, pick_max
 from simulator.policies.fgd import task_shape
 from simulator.traces.openb import OpenbPod
 from simulator.workloads.model import NodeSpec
+from simulator.workloads.traces import openb_gpu
 
 MIB = 2**20
 
 
 def pod_request(pod: OpenbPod) -> PodRequest:
     """An openb pod as the policy core sees it (the annotations a user would set)."""
-    if pod.num_gpu == 0:
-        gpu = None
-    elif pod.gpu_milli < 1000:
-        gpu = GpuRequest("milli", milli=pod.gpu_milli)
-    else:
-        gpu = GpuRequest("whole", count=pod.num_gpu)
+    gpu = openb_gpu(pod)
     allowed = frozenset(pod.gpu_spec.split("|")) if pod.gpu_spec and gpu else None
     return PodRequest(
         key=f"fill/{pod.name}",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from scheduler.policy.model import GpuRequest
-from simulator.traces.openb import load_openb_nodes, load_openb_pods
+from simulator.traces.openb import OpenbPod, load_openb_nodes, load_openb_pods
 from simulator.traces.tiresias import load_tiresias_jobs
 from simulator.workloads.dlrm import dlrm
 from simulator.workloads.genai import genai
@@ -39,6 +39,15 @@ def tiresias(path: str | Path) -> Workload:
     return Workload(Path(path).name, cluster(2, 0), tuple(jobs), f"tiresias {Path(path).name}")
 
 
+def openb_gpu(pod: OpenbPod) -> GpuRequest | None:
+    """An openb pod's GPU ask: a milli share below one GPU, else whole GPUs, None when CPU-only."""
+    if pod.num_gpu == 0:
+        return None
+    if pod.gpu_milli < 1000:
+        return GpuRequest("milli", milli=pod.gpu_milli)
+    return GpuRequest("whole", count=pod.num_gpu)
+
+
 def openb(pods_path: str | Path, nodes_path: str | Path, limit: int | None = None) -> Workload:
     jobs = []
     for p in load_openb_pods(pods_path).rows[:limit]:
@@ -49,13 +58,7 @@ def openb(pods_path: str | Path, nodes_path: str | Path, limit: int | None = Non
             )
         began = p.scheduled_time if p.scheduled_time is not None else p.creation_time
         run = max(p.deletion_time - began, 1.0)
-        if p.num_gpu == 0:
-            gpu = None
-        elif p.gpu_milli < 1000:
-            gpu = GpuRequest("milli", milli=p.gpu_milli)
-        else:
-            gpu = GpuRequest("whole", count=p.num_gpu)
-        task = TaskSpec(p.cpu_milli, p.memory_mib * MiB, gpu)
+        task = TaskSpec(p.cpu_milli, p.memory_mib * MiB, openb_gpu(p))
         jobs.append(JobSpec(p.name, p.creation_time, run, task, kind="batch"))
     nodes = tuple(NodeSpec(n.name, n.model, n.num_gpu, n.cpu_milli, n.memory_mib * MiB)
                   for n in load_openb_nodes(nodes_path).rows if n.num_gpu > 0)
