@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
-from packing.fleet import can_fit_multiset, can_place, masks_of
-from packing.gang import plan_gang
-from packing.gang_cost import CostModel
-from packing.gang_greedy import greedy
-from packing.gang_state import FleetState, evaluate_plan
-from packing.gang_types import GangMember, GpuSlot, NodeSlot
-from packing.mig import free_starts, valid_layouts
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, not an install
+
+from packing.fleet import can_fit_multiset, can_place, masks_of  # noqa: E402
+from packing.gang import plan_gang  # noqa: E402
+from packing.gang_cost import CostModel  # noqa: E402
+from packing.gang_greedy import greedy  # noqa: E402
+from packing.gang_state import FleetState, evaluate_plan  # noqa: E402
+from packing.gang_types import GangMember, GpuSlot, NodeSlot  # noqa: E402
+from packing.mig import free_starts, valid_layouts  # noqa: E402
 
 H = "H100-80GB"
 

@@ -16,6 +16,7 @@ from ortools.sat.python import cp_model
 from packing.catalogue import get_model
 from packing.errors import InvalidPlacementError, PackingError
 from packing.fractional import MILLI_PER_GPU
+from packing.gang_bound import lower_bound
 from packing.gang_cost import CostModel
 from packing.gang_decode import Classes, decode
 from packing.gang_greedy import INF, greedy, models_for, node_scores
@@ -73,6 +74,9 @@ def plan_gang(members: Sequence[GangMember], nodes: Sequence[NodeSlot], *,
     st = FleetState(nodes, cost)
     g_plan = greedy(st.copy(), members)
     g_obj = None if g_plan is None else evaluate_plan(members, nodes, g_plan, cost)
+    if g_plan is not None and g_obj is not None and g_obj <= lower_bound(st, members):
+        return GangPlan("optimal", g_plan, g_obj, "greedy plan meets the lower bound",  # no search
+                        len(st.nodes))
     classes: Classes = {}
     for m in sorted(members, key=lambda m: m.key):
         classes.setdefault(m.shape(), []).append(m)

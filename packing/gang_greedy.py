@@ -46,7 +46,7 @@ def _best_new(table: I64, prof: MigProfile, mask: int) -> tuple[int, int]:
     return best
 
 
-def _new_tables(cost: CostModel, md: GpuModel, prof: MigProfile) -> tuple[I64, I64]:
+def new_tables(cost: CostModel, md: GpuModel, prof: MigProfile) -> tuple[I64, I64]:
     """Per mask: (how many new `prof` fit, cost change of the cheapest one); cached on `cost`."""
     key = (md.key, prof.name)
     cache = cost.cache
@@ -108,7 +108,7 @@ def gpu_options(st: FleetState, m: GangMember, pos: I64) -> tuple[I64, I64]:
         p = pos[rows]
         md = get_model(st.models[k])
         prof = md.profile(m.mig_profile or "")
-        cap_t, delta_t = _new_tables(st.cost, md, prof)
+        cap_t, delta_t = new_tables(st.cost, md, prof)
         masks = st.mask[p]
         new_ok = st.dynamic[p] & ~(st.me_used[p] & prof.media_extension)
         new_cap = np.where(new_ok, cap_t[masks], 0)
@@ -151,7 +151,7 @@ def _place_on(st: FleetState, m: GangMember, node: int) -> tuple[Grant, ...] | N
     """Place all units of `m` on `node`, or restore the node and return None."""
     lo, hi = st.first_gpu[node], st.first_gpu[node] + len(st.nodes[node].gpus)
     saved = (st.mask[lo:hi].copy(), st.me_used[lo:hi].copy(), st.free_milli[lo:hi].copy(),
-             st.free_mem[lo:hi].copy(), [set(s) for s in st.free_inst[lo:hi]],
+             st.free_mem[lo:hi].copy(), st.free_inst[lo:hi],
              int(st.cpu[node]), int(st.mem[node]), st.existing[lo:hi],
              st.n_free_inst[lo:hi].copy())
     grants: list[Grant] = []

@@ -41,9 +41,11 @@ class FleetState:
         models: dict[str, int] = {}
         node_of, index, model_id, mig, dynamic, mask, me_used, free_milli, free_mem = (
             [], [], [], [], [], [], [], [], [])
-        self.free_inst: list[set[tuple[str, int]]] = []  # free existing MIG (profile, start)
+        # free existing MIG (profile, start); frozensets, replaced not mutated, so a copy is cheap
+        self.free_inst: list[frozenset[tuple[str, int]]] = []
         self.existing: list[tuple[MigInstance, ...]] = []  # MIG instances (existing + created)
         no_inst: tuple[MigInstance, ...] = ()
+        no_free: frozenset[tuple[str, int]] = frozenset()
         for ni, n in enumerate(self.nodes):  # one pass: this runs over thousands of GPUs
             for g in n.gpus:
                 node_of.append(ni)
@@ -54,10 +56,11 @@ class FleetState:
                 if g.instances:
                     insts = tuple(i for i, _ in g.instances)
                     geo = _geometry(g.model, insts)
-                    self.free_inst.append({(i.profile, i.start) for i, u in g.instances if not u})
+                    self.free_inst.append(frozenset((i.profile, i.start)
+                                                    for i, u in g.instances if not u))
                 else:
                     insts, geo = no_inst, (0, False)
-                    self.free_inst.append(set())
+                    self.free_inst.append(no_free)
                 self.existing.append(insts)
                 mask.append(geo[0])
                 me_used.append(geo[1])
@@ -83,7 +86,7 @@ class FleetState:
         out = copy.copy(self)
         for name in ("mask", "me_used", "free_milli", "free_mem", "n_free_inst", "cpu", "mem"):
             setattr(out, name, getattr(self, name).copy())
-        out.free_inst = [set(f) for f in self.free_inst]
+        out.free_inst = list(self.free_inst)
         out.existing = list(self.existing)
         return out
 
@@ -131,7 +134,7 @@ class FleetState:
             if g.existing:
                 if (prof.name, g.start) not in self.free_inst[p]:
                     raise InvalidPlacementError(f"{where} has no free {prof.name}@{g.start}")
-                self.free_inst[p].discard((prof.name, g.start))
+                self.free_inst[p] = self.free_inst[p] - {(prof.name, g.start)}
                 self.n_free_inst[p] -= 1
             else:
                 if not self.dynamic[p]:
