@@ -196,8 +196,3 @@ def best_gpu(free: np.ndarray, request: GpuShare) -> np.ndarray:
     key = np.where(ok, free, MILLI_PER_GPU + 1)
     idx = np.argmin(key, axis=1)
     return np.where(ok.any(axis=1), idx, -1)
-
-
-def node_free_milli(free: np.ndarray) -> np.ndarray:
-    """Total free milli per node (padding ignored)."""
-    return np.asarray(np.where(free == NO_GPU, 0, free).sum(axis=1))

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -222,12 +222,6 @@ class DevCluster:
     def stop_scheduler(self) -> None:
         if "kube-scheduler" in self.procs:
             self.procs.pop("kube-scheduler").stop()
-
-    def restart_scheduler(self, **changes: object) -> None:
-        """Stop kube-scheduler and start it again with changed options (e.g. nodeCacheCapable)."""
-        self.stop_scheduler()
-        self.opts = replace(self.opts, **changes)  # type: ignore[arg-type]
-        self.start_scheduler()
 
     def _launch(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Proc:
         proc = Proc(name, argv, self.logs / f"{name}.log", env=env).start()

@@ -15,10 +15,6 @@ class NodeParseError(StateError):
     """A Node object, or its `tessera.io/gpus` annotation, that cannot be understood."""
 
 
-class ReservationConflict(StateError):
-    """A placement would overlap GPUs already held by another pod (never double-book)."""
-
-
 class UnknownPodError(StateError, KeyError):
     """A verb named a pod the extender has never seen (also a KeyError, for lookups)."""
 

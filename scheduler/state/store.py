@@ -19,7 +19,6 @@ from scheduler.policy.model import (
     UNKNOWN_INDEX,
     Allocation,
     ClusterState,
-    GangPlanRecord,
     GpuGrant,
     Node,
     Placement,
@@ -313,6 +312,3 @@ class ClusterStore:
     def min_member(self, gang: str) -> int | None:
         with self._lock:
             return self._min_members.get(gang)
-
-    def gang_records(self, now: float) -> Mapping[str, GangPlanRecord]:
-        return self.ledger.gangs(now)

@@ -218,10 +218,6 @@ class Node:
     def idle(self, dim: str) -> int:
         return self.allocatable.get(dim, 0) - self.used.get(dim, 0)
 
-    def future_idle(self, dim: str) -> int:
-        """FutureIdle = Idle + Releasing - Pipelined."""
-        return self.idle(dim) + self.releasing.get(dim, 0) - self.pipelined.get(dim, 0)
-
     def fits_idle(self, req: Res) -> bool:
         alloc, used = self.allocatable, self.used
         for k, v in req.items():  # noqa: SIM110 - a plain loop: the hottest test here
@@ -230,6 +226,7 @@ class Node:
         return True
 
     def fits_future_idle(self, req: Res) -> bool:
+        """`req` fits FutureIdle = Idle + Releasing - Pipelined on every dimension it names."""
         alloc, used, rel, pipe = self.allocatable, self.used, self.releasing, self.pipelined
         for k, v in req.items():
             if v > 0 and v > alloc.get(k, 0) - used.get(k, 0) + rel.get(k, 0) - pipe.get(k, 0):

@@ -6,8 +6,6 @@ are taken when an item is pushed, which is when Volcano re-sorts it too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from simulator.policies.volcano.objects import Job, Task
 from simulator.policies.volcano.proportion import QueueAttr
 from simulator.policies.volcano.resources import Res
@@ -42,7 +40,3 @@ def task_key(task: Task) -> tuple[int, int, float, str]:
 
 def sorted_tasks(tasks: list[Task]) -> list[Task]:
     return sorted(tasks, key=task_key)
-
-
-def queue_shares(attrs: Mapping[str, QueueAttr]) -> dict[str, float]:
-    return {n: a.share() for n, a in attrs.items()}

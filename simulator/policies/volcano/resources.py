@@ -38,11 +38,6 @@ def total(items: Iterable[Mapping[str, int]]) -> Res:
     return out
 
 
-def less_equal(req: Mapping[str, int], avail: Mapping[str, int]) -> bool:
-    """`req <= avail` on every dimension `req` names (Volcano `LessEqualWithDimension`)."""
-    return all(v <= avail.get(k, 0) for k, v in req.items() if v > 0)
-
-
 def is_empty(req: Mapping[str, int]) -> bool:
     """BestEffort: no request at all (backfill's business, skipped by allocate)."""
     return not any(v > 0 for v in req.values())
