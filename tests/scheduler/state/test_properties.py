@@ -161,8 +161,10 @@ def test_no_two_allocations_overlap(seq) -> None:
         elif op == "tick":
             clock.t += 20
             ext.expire()
-        elif op == "watch":  # the watch shows the last bind of this pod
-            done = [c for c in ext.binder.calls if c[1] == f"p{i}"]
+        elif op == "watch":  # the watch shows the last bind of this pod (in its current life:
+            # a bind from before a delete cannot reappear, a recreated pod has a new UID)
+            life = ext.binder.calls[born[f"uid-default-p{i}"] :]
+            done = [c for c in life if c[1] == f"p{i}"]
             if done:
                 b = dict(p, spec=dict(p["spec"], nodeName=done[-1][3]))
                 b["metadata"] = dict(p["metadata"], annotations={ANNOTATION: encode(done[-1][4])})
