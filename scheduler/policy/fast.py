@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from packing.catalogue import get_model
-from packing.errors import PackingError
 from packing.fleet import can_place
 from scheduler.policy.fleet_index import NO_GPU, FleetIndex
 from scheduler.policy.framework import Profile, filter_node
@@ -120,15 +118,7 @@ def _fit(
     me = idx.mig_me[r]
     can = np.zeros(codes.shape, bool)
     supports = np.zeros(codes.shape, bool)
-    for c, key in enumerate(idx.keys):
-        sel = codes == c
-        if not key or not sel.any():
-            continue
-        try:
-            model = get_model(key)
-            model.profile(p)
-        except PackingError:
-            continue
+    for sel, model, _ in idx.mig_models(codes, p):
         supports |= sel
         can |= sel & can_place(np.where(sel, masks, 0), model, p, me)
     one: Bools = np.asarray(can.any(axis=1))

@@ -15,8 +15,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from packing.catalogue import get_model
-from packing.errors import PackingError
 from packing.fgd import FragTable, TargetWorkload, TaskShape
 from packing.fleet import best_start, can_place
 from packing.fragmentation import mig_frag_table
@@ -139,15 +137,7 @@ def _mig_rows(idx: FleetIndex, r: npt.NDArray[np.intp], pod: PodRequest) -> npt.
     if not g.dynamic:
         free = idx.static_free.get(g.profile)
         fits = free[r] >= 1 if free is not None else fits
-    for c, key in enumerate(idx.keys):
-        sel = codes == c
-        if not key or not sel.any():
-            continue
-        try:
-            model = get_model(key)
-            p = model.profile(g.profile)
-        except PackingError:
-            continue
+    for sel, model, p in idx.mig_models(codes, g.profile):
         share = p.memory_slices / model.memory_slices
         if not g.dynamic:
             slices = np.where(sel.any(axis=1), share, slices)

@@ -11,7 +11,7 @@ node, a MIG GPU of a model the catalogue lacks, or grants that could not be char
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from packing.catalogue import GpuModel, MigProfile, get_model
 from packing.errors import PackingError
 from packing.mig import occupancy
 from scheduler.policy.capacity import GpuCapacity, NodeCapacity, gpu_used_fraction
@@ -93,6 +94,22 @@ class FleetIndex:
             values[stale] = compute(stale.astype(np.intp))
             valid[stale] = True
         return values
+
+    def mig_models(
+        self, codes: npt.NDArray[np.int16], profile: str
+    ) -> Iterator[tuple[npt.NDArray[np.bool_], GpuModel, MigProfile]]:
+        """Each catalogued GPU model among `codes` (rows of `mig_code`) that offers `profile`:
+        the cells holding it, the model and its profile."""
+        for c, key in enumerate(self.keys):
+            sel = codes == c
+            if not key or not sel.any():
+                continue
+            try:
+                model = get_model(key)
+                found = model.profile(profile)
+            except PackingError:
+                continue
+            yield sel, model, found
 
     def code(self, key: str) -> int:
         try:
