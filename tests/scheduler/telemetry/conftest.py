@@ -15,6 +15,18 @@ H100_UUID = "GPU-3d950e61-fc9d-ffc5-3c1e-8b3db20ef80a"
 A800_HOST = "msxf-hpc-64-35-ai"
 
 
+def nvml_present() -> bool:
+    """NVML initialises here (a GPU and its driver): decides which NVML tests can run."""
+    import pynvml
+
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return False
+    pynvml.nvmlShutdown()
+    return True
+
+
 @pytest.fixture(scope="session")
 def h100_dir(shared_dir: Path) -> Path:
     return H100_DIR

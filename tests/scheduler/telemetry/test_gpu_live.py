@@ -11,22 +11,12 @@ import sys
 import pytest
 
 from tests.conftest import REPO
+from tests.scheduler.telemetry.conftest import nvml_present
 
 pytestmark = pytest.mark.gpu
 
 
-def _nvml_ok() -> bool:
-    import pynvml
-
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return False
-    pynvml.nvmlShutdown()
-    return True
-
-
-@pytest.mark.skipif(not _nvml_ok(), reason="no NVIDIA GPU / NVML on this machine")
+@pytest.mark.skipif(not nvml_present(), reason="no NVIDIA GPU / NVML on this machine")
 def test_agent_metrics_follow_nvml_on_a_real_gpu() -> None:
     out = subprocess.run(
         [sys.executable, str(REPO / "benchmarks/device/nvml_live.py")],
@@ -40,7 +30,7 @@ def test_agent_metrics_follow_nvml_on_a_real_gpu() -> None:
 
 
 def test_script_skips_cleanly_without_a_gpu() -> None:
-    if _nvml_ok():
+    if nvml_present():
         pytest.skip("a GPU is present: the skip path cannot be shown")
     out = subprocess.run(
         [sys.executable, str(REPO / "benchmarks/device/nvml_live.py")],

@@ -19,21 +19,10 @@ from scheduler.telemetry import mig_adapter
 from scheduler.telemetry.backend import NvmlUnavailable
 from scheduler.telemetry.nvml_real import PynvmlBackend
 from scheduler.telemetry.readings import NodeSample
-from tests.scheduler.telemetry.conftest import H100_DIR, H100_UUID
+from tests.scheduler.telemetry.conftest import H100_DIR, H100_UUID, nvml_present
 
 
-def _has_nvml() -> bool:
-    import pynvml
-
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return False
-    pynvml.nvmlShutdown()
-    return True
-
-
-@pytest.mark.skipif(_has_nvml(), reason="NVML present: the absent-library path cannot be shown")
+@pytest.mark.skipif(nvml_present(), reason="NVML present: the absent-library path cannot be shown")
 def test_absent_nvml_raises_one_clear_line() -> None:
     with pytest.raises(NvmlUnavailable, match=r"NVML init failed \(NVMLError_"):
         PynvmlBackend().start()
