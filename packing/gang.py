@@ -124,11 +124,19 @@ def plan_gang(members: Sequence[GangMember], nodes: Sequence[NodeSlot], *,
                     f"{built.model.validate() or 'no detail'}")
 
 
+class _Model(cp_model.CpModel):
+    """A CpModel without the camelCase aliases OR-Tools attaches to every new model (a dir()
+    walk costing ~1 ms per model, most of a small gang's build); this code uses snake_case."""
+
+    def _add_pre_pep8_methods(self) -> None:
+        pass
+
+
 class Built:
     """The CP-SAT model and the variables `read` decodes."""
 
     def __init__(self) -> None:
-        self.model = cp_model.CpModel()
+        self.model = _Model()
         self.x: dict[tuple[object, int], cp_model.IntVar] = {}  # (shape, node) -> members
         self.y: dict[tuple[object, int], cp_model.IntVar] = {}  # (shape, GPU) -> whole/shares
         self.ycap: dict[tuple[object, int], int] = {}  # upper bound of each y

@@ -90,7 +90,9 @@ def gpu_options(st: FleetState, m: GangMember, pos: I64) -> tuple[I64, I64]:
     delta = np.full(len(pos), INF, dtype=np.int64)
     cap = np.zeros(len(pos), dtype=np.int64)
     allowed = {st.models.index(k) for k in models_for(m) if k in st.models}
-    ok_model = np.isin(st.model_id[pos], list(allowed))
+    table = np.zeros(len(st.models), dtype=bool)  # model id -> allowed (cheaper than np.isin)
+    table[list(allowed)] = True
+    ok_model = table[st.model_id[pos]]
     if m.kind in ("whole", "milli"):
         free = st.free_milli[pos]
         need = MILLI_PER_GPU if m.whole else m.milli
