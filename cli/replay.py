@@ -1,6 +1,6 @@
 """`tessera simulate replay` and `tessera simulate compare` (time-based replay, C2).
 
-Attached to the `simulate` group: C1's `cli/simulate.py` when it is registered first, else a
+Attached to the `simulate` group: `cli/simulate.py` when it is registered first, else a
 group created here (so `compare`, the README's main job, works either way).
 """
 

@@ -49,7 +49,7 @@ def build_extender(
 ) -> Extender:
     profile = build_profile(weights=dict(settings.weights) if settings.weights else None)
     timing = Timing(reservation_ttl_s=settings.reservation_ttl_s, gang_ttl_s=settings.gang_ttl_s)
-    # Telemetry (engineer D): thresholds configure the health/load plugins and the hub's
+    # Telemetry: thresholds configure the health/load plugins and the hub's
     # temperature flag; with a Prometheus URL a poller keeps live health/load folded into every
     # snapshot, else load scoring is allocation only.
     tele = TelemetrySettings.from_thresholds(settings.thresholds)

@@ -1,7 +1,7 @@
 """`tessera simulate ...`: the trace-driven simulator.
 
 ``fgd-fill`` reproduces the FGD paper's "inflate until full" experiment on Alibaba openb CSVs.
-(Engineer C2 adds ``replay`` and ``compare`` to this same group.)
+(`cli/replay.py` adds ``replay`` and ``compare`` to this same group.)
 """
 
 from __future__ import annotations

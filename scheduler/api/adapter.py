@@ -1,4 +1,4 @@
-"""`FacadePort`: the edge's `ExtenderPort` over E1's `scheduler.state.extender.Extender`.
+"""`FacadePort`: the edge's `ExtenderPort` over `scheduler.state.extender.Extender`.
 
 `scheduler.api` and `scheduler.state` are independent sibling layers (pyproject's import
 contract), so the facade is described here structurally and wired together by the CLI.

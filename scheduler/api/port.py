@@ -1,6 +1,6 @@
 """What the HTTP edge needs from the scheduling core, in the edge's own plain types.
 
-`scheduler.api.adapter.FacadePort` implements this over engineer E1's `scheduler.state.extender`
+`scheduler.api.adapter.FacadePort` implements this over `scheduler.state.extender`
 facade; unit tests of the wire layer may implement it with a fake (and say so). The edge never
 decides anything itself: it decodes, calls the port, encodes.
 """

@@ -33,7 +33,7 @@ from scheduler.policy.model import (
 def gpu_faulted(gpu: Gpu) -> bool:
     """A hard fault: no pod should get any part of this GPU until it is repaired.
 
-    Also excluded (engineer D, health): a critical XID inside the window, or over-temperature;
+    Also excluded (health rules): a critical XID inside the window, or over-temperature;
     telemetry sets both flags, the `HealthFilter` plugin explains them.
     """
     h = gpu.health

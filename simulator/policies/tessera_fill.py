@@ -1,5 +1,5 @@
 """tessera in the fill experiment: the shipped policy core (`scheduler.policy`) picks every node
-and GPU, through C2's `SimCluster` (the same `ClusterState` the extender builds).
+and GPU, through the simulator's `SimCluster` (the same `ClusterState` the extender builds).
 
 Per pod, like kube-scheduler calling the extender with only its priority enabled (the FGD
 setup): the candidates are the nodes passing NodeResourcesFit and GPU fit; the registry's

@@ -1,1 +1,1 @@
-"""Time-based replay: arrivals and departures through C1's engine, one policy per run."""
+"""Time-based replay: arrivals and departures through the event engine, one policy per run."""

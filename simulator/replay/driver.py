@@ -1,4 +1,4 @@
-"""Replay one workload through one policy on C1's engine (simulator.engine).
+"""Replay one workload through one policy on the discrete-event engine (simulator.engine).
 
 Events: ARRIVAL (a job is submitted; DAG stages when their predecessors finished), FINISH (a
 job's gang completes its run and leaves), CYCLE (the policy decides: every `period_s` on a

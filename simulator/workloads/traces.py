@@ -1,4 +1,4 @@
-"""Shipped traces as replay workloads, through C1's loaders (simulator.traces).
+"""Shipped traces as replay workloads, through the trace loaders (simulator.traces).
 
 - Tiresias 60-job CSV: no cluster in the trace, so 2 nodes x 8 H100 (16 GPUs, about twice
   the trace's mean demand of 8 GPUs, so gangs contend). A job's GPUs

@@ -1,6 +1,6 @@
 """A FAKE scheduling core for unit tests of the HTTP edge only.
 
-It stands in for `scheduler.api.adapter.FacadePort` (E1's real facade) so the wire layer's
+It stands in for `scheduler.api.adapter.FacadePort` (the real facade) so the wire layer's
 decoding, error mapping, limits, auth and metrics can be tested in isolation. It decides by node
 name prefix; it does no scheduling. End-to-end tests of real decisions use the real facade.
 """

@@ -1,4 +1,4 @@
-"""The real HTTP edge over E1's real `Extender` and `ClusterStore`, spoken to over loopback HTTP.
+"""The real HTTP edge over the real `Extender` and `ClusterStore`, spoken to over loopback HTTP.
 
 Only the API write is faked: `RecordingBinder` stands in for `scheduler.kube.binder.KubeBinder`
 (which needs an apiserver; see tests/scheduler/kube/test_kube_real.py) and records each bind.

@@ -1,6 +1,6 @@
-"""The Kubernetes edge against a real etcd + kube-apiserver (engineer B's dev cluster).
+"""The Kubernetes edge against a real etcd + kube-apiserver (the dev cluster launcher).
 
-list+watch feeds E1's real `ClusterStore`; `KubeBinder` writes real Bindings. Pods use a
+list+watch feeds the real `ClusterStore`; `KubeBinder` writes real Bindings. Pods use a
 `schedulerName` no scheduler serves, so the cluster's own kube-scheduler leaves them alone.
 Skips (or fails under CI=true) where the Kubernetes binaries cannot be built.
 """

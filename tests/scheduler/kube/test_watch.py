@@ -1,4 +1,4 @@
-"""Informer behaviour on recorded list/watch traffic, folded into E1's real `ClusterStore`.
+"""Informer behaviour on recorded list/watch traffic, folded into the real `ClusterStore`.
 
 The `RecordedSource` below is a FAKE apiserver for these unit tests only: it replays list
 answers and watch streams in the shapes the apiserver sends (list items without `kind`, watch
