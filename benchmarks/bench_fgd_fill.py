@@ -34,13 +34,18 @@ TOLERANCE_PP = 0.5
 
 
 def paper_medians(
-    csv_path: Path, seeds: set[int], point: int = 100, complement: bool = True
+    csv_path: Path,
+    seeds: set[int],
+    point: int = 100,
+    complement: bool = True,
+    workload: str = "openb_pod_list_default",
 ) -> dict[str, float]:
-    """Median over seeds of 100 - value (allocation -> unallocated) or of the value itself."""
+    """Median over seeds of 100 - value (allocation -> unallocated) or of the value itself,
+    for one trace of the family (the CSVs hold all 17 published traces)."""
     by_policy: dict[str, list[float]] = {}
     with open(csv_path, newline="") as f:
         for row in csv.DictReader(f):
-            if int(row["seed"]) in seeds:
+            if row["workload"] == workload and int(row["seed"]) in seeds:
                 v = float(row[str(point)])
                 by_policy.setdefault(row["sc_policy"], []).append(100.0 - v if complement else v)
     return {k: statistics.median(v) for k, v in by_policy.items()}
@@ -65,9 +70,10 @@ def main() -> None:
     nodes = load_openb_nodes(args.traces / "openb_node_list_gpu_node.csv").rows
     pods = load_openb_pods(args.traces / args.pods).rows
     expected = args.traces / "fgd-expected-results" / "analysis_allo_discrete.csv"
-    paper = paper_medians(expected, set(args.seeds))
+    workload = Path(args.pods).stem
+    paper = paper_medians(expected, set(args.seeds), workload=workload)
     frag_csv = args.traces / "fgd-expected-results" / "analysis_frag_discrete.csv"
-    paper_frag = paper_medians(frag_csv, set(args.seeds), complement=False)
+    paper_frag = paper_medians(frag_csv, set(args.seeds), complement=False, workload=workload)
     curves: dict[str, list[dict[int, float]]] = {}
     print(f"seeds {args.seeds[0]}-{args.seeds[-1]}, trace {args.pods}")
     print(
@@ -106,7 +112,8 @@ def main() -> None:
             cells = []
             for x in points:
                 ours_x = statistics.median(100.0 - c[x] for c in runs if x in c)
-                ref_x = paper_medians(expected, set(args.seeds), x).get(PAPER_NAMES.get(policy, ""))
+                at_x = paper_medians(expected, set(args.seeds), x, workload=workload)
+                ref_x = at_x.get(PAPER_NAMES.get(policy, ""))
                 cells.append(f"{ours_x:6.2f} / {'-' if ref_x is None else f'{ref_x:.2f}':>5}")
             print(f"{policy:<11} " + "  ".join(cells))
 

@@ -50,7 +50,11 @@ def fgd_fill(
         list[int] | None, typer.Option("--seed", help="RNG seed; repeat for several runs")
     ] = None,
     inflate: Annotated[
-        float, typer.Option("--inflate", help="fill to this multiple of GPU capacity")
+        float,
+        typer.Option(
+            "--inflate",
+            help="fill to this multiple of GPU capacity (a trace already above it is tuned down)",
+        ),
     ] = 1.3,
     as_json: Annotated[
         bool, typer.Option("--json", help="one JSON list, an object per seed")

@@ -58,8 +58,6 @@ def test_cpu_only_nodes_are_dropped_and_bad_input_is_named():
         run_fgd_fill([node("cpu", gpus=0, model="")], [pod("a")], "fgd", 0)
     with pytest.raises(ValueError, match="unknown fill policy"):
         run_fgd_fill([node("n")], [pod("a")], "nope", 0)
-    with pytest.raises(ValueError, match="raise --inflate"):
-        run_fgd_fill([node("n", gpus=1)], [pod("a", num_gpu=1), pod("b", num_gpu=1)], "fgd", 0)
 
 
 def test_arrivals_shuffle_then_sample_with_replacement():
