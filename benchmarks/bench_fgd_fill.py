@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simulator.fgd_fill.run import run_fgd_fill  # noqa: E402
-from simulator.policies.registry import FILL_POLICIES  # noqa: E402
+from simulator.policies.fill.registry import FILL_POLICIES  # noqa: E402
 from simulator.traces import load_openb_nodes, load_openb_pods  # noqa: E402
 
 PAPER_NAMES = {

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from simulator.policies.replay.registry import REPLAY_POLICIES, parse_policies  # noqa: E402
 from simulator.replay.driver import replay  # noqa: E402
-from simulator.replay.study import REPLAY_POLICIES, parse_policies  # noqa: E402
 from simulator.workloads.synthetic import generate  # noqa: E402
 
 GOAL_EVENTS = 100_000

@@ -62,7 +62,8 @@ def add_commands(sim: typer.Typer) -> None:
         workers: int = typer.Option(1, "--workers", help="local processes, one run each"),
     ) -> None:
         """Replay a trace with arrivals and departures through each policy and compare."""
-        from simulator.replay.study import parse_policies, run_policies
+        from simulator.policies.replay.registry import parse_policies
+        from simulator.replay.study import run_policies
         from simulator.workloads.traces import load
 
         names = parse_policies(policies)

@@ -15,7 +15,7 @@ import typer
 
 from cli.errors import BadInput, exits_2_on_bad_input
 from simulator.fgd_fill.run import FillResult, run_fgd_fill
-from simulator.policies.registry import FILL_POLICIES
+from simulator.policies.fill.registry import FILL_POLICIES
 from simulator.traces import load_openb_nodes, load_openb_pods
 
 simulate_app = typer.Typer(

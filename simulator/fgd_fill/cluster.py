@@ -52,7 +52,7 @@ class FillCluster:
         # Bumped whenever a node changes, so policies can cache per-node derived values.
         self.version = np.zeros(len(nodes), dtype=np.int64)
         self.placements: list[tuple[str, int, tuple[int, ...], int]] = []
-        # Tie-break order among equally scored nodes (see simulator/policies/base.py); the run
+        # Tie-break order among equally scored nodes (see simulator/policies/fill/base.py); the run
         # draws a random one with ``shuffle_rank``. Default: node order.
         self.rank = np.arange(len(nodes), dtype=np.int64)
 

@@ -12,9 +12,9 @@ from simulator.engine import Engine, Event, EventKind
 from simulator.fgd_fill.cluster import FillCluster
 from simulator.fgd_fill.curve import AllocationLog, FragmentationLog
 from simulator.fgd_fill.workload import fill_arrivals
-from simulator.policies.base import FillContext
-from simulator.policies.fgd import task_shape
-from simulator.policies.registry import make_fill_policy
+from simulator.policies.fill.base import FillContext
+from simulator.policies.fill.fgd import task_shape
+from simulator.policies.fill.registry import make_fill_policy
 from simulator.traces.openb import OpenbNode, OpenbPod
 
 

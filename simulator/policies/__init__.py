@@ -1,1 +1,2 @@
-"""Scheduling policies the simulator compares (one class per file, registered in registry.py)."""
+"""Scheduling policies the simulator compares, in two families with their own registries:
+fill/ (static fill experiment) and replay/ (time-based replay)."""

@@ -1,4 +1,5 @@
-"""What a policy offers the replay driver (one class per policy, in simulator/policies/)."""
+"""What a policy offers the replay driver (one class per policy in simulator/policies/replay/,
+registered in its registry.py)."""
 
 from __future__ import annotations
 

@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
 
-from simulator.policies.kube_default import KubeDefaultPolicy
-from simulator.policies.tessera import TesseraPolicy
-from simulator.policies.volcano.policy import VolcanoPolicy
+from simulator.policies.replay.registry import DEFAULT_POLICIES, make_replay_policy
 from simulator.replay.driver import ReplayResult, replay
-from simulator.replay.protocol import ReplayPolicy
 from simulator.workloads.model import Workload
 from simulator.workloads.synthetic import generate
 from simulator.workloads.traces import tiresias
 
-REPLAY_POLICIES: dict[str, Callable[[Workload, int], ReplayPolicy]] = {
-    "tessera": lambda w, seed: TesseraPolicy(w.nodes, dynamic_mig=True),
-    "tessera-static": lambda w, seed: TesseraPolicy(w.nodes, dynamic_mig=False),
-    "volcano": lambda w, seed: VolcanoPolicy(w.nodes, random.Random(seed)),
-    "kube-default": lambda w, seed: KubeDefaultPolicy(w.nodes, random.Random(seed)),
-}
-DEFAULT_POLICIES = ("tessera", "tessera-static", "volcano", "kube-default")
-
-
-def parse_policies(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise ValueError("--policies is empty; known: " + ", ".join(REPLAY_POLICIES))
-    for n in names:
-        if n not in REPLAY_POLICIES:
-            raise ValueError(f"unknown replay policy {n!r}; known: {', '.join(REPLAY_POLICIES)}")
-    return names
-
 
 def _one(job: tuple[Workload, str, int, bool]) -> ReplayResult:
     workload, name, seed, debug = job
-    return replay(workload, REPLAY_POLICIES[name](workload, seed), seed=seed, debug=debug)
+    return replay(workload, make_replay_policy(name, workload, seed), seed=seed, debug=debug)
 
 
 def _run_all(jobs: list[tuple[Workload, str, int, bool]], workers: int) -> list[ReplayResult]:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from simulator.fgd_fill.curve import AllocationLog
 from simulator.fgd_fill.run import run_fgd_fill
 from simulator.fgd_fill.workload import fill_arrivals
-from simulator.policies.registry import FILL_POLICIES
+from simulator.policies.fill.registry import FILL_POLICIES
 from tests.simulator.fgd_fill.builders import node, pod
 
 POLICIES = list(FILL_POLICIES)

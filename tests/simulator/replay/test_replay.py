@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from scheduler.policy.model import GpuGrant, GpuRequest, Placement
 from simulator.cluster.invariants import over_allocation
 from simulator.cluster.state import SimCluster
+from simulator.policies.replay.registry import REPLAY_POLICIES
 from simulator.replay.driver import replay
-from simulator.replay.study import REPLAY_POLICIES, run_policies
+from simulator.replay.study import run_policies
 from simulator.report.compare import to_json
 from simulator.workloads.model import JobSpec, NodeSpec, TaskSpec, Workload
 from simulator.workloads.synthetic import STATIC_MIG_LAYOUT, generate

@@ -1,0 +1,113 @@
+"""tessera in the fill experiment: the shipped policy core (`scheduler.policy`) picks every node
+and GPU, through the simulator's `SimCluster` (the same `ClusterState` the extender builds).
+
+Per pod, like kube-scheduler calling the extender with only its priority enabled (the FGD
+setup): the candidates are the nodes passing NodeResourcesFit and GPU fit; the registry's
+profile filters and scores them (`run_filters`, `run_scores`, integer 0..10); the best score
+wins, ties to the lowest node rank as for every fill policy; `choose_placement` gives the GPUs.
+
+Speed without a second copy of the logic: the policy core is pure, so nodes in identical
+states (GPU model, CPU and memory left, multiset of free milli per GPU) get identical filter
+results and scores. We evaluate one representative per distinct state and share its result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from packing.fgd import TargetWorkload, typical_workload
+from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
+from scheduler.policy.model import PodRequest
+from scheduler.policy.plugins.fragmentation import FragmentationScore
+from scheduler.policy.registry import build_profile
+from simulator.cluster.state import SimCluster
+from simulator.fgd_fill.cluster import FillCluster
+from simulator.policies.fill.base import Choice, FillContext, pick_max
+from simulator.policies.fill.fgd import task_shape
+from simulator.traces.openb import OpenbPod
+from simulator.workloads.model import NodeSpec
+from simulator.workloads.traces import openb_gpu
+
+MIB = 2**20
+
+
+def pod_request(pod: OpenbPod) -> PodRequest:
+    """An openb pod as the policy core sees it (the annotations a user would set)."""
+    gpu = openb_gpu(pod)
+    allowed = frozenset(pod.gpu_spec.split("|")) if pod.gpu_spec and gpu else None
+    return PodRequest(
+        key=f"fill/{pod.name}",
+        uid=pod.name,
+        gpu=gpu,
+        cpu_milli=pod.cpu_milli,
+        memory_bytes=pod.memory_mib * MIB,
+        allowed_products=allowed,
+    )
+
+
+def trace_profile(workload: TargetWorkload) -> Profile:
+    """The default profile with the fragmentation scorer aimed at the trace's typical pods."""
+    base = build_profile()
+    scorers = tuple(
+        (FragmentationScore(workload=workload), w) if p.name == FragmentationScore.name else (p, w)
+        for p, w in base.scorers
+    )
+    return Profile(base.filters, scorers, "fill-trace-mix")
+
+
+class TesseraFill:
+    name = "tessera"
+
+    def __init__(self, ctx: FillContext, *, trace_mix: bool = False) -> None:
+        c = ctx.cluster
+        specs = tuple(
+            NodeSpec(c.names[i], c.models[c.model_idx[i]], int(c.gpu_count[i]),
+                     int(c.cpu_cap[i]), int(c.mem_cap[i]) * MIB)
+            for i in range(c.size)
+        )  # fmt: skip
+        self.sim = SimCluster(specs)
+        if trace_mix:
+            self.name = "tessera-mix"
+            self.profile = trace_profile(typical_workload(task_shape(p) for p in ctx.trace_pods))
+        else:
+            self.profile = build_profile()
+        self._bound = 0
+
+    def choose(
+        self, cluster: FillCluster, pod: OpenbPod, nodes: np.ndarray, rng: np.random.Generator
+    ) -> Choice:
+        req = pod_request(pod)
+        key = np.concatenate(
+            [
+                cluster.model_idx[nodes, None],
+                cluster.cpu_left[nodes, None],
+                cluster.mem_left[nodes, None],
+                np.sort(cluster.gpu_left[nodes], axis=1),
+            ],
+            axis=1,
+        )
+        _, first, group = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        reps = [cluster.names[i] for i in nodes[first]]
+        state = self.sim.snapshot(now=0.0)
+        ok = run_filters(state, req, reps, self.profile)
+        passing = [n for n in reps if ok[n].ok]
+        scores = run_scores(state, req, passing, self.profile)
+        per_group = np.array([scores.get(n, -1) for n in reps], dtype=np.int64)
+        node_scores = per_group[group.reshape(-1)]
+        keep = node_scores >= 0
+        if not keep.any():
+            raise ValueError(f"no candidate node passes the policy filters for pod {pod.name}")
+        node = pick_max(nodes[keep], node_scores[keep], cluster.rank)
+        placement = choose_placement(state, req, self.sim.nodes[cluster.names[node]])
+        if placement is None:  # pragma: no cover - filters passed, so a placement exists
+            raise ValueError(f"no placement for pod {pod.name} on {cluster.names[node]}")
+        self.sim.bind(f"{pod.name}#{self._bound}", placement, req.cpu_milli, req.memory_bytes)
+        self._bound += 1
+        return node, tuple(g.index for g in placement.gpus)
+
+
+class TesseraFillTraceMix(TesseraFill):
+    """tessera with its fragmentation scorer given the trace's typical pods (as FGD gets)."""
+
+    def __init__(self, ctx: FillContext) -> None:
+        super().__init__(ctx, trace_mix=True)

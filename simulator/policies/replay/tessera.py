@@ -1,0 +1,171 @@
+"""tessera: the shipped policy core (`scheduler.policy`) deciding every placement in replay.
+
+Per event, like kube-scheduler calling the extender (`tessera_decide`: the extender's own
+filter/score/placement calls on the registry's default profile). Gangs are all-or-nothing
+through the policy core's gang planner; members beyond min_member go one by one. Pending pods
+wait in priority then arrival order. In dynamic-MIG mode MIG requests ask for new instances;
+each one created counts as a reconfiguration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from scheduler.policy.capacity import GpuCapacity
+from scheduler.policy.framework import Profile
+from scheduler.policy.model import MILLI_PER_GPU, GangRef, Placement, PodRequest
+from scheduler.policy.registry import default_profile
+from simulator.cluster.invariants import over_allocation
+from simulator.cluster.state import SimCluster
+from simulator.policies.replay.tessera_decide import place_pod, plan_gang
+from simulator.replay.pending import PendingPods
+from simulator.replay.protocol import Start, Usage, demand_milli
+from simulator.workloads.model import JobSpec, NodeSpec
+
+
+class TesseraPolicy:
+    period_s: float | None = None
+
+    def __init__(
+        self,
+        nodes: tuple[NodeSpec, ...],
+        *,
+        dynamic_mig: bool = True,
+        profile: Profile | None = None,
+    ) -> None:
+        self.name = "tessera" if dynamic_mig else "tessera-static"
+        self.dynamic = dynamic_mig
+        self.cluster = SimCluster(nodes, dynamic_mig=dynamic_mig)
+        self.profile = profile or default_profile()
+        self._model = {n.name: n.gpu_model for n in nodes}
+        self._pending = PendingPods()
+        self._started: dict[str, int] = {}
+        self.gang_plans: dict[str, int] = {}  # planner outcomes, by status
+
+    def submit(self, job: JobSpec, now: float) -> None:
+        self._pending.add(job, now)
+
+    def finish(self, job_uid: str, now: float) -> None:
+        job = self._pending.jobs[job_uid]
+        for i in range(job.replicas):
+            if f"{job_uid}/{i}" in self.cluster.allocations:
+                self.cluster.release(f"{job_uid}/{i}")
+        self._started.pop(job_uid, None)
+        self._pending.drop_job(job_uid)
+
+    def _pod(self, job: JobSpec, idx: int) -> PodRequest:
+        gpu = job.task.gpu
+        if gpu is not None and gpu.kind == "mig":
+            gpu = replace(gpu, dynamic=self.dynamic)
+        gang = GangRef(f"sim/{job.uid}", job.min_member) if job.min_member > 1 else None
+        return PodRequest(
+            f"sim/{job.uid}-{idx}",
+            f"{job.uid}/{idx}",
+            gpu,
+            job.task.cpu_milli,
+            job.task.memory_bytes,
+            gang=gang,
+            priority=job.priority,
+        )
+
+    def schedule(self, now: float) -> list[Start]:
+        out: list[Start] = []
+        failed: set[object] = set()  # (shape, fresh) that found no node in this pass
+        tried_gangs: set[str] = set()
+        freed, self.cluster.freed = self.cluster.freed, set()
+        for item, fresh in self._pending.batch():
+            uid, idx = item[2], item[3]
+            job = self._pending.jobs[uid]
+            if uid in tried_gangs or f"{uid}/{idx}" in self.cluster.allocations:
+                continue  # a gang's pods are all handled with its first member
+            gang_start = job.min_member > 1 and self._started.get(uid, 0) == 0
+            if gang_start:
+                tried_gangs.add(uid)
+            # Gangs always look at every node: members may use old room plus freed room.
+            fresh = fresh or gang_start
+            shape = (job.task, job.min_member if gang_start else 1)
+            if (shape, True) in failed or (shape, fresh) in failed:
+                placed = None
+            elif gang_start:
+                placed = self._place_gang(job, now)
+            else:
+                placed = self._place_task(job, idx, now, None if fresh else freed)
+            if placed is None:
+                failed.add((shape, fresh))
+                self._keep(job, idx, item, gang_start)
+                continue
+            out.extend(placed)
+        return out
+
+    def _keep(self, job: JobSpec, idx: int, item: tuple[int, float, str, int], gang: bool) -> None:
+        if not gang:
+            self._pending.keep(item)
+            return
+        for i in range(job.replicas):
+            self._pending.keep((item[0], item[1], job.uid, i))
+
+    def _place_task(
+        self, job: JobSpec, idx: int, now: float, only: set[str] | None = None
+    ) -> list[Start] | None:
+        pod = self._pod(job, idx)
+        p = place_pod(self.cluster, pod, now, self.profile, only)
+        if p is None:
+            return None
+        return [self._bind(job, idx, pod, p)]
+
+    def _place_gang(self, job: JobSpec, now: float) -> list[Start] | None:
+        """All-or-nothing: the gang planner's slots for min_member pods, else nothing."""
+        pods = [self._pod(job, i) for i in range(job.min_member)]
+        status, slots = plan_gang(self.cluster, pods, now, self.profile, f"sim/{job.uid}")
+        self.gang_plans[status] = self.gang_plans.get(status, 0) + 1
+        if slots is None:
+            return None
+        done = [self._bind(job, i, pod, p) for i, (pod, p) in enumerate(zip(pods, slots,
+                                                                           strict=True))]
+        for i in range(job.min_member, job.replicas):  # elastic extras: one by one
+            more = self._place_task(job, i, now)
+            if more is None:
+                self._pending.keep((-job.priority, now, job.uid, i))
+            else:
+                done.extend(more)
+        return done
+
+    def _bind(self, job: JobSpec, idx: int, pod: PodRequest, p: Placement) -> Start:
+        self.cluster.bind(
+            pod.uid, p, pod.cpu_milli, pod.memory_bytes, gang=pod.gang.name if pod.gang else None
+        )
+        self._started[job.uid] = self._started.get(job.uid, 0) + 1
+        created = sum(1 for g in p.gpus if g.profile is not None and self.dynamic)
+        held = demand_milli(job.task, self._model[p.node])
+        return Start(job.uid, idx, p.node, held, created)
+
+    def has_pending(self) -> bool:
+        return len(self._pending) > 0
+
+    def usage(self) -> Usage:
+        idle = free_slices = 0
+        state = self.cluster.snapshot(0.0)
+        for name in self.cluster.order:
+            cap = state.capacity(name)
+            for g in cap.usable_gpus:
+                if not g.gpu.mig_enabled:
+                    idle += g.free_milli == MILLI_PER_GPU
+                elif g.model is not None:
+                    free_slices += _free_slices(g)
+        return Usage(idle, free_slices)
+
+    def check(self) -> str | None:
+        return over_allocation(self.cluster)
+
+    def extra_metrics(self) -> dict[str, object]:
+        """Gang planner outcomes: "feasible"/"greedy" counts say CP-SAT hit its time limit,
+        the one place where a replay could depend on the machine's speed."""
+        return {"gang_plans": dict(sorted(self.gang_plans.items()))}
+
+
+def _free_slices(g: GpuCapacity) -> int:
+    """Memory slices on a MIG GPU not held by a pod (free static instances count as free)."""
+    assert g.model is not None
+    free = set(g.free_static)
+    used = sum(g.model.profile(i.profile).memory_slices for i in g.occupied if i not in free)
+    return g.model.memory_slices - used

@@ -1,0 +1,98 @@
+"""The extender's decision path, called as `scheduler.state.extender.Extender` calls it.
+
+filter: `fast.fast_filter` when `fast.applicable`, else `run_filters` (Extender._verdicts);
+prioritize: `fast_scores.fast_scores` when applicable, else `run_scores`; bind: the exact
+`choose_placement`; gangs: `scheduler.policy.gang.plan_members` (CP-SAT, then its greedy).
+kube-scheduler's own NodeResourcesFit (CPU, memory) runs before the extender and picks the
+highest extender score (ties: node order), as a kube-scheduler whose other plugins tie would.
+A pod without GPUs is not Tessera's to decide (the extender passes every node and scores them
+all 0), so kube-scheduler's own LeastAllocated score over CPU and memory picks its node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from scheduler.policy import fast, fast_scores
+from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
+from scheduler.policy.gang import plan_members
+from scheduler.policy.model import ClusterState, Placement, PodRequest
+from simulator.cluster.state import SimCluster
+from simulator.policies.replay.kube_default import least_allocated
+from simulator.policies.replay.volcano.resources import CPU, MEMORY
+
+# CP-SAT gang planning: one worker, fixed seed; the limit only matters for hard instances.
+GANG_TIME_LIMIT_S = 1.0
+
+
+def feasible_nodes(state: ClusterState, pod: PodRequest, names: list[str],
+                   profile: Profile) -> list[str]:
+    if pod.gpu is None:
+        return names
+    if fast.applicable(state, pod, profile):
+        return fast.fast_filter(state, pod, names, profile).passed
+    return [n for n, st in run_filters(state, pod, names, profile).items() if st.ok]
+
+
+def host_least_allocated(cluster: SimCluster, pod: PodRequest, names: list[str]) -> str:
+    """kube-scheduler's NodeResourcesFit LeastAllocated (CPU, memory); first maximum wins."""
+    want = {CPU: pod.cpu_milli, MEMORY: pod.memory_bytes}
+
+    def score(name: str) -> int:
+        node = cluster.nodes[name]
+        cap = {CPU: node.cpu_milli, MEMORY: node.memory_bytes}
+        return least_allocated(cap, {CPU: cluster.cpu_used[name], MEMORY: cluster.mem_used[name]},
+                               want)
+
+    return max(names, key=score)
+
+
+def best_node(state: ClusterState, pod: PodRequest, names: list[str], profile: Profile) -> str:
+    if pod.gpu is not None and fast_scores.applicable(pod, profile):
+        ints = fast_scores.fast_scores(state, pod, names, profile)
+        top = max(ints)
+        return names[ints.index(top)]
+    scores = run_scores(state, pod, names, profile)
+    return max(names, key=lambda n: scores[n])  # first maximum: node order breaks ties
+
+
+def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile,
+              only: set[str] | None = None) -> Placement | None:
+    """One pod: host fit, extender filter and score, exact placement on the winner."""
+    state = cluster.snapshot(now)
+    hosts = [n for n in cluster.order if (only is None or n in only)
+             and cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)]
+    ok = feasible_nodes(state, pod, hosts, profile)
+    if not ok:
+        return None
+    if pod.gpu is None:
+        return choose_placement(state, pod, state.nodes[host_least_allocated(cluster, pod, ok)])
+    return choose_placement(state, pod, state.nodes[best_node(state, pod, ok, profile)])
+
+
+def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, profile: Profile,
+              gang: str) -> tuple[str, list[Placement] | None]:
+    """The planner's status and every member's placement, or None (all-or-nothing).
+
+    The planner does not weigh CPU and memory, so each slot is also checked against the
+    host's free CPU and memory (cumulatively); a plan that overflows them is not used
+    (status "host-misfit"). "feasible" or "greedy" means CP-SAT stopped at its time limit.
+    """
+    state = cluster.snapshot(now)
+    # kube-scheduler only offers the extender nodes its own CPU/memory fit passed.
+    hosts = [n for n in cluster.order
+             if any(cluster.fits_host(n, m.cpu_milli, m.memory_bytes) for m in members)]
+    if not hosts:
+        return "no-host", None
+    plan = plan_members(state, members, hosts, profile, gang=gang,
+                        time_limit_s=GANG_TIME_LIMIT_S)
+    if plan.status == "infeasible" or len(plan.slots) != len(members):
+        return "infeasible", None
+    cpu: dict[str, int] = {}
+    mem: dict[str, int] = {}
+    for pod, slot in zip(members, plan.slots, strict=True):
+        cpu[slot.node] = cpu.get(slot.node, 0) + pod.cpu_milli
+        mem[slot.node] = mem.get(slot.node, 0) + pod.memory_bytes
+        if not cluster.fits_host(slot.node, cpu[slot.node], mem[slot.node]):
+            return "host-misfit", None
+    return plan.status, list(plan.slots)

@@ -1,0 +1,28 @@
+"""Volcano settings: flag defaults and the Helm chart's plugin arguments (reference 2, 8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simulator.policies.replay.volcano.resources import CPU, MEMORY
+
+
+@dataclass(frozen=True)
+class VolcanoConfig:
+    schedule_period_s: float = 1.0  # --schedule-period
+    overcommit_factor: float = 1.2  # overcommit-factor (values < 1.0 reset to 1.2)
+    minimum_feasible_nodes: int = 100  # --minimum-feasible-nodes
+    minimum_percentage_nodes_to_find: int = 5  # --minimum-percentage-nodes-to-find
+    percentage_nodes_to_find: int = 0  # --percentage-nodes-to-find (0 = adaptive)
+    # binpack (Helm config: weight 1, cpu 1, memory 1, no extra resources -> GPU not scored).
+    binpack_weight: int = 1
+    binpack_resources: dict[str, int] = field(default_factory=lambda: {CPU: 1, MEMORY: 1})
+    # nodeorder weights; taint/affinity/image terms are equal on every node without taints,
+    # affinities or images, so they shift every node's score alike and are not modelled.
+    leastrequested_weight: int = 1
+    mostrequested_weight: int = 0
+    balancedresource_weight: int = 1
+    max_pods_per_node: int = 110  # kubelet default --max-pods
+
+    def factor(self) -> float:
+        return self.overcommit_factor if self.overcommit_factor >= 1.0 else 1.2

@@ -1,0 +1,100 @@
+"""proportion plugin: per-queue `deserved` (weight water-filling), share, Overused, Allocatable.
+
+Simplification (documented): no queue `guarantee` and no hierarchical queues, so
+`realCapability = min(total, spec.capability)`; elastic resources are taken as zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from simulator.policies.replay.volcano import resources as r
+from simulator.policies.replay.volcano.objects import Job, JobPhase, Queue, Task
+from simulator.policies.replay.volcano.resources import Res
+
+_EPS = 1e-9
+
+
+@dataclass
+class QueueAttr:
+    queue: Queue
+    allocated: Res = field(default_factory=dict)
+    request: Res = field(default_factory=dict)
+    inqueue: Res = field(default_factory=dict)
+    deserved: dict[str, float] = field(default_factory=dict)
+    capability: Res = field(default_factory=dict)
+
+    def share(self) -> float:
+        """max_r allocated_r / deserved_r; 1 when deserved is 0 but something is allocated."""
+        s = 0.0
+        for k, a in self.allocated.items():
+            if a <= 0:
+                continue
+            d = self.deserved.get(k, 0.0)
+            s = max(s, 1.0 if d <= 0 else a / d)
+        return s
+
+    def overused(self) -> bool:
+        """deserved <= allocated on every dimension (proportion `Overused`)."""
+        dims = set(self.deserved) | set(self.allocated)
+        return all(self.deserved.get(k, 0.0) <= self.allocated.get(k, 0) + _EPS for k in dims)
+
+    def allocatable(self, task: Task) -> bool:
+        """Queue open and allocated + req <= deserved on the request's dimensions."""
+        if not self.queue.open:
+            return False
+        return all(
+            self.allocated.get(k, 0) + v <= self.deserved.get(k, 0.0) + _EPS
+            for k, v in task.resreq.items()
+            if v > 0
+        )
+
+
+def build(queues: Mapping[str, Queue], jobs: Iterable[Job], total: Res) -> dict[str, QueueAttr]:
+    attrs = {name: QueueAttr(q) for name, q in queues.items()}
+    for a in attrs.values():
+        cap = dict(total)
+        if a.queue.capability:
+            for k, v in a.queue.capability.items():
+                cap[k] = min(cap.get(k, 0), v)
+        a.capability = cap
+    for job in jobs:
+        qa = attrs.get(job.queue)
+        if qa is None:
+            continue
+        r.add(qa.allocated, job.allocated())
+        r.add(qa.request, job.allocated())
+        for t in job.pending_tasks():
+            r.add(qa.request, t.resreq)
+        if job.phase is JobPhase.INQUEUE and job.min_resources:
+            r.add(qa.inqueue, job.min_resources)
+    _water_fill(attrs, total)
+    return attrs
+
+
+def _water_fill(attrs: dict[str, QueueAttr], total: Res) -> None:
+    """Split `total` by weight, capping each queue at its request and capability, until stable."""
+    remaining = {k: float(v) for k, v in total.items()}
+    unmet = {n for n, a in attrs.items() if a.queue.weight > 0}
+    while unmet and any(v > _EPS for v in remaining.values()):
+        wsum = sum(attrs[n].queue.weight for n in unmet)
+        grown = {k: 0.0 for k in remaining}
+        for n in sorted(unmet):
+            a = attrs[n]
+            for k, rem in remaining.items():
+                old = a.deserved.get(k, 0.0)
+                want = old + rem * a.queue.weight / wsum
+                new = min(want, float(a.request.get(k, 0)), float(a.capability.get(k, 0)))
+                new = max(new, old)
+                a.deserved[k] = new
+                grown[k] += new - old
+            if all(
+                a.deserved.get(k, 0.0) + _EPS >= min(a.request.get(k, 0), a.capability.get(k, 0))
+                for k in remaining
+            ):
+                unmet.discard(n)
+        if all(g <= _EPS for g in grown.values()):
+            break
+        for k in remaining:
+            remaining[k] -= grown[k]
