@@ -51,8 +51,8 @@ def add_commands(sim: typer.Typer) -> None:
         policies: str = typer.Option("tessera,volcano,kube-default", "--policies",
                                      help="comma list: tessera, tessera-static, volcano, "
                                      "kube-default"),
-        report: Path | None = typer.Option(None, "--report", help="write metrics.json, "
-                                           "series.csv and report.html here"),
+        report: Path | None = typer.Option(None, "--report", help="write report.html "
+                                           "(charts), report.json and CSVs here"),
         nodes: str | None = typer.Option(None, "--nodes", help="openb node CSV (default: "
                                          "openb_node_list_gpu_node.csv beside the trace)"),
         seed: int = typer.Option(0, "--seed"),
@@ -75,7 +75,8 @@ def add_commands(sim: typer.Typer) -> None:
     @exits_2_on_bad_input
     def compare_cmd(
         seed: int = typer.Option(0, "--seed"),
-        report: Path | None = typer.Option(None, "--report"),
+        report: Path | None = typer.Option(None, "--report", help="write report.html "
+                                           "(charts), report.json and CSVs here"),
         as_json: bool = typer.Option(False, "--json"),
         workers: int = typer.Option(1, "--workers", help="local processes, one run each"),
     ) -> None:
