@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from cli.errors import BadInput, exits_2_on_bad_input
+from scheduler.policy.rules import DEFAULT_MAX_TEMPERATURE_C
 from scheduler.telemetry import annotation
 from scheduler.telemetry.agent import Agent
 from scheduler.telemetry.backend import NvmlBackend
@@ -71,7 +72,9 @@ def agent(
         [], "--inject-xid", help="Fault drill: report this XID on GPU 0 (replay only)."
     ),
     max_temperature: float = typer.Option(
-        87.0, "--max-temperature", help="Flag a GPU over_temperature at or above this (C)."
+        DEFAULT_MAX_TEMPERATURE_C,
+        "--max-temperature",
+        help="Flag a GPU over_temperature at or above this (C).",
     ),
 ) -> None:
     """Run the GPU node agent."""

@@ -30,7 +30,7 @@ from scheduler.settings import Settings, load_settings
 from scheduler.state import placement as placement_codec
 from scheduler.state.extender import BindError, Extender, Timing
 from scheduler.state.store import ClusterStore
-from scheduler.telemetry.service import Poller, build_hub, configure_profile, telemetry_gauges
+from scheduler.telemetry.service import Poller, build_hub, plugin_args, telemetry_gauges
 from scheduler.telemetry.settings import TelemetrySettings
 
 log = logging.getLogger("tessera.serve")
@@ -47,13 +47,14 @@ class Service:
 def build_extender(
     store: ClusterStore, settings: Settings, binder: KubeBinder | None = None
 ) -> Extender:
-    profile = build_profile(weights=dict(settings.weights) if settings.weights else None)
+    tele = TelemetrySettings.from_thresholds(settings.thresholds)
+    profile = build_profile(
+        weights=dict(settings.weights) if settings.weights else None, args=plugin_args(tele)
+    )
     timing = Timing(reservation_ttl_s=settings.reservation_ttl_s, gang_ttl_s=settings.gang_ttl_s)
     # Telemetry: thresholds configure the health/load plugins and the hub's
     # temperature flag; with a Prometheus URL a poller keeps live health/load folded into every
     # snapshot, else load scoring is allocation only.
-    tele = TelemetrySettings.from_thresholds(settings.thresholds)
-    profile = configure_profile(profile, tele)
     hub = build_hub(tele, prometheus_url=settings.prometheus_url or "")
     if hub.sources:
         Poller(hub, tele.poll_s, warm=store.snapshot).start()

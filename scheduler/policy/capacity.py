@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from packing.catalogue import GpuModel, get_model
+from packing.catalogue import GpuModel
 from packing.errors import PackingError
 from packing.mig import MigInstance, free_starts
-from scheduler.policy.model import (
+from scheduler.policy.records import (
     MILLI_PER_GPU,
     UNKNOWN_INDEX,
     Allocation,
@@ -28,24 +28,7 @@ from scheduler.policy.model import (
     GpuGrant,
     Node,
 )
-
-
-def gpu_faulted(gpu: Gpu) -> bool:
-    """A hard fault: no pod should get any part of this GPU until it is repaired.
-
-    Also excluded (health rules): a critical XID inside the window, or over-temperature;
-    telemetry sets both flags, the `HealthFilter` plugin explains them.
-    """
-    h = gpu.health
-    return h.ecc_uncorrectable > 0 or h.remap_failure or bool(h.xid_recent) or h.over_temperature
-
-
-def resolve_model(name: str) -> GpuModel | None:
-    """The catalogue entry for a model name, or None when the catalogue does not know it."""
-    try:
-        return get_model(name)
-    except PackingError:
-        return None
+from scheduler.policy.rules import gpu_faulted, resolve_model
 
 
 @dataclass

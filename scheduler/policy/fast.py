@@ -26,8 +26,8 @@ from scheduler.policy.model import (
     PodRequest,
 )
 from scheduler.policy.plugins.gang import GangFilter
-from scheduler.policy.plugins.gpu_model import canonical
 from scheduler.policy.plugins.health import HealthFilter, HealthThresholds
+from scheduler.policy.rules import canonical
 from scheduler.policy.status import Code
 
 VECTOR_FILTERS = frozenset({"GpuModel", "GpuHealth", "Gang", "GpuFit"})

@@ -11,7 +11,7 @@ from packing.errors import PackingError
 from packing.fractional import GpuShare, choose_gpus
 from packing.mig import MigInstance, fit_multiset, occupancy
 from scheduler.policy.capacity import GpuCapacity, NodeCapacity
-from scheduler.policy.model import (
+from scheduler.policy.records import (
     MILLI_PER_GPU,
     UNKNOWN_INDEX,
     GpuGrant,

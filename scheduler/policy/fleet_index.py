@@ -23,9 +23,7 @@ from packing.catalogue import GpuModel, MigProfile, get_model
 from packing.errors import PackingError
 from packing.mig import occupancy
 from scheduler.policy.capacity import GpuCapacity, NodeCapacity, gpu_used_fraction
-from scheduler.policy.plugins.gpu_model import node_products
-from scheduler.policy.plugins.health import HealthThresholds, gpu_health_reasons
-from scheduler.policy.plugins.load import fresh_load
+from scheduler.policy.rules import HealthThresholds, fresh_load, gpu_health_reasons, node_products
 
 NO_GPU = -1
 MAX_ROW_MEMOS = 64  # request shapes remembered per index (each a few arrays of one value a row)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from scheduler.policy.fit import choose
 from scheduler.policy.model import ClusterState, Node, Placement, PodRequest
 from scheduler.policy.status import SUCCESS, Status, error
 
@@ -112,8 +113,6 @@ def choose_placement(state: ClusterState, pod: PodRequest, node: Node) -> Placem
 
     Deterministic: the same state and pod always give the same placement.
     """
-    from scheduler.policy.fit import choose
-
     return choose(state.capacity(node.name), pod)
 
 

@@ -19,7 +19,7 @@ from scheduler.policy.capacity import NodeCapacity, placement_conflicts
 from scheduler.policy.framework import Profile, choose_placement, filter_node
 from scheduler.policy.model import Allocation, ClusterState, GpuGrant, Placement, PodRequest
 from scheduler.policy.plugins.binpack import Binpack
-from scheduler.policy.plugins.gpu_model import canonical
+from scheduler.policy.rules import canonical
 
 MAX_CANDIDATES = 256  # per member shape; the CP-SAT planner prunes further (to 32 by default)
 

@@ -1,32 +1,52 @@
-"""Explicit plugin registry: names -> plugin classes, and the default profile with its weights.
+"""Explicit plugin registry: names -> factories, and the default profile with its weights.
 
-Add a plugin by importing its class and adding one line to FILTERS or SCORERS.
+Each plugin class is its own factory (kube-scheduler's `New(args)`): called with its settings
+object, or with None for its defaults. `build_profile` makes every plugin of a profile from the
+settings it is given, so no caller builds plugins and swaps them in by name.
+
+Add a plugin by writing its file under `plugins/` and adding one line to FILTERS or SCORERS
+(docs/extending.md). The mapping types make mypy check each class against its Protocol.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from scheduler.policy.framework import FilterPlugin, Profile, ScorePlugin
 from scheduler.policy.plugins.binpack import Binpack
-from scheduler.policy.plugins.fragmentation import FragmentationScore
+from scheduler.policy.plugins.fragmentation import FragmentationArgs, FragmentationScore
 from scheduler.policy.plugins.gang import GangFilter
 from scheduler.policy.plugins.gpu_fit import GpuFit
 from scheduler.policy.plugins.gpu_model import GpuModelFilter
 from scheduler.policy.plugins.health import HealthFilter
 from scheduler.policy.plugins.load import LoadScore
+from scheduler.policy.rules import HealthThresholds, LoadSettings
 
-FILTERS: dict[str, type] = {
-    GpuModelFilter.name: GpuModelFilter,  # unresolvable first (kube-scheduler's advice)
-    HealthFilter.name: HealthFilter,  # unhealthy GPUs: unresolvable, with the reasons
-    GangFilter.name: GangFilter,
-    GpuFit.name: GpuFit,
+P = TypeVar("P", covariant=True)
+
+
+@dataclass(frozen=True)
+class Factory(Generic[P]):
+    """How to make one plugin: `new(settings or None)`, and the settings type it accepts."""
+
+    new: Callable[[Any], P]
+    args: type | None = None  # None: the plugin takes no settings
+
+
+FILTERS: dict[str, Factory[FilterPlugin]] = {
+    GpuModelFilter.name: Factory(GpuModelFilter),  # unresolvable first (kube-scheduler's advice)
+    HealthFilter.name: Factory(HealthFilter, HealthThresholds),  # unhealthy GPUs: unresolvable
+    GangFilter.name: Factory(GangFilter),
+    GpuFit.name: Factory(GpuFit),
 }
 
-SCORERS: dict[str, type] = {
-    Binpack.name: Binpack,
-    FragmentationScore.name: FragmentationScore,  # exact-placement fragmentation increase
-    LoadScore.name: LoadScore,  # live load where fresh; NEUTRAL where stale or missing
+SCORERS: dict[str, Factory[ScorePlugin]] = {
+    Binpack.name: Factory(Binpack),
+    # exact-placement fragmentation increase
+    FragmentationScore.name: Factory(FragmentationScore, FragmentationArgs),
+    LoadScore.name: Factory(LoadScore, LoadSettings),  # live load where fresh; else NEUTRAL
 }
 
 DEFAULT_FILTERS: tuple[str, ...] = tuple(FILTERS)
@@ -39,10 +59,14 @@ def build_profile(
     filters: Iterable[str] | None = None,
     weights: Mapping[str, float] | None = None,
     name: str = "default",
+    args: Mapping[str, object] | None = None,
 ) -> Profile:
-    """A profile from plugin names and score weights; unknown names raise a one-line ValueError."""
+    """A profile from plugin names, score weights and per-plugin settings (`args`, by plugin
+    name; a plugin not named there gets its defaults). Unknown names, bad weights or settings
+    of the wrong type raise a one-line ValueError."""
     chosen = tuple(DEFAULT_FILTERS if filters is None else filters)
     w = dict(DEFAULT_WEIGHTS if weights is None else weights)
+    given = dict(args or {})
     for f in chosen:
         if f not in FILTERS:
             raise ValueError(f"unknown filter plugin {f!r}; known: {', '.join(FILTERS)}")
@@ -51,11 +75,24 @@ def build_profile(
             raise ValueError(f"unknown score plugin {s!r}; known: {', '.join(SCORERS)}")
         if not isinstance(value, int | float) or value < 0 or value != value:
             raise ValueError(f"weight of score plugin {s!r} must be a number >= 0, got {value!r}")
-    fplugins: tuple[FilterPlugin, ...] = tuple(FILTERS[f]() for f in chosen)
+    for plugin in given:
+        if plugin not in FILTERS and plugin not in SCORERS:
+            known = ", ".join([*FILTERS, *SCORERS])
+            raise ValueError(f"settings for unknown plugin {plugin!r}; known: {known}")
+    fplugins: tuple[FilterPlugin, ...] = tuple(_make(FILTERS, f, given) for f in chosen)
     splugins: tuple[tuple[ScorePlugin, float], ...] = tuple(
-        (SCORERS[s](), float(v)) for s, v in w.items() if v > 0
+        (_make(SCORERS, s, given), float(v)) for s, v in w.items() if v > 0
     )
     return Profile(fplugins, splugins, name)
+
+
+def _make(table: Mapping[str, Factory[P]], name: str, given: Mapping[str, object]) -> P:
+    factory = table[name]
+    settings = given.get(name)
+    if settings is not None and (factory.args is None or not isinstance(settings, factory.args)):
+        want = "no settings" if factory.args is None else factory.args.__name__
+        raise ValueError(f"plugin {name!r} takes {want}, got {type(settings).__name__}")
+    return factory.new(settings)
 
 
 def default_profile() -> Profile:

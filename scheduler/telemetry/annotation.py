@@ -13,7 +13,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from scheduler.policy.plugins.health import NON_FATAL_XIDS
+from scheduler.policy.rules import DEFAULT_MAX_TEMPERATURE_C, NON_FATAL_XIDS
 from scheduler.telemetry.readings import GpuReading, NodeSample, XidEvent
 
 ANNOTATION = "tessera.io/gpus"
@@ -34,7 +34,9 @@ def _int(v: float | None) -> int | None:
 
 
 def to_document(
-    sample: NodeSample, hot_c: float = 87.0, ignored_xids: frozenset[int] = NON_FATAL_XIDS
+    sample: NodeSample,
+    hot_c: float = DEFAULT_MAX_TEMPERATURE_C,
+    ignored_xids: frozenset[int] = NON_FATAL_XIDS,
 ) -> dict[str, Any]:
     """Schema v1. `xid_recent` lists only critical XIDs (application-caused ones are dropped)."""
     gpus = []
@@ -80,7 +82,7 @@ def to_document(
     return {"version": VERSION, "updated": _iso(sample.taken_at), "gpus": gpus}
 
 
-def encode(sample: NodeSample, hot_c: float = 87.0) -> str:
+def encode(sample: NodeSample, hot_c: float = DEFAULT_MAX_TEMPERATURE_C) -> str:
     return json.dumps(to_document(sample, hot_c), separators=(",", ":"), sort_keys=True)
 
 

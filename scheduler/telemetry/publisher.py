@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from scheduler.policy.rules import DEFAULT_MAX_TEMPERATURE_C
 from scheduler.telemetry import annotation
 from scheduler.telemetry.logonce import LogOnce
 from scheduler.telemetry.readings import NodeSample
@@ -56,7 +57,7 @@ class AnnotationPublisher:
         *,
         min_interval_s: float = 30.0,
         heartbeat_s: float = 300.0,
-        hot_c: float = 87.0,
+        hot_c: float = DEFAULT_MAX_TEMPERATURE_C,
     ) -> None:
         self._node, self._patcher = node, patcher
         self._min, self._beat, self._hot = min_interval_s, heartbeat_s, hot_c

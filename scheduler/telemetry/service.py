@@ -8,15 +8,12 @@ allocation-only.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from scheduler.policy.framework import FilterPlugin, Profile, ScorePlugin
 from scheduler.policy.model import ClusterState
-from scheduler.policy.plugins.health import HealthFilter, HealthThresholds
-from scheduler.policy.plugins.load import LoadScore, LoadSettings
+from scheduler.policy.rules import HealthThresholds, LoadSettings
 from scheduler.telemetry.hub import TelemetryHub
 from scheduler.telemetry.settings import TelemetrySettings
 from scheduler.telemetry.sources import AnnotationSource, PrometheusSource, ScrapeSource, Source
@@ -48,18 +45,13 @@ def build_hub(
     return TelemetryHub(sources, settings)
 
 
-def configure_profile(profile: Profile, settings: TelemetrySettings) -> Profile:
-    """The profile with its health and load plugins built from `settings` (same thresholds the
-    hub flags GPUs with), other plugins untouched."""
-    health = HealthFilter(HealthThresholds(settings.max_temperature_c, settings.ignored_xids))
-    load = LoadScore(LoadSettings(max_age_s=settings.max_age_s))
-    filters: tuple[FilterPlugin, ...] = tuple(
-        health if f.name == HealthFilter.name else f for f in profile.filters
-    )
-    scorers: tuple[tuple[ScorePlugin, float], ...] = tuple(
-        (load if s.name == LoadScore.name else s, w) for s, w in profile.scorers
-    )
-    return dataclasses.replace(profile, filters=filters, scorers=scorers)
+def plugin_args(settings: TelemetrySettings) -> dict[str, object]:
+    """Settings for the health filter and the load scorer, by plugin name, for
+    `registry.build_profile(args=...)`: the same thresholds the hub flags GPUs with."""
+    return {
+        "GpuHealth": HealthThresholds(settings.max_temperature_c, settings.ignored_xids),
+        "GpuLoad": LoadSettings(max_age_s=settings.max_age_s),
+    }
 
 
 class Poller:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from scheduler.policy.rules import DEFAULT_MAX_LOAD_AGE_S
 from scheduler.telemetry import annotation, dcgm
 from scheduler.telemetry.logonce import LogOnce
 from scheduler.telemetry.readings import GpuReading
@@ -49,7 +50,7 @@ class PrometheusSource:
         self,
         base_url: str,
         *,
-        max_age_s: float = 120.0,
+        max_age_s: float = DEFAULT_MAX_LOAD_AGE_S,
         timeout_s: float = 2.0,
         metrics: Sequence[str] = dcgm.METRIC_NAMES,
         name: str = "prometheus",
@@ -91,7 +92,7 @@ class ScrapeSource:
         self,
         urls: Sequence[str],
         *,
-        max_age_s: float = 120.0,
+        max_age_s: float = DEFAULT_MAX_LOAD_AGE_S,
         timeout_s: float = 2.0,
         name: str = "scrape",
     ) -> None:

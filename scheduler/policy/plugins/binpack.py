@@ -10,6 +10,9 @@ from scheduler.policy.model import ClusterState, Node, PodRequest
 class Binpack:
     name = "Binpack"
 
+    def __init__(self, args: None = None) -> None:
+        """Takes no settings (the registry's factory call)."""
+
     def score(self, state: ClusterState, pod: PodRequest, node: Node) -> float:
         cap = state.capacity(node.name)
         gpus = cap.usable_gpus

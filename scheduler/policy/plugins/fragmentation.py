@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 from packing.errors import PackingError
@@ -48,16 +49,22 @@ def _own_shape(pod: PodRequest) -> TargetWorkload:
     return own_shape(pod.cpu_milli, MILLI_PER_GPU if whole else g.milli, g.count if whole else 1)
 
 
+@dataclass(frozen=True)
+class FragmentationArgs:
+    """The scorer's settings: the workload whose fragmentation it measures (None: the incoming
+    pod's own shape) and the MIG profile mix (None: `packing`'s default mix)."""
+
+    workload: TargetWorkload | None = None
+    mig_mix: Mapping[str, float] | None = None
+
+
 class FragmentationScore:
     name = "Fragmentation"
 
-    def __init__(
-        self,
-        workload: TargetWorkload | None = None,
-        mig_mix: Mapping[str, float] | None = None,
-    ) -> None:
-        self.workload = workload
-        self.mig_mix = mig_mix
+    def __init__(self, args: FragmentationArgs | None = None) -> None:
+        self.args = args or FragmentationArgs()
+        self.workload = self.args.workload
+        self.mig_mix = self.args.mig_mix
 
     def score(self, state: ClusterState, pod: PodRequest, node: Node) -> float:
         placement = choose_placement(state, pod, node)

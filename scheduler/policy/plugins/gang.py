@@ -14,6 +14,9 @@ from scheduler.policy.status import SUCCESS, Status, unschedulable
 class GangFilter:
     name = "Gang"
 
+    def __init__(self, args: None = None) -> None:
+        """Takes no settings (the registry's factory call)."""
+
     def filter(self, state: ClusterState, pod: PodRequest, node: Node) -> Status:
         if pod.gang is None:
             return SUCCESS

@@ -10,6 +10,9 @@ from scheduler.policy.status import SUCCESS, Status
 class GpuFit:
     name = "GpuFit"
 
+    def __init__(self, args: None = None) -> None:
+        """Takes no settings (the registry's factory call)."""
+
     def filter(self, state: ClusterState, pod: PodRequest, node: Node) -> Status:
         if pod.gpu is None:
             return SUCCESS

@@ -7,32 +7,18 @@ catalogue does not know are compared verbatim. A mismatch is permanent: unresolv
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from scheduler.policy.capacity import resolve_model
 from scheduler.policy.model import ClusterState, Node, PodRequest
+from scheduler.policy.rules import PRODUCT_LABEL, canonical, node_products
 from scheduler.policy.status import SUCCESS, Status, unresolvable
 
-PRODUCT_LABEL = "nvidia.com/gpu.product"
-
-
-@lru_cache(maxsize=4096)
-def canonical(name: str) -> str:
-    model = resolve_model(name)
-    return model.key if model is not None else name.strip()
-
-
-def node_products(node: Node) -> frozenset[str]:
-    """Canonical model names on the node: from its GPUs, else its GFD product label."""
-    names = {canonical(g.model) for g in node.gpus}
-    label = node.labels.get(PRODUCT_LABEL)
-    if not names and label:
-        names.add(canonical(label))
-    return frozenset(names)
+__all__ = ["PRODUCT_LABEL", "GpuModelFilter", "canonical", "node_products"]
 
 
 class GpuModelFilter:
     name = "GpuModel"
+
+    def __init__(self, args: None = None) -> None:
+        """Takes no settings (the registry's factory call)."""
 
     def filter(self, state: ClusterState, pod: PodRequest, node: Node) -> Status:
         if pod.allowed_products is None or pod.gpu is None:

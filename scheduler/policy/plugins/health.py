@@ -1,9 +1,9 @@
 """Filter: keep pods off unhealthy GPUs, and say which GPU failed which check.
 
 Unhealthy = a critical XID inside the window, uncorrectable ECC errors, a failed row remap, or a
-temperature at or above the limit. These are unresolvable (preemption cannot repair a GPU).
-XIDs that applications cause (13, 31, 43, 45, 68, 109: NVIDIA/k8s-device-plugin#1340, see
-reference/peers.md) are not faults. The capacity view already skips GPUs that telemetry flagged
+temperature at or above the limit (the rules and their defaults: `scheduler.policy.rules`).
+These are unresolvable (preemption cannot repair a GPU); XIDs that applications cause are not
+faults. The capacity view already skips GPUs that telemetry flagged
 (telemetry applies the same thresholds); this filter names the reasons in
 `FailedAndUnresolvableNodes`, and passes a node only if the placement it would really get
 avoids every GPU these thresholds call unhealthy.
@@ -12,37 +12,13 @@ Missing health data is healthy: telemetry must never block scheduling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from scheduler.policy import fit
 from scheduler.policy.capacity import NodeCapacity
-from scheduler.policy.model import ClusterState, Gpu, Node, PodRequest
+from scheduler.policy.model import ClusterState, Node, PodRequest
+from scheduler.policy.rules import NON_FATAL_XIDS, HealthThresholds, gpu_health_reasons
 from scheduler.policy.status import SUCCESS, Status, unresolvable, unschedulable
 
-NON_FATAL_XIDS = frozenset({13, 31, 43, 45, 68, 109})
-
-
-@dataclass(frozen=True)
-class HealthThresholds:
-    max_temperature_c: float = 87.0
-    ignored_xids: frozenset[int] = field(default=NON_FATAL_XIDS)
-
-
-def gpu_health_reasons(gpu: Gpu, th: HealthThresholds) -> tuple[str, ...]:
-    """Why `gpu` must not be used; empty when it is healthy (or nothing is known)."""
-    h, out = gpu.health, []
-    xids = sorted({x for x in h.xid_recent if x not in th.ignored_xids})
-    if xids:
-        out.append(f"XID {', '.join(map(str, xids))} within the health window")
-    if h.ecc_uncorrectable > 0:
-        out.append(f"{h.ecc_uncorrectable} uncorrectable ECC error(s)")
-    if h.remap_failure:
-        out.append("row remap failure")
-    hot = h.temperature_c is not None and h.temperature_c >= th.max_temperature_c
-    if hot or h.over_temperature:
-        temp = "?" if h.temperature_c is None else f"{h.temperature_c:g}"
-        out.append(f"temperature {temp} C >= limit {th.max_temperature_c:g} C")
-    return tuple(out)
+__all__ = ["NON_FATAL_XIDS", "HealthFilter", "HealthThresholds", "gpu_health_reasons"]
 
 
 class HealthFilter:

@@ -11,34 +11,14 @@ exclusive whatever their utilisation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from scheduler.policy.capacity import gpu_used_fraction
 from scheduler.policy.framework import choose_placement
-from scheduler.policy.model import ClusterState, Gpu, Node, PodRequest, Qos
+from scheduler.policy.model import ClusterState, Node, PodRequest
+from scheduler.policy.rules import LoadSettings, fresh_load
+
+__all__ = ["NEUTRAL", "LoadScore", "LoadSettings", "fresh_load"]
 
 NEUTRAL = 0.5
-
-
-@dataclass(frozen=True)
-class LoadSettings:
-    max_age_s: float = 120.0  # dcgm-exporter 30 s + Prometheus scrape 60 s + slack
-    default_qos: Qos = "latency"
-
-
-def fresh_load(gpu: Gpu, now: float, max_age_s: float) -> float | None:
-    """Load 0..1 of `gpu` if a reading at most `max_age_s` old exists, else None."""
-    ld = gpu.load
-    if ld is None or ld.observed_at is None or now - ld.observed_at > max_age_s:
-        return None
-    parts = []
-    if ld.utilization_pct is not None and ld.utilization_pct == ld.utilization_pct:
-        parts.append(ld.utilization_pct / 100.0)
-    if ld.memory_used_mib is not None and gpu.memory_mib > 0:
-        parts.append(ld.memory_used_mib / gpu.memory_mib)
-    if not parts:
-        return None
-    return min(1.0, max(0.0, max(parts)))
 
 
 class LoadScore:

@@ -18,7 +18,7 @@ import numpy as np
 from packing.fgd import TargetWorkload, typical_workload
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
 from scheduler.policy.model import PodRequest
-from scheduler.policy.plugins.fragmentation import FragmentationScore
+from scheduler.policy.plugins.fragmentation import FragmentationArgs, FragmentationScore
 from scheduler.policy.registry import build_profile
 from simulator.cluster.state import SimCluster
 from simulator.fgd_fill.cluster import FillCluster
@@ -47,12 +47,9 @@ def pod_request(pod: OpenbPod) -> PodRequest:
 
 def trace_profile(workload: TargetWorkload) -> Profile:
     """The default profile with the fragmentation scorer aimed at the trace's typical pods."""
-    base = build_profile()
-    scorers = tuple(
-        (FragmentationScore(workload=workload), w) if p.name == FragmentationScore.name else (p, w)
-        for p, w in base.scorers
+    return build_profile(
+        name="fill-trace-mix", args={FragmentationScore.name: FragmentationArgs(workload)}
     )
-    return Profile(base.filters, scorers, "fill-trace-mix")
 
 
 class TesseraFill:

@@ -52,12 +52,12 @@ def test_build_hub_and_poller() -> None:
 def test_thresholds_from_service_settings_reach_the_plugins() -> None:
     import pytest
 
-    from scheduler.policy.registry import default_profile
-    from scheduler.telemetry.service import configure_profile
+    from scheduler.policy.registry import build_profile, default_profile
+    from scheduler.telemetry.service import plugin_args
 
     ts = TelemetrySettings.from_thresholds({"temperature_c": 80, "max_age_s": 30})
     assert (ts.max_temperature_c, ts.max_age_s) == (80.0, 30.0)
-    prof = configure_profile(default_profile(), ts)
+    prof = build_profile(args=plugin_args(ts))
     [health] = [f for f in prof.filters if f.name == "GpuHealth"]
     [load] = [s for s, _ in prof.scorers if s.name == "GpuLoad"]
     assert health.thresholds.max_temperature_c == 80.0  # type: ignore[attr-defined]
