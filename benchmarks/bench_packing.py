@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, n
 
 from packing.fleet import can_fit_multiset, can_place, masks_of  # noqa: E402
 from packing.gang import plan_gang  # noqa: E402
-from packing.gang_cost import CostModel  # noqa: E402
-from packing.gang_greedy import greedy  # noqa: E402
-from packing.gang_state import FleetState, evaluate_plan  # noqa: E402
-from packing.gang_types import GangMember, GpuSlot, NodeSlot  # noqa: E402
+from packing.gang.cost import CostModel  # noqa: E402
+from packing.gang.greedy import greedy  # noqa: E402
+from packing.gang.state import FleetState, evaluate_plan  # noqa: E402
+from packing.gang.types import GangMember, GpuSlot, NodeSlot  # noqa: E402
 from packing.mig import free_starts, valid_layouts  # noqa: E402
 
 H = "H100-80GB"

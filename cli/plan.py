@@ -21,10 +21,10 @@ import yaml
 
 from cli.errors import BadInput, exits_2_on_bad_input
 from cli.serve import snapshot_store
-from packing.gang_types import GpuSlot, NodeSlot
+from packing.gang.types import GpuSlot, NodeSlot
 from packing.mig import MigInstance
 from packing.repartition import plan_repartition
-from packing.repartition_types import RepartitionPlan, mig_devices, mig_parted_config, plan_json
+from packing.repartition.types import RepartitionPlan, mig_devices, mig_parted_config, plan_json
 from scheduler.policy.model import ClusterState
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from packing.errors import PackingError
 from packing.gang import plan_gang
-from packing.gang_types import GangMember, GpuSlot, NodeSlot
+from packing.gang.types import GangMember, GpuSlot, NodeSlot
 from scheduler.policy import fast, fast_scores
 from scheduler.policy.capacity import NodeCapacity, placement_conflicts
 from scheduler.policy.framework import Profile, choose_placement, filter_node

@@ -7,9 +7,9 @@ from collections.abc import Iterator, Sequence
 
 from packing.catalogue import get_model
 from packing.errors import InvalidPlacementError
-from packing.gang_cost import CostModel
-from packing.gang_state import evaluate_plan
-from packing.gang_types import GangMember, GpuSlot, Grant, MemberPlacement, NodeSlot
+from packing.gang.cost import CostModel
+from packing.gang.state import evaluate_plan
+from packing.gang.types import GangMember, GpuSlot, Grant, MemberPlacement, NodeSlot
 from packing.mig import MigInstance
 
 H = "H100-80GB"

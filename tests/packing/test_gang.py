@@ -13,10 +13,10 @@ from packing.errors import (
     UnknownGpuModelError,
 )
 from packing.gang import plan_gang
-from packing.gang_cost import CostModel
-from packing.gang_greedy import greedy
-from packing.gang_state import FleetState, evaluate_plan
-from packing.gang_types import GangMember, GpuSlot, Grant, MemberPlacement, NodeSlot
+from packing.gang.cost import CostModel
+from packing.gang.greedy import greedy
+from packing.gang.state import FleetState, evaluate_plan
+from packing.gang.types import GangMember, GpuSlot, Grant, MemberPlacement, NodeSlot
 from packing.mig import valid_layouts
 from tests.packing.gang_builders import brute_force, mig_gpu, node, plain_gpu
 

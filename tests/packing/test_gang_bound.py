@@ -6,10 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from packing.gang import plan_gang
-from packing.gang_bound import lower_bound
-from packing.gang_cost import CostModel
-from packing.gang_state import FleetState
-from packing.gang_types import GangMember, NodeSlot
+from packing.gang.bound import lower_bound
+from packing.gang.cost import CostModel
+from packing.gang.state import FleetState
+from packing.gang.types import GangMember, NodeSlot
 from tests.packing.gang_builders import brute_force, node, plain_gpu
 from tests.packing.test_gang import instances
 

@@ -12,8 +12,8 @@ from packing.errors import InvalidCountError, PackingError, UnknownProfileError
 from packing.mig import MigInstance as Mi
 from packing.mig import check_layout, valid_layouts
 from packing.repartition import plan_repartition
-from packing.repartition_greedy import greedy_layouts, mig_gpus
-from packing.repartition_types import RepartitionPlan, mig_parted_config, plan_json
+from packing.repartition.greedy import greedy_layouts, mig_gpus
+from packing.repartition.types import RepartitionPlan, mig_parted_config, plan_json
 from tests.packing.gang_builders import mig_gpu, node, plain_gpu
 
 H = "H100-80GB"

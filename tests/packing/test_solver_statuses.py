@@ -11,10 +11,10 @@ import pytest
 from ortools.sat.python import cp_model
 
 from packing.gang import plan_gang
-from packing.gang_cost import CostModel
-from packing.gang_greedy import greedy
-from packing.gang_state import FleetState
-from packing.gang_types import GangMember
+from packing.gang.cost import CostModel
+from packing.gang.greedy import greedy
+from packing.gang.state import FleetState
+from packing.gang.types import GangMember
 from packing.repartition import plan_repartition
 from tests.packing.gang_builders import mig_gpu, node, plain_gpu
 

@@ -21,7 +21,7 @@ from packing.catalogue import get_model
 from packing.errors import PackingError
 from packing.fractional import MILLI_PER_GPU
 from packing.fragmentation import mig_frag_table
-from packing.gang_types import GangMember, Objective
+from packing.gang.types import GangMember, Objective
 
 SCALE = 100
 

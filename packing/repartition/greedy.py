@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from packing.catalogue import GpuModel, get_model
 from packing.errors import InvalidPlacementError
 from packing.fragmentation import mig_frag_table
-from packing.gang_types import GpuSlot, NodeSlot
+from packing.gang.types import GpuSlot, NodeSlot
 from packing.mig import MigInstance, check_layout
 
 

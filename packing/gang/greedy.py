@@ -15,9 +15,9 @@ import numpy.typing as npt
 from packing.catalogue import MODELS, GpuModel, MigProfile, get_model
 from packing.errors import InvalidPlacementError, UnknownProfileError
 from packing.fractional import MILLI_PER_GPU
-from packing.gang_cost import CostModel
-from packing.gang_state import FleetState
-from packing.gang_types import GangMember, Grant, MemberPlacement
+from packing.gang.cost import CostModel
+from packing.gang.state import FleetState
+from packing.gang.types import GangMember, Grant, MemberPlacement
 
 INF = np.iinfo(np.int64).max // 4
 I64 = npt.NDArray[np.int64]

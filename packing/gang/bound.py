@@ -17,9 +17,9 @@ import numpy as np
 
 from packing.catalogue import get_model
 from packing.fractional import MILLI_PER_GPU
-from packing.gang_greedy import INF, gpu_options, models_for, new_tables
-from packing.gang_state import FleetState
-from packing.gang_types import GangMember
+from packing.gang.greedy import INF, gpu_options, models_for, new_tables
+from packing.gang.state import FleetState
+from packing.gang.types import GangMember
 
 
 def _unit_min(st: FleetState, m: GangMember) -> int:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from packing.catalogue import get_model
-from packing.gang_state import FleetState
-from packing.gang_types import GangMember, Grant, MemberPlacement
+from packing.gang.state import FleetState
+from packing.gang.types import GangMember, Grant, MemberPlacement
 
 Classes = dict[tuple[object, ...], list[GangMember]]
 

@@ -16,12 +16,12 @@ from ortools.sat.python import cp_model
 from packing.catalogue import get_model
 from packing.errors import InvalidPlacementError, PackingError
 from packing.fractional import MILLI_PER_GPU
-from packing.gang_bound import lower_bound
-from packing.gang_cost import CostModel
-from packing.gang_decode import Classes, decode
-from packing.gang_greedy import INF, greedy, models_for, node_scores
-from packing.gang_state import UNTRACKED, FleetState, evaluate_plan
-from packing.gang_types import (
+from packing.gang.bound import lower_bound
+from packing.gang.cost import CostModel
+from packing.gang.decode import Classes, decode
+from packing.gang.greedy import INF, greedy, models_for, node_scores
+from packing.gang.state import UNTRACKED, FleetState, evaluate_plan
+from packing.gang.types import (
     GangMember,
     GangPlan,
     GpuSlot,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from packing.gang_types import Status
+from packing.gang.types import Status
 from packing.mig import MigInstance
 
 

@@ -16,8 +16,8 @@ import numpy as np
 from packing.catalogue import get_model
 from packing.errors import InvalidPlacementError, PackingError
 from packing.fractional import MILLI_PER_GPU
-from packing.gang_cost import CostModel
-from packing.gang_types import GangMember, Grant, MemberPlacement, NodeSlot
+from packing.gang.cost import CostModel
+from packing.gang.types import GangMember, Grant, MemberPlacement, NodeSlot
 from packing.mig import MigInstance, check_layout
 
 UNTRACKED = np.iinfo(np.int64).max // 4  # GPU memory not tracked: never the limit

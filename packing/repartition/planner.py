@@ -1,6 +1,6 @@
 """Repartition planner (CP-SAT): target MIG layouts that serve the most pending demand with the
 fewest instance changes; in-use instances are pinned.  Output: per-GPU target layouts and a
-mig-parted `version: v1` config (see repartition_types).
+mig-parted `version: v1` config (see packing.repartition.types).
 
 Demand is pending work: {profile: instances wanted}.  Free (not in use) instances serve it;
 an instance can be kept, destroyed (if free) or created.  Lexicographic objective:
@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from ortools.sat.python import cp_model
 
 from packing.errors import PackingError, UnknownProfileError
-from packing.gang_types import NodeSlot, Status
+from packing.gang.types import NodeSlot, Status
 from packing.mig import MigInstance, check_layout, validate_demand
-from packing.repartition_greedy import GpuRef, free_count, greedy_layouts, mig_gpus
-from packing.repartition_types import GpuTarget, NodeTarget, RepartitionPlan
+from packing.repartition.greedy import GpuRef, free_count, greedy_layouts, mig_gpus
+from packing.repartition.types import GpuTarget, NodeTarget, RepartitionPlan
 
 __all__ = ["plan_repartition"]
 
