@@ -43,11 +43,12 @@ def add_commands(sim: typer.Typer) -> None:
     def replay_cmd(
         trace: str = typer.Option(..., "--trace", help="Tiresias CSV, openb pod CSV (11 "
                                   "columns), DLRM v2025 instance CSV, GenAI v2026 "
-                                  "lora_request_trace CSV or "
+                                  "lora_request_trace CSV, schema v1 CSV/JSONL (docs/"
+                                  "trace-schema.md) or "
                                   "'synthetic[:seed=N,jobs=N,nodes=N,mig_nodes=N]'"),
         fmt: str = typer.Option("auto", "--format", help="auto (by header), tiresias, "
                                 "openb, dlrm, dlrm-gpu (HN instances on the GPU pool only), "
-                                "genai"),
+                                "genai, schema"),
         policies: str = typer.Option("tessera,volcano,kube-default", "--policies",
                                      help="comma list: tessera, tessera-static, volcano, "
                                      "kube-default"),

@@ -8,6 +8,7 @@
   run time = deletion - scheduled (pods that never ran: deletion - creation), on the node
   list's GPU nodes; whole GPUs and milli shares as the trace asks. Undisclosed GPU models keep
   their trace names (no MIG).
+- Multimodal schema v1 CSV or JSONL (docs/trace-schema.md): simulator.workloads.from_schema.
 - DLRM v2025 instance CSV and GenAI v2026 lora_request_trace CSV: simulator.workloads.dlrm
   and simulator.workloads.genai (each documents its mapping and the cluster it builds).
 - `synthetic[:seed=N,jobs=N,nodes=N,mig_nodes=N]`: simulator.workloads.synthetic.
@@ -21,8 +22,10 @@ from scheduler.policy.model import GpuRequest
 from simulator.traces.openb import OpenbPod, load_openb_nodes, load_openb_pods
 from simulator.traces.tiresias import load_tiresias_jobs
 from simulator.workloads.dlrm import dlrm
+from simulator.workloads.from_schema import workload_from_records
 from simulator.workloads.genai import genai
 from simulator.workloads.model import JobSpec, NodeSpec, TaskSpec, Workload
+from simulator.workloads.schema import load_records
 from simulator.workloads.synthetic import GiB, cluster, generate
 
 MiB = 1024**2
@@ -81,12 +84,13 @@ def synthetic_spec(spec: str) -> Workload:
                     args.get("mig_nodes", 4))
 
 
-FORMATS = ("auto", "tiresias", "openb", "dlrm", "dlrm-gpu", "genai")
+FORMATS = ("auto", "tiresias", "openb", "dlrm", "dlrm-gpu", "genai", "schema")
 _HEADERS = (
     ("job_id,num_gpu,submit_time", "tiresias"),
     ("name,cpu_milli,memory_mib,num_gpu,gpu_milli", "openb"),
     ("instance_sn,role,app_name", "dlrm"),
     ("gmt_create,predict_type", "genai"),
+    ("id,arrival_s,duration_s", "schema"),
 )
 
 
@@ -100,6 +104,8 @@ def load(trace: str, nodes: str | None = None, fmt: str = "auto") -> Workload:
     path = Path(trace)
     if not path.is_file():
         raise FileNotFoundError(f"trace file not found: {trace}")
+    if fmt == "auto" and path.suffix in (".jsonl", ".ndjson"):
+        fmt = "schema"
     if fmt == "auto":
         with path.open(encoding="utf-8") as fh:
             header = fh.readline().strip()
@@ -108,7 +114,8 @@ def load(trace: str, nodes: str | None = None, fmt: str = "auto") -> Workload:
             raise ValueError(
                 f"{trace}: unknown trace format (header {header[:60]!r}); expected a "
                 "Tiresias job CSV, an openb pod CSV, a DLRM v2025 instance CSV, a GenAI v2026 "
-                "lora_request_trace CSV or 'synthetic[:seed=N,...]'"
+                "lora_request_trace CSV, a schema v1 CSV/JSONL (docs/trace-schema.md) or "
+                "'synthetic[:seed=N,...]'"
             )
     if fmt == "tiresias":
         return tiresias(path)
@@ -117,4 +124,6 @@ def load(trace: str, nodes: str | None = None, fmt: str = "auto") -> Workload:
         return openb(path, node_file)
     if fmt == "genai":
         return genai(path)
+    if fmt == "schema":
+        return workload_from_records(load_records(path).rows, path.name)
     return dlrm(path, gpu_pool_only=fmt == "dlrm-gpu")

@@ -1,0 +1,276 @@
+"""The multimodal trace schema (v1), one record per line in CSV or JSONL (docs/trace-schema.md).
+
+A record is a unit of work: an inference service, one request to a service, a training or batch
+job (a gang when `gang_size` > 1), or a pipeline stage that starts when its `upstream` stages
+finish. GPU demand is one compact string so CSV and JSONL carry the same fields:
+`whole:N` (N whole GPUs), `mig:<profile>` (one MIG instance, e.g. `mig:1g.10gb`), `milli:M`
+(M/1000 of one GPU, with `gpu_memory_mib`), or empty (CPU only).
+
+Every bad value is a `SchemaError` naming file:line:column (1-based; for JSONL the column is
+where the field's key starts) and the field; `lenient=True` skips and counts bad records.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from packing.catalogue import get_model
+from scheduler.policy.model import GpuRequest
+from simulator.traces.errors import LoadReport, TraceError
+
+MODALITIES = ("text", "image", "audio", "video", "multimodal", "unspecified")
+KINDS = ("service", "request", "training", "batch", "pipeline_stage")
+FIELDS = (
+    "id", "arrival_s", "duration_s", "modality", "kind", "model", "gang_id", "gang_size",
+    "pipeline_id", "upstream", "gpu", "gpu_memory_mib", "gpu_model", "cpu_milli", "memory_mib",
+    "priority", "slo_ms",
+)  # fmt: skip
+_MAX_ERRORS_KEPT = 5
+
+
+class SchemaError(TraceError):
+    def __init__(self, path: str, line: int, column: int, field: str, message: str) -> None:
+        ValueError.__init__(self, f"{path}:{line}:{column}: field {field!r}: {message}")
+        self.path, self.line, self.column = path, line, field
+
+
+@dataclass(frozen=True)
+class TraceRecord:
+    id: str
+    arrival_s: float
+    duration_s: float
+    modality: str
+    kind: str
+    model: str = ""
+    gang_id: str = ""
+    gang_size: int = 1
+    pipeline_id: str = ""
+    upstream: tuple[str, ...] = ()
+    gpu: str = ""
+    gpu_memory_mib: int = 0
+    gpu_model: str = ""
+    cpu_milli: int = 1000
+    memory_mib: int = 4096
+    priority: int = 0
+    slo_ms: float | None = None
+
+    def gpu_request(self) -> GpuRequest | None:
+        return parse_gpu(self.gpu, self.gpu_memory_mib)
+
+    def as_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["upstream"] = list(self.upstream)
+        return doc
+
+
+def parse_gpu(text: str, memory_mib: int = 0) -> GpuRequest | None:
+    """`whole:N` | `mig:<profile>` | `milli:M` | '' -> the policy core's GpuRequest."""
+    if text == "":
+        return None
+    kind, _, value = text.partition(":")
+    if kind == "whole" and value.isdigit() and int(value) >= 1:
+        return GpuRequest("whole", count=int(value))
+    if kind == "milli" and value.isdigit() and 1 <= int(value) <= 999:
+        return GpuRequest("milli", milli=int(value), memory_mib=memory_mib)
+    if kind == "mig" and value:
+        get_model("H100-80GB").profile(value)  # KeyError/ValueError for an unknown profile
+        return GpuRequest("mig", profile=value)
+    raise ValueError(f"expected whole:N, mig:<profile> or milli:1..999, got {text!r}")
+
+
+class _Fields:
+    """Typed reads of one raw record; `col(name)` says where a field sits on its line."""
+
+    def __init__(self, path: str, line: int, raw: dict[str, Any], cols: dict[str, int]) -> None:
+        self.path, self.line, self.raw, self.cols = path, line, raw, cols
+
+    def fail(self, name: str, message: str) -> SchemaError:
+        return SchemaError(self.path, self.line, self.cols.get(name, 1), name, message)
+
+    def text(self, name: str, *, required: bool = False) -> str:
+        value = self.raw.get(name)
+        value = "" if value is None else str(value).strip()
+        if required and value == "":
+            raise self.fail(name, "missing value")
+        return value
+
+    def number(self, name: str, *, lo: float = 0.0, default: float | None = None,
+               positive: bool = False) -> float:
+        raw = self.text(name)
+        if raw == "":
+            if default is None:
+                raise self.fail(name, "missing value")
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise self.fail(name, f"expected a number, got {raw!r}") from None
+        if not math.isfinite(value) or value < lo or (positive and value <= 0):
+            bound = "> 0" if positive else f">= {lo:g}"
+            raise self.fail(name, f"expected a finite number {bound}, got {raw!r}")
+        return value
+
+    def integer(self, name: str, *, lo: int = 0, default: int) -> int:
+        value = self.number(name, lo=lo, default=float(default))
+        if value != int(value):
+            raise self.fail(name, f"expected a whole number, got {self.text(name)!r}")
+        return int(value)
+
+    def choice(self, name: str, options: tuple[str, ...]) -> str:
+        value = self.text(name, required=True)
+        if value not in options:
+            raise self.fail(name, f"unknown {value!r}; expected one of {', '.join(options)}")
+        return value
+
+
+def _record(f: _Fields) -> TraceRecord:
+    unknown = sorted(set(f.raw) - set(FIELDS))
+    if unknown:
+        raise f.fail(unknown[0], f"unknown field; fields are {', '.join(FIELDS)}")
+    upstream_raw = f.raw.get("upstream")
+    if isinstance(upstream_raw, list):
+        upstream = tuple(str(u) for u in upstream_raw)
+    else:
+        upstream = tuple(u for u in f.text("upstream").split(";") if u)
+    gpu, memory = f.text("gpu"), f.integer("gpu_memory_mib", default=0)
+    try:
+        parse_gpu(gpu, memory)
+    except (KeyError, ValueError) as exc:
+        raise f.fail("gpu", str(exc).strip("'\"")) from None
+    slo = f.number("slo_ms", default=-1.0, lo=-1.0)
+    rec = TraceRecord(
+        id=f.text("id", required=True),
+        arrival_s=f.number("arrival_s"),
+        duration_s=f.number("duration_s", positive=True),
+        modality=f.choice("modality", MODALITIES),
+        kind=f.choice("kind", KINDS),
+        model=f.text("model"),
+        gang_id=f.text("gang_id"),
+        gang_size=f.integer("gang_size", lo=1, default=1),
+        pipeline_id=f.text("pipeline_id"),
+        upstream=upstream,
+        gpu=gpu,
+        gpu_memory_mib=memory,
+        gpu_model=f.text("gpu_model"),
+        cpu_milli=f.integer("cpu_milli", default=1000),
+        memory_mib=f.integer("memory_mib", default=4096),
+        priority=f.integer("priority", lo=-(10**9), default=0),
+        slo_ms=None if slo < 0 else slo,
+    )
+    if rec.kind == "request" and not rec.model:
+        raise f.fail("model", "a request names the model (service) it is sent to")
+    if rec.upstream and rec.kind != "pipeline_stage":
+        raise f.fail("upstream", "only a pipeline_stage has upstream stages")
+    return rec
+
+
+def _check_links(path: str, recs: list[tuple[int, TraceRecord]]) -> None:
+    """Upstream ids must exist; a gang's records agree on its size."""
+    ids = {r.id for _, r in recs}
+    sizes: dict[str, int] = {}
+    for line, r in recs:
+        for up in r.upstream:
+            if up not in ids:
+                raise SchemaError(path, line, 1, "upstream", f"unknown stage id {up!r}")
+        if r.gang_id and sizes.setdefault(r.gang_id, r.gang_size) != r.gang_size:
+            raise SchemaError(path, line, 1, "gang_size",
+                              f"gang {r.gang_id!r} was declared with size {sizes[r.gang_id]}")
+
+
+def _csv_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
+    for i, name in enumerate(header):
+        if name not in FIELDS:
+            raise SchemaError(path, 1, i + 1, name,
+                              f"unknown column; fields are {', '.join(FIELDS)}")
+    for need in ("id", "arrival_s", "duration_s", "modality", "kind"):
+        if need not in header:
+            raise SchemaError(path, 1, 1, need, "required column missing from the header")
+    cols = {name: i + 1 for i, name in enumerate(header)}
+    for line, values in enumerate(reader, start=2):
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            yield SchemaError(path, line, min(len(values), len(header)) + 1, "(row)",
+                              f"has {len(values)} fields, header has {len(header)}")
+            continue
+        yield _Fields(path, line, dict(zip(header, values, strict=True)), cols)
+
+
+def _jsonl_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:
+    for line, raw_line in enumerate(text.splitlines(), start=1):
+        if not raw_line.strip():
+            continue
+        try:
+            doc = json.loads(raw_line)
+        except json.JSONDecodeError as exc:
+            yield SchemaError(path, line, exc.colno, "(json)", exc.msg)
+            continue
+        if not isinstance(doc, dict):
+            yield SchemaError(path, line, 1, "(json)", "expected one JSON object per line")
+            continue
+        cols = {k: max(raw_line.find(f'"{k}"'), 0) + 1 for k in doc}
+        yield _Fields(path, line, doc, cols)
+
+
+def load_records(path: str | Path, *, lenient: bool = False) -> LoadReport[TraceRecord]:
+    """CSV (by header) or JSONL (`.jsonl`/`.ndjson`) records; links checked after the rows."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"trace file not found: {name}") from None
+    jsonl = Path(path).suffix in (".jsonl", ".ndjson")
+    items = _jsonl_records(name, text) if jsonl else _csv_records(name, text)
+    good: list[tuple[int, TraceRecord]] = []
+    skipped, errors = 0, list[str]()
+    seen: set[str] = set()
+    for item in items:
+        try:
+            if isinstance(item, SchemaError):
+                raise item
+            rec = _record(item)
+            if rec.id in seen:
+                raise item.fail("id", f"duplicate id {rec.id!r}")
+            seen.add(rec.id)
+            good.append((item.line, rec))
+        except SchemaError as exc:
+            if not lenient:
+                raise
+            skipped += 1
+            if len(errors) < _MAX_ERRORS_KEPT:
+                errors.append(str(exc))
+    _check_links(name, good)
+    return LoadReport(tuple(r for _, r in good), skipped, tuple(errors))
+
+
+def to_jsonl(records: list[TraceRecord] | tuple[TraceRecord, ...]) -> str:
+    return "".join(json.dumps(r.as_dict(), sort_keys=False, separators=(",", ":")) + "\n"
+                   for r in records)
+
+
+def to_csv(records: list[TraceRecord] | tuple[TraceRecord, ...]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(FIELDS)
+    for r in records:
+        d = r.as_dict()
+        d["upstream"] = ";".join(r.upstream)
+        d["slo_ms"] = "" if r.slo_ms is None else r.slo_ms
+        w.writerow([d[k] for k in FIELDS])
+    return buf.getvalue()
+
+
+def write_records(path: str | Path, records: list[TraceRecord] | tuple[TraceRecord, ...]) -> None:
+    """JSONL for `.jsonl`/`.ndjson`, else CSV."""
+    p = Path(path)
+    p.write_text(to_jsonl(records) if p.suffix in (".jsonl", ".ndjson") else to_csv(records),
+                 encoding="utf-8")
