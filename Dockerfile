@@ -1,12 +1,12 @@
 # Image for the extender (`tessera serve`) and the node agent (`tessera agent`), as referenced by
-# manifests/extender.yaml and manifests/node-agent.yaml (image: tessera:0.1.0).
+# the Helm chart manifests/chart/tessera (values image.repository/tag: tessera:0.1.0).
 # Build: docker build -t tessera:0.1.0 .
 # Not built in this project's CI (its machines have no container engine); the Python package it
 # installs is what the test suite exercises.
 FROM python:3.11-slim
 
 # NVML comes from the host driver at run time: the NVIDIA container toolkit mounts libnvidia-ml
-# into the agent's pod when these are set (see manifests/node-agent.yaml).
+# into the agent's pod when these are set (the chart's node agent DaemonSet).
 ENV NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=utility \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from prometheus_client import CollectorRegistry, start_http_server
 
 from cli.errors import BadInput, exits_2_on_bad_input
 from scheduler.api.adapter import FacadePort
@@ -131,6 +132,16 @@ def build_service(
     return service
 
 
+def _serve_metrics_only(registry: CollectorRegistry, port: int) -> None:
+    """The same registry the extender's /metrics reads, on a port of its own (a daemon thread):
+    the chart's NetworkPolicy opens this port to the monitoring namespace and keeps the verbs'
+    port closed to every other pod."""
+    try:
+        start_http_server(port, addr="0.0.0.0", registry=registry)
+    except OSError as exc:
+        raise BadInput(f"cannot listen on 0.0.0.0:{port} for metrics: {exc.strerror}") from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     @exits_2_on_bad_input
@@ -155,6 +166,13 @@ def register(app: typer.Typer) -> None:
         config: Annotated[
             Path | None, typer.Option(help="Settings file (YAML or JSON); see README.")
         ] = None,
+        metrics_port: Annotated[
+            int | None,
+            typer.Option(
+                help="Also serve /metrics alone on this port (all interfaces), so a network "
+                "policy can open metrics to Prometheus without opening the verbs."
+            ),
+        ] = None,
     ) -> None:
         """Run the extender: POST /filter /prioritize /bind /preempt; GET /healthz /readyz
         /metrics /explain."""
@@ -169,6 +187,8 @@ def register(app: typer.Typer) -> None:
         ):
             if path is not None and not path.is_file():
                 raise BadInput(f"{flag} {path}: file not found")  # fmt: skip
+        if metrics_port is not None and not 0 < metrics_port <= 65535:
+            raise BadInput(f"--metrics-port {metrics_port}: must be 1..65535")
         settings = load_settings(config).with_overrides(
             host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, token_file=token_file
         )
@@ -192,6 +212,8 @@ def register(app: typer.Typer) -> None:
         except OSError as exc:
             where = f"{settings.host}:{settings.port}"
             raise BadInput(f"cannot listen on {where}: {exc.strerror}") from None
+        if metrics_port is not None:
+            _serve_metrics_only(app_.state.metrics.registry, metrics_port)
         server = make_server(
             app_, tls_cert=settings.tls_cert, tls_key=settings.tls_key, log_level=settings.log_level
         )

@@ -111,3 +111,43 @@ def test_config_file_and_token(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+def test_metrics_port_serves_metrics_alone(served_free_port: int) -> None:
+    # The chart's network policy opens this port to Prometheus; the verbs stay on --port only.
+    proc, url = start(
+        "--snapshot", str(EX / "cluster.json"), "--metrics-port", str(served_free_port)
+    )
+    try:
+        pod = yaml.safe_load((EX / "pod-h100.yaml").read_text())
+        body = orjson.dumps({"Pod": pod, "Nodes": None, "NodeNames": ["gpu-a"]})
+        assert httpx.post(f"{url}/filter", content=body, timeout=30).status_code == 200
+        metrics_url = f"http://127.0.0.1:{served_free_port}"
+        text = httpx.get(f"{metrics_url}/metrics", timeout=30).text
+        # The same registry as the verbs' port: the filter call above is counted here.
+        assert 'tessera_extender_requests_total{code="200",verb="filter"} 1.0' in text
+        # No verb answers on the metrics port (a filter reply would be JSON with NodeNames).
+        reply = httpx.post(f"{metrics_url}/filter", content=body, timeout=30)
+        assert "NodeNames" not in reply.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+
+
+def test_bad_metrics_port_exits_2() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "cli.main", "serve", "--snapshot", "examples/cluster.json",
+         "--metrics-port", "70000"],
+        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == "error: --metrics-port 70000: must be 1..65535"
+
+
+@pytest.fixture
+def served_free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
