@@ -11,7 +11,7 @@ import gc
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -43,6 +43,25 @@ class Service:
     extender: Extender
     ready: Callable[[], bool]
     stop: threading.Event
+    watches: WatchGroup | None = None
+
+    def counters(self) -> dict[str, dict[str, float]]:
+        """Counters other layers keep, for /metrics (`..._total`)."""
+        out: dict[str, dict[str, float]] = {
+            "tessera_rejected_annotations": {
+                "placement": float(self.extender.store.rejected_annotations)
+            }
+        }
+        if self.watches is not None:
+            out["tessera_watch_errors"] = {k: float(v) for k, v in self.watches.errors().items()}
+        return out
+
+    def gauges(self) -> dict[str, Callable[[], Mapping[str, float]]]:
+        """Extra /metrics gauges (FacadePort's `extra_gauges`): seconds since each watch moved."""
+        watches = self.watches
+        if watches is None:
+            return {}
+        return {"tessera_watch_age_seconds": watches.ages}
 
 
 def build_extender(
@@ -59,7 +78,14 @@ def build_extender(
     hub = build_hub(tele, prometheus_url=settings.prometheus_url or "")
     if hub.sources:
         Poller(hub, tele.poll_s, warm=store.snapshot).start()
-    return Extender(store, binder, profile, timing=timing, telemetry=hub)
+    return Extender(
+        store,
+        binder,
+        profile,
+        timing=timing,
+        telemetry=hub,
+        fold_request_nodes=not settings.node_cache_capable,
+    )
 
 
 def snapshot_store(path: Path) -> ClusterStore:
@@ -124,7 +150,7 @@ def build_service(
         )
         group.start()
         warmed = threading.Event()  # ready = synced and indexed, so no request pays the index
-        service = Service(ext, lambda: warmed.is_set() and group.ready(), stop)
+        service = Service(ext, lambda: warmed.is_set() and group.ready(), stop, group)
         threading.Thread(target=_warm_when_synced, args=(group, ext, warmed), daemon=True).start()
     threading.Thread(target=_expiry_loop, args=(ext, stop), daemon=True).start()
     if snapshot is not None:
@@ -204,9 +230,13 @@ def register(app: typer.Typer) -> None:
             body_limit=settings.body_limit_bytes,
             token=token,
             token_on_verbs=settings.token_on_verbs,
+            body_timeout_s=settings.body_timeout_s,
+            max_nodes=settings.max_nodes_per_request,
+            max_victims=settings.max_victims_per_request,
         )
-        port_ = FacadePort(service.extender, telemetry_gauges(service.extender.telemetry))
-        app_ = create_app(port_, edge, ready=service.ready)
+        gauges = {**telemetry_gauges(service.extender.telemetry), **service.gauges()}
+        port_ = FacadePort(service.extender, gauges)
+        app_ = create_app(port_, edge, ready=service.ready, counters=service.counters)
         try:
             sock = bind_socket(settings.host, settings.port)
         except OSError as exc:

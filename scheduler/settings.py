@@ -37,6 +37,16 @@ class Settings:
     token_on_verbs: bool = False
     # Largest request body accepted (bytes). A full NodeList of 10,000 GPU nodes is ~30 MB.
     body_limit_bytes: int = 64 * 1024 * 1024
+    # A request body must arrive within this many seconds (kube-scheduler gives up after its
+    # httpTimeout, 5 s by default); a slower or truncated body is answered 408.
+    body_timeout_s: float = 10.0
+    # Most node names (or Node objects) and preemption victims one request may carry.
+    max_nodes_per_request: int = 20_000
+    max_victims_per_request: int = 20_000
+    # Mirror of the scheduler's extender `nodeCacheCapable`. true: Nodes sent in a request are
+    # never folded into the watch cache (a request cannot poison it). false (full-Nodes mode):
+    # a request's Node is folded when the cache lacks it or holds an older resourceVersion.
+    node_cache_capable: bool = True
     # Score-plugin weights by plugin name (empty = the policy's defaults).
     weights: Mapping[str, float] = field(default_factory=dict)
     # A reservation made at filter/prioritize time lives this long unless bind confirms it.
@@ -59,7 +69,10 @@ class Settings:
             raise SettingsError("tls_cert and tls_key must be given together")
         if self.body_limit_bytes < 1024:
             raise SettingsError(f"body_limit_bytes: {self.body_limit_bytes} is below 1024")
-        for name in ("reservation_ttl_s", "gang_ttl_s", "backoff_initial_s", "backoff_max_s"):
+        for name in ("max_nodes_per_request", "max_victims_per_request"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name}: {getattr(self, name)} must be >= 1")
+        for name in _FLOATS:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: {getattr(self, name)} must be > 0")
         if self.watch_timeout_s <= 0:
@@ -85,10 +98,15 @@ class Settings:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _PATHS = {"tls_cert", "tls_key", "token_file"}
-_INTS = {"port", "body_limit_bytes", "watch_timeout_s"}
-_FLOATS = {"reservation_ttl_s", "gang_ttl_s", "backoff_initial_s", "backoff_max_s"}
+_INTS = {
+    "port", "body_limit_bytes", "watch_timeout_s", "max_nodes_per_request",
+    "max_victims_per_request",
+}  # fmt: skip
+_FLOATS = {
+    "reservation_ttl_s", "gang_ttl_s", "backoff_initial_s", "backoff_max_s", "body_timeout_s",
+}  # fmt: skip
 _MAPS = {"weights", "thresholds"}
-_BOOLS = {"token_on_verbs"}
+_BOOLS = {"token_on_verbs", "node_cache_capable"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 

@@ -4,15 +4,22 @@ Every verb goes through `serve` (inside `verb`), the one place where errors beco
 `ApiError` -> its 4xx/503 and `{"Error": "<one line>"}`; a `ValueError` from the core (bad pod
 content) -> 400; anything else -> 500 with a one-line `{"Error"}` (logged with its traceback,
 never sent). Filter/prioritize/preempt are CPU-only and run on the event loop (no thread hop on
-the hot path); bind does API I/O and runs in the thread pool.
+the hot path) when their body is small; bind does API I/O, and a body over `offload_bytes`
+(thousands of Nodes) is parsed and answered in the thread pool, so one large request never
+holds up /healthz, /readyz or the next small request. A body must arrive within
+`body_timeout_s` (a Content-Length larger than the bytes sent is answered 408, not waited on),
+and a request may name at most `max_nodes` nodes and `max_victims` victims (issue 11,
+finding 3).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -20,17 +27,18 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from scheduler.api import wire
+from scheduler.api import schema, wire
 from scheduler.api.errors import (
     ApiError,
     BadRequest,
     NotFound,
     NotReady,
     PayloadTooLarge,
+    RequestTimeout,
     Unauthorized,
 )
 from scheduler.api.fastpath import Receive, Scope, VerbEndpoints, VerbHandler, header
-from scheduler.api.metrics import ExtenderMetrics
+from scheduler.api.metrics import ExtenderMetrics, GaugeSource
 from scheduler.api.nodebytes import NodeBytes
 from scheduler.api.port import ExtenderPort
 
@@ -42,10 +50,41 @@ VERBS = ("filter", "prioritize", "bind", "preempt")
 class EdgeConfig:
     """What the app needs from `Settings`, resolved once (token read, limit fixed)."""
 
-    def __init__(self, *, body_limit: int, token: str | None, token_on_verbs: bool) -> None:
+    def __init__(
+        self,
+        *,
+        body_limit: int,
+        token: str | None,
+        token_on_verbs: bool,
+        body_timeout_s: float = 10.0,
+        max_nodes: int = wire.MAX_NODES,
+        max_victims: int = wire.MAX_VICTIMS,
+        offload_bytes: int = 256 * 1024,
+    ) -> None:
         self.body_limit = body_limit
         self.token = token
         self.token_on_verbs = token_on_verbs
+        self.body_timeout_s = body_timeout_s
+        self.max_nodes = max_nodes
+        self.max_victims = max_victims
+        self.offload_bytes = offload_bytes
+
+
+def publish_verb_schemas(app: FastAPI) -> None:
+    """/openapi.json: FastAPI's document of the GET routes plus the four verbs (served by the
+    middleware, so FastAPI cannot see them) from `scheduler.api.schema`."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = base()
+            paths, models = schema.verb_paths()
+            doc.setdefault("paths", {}).update(paths)
+            doc.setdefault("components", {}).setdefault("schemas", {}).update(models)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -54,9 +93,13 @@ def create_app(
     *,
     ready: Callable[[], bool] = lambda: True,
     metrics: ExtenderMetrics | None = None,
+    counters: GaugeSource | None = None,
 ) -> FastAPI:
-    app = FastAPI(title="tessera extender", docs_url=None, redoc_url=None, openapi_url=None)
-    m = metrics or ExtenderMetrics(gauges=port.gauges)
+    app = FastAPI(
+        title="tessera extender", docs_url=None, redoc_url=None, openapi_url="/openapi.json"
+    )
+    publish_verb_schemas(app)
+    m = metrics or ExtenderMetrics(gauges=port.gauges, counters=counters)
     app.state.metrics = m
 
     def check_token(authorization: str | None) -> None:
@@ -72,8 +115,15 @@ def create_app(
             raise PayloadTooLarge(f"body of {declared} bytes exceeds the {config.body_limit} limit")
         chunks: list[bytes] = []
         size = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + config.body_timeout_s
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"body not complete after {config.body_timeout_s:g} s ({size} bytes read)"
+                ) from None
             if message["type"] == "http.disconnect":
                 raise BadRequest("client disconnected before the body was complete")
             chunk = message.get("body", b"")
@@ -94,7 +144,7 @@ def create_app(
                 if not ready():
                     raise NotReady("watch cache not synced yet; retry shortly")
                 body = await read_body(scope, receive)
-                if name == "bind":  # API I/O: off the event loop
+                if name == "bind" or len(body) > config.offload_bytes:  # API I/O, large parse
                     content = await run_in_threadpool(handle, body)
                 else:
                     content = handle(body)
@@ -118,7 +168,7 @@ def create_app(
     node_bytes = NodeBytes()  # filter replies in full-Nodes mode: each Node encoded once
 
     def do_filter(body: bytes) -> bytes:
-        args = wire.decode_extender_args(body)
+        args = wire.decode_extender_args(body, max_nodes=config.max_nodes)
         names = args.names()
         ans = port.filter(args.pod, names, args.nodes)
         known = set(names)
@@ -142,7 +192,7 @@ def create_app(
         )
 
     def do_prioritize(body: bytes) -> bytes:
-        args = wire.decode_extender_args(body)
+        args = wire.decode_extender_args(body, max_nodes=config.max_nodes)
         return wire.encode_host_priority_list(port.prioritize(args.pod, args.names(), args.nodes))
 
     def do_bind(body: bytes) -> bytes:
@@ -151,7 +201,7 @@ def create_app(
         return wire.encode_binding_result(error)
 
     def do_preempt(body: bytes) -> bytes:
-        args = wire.decode_preemption_args(body)
+        args = wire.decode_preemption_args(body, max_victims=config.max_victims)
         return wire.encode_preemption_result(port.preempt(args.pod, args.victims))
 
     handlers = {
@@ -195,5 +245,9 @@ def create_app(
             return Response(orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS), media_type=JSON)
         except ApiError as exc:
             return Response(wire.encode_error(exc.message), exc.status_code, media_type=JSON)
+        except Exception as exc:  # noqa: BLE001 -- one JSON line, as on the verbs
+            log.exception("explain failed")
+            line = " ".join(f"internal error in explain: {type(exc).__name__}: {exc}".split())
+            return Response(wire.encode_error(line), 500, media_type=JSON)
 
     return app

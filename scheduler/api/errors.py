@@ -36,6 +36,13 @@ class PayloadTooLarge(ApiError):
     reason = "body_too_large"
 
 
+class RequestTimeout(ApiError):
+    """The body did not arrive in time (e.g. a Content-Length larger than what was sent)."""
+
+    status_code = 408
+    reason = "body_timeout"
+
+
 class NotReady(ApiError):
     """The watch cache has not finished its first list; answering now could double-book."""
 

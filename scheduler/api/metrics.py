@@ -11,7 +11,7 @@ import collections
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 # Sub-millisecond resolution where the p99 < 2 ms goal lives, up to kube-scheduler's 5 s timeout.
@@ -30,11 +30,18 @@ GAUGE_HELP = {
     "tessera_nodes": "Nodes in the cluster state.",
     "tessera_telemetry_source_up": "1 if the telemetry source (kind) answered within its max age.",
     "tessera_telemetry_source_age_seconds": "Seconds since the telemetry source (kind) answered.",
+    "tessera_watch_age_seconds": "Seconds since the watch of this kind last made progress.",
+}
+COUNTER_HELP = {
+    "tessera_watch_errors": "Watch events or loop passes that raised, by kind (object skipped).",
+    "tessera_rejected_annotations": "Annotations ignored at rebuild (malformed, too deep, forged).",
 }
 
 
 class ExtenderMetrics:
-    def __init__(self, gauges: GaugeSource | None = None) -> None:
+    def __init__(
+        self, gauges: GaugeSource | None = None, counters: GaugeSource | None = None
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.latency = Histogram(
@@ -79,6 +86,8 @@ class ExtenderMetrics:
         )
         if gauges:
             r.register(_LiveGauges(gauges))
+        if counters:
+            r.register(_LiveCounters(counters))
 
     def observe_filter(
         self, failed: Mapping[str, str], unresolvable: Mapping[str, str], passed: int
@@ -123,6 +132,27 @@ class _LiveGauges(Collector):
             labelled = any(k for k in values)
             family = GaugeMetricFamily(
                 name, GAUGE_HELP.get(name, name), labels=["kind"] if labelled else []
+            )
+            for kind, value in sorted(values.items()):
+                family.add_metric([kind] if labelled else [], float(value))
+            yield family
+
+
+class _LiveCounters(Collector):
+    """Counters kept by other layers (watch errors, rejected annotations), read at scrape time;
+    each source only ever grows, so they are exported as counters (`..._total`)."""
+
+    def __init__(self, source: GaugeSource) -> None:
+        self._source = source
+
+    def describe(self) -> list[CounterMetricFamily]:
+        return []
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        for name, values in sorted(self._source().items()):
+            labelled = any(k for k in values)
+            family = CounterMetricFamily(
+                name, COUNTER_HELP.get(name, name), labels=["kind"] if labelled else []
             )
             for kind, value in sorted(values.items()):
                 family.add_metric([kind] if labelled else [], float(value))

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from scheduler import safejson
 from scheduler.api.errors import BadRequest
 
 MIN_PRIORITY = 0
@@ -68,11 +69,11 @@ class PreemptionArgs:
 # ---------------------------------------------------------------- decoding
 
 
-def decode_json(body: bytes) -> Any:
+def decode_json(body: bytes, limits: safejson.Limits = safejson.DOCUMENT) -> Any:
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"malformed JSON: {exc}") from None
+        return safejson.loads(body, limits, "request body")
+    except safejson.JsonLimitError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def _fields(doc: Any, what: str) -> dict[str, Any]:
@@ -102,16 +103,18 @@ def _pod(v: Any, what: str) -> dict[str, Any]:
     return v
 
 
-def _str_list(v: Any, what: str) -> list[str]:
+def _str_list(v: Any, what: str, limit: int) -> list[str]:
     if not isinstance(v, list):
         raise BadRequest(f"{what}: expected an array of strings, got {_kind(v)}")
+    if len(v) > limit:
+        raise BadRequest(f"{what}: {len(v)} names exceeds the limit of {limit} per request")
     if set(map(type, v)) <= {str}:  # C-speed check; thousands of names per request
         return v
     i, bad = next((i, s) for i, s in enumerate(v) if type(s) is not str)
     raise BadRequest(f"{what}[{i}]: expected a string, got {_kind(bad)}")
 
 
-def _node_items(v: Any) -> list[dict[str, Any]]:
+def _node_items(v: Any, limit: int) -> list[dict[str, Any]]:
     if not isinstance(v, dict):
         raise BadRequest(f"Nodes: expected a NodeList object, got {_kind(v)}")
     items = v.get("items")
@@ -119,6 +122,8 @@ def _node_items(v: Any) -> list[dict[str, Any]]:
         return []
     if not isinstance(items, list):
         raise BadRequest(f"Nodes.items: expected an array, got {_kind(items)}")
+    if len(items) > limit:
+        raise BadRequest(f"Nodes.items: {len(items)} nodes exceeds the limit of {limit}")
     for i, node in enumerate(items):
         meta = node.get("metadata") if isinstance(node, dict) else None
         if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
@@ -126,14 +131,19 @@ def _node_items(v: Any) -> list[dict[str, Any]]:
     return items
 
 
-def decode_extender_args(body: bytes) -> ExtenderArgs:
+# Per-request limits (Settings.max_nodes_per_request / max_victims_per_request override them).
+MAX_NODES = 20_000
+MAX_VICTIMS = 20_000
+
+
+def decode_extender_args(body: bytes, *, max_nodes: int = MAX_NODES) -> ExtenderArgs:
     f = _fields(decode_json(body), "ExtenderArgs")
     pod = _pod(f.get("pod"), "ExtenderArgs")
     names, nodes = f.get("nodenames"), f.get("nodes")
     if names is not None:
-        return ExtenderArgs(pod, _str_list(names, "NodeNames"), None)
+        return ExtenderArgs(pod, _str_list(names, "NodeNames", max_nodes), None)
     if nodes is not None:
-        return ExtenderArgs(pod, None, _node_items(nodes))
+        return ExtenderArgs(pod, None, _node_items(nodes, max_nodes))
     raise BadRequest("ExtenderArgs: both NodeNames and Nodes are null; nothing to filter")
 
 
@@ -155,15 +165,20 @@ def decode_binding_args(body: bytes) -> BindingArgs:
     return BindingArgs(*values)
 
 
-def _victims(v: Any, what: str, full: bool) -> tuple[list[str], int, list[dict[str, Any]]]:
+def _victims(
+    v: Any, what: str, full: bool, seen: int, limit: int
+) -> tuple[list[str], int, list[dict[str, Any]]]:
     f = _fields(v, what)
     pods = f.get("pods") or []
     if not isinstance(pods, list):
         raise BadRequest(f"{what}.Pods: expected an array, got {_kind(pods)}")
+    if seen + len(pods) > limit:
+        raise BadRequest(f"preemption: more than {limit} victims in one request")
     uids: list[str] = []
     for i, p in enumerate(pods):
         if full:
-            uid = p.get("metadata", {}).get("uid") if isinstance(p, dict) else None
+            meta = p.get("metadata") if isinstance(p, dict) else None
+            uid = meta.get("uid") if isinstance(meta, dict) else None
         else:
             uid = _fields(p, f"{what}.Pods[{i}]").get("uid")
         if not isinstance(uid, str) or not uid:
@@ -175,7 +190,7 @@ def _victims(v: Any, what: str, full: bool) -> tuple[list[str], int, list[dict[s
     return uids, pdb, pods if full else []
 
 
-def decode_preemption_args(body: bytes) -> PreemptionArgs:
+def decode_preemption_args(body: bytes, *, max_victims: int = MAX_VICTIMS) -> PreemptionArgs:
     f = _fields(decode_json(body), "ExtenderPreemptionArgs")
     pod = _pod(f.get("pod"), "ExtenderPreemptionArgs")
     meta, full = f.get("nodenametometavictims"), f.get("nodenametovictims")
@@ -187,8 +202,11 @@ def decode_preemption_args(body: bytes) -> PreemptionArgs:
         raise BadRequest(f"{name}: expected an object, got {_kind(source)}")
     victims: dict[str, tuple[list[str], int]] = {}
     pods: dict[str, list[dict[str, Any]]] = {}
+    total = 0
     for node, v in source.items():
-        uids, pdb, full_pods = _victims(v, f"victims of node {node}", is_full)
+        what = f"victims of node {node}"
+        uids, pdb, full_pods = _victims(v, what, is_full, total, max_victims)
+        total += len(uids)
         victims[node] = (uids, pdb)
         pods[node] = full_pods
     return PreemptionArgs(pod, victims, pods if is_full else None)

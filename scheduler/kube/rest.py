@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from kubernetes.client import ApiClient
 
+from scheduler import safejson
+
 
 class KubeApiError(Exception):
     """A non-2xx answer from the apiserver: its status code and the Status message."""
@@ -80,7 +82,7 @@ class KubeRest:
         data: bytes = resp.read()
         if not 200 <= resp.status < 300:
             raise KubeApiError(resp.status, _status_message(resp.status, data))
-        return orjson.loads(data) if data else None
+        return safejson.loads(data, safejson.DOCUMENT, f"{method} {path} reply") if data else None
 
     def watch_lines(
         self, path: str, query: Sequence[tuple[str, Any]], timeout_s: int
@@ -100,8 +102,24 @@ class KubeRest:
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
                     if line.strip():
-                        yield orjson.loads(line)
+                        yield _event(line, path)
             if buf.strip():
-                yield orjson.loads(buf)
+                yield _event(buf, path)
         finally:
             raw.release_conn()
+
+
+UNDECODABLE = "UNDECODABLE"
+
+
+def _event(line: bytes, path: str) -> dict[str, Any]:
+    """One watch line decoded; a line over the limits (or garbled) becomes an `UNDECODABLE`
+    event carrying the reason, so the informer counts and skips it instead of re-watching from
+    the same resourceVersion into the same line forever."""
+    try:
+        doc = safejson.loads(line, safejson.DOCUMENT, f"watch event on {path}")
+    except safejson.JsonLimitError as exc:
+        return {"type": UNDECODABLE, "object": {}, "error": str(exc)}
+    if not isinstance(doc, dict):
+        return {"type": UNDECODABLE, "object": {}, "error": "watch event is not an object"}
+    return doc

@@ -5,20 +5,29 @@ the last list become DELETED events, so one resource's relist never clears anoth
 watches from the list's resourceVersion with bookmarks. A watch that ends (server timeout)
 resumes from the last seen resourceVersion; `410 Gone` relists at once; any other failure
 backs off exponentially up to a bound. `synced` is set after the first complete list.
+
+No object can stop a watch (issue 11, finding 1): an exception while folding one object is
+logged, counted (`errors`, exported as `tessera_watch_errors_total{kind}`) and the object
+skipped; an unexpected exception anywhere else in the loop is counted too and ends in a relist.
+Each informer records when it last made progress (an event, a bookmark, a watch ending on its
+server-side timeout, a relist); `fresh()` turns false when that is older than `stale_after_s`,
+and the service's readiness follows it, so a blind extender answers 503 instead of deciding
+from a frozen cache.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from scheduler.kube.rest import KubeApiError, KubeRest
+from scheduler.kube.rest import UNDECODABLE, KubeApiError, KubeRest
 
 log = logging.getLogger("tessera.kube.watch")
 GONE = 410
@@ -100,6 +109,8 @@ class Informer:
         watch_timeout_s: int = 300,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        stale_after_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.resource = resource
         self.source = source
@@ -113,6 +124,26 @@ class Informer:
         self.relists = 0
         self.absent = False  # the optional CRD is not installed
         self._known: dict[str, dict[str, Any]] = {}  # key -> minimal object, for relist diffs
+        # A healthy watch shows progress at least once per server-side timeout (the stream ends
+        # then); the client's read timeout is 30 s past it, so allow a minute beyond.
+        self.stale_after_s = stale_after_s if stale_after_s is not None else watch_timeout_s + 60
+        self.clock = clock
+        self.last_progress = clock()
+        self.errors = 0  # objects or loop iterations that raised (tessera_watch_errors_total)
+
+    def _progress(self) -> None:
+        self.last_progress = self.clock()
+
+    def fresh(self) -> bool:
+        """Synced, and progress seen within `stale_after_s` (an absent optional CRD is fresh)."""
+        if self.absent:
+            return True
+        return self.synced.is_set() and self.clock() - self.last_progress <= self.stale_after_s
+
+    def _count_error(self, what: str, key: str, exc: BaseException) -> None:
+        self.errors += 1
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        log.warning("%s %s %s skipped: %s", self.resource.kind, what, key, reason)
 
     # ---- folding ---------------------------------------------------------------------------
     def _feed(self, event_type: str, obj: dict[str, Any]) -> None:
@@ -120,8 +151,8 @@ class Informer:
         key = object_key(obj)
         try:
             self.sink.apply({"type": event_type, "object": obj})
-        except ValueError as exc:  # a malformed object must not stop the watch
-            log.warning("%s %s %s ignored: %s", self.resource.kind, event_type, key, exc)
+        except Exception as exc:  # noqa: BLE001 -- no object may stop the watch; counted, logged
+            self._count_error(event_type, key, exc)
         if event_type == "DELETED":
             self._known.pop(key, None)
         else:
@@ -140,6 +171,7 @@ class Informer:
             self._feed("ADDED", obj)
         self.resource_version = rv
         self.relists += 1
+        self._progress()
         self.synced.set()
 
     def watch_once(self) -> None:
@@ -148,8 +180,15 @@ class Informer:
         for event in stream:
             if self.stop.is_set():
                 return
+            self._progress()
             etype = event.get("type")
             obj = event.get("object") or {}
+            if etype == UNDECODABLE:
+                self._count_error("event", "(undecodable)", ValueError(event.get("error")))
+                continue
+            if not isinstance(obj, dict):
+                self._count_error(str(etype), "(not an object)", TypeError(type(obj).__name__))
+                continue
             if etype == "ERROR":
                 code = obj.get("code") if isinstance(obj, dict) else None
                 raise KubeApiError(int(code or 500), str(obj.get("message", "watch error")))
@@ -158,6 +197,7 @@ class Informer:
                 self._feed(etype, obj)
             if rv:
                 self.resource_version = str(rv)  # BOOKMARKs only move the resourceVersion
+        self._progress()  # the server ended the stream on its timeout: the watch is alive
 
     # ---- loop ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -184,6 +224,10 @@ class Informer:
             except (OSError, ValueError, HTTPError, ApiException) as exc:
                 # Connection refused/reset, read timeouts, TLS failures, a truncated JSON line.
                 backoff = self._pause(f"{type(exc).__name__}: {exc}", backoff)
+            except Exception as exc:  # noqa: BLE001 -- the thread must outlive any bug: relist
+                self._count_error("loop", "-", exc)
+                need_list = True
+                backoff = self._pause(f"unexpected {type(exc).__name__}", backoff)
 
     def _pause(self, why: str, backoff: float) -> float:
         kind = self.resource.kind
@@ -211,7 +255,19 @@ class WatchGroup:
                 inf.synced.wait(first_wait_s)
 
     def ready(self) -> bool:
-        return all(inf.synced.is_set() for inf in self.informers)
+        """Every informer synced and fresh, and every watch thread alive."""
+        # An absent optional CRD's thread ends on purpose; any other thread ending is a bug.
+        absent = {f"watch-{i.resource.kind}" for i in self.informers if i.absent}
+        alive = all(t.is_alive() or t.name in absent for t in self.threads)
+        return alive and all(inf.fresh() for inf in self.informers)
+
+    def errors(self) -> dict[str, int]:
+        """Watch errors so far by kind (a counter: only ever grows)."""
+        return {inf.resource.kind: inf.errors for inf in self.informers}
+
+    def ages(self) -> dict[str, float]:
+        """Seconds since each informer last made progress."""
+        return {inf.resource.kind: inf.clock() - inf.last_progress for inf in self.informers}
 
     def wait_synced(self, timeout_s: float) -> bool:
         return all(inf.synced.wait(timeout_s) for inf in self.informers)

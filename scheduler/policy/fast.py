@@ -56,6 +56,8 @@ def applicable(state: ClusterState, pod: PodRequest, profile: Profile) -> bool:
     names = [p.name for p in profile.filters]
     if pod.gpu is None or set(names) - VECTOR_FILTERS or "GpuFit" not in names:
         return False
+    if not state.nodes:  # an empty fleet index has no rows to gather from
+        return False
     if "GpuModel" in names and names.index("GpuModel") != 0:
         return False  # a model mismatch must be the first failure, as on the plugin path
     for p in profile.filters:

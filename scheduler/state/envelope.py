@@ -6,9 +6,9 @@ each raises its own `StateError` subclass so callers keep telling a bad node fro
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from scheduler import safejson
 from scheduler.state.errors import StateError
 
 
@@ -17,8 +17,10 @@ def load_document(
 ) -> dict[str, Any]:
     """Parse `text` as a JSON object of `version`; `quote` adds the text's start to a JSON error."""
     try:
-        doc = json.loads(text)
-    except (TypeError, ValueError):
+        doc = safejson.loads(text, safejson.ANNOTATION, name)
+    except safejson.JsonLimitError as exc:
+        if "malformed JSON" not in str(exc):  # too large or too deep: say so, quote nothing
+            raise error(str(exc)) from None
         shown = f": {str(text)[:60]!r}" if quote else ""
         raise error(f"{name} is not valid JSON{shown}") from None
     if not isinstance(doc, dict):

@@ -69,8 +69,12 @@ class Extender:
         clock: Callable[[], float] = time.time,
         timing: Timing = Timing(),
         telemetry: Callable[[ClusterState], ClusterState] | None = None,
+        fold_request_nodes: bool = False,
     ) -> None:
         self.store = store
+        # nodeCacheCapable: true (the default) -> Nodes in a request never change the cache
+        # (issue 11, finding 2); false -> they are folded when newer than the cache's copy.
+        self.fold_request_nodes = fold_request_nodes
         # Folds live GPU health/load into each snapshot (scheduler.telemetry's TelemetryHub.overlay,
         # wired by the service; None = allocation only).
         self.telemetry = telemetry
@@ -85,8 +89,10 @@ class Extender:
         return parse_pod(pod, self.store.min_members())
 
     def _learn_nodes(self, nodes: Sequence[Mapping[str, Any]] | None) -> None:
+        if not self.fold_request_nodes:
+            return
         for n in nodes or ():
-            self.store.upsert_node(n)
+            self.store.fold_request_node(n)
 
     def view(self, pod: PodRequest, now: float) -> ClusterState:
         """The snapshot as this pod sees it: without its own holds (and its gang's free slots)."""
@@ -158,7 +164,7 @@ class Extender:
         if req.gpu is None:
             return [(n, 0) for n in names]
         state = self.view(req, self.clock())
-        if fast_scores.applicable(req, self.profile):
+        if fast_scores.applicable(req, self.profile) and state.nodes:
             ints = fast_scores.fast_scores(state, req, names, self.profile)
             return list(zip(names, ints, strict=True))
         known = [n for n in names if n in state.nodes]

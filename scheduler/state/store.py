@@ -5,6 +5,15 @@ Allocations come from two places, both keyed by pod UID:
   bound by someone else, grants derived from its requests (GPU unknown, charged first-fit);
 - the reservations ledger (`scheduler.state.reservations`): decisions not yet seen bound.
 A bound pod's entry always supersedes its reservation. Everything is rebuilt from pods alone.
+
+A placement annotation is checked against its node before it is trusted (issue 11, forged
+placements): a GPU index the node does not have, a UUID that is not that GPU's, or a malformed
+document (milli over 1000, too deep...) is rejected, counted in `rejected_annotations`, and the
+pod is charged by its requests instead. Pods are re-checked when their node's GPU inventory
+changes, so a pod folded before its node is checked once the node arrives.
+
+Nodes carried in a request (full-Nodes mode) are folded only through `fold_request_node`, and only
+when they are new or newer (by `resourceVersion`) than what the watch gave.
 """
 
 from __future__ import annotations
@@ -54,20 +63,49 @@ def derived_grants(pod: PodRequest) -> tuple[GpuGrant, ...]:
     return tuple(GpuGrant(UNKNOWN_INDEX, profile=g.profile) for _ in range(g.count))
 
 
-def allocation_of(pod: PodRequest, raw: Mapping[str, Any]) -> tuple[Allocation | None, str]:
-    """A running/bound pod's allocation (None if it holds nothing), and any problem reading it."""
+def forged(p: Placement, node: Node | None) -> str:
+    """Why `p` cannot be a placement Tessera made on `node` ("" when it could be). Unknown node:
+    nothing to check against yet (checked again when the node arrives)."""
+    if node is None:
+        return ""
+    by_index = {g.index: g for g in node.gpus}
+    whole: set[int] = set()
+    for g in p.gpus:
+        if g.index == UNKNOWN_INDEX:
+            continue
+        gpu = by_index.get(g.index)
+        if gpu is None:
+            return f"placement names GPU {g.index}, node {node.name} has {len(node.gpus)} GPUs"
+        if g.uuid and gpu.uuid and g.uuid != gpu.uuid:
+            return f"placement names GPU {g.index} with UUID {g.uuid[:40]!r}, not the node's"
+        if g.profile is None and g.milli is None:
+            if g.index in whole:
+                return f"placement names whole GPU {g.index} twice"
+            whole.add(g.index)
+    return ""
+
+
+def allocation_of(
+    pod: PodRequest, raw: Mapping[str, Any], node: Node | None = None
+) -> tuple[Allocation | None, str]:
+    """A running/bound pod's allocation (None if it holds nothing), and any problem reading it.
+    A problem with a present annotation means it was rejected: the pod is charged by requests."""
     if pod_phase(raw) in DONE_PHASES:
         return None, ""
     meta = raw.get("metadata") or {}
-    text = (meta.get("annotations") or {}).get(placement_codec.ANNOTATION)
+    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
+    text = annotations.get(placement_codec.ANNOTATION) if isinstance(annotations, Mapping) else None
     problem = ""
     if text is not None:
         try:
             p = placement_codec.decode(text)
             if pod.node_name is None or p.node == pod.node_name:
-                cpu = pod.cpu_milli
-                return Allocation(pod.key, pod.uid, p, pod.priority, True, cpu_milli=cpu), ""
-            problem = f"placement names node {p.node} but the pod is on {pod.node_name}"
+                problem = forged(p, node)
+                if not problem:
+                    cpu = pod.cpu_milli
+                    return Allocation(pod.key, pod.uid, p, pod.priority, True, cpu_milli=cpu), ""
+            else:
+                problem = f"placement names node {p.node} but the pod is on {pod.node_name}"
         except StateError as exc:
             problem = str(exc)
     if pod.node_name is None or pod.gpu is None:
@@ -90,9 +128,12 @@ class ClusterStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._nodes: dict[str, Node] = {}
+        self._node_versions: dict[str, str] = {}  # name -> metadata.resourceVersion
+        self.rejected_annotations = 0  # placements refused at rebuild (tessera_rejected_...)
         self._node_problems: dict[str, str] = {}
         self._pods: dict[str, PodRecord] = {}  # by UID
         self._keys: dict[str, str] = {}  # "ns/name" -> UID
+        self._pods_on: dict[str, set[str]] = {}  # spec.nodeName -> UIDs (for re-checks)
         self._min_members: dict[str, int] = {}
         self.ledger = Ledger()
         self._version = 0
@@ -128,11 +169,13 @@ class ClusterStore:
         """A relist: the store becomes exactly these objects (reservations are kept)."""
         with self._lock:
             self._nodes.clear()
+            self._node_versions.clear()
             self._nodes_view = None
             self._bound.clear()
             self._bound_on.clear()
             self._node_problems.clear()
             self._pods.clear()
+            self._pods_on.clear()
             self._keys.clear()
             self._min_members.clear()
             self._all_dirty = True
@@ -147,15 +190,48 @@ class ClusterStore:
 
     def upsert_node(self, obj: Mapping[str, Any]) -> None:
         node, problem = parse_node(obj)
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
         with self._lock:
-            if self._nodes.get(node.name) == node:
+            if isinstance(rv, str) and rv:
+                self._node_versions[node.name] = rv
+            old = self._nodes.get(node.name)
+            if old == node:
                 self._node_problems[node.name] = problem
                 return  # unchanged (e.g. a full-Nodes request repeating what we know)
             self._nodes[node.name] = node
             self._nodes_view = None
             self._node_problems[node.name] = problem
             self._dirty.add(node.name)
+            if old is None or _inventory(old) != _inventory(node):
+                self._recheck_pods_on(node.name)
             self._touch()
+
+    def fold_request_node(self, obj: Mapping[str, Any]) -> bool:
+        """Fold a Node carried in a full-Nodes request only when the cache lacks it or holds an
+        older `resourceVersion` (both integers, as etcd revisions are); True when folded."""
+        meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+        if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str):
+            return False
+        name = meta["name"]
+        with self._lock:
+            known = self._node_versions.get(name)
+            if name in self._nodes and not _newer(meta.get("resourceVersion"), known):
+                return False
+            self.upsert_node(obj)
+            return True
+
+    def _unindex(self, node: str | None, uid: str) -> None:
+        on = self._pods_on.get(node or "")
+        if on is not None:
+            on.discard(uid)
+            if not on:
+                del self._pods_on[node or ""]
+
+    def _recheck_pods_on(self, node: str) -> None:
+        """Re-read the placement of every pod on `node` (its GPUs changed or just arrived)."""
+        for uid in list(self._pods_on.get(node, ())):
+            rec = self._pods[uid]
+            self._fold_pod(rec.request, rec.raw)
 
     def delete_node(self, obj: Mapping[str, Any]) -> None:
         name = str((obj.get("metadata") or {}).get("name"))
@@ -168,27 +244,38 @@ class ClusterStore:
 
     def upsert_pod(self, obj: Mapping[str, Any]) -> None:
         pod = parse_pod(obj, self._min_members)
-        alloc, problem = allocation_of(pod, obj)
         with self._lock:
-            held = self.ledger.peek(pod.uid)
-            # Bound, annotation not yet seen: our own decision knows the exact GPUs.
-            if (
-                alloc is not None
-                and held is not None
-                and _derived(alloc)
-                and held.placement.node == alloc.placement.node
-            ):
-                alloc = Allocation(
-                    pod.key, pod.uid, held.placement, pod.priority, True, cpu_milli=pod.cpu_milli
-                )
-            old = self._pods.get(pod.uid)
-            self._mark(old.allocation if old is not None else None, alloc)
-            self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem)
-            self._hold(pod.uid, old.allocation if old is not None else None, alloc)
-            self._keys[pod.key] = pod.uid
-            if alloc is not None or pod_phase(obj) in DONE_PHASES:
-                self.ledger.release(pod.uid)  # the apiserver now speaks for this pod
-            self._touch()
+            self._fold_pod(pod, obj)
+
+    def _fold_pod(self, pod: PodRequest, obj: Mapping[str, Any]) -> None:
+        """Fold one parsed pod (the caller holds the lock)."""
+        node = self._nodes.get(pod.node_name) if pod.node_name else None
+        alloc, problem = allocation_of(pod, obj, node)
+        old = self._pods.get(pod.uid)
+        if problem and (old is None or old.problem != problem):
+            self.rejected_annotations += 1  # counted once per distinct rejection
+        held = self.ledger.peek(pod.uid)
+        # Bound, annotation not yet seen: our own decision knows the exact GPUs.
+        if (
+            alloc is not None
+            and held is not None
+            and _derived(alloc)
+            and held.placement.node == alloc.placement.node
+        ):
+            alloc = Allocation(
+                pod.key, pod.uid, held.placement, pod.priority, True, cpu_milli=pod.cpu_milli
+            )
+        self._mark(old.allocation if old is not None else None, alloc)
+        if old is not None and old.request.node_name != pod.node_name:
+            self._unindex(old.request.node_name, pod.uid)
+        if pod.node_name:
+            self._pods_on.setdefault(pod.node_name, set()).add(pod.uid)
+        self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem)
+        self._hold(pod.uid, old.allocation if old is not None else None, alloc)
+        self._keys[pod.key] = pod.uid
+        if alloc is not None or pod_phase(obj) in DONE_PHASES:
+            self.ledger.release(pod.uid)  # the apiserver now speaks for this pod
+        self._touch()
 
     def delete_pod(self, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata") or {}
@@ -197,6 +284,7 @@ class ClusterStore:
             rec = self._pods.pop(uid, None)
             if rec is not None:
                 self._keys.pop(rec.request.key, None)
+                self._unindex(rec.request.node_name, uid)
                 self._mark(rec.allocation, None)
                 self._hold(uid, rec.allocation, None)
             self.ledger.release(uid)
@@ -312,3 +400,14 @@ class ClusterStore:
     def min_member(self, gang: str) -> int | None:
         with self._lock:
             return self._min_members.get(gang)
+
+
+def _inventory(node: Node) -> tuple[tuple[int, str], ...]:
+    return tuple((g.index, g.uuid) for g in node.gpus)
+
+
+def _newer(given: object, known: str | None) -> bool:
+    """`given` is a later resourceVersion than `known` (unknown or non-numeric: not newer)."""
+    if not isinstance(given, str) or not given.isdigit():
+        return False
+    return known is None or (known.isdigit() and int(given) > int(known))

@@ -13,6 +13,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from scheduler import safejson
 from scheduler.policy.rules import DEFAULT_MAX_TEMPERATURE_C, NON_FATAL_XIDS
 from scheduler.telemetry.readings import GpuReading, NodeSample, XidEvent
 
@@ -114,7 +115,7 @@ def _num(obj: dict[str, Any], key: str, where: str) -> float | None:
 
 def decode(node: str, text: str) -> list[GpuReading]:
     try:
-        doc = json.loads(text)
+        doc = safejson.loads(text, safejson.ANNOTATION, ANNOTATION)
     except ValueError as exc:
         raise AnnotationError(f"{ANNOTATION} on node {node} is not JSON: {exc}") from None
     version = _need(doc, "version", int, "document")

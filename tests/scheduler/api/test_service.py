@@ -68,11 +68,13 @@ def cluster() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def svc() -> Iterator[Svc]:
+def svc(request: pytest.FixtureRequest) -> Iterator[Svc]:
+    """The service in cache mode; `indirect` param True: full-Nodes mode (nodeCacheCapable:
+    false), where a request's Nodes are folded when new or newer."""
     store = ClusterStore()
     store.replace(cluster())
     binder = RecordingBinder()
-    ext = Extender(store, binder)
+    ext = Extender(store, binder, fold_request_nodes=getattr(request, "param", False))
     app = create_app(FacadePort(ext), EdgeConfig(body_limit=1 << 20, token=None,
                                                  token_on_verbs=False))  # fmt: skip
     with serve_in_thread(app) as url:
@@ -103,6 +105,7 @@ def test_filter_prioritize_bind_cache_mode(svc: Svc) -> None:
     assert "no longer fits on node n1" in err and len(svc.binder.bound) == 1
 
 
+@pytest.mark.parametrize("svc", [True], indirect=True)
 def test_full_nodes_mode_learns_nodes_from_the_request(svc: Svc) -> None:
     pod = svc.add_pod("p", {"nvidia.com/gpu": "2"})
     fresh = node_json("n4", [gpu_json(0), gpu_json(1)])
@@ -192,6 +195,7 @@ def test_metrics_gauges_from_the_store(svc: Svc) -> None:
     assert "tessera_nodes 3.0" in text
 
 
+@pytest.mark.parametrize("svc", [True], indirect=True)
 def test_full_nodes_mode_relearns_a_node_only_when_its_version_changes(svc: Svc) -> None:
     pod = svc.add_pod("p2", {"nvidia.com/gpu": "2"})
     v1 = node_json("n5", [gpu_json(0), gpu_json(1)])

@@ -134,8 +134,15 @@ def test_bad_pod_is_an_error_reply(ext) -> None:
 
 def test_full_nodes_mode_learns_nodes(ext) -> None:
     p = pod_json("p", {"nvidia.com/gpu": 1})
+    ext.fold_request_nodes = True  # nodeCacheCapable: false
     r = ext.filter(p, ["a"], [node_json("a", [gpu_json(0)])])
     assert r.passed == ["a"]
+
+
+def test_cache_mode_never_learns_nodes_from_a_request(ext) -> None:
+    p = pod_json("p", {"nvidia.com/gpu": 1})
+    r = ext.filter(p, ["a"], [node_json("a", [gpu_json(0)])])
+    assert r.passed == [] and "a" not in ext.store.snapshot(0).nodes
 
 
 def test_preempt_keeps_only_victims_that_free_gpus(ext) -> None:
