@@ -182,6 +182,11 @@ def test_publisher_failure_is_logged_once_and_retried(caplog: pytest.LogCaptureF
         (
             '{"version": 1, "updated": "2026-11-26T18:00:00Z", "gpus": [{"index": 0, "uuid": "U", '
             '"health": {"xid_recent": []}, "load": {"utilization_pct": NaN}}]}',
+            "malformed JSON",  # NaN is not JSON (the one strict decoder, scheduler.safejson)
+        ),
+        (
+            '{"version": 1, "updated": "2026-11-26T18:00:00Z", "gpus": [{"index": 0, "uuid": "U", '
+            '"health": {"xid_recent": []}, "load": {"utilization_pct": -1}}]}',
             "utilization_pct",
         ),
     ],
