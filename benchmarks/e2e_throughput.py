@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scheduler.devcluster import binaries  # noqa: E402
-from scheduler.devcluster.cluster import ClusterOptions, DevCluster  # noqa: E402
-from scheduler.devcluster.throughput import add_gpu_nodes, run_once  # noqa: E402
+from devcluster import binaries  # noqa: E402
+from devcluster.cluster import ClusterOptions, DevCluster  # noqa: E402
+from devcluster.throughput import add_gpu_nodes, run_once  # noqa: E402
 
 
 def main() -> int:

@@ -13,10 +13,9 @@ from pathlib import Path
 import typer
 
 from cli.errors import BadInput, exits_2_on_bad_input
-from scheduler.devcluster import binaries, schedconfig
-from scheduler.devcluster.cluster import ClusterOptions, DevCluster
-from scheduler.devcluster.nodes import GpuSpec, NodeSpec, node_object
-from scheduler.devcluster.procs import LaunchError
+
+# The launcher lives outside the product package (`devcluster/`, a development and test tool):
+# it is imported only when a dev-cluster command runs, so `tessera serve` never loads it.
 
 group = typer.Typer(help="A local control plane with Tessera as kube-scheduler's extender.")
 
@@ -34,6 +33,11 @@ def up(
     work_dir: Path | None = typer.Option(None, help="Keep state and logs here."),
 ) -> None:
     """Start the cluster, print how to reach it, and stop everything on Ctrl-C."""
+    from devcluster import binaries
+    from devcluster.cluster import ClusterOptions, DevCluster
+    from devcluster.nodes import GpuSpec, NodeSpec, node_object
+    from devcluster.procs import LaunchError
+
     if nodes < 0:
         raise BadInput(f"--nodes {nodes}: must be >= 0")
     try:
@@ -77,6 +81,8 @@ def scheduler_config(
     scheduler_name: str = typer.Option("default-scheduler"),
 ) -> None:
     """Print the KubeSchedulerConfiguration registering Tessera (rendered from the template)."""
+    from devcluster import schedconfig
+
     values = schedconfig.SchedulerConfigValues(
         url_prefix=url, kubeconfig=kubeconfig, node_cache_capable=node_cache_capable,
         ignorable=ignorable, http_timeout=http_timeout, scheduler_name=scheduler_name,

@@ -12,7 +12,7 @@ python3 -m pip install --quiet -c constraints.txt -e ".[test]"
 bash scripts/install-test-servers.sh
 
 python3 -m ruff check .
-python3 -m mypy packing scheduler simulator cli
+python3 -m mypy packing scheduler simulator cli devcluster
 lint-imports
 
 # Real etcd + kube-apiserver + kube-scheduler for tests/e2e, built before pytest so a cold build

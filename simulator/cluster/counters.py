@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from packing.catalogue import get_model
+from simulator.cluster.resources import CPU, GPU, MEMORY, MILLI, Res, mig_resource
 from simulator.policies.replay.volcano.objects import Node
-from simulator.policies.replay.volcano.resources import CPU, GPU, MEMORY, MILLI, Res, mig_resource
 from simulator.replay.protocol import Usage
 from simulator.workloads.model import NodeSpec, TaskSpec
 

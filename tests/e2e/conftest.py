@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.devcluster import binaries
-from scheduler.devcluster.cluster import ClusterOptions, DevCluster
-from scheduler.devcluster.procs import LaunchError
+from devcluster import binaries
+from devcluster.cluster import ClusterOptions, DevCluster
+from devcluster.procs import LaunchError
 from tests.conftest import REPO
 
 

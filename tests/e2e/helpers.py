@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from scheduler.devcluster.kubeapi import KubeApi, wait_for
-from scheduler.devcluster.nodes import NodeSpec, node_object
+from devcluster.kubeapi import KubeApi, wait_for
+from devcluster.nodes import NodeSpec, node_object
 from scheduler.policy.model import Placement
 from scheduler.state import placement as placement_annotation
 

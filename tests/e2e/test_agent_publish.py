@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.devcluster.kubeapi import wait_for
-from scheduler.devcluster.nodes import GpuSpec, NodeSpec, pod_object
+from devcluster.kubeapi import wait_for
+from devcluster.nodes import GpuSpec, NodeSpec, pod_object
 from tests.conftest import SHARED
 from tests.e2e.conftest import tessera_env
 from tests.e2e.helpers import add_nodes, failed_scheduling, node_of, wait_bound

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.devcluster.kubeapi import wait_for
-from scheduler.devcluster.nodes import NodeSpec, node_object, pod_object
+from devcluster.kubeapi import wait_for
+from devcluster.nodes import NodeSpec, node_object, pod_object
 
 pytestmark = pytest.mark.e2e
 

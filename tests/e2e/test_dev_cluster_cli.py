@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.devcluster.kubeapi import KubeApi, wait_for
+from devcluster.kubeapi import KubeApi, wait_for
 from tests.e2e.conftest import tessera_env
 
 pytestmark = pytest.mark.e2e

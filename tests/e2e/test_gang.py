@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.devcluster.kubeapi import wait_for
-from scheduler.devcluster.nodes import GpuSpec, NodeSpec, pod_object
+from devcluster.kubeapi import wait_for
+from devcluster.nodes import GpuSpec, NodeSpec, pod_object
 from tests.e2e.helpers import add_nodes, node_of, stays_unbound, wait_bound
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.devcluster.nodes import GpuSpec, NodeSpec, pod_object
+from devcluster.nodes import GpuSpec, NodeSpec, pod_object
 from tests.e2e.helpers import (
     add_nodes,
     failed_scheduling,

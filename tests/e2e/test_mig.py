@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from devcluster.nodes import GpuSpec, NodeSpec, pod_object
 from packing.catalogue import get_model
 from packing.mig import MigInstance, check_layout
-from scheduler.devcluster.nodes import GpuSpec, NodeSpec, pod_object
 from tests.e2e.helpers import add_nodes, failed_scheduling, placement, wait_bound
 
 pytestmark = pytest.mark.e2e

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from scheduler.devcluster.kubeapi import wait_for
-from scheduler.devcluster.nodes import GpuSpec, NodeSpec, pod_object
+from devcluster.kubeapi import wait_for
+from devcluster.nodes import GpuSpec, NodeSpec, pod_object
 from tests.e2e.helpers import add_nodes, failed_scheduling, node_of, placement
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.devcluster.throughput import add_gpu_nodes, run_once
+from devcluster.throughput import add_gpu_nodes, run_once
 
 pytestmark = pytest.mark.e2e
 

@@ -218,7 +218,7 @@ def test_tls_wires_one_secret_into_both_sides(helm_bin: Path, source: str) -> No
 
 
 def test_managed_resources_are_the_catalogue() -> None:
-    from scheduler.devcluster.schedconfig import managed_resources
+    from devcluster.schedconfig import managed_resources
 
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     listed = [

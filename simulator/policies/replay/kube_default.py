@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 
+from simulator.cluster import resources as r
 from simulator.cluster.counters import (
     counter_overuse,
     counter_usage,
@@ -18,11 +19,10 @@ from simulator.cluster.counters import (
     node_counters,
     request_counters,
 )
-from simulator.policies.replay.volcano import resources as r
+from simulator.cluster.resources import CPU, MEMORY, Res
 from simulator.policies.replay.volcano.config import VolcanoConfig
 from simulator.policies.replay.volcano.objects import Node as CounterNode
 from simulator.policies.replay.volcano.objects import Task
-from simulator.policies.replay.volcano.resources import CPU, MEMORY, Res
 from simulator.policies.replay.volcano.sampling import NodeSampler
 from simulator.policies.replay.volcano.scoring import balanced_allocation
 from simulator.replay.pending import PendingPods

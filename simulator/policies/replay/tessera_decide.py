@@ -17,9 +17,9 @@ from scheduler.policy import fast, fast_scores
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
 from scheduler.policy.gang import plan_members
 from scheduler.policy.model import ClusterState, Placement, PodRequest
+from simulator.cluster.resources import CPU, MEMORY
 from simulator.cluster.state import SimCluster
 from simulator.policies.replay.kube_default import least_allocated
-from simulator.policies.replay.volcano.resources import CPU, MEMORY
 
 # CP-SAT gang planning: one worker, fixed seed; the limit only matters for hard instances.
 GANG_TIME_LIMIT_S = 1.0

@@ -7,7 +7,7 @@ from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING
 
-from simulator.policies.replay.volcano import resources as r
+from simulator.cluster import resources as r
 from simulator.policies.replay.volcano.objects import Job, JobPhase, Node, Task, TaskStatus
 from simulator.policies.replay.volcano.ordering import job_key, queue_key, sorted_tasks
 from simulator.policies.replay.volcano.scoring import node_score

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from simulator.policies.replay.volcano.resources import CPU, MEMORY
+from simulator.cluster.resources import CPU, MEMORY
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from simulator.policies.replay.volcano import resources as r
+from simulator.cluster import resources as r
+from simulator.cluster.resources import Res
 from simulator.policies.replay.volcano.config import VolcanoConfig
 from simulator.policies.replay.volcano.objects import Job, JobPhase, Node
 from simulator.policies.replay.volcano.ordering import job_key, queue_key
 from simulator.policies.replay.volcano.proportion import QueueAttr
-from simulator.policies.replay.volcano.resources import Res
 
 
 def _dims_le(req: Res, a: Mapping[str, float], limit: Mapping[str, float]) -> bool:

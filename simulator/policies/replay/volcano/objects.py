@@ -10,8 +10,8 @@ import enum
 import re
 from dataclasses import dataclass, field
 
-from simulator.policies.replay.volcano import resources as r
-from simulator.policies.replay.volcano.resources import Res
+from simulator.cluster import resources as r
+from simulator.cluster.resources import Res
 
 
 class TaskStatus(enum.Enum):

@@ -6,9 +6,9 @@ are taken when an item is pushed, which is when Volcano re-sorts it too.
 
 from __future__ import annotations
 
+from simulator.cluster.resources import Res
 from simulator.policies.replay.volcano.objects import Job, Task
 from simulator.policies.replay.volcano.proportion import QueueAttr
-from simulator.policies.replay.volcano.resources import Res
 
 
 def dominant_share(job: Job, total: Res) -> float:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from simulator.policies.replay.volcano import resources as r
+from simulator.cluster import resources as r
+from simulator.cluster.resources import Res
 from simulator.policies.replay.volcano.objects import Job, JobPhase, Queue, Task
-from simulator.policies.replay.volcano.resources import Res
 
 _EPS = 1e-9
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import math
 
+from simulator.cluster.resources import CPU, GPU, MEMORY
 from simulator.policies.replay.volcano.config import VolcanoConfig
 from simulator.policies.replay.volcano.objects import Node, Task
-from simulator.policies.replay.volcano.resources import CPU, GPU, MEMORY
 
 MAX_NODE_SCORE = 100
 

@@ -11,7 +11,8 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 
-from simulator.policies.replay.volcano import resources as r
+from simulator.cluster import resources as r
+from simulator.cluster.resources import Res
 from simulator.policies.replay.volcano.allocate import run_allocate
 from simulator.policies.replay.volcano.config import VolcanoConfig
 from simulator.policies.replay.volcano.enqueue import run_enqueue
@@ -25,7 +26,6 @@ from simulator.policies.replay.volcano.objects import (
     TaskStatus,
 )
 from simulator.policies.replay.volcano.proportion import QueueAttr, build
-from simulator.policies.replay.volcano.resources import Res
 from simulator.policies.replay.volcano.sampling import NodeSampler
 
 _IN_CYCLE = frozenset({TaskStatus.ALLOCATED, TaskStatus.PIPELINED})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from simulator.policies.replay.volcano import resources as r
+from simulator.cluster import resources as r
 from simulator.policies.replay.volcano.objects import Node, Task, TaskStatus
 from simulator.policies.replay.volcano.proportion import QueueAttr
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
+from simulator.cluster.resources import CPU, GPU, MEMORY, MILLI, Res
 from simulator.policies.replay.volcano import Job, Node, Task, VolcanoConfig, VolcanoScheduler
-from simulator.policies.replay.volcano.resources import CPU, GPU, MEMORY, MILLI, Res
 
 GiB = 1024**3
 

@@ -5,9 +5,9 @@ Items 2-15 here; item 1 (the periodic tick) is tested on the replay adapter
 
 from __future__ import annotations
 
+from simulator.cluster.resources import GPU, MILLI, mig_resource
 from simulator.policies.replay.volcano import JobPhase, TaskStatus, VolcanoConfig
 from simulator.policies.replay.volcano.objects import Queue
-from simulator.policies.replay.volcano.resources import GPU, MILLI, mig_resource
 from simulator.policies.replay.volcano.sampling import NodeSampler, num_feasible_nodes_to_find
 
 from .builders import committed_names, job, node, req, scheduler

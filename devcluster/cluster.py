@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 
-from scheduler.devcluster import schedconfig
-from scheduler.devcluster.kubeapi import KubeApi
-from scheduler.devcluster.procs import LaunchError, Proc, free_port
+from devcluster import schedconfig
+from devcluster.kubeapi import KubeApi
+from devcluster.procs import LaunchError, Proc, free_port
 
 # How Tessera is started (the public CLI: `tessera serve --kubeconfig ...`).
 TESSERA_SERVE = (sys.executable, "-m", "cli.main", "serve")

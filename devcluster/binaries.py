@@ -7,10 +7,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from scheduler.devcluster.procs import LaunchError
+from devcluster.procs import LaunchError
 
 BINARIES = ("etcd", "kube-apiserver", "kube-scheduler")
-BUILD_SH = Path(__file__).resolve().parents[2] / "tests" / "e2e" / "cluster" / "build.sh"
+BUILD_SH = Path(__file__).resolve().parents[1] / "tests" / "e2e" / "cluster" / "build.sh"
 
 
 def check_bin_dir(bin_dir: Path) -> Path:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from scheduler.devcluster.cluster import DevCluster
-from scheduler.devcluster.kubeapi import wait_for
-from scheduler.devcluster.nodes import GpuSpec, NodeSpec, node_object, pod_object
+from devcluster.cluster import DevCluster
+from devcluster.kubeapi import wait_for
+from devcluster.nodes import GpuSpec, NodeSpec, node_object, pod_object
 
 
 @dataclass(frozen=True)

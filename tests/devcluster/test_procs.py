@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.devcluster.procs import LaunchError, Proc, free_port, tail
+from devcluster.procs import LaunchError, Proc, free_port, tail
 
 
 def test_wait_ready_fails_fast_with_the_log_tail_when_the_process_exits(tmp_path):

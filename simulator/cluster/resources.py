@@ -1,7 +1,9 @@
-"""Volcano's `Resource`: independent scalar counters (milli-CPU, bytes, milli-units per device).
+"""The resource vocabulary the simulator's policies share: names and scalar counters.
 
-Every extended resource (`nvidia.com/gpu`, each `nvidia.com/mig-<profile>`) is a plain counter in
-milli-units, 1 card = 1000 (volcano `NewResource`); no MIG geometry, no per-GPU identity.
+A `Res` maps a resource name to an integer (milli-CPU, bytes, milli-units per device): the view a
+kube-scheduler or Volcano has of a node's allocatable, where every extended resource
+(`nvidia.com/gpu`, each `nvidia.com/mig-<profile>`) is a plain counter, 1 card = 1000 (Volcano's
+`NewResource`, `Quantity.MilliValue()`), with no MIG geometry and no per-GPU identity.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.devcluster.nodes import GpuSpec, NodeSpec, gpu_uuid, node_object, pod_object
+from devcluster.nodes import GpuSpec, NodeSpec, gpu_uuid, node_object, pod_object
 from scheduler.state.nodes import parse_node
 from scheduler.state.pods import parse_pod
 

@@ -6,12 +6,12 @@ import re
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devcluster import schedconfig
+from devcluster.schedconfig import SchedulerConfigValues, render
 from packing.catalogue import MODELS
-from scheduler.devcluster import schedconfig
-from scheduler.devcluster.schedconfig import SchedulerConfigValues, render
 
 # Extended resource names: <domain>/<name>, name = a DNS-1123-ish qualified name part.
 _RESOURCE = re.compile(r"^[a-z0-9.-]+/[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]$")
@@ -83,6 +83,7 @@ def test_bad_values_name_the_field(field, value, message):
         )
 
 
+@settings(deadline=None)  # YAML parsing on a loaded 2-core box can exceed 200 ms
 @given(
     port=st.integers(1, 65535),
     weight=st.integers(1, 100),
