@@ -18,7 +18,8 @@ app = typer.Typer(
 # Registration: one line per command group, in the order of the public surface in DESIGN.md.
 # (Each module exposes `register(app)`.)
 _GROUPS: list[str] = [
-    "dev_cluster", "agent", "serve", "mig", "plan", "explain", "simulate", "replay", "trace"
+    "dev_cluster", "agent", "serve", "mig", "plan", "explain", "simulate", "replay", "serving",
+    "trace",
 ]
 
 

@@ -10,6 +10,9 @@ import vl_convert as vlc
 from simulator.report.document import ChartSpec, Row
 
 _WIDTH, _HEIGHT = 640, 240
+# One colour per policy in every chart (Vega's category10-like defaults, fixed by name).
+POLICY_COLOURS = {"tessera": "#f58518", "tessera-static": "#72b7b2", "volcano": "#e45756",
+                  "kube-default": "#4c78a8"}
 _MARKS = {"line": "line", "step": "line", "bar": "bar", "point": "point"}
 
 
@@ -22,7 +25,12 @@ def chart(spec: ChartSpec, rows: list[Row], title: str) -> alt.Chart:
     x_scale = alt.Scale(type="log") if spec.x_log else alt.Scale(zero=False)
     x = alt.X(f"{spec.x}:{_types(rows, spec.x)}", title=spec.x_title, scale=x_scale)
     y = alt.Y(f"{spec.y}:{_types(rows, spec.y)}", title=spec.y_title)
-    color = alt.Color(f"{spec.color}:N", title=spec.color.replace("_", " "))
+    names = sorted({str(r[spec.color]) for r in rows})
+    if spec.color == "policy" and set(names) <= set(POLICY_COLOURS):
+        scale = alt.Scale(domain=names, range=[POLICY_COLOURS[n] for n in names])
+        color = alt.Color(f"{spec.color}:N", title="policy", scale=scale)
+    else:
+        color = alt.Color(f"{spec.color}:N", title=spec.color.replace("_", " "))
     base = alt.Chart(alt.Data(values=rows))
     mark_kind = _MARKS[spec.kind]
     if mark_kind == "line":

@@ -35,7 +35,8 @@ def _table(name: str, rows: list[Row]) -> str:
         "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c, '')))}</td>" for c in cols) + "</tr>"
         for r in rows
     )
-    return f"<h3>{html.escape(name)}</h3><table><tr>{head}</tr>{body}</table>"
+    return (f"<h3>{html.escape(name)}</h3><div style='overflow-x:auto'><table><tr>{head}</tr>"
+            f"{body}</table></div>")
 
 
 def render_html(report: Report, data_files: list[str]) -> str:
@@ -55,7 +56,7 @@ def render_html(report: Report, data_files: list[str]) -> str:
     parts += [_table(n, rows) for n, rows in report.tables.items()]
     parts.append("<h2>Charts</h2>")
     for spec in report.charts:
-        rows = report.datasets.get(spec.dataset, [])
+        rows = report.datasets.get(spec.dataset) or report.tables.get(spec.dataset, [])
         for title, svg in chart_svgs(spec, rows):
             if svg is None:
                 parts.append(f"<p>{html.escape(title)}: every value is 0.</p>")

@@ -1,0 +1,84 @@
+"""`tessera simulate serve`: model serving driven by real requests (docs/serving.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cli.errors import BadInput, exits_2_on_bad_input
+from cli.replay import _simulate_group
+
+
+def _table(rows: list[dict[str, object]]) -> str:
+    head = list(rows[0])
+    cells = [[f"{v:.1f}" if isinstance(v, float) else str(v) for v in r.values()] for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *cells, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) if i > 1 else c.ljust(w)
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+              for row in cells]
+    return "\n".join(lines)
+
+
+def add_commands(sim: typer.Typer) -> None:
+    @sim.command("serve")
+    @exits_2_on_bad_input
+    def serve_cmd(
+        trace: Path = typer.Option(..., "--trace", help="GenAI lora_request_trace CSV or a "
+                                   "schema v1 CSV/JSONL with kind=request records"),
+        nodes: int = typer.Option(2, "--nodes", help="GPU nodes in the serving cluster"),
+        gpus_per_node: int = typer.Option(8, "--gpus-per-node"),
+        gpu: str = typer.Option("H100-80GB", "--gpu", help="GPU model of every node"),
+        replica_gpu: str = typer.Option("milli:250", "--replica-gpu", help="what a replica "
+                                        "asks: milli:M, mig:<profile> or whole:N"),
+        policies: str = typer.Option("tessera,volcano,kube-default", "--policies"),
+        slo_wait: float = typer.Option(10.0, "--slo-wait", help="seconds a request may wait "
+                                       "before it starts (when the trace gives no slo_ms)"),
+        target_queue: int = typer.Option(2, "--target-queue", help="requests per replica "
+                                         "before scaling out"),
+        cooldown: float = typer.Option(300.0, "--cooldown", help="idle seconds before a "
+                                       "replica is removed"),
+        cold_start: float = typer.Option(30.0, "--cold-start", help="model-load seconds"),
+        min_replicas: int = typer.Option(0, "--min-replicas"),
+        start_h: float = typer.Option(0.0, "--start-h", help="window start, hours into trace"),
+        hours: float | None = typer.Option(None, "--hours", help="window length (all: omit)"),
+        seed: int = typer.Option(0, "--seed"),
+        report: Path | None = typer.Option(None, "--report", help="write report.html, "
+                                           "report.json and CSVs here"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Serve a request trace with queue-length autoscaling under each policy."""
+        from simulator.policies.replay.registry import parse_policies
+        from simulator.serving.config import Autoscale, ServingSpec
+        from simulator.serving.requests import load_requests, window
+        from simulator.serving.study import run_serving, serving_json
+
+        names = parse_policies(policies)
+        spec = ServingSpec(nodes=nodes, gpus_per_node=gpus_per_node, gpu_model=gpu,
+                           replica_gpu=replica_gpu, slo_wait_s=slo_wait)
+        scale = Autoscale(target_queue=target_queue, cooldown_s=cooldown,
+                          cold_start_s=cold_start, min_replicas=min_replicas)
+        reqs = load_requests(trace)
+        if hours is not None:
+            reqs = window(reqs, start_h * 3600, hours)
+            if not reqs:
+                raise BadInput(f"no requests in the window {start_h} h + {hours} h")
+        results = [run_serving(reqs, spec, scale, n, str(trace), seed) for n in names]
+        if report is not None:
+            from simulator.report.document import write_report_dir
+            from simulator.report.from_serving import serving_report
+
+            for p in write_report_dir(report, serving_report(results)):
+                typer.echo(f"wrote {p}", err=True)
+        if as_json:
+            typer.echo(serving_json(results))
+        else:
+            from simulator.report.from_serving import SUMMARY_KEYS
+
+            typer.echo(_table([{"policy": r.policy, **{k: r.summary[k] for k in SUMMARY_KEYS}}
+                               for r in results]))
+
+
+def register(app: typer.Typer) -> None:
+    add_commands(_simulate_group(app))

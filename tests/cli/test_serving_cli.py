@@ -1,0 +1,44 @@
+"""`tessera simulate serve` on a small schema request file: table, JSON, report, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli.main import app
+from simulator.workloads.schema import TraceRecord, write_records
+
+runner = CliRunner()
+
+
+def _trace(tmp_path: Path) -> Path:
+    recs = [TraceRecord(f"q{i}", float(i * 20), 40.0, "text" if i % 2 else "image", "request",
+                        model=f"m{i % 3}", gpu="milli:250", slo_ms=15000.0) for i in range(30)]
+    path = tmp_path / "reqs.jsonl"
+    write_records(path, recs)
+    return path
+
+
+def test_serve_prints_table_json_and_report(tmp_path: Path) -> None:
+    trace = _trace(tmp_path)
+    res = runner.invoke(app, ["simulate", "serve", "--trace", str(trace), "--nodes", "1",
+                              "--gpus-per-node", "1", "--json", "--report",
+                              str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [d["policy"] for d in doc] == ["tessera", "volcano", "kube-default"]
+    assert all(d["summary"]["requests"] == 30 for d in doc)
+    assert {m["modality"] for m in doc[0]["by_modality"]} == {"image", "text"}
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "Which policy misses the request SLO least?" in page and "role-axis" in page
+    res = runner.invoke(app, ["simulate", "serve", "--trace", str(trace), "--nodes", "1",
+                              "--policies", "tessera"])
+    assert res.exit_code == 0 and "latency_p99_s" in res.stdout
+
+
+def test_bad_replica_gpu_exits_2(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["simulate", "serve", "--trace", str(_trace(tmp_path)),
+                              "--replica-gpu", "mig:5g.50gb"])
+    assert res.exit_code == 2 and "unknown MIG profile '5g.50gb'" in res.stderr
