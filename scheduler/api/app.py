@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -212,17 +212,21 @@ def create_app(
     }
     app.add_middleware(VerbEndpoints, routes={f"/{v}": verb(v, handlers[v]) for v in VERBS})
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_class=PlainTextResponse)
     async def healthz() -> Response:
         return Response(b"ok", media_type="text/plain")
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        response_class=PlainTextResponse,
+        responses={503: {"description": "not ready", "content": {"text/plain": {}}}},
+    )
     async def readyz() -> Response:
         if ready():
             return Response(b"ok", media_type="text/plain")
         return Response(b"watch cache not synced", status_code=503, media_type="text/plain")
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics_route(request: Request) -> Response:
         try:
             check_token(request.headers.get("authorization"))
