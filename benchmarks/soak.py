@@ -210,8 +210,9 @@ def run(duration_s: float, window_s: float, rate: float, churn: float, lifetime_
                     scores = call("prioritize", {"Pod": pod, "NodeNames": passed}, w) or []
                     passed = [max(scores, key=lambda s: s["Score"])["Host"]] if scores else passed
                 if passed:
-                    b = call("bind", {"PodName": name, "PodNamespace": "default",
-                                      "PodUID": pod["metadata"]["uid"], "Node": passed[0]}, w)  # fmt: skip
+                    args = {"PodName": name, "PodNamespace": "default",
+                            "PodUID": pod["metadata"]["uid"], "Node": passed[0]}  # fmt: skip
+                    b = call("bind", args, w)
                     if b is None or b["Error"]:
                         w.errors += 1
                 done += 1
@@ -233,7 +234,7 @@ def run(duration_s: float, window_s: float, rate: float, churn: float, lifetime_
 
 
 def verdict(windows: list[Window], window_s: float, watch_errors: int) -> dict[str, Any]:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"window": i + 1, "end_s": round((i + 1) * window_s), "requests": len(w.latencies),
          "errors": w.errors, "p50_ms": round(statistics.median(w.latencies) * 1e3, 2)
          if w.latencies else None, "p99_ms": round(pct(w.latencies, 0.99) * 1e3, 2),

@@ -18,7 +18,8 @@ LONG = os.environ.get("TESSERA_LONG", "") not in ("", "0")
 
 def test_soak_short_form_table(tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
-    args = ["--duration", "600", "--window", "60"] if LONG else ["--duration", "30", "--window", "5"]
+    span = ("600", "60") if LONG else ("30", "5")
+    args = ["--duration", span[0], "--window", span[1]]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "soak.py"), *args, "--json", str(out)],
