@@ -42,6 +42,9 @@ class ClusterOptions:
     # Extenders have no queueing hints (kubernetes#122019): a pod Tessera rejected is retried
     # only when kube-scheduler flushes its unschedulable pods (default 5 minutes).
     unschedulable_retry: str = "10s"
+    # "RBAC" makes ServiceAccount permissions real (SubjectAccessReviews, the chart's accounts);
+    # the admin token stays in system:masters either way.
+    authorization_mode: str = "AlwaysAllow"
     # Environment for Tessera (e.g. PYTHONPATH of a checkout); None = inherit.
     tessera_env: dict[str, str] | None = field(default=None, compare=False)
 
@@ -159,7 +162,7 @@ class DevCluster:
             f"--secure-port={self.ports['apiserver']}",
             f"--cert-dir={self.work / 'pki'}",
             f"--token-auth-file={self.work / 'tokens.csv'}",
-            "--authorization-mode=AlwaysAllow",
+            f"--authorization-mode={self.opts.authorization_mode}",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={key}", f"--service-account-signing-key-file={key}",

@@ -17,6 +17,7 @@ from devcluster import binaries
 from devcluster.cluster import ClusterOptions, DevCluster
 from devcluster.procs import LaunchError
 from tests.conftest import REPO
+from tests.manifests.conftest import helm_bin  # noqa: F401  (the chart tests' helm fixture)
 
 
 def _unavailable(reason: str) -> None:

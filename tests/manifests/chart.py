@@ -82,8 +82,8 @@ def helm(binary: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     return run
 
 
-def template(binary: Path, *flags: str, chart: Path = CHART) -> str:
-    return helm(binary, "template", RELEASE, str(chart), *flags).stdout
+def template(binary: Path, *flags: str, chart: Path = CHART, release: str = RELEASE) -> str:
+    return helm(binary, "template", release, str(chart), *flags).stdout
 
 
 def documents(text: str) -> list[dict[str, Any]]:

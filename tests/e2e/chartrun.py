@@ -1,0 +1,198 @@
+"""Steps for running the Helm chart on the e2e control plane: strict dry-runs, `helm install`,
+ServiceAccount tokens, and the chart's scheduler pod played by two local processes (the
+kube-scheduler with the chart's KubeSchedulerConfiguration, and `tessera serve` as its sidecar),
+each authenticated as the chart's ServiceAccount rather than as a cluster admin."""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from scheduler.devcluster.cluster import DevCluster
+from scheduler.devcluster.kubeapi import KubeApi
+from scheduler.devcluster.nodes import NodeSpec, node_object, pod_object
+from scheduler.devcluster.procs import free_port
+from tests.manifests.chart import CHART, helm, scheduler_config
+
+__all__ = ["free_port"]
+
+PLURAL = {
+    "Namespace": "namespaces", "ServiceAccount": "serviceaccounts", "Service": "services",
+    "ConfigMap": "configmaps", "Deployment": "deployments", "DaemonSet": "daemonsets",
+    "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
+    "Role": "roles", "RoleBinding": "rolebindings", "NetworkPolicy": "networkpolicies",
+    "PodDisruptionBudget": "poddisruptionbudgets",
+    "MutatingAdmissionPolicy": "mutatingadmissionpolicies",
+    "MutatingAdmissionPolicyBinding": "mutatingadmissionpolicybindings",
+}  # fmt: skip
+
+
+def object_path(doc: dict[str, Any], named: bool = True) -> str:
+    group_version = doc["apiVersion"]
+    base = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+    ns = doc["metadata"].get("namespace")
+    scope = f"/namespaces/{ns}" if ns else ""
+    tail = f"/{doc['metadata']['name']}" if named else ""
+    return f"{base}{scope}/{PLURAL[doc['kind']]}{tail}"
+
+
+def dry_run(api: KubeApi, docs: list[dict[str, Any]], release: str) -> int:
+    """Strict server-side dry-run create of every object (schema, unknown fields, admission).
+    Namespaces are created for real first (a dry-run namespace cannot hold the rest), carrying
+    Helm's ownership marks so the `helm install` that follows adopts them."""
+    for doc in docs:
+        if doc["kind"] == "Namespace":
+            ns = copy.deepcopy(doc)
+            ns["metadata"].setdefault("labels", {})["app.kubernetes.io/managed-by"] = "Helm"
+            ns["metadata"]["annotations"] = {
+                "meta.helm.sh/release-name": release,
+                "meta.helm.sh/release-namespace": "default",
+            }
+            api.request("POST", object_path(ns, named=False), ns, fieldValidation="Strict")
+    for doc in docs:
+        if doc["kind"] != "Namespace":
+            api.request(
+                "POST", object_path(doc, named=False), doc, fieldValidation="Strict", dryRun="All"
+            )
+    return len(docs)
+
+
+def install(
+    helm_bin: Path, cluster: DevCluster, release: str, *flags: str, chart: Path = CHART
+) -> str:
+    """`helm install` (or `upgrade --install`) into the cluster; returns helm's output."""
+    run = helm(
+        helm_bin, "upgrade", "--install", release, str(chart), "--namespace", "default",
+        "--kubeconfig", str(cluster.kubeconfig), *flags,
+    )  # fmt: skip
+    return run.stdout
+
+
+def token_for(api: KubeApi, account: str, namespace: str = "tessera-system") -> str:
+    """A bound token for the ServiceAccount (TokenRequest API), as the kubelet would mount."""
+    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token"
+    out = api.request("POST", path, {"spec": {"expirationSeconds": 3600}})
+    return str(out["status"]["token"])
+
+
+def kubeconfig_for(cluster: DevCluster, account: str) -> Path:
+    token = token_for(cluster.api, account)
+    path = cluster.work / f"kubeconfig-{account}"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: local\n  cluster:\n    server: {cluster.server}\n"
+        f"    certificate-authority: {cluster.ca_file}\n"
+        f"users:\n- name: {account}\n  user:\n    token: {token}\n"
+        f"contexts:\n- name: local\n  context: {{cluster: local, user: {account}}}\n"
+        "current-context: local\n"
+    )
+    return path
+
+
+def _container(docs: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    for d in docs:
+        if d["kind"] == "Deployment":
+            for c in d["spec"]["template"]["spec"]["containers"]:
+                if c["name"] == name:
+                    return dict(c)
+    raise AssertionError(f"no container {name} in the rendering")
+
+
+def start_sidecar(cluster: DevCluster, docs: list[dict[str, Any]], port: int) -> str:
+    """`tessera serve` with the sidecar's arguments from the chart, authenticated as the
+    scheduler pod's ServiceAccount; in-cluster flags become the account's kubeconfig and the
+    pod-wide address becomes loopback. Returns its metrics URL."""
+    args = list(_container(docs, "extender")["args"])
+    assert args[:2] == ["serve", "--in-cluster"], args
+    metrics = free_port()
+    argv = [sys.executable, "-m", "cli.main", "serve",
+            "--kubeconfig", str(kubeconfig_for(cluster, "tessera-scheduler")),
+            "--host", "127.0.0.1", "--port", str(port), "--metrics-port", str(metrics)]  # fmt: skip
+    assert args[args.index("--port") + 1] == str(port)
+    proc = cluster._launch("tessera-sidecar", argv, env=cluster.opts.tessera_env)
+    url = f"http://127.0.0.1:{port}/readyz"
+    proc.wait_ready(lambda: _ok(url), cluster.opts.ready_timeout_s)
+    return f"http://127.0.0.1:{metrics}/metrics"
+
+
+def start_chart_scheduler(cluster: DevCluster, docs: list[dict[str, Any]]) -> str:
+    """kube-scheduler with the chart's ConfigMap text, changed in one line only: the in-cluster
+    `kubeconfig: ""` becomes a kubeconfig holding the scheduler ServiceAccount's token."""
+    text = scheduler_config(docs)
+    kubeconfig = kubeconfig_for(cluster, "tessera-scheduler")
+    changed, n = re.subn(r'(?m)^  kubeconfig: ""$', f'  kubeconfig: "{kubeconfig}"', text)
+    assert n == 1, "the chart's config no longer has the in-cluster kubeconfig line"
+    path = cluster.work / "chart-kube-scheduler-config.yaml"
+    path.write_text(changed)
+    flags = [f for f in _container(docs, "kube-scheduler")["command"][1:] if "--config" not in f]
+    port = free_port()
+    argv = [cluster._bin("kube-scheduler"), f"--config={path}",
+            "--bind-address=127.0.0.1", f"--secure-port={port}",
+            f"--cert-dir={cluster.work / 'chart-scheduler-pki'}",
+            *[f for f in flags if not f.startswith("--cert-dir")]]  # fmt: skip
+    proc = cluster._launch("chart-kube-scheduler", argv)
+    proc.wait_ready(lambda: _ok(f"https://127.0.0.1:{port}/healthz"), cluster.opts.ready_timeout_s)
+    return changed
+
+
+def add_gpu_node(api: KubeApi, name: str, gpus: int = 8) -> None:
+    from scheduler.devcluster.nodes import GpuSpec
+
+    api.create_node(node_object(NodeSpec(name, gpus=[GpuSpec()] * gpus)))
+
+
+def gpu_pod(name: str, gpus: int) -> dict[str, Any]:
+    return pod_object(name, {"nvidia.com/gpu": str(gpus)}, scheduler_name="tessera-scheduler")
+
+
+def verb_count(metrics_url: str, verb: str) -> float:
+    text = httpx.get(metrics_url, timeout=10).text
+    pattern = rf'^tessera_extender_requests_total\{{code="200",verb="{verb}"\}} (\S+)$'
+    m = re.search(pattern, text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, verify=False, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def plain_pod(name: str, resources: dict[str, str], scheduler: str | None = None) -> dict[str, Any]:
+    """A pod as a user writes it: schedulerName only if given."""
+    pod = pod_object(name, resources)
+    if scheduler is None:
+        del pod["spec"]["schedulerName"]
+    else:
+        pod["spec"]["schedulerName"] = scheduler
+    return pod
+
+
+def wait_mutated(api: KubeApi, namespace: str, resources: dict[str, str]) -> str:
+    """Create GPU pods until one comes back mutated (the policy is loaded asynchronously);
+    returns that pod's name. Unbound pods are deleted at once (no kubelet holds them)."""
+    from scheduler.devcluster.kubeapi import wait_for
+
+    tries = iter(range(10_000))
+
+    def one() -> str | None:
+        name = f"gpu-{next(tries)}"
+        pod = api.create_pod(plain_pod(name, resources), namespace)
+        if pod["spec"]["schedulerName"] != "default-scheduler":
+            return name
+        api.delete_pod(name, namespace)
+        return None
+
+    return wait_for("the GPU-namespace policy to mutate a pod", one, 60, every_s=0.5)
+
+
+def stop(cluster: DevCluster, *names: str) -> None:
+    """Stop processes started with `cluster._launch` (the old scheduler pod's containers)."""
+    for name in names:
+        cluster.procs.pop(name).stop()
