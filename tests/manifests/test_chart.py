@@ -333,3 +333,21 @@ def test_prometheus_scrape_fragment_keeps_the_chart_metrics_ports() -> None:
     ]
     port = ds["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"]
     assert agent_regex == f"agent;{port}"
+
+
+@pytest.mark.parametrize("capable", [True, False])
+def test_tessera_settings_follow_the_scheduler_node_cache_mode(
+    helm_bin: Path, capable: bool, tmp_path: Path
+) -> None:
+    flag = f"scheduler.extender.nodeCacheCapable={str(capable).lower()}"
+    docs = documents(template(helm_bin, "--set", flag))
+    (ext,) = yaml.safe_load(scheduler_config(docs))["extenders"]
+    (cm,) = [d for d in docs if d["metadata"]["name"] == "tessera-extender-settings"]
+    settings = yaml.safe_load(cm["data"]["settings.yaml"])
+    assert ext["nodeCacheCapable"] is capable and settings["node_cache_capable"] is capable
+    # The settings file is one tessera serve accepts.
+    from scheduler.settings import load_settings
+
+    path = tmp_path / "settings.yaml"
+    path.write_text(cm["data"]["settings.yaml"])
+    assert load_settings(path, env={}).node_cache_capable is capable
