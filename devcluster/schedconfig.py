@@ -1,7 +1,9 @@
 """Render the KubeSchedulerConfiguration that registers Tessera as an extender.
 
-One template (`kube-scheduler-config.yaml.tmpl`) serves the operator manifest and the local
-launcher; only the values differ. `IN_CLUSTER` are the values `manifests/` is rendered with.
+One template (`kube-scheduler-config.yaml.tmpl`) serves the Helm chart (whose
+`files/kube-scheduler-config.yaml.tmpl` is a link to it, filled by `templates/_helpers.tpl`) and
+the local launcher; only the values differ. `IN_CLUSTER` are the chart's default values: a test
+renders both and compares the text.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ class SchedulerConfigValues:
     enable_https: bool = False
     leader_elect: bool = False
     scheduler_name: str = "default-scheduler"
+    lease_namespace: str = "kube-system"
+    # CA that signs Tessera's serving certificate (HTTPS only); "" = the system roots.
+    tls_ca_file: str = ""
     client_qps: int = 50
     client_burst: int = 100
 
@@ -37,15 +42,18 @@ class SchedulerConfigValues:
             raise ValueError(f"weight: {self.weight} must be > 0 (prioritizeVerb is set)")
         if not re.fullmatch(r"\d+(ms|s|m)", self.http_timeout):
             raise ValueError(f"http_timeout: {self.http_timeout!r} is not a duration like '5s'")
+        if self.tls_ca_file and not self.enable_https:
+            raise ValueError("tls_ca_file: only meaningful with enable_https")
 
 
-# What the operator manifest is rendered with (a second scheduler talking to the in-cluster
-# Service `tessera` in namespace `tessera-system`; the kubeconfig path is the mounted one).
+# The chart's defaults (manifests/chart/tessera/values.yaml): a second scheduler calling its
+# Tessera sidecar on the pod's loopback, in-cluster credentials, its Lease in the chart's namespace.
 IN_CLUSTER = SchedulerConfigValues(
-    url_prefix="http://tessera.tessera-system.svc:8888",
+    url_prefix="http://127.0.0.1:8888",
     kubeconfig="",
     leader_elect=True,
     scheduler_name="tessera-scheduler",
+    lease_namespace="tessera-system",
 )
 
 
@@ -71,6 +79,11 @@ def render(values: SchedulerConfigValues) -> str:
         k: (_yaml_bool(v) if isinstance(v, bool) else str(v)) for k, v in asdict(values).items()
     }
     fields["url_prefix"] = values.url_prefix.rstrip("/")
+    # Appended to the enableHTTPS line, so an empty one leaves no blank line behind.
+    del fields["tls_ca_file"]
+    fields["tls_config"] = (
+        f"\n  tlsConfig:\n    caFile: {values.tls_ca_file}" if values.tls_ca_file else ""
+    )
     fields["managed_resources"] = "\n".join(
         f"  - name: {name}\n    ignoredByScheduler: {_yaml_bool(ign)}"
         for name, ign in managed_resources()

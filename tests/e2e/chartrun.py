@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from scheduler.devcluster.cluster import DevCluster
-from scheduler.devcluster.kubeapi import KubeApi
-from scheduler.devcluster.nodes import NodeSpec, node_object, pod_object
-from scheduler.devcluster.procs import free_port
+from devcluster.cluster import DevCluster
+from devcluster.kubeapi import KubeApi
+from devcluster.nodes import NodeSpec, node_object, pod_object
+from devcluster.procs import free_port
 from tests.manifests.chart import CHART, helm, scheduler_config
 
 __all__ = ["free_port"]
@@ -141,7 +141,7 @@ def start_chart_scheduler(cluster: DevCluster, docs: list[dict[str, Any]]) -> st
 
 
 def add_gpu_node(api: KubeApi, name: str, gpus: int = 8) -> None:
-    from scheduler.devcluster.nodes import GpuSpec
+    from devcluster.nodes import GpuSpec
 
     api.create_node(node_object(NodeSpec(name, gpus=[GpuSpec()] * gpus)))
 
@@ -177,7 +177,7 @@ def plain_pod(name: str, resources: dict[str, str], scheduler: str | None = None
 def wait_mutated(api: KubeApi, namespace: str, resources: dict[str, str]) -> str:
     """Create GPU pods until one comes back mutated (the policy is loaded asynchronously);
     returns that pod's name. Unbound pods are deleted at once (no kubelet holds them)."""
-    from scheduler.devcluster.kubeapi import wait_for
+    from devcluster.kubeapi import wait_for
 
     tries = iter(range(10_000))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.devcluster.cluster import DevCluster
+from devcluster.cluster import DevCluster
 from tests.e2e import chartrun
 from tests.e2e.helpers import placement, stays_unbound, wait_bound
 from tests.manifests.chart import documents, helm, template

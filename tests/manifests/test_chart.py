@@ -351,3 +351,35 @@ def test_tessera_settings_follow_the_scheduler_node_cache_mode(
     path = tmp_path / "settings.yaml"
     path.write_text(cm["data"]["settings.yaml"])
     assert load_settings(path, env={}).node_cache_capable is capable
+
+
+# (helm flags, the same values for devcluster.schedconfig): one template, two renderers.
+SAME_VALUES = [
+    ([], {}),
+    (
+        ["--set", "tls.enabled=true", "--set", "scheduler.extender.weight=7",
+         "--set", "scheduler.extender.httpTimeout=250ms",
+         "--set", "scheduler.extender.ignorable=true",
+         "--set", "extender.port=9999", "--set", "namespace.name=gpu-sched"],
+        {"enable_https": True, "tls_ca_file": "/etc/tessera-scheduler/tls/ca.crt", "weight": 7,
+         "http_timeout": "250ms", "ignorable": True, "url_prefix": "https://127.0.0.1:9999",
+         "lease_namespace": "gpu-sched"},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("flags", "changes"), SAME_VALUES, ids=["defaults", "tls-and-tuning"])
+def test_chart_and_launcher_render_the_one_template_to_the_same_text(
+    helm_bin: Path, flags: list[str], changes: dict[str, Any]
+) -> None:
+    from dataclasses import replace
+
+    from devcluster import schedconfig
+
+    # The chart's file is a link to the launcher's template, not a copy.
+    link = CHART / "files" / "kube-scheduler-config.yaml.tmpl"
+    assert link.is_symlink()
+    assert link.resolve() == (REPO / "devcluster" / schedconfig.TEMPLATE_NAME).resolve()
+    chart_text = scheduler_config(documents(template(helm_bin, *flags)))
+    launcher_text = schedconfig.render(replace(schedconfig.IN_CLUSTER, **changes))
+    assert chart_text == launcher_text
