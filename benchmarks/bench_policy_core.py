@@ -3,7 +3,8 @@
 Builds a synthetic cluster through the real parsers and store (8 H100s per node, GPUs 6-7 with
 MIG on, one bound whole-GPU pod on 60% of the nodes), then times `Extender.filter` and
 `Extender.prioritize` with every node as a candidate, for whole-GPU, share and MIG pods, on the
-fleet-index path and on the plugin path (the same Extender with the vector path switched off),
+fleet-index path and on the plugin path (the same Extender with the plugins' batch methods
+switched off: `Profile(batch=False)`),
 side by side in one run. Also times the first filter after a bind (one dirty row). Run:
 
     python3 benchmarks/bench_policy_core.py [--sizes 1000,5000] [--repeats 15]
@@ -17,12 +18,12 @@ import random
 import statistics
 import sys
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scheduler.policy import fast, fast_scores  # noqa: E402
 from scheduler.state.extender import Extender  # noqa: E402
 from scheduler.state.store import ClusterStore  # noqa: E402
 
@@ -98,13 +99,12 @@ def main() -> None:
                 call = getattr(ext, verb)
                 run = partial(call, pod, names)
                 vec = timed(run, args.repeats)
-                saved = fast.applicable, fast_scores.applicable
-                fast.applicable = lambda *a: False  # the plugin path, same process
-                fast_scores.applicable = lambda *a: False
+                batch = ext.profile
+                ext.profile = replace(batch, batch=False)  # the per-node path, same process
                 try:
                     slow = timed(run, max(3, args.repeats // 5))
                 finally:
-                    fast.applicable, fast_scores.applicable = saved
+                    ext.profile = batch
                 print(f"| {n:,} | {label} | {verb} | {vec[0]:.2f} | {vec[1]:.2f} | "
                       f"{slow[0]:.1f} | {slow[0] / vec[0]:.0f}x |")  # fmt: skip
         # One bind dirties one row: the next filter updates that row only.

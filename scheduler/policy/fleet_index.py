@@ -4,8 +4,9 @@ One row per node, one column per GPU slot (padded). Built once from `NodeCapacit
 then updated row by row: a new snapshot passes the previous index and the names of the nodes
 whose inventory or allocations changed, so a bind costs one row, not the fleet.
 
-Rows that the vector path cannot judge exactly are flagged `slow` and go through the plugins
-one by one: a GPU with a health reason (the health filter names it), several GPU models on one
+Rows that the batch path cannot judge exactly are flagged `slow` and go through the plugins
+one by one: a GPU with a health reason under the default thresholds (the health filter names
+it; its batch method sends rows hot under its own limit there too), several GPU models on one
 node, a MIG GPU of a model the catalogue lacks, or grants that could not be charged.
 """
 
@@ -50,6 +51,7 @@ class FleetIndex:
     n_usable: npt.NDArray[np.int16]
     cpu: npt.NDArray[np.int64]  # free CPU milli, `NodeCapacity.cpu_free` (FGD's CPU term)
     pool: npt.NDArray[np.bool_]  # static MIG devices known only by count (GFD) on the node
+    hot: npt.NDArray[np.float64]  # the node's highest GPU temperature (C; -inf: none reported)
     _rows_memo: dict[tuple[str, ...], tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]]
     memo: dict[object, npt.NDArray[np.float64]]  # derived arrays (this index only)
     # Derived per-row arrays that survive `updated()`: only the rows that changed are redone.
@@ -137,6 +139,7 @@ class FleetIndex:
             n_usable=np.zeros(rows, np.int16),
             cpu=np.zeros(rows, np.int64),
             pool=np.zeros(rows, bool),
+            hot=np.full(rows, -np.inf),
             used=np.full((rows, slots), np.nan),
             load=np.full((rows, slots), np.nan),
             load_at=np.full((rows, slots), np.nan),
@@ -200,7 +203,7 @@ class FleetIndex:
         n, s = len(self.names), self.slots
         out.names, out.row = list(self.names), dict(self.row)
         out.keys = list(self.keys)
-        for f in ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool"):
+        for f in ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool", "hot"):
             getattr(out, f)[:n] = getattr(self, f)
         for f in ("plain_free", "plain_mem", "plain_size", "mig_mask", "mig_me", "mig_code",
                   "used", "load", "load_at"):  # fmt: skip
@@ -244,6 +247,8 @@ class FleetIndex:
         self.product[r] = self.code(next(iter(products)) if len(products) == 1 else "")
         self.cpu[r] = cap.cpu_free
         self.pool[r] = bool(node.mig_pool)
+        temps = [g.health.temperature_c for g in node.gpus if g.health.temperature_c is not None]
+        self.hot[r] = max(temps, default=-np.inf)
         slow = len(products) > 1 or bool(cap.overbooked)
         used = 0.0
         usable = 0

@@ -1,47 +1,55 @@
-"""The extension points, after kube-scheduler's scheduling framework.
+"""Running a profile over many nodes: `run_filters` and `run_scores`.
 
-A filter plugin answers "can this pod run on this node?" with a `Status`; a score plugin says how
-good the node is as a float in [0, 1] (1 = best). Both are pure: they read the immutable
-`ClusterState` and nothing else (no clock, no I/O). A `Profile` lists the plugins and score
-weights; `run_scores` folds the weighted scores into the extender's integers 0..10.
+One framework, two speeds. When every plugin of the profile has a batch method
+(`filter_rows` / `score_rows`, see `scheduler.policy.interfaces`) and none declines the pod,
+the whole candidate list is answered from the fleet index at once; rows the index cannot
+represent exactly (`FleetIndex.slow`) and rows a plugin marks `exact` go through the plugins
+node by node. Otherwise every node goes through the plugins. Callers never choose: the answer is
+the same either way (verdict codes and scores; failure reasons of batch-judged nodes are one
+summary per plugin and code), only the time differs.
+
+`run_scores` folds the weighted scores into the extender's integers 0..10.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable, Sequence
 
-from scheduler.policy.fit import choose
-from scheduler.policy.model import ClusterState, Node, Placement, PodRequest
-from scheduler.policy.status import SUCCESS, Status, error
+import numpy as np
 
-MAX_SCORE = 10
+from scheduler.policy.interfaces import (
+    MAX_SCORE,
+    BatchFilterPlugin,
+    BatchScorePlugin,
+    CycleState,
+    FilterPlugin,
+    Profile,
+    RowVerdicts,
+    ScorePlugin,
+    choose_placement,
+)
+from scheduler.policy.model import ClusterState, PodRequest
+from scheduler.policy.results import FilterResult, NodeScores
+from scheduler.policy.status import SUCCESS, Code, Status, error
 
-
-@runtime_checkable
-class FilterPlugin(Protocol):
-    name: str
-
-    def filter(self, state: ClusterState, pod: PodRequest, node: Node) -> Status: ...
-
-
-@runtime_checkable
-class ScorePlugin(Protocol):
-    name: str
-
-    def score(self, state: ClusterState, pod: PodRequest, node: Node) -> float:
-        """A value in [0, 1]; higher is better. Called only on nodes that passed filters."""
-        ...
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Which plugins run, in order, and each scorer's weight (weights need not sum to 1)."""
-
-    filters: tuple[FilterPlugin, ...]
-    scorers: tuple[tuple[ScorePlugin, float], ...] = ()
-    name: str = "default"
+__all__ = [
+    "MAX_SCORE",
+    "BatchFilterPlugin",
+    "BatchScorePlugin",
+    "CycleState",
+    "FilterPlugin",
+    "FilterResult",
+    "NodeScores",
+    "Profile",
+    "RowVerdicts",
+    "ScorePlugin",
+    "batch_scores",
+    "choose_placement",
+    "filter_node",
+    "run_filters",
+    "run_scores",
+    "score_breakdown",
+]
 
 
 def filter_node(
@@ -55,7 +63,7 @@ def filter_node(
     """Run the profile's filters on one node; stop at the first failure unless `all_reasons`."""
     node = state.nodes.get(node_name)
     if node is None:
-        return error(f"node {node_name!r} is not in the cluster state")
+        return _missing(node_name)
     result = SUCCESS
     for plugin in profile.filters:
         status = plugin.filter(state, pod, node)
@@ -74,11 +82,74 @@ def run_filters(
     profile: Profile,
     *,
     all_reasons: bool = False,
-) -> dict[str, Status]:
-    """Status per node name, in input order."""
-    return {
-        name: filter_node(state, pod, name, profile, all_reasons=all_reasons) for name in node_names
-    }
+) -> FilterResult:
+    """Verdicts for every node (passed in input order). `all_reasons` (for explain) asks every
+    filter of every node, so it always takes the per-node path."""
+    names = list(node_names)
+    if not all_reasons:
+        got = _batch_filter(state, pod, names, profile)
+        if got is not None:
+            return got
+    statuses = {n: filter_node(state, pod, n, profile, all_reasons=all_reasons) for n in names}
+    return FilterResult.of(statuses, names)
+
+
+def _missing(name: str) -> Status:
+    return error(f"node {name!r} is not in the cluster state")
+
+
+def _batch_filter(
+    state: ClusterState, pod: PodRequest, names: list[str], profile: Profile
+) -> FilterResult | None:
+    plugins = profile.batch_filters
+    if plugins is None or not state.nodes:  # an empty fleet index has no rows to gather from
+        return None
+    cycle = CycleState(state, pod, names)
+    answers: list[RowVerdicts] = []
+    for plugin in plugins:
+        got = plugin.filter_rows(cycle)
+        if got is None:
+            return None
+        answers.append(got)
+    known = cycle.known
+    # Profile order decides, as on the per-node path: a row fails at its first failing plugin.
+    code = np.zeros(len(names), np.int8)
+    who = np.full(len(names), -1, np.int16)
+    exact = cycle.index.slow[cycle.rows].copy()
+    for i, v in enumerate(answers):
+        first = (code == 0) & (v.code != 0)
+        code[first] = v.code[first]
+        who[first] = i
+        if v.exact is not None:
+            exact |= v.exact
+    exact &= known
+    judged = known & ~exact
+    arr = np.asarray(names, dtype=object)
+    out = FilterResult(arr[judged & (code == 0)].tolist(), names=names)
+    fails = judged & (code != 0)
+    if fails.any():
+        group = np.where(fails, who.astype(np.int32) * 4 + code, -1)
+        for g in np.unique(group[fails]).tolist():
+            i, c = divmod(g, 4)
+            msg = f"{plugins[i].name}: {answers[i].reasons.get(Code(c), '')}"
+            into = out.unresolvable if c == Code.UNSCHEDULABLE_AND_UNRESOLVABLE else out.failed
+            into.update(dict.fromkeys(arr[group == g].tolist(), msg))
+    for name in arr[~known].tolist():
+        out.statuses[name] = _missing(name)
+        out.failed[name] = out.statuses[name].message
+    for i in np.flatnonzero(exact).tolist():
+        name = names[i]
+        st = out.statuses[name] = filter_node(state, pod, name, profile)
+        if st.ok:
+            out.passed.append(name)
+        elif st.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
+            out.unresolvable[name] = st.message
+        else:
+            out.failed[name] = st.message
+    if exact.any():  # keep the caller's node order
+        order = {n: i for i, n in enumerate(names)}
+        out.passed.sort(key=order.__getitem__)
+    return out
 
 
 def score_breakdown(
@@ -86,34 +157,84 @@ def score_breakdown(
 ) -> dict[str, float]:
     """Each scorer's raw value in [0, 1] for one node (for explain)."""
     node = state.nodes[node_name]
-    return {p.name: _clamp(p.score(state, pod, node)) for p, _ in profile.scorers}
+    cycle = CycleState(state, pod, [node_name])
+    return {
+        p.name: _clamp(p.score(state, pod, node, cycle) if takes else p.score(state, pod, node))
+        for (p, _), takes in zip(profile.scorers, profile.scorer_takes_cycle, strict=True)
+    }
 
 
 def run_scores(
     state: ClusterState, pod: PodRequest, node_names: Iterable[str], profile: Profile
-) -> dict[str, int]:
-    """Integer score 0..10 per node: the weighted mean of the scorers, scaled and rounded."""
+) -> NodeScores:
+    """Integer 0..10 per node: the weighted mean of the scorers, scaled and rounded (nodes not
+    in the snapshot score 0)."""
+    names = list(node_names)
+    cycle = CycleState(state, pod, names)
+    got = _batch_scores(cycle, profile)
+    if got is None:
+        got = _node_scores(cycle, names, profile)
+    return NodeScores(names, got)
+
+
+def batch_scores(
+    state: ClusterState, pod: PodRequest, names: Sequence[str], profile: Profile
+) -> NodeScores | None:
+    """`run_scores` when the batch path can answer it, else None (for callers that rank only
+    when ranking is cheap, like the gang planner's candidate cut)."""
+    got = _batch_scores(CycleState(state, pod, names), profile)
+    return None if got is None else NodeScores(names, got)
+
+
+def _node_scores(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[int]:
     total_weight = sum(w for _, w in profile.scorers if w > 0)
-    out: dict[str, int] = {}
-    for name in node_names:
-        node = state.nodes.get(name)
+    state, pod, nodes = cycle.state, cycle.pod, cycle.state.nodes
+    live = [
+        (p, w, takes)
+        for (p, w), takes in zip(profile.scorers, profile.scorer_takes_cycle, strict=True)
+        if w > 0
+    ]
+    out: list[int] = []
+    for name in names:
+        node = nodes.get(name)
         if node is None or total_weight <= 0:
-            out[name] = 0
+            out.append(0)
             continue
         acc = 0.0
-        for plugin, weight in profile.scorers:
-            if weight > 0:
-                acc += weight * _clamp(plugin.score(state, pod, node))
-        out[name] = round(MAX_SCORE * acc / total_weight)
+        for p, weight, takes in live:
+            value = p.score(state, pod, node, cycle) if takes else p.score(state, pod, node)
+            acc += weight * _clamp(value)
+        out.append(round(MAX_SCORE * acc / total_weight))
     return out
 
 
-def choose_placement(state: ClusterState, pod: PodRequest, node: Node) -> Placement | None:
-    """The exact GPUs (and MIG starts / milli shares) `pod` would get on `node`, or None.
-
-    Deterministic: the same state and pod always give the same placement.
-    """
-    return choose(state.capacity(node.name), pod)
+def _batch_scores(cycle: CycleState, profile: Profile) -> list[int] | None:
+    plugins = profile.batch_scorers
+    if plugins is None or not cycle.state.nodes:  # an empty index has no rows to gather from
+        return None
+    n = len(cycle.names)
+    total = sum(w for _, w in plugins)
+    if total <= 0:
+        return [0] * n
+    acc = np.zeros(n)
+    left = cycle.index.slow[cycle.rows].copy()
+    for plugin, weight in plugins:
+        values = plugin.score_rows(cycle)
+        if values is None:
+            return None
+        gone = np.isnan(values)
+        left |= gone
+        acc += weight * np.clip(np.where(gone, 0.0, values), 0.0, 1.0)
+    known = cycle.known
+    ints = np.rint(MAX_SCORE * acc / total).astype(np.int64)
+    ints[~known] = 0
+    out: list[int] = ints.tolist()
+    redo = np.flatnonzero(left & known).tolist()
+    if redo:
+        again = _node_scores(cycle, [cycle.names[i] for i in redo], profile)
+        for i, v in zip(redo, again, strict=True):
+            out[i] = v
+    return out
 
 
 def _clamp(value: float) -> float:

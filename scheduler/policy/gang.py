@@ -14,9 +14,14 @@ from dataclasses import dataclass, replace
 from packing.errors import PackingError
 from packing.gang import plan_gang
 from packing.gang.types import GangMember, GpuSlot, NodeSlot
-from scheduler.policy import fast, fast_scores
 from scheduler.policy.capacity import NodeCapacity, placement_conflicts
-from scheduler.policy.framework import Profile, choose_placement, filter_node
+from scheduler.policy.framework import (
+    Profile,
+    batch_scores,
+    choose_placement,
+    filter_node,
+    run_filters,
+)
 from scheduler.policy.model import Allocation, ClusterState, GpuGrant, Placement, PodRequest
 from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.rules import canonical
@@ -73,7 +78,7 @@ def _candidates(
 ) -> list[str]:
     """Nodes that can host at least one member on their own, at most `MAX_CANDIDATES` per
     member shape (the best-scoring ones): the planner's search space stays small at any
-    cluster size. Uses the vector filter and scores where they apply."""
+    cluster size."""
     solo_profile = Profile(tuple(p for p in profile.filters if p.name != "Gang"), profile.scorers)
     known = [n for n in names if n in state.nodes]
     limit = max(MAX_CANDIDATES, 4 * len(members))
@@ -85,13 +90,11 @@ def _candidates(
             continue
         shapes.add(shape)
         solo = replace(m, gang=None)
-        if fast.applicable(state, solo, solo_profile):
-            passed = fast.fast_filter(state, solo, known, solo_profile).passed
-        else:
-            passed = [n for n in known if filter_node(state, solo, n, solo_profile).ok]
-        if len(passed) > limit and fast_scores.applicable(solo, solo_profile):
-            scores = fast_scores.fast_scores(state, solo, passed, solo_profile)
-            ranked = sorted(zip(passed, scores, strict=True), key=lambda x: (-x[1], x[0]))
+        passed = run_filters(state, solo, known, solo_profile).passed
+        # Rank only when the batch path makes it cheap; else keep the node order.
+        scores = batch_scores(state, solo, passed, solo_profile) if len(passed) > limit else None
+        if scores is not None:
+            ranked = sorted(scores.pairs(), key=lambda x: (-x[1], x[0]))
             passed = [n for n, _ in ranked]
         keep.update(passed[:limit])
     return [n for n in known if n in keep]

@@ -5,7 +5,9 @@ object, or with None for its defaults. `build_profile` makes every plugin of a p
 settings it is given, so no caller builds plugins and swaps them in by name.
 
 Add a plugin by writing its file under `plugins/` and adding one line to FILTERS or SCORERS
-(docs/extending.md). The mapping types make mypy check each class against its Protocol.
+(docs/extending.md). The types make mypy check each class against its Protocol: a plugin with a
+batch method is registered as `Factory[BatchFilterPlugin]` / `Factory[BatchScorePlugin]`, so
+its `filter_rows` / `score_rows` signature is checked too.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from scheduler.policy.framework import FilterPlugin, Profile, ScorePlugin
+from scheduler.policy.framework import (
+    BatchFilterPlugin,
+    BatchScorePlugin,
+    FilterPlugin,
+    Profile,
+    ScorePlugin,
+)
 from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.plugins.fragmentation import FragmentationArgs, FragmentationScore
 from scheduler.policy.plugins.gang import GangFilter
@@ -22,6 +30,7 @@ from scheduler.policy.plugins.gpu_fit import GpuFit
 from scheduler.policy.plugins.gpu_model import GpuModelFilter
 from scheduler.policy.plugins.health import HealthFilter
 from scheduler.policy.plugins.load import LoadScore
+from scheduler.policy.plugins.spread import SpreadArgs, SpreadScore
 from scheduler.policy.rules import HealthThresholds, LoadSettings
 
 P = TypeVar("P", covariant=True)
@@ -36,17 +45,22 @@ class Factory(Generic[P]):
 
 
 FILTERS: dict[str, Factory[FilterPlugin]] = {
-    GpuModelFilter.name: Factory(GpuModelFilter),  # unresolvable first (kube-scheduler's advice)
-    HealthFilter.name: Factory(HealthFilter, HealthThresholds),  # unhealthy GPUs: unresolvable
-    GangFilter.name: Factory(GangFilter),
-    GpuFit.name: Factory(GpuFit),
+    # unresolvable first (kube-scheduler's advice)
+    GpuModelFilter.name: Factory[BatchFilterPlugin](GpuModelFilter),
+    # unhealthy GPUs: unresolvable, with the reasons
+    HealthFilter.name: Factory[BatchFilterPlugin](HealthFilter, HealthThresholds),
+    GangFilter.name: Factory[BatchFilterPlugin](GangFilter),
+    GpuFit.name: Factory[BatchFilterPlugin](GpuFit),
 }
 
 SCORERS: dict[str, Factory[ScorePlugin]] = {
-    Binpack.name: Factory(Binpack),
+    Binpack.name: Factory[BatchScorePlugin](Binpack),
     # exact-placement fragmentation increase
-    FragmentationScore.name: Factory(FragmentationScore, FragmentationArgs),
-    LoadScore.name: Factory(LoadScore, LoadSettings),  # live load where fresh; else NEUTRAL
+    FragmentationScore.name: Factory[BatchScorePlugin](FragmentationScore, FragmentationArgs),
+    # live load where fresh; NEUTRAL where stale or missing
+    LoadScore.name: Factory[BatchScorePlugin](LoadScore, LoadSettings),
+    # least-used GPUs first; not in the default weights (the docs/extending.md example)
+    SpreadScore.name: Factory[BatchScorePlugin](SpreadScore, SpreadArgs),
 }
 
 DEFAULT_FILTERS: tuple[str, ...] = tuple(FILTERS)

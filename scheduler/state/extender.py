@@ -18,14 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from scheduler.policy import fast, fast_scores
 from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.cluster_fragmentation import cluster_fragmentation
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
 from scheduler.policy.model import Allocation, ClusterState, Placement, PodRequest
 from scheduler.policy.preemption import minimal_victims
 from scheduler.policy.registry import default_profile
-from scheduler.policy.status import Code
 from scheduler.state.errors import StateError
 from scheduler.state.gangs import GangCoordinator
 from scheduler.state.pods import parse_pod
@@ -136,20 +134,8 @@ class Extender:
     def _verdicts(
         self, state: ClusterState, req: PodRequest, names: list[str]
     ) -> tuple[list[str], dict[str, str], dict[str, str]]:
-        if fast.applicable(state, req, self.profile):
-            out = fast.fast_filter(state, req, names, self.profile)
-            return out.passed, out.failed, out.unresolvable
-        statuses = run_filters(state, req, names, self.profile)
-        passed = [n for n, s in statuses.items() if s.ok]
-        failed = {
-            n: s.message for n, s in statuses.items() if s.code in (Code.UNSCHEDULABLE, Code.ERROR)
-        }
-        unresolvable = {
-            n: s.message
-            for n, s in statuses.items()
-            if s.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE
-        }
-        return passed, failed, unresolvable
+        out = run_filters(state, req, names, self.profile)
+        return out.passed, out.failed, out.unresolvable
 
     def prioritize(
         self,
@@ -164,12 +150,7 @@ class Extender:
         if req.gpu is None:
             return [(n, 0) for n in names]
         state = self.view(req, self.clock())
-        if fast_scores.applicable(req, self.profile) and state.nodes:
-            ints = fast_scores.fast_scores(state, req, names, self.profile)
-            return list(zip(names, ints, strict=True))
-        known = [n for n in names if n in state.nodes]
-        scores = run_scores(state, req, known, self.profile)
-        return [(n, scores.get(n, 0)) for n in names]
+        return run_scores(state, req, names, self.profile).pairs()
 
     def _reserve(self, req: PodRequest, node: str, now: float, ttl: float) -> Placement | None:
         """Check-and-reserve under the store lock; None if the pod no longer fits there."""

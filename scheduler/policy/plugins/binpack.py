@@ -1,10 +1,18 @@
-"""Score: prefer nodes whose GPUs end up fuller (keeps whole nodes and GPUs free for big pods)."""
+"""Score: prefer nodes whose GPUs end up fuller (keeps whole nodes and GPUs free for big pods).
+
+Value = the mean used fraction over the node's usable GPUs after placing the pod (non-MIG: used
+milli / 1000; MIG: memory slices in use / the model's slices).
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
+from scheduler.policy import batch
 from scheduler.policy.capacity import gpu_used_fraction
-from scheduler.policy.framework import choose_placement
-from scheduler.policy.model import ClusterState, Node, PodRequest
+from scheduler.policy.fleet_index import FleetIndex
+from scheduler.policy.interfaces import Bools, CycleState, Floats, Rows, cycle_for
+from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Node, PodRequest
 
 
 class Binpack:
@@ -13,12 +21,39 @@ class Binpack:
     def __init__(self, args: None = None) -> None:
         """Takes no settings (the registry's factory call)."""
 
-    def score(self, state: ClusterState, pod: PodRequest, node: Node) -> float:
+    def score(
+        self, state: ClusterState, pod: PodRequest, node: Node, cycle: CycleState | None = None
+    ) -> float:
         cap = state.capacity(node.name)
         gpus = cap.usable_gpus
         if not gpus:
             return 0.0
-        placement = choose_placement(state, pod, node)
+        placement = cycle_for(state, pod, cycle).placement(node)
         grants = placement.gpus if placement is not None else ()
-        # Mean used fraction over the node's usable GPUs after placing the pod.
         return sum(gpu_used_fraction(g, grants) for g in gpus) / len(gpus)
+
+    def score_rows(self, cycle: CycleState) -> Floats | None:
+        pod = cycle.pod
+        if not batch.scorable(pod):
+            return None
+        idx, r = cycle.index, cycle.rows
+        g = pod.gpu
+        assert g is not None
+        if g.kind == "mig":
+            rows = batch.mig_rows(cycle)
+            nu = idx.n_usable[r].astype(np.float64)
+            after = idx.used_sum[r] + np.where(rows["fits"], rows["slices"], 0.0)
+            value = np.where(nu > 0, after / np.maximum(nu, 1), 0.0)
+            return np.where(rows["slow"], np.nan, value)
+        every, _ = batch.placement_columns(cycle)
+        per = (MILLI_PER_GPU if g.kind == "whole" else g.milli) / MILLI_PER_GPU
+        key = ("binpack", *batch.shape(pod))
+        got: Floats = idx.per_row(key, lambda rr: _after(idx, rr, every[rr], per))[r]
+        return got
+
+
+def _after(idx: FleetIndex, r: Rows, take: Bools, per: float) -> Floats:
+    """Mean used fraction after adding `per` of a GPU on each taken column."""
+    n = idx.n_usable[r].astype(np.float64)
+    after = idx.used_sum[r] + take.sum(axis=1) * per
+    return np.where(n > 0, after / np.maximum(n, 1), 0.0)

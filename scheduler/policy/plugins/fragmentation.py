@@ -19,13 +19,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from packing.errors import PackingError
 from packing.fgd import FragTable, TargetWorkload, TaskShape
 from packing.fractional import NO_GPU
 from packing.fragmentation import FractionalCandidate, MigCandidate, fragmentation_increase
 from packing.mig import MigInstance
+from scheduler.policy import batch
 from scheduler.policy.capacity import NodeCapacity
-from scheduler.policy.framework import choose_placement
+from scheduler.policy.fleet_index import FleetIndex
+from scheduler.policy.interfaces import Bools, CycleState, Floats, Rows, cycle_for
 from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Node, Placement, PodRequest
 
 SCALE_MILLI = 250.0
@@ -66,8 +70,10 @@ class FragmentationScore:
         self.workload = self.args.workload
         self.mig_mix = self.args.mig_mix
 
-    def score(self, state: ClusterState, pod: PodRequest, node: Node) -> float:
-        placement = choose_placement(state, pod, node)
+    def score(
+        self, state: ClusterState, pod: PodRequest, node: Node, cycle: CycleState | None = None
+    ) -> float:
+        placement = cycle_for(state, pod, cycle).placement(node)
         if placement is None or (pod.gpu is None and self.workload is None):
             return 0.0
         try:
@@ -114,3 +120,52 @@ class FragmentationScore:
             pod.cpu_milli,
         )
         return fragmentation_increase(frac)
+
+    def score_rows(self, cycle: CycleState) -> Floats | None:
+        """The same value from the fleet index, for the default settings (the pod's own shape,
+        the default MIG mix); a configured workload or mix is scored per node."""
+        pod = cycle.pod
+        if self.workload is not None or self.mig_mix is not None or not batch.scorable(pod):
+            return None
+        g = pod.gpu
+        assert g is not None
+        if g.kind == "mig":
+            rows = batch.mig_rows(cycle)
+            value = np.where(rows["fits"], _logistic(rows["inc"]), 0.0)
+            return np.where(rows["slow"], np.nan, value)
+        idx = cycle.index
+        every, _ = batch.placement_columns(cycle)
+        milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
+        count = g.count if g.kind == "whole" else 1
+        key = ("frag", *batch.shape(pod), pod.cpu_milli)
+        got: Floats = idx.per_row(
+            key, lambda rr: _own_shape_rows(idx, rr, every[rr], milli, count, pod.cpu_milli)
+        )[cycle.rows]
+        return got
+
+
+def _logistic(inc: Floats) -> Floats:
+    out: Floats = 1.0 / (1.0 + np.exp(np.minimum(inc / SCALE_MILLI, 50.0)))
+    return out
+
+
+@lru_cache(maxsize=256)
+def _shape_table(cpu: int, milli: int, count: int) -> FragTable:
+    return FragTable(TargetWorkload((TaskShape(cpu, milli, count),), (1.0,)), ("any",))
+
+
+def _own_shape_rows(
+    idx: FleetIndex, r: Rows, take: Bools, milli: int, count: int, pod_cpu: int
+) -> Floats:
+    """The own-shape FGD increase per row: free CPU before, free CPU minus the pod's after."""
+    table = _shape_table(pod_cpu, milli, count)
+    fits = np.flatnonzero(take.any(axis=1))
+    rows = r[fits]
+    pf = idx.plain_free[rows].astype(np.int64)
+    after = np.where(take[fits], pf - milli, pf)
+    zeros = np.zeros(len(rows), np.intp)
+    cpu = idx.cpu[rows]
+    inc = table.node_frag(after, cpu - pod_cpu, zeros) - table.node_frag(pf, cpu, zeros)
+    out = np.zeros(len(r))
+    out[fits] = _logistic(inc)
+    return out

@@ -1,10 +1,20 @@
-"""Filter: the pod's GPU request fits this node's exact free geometry (whole, MIG or milli)."""
+"""Filter: the pod's GPU request fits this node's exact free geometry (whole, MIG or milli).
+
+The batch method answers from the fleet index with one summarised reason per request (the
+per-node reason, with counts for this node, is what `explain` shows). Dynamic MIG asking for
+several instances on a node where one fits is left to the exact planner, node by node.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
+from packing.fleet import can_place
 from scheduler.policy.fit import check
-from scheduler.policy.model import ClusterState, Node, PodRequest
-from scheduler.policy.status import SUCCESS, Status
+from scheduler.policy.fleet_index import NO_GPU, FleetIndex
+from scheduler.policy.interfaces import Bools, CycleState, Rows, RowVerdicts
+from scheduler.policy.model import MILLI_PER_GPU, ClusterState, GpuRequest, Node, PodRequest
+from scheduler.policy.status import SUCCESS, Code, Status
 
 
 class GpuFit:
@@ -17,3 +27,58 @@ class GpuFit:
         if pod.gpu is None:
             return SUCCESS
         return check(state.capacity(node.name), pod)
+
+    def filter_rows(self, cycle: CycleState) -> RowVerdicts | None:
+        req = cycle.pod.gpu
+        if req is None:
+            return None
+        ok, unres, exact, why, why_never = _fit(cycle.index, cycle.rows, req)
+        code = np.where(ok, Code.SUCCESS, np.where(unres, Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+                                                   Code.UNSCHEDULABLE)).astype(np.int8)  # fmt: skip
+        reasons = {Code.UNSCHEDULABLE: why, Code.UNSCHEDULABLE_AND_UNRESOLVABLE: why_never}
+        return RowVerdicts(code, reasons, exact)
+
+
+def _fit(idx: FleetIndex, r: Rows, req: GpuRequest) -> tuple[Bools, Bools, Bools, str, str]:
+    """(fits, unresolvable, needs the exact path, unschedulable reason, unresolvable reason)."""
+    n = len(r)
+    exact: Bools = np.zeros(n, bool)
+    ok: Bools
+    unres: Bools
+    k = req.count
+    if req.kind == "whole":
+        pf = idx.plain_free[r]
+        ok = (pf == MILLI_PER_GPU).sum(axis=1) >= k
+        unres = (pf != NO_GPU).sum(axis=1) < k
+        return (ok, unres, exact, f"fewer than {k} free whole GPU(s)",
+                f"fewer than {k} usable GPU(s) without MIG")  # fmt: skip
+    if req.kind == "milli":
+        pf = idx.plain_free[r]
+        ok = np.asarray(((pf >= req.milli) & (idx.plain_mem[r] >= req.memory_mib)).any(axis=1))
+        roomy = (pf != NO_GPU) & (idx.plain_size[r] >= req.memory_mib)
+        unres = np.asarray(np.logical_not(roomy.any(axis=1)))
+        return (ok, unres, exact, f"no GPU has {req.milli} milli and {req.memory_mib} MiB free",
+                f"no usable GPU without MIG has {req.memory_mib} MiB")  # fmt: skip
+    p = req.profile or ""
+    if not req.dynamic:
+        free = idx.static_free.get(p)
+        total = idx.static_total.get(p)
+        ok = free[r] >= k if free is not None else np.zeros(n, bool)
+        unres = total[r] < k if total is not None else np.ones(n, bool)
+        return (ok, unres, exact, f"fewer than {k} free {p} MIG instance(s)",
+                f"fewer than {k} {p} MIG instance(s) exist")  # fmt: skip
+    codes = idx.mig_code[r]
+    masks = idx.mig_mask[r]
+    me = idx.mig_me[r]
+    can = np.zeros(codes.shape, bool)
+    supports = np.zeros(codes.shape, bool)
+    for sel, model, _ in idx.mig_models(codes, p):
+        supports |= sel
+        can |= sel & can_place(np.where(sel, masks, 0), model, p, me)
+    one: Bools = np.asarray(can.any(axis=1))
+    if k > 1:
+        exact = one  # several instances: the exact planner decides where one fits
+        one = np.zeros(n, bool)
+    never: Bools = np.asarray(np.logical_not(supports.any(axis=1)))
+    return (one, never, exact, f"no free placement for {k} x {p}",
+            f"no MIG-enabled GPU here supports profile {p}")  # fmt: skip

@@ -7,9 +7,12 @@ catalogue does not know are compared verbatim. A mismatch is permanent: unresolv
 
 from __future__ import annotations
 
+import numpy as np
+
+from scheduler.policy.interfaces import CycleState, RowVerdicts
 from scheduler.policy.model import ClusterState, Node, PodRequest
 from scheduler.policy.rules import PRODUCT_LABEL, canonical, node_products
-from scheduler.policy.status import SUCCESS, Status, unresolvable
+from scheduler.policy.status import SUCCESS, Code, Status, unresolvable
 
 __all__ = ["PRODUCT_LABEL", "GpuModelFilter", "canonical", "node_products"]
 
@@ -32,3 +35,17 @@ class GpuModelFilter:
         return unresolvable(
             f"GPU model {', '.join(sorted(have)) or 'unknown'} not in {', '.join(sorted(allowed))}"
         )
+
+    def filter_rows(self, cycle: CycleState) -> RowVerdicts | None:
+        """From the index's product column (a node with several models is an index `slow`
+        row, judged per node)."""
+        pod = cycle.pod
+        if pod.allowed_products is None or pod.gpu is None:
+            return RowVerdicts.all_pass(len(cycle.names))
+        allowed = {canonical(p) for p in pod.allowed_products}
+        idx = cycle.index
+        codes = [i for i, k in enumerate(idx.keys) if k and k in allowed]
+        ok = np.isin(idx.product[cycle.rows], codes)
+        code = np.where(ok, Code.SUCCESS, Code.UNSCHEDULABLE_AND_UNRESOLVABLE).astype(np.int8)
+        why = f"GPU model not in {', '.join(sorted(allowed))}"
+        return RowVerdicts(code, {Code.UNSCHEDULABLE_AND_UNRESOLVABLE: why})

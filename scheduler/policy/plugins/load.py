@@ -11,8 +11,11 @@ exclusive whatever their utilisation.
 
 from __future__ import annotations
 
+import numpy as np
+
+from scheduler.policy import batch
 from scheduler.policy.capacity import gpu_used_fraction
-from scheduler.policy.framework import choose_placement
+from scheduler.policy.interfaces import Bools, CycleState, Floats, cycle_for
 from scheduler.policy.model import ClusterState, Node, PodRequest
 from scheduler.policy.rules import LoadSettings, fresh_load
 
@@ -27,13 +30,15 @@ class LoadScore:
     def __init__(self, settings: LoadSettings | None = None) -> None:
         self.settings = settings or LoadSettings()
 
-    def score(self, state: ClusterState, pod: PodRequest, node: Node) -> float:
+    def score(
+        self, state: ClusterState, pod: PodRequest, node: Node, cycle: CycleState | None = None
+    ) -> float:
         if pod.gpu is not None and pod.gpu.kind == "mig":
             return NEUTRAL  # MIG slices are exclusive: live load says nothing about them
         if all(fresh_load(g, state.now, self.settings.max_age_s) is None for g in node.gpus):
             return NEUTRAL  # cheap exit before the placement search (simulator, stale metrics)
         cap = state.capacity(node.name)
-        placement = choose_placement(state, pod, node)
+        placement = cycle_for(state, pod, cycle).placement(node)
         grants = placement.gpus if placement is not None else ()
         touched = {g.index for g in grants}
         gpus = [g for g in cap.usable_gpus if g.index in touched] or cap.usable_gpus
@@ -53,3 +58,37 @@ class LoadScore:
         mean = sum(busy) / len(busy)
         qos = pod.qos or self.settings.default_qos
         return mean if qos == "batch" else 1.0 - mean
+
+    def score_rows(self, cycle: CycleState) -> Floats | None:
+        """The same value from the index's load columns, with this scorer's settings."""
+        pod = cycle.pod
+        if not batch.scorable(pod):
+            return None
+        g = pod.gpu
+        assert g is not None
+        if g.kind == "mig":
+            return np.where(batch.mig_rows(cycle)["slow"], np.nan, NEUTRAL)
+        idx, r = cycle.index, cycle.rows
+        any_load = idx.memo.get(("any-load",))
+        if any_load is None:  # no GPU reports load at all: every node is neutral (cheap exit)
+            any_load = idx.memo[("any-load",)] = np.asarray([np.isfinite(idx.load).any()], float)
+        if not any_load[0]:
+            return np.full(len(r), NEUTRAL)
+        _, take = batch.placement_columns(cycle)
+        used = idx.used[r]
+        usable = ~np.isnan(used)
+        placed: Bools = np.asarray(take.any(axis=1))
+        cols = np.where(placed[:, None], take, usable)  # the GPUs the placement touches
+        val, at = idx.load[r], idx.load_at[r]
+        fresh_any = ~np.isnan(val) & (cycle.state.now - at <= self.settings.max_age_s)
+        fresh = cols & fresh_any
+        busy = np.where(fresh, np.fmax(used, val), used)
+        n = cols.sum(axis=1)
+        mean = np.where(n > 0, np.where(cols, busy, 0.0).sum(axis=1) / np.maximum(n, 1), 0.0)
+        qos = pod.qos or self.settings.default_qos
+        value = mean if qos == "batch" else 1.0 - mean
+        value = np.where(fresh.any(axis=1), value, NEUTRAL)
+        value = np.where(n > 0, value, 0.0)
+        # The per-node cheap exit: no GPU of the node has fresh load -> neutral.
+        out: Floats = np.where(fresh_any.any(axis=1), value, NEUTRAL)
+        return out

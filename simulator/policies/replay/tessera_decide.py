@@ -1,8 +1,8 @@
 """The extender's decision path, called as `scheduler.state.extender.Extender` calls it.
 
-filter: `fast.fast_filter` when `fast.applicable`, else `run_filters` (Extender._verdicts);
-prioritize: `fast_scores.fast_scores` when applicable, else `run_scores`; bind: the exact
-`choose_placement`; gangs: `scheduler.policy.gang.plan_members` (CP-SAT, then its greedy).
+filter: `run_filters`; prioritize: `run_scores` (each takes the plugins' batch path when it
+can, as in the extender); bind: the exact `choose_placement`; gangs:
+`scheduler.policy.gang.plan_members` (CP-SAT, then its greedy).
 kube-scheduler's own NodeResourcesFit (CPU, memory) runs before the extender and picks the
 highest extender score (ties: node order), as a kube-scheduler whose other plugins tie would.
 A pod without GPUs is not Tessera's to decide (the extender passes every node and scores them
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scheduler.policy import fast, fast_scores
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
 from scheduler.policy.gang import plan_members
 from scheduler.policy.model import ClusterState, Placement, PodRequest
@@ -29,9 +28,7 @@ def feasible_nodes(state: ClusterState, pod: PodRequest, names: list[str],
                    profile: Profile) -> list[str]:
     if pod.gpu is None:
         return names
-    if fast.applicable(state, pod, profile):
-        return fast.fast_filter(state, pod, names, profile).passed
-    return [n for n, st in run_filters(state, pod, names, profile).items() if st.ok]
+    return run_filters(state, pod, names, profile).passed
 
 
 def host_least_allocated(cluster: SimCluster, pod: PodRequest, names: list[str]) -> str:
@@ -48,12 +45,8 @@ def host_least_allocated(cluster: SimCluster, pod: PodRequest, names: list[str])
 
 
 def best_node(state: ClusterState, pod: PodRequest, names: list[str], profile: Profile) -> str:
-    if pod.gpu is not None and fast_scores.applicable(pod, profile):
-        ints = fast_scores.fast_scores(state, pod, names, profile)
-        top = max(ints)
-        return names[ints.index(top)]
-    scores = run_scores(state, pod, names, profile)
-    return max(names, key=lambda n: scores[n])  # first maximum: node order breaks ties
+    ints = run_scores(state, pod, names, profile).ints
+    return names[ints.index(max(ints))]  # first maximum: node order breaks ties
 
 
 def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile,

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import random
 import threading
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.policy.capacity import NodeCapacity
-from scheduler.policy.fast import fast_filter
-from scheduler.policy.fast_scores import applicable as scores_applicable
-from scheduler.policy.fast_scores import plugin_values
 from scheduler.policy.framework import run_filters, score_breakdown
 from scheduler.policy.model import Allocation
 from scheduler.policy.status import Code
@@ -24,6 +22,8 @@ from scheduler.state.placement import ANNOTATION, encode
 from scheduler.state.pods import parse_pod
 from scheduler.state.store import ClusterStore
 from tests.builders import event, gpu_json, node_json, pod_json
+from tests.scheduler.policy.batch_paths import fast_filter, plugin_values
+from tests.scheduler.policy.batch_paths import fast_scores_applicable as scores_applicable
 from tests.scheduler.state.conftest import Clock, RecordingBinder
 
 REQUESTS = [
@@ -61,7 +61,7 @@ def _index_in_step(ext: Extender, now: float) -> None:
     for req in REQUESTS:
         p = parse_pod(pod_json("probe", req))
         out = fast_filter(snap, p, names, ext.profile)
-        slow = run_filters(snap, p, names, ext.profile)
+        slow = run_filters(snap, p, names, replace(ext.profile, batch=False))
         assert sorted(out.passed) == sorted(n for n, s in slow.items() if s.ok)
         assert sorted(out.unresolvable) == sorted(
             n for n, s in slow.items() if s.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE

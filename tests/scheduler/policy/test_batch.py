@@ -1,20 +1,27 @@
-"""The vector filter gives exactly the plugin path's verdicts, and its index stays in step.
+"""The batch path gives exactly the per-node path's verdicts and scores, and its index stays
+in step.
 
 One-sentence property: for any cluster, allocations and pod, every node's verdict (pass /
-unschedulable / unresolvable) from `fast_filter` equals `filter_node`'s, also after the
-index was updated row by row from an older state.
+unschedulable / unresolvable) from `run_filters` on the plugins' batch methods equals the
+per-node path's (`Profile(batch=False)`), also after the index was updated row by row from an
+older state; and so do the scores.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.policy.fast import applicable, fast_filter
-from scheduler.policy.fast_scores import applicable as fast_scores_applicable
-from scheduler.policy.fast_scores import fast_scores, plugin_values
-from scheduler.policy.framework import run_filters, run_scores, score_breakdown
+from scheduler.policy.framework import (
+    BatchFilterPlugin,
+    BatchScorePlugin,
+    run_filters,
+    run_scores,
+    score_breakdown,
+)
 from scheduler.policy.model import (
     UNKNOWN_INDEX,
     Allocation,
@@ -28,9 +35,18 @@ from scheduler.policy.model import (
     Node,
     Placement,
 )
-from scheduler.policy.registry import default_profile
+from scheduler.policy.registry import FILTERS, SCORERS, build_profile, default_profile
+from scheduler.policy.rules import HealthThresholds, LoadSettings
 from scheduler.policy.status import Code
 from tests.builders import H100, H100_MIB, pod
+from tests.scheduler.policy.batch_paths import (
+    PER_NODE,
+    applicable,
+    fast_filter,
+    fast_scores,
+    fast_scores_applicable,
+    plugin_values,
+)
 
 A100 = "NVIDIA A100-SXM4-40GB"
 PROFILE = default_profile()
@@ -80,7 +96,7 @@ products = st.sampled_from([None, frozenset({"NVIDIA-H100-80GB-HBM3"}), frozense
 
 
 def _verdicts(state, p, names):
-    statuses = run_filters(state, p, names, PROFILE)
+    statuses = run_filters(state, p, names, PER_NODE)
     return {n: s.code if s.code is not Code.ERROR else Code.UNSCHEDULABLE
             for n, s in statuses.items()}  # fmt: skip
 
@@ -177,7 +193,7 @@ def test_fast_scores_equal_plugins(data, base, req, qos, cpu) -> None:
     names = [*sorted(state.nodes), "ghost"]
     assert fast_scores_applicable(p, PROFILE)
     got = dict(zip(names, fast_scores(state, p, names, PROFILE), strict=True))
-    want = run_scores(state, p, [n for n in names if n in state.nodes], PROFILE)
+    want = run_scores(state, p, [n for n in names if n in state.nodes], PER_NODE)
     assert got["ghost"] == 0
     for n in state.nodes:
         assert abs(got[n] - want[n]) <= 1, (n, got[n], want[n])
@@ -201,7 +217,7 @@ def test_fast_scores_exact_on_a_plain_case() -> None:
     state = ClusterState({"busy": busy, "idle": idle}, {"x": held})
     p = pod(gpu=GpuRequest("milli", milli=500))
     got = dict(zip(["busy", "idle"], fast_scores(state, p, ["busy", "idle"], PROFILE), strict=True))
-    assert got == run_scores(state, p, ["busy", "idle"], PROFILE)
+    assert got == run_scores(state, p, ["busy", "idle"], PER_NODE)
     assert got["busy"] > got["idle"]
 
 
@@ -215,3 +231,95 @@ def test_deleted_then_readded_node_is_known_again() -> None:
     assert "a" in fast_filter(two, p, ["a"], PROFILE).failed
     three = ClusterState({"a": n}, _seed=two.seed_for({"a"}))
     assert fast_filter(three, p, ["a"], PROFILE).passed == ["a"]
+
+
+@st.composite
+def warm(draw, state):
+    """The same cluster with GPU temperatures around the limits (no `over_temperature` flag:
+    only the health filter's own threshold judges them)."""
+    nodes = {}
+    for name, n in state.nodes.items():
+        gs = []
+        for g in n.gpus:
+            t = draw(st.sampled_from([None, 50.0, 80.0, 85.0, 86.0, 88.0, 92.0]))
+            h = GpuHealth(g.health.xid_recent, g.health.ecc_uncorrectable, temperature_c=t)
+            gs.append(Gpu(g.index, g.uuid, g.model, g.memory_mib, g.mig_enabled, g.instances, h))
+        nodes[name] = Node(name, gpus=tuple(gs), mig_pool=n.mig_pool)
+    return ClusterState(nodes, state.allocations)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.data(), clusters(), requests, st.sampled_from([75.0, 85.0, 87.0, 95.0]))
+def test_configured_health_limit_keeps_the_batch_path_and_its_verdicts(data, base, req, limit):
+    """Property: with any temperature limit (thresholds.temperature_c), the batch path is still
+    taken and gives the per-node path's verdicts."""
+    state = data.draw(warm(base))
+    args = {"GpuHealth": HealthThresholds(max_temperature_c=limit)}
+    batch_profile = build_profile(args=args)
+    per_node = replace(batch_profile, batch=False)
+    p = pod(gpu=req)
+    names = [*sorted(state.nodes), "ghost"]
+    got = run_filters(state, p, names, batch_profile)
+    assert applicable(state, p, batch_profile)
+    want = run_filters(state, p, names, per_node)
+    assert {n: got[n].code for n in names} == {n: want[n].code for n in names}
+    assert got.passed == want.passed
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.data(), clusters(), share_requests, st.sampled_from([None, "batch", "latency"]),
+    st.sampled_from([LoadSettings(max_age_s=30.0), LoadSettings(default_qos="batch"),
+                     LoadSettings(max_age_s=600.0)]),
+)  # fmt: skip
+def test_configured_load_settings_keep_the_batch_path_and_its_scores(data, base, req, qos, ls):
+    """Property: non-default load settings (thresholds.max_age_s) keep the batch path, with
+    the per-node path's scores (1 point for ties that round apart after reassociation)."""
+    state = data.draw(loaded(base))
+    batch_profile = build_profile(args={"GpuLoad": ls})
+    p = pod(gpu=req, qos=qos)
+    names = [*sorted(state.nodes), "ghost"]
+    assert fast_scores_applicable(p, batch_profile)
+    got = run_scores(state, p, names, batch_profile)
+    want = run_scores(state, p, names, replace(batch_profile, batch=False))
+    for n in names:
+        assert abs(got[n] - want[n]) <= 1, (n, got[n], want[n])
+    values = plugin_values(state, p, names, batch_profile)["GpuLoad"]
+    for i, n in enumerate(names[:-1]):
+        if values[i] == values[i]:
+            raw = score_breakdown(state, p, n, batch_profile)["GpuLoad"]
+            assert values[i] == pytest.approx(raw)
+
+
+BATCH_FILTERS = sorted(n for n, f in FILTERS.items() if isinstance(f.new(None), BatchFilterPlugin))
+BATCH_SCORERS = sorted(n for n, f in SCORERS.items() if isinstance(f.new(None), BatchScorePlugin))
+
+
+@pytest.mark.parametrize("plugin", BATCH_FILTERS)
+@settings(max_examples=60, deadline=None)
+@given(base=clusters(), req=requests, allowed=products)
+def test_each_batch_filter_alone_equals_its_per_node_method(plugin, base, req, allowed) -> None:
+    """Property, per registered filter: a profile of that filter alone gives the same verdict
+    codes on the batch path as on the per-node path."""
+    prof = build_profile(filters=[plugin], weights={})
+    p = pod(gpu=req, allowed_products=allowed)
+    names = [*sorted(base.nodes), "ghost"]
+    got = run_filters(base, p, names, prof)
+    want = run_filters(base, p, names, replace(prof, batch=False))
+    assert {n: got[n].code for n in names} == {n: want[n].code for n in names}
+
+
+@pytest.mark.parametrize("plugin", BATCH_SCORERS)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), base=clusters(), req=share_requests, cpu=st.sampled_from([0, 16000]))
+def test_each_batch_scorer_alone_equals_its_per_node_method(plugin, data, base, req, cpu):
+    """Property, per registered scorer: its batch values equal `score` node by node wherever
+    the batch path judges the row (NaN rows go to the per-node path)."""
+    state = data.draw(loaded(base))
+    prof = build_profile(weights={plugin: 1.0})
+    p = pod(gpu=req, cpu_milli=cpu)
+    names = sorted(state.nodes)
+    values = plugin_values(state, p, names, prof)[plugin]
+    for i, n in enumerate(names):
+        if values[i] == values[i]:
+            assert values[i] == pytest.approx(score_breakdown(state, p, n, prof)[plugin], abs=1e-9)

@@ -1,0 +1,183 @@
+"""The plugin interfaces, after kube-scheduler's scheduling framework.
+
+A filter plugin answers "can this pod run on this node?" with a `Status`; a score plugin says how
+good the node is as a float in [0, 1] (1 = best). Both are pure: they read the immutable
+`ClusterState` and nothing else (no clock, no I/O).
+
+A plugin may also answer for many nodes at once over the fleet index (`FleetIndex`, one row
+per node): `filter_rows` / `score_rows`, in the plugin's own file, reading the plugin's own
+settings. `scheduler.policy.framework` uses them when every plugin of the profile has one and
+none declines the pod; otherwise it asks each plugin node by node. Both paths give the same
+verdicts and scores (tests/scheduler/policy/test_batch.py); only the speed differs.
+
+Work every plugin of one pod needs (the placement the pod would get on a node: kube-scheduler's
+PreScore) is computed once per pod and handed to each plugin in a `CycleState`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from scheduler.policy.fit import choose
+from scheduler.policy.fleet_index import FleetIndex
+from scheduler.policy.model import ClusterState, Node, Placement, PodRequest
+from scheduler.policy.status import Code, Status
+
+MAX_SCORE = 10
+
+Rows = npt.NDArray[np.intp]
+Bools = npt.NDArray[np.bool_]
+Floats = npt.NDArray[np.float64]
+T = TypeVar("T")
+
+
+def choose_placement(state: ClusterState, pod: PodRequest, node: Node) -> Placement | None:
+    """The exact GPUs (and MIG starts / milli shares) `pod` would get on `node`, or None.
+
+    Deterministic: the same state and pod always give the same placement.
+    """
+    return choose(state.capacity(node.name), pod)
+
+
+class CycleState:
+    """Work shared by every plugin for one pod in one filter or prioritize call.
+
+    Per node: the placement the pod would get (memoised, so N scorers cost one placement search
+    per node, not N). For the batch methods: the candidate names, their rows in the fleet index
+    (`rows`, with `known` False for names not in the snapshot), and `shared(key, compute)`
+    for arrays several plugins read (computed by the first that asks).
+    """
+
+    def __init__(self, state: ClusterState, pod: PodRequest, names: Sequence[str] = ()) -> None:
+        self.state, self.pod, self.names = state, pod, names
+        self._placements: dict[str, Placement | None] = {}
+        self._shared: dict[object, Any] = {}
+
+    def placement(self, node: Node) -> Placement | None:
+        if node.name not in self._placements:
+            self._placements[node.name] = choose_placement(self.state, self.pod, node)
+        return self._placements[node.name]
+
+    @cached_property
+    def index(self) -> FleetIndex:
+        return self.state.fleet()
+
+    @cached_property
+    def _rows(self) -> tuple[Rows, Bools]:
+        return self.index.rows_of(self.names)
+
+    @property
+    def rows(self) -> Rows:
+        """Fleet-index row of each candidate name (0 for unknown names; see `known`)."""
+        return self._rows[0]
+
+    @property
+    def known(self) -> Bools:
+        return self._rows[1]
+
+    def shared(self, key: object, compute: Callable[[], T]) -> T:
+        if key not in self._shared:
+            self._shared[key] = compute()
+        got: T = self._shared[key]
+        return got
+
+
+def cycle_for(state: ClusterState, pod: PodRequest, cycle: CycleState | None) -> CycleState:
+    """`cycle` when the framework passed one (it did for this pod), else a fresh one: a plugin
+    called on its own still works."""
+    if cycle is not None and cycle.state is state and cycle.pod is pod:
+        return cycle
+    return CycleState(state, pod)
+
+
+@dataclass(frozen=True)
+class RowVerdicts:
+    """A batch filter's answer for the candidate rows of a `CycleState`.
+
+    `code[i]` is the `Code` of row i (SUCCESS, UNSCHEDULABLE or UNSCHEDULABLE_AND_UNRESOLVABLE);
+    `reasons` gives one summarised reason per failing code (the per-node path has per-node
+    detail; `explain` shows it). Rows in `exact` are ones the plugin cannot judge from the index:
+    the framework asks the per-node path for them.
+    """
+
+    code: npt.NDArray[np.int8]
+    reasons: dict[Code, str] = field(default_factory=dict)
+    exact: Bools | None = None
+
+    @classmethod
+    def all_pass(cls, n: int) -> RowVerdicts:
+        return cls(np.zeros(n, np.int8))
+
+
+@runtime_checkable
+class FilterPlugin(Protocol):
+    name: str
+
+    def filter(self, state: ClusterState, pod: PodRequest, node: Node) -> Status: ...
+
+
+@runtime_checkable
+class BatchFilterPlugin(FilterPlugin, Protocol):
+    def filter_rows(self, cycle: CycleState) -> RowVerdicts | None:
+        """Verdicts for every candidate row, or None when this plugin cannot judge this pod
+        from the index (the framework then runs the per-node path)."""
+        ...
+
+
+@runtime_checkable
+class ScorePlugin(Protocol):
+    name: str
+
+    def score(
+        self, state: ClusterState, pod: PodRequest, node: Node, cycle: CycleState | None = None
+    ) -> float:
+        """A value in [0, 1]; higher is better. Called only on nodes that passed filters."""
+        ...
+
+
+@runtime_checkable
+class BatchScorePlugin(ScorePlugin, Protocol):
+    def score_rows(self, cycle: CycleState) -> Floats | None:
+        """`score` for every candidate row (NaN: a row left to the per-node path), or None
+        when this plugin cannot score this pod from the index."""
+        ...
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Which plugins run, in order, and each scorer's weight (weights need not sum to 1).
+
+    `batch=False` turns the batch methods off (the per-node path only): for tests and
+    benchmarks that compare the two paths.
+    """
+
+    filters: tuple[FilterPlugin, ...]
+    scorers: tuple[tuple[ScorePlugin, float], ...] = ()
+    name: str = "default"
+    batch: bool = True
+
+    @cached_property
+    def batch_filters(self) -> tuple[BatchFilterPlugin, ...] | None:
+        """The filters, when every one has a batch method (and batching is on), else None."""
+        got = tuple(p for p in self.filters if isinstance(p, BatchFilterPlugin))
+        return got if self.batch and len(got) == len(self.filters) else None
+
+    @cached_property
+    def scorer_takes_cycle(self) -> tuple[bool, ...]:
+        """Per scorer, whether its `score` accepts the `CycleState` (a scorer written before
+        the parameter existed, `score(state, pod, node)`, is still called that way)."""
+        return tuple(len(inspect.signature(p.score).parameters) >= 4 for p, _ in self.scorers)
+
+    @cached_property
+    def batch_scorers(self) -> tuple[tuple[BatchScorePlugin, float], ...] | None:
+        """The scorers with a positive weight, when every one has a batch method, else None."""
+        live = [(p, w) for p, w in self.scorers if w > 0]
+        got = tuple((p, w) for p, w in live if isinstance(p, BatchScorePlugin))
+        return got if self.batch and len(got) == len(live) else None

@@ -1,0 +1,94 @@
+"""What a filter or prioritize call answers, in shapes that cost nothing extra to build from
+either path (per node or batch) and that every edge reads as is.
+
+`FilterResult` is the one filter answer from the policy core through the extender to the HTTP
+edge: names that passed (input order), and one-line reasons by name for those that failed "for
+now" (`failed`: kube-scheduler's FailedNodes) or for good (`unresolvable`). It also reads as a
+mapping from node name to `Status`. `NodeScores` is the prioritize answer: one integer per
+candidate in input order, also readable as a mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from scheduler.policy.records import Placement
+from scheduler.policy.status import SUCCESS, Code, Status
+
+
+@dataclass(eq=False)  # compared as a mapping of statuses
+class FilterResult(Mapping[str, Status]):
+    passed: list[str]
+    failed: dict[str, str] = field(default_factory=dict)
+    unresolvable: dict[str, str] = field(default_factory=dict)
+    error: str = ""  # the whole request failed (bad pod): every node fails with this
+    gang_outcome: str | None = None  # "planned", "steered", "failed" or None (for metrics)
+    reserved: Placement | None = None  # the hold made when exactly one node passed
+    # The exact `Status` of nodes judged one by one (per-node reasons, ERROR codes).
+    statuses: dict[str, Status] = field(default_factory=dict, repr=False, compare=False)
+    names: Sequence[str] = field(default=(), repr=False, compare=False)  # input order
+    _passed: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __getitem__(self, name: str) -> Status:
+        got = self.statuses.get(name)
+        if got is not None:
+            return got
+        if name in self.failed:
+            return Status(Code.UNSCHEDULABLE, (self.failed[name],))
+        if name in self.unresolvable:
+            return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (self.unresolvable[name],))
+        if self._passed is None:
+            self._passed = frozenset(self.passed)
+        if name in self._passed:
+            return SUCCESS
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        if self.names:
+            return iter(dict.fromkeys(self.names))
+        return iter(dict.fromkeys([*self.passed, *self.failed, *self.unresolvable]))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    @classmethod
+    def of(cls, statuses: dict[str, Status], names: Sequence[str] = ()) -> FilterResult:
+        """From one `Status` per node (the per-node path)."""
+        failed: dict[str, str] = {}
+        unresolvable: dict[str, str] = {}
+        passed: list[str] = []
+        for n, s in statuses.items():
+            if s.ok:
+                passed.append(n)
+            elif s.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
+                unresolvable[n] = s.message
+            else:
+                failed[n] = s.message
+        return cls(passed, failed, unresolvable, statuses=statuses, names=names)
+
+
+@dataclass(eq=False)  # compared as a mapping: {"a": 7} == scores
+class NodeScores(Mapping[str, int]):
+    """Integer 0..10 per candidate; `ints[i]` belongs to `names[i]` (unknown nodes: 0)."""
+
+    names: Sequence[str]
+    ints: list[int]
+    _by_name: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def pairs(self) -> list[tuple[str, int]]:
+        return list(zip(self.names, self.ints, strict=True))
+
+    def _map(self) -> dict[str, int]:
+        if self._by_name is None:
+            self._by_name = dict(zip(self.names, self.ints, strict=True))
+        return self._by_name
+
+    def __getitem__(self, name: str) -> int:
+        return self._map()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._map())
+
+    def __len__(self) -> int:
+        return len(self._map())
