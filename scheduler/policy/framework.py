@@ -85,7 +85,7 @@ def run_filters(
 ) -> FilterResult:
     """Verdicts for every node (passed in input order). `all_reasons` (for explain) asks every
     filter of every node, so it always takes the per-node path."""
-    names = list(node_names)
+    names = node_names if isinstance(node_names, list) else list(node_names)
     if not all_reasons:
         got = _batch_filter(state, pod, names, profile)
         if got is not None:
@@ -115,11 +115,12 @@ def _batch_filter(
     # Profile order decides, as on the per-node path: a row fails at its first failing plugin.
     code = np.zeros(len(names), np.int8)
     who = np.full(len(names), -1, np.int16)
-    exact = cycle.index.slow[cycle.rows].copy()
+    exact = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
     for i, v in enumerate(answers):
-        first = (code == 0) & (v.code != 0)
-        code[first] = v.code[first]
-        who[first] = i
+        if v.code is not None:
+            first = (code == 0) & (v.code != 0)
+            code[first] = v.code[first]
+            who[first] = i
         if v.exact is not None:
             exact |= v.exact
     exact &= known
@@ -169,7 +170,7 @@ def run_scores(
 ) -> NodeScores:
     """Integer 0..10 per node: the weighted mean of the scorers, scaled and rounded (nodes not
     in the snapshot score 0)."""
-    names = list(node_names)
+    names = node_names if isinstance(node_names, list) else list(node_names)
     cycle = CycleState(state, pod, names)
     got = _batch_scores(cycle, profile)
     if got is None:
@@ -217,7 +218,7 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> list[int] | None:
     if total <= 0:
         return [0] * n
     acc = np.zeros(n)
-    left = cycle.index.slow[cycle.rows].copy()
+    left = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
     for plugin, weight in plugins:
         values = plugin.score_rows(cycle)
         if values is None:

@@ -101,19 +101,20 @@ def cycle_for(state: ClusterState, pod: PodRequest, cycle: CycleState | None) ->
 class RowVerdicts:
     """A batch filter's answer for the candidate rows of a `CycleState`.
 
-    `code[i]` is the `Code` of row i (SUCCESS, UNSCHEDULABLE or UNSCHEDULABLE_AND_UNRESOLVABLE);
+    `code[i]` is the `Code` of row i (SUCCESS, UNSCHEDULABLE or UNSCHEDULABLE_AND_UNRESOLVABLE;
+    None: every row passes);
     `reasons` gives one summarised reason per failing code (the per-node path has per-node
     detail; `explain` shows it). Rows in `exact` are ones the plugin cannot judge from the index:
     the framework asks the per-node path for them.
     """
 
-    code: npt.NDArray[np.int8]
+    code: npt.NDArray[np.int8] | None
     reasons: dict[Code, str] = field(default_factory=dict)
     exact: Bools | None = None
 
     @classmethod
-    def all_pass(cls, n: int) -> RowVerdicts:
-        return cls(np.zeros(n, np.int8))
+    def all_pass(cls, exact: Bools | None = None) -> RowVerdicts:
+        return cls(None, {}, exact)
 
 
 @runtime_checkable

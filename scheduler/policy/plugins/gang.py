@@ -49,12 +49,12 @@ class GangFilter:
         pod, state, names = cycle.pod, cycle.state, cycle.names
         plan = state.gangs.get(pod.gang.name) if pod.gang is not None else None
         if plan is None:
-            return RowVerdicts.all_pass(len(names))
+            return RowVerdicts.all_pass()
         allowed = _plan_nodes(plan, pod)
         off = np.fromiter((n not in allowed for n in names), bool, len(names))
         probe = next((n for n, o in zip(names, off, strict=True) if o and n in state.nodes), None)
         if probe is None:
-            return RowVerdicts.all_pass(len(names))
+            return RowVerdicts.all_pass()
         why = self.filter(state, pod, state.nodes[probe]).message
         code = np.where(off, Code.UNSCHEDULABLE, Code.SUCCESS).astype(np.int8)
         return RowVerdicts(code, {Code.UNSCHEDULABLE: why})

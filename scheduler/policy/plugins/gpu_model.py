@@ -41,7 +41,7 @@ class GpuModelFilter:
         row, judged per node)."""
         pod = cycle.pod
         if pod.allowed_products is None or pod.gpu is None:
-            return RowVerdicts.all_pass(len(cycle.names))
+            return RowVerdicts.all_pass()
         allowed = {canonical(p) for p in pod.allowed_products}
         idx = cycle.index
         codes = [i for i, k in enumerate(idx.keys) if k and k in allowed]

@@ -12,13 +12,16 @@ Missing health data is healthy: telemetry must never block scheduling.
 
 from __future__ import annotations
 
-import numpy as np
-
 from scheduler.policy import fit
 from scheduler.policy.capacity import NodeCapacity
 from scheduler.policy.interfaces import CycleState, RowVerdicts
 from scheduler.policy.model import ClusterState, Node, PodRequest
-from scheduler.policy.rules import NON_FATAL_XIDS, HealthThresholds, gpu_health_reasons
+from scheduler.policy.rules import (
+    DEFAULT_MAX_TEMPERATURE_C,
+    NON_FATAL_XIDS,
+    HealthThresholds,
+    gpu_health_reasons,
+)
 from scheduler.policy.status import SUCCESS, Status, unresolvable, unschedulable
 
 __all__ = ["NON_FATAL_XIDS", "HealthFilter", "HealthThresholds", "gpu_health_reasons"]
@@ -60,10 +63,10 @@ class HealthFilter:
 
     def filter_rows(self, cycle: CycleState) -> RowVerdicts | None:
         """Every row passes except those the index cannot clear: a GPU with any health signal
-        is already an index `slow` row (judged per node); a node whose hottest GPU reaches this
-        filter's own limit is sent there too, so any `max_temperature_c` keeps the batch path."""
-        n = len(cycle.names)
-        if cycle.pod.gpu is None:
-            return RowVerdicts.all_pass(n)
-        hot = cycle.index.hot[cycle.rows] >= self.thresholds.max_temperature_c
-        return RowVerdicts(np.zeros(n, np.int8), {}, hot)
+        under the default thresholds is already an index `slow` row (judged per node); under a
+        lower temperature limit, a node whose hottest GPU reaches it is sent there too, so any
+        `max_temperature_c` keeps the batch path."""
+        limit = self.thresholds.max_temperature_c
+        if cycle.pod.gpu is None or limit >= DEFAULT_MAX_TEMPERATURE_C:
+            return RowVerdicts.all_pass()
+        return RowVerdicts.all_pass(exact=cycle.index.hot[cycle.rows] >= limit)
