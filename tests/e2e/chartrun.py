@@ -103,7 +103,9 @@ def _container(docs: list[dict[str, Any]], name: str) -> dict[str, Any]:
     raise AssertionError(f"no container {name} in the rendering")
 
 
-def start_sidecar(cluster: DevCluster, docs: list[dict[str, Any]], port: int) -> str:
+def start_sidecar(
+    cluster: DevCluster, docs: list[dict[str, Any]], port: int, name: str = "tessera-sidecar"
+) -> str:
     """`tessera serve` with the sidecar's arguments from the chart, authenticated as the
     scheduler pod's ServiceAccount; in-cluster flags become the account's kubeconfig and the
     pod-wide address becomes loopback. Returns its metrics URL."""
@@ -114,28 +116,30 @@ def start_sidecar(cluster: DevCluster, docs: list[dict[str, Any]], port: int) ->
             "--kubeconfig", str(kubeconfig_for(cluster, "tessera-scheduler")),
             "--host", "127.0.0.1", "--port", str(port), "--metrics-port", str(metrics)]  # fmt: skip
     assert args[args.index("--port") + 1] == str(port)
-    proc = cluster._launch("tessera-sidecar", argv, env=cluster.opts.tessera_env)
+    proc = cluster._launch(name, argv, env=cluster.opts.tessera_env)
     url = f"http://127.0.0.1:{port}/readyz"
     proc.wait_ready(lambda: _ok(url), cluster.opts.ready_timeout_s)
     return f"http://127.0.0.1:{metrics}/metrics"
 
 
-def start_chart_scheduler(cluster: DevCluster, docs: list[dict[str, Any]]) -> str:
+def start_chart_scheduler(
+    cluster: DevCluster, docs: list[dict[str, Any]], name: str = "chart-kube-scheduler"
+) -> str:
     """kube-scheduler with the chart's ConfigMap text, changed in one line only: the in-cluster
     `kubeconfig: ""` becomes a kubeconfig holding the scheduler ServiceAccount's token."""
     text = scheduler_config(docs)
     kubeconfig = kubeconfig_for(cluster, "tessera-scheduler")
     changed, n = re.subn(r'(?m)^  kubeconfig: ""$', f'  kubeconfig: "{kubeconfig}"', text)
     assert n == 1, "the chart's config no longer has the in-cluster kubeconfig line"
-    path = cluster.work / "chart-kube-scheduler-config.yaml"
+    path = cluster.work / f"{name}-config.yaml"
     path.write_text(changed)
     flags = [f for f in _container(docs, "kube-scheduler")["command"][1:] if "--config" not in f]
     port = free_port()
     argv = [cluster._bin("kube-scheduler"), f"--config={path}",
             "--bind-address=127.0.0.1", f"--secure-port={port}",
-            f"--cert-dir={cluster.work / 'chart-scheduler-pki'}",
+            f"--cert-dir={cluster.work / (name + '-pki')}",
             *[f for f in flags if not f.startswith("--cert-dir")]]  # fmt: skip
-    proc = cluster._launch("chart-kube-scheduler", argv)
+    proc = cluster._launch(name, argv)
     proc.wait_ready(lambda: _ok(f"https://127.0.0.1:{port}/healthz"), cluster.opts.ready_timeout_s)
     return changed
 
@@ -196,3 +200,12 @@ def stop(cluster: DevCluster, *names: str) -> None:
     """Stop processes started with `cluster._launch` (the old scheduler pod's containers)."""
     for name in names:
         cluster.procs.pop(name).stop()
+
+
+def start_agent(cluster: DevCluster, node: str, nvml_capture: Path) -> None:
+    """`tessera agent` replaying a recorded GPU, authenticated as the chart's agent account."""
+    argv = [sys.executable, "-m", "cli.main", "agent", "--node-name", node,
+            "--nvml-replay", str(nvml_capture), "--port", "0", "--host", "127.0.0.1",
+            "--interval", "0.5", "--publish", "on",
+            "--kubeconfig", str(kubeconfig_for(cluster, "tessera-agent"))]  # fmt: skip
+    cluster._launch(f"agent-{node}", argv, env=cluster.opts.tessera_env)

@@ -5,7 +5,11 @@
 - SubjectAccessReviews show what each ServiceAccount may and may not do (the matrix is printed);
 - the chart's KubeSchedulerConfiguration runs as a kube-scheduler process under the chart's own
   ServiceAccount, beside `tessera serve` under the same account (the sidecar), and schedules a
-  pod with `schedulerName: tessera-scheduler` onto a GPU node with Tessera's placement.
+  pod with `schedulerName: tessera-scheduler` onto a GPU node with Tessera's placement; the node
+  agent under its account publishes its node's GPUs;
+- the optional MutatingAdmissionPolicy sends GPU pods in labelled namespaces to that scheduler;
+- the scheduler's ClusterRole is the built-in system:kube-scheduler minus the default scheduler's
+  Lease (so a Kubernetes upgrade that grows the built-in role fails here, naming the rule).
 
 CRD-dependent objects (ServiceMonitor, PodMonitor, PrometheusRule, cert-manager Certificate) are
 rendered off here: a bare apiserver has no monitoring.coreos.com or cert-manager.io CRDs, and this
@@ -14,6 +18,7 @@ project does not vendor them. tests/manifests checks those objects offline (prom
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,9 @@ from typing import Any
 import pytest
 
 from devcluster.cluster import DevCluster
+from devcluster.kubeapi import wait_for
+from devcluster.nodes import GpuSpec, NodeSpec, node_object
+from tests.conftest import SHARED
 from tests.e2e import chartrun
 from tests.e2e.helpers import placement, wait_bound
 from tests.manifests.chart import documents, template
@@ -28,6 +36,7 @@ from tests.manifests.chart import documents, template
 pytestmark = pytest.mark.e2e
 
 NS = "tessera-system"
+H100_UUID = "GPU-3d950e61-fc9d-ffc5-3c1e-8b3db20ef80a"  # the recorded H100 (shared/fixtures)
 SELF_MANAGED = ["--set", "mode=extenderOnly", "--set", "namespace.name=tessera-selfmanaged"]
 # The default install plus the optional MutatingAdmissionPolicy for GPU namespaces.
 DEFAULT = ["--set", "gpuNamespaces.enabled=true"]
@@ -157,6 +166,16 @@ def test_chart_scheduler_config_schedules_a_gpu_pod_under_the_chart_accounts(
     assert got.node == "gpu-0" and len(got.gpus) == 2
     # Tessera answered the chart scheduler's calls (its own metrics port counts them).
     assert chartrun.verb_count(sidecar, "bind") >= 1
+    # The node agent under its account publishes its node's GPUs (replaying a recorded H100).
+    api.create_node(node_object(NodeSpec("gpu-1", gpus=[GpuSpec()], annotate=False)))
+    chartrun.start_agent(rbac_cluster, "gpu-1", SHARED / "fixtures" / "nvml" / "h100-80gb-hbm3")
+
+    def published() -> str | None:
+        ann = api.request("GET", "/api/v1/nodes/gpu-1")["metadata"].get("annotations") or {}
+        return ann.get("tessera.io/gpus")
+
+    gpus = json.loads(wait_for("the agent's tessera.io/gpus on gpu-1", published, 90))
+    assert gpus["version"] == 1 and [g["uuid"] for g in gpus["gpus"]] == [H100_UUID]
 
 
 def _rule_set(rules: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
