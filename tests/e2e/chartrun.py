@@ -5,8 +5,10 @@ each authenticated as the chart's ServiceAccount rather than as a cluster admin.
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,31 +105,51 @@ def _container(docs: list[dict[str, Any]], name: str) -> dict[str, Any]:
     raise AssertionError(f"no container {name} in the rendering")
 
 
+def _remount(text: str, mounts: dict[str, Path]) -> str:
+    """A container path under a mounted volume -> the local folder standing in for it."""
+    for inside, outside in mounts.items():
+        text = text.replace(inside + "/", f"{outside}/")
+    return text
+
+
 def start_sidecar(
-    cluster: DevCluster, docs: list[dict[str, Any]], port: int, name: str = "tessera-sidecar"
+    cluster: DevCluster,
+    docs: list[dict[str, Any]],
+    port: int,
+    name: str = "tessera-sidecar",
+    mounts: dict[str, Path] | None = None,
 ) -> str:
     """`tessera serve` with the sidecar's arguments from the chart, authenticated as the
-    scheduler pod's ServiceAccount; in-cluster flags become the account's kubeconfig and the
-    pod-wide address becomes loopback. Returns its metrics URL."""
+    scheduler pod's ServiceAccount; in-cluster flags become the account's kubeconfig, the
+    pod-wide address becomes loopback, and TLS files come from `mounts` (the Secret volume).
+    Returns its metrics URL."""
     args = list(_container(docs, "extender")["args"])
     assert args[:2] == ["serve", "--in-cluster"], args
+    assert args[args.index("--port") + 1] == str(port)
     metrics = free_port()
     argv = [sys.executable, "-m", "cli.main", "serve",
             "--kubeconfig", str(kubeconfig_for(cluster, "tessera-scheduler")),
             "--host", "127.0.0.1", "--port", str(port), "--metrics-port", str(metrics)]  # fmt: skip
-    assert args[args.index("--port") + 1] == str(port)
+    for flag in ("--tls-cert", "--tls-key"):
+        if flag in args:
+            argv += [flag, _remount(args[args.index(flag) + 1], mounts or {})]
     proc = cluster._launch(name, argv, env=cluster.opts.tessera_env)
-    url = f"http://127.0.0.1:{port}/readyz"
+    scheme = "https" if "--tls-cert" in args else "http"
+    url = f"{scheme}://127.0.0.1:{port}/readyz"
     proc.wait_ready(lambda: _ok(url), cluster.opts.ready_timeout_s)
     return f"http://127.0.0.1:{metrics}/metrics"
 
 
 def start_chart_scheduler(
-    cluster: DevCluster, docs: list[dict[str, Any]], name: str = "chart-kube-scheduler"
+    cluster: DevCluster,
+    docs: list[dict[str, Any]],
+    name: str = "chart-kube-scheduler",
+    mounts: dict[str, Path] | None = None,
 ) -> str:
     """kube-scheduler with the chart's ConfigMap text, changed in one line only: the in-cluster
-    `kubeconfig: ""` becomes a kubeconfig holding the scheduler ServiceAccount's token."""
-    text = scheduler_config(docs)
+    `kubeconfig: ""` becomes a kubeconfig holding the scheduler ServiceAccount's token (and, with
+    TLS, the CA file's mount path becomes the local folder holding the Secret's ca.crt)."""
+    text = _remount(scheduler_config(docs), mounts or {})
     kubeconfig = kubeconfig_for(cluster, "tessera-scheduler")
     changed, n = re.subn(r'(?m)^  kubeconfig: ""$', f'  kubeconfig: "{kubeconfig}"', text)
     assert n == 1, "the chart's config no longer has the in-cluster kubeconfig line"
@@ -209,3 +231,41 @@ def start_agent(cluster: DevCluster, node: str, nvml_capture: Path) -> None:
             "--interval", "0.5", "--publish", "on",
             "--kubeconfig", str(kubeconfig_for(cluster, "tessera-agent"))]  # fmt: skip
     cluster._launch(f"agent-{node}", argv, env=cluster.opts.tessera_env)
+
+
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def provide_tls_secret(api: KubeApi, folder: Path, name: str, namespace: str) -> None:
+    """What `tls.source: secret` asks of the user: a kubernetes.io/tls Secret with tls.crt,
+    tls.key and ca.crt, its certificate naming 127.0.0.1 (made here with openssl: a CA, then a
+    serving certificate it signs)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, crt = (
+        folder / n for n in ("ca.key", "ca.crt", "tls.key", "tls.csr", "tls.crt")
+    )
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key),
+            "-out", str(ca), "-days", "1", "-subj", "/CN=tessera-test-ca")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+            "-subj", "/CN=tessera-extender")  # fmt: skip
+    ext = folder / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+            "-CAcreateserial", "-out", str(crt), "-days", "1", "-extfile", str(ext))  # fmt: skip
+    data = {
+        n: base64.b64encode((folder / n).read_bytes()).decode()
+        for n in ("tls.crt", "tls.key", "ca.crt")
+    }
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+              "metadata": {"name": name, "namespace": namespace}, "data": data}  # fmt: skip
+    api.request("POST", f"/api/v1/namespaces/{namespace}/secrets", secret)
+
+
+def secret_volume(api: KubeApi, name: str, namespace: str, folder: Path) -> Path:
+    """The Secret's keys as files, as the kubelet mounts a secret volume."""
+    secret = api.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, value in secret["data"].items():
+        (folder / key).write_bytes(base64.b64decode(value))
+    return folder

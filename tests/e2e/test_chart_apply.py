@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from devcluster.cluster import DevCluster
@@ -235,3 +236,28 @@ def test_gpu_namespace_policy_sends_gpu_pods_to_the_tessera_scheduler(
     # A pod naming its own scheduler keeps it.
     api.create_pod(chartrun.plain_pod("volcano-job", gpu, scheduler="volcano"), "team-gpu")
     assert api.pod("volcano-job", "team-gpu")["spec"]["schedulerName"] == "volcano"
+
+
+def test_tls_from_a_provided_secret_schedules_over_https(
+    rbac_cluster: DevCluster, helm_bin: Path
+) -> None:
+    api = rbac_cluster.api
+    port = chartrun.free_port()
+    flags = ["--set", f"extender.port={port}", "--set", "tls.enabled=true",
+             "--set", "tls.source=secret"]  # fmt: skip
+    chartrun.install(helm_bin, rbac_cluster, "tessera", *flags)
+    chartrun.provide_tls_secret(api, rbac_cluster.work / "ca", "tessera-extender-tls", NS)
+    docs = documents(template(helm_bin, *flags))
+    # Both containers mount the same Secret; here one folder holds its keys.
+    volume = chartrun.secret_volume(api, "tessera-extender-tls", NS, rbac_cluster.work / "tls")
+    mounts = {"/etc/tessera/tls": volume, "/etc/tessera-scheduler/tls": volume}
+    sidecar = chartrun.start_sidecar(rbac_cluster, docs, port, mounts=mounts)
+    config = chartrun.start_chart_scheduler(rbac_cluster, docs, mounts=mounts)
+    assert f'urlPrefix: "https://127.0.0.1:{port}"' in config and "enableHTTPS: true" in config
+    chartrun.add_gpu_node(api, "gpu-0")
+    api.create_pod(chartrun.gpu_pod("secure-0", gpus=1))
+    assert wait_bound(api, ["secure-0"], timeout_s=120) == {"secure-0": "gpu-0"}
+    assert chartrun.verb_count(sidecar, "bind") >= 1  # kube-scheduler reached Tessera over TLS
+    # Plain HTTP is not served on the verbs port any more.
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
