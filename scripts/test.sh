@@ -18,10 +18,12 @@ lint-imports
 # Real etcd + kube-apiserver + kube-scheduler for tests/e2e, built before pytest so a cold build
 # (minutes) is not charged to the first test's timeout; cached per version, so later runs skip it.
 # CI=true: no Go or a failed build fails here. Elsewhere the e2e tests skip with the reason.
-# helm (tests/manifests: lint, template, schema, drift; tests/e2e: install/upgrade) likewise.
+# helm (tests/manifests: lint, template, schema, drift; tests/e2e: install/upgrade) likewise, and
+# the Prometheus Operator and cert-manager CRDs the chart's optional objects are checked against.
 if command -v go >/dev/null; then
   bash tests/e2e/cluster/build.sh >/dev/null || [ "${CI:-}" != "true" ]
   bash tests/manifests/helmbin/build.sh >/dev/null || [ "${CI:-}" != "true" ]
+  bash tests/e2e/crds/fetch.sh >/dev/null || [ "${CI:-}" != "true" ]
 elif [ "${CI:-}" = "true" ]; then
   echo "error: CI=true but no Go toolchain to build the e2e Kubernetes binaries" >&2
   exit 1

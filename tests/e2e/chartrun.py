@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from devcluster.cluster import DevCluster
 from devcluster.kubeapi import KubeApi
@@ -31,6 +32,9 @@ PLURAL = {
     "PodDisruptionBudget": "poddisruptionbudgets",
     "MutatingAdmissionPolicy": "mutatingadmissionpolicies",
     "MutatingAdmissionPolicyBinding": "mutatingadmissionpolicybindings",
+    "CustomResourceDefinition": "customresourcedefinitions",
+    "ServiceMonitor": "servicemonitors", "PodMonitor": "podmonitors",
+    "PrometheusRule": "prometheusrules", "Certificate": "certificates",
 }  # fmt: skip
 
 
@@ -269,3 +273,40 @@ def secret_volume(api: KubeApi, name: str, namespace: str, folder: Path) -> Path
     for key, value in secret["data"].items():
         (folder / key).write_bytes(base64.b64decode(value))
     return folder
+
+
+CRD_FETCH = Path(__file__).parent / "crds" / "fetch.sh"
+
+
+def crd_dir() -> Path:
+    """The upstream CRDs (Prometheus Operator, cert-manager), fetched by crds/fetch.sh."""
+    run = subprocess.run(["bash", str(CRD_FETCH)], capture_output=True, text=True)
+    if run.returncode != 0:
+        last = (run.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"fetching the CRDs failed: {last}")
+    return Path(run.stdout.strip().splitlines()[-1])
+
+
+def apply_crds(api: KubeApi, folder: Path) -> list[str]:
+    """Create every CRD in `folder` and wait until the apiserver serves each."""
+    from devcluster.kubeapi import wait_for
+
+    names = []
+    for path in sorted(folder.glob("*.yaml")):
+        for crd in yaml.safe_load_all(path.read_text()):
+            if crd:
+                api.request("POST", object_path(crd, named=False), crd)
+                names.append(crd["metadata"]["name"])
+
+    def established(name: str) -> bool | None:
+        crd = api.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+        conds = crd.get("status", {}).get("conditions", [])
+        return (
+            True
+            if any(c["type"] == "Established" and c["status"] == "True" for c in conds)
+            else None
+        )
+
+    for name in names:
+        wait_for(f"CRD {name} established", lambda n=name: established(n), 60)
+    return names

@@ -11,9 +11,8 @@
 - the scheduler's ClusterRole is the built-in system:kube-scheduler minus the default scheduler's
   Lease (so a Kubernetes upgrade that grows the built-in role fails here, naming the rule).
 
-CRD-dependent objects (ServiceMonitor, PodMonitor, PrometheusRule, cert-manager Certificate) are
-rendered off here: a bare apiserver has no monitoring.coreos.com or cert-manager.io CRDs, and this
-project does not vendor them. tests/manifests checks those objects offline (promtool for rules).
+CRD-backed objects (ServiceMonitor, PodMonitor, PrometheusRule, cert-manager Certificate) are
+rendered off here; tests/e2e/test_chart_crds.py checks them against the upstream CRDs.
 """
 
 from __future__ import annotations
