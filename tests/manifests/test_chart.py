@@ -383,3 +383,20 @@ def test_chart_and_launcher_render_the_one_template_to_the_same_text(
     chart_text = scheduler_config(documents(template(helm_bin, *flags)))
     launcher_text = schedconfig.render(replace(schedconfig.IN_CLUSTER, **changes))
     assert chart_text == launcher_text
+
+
+def test_pods_roll_when_their_configuration_changes(helm_bin: Path) -> None:
+    def checksums(*flags: str) -> dict[str, str]:
+        (deploy,) = [d for d in documents(template(helm_bin, *flags)) if d["kind"] == "Deployment"]
+        return dict(deploy["spec"]["template"]["metadata"]["annotations"])
+
+    base = checksums()
+    assert (
+        checksums("--set", "extender.logLevel=debug")["checksum/settings"]
+        != base["checksum/settings"]
+    )
+    assert (
+        checksums("--set", "scheduler.extender.weight=3")["checksum/config"]
+        != base["checksum/config"]
+    )
+    assert checksums("--set", "agent.interval=9") == base  # the agent is not in this pod

@@ -35,6 +35,13 @@ capabilities: {drop: [ALL]}
 seccompProfile: {type: RuntimeDefault}
 {{- end -}}
 
+{{/* `tessera serve --config` file: log level and node-cache mode from the values, then
+extender.settings (scheduler/settings.py keys). */}}
+{{- define "tessera.settings" -}}
+{{- $fixed := dict "log_level" .Values.extender.logLevel "node_cache_capable" .Values.scheduler.extender.nodeCacheCapable -}}
+{{- toYaml (merge $fixed .Values.extender.settings) -}}
+{{- end -}}
+
 {{- define "tessera.scheme" -}}{{ if .Values.tls.enabled }}HTTPS{{ else }}HTTP{{ end }}{{- end -}}
 
 {{/* `tessera serve` arguments shared by the sidecar and the extenderOnly Deployment. */}}
