@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.manifests.chart import (
     CHART,
@@ -400,3 +402,57 @@ def test_pods_roll_when_their_configuration_changes(helm_bin: Path) -> None:
         != base["checksum/config"]
     )
     assert checksums("--set", "agent.interval=9") == base  # the agent is not in this pod
+
+
+_VALUE_SETS = st.fixed_dictionaries(
+    {
+        "mode": st.sampled_from(["secondScheduler", "extenderOnly"]),
+        "tls.enabled": st.booleans(),
+        "tls.source": st.sampled_from(["certManager", "secret"]),
+        "agent.enabled": st.booleans(),
+        "networkPolicy.enabled": st.booleans(),
+        "podDisruptionBudget.enabled": st.booleans(),
+        "gpuNamespaces.enabled": st.booleans(),
+        "monitoring.serviceMonitor.enabled": st.booleans(),
+        "monitoring.prometheusRule.enabled": st.booleans(),
+        "scheduler.replicas": st.integers(1, 5),
+        "extender.port": st.integers(1024, 65535),
+    }
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(values=_VALUE_SETS)
+def test_any_valid_values_render_locked_down_consistent_objects(
+    helm_bin: Path, values: dict[str, object]
+) -> None:
+    # One sentence: whatever the valid values, every workload is locked down with limits and
+    # probes, every namespaced object lands in the chart's namespace, and kube-scheduler's
+    # extender URL uses the scheme and port Tessera serves.
+    def as_flag(v: object) -> str:
+        return str(v).lower() if isinstance(v, bool) else str(v)
+
+    flags = [a for k, v in values.items() for a in ("--set", f"{k}={as_flag(v)}")]
+    docs = documents(template(helm_bin, *flags))
+    for where, spec in _pod_specs(docs):
+        assert spec["securityContext"]["runAsNonRoot"] is True, where
+        for c in spec["containers"]:
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True, where
+            assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}, where
+            assert set(c["resources"]["limits"]) == {"cpu", "memory"}, where
+            assert c["readinessProbe"] and c["livenessProbe"], where
+    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding", "MutatingAdmissionPolicy",
+                      "MutatingAdmissionPolicyBinding"}  # fmt: skip
+    for d in docs:
+        ns = d["metadata"].get("namespace")
+        assert (ns is None) == (d["kind"] in cluster_scoped), d["kind"]
+        assert ns in (None, "tessera-system", "kube-system"), d["kind"]
+    if values["mode"] == "secondScheduler":
+        (ext,) = yaml.safe_load(scheduler_config(docs))["extenders"]
+        scheme = "https" if values["tls.enabled"] else "http"
+        assert ext["urlPrefix"] == f"{scheme}://127.0.0.1:{values['extender.port']}"
+        assert ext["enableHTTPS"] is values["tls.enabled"]
+    else:
+        assert not [d for d in docs if d["kind"] == "ConfigMap" and "config.yaml" in d["data"]]
