@@ -75,7 +75,9 @@ def build_extender(
     # Telemetry: thresholds configure the health/load plugins and the hub's
     # temperature flag; with a Prometheus URL a poller keeps live health/load folded into every
     # snapshot, else load scoring is allocation only.
-    hub = build_hub(tele, prometheus_url=settings.prometheus_url or "")
+    hub = build_hub(
+        tele, prometheus_url=settings.prometheus_url or "", scrape_urls=settings.scrape_urls
+    )
     if hub.sources:
         Poller(hub, tele.poll_s, warm=store.snapshot).start()
     return Extender(

@@ -54,6 +54,9 @@ class Settings:
     # A planned gang's reservations live this long waiting for its other members.
     gang_ttl_s: float = 120.0
     prometheus_url: str | None = None
+    # Node agents' /metrics URLs the extender scrapes itself (telemetry without Prometheus);
+    # env TESSERA_SCRAPE_URLS takes them comma-separated.
+    scrape_urls: tuple[str, ...] = ()
     # Health/load thresholds for the telemetry plugins, by name (e.g. "temperature_c": 85).
     thresholds: Mapping[str, float] = field(default_factory=dict)
     # list+watch: server-side watch timeout and reconnect backoff bounds.
@@ -145,6 +148,14 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return dict(value)
         if name == "prometheus_url":
             return str(value)
+        if name == "scrape_urls":
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list | tuple) or not all(isinstance(u, str) for u in items):
+                raise ValueError
+            urls = tuple(u.strip() for u in items if u.strip())
+            if not all(u.startswith(("http://", "https://")) for u in urls):
+                raise ValueError
+            return urls
         if not isinstance(value, str):
             raise ValueError
         return value

@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Protocol
 
-from scheduler.api.port import FilterAnswer, Victims
+from scheduler.api.port import Victims
 from scheduler.api.wire import BindingArgs
+from scheduler.policy.results import FilterResult
 
 _score = itemgetter(1)
 
@@ -26,26 +27,13 @@ GAUGE_NAMES = {
 }
 
 
-class _FilterResult(Protocol):
-    @property
-    def passed(self) -> list[str]: ...
-    @property
-    def failed(self) -> dict[str, str]: ...
-    @property
-    def unresolvable(self) -> dict[str, str]: ...
-    @property
-    def error(self) -> str: ...
-    @property
-    def gang_outcome(self) -> str | None: ...
-
-
 class SchedulingFacade(Protocol):
     def filter(
         self,
         pod: Mapping[str, Any],
         node_names: Sequence[str],
         nodes: Sequence[Mapping[str, Any]] | None = None,
-    ) -> _FilterResult: ...
+    ) -> FilterResult: ...
 
     def prioritize(
         self,
@@ -97,13 +85,11 @@ class FacadePort:
 
     def filter(
         self, pod: dict[str, Any], node_names: list[str], nodes: list[dict[str, Any]] | None
-    ) -> FilterAnswer:
+    ) -> FilterResult:
         fresh = self._changed(nodes)
         r = self.facade.filter(pod, node_names, fresh)
         self._learned_now(fresh)
-        return FilterAnswer(
-            list(r.passed), dict(r.failed), dict(r.unresolvable), r.error, r.gang_outcome
-        )
+        return r
 
     def prioritize(
         self, pod: dict[str, Any], node_names: list[str], nodes: list[dict[str, Any]] | None

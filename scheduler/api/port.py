@@ -8,30 +8,21 @@ decides anything itself: it decodes, calls the port, encodes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scheduler.api.wire import BindingArgs
+from scheduler.policy.results import FilterResult
 
 # node name -> (victim pod UIDs, NumPDBViolations)
 Victims = Mapping[str, tuple[Sequence[str], int]]
 
 
-@dataclass(frozen=True, slots=True)
-class FilterAnswer:
-    passed: list[str]
-    failed: dict[str, str] = field(default_factory=dict)
-    unresolvable: dict[str, str] = field(default_factory=dict)
-    error: str = ""
-    # Gang outcome of this decision for metrics ("planned", "steered", "failed") or None.
-    gang_outcome: str | None = None
-
-
 class ExtenderPort(Protocol):
     def filter(
         self, pod: dict[str, Any], node_names: list[str], nodes: list[dict[str, Any]] | None
-    ) -> FilterAnswer:
-        """`nodes` carries the full Node objects in nodeCacheCapable: false mode."""
+    ) -> FilterResult:
+        """`nodes` carries the full Node objects in nodeCacheCapable: false mode. The answer is
+        the policy core's own `FilterResult` (one type from the core to the wire)."""
         ...
 
     def prioritize(

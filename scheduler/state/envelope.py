@@ -1,7 +1,7 @@
-"""The versioned JSON envelope both Tessera annotations share: `{"version": 1, ..., "gpus": [...]}`.
+"""The versioned JSON envelope of `tessera.io/placement`: `{"version": 1, ..., "gpus": [...]}`.
 
-`nodes.py` (`tessera.io/gpus`) and `placement.py` (`tessera.io/placement`) open it the same way;
-each raises its own `StateError` subclass so callers keep telling a bad node from a bad pod.
+`placement.py` opens it here and raises its own `StateError` subclass. (`tessera.io/gpus` has
+its own codec, shared by the agent and the extender: `scheduler.telemetry.annotation`.)
 """
 
 from __future__ import annotations

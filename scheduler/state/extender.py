@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scheduler.policy.capacity import placement_conflicts
@@ -24,6 +24,7 @@ from scheduler.policy.framework import Profile, choose_placement, run_filters, r
 from scheduler.policy.model import Allocation, ClusterState, Placement, PodRequest
 from scheduler.policy.preemption import minimal_victims
 from scheduler.policy.registry import default_profile
+from scheduler.policy.results import FilterResult
 from scheduler.state.errors import StateError
 from scheduler.state.gangs import GangCoordinator
 from scheduler.state.pods import parse_pod
@@ -38,16 +39,6 @@ class Binder(Protocol):
     def bind(self, namespace: str, name: str, uid: str, node: str, placement: Placement) -> None:
         """Create the Binding and write `tessera.io/placement`; raise `BindError` on failure."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class FilterResult:
-    passed: list[str]
-    failed: dict[str, str] = field(default_factory=dict)
-    unresolvable: dict[str, str] = field(default_factory=dict)
-    error: str = ""
-    gang_outcome: str | None = None  # "planned", "steered", "failed" or None
-    reserved: Placement | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +120,7 @@ class Extender:
                 passed = []
         if outcome == "planned" and not passed:
             outcome = "failed"
-        return FilterResult(passed, failed, unresolvable, "", outcome, reserved)
+        return FilterResult(passed, failed, unresolvable, "", outcome, reserved, names=names)
 
     def _verdicts(
         self, state: ClusterState, req: PodRequest, names: list[str]

@@ -7,42 +7,21 @@ one broken agent cannot hide a node (explain shows the reason). A Node without a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from scheduler.policy.model import Gpu, GpuHealth, GpuLoad, MigSlot, Node
-from scheduler.state.envelope import gpus_list, load_document
 from scheduler.state.errors import NodeParseError
 from scheduler.state.pods import STATIC_MIG, WHOLE, canonical_profile
 from scheduler.state.quantity import to_int, to_milli
+from scheduler.telemetry import annotation
+from scheduler.telemetry.annotation import HealthEntry
 
-GPUS_ANNOTATION = "tessera.io/gpus"
-VERSION = 1
+GPUS_ANNOTATION = annotation.ANNOTATION
+VERSION = annotation.VERSION
 PRODUCT = "nvidia.com/gpu.product"
 MEMORY = "nvidia.com/gpu.memory"
 STRATEGY = "nvidia.com/mig.strategy"
-
-
-def parse_time(text: object) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _int(d: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
-    v = d.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise NodeParseError(f"{where}.{key} must be an integer >= 0, got {v!r}")
-    return v
-
-
-def _num(d: Mapping[str, Any], key: str) -> float | None:
-    v = d.get(key)
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
 def _obj(d: object, where: str) -> Mapping[str, Any]:
@@ -54,63 +33,52 @@ def _obj(d: object, where: str) -> Mapping[str, Any]:
 
 
 def parse_gpus_annotation(text: str) -> tuple[tuple[Gpu, ...], float | None]:
-    """The agent's annotation -> GPUs and its `updated` time; `NodeParseError` when malformed."""
-    doc = load_document(text, GPUS_ANNOTATION, VERSION, NodeParseError)
-    updated = parse_time(doc.get("updated"))
-    raw = gpus_list(doc, GPUS_ANNOTATION, NodeParseError)
+    """The agent's annotation -> GPUs and its `updated` time; `NodeParseError` when malformed.
+
+    The fields are read by the one codec (`scheduler.telemetry.annotation.parse`); a GPU
+    without a model or a memory size cannot be packed, so it fails the annotation here.
+    """
+    try:
+        doc = annotation.parse(text)
+    except annotation.AnnotationJsonError as exc:
+        if "malformed JSON" not in str(exc):  # too large or too deep: say so, quote nothing
+            raise NodeParseError(str(exc)) from None
+        raise NodeParseError(f"{GPUS_ANNOTATION} is not valid JSON") from None
+    except annotation.AnnotationError as exc:
+        raise NodeParseError(str(exc)) from None
     gpus = []
-    for i, item in enumerate(raw):
-        where = f"{GPUS_ANNOTATION} gpus[{i}]"
-        g = _obj(item, where)
-        model = g.get("model")
-        if not isinstance(model, str) or not model:
+    for k, g in enumerate(doc.gpus):
+        where = f"{GPUS_ANNOTATION} gpus[{k}]"
+        if g.model is None:
             raise NodeParseError(f"{where}.model must be a non-empty string")
-        mig = _obj(g.get("mig"), f"{where}.mig")
-        slots = []
-        for j, inst in enumerate(mig.get("instances") or []):
-            inst = _obj(inst, f"{where}.mig.instances[{j}]")
-            profile = inst.get("profile")
-            if not isinstance(profile, str):
-                raise NodeParseError(f"{where}.mig.instances[{j}].profile must be a string")
-            start = _int(inst, "start", f"{where}.mig.instances[{j}]")
-            slots.append(MigSlot(canonical_profile(profile), start, bool(inst.get("in_use"))))
-        h = _obj(g.get("health"), f"{where}.health")
-        xids = h.get("xid_recent") or []
-        if not isinstance(xids, list):
-            raise NodeParseError(f"{where}.health.xid_recent must be a list")
-        health = GpuHealth(
-            xid_recent=tuple(int(x) for x in xids if isinstance(x, int)),
-            ecc_uncorrectable=_int(h, "ecc_uncorrectable", f"{where}.health", 0),
-            remap_failure=bool(h.get("remap_failure", False)),
-            temperature_c=_num(h, "temperature_c"),
-            over_temperature=bool(h.get("over_temperature", False)),
-        )
-        load_raw = g.get("load")
-        load = None
-        if isinstance(load_raw, Mapping):
-            used = load_raw.get("memory_used_mib")
-            load = GpuLoad(
-                utilization_pct=_num(load_raw, "utilization_pct"),
-                memory_used_mib=used if isinstance(used, int) else None,
-                power_w=_num(load_raw, "power_w"),
-                observed_at=updated,
-            )
-        uuid = g.get("uuid", "")
+        if g.memory_mib is None:
+            raise NodeParseError(f"{where}.memory_mib must be an integer >= 0, got None")
+        h, ld = g.health or HealthEntry(), g.load
         gpus.append(
             Gpu(
-                index=_int(g, "index", where),
-                uuid=uuid if isinstance(uuid, str) else "",
-                model=model,
-                memory_mib=_int(g, "memory_mib", where),
-                mig_enabled=bool(mig.get("enabled", False)),
-                instances=tuple(slots),
-                health=health,
-                load=load,
+                index=g.index,
+                uuid=g.uuid,
+                model=g.model,
+                memory_mib=g.memory_mib,
+                mig_enabled=g.mig_enabled,
+                instances=tuple(
+                    MigSlot(canonical_profile(m.profile), m.start, m.in_use) for m in g.instances
+                ),
+                health=GpuHealth(
+                    h.xid_recent, h.ecc_uncorrectable, h.remap_failure, h.temperature_c,
+                    h.over_temperature,
+                ),  # fmt: skip
+                load=None
+                if ld is None
+                else GpuLoad(
+                    ld.utilization_pct,
+                    None if ld.memory_used_mib is None else int(ld.memory_used_mib),
+                    ld.power_w,
+                    doc.updated,
+                ),
             )
         )
-    if len({g.index for g in gpus}) != len(gpus):
-        raise NodeParseError(f"{GPUS_ANNOTATION}: GPU indices repeat")
-    return tuple(gpus), updated
+    return tuple(gpus), doc.updated
 
 
 def gfd_inventory(

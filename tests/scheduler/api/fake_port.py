@@ -11,8 +11,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from scheduler.api.port import FilterAnswer, Victims
+from scheduler.api.port import Victims
 from scheduler.api.wire import BindingArgs
+from scheduler.policy.results import FilterResult as FilterAnswer
 
 
 class FakePort:
