@@ -25,9 +25,12 @@ def add_commands(sim: typer.Typer) -> None:
     @sim.command("serve")
     @exits_2_on_bad_input
     def serve_cmd(
-        trace: Path = typer.Option(..., "--trace", help="GenAI lora_request_trace CSV or a "
-                                   "schema v1 CSV/JSONL with kind=request records"),
+        trace: str = typer.Option(..., "--trace", help="GenAI lora_request_trace CSV, a "
+                                  "schema v1 CSV/JSONL with kind=request records, or "
+                                  "'multimodal[:seed=N,...]'"),
         nodes: int = typer.Option(2, "--nodes", help="GPU nodes in the serving cluster"),
+        mig_nodes: int = typer.Option(0, "--mig-nodes", help="of those, nodes with every GPU "
+                                      "in MIG mode (static 1g+1g+2g+3g to start)"),
         gpus_per_node: int = typer.Option(8, "--gpus-per-node"),
         gpu: str = typer.Option("H100-80GB", "--gpu", help="GPU model of every node"),
         replica_gpu: str = typer.Option("milli:250", "--replica-gpu", help="what a replica "
@@ -55,7 +58,8 @@ def add_commands(sim: typer.Typer) -> None:
         from simulator.serving.study import run_serving, serving_json
 
         names = parse_policies(policies)
-        spec = ServingSpec(nodes=nodes, gpus_per_node=gpus_per_node, gpu_model=gpu,
+        spec = ServingSpec(nodes=nodes, mig_nodes=mig_nodes, gpus_per_node=gpus_per_node,
+                           gpu_model=gpu,
                            replica_gpu=replica_gpu, slo_wait_s=slo_wait)
         scale = Autoscale(target_queue=target_queue, cooldown_s=cooldown,
                           cold_start_s=cold_start, min_replicas=min_replicas)
@@ -64,7 +68,7 @@ def add_commands(sim: typer.Typer) -> None:
             reqs = window(reqs, start_h * 3600, hours)
             if not reqs:
                 raise BadInput(f"no requests in the window {start_h} h + {hours} h")
-        results = [run_serving(reqs, spec, scale, n, str(trace), seed) for n in names]
+        results = [run_serving(reqs, spec, scale, n, trace, seed) for n in names]
         if report is not None:
             from simulator.report.document import write_report_dir
             from simulator.report.from_serving import serving_report

@@ -37,6 +37,21 @@ def register(app: typer.Typer) -> None:
         write_records(out, report.rows)
         typer.echo(f"wrote {len(report.rows)} records to {out}")
 
+    @trace.command("generate")
+    @exits_2_on_bad_input
+    def generate_cmd(
+        out: Annotated[Path, typer.Option("--out", help="output: .jsonl, else CSV")],
+        params: Annotated[str, typer.Option("--params", help="e.g. seed=3,models=200,"
+                                            "requests=5000 (docs/workload-generator.md)")] = "",
+    ) -> None:
+        """Write a synthetic multimodal day (seeded) in the schema."""
+        from simulator.workloads.multimodal import generate, parse_params
+        from simulator.workloads.schema import write_records
+
+        records = generate(parse_params(params))
+        write_records(out, records)
+        typer.echo(f"wrote {len(records)} records to {out}")
+
     @trace.command("check")
     @exits_2_on_bad_input
     def check_cmd(

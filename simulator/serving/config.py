@@ -53,7 +53,7 @@ class ServingSpec:
     replica_gpu_memory_mib: int = 16 * 1024
     replica_cpu_milli: int = 4000
     replica_memory_mib: int = 16 * 1024
-    mig_nodes: int = 0  # nodes whose first half of GPUs is statically partitioned
+    mig_nodes: int = 0  # nodes whose GPUs are all in MIG mode (simulator.serving.sim)
     slo_wait_s: float = 10.0  # default queueing objective for requests without slo_ms
 
     def __post_init__(self) -> None:

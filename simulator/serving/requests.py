@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from simulator.workloads.convert import from_genai
@@ -16,17 +16,24 @@ class Request:
     model: str
     modality: str
     slo_wait_s: float | None  # from the record's slo_ms; None: the run's default
+    gpu: str = ""  # the replica shape this model needs (schema form); "": the run's default
+    gpu_memory_mib: int = 0
 
 
 def from_records(records: tuple[TraceRecord, ...]) -> list[Request]:
     out = [Request(r.arrival_s, r.duration_s, r.model, r.modality,
-                   None if r.slo_ms is None else r.slo_ms / 1000)
+                   None if r.slo_ms is None else r.slo_ms / 1000, r.gpu, r.gpu_memory_mib)
            for r in records if r.kind == "request"]
     return sorted(out, key=lambda q: (q.arrival_s, q.model))
 
 
 def load_requests(path: str | Path, *, lenient: bool = False) -> list[Request]:
-    """A GenAI lora_request_trace CSV (by header) or a schema v1 CSV/JSONL."""
+    """A GenAI lora_request_trace CSV (by header), a schema v1 CSV/JSONL, or
+    `multimodal[:seed=N,...]` (the generated day's requests)."""
+    if str(path).startswith("multimodal"):
+        from simulator.workloads.multimodal import generate, parse_params
+
+        return from_records(tuple(generate(parse_params(str(path).partition(":")[2]))))
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"trace file not found: {path}")
@@ -42,5 +49,5 @@ def load_requests(path: str | Path, *, lenient: bool = False) -> list[Request]:
 def window(reqs: list[Request], start_s: float, hours: float) -> list[Request]:
     """Requests arriving in [start, start + hours), times shifted to start at 0."""
     end = start_s + hours * 3600
-    return [Request(q.arrival_s - start_s, q.exec_s, q.model, q.modality, q.slo_wait_s)
+    return [replace(q, arrival_s=q.arrival_s - start_s)
             for q in reqs if start_s <= q.arrival_s < end]

@@ -62,12 +62,15 @@ class Outcome:
 
 
 def serving_cluster(spec: ServingSpec) -> tuple[NodeSpec, ...]:
-    half = spec.gpus_per_node // 2
+    """`nodes` nodes; the last `mig_nodes` have every GPU in MIG mode, each starting with the
+    static layout 1g.10gb x 2 + 2g.20gb + 3g.40gb (what tessera's dynamic MIG may change)."""
+    def mig(i: int) -> bool:
+        return i >= spec.nodes - spec.mig_nodes
+
     return tuple(
         NodeSpec(f"gpu-{i:03d}", spec.gpu_model, spec.gpus_per_node, 128_000,
-                 2048 * 1024 * MiB,
-                 mig_gpus=half if i >= spec.nodes - spec.mig_nodes else 0,
-                 mig_layout=STATIC_MIG_LAYOUT if i >= spec.nodes - spec.mig_nodes else ())
+                 2048 * 1024 * MiB, mig_gpus=spec.gpus_per_node if mig(i) else 0,
+                 mig_layout=STATIC_MIG_LAYOUT if mig(i) else ())
         for i in range(spec.nodes))
 
 
@@ -75,9 +78,15 @@ class ServingRun:
     def __init__(self, reqs: list[Request], spec: ServingSpec, scale: Autoscale,
                  policy: ReplayPolicy) -> None:
         self.reqs, self.spec, self.scale, self.p = reqs, spec, scale, policy
-        self.task = TaskSpec(spec.replica_cpu_milli, spec.replica_memory_mib * MiB,
-                             parse_gpu(spec.replica_gpu, spec.replica_gpu_memory_mib))
+        default = TaskSpec(spec.replica_cpu_milli, spec.replica_memory_mib * MiB,
+                           parse_gpu(spec.replica_gpu, spec.replica_gpu_memory_mib))
         self.services = {m: Service(m) for m in sorted({q.model for q in reqs})}
+        self.task: dict[str, TaskSpec] = {}  # per model: its first request's shape, or default
+        for q in reqs:
+            if q.model not in self.task:
+                self.task[q.model] = default if not q.gpu else TaskSpec(
+                    spec.replica_cpu_milli, spec.replica_memory_mib * MiB,
+                    parse_gpu(q.gpu, q.gpu_memory_mib or spec.replica_gpu_memory_mib))
         self.owner: dict[str, Replica] = {}
         self.events: list[tuple[float, int, int, object]] = []
         self.seq = 0
@@ -163,7 +172,8 @@ class ServingRun:
             svc.made += 1
             svc.replicas[rep.uid] = rep
             self.owner[rep.uid] = rep
-            self.p.submit(JobSpec(rep.uid, now, _FOREVER, self.task, kind="inference"), now)
+            self.p.submit(JobSpec(rep.uid, now, _FOREVER, self.task[svc.model],
+                                  kind="inference"), now)
             self.pending += 1
         self.place(now)
 

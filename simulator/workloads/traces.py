@@ -12,6 +12,7 @@
 - DLRM v2025 instance CSV and GenAI v2026 lora_request_trace CSV: simulator.workloads.dlrm
   and simulator.workloads.genai (each documents its mapping and the cluster it builds).
 - `synthetic[:seed=N,jobs=N,nodes=N,mig_nodes=N]`: simulator.workloads.synthetic.
+- `multimodal[:seed=N,...]`: simulator.workloads.multimodal's jobs (docs/workload-generator.md).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from simulator.workloads.dlrm import dlrm
 from simulator.workloads.from_schema import workload_from_records
 from simulator.workloads.genai import genai
 from simulator.workloads.model import JobSpec, NodeSpec, TaskSpec, Workload
+from simulator.workloads.multimodal import generate as generate_multimodal
+from simulator.workloads.multimodal import parse_params
 from simulator.workloads.schema import load_records
 from simulator.workloads.synthetic import GiB, cluster, generate
 
@@ -84,6 +87,14 @@ def synthetic_spec(spec: str) -> Workload:
                     args.get("mig_nodes", 4))
 
 
+def multimodal_jobs(spec: str) -> Workload:
+    """`multimodal[:seed=N,...]`: the generated day's jobs (training gangs, pipelines,
+    ensembles); its requests are served by `simulate serve`, not replayed as jobs."""
+    params = parse_params(spec.partition(":")[2])
+    records = tuple(r for r in generate_multimodal(params) if r.kind != "request")
+    return workload_from_records(records, f"multimodal-day-seed{params.seed}")
+
+
 FORMATS = ("auto", "tiresias", "openb", "dlrm", "dlrm-gpu", "genai", "schema")
 _HEADERS = (
     ("job_id,num_gpu,submit_time", "tiresias"),
@@ -101,6 +112,8 @@ def load(trace: str, nodes: str | None = None, fmt: str = "auto") -> Workload:
         raise ValueError(f"unknown trace format {fmt!r}; known: {', '.join(FORMATS)}")
     if trace.startswith("synthetic"):
         return synthetic_spec(trace)
+    if trace.startswith("multimodal"):
+        return multimodal_jobs(trace)
     path = Path(trace)
     if not path.is_file():
         raise FileNotFoundError(f"trace file not found: {trace}")

@@ -35,3 +35,15 @@ def test_bad_row_exits_2_and_lenient_counts(tmp_path: Path) -> None:
     res = runner.invoke(app, ["trace", "check", str(bad), "--lenient"])
     assert res.exit_code == 0 and "1 valid records, 1 skipped" in res.stdout
     assert "skipped 1 invalid rows" in res.stderr
+
+
+def test_generate_writes_a_seeded_day(tmp_path: Path) -> None:
+    out = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    for path in out:
+        res = runner.invoke(app, ["trace", "generate", "--out", str(path), "--params",
+                                  "seed=4,models=30,requests=200,training_jobs=2,pipelines=1,"
+                                  "ensembles=1"])
+        assert res.exit_code == 0, res.output
+    assert out[0].read_bytes() == out[1].read_bytes()
+    res = runner.invoke(app, ["trace", "generate", "--out", str(out[0]), "--params", "nope=1"])
+    assert res.exit_code == 2 and "unknown multimodal option 'nope'" in res.stderr
