@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from prometheus_client import CollectorRegistry, start_http_server
 
 from cli.errors import BadInput, exits_2_on_bad_input
+from cli.ops import serve_ops
 from scheduler.api.adapter import FacadePort
 from scheduler.api.app import EdgeConfig, create_app
 from scheduler.api.server import bind_socket, make_server
@@ -160,16 +160,6 @@ def build_service(
     return service
 
 
-def _serve_metrics_only(registry: CollectorRegistry, port: int) -> None:
-    """The same registry the extender's /metrics reads, on a port of its own (a daemon thread):
-    the chart's NetworkPolicy opens this port to the monitoring namespace and keeps the verbs'
-    port closed to every other pod."""
-    try:
-        start_http_server(port, addr="0.0.0.0", registry=registry)
-    except OSError as exc:
-        raise BadInput(f"cannot listen on 0.0.0.0:{port} for metrics: {exc.strerror}") from None
-
-
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     @exits_2_on_bad_input
@@ -197,8 +187,8 @@ def register(app: typer.Typer) -> None:
         metrics_port: Annotated[
             int | None,
             typer.Option(
-                help="Also serve /metrics alone on this port (all interfaces), so a network "
-                "policy can open metrics to Prometheus without opening the verbs."
+                help="Also serve /metrics, /healthz and /readyz alone on this port (all "
+                "interfaces), so probes and Prometheus need not reach the verbs' port."
             ),
         ] = None,
     ) -> None:
@@ -245,7 +235,11 @@ def register(app: typer.Typer) -> None:
             where = f"{settings.host}:{settings.port}"
             raise BadInput(f"cannot listen on {where}: {exc.strerror}") from None
         if metrics_port is not None:
-            _serve_metrics_only(app_.state.metrics.registry, metrics_port)
+            try:
+                serve_ops(app_.state.metrics.registry, service.ready, "0.0.0.0", metrics_port)
+            except OSError as exc:
+                where = f"0.0.0.0:{metrics_port}"
+                raise BadInput(f"cannot listen on {where} for metrics: {exc.strerror}") from None
         server = make_server(
             app_, tls_cert=settings.tls_cert, tls_key=settings.tls_key, log_level=settings.log_level
         )

@@ -113,7 +113,7 @@ def test_config_file_and_token(tmp_path: Path) -> None:
         proc.wait(timeout=20)
 
 
-def test_metrics_port_serves_metrics_alone(served_free_port: int) -> None:
+def test_metrics_port_serves_metrics_and_probes_alone(served_free_port: int) -> None:
     # The chart's network policy opens this port to Prometheus; the verbs stay on --port only.
     proc, url = start(
         "--snapshot", str(EX / "cluster.json"), "--metrics-port", str(served_free_port)
@@ -126,9 +126,11 @@ def test_metrics_port_serves_metrics_alone(served_free_port: int) -> None:
         text = httpx.get(f"{metrics_url}/metrics", timeout=30).text
         # The same registry as the verbs' port: the filter call above is counted here.
         assert 'tessera_extender_requests_total{code="200",verb="filter"} 1.0' in text
-        # No verb answers on the metrics port (a filter reply would be JSON with NodeNames).
+        # Probes answer there too; no verb does.
+        assert httpx.get(f"{metrics_url}/healthz", timeout=30).text == "ok"
+        assert httpx.get(f"{metrics_url}/readyz", timeout=30).status_code == 200
         reply = httpx.post(f"{metrics_url}/filter", content=body, timeout=30)
-        assert "NodeNames" not in reply.text
+        assert reply.status_code == 404 and "NodeNames" not in reply.text
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)

@@ -138,8 +138,11 @@ def start_sidecar(
         if flag in args:
             argv += [flag, _remount(args[args.index(flag) + 1], mounts or {})]
     proc = cluster._launch(name, argv, env=cluster.opts.tessera_env)
-    scheme = "https" if "--tls-cert" in args else "http"
-    url = f"{scheme}://127.0.0.1:{port}/readyz"
+    # Ready as the chart's readiness probe sees it (chart 0.1.0 probed the verbs' port, later
+    # charts the operations port).
+    probe = _container(docs, "extender")["readinessProbe"]["httpGet"]
+    scheme = probe.get("scheme", "HTTP").lower()
+    url = f"{scheme}://127.0.0.1:{metrics if probe['port'] == 'metrics' else port}{probe['path']}"
     proc.wait_ready(lambda: _ok(url), cluster.opts.ready_timeout_s)
     return f"http://127.0.0.1:{metrics}/metrics"
 

@@ -47,7 +47,8 @@ def test_only_the_leaders_sidecar_is_called_and_the_warm_follower_takes_over(
     leader = calls.index(max(calls))
     follower = 1 - leader
     # The follower's sidecar was never called, yet it is synced and ready.
-    assert httpx.get(f"http://127.0.0.1:{ports[follower]}/readyz", timeout=5).status_code == 200
+    ready = metrics[follower].replace("/metrics", "/readyz")
+    assert httpx.get(ready, timeout=5).status_code == 200
 
     # The leader's pod goes away; the follower's kube-scheduler takes the lease and its sidecar,
     # which watched job-0 being bound, gives the next job the other GPU.

@@ -141,15 +141,18 @@ def test_scheduler_runs_two_replicas_beside_a_localhost_sidecar(helm_bin: Path) 
     assert config["leaderElection"]["resourceNamespace"] == "tessera-system"
     assert config["profiles"] == [{"schedulerName": "tessera-scheduler"}]
     (ext,) = config["extenders"]
-    # The sidecar's verbs port on the pod's loopback.
+    # The sidecar's verbs listen on the pod's loopback only, where kube-scheduler calls them;
+    # probes and metrics use the separate operations port.
     extender = spec["containers"][1]
-    port = next(p["containerPort"] for p in extender["ports"] if p["name"] == "extender")
-    assert ext["urlPrefix"] == f"http://127.0.0.1:{port}"
+    args = extender["args"]
+    assert args[args.index("--host") + 1] == "127.0.0.1"
+    assert ext["urlPrefix"] == f"http://127.0.0.1:{args[args.index('--port') + 1]}"
+    assert [p["name"] for p in extender["ports"]] == ["metrics"]
     probes = {
-        extender["readinessProbe"]["httpGet"]["path"],
-        extender["livenessProbe"]["httpGet"]["path"],
+        (p["httpGet"]["path"], p["httpGet"]["port"])
+        for p in (extender["readinessProbe"], extender["livenessProbe"])
     }
-    assert probes == {"/readyz", "/healthz"}
+    assert probes == {("/readyz", "metrics"), ("/healthz", "metrics")}
     (pdb,) = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
     assert pdb["spec"]["minAvailable"] == 1
 
@@ -206,7 +209,7 @@ def test_tls_wires_one_secret_into_both_sides(helm_bin: Path, source: str) -> No
     assert secrets == {"tls": "tessera-extender-tls", "tls-ca": "tessera-extender-tls"}
     sched, extender = spec["containers"]
     assert "/etc/tessera/tls/tls.crt" in extender["args"]
-    assert extender["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    assert "scheme" not in extender["readinessProbe"]["httpGet"]  # probes: plain operations port
     assert {"name": "tls-ca", "mountPath": "/etc/tessera-scheduler/tls", "readOnly": True} in sched[
         "volumeMounts"
     ]

@@ -42,14 +42,13 @@ extender.settings (scheduler/settings.py keys). */}}
 {{- toYaml (merge $fixed .Values.extender.settings) -}}
 {{- end -}}
 
-{{- define "tessera.scheme" -}}{{ if .Values.tls.enabled }}HTTPS{{ else }}HTTP{{ end }}{{- end -}}
-
 {{/* `tessera serve` arguments shared by the sidecar and the extenderOnly Deployment. */}}
 {{- define "tessera.serveArgs" -}}
 - serve
 - --in-cluster
+# The verbs: on the pod's loopback only when kube-scheduler is in the same pod.
 - --host
-- 0.0.0.0
+- {{ ternary "127.0.0.1" "0.0.0.0" (eq .Values.mode "secondScheduler") }}
 - --port
 - {{ .Values.extender.port | quote }}
 - --metrics-port
@@ -72,15 +71,18 @@ extender.settings (scheduler/settings.py keys). */}}
   args:
     {{- include "tessera.serveArgs" . | nindent 4 }}
   ports:
+  {{- if eq .Values.mode "extenderOnly" }}
   - {name: extender, containerPort: {{ .Values.extender.port }}}
+  {{- end }}
+  # /metrics, /healthz and /readyz only (plain HTTP, also with TLS on the verbs).
   - {name: metrics, containerPort: {{ .Values.extender.metricsPort }}}
   # /readyz turns 200 once the watch cache of nodes, pods and PodGroups has synced and been
   # indexed; the follower replica's sidecar reaches it too (it watches, it is just not called).
   readinessProbe:
-    httpGet: {path: /readyz, port: extender, scheme: {{ include "tessera.scheme" . }}}
+    httpGet: {path: /readyz, port: metrics}
     periodSeconds: 5
   livenessProbe:
-    httpGet: {path: /healthz, port: extender, scheme: {{ include "tessera.scheme" . }}}
+    httpGet: {path: /healthz, port: metrics}
     periodSeconds: 10
     failureThreshold: 6
   resources:

@@ -1,0 +1,59 @@
+"""`tessera serve --metrics-port`: an operations port of its own, serving only /metrics (the same
+registry as the verbs port's), /healthz and /readyz.
+
+With it the verbs port can listen on loopback alone (the Helm chart's sidecar: only the
+kube-scheduler in the same pod can call filter/prioritize/bind/preempt), while the kubelet's
+probes and Prometheus use this port, which a network policy opens to the monitoring namespace.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+
+TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
+        """No access log: a probe every few seconds would swamp it."""
+
+
+def ops_app(
+    registry: CollectorRegistry, ready: Callable[[], bool]
+) -> Callable[..., Iterable[bytes]]:
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            return metrics(environ, start_response)
+        if path == "/healthz":
+            start_response("200 OK", TEXT)
+            return [b"ok"]
+        if path == "/readyz":
+            if ready():
+                start_response("200 OK", TEXT)
+                return [b"ok"]
+            start_response("503 Service Unavailable", TEXT)
+            return [b"watch cache not synced"]
+        start_response("404 Not Found", TEXT)
+        return [b"only /metrics, /healthz and /readyz are served on this port"]
+
+    return app
+
+
+def serve_ops(registry: CollectorRegistry, ready: Callable[[], bool], host: str, port: int) -> int:
+    """Serve the operations port on a daemon thread; returns the bound port. Raises OSError."""
+    server = make_server(host, port, ops_app(registry, ready), _Server, _QuietHandler)
+    threading.Thread(target=server.serve_forever, name="tessera-ops", daemon=True).start()
+    return int(server.server_address[1])
