@@ -303,7 +303,7 @@ def apply_crds(api: KubeApi, folder: Path) -> list[str]:
 
     def established(name: str) -> bool | None:
         crd = api.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
-        conds = crd.get("status", {}).get("conditions", [])
+        conds = (crd.get("status") or {}).get("conditions") or []  # null until first reconciled
         return (
             True
             if any(c["type"] == "Established" and c["status"] == "True" for c in conds)
