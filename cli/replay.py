@@ -6,6 +6,7 @@ group created here (so `compare`, the README's main job, works either way).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from cli.errors import exits_2_on_bad_input
 
 if TYPE_CHECKING:
     from simulator.replay.driver import ReplayResult
+    from simulator.replay.study import SeedStudy
 
 
 def _simulate_group(app: typer.Typer) -> typer.Typer:
@@ -44,8 +46,9 @@ def add_commands(sim: typer.Typer) -> None:
         trace: str = typer.Option(..., "--trace", help="Tiresias CSV, openb pod CSV (11 "
                                   "columns), DLRM v2025 instance CSV, GenAI v2026 "
                                   "lora_request_trace CSV, schema v1 CSV/JSONL (docs/"
-                                  "trace-schema.md) or "
-                                  "'synthetic[:seed=N,jobs=N,nodes=N,mig_nodes=N]'"),
+                                  "trace-schema.md) or 'synthetic[:key=value,...]' "
+                                  "(seed, jobs, nodes, mig_nodes, mean_interarrival_s, "
+                                  "inference, training, pipeline, notebook; docs/simulator.md)"),
         fmt: str = typer.Option("auto", "--format", help="auto (by header), tiresias, "
                                 "openb, dlrm, dlrm-gpu (HN instances on the GPU pool only), "
                                 "genai, schema"),
@@ -75,17 +78,61 @@ def add_commands(sim: typer.Typer) -> None:
     @sim.command("compare")
     @exits_2_on_bad_input
     def compare_cmd(
-        seed: int = typer.Option(0, "--seed"),
+        seed: int = typer.Option(0, "--seed", help="first seed"),
+        seeds: int = typer.Option(5, "--seeds", help="how many seeds (seed, seed+1, ...); "
+                                  "each metric is a mean with a 95 % interval over them"),
+        trace: str | None = typer.Option(None, "--trace", help="instead of the bundled study: "
+                                         "'synthetic:key=value,...' (regenerated per seed) "
+                                         "or a trace CSV, as for replay"),
+        fmt: str = typer.Option("auto", "--format", help="trace format, as for replay"),
+        nodes: str | None = typer.Option(None, "--nodes", help="openb node CSV, as for replay"),
+        policies: str = typer.Option("tessera,tessera-static,volcano,kube-default", "--policies",
+                                     help="comma list of replay policies"),
         report: Path | None = typer.Option(None, "--report", help="write report.html "
-                                           "(charts), report.json and CSVs here"),
-        as_json: bool = typer.Option(False, "--json"),
+                                           "(charts), report.json and CSVs of the first "
+                                           "seed's runs here"),
+        as_json: bool = typer.Option(False, "--json", help="print runs and summaries as JSON"),
         workers: int = typer.Option(1, "--workers", help="local processes, one run each"),
     ) -> None:
-        """The bundled default study: tessera (dynamic and static MIG), volcano and kube-default
-        on a synthetic multimodal trace and the bundled Tiresias 60-job trace."""
-        from simulator.replay.study import compare
+        """The bundled default study (a synthetic multimodal day and the Tiresias 60-job trace)
+        or --trace, over several seeds: per metric the mean with a 95 % interval, the best
+        policy marked, and a tie printed where the intervals overlap."""
+        from simulator.policies.replay.registry import parse_policies
+        from simulator.replay.seeds import table
+        from simulator.replay.study import bundled_workloads, compare_seeds, trace_workloads
 
-        _emit(compare(seed=seed, workers=workers), report, as_json)
+        names = parse_policies(policies)
+        if seeds < 2:
+            raise ValueError(f"--seeds must be >= 2 (an interval needs two), got {seeds}")
+        if seed < 0:
+            raise ValueError(f"--seed must be >= 0, got {seed}")
+        make = bundled_workloads if trace is None else trace_workloads(trace, nodes, fmt)
+        studies = compare_seeds(range(seed, seed + seeds), make, names, workers=workers)
+        if report is not None:
+            from simulator.report.files import write_report
+
+            runs = [r for st in studies for r in st.runs if r.seed == seed]
+            for p in write_report(report, runs):
+                typer.echo(f"wrote {p}", err=True)
+        if as_json:
+            typer.echo(studies_json(studies))
+        else:
+            typer.echo("\n\n".join(table(st.workload, st.summary) for st in studies))
+
+
+def studies_json(studies: list[SeedStudy]) -> str:
+    """Deterministic JSON: per study its seeds, summary and every run's metrics."""
+    doc = [
+        {
+            "workload": st.workload,
+            "seeds": list(st.seeds),
+            "summary": st.summary,
+            "runs": [{"policy": r.policy, "workload": r.workload, "seed": r.seed,
+                      "events": r.events, "metrics": r.metrics} for r in st.runs],
+        }
+        for st in studies
+    ]
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 from packing.errors import PackingError
 from packing.gang import plan_gang
@@ -217,3 +218,49 @@ def _passes(state: ClusterState, pod: PodRequest, node: str, profile: Profile) -
     # The gang filter itself is skipped: the plan is what it will enforce.
     plugins = tuple(p for p in profile.filters if p.name != "Gang")
     return filter_node(state, pod, node, Profile(plugins, ())).ok
+
+
+def drain_targets(
+    state: ClusterState, members: Sequence[PodRequest], node_names: Sequence[str],
+    profile: Profile,
+) -> tuple[str, ...]:
+    """Nodes to keep for a gang that does not fit now: the fewest, least busy nodes that would
+    host every member once drained (no runtime is known, so the node with the fewest GPUs in
+    use is taken to drain first; ties by the order given). Empty when no set of nodes could
+    host the gang even drained.
+
+    Why: an all-or-nothing gang needs its capacity free at one instant. While smaller pods
+    take every GPU that frees up, a gang of whole nodes can wait without bound; keeping the
+    freed capacity of these nodes for it bounds that wait (a reservation, as in backfilling).
+    """
+    empty = ClusterState(state.nodes, MappingProxyType({}), now=state.now)
+    plugins = tuple(p for p in profile.filters if p.name != "Gang")
+    solo_profile = Profile(plugins, ())
+    rank = {n: i for i, n in enumerate(node_names)}
+
+    def busy(name: str) -> int:
+        return sum(1 for g in state.capacity(name).usable_gpus if g.pods)
+
+    left = sorted(range(len(members)), key=lambda i: (-_size(members[i]), i))
+    chosen: list[str] = []
+    known = (n for n in node_names if n in state.nodes)
+    for name in sorted(known, key=lambda n: (busy(n), rank[n])):
+        scratch, placed = empty, []
+        for i in left:
+            pod = replace(members[i], gang=None)
+            if not filter_node(scratch, pod, name, solo_profile).ok:
+                continue
+            spot = choose_placement(scratch, pod, state.nodes[name])
+            if spot is None:
+                continue
+            key = f"drain#{i}"
+            scratch = scratch.with_allocations(
+                {key: Allocation(pod.key, key, spot, pod.priority, False, None)}
+            )
+            placed.append(i)
+        if placed:
+            chosen.append(name)
+            left = [i for i in left if i not in placed]
+        if not left:
+            return tuple(chosen)
+    return ()

@@ -20,6 +20,11 @@ from simulator.replay.protocol import ReplayPolicy, demand_milli
 from simulator.workloads.model import JobSpec, Workload
 
 
+def job_class(job: JobSpec) -> str:
+    """The class a job's waits and JCT are reported under (a MIG notebook is "notebook")."""
+    return "notebook" if job.kind == "mig" else job.kind
+
+
 @dataclass(frozen=True)
 class ReplayResult:
     policy: str
@@ -92,13 +97,11 @@ class _Run:
             key = f"{s.job}/{s.task}"
             demand = demand_milli(job.task, self.model[s.node])
             self.held[key] = (s.held_milli, demand)
-            self.rec.held_in_use += s.held_milli
-            self.rec.demand_in_use += demand
+            self.rec.bind(s.job, s.held_milli, demand, e.now - self.rec.submit[s.job])
             self.rec.reconfigurations += s.reconfigured
-            self.rec.delays.append(e.now - self.rec.submit[s.job])
             n = self.rec.started[s.job] = self.rec.started.get(s.job, 0) + 1
             if n >= job.min_member and s.job not in self.rec.job_start:
-                self.rec.job_start[s.job] = e.now
+                self.rec.job_runs(s.job, e.now)
                 e.schedule(e.now + job.duration, EventKind.FINISH, s.job)
         period = self.p.period_s
         if period is not None and self.p.has_pending() and getattr(self.p, "progressed", starts):
@@ -110,8 +113,7 @@ class _Run:
         for i in range(job.replicas):
             held = self.held.pop(f"{job.uid}/{i}", None)
             if held is not None:
-                self.rec.held_in_use -= held[0]
-                self.rec.demand_in_use -= held[1]
+                self.rec.unbind(job.uid, held[0], held[1])
         self.p.finish(job.uid, e.now)
         self.rec.job_end[job.uid] = e.now
         self.rec.last_finish = e.now
@@ -146,7 +148,7 @@ def replay(
     engine.run()
     run.rec.sample(engine.now, policy.usage())
     gangs = {j.uid: j.min_member for j in workload.jobs if j.min_member > 1}
-    metrics = run.rec.summary(gangs)
+    metrics = run.rec.summary(gangs, {j.uid: job_class(j) for j in workload.jobs})
     extra = getattr(policy, "extra_metrics", None)  # optional per-policy diagnostics
     if extra is not None:
         metrics.update(extra())

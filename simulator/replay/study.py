@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from importlib import resources
 
 from simulator.policies.replay.registry import DEFAULT_POLICIES, make_replay_policy
 from simulator.replay.driver import ReplayResult, replay
+from simulator.replay.seeds import summarize
 from simulator.workloads.model import Workload
-from simulator.workloads.synthetic import generate
-from simulator.workloads.traces import tiresias
+from simulator.workloads.synthetic import from_spec, generate, parse_spec
+from simulator.workloads.traces import load, tiresias
 
 
 def _one(job: tuple[Workload, str, int, bool]) -> ReplayResult:
@@ -44,6 +46,57 @@ def bundled_workloads(seed: int = 0) -> list[Workload]:
     return [generate(seed=seed, jobs=400, nodes=16, mig_nodes=4, mean_interarrival_s=300.0), tir]
 
 
+def trace_workloads(trace: str, nodes: str | None = None, fmt: str = "auto"
+                    ) -> Callable[[int], list[Workload]]:
+    """Per seed, the workload `--trace` names: a synthetic spec is regenerated with that seed
+    (the spec's own `seed=` is ignored: the study's seeds replace it); a trace file is the
+    same every seed (only the policies' own randomness changes)."""
+    if trace.split(":", 1)[0] == "synthetic":
+        parse_spec(trace)  # bad options fail before any run
+        return lambda s: [from_spec(trace, seed=s)]
+    fixed = load(trace, nodes, fmt)
+    return lambda s: [fixed]
+
+
 def compare(seed: int = 0, debug: bool = False, workers: int = 1) -> list[ReplayResult]:
     jobs = [(w, n, seed, debug) for w in bundled_workloads(seed) for n in DEFAULT_POLICIES]
     return _run_all(jobs, workers)
+
+
+@dataclass(frozen=True)
+class SeedStudy:
+    """One workload family over several seeds: every run, and the per-metric summary
+    (`simulator.replay.seeds.summarize`: mean, 95 % interval, best or tie)."""
+
+    workload: str
+    seeds: tuple[int, ...]
+    runs: tuple[ReplayResult, ...]
+    summary: dict[str, object]
+
+
+def compare_seeds(
+    seeds: Sequence[int],
+    workloads: Callable[[int], list[Workload]] = bundled_workloads,
+    names: Sequence[str] = DEFAULT_POLICIES,
+    *,
+    workers: int = 1,
+    debug: bool = False,
+) -> list[SeedStudy]:
+    """Each seed's workloads through each policy; the i-th workload of every seed forms one
+    study (its name is the first seed's, with the seed left out)."""
+    if len(seeds) < 2:
+        raise ValueError(f"a seed study needs at least 2 seeds for an interval, got {len(seeds)}")
+    per_seed = [workloads(s) for s in seeds]
+    jobs = [(w, n, s, debug) for s, ws in zip(seeds, per_seed, strict=True) for w in ws
+            for n in names]
+    results = iter(_run_all(jobs, workers))
+    grouped: list[list[ReplayResult]] = [[] for _ in per_seed[0]]
+    for ws in per_seed:
+        for i, _ in enumerate(ws):
+            grouped[i].extend(next(results) for _ in names)
+    out = []
+    for i, runs in enumerate(grouped):
+        by_policy = {n: [r.metrics for r in runs if r.policy == n] for n in names}
+        label = per_seed[0][i].name.replace(f"-seed{seeds[0]}", "")
+        out.append(SeedStudy(label, tuple(seeds), tuple(runs), summarize(by_policy)))
+    return out

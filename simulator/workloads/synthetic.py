@@ -121,18 +121,23 @@ def generate(
     jobs: int = 400,
     nodes: int = 16,
     mig_nodes: int = 4,
-    mean_interarrival_s: float = 60.0,
+    mean_interarrival_s: float = 300.0,
     mix: tuple[float, float, float, float] = DEFAULT_MIX,
     name: str | None = None,
 ) -> Workload:
     """`jobs` submissions (a pipeline counts once) with a spiky Poisson arrival process; `mix`
     is the share of (inference, training, pipeline, MIG notebook) submissions."""
-    if jobs < 1 or nodes < 1 or not 0 <= mig_nodes <= nodes or mean_interarrival_s <= 0:
+    if jobs < 1 or nodes < 1 or not 0 <= mig_nodes <= nodes or not mean_interarrival_s > 0:
         raise ValueError(
-            "generate: need jobs >= 1, nodes >= 1, 0 <= mig_nodes <= nodes, mean_interarrival_s > 0"
+            f"bad synthetic trace option: need jobs >= 1, nodes >= 1, 0 <= mig_nodes <= nodes, "
+            f"mean_interarrival_s > 0; got jobs={jobs}, nodes={nodes}, mig_nodes={mig_nodes}, "
+            f"mean_interarrival_s={mean_interarrival_s}"
         )
     if len(mix) != 4 or min(mix) < 0 or abs(sum(mix) - 1.0) > 1e-9:
-        raise ValueError(f"generate: mix must be 4 shares >= 0 summing to 1, got {mix}")
+        raise ValueError(
+            "bad synthetic trace option: mix must be 4 shares >= 0 summing to 1 "
+            f"(inference, training, pipeline, notebook), got {mix}"
+        )
     cut = [sum(mix[: k + 1]) for k in range(3)]
     rng = random.Random(seed)
     out: list[JobSpec] = []
@@ -154,4 +159,65 @@ def generate(
         cluster(nodes, mig_nodes),
         tuple(out),
         f"simulator.workloads.synthetic seed={seed} jobs={jobs}",
+    )
+
+
+# `--trace synthetic:key=value,...`: every parameter of `generate`, by name (the mix by class).
+SPEC_KEYS: dict[str, type] = {
+    "seed": int,
+    "jobs": int,
+    "nodes": int,
+    "mig_nodes": int,
+    "mean_interarrival_s": float,
+    "inference": float,
+    "training": float,
+    "pipeline": float,
+    "notebook": float,
+}
+MIX_KEYS = ("inference", "training", "pipeline", "notebook")
+
+
+def parse_spec(spec: str) -> dict[str, float]:
+    """`synthetic` or `synthetic:seed=3,jobs=400,mean_interarrival_s=300,...` -> the options
+    given, checked by name and type; ValueError (one line) names the first bad one."""
+    head, _, rest = spec.partition(":")
+    if head != "synthetic":
+        raise ValueError(
+            f"bad synthetic trace option: spec must start with 'synthetic', got {head!r}"
+        )
+    args: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = (x.strip() for x in part.partition("="))
+        kind = SPEC_KEYS.get(key)
+        if kind is None or not eq:
+            raise ValueError(
+                f"bad synthetic trace option {part!r}; known: {', '.join(SPEC_KEYS)} (key=value)"
+            )
+        if key in args:
+            raise ValueError(f"bad synthetic trace option {part!r}: {key} given twice")
+        try:
+            number = kind(value)
+        except ValueError:
+            want = "an integer" if kind is int else "a number"
+            raise ValueError(f"bad synthetic trace option {part!r}: {key} must be {want}") from None
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(f"bad synthetic trace option {part!r}: {key} must be finite and >= 0")
+        args[key] = number
+    return args
+
+
+def from_spec(spec: str, seed: int | None = None) -> Workload:
+    """The workload a spec names; `seed` (when given) replaces the spec's seed. Mix shares
+    not named keep their default; the four must still sum to 1."""
+    args = parse_spec(spec)
+    mix = tuple(args.pop(k, d) for k, d in zip(MIX_KEYS, DEFAULT_MIX, strict=True))
+    chosen = int(args.pop("seed", 0)) if seed is None else seed
+    args.pop("seed", None)
+    return generate(
+        chosen,
+        int(args.get("jobs", 400)),
+        int(args.get("nodes", 16)),
+        int(args.get("mig_nodes", 4)),
+        float(args.get("mean_interarrival_s", 300.0)),
+        (mix[0], mix[1], mix[2], mix[3]),
     )

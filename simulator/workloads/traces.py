@@ -11,7 +11,7 @@
 - Multimodal schema v1 CSV or JSONL (docs/trace-schema.md): simulator.workloads.from_schema.
 - DLRM v2025 instance CSV and GenAI v2026 lora_request_trace CSV: simulator.workloads.dlrm
   and simulator.workloads.genai (each documents its mapping and the cluster it builds).
-- `synthetic[:seed=N,jobs=N,nodes=N,mig_nodes=N]`: simulator.workloads.synthetic.
+- `synthetic[:key=value,...]` (every generator parameter by name): simulator.workloads.synthetic.
 - `multimodal[:seed=N,...]`: simulator.workloads.multimodal's jobs (docs/workload-generator.md).
 """
 
@@ -29,7 +29,7 @@ from simulator.workloads.model import JobSpec, NodeSpec, TaskSpec, Workload
 from simulator.workloads.multimodal import generate as generate_multimodal
 from simulator.workloads.multimodal import parse_params
 from simulator.workloads.schema import load_records
-from simulator.workloads.synthetic import GiB, cluster, generate
+from simulator.workloads.synthetic import GiB, cluster, from_spec
 
 MiB = 1024**2
 
@@ -72,19 +72,9 @@ def openb(pods_path: str | Path, nodes_path: str | Path, limit: int | None = Non
 
 
 def synthetic_spec(spec: str) -> Workload:
-    """`synthetic` or `synthetic:seed=1,jobs=400,nodes=16,mig_nodes=4`."""
-    args: dict[str, int] = {}
-    _, _, rest = spec.partition(":")
-    for part in filter(None, rest.split(",")):
-        key, _, value = part.partition("=")
-        if key not in ("seed", "jobs", "nodes", "mig_nodes") or not value.strip().isdigit():
-            raise ValueError(
-                f"bad synthetic trace option {part!r}; use seed=, jobs=, nodes=, "
-                "mig_nodes= with integers"
-            )
-        args[key] = int(value)
-    return generate(args.get("seed", 0), args.get("jobs", 400), args.get("nodes", 16),
-                    args.get("mig_nodes", 4))
+    """`synthetic` or `synthetic:seed=1,jobs=400,...` (every generator parameter by name;
+    simulator.workloads.synthetic.parse_spec)."""
+    return from_spec(spec)
 
 
 def multimodal_jobs(spec: str) -> Workload:

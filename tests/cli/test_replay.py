@@ -42,9 +42,41 @@ def test_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
 
 @pytest.mark.slow
 def test_compare_prints_the_bundled_study_table() -> None:
-    res = runner.invoke(app, ["simulate", "compare"])
+    res = runner.invoke(app, ["simulate", "compare", "--seeds", "2", "--workers", "2"])
     assert res.exit_code == 0, res.output
-    rows = res.stdout.strip().splitlines()[1:]
-    # 2 workloads x 4 policies.
-    assert len(rows) == 8
-    assert {r.split()[1] for r in rows} == {"tessera", "tessera-static", "volcano", "kube-default"}
+    # Two studies (the synthetic day and the Tiresias trace), each with its own header.
+    heads = [r for r in res.stdout.splitlines() if "mean +/- 95 % interval over 2 seeds" in r]
+    assert [h.split(":")[0] for h in heads] == ["synthetic", "tiresias_60_job.csv"]
+    cols = res.stdout.splitlines()[1].split()
+    assert cols == ["metric", "tessera", "tessera-static", "volcano", "kube-default", "verdict"]
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--trace", "synthetic:colour=3"], "bad synthetic trace option"),
+    (["--trace", "synthetic:jobs=-2"], "jobs must be finite and >= 0"),
+    (["--seeds", "1"], "--seeds must be >= 2"),
+    (["--policies", "slurm"], "unknown replay policy 'slurm'"),
+])
+def test_compare_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
+    res = runner.invoke(app, ["simulate", "compare", *args])
+    assert res.exit_code == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], res.stderr
+
+
+def test_compare_over_seeds_prints_intervals_and_verdicts() -> None:
+    spec = "synthetic:jobs=12,nodes=2,mig_nodes=1,mean_interarrival_s=120"
+    res = runner.invoke(app, ["simulate", "compare", "--trace", spec, "--seeds", "2",
+                              "--policies", "tessera,kube-default"])
+    assert res.exit_code == 0, res.output
+    head, cols, *rows = res.stdout.strip().splitlines()
+    assert head.startswith("synthetic: mean +/- 95 % interval over 2 seeds")
+    assert cols.split()[:3] == ["metric", "tessera", "kube-default"]
+    useful = next(r for r in rows if r.startswith("useful_pct "))
+    assert "+/-" in useful and ("best" in useful or "tie:" in useful)
+    res = runner.invoke(app, ["simulate", "compare", "--trace", spec, "--seeds", "2",
+                              "--policies", "tessera,kube-default", "--json"])
+    doc = json.loads(res.stdout)
+    assert [r["seed"] for r in doc[0]["runs"]] == [0, 0, 1, 1]
+    assert set(doc[0]["summary"]["metrics"]["job_wait_p99_s"]["by_policy"]) == {
+        "tessera", "kube-default"}

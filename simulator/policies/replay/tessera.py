@@ -3,8 +3,11 @@
 Per event, like kube-scheduler calling the extender (`tessera_decide`: the extender's own
 filter/score/placement calls on the registry's default profile). Gangs are all-or-nothing
 through the policy core's gang planner; members beyond min_member go one by one. Pending pods
-wait in priority then arrival order. In dynamic-MIG mode MIG requests ask for new instances;
-each one created counts as a reconfiguration.
+wait in priority then arrival order. The first gang that does not fit gets nodes kept for it
+(`scheduler.policy.gang.drain_targets`): without that, a gang of whole nodes waited while
+smaller pods took every GPU that freed up (benchmarks/RESULTS.md, the study's root cause).
+In dynamic-MIG mode MIG requests ask for new instances; each one created counts as a
+reconfiguration.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from scheduler.policy.model import MILLI_PER_GPU, GangRef, Placement, PodRequest
 from scheduler.policy.registry import default_profile
 from simulator.cluster.invariants import over_allocation
 from simulator.cluster.state import SimCluster
-from simulator.policies.replay.tessera_decide import place_pod, plan_gang
+from simulator.policies.replay.tessera_decide import gang_drain_targets, place_pod, plan_gang
 from simulator.replay.pending import PendingPods
 from simulator.replay.protocol import Start, Usage, demand_milli
 from simulator.workloads.model import JobSpec, NodeSpec
@@ -32,6 +35,7 @@ class TesseraPolicy:
         *,
         dynamic_mig: bool = True,
         profile: Profile | None = None,
+        reserve_for_gangs: bool = True,
     ) -> None:
         self.name = "tessera" if dynamic_mig else "tessera-static"
         self.dynamic = dynamic_mig
@@ -41,6 +45,10 @@ class TesseraPolicy:
         self._pending = PendingPods()
         self._started: dict[str, int] = {}
         self.gang_plans: dict[str, int] = {}  # planner outcomes, by status
+        self.reserve_for_gangs = reserve_for_gangs
+        self._kept: tuple[str, frozenset[str]] | None = None  # gang, nodes kept for it
+        self._released: frozenset[str] = frozenset()
+        self._kept_priority = 0
 
     def submit(self, job: JobSpec, now: float) -> None:
         self._pending.add(job, now)
@@ -70,6 +78,24 @@ class TesseraPolicy:
 
     def schedule(self, now: float) -> list[Start]:
         out: list[Start] = []
+        while True:  # again when a kept-for-gang set was let go, so its room is offered
+            out.extend(self._pass(now))
+            if not self._released:
+                return out
+            self.cluster.freed |= self._released
+            self._pending.freed = True
+            self._released = frozenset()
+
+    def _pass(self, now: float) -> list[Start]:
+        out: list[Start] = []
+        if self._kept is not None:  # follow whichever nodes drain first
+            gang, old = self._kept
+            self._kept = None
+            self._reserve(self._pending.jobs[gang], now)
+            dropped = old - (self._kept[1] if self._kept else frozenset())
+            if dropped:
+                self.cluster.freed |= dropped
+                self._pending.freed = True
         failed: set[object] = set()  # (shape, fresh) that found no node in this pass
         tried_gangs: set[str] = set()
         freed, self.cluster.freed = self.cluster.freed, set()
@@ -83,19 +109,40 @@ class TesseraPolicy:
                 tried_gangs.add(uid)
             # Gangs always look at every node: members may use old room plus freed room.
             fresh = fresh or gang_start
-            shape = (job.task, job.min_member if gang_start else 1)
+            exclude = self._excluded(job)
+            shape = (job.task, job.min_member if gang_start else 1, bool(exclude))
             if (shape, True) in failed or (shape, fresh) in failed:
                 placed = None
             elif gang_start:
-                placed = self._place_gang(job, now)
+                placed = self._place_gang(job, now, exclude)
             else:
-                placed = self._place_task(job, idx, now, None if fresh else freed)
+                placed = self._place_task(job, idx, now, None if fresh else freed, exclude)
             if placed is None:
                 failed.add((shape, fresh))
                 self._keep(job, idx, item, gang_start)
+                if gang_start and self._kept is None and self.reserve_for_gangs:
+                    self._reserve(job, now)
                 continue
+            if self._kept is not None and self._kept[0] == uid:
+                self._released, self._kept = self._kept[1], None
             out.extend(placed)
         return out
+
+    def _reserve(self, job: JobSpec, now: float) -> None:
+        """Keep nodes for the first gang (priority, then arrival order) that does not fit: the
+        policy core's `drain_targets`, recomputed every pass so the set follows whichever
+        nodes drain first. Pods of the gang's priority or lower are not placed there until it
+        starts; higher-priority pods still are (they would preempt it in Kubernetes anyway)."""
+        members = [self._pod(job, i) for i in range(job.min_member)]
+        nodes = gang_drain_targets(self.cluster, members, now, self.profile)
+        if nodes:
+            self._kept = (job.uid, nodes)
+            self._kept_priority = job.priority
+
+    def _excluded(self, job: JobSpec) -> frozenset[str]:
+        if self._kept is None or self._kept[0] == job.uid or job.priority > self._kept_priority:
+            return frozenset()
+        return self._kept[1]
 
     def _keep(self, job: JobSpec, idx: int, item: tuple[int, float, str, int], gang: bool) -> None:
         if not gang:
@@ -105,25 +152,29 @@ class TesseraPolicy:
             self._pending.keep((item[0], item[1], job.uid, i))
 
     def _place_task(
-        self, job: JobSpec, idx: int, now: float, only: set[str] | None = None
+        self, job: JobSpec, idx: int, now: float, only: set[str] | None = None,
+        exclude: frozenset[str] = frozenset(),
     ) -> list[Start] | None:
         pod = self._pod(job, idx)
-        p = place_pod(self.cluster, pod, now, self.profile, only)
+        p = place_pod(self.cluster, pod, now, self.profile, only, exclude)
         if p is None:
             return None
         return [self._bind(job, idx, pod, p)]
 
-    def _place_gang(self, job: JobSpec, now: float) -> list[Start] | None:
+    def _place_gang(
+        self, job: JobSpec, now: float, exclude: frozenset[str] = frozenset()
+    ) -> list[Start] | None:
         """All-or-nothing: the gang planner's slots for min_member pods, else nothing."""
         pods = [self._pod(job, i) for i in range(job.min_member)]
-        status, slots = plan_gang(self.cluster, pods, now, self.profile, f"sim/{job.uid}")
+        status, slots = plan_gang(self.cluster, pods, now, self.profile, f"sim/{job.uid}",
+                                  exclude)
         self.gang_plans[status] = self.gang_plans.get(status, 0) + 1
         if slots is None:
             return None
         done = [self._bind(job, i, pod, p) for i, (pod, p) in enumerate(zip(pods, slots,
                                                                            strict=True))]
         for i in range(job.min_member, job.replicas):  # elastic extras: one by one
-            more = self._place_task(job, i, now)
+            more = self._place_task(job, i, now, None, exclude)
             if more is None:
                 self._pending.keep((-job.priority, now, job.uid, i))
             else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
-from scheduler.policy.gang import plan_members
+from scheduler.policy.gang import drain_targets, plan_members
 from scheduler.policy.model import ClusterState, Placement, PodRequest
 from simulator.cluster.resources import CPU, MEMORY
 from simulator.cluster.state import SimCluster
@@ -50,10 +50,12 @@ def best_node(state: ClusterState, pod: PodRequest, names: list[str], profile: P
 
 
 def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile,
-              only: set[str] | None = None) -> Placement | None:
-    """One pod: host fit, extender filter and score, exact placement on the winner."""
+              only: set[str] | None = None,
+              exclude: frozenset[str] = frozenset()) -> Placement | None:
+    """One pod: host fit, extender filter and score, exact placement on the winner. `exclude`:
+    nodes kept for a waiting gang (`scheduler.policy.gang.drain_targets`)."""
     state = cluster.snapshot(now)
-    hosts = [n for n in cluster.order if (only is None or n in only)
+    hosts = [n for n in cluster.order if (only is None or n in only) and n not in exclude
              and cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)]
     ok = feasible_nodes(state, pod, hosts, profile)
     if not ok:
@@ -64,7 +66,8 @@ def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile
 
 
 def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, profile: Profile,
-              gang: str) -> tuple[str, list[Placement] | None]:
+              gang: str, exclude: frozenset[str] = frozenset()
+              ) -> tuple[str, list[Placement] | None]:
     """The planner's status and every member's placement, or None (all-or-nothing).
 
     The planner does not weigh CPU and memory, so each slot is also checked against the
@@ -73,8 +76,8 @@ def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, pr
     """
     state = cluster.snapshot(now)
     # kube-scheduler only offers the extender nodes its own CPU/memory fit passed.
-    hosts = [n for n in cluster.order
-             if any(cluster.fits_host(n, m.cpu_milli, m.memory_bytes) for m in members)]
+    hosts = [n for n in cluster.order if n not in exclude
+             and any(cluster.fits_host(n, m.cpu_milli, m.memory_bytes) for m in members)]
     if not hosts:
         return "no-host", None
     plan = plan_members(state, members, hosts, profile, gang=gang,
@@ -89,3 +92,15 @@ def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, pr
         if not cluster.fits_host(slot.node, cpu[slot.node], mem[slot.node]):
             return "host-misfit", None
     return plan.status, list(plan.slots)
+
+
+def gang_drain_targets(cluster: SimCluster, members: Sequence[PodRequest], now: float,
+                       profile: Profile) -> frozenset[str]:
+    """Nodes to keep for a gang that did not fit: the policy core's choice among the nodes
+    whose CPU and memory could host a member once drained."""
+    state = cluster.snapshot(now)
+    nodes = cluster.nodes
+    hosts = [n for n in cluster.order if any(
+        m.cpu_milli <= nodes[n].cpu_milli and m.memory_bytes <= nodes[n].memory_bytes
+        for m in members)]
+    return frozenset(drain_targets(state, members, hosts, profile))

@@ -53,3 +53,32 @@ def test_mix_selects_the_kinds() -> None:
     assert {j.kind for j in generate(0, 50, mix=(0.0, 0.0, 0.0, 1.0)).jobs} == {"mig"}
     with pytest.raises(ValueError, match="mix must be 4 shares"):
         generate(0, 5, mix=(0.5, 0.5, 0.5, 0.0))
+
+
+def test_spec_accepts_every_generator_parameter_by_name() -> None:
+    from simulator.workloads.synthetic import from_spec
+
+    spec = ("synthetic:seed=3,jobs=40,nodes=6,mig_nodes=2,mean_interarrival_s=150.5,"
+            "inference=0.4,training=0.3,pipeline=0.1,notebook=0.2")
+    assert from_spec(spec) == generate(3, 40, 6, 2, 150.5, (0.4, 0.3, 0.1, 0.2))
+    assert load(spec) == from_spec(spec)
+    assert from_spec("synthetic") == generate()  # defaults are generate's
+    assert from_spec("synthetic:seed=3", seed=9) == generate(9)  # the study's seed wins
+
+
+@pytest.mark.parametrize(("spec", "needle"), [
+    ("synthetic:colour=3", "known: seed, jobs"),
+    ("synthetic:jobs", "key=value"),
+    ("synthetic:jobs=1.5", "jobs must be an integer"),
+    ("synthetic:mean_interarrival_s=fast", "mean_interarrival_s must be a number"),
+    ("synthetic:mean_interarrival_s=nan", "finite"),
+    ("synthetic:nodes=-1", ">= 0"),
+    ("synthetic:seed=1,seed=2", "given twice"),
+    ("synthetic:mean_interarrival_s=0", "mean_interarrival_s > 0"),
+    ("synthetic:nodes=2,mig_nodes=3", "0 <= mig_nodes <= nodes"),
+    ("synthetic:inference=0.9", "summing to 1"),
+])
+def test_bad_spec_is_one_line_naming_the_option(spec: str, needle: str) -> None:
+    with pytest.raises(ValueError, match="bad synthetic trace option") as err:
+        load(spec)
+    assert needle in str(err.value) and "\n" not in str(err.value)
