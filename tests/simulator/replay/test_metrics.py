@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler.policy.model import GpuRequest
 from simulator.policies.replay.registry import REPLAY_POLICIES
 from simulator.replay.driver import replay
 from simulator.workloads.model import JobSpec, NodeSpec, TaskSpec, Workload
+from simulator.workloads.synthetic import generate
 
 GiB = 1024**3
 
@@ -97,3 +100,17 @@ def test_higher_priority_pods_are_not_kept_off_a_gangs_nodes() -> None:
     m = _run([*small, gang], "tessera", nodes=2)
     assert m["by_class"]["training"]["job_wait_s"]["p50"] == 370.0
     assert m["by_class"]["inference"]["job_wait_s"]["p99"] == 0.0
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), policy=st.sampled_from(["tessera", "kube-default", "volcano"]))
+def test_held_is_useful_plus_waiting_plus_rounding(seed: int, policy: str) -> None:
+    # One sentence: everything bound is useful work, held by a waiting gang, or rounded up.
+    w = generate(seed, 25, 2, 1, 120.0)
+    m = replay(w, REPLAY_POLICIES[policy](w, seed)).metrics
+    parts = m["useful_pct_mean"] + m["held_waiting_pct_mean"] + m["held_rounding_pct_mean"]
+    assert m["held_pct_mean"] == pytest.approx(parts, abs=0.005)  # each rounded to 0.001
+    assert 0.0 <= m["useful_pct_mean"] <= m["allocated_pct_mean"] + 0.001
+    assert min(m["held_waiting_pct_mean"], m["held_rounding_pct_mean"]) >= -0.001
+    started = sum(c["started"] for c in m["by_class"].values())
+    assert started <= m["jobs"]
