@@ -210,6 +210,8 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(config).with_overrides(
             host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, token_file=token_file
         )
+        if settings.tls_client_ca is not None and settings.tls_cert is None:
+            raise BadInput("tls_client_ca needs --tls-cert and --tls-key (HTTPS)")
         token = settings.read_token()
         logging.basicConfig(
             level=settings.log_level.upper(),
@@ -241,7 +243,11 @@ def register(app: typer.Typer) -> None:
                 where = f"0.0.0.0:{metrics_port}"
                 raise BadInput(f"cannot listen on {where} for metrics: {exc.strerror}") from None
         server = make_server(
-            app_, tls_cert=settings.tls_cert, tls_key=settings.tls_key, log_level=settings.log_level
+            app_,
+            tls_cert=settings.tls_cert,
+            tls_key=settings.tls_key,
+            log_level=settings.log_level,
+            tls_client_ca=settings.tls_client_ca,
         )
         scheme = "https" if settings.tls_cert else "http"
         bound = sock.getsockname()[1]

@@ -32,6 +32,9 @@ class SchedulerConfigValues:
     lease_namespace: str = "kube-system"
     # CA that signs Tessera's serving certificate (HTTPS only); "" = the system roots.
     tls_ca_file: str = ""
+    # Client certificate kube-scheduler presents to Tessera (mutual TLS); "" = none.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
     client_qps: int = 50
     client_burst: int = 100
 
@@ -42,8 +45,10 @@ class SchedulerConfigValues:
             raise ValueError(f"weight: {self.weight} must be > 0 (prioritizeVerb is set)")
         if not re.fullmatch(r"\d+(ms|s|m)", self.http_timeout):
             raise ValueError(f"http_timeout: {self.http_timeout!r} is not a duration like '5s'")
-        if self.tls_ca_file and not self.enable_https:
-            raise ValueError("tls_ca_file: only meaningful with enable_https")
+        if (self.tls_ca_file or self.tls_cert_file) and not self.enable_https:
+            raise ValueError("tls_ca_file / tls_cert_file: only meaningful with enable_https")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("tls_cert_file and tls_key_file go together")
 
 
 # The chart's defaults (manifests/chart/tessera/values.yaml): a second scheduler calling its
@@ -80,10 +85,12 @@ def render(values: SchedulerConfigValues) -> str:
     }
     fields["url_prefix"] = values.url_prefix.rstrip("/")
     # Appended to the enableHTTPS line, so an empty one leaves no blank line behind.
-    del fields["tls_ca_file"]
-    fields["tls_config"] = (
-        f"\n  tlsConfig:\n    caFile: {values.tls_ca_file}" if values.tls_ca_file else ""
-    )
+    tls = [("caFile", values.tls_ca_file), ("certFile", values.tls_cert_file),
+           ("keyFile", values.tls_key_file)]  # fmt: skip
+    for name in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+        del fields[name]
+    lines = "".join(f"\n    {k}: {v}" for k, v in tls if v)
+    fields["tls_config"] = f"\n  tlsConfig:{lines}" if lines else ""
     fields["managed_resources"] = "\n".join(
         f"  - name: {name}\n    ignoredByScheduler: {_yaml_bool(ign)}"
         for name, ign in managed_resources()

@@ -30,6 +30,9 @@ class Settings:
     port: int = 8888
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # CA bundle (PEM) for client certificates: when set, every TLS client must present a
+    # certificate it signed (kube-scheduler's extender tlsConfig certFile/keyFile).
+    tls_client_ca: Path | None = None
     # File holding the bearer token clients must send; None = no authentication.
     token_file: Path | None = None
     # kube-scheduler's extender client sends no Authorization header, so by default the token
@@ -100,7 +103,7 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-_PATHS = {"tls_cert", "tls_key", "token_file"}
+_PATHS = {"tls_cert", "tls_key", "token_file", "tls_client_ca"}
 _INTS = {
     "port", "body_limit_bytes", "watch_timeout_s", "max_nodes_per_request",
     "max_victims_per_request",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +33,12 @@ def make_server(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     log_level: str = "warning",
+    tls_client_ca: Path | None = None,
 ) -> uvicorn.Server:
+    """`tls_client_ca`: clients must present a certificate signed by it (mutual TLS)."""
+    mtls = {}
+    if tls_client_ca is not None:
+        mtls = {"ssl_ca_certs": str(tls_client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
     config = uvicorn.Config(
         app,
         log_level=log_level,
@@ -41,6 +47,7 @@ def make_server(
         ssl_keyfile=str(tls_key) if tls_key else None,
         lifespan="off",
         timeout_keep_alive=30,  # kube-scheduler reuses connections between pods
+        **mtls,  # type: ignore[arg-type]
     )
     return uvicorn.Server(config)
 
@@ -53,10 +60,11 @@ def serve_in_thread(
     *,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    tls_client_ca: Path | None = None,
 ) -> Iterator[str]:
     """Serve `app` on a background thread; yields the base URL; stops the server on exit."""
     sock = bind_socket(host, port)
-    server = make_server(app, tls_cert=tls_cert, tls_key=tls_key)
+    server = make_server(app, tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
