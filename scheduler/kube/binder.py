@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
 from scheduler.kube.rest import KubeApiError, KubeRest
 from scheduler.policy.model import Placement
 
@@ -46,6 +49,9 @@ class KubeBinder:
             self._bind(namespace, name, uid, node, text)
         except BindError as exc:
             raise self.error(str(exc)) from None
+        except (OSError, HTTPError, ApiException) as exc:  # apiserver down or unreachable
+            why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            raise self.error(f"binding pod {namespace}/{name} to {node}: {why}") from None
 
     def _bind(self, namespace: str, name: str, uid: str, node: str, placement: str | None) -> None:
         meta: dict[str, object] = {"name": name, "namespace": namespace}

@@ -171,3 +171,22 @@ def test_readiness_turns_false_when_a_watch_thread_dies() -> None:
     group.start()
     group.threads[0].join(5)
     assert not group.ready()
+
+
+def test_bind_with_the_apiserver_unreachable_is_a_one_line_bind_error() -> None:
+    """Seen in the apiserver-restart fault: a refused connection was a 500 with a traceback."""
+    import pytest
+    from kubernetes.client import ApiClient, Configuration
+
+    from scheduler.kube.binder import KubeBinder
+    from scheduler.kube.rest import KubeRest
+    from scheduler.policy.model import GpuGrant, Placement
+    from scheduler.state.extender import BindError
+    from scheduler.state.placement import encode
+
+    cfg = Configuration()
+    cfg.host = "https://127.0.0.1:9"  # nothing listens on the discard port
+    cfg.retries = 0
+    binder = KubeBinder(KubeRest(ApiClient(cfg), request_timeout_s=2), encode, BindError)
+    with pytest.raises(BindError, match=r"^binding pod default/p to n1: MaxRetryError"):
+        binder.bind("default", "p", "u", "n1", Placement("n1", (GpuGrant(0),)))
