@@ -20,10 +20,10 @@ from cli.errors import BadInput, exits_2_on_bad_input
 from scheduler.policy.rules import DEFAULT_MAX_TEMPERATURE_C
 from scheduler.telemetry import annotation
 from scheduler.telemetry.agent import Agent
-from scheduler.telemetry.backend import NvmlBackend
-from scheduler.telemetry.nvml_real import PynvmlBackend
-from scheduler.telemetry.nvml_replay import ReplayBackend
-from scheduler.telemetry.publisher import AnnotationPublisher, KubeNodePatcher
+from scheduler.telemetry.agent.backend import NvmlBackend
+from scheduler.telemetry.agent.nvml_real import PynvmlBackend
+from scheduler.telemetry.agent.nvml_replay import ReplayBackend
+from scheduler.telemetry.agent.publisher import AnnotationPublisher, KubeNodePatcher
 
 log = logging.getLogger("tessera.agent")
 

@@ -31,8 +31,8 @@ from scheduler.settings import Settings, load_settings
 from scheduler.state import placement as placement_codec
 from scheduler.state.extender import BindError, Extender, Timing
 from scheduler.state.store import ClusterStore
-from scheduler.telemetry.service import Poller, build_hub, plugin_args, telemetry_gauges
-from scheduler.telemetry.settings import TelemetrySettings
+from scheduler.telemetry.hub.service import Poller, build_hub, plugin_args, telemetry_gauges
+from scheduler.telemetry.hub.settings import TelemetrySettings
 
 log = logging.getLogger("tessera.serve")
 EXPIRE_EVERY_S = 2.0

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import httpx  # noqa: E402
 
 from scheduler.telemetry.agent import Agent  # noqa: E402
-from scheduler.telemetry.nvml_real import PynvmlBackend  # noqa: E402
-from scheduler.telemetry.textparse import parse  # noqa: E402
+from scheduler.telemetry.agent.nvml_real import PynvmlBackend  # noqa: E402
+from scheduler.telemetry.hub.textparse import parse  # noqa: E402
 
 # metric -> (unit conversion from /metrics to the NVML unit, absolute tolerance, relative)
 CHECKS = {

@@ -11,7 +11,7 @@ from scheduler.policy import rules
 from scheduler.policy.plugins.fragmentation import FragmentationArgs
 from scheduler.policy.registry import FILTERS, SCORERS, build_profile
 from scheduler.telemetry import annotation
-from scheduler.telemetry.settings import TelemetrySettings
+from scheduler.telemetry.hub.settings import TelemetrySettings
 
 
 def test_each_limit_has_one_default_everyone_reads() -> None:

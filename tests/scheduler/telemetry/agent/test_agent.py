@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from scheduler.telemetry import annotation
 from scheduler.telemetry.agent import Agent
-from scheduler.telemetry.backend import NvmlUnavailable
-from scheduler.telemetry.nvml_replay import ReplayBackend
-from scheduler.telemetry.publisher import AnnotationPublisher, PatchError
+from scheduler.telemetry.agent.backend import NvmlUnavailable
+from scheduler.telemetry.agent.nvml_replay import ReplayBackend
+from scheduler.telemetry.agent.publisher import AnnotationPublisher, PatchError
+from scheduler.telemetry.hub.textparse import parse
 from scheduler.telemetry.readings import DeviceSample, NodeSample, XidEvent
-from scheduler.telemetry.textparse import parse
 from tests.scheduler.telemetry.conftest import H100_DIR, H100_UUID
 
 
@@ -84,7 +84,7 @@ def test_metrics_endpoint_serves_conventional_names_over_http() -> None:
 
 
 def test_unsupported_field_has_no_series() -> None:
-    from scheduler.telemetry.exposition import AgentCollector, make_registry
+    from scheduler.telemetry.agent.exposition import AgentCollector, make_registry
 
     col = AgentCollector("n")
     col.update(NodeSample(1.0, (DeviceSample(0, "U", "M", utilization_pct=None),)), True)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from scheduler.state.store import ClusterStore
 from scheduler.telemetry.hub import TelemetryHub
-from scheduler.telemetry.settings import TelemetrySettings
+from scheduler.telemetry.hub.settings import TelemetrySettings
 from tests.builders import gpu_json, node_json
 from tests.scheduler.policy.telemetry_builders import held
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from packing.catalogue import get_model
 from packing.errors import PackingError
+from scheduler.telemetry.hub.textparse import Sample
 from scheduler.telemetry.logonce import LogOnce
 from scheduler.telemetry.readings import GpuReading, XidEvent
-from scheduler.telemetry.textparse import Sample
 
 log = logging.getLogger(__name__)
 _once = LogOnce(log)

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from scheduler.telemetry.textparse import parse, parse_line
+from scheduler.telemetry.hub.textparse import parse, parse_line
 from tests.scheduler.telemetry.conftest import DCGM_MISC
 
 

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from scheduler.policy.model import GpuHealth
 from scheduler.telemetry.hub import TelemetryHub
+from scheduler.telemetry.hub.recent import RecentPlacements
+from scheduler.telemetry.hub.settings import TelemetrySettings
+from scheduler.telemetry.hub.staleness import SourceError
 from scheduler.telemetry.readings import GpuReading, XidEvent
-from scheduler.telemetry.recent import RecentPlacements
-from scheduler.telemetry.settings import TelemetrySettings
-from scheduler.telemetry.staleness import SourceError
 from tests.scheduler.policy.telemetry_builders import gpu, held, node, state
 
 NOW = 1_000_000.0
@@ -176,7 +176,7 @@ def test_cached_overlay_equals_a_fresh_fold(
 
 
 def test_poller_warms_the_fold() -> None:
-    from scheduler.telemetry.service import Poller
+    from scheduler.telemetry.hub.service import Poller
 
     hub = TelemetryHub([ListSource("p", [r(utilization_pct=10.0)])])
     st0 = state(node("a", gpu(0)), now=NOW)

@@ -13,8 +13,8 @@ import math
 from collections.abc import Iterable, Mapping
 
 from scheduler.policy.model import GpuHealth, GpuLoad
+from scheduler.telemetry.hub.settings import TelemetrySettings
 from scheduler.telemetry.readings import GpuReading
-from scheduler.telemetry.settings import TelemetrySettings
 
 Key = tuple[str, int]
 Telemetry = dict[Key, tuple[GpuHealth, GpuLoad | None]]

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.telemetry.dcgm import readings
-from scheduler.telemetry.textparse import Sample, parse
+from scheduler.telemetry.hub.dcgm import readings
+from scheduler.telemetry.hub.textparse import Sample, parse
 from tests.scheduler.telemetry.conftest import A800_HOST, DCGM_MISC
 
 
@@ -116,7 +116,7 @@ def test_device_value_repeated_per_instance_is_read_once(instances: int, watts: 
 
 def test_critical_xid_is_not_hidden_by_a_later_application_xid() -> None:
     # XID 79 then XID 13: the "last XID" gauge says 13 (ignored), the per-code series keep 79.
-    from scheduler.telemetry.exposition import AgentCollector, make_registry
+    from scheduler.telemetry.agent.exposition import AgentCollector, make_registry
     from scheduler.telemetry.readings import DeviceSample, NodeSample, XidEvent
 
     col = AgentCollector("n")

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 
 from scheduler.policy.model import Allocation, ClusterState, Gpu, GpuHealth, Node
-from scheduler.telemetry.merge import Telemetry
+from scheduler.telemetry.hub.merge import Telemetry
 
 Extra = Callable[[str, int, float], float]  # (node, gpu index, observed_at) -> extra util %
 

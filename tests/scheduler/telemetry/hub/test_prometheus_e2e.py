@@ -29,10 +29,10 @@ from scheduler.policy.model import ClusterState, Gpu, GpuRequest, Node, PodReque
 from scheduler.policy.registry import default_profile
 from scheduler.policy.status import Code
 from scheduler.telemetry.agent import Agent
+from scheduler.telemetry.agent.nvml_replay import ReplayBackend
 from scheduler.telemetry.hub import TelemetryHub
-from scheduler.telemetry.nvml_replay import ReplayBackend
-from scheduler.telemetry.sources import PrometheusSource
-from scheduler.telemetry.textparse import parse_line
+from scheduler.telemetry.hub.sources import PrometheusSource
+from scheduler.telemetry.hub.textparse import parse_line
 from tests.builders import gpu_json, node_json, pod_json
 from tests.conftest import REPO
 from tests.scheduler.telemetry.conftest import A800_HOST, H100_DIR, H100_UUID

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.telemetry.backend import NvmlUnavailable
-from scheduler.telemetry.nvml_replay import ReplayBackend, load_rows
+from scheduler.telemetry.agent.backend import NvmlUnavailable
+from scheduler.telemetry.agent.nvml_replay import ReplayBackend, load_rows
 from tests.scheduler.telemetry.conftest import H100_DIR, H100_UUID
 
 T0 = 1_800_000_000.0

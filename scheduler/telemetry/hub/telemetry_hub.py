@@ -16,13 +16,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Node
-from scheduler.telemetry.fold import fold_nodes, rebuild_state, with_recent
-from scheduler.telemetry.merge import Telemetry, merge
+from scheduler.telemetry.hub.fold import fold_nodes, rebuild_state, with_recent
+from scheduler.telemetry.hub.merge import Telemetry, merge
+from scheduler.telemetry.hub.recent import RecentPlacements
+from scheduler.telemetry.hub.settings import TelemetrySettings
+from scheduler.telemetry.hub.sources import Source
+from scheduler.telemetry.hub.staleness import Freshness, SourceError, SourceStatus
 from scheduler.telemetry.readings import GpuReading
-from scheduler.telemetry.recent import RecentPlacements
-from scheduler.telemetry.settings import TelemetrySettings
-from scheduler.telemetry.sources import Source
-from scheduler.telemetry.staleness import Freshness, SourceError, SourceStatus
 
 RECENT_BUCKET_S = 5.0  # recent-placement extras are re-evaluated at this granularity
 

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from scheduler.telemetry import mig_adapter
-from scheduler.telemetry.backend import NvmlUnavailable
+from scheduler.telemetry.agent import mig_adapter
+from scheduler.telemetry.agent.backend import NvmlUnavailable
 from scheduler.telemetry.logonce import LogOnce
 from scheduler.telemetry.readings import DeviceSample, MigInstanceSample, NodeSample, XidEvent
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from scheduler.state.extender import Extender
 from scheduler.state.store import ClusterStore
 from scheduler.telemetry.hub import TelemetryHub
+from scheduler.telemetry.hub.service import Poller, build_hub
+from scheduler.telemetry.hub.settings import TelemetrySettings
 from scheduler.telemetry.readings import GpuReading, XidEvent
-from scheduler.telemetry.service import Poller, build_hub
-from scheduler.telemetry.settings import TelemetrySettings
 from tests.builders import event, gpu_json, node_json, pod_json
-from tests.scheduler.telemetry.test_hub import ListSource
+from tests.scheduler.telemetry.hub.test_hub import ListSource
 
 NOW = 1_000_000.0
 
@@ -53,7 +53,7 @@ def test_thresholds_from_service_settings_reach_the_plugins() -> None:
     import pytest
 
     from scheduler.policy.registry import build_profile, default_profile
-    from scheduler.telemetry.service import plugin_args
+    from scheduler.telemetry.hub.service import plugin_args
 
     ts = TelemetrySettings.from_thresholds({"temperature_c": 80, "max_age_s": 30})
     assert (ts.max_temperature_c, ts.max_age_s) == (80.0, 30.0)
@@ -71,7 +71,7 @@ def test_thresholds_from_service_settings_reach_the_plugins() -> None:
 
 def test_source_gauges_for_the_extender_metrics() -> None:
     from scheduler.api.adapter import FacadePort
-    from scheduler.telemetry.service import telemetry_gauges
+    from scheduler.telemetry.hub.service import telemetry_gauges
 
     src = ListSource("prom", [])
     hub = TelemetryHub([src])

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from scheduler.telemetry.sources import AnnotationSource, PrometheusSource, ScrapeSource
-from scheduler.telemetry.staleness import SourceError
+from scheduler.telemetry.hub.sources import AnnotationSource, PrometheusSource, ScrapeSource
+from scheduler.telemetry.hub.staleness import SourceError
 from tests.scheduler.telemetry.conftest import A800_HOST
 from tests.scheduler.telemetry.servers import serve
 

@@ -19,11 +19,12 @@ from typing import Any, Protocol
 import httpx
 
 from scheduler.policy.rules import DEFAULT_MAX_LOAD_AGE_S
-from scheduler.telemetry import annotation, dcgm
+from scheduler.telemetry import annotation
+from scheduler.telemetry.hub import dcgm
+from scheduler.telemetry.hub.staleness import SourceError
+from scheduler.telemetry.hub.textparse import Sample, parse
 from scheduler.telemetry.logonce import LogOnce
 from scheduler.telemetry.readings import GpuReading
-from scheduler.telemetry.staleness import SourceError
-from scheduler.telemetry.textparse import Sample, parse
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from scheduler.policy.model import ClusterState
 from scheduler.policy.rules import HealthThresholds, LoadSettings
 from scheduler.telemetry.hub import TelemetryHub
-from scheduler.telemetry.settings import TelemetrySettings
-from scheduler.telemetry.sources import AnnotationSource, PrometheusSource, ScrapeSource, Source
+from scheduler.telemetry.hub.settings import TelemetrySettings
+from scheduler.telemetry.hub.sources import AnnotationSource, PrometheusSource, ScrapeSource, Source
 
 NodesFn = Callable[[], Iterable[tuple[str, Mapping[str, str]]]]
 

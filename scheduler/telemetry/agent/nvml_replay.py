@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scheduler.telemetry.backend import NvmlUnavailable
+from scheduler.telemetry.agent.backend import NvmlUnavailable
 from scheduler.telemetry.readings import DeviceSample, NodeSample, XidEvent
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from prometheus_client import start_http_server
 
-from scheduler.telemetry.backend import NvmlBackend, NvmlUnavailable
-from scheduler.telemetry.exposition import AgentCollector, make_registry
+from scheduler.telemetry.agent.backend import NvmlBackend, NvmlUnavailable
+from scheduler.telemetry.agent.exposition import AgentCollector, make_registry
+from scheduler.telemetry.agent.publisher import AnnotationPublisher
 from scheduler.telemetry.logonce import LogOnce
-from scheduler.telemetry.publisher import AnnotationPublisher
 from scheduler.telemetry.readings import NodeSample
 
 log = logging.getLogger(__name__)

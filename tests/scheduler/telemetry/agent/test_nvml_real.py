@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from scheduler.telemetry import mig_adapter
-from scheduler.telemetry.backend import NvmlUnavailable
-from scheduler.telemetry.nvml_real import PynvmlBackend
+from scheduler.telemetry.agent import mig_adapter
+from scheduler.telemetry.agent.backend import NvmlUnavailable
+from scheduler.telemetry.agent.nvml_real import PynvmlBackend
 from scheduler.telemetry.readings import NodeSample
 from tests.scheduler.telemetry.conftest import H100_DIR, H100_UUID, nvml_present
 
