@@ -23,6 +23,10 @@ other load on the box, unlike wall time) and `core ms` is the same facade call m
 the same snapshot (no HTTP, no JSON): the difference is the edge's own cost. Run:
 
     python3 benchmarks/bench_extender_http.py [--sizes 1000,5000,10000] [--samples 200]
+    python3 benchmarks/bench_extender_http.py --matrix [--sizes ...] [--inventories ...]
+
+`--matrix` runs every request kind x inventory source x size x name count instead
+(`benchmarks/extender_matrix.py`).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout, installed or not
+sys.path.insert(0, str(REPO / "benchmarks"))
 H100 = "NVIDIA H100 80GB HBM3"
 
 
@@ -244,7 +249,19 @@ def main() -> None:
     ap.add_argument("--full-samples", type=int, default=20, help="full-NodeList samples")
     ap.add_argument("--budget-s", type=float, default=20.0, help="time cap per verb and size")
     ap.add_argument("--seconds", type=float, default=5.0, help="sustained-rate run length")
+    ap.add_argument("--matrix", action="store_true",
+                    help="every request kind x inventory x size x names (extender_matrix.py)")
+    ap.add_argument("--inventories", default="annotation,gfd,mixed", help="with --matrix")
+    ap.add_argument("--kinds", default="whole,milli,static-mig,dyn-mig-1,dyn-mig-3,gang,no-gpu",
+                    help="with --matrix")
+    ap.add_argument("--no-check", dest="check", action="store_false",
+                    help="with --matrix: skip the in-process per-node fallback count")
     args = ap.parse_args()
+    if args.matrix:
+        from extender_matrix import run_matrix
+
+        run_matrix(args)
+        return
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         doc, nodes = snapshot(n)

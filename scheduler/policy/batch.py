@@ -16,20 +16,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from packing.fleet import best_start, can_place
-from packing.fragmentation import mig_frag_table
 from scheduler.policy.fleet_index import FleetIndex
 from scheduler.policy.interfaces import Bools, CycleState, Rows
+from scheduler.policy.mig_greedy import planned
 from scheduler.policy.model import MILLI_PER_GPU, PodRequest
 
 
 def scorable(pod: PodRequest) -> bool:
-    """Whether the batch scorers can score this pod: whole GPUs, a share, or one MIG instance
-    of a profile without media extensions (several instances or +me: per node)."""
+    """Whether the batch scorers can score this pod: whole GPUs, a share, or MIG instances of a
+    profile without media extensions (+me: per node)."""
     g = pod.gpu
     if g is None:
         return False
-    return g.kind != "mig" or (g.count == 1 and "+me" not in (g.profile or ""))
+    return g.kind != "mig" or "+me" not in (g.profile or "")
 
 
 def shape(pod: PodRequest) -> tuple[str, int, int, int]:
@@ -74,13 +73,13 @@ def mig_rows(cycle: CycleState) -> npt.NDArray[Any]:
     """For the candidate rows and one MIG instance of the pod's profile (a `MIG_ROW` each):
     whether it fits, its share of the GPU's memory slices, the fragmentation increase
     (dynamic), and whether the row must go to the per-node path (a +me instance changes the
-    planner's tie-break; GFD-only devices have no GPU to charge)."""
+    planner's tie-break)."""
 
     def compute() -> npt.NDArray[Any]:
         idx, pod = cycle.index, cycle.pod
         g = pod.gpu
         assert g is not None
-        key = ("mig", g.profile, g.dynamic)
+        key = ("mig", g.profile, g.dynamic, g.count)
         return idx.per_row(key, lambda rr: _mig_rows(idx, rr, pod))[cycle.rows]
 
     got: npt.NDArray[Any] = cycle.shared("mig", compute)
@@ -88,35 +87,26 @@ def mig_rows(cycle: CycleState) -> npt.NDArray[Any]:
 
 
 def _mig_rows(idx: FleetIndex, r: Rows, pod: PodRequest) -> npt.NDArray[Any]:
+    """Static instances come from the GPUs first (lowest index), then from devices known only
+    by count (GFD), which charge no GPU; dynamic ones follow `mig_greedy.plan_dynamic`."""
     g = pod.gpu
     assert g is not None and g.profile is not None
-    codes, masks = idx.mig_code[r], idx.mig_mask[r]
     n = len(r)
-    fits = np.zeros(n, bool)
-    slices = np.zeros(n)
-    inc = np.zeros(n)
-    if not g.dynamic:
-        free = idx.static_free.get(g.profile)
-        fits = free[r] >= 1 if free is not None else fits
-    for sel, model, p in idx.mig_models(codes, g.profile):
-        share = p.memory_slices / model.memory_slices
-        if not g.dynamic:
-            slices = np.where(sel.any(axis=1), share, slices)
-            continue
-        can = sel & can_place(np.where(sel, masks, 0), model, p, idx.mig_me[r])
-        used = np.where(can, np.bitwise_count(np.maximum(masks, 0)).astype(np.int16), -1)
-        col = np.argmax(used, axis=1)
-        here = used[np.arange(n), col] >= 0
-        mask = masks[np.arange(n), col]
-        start = best_start(np.where(here, mask, 0), model, p).astype(np.int64)
-        span = np.where(here, ((1 << p.memory_slices) - 1) << np.maximum(start, 0), 0)
-        table = mig_frag_table(model)
-        delta = table[np.where(here, mask | span, 0)] - table[np.where(here, mask, 0)]
-        better = here & ~fits  # rows hold one model; the first that fits decides
-        fits |= here
-        slices = np.where(better, share, slices)
-        inc = np.where(better, delta, inc)
     out = np.zeros(n, MIG_ROW)
-    out["fits"], out["slices"], out["inc"] = fits, slices, inc
-    out["slow"] = idx.mig_me[r].any(axis=1) | idx.pool[r]
+    out["slow"] = idx.mig_me[r].any(axis=1)
+    if g.dynamic:
+        plan = planned(idx, r, g.profile, g.count)
+        out["fits"], out["slices"], out["inc"] = plan["fits"], plan["share"], plan["inc"]
+        return out
+    free = idx.static_free.get(g.profile)
+    if free is None:
+        return out
+    pool = idx.pool_free.get(g.profile)
+    on_gpus = free[r] - (pool[r] if pool is not None else 0)
+    fits = free[r] >= g.count
+    slices = np.zeros(n)
+    for sel, model, p in idx.mig_models(idx.mig_code[r], g.profile):
+        share = p.memory_slices / model.memory_slices
+        slices = np.where(sel.any(axis=1), np.minimum(on_gpus, g.count) * share, slices)
+    out["fits"], out["slices"] = fits, np.where(fits, slices, 0.0)
     return out

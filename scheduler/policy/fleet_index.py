@@ -47,6 +47,7 @@ class FleetIndex:
     mig_me: npt.NDArray[np.bool_]  # a +me instance exists on the GPU
     static_free: dict[str, npt.NDArray[np.int16]]  # free existing instances per profile
     static_total: dict[str, npt.NDArray[np.int16]]  # existing instances per profile
+    pool_free: dict[str, npt.NDArray[np.int16]]  # the part of static_free known only by count
     used_sum: npt.NDArray[np.float64]  # sum of used fractions over usable GPUs (binpack)
     n_usable: npt.NDArray[np.int16]
     cpu: npt.NDArray[np.int64]  # free CPU milli, `NodeCapacity.cpu_free` (FGD's CPU term)
@@ -135,6 +136,7 @@ class FleetIndex:
             mig_me=np.zeros((rows, slots), bool),
             static_free={},
             static_total={},
+            pool_free={},
             used_sum=np.zeros(rows),
             n_usable=np.zeros(rows, np.int16),
             cpu=np.zeros(rows, np.int64),
@@ -209,7 +211,8 @@ class FleetIndex:
                   "used", "load", "load_at"):  # fmt: skip
             getattr(out, f)[:n, :s] = getattr(self, f)
         for d_out, d_in in ((out.static_free, self.static_free),
-                            (out.static_total, self.static_total)):  # fmt: skip
+                            (out.static_total, self.static_total),
+                            (out.pool_free, self.pool_free)):  # fmt: skip
             for k, v in d_in.items():
                 d_out[k] = np.zeros(rows, np.int16)
                 d_out[k][:n] = v
@@ -231,7 +234,8 @@ class FleetIndex:
         self.used[r] = np.nan
         self.load[r] = np.nan
         self.load_at[r] = np.nan
-        for arr in (*self.static_free.values(), *self.static_total.values()):
+        for arr in (*self.static_free.values(), *self.static_total.values(),
+                    *self.pool_free.values()):  # fmt: skip
             arr[r] = 0
 
     def _count(self, table: dict[str, npt.NDArray[np.int16]], profile: str, r: int) -> None:
@@ -290,6 +294,7 @@ class FleetIndex:
         for profile, n in cap.pool_free.items():
             for _ in range(n):
                 self._count(self.static_free, profile, r)
+                self._count(self.pool_free, profile, r)
         for profile, n in node.mig_pool.items():
             for _ in range(n):
                 self._count(self.static_total, profile, r)

@@ -89,6 +89,11 @@ class Extender:
         if self.telemetry is not None:
             snap = self.telemetry(snap)
         own = {pod.uid, *self.gangs.free_slot_keys(snap, pod)}
+        if pod.gpu is not None and any(k in snap.allocations for k in own):
+            # The view below updates the shared snapshot's fleet index row by row; built only
+            # on the view, every later snapshot would index the whole fleet again (a gang
+            # member's or a reserved pod's every request).
+            snap.fleet()
         return snap.without(own)
 
     # ---- verbs ---------------------------------------------------------------------------

@@ -1,18 +1,18 @@
 """Filter: the pod's GPU request fits this node's exact free geometry (whole, MIG or milli).
 
 The batch method answers from the fleet index with one summarised reason per request (the
-per-node reason, with counts for this node, is what `explain` shows). Dynamic MIG asking for
-several instances on a node where one fits is left to the exact planner, node by node.
+per-node reason, with counts for this node, is what `explain` shows). Dynamic MIG runs the
+per-node greedy over the index (`mig_greedy`), one instance after another.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from packing.fleet import can_place
 from scheduler.policy.fit import check
 from scheduler.policy.fleet_index import NO_GPU, FleetIndex
 from scheduler.policy.interfaces import Bools, CycleState, Rows, RowVerdicts
+from scheduler.policy.mig_greedy import planned
 from scheduler.policy.model import MILLI_PER_GPU, ClusterState, GpuRequest, Node, PodRequest
 from scheduler.policy.status import SUCCESS, Code, Status
 
@@ -67,18 +67,8 @@ def _fit(idx: FleetIndex, r: Rows, req: GpuRequest) -> tuple[Bools, Bools, Bools
         unres = total[r] < k if total is not None else np.ones(n, bool)
         return (ok, unres, exact, f"fewer than {k} free {p} MIG instance(s)",
                 f"fewer than {k} {p} MIG instance(s) exist")  # fmt: skip
-    codes = idx.mig_code[r]
-    masks = idx.mig_mask[r]
-    me = idx.mig_me[r]
-    can = np.zeros(codes.shape, bool)
-    supports = np.zeros(codes.shape, bool)
-    for sel, model, _ in idx.mig_models(codes, p):
-        supports |= sel
-        can |= sel & can_place(np.where(sel, masks, 0), model, p, me)
-    one: Bools = np.asarray(can.any(axis=1))
-    if k > 1:
-        exact = one  # several instances: the exact planner decides where one fits
-        one = np.zeros(n, bool)
-    never: Bools = np.asarray(np.logical_not(supports.any(axis=1)))
+    plan = planned(idx, r, p, k)  # the per-node greedy, one instance after another
+    one: Bools = plan["fits"]
+    never: Bools = np.asarray(np.logical_not(plan["supports"]))
     return (one, never, exact, f"no free placement for {k} x {p}",
             f"no MIG-enabled GPU here supports profile {p}")  # fmt: skip

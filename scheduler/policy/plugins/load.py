@@ -15,7 +15,8 @@ import numpy as np
 
 from scheduler.policy import batch
 from scheduler.policy.capacity import gpu_used_fraction
-from scheduler.policy.interfaces import Bools, CycleState, Floats, cycle_for
+from scheduler.policy.fleet_index import FleetIndex
+from scheduler.policy.interfaces import Bools, CycleState, Floats, Rows, cycle_for
 from scheduler.policy.model import ClusterState, Node, PodRequest
 from scheduler.policy.rules import LoadSettings, fresh_load
 
@@ -74,7 +75,19 @@ class LoadScore:
             any_load = idx.memo[("any-load",)] = np.asarray([np.isfinite(idx.load).any()], float)
         if not any_load[0]:
             return np.full(len(r), NEUTRAL)
-        _, take = batch.placement_columns(cycle)
+        # The per-node cheap exit: no GPU of the node has fresh load -> neutral. Only rows with a
+        # fresh reading somewhere are computed (none at all while telemetry is stale).
+        newest = idx.per_row(("load-newest",), lambda rr: _newest(idx, rr))[r]
+        live = np.flatnonzero(cycle.state.now - newest <= self.settings.max_age_s)
+        out: Floats = np.full(len(r), NEUTRAL)
+        if len(live):
+            _, take = batch.placement_columns(cycle)
+            out[live] = self._fresh_rows(cycle, r[live], take[live])
+        return out
+
+    def _fresh_rows(self, cycle: CycleState, r: Rows, take: Bools) -> Floats:
+        """The per-node value on rows where some GPU reports a fresh load."""
+        idx, pod = cycle.index, cycle.pod
         used = idx.used[r]
         usable = ~np.isnan(used)
         placed: Bools = np.asarray(take.any(axis=1))
@@ -88,7 +101,10 @@ class LoadScore:
         qos = pod.qos or self.settings.default_qos
         value = mean if qos == "batch" else 1.0 - mean
         value = np.where(fresh.any(axis=1), value, NEUTRAL)
-        value = np.where(n > 0, value, 0.0)
-        # The per-node cheap exit: no GPU of the node has fresh load -> neutral.
-        out: Floats = np.where(fresh_any.any(axis=1), value, NEUTRAL)
-        return out
+        return np.asarray(np.where(n > 0, value, 0.0))
+
+
+def _newest(idx: FleetIndex, r: Rows) -> Floats:
+    """Per row, when its most recent load reading was observed (-inf: none)."""
+    at = idx.load_at[r]
+    return np.asarray(np.where(np.isnan(at), -np.inf, at).max(axis=1, initial=-np.inf))

@@ -91,6 +91,7 @@ requests = st.sampled_from([
     GpuRequest("milli", milli=300, memory_mib=50000), GpuRequest("mig", 1, "3g.40gb"),
     GpuRequest("mig", 2, "1g.10gb"), GpuRequest("mig", 1, "3g.40gb", dynamic=True),
     GpuRequest("mig", 2, "2g.20gb", dynamic=True), GpuRequest("mig", 1, "1g.5gb", dynamic=True),
+    GpuRequest("mig", 3, "1g.10gb", dynamic=True), GpuRequest("mig", 3, "1g.10gb"),
 ])  # fmt: skip
 products = st.sampled_from([None, frozenset({"NVIDIA-H100-80GB-HBM3"}), frozenset({"A100-40GB"})])
 
@@ -162,6 +163,8 @@ share_requests = st.sampled_from([
     GpuRequest("milli", milli=300, memory_mib=50000), GpuRequest("milli", milli=250),
     GpuRequest("mig", 1, "3g.40gb", dynamic=True), GpuRequest("mig", 1, "1g.10gb", dynamic=True),
     GpuRequest("mig", 1, "2g.20gb", dynamic=True), GpuRequest("mig", 1, "3g.40gb"),
+    GpuRequest("mig", 1, "1g.10gb"), GpuRequest("mig", 2, "1g.10gb"),  # GFD pool devices
+    GpuRequest("mig", 3, "1g.10gb", dynamic=True), GpuRequest("mig", 2, "3g.40gb", dynamic=True),
 ])  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tests.builders import event, gpu_json, node_json, pod_json
 
 GANG = {"scheduling.x-k8s.io/pod-group": "train"}
@@ -140,3 +142,34 @@ def test_explain_shows_the_gang_plan(ext) -> None:
     assert doc["gang"]["name"] == "default/train" and doc["gang"]["min_member"] == 3
     assert sorted(s["node"] for s in plan["slots"]) == ["a", "a", "b"]
     assert plan["status"] in ("optimal", "feasible", "greedy")
+
+
+
+def test_repeated_member_filters_index_the_fleet_once(ext, clock, monkeypatch) -> None:
+    """A member's view hides its gang's held slots; that view must update the shared
+    snapshot's fleet index row by row, not index every node again on each request (with the
+    telemetry overlay, as `tessera serve` wires it, each request gets a fresh snapshot)."""
+    from scheduler.policy.fleet_index import FleetIndex
+    from scheduler.state.extender import Extender
+    from scheduler.telemetry.hub import TelemetryHub
+
+    clock.t = datetime(2026, 11, 26, 18, 0, 5, tzinfo=UTC).timestamp()  # readings 5 s old
+    ext = Extender(ext.store, ext.binder, clock=clock, telemetry=TelemetryHub([]))
+    for name, n in {"a": 4, "b": 2, "c": 1}.items():  # GPUs report load: placements fold in
+        gpus = [{**gpu_json(i), "load": {"utilization_pct": 10}} for i in range(n)]
+        ext.store.apply(event(node_json(name, gpus)))
+    ms = [_member(i) for i in range(3)]
+    for m in ms:
+        ext.store.apply(event(m))
+    assert ext.filter(ms[0], ["a", "b", "c"]).gang_outcome == "planned"
+    builds: list[int] = []
+    real = FleetIndex.build.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[FleetIndex], caps: object) -> FleetIndex:
+        builds.append(1)
+        return real(cls, caps)
+
+    monkeypatch.setattr(FleetIndex, "build", classmethod(counted))
+    for _ in range(3):
+        assert sorted(ext.filter(ms[1], ["a", "b", "c"]).passed) == ["a", "b"]
+    assert len(builds) <= 1  # was 3: one whole-fleet build per request
