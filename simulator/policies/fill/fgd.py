@@ -64,8 +64,13 @@ class Fgd:
             cluster.cpu_left[nodes] - pod.cpu_milli,
             cluster.model_idx[nodes],
         )
-        node = pick_max(nodes, fgd_score(self._frag[nodes], after), cluster.rank)
+        score = fgd_score(self._frag[nodes], after) - self.penalty(cluster, pod, nodes)
+        node = pick_max(nodes, score, cluster.rank)
         return node, best_fit_gpus(cluster, pod, node)
+
+    def penalty(self, cluster: FillCluster, pod: OpenbPod, nodes: np.ndarray) -> np.ndarray | int:
+        """Score levels taken off each candidate node (none here; see ``fgd_reserve``)."""
+        return 0
 
     def _choose_share(self, cluster: FillCluster, pod: OpenbPod, nodes: np.ndarray) -> Choice:
         left = cluster.gpu_left[nodes]
@@ -87,7 +92,7 @@ class Fgd:
             cluster.cpu_left[sel] - pod.cpu_milli,
             cluster.model_idx[sel],
         )
-        score = fgd_score(self._frag[sel], after)
+        score = fgd_score(self._frag[sel], after) - self.penalty(cluster, pod, sel)
         # Best candidate per node: highest score, then lowest GPU index (rows are node-major
         # and GPU-ascending, so a stable sort on -score keeps index order within a node).
         order = np.lexsort((gpus, -score, rows))

@@ -12,6 +12,7 @@ from simulator.policies.fill.base import FillContext, FillPolicy
 from simulator.policies.fill.best_fit import BestFit
 from simulator.policies.fill.dot_product import DotProduct
 from simulator.policies.fill.fgd import Fgd
+from simulator.policies.fill.fgd_reserve import FgdReserve
 from simulator.policies.fill.gpu_clustering import GpuClustering
 from simulator.policies.fill.gpu_packing import GpuPacking
 from simulator.policies.fill.random_fit import RandomFit
@@ -24,6 +25,7 @@ FILL_POLICIES: dict[str, Callable[[FillContext], FillPolicy]] = {
     "packing": GpuPacking,
     "bestfit": BestFit,
     "fgd": Fgd,
+    "fgd-reserve": FgdReserve,  # lead: FGD + scarce-model reserve (not the shipped profile)
     "tessera": TesseraFill,  # the shipped policy core (scheduler.policy), default profile
     "tessera-mix": TesseraFillTraceMix,  # same, fragmentation scored for the trace's mix
 }
