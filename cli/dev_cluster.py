@@ -31,6 +31,11 @@ def up(
     nodes: int = typer.Option(4, help="GPU nodes to create (8 H100s each; node 0 has MIG on)."),
     no_extender: bool = typer.Option(False, "--no-extender", help="Plain kube-scheduler only."),
     work_dir: Path | None = typer.Option(None, help="Keep state and logs here."),
+    scheduler: str = typer.Option("tessera", "--scheduler", help="tessera (kube-scheduler + "
+                                  "the extender), default (kube-scheduler alone) or volcano "
+                                  "(the real vc-scheduler; pods use schedulerName volcano)"),
+    kwok: bool = typer.Option(False, "--kwok/--no-kwok", help="KWOK runs bound pods (Running, "
+                              "then Succeeded after the twin.tessera.io/duration annotation)"),
 ) -> None:
     """Start the cluster, print how to reach it, and stop everything on Ctrl-C."""
     from devcluster import binaries
@@ -40,11 +45,20 @@ def up(
 
     if nodes < 0:
         raise BadInput(f"--nodes {nodes}: must be >= 0")
+    if scheduler not in ("tessera", "default", "volcano"):
+        raise BadInput(f"--scheduler {scheduler!r}: must be tessera, default or volcano")
     try:
         bins = binaries.check_bin_dir(bin_dir) if bin_dir else binaries.build(stream=True)
+        volcano_dir = kwok_bin = None
+        if kwok or scheduler == "volcano":
+            volcano_dir, kwok_dir = binaries.build_twin(stream=True)
+            kwok_bin = kwok_dir / "kwok" if kwok else None
     except LaunchError as exc:
         raise BadInput(str(exc)) from None
-    cluster = DevCluster(ClusterOptions(bin_dir=bins, work_dir=work_dir, extender=not no_extender))
+    cluster = DevCluster(ClusterOptions(
+        bin_dir=bins, work_dir=work_dir, extender=not no_extender, scheduler=scheduler,
+        volcano_dir=volcano_dir if scheduler == "volcano" else None, kwok_bin=kwok_bin,
+    ))  # fmt: skip
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -53,11 +67,15 @@ def up(
             mig = [GpuSpec(mig=True)] * 8 if i == 0 else [GpuSpec()] * 8
             cluster.api.create_node(node_object(NodeSpec(f"gpu-node-{i}", gpus=mig)))
         typer.echo(f"kube-apiserver  {cluster.server}")
-        if not no_extender:
+        if scheduler == "tessera" and not no_extender:
             typer.echo(f"tessera         {cluster.tessera_url}")
         typer.echo(f"kubeconfig      {cluster.kubeconfig}")
         typer.echo(f"logs            {cluster.logs}")
-        typer.echo(f"try: kubectl --kubeconfig {cluster.kubeconfig} get nodes   (Ctrl-C stops)")
+        typer.echo(f"scheduler       {scheduler} (pods: schedulerName {cluster.scheduler_name})")
+        # The Python client is installed with Tessera; kubectl may not be on this machine.
+        typer.echo("try (Ctrl-C stops):\n  python3 -c \"from kubernetes import client, config; "
+                   f"config.load_kube_config('{cluster.kubeconfig}'); "
+                   "print([n.metadata.name for n in client.CoreV1Api().list_node().items])\"")
         stop.wait()
     except LaunchError as exc:
         cluster.close(keep=True)

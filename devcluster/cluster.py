@@ -47,6 +47,23 @@ class ClusterOptions:
     authorization_mode: str = "AlwaysAllow"
     # Environment for Tessera (e.g. PYTHONPATH of a checkout); None = inherit.
     tessera_env: dict[str, str] | None = field(default=None, compare=False)
+    # Which scheduler places pods: "tessera" (kube-scheduler + the Tessera extender, as
+    # `extender`/`use_extender` say), "default" (kube-scheduler alone) or "volcano"
+    # (vc-scheduler + vc-controller-manager from `volcano_dir`; no kube-scheduler).
+    scheduler: str = "tessera"
+    volcano_dir: Path | None = None
+    # KWOK binary: when set, KWOK keeps the nodes Ready and runs bound pods (kwok-stages.yaml).
+    kwok_bin: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.scheduler not in SCHEDULERS:
+            known = ", ".join(SCHEDULERS)
+            raise ValueError(f"scheduler {self.scheduler!r}: must be one of {known}")
+        if self.scheduler == "volcano" and self.volcano_dir is None:
+            raise ValueError("scheduler 'volcano' needs volcano_dir (build-twin.sh output)")
+
+
+SCHEDULERS = ("tessera", "default", "volcano")
 
 
 class DevCluster:
@@ -96,12 +113,30 @@ class DevCluster:
         self._write_auth()
         self._start_etcd()
         self._start_apiserver()
-        if self.opts.extender:
-            self.start_tessera()
-        self.start_scheduler()
+        kind = self.opts.scheduler
+        if kind == "volcano":
+            from devcluster.volcano import start_volcano
+
+            assert self.opts.volcano_dir is not None  # checked in ClusterOptions
+            start_volcano(self, self.opts.volcano_dir)
+        else:
+            if kind == "tessera" and self.opts.extender:
+                self.start_tessera()
+            self.start_scheduler()
+        if self.opts.kwok_bin is not None:
+            from devcluster.kwok import start_kwok
+
+            start_kwok(self, self.opts.kwok_bin)
+
+    @property
+    def scheduler_name(self) -> str:
+        """`spec.schedulerName` pods must carry to reach this cluster's scheduler."""
+        return "volcano" if self.opts.scheduler == "volcano" else "default-scheduler"
 
     def close(self, keep: bool = False) -> None:
-        for name in ("kube-scheduler", "tessera", "kube-apiserver", "etcd"):
+        order = ("kwok", "kube-scheduler", "vc-scheduler", "vc-controller-manager", "tessera",
+                 "kube-apiserver", "etcd")  # fmt: skip
+        for name in order:
             if name in self.procs:
                 self.procs[name].stop()
         if self._api is not None:
@@ -150,7 +185,7 @@ class DevCluster:
             "--unsafe-no-fsync",  # throwaway test data: skip fsync on a shared CI disk
             "--log-level=warn",
         ]  # fmt: skip
-        proc = self._launch("etcd", argv)
+        proc = self.launch("etcd", argv)
         proc.wait_ready(lambda: _http_ok(f"http://127.0.0.1:{c}/health"), self.opts.ready_timeout_s)
 
     def _start_apiserver(self) -> None:
@@ -171,7 +206,7 @@ class DevCluster:
             "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
             "--endpoint-reconciler-type=none",
         ]  # fmt: skip
-        proc = self._launch("kube-apiserver", argv)
+        proc = self.launch("kube-apiserver", argv)
         # Its certificate does not exist until it starts: probe unverified, then verify always.
         url = f"{self.server}/readyz"
         auth = {"Authorization": f"Bearer {self.token}"}
@@ -184,7 +219,7 @@ class DevCluster:
             *self.opts.tessera_argv, "--kubeconfig", str(self.kubeconfig),
             "--host", "127.0.0.1", "--port", str(self.ports["tessera"]),
         ]  # fmt: skip
-        proc = self._launch("tessera", argv, env=self.opts.tessera_env)
+        proc = self.launch("tessera", argv, env=self.opts.tessera_env)
         url = self.tessera_url + TESSERA_HEALTH_PATH
         proc.wait_ready(lambda: _http_ok(url), self.opts.ready_timeout_s)
 
@@ -193,7 +228,8 @@ class DevCluster:
             self.procs.pop("tessera").stop()
 
     def scheduler_config(self) -> str:
-        if not (self.opts.extender and self.opts.use_extender):
+        tessera = self.opts.scheduler == "tessera"
+        if not (tessera and self.opts.extender and self.opts.use_extender):
             return (
                 "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
                 f'clientConnection:\n  kubeconfig: "{self.kubeconfig}"\n  qps: 1000\n'
@@ -218,7 +254,7 @@ class DevCluster:
             "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
             f"--pod-max-in-unschedulable-pods-duration={self.opts.unschedulable_retry}",
         ]  # fmt: skip
-        proc = self._launch("kube-scheduler", argv)
+        proc = self.launch("kube-scheduler", argv)
         url = f"https://127.0.0.1:{self.ports['sched']}/readyz"
         proc.wait_ready(lambda: _http_ok(url), self.opts.ready_timeout_s)
 
@@ -226,7 +262,8 @@ class DevCluster:
         if "kube-scheduler" in self.procs:
             self.procs.pop("kube-scheduler").stop()
 
-    def _launch(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Proc:
+    def launch(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Proc:
+        """Start a component logging to <work>/logs/<name>.log; `close` stops it."""
         proc = Proc(name, argv, self.logs / f"{name}.log", env=env).start()
         self.procs[name] = proc
         return proc

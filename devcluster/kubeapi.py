@@ -38,6 +38,14 @@ class KubeApi:
             raise KubeError(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
         return resp.json() if resp.content else None
 
+    def stream(self, path: str, **params: Any) -> Any:
+        """A streaming GET (a watch): use as a context manager, iterate `iter_lines()`.
+
+        Uncompressed: the apiserver gzips large responses, and a gzip stream reaches the
+        reader only in compressed blocks, holding watch events back for many seconds."""
+        headers = {"Accept-Encoding": "identity"}
+        return self._http.stream("GET", path, params=params, headers=headers, timeout=None)
+
     def healthy(self) -> bool:
         try:
             return self._http.get("/readyz").status_code == 200

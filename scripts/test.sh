@@ -22,6 +22,9 @@ lint-imports
 # the Prometheus Operator and cert-manager CRDs the chart's optional objects are checked against.
 if command -v go >/dev/null; then
   bash tests/e2e/cluster/build.sh >/dev/null || [ "${CI:-}" != "true" ]
+  # The digital twin's real Volcano (vendored source beside the clone: ../shared/vendor/volcano/,
+  # or TESSERA_VENDOR_DIR) and KWOK (Go module proxy); same cache rules.
+  bash tests/e2e/cluster/build-twin.sh >/dev/null || [ "${CI:-}" != "true" ]
   bash tests/manifests/helmbin/build.sh >/dev/null || [ "${CI:-}" != "true" ]
   bash tests/e2e/crds/fetch.sh >/dev/null || [ "${CI:-}" != "true" ]
 elif [ "${CI:-}" = "true" ]; then

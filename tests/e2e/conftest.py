@@ -83,3 +83,14 @@ def tessera_cluster(make_cluster: Callable[..., DevCluster]) -> Callable[..., De
     if importlib.util.find_spec("cli.serve") is None:
         _unavailable("`tessera serve` (cli/serve.py) is not in this checkout")
     return make_cluster
+
+
+@pytest.fixture(scope="session")
+def twin_bins(k8s_bin_dir: Path) -> tuple[Path, Path]:
+    """(Volcano directory, kwok binary) from tests/e2e/cluster/build-twin.sh (cached)."""
+    try:
+        volcano, kwok = binaries.build_twin()
+    except LaunchError as exc:
+        _unavailable(str(exc))
+        raise
+    return volcano, kwok / "kwok"

@@ -1,0 +1,140 @@
+"""The twin's pure parts: API objects from a workload, metrics from watch times, slicing."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from devcluster.kwok import DURATION_ANNOTATION, duration_value
+from devcluster.twin.compare import wait_tolerance
+from devcluster.twin.metrics import real_metrics
+from devcluster.twin.objects import job_objects, node_for, pod_name
+from devcluster.twin.real import RealRun
+from devcluster.twin.run import parse_schedulers, slice_jobs
+from devcluster.volcano import GROUP_ANNOTATION
+from scheduler.policy.model import GpuRequest
+from simulator.workloads.model import JobSpec, TaskSpec, Workload
+from simulator.workloads.synthetic import GiB, cluster, generate
+
+
+def job(uid: str, gpus: int, replicas: int = 1, arrival: float = 0.0, duration: float = 100.0,
+        after: tuple[str, ...] = ()) -> JobSpec:  # fmt: skip
+    task = TaskSpec(1000, GiB, GpuRequest("whole", count=gpus))
+    return JobSpec(uid, arrival, duration, task, replicas, replicas, after=after)
+
+
+def test_mig_node_advertises_the_device_plugin_counters():
+    spec = cluster(1, 1)[0]  # 8 H100, the first 4 statically partitioned
+    alloc = node_for(spec)["status"]["allocatable"]
+    assert alloc["nvidia.com/gpu"] == "4"  # 8 - 4 MIG GPUs
+    # 4 GPUs x (2 x 1g.10gb + 1 x 2g.20gb + 1 x 3g.40gb) per GPU, as STATIC_MIG_LAYOUT says
+    assert alloc["nvidia.com/mig-1g.10gb"] == "8"
+    assert alloc["nvidia.com/mig-3g.40gb"] == "4"
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "scheduler_name", "group"),
+    [("volcano", "volcano", True), ("default", "default-scheduler", False),
+     ("tessera", "default-scheduler", False)],
+)  # fmt: skip
+def test_a_gang_becomes_pods_and_for_volcano_a_podgroup(scheduler, scheduler_name, group):
+    pg, pods = job_objects(job("J1", 4, replicas=3, duration=250.0), scheduler, speedup=100)
+    assert len(pods) == 3
+    assert [p["metadata"]["name"] for p in pods] == ["j1-0", "j1-1", "j1-2"]
+    assert all(p["spec"]["schedulerName"] == scheduler_name for p in pods)
+    ann = pods[0]["metadata"]["annotations"]
+    assert ann[DURATION_ANNOTATION] == "2500ms"  # 250 s / 100
+    assert (pg is not None) == group
+    if pg is not None:
+        assert pg["spec"]["minMember"] == 3
+        assert pg["spec"]["minResources"]["nvidia.com/gpu"] == "12"  # 3 x 4
+        assert ann[GROUP_ANNOTATION] == pg["metadata"]["name"]
+    if scheduler == "tessera":
+        assert ann["tessera.io/gang-min-member"] == "3"
+
+
+def test_a_share_asks_tessera_for_milli_and_the_others_for_a_card():
+    task = TaskSpec(1000, GiB, GpuRequest("milli", milli=300))
+    j = JobSpec("s", 0.0, 10.0, task)
+    _, (t,) = job_objects(j, "tessera", 1)
+    _, (d,) = job_objects(j, "default", 1)
+    assert t["spec"]["containers"][0]["resources"]["requests"]["tessera.io/gpu-milli"] == "300"
+    assert d["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] == "1"
+
+
+@given(st.text(min_size=1, max_size=30), st.integers(0, 50))
+def test_pod_names_are_dns_labels(uid, i):
+    name = pod_name(uid, i)
+    assert name.endswith(f"-{i}")
+    assert all(c.isdigit() or c == "-" or "a" <= c <= "z" for c in name)
+
+
+@given(st.floats(0, 1e6, allow_nan=False))
+def test_duration_value_is_whole_milliseconds(s):
+    v = duration_value(s)
+    assert v.endswith("ms") and int(v[:-2]) == round(s * 1000)
+
+
+def test_real_metrics_use_the_simulators_definitions():
+    # One node of 8 GPUs. A: 4 GPUs, created 0, bound 10, done 110. B: 8 GPUs, created 20,
+    # bound 110, done 210. Useful GPU area = 4000*100 + 8000*100 = 1.2e6 milli-s over a span
+    # of 210 s and 8000 milli: 1.2e6 / 210 / 8000 = 71.429 %.
+    w = Workload("t", cluster(1, 0), (job("A", 4), job("B", 8, arrival=20.0)), "test")
+    run = RealRun("default", submit={"A": 0.0, "B": 20.0},
+                  pods={("A", 0): ("h100-000", 10.0, 110.0), ("B", 0): ("h100-000", 110.0, 210.0)})
+    m = real_metrics(w, run)
+    assert m["allocated_pct_mean"] == pytest.approx(71.429, abs=1e-3)
+    assert m["queue_delay_s"] == {"p50": 10.0, "p95": 90.0, "p99": 90.0}  # waits 10 and 90
+    assert m["finished"] == 2
+    assert m["makespan_s"] == 210.0
+
+
+def test_slice_keeps_the_first_jobs_and_their_dag_children():
+    w = Workload("t", cluster(1, 0), (
+        job("a", 1, arrival=0), job("b", 1, arrival=5, after=("a",)), job("c", 1, arrival=9),
+        job("d", 1, arrival=20), job("e", 1, arrival=21, after=("d",)),
+    ), "test")  # fmt: skip
+    assert [j.uid for j in slice_jobs(w, 2).jobs] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="--jobs 0"):
+        slice_jobs(w, 0)
+
+
+def test_synthetic_slice_is_a_prefix_by_arrival():
+    w = generate(seed=3, jobs=30, nodes=2, mig_nodes=1)
+    s = slice_jobs(w, 10)
+    roots = [j for j in s.jobs if not j.after]
+    assert len(roots) == 10
+    assert max(j.arrival for j in roots) <= min(
+        j.arrival for j in w.jobs if not j.after and j.uid not in {r.uid for r in roots}
+    )
+
+
+def test_bad_scheduler_lists_are_refused_with_the_name():
+    with pytest.raises(ValueError, match="unknown scheduler 'kai'"):
+        parse_schedulers("tessera,kai")
+    with pytest.raises(ValueError, match="empty"):
+        parse_schedulers(" , ")
+
+
+@pytest.mark.parametrize(("sim", "tol"), [(0.0, 30.0), (100.0, 30.0), (1000.0, 150.0)])
+def test_wait_tolerance_is_15_percent_or_30_seconds(sim, tol):
+    assert wait_tolerance(sim) == tol  # max(0.15 x sim, 30)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [(["--schedulers", "tessera,kai"], "unknown scheduler 'kai'"),
+     (["--speedup", "0"], "--speedup 0.0: must be > 0"),
+     (["--jobs", "0"], "--jobs 0: must be >= 1")],
+)  # fmt: skip
+def test_twin_run_bad_input_exits_2_with_one_line(args, says):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    trace = "synthetic:jobs=5,nodes=2,mig_nodes=1"
+    res = CliRunner().invoke(app, ["twin", "run", "--trace", trace, *args])
+    assert res.exit_code == 2
+    lines = [x for x in (res.stderr or res.output).splitlines() if x.strip()]
+    assert len(lines) == 1 and says in lines[0], lines
