@@ -24,6 +24,7 @@ from scheduler.api.adapter import FacadePort
 from scheduler.api.app import EdgeConfig, create_app
 from scheduler.api.server import bind_socket, make_server
 from scheduler.kube.binder import KubeBinder
+from scheduler.kube.rest import KubeRest
 from scheduler.kube.snapshot import load_snapshot
 from scheduler.kube.watch import WatchGroup
 from scheduler.policy.registry import build_profile
@@ -120,6 +121,21 @@ def _expiry_loop(ext: Extender, stop: threading.Event) -> None:
         ext.expire()
 
 
+def _elect(
+    rest: KubeRest, lease: str, ready: Callable[[], bool], stop: threading.Event
+) -> Callable[[], bool]:
+    """Run for the replica Lease; ready only while holding it (scheduler/kube/lease.py)."""
+    import os
+    import socket
+
+    from scheduler.kube.lease import LeaseElector
+
+    namespace, name = lease.split("/")
+    elector = LeaseElector(rest, namespace, name, f"{socket.gethostname()}-{os.getpid()}")
+    threading.Thread(target=elector.run, args=(stop,), name="lease", daemon=True).start()
+    return lambda: ready() and elector.is_leader()
+
+
 def build_service(
     settings: Settings, *, snapshot: Path | None, kubeconfig: Path | None, in_cluster: bool
 ) -> Service:
@@ -129,7 +145,6 @@ def build_service(
         service = Service(ext, lambda: True, stop)
     else:
         from scheduler.kube.client import api_client
-        from scheduler.kube.rest import KubeRest
         from scheduler.kube.watch import NODES, PODGROUPS, PODS, ApiSource, Informer
 
         rest = KubeRest(api_client(kubeconfig, in_cluster))
@@ -152,7 +167,10 @@ def build_service(
         )
         group.start()
         warmed = threading.Event()  # ready = synced and indexed, so no request pays the index
-        service = Service(ext, lambda: warmed.is_set() and group.ready(), stop, group)
+        ready = lambda: warmed.is_set() and group.ready()  # noqa: E731
+        if settings.replica_lease:
+            ready = _elect(rest, settings.replica_lease, ready, stop)
+        service = Service(ext, ready, stop, group)
         threading.Thread(target=_warm_when_synced, args=(group, ext, warmed), daemon=True).start()
     threading.Thread(target=_expiry_loop, args=(ext, stop), daemon=True).start()
     if snapshot is not None:

@@ -50,6 +50,9 @@ class Settings:
     # never folded into the watch cache (a request cannot poison it). false (full-Nodes mode):
     # a request's Node is folded when the cache lacks it or holds an older resourceVersion.
     node_cache_capable: bool = True
+    # "NAMESPACE/NAME" of a coordination.k8s.io Lease: among replicas only its holder is ready
+    # and serves the verbs (two active replicas could double-book). "" = a single replica.
+    replica_lease: str = ""
     # Score-plugin weights by plugin name (empty = the policy's defaults).
     weights: Mapping[str, float] = field(default_factory=dict)
     # A reservation made at filter/prioritize time lives this long unless bind confirms it.
@@ -75,6 +78,8 @@ class Settings:
             raise SettingsError("tls_cert and tls_key must be given together")
         if self.body_limit_bytes < 1024:
             raise SettingsError(f"body_limit_bytes: {self.body_limit_bytes} is below 1024")
+        if self.replica_lease and len([p for p in self.replica_lease.split("/") if p]) != 2:
+            raise SettingsError(f"replica_lease: {self.replica_lease!r} is not NAMESPACE/NAME")
         for name in ("max_nodes_per_request", "max_victims_per_request"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name}: {getattr(self, name)} must be >= 1")

@@ -39,7 +39,7 @@ class TlsCluster(DevCluster):
             "--tls-cert", str(self.pki.server_cert), "--tls-key", str(self.pki.server_key),
             "--config", str(cfg),
         ]  # fmt: skip
-        proc = self._launch("tessera", argv, env=self.opts.tessera_env)
+        proc = self.launch("tessera", argv, env=self.opts.tessera_env)
         ctx = _ctx(self.pki.ca, self.pki.client_cert, self.pki.client_key)
 
         def ready() -> bool:
