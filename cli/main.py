@@ -19,7 +19,7 @@ app = typer.Typer(
 # (Each module exposes `register(app)`.)
 _GROUPS: list[str] = [
     "dev_cluster", "agent", "serve", "mig", "plan", "explain", "simulate", "replay", "serving",
-    "trace", "twin",
+    "trace", "twin", "capacity",
 ]
 
 

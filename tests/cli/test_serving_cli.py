@@ -42,3 +42,16 @@ def test_bad_replica_gpu_exits_2(tmp_path: Path) -> None:
     res = runner.invoke(app, ["simulate", "serve", "--trace", str(_trace(tmp_path)),
                               "--replica-gpu", "mig:5g.50gb"])
     assert res.exit_code == 2 and "unknown MIG profile '5g.50gb'" in res.stderr
+
+
+def test_plan_capacity_states_gpus_saved(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["plan", "capacity", "--trace", str(_trace(tmp_path)),
+                              "--slo", "p95=45s", "--gpus-per-node", "1", "--max-nodes", "8",
+                              "--report", str(tmp_path / "cap")])
+    assert res.exit_code == 0, res.output
+    assert "tessera saves" in res.stdout and "for the same SLO (p95 wait <= 45 s)" in res.stdout
+    page = (tmp_path / "cap" / "report.html").read_text()
+    assert "Capacity curve" in page and "capacity_runs" in page
+    bad = runner.invoke(app, ["plan", "capacity", "--trace", str(_trace(tmp_path)),
+                              "--slo", "p95=fast"])
+    assert bad.exit_code == 2 and "bad --slo term 'p95=fast'" in bad.stderr

@@ -1,0 +1,78 @@
+"""`tessera plan capacity`: the smallest cluster meeting request-wait SLOs, per policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cli.errors import exits_2_on_bad_input
+
+
+def _plan_group(app: typer.Typer) -> typer.Typer:
+    for info in app.registered_groups:
+        if info.name == "plan" and info.typer_instance is not None:
+            return info.typer_instance
+    plan = typer.Typer(help="Offline planners.", no_args_is_help=True)
+    app.add_typer(plan, name="plan")
+    return plan
+
+
+def register(app: typer.Typer) -> None:
+    plan = _plan_group(app)
+
+    @plan.command("capacity")
+    @exits_2_on_bad_input
+    def capacity_cmd(
+        trace: str = typer.Option(..., "--trace", help="request trace: GenAI CSV, schema "
+                                  "v1 CSV/JSONL or 'multimodal[:seed=N,...]'"),
+        slo: str = typer.Option(..., "--slo", help="wait objectives, e.g. p95=2s,p99=10s"),
+        gpu: str = typer.Option("H100-80GB", "--gpu", help="GPU model of every node"),
+        policies: str = typer.Option("tessera,volcano,kube-default", "--policies"),
+        gpus_per_node: int = typer.Option(8, "--gpus-per-node"),
+        mig_fraction: float = typer.Option(0.0, "--mig-fraction", help="share of nodes "
+                                           "with every GPU in MIG mode"),
+        max_nodes: int = typer.Option(64, "--max-nodes"),
+        min_replicas: int = typer.Option(0, "--min-replicas"),
+        cold_start: float = typer.Option(30.0, "--cold-start"),
+        replica_gpu: str = typer.Option("milli:250", "--replica-gpu"),
+        start_h: float = typer.Option(0.0, "--start-h"),
+        hours: float | None = typer.Option(None, "--hours"),
+        seed: int = typer.Option(0, "--seed"),
+        report: Path | None = typer.Option(None, "--report"),
+    ) -> None:
+        """Search the node count per policy; print GPUs saved by tessera for the same SLO."""
+        from simulator.capacity.plan import plan_capacity, savings_sentence
+        from simulator.capacity.slo import parse_slo
+        from simulator.policies.replay.registry import parse_policies
+        from simulator.serving.config import Autoscale, ServingSpec
+        from simulator.serving.requests import load_requests, window
+
+        objectives = parse_slo(slo)
+        names = parse_policies(policies)
+        base = ServingSpec(nodes=1, gpus_per_node=gpus_per_node, gpu_model=gpu,
+                           replica_gpu=replica_gpu)
+        scale = Autoscale(min_replicas=min_replicas, cold_start_s=cold_start)
+        reqs = load_requests(trace)
+        if hours is not None:
+            reqs = window(reqs, start_h * 3600, hours)
+        if not reqs:
+            raise ValueError("no requests to plan for")
+
+        def show(policy: str, p: object) -> None:
+            typer.echo(f"  {policy}: {p}", err=True)
+
+        caps = plan_capacity(reqs, base, scale, names, objectives, mig_fraction=mig_fraction,
+                             max_nodes=max_nodes, seed=seed, on_probe=show)
+        for c in caps:
+            got = "not met" if c.nodes is None else f"{c.nodes} nodes = {c.gpus} GPUs"
+            typer.echo(f"{c.policy:<14} {got}  (runs at nodes: "
+                       f"{', '.join(str(p.nodes) for p in c.probes)})")
+        typer.echo(savings_sentence(caps, objectives))
+        if report is not None:
+            from simulator.report.document import write_report_dir
+            from simulator.report.from_capacity import capacity_report
+
+            name = Path(trace).name if not trace.startswith("multimodal") else trace
+            for path in write_report_dir(report, capacity_report(caps, objectives, name)):
+                typer.echo(f"wrote {path}", err=True)
