@@ -38,6 +38,13 @@ PLURAL = {
 }  # fmt: skip
 
 
+def _launch(cluster: DevCluster, name: str, argv: list[str], env: Any = None) -> Any:
+    """DevCluster's process launcher (named `launch` or, before the twin work, `_launch`):
+    logs to <work>/logs/<name>.log, stopped with the cluster."""
+    launch = getattr(cluster, "launch", None) or cluster._launch
+    return launch(name, argv, env=env) if env is not None else launch(name, argv)
+
+
 def object_path(doc: dict[str, Any], named: bool = True) -> str:
     group_version = doc["apiVersion"]
     base = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
@@ -137,13 +144,14 @@ def start_sidecar(
     for flag in ("--tls-cert", "--tls-key"):
         if flag in args:
             argv += [flag, _remount(args[args.index(flag) + 1], mounts or {})]
-    proc = cluster._launch(name, argv, env=cluster.opts.tessera_env)
+    proc = _launch(cluster, name, argv, env=cluster.opts.tessera_env)
     # Ready as the chart's readiness probe sees it (chart 0.1.0 probed the verbs' port, later
     # charts the operations port).
     probe = _container(docs, "extender")["readinessProbe"]["httpGet"]
     scheme = probe.get("scheme", "HTTP").lower()
     url = f"{scheme}://127.0.0.1:{metrics if probe['port'] == 'metrics' else port}{probe['path']}"
-    proc.wait_ready(lambda: _ok(url), cluster.opts.ready_timeout_s)
+    # A loaded CI box can take a while to sync and index: allow twice the launcher's default.
+    proc.wait_ready(lambda: _ok(url), 2 * cluster.opts.ready_timeout_s)
     return f"http://127.0.0.1:{metrics}/metrics"
 
 
@@ -168,7 +176,7 @@ def start_chart_scheduler(
             "--bind-address=127.0.0.1", f"--secure-port={port}",
             f"--cert-dir={cluster.work / (name + '-pki')}",
             *[f for f in flags if not f.startswith("--cert-dir")]]  # fmt: skip
-    proc = cluster._launch(name, argv)
+    proc = _launch(cluster, name, argv)
     proc.wait_ready(lambda: _ok(f"https://127.0.0.1:{port}/healthz"), cluster.opts.ready_timeout_s)
     return changed
 
@@ -226,7 +234,7 @@ def wait_mutated(api: KubeApi, namespace: str, resources: dict[str, str]) -> str
 
 
 def stop(cluster: DevCluster, *names: str) -> None:
-    """Stop processes started with `cluster._launch` (the old scheduler pod's containers)."""
+    """Stop processes started with `_launch` (the old scheduler pod's containers)."""
     for name in names:
         cluster.procs.pop(name).stop()
 
@@ -237,7 +245,7 @@ def start_agent(cluster: DevCluster, node: str, nvml_capture: Path) -> None:
             "--nvml-replay", str(nvml_capture), "--port", "0", "--host", "127.0.0.1",
             "--interval", "0.5", "--publish", "on",
             "--kubeconfig", str(kubeconfig_for(cluster, "tessera-agent"))]  # fmt: skip
-    cluster._launch(f"agent-{node}", argv, env=cluster.opts.tessera_env)
+    _launch(cluster, f"agent-{node}", argv, env=cluster.opts.tessera_env)
 
 
 def openssl(*args: str) -> None:
