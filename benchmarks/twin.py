@@ -1,0 +1,110 @@
+"""Calibration: real schedulers on the real control plane vs the simulator's models.
+
+    python3 benchmarks/twin.py [--workload synthetic200|tiresias|synthetic20 ...]
+                               [--schedulers tessera,default,volcano] [--out FILE.json]
+
+Workloads (documented recipes, no tuning on them):
+  synthetic200  `synthetic:seed=0,jobs=200,nodes=16,mig_nodes=4`, speedup 200 (multimodal mix:
+                inference, training gangs, DAG pipelines, MIG notebooks; 246 jobs with stages)
+  tiresias      the bundled Tiresias 60-job trace on 2 x 8 H100, speedup 20
+  synthetic20   `synthetic:seed=1,jobs=20,nodes=4,mig_nodes=1`, speedup 100 (the e2e test's)
+Each scheduler runs on a fresh cluster (`tessera twin run`); prints one row per scheduler with
+the real and simulated useful/held allocation, p50/p95 wait, gangs completed, the verdict and
+the wall time of the real run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from devcluster import binaries  # noqa: E402
+from devcluster.twin.compare import table  # noqa: E402
+from devcluster.twin.real import Binaries  # noqa: E402
+from devcluster.twin.run import parse_schedulers, twin_run  # noqa: E402
+from simulator.workloads.traces import load, tiresias  # noqa: E402
+
+WORKLOADS = {
+    "synthetic200": ("synthetic:seed=0,jobs=200,nodes=16,mig_nodes=4", 200.0),
+    "tiresias": ("tiresias", 20.0),
+    "synthetic20": ("synthetic:seed=1,jobs=20,nodes=4,mig_nodes=1", 100.0),
+}
+
+
+def workload(name: str):  # type: ignore[no-untyped-def]
+    spec, speedup = WORKLOADS[name]
+    if spec == "tiresias":
+        csv = resources.files("simulator.workloads").joinpath("tiresias_60_job.csv")
+        with resources.as_file(csv) as path:
+            return tiresias(path), speedup
+    return load(spec), speedup
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workload", action="append", choices=list(WORKLOADS))
+    ap.add_argument("--schedulers", default="tessera,default,volcano")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--logs", type=Path, default=None, help="keep every component's logs here")
+    ap.add_argument("--fill", default=None, help="static fill instead: comma list of "
+                    "whole,mig (real default/volcano vs kube-default/volcano model)")
+    ap.add_argument("--fill-pods", type=int, default=500)
+    ap.add_argument("--fill-nodes", type=int, default=80)
+    args = ap.parse_args()
+    names = parse_schedulers(args.schedulers)
+    k8s = binaries.build()
+    volcano, kwok = binaries.build_twin()
+    bins = Binaries(k8s, kwok / "kwok", volcano)
+    if args.fill:
+        return fill(args, names, bins)
+    rows = []
+    header = (f"{'workload':<13} {'scheduler':<9} {'useful r/s':>13} {'held r/s':>13} "
+              f"{'p50 wait r/s':>15} {'p95 wait r/s':>17} {'gangs r/s':>9} {'verdict':<8} "
+              f"{'wall s':>6}")  # fmt: skip
+    out_lines = [header, "-" * len(header)]
+    for wname in args.workload or ["synthetic200", "tiresias"]:
+        w, speedup = workload(wname)
+        logs = args.logs / wname if args.logs else None
+        res = twin_run(w, names, bins, speedup=speedup, keep_logs_in=logs)
+        print(table(res.comparisons), file=sys.stderr)
+        for c in res.comparisons:
+            m = {r.metric: r for r in c.rows}
+
+            def pair(k: str, m=m) -> str:
+                return f"{m[k].real:.1f}/{m[k].sim:.1f}"
+
+            out_lines.append(
+                f"{wname:<13} {c.scheduler:<9} {pair('allocated_pct_mean'):>13} "
+                f"{pair('held_pct_mean'):>13} {pair('queue_delay_s.p50'):>15} "
+                f"{pair('queue_delay_s.p95'):>17} "
+                f"{len(c.gangs_real):>4}/{len(c.gangs_sim):<4} {'ok' if c.ok else 'OUT':<8} "
+                f"{c.wall_s:>6.0f}"
+            )
+            rows.append({"workload": wname, "speedup": speedup, **c.to_json()})
+    print("\n".join(out_lines))
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def fill(args: argparse.Namespace, names: list[str], bins: Binaries) -> int:
+    from devcluster.twin.fill import run_fill
+
+    print(f"{'scheduler':<9} {'shape':<6} {'pods':>5} {'bound':>5} {'agree %':>8} "
+          f"{'exact %':>8} {'alt agree %':>11} {'wall s':>7}")  # fmt: skip
+    for shape in args.fill.split(","):
+        for s in (n for n in names if n != "tessera"):
+            r = run_fill(s, shape, bins, pods=args.fill_pods, nodes=args.fill_nodes)
+            print(f"{s:<9} {shape:<6} {r.pods:>5} {r.bound:>5} {r.agreement_pct:>8.1f} "
+                  f"{r.exact:>8.1f} {100.0 * r.agree_alt / max(r.bound, 1):>11.1f} "
+                  f"{r.wall_s:>7.0f}", flush=True)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
