@@ -34,9 +34,9 @@ def test_charts_render_in_chromium_with_axes_and_legends(report_dir: Path) -> No
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "<link" not in html and "<script" not in html
     figures = html.count("<figure class='chart'")
-    # allocation, wait quantiles and idle GPUs (the Tiresias cluster has no MIG: that chart is
-    # replaced by a sentence)
-    assert figures == 3
+    # allocation, wait quantiles, wait quantiles of the one job class (training) and idle GPUs
+    # (the Tiresias cluster has no MIG: that chart is replaced by a sentence)
+    assert figures == 4
     dom = dump_dom_with_probe(report_dir / "report.html", report_dir)
     probes = re.findall(r"<pre class=\"probe\">(\d+) (\d+) (\d+) (\d+) (\d+) (\d+)</pre>", dom)
     assert len(probes) == figures
@@ -61,7 +61,7 @@ def test_screenshot_is_not_blank(report_dir: Path) -> None:
 
 def test_same_numbers_in_csv_and_json(report_dir: Path) -> None:
     doc = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
-    assert doc["verdicts"][0].startswith("Which policy keeps the most GPU capacity allocated")
+    assert doc["verdicts"][0].startswith("Which policy keeps the most GPU capacity usefully allocated")
     with (report_dir / "replay_summary.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["policy"] for r in rows] == ["tessera", "volcano", "kube-default"]
