@@ -61,7 +61,8 @@ def test_screenshot_is_not_blank(report_dir: Path) -> None:
 
 def test_same_numbers_in_csv_and_json(report_dir: Path) -> None:
     doc = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
-    assert doc["verdicts"][0].startswith("Which policy keeps the most GPU capacity usefully allocated")
+    assert doc["verdicts"][0].startswith(
+        "Which policy keeps the most GPU capacity usefully allocated")
     with (report_dir / "replay_summary.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["policy"] for r in rows] == ["tessera", "volcano", "kube-default"]
