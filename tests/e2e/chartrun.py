@@ -19,7 +19,7 @@ import yaml
 from devcluster.cluster import DevCluster
 from devcluster.kubeapi import KubeApi
 from devcluster.nodes import NodeSpec, node_object, pod_object
-from devcluster.procs import free_port
+from devcluster.procs import LaunchError, free_port
 from tests.manifests.chart import CHART, helm, scheduler_config
 
 __all__ = ["free_port"]
@@ -151,8 +151,22 @@ def start_sidecar(
     scheme = probe.get("scheme", "HTTP").lower()
     url = f"{scheme}://127.0.0.1:{metrics if probe['port'] == 'metrics' else port}{probe['path']}"
     # A loaded CI box can take a while to sync and index: allow twice the launcher's default.
-    proc.wait_ready(lambda: _ok(url), 2 * cluster.opts.ready_timeout_s)
+    try:
+        proc.wait_ready(lambda: _ok(url), 2 * cluster.opts.ready_timeout_s)
+    except LaunchError as exc:  # say what the operations port answered, for the failure report
+        raise AssertionError(f"{exc}\n/readyz and watch metrics: {_diagnose(metrics)}") from None
     return f"http://127.0.0.1:{metrics}/metrics"
+
+
+def _diagnose(metrics_port: int) -> str:
+    base = f"http://127.0.0.1:{metrics_port}"
+    try:
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        text = httpx.get(f"{base}/metrics", timeout=5).text
+    except httpx.HTTPError as exc:
+        return f"operations port unreachable: {exc!r}"
+    watch = [line for line in text.splitlines() if "watch" in line and not line.startswith("#")]
+    return f"{ready.status_code} {ready.text!r}; " + "; ".join(watch[:12])
 
 
 def start_chart_scheduler(
