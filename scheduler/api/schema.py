@@ -58,8 +58,16 @@ class ExtenderArgs(BaseModel):
     NodeNames: list[str] | None = Field(default=None, max_length=wire.MAX_NODES)
 
 
+class EchoedNodeList(BaseModel):
+    """The request's own Node objects that passed, echoed byte for byte (whatever they held)."""
+
+    model_config = _OPEN
+    metadata: dict[str, Any] | None = None
+    items: list[dict[str, Any]]
+
+
 class ExtenderFilterResult(BaseModel):
-    Nodes: NodeList | None
+    Nodes: EchoedNodeList | None
     NodeNames: list[str] | None
     FailedNodes: dict[str, str]
     FailedAndUnresolvableNodes: dict[str, str]
