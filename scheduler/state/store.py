@@ -45,7 +45,8 @@ POD_GROUP_KINDS = ("PodGroup",)
 
 @dataclass(frozen=True, slots=True)
 class PodRecord:
-    """What the store keeps of one pod: the parsed request, its raw object, its allocation."""
+    """What the store keeps of one pod: the parsed request, what `allocation_of` reads of its
+    object (`slim`), its allocation."""
 
     request: PodRequest
     raw: Mapping[str, Any]
@@ -83,6 +84,18 @@ def forged(p: Placement, node: Node | None) -> str:
                 return f"placement names whole GPU {g.index} twice"
             whole.add(g.index)
     return ""
+
+
+def slim(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The parts of a pod object `allocation_of` reads (phase, placement annotation): keeping
+    whole objects cost about 2.5 KB a pod (50 MB of 20,000 pods; benchmarks/bench_memory.py)."""
+    out: dict[str, Any] = {"status": {"phase": pod_phase(obj)}}
+    meta = obj.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
+    text = annotations.get(placement_codec.ANNOTATION) if isinstance(annotations, Mapping) else None
+    if text is not None:
+        out["metadata"] = {"annotations": {placement_codec.ANNOTATION: text}}
+    return out
 
 
 def allocation_of(
@@ -270,7 +283,7 @@ class ClusterStore:
             self._unindex(old.request.node_name, pod.uid)
         if pod.node_name:
             self._pods_on.setdefault(pod.node_name, set()).add(pod.uid)
-        self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem)
+        self._pods[pod.uid] = PodRecord(pod, slim(obj), alloc, problem)
         self._hold(pod.uid, old.allocation if old is not None else None, alloc)
         self._keys[pod.key] = pod.uid
         if alloc is not None or pod_phase(obj) in DONE_PHASES:
