@@ -17,6 +17,7 @@ from cli.errors import exits_2_on_bad_input
 if TYPE_CHECKING:
     from simulator.replay.driver import ReplayResult
     from simulator.replay.study import SeedStudy
+    from simulator.serving.metrics import ServingResult
 
 
 def _simulate_group(app: typer.Typer) -> typer.Typer:
@@ -93,6 +94,13 @@ def add_commands(sim: typer.Typer) -> None:
                                            "seed's runs here"),
         as_json: bool = typer.Option(False, "--json", help="print runs and summaries as JSON"),
         workers: int = typer.Option(1, "--workers", help="local processes, one run each"),
+        serving: bool = typer.Option(True, "--serving/--no-serving", help="with the bundled "
+                                     "study: also serve the GenAI requests and the multimodal "
+                                     "day's requests (docs/serving.md)"),
+        genai: Path = typer.Option(Path("../shared/traces/alibaba-genai-v2026/"
+                                        "lora_request_trace.csv"), "--genai",
+                                   help="GenAI v2026 lora_request_trace.csv (skipped with a "
+                                   "note when absent)"),
     ) -> None:
         """The bundled default study (a synthetic multimodal day and the Tiresias 60-job trace)
         or --trace, over several seeds: per metric the mean with a 95 % interval, the best
@@ -108,16 +116,46 @@ def add_commands(sim: typer.Typer) -> None:
             raise ValueError(f"--seed must be >= 0, got {seed}")
         make = bundled_workloads if trace is None else trace_workloads(trace, nodes, fmt)
         studies = compare_seeds(range(seed, seed + seeds), make, names, workers=workers)
+        served = _serve_bundled(seed, genai, names) if serving and trace is None else []
         if report is not None:
-            from simulator.report.files import write_report
+            from simulator.report.document import write_report_dir
+            from simulator.report.from_replay import replay_report
 
             runs = [r for st in studies for r in st.runs if r.seed == seed]
-            for p in write_report(report, runs):
+            doc = replay_report(runs, "Tessera study")
+            if served:
+                from simulator.report.from_serving import serving_report
+
+                doc = doc.merge(serving_report(served))
+            for p in write_report_dir(report, doc):
                 typer.echo(f"wrote {p}", err=True)
         if as_json:
             typer.echo(studies_json(studies))
         else:
             typer.echo("\n\n".join(table(st.workload, st.summary) for st in studies))
+            if served:
+                from cli.serving import summary_table
+
+                typer.echo(f"\nServing (seed {seed}):\n{summary_table(served)}")
+
+
+def _serve_bundled(seed: int, genai: Path, names: list[str]) -> list[ServingResult]:
+    """The serving half of the study, with a progress bar on stderr."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from simulator.serving.bundled import bundled_serving, serving_cases
+
+    policies = [n for n in names if n != "tessera-static"] or names
+    trace = genai if genai.is_file() else None
+    if trace is None:
+        typer.echo(f"note: {genai} not found; serving study without the GenAI trace "
+                   "(pass --genai PATH)", err=True)
+    total = len(serving_cases(seed, trace)) * len(policies)
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("serving study", total=total)
+        return list(bundled_serving(seed, trace, policies,
+                                    lambda what: bar.update(task, advance=1, description=what)))
 
 
 def studies_json(studies: list[SeedStudy]) -> str:

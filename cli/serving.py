@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -19,6 +20,13 @@ def _table(rows: list[dict[str, object]]) -> str:
                         for i, (c, w) in enumerate(zip(row, widths, strict=True)))
               for row in cells]
     return "\n".join(lines)
+
+
+def summary_table(results: list[Any]) -> str:
+    from simulator.report.from_serving import SUMMARY_KEYS
+
+    return _table([{"trace": r.trace, "policy": r.policy,
+                    **{k: r.summary[k] for k in SUMMARY_KEYS}} for r in results])
 
 
 def add_commands(sim: typer.Typer) -> None:

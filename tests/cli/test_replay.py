@@ -42,8 +42,13 @@ def test_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
 
 @pytest.mark.slow
 def test_compare_prints_the_bundled_study_table() -> None:
-    res = runner.invoke(app, ["simulate", "compare", "--seeds", "2", "--workers", "2"])
+    res = runner.invoke(app, ["simulate", "compare", "--seeds", "2", "--workers", "2",
+                              "--genai", "no-such-genai.csv"])
     assert res.exit_code == 0, res.output
+    # the serving half: the multimodal day's requests per policy (no GenAI file: a note)
+    assert "no-such-genai.csv not found" in res.stderr
+    serving = res.stdout.split("Serving (seed 0):")[1].splitlines()
+    assert [r.split()[-13] for r in serving[2:]] == ["tessera", "volcano", "kube-default"]
     # Two studies (the synthetic day and the Tiresias trace), each with its own header.
     heads = [r for r in res.stdout.splitlines() if "mean +/- 95 % interval over 2 seeds" in r]
     assert [h.split(":")[0] for h in heads] == ["synthetic", "tiresias_60_job.csv"]
