@@ -157,6 +157,9 @@ class ServingRun:
                 self.scale_down(svc, have - want, now)
         if self.pending:
             self.place(now)
+        if not self.events and self.placed == 0:
+            return  # nothing runs, nothing arrives: unplaceable replicas never will be; the
+            # requests still queued stay unserved (counted as SLO misses)
         busy = any(s.replicas or s.queue for s in self.services.values())
         if busy or now < self.last_arrival:
             nxt = now + self.scale.interval_s

@@ -86,3 +86,11 @@ def test_same_seed_same_json() -> None:
     a = serving_json([run_serving(reqs, spec, Autoscale(), "kube-default", "x", seed=3)])
     b = serving_json([run_serving(reqs, spec, Autoscale(), "kube-default", "x", seed=3)])
     assert a == b
+
+
+def test_replicas_that_never_fit_end_the_run_unserved() -> None:
+    # a MIG replica on a cluster without MIG GPUs can never be placed: the run must end with
+    # the request unserved (it looped on autoscaler ticks before)
+    reqs = [Request(0.0, 5.0, "m", "text", None, "mig:1g.10gb")]
+    out = serve(reqs, ServingSpec(nodes=1, gpus_per_node=1), EAGER, "tessera")
+    assert math.isnan(out.start[0]) and out.replica_spans == []
