@@ -94,3 +94,35 @@ def add_commands(sim: typer.Typer) -> None:
 
 def register(app: typer.Typer) -> None:
     add_commands(_simulate_group(app))
+    add_sweep(_simulate_group(app))
+
+
+def add_sweep(sim: typer.Typer) -> None:
+    @sim.command("sweep")
+    @exits_2_on_bad_input
+    def sweep_cmd(
+        traces: str = typer.Option("multimodal", "--traces", help="semicolon-separated request "
+                                   "traces (paths or 'multimodal[:k=v ...]')"),
+        policies: str = typer.Option("tessera,volcano,kube-default", "--policies"),
+        seeds: str = typer.Option("0", "--seeds", help="comma list of seeds"),
+        loads: str = typer.Option("1.0", "--loads", help="comma list of load factors"),
+        nodes: int = typer.Option(3, "--nodes"),
+        mig_nodes: int = typer.Option(2, "--mig-nodes"),
+        ray: str | None = typer.Option(None, "--ray", help="Ray address ('auto', "
+                                       "'ray://head:10001', 'local'); else a local pool"),
+        workers: int = typer.Option(1, "--workers", help="local processes without --ray"),
+    ) -> None:
+        """Serving sweep (policies x traces x seeds x loads); prints one JSON document."""
+        from simulator.policies.replay.registry import parse_policies
+        from simulator.sweep.run import cells, run_local, run_ray, sweep_json
+
+        try:
+            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+            load_list = [float(f) for f in loads.split(",") if f.strip()]
+        except ValueError:
+            raise BadInput(f"--seeds/--loads: numbers expected, got {seeds!r} / "
+                           f"{loads!r}") from None
+        todo = cells(parse_policies(policies), [t for t in traces.split(";") if t],
+                     seed_list, load_list, nodes, mig_nodes)
+        results = run_ray(todo, ray) if ray else run_local(todo, workers)
+        typer.echo(sweep_json(results))

@@ -55,3 +55,16 @@ def test_plan_capacity_states_gpus_saved(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["plan", "capacity", "--trace", str(_trace(tmp_path)),
                               "--slo", "p95=fast"])
     assert bad.exit_code == 2 and "bad --slo term 'p95=fast'" in bad.stderr
+
+
+def test_sweep_prints_one_json_cell_per_combination() -> None:
+    spec = "multimodal:models=10,requests=60,training_jobs=0,pipelines=0,ensembles=0"
+    res = runner.invoke(app, ["simulate", "sweep", "--traces", spec, "--nodes", "1",
+                              "--mig-nodes", "1", "--policies", "tessera,kube-default",
+                              "--loads", "1,2"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [(d["cell"]["load"], d["cell"]["policy"]) for d in doc] == [
+        (1.0, "tessera"), (1.0, "kube-default"), (2.0, "tessera"), (2.0, "kube-default")]
+    bad = runner.invoke(app, ["simulate", "sweep", "--loads", "fast"])
+    assert bad.exit_code == 2 and "--seeds/--loads" in bad.stderr
