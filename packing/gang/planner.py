@@ -24,16 +24,13 @@ from packing.gang.state import UNTRACKED, FleetState, evaluate_plan
 from packing.gang.types import (
     GangMember,
     GangPlan,
-    GpuSlot,
-    Grant,
     MemberPlacement,
     NodeSlot,
     Objective,
     Status,
 )
 
-__all__ = ["GangMember", "GangPlan", "GpuSlot", "Grant", "MemberPlacement", "NodeSlot",
-           "plan_gang"]
+__all__ = ["plan_gang"]
 
 
 def _prune(st: FleetState, classes: Classes, greedy_nodes: set[int],

@@ -8,10 +8,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from simulator.traces.errors import LoadReport, TraceError
+from simulator.traces.errors import LoadReport, SkippedRows, TraceError
 
 T = TypeVar("T")
-_MAX_ERRORS_KEPT = 5
 
 
 class Row:
@@ -83,8 +82,7 @@ def read_rows(
                 name, 1, None, f"unexpected header {','.join(header)!r}; expected {expected}"
             )
         rows: list[T] = []
-        skipped = 0
-        errors: list[str] = []
+        skipped = SkippedRows()
         for line, values in enumerate(reader, start=2):
             if not values or all(not v.strip() for v in values):
                 continue
@@ -97,7 +95,5 @@ def read_rows(
             except TraceError as exc:
                 if not lenient:
                     raise
-                skipped += 1
-                if len(errors) < _MAX_ERRORS_KEPT:
-                    errors.append(str(exc))
-    return LoadReport(tuple(rows), skipped, tuple(errors))
+                skipped.add(exc)
+    return LoadReport(tuple(rows), skipped.count, tuple(skipped.first))

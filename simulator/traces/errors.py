@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -23,3 +23,18 @@ class LoadReport(Generic[T]):
     rows: tuple[T, ...]
     skipped: int = 0
     first_errors: tuple[str, ...] = ()  # up to a few messages for the skipped rows
+
+
+@dataclass
+class SkippedRows:
+    """What a lenient load keeps of the rows it skips: their number and the first few messages."""
+
+    MAX_KEPT = 5
+
+    count: int = 0
+    first: list[str] = field(default_factory=list)
+
+    def add(self, exc: TraceError) -> None:
+        self.count += 1
+        if len(self.first) < self.MAX_KEPT:
+            self.first.append(str(exc))

@@ -23,7 +23,7 @@ from typing import Any
 
 from packing.catalogue import get_model
 from scheduler.policy.model import GpuRequest
-from simulator.traces.errors import LoadReport, TraceError
+from simulator.traces.errors import LoadReport, SkippedRows, TraceError
 
 MODALITIES = ("text", "image", "audio", "video", "multimodal", "unspecified")
 KINDS = ("service", "request", "training", "batch", "pipeline_stage")
@@ -32,7 +32,6 @@ FIELDS = (
     "pipeline_id", "upstream", "gpu", "gpu_memory_mib", "gpu_model", "cpu_milli", "memory_mib",
     "priority", "slo_ms",
 )  # fmt: skip
-_MAX_ERRORS_KEPT = 5
 
 
 class SchemaError(TraceError):
@@ -231,7 +230,7 @@ def load_records(path: str | Path, *, lenient: bool = False) -> LoadReport[Trace
     jsonl = Path(path).suffix in (".jsonl", ".ndjson")
     items = _jsonl_records(name, text) if jsonl else _csv_records(name, text)
     good: list[tuple[int, TraceRecord]] = []
-    skipped, errors = 0, list[str]()
+    skipped = SkippedRows()
     seen: set[str] = set()
     for item in items:
         try:
@@ -245,11 +244,9 @@ def load_records(path: str | Path, *, lenient: bool = False) -> LoadReport[Trace
         except SchemaError as exc:
             if not lenient:
                 raise
-            skipped += 1
-            if len(errors) < _MAX_ERRORS_KEPT:
-                errors.append(str(exc))
+            skipped.add(exc)
     _check_links(name, good)
-    return LoadReport(tuple(r for _, r in good), skipped, tuple(errors))
+    return LoadReport(tuple(r for _, r in good), skipped.count, tuple(skipped.first))
 
 
 def to_jsonl(records: list[TraceRecord] | tuple[TraceRecord, ...]) -> str:
