@@ -78,6 +78,7 @@ class DevCluster:
         self.server = f"https://127.0.0.1:{self.ports['apiserver']}"
         self.kubeconfig = self.work / "kubeconfig"
         self.procs: dict[str, Proc] = {}
+        self._displaced: list[Proc] = []  # launched under a name launched again later
         self._api: KubeApi | None = None
 
     # Lifecycle -----------------------------------------------------------------------------
@@ -136,6 +137,13 @@ class DevCluster:
     def close(self, keep: bool = False) -> None:
         order = ("kwok", "kube-scheduler", "vc-scheduler", "vc-controller-manager", "tessera",
                  "kube-apiserver", "etcd")  # fmt: skip
+        # Whatever else `launch` started (sidecars, agents, extra schedulers, and processes a
+        # later launch of the same name displaced) goes first, newest first, while the
+        # apiserver is still up; then the core components in their order.
+        extras = [p for n, p in self.procs.items() if n not in order]
+        for proc in [*reversed(extras), *reversed(self._displaced)]:
+            proc.stop()
+        self._displaced.clear()
         for name in order:
             if name in self.procs:
                 self.procs[name].stop()
@@ -265,6 +273,8 @@ class DevCluster:
     def launch(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Proc:
         """Start a component logging to <work>/logs/<name>.log; `close` stops it."""
         proc = Proc(name, argv, self.logs / f"{name}.log", env=env).start()
+        if name in self.procs:
+            self._displaced.append(self.procs[name])
         self.procs[name] = proc
         return proc
 
