@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
-TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
+def _text() -> list[tuple[str, str]]:
+    """A new header list per reply: wsgiref keeps the very list given to start_response and
+    adds Content-Length to it, so a shared list carried the first reply's length into every
+    later one (an "ok" sent as 22 bytes: the malformed /readyz of the chart e2e runs)."""
+    return [("Content-Type", "text/plain; charset=utf-8")]
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -38,22 +39,24 @@ def ops_app(
         if path == "/metrics":
             return metrics(environ, start_response)
         if path == "/healthz":
-            start_response("200 OK", TEXT)
+            start_response("200 OK", _text())
             return [b"ok"]
         if path == "/readyz":
             if ready():
-                start_response("200 OK", TEXT)
+                start_response("200 OK", _text())
                 return [b"ok"]
-            start_response("503 Service Unavailable", TEXT)
+            start_response("503 Service Unavailable", _text())
             return [b"watch cache not synced"]
-        start_response("404 Not Found", TEXT)
+        start_response("404 Not Found", _text())
         return [b"only /metrics, /healthz and /readyz are served on this port"]
 
     return app
 
 
 def serve_ops(registry: CollectorRegistry, ready: Callable[[], bool], host: str, port: int) -> int:
-    """Serve the operations port on a daemon thread; returns the bound port. Raises OSError."""
-    server = make_server(host, port, ops_app(registry, ready), _Server, _QuietHandler)
+    """Serve the operations port on a daemon thread; returns the bound port. Raises OSError.
+    The server class is prometheus_client's own (`start_http_server` uses it): wsgiref with a
+    daemon thread per connection."""
+    server = make_server(host, port, ops_app(registry, ready), ThreadingWSGIServer, _QuietHandler)
     threading.Thread(target=server.serve_forever, name="tessera-ops", daemon=True).start()
     return int(server.server_address[1])

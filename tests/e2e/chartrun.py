@@ -150,12 +150,9 @@ def start_sidecar(
     probe = _container(docs, "extender")["readinessProbe"]["httpGet"]
     scheme = probe.get("scheme", "HTTP").lower()
     url = f"{scheme}://127.0.0.1:{metrics if probe['port'] == 'metrics' else port}{probe['path']}"
-    # Known flake (see docs/deploy.md gaps): in long runs the operations port once answered a
-    # malformed reply; the verbs port's own /readyz (same readiness) is the fallback here.
-    verbs_ready = f"{'https' if '--tls-cert' in args else 'http'}://127.0.0.1:{port}/readyz"
     # A loaded CI box can take a while to sync and index: allow twice the launcher's default.
     try:
-        proc.wait_ready(lambda: _ok(url) or _ok(verbs_ready), 2 * cluster.opts.ready_timeout_s)
+        proc.wait_ready(lambda: _ok(url), 2 * cluster.opts.ready_timeout_s)
     except LaunchError as exc:  # say what the operations port answered, for the failure report
         raise AssertionError(f"{exc}\n/readyz and watch metrics: {_diagnose(metrics)}") from None
     return f"http://127.0.0.1:{metrics}/metrics"
