@@ -30,8 +30,13 @@ def register(app: typer.Typer) -> None:
         gpu: str = typer.Option("H100-80GB", "--gpu", help="GPU model of every node"),
         policies: str = typer.Option("tessera,volcano,kube-default", "--policies"),
         gpus_per_node: int = typer.Option(8, "--gpus-per-node"),
-        mig_fraction: float = typer.Option(0.0, "--mig-fraction", help="share of nodes "
-                                           "with every GPU in MIG mode"),
+        mig_fraction: str = typer.Option("auto", "--mig-fraction", help="share of nodes "
+                                         "with every GPU in MIG mode, 0..1, or auto (the "
+                                         "trace's MIG share of offered load)"),
+        mig_layouts: str = typer.Option("planner", "--mig-layouts", help="planner (the "
+                                        "repartition planner's layouts for the trace's MIG "
+                                        "demand mix) or static (1g.10gb x2 + 2g.20gb + "
+                                        "3g.40gb on every MIG GPU)"),
         max_nodes: int = typer.Option(64, "--max-nodes"),
         min_replicas: int = typer.Option(0, "--min-replicas"),
         cold_start: float = typer.Option(30.0, "--cold-start"),
@@ -42,6 +47,7 @@ def register(app: typer.Typer) -> None:
         report: Path | None = typer.Option(None, "--report"),
     ) -> None:
         """Search the node count per policy; print GPUs saved by tessera for the same SLO."""
+        from simulator.capacity.layouts import PlannedLayouts, mig_mix
         from simulator.capacity.plan import plan_capacity, savings_sentence
         from simulator.capacity.slo import parse_slo
         from simulator.policies.replay.registry import parse_policies
@@ -49,6 +55,9 @@ def register(app: typer.Typer) -> None:
         from simulator.serving.requests import load_requests, window
 
         objectives = parse_slo(slo)
+        if mig_layouts not in ("planner", "static"):
+            raise ValueError(f"--mig-layouts must be planner or static, got {mig_layouts!r}")
+        fraction = None if mig_fraction == "auto" else _fraction(mig_fraction)
         names = parse_policies(policies)
         base = ServingSpec(nodes=1, gpus_per_node=gpus_per_node, gpu_model=gpu,
                            replica_gpu=replica_gpu)
@@ -62,17 +71,32 @@ def register(app: typer.Typer) -> None:
         def show(policy: str, p: object) -> None:
             typer.echo(f"  {policy}: {p}", err=True)
 
-        caps = plan_capacity(reqs, base, scale, names, objectives, mig_fraction=mig_fraction,
-                             max_nodes=max_nodes, seed=seed, on_probe=show)
+        layouts = PlannedLayouts(mig_mix(reqs, base), gpu, planner=mig_layouts == "planner")
+        caps = plan_capacity(reqs, base, scale, names, objectives, mig_fraction=fraction,
+                             max_nodes=max_nodes, seed=seed, layouts=layouts, on_probe=show)
         for c in caps:
             got = "not met" if c.nodes is None else f"{c.nodes} nodes = {c.gpus} GPUs"
             typer.echo(f"{c.policy:<14} {got}  (runs at nodes: "
                        f"{', '.join(str(p.nodes) for p in c.probes)})")
+        for row in layouts.rows(gpus_per_node):
+            typer.echo(f"MIG layout at {row['mig_gpus']} MIG GPUs: {row['layout']} on "
+                       f"{row['gpus_with_layout']} GPUs ({row['source']})")
         typer.echo(savings_sentence(caps, objectives))
         if report is not None:
             from simulator.report.document import write_report_dir
             from simulator.report.from_capacity import capacity_report
 
             name = Path(trace).name if not trace.startswith("multimodal") else trace
-            for path in write_report_dir(report, capacity_report(caps, objectives, name)):
+            doc = capacity_report(caps, objectives, name, layouts=layouts.rows(gpus_per_node))
+            for path in write_report_dir(report, doc):
                 typer.echo(f"wrote {path}", err=True)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--mig-fraction must be a number in 0..1 or auto, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise ValueError(f"--mig-fraction must be in 0..1 or auto, got {text!r}")
+    return value

@@ -37,7 +37,7 @@ def _quantity(name: str, value: int) -> str:
 def node_for(spec: NodeSpec) -> dict[str, Any]:
     counters = node_counters(spec)
     gpus = [
-        GpuSpec(mig=True, instances=[(p, s, False) for p, s in spec.mig_layout])
+        GpuSpec(mig=True, instances=[(p, s, False) for p, s in spec.gpu_layout(i)])
         if i < spec.mig_gpus
         else GpuSpec()
         for i in range(spec.gpus)

@@ -24,9 +24,10 @@ def node_counters(spec: NodeSpec) -> Res:
         MEMORY: spec.memory_bytes,
         GPU: (spec.gpus - spec.mig_gpus) * MILLI,
     }
-    for profile, _start in spec.mig_layout:
-        key = mig_resource(profile)
-        out[key] = out.get(key, 0) + spec.mig_gpus * MILLI
+    for i in range(spec.mig_gpus):
+        for profile, _start in spec.gpu_layout(i):
+            key = mig_resource(profile)
+            out[key] = out.get(key, 0) + MILLI
     return out
 
 

@@ -30,7 +30,8 @@ def build_node(spec: NodeSpec, dynamic_mig: bool) -> Node:
     gpus = []
     for i in range(spec.gpus):
         mig = i < spec.mig_gpus
-        inst = () if (dynamic_mig or not mig) else tuple(MigSlot(p, s) for p, s in spec.mig_layout)
+        static = () if dynamic_mig else spec.gpu_layout(i)  # () for a non-MIG GPU
+        inst = tuple(MigSlot(p, s) for p, s in static)
         gpus.append(Gpu(i, f"GPU-{spec.name}-{i}", key, memory, mig, inst))
     return Node(
         spec.name,

@@ -11,7 +11,10 @@ from simulator.report.document import ChartSpec, Report, Row
 
 
 def capacity_report(caps: Sequence[PolicyCapacity], objectives: Sequence[Objective],
-                    trace: str, title: str = "Tessera capacity plan") -> Report:
+                    trace: str, title: str = "Tessera capacity plan",
+                    layouts: Sequence[Row] = ()) -> Report:
+    """`layouts`: rows of simulator.capacity.layouts.PlannedLayouts.rows (the static MIG
+    layouts each probed cluster size used), listed and summed up in a note."""
     answer: list[Row] = [{"trace": trace, "policy": c.policy,
                           "nodes": -1 if c.nodes is None else c.nodes,
                           "gpus": -1 if c.gpus is None else c.gpus,
@@ -23,12 +26,18 @@ def capacity_report(caps: Sequence[PolicyCapacity], objectives: Sequence[Objecti
     key = f"attain_p{first.quantile:g}_pct"
     curve: list[Row] = [{"trace": trace, "policy": r["policy"], "gpus": r["gpus"],
                          "attainment_pct": r[key]} for r in runs]
+    used = sorted({f"{r['layout']} ({r['source']})" for r in layouts})
+    mig_note = ("MIG GPUs held no instance in any probe (no MIG node)." if not layouts else
+                "Static MIG layouts (what volcano, kube-default and tessera-static see; tessera "
+                "with dynamic MIG places its own instances), per probed MIG GPU count in "
+                "mig_layouts: " + "; ".join(used) + ".")
     return Report(
         title,
         verdicts=[savings_sentence(caps, objectives)],
         sources=[f"{trace}: {len(runs)} simulated serving runs (one per policy and node count "
                  "probed)"],
-        tables={"capacity_answer": answer, "capacity_runs": runs},
+        tables={"capacity_answer": answer, "capacity_runs": runs,
+                **({"mig_layouts": [dict(r) for r in layouts]} if layouts else {})},
         datasets={"capacity_curve": curve},
         charts=[ChartSpec("capacity_curve", "point", "gpus", "attainment_pct", "policy",
                           f"Capacity curve: requests waiting <= {first.seconds:g} s",
@@ -36,5 +45,5 @@ def capacity_report(caps: Sequence[PolicyCapacity], objectives: Sequence[Objecti
                           facet="trace")],
         notes=["Nodes are searched by doubling then bisection, assuming more nodes never "
                "break the objectives; every probe is listed in capacity_runs. -1 in the "
-               "answer: not met within --max-nodes."],
+               "answer: not met within --max-nodes.", mig_note],
     )

@@ -54,6 +54,9 @@ class ServingSpec:
     replica_cpu_milli: int = 4000
     replica_memory_mib: int = 16 * 1024
     mig_nodes: int = 0  # nodes whose GPUs are all in MIG mode (simulator.serving.sim)
+    # static per-GPU MIG layouts of the MIG nodes' GPUs, node by node (simulator.capacity.
+    # layouts); () = every MIG GPU holds the static layout 1g.10gb x 2 + 2g.20gb + 3g.40gb
+    mig_layouts: tuple[tuple[tuple[str, int], ...], ...] = ()
     slo_wait_s: float = 10.0  # default queueing objective for requests without slo_ms
 
     def __post_init__(self) -> None:
@@ -61,6 +64,9 @@ class ServingSpec:
             raise ValueError(f"serving cluster: need >= 1 node and GPU, got {self.nodes} nodes")
         if not 0 <= self.mig_nodes <= self.nodes:
             raise ValueError(f"mig_nodes must be 0..{self.nodes}, got {self.mig_nodes}")
+        if self.mig_layouts and len(self.mig_layouts) != self.mig_nodes * self.gpus_per_node:
+            raise ValueError(f"{len(self.mig_layouts)} MIG layouts for "
+                             f"{self.mig_nodes * self.gpus_per_node} MIG GPUs")
         parse_gpu(self.replica_gpu, self.replica_gpu_memory_mib)
         if self.slo_wait_s <= 0:
             raise ValueError(f"SLO wait must be > 0 s, got {self.slo_wait_s}")

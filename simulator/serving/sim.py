@@ -63,14 +63,20 @@ class Outcome:
 
 def serving_cluster(spec: ServingSpec) -> tuple[NodeSpec, ...]:
     """`nodes` nodes; the last `mig_nodes` have every GPU in MIG mode, each starting with the
-    static layout 1g.10gb x 2 + 2g.20gb + 3g.40gb (what tessera's dynamic MIG may change)."""
-    def mig(i: int) -> bool:
-        return i >= spec.nodes - spec.mig_nodes
+    spec's per-GPU layouts, else the static layout 1g.10gb x 2 + 2g.20gb + 3g.40gb (counter-based
+    policies see these instances; tessera's dynamic MIG places its own)."""
+    first_mig = spec.nodes - spec.mig_nodes
+    g = spec.gpus_per_node
+
+    def layouts(i: int) -> tuple[tuple[tuple[str, int], ...], ...]:
+        k = i - first_mig
+        return spec.mig_layouts[k * g:(k + 1) * g] if spec.mig_layouts else ()
 
     return tuple(
-        NodeSpec(f"gpu-{i:03d}", spec.gpu_model, spec.gpus_per_node, 128_000,
-                 2048 * 1024 * MiB, mig_gpus=spec.gpus_per_node if mig(i) else 0,
-                 mig_layout=STATIC_MIG_LAYOUT if mig(i) else ())
+        NodeSpec(f"gpu-{i:03d}", spec.gpu_model, g, 128_000,
+                 2048 * 1024 * MiB, mig_gpus=g if i >= first_mig else 0,
+                 mig_layout=STATIC_MIG_LAYOUT if i >= first_mig else (),
+                 mig_layouts=layouts(i) if i >= first_mig else ())
         for i in range(spec.nodes))
 
 

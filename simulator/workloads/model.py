@@ -26,6 +26,19 @@ class NodeSpec:
     memory_bytes: int
     mig_gpus: int = 0
     mig_layout: tuple[tuple[str, int], ...] = ()
+    # per-GPU layouts of the first `mig_gpus` GPUs (a planner's answer); () = `mig_layout` on each
+    mig_layouts: tuple[tuple[tuple[str, int], ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mig_layouts and len(self.mig_layouts) != self.mig_gpus:
+            raise ValueError(f"node {self.name}: {len(self.mig_layouts)} per-GPU MIG layouts "
+                             f"for {self.mig_gpus} MIG GPUs")
+
+    def gpu_layout(self, i: int) -> tuple[tuple[str, int], ...]:
+        """The static MIG instances (profile, start) of GPU `i`."""
+        if i >= self.mig_gpus:
+            return ()
+        return self.mig_layouts[i] if self.mig_layouts else self.mig_layout
 
 
 @dataclass(frozen=True)
