@@ -55,8 +55,14 @@ def main() -> int:
                     "whole,mig (real default/volcano vs kube-default/volcano model)")
     ap.add_argument("--fill-pods", type=int, default=500)
     ap.add_argument("--fill-nodes", type=int, default=80)
+    ap.add_argument("--fill-save", type=Path, default=None,
+                    help="keep each real fill's placements as DIR/fill-<scheduler>-<shape>.json")
+    ap.add_argument("--fill-from", type=Path, action="append", default=None,
+                    help="score the model against a saved real fill (no cluster is started)")
     args = ap.parse_args()
     names = parse_schedulers(args.schedulers)
+    if args.fill_from:
+        return fill(args, names, None)
     k8s = binaries.build()
     volcano, kwok = binaries.build_twin()
     bins = Binaries(k8s, kwok / "kwok", volcano)
@@ -92,17 +98,29 @@ def main() -> int:
     return 0
 
 
-def fill(args: argparse.Namespace, names: list[str], bins: Binaries) -> int:
-    from devcluster.twin.fill import run_fill
+def fill(args: argparse.Namespace, names: list[str], bins: Binaries | None) -> int:
+    from devcluster.twin.fill import RealFill, agreement, run_real_fill
 
-    print(f"{'scheduler':<9} {'shape':<6} {'pods':>5} {'bound':>5} {'agree %':>8} "
-          f"{'exact %':>8} {'alt agree %':>11} {'wall s':>7}")  # fmt: skip
-    for shape in args.fill.split(","):
-        for s in (n for n in names if n != "tessera"):
-            r = run_fill(s, shape, bins, pods=args.fill_pods, nodes=args.fill_nodes)
-            print(f"{s:<9} {shape:<6} {r.pods:>5} {r.bound:>5} {r.agreement_pct:>8.1f} "
-                  f"{r.exact:>8.1f} {100.0 * r.agree_alt / max(r.bound, 1):>11.1f} "
-                  f"{r.wall_s:>7.0f}", flush=True)  # fmt: skip
+    print(f"{'scheduler':<9} {'shape':<6} {'model':<7} {'pods':>5} {'bound':>5} {'agree %':>8} "
+          f"{'exact %':>8} {'tied %':>7} {'wall s':>7}")  # fmt: skip
+    if args.fill_from:
+        runs = [RealFill.load(p) for p in args.fill_from]
+    else:
+        assert bins is not None
+        runs = []
+        for shape in args.fill.split(","):
+            for s in (n for n in names if n != "tessera"):
+                real = run_real_fill(s, shape, bins, pods=args.fill_pods, nodes=args.fill_nodes)
+                if args.fill_save:
+                    args.fill_save.mkdir(parents=True, exist_ok=True)
+                    real.save(args.fill_save / f"fill-{s}-{shape}.json")
+                runs.append(real)
+    for real in runs:
+        for variant in ("before", "model"):
+            r = agreement(real, variant)
+            print(f"{r.scheduler:<9} {r.shape:<6} {variant:<7} {r.pods:>5} {r.bound:>5} "
+                  f"{r.agreement_pct:>8.1f} {r.exact:>8.1f} {r.tied:>7.1f} {r.wall_s:>7.0f}",
+                  flush=True)  # fmt: skip
     return 0
 
 

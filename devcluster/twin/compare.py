@@ -43,7 +43,7 @@ def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float) -> Replay
     if scheduler == "default":
         return KubeDefaultPolicy(w.nodes, random.Random(seed))
     if scheduler == "volcano":
-        cfg = VolcanoConfig(schedule_period_s=1.0 * speedup)
+        cfg = VolcanoConfig(schedule_period_s=1.0 * speedup, timestamp_resolution_s=1.0 * speedup)
         return VolcanoPolicy(w.nodes, random.Random(seed), cfg)
     raise ValueError(f"unknown scheduler {scheduler!r}")
 

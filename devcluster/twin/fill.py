@@ -3,20 +3,26 @@ its model; how often the real node choice is one the model would make.
 
 The model is teacher-forced: before each pod its state is the real placements so far, so one
 disagreement does not cascade. A real choice *agrees* when it is among the model's top-scored
-feasible nodes (both schedulers break ties at random, so "the same node" is not defined for a
-tie); `exact` is the chance the model's random tie-break picks that very node (1 / ties).
+feasible nodes: both schedulers break ties at random, so this is agreement up to ties; `exact`
+is the chance the model's random tie-break picks that very node (1 / ties), and `tied` the
+share of pods whose top score several nodes shared.
 
-Pods are created in batches and the order is the order the watch saw them bound: batch 1 for
-kube-scheduler (one pod per scheduling cycle, exact order); for Volcano a batch of 10 goes into
-one 1 s session, whose allocation order the bind order reflects.
+kube-scheduler gets one pod at a time (one scheduling cycle each), so the order is the bind
+order. Volcano gets batches of 10 pods per 1 s session; binds run in parallel goroutines, so
+within a session the order is the model's job order (PodGroup creation second, then the job
+UID `namespace/name` as a string), the one claim about ordering this measures with the rest.
+Sessions are told apart by the gaps between binds (binds of one session come milliseconds
+apart, sessions a period apart).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from devcluster.cluster import ClusterOptions, DevCluster
 from devcluster.kubeapi import KubeApi
@@ -24,37 +30,56 @@ from devcluster.nodes import pod_object
 from devcluster.twin.objects import node_for
 from devcluster.twin.real import Binaries
 from devcluster.twin.watch import PodWatch
-from devcluster.volcano import GROUP_ANNOTATION, create_podgroup, podgroup
+from devcluster.volcano import GROUP_ANNOTATION, PODGROUPS, create_podgroup, podgroup
 from simulator.cluster import resources as r
 from simulator.cluster.counters import node_counters
 from simulator.cluster.resources import CPU, GPU, MEMORY, MILLI, Res, mig_resource
-from simulator.policies.replay.kube_default import least_allocated
+from simulator.policies.replay import kube_default
 from simulator.policies.replay.volcano.config import VolcanoConfig
 from simulator.policies.replay.volcano.objects import Node, Task
-from simulator.policies.replay.volcano.scoring import balanced_allocation, binpack, node_score
+from simulator.policies.replay.volcano.scoring import balance, binpack, least_allocated, node_score
 from simulator.workloads.model import NodeSpec
 from simulator.workloads.synthetic import STATIC_MIG_LAYOUT, GiB
 
 MIG_PROFILES = ("1g.10gb", "1g.10gb", "2g.20gb", "3g.40gb")
+SESSION_GAP_S = 0.4  # binds further apart than this belong to different Volcano sessions
 
 
-def _balanced(node: Node, task: Task, dims: tuple[str, ...]) -> int:
-    if GPU in dims:
-        return balanced_allocation(node, task)
-    return balanced_allocation(node, Task(task.uid, task.name, task.job,
-                                          {k: v for k, v in task.resreq.items() if k in dims}))
+@dataclass
+class RealFill:
+    """What the real scheduler did: pod requests, and per bound pod (index, node, bind time)."""
+
+    scheduler: str
+    shape: str
+    nodes: int
+    seed: int
+    pods: list[Res]
+    bound: list[tuple[int, str, float]]
+    created: dict[int, str] = field(default_factory=dict)  # PodGroup creationTimestamp
+    wall_s: float = 0.0
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> RealFill:
+        d = json.loads(path.read_text())
+        d["bound"] = [tuple(b) for b in d["bound"]]
+        d["created"] = {int(k): v for k, v in d["created"].items()}
+        return cls(**d)
 
 
 @dataclass
 class FillResult:
     scheduler: str
     shape: str
+    variant: str
     pods: int
     bound: int
     agree: int
     exact: float
+    tied: float
     wall_s: float
-    agree_alt: int = 0
 
     @property
     def agreement_pct(self) -> float:
@@ -90,37 +115,80 @@ def _quantities(req: Res) -> dict[str, str]:
             for k, v in req.items()}  # fmt: skip
 
 
+def _score_before(scheduler: str, node: Node, task: Task) -> float:
+    """The models before the calibration fixes, kept to measure the fixes on the same real
+    run: BalancedAllocation as int((1 - std) * 100) of the node with the pod (the pre-v1.36
+    formula) over cpu, memory and GPU for both, and no TaintToleration constant."""
+    fracs = []
+    for dim in (CPU, MEMORY, GPU):
+        req = task.resreq.get(dim, 0)
+        cap = node.allocatable.get(dim, 0)
+        if (dim == GPU and req == 0) or cap == 0:
+            continue
+        fracs.append(min(1.0, (node.used.get(dim, 0) + req) / cap))
+    s = float(least_allocated(node, task) + balance(fracs))
+    return s + binpack(VolcanoConfig(), node, task) if scheduler == "volcano" else s
+
+
 def model_top(scheduler: str, nodes: list[Node], req: Res, variant: str = "model") -> list[str]:
-    """The model's top-scored feasible nodes. `variant` "alt" scores with the node-order term
-    the measurement points at: Volcano binpack alone (cpu, memory), or kube-scheduler's
-    BalancedAllocation over cpu and memory only."""
+    """The model's top-scored feasible nodes (`variant` "before": the pre-fix formulas)."""
     feasible = [n for n in nodes if n.fits_idle(req)]
-    if not feasible:
-        return []
     task = Task("pod", "pod", "job", req)
-    if scheduler == "volcano":
+    if variant == "before":
+        scores = [_score_before(scheduler, n, task) for n in feasible]
+    elif scheduler == "volcano":
         cfg = VolcanoConfig()
-        if variant == "alt":
-            scores = [binpack(cfg, n, task) for n in feasible]
-        else:
-            scores = [node_score(cfg, n, task) for n in feasible]
+        scores = [node_score(cfg, n, task) for n in feasible]
     else:
-        # As simulator.policies.replay.kube_default._pick scores a node.
-        dims = (CPU, MEMORY) if variant == "alt" else (CPU, MEMORY, GPU)
-        scores = [float(least_allocated(n.allocatable, n.used, req) + _balanced(n, task, dims))
-                  for n in feasible]  # fmt: skip
-    top = max(scores)
+        scores = [float(kube_default.score(n, task)) for n in feasible]
+    top = max(scores, default=0.0)
     return [n.name for n, s in zip(feasible, scores, strict=True) if s == top]
 
 
-def run_fill(scheduler: str, shape: str, bins: Binaries, *, pods: int = 500, nodes: int = 80,
-             seed: int = 0) -> FillResult:  # fmt: skip
+def sequence(real: RealFill) -> list[tuple[int, str]]:
+    """The order the scheduler decided in (see the module docstring)."""
+    got = sorted(real.bound, key=lambda b: b[2])
+    if real.scheduler != "volcano":
+        return [(i, node) for i, node, _t in got]
+    sessions: list[list[tuple[int, str, float]]] = []
+    for b in got:
+        if not sessions or b[2] - sessions[-1][-1][2] > SESSION_GAP_S:
+            sessions.append([])
+        sessions[-1].append(b)
+    out = []
+    for ses in sessions:
+        ses.sort(key=lambda b: (real.created.get(b[0], ""), f"default/fill-{b[0]}"))
+        out += [(i, node) for i, node, _t in ses]
+    return out
+
+
+def agreement(real: RealFill, variant: str = "model") -> FillResult:
+    model = [Node(s.name, node_counters(s)) for s in fill_nodes(real.shape, real.nodes)]
+    by = {n.name: n for n in model}
+    order = sequence(real)
+    agree, exact, tied = 0, 0.0, 0
+    for i, node in order:
+        top = model_top(real.scheduler, model, real.pods[i], variant)
+        if os.environ.get("TESSERA_FILL_TRACE"):
+            print(i, real.pods[i], node, top[:5], len(top))
+        tied += len(top) > 1
+        if node in top:
+            agree += 1
+            exact += 1.0 / len(top)
+        r.add(by[node].used, real.pods[i])
+    n = max(len(order), 1)
+    return FillResult(real.scheduler, real.shape, variant, len(real.pods), len(order), agree,
+                      100.0 * exact / n, 100.0 * tied / n, real.wall_s)  # fmt: skip
+
+
+def run_real_fill(scheduler: str, shape: str, bins: Binaries, *, pods: int = 500,
+                  nodes: int = 80, seed: int = 0) -> RealFill:  # fmt: skip
     specs = fill_nodes(shape, nodes)
     reqs = fill_pods(shape, pods, seed)
     opts = ClusterOptions(bin_dir=bins.k8s, scheduler=scheduler, volcano_dir=bins.volcano)
     batch = int(os.environ.get("TESSERA_FILL_BATCH", "10")) if scheduler == "volcano" else 1
     t0 = time.monotonic()
-    order: list[tuple[int, str]] = []
+    created: dict[int, str] = {}
     with DevCluster(opts) as cluster:
         for s in specs:
             cluster.api.create_node(node_for(s))
@@ -143,22 +211,12 @@ def run_fill(scheduler: str, shape: str, bins: Binaries, *, pods: int = 500, nod
                         if all(n in watch.pods and watch.pods[n].bound for n in names):
                             break
                         watch.changed.wait(0.05)
-            got = [(t.bound, name, t.node) for name, t in watch.pods.items() if t.bound]
+            bound = [(int(name.split("-")[1]), t.node, t.bound)
+                     for name, t in watch.pods.items() if t.bound and t.node]  # fmt: skip
+            if scheduler == "volcano":
+                for pg in cluster.api.request("GET", PODGROUPS.format(ns="default"))["items"]:
+                    md = pg["metadata"]
+                    created[int(md["name"].split("-")[1])] = md["creationTimestamp"]
         finally:
             watch.stop()
-    got.sort()
-    order = [(int(name.split("-")[1]), node) for _b, name, node in got if node]
-    model = [Node(s.name, node_counters(s)) for s in specs]
-    by = {n.name: n for n in model}
-    agree, exact, alt = 0, 0.0, 0
-    for i, node in order:
-        alt += node in model_top(scheduler, model, reqs[i], "alt")
-        top = model_top(scheduler, model, reqs[i])
-        if os.environ.get("TESSERA_FILL_TRACE"):
-            print(i, reqs[i], node, top[:5], len(top))
-        if node in top:
-            agree += 1
-            exact += 1.0 / len(top)
-        r.add(by[node].used, reqs[i])
-    return FillResult(scheduler, shape, pods, len(order), agree,
-                      100.0 * exact / max(len(order), 1), time.monotonic() - t0, alt)  # fmt: skip
+    return RealFill(scheduler, shape, nodes, seed, reqs, bound, created, time.monotonic() - t0)

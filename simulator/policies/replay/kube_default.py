@@ -3,8 +3,10 @@
 Per event (no periodic cycle), one pod at a time in priority then arrival order, no gang:
 NodeResourcesFit filter on device-plugin counters (`simulator.cluster.counters`), the
 `numFeasibleNodesToFind` cut-off from a rotating start, LeastAllocated over cpu and memory
-plus BalancedAllocation (the k8s scorer shared with the Volcano model; it counts GPUs only for
-pods that request them), random choice among the top scores.
+plus BalancedAllocation over cpu and memory (the default plugin args of v1.37; the k8s scorer
+shared with the Volcano model, whose nodeorder adds nvidia.com/gpu), random choice among the
+top scores. The other default scorers give every node the same score for these pods
+(TaintToleration 3 x 100, the rest skip or 0) and are left out.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from simulator.policies.replay.volcano.config import VolcanoConfig
 from simulator.policies.replay.volcano.objects import Node as CounterNode
 from simulator.policies.replay.volcano.objects import Task
 from simulator.policies.replay.volcano.sampling import NodeSampler
-from simulator.policies.replay.volcano.scoring import balanced_allocation
+from simulator.policies.replay.volcano.scoring import KUBE_BALANCED, balanced_allocation
 from simulator.replay.pending import PendingPods
 from simulator.replay.protocol import Start, Usage
 from simulator.workloads.model import JobSpec, NodeSpec
@@ -38,6 +40,13 @@ def least_allocated(alloc: Res, used: Res, req: Res) -> int:
         want = used.get(dim, 0) + req.get(dim, 0)
         scores.append(0 if cap == 0 or want > cap else (cap - want) * 100 // cap)
     return sum(scores) // len(scores)
+
+
+def score(node: CounterNode, pod: Task) -> int:
+    """Default profile: NodeResourcesFit (LeastAllocated, cpu 1 / memory 1) x 1 +
+    NodeResourcesBalancedAllocation (cpu 1 / memory 1) x 1."""
+    return (least_allocated(node.allocatable, node.used, pod.resreq)
+            + balanced_allocation(node, pod, KUBE_BALANCED))  # fmt: skip
 
 
 class KubeDefaultPolicy:
@@ -85,8 +94,7 @@ class KubeDefaultPolicy:
             return None
         pod = Task("pod", "pod", "job", req)
         # Default profile: NodeResourcesFit (LeastAllocated) 1 + NodeResourcesBalancedAllocation 1.
-        scores = [least_allocated(n.allocatable, n.used, req) + balanced_allocation(n, pod)
-                  for n in feasible]
+        scores = [score(n, pod) for n in feasible]
         top = max(scores)
         best = [n for n, s in zip(feasible, scores, strict=True) if s == top]
         return best[0] if len(best) == 1 else best[self._rng.randrange(len(best))]

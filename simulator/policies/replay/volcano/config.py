@@ -10,6 +10,9 @@ from simulator.cluster.resources import CPU, MEMORY
 @dataclass(frozen=True)
 class VolcanoConfig:
     schedule_period_s: float = 1.0  # --schedule-period
+    # metadata.creationTimestamp has one-second resolution: jobs created in the same second
+    # are ordered by UID (`namespace/name`), not by arrival (session.go JobOrderFn fallback).
+    timestamp_resolution_s: float = 1.0
     overcommit_factor: float = 1.2  # overcommit-factor (values < 1.0 reset to 1.2)
     minimum_feasible_nodes: int = 100  # --minimum-feasible-nodes
     minimum_percentage_nodes_to_find: int = 5  # --minimum-percentage-nodes-to-find
@@ -17,11 +20,13 @@ class VolcanoConfig:
     # binpack (Helm config: weight 1, cpu 1, memory 1, no extra resources -> GPU not scored).
     binpack_weight: int = 1
     binpack_resources: dict[str, int] = field(default_factory=lambda: {CPU: 1, MEMORY: 1})
-    # nodeorder weights; taint/affinity/image terms are equal on every node without taints,
-    # affinities or images, so they shift every node's score alike and are not modelled.
+    # nodeorder weights. TaintToleration adds weight x 100 to every node without
+    # PreferNoSchedule taints (kept: it moves float sums, so it decides exact ties); the
+    # affinity, spread and image terms are absent for pods and nodes without them.
     leastrequested_weight: int = 1
     mostrequested_weight: int = 0
     balancedresource_weight: int = 1
+    tainttoleration_weight: int = 3
     max_pods_per_node: int = 110  # kubelet default --max-pods
 
     def factor(self) -> float:

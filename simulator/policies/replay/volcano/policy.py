@@ -8,6 +8,7 @@ task starts at its cycle's time; the PodGroup phase still lags one cycle (checkl
 
 from __future__ import annotations
 
+import math
 import random
 
 from simulator.cluster.counters import (
@@ -39,11 +40,13 @@ class VolcanoPolicy:
 
     def submit(self, job: JobSpec, now: float) -> None:
         req = request_counters(job.task)
+        res = self.cfg.timestamp_resolution_s
+        created = math.floor(now / res) * res if res > 0 else now
         j = Job(
             job.uid,
             min_member=job.min_member,
             priority=job.priority,
-            creation=now,
+            creation=created,
             min_resources={k: v * job.min_member for k, v in req.items()},
         )
         for i in range(job.replicas):
@@ -52,7 +55,7 @@ class VolcanoPolicy:
                 f"{job.uid}-{i}",
                 job.uid,
                 dict(req),
-                creation=now,
+                creation=created,
                 priority=job.priority,
             )
             j.tasks[t.uid] = t

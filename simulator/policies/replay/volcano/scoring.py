@@ -1,17 +1,24 @@
 """Node scores of the Helm configuration: nodeorder (k8s scorers x weights) + binpack, summed.
 
 Both see in-cycle placements (`node.used`), as Volcano's shared NodeInfo does (reference 8.2).
+The k8s scorers are those of `k8s.io/kubernetes` v1.36.1, the module Volcano `ed72c7c` builds
+with (`pkg/scheduler/framework/plugins/noderesources/`); kube-scheduler v1.37.2 has the same.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from simulator.cluster.resources import CPU, GPU, MEMORY
 from simulator.policies.replay.volcano.config import VolcanoConfig
 from simulator.policies.replay.volcano.objects import Node, Task
 
 MAX_NODE_SCORE = 100
+# NodeResourcesBalancedAllocation's resources: Volcano's nodeorder adds nvidia.com/gpu to
+# kube-scheduler's default cpu and memory (nodeorder.go InitPlugin).
+VOLCANO_BALANCED = (CPU, MEMORY, GPU)
+KUBE_BALANCED = (CPU, MEMORY)
 
 
 def least_allocated(node: Node, task: Task) -> int:
@@ -38,29 +45,40 @@ def most_allocated(node: Node, task: Task) -> int:
     return num // den
 
 
-def balanced_allocation(node: Node, task: Task) -> int:
-    """BalancedAllocation over cpu, memory and nvidia.com/gpu: int((1 - std) * 100).
+def balance(fractions: Sequence[float]) -> int:
+    """balancedResourceScore: int((1 - std) * 100) over per-resource used fractions (capped
+    at 1); two resources: std = |f1 - f2| / 2, as the k8s code special-cases it."""
+    if len(fractions) == 2:
+        std = abs((fractions[0] - fractions[1]) / 2)
+    elif len(fractions) > 2:
+        mean = sum(fractions) / len(fractions)
+        std = math.sqrt(sum((f - mean) * (f - mean) for f in fractions) / len(fractions))
+    else:
+        std = 0.0
+    return int((1 - std) * MAX_NODE_SCORE)
 
-    A scalar resource the pod does not request, or one the node lacks, is skipped (k8s
-    `calculateResourceAllocatableRequest`); fractions are capped at 1.
+
+def balanced_allocation(node: Node, task: Task, resources: Sequence[str] = VOLCANO_BALANCED) -> int:
+    """BalancedAllocation since k8s v1.36: how much placing the pod improves the node's balance,
+    `50 + (50 + balance(with pod) - balance(without pod)) // 2` (range 50..100; 75 = no change).
+
+    A scalar resource the pod does not request, or one the node lacks, is left out of both
+    (k8s `calculateNodeAllocatableRequest`).
     """
-    fracs = []
-    for dim in (CPU, MEMORY, GPU):
-        pod_req = task.resreq.get(dim, 0)
-        if dim == GPU and pod_req == 0:
+    with_pod: list[float] = []
+    without: list[float] = []
+    for dim in resources:
+        req = task.resreq.get(dim, 0)
+        if req == 0 and dim not in (CPU, MEMORY):
             continue
         cap = node.allocatable.get(dim, 0)
         if cap == 0:
             continue
-        fracs.append(min(1.0, (node.used.get(dim, 0) + pod_req) / cap))
-    if len(fracs) < 2:
-        std = 0.0
-    elif len(fracs) == 2:
-        std = abs(fracs[0] - fracs[1]) / 2
-    else:
-        mean = sum(fracs) / len(fracs)
-        std = math.sqrt(sum((f - mean) ** 2 for f in fracs) / len(fracs))
-    return int((1 - std) * MAX_NODE_SCORE)
+        used = node.used.get(dim, 0)
+        with_pod.append(min(1.0, (used + req) / cap))
+        without.append(min(1.0, used / cap))
+    half = MAX_NODE_SCORE // 2
+    return half + (half + balance(with_pod) - balance(without)) // 2
 
 
 def binpack(cfg: VolcanoConfig, node: Node, task: Task) -> float:
@@ -81,17 +99,26 @@ def binpack(cfg: VolcanoConfig, node: Node, task: Task) -> float:
         used = node.used.get(dim, 0) + req
         if used > cap:
             return 0.0
-        score += w * used / cap
-    if wsum == 0:
-        return 0.0
-    return score / wsum * MAX_NODE_SCORE * cfg.binpack_weight
+        score += used * w / cap
+    if wsum:
+        score /= wsum
+    return score * (MAX_NODE_SCORE * cfg.binpack_weight)
+
+
+def nodeorder(cfg: VolcanoConfig, node: Node, task: Task) -> int:
+    """The batch k8s scorers, each x its weight. TaintToleration normalises to 100 on every
+    node without PreferNoSchedule taints (x 3); NodeAffinity, InterPodAffinity and
+    PodTopologySpread skip pods without affinities or spread constraints (PreScore Skip), and
+    ImageLocality is 0 on nodes that report no images: the GPU pods here have none of those."""
+    s = (cfg.leastrequested_weight * least_allocated(node, task)
+         + cfg.balancedresource_weight * balanced_allocation(node, task)
+         + cfg.tainttoleration_weight * MAX_NODE_SCORE)  # fmt: skip
+    if cfg.mostrequested_weight:
+        s += cfg.mostrequested_weight * most_allocated(node, task)
+    return s
 
 
 def node_score(cfg: VolcanoConfig, node: Node, task: Task) -> float:
-    s = float(
-        cfg.leastrequested_weight * least_allocated(node, task)
-        + cfg.balancedresource_weight * balanced_allocation(node, task)
-    )
-    if cfg.mostrequested_weight:
-        s += cfg.mostrequested_weight * most_allocated(node, task)
-    return s + binpack(cfg, node, task)
+    """util.PrioritizeNodes: 0 + per-node NodeOrderFns (binpack) + BatchNodeOrderFn (nodeorder),
+    in float64 and in that order, so equal totals (ties) come out exactly as Volcano's do."""
+    return 0.0 + binpack(cfg, node, task) + float(nodeorder(cfg, node, task))

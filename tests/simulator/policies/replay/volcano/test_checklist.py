@@ -171,6 +171,7 @@ def test_10_node_sampling_cut_off_and_rotation() -> None:
 def test_11_scoring_sum_and_gpu_not_binpacked() -> None:
     from simulator.policies.replay.volcano.objects import Task
     from simulator.policies.replay.volcano.scoring import (
+        balance,
         balanced_allocation,
         binpack,
         least_allocated,
@@ -182,12 +183,15 @@ def test_11_scoring_sum_and_gpu_not_binpacked() -> None:
     t = Task("t", "t", "j", req(gpus=4, cpu_milli=2_000, mem_gib=50))
     # least: cpu (10000-2000)*100//10000 = 80, mem (100-50)*100//100 = 50 -> (80*50+50*50)//100 = 65
     assert least_allocated(n, t) == 65
-    # balanced: fractions cpu .2, mem .5, gpu .5; mean .4; var (.04+.01+.01)/3 = .02; std .1414
-    # -> int((1-.1414)*100) = 85
-    assert balanced_allocation(n, t) == 85
+    # balanced (k8s >= 1.36, the change in balance): with the pod fractions cpu .2, mem .5,
+    # gpu .5; mean .4; var (.04+.01+.01)/3 = .02; std .1414 -> int((1-.1414)*100) = 85;
+    # without it all 0 -> 100; 50 + (50 + 85 - 100) // 2 = 50 + 17 = 67
+    assert balance([0.2, 0.5, 0.5]) == 85
+    assert balanced_allocation(n, t) == 67
     # binpack: cpu .2, mem .5 (GPU not listed) -> (.2+.5)/2*100 = 35
     assert abs(binpack(cfg, n, t) - 35.0) < 1e-9
-    assert abs(node_score(cfg, n, t) - (65 + 85 + 35)) < 1e-9
+    # + TaintToleration 3 x 100 on every node
+    assert abs(node_score(cfg, n, t) - (35 + 65 + 67 + 300)) < 1e-9
     t8 = Task("t8", "t8", "j", req(gpus=8, cpu_milli=2_000, mem_gib=50))
     assert binpack(cfg, n, t8) == binpack(cfg, n, t)  # GPU count does not move binpack
     big = Task("b", "b", "j", req(gpus=0, cpu_milli=20_000, mem_gib=1))
