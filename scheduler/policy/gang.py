@@ -224,43 +224,77 @@ def drain_targets(
     state: ClusterState, members: Sequence[PodRequest], node_names: Sequence[str],
     profile: Profile,
 ) -> tuple[str, ...]:
-    """Nodes to keep for a gang that does not fit now: the fewest, least busy nodes that would
-    host every member once drained (no runtime is known, so the node with the fewest GPUs in
-    use is taken to drain first; ties by the order given). Empty when no set of nodes could
-    host the gang even drained.
+    """The nodes of `drain_budgets`, in the order they were chosen."""
+    return tuple(drain_budgets(state, members, node_names, profile))
+
+
+def drain_budgets(
+    state: ClusterState, members: Sequence[PodRequest], node_names: Sequence[str],
+    profile: Profile,
+) -> dict[str, int]:
+    """Nodes to keep for a gang that does not fit now, each with its GPU budget (the GPUs its
+    members would take there), chosen so the gang waits for as few busy GPUs to drain as
+    possible: members largest first, each onto the node where it adds the fewest GPUs that
+    are in use now (no runtime is known, so every busy GPU counts alike); ties go to a node
+    already chosen (fewer nodes), then the least busy, then the order given. Empty when no
+    set of nodes could host the gang even drained.
 
     Why: an all-or-nothing gang needs its capacity free at one instant. While smaller pods
     take every GPU that frees up, a gang of whole nodes can wait without bound; keeping the
     freed capacity of these nodes for it bounds that wait (a reservation, as in backfilling).
+    Why a budget, not whole nodes: a gang of 2 x 2 GPUs needs 4 GPUs of an 8-GPU node; keeping
+    all 8 made single-GPU jobs wait for no gain (the Tiresias trace's p95 job wait,
+    benchmarks/RESULTS.md). `within_budget` says which pods may still go there.
     """
     empty = ClusterState(state.nodes, MappingProxyType({}), now=state.now)
-    plugins = tuple(p for p in profile.filters if p.name != "Gang")
-    solo_profile = Profile(plugins, ())
-    rank = {n: i for i, n in enumerate(node_names)}
+    solo_profile = Profile(tuple(p for p in profile.filters if p.name != "Gang"), ())
+    known = [n for n in node_names if n in state.nodes]
+    rank = {n: i for i, n in enumerate(known)}
+    free = {n: sum(1 for g in state.capacity(n).usable_gpus if not g.pods) for n in known}
+    busy = {n: len(state.capacity(n).usable_gpus) - free[n] for n in known}
+    scratch = empty
+    kept: dict[str, set[int]] = {}
 
-    def busy(name: str) -> int:
-        return sum(1 for g in state.capacity(name).usable_gpus if g.pods)
+    def short(name: str, gpus: set[int]) -> int:  # GPUs kept there that are busy now
+        return max(0, len(gpus) - free[name])
 
-    left = sorted(range(len(members)), key=lambda i: (-_size(members[i]), i))
-    chosen: list[str] = []
-    known = (n for n in node_names if n in state.nodes)
-    for name in sorted(known, key=lambda n: (busy(n), rank[n])):
-        scratch, placed = empty, []
-        for i in left:
-            pod = replace(members[i], gang=None)
+    for i in sorted(range(len(members)), key=lambda i: (-_size(members[i]), i)):
+        pod = replace(members[i], gang=None)
+        best: tuple[tuple[int, bool, int, int], str, Placement] | None = None
+        for name in known:
             if not filter_node(scratch, pod, name, solo_profile).ok:
                 continue
             spot = choose_placement(scratch, pod, state.nodes[name])
             if spot is None:
                 continue
-            key = f"drain#{i}"
-            scratch = scratch.with_allocations(
-                {key: Allocation(pod.key, key, spot, pod.priority, False, None)}
-            )
-            placed.append(i)
-        if placed:
-            chosen.append(name)
-            left = [i for i in left if i not in placed]
-        if not left:
-            return tuple(chosen)
-    return ()
+            had = kept.get(name, set())
+            added = short(name, had | {g.index for g in spot.gpus}) - short(name, had)
+            order = (added, name not in kept, busy[name], rank[name])
+            if best is None or order < best[0]:
+                best = (order, name, spot)
+        if best is None:
+            return {}
+        _, name, spot = best
+        kept.setdefault(name, set()).update(g.index for g in spot.gpus)
+        key = f"drain#{i}"
+        scratch = scratch.with_allocations(
+            {key: Allocation(pod.key, key, spot, pod.priority, False, None)}
+        )
+    return {n: len(g) for n, g in kept.items()}
+
+
+def within_budget(state: ClusterState, pod: PodRequest, node: str, budget: int) -> bool:
+    """Whether `pod` may go on `node`, whose `budget` GPUs are kept for a waiting gang: only if
+    the node's GPUs in use, with the GPUs this pod's placement would newly take, leave
+    `budget` of its usable GPUs free to drain (a share of a GPU already in use takes none)."""
+    cap = state.capacity(node)
+    usable = cap.usable_gpus
+    in_use = {g.index for g in usable if g.pods}
+    if len(usable) - len(in_use) < budget:
+        return False  # nothing new goes there until it drains below the budget
+    spot = choose_placement(state, pod, state.nodes[node])
+    if spot is None:
+        return False
+    taken = in_use | {g.index for g in spot.gpus}
+    return len(usable) - len(taken) >= budget
+

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.cluster_fragmentation import cluster_fragmentation
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
+from scheduler.policy.gang import within_budget
 from scheduler.policy.model import Allocation, ClusterState, Placement, PodRequest
 from scheduler.policy.preemption import minimal_victims
 from scheduler.policy.registry import default_profile
@@ -117,6 +118,8 @@ class Extender:
             outcome = self.gangs.ensure_plan(req, now)
         state = self.view(req, now)
         passed, failed, unresolvable = self._verdicts(state, req, names)
+        if outcome is None:  # a gang that planned (or failed) already kept out of kept nodes
+            passed = self._within_kept(state, req, now, passed, failed)
         reserved = None
         if len(passed) == 1 and req.gang is None:
             reserved = self._reserve(req, passed[0], now, self.timing.reservation_ttl_s)
@@ -126,6 +129,26 @@ class Extender:
         if outcome == "planned" and not passed:
             outcome = "failed"
         return FilterResult(passed, failed, unresolvable, "", outcome, reserved, names=names)
+
+    def _within_kept(
+        self, state: ClusterState, req: PodRequest, now: float, passed: list[str],
+        failed: dict[str, str],
+    ) -> list[str]:
+        """A node kept for a waiting gang fails for a pod of its priority or lower unless the
+        pod fits within the node's budget (reason names the gang), as the replay simulator's
+        tessera policy decides it."""
+        keep = self.gangs.kept_from(req, now)
+        if keep is None:
+            return passed
+        out = []
+        for n in passed:
+            budget = keep.nodes.get(n)
+            if budget is None or within_budget(state, req, n, budget):
+                out.append(n)
+            else:
+                failed[n] = (f"node kept for gang {keep.gang} while it drains ({budget} GPUs, "
+                             f"priority {keep.priority})")  # fmt: skip
+        return out
 
     def _verdicts(
         self, state: ClusterState, req: PodRequest, names: list[str]

@@ -4,17 +4,26 @@ A plan's slots are held in the ledger under `slot_key(gang, i)` until a member b
 on that node (the hold then moves to the member's UID). A gang that cannot be placed gets a
 short-lived failed record, so every node fails with a reason naming the gang, and planning is
 retried once it lapses. Everything expires: capacity is never held forever.
+
+The first gang that cannot be placed (priority, then the order gangs failed) also gets nodes
+kept for it: `scheduler.policy.gang.drain_budgets`, the nodes (with a GPU budget on each) where
+it waits for the fewest busy GPUs to drain, recomputed at each retry so the set follows
+whichever nodes drain first. Until it starts, pods of its priority or lower go there only
+within the budget (`scheduler.policy.gang.within_budget`) and other gangs do not plan there;
+higher-priority pods are not kept out. This is the decision the replay simulator's tessera
+policy makes (`simulator.policies.replay.tessera`); without it a gang of whole nodes waited
+while smaller pods took every GPU that freed up (benchmarks/RESULTS.md, the bundled study).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.framework import Profile
-from scheduler.policy.gang import plan_members
+from scheduler.policy.gang import drain_budgets, plan_members
 from scheduler.policy.model import (
     Allocation,
     ClusterState,
@@ -26,6 +35,18 @@ from scheduler.policy.model import (
 from scheduler.state.store import ClusterStore
 
 FAILED_RETRY_S = 5.0  # how long a failed plan stands before the next member retries
+
+
+@dataclass(frozen=True, slots=True)
+class DrainKeep:
+    """Nodes kept for a waiting gang until it starts (or `expires_at`, renewed per retry):
+    node -> GPUs of it kept (its budget)."""
+
+    gang: str
+    nodes: Mapping[str, int]
+    priority: int
+    expires_at: float
+    members: frozenset[str]  # UIDs of its waiting pods: the keep ends when all are deleted
 
 
 class GangCoordinator:
@@ -40,6 +61,24 @@ class GangCoordinator:
         self.profile = profile
         self.ttl_s = ttl_s
         self.telemetry = telemetry  # (D) live health/load, as the Extender's views get it
+        self.keep: DrainKeep | None = None  # guarded by the store lock
+
+    def kept_from(self, pod: PodRequest, now: float) -> DrainKeep | None:
+        """The nodes `pod` may not take because a waiting gang keeps them (None: none are).
+
+        A gang's own members and pods of higher priority are never kept out. A keep whose gang
+        has no pod left (deleted) or that was not renewed in time is dropped here.
+        """
+        with self.store.lock:
+            keep = self.keep
+            if keep is None:
+                return None
+            if keep.expires_at <= now or not any(self.store.pod(u) for u in keep.members):
+                self.keep = None
+                return None
+        if (pod.gang is not None and pod.gang.name == keep.gang) or pod.priority > keep.priority:
+            return None
+        return keep
 
     def ensure_plan(self, pod: PodRequest, now: float) -> str | None:
         """Plan `pod`'s gang if no live plan exists: "planned", "steered", "failed" or None
@@ -62,18 +101,46 @@ class GangCoordinator:
                 snap = self.store.snapshot(now)
             if self.telemetry is not None:  # (D) the same live health/load as filter views
                 snap = self.telemetry(snap)
-            plan = plan_members(snap, members, sorted(snap.nodes), self.profile, gang=name)
+            keep = self.kept_from(pod, now)
+            names = [n for n in sorted(snap.nodes) if keep is None or n not in keep.nodes]
+            plan = plan_members(snap, members, names, self.profile, gang=name)
+            kept = self._drain_targets(snap, members, pod, now) if plan.status == "infeasible" \
+                else None  # fmt: skip
             with self.store.lock:
                 if self.store.ledger.gang(name, now) is not None:
                     continue  # another member planned meanwhile: use that plan
                 if plan.status == "infeasible":
+                    reason = plan.reason
+                    if kept:
+                        uids = frozenset(m.uid for m in members)
+                        self.keep = DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids)
+                        reason += f"; nodes kept for it while they drain: {', '.join(sorted(kept))}"
+                    elif self.keep is not None and self.keep.gang == name:
+                        self.keep = None  # not even drained nodes would host it now
                     self.store.ledger.set_gang(
-                        GangPlanRecord(name, (), now + FAILED_RETRY_S, reason=plan.reason)
+                        GangPlanRecord(name, (), now + FAILED_RETRY_S, reason=reason)
                     )
                     return "failed"
                 if self._hold(name, plan.slots, members, pod.priority, now, plan.status):
+                    if self.keep is not None and self.keep.gang == name:
+                        self.keep = None  # it starts: its nodes are everyone's again
                     return "planned"
         return "failed"
+
+    def _drain_targets(
+        self, snap: ClusterState, members: list[PodRequest], pod: PodRequest, now: float
+    ) -> dict[str, int] | None:
+        """Nodes to keep for this gang, when it is the one to keep them for: no live keep, the
+        keep is its own (recomputed: follow whichever nodes drain first), or it outranks the
+        keeper. None when another gang keeps nodes or none would host it even drained."""
+        assert pod.gang is not None
+        with self.store.lock:
+            keep = self.keep
+            if keep is not None and keep.expires_at <= now:
+                keep = None
+        if keep is not None and keep.gang != pod.gang.name and pod.priority <= keep.priority:
+            return None
+        return drain_budgets(snap, members, sorted(snap.nodes), self.profile) or None
 
     def _members(self, pod: PodRequest) -> list[PodRequest]:
         """Who to plan for: waiting members up to the minimum still missing (caller locks)."""

@@ -3,9 +3,10 @@
 Per event, like kube-scheduler calling the extender (`tessera_decide`: the extender's own
 filter/score/placement calls on the registry's default profile). Gangs are all-or-nothing
 through the policy core's gang planner; members beyond min_member go one by one. Pending pods
-wait in priority then arrival order. The first gang that does not fit gets nodes kept for it
-(`scheduler.policy.gang.drain_targets`): without that, a gang of whole nodes waited while
-smaller pods took every GPU that freed up (benchmarks/RESULTS.md, the study's root cause).
+wait in priority then arrival order. The first gang that does not fit gets nodes kept for it,
+a GPU budget on each (`scheduler.policy.gang.drain_budgets`), as the live extender keeps them
+(`scheduler.state.gangs`): without that, a gang of whole nodes waited while smaller pods took
+every GPU that freed up (benchmarks/RESULTS.md, the study's root cause).
 In dynamic-MIG mode MIG requests ask for new instances; each one created counts as a
 reconfiguration.
 """
@@ -46,7 +47,7 @@ class TesseraPolicy:
         self._started: dict[str, int] = {}
         self.gang_plans: dict[str, int] = {}  # planner outcomes, by status
         self.reserve_for_gangs = reserve_for_gangs
-        self._kept: tuple[str, frozenset[str]] | None = None  # gang, nodes kept for it
+        self._kept: tuple[str, dict[str, int]] | None = None  # gang, node -> GPUs kept
         self._released: frozenset[str] = frozenset()
         self._kept_priority = 0
 
@@ -92,7 +93,7 @@ class TesseraPolicy:
             gang, old = self._kept
             self._kept = None
             self._reserve(self._pending.jobs[gang], now)
-            dropped = old - (self._kept[1] if self._kept else frozenset())
+            dropped = set(old) - set(self._kept[1] if self._kept else ())
             if dropped:
                 self.cluster.freed |= dropped
                 self._pending.freed = True
@@ -109,14 +110,14 @@ class TesseraPolicy:
                 tried_gangs.add(uid)
             # Gangs always look at every node: members may use old room plus freed room.
             fresh = fresh or gang_start
-            exclude = self._excluded(job)
-            shape = (job.task, job.min_member if gang_start else 1, bool(exclude))
+            kept = self._excluded(job)
+            shape = (job.task, job.min_member if gang_start else 1, bool(kept))
             if (shape, True) in failed or (shape, fresh) in failed:
                 placed = None
             elif gang_start:
-                placed = self._place_gang(job, now, exclude)
+                placed = self._place_gang(job, now, kept)
             else:
-                placed = self._place_task(job, idx, now, None if fresh else freed, exclude)
+                placed = self._place_task(job, idx, now, None if fresh else freed, kept)
             if placed is None:
                 failed.add((shape, fresh))
                 self._keep(job, idx, item, gang_start)
@@ -124,24 +125,25 @@ class TesseraPolicy:
                     self._reserve(job, now)
                 continue
             if self._kept is not None and self._kept[0] == uid:
-                self._released, self._kept = self._kept[1], None
+                self._released, self._kept = frozenset(self._kept[1]), None
             out.extend(placed)
         return out
 
     def _reserve(self, job: JobSpec, now: float) -> None:
         """Keep nodes for the first gang (priority, then arrival order) that does not fit: the
-        policy core's `drain_targets`, recomputed every pass so the set follows whichever
-        nodes drain first. Pods of the gang's priority or lower are not placed there until it
-        starts; higher-priority pods still are (they would preempt it in Kubernetes anyway)."""
+        policy core's `drain_budgets`, recomputed every pass so the set follows whichever
+        nodes drain first. Pods of the gang's priority or lower go there only within the
+        node's budget (`within_budget`), other gangs not at all, until it starts;
+        higher-priority pods still do (they would preempt it in Kubernetes anyway)."""
         members = [self._pod(job, i) for i in range(job.min_member)]
         nodes = gang_drain_targets(self.cluster, members, now, self.profile)
         if nodes:
             self._kept = (job.uid, nodes)
             self._kept_priority = job.priority
 
-    def _excluded(self, job: JobSpec) -> frozenset[str]:
+    def _excluded(self, job: JobSpec) -> dict[str, int]:
         if self._kept is None or self._kept[0] == job.uid or job.priority > self._kept_priority:
-            return frozenset()
+            return {}
         return self._kept[1]
 
     def _keep(self, job: JobSpec, idx: int, item: tuple[int, float, str, int], gang: bool) -> None:
@@ -153,28 +155,28 @@ class TesseraPolicy:
 
     def _place_task(
         self, job: JobSpec, idx: int, now: float, only: set[str] | None = None,
-        exclude: frozenset[str] = frozenset(),
+        kept: dict[str, int] | None = None,
     ) -> list[Start] | None:
         pod = self._pod(job, idx)
-        p = place_pod(self.cluster, pod, now, self.profile, only, exclude)
+        p = place_pod(self.cluster, pod, now, self.profile, only, kept)
         if p is None:
             return None
         return [self._bind(job, idx, pod, p)]
 
     def _place_gang(
-        self, job: JobSpec, now: float, exclude: frozenset[str] = frozenset()
+        self, job: JobSpec, now: float, kept: dict[str, int] | None = None
     ) -> list[Start] | None:
         """All-or-nothing: the gang planner's slots for min_member pods, else nothing."""
         pods = [self._pod(job, i) for i in range(job.min_member)]
         status, slots = plan_gang(self.cluster, pods, now, self.profile, f"sim/{job.uid}",
-                                  exclude)
+                                  kept)
         self.gang_plans[status] = self.gang_plans.get(status, 0) + 1
         if slots is None:
             return None
         done = [self._bind(job, i, pod, p) for i, (pod, p) in enumerate(zip(pods, slots,
                                                                            strict=True))]
         for i in range(job.min_member, job.replicas):  # elastic extras: one by one
-            more = self._place_task(job, i, now, None, exclude)
+            more = self._place_task(job, i, now, None, kept)
             if more is None:
                 self._pending.keep((-job.priority, now, job.uid, i))
             else:

@@ -11,10 +11,10 @@ all 0), so kube-scheduler's own LeastAllocated score over CPU and memory picks i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
-from scheduler.policy.gang import drain_targets, plan_members
+from scheduler.policy.gang import drain_budgets, plan_members, within_budget
 from scheduler.policy.model import ClusterState, Placement, PodRequest
 from simulator.cluster.resources import CPU, MEMORY
 from simulator.cluster.state import SimCluster
@@ -51,13 +51,16 @@ def best_node(state: ClusterState, pod: PodRequest, names: list[str], profile: P
 
 def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile,
               only: set[str] | None = None,
-              exclude: frozenset[str] = frozenset()) -> Placement | None:
-    """One pod: host fit, extender filter and score, exact placement on the winner. `exclude`:
-    nodes kept for a waiting gang (`scheduler.policy.gang.drain_targets`)."""
+              kept: Mapping[str, int] | None = None) -> Placement | None:
+    """One pod: host fit, extender filter and score, exact placement on the winner. `kept`:
+    nodes kept for a waiting gang with their GPU budgets (`scheduler.policy.gang.drain_budgets`);
+    the pod goes there only `within_budget`, as the extender's filter decides it."""
     state = cluster.snapshot(now)
-    hosts = [n for n in cluster.order if (only is None or n in only) and n not in exclude
+    hosts = [n for n in cluster.order if (only is None or n in only)
              and cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)]
     ok = feasible_nodes(state, pod, hosts, profile)
+    if kept:
+        ok = [n for n in ok if n not in kept or within_budget(state, pod, n, kept[n])]
     if not ok:
         return None
     if pod.gpu is None:
@@ -66,14 +69,17 @@ def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile
 
 
 def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, profile: Profile,
-              gang: str, exclude: frozenset[str] = frozenset()
+              gang: str, kept: Mapping[str, int] | None = None
               ) -> tuple[str, list[Placement] | None]:
     """The planner's status and every member's placement, or None (all-or-nothing).
 
     The planner does not weigh CPU and memory, so each slot is also checked against the
     host's free CPU and memory (cumulatively); a plan that overflows them is not used
     (status "host-misfit"). "feasible" or "greedy" means CP-SAT stopped at its time limit.
+    `kept`: nodes kept for another gang; this gang plans without them (a plan within their
+    budgets was tried: it made pipelines and training wait longer on the study's seeds 0-4).
     """
+    exclude = frozenset(kept or ())
     state = cluster.snapshot(now)
     # kube-scheduler only offers the extender nodes its own CPU/memory fit passed.
     hosts = [n for n in cluster.order if n not in exclude
@@ -95,12 +101,12 @@ def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, pr
 
 
 def gang_drain_targets(cluster: SimCluster, members: Sequence[PodRequest], now: float,
-                       profile: Profile) -> frozenset[str]:
-    """Nodes to keep for a gang that did not fit: the policy core's choice among the nodes
-    whose CPU and memory could host a member once drained."""
+                       profile: Profile) -> dict[str, int]:
+    """Nodes to keep for a gang that did not fit, with their GPU budgets: the policy core's
+    choice among the nodes whose CPU and memory could host a member once drained."""
     state = cluster.snapshot(now)
     nodes = cluster.nodes
     hosts = [n for n in cluster.order if any(
         m.cpu_milli <= nodes[n].cpu_milli and m.memory_bytes <= nodes[n].memory_bytes
         for m in members)]
-    return frozenset(drain_targets(state, members, hosts, profile))
+    return drain_budgets(state, members, hosts, profile)

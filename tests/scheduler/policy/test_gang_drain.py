@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 import pytest
 
-from scheduler.policy.gang import drain_targets
+from scheduler.policy.gang import drain_budgets, drain_targets, within_budget
 from scheduler.policy.model import (
     Allocation,
     ClusterState,
@@ -39,8 +39,15 @@ def _gang(members: int, count: int) -> list:
 @pytest.mark.parametrize(("busy", "members", "count", "want"), [
     # 2 x 8 GPUs: the two least busy nodes (b: 2 in use, c: 4), not a (6).
     ({"a": 6, "b": 2, "c": 4}, 2, 8, ("b", "c")),
-    # 2 x 4 GPUs fit one drained 8-GPU node: the least busy alone (c: 1 in use).
-    ({"a": 6, "b": 2, "c": 1}, 2, 4, ("c",)),
+    # 2 x 4 GPUs: c (1 in use) has 7 free: one member waits for nothing there; the second
+    # would wait for 1 busy GPU on c, for none on b (6 free): c then b.
+    ({"a": 6, "b": 2, "c": 1}, 2, 4, ("c", "b")),
+    # 2 x 4 GPUs, a and b 6 in use each: the first on a (ties by order: 2 busy to wait for);
+    # the second would wait for 4 more on a, 2 on b: b.
+    ({"a": 6, "b": 6}, 2, 4, ("a", "b")),
+    # Equal waits go to a node already chosen: 2 x 4 on a (2 in use) and b (6 in use): the
+    # first on a (6 free); the second waits for 2 busy GPUs on a or 2 on b -> a again.
+    ({"a": 2, "b": 6}, 2, 4, ("a",)),
     # Ties (b and c both 3 in use) go by the order given: b first.
     ({"a": 5, "b": 3, "c": 3}, 1, 8, ("b",)),
     # 3 x 8 GPUs on 3 nodes: all of them, least busy first.
@@ -55,3 +62,35 @@ def test_drain_targets_pick_the_least_busy_nodes_that_would_host_the_gang(
     state = _state(busy)
     got = drain_targets(state, _gang(members, count), list(busy), default_profile())
     assert got == want
+
+
+@pytest.mark.parametrize(("busy", "members", "count", "want"), [
+    # 2 x 4 on one 8-GPU node: its whole 8 GPUs are the budget.
+    ({"a": 2, "b": 6}, 2, 4, {"a": 8}),
+    # 2 x 4, a 2 in use, b 4: the first on a (6 free); the second waits for 2 busy GPUs on a,
+    # none on b (4 free): 4 of each.
+    ({"a": 2, "b": 4}, 2, 4, {"a": 4, "b": 4}),
+    # 2 x 2 on 8-GPU nodes with 7 in use each: the first on a (1 busy to wait for, ties by
+    # order); the second waits for 2 more on a (4 - 1 = 3 short), 1 on b -> b.
+    ({"a": 7, "b": 7}, 2, 2, {"a": 2, "b": 2}),
+    # One member of 2 GPUs (a gang's remaining member): 2 of the node, not all 8.
+    ({"a": 7, "b": 5}, 1, 2, {"b": 2}),
+])
+def test_drain_budgets_keep_only_the_gpus_the_gang_takes(
+        busy: dict[str, int], members: int, count: int, want: dict[str, int]) -> None:
+    state = _state(busy)
+    assert drain_budgets(state, _gang(members, count), list(busy), default_profile()) == want
+
+
+@pytest.mark.parametrize(("in_use", "count", "budget", "ok"), [
+    (3, 1, 4, True),   # 8 - 3 - 1 = 4 free >= 4
+    (3, 2, 4, False),  # 8 - 3 - 2 = 3 < 4
+    (5, 1, 4, False),  # 3 free already < 4: nothing new goes there
+    (5, 3, 0, True),   # no budget: any pod that fits
+    (0, 8, 1, False),  # the whole node would leave none of the budget free
+])
+def test_within_budget_leaves_the_kept_gpus_free(
+        in_use: int, count: int, budget: int, ok: bool) -> None:
+    state = _state({"a": in_use})
+    p = pod("default/s", GpuRequest("whole", count=count))
+    assert within_budget(state, p, "a", budget) is ok
