@@ -7,11 +7,14 @@ whose inventory or allocations changed, so a bind costs one row, not the fleet.
 Rows that the batch path cannot judge exactly are flagged `slow` and go through the plugins
 one by one: a GPU with a health reason under the default thresholds (the health filter names
 it; its batch method sends rows hot under its own limit there too), several GPU models on one
-node, a MIG GPU of a model the catalogue lacks, or grants that could not be charged.
+node, a MIG GPU of a model the catalogue lacks, or grants that could not be charged. A GPU
+without MIG of a model the catalogue lacks (the Alibaba trace's T4, P100, G2, ...) is an
+ordinary row: shares and whole GPUs need no MIG geometry, and every scorer judges it by milli.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -27,8 +30,19 @@ from scheduler.policy.capacity import GpuCapacity, NodeCapacity, gpu_used_fracti
 from scheduler.policy.rules import HealthThresholds, fresh_load, gpu_health_reasons, node_products
 
 NO_GPU = -1
+MAX_LOG_ROWS = 1 << 16  # changed rows an index lineage logs before its memos start over
 MAX_ROW_MEMOS = 64  # request shapes remembered per index (each a few arrays of one value a row)
 _DEFAULT_HEALTH = HealthThresholds()
+
+
+@dataclass
+class _RowMemo:
+    """One derived per-row array (`FleetIndex.per_row`): `valid` rows are current as of
+    position `since` of the index's change log (rows logged after it are redone on use)."""
+
+    values: npt.NDArray[Any]
+    valid: npt.NDArray[np.bool_]
+    since: int
 
 
 @dataclass
@@ -56,7 +70,11 @@ class FleetIndex:
     _rows_memo: dict[tuple[str, ...], tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]]
     memo: dict[object, npt.NDArray[np.float64]]  # derived arrays (this index only)
     # Derived per-row arrays that survive `updated()`: only the rows that changed are redone.
-    row_memo: dict[object, tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]]
+    row_memo: dict[object, _RowMemo]
+    # Rows changed by each `updated()` in this index's lineage, oldest first; `log_len` is this
+    # index's own length (a list shared with the child that appended to it last).
+    log: list[int]
+    log_len: int
     used: npt.NDArray[np.float64]  # per GPU used fraction (NaN: faulted or padding)
     load: npt.NDArray[np.float64]  # per GPU live load 0..1 (NaN: none reported)
     load_at: npt.NDArray[np.float64]  # when that load was observed (NaN: unknown)
@@ -83,18 +101,28 @@ class FleetIndex:
         that changed (or were added) are computed again. `compute` must depend on the rows'
         own columns only (never on other rows, the clock or the caller's pod identity)."""
         hit = self.row_memo.get(key)
+        n = len(self.alive)
+        if hit is not None and hit.values.ndim > 1 and hit.values.shape[1] != self.slots:
+            hit = None  # GPU columns grew: recompute from scratch
         if hit is None:
-            values = compute(np.arange(len(self.alive), dtype=np.intp))
+            values = compute(np.arange(n, dtype=np.intp))
             if len(self.row_memo) >= MAX_ROW_MEMOS:
                 self.row_memo = {}  # replaced, not mutated: safe against concurrent readers
-            self.row_memo[key] = (values, np.ones(len(self.alive), bool))
+            self.row_memo[key] = _RowMemo(values, np.ones(n, bool), self.log_len)
             return values
-        values, valid = hit
-        stale = np.flatnonzero(~valid)
+        if hit.since != self.log_len or len(hit.values) != n:
+            # First use since `updated()`: a private copy, with the rows changed since stale.
+            values = np.zeros((n, *hit.values.shape[1:]), hit.values.dtype)
+            values[: len(hit.values)] = hit.values
+            valid = np.zeros(n, bool)
+            valid[: len(hit.valid)] = hit.valid
+            valid[self.log[hit.since : self.log_len]] = False
+            hit = self.row_memo[key] = _RowMemo(values, valid, self.log_len)
+        stale = np.flatnonzero(~hit.valid)
         if len(stale):
-            values[stale] = compute(stale.astype(np.intp))
-            valid[stale] = True
-        return values
+            hit.values[stale] = compute(stale.astype(np.intp))
+            hit.valid[stale] = True
+        return hit.values
 
     def mig_models(
         self, codes: npt.NDArray[np.int16], profile: str
@@ -148,6 +176,8 @@ class FleetIndex:
             _rows_memo={},
             memo={},
             row_memo={},
+            log=[],
+            log_len=0,
         )
 
     @property
@@ -188,19 +218,23 @@ class FleetIndex:
         return out
 
     def _carry_memos(self, old: FleetIndex, changed: list[int]) -> None:
-        rows, slots = len(self.alive), self.slots
-        for key, (values, valid) in list(old.row_memo.items()):
-            if values.ndim > 1 and values.shape[1] != slots:
-                continue  # GPU columns grew: recompute from scratch when next asked
-            grown = np.zeros((rows, *values.shape[1:]), values.dtype)
-            grown[: len(values)] = values
-            ok = np.zeros(rows, bool)
-            ok[: len(valid)] = valid
-            ok[changed] = False
-            self.row_memo[key] = (grown, ok)
+        """Share the old memos (no array is copied per bind): each is brought up to date on
+        its first use here (`per_row`), redoing only the rows logged since it was current."""
+        if old.log_len > MAX_LOG_ROWS:  # start a fresh log; the old memos start over too
+            self.log, self.log_len = list(changed), len(changed)
+            return
+        if len(old.log) == old.log_len:  # `old` is the tip of its log: extend it in place
+            self.log = old.log
+        else:  # a sibling extended it first: branch off a copy
+            self.log = old.log[: old.log_len]
+        self.log.extend(changed)
+        self.log_len = len(self.log)
+        self.row_memo = dict(old.row_memo)
 
     # ---- internals -----------------------------------------------------------------------
     def _copy(self, rows: int, slots: int) -> FleetIndex:
+        if rows == len(self.names) and slots == self.slots:
+            return self._same_shape_copy()
         out = FleetIndex.empty(rows, slots)
         n, s = len(self.names), self.slots
         out.names, out.row = list(self.names), dict(self.row)
@@ -216,6 +250,18 @@ class FleetIndex:
             for k, v in d_in.items():
                 d_out[k] = np.zeros(rows, np.int16)
                 d_out[k][:n] = v
+        return out
+
+    def _same_shape_copy(self) -> FleetIndex:
+        """A copy with the same rows and GPU columns (the common update: binds on known
+        nodes); the name list and row map are shared, since only `_add` changes them."""
+        out = copy.copy(self)  # shallow: every field below that can change is replaced
+        for f in _ROW_ARRAYS:
+            setattr(out, f, getattr(self, f).copy())
+        for f in ("static_free", "static_total", "pool_free"):
+            setattr(out, f, {k: v.copy() for k, v in getattr(self, f).items()})
+        out.keys = list(self.keys)
+        out._rows_memo, out.memo, out.row_memo, out.log, out.log_len = {}, {}, {}, [], 0
         return out
 
     def _add(self, name: str) -> int:
@@ -257,8 +303,8 @@ class FleetIndex:
         used = 0.0
         usable = 0
         for j, g in enumerate(cap.gpus):
-            if gpu_health_reasons(g.gpu, _DEFAULT_HEALTH) or g.model is None or g.faulted:
-                slow = True  # (unknown model: the fragmentation scorer skips such GPUs)
+            if gpu_health_reasons(g.gpu, _DEFAULT_HEALTH) or g.faulted:
+                slow = True
             if g.faulted:
                 continue
             usable += 1
@@ -301,6 +347,11 @@ class FleetIndex:
         self.slow[r] = slow
         self.used_sum[r] = used
         self.n_usable[r] = usable
+
+
+_ROW_ARRAYS = ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool", "hot",
+               "plain_free", "plain_mem", "plain_size", "mig_mask", "mig_me", "mig_code",
+               "used", "load", "load_at")  # fmt: skip
 
 
 def _canon(g: GpuCapacity, name: str) -> str:

@@ -113,6 +113,7 @@ def gpu_health_reasons(gpu: GpuView, th: HealthThresholds) -> tuple[str, ...]:
 # ---- product matching -----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)  # the catalogue is fixed at import; unknown names are the slow case
 def resolve_model(name: str) -> GpuModel | None:
     """The catalogue entry for a model name, or None when the catalogue does not know it."""
     try:

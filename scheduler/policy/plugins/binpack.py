@@ -34,11 +34,14 @@ class Binpack:
 
     def score_rows(self, cycle: CycleState) -> Floats | None:
         pod = cycle.pod
-        if not batch.scorable(pod):
-            return None
         idx, r = cycle.index, cycle.rows
         g = pod.gpu
-        assert g is not None
+        if g is None:  # a CPU-only pod takes no GPU: the node's fullness as it is
+            n = idx.n_usable[r].astype(np.float64)
+            now: Floats = np.where(n > 0, idx.used_sum[r] / np.maximum(n, 1), 0.0)
+            return now
+        if not batch.scorable(pod):
+            return None
         if g.kind == "mig":
             rows = batch.mig_rows(cycle)
             nu = idx.n_usable[r].astype(np.float64)

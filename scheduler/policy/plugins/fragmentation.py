@@ -125,10 +125,13 @@ class FragmentationScore:
         """The same value from the fleet index, for the default settings (the pod's own shape,
         the default MIG mix); a configured workload or mix is scored per node."""
         pod = cycle.pod
-        if self.workload is not None or self.mig_mix is not None or not batch.scorable(pod):
+        if self.workload is not None or self.mig_mix is not None:
             return None
         g = pod.gpu
-        assert g is not None
+        if g is None:  # no shape to judge (see the module docstring): 0 everywhere
+            return np.zeros(len(cycle.rows))
+        if not batch.scorable(pod):
+            return None
         if g.kind == "mig":
             rows = batch.mig_rows(cycle)
             value = np.where(rows["fits"], _logistic(rows["inc"]), 0.0)

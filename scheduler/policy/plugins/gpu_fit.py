@@ -31,7 +31,7 @@ class GpuFit:
     def filter_rows(self, cycle: CycleState) -> RowVerdicts | None:
         req = cycle.pod.gpu
         if req is None:
-            return None
+            return RowVerdicts.all_pass()
         ok, unres, exact, why, why_never = _fit(cycle.index, cycle.rows, req)
         code = np.where(ok, Code.SUCCESS, np.where(unres, Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
                                                    Code.UNSCHEDULABLE)).astype(np.int8)  # fmt: skip

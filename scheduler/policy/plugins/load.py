@@ -63,11 +63,10 @@ class LoadScore:
     def score_rows(self, cycle: CycleState) -> Floats | None:
         """The same value from the index's load columns, with this scorer's settings."""
         pod = cycle.pod
-        if not batch.scorable(pod):
-            return None
         g = pod.gpu
-        assert g is not None
-        if g.kind == "mig":
+        if g is not None and not batch.scorable(pod):
+            return None
+        if g is not None and g.kind == "mig":
             return np.where(batch.mig_rows(cycle)["slow"], np.nan, NEUTRAL)
         idx, r = cycle.index, cycle.rows
         any_load = idx.memo.get(("any-load",))
@@ -81,7 +80,10 @@ class LoadScore:
         live = np.flatnonzero(cycle.state.now - newest <= self.settings.max_age_s)
         out: Floats = np.full(len(r), NEUTRAL)
         if len(live):
-            _, take = batch.placement_columns(cycle)
+            if g is None:  # a CPU-only pod touches no GPU: every usable GPU counts
+                take = np.zeros((len(r), idx.slots), bool)
+            else:
+                _, take = batch.placement_columns(cycle)
             out[live] = self._fresh_rows(cycle, r[live], take[live])
         return out
 

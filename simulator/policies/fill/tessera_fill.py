@@ -6,9 +6,9 @@ setup): the candidates are the nodes passing NodeResourcesFit and GPU fit; the r
 profile filters and scores them (`run_filters`, `run_scores`, integer 0..10); the best score
 wins, ties to the lowest node rank as for every fill policy; `choose_placement` gives the GPUs.
 
-Speed without a second copy of the logic: the policy core is pure, so nodes in identical
-states (GPU model, CPU and memory left, multiset of free milli per GPU) get identical filter
-results and scores. We evaluate one representative per distinct state and share its result.
+Speed without a second copy of the logic: every feasible node goes to the policy core at once,
+which answers from its fleet index (the plugins' batch methods); the index is updated row by row
+for the node each bind touched (`SimCluster.snapshot`).
 """
 
 from __future__ import annotations
@@ -69,32 +69,24 @@ class TesseraFill:
         else:
             self.profile = build_profile()
         self._bound = 0
+        self._names = np.array(c.names, dtype=object)
+        self._row = {n: i for i, n in enumerate(c.names)}
 
     def choose(
         self, cluster: FillCluster, pod: OpenbPod, nodes: np.ndarray, rng: np.random.Generator
     ) -> Choice:
         req = pod_request(pod)
-        key = np.concatenate(
-            [
-                cluster.model_idx[nodes, None],
-                cluster.cpu_left[nodes, None],
-                cluster.mem_left[nodes, None],
-                np.sort(cluster.gpu_left[nodes], axis=1),
-            ],
-            axis=1,
-        )
-        _, first, group = np.unique(key, axis=0, return_index=True, return_inverse=True)
-        reps = [cluster.names[i] for i in nodes[first]]
+        names: list[str] = self._names[nodes].tolist()
         state = self.sim.snapshot(now=0.0)
-        ok = run_filters(state, req, reps, self.profile)
-        passing = [n for n in reps if ok[n].ok]
-        scores = run_scores(state, req, passing, self.profile)
-        per_group = np.array([scores.get(n, -1) for n in reps], dtype=np.int64)
-        node_scores = per_group[group.reshape(-1)]
-        keep = node_scores >= 0
-        if not keep.any():
+        passing = run_filters(state, req, names, self.profile).passed
+        if not passing:
             raise ValueError(f"no candidate node passes the policy filters for pod {pod.name}")
-        node = pick_max(nodes[keep], node_scores[keep], cluster.rank)
+        scores = run_scores(state, req, passing, self.profile)
+        if len(passing) == len(names):  # passed keeps the input order
+            keep = nodes
+        else:
+            keep = np.fromiter(map(self._row.__getitem__, passing), np.int64, len(passing))
+        node = pick_max(keep, np.asarray(scores.ints, np.int64), cluster.rank)
         placement = choose_placement(state, req, self.sim.nodes[cluster.names[node]])
         if placement is None:  # pragma: no cover - filters passed, so a placement exists
             raise ValueError(f"no placement for pod {pod.name} on {cluster.names[node]}")
