@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,15 +18,15 @@ import httpx
 import pytest
 
 from devcluster.cluster import ClusterOptions, DevCluster
-from devcluster.kubeapi import KubeApi, wait_for
+from devcluster.kubeapi import wait_for
 from devcluster.nodes import GpuSpec, NodeSpec, pod_object
 from scheduler.state import placement as placement_codec
 from tests.e2e.conftest import tessera_env
-from tests.e2e.helpers import add_nodes, wait_bound
+from tests.e2e.faults import Tally, burst, check_invariants, delete_pods, milli_pod
+from tests.e2e.helpers import add_nodes
 
 pytestmark = pytest.mark.e2e
-RUNS: Counter[str] = Counter()
-FAILURES: Counter[str] = Counter()
+TALLY = Tally()
 
 
 @pytest.fixture(scope="module")
@@ -37,70 +36,12 @@ def cluster(k8s_bin_dir: Path) -> Iterator[DevCluster]:
         c.start()
         yield c
     finally:
-        c.close(keep=bool(FAILURES))
+        c.close(keep=bool(TALLY.failures))
 
 
 def scenario(cluster: DevCluster, name: str, fn: Callable[[], None]) -> None:
-    RUNS[name] += 1
-    try:
-        fn()
-    except BaseException:
-        FAILURES[name] += 1
-        raise
-    finally:  # a pod left pending would take the next scenario's room
-        for pod in cluster.api.pods():
-            if not pod["spec"].get("nodeName"):
-                cluster.api.delete_pod(pod["metadata"]["name"])
-
-
-def milli_pod(name: str, milli: int = 500) -> dict:
-    return pod_object(name, {"tessera.io/gpu-milli": str(milli)})
-
-
-def check_invariants(cluster: DevCluster, nodes: dict[str, int], expect_bound: list[str]) -> None:
-    """`nodes`: name -> GPU count. No GPU double-booked, the pods that fit bound, no
-    reservation left, Tessera ready."""
-    api = cluster.api
-    wait_bound(api, expect_bound, timeout_s=180)
-    per_gpu: Counter[tuple[str, int]] = Counter()
-    charged: Counter[str] = Counter()  # milli charged per node (annotated or by request)
-    for pod in api.pods():
-        node = pod["spec"].get("nodeName")
-        if node not in nodes:
-            continue
-        limits = pod["spec"]["containers"][0].get("resources", {}).get("limits", {})
-        want = int(limits.get("tessera.io/gpu-milli", 0)) or 1000 * int(
-            limits.get("nvidia.com/gpu", 0)
-        )
-        charged[node] += want
-        text = (pod["metadata"].get("annotations") or {}).get(placement_codec.ANNOTATION)
-        try:
-            p = placement_codec.decode(text) if text else None
-        except ValueError:
-            p = None  # a poison annotation: charged by request above
-        if p is None:
-            continue
-        for g in p.gpus:
-            assert 0 <= g.index < nodes[node], f"{pod['metadata']['name']}: GPU {g.index} on {node}"
-            per_gpu[(node, g.index)] += g.milli or 1000
-    assert all(v <= 1000 for v in per_gpu.values()), f"GPU double-booked: {per_gpu}"
-    assert all(charged[n] <= 1000 * nodes[n] for n in nodes), f"node over-booked: {charged}"
-    metrics = httpx.Client(base_url=cluster.tessera_url, timeout=10)
-
-    def settled() -> bool | None:
-        text = metrics.get("/metrics").text
-        return True if 'tessera_reservations{kind="reserved"} 0.0' in text else None
-
-    wait_for("no reservation left", settled, timeout_s=90)
-    assert metrics.get("/readyz").status_code == 200
-    metrics.close()
-
-
-def burst(api: KubeApi, prefix: str, n: int, milli: int = 500) -> list[str]:
-    names = [f"{prefix}-{i}" for i in range(n)]
-    for name in names:
-        api.create_pod(milli_pod(name, milli))
-    return names
+    # A pod left pending would take the next scenario's room.
+    TALLY.run(name, fn, lambda: delete_pods(cluster.api, pending_only=True))
 
 
 def test_many_fractional_pods_at_once_do_not_over_pack(cluster: DevCluster) -> None:
@@ -183,9 +124,6 @@ def test_apiserver_restart_mid_burst_relists_without_stale_decisions(cluster: De
 
 def test_zz_fault_table() -> None:
     """Scenarios x runs x failures (pytest keeps a module's order: this runs last)."""
-    rows = sorted(RUNS)
-    print("\nscenario | runs | failures")
-    for name in rows:
-        print(f"{name} | {RUNS[name]} | {FAILURES[name]}")
-    assert rows, "no fault scenario ran"
-    assert sum(FAILURES.values()) == 0, dict(FAILURES)
+    print("\n" + TALLY.table())
+    assert TALLY.runs, "no fault scenario ran"
+    assert sum(TALLY.failures.values()) == 0, dict(TALLY.failures)
