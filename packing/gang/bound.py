@@ -71,3 +71,30 @@ def lower_bound(st: FleetState, members: Sequence[GangMember]) -> int:
                           minlength=len(st.nodes))
         nodes = max(nodes, _fewest(cap, need))
     return frag + st.cost.node_term(nodes)
+
+
+def whole_gpu_shortfall(st: FleetState, members: Sequence[GangMember]) -> str:
+    """Why the gang cannot fit, judged on free whole GPUs alone, or "" when that count does not
+    rule it out ("" proves nothing). A member of k whole GPUs needs k free non-MIG GPUs on one
+    node, so a node with f of them takes at most f // k such members. CPU, memory, GPU models
+    and MIG members are ignored: the test is necessary, never sufficient, so it only ever
+    answers "infeasible" where every exact planner would."""
+    need: dict[int, list[str]] = {}
+    for m in members:
+        if m.whole:
+            need.setdefault(m.whole, []).append(m.key)
+    if not need:
+        return ""
+    free = np.bincount(st.node_of[(~st.mig) & (st.free_milli == MILLI_PER_GPU)],
+                       minlength=len(st.nodes))
+    for k, keys in sorted(need.items()):
+        room = int((free // k).sum())
+        if room == 0:
+            return f"no node has {k} free whole GPUs for gang member {keys[0]}"
+        if room < len(keys):
+            return (f"{len(keys)} members ({keys[0]}, ...) need {k} whole GPUs each; the nodes "
+                    f"have room for {room}")
+    total = sum(k * len(keys) for k, keys in need.items())
+    if total > int(free.sum()):
+        return f"the gang needs {total} free whole GPUs; {int(free.sum())} are free"
+    return ""

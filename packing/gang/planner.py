@@ -16,7 +16,7 @@ from ortools.sat.python import cp_model
 from packing.catalogue import get_model
 from packing.errors import InvalidPlacementError, PackingError
 from packing.fractional import MILLI_PER_GPU
-from packing.gang.bound import lower_bound
+from packing.gang.bound import lower_bound, whole_gpu_shortfall
 from packing.gang.cost import CostModel
 from packing.gang.decode import Classes, decode
 from packing.gang.greedy import INF, greedy, models_for, node_scores
@@ -69,6 +69,9 @@ def plan_gang(members: Sequence[GangMember], nodes: Sequence[NodeSlot], *,
                                f"{m.mig_profile!r}")
     cost = CostModel(members, objective, mig_mix, share_mix)
     st = FleetState(nodes, cost)
+    short = whole_gpu_shortfall(st, members)
+    if short:  # proven infeasible by counting: no greedy run, no model built
+        return GangPlan("infeasible", reason=short, nodes_considered=len(st.nodes))
     g_plan = greedy(st.copy(), members)
     g_obj = None if g_plan is None else evaluate_plan(members, nodes, g_plan, cost)
     if g_plan is not None and g_obj is not None and g_obj <= lower_bound(st, members):

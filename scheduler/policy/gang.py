@@ -28,6 +28,7 @@ from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.rules import canonical
 
 MAX_CANDIDATES = 256  # per member shape; the CP-SAT planner prunes further (to 32 by default)
+_SOLO: dict[int, tuple[Profile, Profile]] = {}  # profile id -> (profile, it without Gang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ def _candidates(
     """Nodes that can host at least one member on their own, at most `MAX_CANDIDATES` per
     member shape (the best-scoring ones): the planner's search space stays small at any
     cluster size."""
-    solo_profile = Profile(tuple(p for p in profile.filters if p.name != "Gang"), profile.scorers)
+    solo_profile = _solo(profile)
     known = [n for n in names if n in state.nodes]
     limit = max(MAX_CANDIDATES, 4 * len(members))
     keep: set[str] = set()
@@ -216,8 +217,19 @@ def _greedy(
 
 def _passes(state: ClusterState, pod: PodRequest, node: str, profile: Profile) -> bool:
     # The gang filter itself is skipped: the plan is what it will enforce.
-    plugins = tuple(p for p in profile.filters if p.name != "Gang")
-    return filter_node(state, pod, node, Profile(plugins, ())).ok
+    return filter_node(state, pod, node, _solo(profile)).ok
+
+
+def _solo(profile: Profile) -> Profile:
+    """`profile` without the Gang filter, made once per profile object (a new Profile would
+    redo its batch-method checks on every call)."""
+    hit = _SOLO.get(id(profile))
+    if hit is None or hit[0] is not profile:
+        if len(_SOLO) >= 16:
+            _SOLO.clear()
+        plugins = tuple(p for p in profile.filters if p.name != "Gang")
+        hit = _SOLO[id(profile)] = (profile, Profile(plugins, profile.scorers))
+    return hit[1]
 
 
 def drain_targets(

@@ -152,7 +152,8 @@ class ClusterState:
         if self._seed is not None:
             base, dirty = self._seed
             caps = [self.capacity(n) for n in dirty if n in self.nodes]
-            idx = base.updated(caps, [n for n in dirty if n not in self.nodes])
+            # Nothing changed: the base index is this state's too (an index never changes).
+            idx = base.updated(caps, [n for n in dirty if n not in self.nodes]) if dirty else base
             if int(idx.alive.sum()) != len(self.nodes):  # a change we were not told about
                 idx = None
         if idx is None:

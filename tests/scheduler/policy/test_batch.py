@@ -140,6 +140,38 @@ def test_index_updated_row_by_row_equals_fresh_build(old, new, req) -> None:
     assert _fast(seeded, p, names)[0] == _fast(fresh, p, names)[0] == _verdicts(fresh, p, names)
 
 
+def _dropped(state: ClusterState, keep: list[bool]) -> tuple[ClusterState, set[str]]:
+    """`state` without the allocations `keep` says False to, and the nodes that touched."""
+    items = list(state.allocations.items())
+    kept = {k: a for (k, a), yes in zip(items, keep, strict=False) if yes}
+    gone = {a.placement.node for k, a in items if k not in kept}
+    return ClusterState(state.nodes, kept), gone
+
+
+@settings(max_examples=100, deadline=None)
+@given(clusters(), requests, st.lists(st.booleans(), min_size=6, max_size=6),
+       st.lists(st.booleans(), min_size=6, max_size=6))  # fmt: skip
+def test_row_memos_inherited_down_a_chain_of_updates_equal_fresh(a, req, keep1, keep2) -> None:
+    """Property: per-row memos survive a chain of row updates (a -> b -> c, each dropping some
+    allocations) whichever state asks first: c before b (memos inherited through an index
+    that never used them), then b, then a again (its stale rows filled in place)."""
+    b0, touched_b = _dropped(a, keep1)
+    c0, touched_c = _dropped(b0, keep2)
+    p = pod(gpu=req)
+    names = sorted(a.nodes)
+    _fast(a, p, names)
+    if fast_scores_applicable(p, PROFILE):
+        fast_scores(a, p, names, PROFILE)
+    b = ClusterState(b0.nodes, b0.allocations, _seed=a.seed_for(touched_b))
+    b.fleet()  # b's index exists before c's but has used no memo yet
+    c = ClusterState(c0.nodes, c0.allocations, _seed=b.seed_for(touched_c))
+    for state in (c, b, a):
+        fresh = ClusterState(state.nodes, state.allocations)
+        assert _fast(state, p, names)[0] == _fast(fresh, p, names)[0]
+        if fast_scores_applicable(p, PROFILE):
+            assert fast_scores(state, p, names, PROFILE) == fast_scores(fresh, p, names, PROFILE)
+
+
 @settings(max_examples=150, deadline=None)
 @given(clusters(), requests, st.data())
 def test_fast_filter_equals_plugins_for_planned_gangs(state, req, data) -> None:
