@@ -23,12 +23,23 @@ from scheduler.policy.framework import (
     filter_node,
     run_filters,
 )
-from scheduler.policy.model import Allocation, ClusterState, GpuGrant, Placement, PodRequest
+from scheduler.policy.model import (
+    Allocation,
+    ClusterState,
+    GpuGrant,
+    Node,
+    Placement,
+    PodRequest,
+)
 from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.rules import canonical
 
 MAX_CANDIDATES = 256  # per member shape; the CP-SAT planner prunes further (to 32 by default)
 _SOLO: dict[int, tuple[Profile, Profile]] = {}  # profile id -> (profile, it without Gang)
+# Where member i lands on a drained node that already keeps the members before it there, per
+# (node, i, those members): see `drain_budgets`. The node object kept beside the answer guards
+# against a node that changed since.
+DrainMemo = dict[tuple[str, int, tuple[int, ...]], tuple[Node, Placement | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +253,7 @@ def drain_targets(
 
 def drain_budgets(
     state: ClusterState, members: Sequence[PodRequest], node_names: Sequence[str],
-    profile: Profile,
+    profile: Profile, memo: DrainMemo | None = None,
 ) -> dict[str, int]:
     """Nodes to keep for a gang that does not fit now, each with its GPU budget (the GPUs its
     members would take there), chosen so the gang waits for as few busy GPUs to drain as
@@ -257,26 +268,41 @@ def drain_budgets(
     Why a budget, not whole nodes: a gang of 2 x 2 GPUs needs 4 GPUs of an 8-GPU node; keeping
     all 8 made single-GPU jobs wait for no gain (the Tiresias trace's p95 job wait,
     benchmarks/RESULTS.md). `within_budget` says which pods may still go there.
+
+    `memo` (optional): the caller's store for these members (one per gang), kept across calls.
+    Where a member lands on a drained node reads only that node, the members kept there before
+    it and the (pure, clock-free) filters, so a caller asking again for the same gang while
+    other nodes fill and drain pays each (node, member, members before it) once.
     """
     empty = ClusterState(state.nodes, MappingProxyType({}), now=state.now)
-    solo_profile = Profile(tuple(p for p in profile.filters if p.name != "Gang"), ())
+    solo_profile = _solo(profile)
     known = [n for n in node_names if n in state.nodes]
     rank = {n: i for i, n in enumerate(known)}
     free = {n: sum(1 for g in state.capacity(n).usable_gpus if not g.pods) for n in known}
     busy = {n: len(state.capacity(n).usable_gpus) - free[n] for n in known}
     scratch = empty
     kept: dict[str, set[int]] = {}
+    placed: dict[str, tuple[int, ...]] = {}  # members kept on each node so far, in order
 
     def short(name: str, gpus: set[int]) -> int:  # GPUs kept there that are busy now
         return max(0, len(gpus) - free[name])
+
+    def spot_for(pod: PodRequest, i: int, node: Node) -> Placement | None:
+        key = (node.name, i, placed.get(node.name, ()))
+        hit = memo.get(key) if memo is not None else None
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        spot = (choose_placement(scratch, pod, node)
+                if filter_node(scratch, pod, node.name, solo_profile).ok else None)
+        if memo is not None:
+            memo[key] = (node, spot)
+        return spot
 
     for i in sorted(range(len(members)), key=lambda i: (-_size(members[i]), i)):
         pod = replace(members[i], gang=None)
         best: tuple[tuple[int, bool, int, int], str, Placement] | None = None
         for name in known:
-            if not filter_node(scratch, pod, name, solo_profile).ok:
-                continue
-            spot = choose_placement(scratch, pod, state.nodes[name])
+            spot = spot_for(pod, i, state.nodes[name])
             if spot is None:
                 continue
             had = kept.get(name, set())
@@ -288,6 +314,7 @@ def drain_budgets(
             return {}
         _, name, spot = best
         kept.setdefault(name, set()).update(g.index for g in spot.gpus)
+        placed[name] = (*placed.get(name, ()), i)
         key = f"drain#{i}"
         scratch = scratch.with_allocations(
             {key: Allocation(pod.key, key, spot, pod.priority, False, None)}

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from scheduler.policy.capacity import GpuCapacity
 from scheduler.policy.framework import Profile
+from scheduler.policy.gang import DrainMemo
 from scheduler.policy.model import MILLI_PER_GPU, GangRef, Placement, PodRequest
 from scheduler.policy.registry import default_profile
 from simulator.cluster.invariants import over_allocation
@@ -50,6 +51,7 @@ class TesseraPolicy:
         self._kept: tuple[str, dict[str, int]] | None = None  # gang, node -> GPUs kept
         self._released: frozenset[str] = frozenset()
         self._kept_priority = 0
+        self._drain_memo: dict[str, DrainMemo] = {}  # per waiting gang (see drain_budgets)
 
     def submit(self, job: JobSpec, now: float) -> None:
         self._pending.add(job, now)
@@ -60,6 +62,7 @@ class TesseraPolicy:
             if f"{job_uid}/{i}" in self.cluster.allocations:
                 self.cluster.release(f"{job_uid}/{i}")
         self._started.pop(job_uid, None)
+        self._drain_memo.pop(job_uid, None)
         self._pending.drop_job(job_uid)
 
     def _pod(self, job: JobSpec, idx: int) -> PodRequest:
@@ -126,6 +129,8 @@ class TesseraPolicy:
                 continue
             if self._kept is not None and self._kept[0] == uid:
                 self._released, self._kept = frozenset(self._kept[1]), None
+            if gang_start:
+                self._drain_memo.pop(uid, None)
             out.extend(placed)
         return out
 
@@ -136,7 +141,8 @@ class TesseraPolicy:
         node's budget (`within_budget`), other gangs not at all, until it starts;
         higher-priority pods still do (they would preempt it in Kubernetes anyway)."""
         members = [self._pod(job, i) for i in range(job.min_member)]
-        nodes = gang_drain_targets(self.cluster, members, now, self.profile)
+        memo = self._drain_memo.setdefault(job.uid, {})
+        nodes = gang_drain_targets(self.cluster, members, now, self.profile, memo)
         if nodes:
             self._kept = (job.uid, nodes)
             self._kept_priority = job.priority

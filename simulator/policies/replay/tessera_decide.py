@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
-from scheduler.policy.gang import drain_budgets, plan_members, within_budget
+from scheduler.policy.gang import DrainMemo, drain_budgets, plan_members, within_budget
 from scheduler.policy.model import ClusterState, Placement, PodRequest
 from simulator.cluster.resources import CPU, MEMORY
 from simulator.cluster.state import SimCluster
@@ -101,12 +101,13 @@ def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, pr
 
 
 def gang_drain_targets(cluster: SimCluster, members: Sequence[PodRequest], now: float,
-                       profile: Profile) -> dict[str, int]:
+                       profile: Profile, memo: DrainMemo | None = None) -> dict[str, int]:
     """Nodes to keep for a gang that did not fit, with their GPU budgets: the policy core's
-    choice among the nodes whose CPU and memory could host a member once drained."""
+    choice among the nodes whose CPU and memory could host a member once drained (`memo`:
+    one per gang, kept while it waits; see `drain_budgets`)."""
     state = cluster.snapshot(now)
     nodes = cluster.nodes
     hosts = [n for n in cluster.order if any(
         m.cpu_milli <= nodes[n].cpu_milli and m.memory_bytes <= nodes[n].memory_bytes
         for m in members)]
-    return drain_budgets(state, members, hosts, profile)
+    return drain_budgets(state, members, hosts, profile, memo)

@@ -94,3 +94,33 @@ def test_within_budget_leaves_the_kept_gpus_free(
     state = _state({"a": in_use})
     p = pod("default/s", GpuRequest("whole", count=count))
     assert within_budget(state, p, "a", budget) is ok
+
+
+def test_a_memo_kept_across_calls_gives_the_same_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One memo per gang, reused while allocations change on the same nodes (the replay's
+    use): each answer equals a fresh computation, and once every (node, member, members kept
+    there before it) was tried, no filter runs again."""
+    import scheduler.policy.gang as gang_module
+
+    profile = default_profile()
+    gang = _gang(3, 4)  # 3 x 4 GPUs: two members share a drained 8-GPU node
+    busies = [{"a": 6, "b": 2, "c": 4}, {"a": 1, "b": 7, "c": 4}, {"a": 0, "b": 0, "c": 8},
+              {"a": 3, "b": 3, "c": 3}]
+    nodes = _state(busies[0]).nodes
+    states = [ClusterState(nodes, _state(b).allocations) for b in busies]
+    memo: dict = {}
+    for state in states:
+        want = drain_budgets(state, gang, list(nodes), profile)
+        assert want  # every case keeps something
+        assert drain_budgets(state, gang, list(nodes), profile, memo) == want
+    calls: list[str] = []
+    real = gang_module.filter_node
+    monkeypatch.setattr(gang_module, "filter_node",
+                        lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    for state in states:
+        drain_budgets(state, gang, list(nodes), profile)
+    assert calls  # a fresh computation runs the filters...
+    calls.clear()
+    for state in states:
+        drain_budgets(state, gang, list(nodes), profile, memo)
+    assert calls == []  # ...one backed by the memo does not

@@ -2,9 +2,11 @@
 with the same GPUs, at the same instants, with and without them.
 
 The speed-ups: the free-whole-GPU count that proves a gang infeasible before any search
-(`packing.gang.bound.whole_gpu_shortfall`) and the fleet index carried from snapshot to
+(`packing.gang.bound.whole_gpu_shortfall`), the per-gang memo of where members land on
+drained nodes (`drain_budgets(memo=...)`), and the fleet index carried from snapshot to
 snapshot (reused when nothing changed, its per-row memos inherited). Switched off, every gang
-goes to the planner and every snapshot builds its index from scratch.
+goes to the planner, every drained node is tried again and every snapshot builds its index
+from scratch.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 import packing.gang.planner as planner
+import simulator.policies.replay.tessera as tessera_policy
 from scheduler.policy.fleet_index import FleetIndex
 from scheduler.policy.model import ClusterState
 from simulator.policies.replay.registry import REPLAY_POLICIES
@@ -51,6 +54,10 @@ def test_tessera_replay_places_the_same_with_and_without_its_speed_ups(
     assert fast_plans.get("infeasible", 0) > 0 and fast_plans.get("optimal", 0) > 0
 
     monkeypatch.setattr(planner, "whole_gpu_shortfall", lambda st, members: "")
+    drain = tessera_policy.gang_drain_targets
+    monkeypatch.setattr(tessera_policy, "gang_drain_targets",
+                        lambda cluster, members, now, profile, memo=None:
+                        drain(cluster, members, now, profile, None))
 
     def fresh_fleet(self: ClusterState) -> FleetIndex:
         idx = self._fleet.get("fleet")
