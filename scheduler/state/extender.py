@@ -73,6 +73,9 @@ class Extender:
         self.clock = clock
         self.timing = timing
         self.gangs = GangCoordinator(store, self.profile, timing.gang_ttl_s, telemetry)
+        # Views that hide held allocations, per set of hidden keys, with the memo of the
+        # snapshot they came from (see `view`); replaced, never mutated, for concurrent verbs.
+        self._views: dict[frozenset[str], tuple[dict[str, Any], ClusterState]] = {}
 
     # ---- helpers -------------------------------------------------------------------------
     def _pod(self, pod: Mapping[str, Any]) -> PodRequest:
@@ -90,12 +93,28 @@ class Extender:
         if self.telemetry is not None:
             snap = self.telemetry(snap)
         own = {pod.uid, *self.gangs.free_slot_keys(snap, pod)}
-        if pod.gpu is not None and any(k in snap.allocations for k in own):
+        hidden = frozenset(k for k in own if k in snap.allocations)
+        if not hidden:
+            return snap
+        # The same snapshot (the store and the telemetry overlay hand out its memo dicts
+        # again until something changes) and the same hidden keys give the same view: reuse
+        # it, so a gang member's filter, prioritize and retries pay for one view, not each.
+        hit = self._views.get(hidden)
+        if hit is not None and hit[0] is snap._fleet:
+            v = hit[1]
+            return ClusterState(
+                v.nodes, v.allocations, v.gangs, now, v._by_node, v._capacity, v._seed,
+                v._fleet, v._on,
+            )  # fmt: skip
+        if pod.gpu is not None:
             # The view below updates the shared snapshot's fleet index row by row; built only
             # on the view, every later snapshot would index the whole fleet again (a gang
             # member's or a reserved pod's every request).
             snap.fleet()
-        return snap.without(own)
+        view = snap.without(set(hidden))
+        kept = {k: e for k, e in self._views.items() if e[0] is snap._fleet}
+        self._views = {**dict(list(kept.items())[-7:]), hidden: (snap._fleet, view)}
+        return view
 
     # ---- verbs ---------------------------------------------------------------------------
     def filter(

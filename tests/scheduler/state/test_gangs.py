@@ -173,3 +173,36 @@ def test_repeated_member_filters_index_the_fleet_once(ext, clock, monkeypatch) -
     for _ in range(3):
         assert sorted(ext.filter(ms[1], ["a", "b", "c"]).passed) == ["a", "b"]
     assert len(builds) <= 1  # was 3: one whole-fleet build per request
+
+
+def test_member_view_is_reused_until_the_store_changes(ext, monkeypatch) -> None:
+    """Members' filters and prioritizes (and retries) on an unchanged store share one view
+    that hides the gang's held slots; once a pod binds, the next request sees the change."""
+    from scheduler.policy.model import ClusterState
+
+    _setup(ext, {"a": 4, "b": 2, "c": 2})
+    ms = [_member(i) for i in range(3)]
+    for m in ms:
+        ext.store.apply(event(m))
+    views: list[int] = []
+    real = ClusterState.without
+
+    def counted(self: ClusterState, keys: set[str]) -> ClusterState:
+        views.append(1)
+        return real(self, keys)
+
+    monkeypatch.setattr(ClusterState, "without", counted)
+    first = ext.filter(ms[0], ["a", "b", "c"])
+    assert first.gang_outcome == "planned" and len(views) == 1
+    for m in (ms[1], ms[2], ms[1]):  # the same hidden slots, the same store: the same view
+        again = ext.filter(m, ["a", "b", "c"])
+        assert (again.passed, again.failed) == (first.passed, first.failed)
+        ext.prioritize(m, ["a", "b", "c"])
+    assert len(views) == 1
+    # A stranger binds 2 GPUs on c, outside the plan: the store changed, so the member's
+    # next request builds a new view (a stale one would still count c's GPUs as free).
+    stranger = pod_json("s", {"nvidia.com/gpu": 2})
+    ext.store.apply(event(stranger))
+    assert ext.bind("s", "default", "uid-default-s", "c") == ""
+    ext.filter(ms[1], ["a", "b", "c"])
+    assert len(views) == 2
