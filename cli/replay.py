@@ -90,8 +90,8 @@ def add_commands(sim: typer.Typer) -> None:
         policies: str = typer.Option("tessera,tessera-static,volcano,kube-default", "--policies",
                                      help="comma list of replay policies"),
         report: Path | None = typer.Option(None, "--report", help="write report.html "
-                                           "(charts), report.json and CSVs of the first "
-                                           "seed's runs here"),
+                                           "(verdicts from the intervals, charts), report.json "
+                                           "and CSVs of every seed's runs here"),
         as_json: bool = typer.Option(False, "--json", help="print runs and summaries as JSON"),
         workers: int = typer.Option(1, "--workers", help="local processes, one run each"),
         serving: bool = typer.Option(True, "--serving/--no-serving", help="with the bundled "
@@ -116,45 +116,42 @@ def add_commands(sim: typer.Typer) -> None:
             raise ValueError(f"--seed must be >= 0, got {seed}")
         make = bundled_workloads if trace is None else trace_workloads(trace, nodes, fmt)
         studies = compare_seeds(range(seed, seed + seeds), make, names, workers=workers)
-        served = _serve_bundled(seed, genai, names) if serving and trace is None else []
+        seed_list = list(range(seed, seed + seeds))
+        served = _serve_bundled(seed_list, genai, names) if serving and trace is None else []
         if report is not None:
             from simulator.report.document import write_report_dir
-            from simulator.report.from_replay import replay_report
+            from simulator.report.from_study import study_report
 
-            runs = [r for st in studies for r in st.runs if r.seed == seed]
-            doc = replay_report(runs, "Tessera study")
-            if served:
-                from simulator.report.from_serving import serving_report
-
-                doc = doc.merge(serving_report(served))
-            for p in write_report_dir(report, doc):
+            for p in write_report_dir(report, study_report(studies, served, "Tessera study")):
                 typer.echo(f"wrote {p}", err=True)
         if as_json:
             typer.echo(studies_json(studies))
         else:
             typer.echo("\n\n".join(table(st.workload, st.summary) for st in studies))
             if served:
-                from cli.serving import summary_table
+                from simulator.serving.study import seed_summaries
 
-                typer.echo(f"\nServing (seed {seed}):\n{summary_table(served)}")
+                typer.echo("\n\nServing:\n" + "\n\n".join(
+                    table(name, summary) for name, summary in seed_summaries(served)))
 
 
-def _serve_bundled(seed: int, genai: Path, names: list[str]) -> list[ServingResult]:
-    """The serving half of the study, with a progress bar on stderr."""
+def _serve_bundled(seeds: list[int], genai: Path, names: list[str]) -> list[ServingResult]:
+    """The serving half of the study, every seed, with a progress bar on stderr."""
     from rich.console import Console
     from rich.progress import Progress
 
-    from simulator.serving.bundled import bundled_serving, serving_cases
+    from simulator.serving.bundled import bundled_serving
 
     policies = [n for n in names if n != "tessera-static"] or names
     trace = genai if genai.is_file() else None
     if trace is None:
         typer.echo(f"note: {genai} not found; serving study without the GenAI trace "
                    "(pass --genai PATH)", err=True)
-    total = len(serving_cases(seed, trace)) * len(policies)
+    cases = 2 if trace is not None else 1  # the GenAI window and the multimodal day
+    total = cases * len(policies) * len(seeds)
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("serving study", total=total)
-        return list(bundled_serving(seed, trace, policies,
+        return list(bundled_serving(seeds, trace, policies,
                                     lambda what: bar.update(task, advance=1, description=what)))
 
 

@@ -34,6 +34,11 @@ class ChartSpec:
     y_title: str
     facet: str = "workload"
     x_log: bool = False
+    # draw only rows with these field values (e.g. one seed of a study); the CSV/JSON keep all
+    where: tuple[tuple[str, Value], ...] = ()
+
+    def rows(self, dataset: list[Row]) -> list[Row]:
+        return [r for r in dataset if all(r.get(k) == v for k, v in self.where)]
 
 
 @dataclass

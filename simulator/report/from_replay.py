@@ -15,7 +15,7 @@ _WAIT_QUANTILES = (50, 95, 99)
 def summary_rows(results: Sequence[ReplayResult]) -> list[Row]:
     rows: list[Row] = []
     for r in results:
-        row: Row = {"workload": r.workload, "policy": r.policy}
+        row: Row = {"workload": r.workload, "policy": r.policy, "seed": r.seed}
         useful = r.metrics.get("useful_pct_mean")
         if isinstance(useful, int | float):  # GPU time of jobs whose gang is complete
             row["useful %"] = useful
@@ -32,7 +32,8 @@ def _series_rows(results: Sequence[ReplayResult]) -> tuple[list[Row], list[Row]]
     frag: list[Row] = []
     for r in results:
         for t, pct, idle, free_mig, *_ in r.series:
-            base: Row = {"workload": r.workload, "policy": r.policy, "time_h": round(t / 3600, 4)}
+            base: Row = {"workload": r.workload, "policy": r.policy, "seed": r.seed,
+                         "time_h": round(t / 3600, 4)}
             alloc.append({**base, "allocated_pct": pct})
             frag.append({**base, "measure": "idle GPUs", "value": idle})
             frag.append({**base, "measure": "free MIG slices", "value": free_mig})
@@ -54,7 +55,7 @@ def _class_wait_rows(results: Sequence[ReplayResult]) -> list[Row]:
             for q in _WAIT_QUANTILES:
                 value = waits.get(f"p{q}")
                 if isinstance(value, int | float):
-                    rows.append({"workload": r.workload, "policy": r.policy,
+                    rows.append({"workload": r.workload, "policy": r.policy, "seed": r.seed,
                                  "facet": f"{r.workload} / {cls}", "quantile": q / 100,
                                  "wait_s": value})
     return rows
@@ -69,13 +70,18 @@ def _wait_rows(results: Sequence[ReplayResult]) -> list[Row]:
         for q in _WAIT_QUANTILES:
             value = waits.get(f"p{q}")
             if isinstance(value, int | float):
-                rows.append({"workload": r.workload, "policy": r.policy, "quantile": q / 100,
-                             "wait_s": value})
+                rows.append({"workload": r.workload, "policy": r.policy, "seed": r.seed,
+                             "quantile": q / 100, "wait_s": value})
     return rows
 
 
 def replay_report(results: Sequence[ReplayResult], title: str = "Tessera replay") -> Report:
+    """Every run's rows carry its seed. With several seeds the charts draw the first seed's
+    runs (said in their titles); tables, CSV and JSON keep every seed."""
     summary = summary_rows(results)
+    seeds = sorted({r.seed for r in results})
+    where: tuple[tuple[str, int], ...] = ((("seed", seeds[0]),) if len(seeds) > 1 else ())
+    tag = f" (seed {seeds[0]} of {len(seeds)})" if where else ""
     alloc, frag = _series_rows(results)
     frag_by_measure = {m: [r for r in frag if r["measure"] == m]
                        for m in ("idle GPUs", "free MIG slices")}
@@ -95,17 +101,20 @@ def replay_report(results: Sequence[ReplayResult], title: str = "Tessera replay"
     ]
     charts = [
         ChartSpec("replay_allocation", "step", "time_h", "allocated_pct", "policy",
-                  "GPU capacity allocated over time", "time (hours)", "allocated GPU (%)"),
+                  f"GPU capacity allocated over time{tag}", "time (hours)",
+                  "allocated GPU (%)", where=where),
         ChartSpec("replay_waits", "step", "wait_s", "quantile", "policy",
-                  "Pod wait quantiles (p50, p95, p99)", "wait (s)", "fraction of pods"),
+                  f"Pod wait quantiles (p50, p95, p99){tag}", "wait (s)", "fraction of pods",
+                  where=where),
         ChartSpec("replay_class_waits", "step", "wait_s", "quantile", "policy",
-                  "Job wait quantiles per job class (p50, p95, p99)", "wait (s)",
-                  "fraction of jobs", facet="facet"),
+                  f"Job wait quantiles per job class (p50, p95, p99){tag}", "wait (s)",
+                  "fraction of jobs", facet="facet", where=where),
         ChartSpec("replay_idle_gpus", "step", "time_h", "value", "policy",
-                  "Fragmentation: idle whole GPUs over time", "time (hours)", "idle GPUs"),
+                  f"Fragmentation: idle whole GPUs over time{tag}", "time (hours)",
+                  "idle GPUs", where=where),
         ChartSpec("replay_free_mig", "step", "time_h", "value", "policy",
-                  "Fragmentation: free MIG memory slices over time", "time (hours)",
-                  "free MIG slices"),
+                  f"Fragmentation: free MIG memory slices over time{tag}", "time (hours)",
+                  "free MIG slices", where=where),
     ]
     return Report(
         title,

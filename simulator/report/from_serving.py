@@ -29,42 +29,51 @@ def _replica_rows(r: ServingResult) -> list[Row]:
         level = placed
         for bb in range(b, min(int(nxt / width), REPLICA_POINTS - 1) + 1):
             buckets[bb] = max(buckets.get(bb, 0), level)
-    return [{"trace": r.trace, "policy": r.policy, "time_h": round(b * width / 3600, 4),
-             "replicas": v} for b, v in sorted(buckets.items())]
+    return [{"trace": r.trace, "policy": r.policy, "seed": r.seed,
+             "time_h": round(b * width / 3600, 4), "replicas": v}
+            for b, v in sorted(buckets.items())]
 
 
 def serving_report(results: Sequence[ServingResult], title: str = "Tessera serving") -> Report:
-    summary: list[Row] = [{"trace": r.trace, "policy": r.policy,
+    """Every row carries its run's seed. With several seeds the verdicts and charts use the
+    first seed's runs (simulator.report.from_study states the intervals over all of them);
+    tables, CSV and JSON keep every seed."""
+    summary: list[Row] = [{"trace": r.trace, "policy": r.policy, "seed": r.seed,
                            **{k: r.summary[k] for k in SUMMARY_KEYS}} for r in results]
-    by_modality: list[Row] = [{"trace": r.trace, "policy": r.policy, **row}
+    by_modality: list[Row] = [{"trace": r.trace, "policy": r.policy, "seed": r.seed, **row}
                               for r in results for row in r.by_modality]
-    by_model: list[Row] = [{"trace": r.trace, "policy": r.policy, **row}
+    by_model: list[Row] = [{"trace": r.trace, "policy": r.policy, "seed": r.seed, **row}
                            for r in results for row in r.by_model]
-    cdf: list[Row] = [{"trace": r.trace, "policy": r.policy, **p} for r in results
-                      for p in r.cdf]
+    cdf: list[Row] = [{"trace": r.trace, "policy": r.policy, "seed": r.seed, **p}
+                      for r in results for p in r.cdf]
+    seeds = sorted({r.seed for r in results})
+    where: tuple[tuple[str, int], ...] = ((("seed", seeds[0]),) if len(seeds) > 1 else ())
+    tag = f" (seed {seeds[0]} of {len(seeds)})" if where else ""
+    first = [r for r in summary if not where or r["seed"] == seeds[0]]
     replicas = [row for r in results for row in _replica_rows(r)]
     verdicts = [
-        sentence("Which policy misses the request SLO least?", summary, "slo_miss_pct", "%",
+        sentence("Which policy misses the request SLO least?", first, "slo_miss_pct", "%",
                  higher_better=False, group="trace"),
-        sentence("Which policy serves with the fewest GPU-hours?", summary, "gpu_hours",
+        sentence("Which policy serves with the fewest GPU-hours?", first, "gpu_hours",
                  "GPU-h", higher_better=False, group="trace"),
-        sentence("Which policy has the lowest p99 request latency?", summary, "latency_p99_s",
+        sentence("Which policy has the lowest p99 request latency?", first, "latency_p99_s",
                  "s", higher_better=False, group="trace"),
     ]
     for row in cdf:
         row["facet"] = f"{row['trace']} / {row['group']} / {row['measure']}"
     charts = [
         ChartSpec("serving_cdf", "step", "seconds", "quantile", "policy",
-                  "Request wait and latency CDF", "seconds (log scale)", "fraction of requests",
-                  facet="facet", x_log=True),
+                  f"Request wait and latency CDF{tag}", "seconds (log scale)",
+                  "fraction of requests", facet="facet", x_log=True, where=where),
         ChartSpec("serving_slo_misses", "bar", "modality", "slo_miss_pct", "policy",
-                  "SLO misses per modality", "modality", "requests missing the SLO (%)",
-                  facet="trace"),
+                  f"SLO misses per modality{tag}", "modality", "requests missing the SLO (%)",
+                  facet="trace", where=where),
         ChartSpec("serving_replicas", "step", "time_h", "replicas", "policy",
-                  "Placed replicas over time (max per bucket)", "time (hours)", "replicas",
-                  facet="trace"),
+                  f"Placed replicas over time (max per bucket){tag}", "time (hours)",
+                  "replicas", facet="trace", where=where),
         ChartSpec("serving_summary", "bar", "policy", "gpu_hours", "policy",
-                  "GPU-hours held by replicas", "policy", "GPU-hours", facet="trace"),
+                  f"GPU-hours held by replicas{tag}", "policy", "GPU-hours", facet="trace",
+                  where=where),
     ]
     return Report(
         title, verdicts=verdicts,

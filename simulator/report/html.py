@@ -56,7 +56,7 @@ def render_html(report: Report, data_files: list[str]) -> str:
     parts += [_table(n, rows) for n, rows in report.tables.items()]
     parts.append("<h2>Charts</h2>")
     for spec in report.charts:
-        rows = report.datasets.get(spec.dataset) or report.tables.get(spec.dataset, [])
+        rows = spec.rows(report.datasets.get(spec.dataset) or report.tables.get(spec.dataset, []))
         for title, svg in chart_svgs(spec, rows):
             if svg is None:
                 parts.append(f"<p>{html.escape(title)}: every value is 0.</p>")

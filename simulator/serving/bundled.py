@@ -24,16 +24,22 @@ def serving_cases(seed: int, genai: Path | None
         reqs = window(load_requests(genai), GENAI_WINDOW_H[0] * 3600, GENAI_WINDOW_H[1])
         cases.append((f"{genai.name} (48 h)", reqs, ServingSpec(nodes=1)))
     day = from_records(tuple(generate(MultimodalParams(seed=seed))))
-    cases.append((f"multimodal day seed {seed}", day, ServingSpec(nodes=3, mig_nodes=2)))
+    # one name for every seed (the result carries its seed), so a seed study groups the days
+    cases.append(("multimodal day", day, ServingSpec(nodes=3, mig_nodes=2)))
     return cases
 
 
-def bundled_serving(seed: int, genai: Path | None, policies: Sequence[str],
+def bundled_serving(seeds: int | Sequence[int], genai: Path | None, policies: Sequence[str],
                     step: Callable[[str], None] | None = None) -> list[ServingResult]:
+    """Every case of every seed through every policy, seed by seed. The GenAI requests are
+    read once (they are the same for every seed; only the policies' seed changes)."""
     out = []
-    for name, reqs, spec in serving_cases(seed, genai):
-        for policy in policies:
-            out.append(run_serving(reqs, spec, Autoscale(), policy, name, seed))
-            if step is not None:
-                step(f"{name}: {policy}")
+    genai_cases = serving_cases(0, genai)[:-1] if genai is not None else []
+    for seed in [seeds] if isinstance(seeds, int) else seeds:
+        day = serving_cases(seed, None)
+        for name, reqs, spec in genai_cases + day:
+            for policy in policies:
+                out.append(run_serving(reqs, spec, Autoscale(), policy, name, seed))
+                if step is not None:
+                    step(f"seed {seed}, {name}: {policy}")
     return out

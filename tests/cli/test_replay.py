@@ -47,10 +47,14 @@ def test_compare_prints_the_bundled_study_table() -> None:
     assert res.exit_code == 0, res.output
     # the serving half: the multimodal day's requests per policy (no GenAI file: a note)
     assert "no-such-genai.csv not found" in res.stderr
-    serving = res.stdout.split("Serving (seed 0):")[1].splitlines()
-    assert [r.split()[-13] for r in serving[2:]] == ["tessera", "volcano", "kube-default"]
+    replay, serving = res.stdout.split("\nServing:\n")
+    # the serving half over both seeds: the multimodal day, policies as columns
+    head, cols, *rows = serving.strip().splitlines()
+    assert head.startswith("multimodal day: mean +/- 95 % interval over 2 seeds")
+    assert cols.split() == ["metric", "tessera", "volcano", "kube-default", "verdict"]
+    assert rows[0].startswith("slo_miss_pct ")
     # Two studies (the synthetic day and the Tiresias trace), each with its own header.
-    heads = [r for r in res.stdout.splitlines() if "mean +/- 95 % interval over 2 seeds" in r]
+    heads = [r for r in replay.splitlines() if "mean +/- 95 % interval over 2 seeds" in r]
     assert [h.split(":")[0] for h in heads] == ["synthetic", "tiresias_60_job.csv"]
     cols = res.stdout.splitlines()[1].split()
     assert cols == ["metric", "tessera", "tessera-static", "volcano", "kube-default", "verdict"]
@@ -85,3 +89,21 @@ def test_compare_over_seeds_prints_intervals_and_verdicts() -> None:
     assert [r["seed"] for r in doc[0]["runs"]] == [0, 0, 1, 1]
     assert set(doc[0]["summary"]["metrics"]["job_wait_p99_s"]["by_policy"]) == {
         "tessera", "kube-default"}
+
+
+def test_compare_report_covers_every_seed_byte_identically(tmp_path: Path) -> None:
+    spec = "synthetic:jobs=12,nodes=2,mig_nodes=1,mean_interarrival_s=120"
+    texts = []
+    for run in ("a", "b"):
+        res = runner.invoke(app, ["simulate", "compare", "--trace", spec, "--seeds", "2",
+                                  "--seed", "5", "--policies", "tessera,kube-default",
+                                  "--report", str(tmp_path / run)])
+        assert res.exit_code == 0, res.output
+        texts.append((tmp_path / run / "report.json").read_bytes())
+    assert texts[0] == texts[1]  # the report's numbers are reproducible from the seed
+    doc = json.loads(texts[0])
+    assert sorted({r["seed"] for r in doc["tables"]["replay_summary"]}) == [5, 6]
+    # study metrics have both seeds; a job class absent from one seed's jobs has n = 1
+    assert {r["n"] for r in doc["tables"]["study_intervals"] if "." not in r["metric"]} == {2}
+    runs_csv = (tmp_path / "a" / "replay_summary.csv").read_text().splitlines()
+    assert runs_csv[0].startswith("workload,policy,seed,") and len(runs_csv) == 1 + 2 * 2
