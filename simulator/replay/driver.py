@@ -10,7 +10,7 @@ an unchanged cache gives the same decisions, so the skipped ticks are no-ops.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,7 @@ class ReplayResult:
     events: int
     metrics: dict[str, object]
     series: list[list[float]]
+    waits: dict[str, list[float]] = field(default_factory=dict)  # Recorder.wait_samples
 
 
 class _Run:
@@ -148,8 +149,10 @@ def replay(
     engine.run()
     run.rec.sample(engine.now, policy.usage())
     gangs = {j.uid: j.min_member for j in workload.jobs if j.min_member > 1}
-    metrics = run.rec.summary(gangs, {j.uid: job_class(j) for j in workload.jobs})
+    classes = {j.uid: job_class(j) for j in workload.jobs}
+    metrics = run.rec.summary(gangs, classes)
     extra = getattr(policy, "extra_metrics", None)  # optional per-policy diagnostics
     if extra is not None:
         metrics.update(extra())
-    return ReplayResult(policy.name, workload.name, seed, engine.processed, metrics, run.rec.series)
+    return ReplayResult(policy.name, workload.name, seed, engine.processed, metrics, run.rec.series,
+                        run.rec.wait_samples(classes))

@@ -151,6 +151,14 @@ class Recorder:
             "by_class": self._by_class(classes or {}),
         }
 
+    def wait_samples(self, classes: dict[str, str]) -> dict[str, list[float]]:
+        """Every wait, sorted, for CDF charts: "pods" (each pod's delay) and "jobs/<class>"
+        (each started job's wait; the report's per-class CDFs)."""
+        out = {"pods": sorted(_r(d) for d in self.delays)}
+        for job, t in self.job_start.items():
+            out.setdefault(f"jobs/{classes.get(job, 'other')}", []).append(_r(t - self.submit[job]))
+        return {k: sorted(v) for k, v in sorted(out.items())}
+
     def _job_waits(self, jobs: Collection[str]) -> list[float]:
         return [self.job_start[j] - self.submit[j] for j in jobs if j in self.job_start]
 

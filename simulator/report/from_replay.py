@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from simulator.replay.driver import ReplayResult
@@ -40,38 +41,54 @@ def _series_rows(results: Sequence[ReplayResult]) -> tuple[list[Row], list[Row]]
     return alloc, frag
 
 
+CDF_POINTS = 100  # steps per CDF curve at most (every sample when there are fewer)
+
+
+def cdf_points(values: Sequence[float]) -> list[tuple[float, float]]:
+    """(value, fraction of samples <= value) at up to CDF_POINTS evenly spaced ranks of the
+    sorted samples (nearest rank), ending at (max, 1.0): the empirical CDF, thinned."""
+    n = len(values)
+    if n == 0:
+        return []
+    ranks = sorted({math.ceil(k * n / CDF_POINTS) for k in range(1, CDF_POINTS + 1)})
+    return [(values[r - 1], round(r / n, 4)) for r in ranks]
+
+
+def _quantile_rows(metrics: object) -> list[tuple[float, float]]:
+    """Fallback for results without samples: the p50/p95/p99 steps."""
+    if not isinstance(metrics, dict):
+        return []
+    return [(float(metrics[f"p{q}"]), q / 100) for q in _WAIT_QUANTILES
+            if isinstance(metrics.get(f"p{q}"), int | float)]
+
+
 def _class_wait_rows(results: Sequence[ReplayResult]) -> list[Row]:
-    """Job wait quantiles per job class (inference, training, pipeline, ...) when the replay
-    metrics carry `by_class`."""
+    """The job wait CDF per job class (inference, training, pipeline, ...)."""
     rows: list[Row] = []
     for r in results:
-        by_class = r.metrics.get("by_class")
-        if not isinstance(by_class, dict):
-            continue
-        for cls, m in sorted(by_class.items()):
-            waits = m.get("job_wait_s") if isinstance(m, dict) else None
-            if not isinstance(waits, dict):
-                continue
-            for q in _WAIT_QUANTILES:
-                value = waits.get(f"p{q}")
-                if isinstance(value, int | float):
-                    rows.append({"workload": r.workload, "policy": r.policy, "seed": r.seed,
-                                 "facet": f"{r.workload} / {cls}", "quantile": q / 100,
-                                 "wait_s": value})
+        curves: dict[str, list[tuple[float, float]]] = {
+            k.removeprefix("jobs/"): cdf_points(v) for k, v in r.waits.items()
+            if k.startswith("jobs/")}
+        if not curves:
+            by_class = r.metrics.get("by_class")
+            if isinstance(by_class, dict):
+                curves = {cls: _quantile_rows(m.get("job_wait_s") if isinstance(m, dict)
+                                              else None) for cls, m in sorted(by_class.items())}
+        for cls, points in curves.items():
+            rows += [{"workload": r.workload, "policy": r.policy, "seed": r.seed,
+                      "facet": f"{r.workload} / {cls}", "quantile": q, "wait_s": v}
+                     for v, q in points]
     return rows
 
 
 def _wait_rows(results: Sequence[ReplayResult]) -> list[Row]:
+    """The pod wait CDF (every pod's delay from its job's submission to its start)."""
     rows: list[Row] = []
     for r in results:
-        waits = r.metrics.get("queue_delay_s")
-        if not isinstance(waits, dict):
-            continue
-        for q in _WAIT_QUANTILES:
-            value = waits.get(f"p{q}")
-            if isinstance(value, int | float):
-                rows.append({"workload": r.workload, "policy": r.policy, "seed": r.seed,
-                             "quantile": q / 100, "wait_s": value})
+        points = (cdf_points(r.waits["pods"]) if "pods" in r.waits
+                  else _quantile_rows(r.metrics.get("queue_delay_s")))
+        rows += [{"workload": r.workload, "policy": r.policy, "seed": r.seed,
+                  "quantile": q, "wait_s": v} for v, q in points]
     return rows
 
 
@@ -104,10 +121,10 @@ def replay_report(results: Sequence[ReplayResult], title: str = "Tessera replay"
                   f"GPU capacity allocated over time{tag}", "time (hours)",
                   "allocated GPU (%)", where=where),
         ChartSpec("replay_waits", "step", "wait_s", "quantile", "policy",
-                  f"Pod wait quantiles (p50, p95, p99){tag}", "wait (s)", "fraction of pods",
+                  f"Pod wait CDF{tag}", "wait (s)", "fraction of pods",
                   where=where),
         ChartSpec("replay_class_waits", "step", "wait_s", "quantile", "policy",
-                  f"Job wait quantiles per job class (p50, p95, p99){tag}", "wait (s)",
+                  f"Job wait CDF per job class{tag}", "wait (s)",
                   "fraction of jobs", facet="facet", where=where),
         ChartSpec("replay_idle_gpus", "step", "time_h", "value", "policy",
                   f"Fragmentation: idle whole GPUs over time{tag}", "time (hours)",
