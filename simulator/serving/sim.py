@@ -101,6 +101,10 @@ class ServingRun:
         self.spans: list[tuple[str, float, float, int]] = []
         self.series: list[tuple[float, int, int]] = []
         self.placed = self.pending = self.cold = 0
+        # False once a scheduling pass placed nothing and no replica was added or removed since:
+        # the same state gives the same decisions (simulator.replay.driver pauses ticks on the
+        # same ground), so the autoscaler's ticks skip the pass until something changes
+        self.changed = True
         self.last_arrival = max((q.arrival_s for q in reqs), default=0.0)
 
     def push(self, t: float, kind: int, payload: object) -> None:
@@ -161,7 +165,7 @@ class ServingRun:
                 self.add_replicas(svc, want - have, now)
             elif want < have:
                 self.scale_down(svc, have - want, now)
-        if self.pending:
+        if self.pending and self.changed:
             self.place(now)
         if not self.events and self.placed == 0:
             return  # nothing runs, nothing arrives: unplaceable replicas never will be; the
@@ -184,10 +188,14 @@ class ServingRun:
             self.p.submit(JobSpec(rep.uid, now, _FOREVER, self.task[svc.model],
                                   kind="inference"), now)
             self.pending += 1
+        self.changed = True
         self.place(now)
 
     def place(self, now: float) -> None:
-        for s in self.p.schedule(now):
+        decisions = self.p.schedule(now)
+        # a periodic policy may progress without starting anything (Volcano admits a job)
+        self.changed = bool(getattr(self.p, "progressed", decisions))
+        for s in decisions:
             rep = self.owner[s.job]
             rep.placed_at, rep.node, rep.held_milli = now, s.node, s.held_milli
             rep.ready_at, rep.idle_since = now + self.scale.cold_start_s, now
@@ -209,6 +217,7 @@ class ServingRun:
         del svc.replicas[rep.uid]
         del self.owner[rep.uid]
         self.p.finish(rep.uid, now)
+        self.changed = True
         if rep.placed_at is None:
             self.pending -= 1
         else:

@@ -9,10 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator.policies.replay.registry import make_replay_policy
 from simulator.serving.config import Autoscale, ServingSpec
 from simulator.serving.requests import Request
-from simulator.serving.sim import serve
+from simulator.serving.sim import ServingRun, serve, serving_cluster
 from simulator.serving.study import run_serving, serving_json
+from simulator.workloads.model import Workload
 
 # 4 x 16 GiB fit on one 80 GB H100 (4 x 20 GiB would not: the card has 79.6 GiB)
 ONE_GPU = ServingSpec(nodes=1, gpus_per_node=1, replica_gpu="milli:250",
@@ -94,3 +96,32 @@ def test_replicas_that_never_fit_end_the_run_unserved() -> None:
     reqs = [Request(0.0, 5.0, "m", "text", None, "mig:1g.10gb")]
     out = serve(reqs, ServingSpec(nodes=1, gpus_per_node=1), EAGER, "tessera")
     assert math.isnan(out.start[0]) and out.replica_spans == []
+
+
+class _EveryTickPlaces(ServingRun):
+    """Test stand-in: the scheduling pass runs on every tick (no skipping of unchanged
+    states), the behaviour before the skip was added."""
+
+    @property
+    def changed(self) -> bool:
+        return True
+
+    @changed.setter
+    def changed(self, value: bool) -> None:
+        pass
+
+
+@pytest.mark.parametrize("policy", ["tessera", "volcano", "kube-default"])
+def test_skipping_unchanged_passes_changes_no_result(policy: str) -> None:
+    # 6 models on one 1-GPU node, requests every 5-25 s for an hour: replicas queue for the
+    # card most of the time, so most ticks find nothing changed since the last pass
+    reqs = [Request(float(t), 20.0 + (t % 7), f"m{t % 6}", "image", None, "whole:1")
+            for t in range(0, 3600, 5) if t % 25 in (0, 5, 15)]
+    spec = ServingSpec(nodes=1, gpus_per_node=1)
+    nodes = serving_cluster(spec)
+    outs = []
+    for run in (ServingRun, _EveryTickPlaces):
+        p = make_replay_policy(policy, Workload("serving", nodes, (), "serving"), 0)
+        outs.append(run(reqs, spec, Autoscale(cold_start_s=10.0), p).run())
+    assert outs[0] == outs[1]
+    assert sum(math.isnan(s) for s in outs[0].start) < len(reqs)  # something was served
