@@ -23,7 +23,6 @@ from cli.errors import BadInput, exits_2_on_bad_input
 from cli.serve import snapshot_store
 from packing.gang.types import GpuSlot, NodeSlot
 from packing.mig import MigInstance
-from packing.repartition import plan_repartition
 from packing.repartition.types import RepartitionPlan, mig_devices, mig_parted_config, plan_json
 from scheduler.policy.model import ClusterState
 
@@ -111,6 +110,8 @@ def register(app: typer.Typer) -> None:
         """Target MIG layouts serving the most DEMAND with the fewest instance changes."""
         want = load_demand(demand)
         nodes = mig_nodes(snapshot_store(snapshot).snapshot(time.time()))
+        from packing.repartition import plan_repartition  # loads OR-Tools
+
         result = plan_repartition(nodes, want, time_limit_s=time_limit, seed=seed,
                                   workers=workers)
         doc = plan_json(result)

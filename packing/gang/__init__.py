@@ -4,9 +4,14 @@
 `bound` a lower bound that can prove the greedy plan optimal; `cost` the fragmentation objective;
 `state` the fleet as the planner sees it; `decode` solver values back into placements; `types`
 the request and plan records.
+
+`plan_gang` is imported on first use (PEP 562): the planner pulls in OR-Tools (and through it
+pandas), about 60 MB of a process's memory that a process which never plans a gang (`tessera
+serve` until the first gang member arrives) need not carry.
 """
 
-from packing.gang.planner import plan_gang
+from typing import TYPE_CHECKING, Any
+
 from packing.gang.types import (
     GangMember,
     GangPlan,
@@ -17,6 +22,18 @@ from packing.gang.types import (
     Objective,
     Status,
 )
+
+if TYPE_CHECKING:
+    from packing.gang.planner import plan_gang
+
+
+def __getattr__(name: str) -> Any:
+    if name == "plan_gang":
+        from packing.gang.planner import plan_gang
+
+        return plan_gang
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["GangMember", "GangPlan", "GpuSlot", "Grant", "MemberPlacement", "NodeSlot",
            "Objective", "Status", "plan_gang"]

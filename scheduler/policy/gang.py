@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from packing.errors import PackingError
-from packing.gang import plan_gang
 from packing.gang.types import GangMember, GpuSlot, NodeSlot
 from scheduler.policy.capacity import NodeCapacity, placement_conflicts
 from scheduler.policy.framework import (
@@ -166,6 +165,8 @@ def _solve(
     if any(state.capacity(n).pool_free for n in nodes):
         return None  # instances known only by count: the planner needs their GPUs
     keys = [f"{m.key}#{i}" for i, m in enumerate(members)]
+    from packing.gang.planner import plan_gang  # OR-Tools loads with the first gang planned
+
     try:
         gm = [_member(m, k) for m, k in zip(members, keys, strict=True)]
         slots = [_node_slot(state.capacity(n), dynamic) for n in nodes]

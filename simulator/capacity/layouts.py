@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from packing.catalogue import get_model
 from packing.gang.types import GpuSlot, NodeSlot
-from packing.repartition import plan_repartition
 from simulator.serving.config import ServingSpec
 from simulator.serving.requests import Request
 from simulator.workloads.synthetic import STATIC_MIG_LAYOUT
@@ -118,6 +117,8 @@ class PlannedLayouts:
         block = min(mig_gpus, BLOCK)
         node = NodeSlot("block", tuple(GpuSlot(i, self.gpu_model, mig_enabled=True)
                                        for i in range(block)))
+        from packing.repartition import plan_repartition  # loads OR-Tools
+
         plan = plan_repartition([node], _demand(self.mix, self.gpu_model, block),
                                 time_limit_s=30.0)
         self.reasons[mig_gpus] = f"planner {plan.status} on {block} GPUs ({plan.reason})"
