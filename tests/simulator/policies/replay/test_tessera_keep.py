@@ -43,9 +43,10 @@ def _live_keep() -> tuple[dict[str, int], dict[str, str]]:
     ext.store.apply(event(node_json("a", [gpu_json(i, model=H100) for i in range(6)])))
     ext.store.apply(event(node_json("b", [gpu_json(i, model=H100) for i in range(8)])))
     ext.store.apply(event(pod_json("busy", {"nvidia.com/gpu": 7}, node="b", phase="Running")))
-    gang = [pod_json(f"g{i}", {"nvidia.com/gpu": 4},
-                     labels={"scheduling.x-k8s.io/pod-group": "gang"},
-                     annotations={"tessera.io/gang-min-member": "2"}) for i in range(2)]  # fmt: skip
+    group = {"scheduling.x-k8s.io/pod-group": "gang"}
+    two = {"tessera.io/gang-min-member": "2"}
+    gang = [pod_json(f"g{i}", {"nvidia.com/gpu": 4}, labels=group, annotations=two)
+            for i in range(2)]
     for m in gang:
         ext.store.apply(event(m))
     assert ext.filter(gang[0], ["a", "b"]).gang_outcome == "failed"
