@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler.policy.gang import drain_budgets, drain_targets, within_budget
 from scheduler.policy.model import (
@@ -124,3 +126,33 @@ def test_a_memo_kept_across_calls_gives_the_same_budgets(monkeypatch: pytest.Mon
     for state in states:
         drain_budgets(state, gang, list(nodes), profile, memo)
     assert calls == []  # ...one backed by the memo does not
+
+
+@settings(max_examples=60, deadline=None)
+@given(in_use=st.integers(0, 8), count=st.integers(1, 8), budget=st.integers(0, 8))
+def test_a_pod_admitted_within_budget_leaves_the_budget_idle(
+        in_use: int, count: int, budget: int) -> None:
+    """Whatever a node holds, a whole-GPU pod `within_budget` admits leaves at least `budget`
+    of the node's GPUs idle, and one it refuses would not (or does not fit at all)."""
+    state = _state({"a": in_use})
+    p = pod("default/s", GpuRequest("whole", count=count))
+    idle_after = 8 - in_use - count
+    assert within_budget(state, p, "a", budget) is (idle_after >= 0 and idle_after >= budget)
+
+
+@settings(max_examples=40, deadline=None)
+@given(busy=st.lists(st.integers(0, 8), min_size=1, max_size=4),
+       members=st.integers(1, 4), count=st.sampled_from([1, 2, 4, 8]))
+def test_drain_budgets_would_host_the_whole_gang_once_drained(
+        busy: list[int], members: int, count: int) -> None:
+    """The budgets cover every member (sum = members x count, each at most a node's 8 GPUs),
+    or are empty exactly when the drained nodes cannot host the gang."""
+    names = [f"n{i}" for i in range(len(busy))]
+    state = _state(dict(zip(names, busy, strict=True)))
+    got = drain_budgets(state, _gang(members, count), names, default_profile())
+    fits_drained = members <= len(names) * (8 // count)
+    if not fits_drained:
+        assert got == {}
+        return
+    assert sum(got.values()) == members * count
+    assert all(0 < b <= 8 and b % count == 0 for b in got.values())
