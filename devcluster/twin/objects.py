@@ -72,12 +72,21 @@ def pod_resources(job: JobSpec, scheduler: str) -> dict[str, str]:
     return {k: _quantity(k, v) for k, v in req.items()}
 
 
+def defers_duration(job: JobSpec) -> bool:
+    return job.min_member > 1
+
+
 def job_objects(
     job: JobSpec, scheduler: str, speedup: float
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """(PodGroup or None, pods) for one job on a cluster run by `scheduler`."""
+    """(PodGroup or None, pods) for one job on a cluster run by `scheduler`.
+
+    A gang's pods carry no duration yet: KWOK completes a pod only once the replay writes it,
+    when the gang is complete (`devcluster.twin.real`), so the job runs for its duration from
+    the gang's completion, as the simulator runs it, whatever order the members bound in."""
     res = pod_resources(job, scheduler)
-    annotations = {DURATION_ANNOTATION: duration_value(job.duration / speedup)}
+    annotations = {} if defers_duration(job) else {
+        DURATION_ANNOTATION: duration_value(job.duration / speedup)}
     labels = {JOB_LABEL: pod_name(job.uid, 0)[:-2]}
     group = None
     name = "default-scheduler"

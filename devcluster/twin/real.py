@@ -17,7 +17,8 @@ from pathlib import Path
 
 from devcluster.cluster import ClusterOptions, DevCluster
 from devcluster.kubeapi import KubeApi
-from devcluster.twin.objects import job_objects, node_for, pod_name
+from devcluster.kwok import DURATION_ANNOTATION, duration_value
+from devcluster.twin.objects import defers_duration, job_objects, node_for, pod_name
 from devcluster.twin.watch import PodWatch
 from devcluster.volcano import create_podgroup
 from simulator.workloads.model import JobSpec, Workload
@@ -121,6 +122,26 @@ def _replay(
     def trace_now() -> float:
         return (time.monotonic() - t0) * speedup
 
+    gang_start: dict[str, float] = {}  # gang job -> trace time its min_member-th pod bound
+    timed: set[tuple[str, int]] = set()  # pods given their duration annotation
+
+    def start_durations(uid: str, now: float) -> None:
+        """A complete gang's bound pods run from now; members bound later, to the job's end."""
+        job = jobs[uid]
+        bound = [i for i in range(job.replicas)
+                 if (t := watch.pods.get(pod_name(uid, i))) is not None and t.bound is not None]
+        if uid not in gang_start:
+            if len(bound) < job.min_member:
+                return
+            gang_start[uid] = now
+        for i in bound:
+            if (uid, i) not in timed:
+                timed.add((uid, i))
+                left = max(0.0, gang_start[uid] + job.duration - now)
+                api.request("PATCH", f"/api/v1/namespaces/default/pods/{pod_name(uid, i)}",
+                            {"metadata": {"annotations": {
+                                DURATION_ANNOTATION: duration_value(left / speedup)}}})
+
     def submit(job: JobSpec) -> None:
         group, pods = job_objects(job, scheduler, speedup)
         out.submit[job.uid] = trace_now()
@@ -140,6 +161,8 @@ def _replay(
                     if uid in done:
                         continue
                     job = jobs[uid]
+                    if defers_duration(job):
+                        start_durations(uid, now)
                     times = [watch.pods.get(pod_name(uid, i)) for i in range(job.replicas)]
                     if all(t is not None and t.succeeded is not None for t in times):
                         done.add(uid)

@@ -2,10 +2,12 @@
 models on the same slice.
 
 Long form only (TESSERA_LONG=1; about 2.5 minutes per scheduler on the 2-core box). Asserted:
-every job the model finishes finishes for real, and the p50 wait is within 15 % or 30 s. The
-full issue-13 tolerances (allocation within 2 pp, p95 wait, same gangs) are checked in
-`test_..._within_all_tolerances`, expected to fail today: benchmarks/RESULTS.md ("Digital
-twin") lists the measured differences and docs/twin.md their causes.
+Volcano is within every issue-13 tolerance; Tessera finishes what its model finishes with the
+p50 wait in tolerance. The full tolerances for the two kube-scheduler runs are expected to fail
+today, each for a measured cause (benchmarks/RESULTS.md "Digital twin", docs/twin.md): the
+scheduling queue's retry backoff (1-10 s of wall time, 100-1,000 trace s at speedup 100) is not
+in the models, and kube-scheduler alone places gang members one by one, so which partial gangs
+deadlock depends on tie-breaks and retry timing.
 """
 
 from __future__ import annotations
@@ -35,16 +37,25 @@ def twin20(k8s_bin_dir, twin_bins, tmp_path_factory) -> TwinResult:
                     speedup=100, keep_logs_in=logs)  # fmt: skip
 
 
-def test_a_20_job_twin_run_finishes_what_the_model_finishes(twin20):
-    text = table(twin20.comparisons)
-    for c in twin20.comparisons:
-        rows = {r.metric: r for r in c.rows}
-        assert rows["finished"].real == rows["finished"].sim, text
-        assert rows["queue_delay_s.p50"].ok, text
+def _comparison(twin20: TwinResult, scheduler: str):  # type: ignore[no-untyped-def]
+    return next(c for c in twin20.comparisons if c.scheduler == scheduler)
 
 
-@pytest.mark.xfail(reason="allocation differs by 6-8 pp and p95 waits by more than 15 %; "
-                   "see benchmarks/RESULTS.md 'Digital twin'", strict=False)  # fmt: skip
-def test_a_20_job_twin_run_is_within_all_tolerances(twin20):
+@pytest.mark.parametrize("scheduler", ["tessera", "volcano"])
+def test_a_20_job_twin_run_finishes_what_the_model_finishes(twin20, scheduler):
+    rows = {r.metric: r for r in _comparison(twin20, scheduler).rows}
     text = table(twin20.comparisons)
-    assert all(c.ok for c in twin20.comparisons), text
+    assert rows["finished"].real == rows["finished"].sim, text
+    assert rows["queue_delay_s.p50"].ok, text
+
+
+def test_the_real_volcano_is_within_all_tolerances_of_its_model(twin20):
+    assert _comparison(twin20, "volcano").ok, table(twin20.comparisons)
+
+
+@pytest.mark.xfail(reason="kube-scheduler's retry backoff is not modelled; without gangs, "
+                   "partial-gang deadlocks depend on tie-breaks (benchmarks/RESULTS.md)",
+                   strict=False)  # fmt: skip
+@pytest.mark.parametrize("scheduler", ["tessera", "default"])
+def test_the_kube_scheduler_runs_are_within_all_tolerances(twin20, scheduler):
+    assert _comparison(twin20, scheduler).ok, table(twin20.comparisons)
