@@ -58,3 +58,31 @@ def test_two_competing_gangs_do_not_deadlock(tessera_cluster):
     for m in first:
         api.delete_pod(m)
     wait_bound(api, second, timeout_s=180)
+
+
+def _failed_once(api, name: str) -> bool:
+    conds = api.pod(name).get("status", {}).get("conditions") or []
+    return any(c.get("type") == "PodScheduled" and c.get("status") == "False" for c in conds)
+
+
+def test_a_waiting_gang_keeps_its_nodes_from_later_pods(tessera_cluster):
+    api = tessera_cluster().api
+    # 2 nodes x 2 GPUs; a blocker takes 1. A gang of 2 x 2 GPUs cannot start (3 free, 2 + 1),
+    # so Tessera keeps 2 GPUs of each node for it (scheduler.policy.gang.drain_budgets). A later
+    # 1-GPU pod would fit on either node, but not within the kept budgets: it waits.
+    add_nodes(api, [NodeSpec(f"g{i}", gpus=[GpuSpec()] * 2) for i in range(2)])
+    api.create_pod(pod_object("blocker", {"nvidia.com/gpu": "1"}))
+    wait_bound(api, ["blocker"])
+    members = [f"k-{i}" for i in range(2)]
+    for m in members:
+        api.create_pod(pod_object(
+            m, {"nvidia.com/gpu": "2"}, labels={"scheduling.x-k8s.io/pod-group": "gang-k"},
+            annotations={"tessera.io/gang-min-member": "2"}))  # fmt: skip
+    wait_for("the gang tried and failed", lambda: _failed_once(api, members[0]) or None, 60)
+    api.create_pod(pod_object("later", {"nvidia.com/gpu": "1"}))
+    assert stays_unbound(api, ["later", *members], seconds=15) == []
+    # The blocker ends: the gang starts on its kept GPUs; the later pod finds none left.
+    api.delete_pod("blocker")
+    nodes = wait_bound(api, members, timeout_s=120)
+    assert sorted(nodes.values()) == ["g0", "g1"]
+    assert node_of(api, "later") is None
