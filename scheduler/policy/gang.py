@@ -302,7 +302,17 @@ def drain_budgets(
     for i in sorted(range(len(members)), key=lambda i: (-_size(members[i]), i)):
         pod = replace(members[i], gang=None)
         best: tuple[tuple[int, bool, int, int], str, Placement] | None = None
-        for name in known:
+        # Nodes already chosen first, then the others by a lower bound of their order (a
+        # spot takes at least `least` GPUs): the scan stops once no node left can beat the
+        # best found, which leaves the choice exactly that of trying every node.
+        least = _least_gpus(pod)
+        rest = sorted(
+            (max(0, least - free[n]), True, busy[n], rank[n]) for n in known if n not in kept
+        )
+        for bound, name in [*(((0, False, busy[n], rank[n]), n) for n in kept),
+                            *((b, known[b[3]]) for b in rest)]:  # fmt: skip
+            if best is not None and bound >= best[0] and name not in kept:
+                break
             spot = spot_for(pod, i, state.nodes[name])
             if spot is None:
                 continue
@@ -321,6 +331,14 @@ def drain_budgets(
             {key: Allocation(pod.key, key, spot, pod.priority, False, None)}
         )
     return {n: len(g) for n, g in kept.items()}
+
+
+def _least_gpus(pod: PodRequest) -> int:
+    """The fewest GPUs a placement of `pod` takes: its count of whole GPUs, else one."""
+    g = pod.gpu
+    if g is None:
+        return 0
+    return g.count if g.kind == "whole" else 1
 
 
 def within_budget(state: ClusterState, pod: PodRequest, node: str, budget: int) -> bool:

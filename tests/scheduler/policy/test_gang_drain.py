@@ -156,3 +156,64 @@ def test_drain_budgets_would_host_the_whole_gang_once_drained(
         return
     assert sum(got.values()) == members * count
     assert all(0 < b <= 8 and b % count == 0 for b in got.values())
+
+
+def _every_node_choice(state: ClusterState, members: list, names: list[str]) -> dict[str, int]:
+    """drain_budgets' rule tried on every node for every member (the oracle)."""
+    from dataclasses import replace
+
+    from scheduler.policy.framework import Profile, choose_placement, filter_node
+
+    profile = default_profile()
+    solo = Profile(tuple(p for p in profile.filters if p.name != "Gang"), ())
+    free = {n: sum(1 for g in state.capacity(n).usable_gpus if not g.pods) for n in names}
+    busy = {n: len(state.capacity(n).usable_gpus) - free[n] for n in names}
+    scratch = ClusterState(state.nodes, MappingProxyType({}), now=state.now)
+    kept: dict[str, set[int]] = {}
+    size = [m.gpu.count * 1000 if m.gpu.kind != "milli" else m.gpu.milli for m in members]
+    for i in sorted(range(len(members)), key=lambda i: (-size[i], i)):
+        pod_i = replace(members[i], gang=None)
+        best = None
+        for rank, n in enumerate(names):
+            if not filter_node(scratch, pod_i, n, solo).ok:
+                continue
+            spot = choose_placement(scratch, pod_i, state.nodes[n])
+            if spot is None:
+                continue
+            had = kept.get(n, set())
+            now_ = max(0, len(had | {g.index for g in spot.gpus}) - free[n])
+            order = (now_ - max(0, len(had) - free[n]), n not in kept, busy[n], rank)
+            if best is None or order < best[0]:
+                best = (order, n, spot)
+        if best is None:
+            return {}
+        _, n, spot = best
+        kept.setdefault(n, set()).update(g.index for g in spot.gpus)
+        key = f"o#{i}"
+        scratch = scratch.with_allocations({key: Allocation(pod_i.key, key, spot)})
+    return {n: len(g) for n, g in kept.items()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.lists(st.tuples(st.sampled_from([2, 4, 8]), st.integers(0, 8)),
+                      min_size=1, max_size=6),
+       members=st.integers(1, 4), ask=st.sampled_from(["1", "2", "4", "8", "500m"]))
+def test_drain_budgets_stop_early_yet_choose_as_if_every_node_was_tried(
+        shape: list[tuple[int, int]], members: int, ask: str) -> None:
+    """The scan stops once no node left can beat the best found (a bound on each node's
+    order); the budgets equal those of trying every node, on nodes of 2, 4 and 8 GPUs."""
+    names = [f"n{i}" for i in range(len(shape))]
+    nodes = {n: node(n, *(h100(i, uuid=f"GPU-{n}-{i}") for i in range(size)))
+             for n, (size, _) in zip(names, shape, strict=True)}
+    allocs = {
+        f"{n}-{i}": Allocation(f"default/{n}-{i}", f"{n}-{i}",
+                               Placement(n, (GpuGrant(i, f"GPU-{n}-{i}"),)))
+        for n, (size, used) in zip(names, shape, strict=True) for i in range(min(used, size))
+    }
+    state = ClusterState(MappingProxyType(nodes), MappingProxyType(allocs))
+    ref = GangRef("default/g", members)
+    gpu = (GpuRequest("milli", milli=500, memory_mib=1024) if ask == "500m"
+           else GpuRequest("whole", count=int(ask)))
+    gang = [pod(f"default/g-{i}", gpu, gang=ref) for i in range(members)]
+    got = drain_budgets(state, gang, names, default_profile())
+    assert got == _every_node_choice(state, gang, names)
