@@ -1,12 +1,14 @@
-"""The soak benchmark's 30-second form: it runs, and its own table says 0 errors and RSS growth
-under 10 %. The p99 flatness goal (last window within 20 % of the first) is checked on the
-10-minute form (TESSERA_LONG=1, figures in benchmarks/RESULTS.md): 5-second windows on a shared
-2-core box are too short for a latency comparison that cannot flake."""
+"""The soak benchmark's 30-second form: it runs, and its own table says 0 errors, RSS growth
+under 10 % and no p99 trend: the median of the later windows' p99 at most `CI_TREND_BOUND`
+times that of the earlier ones. The issue's goal proper (last window within 20 % of the first)
+is checked on the 10-minute form (TESSERA_LONG=1, figures in benchmarks/RESULTS.md): one
+5-second window on a shared 2-core box is too short for that comparison not to flake."""
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,10 @@ from pathlib import Path
 from tests.conftest import REPO
 
 LONG = os.environ.get("TESSERA_LONG", "") not in ("", "0")
+# Generous on purpose: per-window p99 of ~300 requests swings 2-5x with the neighbours' load
+# (benchmarks/RESULTS.md, soak); a median over three windows still moves, a latency that grows
+# with time (a leak, an ever-longer scan) would show as a steady climb well past this.
+CI_TREND_BOUND = 3.0
 
 
 def test_soak_short_form_table(tmp_path: Path) -> None:
@@ -33,6 +39,11 @@ def test_soak_short_form_table(tmp_path: Path) -> None:
     # The verdict is the table's own arithmetic.
     assert result["p99_last_over_first"] == round(rows[-1]["p99_ms"] / rows[0]["p99_ms"], 3)
     assert result["rss_growth"] == round(rows[-1]["rss_mib"] / rows[0]["rss_mib"] - 1, 4)
+    half = len(rows) // 2
+    early = statistics.median(r["p99_ms"] for r in rows[:half])
+    late = statistics.median(r["p99_ms"] for r in rows[-half:])
+    assert result["p99_trend"] == round(late / early, 3)
+    assert result["p99_trend"] <= (1.2 if LONG else CI_TREND_BOUND), [r["p99_ms"] for r in rows]
     assert result["errors"] == 0 and result["ok"]["errors"]
     assert result["ok"]["rss"], result["rss_growth"]
     if LONG:
