@@ -51,7 +51,9 @@ class TesseraPolicy:
         self._kept: tuple[str, dict[str, int]] | None = None  # gang, node -> GPUs kept
         self._released: frozenset[str] = frozenset()
         self._kept_priority = 0
-        self._drain_memo: dict[str, DrainMemo] = {}  # per waiting gang (see drain_budgets)
+        # Per gang shape (task, members): gangs of one shape build the same members, so they
+        # share where those land on drained nodes (see drain_budgets).
+        self._drain_memo: dict[tuple[object, int], DrainMemo] = {}
 
     def submit(self, job: JobSpec, now: float) -> None:
         self._pending.add(job, now)
@@ -62,7 +64,6 @@ class TesseraPolicy:
             if f"{job_uid}/{i}" in self.cluster.allocations:
                 self.cluster.release(f"{job_uid}/{i}")
         self._started.pop(job_uid, None)
-        self._drain_memo.pop(job_uid, None)
         self._pending.drop_job(job_uid)
 
     def _pod(self, job: JobSpec, idx: int) -> PodRequest:
@@ -129,8 +130,6 @@ class TesseraPolicy:
                 continue
             if self._kept is not None and self._kept[0] == uid:
                 self._released, self._kept = frozenset(self._kept[1]), None
-            if gang_start:
-                self._drain_memo.pop(uid, None)
             out.extend(placed)
         return out
 
@@ -141,7 +140,7 @@ class TesseraPolicy:
         node's budget (`within_budget`), other gangs not at all, until it starts;
         higher-priority pods still do (they would preempt it in Kubernetes anyway)."""
         members = [self._pod(job, i) for i in range(job.min_member)]
-        memo = self._drain_memo.setdefault(job.uid, {})
+        memo = self._drain_memo.setdefault((job.task, job.min_member), {})
         nodes = gang_drain_targets(self.cluster, members, now, self.profile, memo)
         if nodes:
             self._kept = (job.uid, nodes)
