@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from scheduler.policy.interfaces import (
+    MAX_LEVEL,
     MAX_SCORE,
     BatchFilterPlugin,
     BatchScorePlugin,
@@ -169,13 +170,13 @@ def run_scores(
     state: ClusterState, pod: PodRequest, node_names: Iterable[str], profile: Profile
 ) -> NodeScores:
     """Integer 0..10 per node: the weighted mean of the scorers, scaled and rounded (nodes not
-    in the snapshot score 0)."""
+    in the snapshot score 0); `levels` holds the same mean on a 0..100 scale."""
     names = node_names if isinstance(node_names, list) else list(node_names)
     cycle = CycleState(state, pod, names)
     got = _batch_scores(cycle, profile)
     if got is None:
-        got = _node_scores(cycle, names, profile)
-    return NodeScores(names, got)
+        got = _node_sums(cycle, names, profile)
+    return _scaled(names, got, _total_weight(profile))
 
 
 def batch_scores(
@@ -184,39 +185,53 @@ def batch_scores(
     """`run_scores` when the batch path can answer it, else None (for callers that rank only
     when ranking is cheap, like the gang planner's candidate cut)."""
     got = _batch_scores(CycleState(state, pod, names), profile)
-    return None if got is None else NodeScores(names, got)
+    return None if got is None else _scaled(names, got, _total_weight(profile))
 
 
-def _node_scores(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[int]:
-    total_weight = sum(w for _, w in profile.scorers if w > 0)
+def _total_weight(profile: Profile) -> float:
+    return sum(w for _, w in profile.scorers if w > 0)
+
+
+def _scaled(names: Sequence[str], sums: list[float], total: float) -> NodeScores:
+    """Weighted sums of the scorers as 0..10 integers and 0..100 levels of their mean."""
+    if total <= 0:
+        return NodeScores(names, [0] * len(names), [0] * len(names))
+    arr = np.asarray(sums, dtype=np.float64)
+    ints: list[int] = np.rint(MAX_SCORE * arr / total).astype(np.int64).tolist()
+    levels: list[int] = np.rint(MAX_LEVEL * arr / total).astype(np.int64).tolist()
+    return NodeScores(names, ints, levels)
+
+
+def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[float]:
+    """Per node, the weighted sum of the scorers' values in [0, 1] (unknown nodes: 0)."""
+    total_weight = _total_weight(profile)
     state, pod, nodes = cycle.state, cycle.pod, cycle.state.nodes
     live = [
         (p, w, takes)
         for (p, w), takes in zip(profile.scorers, profile.scorer_takes_cycle, strict=True)
         if w > 0
     ]
-    out: list[int] = []
+    out: list[float] = []
     for name in names:
         node = nodes.get(name)
         if node is None or total_weight <= 0:
-            out.append(0)
+            out.append(0.0)
             continue
         acc = 0.0
         for p, weight, takes in live:
             value = p.score(state, pod, node, cycle) if takes else p.score(state, pod, node)
             acc += weight * _clamp(value)
-        out.append(round(MAX_SCORE * acc / total_weight))
+        out.append(acc)
     return out
 
 
-def _batch_scores(cycle: CycleState, profile: Profile) -> list[int] | None:
+def _batch_scores(cycle: CycleState, profile: Profile) -> list[float] | None:
     plugins = profile.batch_scorers
     if plugins is None or not cycle.state.nodes:  # an empty index has no rows to gather from
         return None
     n = len(cycle.names)
-    total = sum(w for _, w in plugins)
-    if total <= 0:
-        return [0] * n
+    if sum(w for _, w in plugins) <= 0:
+        return [0.0] * n
     acc = np.zeros(n)
     left = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
     for plugin, weight in plugins:
@@ -227,12 +242,11 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> list[int] | None:
         left |= gone
         acc += weight * np.clip(np.where(gone, 0.0, values), 0.0, 1.0)
     known = cycle.known
-    ints = np.rint(MAX_SCORE * acc / total).astype(np.int64)
-    ints[~known] = 0
-    out: list[int] = ints.tolist()
+    acc[~known] = 0.0
+    out: list[float] = acc.tolist()
     redo = np.flatnonzero(left & known).tolist()
     if redo:
-        again = _node_scores(cycle, [cycle.names[i] for i in redo], profile)
+        again = _node_sums(cycle, [cycle.names[i] for i in redo], profile)
         for i, v in zip(redo, again, strict=True):
             out[i] = v
     return out

@@ -30,7 +30,8 @@ from scheduler.policy.fleet_index import FleetIndex
 from scheduler.policy.model import ClusterState, Node, Placement, PodRequest
 from scheduler.policy.status import Code, Status
 
-MAX_SCORE = 10
+MAX_SCORE = 10  # the extender's HTTP scale (kube-scheduler's MaxExtenderPriority)
+MAX_LEVEL = 100  # kube-scheduler's node-score scale (MaxNodeScore), for in-process rankers
 
 Rows = npt.NDArray[np.intp]
 Bools = npt.NDArray[np.bool_]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from scheduler.policy.capacity import NodeCapacity
+from scheduler.policy.demand import DemandMix
 from scheduler.policy.fleet_index import FleetIndex
 from scheduler.policy.records import (
     MILLI_PER_GPU,
@@ -85,6 +86,9 @@ class ClusterState:
     _on: Callable[[str], Iterable[Allocation]] | None = field(
         default=None, compare=False, repr=False
     )
+    # What the scheduler has seen pods ask for (`scheduler.policy.demand`): the default
+    # profile's fragmentation and reserve scorers read it; None = judge each pod by its own shape.
+    demand: DemandMix | None = field(default=None, compare=False, repr=False)
 
     def allocations_on(self, node: str) -> tuple[Allocation, ...]:
         """Live allocations (bound, or reserved and not expired) on `node`."""
@@ -118,6 +122,7 @@ class ClusterState:
             self.nodes, _Without(self.allocations, drop), self.gangs, self.now, {}, keep,
             self.seed_for(touched), {},
             lambda n: [a for a in parent(n) if a.uid not in drop] if n in touched else parent(n),
+            self.demand,
         )  # fmt: skip
 
     def with_allocations(self, extra: Mapping[str, Allocation]) -> ClusterState:
@@ -133,6 +138,7 @@ class ClusterState:
             self.nodes, _With(self.allocations, added), self.gangs, self.now, {}, keep,
             self.seed_for(touched), {},
             lambda n: [*parent(n), *(a for a in added.values() if a.placement.node == n)],
+            self.demand,
         )  # fmt: skip
 
     def seed_for(self, changed: set[str] | frozenset[str]) -> FleetSeed | None:

@@ -70,10 +70,16 @@ class FilterResult(Mapping[str, Status]):
 
 @dataclass(eq=False)  # compared as a mapping: {"a": 7} == scores
 class NodeScores(Mapping[str, int]):
-    """Integer 0..10 per candidate; `ints[i]` belongs to `names[i]` (unknown nodes: 0)."""
+    """Integer 0..10 per candidate; `ints[i]` belongs to `names[i]` (unknown nodes: 0).
+
+    `levels` is the same weighted mean on kube-scheduler's own node-score scale, 0..100
+    (`MaxNodeScore`): what an in-process score plugin would return. The extender's HTTP reply
+    can only carry 0..10 (`MaxExtenderPriority`); the fill experiment ranks by `levels`.
+    """
 
     names: Sequence[str]
     ints: list[int]
+    levels: list[int] | None = None
     _by_name: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def pairs(self) -> list[tuple[str, int]]:

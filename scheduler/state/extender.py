@@ -13,13 +13,15 @@ The HTTP edge (scheduler/api) decodes the wire format and calls this; the Kubern
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.cluster_fragmentation import cluster_fragmentation
+from scheduler.policy.demand import DemandLog
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
 from scheduler.policy.gang import within_budget
 from scheduler.policy.model import Allocation, ClusterState, Placement, PodRequest
@@ -73,6 +75,10 @@ class Extender:
         self.clock = clock
         self.timing = timing
         self.gangs = GangCoordinator(store, self.profile, timing.gang_ttl_s, telemetry)
+        # The pods this extender has been asked about: the default profile's fragmentation
+        # and reserve scorers judge against their mix (scheduler.policy.demand).
+        self.demand = DemandLog()
+        self._demand_lock = threading.Lock()
         # Views that hide held allocations, per set of hidden keys, with the memo of the
         # snapshot they came from (see `view`); replaced, never mutated, for concurrent verbs.
         self._views: dict[frozenset[str], tuple[dict[str, Any], ClusterState]] = {}
@@ -88,7 +94,14 @@ class Extender:
             self.store.fold_request_node(n)
 
     def view(self, pod: PodRequest, now: float) -> ClusterState:
-        """The snapshot as this pod sees it: without its own holds (and its gang's free slots)."""
+        """The snapshot as this pod sees it: without its own holds (and its gang's free slots),
+        with the demand seen so far (this pod counted)."""
+        with self._demand_lock:
+            self.demand.observe(pod)
+            mix = self.demand.mix()
+        return replace(self._view(pod, now), demand=mix)
+
+    def _view(self, pod: PodRequest, now: float) -> ClusterState:
         snap = self.store.snapshot(now)
         if self.telemetry is not None:
             snap = self.telemetry(snap)

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from packing.catalogue import get_model
 from packing.errors import PackingError
 from scheduler.policy.capacity import NodeCapacity
+from scheduler.policy.demand import DemandMix
 from scheduler.policy.model import Allocation, ClusterState, Gpu, MigSlot, Node, Placement
 from simulator.workloads.model import NodeSpec
 
@@ -60,9 +61,10 @@ class SimCluster:
         self._nodes_view = MappingProxyType(self.nodes)
         self._alloc_view = MappingProxyType(self.allocations)
 
-    def snapshot(self, now: float) -> ClusterState:
+    def snapshot(self, now: float, demand: DemandMix | None = None) -> ClusterState:
         """An immutable view for one decision; its fleet index is updated from the previous
-        view's for the nodes touched since (ClusterState's own seed mechanism)."""
+        view's for the nodes touched since (ClusterState's own seed mechanism). `demand`: the
+        pods the scheduler has seen so far (`scheduler.policy.demand`), if it keeps count."""
         seed = None if self._last is None else self._last.seed_for(self._dirty)
         state = ClusterState(
             self._nodes_view,
@@ -71,6 +73,7 @@ class SimCluster:
             _by_node=self._by_node,
             _capacity=self._capacity,
             _seed=seed,
+            demand=demand,
         )
         self._last, self._dirty = state, set()
         return state

@@ -10,6 +10,12 @@ configured workload a CPU-only pod is scored the same way (it only consumes CPU)
 default one it has no shape to judge and scores 0 everywhere. Taking an existing static
 MIG instance changes no geometry (increase 0). Score = 1 / (1 + exp(increase / 250 milli)),
 so no change scores 0.5, a placement that mends fragments scores above it.
+
+When the snapshot carries the pods seen so far (`ClusterState.demand`, see
+`scheduler.policy.demand`) and no workload is configured, the target workload is their typical
+mix: FGD's own measure, each shape with the GPU models it accepts (a node's free GPUs count as
+fragments for shapes that may not use its model), every pod scored, CPU-only ones included, on
+FGD's scale (1 / (1 + exp(increase / 1000 milli))).
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from packing.errors import PackingError
 from packing.fgd import FragTable, TargetWorkload, TaskShape
@@ -31,8 +39,10 @@ from scheduler.policy.capacity import NodeCapacity
 from scheduler.policy.fleet_index import FleetIndex
 from scheduler.policy.interfaces import Bools, CycleState, Floats, Rows, cycle_for
 from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Node, Placement, PodRequest
+from scheduler.policy.rules import canonical
 
 SCALE_MILLI = 250.0
+MIX_SCALE_MILLI = 1000.0  # FGD's own sigmoid scale, for the observed mix
 
 
 @lru_cache(maxsize=256)
@@ -70,19 +80,36 @@ class FragmentationScore:
         self.workload = self.args.workload
         self.mig_mix = self.args.mig_mix
 
+    def target(self, state: ClusterState) -> tuple[TargetWorkload | None, float]:
+        """(the workload to measure against, the logistic scale): the configured one, else
+        the observed mix of the snapshot, else None (the pod's own shape)."""
+        if self.workload is not None:
+            return self.workload, SCALE_MILLI
+        mix = state.demand
+        if mix is not None and mix.workload is not None:
+            return mix.workload, MIX_SCALE_MILLI
+        return None, SCALE_MILLI
+
     def score(
         self, state: ClusterState, pod: PodRequest, node: Node, cycle: CycleState | None = None
     ) -> float:
         placement = cycle_for(state, pod, cycle).placement(node)
-        if placement is None or (pod.gpu is None and self.workload is None):
+        workload, scale = self.target(state)
+        if placement is None or (pod.gpu is None and workload is None):
             return 0.0
         try:
-            inc = self.increase(state.capacity(node.name), pod, placement)
+            inc = self.increase(state.capacity(node.name), pod, placement, workload)
         except PackingError:
             return 0.5  # a layout the catalogue cannot judge: neutral, never a crash
-        return 1.0 / (1.0 + math.exp(min(inc / SCALE_MILLI, 50.0)))
+        return 1.0 / (1.0 + math.exp(min(inc / scale, 50.0)))
 
-    def increase(self, cap: NodeCapacity, pod: PodRequest, placement: Placement) -> float:
+    def increase(
+        self,
+        cap: NodeCapacity,
+        pod: PodRequest,
+        placement: Placement,
+        workload: TargetWorkload | None = None,
+    ) -> float:
         g = pod.gpu
         by_index = {c.index: c for c in cap.gpus}
         if g is not None and g.kind == "mig":
@@ -107,8 +134,8 @@ class FragmentationScore:
             return 0.0
         left = tuple(NO_GPU if c.faulted or c.gpu.mig_enabled else c.free_milli for c in plain)
         pos = {c.index: i for i, c in enumerate(plain)}
-        model = plain[0].model.key if plain[0].model is not None else plain[0].gpu.model
-        workload = self.workload or _own_shape(pod)
+        model = canonical(plain[0].gpu.model)  # the name the fleet index's product column holds
+        workload = workload or self.workload or _own_shape(pod)
         milli = 0 if g is None else MILLI_PER_GPU if g.kind == "whole" else g.milli
         frac = FractionalCandidate(
             _table(workload, (model,)),
@@ -122,33 +149,92 @@ class FragmentationScore:
         return fragmentation_increase(frac)
 
     def score_rows(self, cycle: CycleState) -> Floats | None:
-        """The same value from the fleet index, for the default settings (the pod's own shape,
-        the default MIG mix); a configured workload or mix is scored per node."""
+        """The same value from the fleet index, for the default settings (the pod's own shape
+        or the observed mix; the default MIG mix); a configured workload or mix is scored per
+        node."""
         pod = cycle.pod
         if self.workload is not None or self.mig_mix is not None:
             return None
+        workload, scale = self.target(cycle.state)
         g = pod.gpu
-        if g is None:  # no shape to judge (see the module docstring): 0 everywhere
+        if g is None and workload is None:  # no shape to judge (module docstring): 0 everywhere
             return np.zeros(len(cycle.rows))
-        if not batch.scorable(pod):
+        if g is not None and not batch.scorable(pod):
             return None
-        if g.kind == "mig":
+        if g is not None and g.kind == "mig":
             rows = batch.mig_rows(cycle)
             value = np.where(rows["fits"], _logistic(rows["inc"]), 0.0)
             return np.where(rows["slow"], np.nan, value)
         idx = cycle.index
-        every, _ = batch.placement_columns(cycle)
-        milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
-        count = g.count if g.kind == "whole" else 1
-        key = ("frag", *batch.shape(pod), pod.cpu_milli)
-        got: Floats = idx.per_row(
-            key, lambda rr: _own_shape_rows(idx, rr, every[rr], milli, count, pod.cpu_milli)
-        )[cycle.rows]
-        return got
+        if g is None:
+            every = np.zeros((len(idx.alive), idx.slots), bool)
+            milli = count = 0
+        else:
+            every, _ = batch.placement_columns(cycle)
+            milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
+            count = g.count if g.kind == "whole" else 1
+        cpu = pod.cpu_milli
+        if workload is None:
+            key: tuple[object, ...] = ("frag", *batch.shape(pod), cpu)
+            got: Floats = idx.per_row(
+                key, lambda rr: _own_shape_rows(idx, rr, every[rr], milli, count, cpu)
+            )[cycle.rows]
+            return got
+        mix = cycle.state.demand
+        assert mix is not None  # `target` gave the mix's workload
+        table = mix.table(tuple(idx.keys), max(8, idx.slots))
+        assert table is not None
+        base = idx.per_row(("fgd-counts", mix.serial, len(idx.keys)),
+                           lambda rr: _fgd_counts(idx, rr, table))[cycle.rows]  # fmt: skip
+        take = every[cycle.rows]
+        inc = _fgd_increase(table, idx, cycle.rows, base, take, milli, cpu)
+        value = _logistic(inc, scale)
+        if g is None:  # a CPU-only pod fits every node's GPUs
+            return value
+        out: Floats = np.where(take.any(axis=1), value, 0.0)
+        return out
 
 
-def _logistic(inc: Floats) -> Floats:
-    out: Floats = 1.0 / (1.0 + np.exp(np.minimum(inc / SCALE_MILLI, 50.0)))
+def _logistic(inc: Floats, scale: float = SCALE_MILLI) -> Floats:
+    out: Floats = 1.0 / (1.0 + np.exp(np.minimum(inc / scale, 50.0)))
+    return out
+
+
+def _fgd_counts(idx: FleetIndex, r: Rows, table: FragTable) -> npt.NDArray[Any]:
+    """Per row, FGD's per-threshold counts of the free GPUs (`FragTable.counts`), their free
+    total and the row's fragmentation against the table's workload."""
+    pf = idx.plain_free[r].astype(np.int64)
+    cnt, big = table.counts(pf)
+    total = np.where(pf == NO_GPU, 0, pf).sum(axis=1)
+    m = len(table.milli)
+    out = np.zeros(len(r), [("cnt", np.int64, (m,)), ("big", np.int64, (m,)),
+                            ("total", np.int64), ("frag", np.float64)])  # fmt: skip
+    out["cnt"], out["big"], out["total"] = cnt, big, total
+    model = idx.product[r].astype(np.intp)
+    out["frag"] = table.frag_from_counts(total, cnt, big, idx.cpu[r], model)
+    return out
+
+
+def _fgd_increase(
+    table: FragTable, idx: FleetIndex, r: Rows, base: npt.NDArray[Any], take: Bools,
+    milli: int, pod_cpu: int,
+) -> Floats:  # fmt: skip
+    """FGD's increase per row when the pod takes `milli` from each taken GPU (all taken GPUs
+    hold the same free milli: whole GPUs are idle, a share takes one GPU): only thresholds
+    between that value and the value after move, as in `FragTable.frag_after_share`."""
+    n = take.sum(axis=1)
+    pf = idx.plain_free[r].astype(np.int64)
+    v = np.where(take, pf, 0).max(axis=1, initial=0)[:, None]
+    after = v - milli
+    th = table.milli[None, :]
+    was, now = (v >= th) & (n[:, None] > 0), (after >= th) & (n[:, None] > 0)
+    k = n[:, None]
+    cnt = base["cnt"] - k * was + k * now
+    big = base["big"] - k * np.where(was, v, 0) + k * np.where(now, after, 0)
+    total = base["total"] - n * milli
+    model = idx.product[r].astype(np.intp)
+    frag = table.frag_from_counts(total, cnt, big, idx.cpu[r] - pod_cpu, model)
+    out: Floats = frag - base["frag"]
     return out
 
 

@@ -1,10 +1,12 @@
 """tessera in the fill experiment: the shipped policy core (`scheduler.policy`) picks every node
 and GPU, through the simulator's `SimCluster` (the same `ClusterState` the extender builds).
 
-Per pod, like kube-scheduler calling the extender with only its priority enabled (the FGD
+Per pod, like kube-scheduler running Tessera's profile as its only score plugin (the FGD
 setup): the candidates are the nodes passing NodeResourcesFit and GPU fit; the registry's
-profile filters and scores them (`run_filters`, `run_scores`, integer 0..10); the best score
+profile filters and scores them (`run_filters`, `run_scores`) on kube-scheduler's 0..100
+node-score scale (`NodeScores.levels`; the HTTP extender can only return 0..10); the best score
 wins, ties to the lowest node rank as for every fill policy; `choose_placement` gives the GPUs.
+The profile sees every pod the run has asked about so far (`DemandLog`), as the extender does.
 
 Speed without a second copy of the logic: every feasible node goes to the policy core at once,
 which answers from its fleet index (the plugins' batch methods); the index is updated row by row
@@ -16,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from packing.fgd import TargetWorkload, typical_workload
+from scheduler.policy.demand import DemandLog
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
 from scheduler.policy.model import PodRequest
 from scheduler.policy.plugins.fragmentation import FragmentationArgs, FragmentationScore
@@ -69,6 +72,7 @@ class TesseraFill:
         else:
             self.profile = build_profile()
         self._bound = 0
+        self.demand = DemandLog()
         self._names = np.array(c.names, dtype=object)
         self._row = {n: i for i, n in enumerate(c.names)}
 
@@ -76,8 +80,9 @@ class TesseraFill:
         self, cluster: FillCluster, pod: OpenbPod, nodes: np.ndarray, rng: np.random.Generator
     ) -> Choice:
         req = pod_request(pod)
+        self.demand.observe(req)  # every pod the scheduler is asked about, placed or not
         names: list[str] = self._names[nodes].tolist()
-        state = self.sim.snapshot(now=0.0)
+        state = self.sim.snapshot(now=0.0, demand=self.demand.mix())
         passing = run_filters(state, req, names, self.profile).passed
         if not passing:
             raise ValueError(f"no candidate node passes the policy filters for pod {pod.name}")
@@ -86,7 +91,8 @@ class TesseraFill:
             keep = nodes
         else:
             keep = np.fromiter(map(self._row.__getitem__, passing), np.int64, len(passing))
-        node = pick_max(keep, np.asarray(scores.ints, np.int64), cluster.rank)
+        assert scores.levels is not None
+        node = pick_max(keep, np.asarray(scores.levels, np.int64), cluster.rank)
         placement = choose_placement(state, req, self.sim.nodes[cluster.names[node]])
         if placement is None:  # pragma: no cover - filters passed, so a placement exists
             raise ValueError(f"no placement for pod {pod.name} on {cluster.names[node]}")

@@ -1,0 +1,68 @@
+"""Score: keep unconstrained GPU pods off the GPU models that constrained pods will need.
+
+FGD judges a placement by the fragments it leaves, not by which models it uses up. When some
+pods accept only a few models (`nvidia.com/gpu.product` constraints), an unconstrained pod that
+lands on those models takes capacity the constrained ones cannot find elsewhere. From the pods
+seen so far (`ClusterState.demand`), each model's pressure is the share of it that constrained
+pods would need if the mix holds until the cluster is full (`DemandMix.pressure`; 1 = all of
+it). An unconstrained GPU pod scores 1 - min(1, pressure) on a node of that model; constrained
+and CPU-only pods score 1 everywhere (a constrained pod has no choice of model, and moving
+CPU-only pods off CPU-rich hosts strands other GPUs by CPU: benchmarks/RESULTS.md, fill leads).
+With no demand seen, or a node without a single GPU model, the score is 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scheduler.policy.fleet_index import FleetIndex
+from scheduler.policy.interfaces import CycleState, Floats
+from scheduler.policy.model import ClusterState, Node, PodRequest
+from scheduler.policy.rules import node_products
+
+
+def _applies(state: ClusterState, pod: PodRequest) -> bool:
+    return pod.gpu is not None and pod.allowed_products is None and state.demand is not None
+
+
+def model_pressure(state: ClusterState, idx: FleetIndex) -> Floats:
+    """Pressure per model code of the index (`idx.keys`), from the snapshot's demand and the
+    usable GPUs of each model in the cluster."""
+    assert state.demand is not None
+    alive = idx.alive
+    gpus = np.bincount(idx.product[alive], weights=idx.n_usable[alive], minlength=len(idx.keys))
+    by_model = {k: int(gpus[c]) for c, k in enumerate(idx.keys) if k and gpus[c] > 0}
+    pressure = state.demand.pressure(by_model)
+    out: Floats = np.array([pressure.get(k, 0.0) if k else 0.0 for k in idx.keys])
+    return out
+
+
+class ModelReserve:
+    name = "ModelReserve"
+
+    def __init__(self, args: None = None) -> None:
+        """Takes no settings (the registry's factory call)."""
+
+    def score(
+        self, state: ClusterState, pod: PodRequest, node: Node, cycle: CycleState | None = None
+    ) -> float:
+        if not _applies(state, pod):
+            return 1.0
+        products = node_products(node)
+        if len(products) != 1:
+            return 1.0
+        idx = state.fleet()
+        code = idx.keys.index(next(iter(products))) if next(iter(products)) in idx.keys else -1
+        if code < 0:
+            return 1.0
+        return 1.0 - min(1.0, float(model_pressure(state, idx)[code]))
+
+    def score_rows(self, cycle: CycleState) -> Floats | None:
+        state, pod = cycle.state, cycle.pod
+        if not _applies(state, pod):
+            return np.ones(len(cycle.rows))
+        idx = cycle.index
+        per_code = 1.0 - np.minimum(1.0, model_pressure(state, idx))
+        per_code[0] = 1.0  # code 0 is "": no GPUs, or several models
+        out: Floats = per_code[idx.product[cycle.rows]]
+        return out

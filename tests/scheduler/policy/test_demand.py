@@ -1,0 +1,133 @@
+"""The observed demand mix and the default profile's use of it, by hand.
+
+FGD's measure against the pods seen so far makes the profile multi-GPU aware (a node's last two
+idle GPUs are worth keeping when 2-GPU pods are common), and the scarce-model reserve keeps
+unconstrained pods off the models constrained pods need. Each case below is small enough to
+compute by hand; the batch path must give the per-node values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from packing.fgd import TaskShape
+from scheduler.policy.demand import DemandLog, DemandMix, task_shape
+from scheduler.policy.framework import run_scores, score_breakdown
+from scheduler.policy.model import (
+    Allocation,
+    ClusterState,
+    Gpu,
+    GpuGrant,
+    GpuRequest,
+    Node,
+    Placement,
+)
+from scheduler.policy.registry import default_profile
+from tests.builders import pod
+
+PROFILE = default_profile()
+PER_NODE = replace(PROFILE, batch=False)
+T4, V100 = "T4", "V100M16"  # models outside the MIG catalogue, as in the Alibaba trace
+WHOLE1 = GpuRequest("whole", 1)
+
+
+def _node(name: str, gpus: int, model: str = T4) -> Node:
+    return Node(name, gpus=tuple(Gpu(i, f"{name}-{i}", model, 16384) for i in range(gpus)),
+                cpu_milli=32000)  # fmt: skip
+
+
+def _busy(node: str, *gpus: int) -> dict[str, Allocation]:
+    """Whole GPUs of `node` held by other pods."""
+    return {f"{node}{g}": Allocation(f"d/{node}{g}", f"{node}{g}",
+                                     Placement(node, (GpuGrant(g),))) for g in gpus}  # fmt: skip
+
+
+def _mix(*shapes: tuple[TaskShape, int], constrained=None, milli=0.0) -> DemandMix:
+    return DemandMix(dict(shapes), milli, constrained or {}, sum(n for _, n in shapes))
+
+
+def _both_paths(state: ClusterState, p, names: list[str]) -> dict[str, int]:
+    fast = run_scores(state, p, names, PROFILE)
+    slow = run_scores(state, p, names, PER_NODE)
+    assert fast.levels == slow.levels and fast.ints == slow.ints
+    assert fast.levels is not None
+    return dict(zip(names, fast.levels, strict=True))
+
+
+def test_seen_two_gpu_pods_keep_a_nodes_last_two_idle_gpus() -> None:
+    # Node a: 4 GPUs, 2 held whole, 2 idle. Node b: 2 GPUs, GPU 0 idle, GPU 1 with a 200-milli
+    # share held (800 free). A 1-GPU pod.
+    # Own shape (no demand seen): FGD increase 0 on both (a after [0, 1000, 0, 0] still hosts
+    # a 1-GPU pod, nothing partly free; b: the 800 left on GPU 1 is a fragment before and
+    # after), Fragmentation 0.5 each; Binpack prefers a (after: a 3/4 = 0.75, b (1 + 0.2)/2 =
+    # 0.6), so a wins.
+    # Seen: only 2-GPU pods. a before: 2 idle GPUs host one -> fragment 0; after: no 2-GPU pod
+    # fits -> all 1000 free milli are a fragment: +1000. b before: no 2 idle GPUs -> all 1800
+    # free milli; after: 800: -1000. Fragmentation = 1 / (1 + exp(inc / 1000)): a 0.269,
+    # b 0.731, and b wins: taking a's pair would strand the GPUs a 2-GPU pod needs.
+    nodes = {"a": _node("a", 4), "b": _node("b", 2)}
+    share = Allocation("d/s", "s", Placement("b", (GpuGrant(1, milli=200),)))
+    p = pod(gpu=WHOLE1)
+    alone = ClusterState(nodes, {**_busy("a", 2, 3), "s": share})
+    raw = {n: score_breakdown(alone, p, n, PROFILE) for n in ("a", "b")}
+    assert raw["a"]["Fragmentation"] == raw["b"]["Fragmentation"] == 0.5
+    assert raw["a"]["Binpack"] == 0.75 and raw["b"]["Binpack"] == pytest.approx(0.6)
+    before = _both_paths(alone, p, ["a", "b"])
+    assert before["a"] > before["b"]
+    seen = replace(alone, demand=_mix((TaskShape(0, 1000, 2), 5)))
+    frag = {n: score_breakdown(seen, p, n, PROFILE)["Fragmentation"] for n in ("a", "b")}
+    assert frag["a"] == pytest.approx(1 / (1 + math.exp(1.0)), abs=1e-9)
+    assert frag["b"] == pytest.approx(1 / (1 + math.exp(-1.0)), abs=1e-9)
+    after = _both_paths(seen, p, ["a", "b"])
+    assert after["b"] > after["a"]
+
+
+def test_unconstrained_pods_avoid_the_model_constrained_pods_need() -> None:
+    # 2 T4 nodes and 2 V100 nodes, 2 GPUs each (C = 8 GPUs, cap(V100) = 4). Seen: 4000 milli
+    # of GPU requests, 2000 of them accepting only V100: pressure(V100) = 2000/4000 x 8/4 = 1,
+    # pressure(T4) = 0. An unconstrained 1-GPU pod: ModelReserve 1 - min(1, 1) = 0 on V100,
+    # 1 on T4; every other scorer ties (idle nodes), so the T4 nodes score higher.
+    nodes = {n: _node(n, 2, V100 if n.startswith("v") else T4) for n in ("t1", "t2", "v1", "v2")}
+    mix = _mix((TaskShape(0, 1000, 1), 4), constrained={frozenset({V100}): 2000.0}, milli=4000.0)
+    state = ClusterState(nodes, demand=mix)
+    free = pod(gpu=WHOLE1)
+    raw = {n: score_breakdown(state, free, n, PROFILE)["ModelReserve"] for n in nodes}
+    assert raw == {"t1": 1.0, "t2": 1.0, "v1": 0.0, "v2": 0.0}
+    got = _both_paths(state, free, sorted(nodes))
+    assert min(got["t1"], got["t2"]) > max(got["v1"], got["v2"])
+    # A pod that accepts only V100 has no choice of model: the reserve does not judge it.
+    bound = pod(gpu=WHOLE1, allowed_products=frozenset({V100}))
+    assert {score_breakdown(state, bound, n, PROFILE)["ModelReserve"] for n in nodes} == {1.0}
+
+
+def test_pressure_by_hand() -> None:
+    # C = 12 GPUs: 6 T4, 4 V100, 2 P100. Seen 10,000 milli: 1,000 accepting only V100, 3,000
+    # accepting T4 or V100 (cap 10). V100: 1000/10000 x 12/4 + 3000/10000 x 12/10
+    # = 0.3 + 0.36 = 0.66; T4: 0.36; P100 (nobody asked for it by name): 0.
+    mix = _mix(constrained={frozenset({V100}): 1000.0, frozenset({T4, V100}): 3000.0},
+               milli=10000.0)  # fmt: skip
+    got = mix.pressure({T4: 6, V100: 4, "P100": 2})
+    assert got == pytest.approx({T4: 0.36, V100: 0.66, "P100": 0.0})
+
+
+def test_demand_log_counts_each_pod_once_and_publishes_snapshots() -> None:
+    log = DemandLog()
+    assert log.mix().workload is None  # nothing seen: the scorers judge each pod by itself
+    share = pod("d/s", gpu=GpuRequest("milli", milli=500), cpu_milli=2000,
+                allowed_products=frozenset({V100}))  # fmt: skip
+    log.observe(share)
+    log.observe(share)  # the same pod asked about again (filter, then prioritize)
+    mix = log.mix()
+    assert mix.pods == 1 and mix.gpu_milli == 500
+    assert mix.shapes == {TaskShape(2000, 500, 1, V100): 1}
+    assert mix.constrained == {frozenset({V100}): 500}
+    assert task_shape(pod("d/c", cpu_milli=4000)) == TaskShape(4000, 0, 0, "")
+    assert task_shape(pod("d/m", gpu=GpuRequest("mig", 1, "1g.10gb"))) is None
+    for i in range(40):
+        log.observe(pod(f"d/w{i}", gpu=GpuRequest("whole", 2)))
+    # Snapshots are republished as the count grows by a quarter: the latest covers most pods.
+    assert 41 * 3 // 4 <= log.mix().pods <= 41
+    assert log.mix().serial != mix.serial
