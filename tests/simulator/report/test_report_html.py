@@ -34,7 +34,7 @@ def test_charts_render_in_chromium_with_axes_and_legends(report_dir: Path) -> No
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "<link" not in html and "<script" not in html
     figures = html.count("<figure class='chart'")
-    # allocation, wait quantiles, wait quantiles of the one job class (training) and idle GPUs
+    # allocation, pod wait CDF, job wait CDF of the one job class (training) and idle GPUs
     # (the Tiresias cluster has no MIG: that chart is replaced by a sentence)
     assert figures == 4
     dom = dump_dom_with_probe(report_dir / "report.html", report_dir)
@@ -71,3 +71,18 @@ def test_same_numbers_in_csv_and_json(report_dir: Path) -> None:
         assert float(row["wait p99 s"]) == js["wait p99 s"]
     with (report_dir / "replay_allocation.csv").open(encoding="utf-8") as fh:
         assert len(list(csv.DictReader(fh))) == len(doc["datasets"]["replay_allocation"])
+
+
+def test_study_report_renders_every_chart_in_chromium(tmp_path: Path) -> None:
+    from tests.simulator.report.test_study_report import _build
+
+    write_report_dir(tmp_path, _build([0, 1]))
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    figures = html.count("<figure class='chart'")
+    assert "Every seed&#x27;s value" in html and "(seed 0 of 2)" in html
+    dom = dump_dom_with_probe(tmp_path / "report.html", tmp_path)
+    probes = re.findall(r"<pre class=\"probe\">(\d+) (\d+) (\d+) (\d+) (\d+) (\d+)</pre>", dom)
+    assert len(probes) == figures > 10
+    for _, width, height, axes, legends, ticks in probes:
+        assert int(width) > 300 and int(height) > 150
+        assert int(axes) >= 2 and int(legends) == 1 and int(ticks) >= 4
