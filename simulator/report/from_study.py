@@ -45,12 +45,13 @@ def interval_sentence(question: str, unit: str, key: str,
         if not isinstance(entry, Mapping) or not isinstance(entry.get("verdict"), Mapping):
             continue
         stats, v = entry["by_policy"], entry["verdict"]
-        winners = list(v["winners"])
-        rest = [p for p in stats if p not in winners]
         sign = 1 if entry["better"] == "max" else -1
-        rest.sort(key=lambda p: -sign * stats[p]["mean"])
+        ranked = sorted(stats, key=lambda p: (-sign * stats[p]["mean"], p))
+        winners = [p for p in ranked if p in v["winners"]]  # the best first
+        rest = [p for p in ranked if p not in winners]
         if len(winners) > 1:
-            who = " and ".join(winners) + " tie (" + "; ".join(
+            names = ", ".join(winners[:-1]) + " and " + winners[-1]
+            who = f"{names} tie, intervals overlap (" + "; ".join(
                 f"{p} {_pm(stats[p], unit)}" for p in winners) + ")"
         else:
             who = f"{v['best']} ({_pm(stats[v['best']], unit)}"

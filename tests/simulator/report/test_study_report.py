@@ -52,3 +52,25 @@ def test_report_covers_every_seed_and_states_intervals() -> None:
 
 def test_same_seeds_give_byte_identical_json() -> None:
     assert _build([0, 1]).to_json() == _build([0, 1]).to_json()
+
+
+def _entry(better: str, **means: tuple[float, float]) -> dict[str, object]:
+    from simulator.replay.seeds import verdict
+
+    stats = {p: {"n": 5, "mean": m, "half": h, "low": m - h, "high": m + h}
+             for p, (m, h) in means.items()}
+    return {"better": better, "by_policy": stats, "verdict": verdict(stats, better)}
+
+
+def test_interval_sentences_name_the_best_or_the_tie() -> None:
+    from simulator.report.from_study import interval_sentence
+
+    # max: a = 60 +/- 1 is above b's 50 +/- 2 (intervals [59, 61] and [48, 52] apart)
+    clear = {"metrics": {"u": _entry("max", a=(60.0, 1.0), b=(50.0, 2.0))}}
+    assert interval_sentence("Most?", "%", "u", [("w", clear)]) == (
+        "Most? On w: a (60.0 +/- 1.0 %; next b 50.0 +/- 2.0 %).")
+    # min: b = 10 +/- 3 is best, a = 12 +/- 3 overlaps it ([7, 13] vs [9, 15]): a tie, best
+    # first; c = 30 +/- 1 is out
+    tie = {"metrics": {"w": _entry("min", a=(12.0, 3.0), b=(10.0, 3.0), c=(30.0, 1.0))}}
+    assert interval_sentence("Least?", "s", "w", [("x", tie)]) == (
+        "Least? On x: b and a tie, intervals overlap (b 10.0 +/- 3.0 s; a 12.0 +/- 3.0 s).")
