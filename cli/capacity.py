@@ -40,7 +40,10 @@ def register(app: typer.Typer) -> None:
         max_nodes: int = typer.Option(64, "--max-nodes"),
         min_replicas: int = typer.Option(0, "--min-replicas"),
         cold_start: float = typer.Option(30.0, "--cold-start"),
-        replica_gpu: str = typer.Option("milli:250", "--replica-gpu"),
+        replica_gpu: str | None = typer.Option(None, "--replica-gpu", help="what every "
+                                               "replica asks, overriding the trace's per-model "
+                                               "gpu: milli:M, mig:<profile> or whole:N (default: "
+                                               "the trace's, else milli:250)"),
         start_h: float = typer.Option(0.0, "--start-h"),
         hours: float | None = typer.Option(None, "--hours"),
         seed: int = typer.Option(0, "--seed"),
@@ -52,7 +55,7 @@ def register(app: typer.Typer) -> None:
         from simulator.capacity.slo import parse_slo
         from simulator.policies.replay.registry import parse_policies
         from simulator.serving.config import Autoscale, ServingSpec
-        from simulator.serving.requests import load_requests, window
+        from simulator.serving.requests import load_requests, window, with_shape
 
         objectives = parse_slo(slo)
         if mig_layouts not in ("planner", "static"):
@@ -60,9 +63,9 @@ def register(app: typer.Typer) -> None:
         fraction = None if mig_fraction == "auto" else _fraction(mig_fraction)
         names = parse_policies(policies)
         base = ServingSpec(nodes=1, gpus_per_node=gpus_per_node, gpu_model=gpu,
-                           replica_gpu=replica_gpu)
+                           replica_gpu=replica_gpu or "milli:250")
         scale = Autoscale(min_replicas=min_replicas, cold_start_s=cold_start)
-        reqs = load_requests(trace)
+        reqs = with_shape(load_requests(trace), replica_gpu)
         if hours is not None:
             reqs = window(reqs, start_h * 3600, hours)
         if not reqs:

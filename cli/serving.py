@@ -41,8 +41,10 @@ def add_commands(sim: typer.Typer) -> None:
                                       "in MIG mode (static 1g+1g+2g+3g to start)"),
         gpus_per_node: int = typer.Option(8, "--gpus-per-node"),
         gpu: str = typer.Option("H100-80GB", "--gpu", help="GPU model of every node"),
-        replica_gpu: str = typer.Option("milli:250", "--replica-gpu", help="what a replica "
-                                        "asks: milli:M, mig:<profile> or whole:N"),
+        replica_gpu: str | None = typer.Option(None, "--replica-gpu", help="what every "
+                                               "replica asks, overriding the trace's per-model "
+                                               "gpu: milli:M, mig:<profile> or whole:N (default: "
+                                               "the trace's, else milli:250)"),
         policies: str = typer.Option("tessera,volcano,kube-default", "--policies"),
         slo_wait: float = typer.Option(10.0, "--slo-wait", help="seconds a request may wait "
                                        "before it starts (when the trace gives no slo_ms)"),
@@ -62,16 +64,16 @@ def add_commands(sim: typer.Typer) -> None:
         """Serve a request trace with queue-length autoscaling under each policy."""
         from simulator.policies.replay.registry import parse_policies
         from simulator.serving.config import Autoscale, ServingSpec
-        from simulator.serving.requests import load_requests, window
+        from simulator.serving.requests import load_requests, window, with_shape
         from simulator.serving.study import run_serving, serving_json
 
         names = parse_policies(policies)
         spec = ServingSpec(nodes=nodes, mig_nodes=mig_nodes, gpus_per_node=gpus_per_node,
                            gpu_model=gpu,
-                           replica_gpu=replica_gpu, slo_wait_s=slo_wait)
+                           replica_gpu=replica_gpu or "milli:250", slo_wait_s=slo_wait)
         scale = Autoscale(target_queue=target_queue, cooldown_s=cooldown,
                           cold_start_s=cold_start, min_replicas=min_replicas)
-        reqs = load_requests(trace)
+        reqs = with_shape(load_requests(trace), replica_gpu)
         if hours is not None:
             reqs = window(reqs, start_h * 3600, hours)
             if not reqs:

@@ -51,3 +51,11 @@ def window(reqs: list[Request], start_s: float, hours: float) -> list[Request]:
     end = start_s + hours * 3600
     return [replace(q, arrival_s=q.arrival_s - start_s)
             for q in reqs if start_s <= q.arrival_s < end]
+
+
+def with_shape(reqs: list[Request], gpu: str | None) -> list[Request]:
+    """Every model's replicas ask `gpu` (schema form), whatever the records say; None: as
+    the records say (a record without one gets the run's `replica_gpu`)."""
+    if gpu is None:
+        return reqs
+    return [replace(q, gpu=gpu, gpu_memory_mib=0) for q in reqs]

@@ -15,20 +15,27 @@ from simulator.workloads.schema import TraceRecord, write_records
 runner = CliRunner()
 
 
-def _trace(tmp_path: Path) -> Path:
+def _trace(tmp_path: Path, gpu: str = "mig:3g.40gb") -> Path:
     # 4 models on 3g.40gb instances, one 100 s request each at t=0 (as in
     # tests/simulator/capacity: the planner gives 3g.40gb x2 per GPU -> 2 one-GPU nodes each)
     recs = [TraceRecord(f"q{i}", 0.0, 100.0, "image", "request", model=f"m{i}",
-                        gpu="mig:3g.40gb") for i in range(4)]
+                        gpu=gpu) for i in range(4)]
     path = tmp_path / "reqs.csv"
     write_records(path, recs)
     return path
 
 
-def test_plan_capacity_names_the_planner_layouts(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["plan", "capacity", "--trace", str(_trace(tmp_path)), "--slo",
-                              "p99=15s", "--gpus-per-node", "1", "--cold-start", "10",
-                              "--max-nodes", "8", "--report", str(tmp_path / "rep")])
+@pytest.mark.parametrize(("records", "override"), [
+    ("mig:3g.40gb", []),
+    # the records ask shares; --replica-gpu overrides every model's shape
+    ("milli:250", ["--replica-gpu", "mig:3g.40gb"]),
+])
+def test_plan_capacity_names_the_planner_layouts(tmp_path: Path, records: str,
+                                                 override: list[str]) -> None:
+    res = runner.invoke(app, ["plan", "capacity", "--trace", str(_trace(tmp_path, records)),
+                              "--slo", "p99=15s", "--gpus-per-node", "1", "--cold-start", "10",
+                              "--max-nodes", "8", "--report", str(tmp_path / "rep"),
+                              *override])
     assert res.exit_code == 0, res.output
     assert "tessera saves 0 GPUs against volcano (2 vs 2)" in res.stdout
     assert "MIG layout at 2 MIG GPUs: 3g.40gb x2 on 2 GPUs (planner optimal" in res.stdout
@@ -41,6 +48,7 @@ def test_plan_capacity_names_the_planner_layouts(tmp_path: Path) -> None:
     ("--mig-fraction", "lots", "--mig-fraction must be a number"),
     ("--mig-fraction", "1.5", "--mig-fraction must be in 0..1"),
     ("--mig-layouts", "random", "--mig-layouts must be planner or static"),
+    ("--replica-gpu", "mig:9g.99gb", "9g.99gb"),
 ])
 def test_bad_mig_options_are_one_line(tmp_path: Path, flag: str, value: str, says: str) -> None:
     res = runner.invoke(app, ["plan", "capacity", "--trace", str(_trace(tmp_path)), "--slo",
