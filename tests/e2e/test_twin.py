@@ -5,9 +5,10 @@ Long form only (TESSERA_LONG=1; about 2.5 minutes per scheduler on the 2-core bo
 Volcano is within every issue-13 tolerance; Tessera finishes what its model finishes with the
 p50 wait in tolerance. The full tolerances for the two kube-scheduler runs are expected to fail
 today, each for a measured cause (benchmarks/RESULTS.md "Digital twin", docs/twin.md): the
-scheduling queue's retry backoff (1-10 s of wall time, 100-1,000 trace s at speedup 100) is not
-in the models, and kube-scheduler alone places gang members one by one, so which partial gangs
-deadlock depends on tie-breaks and retry timing.
+scheduling queue's retry timing (backoff, queueing hints, the 30 s leftover flush: seconds of
+wall time, hundreds of trace s at speedup 100) is not in the models, and kube-scheduler
+alone places gang members one by one, so which partial gangs deadlock depends on tie-breaks
+and retry timing.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def test_the_real_volcano_is_within_all_tolerances_of_its_model(twin20):
     assert _comparison(twin20, "volcano").ok, table(twin20.comparisons)
 
 
-@pytest.mark.xfail(reason="kube-scheduler's retry backoff is not modelled; without gangs, "
+@pytest.mark.xfail(reason="kube-scheduler's retry timing is not modelled; without gangs, "
                    "partial-gang deadlocks depend on tie-breaks (benchmarks/RESULTS.md)",
                    strict=False)  # fmt: skip
 @pytest.mark.parametrize("scheduler", ["tessera", "default"])
