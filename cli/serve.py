@@ -123,13 +123,25 @@ def _return_free_heap() -> None:
 def _warm_when_synced(group: WatchGroup, ext: Extender, warmed: threading.Event) -> None:
     if group.wait_synced(24 * 3600):
         _warm(ext)
+        # Before the first verb: a gang this process's predecessor left partly bound (killed
+        # between its members' binds) gets its missing members' GPUs held again.
+        _recover_gangs(ext)
         warmed.set()
 
 
 def _expiry_loop(ext: Extender, stop: threading.Event) -> None:
-    """Drop lapsed reservations so their GPUs return (snapshots skip them meanwhile anyway)."""
+    """Drop lapsed reservations so their GPUs return (snapshots skip them meanwhile anyway),
+    and hold again the GPUs of any gang left partly bound without a plan."""
     while not stop.wait(EXPIRE_EVERY_S):
         ext.expire()
+        _recover_gangs(ext)
+
+
+def _recover_gangs(ext: Extender) -> None:
+    try:
+        ext.recover_gangs()
+    except Exception:  # a planning failure must not end the loop or block readiness: log it
+        log.exception("re-planning partly bound gangs failed; retried in %.0f s", EXPIRE_EVERY_S)
 
 
 def _elect(

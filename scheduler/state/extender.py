@@ -305,6 +305,10 @@ class Extender:
         with self.store.lock:
             return self.store.ledger.expire(self.clock())
 
+    def recover_gangs(self) -> list[str]:
+        """Hold the GPUs of gangs left partly bound again (`GangCoordinator.recover`)."""
+        return self.gangs.recover(self.clock())
+
     def gauges(self) -> dict[str, float]:
         """Read at scrape time: holds, gang plans, nodes and cluster fragmentation."""
         now = self.clock()

@@ -127,6 +127,34 @@ class GangCoordinator:
                     return "planned"
         return "failed"
 
+    def recover(self, now: float) -> list[str]:
+        """Plan every gang left partly bound (some members bound, fewer than its minimum, some
+        waiting) that has no live plan; returns the gangs it planned.
+
+        A restarted extender lost the plan that held the missing members' GPUs (it was killed
+        between two members' binds), and a plan may lapse while a member backs off: a later
+        pod could then take those GPUs and leave the gang part-run for good, since nothing
+        unbinds its members. Called before the service reports ready and then periodically.
+        """
+        first: dict[str, PodRequest] = {}  # gang -> its first waiting member (by key)
+        bound: dict[str, int] = {}
+        for rec in self.store.pods():
+            pod = rec.request
+            if pod.gang is None:
+                continue
+            name = pod.gang.name
+            if pod.node_name is not None:
+                bound[name] = bound.get(name, 0) + 1
+            elif name not in first or pod.key < first[name].key:
+                first[name] = pod
+        planned = []
+        for name, pod in sorted(first.items()):
+            assert pod.gang is not None
+            partly = 0 < bound.get(name, 0) < pod.gang.min_member
+            if partly and self.ensure_plan(pod, now) == "planned":
+                planned.append(name)
+        return planned
+
     def _drain_targets(
         self, snap: ClusterState, members: list[PodRequest], pod: PodRequest, now: float
     ) -> dict[str, int] | None:

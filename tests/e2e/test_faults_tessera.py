@@ -50,6 +50,7 @@ ROUNDS = range(LONG_ROUNDS if LONG else 1)
 MAX_AGE_S = 5  # a load reading older than this is unknown (allocation only)
 UP = 'tessera_telemetry_source_up{kind="prometheus"}'
 RESERVED = 'tessera_reservations{kind="reserved"}'
+HIGH = "fault-high"  # a PriorityClass: its pods are queued before older default-priority ones
 
 
 def _exporter_text() -> str:
@@ -92,6 +93,9 @@ def stack(
         cluster = ProxiedCluster(opts)
         try:
             cluster.start()
+            cluster.api.request("POST", "/apis/scheduling.k8s.io/v1/priorityclasses", {
+                "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                "metadata": {"name": HIGH}, "value": 1000})  # fmt: skip
             yield cluster, prom
         finally:
             cluster.close(keep=bool(TALLY.failures))
@@ -261,9 +265,17 @@ def _gang_then_kill(cluster: ProxiedCluster, variant: str, tag: str, nodes: list
             labels={"scheduling.x-k8s.io/pod-group": f"gang-{tag}"},
             annotations={"tessera.io/gang-min-member": "4"},
         ))  # fmt: skip
-    # A plain pod competing for the same GPUs: it must not slip into the gang's slots while
-    # Tessera is down or has just restarted without its plan.
-    api.create_pod(pod_object(f"gang-{tag}-rival", {"tessera.io/gpu-milli": "1000"}))
+    # A plain pod competing for the same GPUs must not take the missing members' slots while
+    # Tessera is down or has just restarted without its plan. With the bind refused, it
+    # arrives while Tessera is down and outranks the members, so kube-scheduler tries it first
+    # after the restart (before GangCoordinator.recover it took a GPU: the gang stayed 2 of 4).
+    rival = pod_object(f"gang-{tag}-rival", {"tessera.io/gpu-milli": "1000"})
+    if variant.startswith("restarted"):
+        api.create_pod(rival)
+    else:
+        wait_for("the kill at /bind", lambda: "killed" in seen, timeout_s=120)
+        rival["spec"]["priorityClassName"] = HIGH
+        api.create_pod(rival)
     _restart_when_killed(cluster, seen)
     assert seen["gang_plans"] >= 1, "the kill came before the gang was planned"
     assert seen["bound_at_kill"] == 2, seen  # 2 of 4 bound when Tessera died

@@ -206,3 +206,40 @@ def test_member_view_is_reused_until_the_store_changes(ext, monkeypatch) -> None
     assert ext.bind("s", "default", "uid-default-s", "c") == ""
     ext.filter(ms[1], ["a", "b", "c"])
     assert len(views) == 2
+
+
+def test_a_partly_bound_gang_gets_its_missing_members_gpus_held_again(ext, clock) -> None:
+    """A restarted extender (its predecessor killed between two members' binds): w0 of a gang
+    of 3 is bound, w1 and w2 wait, no plan exists. `recover` plans the missing members, so a
+    later stranger cannot take their GPUs and leave the gang part-run for good."""
+    _setup(ext, {"a": 4, "b": 2})
+    w0 = pod_json("w0", {"nvidia.com/gpu": 2}, labels=GANG, annotations=MIN3, node="b")
+    ext.store.apply(event(w0))
+    for i in (1, 2):
+        ext.store.apply(event(_member(i)))
+    stranger = pod_json("s", {"nvidia.com/gpu": 2})
+    ext.store.apply(event(stranger))
+    assert ext.store.ledger.gang("default/train", clock()) is None
+    assert ext.recover_gangs() == ["default/train"]
+    plan = ext.store.ledger.gang("default/train", clock())
+    assert plan is not None and [s.node for s in plan.slots] == ["a", "a"]  # 2 x 2 GPUs on a
+    assert ext.filter(stranger, ["a", "b"]).passed == []  # a's 4 GPUs held, b's 2 are w0's
+    assert ext.recover_gangs() == []  # a live plan: nothing to do
+    r1 = ext.filter(_member(1), ["a", "b"])
+    assert r1.gang_outcome == "steered" and r1.passed == ["a"]
+    # The plan lapses while the members back off: the next round holds the GPUs again.
+    clock.t += ext.timing.gang_ttl_s + 1
+    assert ext.recover_gangs() == ["default/train"]
+
+
+def test_recover_leaves_waiting_and_complete_gangs_alone(ext) -> None:
+    _setup(ext, {"a": 4, "b": 2})
+    for i in range(3):  # nothing bound: an ordinary waiting gang, planned at its own filter
+        ext.store.apply(event(_member(i)))
+    other = {"scheduling.x-k8s.io/pod-group": "done"}
+    for i in range(3):  # its minimum (3) bound, a 4th member waiting: schedules singly
+        ext.store.apply(event(pod_json(f"d{i}", {"nvidia.com/gpu": 1}, labels=other,
+                                       annotations=MIN3, node="a")))  # fmt: skip
+    ext.store.apply(event(pod_json("d3", {"nvidia.com/gpu": 1}, labels=other, annotations=MIN3)))
+    assert ext.recover_gangs() == []
+    assert len(ext.store.ledger) == 0
