@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from scheduler.policy.capacity import GpuCapacity
+from scheduler.policy.demand import DemandLog
 from scheduler.policy.framework import Profile
 from scheduler.policy.gang import DrainMemo
 from scheduler.policy.model import MILLI_PER_GPU, GangRef, Placement, PodRequest
@@ -45,6 +46,9 @@ class TesseraPolicy:
         self.profile = profile or default_profile()
         self._model = {n.name: n.gpu_model for n in nodes}
         self._pending = PendingPods()
+        # The pods seen so far, as the extender's DemandLog counts them: its views carry the mix
+        # for single pods (gang plans use the plain snapshot, live as here).
+        self.demand = DemandLog()
         self._started: dict[str, int] = {}
         self.gang_plans: dict[str, int] = {}  # planner outcomes, by status
         self.reserve_for_gangs = reserve_for_gangs
@@ -163,7 +167,8 @@ class TesseraPolicy:
         kept: dict[str, int] | None = None,
     ) -> list[Start] | None:
         pod = self._pod(job, idx)
-        p = place_pod(self.cluster, pod, now, self.profile, only, kept)
+        self.demand.observe(pod)
+        p = place_pod(self.cluster, pod, now, self.profile, only, kept, self.demand.mix())
         if p is None:
             return None
         return [self._bind(job, idx, pod, p)]
@@ -173,6 +178,8 @@ class TesseraPolicy:
     ) -> list[Start] | None:
         """All-or-nothing: the gang planner's slots for min_member pods, else nothing."""
         pods = [self._pod(job, i) for i in range(job.min_member)]
+        for pod in pods:  # each member's filter is a view of the extender's: counted once
+            self.demand.observe(pod)
         status, slots = plan_gang(self.cluster, pods, now, self.profile, f"sim/{job.uid}",
                                   kept)
         self.gang_plans[status] = self.gang_plans.get(status, 0) + 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from scheduler.policy.demand import DemandMix
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
 from scheduler.policy.gang import DrainMemo, drain_budgets, plan_members, within_budget
 from scheduler.policy.model import ClusterState, Placement, PodRequest
@@ -51,11 +52,13 @@ def best_node(state: ClusterState, pod: PodRequest, names: list[str], profile: P
 
 def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile,
               only: set[str] | None = None,
-              kept: Mapping[str, int] | None = None) -> Placement | None:
+              kept: Mapping[str, int] | None = None,
+              demand: DemandMix | None = None) -> Placement | None:
     """One pod: host fit, extender filter and score, exact placement on the winner. `kept`:
     nodes kept for a waiting gang with their GPU budgets (`scheduler.policy.gang.drain_budgets`);
-    the pod goes there only `within_budget`, as the extender's filter decides it."""
-    state = cluster.snapshot(now)
+    the pod goes there only `within_budget`, as the extender's filter decides it. `demand`: the
+    pods seen so far (`scheduler.policy.demand`), which the extender's views carry."""
+    state = cluster.snapshot(now, demand)
     hosts = [n for n in cluster.order if (only is None or n in only)
              and cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)]
     ok = feasible_nodes(state, pod, hosts, profile)

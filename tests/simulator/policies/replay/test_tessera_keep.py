@@ -66,3 +66,28 @@ def test_replay_and_extender_keep_the_same_budgets_and_admit_the_same_pods() -> 
     live_keep, live_starts = _live_keep()
     assert replay_keep == live_keep == {"a": 4, "b": 4}
     assert replay_starts == live_starts == {"one": "a"}
+
+
+def test_replay_scores_single_pods_with_the_demand_seen_so_far(monkeypatch) -> None:
+    """As the extender's views carry its DemandLog's mix (scheduler.policy.demand), the replay
+    counts every pod it tries once and hands the mix to single-pod decisions; gang plans use
+    the plain snapshot, as the live GangCoordinator does."""
+    from simulator.cluster.state import SimCluster
+
+    seen: list[object] = []
+    real = SimCluster.snapshot
+
+    def spy(self: SimCluster, now: float, demand: object = None) -> object:
+        seen.append(demand)
+        return real(self, now, demand)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SimCluster, "snapshot", spy)
+    policy = TesseraPolicy(NODES)
+    for i in range(3):
+        policy.submit(_job(f"one-{i}", 1), float(i))
+    policy.submit(_job("gang", 2, pods=2), 3.0)
+    assert len(policy.schedule(3.0)) == 5
+    assert policy.demand.mix().pods == 5  # 3 singles + 2 gang members, each once
+    policy.schedule(4.0)  # nothing new: nobody counted twice
+    assert policy.demand.mix().pods == 5
+    assert any(d is not None for d in seen)  # single pods were scored with a mix
