@@ -3,6 +3,15 @@
 # Build: docker build -t tessera:0.1.0 .
 # Not built in this project's CI (its machines have no container engine); the Python package it
 # installs is what the test suite exercises.
+# The SBOM of exactly what the image installs (the pinned closure in constraints.txt), made by the
+# same script the test suite checks (tests/security/test_supply_chain.py) and shipped in the image.
+FROM python:3.11-slim AS sbom
+WORKDIR /src
+COPY pyproject.toml constraints.txt ./
+COPY scripts/sbom.sh ./scripts/sbom.sh
+RUN python -m pip install --no-cache-dir -c constraints.txt cyclonedx-bom \
+    && bash scripts/sbom.sh /sbom.cdx.json
+
 FROM python:3.11-slim
 
 # NVML comes from the host driver at run time: the NVIDIA container toolkit mounts libnvidia-ml
@@ -18,6 +27,7 @@ COPY packing ./packing
 COPY scheduler ./scheduler
 COPY simulator ./simulator
 COPY cli ./cli
+COPY --from=sbom /sbom.cdx.json ./sbom.cdx.json
 RUN python -m pip install --no-cache-dir -c constraints.txt . \
     && useradd --system --uid 65532 tessera
 
