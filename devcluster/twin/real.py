@@ -86,8 +86,11 @@ def _wait_tessera_nodes(cluster: DevCluster, n: int) -> None:
 
 
 # Nothing left to submit and nothing running: a pod still pending fits no empty cluster, so
-# after this much quiet (wall seconds) the run ends instead of waiting for its deadline.
-STUCK_WALL_S = 5.0
+# after this much quiet (wall seconds) the run ends instead of waiting for its deadline. It must
+# outlast kube-scheduler's slowest retry path: the leftover flush runs every 30 s for pods
+# unschedulable for 10 s (`--pod-max-in-unschedulable-pods-duration`), so a pod rejected just
+# before the cluster emptied may come back only 40 s later (a 5 s wait stopped Tessera runs early).
+STUCK_WALL_S = 45.0
 
 
 def _stuck(watch: PodWatch, out: RealRun, todo: list[JobSpec], ready_at: dict[str, float],
