@@ -14,7 +14,8 @@ def _copy_sources(dockerfile: str) -> list[str]:
     sources: list[str] = []
     for line in dockerfile.splitlines():
         parts = line.split()
-        if parts and parts[0] == "COPY":
+        # COPY --from=<stage> copies out of an earlier build stage, not from the build context.
+        if parts and parts[0] == "COPY" and not any(p.startswith("--from=") for p in parts):
             sources.extend(p for p in parts[1:-1] if not p.startswith("--"))
     return sources
 
@@ -52,3 +53,4 @@ def test_entrypoint_is_the_console_script() -> None:
 def test_copy_parser_reads_flags_and_destination() -> None:
     # Checks the helper itself: the destination (last word) and flags are not sources.
     assert _copy_sources("COPY --chown=1:1 a b ./\nRUN x") == ["a", "b"]
+    assert _copy_sources("COPY --from=sbom /sbom.cdx.json ./\nCOPY c ./") == ["c"]
