@@ -1,8 +1,9 @@
 """What the scheduler has seen pods ask for: the observed demand mix.
 
 FGD judges a placement against the cluster's *typical pods*; a live scheduler does not know the
-future, so Tessera uses the pods it has been asked about so far (`DemandLog.observe`, once per
-pod). Two things are derived from them, both read by the default profile's scorers:
+future, so Tessera uses the pods it has seen so far (`DemandLog.observe`, once per pod: the
+extender feeds it the pods its watch delivers, the simulators each arriving pod). Two things
+are derived from them, both read by the default profile's scorers:
 
 - `DemandMix.workload`: FGD's target workload (the most frequent shapes covering 95 % of the
   pods, `packing.fgd.typical_workload`), each shape with its CPU, GPU milli and count and the

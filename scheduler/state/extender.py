@@ -75,10 +75,16 @@ class Extender:
         self.clock = clock
         self.timing = timing
         self.gangs = GangCoordinator(store, self.profile, timing.gang_ttl_s, telemetry)
-        # The pods this extender has been asked about: the default profile's fragmentation
-        # and reserve scorers judge against their mix (scheduler.policy.demand).
+        # The pods seen so far, as the watch delivers them (so a relist after a restart counts
+        # the cluster's pods again, and a request body alone never skews the mix): the default
+        # profile's fragmentation and reserve scorers judge against their mix
+        # (scheduler.policy.demand).
         self.demand = DemandLog()
         self._demand_lock = threading.Lock()
+        with store.lock:
+            for rec in store.pods():
+                self._observe(rec.request)
+            store.new_pod_listeners.append(self._observe)
         # Views that hide held allocations, per set of hidden keys, with the memo of the
         # snapshot they came from (see `view`); replaced, never mutated, for concurrent verbs.
         self._views: dict[frozenset[str], tuple[dict[str, Any], ClusterState]] = {}
@@ -93,11 +99,14 @@ class Extender:
         for n in nodes or ():
             self.store.fold_request_node(n)
 
-    def view(self, pod: PodRequest, now: float) -> ClusterState:
-        """The snapshot as this pod sees it: without its own holds (and its gang's free slots),
-        with the demand seen so far (this pod counted)."""
+    def _observe(self, pod: PodRequest) -> None:
         with self._demand_lock:
             self.demand.observe(pod)
+
+    def view(self, pod: PodRequest, now: float) -> ClusterState:
+        """The snapshot as this pod sees it: without its own holds (and its gang's free slots),
+        with the demand of the pods the watch has delivered so far."""
+        with self._demand_lock:
             mix = self.demand.mix()
         return replace(self._view(pod, now), demand=mix)
 

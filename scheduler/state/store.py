@@ -19,7 +19,7 @@ when they are new or newer (by `resourceVersion`) than what the watch gave.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -159,6 +159,9 @@ class ClusterStore:
         self._bound_on: dict[str, dict[str, Allocation]] = {}
         self._nodes_view: Mapping[str, Node] | None = None
         self._all_dirty = True
+        # Called (under the lock) with each pod the watch delivers for the first time: the
+        # extender's demand mix counts the pods the apiserver vouches for, not request bodies.
+        self.new_pod_listeners: list[Callable[[PodRequest], None]] = []
 
     # ---- events --------------------------------------------------------------------------
     def apply(self, event: Mapping[str, Any]) -> None:
@@ -286,6 +289,9 @@ class ClusterStore:
         self._pods[pod.uid] = PodRecord(pod, slim(obj), alloc, problem)
         self._hold(pod.uid, old.allocation if old is not None else None, alloc)
         self._keys[pod.key] = pod.uid
+        if old is None:
+            for listener in self.new_pod_listeners:
+                listener(pod)
         if alloc is not None or pod_phase(obj) in DONE_PHASES:
             self.ledger.release(pod.uid)  # the apiserver now speaks for this pod
         self._touch()

@@ -114,15 +114,16 @@ def test_prioritize_keeps_a_free_pair_once_two_gpu_pods_were_seen(ext) -> None:
     _add(ext, node_json("a", [gpu_json(0), gpu_json(1)]))
     _add(ext, node_json("b", [gpu_json(0), gpu_json(1)]))
     _add(ext, pod_json("o", {"nvidia.com/gpu": 1}, node="a", phase="Running"))
-    ext.prioritize(pod_json("pair", {"nvidia.com/gpu": 2}), ["a", "b"])  # seen: a 2-GPU pod
-    p = pod_json("p", {"nvidia.com/gpu": 1})
+    _add(ext, pod_json("pair", {"nvidia.com/gpu": 2}))  # watched, pending: a 2-GPU pod
+    p = pod_json("p", {"nvidia.com/gpu": 1})  # asked about before the watch delivers it
     scores = dict(ext.prioritize(p, ["a", "b", "ghost"]))
-    # Seen so far: one 2-GPU and one 1-GPU pod (half each). FGD on a (GPU 1 idle): before,
-    # its idle GPU is a fragment for the 2-GPU half (500 expected), after nothing is free (0):
-    # -500; on b (both idle): 0 before, 500 after: +500. Fragmentation 1 / (1 + e^(+-0.5)):
-    # a 0.622, b 0.378; ModelReserve 1 and GpuLoad 0.9 (10 % load reported) on both; Binpack
-    # a 1.0, b 0.5. Mean over weights 1 / 0.3 / 0.3 / 0.1 (1.7): a (0.622 + 0.3 + 0.27 + 0.1)
-    # / 1.7 = 0.76 -> 8, b (0.378 + 0.3 + 0.27 + 0.05) / 1.7 = 0.587 -> 6; unknown node 0.
+    # Seen so far (the watched pods): o, a 1-GPU pod, and pair, a 2-GPU pod (half each).
+    # FGD on a (GPU 1 idle): before, its idle GPU is a fragment for the 2-GPU half (500
+    # expected), after nothing is free (0): -500; on b (both idle): 0 before, 500 after:
+    # +500. Fragmentation 1 / (1 + e^(+-0.5)): a 0.622, b 0.378; ModelReserve 1 and GpuLoad
+    # 0.9 (10 % load reported) on both; Binpack a 1.0, b 0.5. Mean over weights 1 / 0.3 / 0.3
+    # / 0.1 (1.7): a (0.622 + 0.3 + 0.27 + 0.1) / 1.7 = 0.76 -> 8, b (0.378 + 0.3 + 0.27 +
+    # 0.05) / 1.7 = 0.587 -> 6; unknown node 0.
     assert scores == {"a": 8, "b": 6, "ghost": 0}
     assert all(isinstance(v, int) and 0 <= v <= 10 for v in scores.values())
 
