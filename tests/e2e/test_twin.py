@@ -24,6 +24,8 @@ from simulator.workloads.traces import load
 
 pytestmark = [
     pytest.mark.e2e,
+    # Three real runs of 140-260 s wall each plus cluster starts: more than the 600 s default.
+    pytest.mark.timeout(1800),
     pytest.mark.skipif(os.environ.get("TESSERA_LONG", "") in ("", "0"),
                        reason="long form: set TESSERA_LONG=1"),  # fmt: skip
 ]
