@@ -97,8 +97,12 @@ def walk_depth(doc: Any, stop_above: int | None = None) -> int:
             deepest = depth
             if stop_above is not None and deepest > stop_above:
                 return deepest
-        stack.extend((c, depth) for c in children if isinstance(c, dict | list))
+        if not set(map(type, children)) <= _LEAVES:  # a C-speed pass skips lists of names
+            stack.extend((c, depth) for c in children if isinstance(c, dict | list))
     return deepest
+
+
+_LEAVES = {str, int, float, bool, type(None)}  # exact types: a subclass takes the slow path
 
 
 def scan_depth(raw: bytes | bytearray | memoryview) -> int:
