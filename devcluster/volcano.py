@@ -61,8 +61,9 @@ def _established_probe(cluster: DevCluster, name: str) -> Callable[[], bool]:
 
 def _established(cluster: DevCluster, name: str) -> bool:
     crd = cluster.api.request("GET", f"{CRD_PATH}/{name}")
-    conds = crd.get("status", {}).get("conditions", [])
-    return any(c["type"] == "Established" and c["status"] == "True" for c in conds)
+    # A CRD just created may answer `"conditions": null` before the apiserver accepts its names.
+    conds = (crd.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conds)
 
 
 def start_volcano(cluster: DevCluster, volcano_dir: Path) -> None:
@@ -89,7 +90,7 @@ def _queue_open(cluster: DevCluster) -> bool:
         q = cluster.api.request("GET", QUEUE)
     except KubeError:
         return False
-    return bool(q.get("status", {}).get("state") == "Open")
+    return bool((q.get("status") or {}).get("state") == "Open")
 
 
 def podgroup(name: str, min_member: int, min_resources: dict[str, str] | None = None,

@@ -75,7 +75,7 @@ class PodWatch:
     def _note(self, pod: dict, now: float) -> None:
         name = pod["metadata"]["name"]
         node = pod.get("spec", {}).get("nodeName")
-        phase = pod.get("status", {}).get("phase")
+        phase = (pod.get("status") or {}).get("phase")
         with self.changed:
             t = self.pods.setdefault(name, PodTimes())
             if node and t.bound is None:
