@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,8 +18,34 @@ class LaunchError(RuntimeError):
     """A component did not start or become ready; the message names it and its log file."""
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands to outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A loopback TCP port that was free a moment ago (the OS picks it)."""
+    """A loopback TCP port that was free a moment ago, chosen below the ephemeral range.
+
+    A port the OS picks for `bind(0)` comes from the ephemeral range, where every outgoing
+    connection (the apiserver's clients, kube-scheduler's calls) also takes its local port: in
+    the seconds between choosing a port and the component binding it, one of those may take
+    it ("Address already in use"). Below that range only listeners compete, and the test bind
+    rules out the ones already there.
+    """
+    low = min(_ephemeral_low(), 65536)
+    if low > 20000:
+        rng = random.Random()
+        for _ in range(64):
+            port = rng.randrange(15000, low)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

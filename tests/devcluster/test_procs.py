@@ -71,3 +71,15 @@ def test_free_port_is_bindable_and_tail_reads_last_lines(tmp_path):
     log.write_text("\n".join(f"line {i}" for i in range(20)))
     assert tail(log, 2) == "line 18\nline 19"
     assert tail(tmp_path / "missing.log") == ""
+
+
+def test_free_ports_come_from_below_the_ephemeral_range():
+    # Outgoing connections take their local ports from the ephemeral range; a listener port
+    # chosen there can be taken before the component binds it (seen: "Address already in use").
+    from devcluster.procs import _ephemeral_low
+
+    low = _ephemeral_low()
+    if low <= 20000:
+        pytest.skip(f"ephemeral range starts at {low}: no room below it, the OS picks")
+    ports = [free_port() for _ in range(20)]
+    assert all(15000 <= p < low for p in ports), ports
