@@ -123,11 +123,7 @@ class Extender:
         # it, so a gang member's filter, prioritize and retries pay for one view, not each.
         hit = self._views.get(hidden)
         if hit is not None and hit[0] is snap._fleet:
-            v = hit[1]
-            return ClusterState(
-                v.nodes, v.allocations, v.gangs, now, v._by_node, v._capacity, v._seed,
-                v._fleet, v._on,
-            )  # fmt: skip
+            return replace(hit[1], now=now)  # shares the cached view's memos
         if pod.gpu is not None:
             # The view below updates the shared snapshot's fleet index row by row; built only
             # on the view, every later snapshot would index the whole fleet again (a gang

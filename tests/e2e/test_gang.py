@@ -11,10 +11,10 @@ from tests.e2e.helpers import add_nodes, node_of, stays_unbound, wait_bound
 pytestmark = pytest.mark.e2e
 
 
-def gang_pod(name: str, gang: str, size: int) -> dict:
+def gang_pod(name: str, gang: str, size: int, gpus: int = 1) -> dict:
     return pod_object(
         name,
-        {"nvidia.com/gpu": "1"},
+        {"nvidia.com/gpu": str(gpus)},
         labels={"scheduling.x-k8s.io/pod-group": gang},
         annotations={"tessera.io/gang-min-member": str(size)},
     )
@@ -75,9 +75,7 @@ def test_a_waiting_gang_keeps_its_nodes_from_later_pods(tessera_cluster):
     wait_bound(api, ["blocker"])
     members = [f"k-{i}" for i in range(2)]
     for m in members:
-        api.create_pod(pod_object(
-            m, {"nvidia.com/gpu": "2"}, labels={"scheduling.x-k8s.io/pod-group": "gang-k"},
-            annotations={"tessera.io/gang-min-member": "2"}))  # fmt: skip
+        api.create_pod(gang_pod(m, "gang-k", 2, gpus=2))
     wait_for("the gang tried and failed", lambda: _failed_once(api, members[0]) or None, 60)
     api.create_pod(pod_object("later", {"nvidia.com/gpu": "1"}))
     assert stays_unbound(api, ["later", *members], seconds=15) == []
