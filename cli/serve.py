@@ -90,6 +90,7 @@ def build_extender(
         timing=timing,
         telemetry=hub,
         fold_request_nodes=not settings.node_cache_capable,
+        choose_in_filter=settings.choose_in_filter,
     )
 
 

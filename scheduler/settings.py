@@ -50,6 +50,11 @@ class Settings:
     # never folded into the watch cache (a request cannot poison it). false (full-Nodes mode):
     # a request's Node is folded when the cache lacks it or holds an older resourceVersion.
     node_cache_capable: bool = True
+    # true: filter passes a GPU pod (not a gang member) only its best-scoring node and reserves
+    # its GPUs there, so kube-scheduler, left with one feasible node, skips scoring and the
+    # prioritize call: one HTTP round trip fewer per pod. Its own scores (spread, affinity
+    # preferences) then no longer choose among GPU nodes. docs/extender-api.md.
+    choose_in_filter: bool = False
     # "NAMESPACE/NAME" of a coordination.k8s.io Lease: among replicas only its holder is ready
     # and serves the verbs (two active replicas could double-book). "" = a single replica.
     replica_lease: str = ""
@@ -117,7 +122,7 @@ _FLOATS = {
     "reservation_ttl_s", "gang_ttl_s", "backoff_initial_s", "backoff_max_s", "body_timeout_s",
 }  # fmt: skip
 _MAPS = {"weights", "thresholds"}
-_BOOLS = {"token_on_verbs", "node_cache_capable"}
+_BOOLS = {"token_on_verbs", "node_cache_capable", "choose_in_filter"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 

@@ -37,9 +37,9 @@ from scheduler.api.errors import (
     RequestTimeout,
     Unauthorized,
 )
-from scheduler.api.fastpath import Receive, Scope, VerbEndpoints, VerbHandler, header
+from scheduler.api.fastpath import ExtenderApp, Receive, Scope, VerbHandler, header
 from scheduler.api.metrics import ExtenderMetrics, GaugeSource
-from scheduler.api.nodebytes import NodeBytes
+from scheduler.api.nodebytes import HostPriorityBytes, NodeBytes
 from scheduler.api.port import ExtenderPort
 
 log = logging.getLogger("tessera.api")
@@ -94,8 +94,8 @@ def create_app(
     ready: Callable[[], bool] = lambda: True,
     metrics: ExtenderMetrics | None = None,
     counters: GaugeSource | None = None,
-) -> FastAPI:
-    app = FastAPI(
+) -> ExtenderApp:
+    app = ExtenderApp(
         title="tessera extender", docs_url=None, redoc_url=None, openapi_url="/openapi.json"
     )
     publish_verb_schemas(app)
@@ -115,26 +115,30 @@ def create_app(
             raise PayloadTooLarge(f"body of {declared} bytes exceeds the {config.body_limit} limit")
         chunks: list[bytes] = []
         size = 0
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + config.body_timeout_s
-        while True:
-            try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                raise RequestTimeout(
-                    f"body not complete after {config.body_timeout_s:g} s ({size} bytes read)"
-                ) from None
-            if message["type"] == "http.disconnect":
-                raise BadRequest("client disconnected before the body was complete")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > config.body_limit:
-                raise PayloadTooLarge(f"body exceeds the {config.body_limit}-byte limit")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        deadline = asyncio.get_running_loop().time() + config.body_timeout_s
+        try:
+            # One timer for the whole body (a wait_for per message made a Task per message).
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise BadRequest("client disconnected before the body was complete")
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > config.body_limit:
+                        raise PayloadTooLarge(f"body exceeds the {config.body_limit}-byte limit")
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        except TimeoutError:
+            raise RequestTimeout(
+                f"body not complete after {config.body_timeout_s:g} s ({size} bytes read)"
+            ) from None
 
     def verb(name: str, handle: Callable[[bytes], bytes]) -> VerbHandler:
+        answered_ok = m.requests.labels(name, "200")  # label children bound once, not per call
+        latency = m.latency.labels(name)
+
         async def serve(scope: Scope, receive: Receive) -> tuple[int, bytes]:
             t0 = time.perf_counter()
             code = 200
@@ -159,13 +163,14 @@ def create_app(
                 code = 500
                 line = " ".join(f"internal error in {name}: {type(exc).__name__}: {exc}".split())
                 content = wire.encode_error(line)
-            m.requests.labels(name, str(code)).inc()
-            m.latency.labels(name).observe(time.perf_counter() - t0)
+            (answered_ok if code == 200 else m.requests.labels(name, str(code))).inc()
+            latency.observe(time.perf_counter() - t0)
             return code, content
 
         return serve
 
     node_bytes = NodeBytes()  # filter replies in full-Nodes mode: each Node encoded once
+    host_bytes = HostPriorityBytes()  # prioritize replies: each host's fragment encoded once
 
     def do_filter(body: bytes) -> bytes:
         args = wire.decode_extender_args(body, max_nodes=config.max_nodes)
@@ -193,7 +198,8 @@ def create_app(
 
     def do_prioritize(body: bytes) -> bytes:
         args = wire.decode_extender_args(body, max_nodes=config.max_nodes)
-        return wire.encode_host_priority_list(port.prioritize(args.pod, args.names(), args.nodes))
+        scores = port.prioritize(args.pod, args.names(), args.nodes)
+        return wire.encode_host_priority_list(scores, host_bytes.encode)
 
     def do_bind(body: bytes) -> bytes:
         error = port.bind(wire.decode_binding_args(body))
@@ -210,7 +216,7 @@ def create_app(
         "bind": do_bind,
         "preempt": do_preempt,
     }
-    app.add_middleware(VerbEndpoints, routes={f"/{v}": verb(v, handlers[v]) for v in VERBS})
+    app.set_verbs({f"/{v}": verb(v, handlers[v]) for v in VERBS})
 
     @app.get("/healthz", response_class=PlainTextResponse)
     async def healthz() -> Response:

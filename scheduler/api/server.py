@@ -14,6 +14,8 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from scheduler.api.coalesce import CoalescingHttpToolsProtocol
+
 
 def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -46,6 +48,9 @@ def make_server(
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         lifespan="off",
+        # httptools with one socket write per reply (scheduler/api/coalesce.py); the verbs'
+        # replies were two sends each (status line + headers, then the body).
+        http=CoalescingHttpToolsProtocol,
         timeout_keep_alive=30,  # kube-scheduler reuses connections between pods
         **mtls,  # type: ignore[arg-type]
     )

@@ -8,7 +8,7 @@ Go's `encoding/json` does, so replies are byte-for-byte what a Go extender would
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -240,11 +240,18 @@ def encode_filter_result(
     return orjson.dumps(doc)
 
 
-def encode_host_priority_list(scores: Sequence[tuple[str, int]]) -> bytes:
+HostScores = Sequence[tuple[str, int]]
+
+
+def encode_host_priority_list(
+    scores: HostScores, encode: Callable[[HostScores], bytes] | None = None
+) -> bytes:
     """HostPriorityList: a bare JSON array of {Host, Score} with integer scores 0..10.
 
-    The check runs as C loops (map/set/min/max) over thousands of hosts per call; only a bad
-    list pays the per-item walk that names the offender."""
+    `encode` (e.g. `nodebytes.HostPriorityBytes().encode`) writes the checked list; by default
+    orjson does, from a list of dicts. The check runs as C loops (map/set/min/max) over
+    thousands of hosts per call; only a bad list pays the per-item walk that names the
+    offender."""
     vals = list(map(_score, scores))
     if vals and not (
         set(map(type, vals)) <= {int} and min(vals) >= MIN_PRIORITY and max(vals) <= MAX_PRIORITY
@@ -252,6 +259,8 @@ def encode_host_priority_list(scores: Sequence[tuple[str, int]]) -> bytes:
         for host, score in scores:
             if type(score) is not int or not MIN_PRIORITY <= score <= MAX_PRIORITY:
                 raise ValueError(f"score for {host} is {score!r}, not an integer in 0..10")
+    if encode is not None:
+        return encode(scores)
     return orjson.dumps([{"Host": host, "Score": score} for host, score in scores])
 
 

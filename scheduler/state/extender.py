@@ -62,8 +62,12 @@ class Extender:
         timing: Timing = Timing(),
         telemetry: Callable[[ClusterState], ClusterState] | None = None,
         fold_request_nodes: bool = False,
+        choose_in_filter: bool = False,
     ) -> None:
         self.store = store
+        # true: a GPU pod's filter passes only its best-scoring node (see `_choose`), so
+        # kube-scheduler, with one feasible node, skips scoring and the prioritize call.
+        self.choose_in_filter = choose_in_filter
         # nodeCacheCapable: true (the default) -> Nodes in a request never change the cache
         # (issue 11, finding 2); false -> they are folded when newer than the cache's copy.
         self.fold_request_nodes = fold_request_nodes
@@ -157,6 +161,8 @@ class Extender:
         passed, failed, unresolvable = self._verdicts(state, req, names)
         if outcome is None:  # a gang that planned (or failed) already kept out of kept nodes
             passed = self._within_kept(state, req, now, passed, failed)
+        if self.choose_in_filter and len(passed) > 1 and req.gang is None:
+            passed = self._choose(state, req, passed, failed)
         reserved = None
         if len(passed) == 1 and req.gang is None:
             reserved = self._reserve(req, passed[0], now, self.timing.reservation_ttl_s)
@@ -166,6 +172,19 @@ class Extender:
         if outcome == "planned" and not passed:
             outcome = "failed"
         return FilterResult(passed, failed, unresolvable, "", outcome, reserved, names=names)
+
+    def _choose(
+        self, state: ClusterState, req: PodRequest, passed: list[str], failed: dict[str, str]
+    ) -> list[str]:
+        """The one node prioritize would score highest (finest scale, `levels`; ties: the
+        first in kube-scheduler's order); the others fail with a reason naming it. The caller
+        then reserves the pod's GPUs there, as for any filter that leaves one node."""
+        scores = run_scores(state, req, passed, self.profile)
+        ranks = scores.levels if scores.levels is not None else scores.ints
+        best = passed[max(range(len(passed)), key=ranks.__getitem__)]
+        why = f"tessera chose node {best} for this pod (choose_in_filter)"
+        failed.update(dict.fromkeys((n for n in passed if n != best), why))
+        return [best]
 
     def _within_kept(
         self, state: ClusterState, req: PodRequest, now: float, passed: list[str],

@@ -8,7 +8,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.api.nodebytes import NodeBytes
+from scheduler.api.nodebytes import HostPriorityBytes, NodeBytes
 
 
 def node(name: str, rv: str | None, label: str = "x") -> dict[str, Any]:
@@ -65,3 +65,32 @@ def test_fragments_always_encode_like_the_objects(
     for call in calls:
         nodes = [node(n, rv, f"{n}@{rv}") for n, rv in call]
         assert encoded(nb.fragments(nodes)) == orjson.dumps({"items": nodes})
+
+
+# ---------------------------------------------------------------- prioritize replies
+
+hosts = st.text(min_size=1, max_size=12)  # any Unicode: quotes, backslashes, controls, emoji
+
+
+@given(
+    st.lists(st.lists(st.tuples(hosts, st.integers(0, 10)), max_size=8), min_size=1, max_size=4),
+    st.integers(1, 5),
+)
+def test_host_priority_bytes_equal_orjson_of_the_dicts(
+    calls: list[list[tuple[str, int]]], limit: int
+) -> None:
+    enc = HostPriorityBytes(limit=limit)
+    widest = 0  # the most names one call sent: that call needed them all at once
+    for scores in calls:  # the cache carries over between calls and is cleared past `limit`
+        assert enc.encode(scores) == orjson.dumps([{"Host": h, "Score": s} for h, s in scores])
+        widest = max(widest, len({h for h, _ in scores}))
+        assert len(enc) <= max(limit, widest)
+
+
+def test_host_priority_fragments_are_cached_per_name() -> None:
+    enc = HostPriorityBytes()
+    enc.encode([("n1", 3), ("n2", 10)])
+    enc.encode([("n1", 0)])
+    assert len(enc) == 2  # n1's head was reused with a new score
+    want = b'[{"Host":"n1","Score":0},{"Host":"n2","Score":10}]'
+    assert enc.encode([("n1", 0), ("n2", 10)]) == want
