@@ -1,7 +1,7 @@
 """Pods/s of the real kube-scheduler with and without Tessera as its extender, on one cluster.
 
     python3 benchmarks/e2e_throughput.py [--nodes 500] [--pods 1000] [--bin-dir DIR]
-        [--modes plain,cache,nocache]
+        [--modes plain,cache,nocache] [--choose-in-filter]
 
 Builds (or reuses) kube-apiserver/kube-scheduler/etcd from tests/e2e/cluster, starts etcd,
 kube-apiserver and `tessera serve`, creates kubelet-less nodes with 8 H100s each, then for each
@@ -82,6 +82,8 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=500)
     ap.add_argument("--pods", type=int, default=1000)
     ap.add_argument("--bin-dir", type=Path, default=None)
+    ap.add_argument("--choose-in-filter", action="store_true",
+                    help="Tessera with choose_in_filter: true (kube-scheduler skips prioritize)")
     ap.add_argument("--modes", default="plain,cache,nocache",
                     help="plain (no extender), cache (nodeCacheCapable true), nocache (false)")
     args = ap.parse_args()
@@ -95,6 +97,8 @@ def main() -> int:
         return 2
     bins = args.bin_dir or binaries.build()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    if args.choose_in_filter:
+        env["TESSERA_CHOOSE_IN_FILTER"] = "true"
     with DevCluster(ClusterOptions(bin_dir=bins, tessera_env=env)) as cluster:
         add_gpu_nodes(cluster, args.nodes)
         runs, notes = [], []
