@@ -6,9 +6,10 @@ subresource's `assignPod` has done so since 2015), so a bound pod never lacks it
 one API write per bind is enough. An earlier version wrote the annotation again with a merge
 patch; that second write per pod (an etcd write, a pod MODIFIED event for every watcher) was
 dropped after tests/scheduler/kube/test_kube_real.py showed the copy on the real apiserver and
-tests/e2e/test_throughput.py every pod annotated. The Binding carries the pod UID as a precondition, so a pod deleted and recreated
-under the same name is never bound by a stale decision. 409 Conflict (already bound, UID
-mismatch) and 404 become `BindError` with a clear one-line reason; nothing is retried blindly.
+tests/e2e/test_throughput.py every pod annotated. The Binding carries the pod UID as a
+precondition, so a pod deleted and recreated under the same name is never bound by a stale
+decision. 409 Conflict (already bound, UID mismatch) and 404 become `BindError` with a clear
+one-line reason; nothing is retried blindly.
 """
 
 from __future__ import annotations
