@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,17 +25,20 @@ from cli.ops import serve_ops
 from scheduler.api.adapter import FacadePort
 from scheduler.api.app import EdgeConfig, create_app
 from scheduler.api.server import bind_socket, make_server
-from scheduler.kube.binder import KubeBinder
-from scheduler.kube.rest import KubeRest
+from scheduler.kube.compact import one_by_one
 from scheduler.kube.snapshot import load_snapshot
-from scheduler.kube.watch import WatchGroup
 from scheduler.policy.registry import build_profile
 from scheduler.settings import Settings, load_settings
 from scheduler.state import placement as placement_codec
 from scheduler.state.extender import BindError, Extender, Timing
-from scheduler.state.store import ClusterStore
+from scheduler.state.store import POD_GROUP_KINDS, ClusterStore
 from scheduler.telemetry.hub.service import Poller, build_hub, plugin_args, telemetry_gauges
 from scheduler.telemetry.hub.settings import TelemetrySettings
+
+if TYPE_CHECKING:  # the kubernetes client (~12 MB of RSS) loads only when serving a cluster
+    from scheduler.kube.binder import KubeBinder
+    from scheduler.kube.rest import KubeRest
+    from scheduler.kube.watch import WatchGroup
 
 log = logging.getLogger("tessera.serve")
 EXPIRE_EVERY_S = 2.0
@@ -96,7 +99,9 @@ def build_extender(
 
 def snapshot_store(path: Path) -> ClusterStore:
     store = ClusterStore()
-    store.replace(load_snapshot(path).objects)
+    objects = load_snapshot(path).objects
+    objects.sort(key=lambda o: o.get("kind") not in POD_GROUP_KINDS)  # stable: PodGroups first
+    store.replace(one_by_one(objects), ordered=True)
     return store
 
 
@@ -168,8 +173,10 @@ def build_service(
         ext = build_extender(snapshot_store(snapshot), settings)
         service = Service(ext, lambda: True, stop)
     else:
+        from scheduler.kube.binder import KubeBinder
         from scheduler.kube.client import api_client
-        from scheduler.kube.watch import NODES, PODGROUPS, PODS, ApiSource, Informer
+        from scheduler.kube.rest import KubeRest
+        from scheduler.kube.watch import NODES, PODGROUPS, PODS, ApiSource, Informer, WatchGroup
 
         rest = KubeRest(api_client(kubeconfig, in_cluster))
         store = ClusterStore()

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from scheduler.kube.compact import one_by_one
 from scheduler.kube.rest import UNDECODABLE, KubeApiError, KubeRest
 
 log = logging.getLogger("tessera.kube.watch")
@@ -48,7 +49,8 @@ PODGROUPS = Resource("PodGroup", "/apis/scheduling.x-k8s.io/v1alpha1/podgroups",
 
 class ListWatchSource(Protocol):
     def list(self, resource: Resource) -> tuple[list[dict[str, Any]], str]:
-        """All objects (kind set on each) and the list's resourceVersion."""
+        """All objects (kind set on each) in a new list, which the caller may empty, and
+        the list's resourceVersion."""
         ...
 
     def watch(
@@ -167,7 +169,7 @@ class Informer:
         fresh = {object_key(o) for o in items}
         for key in [k for k in self._known if k not in fresh]:
             self._feed("DELETED", dict(self._known[key]))
-        for obj in items:
+        for obj in one_by_one(items):  # the parsed pages are dropped before folding
             self._feed("ADDED", obj)
         self.resource_version = rv
         self.relists += 1

@@ -31,7 +31,7 @@ from scheduler.policy.records import (
 from scheduler.policy.rules import gpu_faulted, resolve_model
 
 
-@dataclass
+@dataclass(slots=True)
 class GpuCapacity:
     """What is left on one GPU. `free_milli` is 1000 for an idle non-MIG GPU and 0 for MIG ones."""
 
@@ -54,7 +54,7 @@ class GpuCapacity:
         return not self.faulted and not self.gpu.mig_enabled and self.free_milli == MILLI_PER_GPU
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeCapacity:
     node: Node
     gpus: list[GpuCapacity]

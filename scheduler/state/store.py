@@ -181,8 +181,12 @@ class ClusterStore:
         else:
             raise StateError(f"unsupported object kind {kind!r} (Node, Pod or PodGroup)")
 
-    def replace(self, objects: Iterable[Mapping[str, Any]]) -> None:
-        """A relist: the store becomes exactly these objects (reservations are kept)."""
+    def replace(self, objects: Iterable[Mapping[str, Any]], ordered: bool = False) -> None:
+        """A relist: the store becomes exactly these objects (reservations are kept).
+
+        PodGroups are folded before the pods that read their minMember. `ordered=True`: the
+        caller gives every PodGroup before any pod, so each object is folded as it comes and
+        none is held past its turn (`scheduler.kube.compact.one_by_one` feeds it so)."""
         with self._lock:
             self._nodes.clear()
             self._node_versions.clear()
@@ -195,14 +199,24 @@ class ClusterStore:
             self._keys.clear()
             self._min_members.clear()
             self._all_dirty = True
-            objs = list(objects)
-            for o in objs:  # PodGroups first: pods read their minMember
-                if o.get("kind") in POD_GROUP_KINDS:
-                    self.upsert_podgroup(o, False)
-            for o in objs:
-                if o.get("kind") not in POD_GROUP_KINDS:
-                    self.apply({"type": "ADDED", "object": o})
+            if ordered:
+                for o in objects:
+                    self._add(o)
+            else:
+                objs = list(objects)
+                for o in objs:  # PodGroups first: pods read their minMember
+                    if o.get("kind") in POD_GROUP_KINDS:
+                        self.upsert_podgroup(o, False)
+                for o in objs:
+                    if o.get("kind") not in POD_GROUP_KINDS:
+                        self.apply({"type": "ADDED", "object": o})
             self._touch()
+
+    def _add(self, obj: Mapping[str, Any]) -> None:
+        if obj.get("kind") in POD_GROUP_KINDS:
+            self.upsert_podgroup(obj, False)
+        else:
+            self.apply({"type": "ADDED", "object": obj})
 
     def upsert_node(self, obj: Mapping[str, Any]) -> None:
         node, problem = parse_node(obj)
