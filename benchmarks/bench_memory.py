@@ -54,15 +54,16 @@ def served(inventory: str, n: int) -> tuple[int, float, float]:
 
 
 def top(inventory: str, n: int, k: int) -> None:
-    from cli.serve import build_extender
+    from cli.serve import build_extender, snapshot_store
     from scheduler.settings import Settings
-    from scheduler.state.store import ClusterStore
 
     doc, names = shapes.snapshot(inventory, n)
-    tracemalloc.start()
-    store = ClusterStore()
-    store.replace(doc["items"])
-    del doc
+    with tempfile.TemporaryDirectory() as tmp:  # loaded as `serve --snapshot` loads it
+        path = Path(tmp) / "snap.json"
+        path.write_bytes(orjson.dumps(doc))
+        del doc
+        tracemalloc.start()
+        store = snapshot_store(path)
     ext = build_extender(store, Settings())
     ext.warm()
     pod = shapes.pending("whole")
