@@ -14,8 +14,9 @@ Rules folded here (documented in the README):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from packing.catalogue import GpuModel
 from packing.errors import PackingError
@@ -29,6 +30,8 @@ from scheduler.policy.records import (
     Node,
 )
 from scheduler.policy.rules import gpu_faulted, resolve_model
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -64,6 +67,20 @@ class NodeCapacity:
     # Allocatable CPU minus the CPU requests of the allocations we know (pods placed elsewhere
     # and requests we never saw count as 0, so this is an upper bound).
     cpu_free: int = 0
+    # Values derived from this view by callers that ask again and again (the gang planner's
+    # node slot, free/busy GPU counts): a view never changes once built, and snapshots share
+    # the views of nodes nothing touched, so these hold until the node changes. None until used.
+    derived: dict[object, Any] | None = field(default=None, compare=False, repr=False)
+
+    def derive(self, key: object, compute: Callable[[NodeCapacity], T]) -> T:
+        """`compute(self)`, memoised on this view under `key` (`compute` must read only it)."""
+        memo = self.derived
+        if memo is None:
+            memo = self.derived = {}
+        if key not in memo:
+            memo[key] = compute(self)
+        got: T = memo[key]
+        return got
 
     @classmethod
     def build(cls, node: Node, allocations: Iterable[Allocation]) -> NodeCapacity:

@@ -23,6 +23,7 @@ from scheduler.policy.framework import (
     run_filters,
 )
 from scheduler.policy.model import (
+    MILLI_PER_GPU,
     Allocation,
     ClusterState,
     GpuGrant,
@@ -74,6 +75,9 @@ def plan_members(
     planner cannot express the case (static-MIG pools known only by count, mixed static and
     dynamic MIG requests) or its plan does not check out.
     """
+    short = _whole_shortfall(state, members, node_names)
+    if short:  # proven by counting free whole GPUs: no filter pass, no planner
+        return GangPlan("infeasible", (), f"gang {gang}: {short}")
     candidates = _candidates(state, members, node_names, profile)
     if not candidates:
         return GangPlan("infeasible", (), f"gang {gang}: no node can host any of its members")
@@ -83,6 +87,36 @@ def plan_members(
             return GangPlan("infeasible", (), f"gang {gang}: {solved.reason or 'does not fit'}")
         return solved
     return _greedy(state, members, candidates, profile, gang)
+
+
+def _whole_shortfall(
+    state: ClusterState, members: Sequence[PodRequest], names: Sequence[str]
+) -> str:
+    """Why the gang cannot fit on `names`, judged on free whole GPUs alone, or "" (proves
+    nothing). A member of k whole GPUs needs k free GPUs without MIG on one node, so a node
+    with f of them takes at most f // k such members: the planner's own count
+    (`packing.gang.bound.whole_gpu_shortfall`), taken here from the fleet index's columns over
+    every named node, before the filters and the planner's inputs are built. Filters only ever
+    remove nodes, so a shortfall here is one on the candidates too: the status is the one the
+    full path returns."""
+    need: dict[int, int] = {}
+    for m in members:
+        g = m.gpu
+        if g is not None and g.kind == "whole" and g.count > 0:
+            need[g.count] = need.get(g.count, 0) + 1
+    if not need or not state.nodes:
+        return ""
+    idx = state.fleet()
+    rows, known = idx.rows_of(names)
+    free = (idx.plain_free[rows[known]] == MILLI_PER_GPU).sum(axis=1)
+    for k, n in sorted(need.items()):
+        room = int((free // k).sum())
+        if room < n:
+            return f"{n} member(s) need {k} free whole GPUs each; the nodes have room for {room}"
+    total = sum(k * n for k, n in need.items())
+    if total > int(free.sum()):
+        return f"the gang needs {total} free whole GPUs; {int(free.sum())} are free"
+    return ""
 
 
 def _candidates(
@@ -136,6 +170,12 @@ def _member(pod: PodRequest, key: str) -> GangMember | None:
     return GangMember(key, milli=g.milli, gpu_memory_mib=g.memory_mib, gpu_models=models)
 
 
+def _slot_of(cap: NodeCapacity, dynamic: bool) -> NodeSlot:
+    """The planner's view of `cap`, made once per capacity view (a gang that waits is planned
+    again after every departure, mostly over nodes nothing touched)."""
+    return cap.derive(("gang-slot", dynamic), lambda c: _node_slot(c, dynamic))
+
+
 def _node_slot(cap: NodeCapacity, dynamic: bool) -> NodeSlot:
     gpus = []
     for g in cap.usable_gpus:
@@ -169,7 +209,7 @@ def _solve(
 
     try:
         gm = [_member(m, k) for m, k in zip(members, keys, strict=True)]
-        slots = [_node_slot(state.capacity(n), dynamic) for n in nodes]
+        slots = [_slot_of(state.capacity(n), dynamic) for n in nodes]
         plan = plan_gang([m for m in gm if m is not None], slots, time_limit_s=time_limit_s,
                          seed=seed, workers=1)  # fmt: skip
     except PackingError:
@@ -279,8 +319,9 @@ def drain_budgets(
     solo_profile = _solo(profile)
     known = [n for n in node_names if n in state.nodes]
     rank = {n: i for i, n in enumerate(known)}
-    free = {n: sum(1 for g in state.capacity(n).usable_gpus if not g.pods) for n in known}
-    busy = {n: len(state.capacity(n).usable_gpus) - free[n] for n in known}
+    counts = {n: state.capacity(n).derive("free-busy", _free_busy) for n in known}
+    free = {n: c[0] for n, c in counts.items()}
+    busy = {n: c[1] for n, c in counts.items()}
     scratch = empty
     kept: dict[str, set[int]] = {}
     placed: dict[str, tuple[int, ...]] = {}  # members kept on each node so far, in order
@@ -331,6 +372,13 @@ def drain_budgets(
             {key: Allocation(pod.key, key, spot, pod.priority, False, None)}
         )
     return {n: len(g) for n, g in kept.items()}
+
+
+def _free_busy(cap: NodeCapacity) -> tuple[int, int]:
+    """(usable GPUs no pod holds any part of, usable GPUs in use)."""
+    usable = cap.usable_gpus
+    free = sum(1 for g in usable if not g.pods)
+    return free, len(usable) - free
 
 
 def _least_gpus(pod: PodRequest) -> int:

@@ -58,6 +58,7 @@ class SimCluster:
         self.freed: set[str] = set()  # nodes that gained capacity since the caller last looked
         self._last: ClusterState | None = None
         self._dirty: set[str] = set()
+        self.changes = 0  # binds + releases so far: equal counts mean an unchanged cluster
         self._nodes_view = MappingProxyType(self.nodes)
         self._alloc_view = MappingProxyType(self.allocations)
 
@@ -115,6 +116,7 @@ class SimCluster:
         self._touch(node)
 
     def _touch(self, node: str) -> None:
+        self.changes += 1
         on = self._on_node.setdefault(node, {})
         if on:
             self._by_node[node] = tuple(on.values())

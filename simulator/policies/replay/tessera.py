@@ -58,6 +58,9 @@ class TesseraPolicy:
         # Per gang shape (task, members): gangs of one shape build the same members, so they
         # share where those land on drained nodes (see drain_budgets).
         self._drain_memo: dict[tuple[object, int], DrainMemo] = {}
+        # The last answer per gang shape and the cluster's change count it was made at: a pass
+        # that follows a pass with no bind or release asks the same question again.
+        self._drain_last: dict[tuple[object, int], tuple[int, dict[str, int]]] = {}
 
     def submit(self, job: JobSpec, now: float) -> None:
         self._pending.add(job, now)
@@ -143,9 +146,15 @@ class TesseraPolicy:
         nodes drain first. Pods of the gang's priority or lower go there only within the
         node's budget (`within_budget`), other gangs not at all, until it starts;
         higher-priority pods still do (they would preempt it in Kubernetes anyway)."""
-        members = [self._pod(job, i) for i in range(job.min_member)]
-        memo = self._drain_memo.setdefault((job.task, job.min_member), {})
-        nodes = gang_drain_targets(self.cluster, members, now, self.profile, memo)
+        shape = (job.task, job.min_member)
+        last = self._drain_last.get(shape)
+        if last is not None and last[0] == self.cluster.changes:
+            nodes = dict(last[1])
+        else:
+            members = [self._pod(job, i) for i in range(job.min_member)]
+            memo = self._drain_memo.setdefault(shape, {})
+            nodes = gang_drain_targets(self.cluster, members, now, self.profile, memo)
+            self._drain_last[shape] = (self.cluster.changes, dict(nodes))
         if nodes:
             self._kept = (job.uid, nodes)
             self._kept_priority = job.priority
