@@ -217,6 +217,31 @@ class FleetIndex:
             out._rows_memo = dict(self._rows_memo)  # same rows, same liveness: lookups hold
         return out
 
+    def refresh(self, caps: Iterable[NodeCapacity]) -> None:
+        """Recompute these known nodes' rows in this index itself: for an owner whose earlier
+        views are live anyway (the simulator's cluster), so no copy per bind. Per-row memos
+        current before are brought up to date by marking the changed rows stale."""
+        changed: list[int] = []
+        for c in caps:
+            r = self.row[c.node.name]
+            if len(c.gpus) > self.slots:
+                raise ValueError(f"node {c.node.name}: more GPUs than the index's columns")
+            self._clear(r)
+            self._fill(r, c)
+            changed.append(r)
+        if not changed:
+            return
+        tip = self.log_len
+        if len(self.log) != tip:  # a derived index extended the shared log: branch off
+            self.log = self.log[:tip]
+        self.log.extend(changed)
+        self.log_len = len(self.log)
+        self.memo = {}
+        for hit in self.row_memo.values():
+            if hit.since == tip and len(hit.valid) == len(self.alive):
+                hit.valid[changed] = False
+                hit.since = self.log_len
+
     def _carry_memos(self, old: FleetIndex, changed: list[int]) -> None:
         """Share the old memos (no array is copied per bind): each is brought up to date on
         its first use here (`per_row`), redoing only the rows logged since it was current."""

@@ -4,7 +4,10 @@ immutable `ClusterState` view per decision (the same type the extender's `Cluste
 Per-node allocation tuples and `NodeCapacity` views are maintained incrementally and only the
 touched node's entries are invalidated on bind/release, so a snapshot costs O(1), not
 O(allocations); the policy code cannot tell the difference (both fields are ClusterState's own
-memo fields).
+memo fields). The fleet index is the cluster's own too: each snapshot recomputes the rows of
+the nodes touched since the last one in place (`FleetIndex.refresh`) instead of copying the
+index per bind. So a snapshot is a live view, valid until the next bind or release, and the
+policies use each one for one decision.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from packing.catalogue import get_model
 from packing.errors import PackingError
 from scheduler.policy.capacity import NodeCapacity
 from scheduler.policy.demand import DemandMix
+from scheduler.policy.fleet_index import FleetIndex
 from scheduler.policy.model import Allocation, ClusterState, Gpu, MigSlot, Node, Placement
 from simulator.workloads.model import NodeSpec
 
@@ -56,27 +60,30 @@ class SimCluster:
         self._by_node: dict[str, tuple[Allocation, ...]] = {}
         self._capacity: dict[str, NodeCapacity] = {}
         self.freed: set[str] = set()  # nodes that gained capacity since the caller last looked
-        self._last: ClusterState | None = None
+        self._index: FleetIndex | None = None
         self._dirty: set[str] = set()
         self.changes = 0  # binds + releases so far: equal counts mean an unchanged cluster
         self._nodes_view = MappingProxyType(self.nodes)
         self._alloc_view = MappingProxyType(self.allocations)
 
     def snapshot(self, now: float, demand: DemandMix | None = None) -> ClusterState:
-        """An immutable view for one decision; its fleet index is updated from the previous
-        view's for the nodes touched since (ClusterState's own seed mechanism). `demand`: the
-        pods the scheduler has seen so far (`scheduler.policy.demand`), if it keeps count."""
-        seed = None if self._last is None else self._last.seed_for(self._dirty)
+        """The view for one decision; the cluster's fleet index, its rows of the nodes touched
+        since the last snapshot recomputed in place. `demand`: the pods the scheduler has seen
+        so far (`scheduler.policy.demand`), if it keeps count."""
         state = ClusterState(
             self._nodes_view,
             self._alloc_view,
             now=now,
             _by_node=self._by_node,
             _capacity=self._capacity,
-            _seed=seed,
+            _fleet={} if self._index is None else {"fleet": self._index},
             demand=demand,
         )
-        self._last, self._dirty = state, set()
+        if self._index is None:
+            self._index = state.fleet()
+        elif self._dirty:
+            self._index.refresh(state.capacity(n) for n in self._dirty)
+        self._dirty = set()
         return state
 
     def fits_host(self, node: str, cpu_milli: int, memory_bytes: int) -> bool:

@@ -6,8 +6,8 @@ The speed-ups: the free-whole-GPU count that proves a gang infeasible before any
 before the filters), the per-gang memo of where members land on drained nodes
 (`drain_budgets(memo=...)`), the last drain answer reused while no pod bound or left, values
 derived once per capacity view (`NodeCapacity.derive`: the planner's node slots, free/busy GPU
-counts), and the fleet index carried from snapshot to snapshot (reused when nothing changed,
-its per-row memos inherited). Switched off, every gang goes to the filters and the planner,
+counts), and the simulator's own fleet index, its touched rows recomputed in place per snapshot
+(its per-row memos kept). Switched off, every gang goes to the filters and the planner,
 every drained node is tried again, every derived value is made again and every snapshot builds
 its index from scratch.
 """
@@ -103,10 +103,10 @@ def test_tessera_replay_places_the_same_with_and_without_its_speed_ups(
                         lambda cluster, members, now, profile, memo=None:
                         drain(cluster, members, now, profile, None))
 
-    def fresh_fleet(self: ClusterState) -> FleetIndex:
-        idx = self._fleet.get("fleet")
+    def fresh_fleet(self: ClusterState) -> FleetIndex:  # ignores the cluster's own index
+        idx = self._fleet.get("fresh")
         if idx is None:
-            idx = self._fleet["fleet"] = FleetIndex.build(self.capacity(n) for n in self.nodes)
+            idx = self._fleet["fresh"] = FleetIndex.build(self.capacity(n) for n in self.nodes)
         return idx
 
     monkeypatch.setattr(ClusterState, "fleet", fresh_fleet)
