@@ -220,7 +220,8 @@ class FleetIndex:
     def refresh(self, caps: Iterable[NodeCapacity]) -> None:
         """Recompute these known nodes' rows in this index itself: for an owner whose earlier
         views are live anyway (the simulator's cluster), so no copy per bind. Per-row memos
-        current before are brought up to date by marking the changed rows stale."""
+        current before are kept with the changed rows marked stale; the change log starts
+        over (every memo kept is current as of it), so it never grows."""
         changed: list[int] = []
         for c in caps:
             r = self.row[c.node.name]
@@ -231,16 +232,15 @@ class FleetIndex:
             changed.append(r)
         if not changed:
             return
-        tip = self.log_len
-        if len(self.log) != tip:  # a derived index extended the shared log: branch off
-            self.log = self.log[:tip]
-        self.log.extend(changed)
-        self.log_len = len(self.log)
-        self.memo = {}
-        for hit in self.row_memo.values():
-            if hit.since == tip and len(hit.valid) == len(self.alive):
+        tip, n = self.log_len, len(self.alive)
+        memos: dict[object, _RowMemo] = {}
+        for key, hit in self.row_memo.items():
+            if hit.since == tip and len(hit.valid) == n:
                 hit.valid[changed] = False
-                hit.since = self.log_len
+                hit.since = 0
+                memos[key] = hit
+        # A new list: a derived index may share (and extend) the old one.
+        self.row_memo, self.log, self.log_len, self.memo = memos, [], 0, {}
 
     def _carry_memos(self, old: FleetIndex, changed: list[int]) -> None:
         """Share the old memos (no array is copied per bind): each is brought up to date on
