@@ -85,8 +85,9 @@ def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, pr
     exclude = frozenset(kept or ())
     state = cluster.snapshot(now)
     # kube-scheduler only offers the extender nodes its own CPU/memory fit passed.
+    asks = {(m.cpu_milli, m.memory_bytes) for m in members}  # members mostly ask alike
     hosts = [n for n in cluster.order if n not in exclude
-             and any(cluster.fits_host(n, m.cpu_milli, m.memory_bytes) for m in members)]
+             and any(cluster.fits_host(n, cpu, mem) for cpu, mem in asks)]
     if not hosts:
         return "no-host", None
     plan = plan_members(state, members, hosts, profile, gang=gang,
