@@ -31,6 +31,7 @@ from scheduler.policy.rules import HealthThresholds, fresh_load, gpu_health_reas
 
 NO_GPU = -1
 MAX_LOG_ROWS = 1 << 16  # changed rows an index lineage logs before its memos start over
+REFRESH_LOG_ROWS = 4096  # changed rows an index refreshed in place logs before folding them
 MAX_ROW_MEMOS = 64  # request shapes remembered per index (each a few arrays of one value a row)
 _DEFAULT_HEALTH = HealthThresholds()
 
@@ -219,9 +220,9 @@ class FleetIndex:
 
     def refresh(self, caps: Iterable[NodeCapacity]) -> None:
         """Recompute these known nodes' rows in this index itself: for an owner whose earlier
-        views are live anyway (the simulator's cluster), so no copy per bind. Per-row memos
-        current before are kept with the changed rows marked stale; the change log starts
-        over (every memo kept is current as of it), so it never grows."""
+        views are live anyway (the simulator's cluster), so no copy per bind. The rows go on
+        the change log, so per-row memos redo them on their next use (`per_row`); a long log
+        is folded into the memos and started over, so it stays short."""
         changed: list[int] = []
         for c in caps:
             r = self.row[c.node.name]
@@ -232,15 +233,20 @@ class FleetIndex:
             changed.append(r)
         if not changed:
             return
-        tip, n = self.log_len, len(self.alive)
-        memos: dict[object, _RowMemo] = {}
-        for key, hit in self.row_memo.items():
-            if hit.since == tip and len(hit.valid) == n:
-                hit.valid[changed] = False
-                hit.since = 0
-                memos[key] = hit
-        # A new list: a derived index may share (and extend) the old one.
-        self.row_memo, self.log, self.log_len, self.memo = memos, [], 0, {}
+        if len(self.log) != self.log_len:  # a derived index extended the shared list
+            self.log = self.log[: self.log_len]
+        self.log.extend(changed)
+        self.log_len = len(self.log)
+        self.memo = {}
+        if self.log_len > REFRESH_LOG_ROWS:
+            n = len(self.alive)
+            memos: dict[object, _RowMemo] = {}
+            for key, hit in self.row_memo.items():
+                if len(hit.valid) == n:
+                    hit.valid[self.log[hit.since : self.log_len]] = False
+                    hit.since = 0
+                    memos[key] = hit
+            self.row_memo, self.log, self.log_len = memos, [], 0
 
     def _carry_memos(self, old: FleetIndex, changed: list[int]) -> None:
         """Share the old memos (no array is copied per bind): each is brought up to date on

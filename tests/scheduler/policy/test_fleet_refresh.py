@@ -1,12 +1,15 @@
 """`FleetIndex.refresh`: an index whose owner recomputes the touched rows in place (the
 simulator's cluster) answers every batch filter and scorer as an index built from scratch,
-its per-row memos kept across refreshes, also after a derived index branched off its log."""
+its per-row memos kept across refreshes (their rows redone from the change log, or the log
+folded into them), also after a derived index extended the shared log."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import scheduler.policy.fleet_index as fleet_index
 from scheduler.policy.model import ClusterState
 from tests.builders import pod
 from tests.scheduler.policy.batch_paths import fast_scores, fast_scores_applicable
@@ -22,12 +25,14 @@ def _same_as_fresh(state: ClusterState, p, names: list[str]) -> None:  # type: i
         assert fast_scores(state, p, names, PROFILE) == fast_scores(fresh, p, names, PROFILE)
 
 
-@settings(max_examples=100, deadline=None)
+@pytest.mark.parametrize("fold", [False, True])
+@settings(max_examples=60, deadline=None)
 @given(clusters(), requests, flags, flags, st.booleans())
-def test_index_refreshed_in_place_equals_fresh(a, req, keep1, keep2, branch) -> None:
+def test_index_refreshed_in_place_equals_fresh(fold, a, req, keep1, keep2, branch) -> None:
     """Property: a -> b -> c (each dropping some allocations), one index refreshed in place
     for the touched nodes, judges each state as a fresh build does; with `branch`, a derived
-    index (a scratch state's) extends the shared change log before the next refresh."""
+    index (a scratch state's) extends the shared change log before the next refresh; with
+    `fold`, every refresh folds its log into the memos."""
     p = pod(gpu=req)
     names = sorted(a.nodes)
     idx = a.fleet()
@@ -39,7 +44,12 @@ def test_index_refreshed_in_place_equals_fresh(a, req, keep1, keep2, branch) -> 
             derived = ClusterState(nxt.nodes, nxt.allocations, _seed=state.seed_for(touched))
             _same_as_fresh(derived, p, names)
         live = ClusterState(nxt.nodes, nxt.allocations, _fleet={"fleet": idx})
-        idx.refresh(live.capacity(n) for n in touched)
+        limit = fleet_index.REFRESH_LOG_ROWS
+        fleet_index.REFRESH_LOG_ROWS = -1 if fold else limit
+        try:
+            idx.refresh(live.capacity(n) for n in touched)
+        finally:
+            fleet_index.REFRESH_LOG_ROWS = limit
         assert live.fleet() is idx
         _same_as_fresh(live, p, names)
         state = live
