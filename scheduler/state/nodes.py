@@ -6,6 +6,7 @@ one broken agent cannot hide a node (explain shows the reason). A Node without a
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -58,7 +59,7 @@ def parse_gpus_annotation(text: str) -> tuple[tuple[Gpu, ...], float | None]:
             Gpu(
                 index=g.index,
                 uuid=g.uuid,
-                model=g.model,
+                model=_interned(g.model),  # one string per model, not per GPU
                 memory_mib=g.memory_mib,
                 mig_enabled=g.mig_enabled,
                 instances=tuple(
@@ -79,6 +80,12 @@ def parse_gpus_annotation(text: str) -> tuple[tuple[Gpu, ...], float | None]:
             )
         )
     return tuple(gpus), doc.updated
+
+
+def _interned(text: str) -> str:
+    """One shared string per distinct value (node names, GPU models): thousands of nodes repeat
+    them. Anything but a plain str (malformed input) is returned as it is."""
+    return sys.intern(text) if type(text) is str else text
 
 
 def gfd_inventory(
@@ -103,7 +110,7 @@ def gfd_inventory(
         if profile != "INVALID" and whole > 0:
             pool[canonical_profile(profile)] = whole
         return (), pool
-    gpus = tuple(Gpu(i, "", product, memory) for i in range(whole))
+    gpus = tuple(Gpu(i, "", _interned(product), memory) for i in range(whole))
     return gpus, pool
 
 
@@ -144,7 +151,7 @@ def parse_node(obj: Mapping[str, Any]) -> tuple[Node, str]:
         except ValueError as exc:
             problem = (problem + "; " if problem else "") + f"GFD inventory unreadable: {exc}"
     node = Node(
-        name=name,
+        name=_interned(name),  # shared with the pods on it (`parse_pod` interns nodeName)
         labels=MappingProxyType(labels),
         gpus=gpus,
         cpu_milli=cpu,

@@ -5,6 +5,7 @@ The resource names and gang keys are documented in the README ("how pods ask for
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -206,21 +207,25 @@ def parse_pod(pod: Mapping[str, Any], min_members: Mapping[str, int] | None = No
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise PodParseError(f"pod {key}: spec.priority must be an integer, got {priority!r}")
     node_name = spec.get("nodeName")
+    if not isinstance(node_name, str) or not node_name:
+        node_name = None
+    elif type(node_name) is str:  # one shared string for every pod on a node
+        node_name = sys.intern(node_name)
     uid = meta.get("uid")
+    selector = {str(k): str(v) for k, v in _dict(spec.get("nodeSelector"), "nodeSelector").items()}
     return PodRequest(
         key=key,
         uid=uid if isinstance(uid, str) and uid else key,
         gpu=gpu_request(req, key),
         cpu_milli=req.get("cpu", 0),
         memory_bytes=req.get("memory", 0),
-        node_selector={
-            str(k): str(v) for k, v in _dict(spec.get("nodeSelector"), "nodeSelector").items()
-        },
+        # Empty: the shared default mapping, not a dict per pod (tens of thousands are kept).
+        **({"node_selector": selector} if selector else {}),
         allowed_products=allowed_products(spec),
         gang=gang_of(meta, ns, min_members or {}),
         qos=cast(Qos | None, qos),
         priority=priority,
-        node_name=node_name if isinstance(node_name, str) and node_name else None,
+        node_name=node_name,
     )
 
 

@@ -18,6 +18,7 @@ when they are new or newer (by `resourceVersion`) than what the watch gave.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -45,13 +46,23 @@ POD_GROUP_KINDS = ("PodGroup",)
 
 @dataclass(frozen=True, slots=True)
 class PodRecord:
-    """What the store keeps of one pod: the parsed request, what `allocation_of` reads of its
-    object (`slim`), its allocation."""
+    """What the store keeps of one pod: the parsed request, the two fields `allocation_of`
+    reads of its object (`seen`), its allocation. Keeping whole objects cost about 2.5 KB a pod
+    (50 MB of 20,000 pods), a {"status": ...} dict of the two about 370 bytes
+    (benchmarks/bench_memory.py)."""
 
     request: PodRequest
-    raw: Mapping[str, Any]
+    seen: PodSeen
     allocation: Allocation | None
     problem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PodSeen:
+    """A pod object's phase and its placement annotation's text (None when absent)."""
+
+    phase: str
+    placement: str | None
 
 
 def derived_grants(pod: PodRequest) -> tuple[GpuGrant, ...]:
@@ -86,28 +97,25 @@ def forged(p: Placement, node: Node | None) -> str:
     return ""
 
 
-def slim(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The parts of a pod object `allocation_of` reads (phase, placement annotation): keeping
-    whole objects cost about 2.5 KB a pod (50 MB of 20,000 pods; benchmarks/bench_memory.py)."""
-    out: dict[str, Any] = {"status": {"phase": pod_phase(obj)}}
+def seen(obj: Mapping[str, Any]) -> PodSeen:
+    """What `allocation_of` reads of a pod object. The phase is interned: a handful of values
+    shared by every pod instead of a string each."""
     meta = obj.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
     text = annotations.get(placement_codec.ANNOTATION) if isinstance(annotations, Mapping) else None
-    if text is not None:
-        out["metadata"] = {"annotations": {placement_codec.ANNOTATION: text}}
-    return out
+    return PodSeen(sys.intern(pod_phase(obj)), text)
 
 
 def allocation_of(
-    pod: PodRequest, raw: Mapping[str, Any], node: Node | None = None
+    pod: PodRequest, raw: Mapping[str, Any] | PodSeen, node: Node | None = None
 ) -> tuple[Allocation | None, str]:
     """A running/bound pod's allocation (None if it holds nothing), and any problem reading it.
-    A problem with a present annotation means it was rejected: the pod is charged by requests."""
-    if pod_phase(raw) in DONE_PHASES:
+    A problem with a present annotation means it was rejected: the pod is charged by requests.
+    `raw`: the pod object, or what `seen` kept of it."""
+    got = raw if isinstance(raw, PodSeen) else seen(raw)
+    if got.phase in DONE_PHASES:
         return None, ""
-    meta = raw.get("metadata") or {}
-    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
-    text = annotations.get(placement_codec.ANNOTATION) if isinstance(annotations, Mapping) else None
+    text = got.placement
     problem = ""
     if text is not None:
         try:
@@ -261,7 +269,7 @@ class ClusterStore:
         """Re-read the placement of every pod on `node` (its GPUs changed or just arrived)."""
         for uid in list(self._pods_on.get(node, ())):
             rec = self._pods[uid]
-            self._fold_pod(rec.request, rec.raw)
+            self._fold_pod(rec.request, rec.seen)
 
     def delete_node(self, obj: Mapping[str, Any]) -> None:
         name = str((obj.get("metadata") or {}).get("name"))
@@ -275,9 +283,9 @@ class ClusterStore:
     def upsert_pod(self, obj: Mapping[str, Any]) -> None:
         pod = parse_pod(obj, self._min_members)
         with self._lock:
-            self._fold_pod(pod, obj)
+            self._fold_pod(pod, seen(obj))
 
-    def _fold_pod(self, pod: PodRequest, obj: Mapping[str, Any]) -> None:
+    def _fold_pod(self, pod: PodRequest, obj: PodSeen) -> None:
         """Fold one parsed pod (the caller holds the lock)."""
         node = self._nodes.get(pod.node_name) if pod.node_name else None
         alloc, problem = allocation_of(pod, obj, node)
@@ -300,13 +308,13 @@ class ClusterStore:
             self._unindex(old.request.node_name, pod.uid)
         if pod.node_name:
             self._pods_on.setdefault(pod.node_name, set()).add(pod.uid)
-        self._pods[pod.uid] = PodRecord(pod, slim(obj), alloc, problem)
+        self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem)
         self._hold(pod.uid, old.allocation if old is not None else None, alloc)
         self._keys[pod.key] = pod.uid
         if old is None:
             for listener in self.new_pod_listeners:
                 listener(pod)
-        if alloc is not None or pod_phase(obj) in DONE_PHASES:
+        if alloc is not None or obj.phase in DONE_PHASES:
             self.ledger.release(pod.uid)  # the apiserver now speaks for this pod
         self._touch()
 
