@@ -51,7 +51,8 @@ def main() -> int:
     ap.add_argument("--workload", action="append", choices=list(WORKLOADS))
     ap.add_argument("--schedulers", default="tessera,default,volcano")
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--logs", type=Path, default=None, help="keep every component's logs here")
+    ap.add_argument("--logs", type=Path, default=None, help="keep every component's logs here "
+                    "(and each workload's twin.json and placements.json)")
     ap.add_argument("--fill", default=None, help="static fill instead: comma list of "
                     "whole,mig (real default/volcano vs kube-default/volcano model)")
     ap.add_argument("--fill-pods", type=int, default=500)
@@ -79,6 +80,11 @@ def main() -> int:
         logs = args.logs / wname if args.logs else None
         res = twin_run(w, names, bins, speedup=speedup, keep_logs_in=logs)
         print(table(res.comparisons), file=sys.stderr)
+        if logs is not None:  # what each real run observed, to re-score models without a cluster
+            (logs / "placements.json").write_text(json.dumps(res.placements, indent=1) + "\n")
+            (logs / "twin.json").write_text(json.dumps(
+                {"workload": res.workload, "speedup": speedup, "real": res.real,
+                 "simulated": res.sim}, indent=1) + "\n")  # fmt: skip
         for c in res.comparisons:
             m = {r.metric: r for r in c.rows}
 

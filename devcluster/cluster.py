@@ -54,6 +54,9 @@ class ClusterOptions:
     volcano_dir: Path | None = None
     # KWOK binary: when set, KWOK keeps the nodes Ready and runs bound pods (kwok-stages.yaml).
     kwok_bin: Path | None = None
+    # kube-scheduler's log level (--v); 3 logs every attempt and which queue a failed pod went to,
+    # 5 also each cluster event that moved a pod (docs/twin.md: how the retry model was measured).
+    scheduler_verbosity: int = 0
 
     def __post_init__(self) -> None:
         if self.scheduler not in SCHEDULERS:
@@ -262,6 +265,8 @@ class DevCluster:
             "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
             f"--pod-max-in-unschedulable-pods-duration={self.opts.unschedulable_retry}",
         ]  # fmt: skip
+        if self.opts.scheduler_verbosity:
+            argv.append(f"--v={self.opts.scheduler_verbosity}")
         proc = self.launch("kube-scheduler", argv)
         url = f"https://127.0.0.1:{self.ports['sched']}/readyz"
         proc.wait_ready(lambda: _http_ok(url), self.opts.ready_timeout_s)

@@ -18,14 +18,16 @@ import numpy as np
 
 from simulator.engine import Engine
 from simulator.policies.replay.kube_default import KubeDefaultPolicy
-from simulator.policies.replay.tessera import TesseraPolicy
+from simulator.policies.replay.kube_host import KubeHost
+from simulator.policies.replay.tessera_kube import TesseraKubePolicy
 from simulator.policies.replay.volcano.config import VolcanoConfig
 from simulator.policies.replay.volcano.policy import VolcanoPolicy
 from simulator.replay.driver import _Run
-from simulator.replay.protocol import ReplayPolicy
+from simulator.replay.metrics import Recorder
+from simulator.replay.protocol import ReplayPolicy, Start
 from simulator.workloads.model import Workload
 
-SIM_POLICY = {"tessera": "tessera-static", "default": "kube-default", "volcano": "volcano"}
+SIM_POLICY = {"tessera": "tessera-static-kube", "default": "kube-default", "volcano": "volcano"}
 ALLOC_TOL_PP = 2.0
 WAIT_TOL_REL, WAIT_TOL_ABS_S = 0.15, 30.0
 
@@ -39,7 +41,7 @@ class SimRun:
 
 def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float) -> ReplayPolicy:
     if scheduler == "tessera":
-        return TesseraPolicy(w.nodes, dynamic_mig=False)
+        return TesseraKubePolicy(w.nodes, KubeHost.scaled(speedup, seed))
     if scheduler == "default":
         return KubeDefaultPolicy(w.nodes, random.Random(seed))
     if scheduler == "volcano":
@@ -54,13 +56,40 @@ def simulate(scheduler: str, w: Workload, seed: int, speedup: float) -> SimRun:
     policy = sim_policy(scheduler, w, seed, speedup)
     engine = Engine(np.random.default_rng(seed))
     run = _Run(w, policy, engine, 200)
+    starts: list[float] = []
+    decide = policy.schedule
+
+    def schedule(now: float) -> list[Start]:
+        out = decide(now)
+        if out:
+            starts.append(now)
+        return out
+
+    policy.schedule = schedule  # type: ignore[method-assign]
     run.start()
     engine.invariant(policy.check)
     engine.run()
-    run.rec.sample(engine.now, policy.usage())
+    last = max([run.rec.last_finish, *starts, *run.rec.submit.values()])
+    trim_tail(run.rec, last)
+    run.rec.sample(last, policy.usage())
     gangs = {j.uid: j.min_member for j in w.jobs if j.min_member > 1}
     done = {g for g in gangs if g in run.rec.job_start}
     return SimRun(SIM_POLICY[scheduler], run.rec.summary(gangs), done)
+
+
+def trim_tail(rec: Recorder, end: float) -> None:
+    """End the span at `end`, the last arrival, start or finish, as the real side's span ends
+    at its last observed event: a retry that started nothing after it (`wake_at`, the
+    leftover flush) is no event the real watch sees. Nothing changed what was in use after
+    `end`, so the tail's area is that use times its length."""
+    tail = rec.last_t - end
+    if tail <= 0:
+        return
+    rec.demand_area -= tail * rec.demand_in_use
+    rec.held_area -= tail * rec.held_in_use
+    rec.useful_area -= tail * rec.useful_in_use
+    rec.useful_held_area -= tail * rec.useful_held_in_use
+    rec.last_t = end
 
 
 @dataclass

@@ -9,6 +9,7 @@ returned in trace seconds.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +23,9 @@ from devcluster.twin.objects import defers_duration, job_objects, node_for, pod_
 from devcluster.twin.watch import PodWatch
 from devcluster.volcano import create_podgroup
 from simulator.workloads.model import JobSpec, Workload
+
+# kube-scheduler's --v for a diagnostic run (its log is kept with --report); 0: its default.
+SCHEDULER_V_ENV = "TESSERA_TWIN_KUBE_SCHEDULER_V"
 
 
 @dataclass
@@ -60,6 +64,7 @@ def run_real(
     opts = ClusterOptions(
         bin_dir=bins.k8s, scheduler=scheduler, volcano_dir=bins.volcano, kwok_bin=bins.kwok,
         tessera_env=tessera_env, work_dir=work_dir,
+        scheduler_verbosity=int(os.environ.get(SCHEDULER_V_ENV, "0") or 0),
     )  # fmt: skip
     cluster = DevCluster(opts)
     failed = True

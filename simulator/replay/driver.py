@@ -2,7 +2,8 @@
 
 Events: ARRIVAL (a job is submitted; DAG stages when their predecessors finished), FINISH (a
 job's gang completes its run and leaves), CYCLE (the policy decides: every `period_s` on a
-fixed grid for Volcano, at once after each arrival/departure for per-event policies). A periodic
+fixed grid for Volcano, at once after each arrival/departure for per-event policies, and when
+a policy's optional `wake_at()` asks). A periodic
 policy whose last cycle changed nothing pauses its ticks until the next arrival or departure:
 an unchanged cache gives the same decisions, so the skipped ticks are no-ops.
 """
@@ -107,6 +108,9 @@ class _Run:
         period = self.p.period_s
         if period is not None and self.p.has_pending() and getattr(self.p, "progressed", starts):
             self.request_cycle(e.now + period)
+        wake = getattr(self.p, "wake_at", None)  # optional: a per-event policy's own retry time
+        if wake is not None and (at := wake()) is not None:
+            self.request_cycle(at)
 
     def on_finish(self, e: Engine, ev: Event) -> None:
         job: JobSpec = self.jobs[ev.payload]

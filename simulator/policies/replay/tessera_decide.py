@@ -12,6 +12,7 @@ all 0), so kube-scheduler's own LeastAllocated score over CPU and memory picks i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from scheduler.policy.demand import DemandMix
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
@@ -20,6 +21,9 @@ from scheduler.policy.model import ClusterState, Placement, PodRequest
 from simulator.cluster.resources import CPU, MEMORY
 from simulator.cluster.state import SimCluster
 from simulator.policies.replay.kube_default import least_allocated
+
+if TYPE_CHECKING:
+    from simulator.policies.replay.kube_host import KubeHost
 
 # CP-SAT gang planning: one worker, fixed seed; the limit only matters for hard instances.
 GANG_TIME_LIMIT_S = 1.0
@@ -53,11 +57,13 @@ def best_node(state: ClusterState, pod: PodRequest, names: list[str], profile: P
 def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile,
               only: set[str] | None = None,
               kept: Mapping[str, int] | None = None,
-              demand: DemandMix | None = None) -> Placement | None:
+              demand: DemandMix | None = None,
+              host: KubeHost | None = None) -> Placement | None:
     """One pod: host fit, extender filter and score, exact placement on the winner. `kept`:
     nodes kept for a waiting gang with their GPU budgets (`scheduler.policy.gang.drain_budgets`);
     the pod goes there only `within_budget`, as the extender's filter decides it. `demand`: the
-    pods seen so far (`scheduler.policy.demand`), which the extender's views carry."""
+    pods seen so far (`scheduler.policy.demand`), which the extender's views carry. `host`:
+    kube-scheduler's own scores and random tie-break added (`kube_host`; the twin's model)."""
     state = cluster.snapshot(now, demand)
     hosts = [n for n in cluster.order if (only is None or n in only)
              and cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)]
@@ -66,6 +72,10 @@ def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile
         ok = [n for n in ok if n not in kept or within_budget(state, pod, n, kept[n])]
     if not ok:
         return None
+    if host is not None:
+        ints = None if pod.gpu is None else run_scores(state, pod, ok, profile).ints
+        node = host.pick(cluster, ok, pod.cpu_milli, pod.memory_bytes, ints)
+        return choose_placement(state, pod, state.nodes[node])
     if pod.gpu is None:
         return choose_placement(state, pod, state.nodes[host_least_allocated(cluster, pod, ok)])
     return choose_placement(state, pod, state.nodes[best_node(state, pod, ok, profile)])

@@ -1,0 +1,92 @@
+"""kube-scheduler around the Tessera extender, as the real control plane runs it (opt-in).
+
+The study's `tessera` replay takes the extender's own choice (highest score, node order breaks
+ties). Under a real kube-scheduler three more things decide, each read in kube-scheduler
+v1.37.2 (`pkg/scheduler/schedule_one.go`, `backend/queue`) and measured by `tessera twin run`
+(docs/twin.md):
+
+1. Node choice: kube-scheduler adds the extender's 0..10 score, scaled by
+   `weight * MaxNodeScore / MaxExtenderPriority`, to its own default scorers and picks at
+   random among the top totals (`selectHost`). For GPU pods the in-tree scorers that differ
+   between nodes are NodeResourcesFit (LeastAllocated) and BalancedAllocation over cpu and
+   memory; with weight 5 one extender step is 50 points, so they break the extender's ties
+   (spreading) and can outvote a one-step difference.
+2. The extender sees a departure late: kube-scheduler's informer hears that a pod succeeded
+   and retries the pods it moves within a millisecond, before Tessera's own watch has the
+   same event, so that retry is decided on the state before the departure. Nothing tells
+   kube-scheduler when Tessera catches up (extenders have no queueing hints): the freed room
+   is offered at the next cluster event or by the unschedulable-pods flush.
+3. A failed gang plan stands for `FAILED_RETRY_S` (5 s wall, `scheduler.state.gangs`): members
+   retried meanwhile fail without planning.
+
+All times here are trace seconds; the twin passes wall seconds x speedup.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+from simulator.cluster.resources import CPU, MEMORY
+from simulator.cluster.state import SimCluster
+from simulator.policies.replay.kube_default import least_allocated
+from simulator.policies.replay.volcano.objects import Node as CounterNode
+from simulator.policies.replay.volcano.objects import Task
+from simulator.policies.replay.volcano.scoring import KUBE_BALANCED, balanced_allocation
+
+MAX_NODE_SCORE = 100  # k8s framework.MaxNodeScore
+MAX_EXTENDER_PRIORITY = 10  # k8s extenderv1.MaxExtenderPriority
+EXTENDER_WEIGHT = 5  # devcluster/schedconfig.py, the chart's default
+GANG_FAILED_HOLD_S = 5.0  # scheduler.state.gangs.FAILED_RETRY_S (wall seconds)
+FLUSH_PERIOD_S = 30.0  # PriorityQueue.Run: flushUnschedulableEntitiesLeftover every 30 s
+FLUSH_AGE_S = 10.0  # the twin's --pod-max-in-unschedulable-pods-duration
+
+
+@dataclass
+class KubeHost:
+    """kube-scheduler's part, in trace seconds (`scaled` builds it from wall seconds)."""
+
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    extender_weight: int = EXTENDER_WEIGHT
+    gang_failed_hold_s: float = GANG_FAILED_HOLD_S
+    flush_period_s: float = FLUSH_PERIOD_S
+    flush_age_s: float = FLUSH_AGE_S
+    late_departures: bool = True  # (2) above
+
+    @classmethod
+    def scaled(cls, speedup: float, seed: int = 0) -> KubeHost:
+        """Wall-clock constants as a run compressed `speedup` times sees them in trace time."""
+        return cls(random.Random(seed), EXTENDER_WEIGHT, GANG_FAILED_HOLD_S * speedup,
+                   FLUSH_PERIOD_S * speedup, FLUSH_AGE_S * speedup)  # fmt: skip
+
+    def pick(self, cluster: SimCluster, names: list[str], cpu_milli: int, memory_bytes: int,
+             extender: list[int] | None) -> str:  # fmt: skip
+        """kube-scheduler's choice among the feasible `names`: the extender's scores (None:
+        the extender is not asked, e.g. a pod without GPUs) plus the in-tree ones; random
+        among equal totals."""
+        scale = self.extender_weight * (MAX_NODE_SCORE // MAX_EXTENDER_PRIORITY)
+        totals = [host_score(cluster, n, cpu_milli, memory_bytes)
+                  + (0 if extender is None else extender[i] * scale)
+                  for i, n in enumerate(names)]  # fmt: skip
+        top = max(totals)
+        best = [n for n, t in zip(names, totals, strict=True) if t == top]
+        return best[0] if len(best) == 1 else best[self.rng.randrange(len(best))]
+
+    def flush_at(self, attempt: float) -> float:
+        """When the leftover flush moves a pod last tried at `attempt`: the first tick (every
+        `flush_period_s` from the start) at which it has been unschedulable `flush_age_s`."""
+        due = attempt + self.flush_age_s
+        return math.ceil(due / self.flush_period_s - 1e-9) * self.flush_period_s
+
+
+def host_score(cluster: SimCluster, name: str, cpu_milli: int, memory_bytes: int) -> int:
+    """kube-scheduler's default scorers that differ between nodes for these pods:
+    NodeResourcesFit LeastAllocated + NodeResourcesBalancedAllocation, cpu and memory, weight
+    1 each (TaintToleration, NodeAffinity and the rest give every node the same score)."""
+    spec = cluster.nodes[name]
+    node = CounterNode(name, {CPU: spec.cpu_milli, MEMORY: spec.memory_bytes},
+                       used={CPU: cluster.cpu_used[name], MEMORY: cluster.mem_used[name]})
+    req = {CPU: cpu_milli, MEMORY: memory_bytes}
+    return (least_allocated(node.allocatable, node.used, req)
+            + balanced_allocation(node, Task("pod", "pod", "job", req), KUBE_BALANCED))

@@ -1,0 +1,113 @@
+"""tessera-kube: the tessera replay policy as it runs behind a real kube-scheduler (opt-in).
+
+`TesseraPolicy` plus the three things `kube_host` names: kube-scheduler's own scores and
+random tie-break, the extender hearing of a departure after kube-scheduler's first retry, and
+a failed gang plan standing for a while. The digital twin (`devcluster/twin`) compares the real
+Tessera with this model; the study's `tessera`/`tessera-static` are unchanged.
+
+Retries as kube-scheduler makes them (v1.37.2 `backend/queue`): a pod the extender rejected
+goes back to the queue on any cluster event (the extender's wildcard hint) and, since the
+active queue is usually empty, is tried again at once (`SchedulerPopFromBackoffQ`); so the
+model retries at each arrival and departure, as the plain policy does, and:
+- at a departure, first on the state before it (the extender has not seen it yet); if that
+  pass bound anything, the binds' own events retry the rest at once, on the new state;
+  otherwise the freed room waits for the next event or the leftover flush;
+- a gang whose plan failed is not planned again until `gang_failed_hold_s` later;
+- a retry is owed by the leftover flush (`KubeHost.flush_at`) when freed room or an expired
+  plan failure was not yet offered to the pods waiting: the driver wakes the policy then
+  (`wake_at`).
+"""
+
+from __future__ import annotations
+
+from scheduler.policy.framework import Profile
+from simulator.policies.replay.kube_host import KubeHost
+from simulator.policies.replay.tessera import TesseraPolicy
+from simulator.policies.replay.tessera_decide import place_pod
+from simulator.replay.protocol import Start
+from simulator.workloads.model import JobSpec, NodeSpec
+
+
+class TesseraKubePolicy(TesseraPolicy):
+    def __init__(self, nodes: tuple[NodeSpec, ...], host: KubeHost, *,
+                 dynamic_mig: bool = False, profile: Profile | None = None) -> None:  # fmt: skip
+        super().__init__(nodes, dynamic_mig=dynamic_mig, profile=profile)
+        self.name = "tessera-kube" if dynamic_mig else "tessera-static-kube"
+        self.host = host
+        self._specs: dict[str, JobSpec] = {}
+        self._late: list[str] = []  # departed jobs the extender has not seen yet
+        self._held_until: dict[str, float] = {}  # gang -> when its failed plan lapses
+        # Room freed (or a gang held) since the waiting pods' last full look: the flush owes
+        # them a retry if no event comes first.
+        self._unoffered = False
+        self._wake: float | None = None
+
+    def submit(self, job: JobSpec, now: float) -> None:
+        self._specs[job.uid] = job
+        super().submit(job, now)
+
+    def finish(self, job_uid: str, now: float) -> None:
+        if not self.host.late_departures:
+            super().finish(job_uid, now)
+            return
+        self._pending.drop_job(job_uid)  # its unplaced pods are gone at once
+        self._late.append(job_uid)
+
+    def _release(self) -> bool:
+        """The extender sees the departures: their pods' room is free."""
+        late, self._late = self._late, []
+        for uid in late:
+            job = self._specs.pop(uid)
+            for i in range(job.replicas):
+                if f"{uid}/{i}" in self.cluster.allocations:
+                    self.cluster.release(f"{uid}/{i}")
+            self._started.pop(uid, None)
+        if late:
+            self._pending.freed = True
+        return bool(late)
+
+    def schedule(self, now: float) -> list[Start]:
+        for g in [g for g, t in self._held_until.items() if t <= now]:
+            del self._held_until[g]
+            self._pending.freed = True  # its members are tried again
+        blind = bool(self._held_until)  # a held gang does not look at this pass
+        out = super().schedule(now)  # on the extender's view: departures of `now` not seen
+        if not blind:
+            self._unoffered = False
+        if self._release():
+            # Retried at once on the new state: pods whose rejection reason changed (kube-
+            # scheduler writes the new reason into the pod; that update requeues it) and all
+            # after any bind (its events). A gang whose plan just failed on the old view is
+            # held: its members get the cached reason, the same text, so nothing requeues them.
+            blind = bool(self._held_until)
+            out.extend(super().schedule(now))
+            self._unoffered = blind
+        self._wake = None
+        if self._unoffered and self.has_pending():
+            lapse = min(self._held_until.values(), default=now)
+            self._wake = max(self.host.flush_at(now), lapse)
+        return out
+
+    def wake_at(self) -> float | None:
+        """When the policy must decide again without an arrival or departure (the leftover
+        flush after a retry it owes); None: at the next event."""
+        return self._wake
+
+    def _place_task(self, job: JobSpec, idx: int, now: float, only: set[str] | None = None,
+                    kept: dict[str, int] | None = None) -> list[Start] | None:  # fmt: skip
+        pod = self._pod(job, idx)
+        self.demand.observe(pod)
+        p = place_pod(self.cluster, pod, now, self.profile, only, kept, self.demand.mix(),
+                      self.host)  # fmt: skip
+        if p is None:
+            return None
+        return [self._bind(job, idx, pod, p)]
+
+    def _place_gang(self, job: JobSpec, now: float,
+                    kept: dict[str, int] | None = None) -> list[Start] | None:  # fmt: skip
+        if job.uid in self._held_until:
+            return None
+        placed = super()._place_gang(job, now, kept)
+        if placed is None and self.host.gang_failed_hold_s > 0:
+            self._held_until[job.uid] = now + self.host.gang_failed_hold_s
+        return placed
