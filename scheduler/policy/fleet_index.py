@@ -186,10 +186,16 @@ class FleetIndex:
         return int(self.plain_free.shape[1])
 
     @classmethod
-    def build(cls, caps: Iterable[NodeCapacity]) -> FleetIndex:
-        caps = list(caps)
-        slots = max((len(c.gpus) for c in caps), default=1) or 1
-        idx = cls.empty(len(caps), slots)
+    def build(
+        cls, caps: Iterable[NodeCapacity], shape: tuple[int, int] | None = None
+    ) -> FleetIndex:
+        """`shape`: (rows, GPU slots) when the caller knows them, so that `caps` (a generator)
+        is consumed one view at a time instead of all views living at once (~25 MB of heap at
+        5,000 nodes that CPython then cannot hand back; benchmarks/bench_memory.py)."""
+        if shape is None:
+            caps = list(caps)
+            shape = (len(caps), max((len(c.gpus) for c in caps), default=1) or 1)
+        idx = cls.empty(*shape)
         for c in caps:
             idx._fill(idx._add(c.node.name), c)
         return idx

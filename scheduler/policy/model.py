@@ -166,11 +166,12 @@ class ClusterState:
             # Views built for the index are not memoised: kept, they are ~25 MB at 5,000 nodes
             # for the life of a quiet cluster's snapshot (benchmarks/bench_memory.py); a reader
             # that needs one builds it again (the same view: it depends on node and allocations).
-            memo = self._capacity
-            idx = FleetIndex.build(
-                memo.get(n) or NodeCapacity.build(self.nodes[n], self.allocations_on(n))
-                for n in self.nodes
-            )
+            # One view at a time (the shape is known from the nodes: a view has a row per GPU).
+            memo, nodes = self._capacity, self.nodes
+            slots = max((len(node.gpus) for node in nodes.values()), default=1) or 1
+            on = self.allocations_on
+            views = (memo.get(n) or NodeCapacity.build(nodes[n], on(n)) for n in nodes)
+            idx = FleetIndex.build(views, (len(nodes), slots))
         self._fleet["fleet"] = idx
         return idx
 
