@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
+from itertools import compress
+from operator import is_not
 
 from scheduler.policy.model import Allocation, ClusterState, Gpu, GpuHealth, Node
 from scheduler.telemetry.hub.merge import Telemetry
@@ -80,12 +82,22 @@ def with_recent(nodes: Mapping[str, Node], names: set[str], extra: Extra) -> Map
 
 
 def _alloc_nodes(old: Mapping[str, Allocation], new: Mapping[str, Allocation]) -> set[str]:
+    """Nodes whose allocations differ (by identity) between two snapshots. Runs after every
+    bind or reservation over all of the cluster's allocations, so the scan is C loops
+    (`map`/`compress`); only the few changed entries reach Python."""
+    keys = list(old.keys() | new.keys())
+    changed = compress(keys, map(is_not, map(old.get, keys), map(new.get, keys)))
     touched = set()
-    for uid in old.keys() | new.keys():
+    for uid in changed:
         a, b = old.get(uid), new.get(uid)
-        if a is not b:
-            touched |= {x.placement.node for x in (a, b) if x is not None}
+        touched |= {x.placement.node for x in (a, b) if x is not None}
     return touched
+
+
+def _changed_nodes(old: Mapping[str, Node], new: Mapping[str, Node]) -> set[str]:
+    """Names in `new` whose Node object is not `old`'s (C loops, as `_alloc_nodes`)."""
+    names = list(new.keys())
+    return set(compress(names, map(is_not, map(old.get, names), map(new.__getitem__, names))))
 
 
 def rebuild_state(
@@ -93,10 +105,14 @@ def rebuild_state(
 ) -> ClusterState:
     """A snapshot of `nodes` with `state`'s allocations, gangs and instant, reusing `prev`'s
     memoised views where they still hold."""
+    # `_on`: the store's per-node allocation source, so `allocations_on` reads one node's
+    # pods instead of first indexing every allocation of the cluster (~20k at 5,000 nodes) on
+    # each snapshot after a change: ~20 ms per bind or reservation in a pod stream.
     if prev is None:
         return ClusterState(
-            nodes=nodes, allocations=state.allocations, gangs=state.gangs, now=state.now
-        )
+            nodes=nodes, allocations=state.allocations, gangs=state.gangs, now=state.now,
+            _on=state._on,
+        )  # fmt: skip
     if nodes is prev.nodes and state.allocations is prev.allocations:
         return ClusterState(
             nodes=nodes,
@@ -106,10 +122,13 @@ def rebuild_state(
             _by_node=prev._by_node,
             _capacity=prev._capacity,
             _fleet=prev._fleet,
+            _on=state._on,
         )
     touched = _alloc_nodes(prev.allocations, state.allocations)
-    touched |= {n for n, node in nodes.items() if prev.nodes.get(n) is not node}
-    keep = {n: c for n, c in prev._capacity.items() if n not in touched}
+    touched |= _changed_nodes(prev.nodes, nodes)
+    keep = dict(prev._capacity)  # a C-level copy, then the few touched nodes out
+    for n in touched:
+        keep.pop(n, None)
     # (E1, surgical) seed the fleet index from prev's so only touched rows are rebuilt.
     return ClusterState(
         nodes=nodes,
@@ -118,4 +137,5 @@ def rebuild_state(
         now=state.now,
         _capacity=keep,
         _seed=prev.seed_for(touched),
+        _on=state._on,
     )
