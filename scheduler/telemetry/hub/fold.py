@@ -12,7 +12,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from itertools import compress
-from operator import is_not
+from operator import is_not, itemgetter
 
 from scheduler.policy.model import Allocation, ClusterState, Gpu, GpuHealth, Node
 from scheduler.telemetry.hub.merge import Telemetry
@@ -83,10 +83,16 @@ def with_recent(nodes: Mapping[str, Node], names: set[str], extra: Extra) -> Map
 
 def _alloc_nodes(old: Mapping[str, Allocation], new: Mapping[str, Allocation]) -> set[str]:
     """Nodes whose allocations differ (by identity) between two snapshots. Runs after every
-    bind or reservation over all of the cluster's allocations, so the scan is C loops
-    (`map`/`compress`); only the few changed entries reach Python."""
-    keys = list(old.keys() | new.keys())
-    changed = compress(keys, map(is_not, map(old.get, keys), map(new.get, keys)))
+    bind or reservation over all of the cluster's allocations, so the scan is C loops (key set
+    operations, `itemgetter`, `compress`); only the few changed entries reach Python."""
+    common = list(old.keys() & new.keys())
+    changed = list(old.keys() ^ new.keys())  # added or removed
+    if common:
+        take = itemgetter(*common)
+        before, after = take(old), take(new)
+        if len(common) == 1:
+            before, after = (before,), (after,)
+        changed += compress(common, map(is_not, before, after))
     touched = set()
     for uid in changed:
         a, b = old.get(uid), new.get(uid)
