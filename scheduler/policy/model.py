@@ -89,6 +89,12 @@ class ClusterState:
     # What the scheduler has seen pods ask for (`scheduler.policy.demand`): the default
     # profile's fragmentation and reserve scorers read it; None = judge each pod by its own shape.
     demand: DemandMix | None = field(default=None, compare=False, repr=False)
+    # Set by the store: (the previous snapshot's allocations mapping, the nodes whose
+    # allocations may differ from it), so a snapshot derived from this one and that one (the
+    # telemetry overlay) knows what changed without diffing every allocation of the cluster.
+    _since: tuple[Mapping[str, Allocation], frozenset[str]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def allocations_on(self, node: str) -> tuple[Allocation, ...]:
         """Live allocations (bound, or reserved and not expired) on `node`."""

@@ -396,10 +396,12 @@ class ClusterStore:
                 self._nodes_view = MappingProxyType(dict(self._nodes))
             gangs = self.ledger.gangs(now)
             dirty = self._dirty | self.ledger.touched
-            seed = None
+            seed = since = None
             if snap is not None and not self._all_dirty:
                 lo, hi = min(snap.now, now), max(snap.now, now)
-                seed = snap.seed_for(dirty | self.ledger.lapsing_nodes(lo, hi))
+                changed = frozenset(dirty | self.ledger.lapsing_nodes(lo, hi))
+                seed = snap.seed_for(changed)
+                since = (snap.allocations, changed)  # lets the telemetry overlay skip a diff
             self._dirty, self._all_dirty = set(), False
             self.ledger.touched.clear()
             snap = ClusterState(
@@ -409,6 +411,7 @@ class ClusterStore:
                 now,
                 _seed=seed,
                 _on=on,
+                _since=since,
             )
             self._snap, self._snap_version = snap, version
             return snap

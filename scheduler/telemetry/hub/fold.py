@@ -130,7 +130,11 @@ def rebuild_state(
             _fleet=prev._fleet,
             _on=state._on,
         )
-    touched = _alloc_nodes(prev.allocations, state.allocations)
+    since = state._since  # the store's own list of changed nodes, when prev is its parent
+    if since is not None and since[0] is prev.allocations:
+        touched = set(since[1])
+    else:
+        touched = _alloc_nodes(prev.allocations, state.allocations)
     touched |= _changed_nodes(prev.nodes, nodes)
     keep = dict(prev._capacity)  # a C-level copy, then the few touched nodes out
     for n in touched:
