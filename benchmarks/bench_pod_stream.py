@@ -6,7 +6,8 @@ pod's filter sees a new snapshot (the store's, then the telemetry overlay, then 
 index rows of the touched node). Here each pod is delivered as the watch would deliver it, then
 filtered and prioritized on `--names` names and bound to its best node (binds go to a stand-in
 binder that records nothing: the hold is what matters). Prints CPU ms per pod (the thread's
-CPU time, so other load on a shared box does not count), median over `--pods`. Runs against whatever `scheduler` is first on PYTHONPATH, so two trees compare:
+CPU time, so other load on a shared box does not count), median over `--pods`. Runs
+against whatever `scheduler` is first on PYTHONPATH, so two trees compare:
 
     PYTHONPATH=OTHER_TREE python3 benchmarks/bench_pod_stream.py [--nodes 5000] [--pods 60]
 """
