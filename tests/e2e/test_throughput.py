@@ -26,3 +26,29 @@ def test_every_pod_binds_with_and_without_the_extender(tessera_cluster):
         if "tessera.io/placement" in p["metadata"].get("annotations", {})
     ]
     assert len(annotated) == 30
+
+
+def test_choose_in_filter_binds_every_pod_once_per_gpu(tessera_cluster, monkeypatch):
+    """choose_in_filter on the real control plane: Tessera passes one node per GPU pod and
+    reserves its GPUs in filter, kube-scheduler skips prioritize and binds through Tessera.
+    As many pods as GPUs: each GPU is given exactly once."""
+    import urllib.request
+
+    from scheduler.state.placement import ANNOTATION, decode
+
+    monkeypatch.setenv("TESSERA_CHOOSE_IN_FILTER", "true")  # read by the launched `tessera serve`
+    cluster = tessera_cluster()
+    add_gpu_nodes(cluster, 6, gpus_per_node=2)
+    run = run_once(cluster, pods=12, nodes=6, use_extender=True)
+    assert run.bound == 12
+    grants = []
+    for p in cluster.api.pods():
+        placement = decode(p["metadata"]["annotations"][ANNOTATION])
+        assert placement.node == p["spec"]["nodeName"]
+        grants += [(placement.node, g.index) for g in placement.gpus]
+    assert len(grants) == 12 and len(set(grants)) == 12  # 6 nodes x 2 GPUs, none twice
+    metrics = urllib.request.urlopen(cluster.tessera_url + "/metrics", timeout=10).read().decode()
+    asked = [line for line in metrics.splitlines()
+             if line.startswith("tessera_extender_requests_total{") and "prioritize" in line]
+    assert all(line.endswith(" 0.0") for line in asked)  # one feasible node: never scored
+    assert 'tessera_extender_requests_total{code="200",verb="filter"}' in metrics
