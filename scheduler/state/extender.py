@@ -182,7 +182,7 @@ class Extender:
         scores = run_scores(state, req, passed, self.profile)
         ranks = scores.levels if scores.levels is not None else scores.ints
         best = passed[max(range(len(passed)), key=ranks.__getitem__)]
-        why = f"tessera chose node {best} for this pod (choose_in_filter)"
+        why = f"choose_in_filter: tessera chose node {best} for this pod"  # metric label
         failed.update(dict.fromkeys((n for n in passed if n != best), why))
         return [best]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scheduler.api.metrics import reason_label
 from scheduler.policy.framework import run_scores
 from scheduler.state.extender import Extender
 from scheduler.state.store import ClusterStore
@@ -34,7 +35,8 @@ def test_filter_passes_the_best_node_and_reserves_it() -> None:
     # test_extender.py::test_prioritize_leaves_a_fragmentation_tie_to_kube_scheduler).
     r = ext.filter(p, ["a", "b"])
     assert r.passed == ["a"]
-    assert r.failed["b"] == "tessera chose node a for this pod (choose_in_filter)"
+    assert r.failed["b"] == "choose_in_filter: tessera chose node a for this pod"
+    assert reason_label(r.failed["b"]) == "choose_in_filter"  # its own failures label
     assert r.reserved is not None and [g.index for g in r.reserved.gpus] == [1]  # GPU 0 is o's
     # The next pod sees a's last GPU held: only b can take it.
     q = pod_json("q", {"nvidia.com/gpu": 1})
