@@ -184,8 +184,9 @@ class FragmentationScore:
         assert mix is not None  # `target` gave the mix's workload
         table = mix.table(tuple(idx.keys), max(8, idx.slots))
         assert table is not None
-        base = idx.per_row(("fgd-counts", mix.serial, len(idx.keys)),
-                           lambda rr: _fgd_counts(idx, rr, table))[cycle.rows]  # fmt: skip
+        key = ("fgd-counts", mix.serial, len(idx.keys))
+        idx.forget(lambda k: isinstance(k, tuple) and k[:1] == ("fgd-counts",) and k != key)
+        base = idx.per_row(key, lambda rr: _fgd_counts(idx, rr, table))[cycle.rows]
         take = every[cycle.rows]
         inc = _fgd_increase(table, idx, cycle.rows, base, take, milli, cpu)
         value = _logistic(inc, scale)

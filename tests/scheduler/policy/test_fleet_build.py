@@ -39,3 +39,23 @@ def test_streamed_build_equals_list_build(state: ClusterState) -> None:
     for f in dataclasses.fields(FleetIndex):
         assert _same(getattr(streamed, f.name), getattr(listed, f.name)), f.name
     assert [state.capacity(n) for n in state.nodes] == _views(state)
+
+
+def test_forget_drops_only_stale_memos_and_they_are_computed_again() -> None:
+    state = ClusterState({})
+    idx = state.fleet()
+    calls: list[str] = []
+
+    def compute(name: str):  # type: ignore[no-untyped-def]
+        def run(rows):  # type: ignore[no-untyped-def]
+            calls.append(name)
+            return np.zeros(len(rows))
+        return run
+
+    idx.per_row(("mix", 1), compute("old"))
+    idx.per_row(("own",), compute("own"))
+    idx.forget(lambda k: isinstance(k, tuple) and k[:1] == ("mix",) and k != ("mix", 2))
+    assert set(idx.row_memo) == {("own",)}
+    idx.per_row(("own",), compute("own"))  # kept: not computed again
+    idx.per_row(("mix", 1), compute("old"))  # forgotten: computed again
+    assert calls == ["old", "own", "old"]
