@@ -11,6 +11,7 @@ from pathlib import Path
 
 from devcluster.twin.compare import Comparison, compare, simulate
 from devcluster.twin.metrics import real_metrics
+from devcluster.twin.period import session_period
 from devcluster.twin.real import Binaries, RealRun, run_real
 from simulator.workloads.model import Workload
 
@@ -94,6 +95,13 @@ def twin_run(
             tessera_env=env, work_dir=work, keep_logs=work is not None,
         )  # fmt: skip
         m = real_metrics(w, run)
+        if s == "volcano":  # the model with the session period the real one had
+            period = session_period(b / speedup for (_n, b, _e) in run.pods.values())
+            if period is not None:
+                progress(f"twin volcano: measured session period {period:.3f}s wall; "
+                         "simulating again with it")  # fmt: skip
+                sims[s] = simulate(s, w, seed, speedup, period)
+                sims[s].metrics["session_period_wall_s"] = round(period, 3)
         gangs = {
             j.uid for j in w.jobs if j.min_member > 1 and _gang_started(run, j.uid, j.min_member)
         }

@@ -41,6 +41,8 @@ EXTENDER_WEIGHT = 5  # devcluster/schedconfig.py, the chart's default
 GANG_FAILED_HOLD_S = 5.0  # scheduler.state.gangs.FAILED_RETRY_S (wall seconds)
 FLUSH_PERIOD_S = 30.0  # PriorityQueue.Run: flushUnschedulableEntitiesLeftover every 30 s
 FLUSH_AGE_S = 10.0  # the twin's --pod-max-in-unschedulable-pods-duration
+BACKOFF_INITIAL_S, BACKOFF_MAX_S = 1.0, 10.0  # podInitialBackoffSeconds, podMaxBackoffSeconds
+BACKOFF_WINDOW_S = 1.0  # backoffQOrderingWindowDuration: expiries truncated to whole seconds
 
 
 @dataclass
@@ -53,12 +55,21 @@ class KubeHost:
     flush_period_s: float = FLUSH_PERIOD_S
     flush_age_s: float = FLUSH_AGE_S
     late_departures: bool = True  # (2) above
+    # Retry waiting pods in kube-scheduler's queue order (`queue_key`). Off: measured, it moved
+    # gang waits toward the real ones on Tiresias but useful allocation 2 pp away (docs/twin.md).
+    backoff_order: bool = False
+    flush_after_hold: bool = True  # a lapsed hold waits for an event or the flush (else: lapse)
+    backoff_initial_s: float = BACKOFF_INITIAL_S
+    backoff_max_s: float = BACKOFF_MAX_S
+    backoff_window_s: float = BACKOFF_WINDOW_S
 
     @classmethod
     def scaled(cls, speedup: float, seed: int = 0) -> KubeHost:
         """Wall-clock constants as a run compressed `speedup` times sees them in trace time."""
         return cls(random.Random(seed), EXTENDER_WEIGHT, GANG_FAILED_HOLD_S * speedup,
-                   FLUSH_PERIOD_S * speedup, FLUSH_AGE_S * speedup)  # fmt: skip
+                   FLUSH_PERIOD_S * speedup, FLUSH_AGE_S * speedup, True, False, True,
+                   BACKOFF_INITIAL_S * speedup, BACKOFF_MAX_S * speedup,
+                   BACKOFF_WINDOW_S * speedup)  # fmt: skip
 
     def pick(self, cluster: SimCluster, names: list[str], cpu_milli: int, memory_bytes: int,
              extender: list[int] | None) -> str:  # fmt: skip
@@ -72,6 +83,29 @@ class KubeHost:
         top = max(totals)
         best = [n for n, t in zip(names, totals, strict=True) if t == top]
         return best[0] if len(best) == 1 else best[self.rng.randrange(len(best))]
+
+    def backoff_expiry(self, fails: int, last_fail: float) -> float:
+        """When a pod that failed `fails` times, last at `last_fail`, ends its backoff
+        (`getBackoffTime`): initial x 2^(fails-1), at most max, truncated to the window."""
+        backoff = min(self.backoff_initial_s * 2 ** (fails - 1), self.backoff_max_s)
+        return self._window(last_fail + backoff)
+
+    def queue_key(self, now: float, priority: int, fails: int,
+                  last_fail: float) -> tuple[int, float, int, float]:  # fmt: skip
+        """The order kube-scheduler tries waiting pods in after an event moved them: the active
+        queue first (backoff over: priority, then the time it last failed or was created),
+        then, as the active queue empties, the backoff queue by expiry (`SchedulerPopFromBackoffQ`,
+        on by default since v1.33). So a pod that failed often waits behind newer ones."""
+        if fails == 0:
+            return (0, 0.0, -priority, last_fail)
+        expiry = self.backoff_expiry(fails, last_fail)
+        if expiry < self._window(now):
+            return (0, 0.0, -priority, last_fail)
+        return (1, expiry, -priority, last_fail)
+
+    def _window(self, t: float) -> float:
+        w = self.backoff_window_s
+        return t if w <= 0 else math.floor(t / w + 1e-9) * w
 
     def flush_at(self, attempt: float) -> float:
         """When the leftover flush moves a pod last tried at `attempt`: the first tick (every

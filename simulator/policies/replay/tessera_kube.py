@@ -24,6 +24,7 @@ from scheduler.policy.framework import Profile
 from simulator.policies.replay.kube_host import KubeHost
 from simulator.policies.replay.tessera import TesseraPolicy
 from simulator.policies.replay.tessera_decide import place_pod
+from simulator.replay.pending import PendingPods
 from simulator.replay.protocol import Start
 from simulator.workloads.model import JobSpec, NodeSpec
 
@@ -41,6 +42,8 @@ class TesseraKubePolicy(TesseraPolicy):
         # them a retry if no event comes first.
         self._unoffered = False
         self._wake: float | None = None
+        self._queue = KubeQueue(host)
+        self._pending = self._queue
 
     def submit(self, job: JobSpec, now: float) -> None:
         self._specs[job.uid] = job
@@ -67,6 +70,7 @@ class TesseraKubePolicy(TesseraPolicy):
         return bool(late)
 
     def schedule(self, now: float) -> list[Start]:
+        self._queue.now = now
         for g in [g for g, t in self._held_until.items() if t <= now]:
             del self._held_until[g]
             self._pending.freed = True  # its members are tried again
@@ -85,7 +89,9 @@ class TesseraKubePolicy(TesseraPolicy):
         self._wake = None
         if self._unoffered and self.has_pending():
             lapse = min(self._held_until.values(), default=now)
-            self._wake = max(self.host.flush_at(now), lapse)
+            flush = self.host.flush_at(now)
+            self._wake = max(flush, lapse) if self.host.flush_after_hold or lapse == now \
+                else lapse  # fmt: skip
         return out
 
     def wake_at(self) -> float | None:
@@ -111,3 +117,44 @@ class TesseraKubePolicy(TesseraPolicy):
         if placed is None and self.host.gang_failed_hold_s > 0:
             self._held_until[job.uid] = now + self.host.gang_failed_hold_s
         return placed
+
+
+class KubeQueue(PendingPods):
+    """The waiting pods in the order kube-scheduler tries them (`KubeHost.queue_key`): each
+    job's failures (its first member stands for a gang) and when it last failed."""
+
+    def __init__(self, host: KubeHost) -> None:
+        super().__init__()
+        self.host = host
+        self.now = 0.0
+        self.fails: dict[str, int] = {}
+        self.last: dict[str, float] = {}  # job -> last failure (creation before any)
+
+    def add(self, job: JobSpec, now: float) -> None:
+        super().add(job, now)
+        self.last.setdefault(job.uid, now)
+
+    def drop_job(self, uid: str) -> None:
+        super().drop_job(uid)
+        self.fails.pop(uid, None)
+        self.last.pop(uid, None)
+
+    def keep(self, item: tuple[int, float, str, int]) -> None:
+        super().keep(item)
+        uid = item[2]
+        if self.last.get(uid) != self.now or uid not in self.fails:  # once per pass
+            self.fails[uid] = self.fails.get(uid, 0) + 1
+            self.last[uid] = self.now
+
+    def batch(self) -> list[tuple[tuple[int, float, str, int], bool]]:
+        items = super().batch()
+        if not self.host.backoff_order:
+            return items
+
+        def key(entry: tuple[tuple[int, float, str, int], bool]) -> tuple[object, ...]:
+            (neg_prio, arrival, uid, idx), _fresh = entry
+            order = self.host.queue_key(self.now, -neg_prio, self.fails.get(uid, 0),
+                                        self.last.get(uid, arrival))  # fmt: skip
+            return (*order, uid, idx)
+
+        return sorted(items, key=key)

@@ -172,3 +172,55 @@ def test_every_job_that_fits_an_empty_cluster_finishes(specs: list[tuple[int, in
     engine.invariant(policy.check)
     engine.run()
     assert set(run.rec.job_end) == {j.uid for j in jobs}
+
+
+@pytest.mark.parametrize(("fails", "last", "want"), [
+    # speedup 100: initial 100 trace s, max 1,000, expiries truncated to 100 s windows.
+    (1, 250.0, 300.0),  # 250 + 100 = 350 -> window 300
+    (3, 0.0, 400.0),  # 100 x 2^2 = 400
+    (6, 0.0, 1_000.0),  # 100 x 2^5 = 3,200, capped at 1,000
+])  # fmt: skip
+def test_backoff_expiry_doubles_to_the_cap(fails: int, last: float, want: float) -> None:
+    assert KubeHost.scaled(100).backoff_expiry(fails, last) == want
+
+
+@pytest.mark.parametrize(("now", "fails", "want"), [
+    (500.0, 0, (0, 0.0, -3, 0.0)),  # never failed: active queue, by priority then time
+    (500.0, 3, (0, 0.0, -3, 0.0)),  # backoff over at 400 < 500: active queue
+    (350.0, 3, (1, 400.0, -3, 0.0)),  # still backing off: backoff queue, by expiry
+])  # fmt: skip
+def test_queue_key_puts_backing_off_pods_last(
+    now: float, fails: int, want: tuple[int, float, int, float]
+) -> None:
+    assert KubeHost.scaled(100).queue_key(now, 3, fails, 0.0) == want
+
+
+def test_the_queue_order_option_tries_a_fresh_gang_before_one_that_failed_often() -> None:
+    """Both nodes busy until 1,000. Gang `old` (arrived at 1) fails at 1, 2, 3, 4 and 900:
+    5 failures, backoff 100 x 2^4 = 1,600 capped at 1,000, so it backs off until 1,900. Gang
+    `new` arrives at 900 and fails once: backoff 100, until 1,000; at 1,000 that is not yet
+    past (an expiry must be before the current window), so it too is in the backoff queue,
+    ahead of `old` by expiry (1,000 < 1,900). With kube-scheduler's queue order `new` is tried
+    first when room frees at 1,000 and takes it; in arrival order `old` does. (Nodes kept for a
+    waiting gang are off here: they would keep the room for `old` either way.)"""
+    jobs = (_job("x", 8), _job("y", 8), _job("old", 8, pods=2, arrival=1.0),
+            _job("new", 8, pods=2, arrival=900.0))  # fmt: skip
+    firsts = {}
+    for order in (False, True):
+        host = KubeHost.scaled(100)
+        host.backoff_order, host.late_departures, host.gang_failed_hold_s = order, False, 0.0
+        policy = TesseraKubePolicy(NODES, host)
+        policy.reserve_for_gangs = False
+        policy.submit(jobs[0], 0.0)
+        policy.submit(jobs[1], 0.0)
+        policy.schedule(0.0)
+        policy.submit(jobs[2], 1.0)
+        for t in (1.0, 2.0, 3.0, 4.0, 900.0):
+            if t == 900.0:
+                policy.submit(jobs[3], 900.0)
+            policy._pending.freed = True
+            assert policy.schedule(t) == []
+        policy.finish("x", 1_000.0)
+        policy.finish("y", 1_000.0)
+        firsts[order] = {s.job for s in policy.schedule(1_000.0)}
+    assert firsts == {False: {"old"}, True: {"new"}}
