@@ -185,7 +185,8 @@ class FragmentationScore:
         table = mix.table(tuple(idx.keys), max(8, idx.slots))
         assert table is not None
         key = ("fgd-counts", mix.serial, len(idx.keys))
-        idx.forget(lambda k: isinstance(k, tuple) and k[:1] == ("fgd-counts",) and k != key)
+        if key not in idx.row_memo:  # a new mix: drop the counts against the ones it replaced
+            idx.forget(lambda k: isinstance(k, tuple) and k[:1] == ("fgd-counts",) and k != key)
         base = idx.per_row(key, lambda rr: _fgd_counts(idx, rr, table))[cycle.rows]
         take = every[cycle.rows]
         inc = _fgd_increase(table, idx, cycle.rows, base, take, milli, cpu)

@@ -128,17 +128,27 @@ def test_prioritize_keeps_a_free_pair_once_two_gpu_pods_were_seen(ext) -> None:
     assert all(isinstance(v, int) and 0 <= v <= 10 for v in scores.values())
 
 
-def test_prioritize_leaves_a_fragmentation_tie_to_kube_scheduler(ext) -> None:
+def test_prioritize_leaves_a_fragmentation_tie_to_kube_scheduler(ext, monkeypatch) -> None:
     # With no multi-GPU pod seen, taking a's last GPU or one of b's strands nothing for the
-    # mix (1-GPU pods): Fragmentation ties, and Binpack's 0.1 (a 1.0, b 0.5: 0.03 of the mean)
-    # is below the 0..10 reply's resolution, so both score the same and kube-scheduler's own
-    # scores decide (the 0..100 levels, used in-process, still prefer a: (0.5 + 0.3 + 0.27 +
-    # 0.1) / 1.7 -> 69 vs (0.5 + 0.3 + 0.27 + 0.05) / 1.7 -> 66).
+    # mix (1-GPU pods): Fragmentation ties (0.5). Weights F 1 / R 0.3 / L 0.3 / B 0.03 / C 0.06
+    # (sum 1.69); R 1 and L 0.9 on both. Binpack a 1.0, b 0.5: 0.015 / 1.69 = 0.009 of the
+    # mean, below the 0..10 reply's resolution.
+    # Early (2 pods seen, fewer than EARLY_PODS): Consolidate a 1 (in use), b 0 (idle):
+    # a (0.5 + 0.3 + 0.27 + 0.03 + 0.06) / 1.69 = 0.686 -> 7, b (0.5 + 0.3 + 0.27 + 0.015)
+    # / 1.69 = 0.642 -> 6: the reply keeps b idle while the observed mix is a small sample.
+    # Trusted mix (EARLY_PODS reached, patched to 0 here): Consolidate 1 on both: a 1.16 /
+    # 1.69 = 0.686 -> 7, b (1.085 + 0.06) / 1.69 = 0.678 -> 7: a tie, and kube-scheduler's
+    # own scores decide.
+    from scheduler.policy.plugins import consolidate
+
     _add(ext, node_json("a", [gpu_json(0), gpu_json(1)]))
     _add(ext, node_json("b", [gpu_json(0), gpu_json(1)]))
     _add(ext, pod_json("o", {"nvidia.com/gpu": 1}, node="a", phase="Running"))
     scores = dict(ext.prioritize(pod_json("p", {"nvidia.com/gpu": 1}), ["a", "b"]))
-    assert scores["a"] == scores["b"]
+    assert (scores["a"], scores["b"]) == (7, 6)
+    monkeypatch.setattr(consolidate, "EARLY_PODS", 0)
+    scores = dict(ext.prioritize(pod_json("p", {"nvidia.com/gpu": 1}), ["a", "b"]))
+    assert scores["a"] == scores["b"] == 7
 
 
 def test_non_gpu_pod_passes_everything(ext) -> None:

@@ -1,0 +1,53 @@
+"""Score: while few pods have been seen, keep idle nodes idle (prefer nodes already in use).
+
+The fragmentation scorer judges a placement against the pods seen so far
+(`ClusterState.demand`). Early on that is a small sample: the FGD fill experiment loses about
+0.25 pp of the cluster when its target is the observed mix instead of the whole trace's, and
+nearly all of it in the first ~2,000 placements (benchmarks/RESULTS.md, "Leads for beating
+FGD", round 4). Opening an idle node is the commitment a poorly informed placement cannot take
+back cheaply: it breaks up a node that later, better-informed placements could have used whole.
+So while fewer than `EARLY_PODS` pods have been seen, a node whose usable GPUs are all idle
+scores 0 and every other node 1; after that (or with no demand kept at all) every node scores
+1, so the scorer only moves ties and near-ties in the first part of a fill.
+
+A node without usable GPUs scores 1 (it has no GPUs to keep whole).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scheduler.policy.capacity import gpu_used_fraction
+from scheduler.policy.interfaces import CycleState, Floats
+from scheduler.policy.model import ClusterState, Node, PodRequest
+
+EARLY_PODS = 2000  # pods seen before the observed mix is trusted (RESULTS.md, round 5)
+
+
+def early(state: ClusterState) -> bool:
+    """Whether the snapshot's demand is still a small sample (no demand kept: False)."""
+    return state.demand is not None and state.demand.pods < EARLY_PODS
+
+
+class Consolidate:
+    name = "Consolidate"
+
+    def __init__(self, args: None = None) -> None:
+        """Takes no settings (the registry's factory call)."""
+
+    def score(
+        self, state: ClusterState, pod: PodRequest, node: Node, cycle: CycleState | None = None
+    ) -> float:
+        if not early(state):
+            return 1.0
+        gpus = state.capacity(node.name).usable_gpus
+        idle = bool(gpus) and all(gpu_used_fraction(g) == 0.0 for g in gpus)
+        return 0.0 if idle else 1.0
+
+    def score_rows(self, cycle: CycleState) -> Floats | None:
+        if not early(cycle.state):
+            return np.ones(len(cycle.rows))
+        idx, r = cycle.index, cycle.rows
+        idle = (idx.n_usable[r] > 0) & (idx.used_sum[r] == 0.0)
+        out: Floats = np.where(idle, 0.0, 1.0)
+        return out
