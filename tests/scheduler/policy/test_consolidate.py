@@ -9,8 +9,11 @@ import math
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from packing.fgd import TaskShape
+from scheduler.policy.capacity import gpu_used_fraction
 from scheduler.policy.demand import DemandMix
 from scheduler.policy.framework import run_scores, score_breakdown
 from scheduler.policy.model import (
@@ -23,12 +26,15 @@ from scheduler.policy.model import (
     Placement,
 )
 from scheduler.policy.plugins.consolidate import EARLY_PODS
-from scheduler.policy.registry import build_profile
+from scheduler.policy.registry import build_profile, default_profile
 from tests.builders import pod
+from tests.scheduler.policy.batch_paths import plugin_values
+from tests.scheduler.policy.test_batch import clusters, share_requests
 
 T4 = "T4"  # a model outside the MIG catalogue, as in the Alibaba trace
 SHARE300 = GpuRequest("milli", 1, milli=300)
 ISOLATED = build_profile(weights={"Fragmentation": 1.0, "Consolidate": 0.06})
+DEFAULT = default_profile()
 
 
 def _node(name: str, gpus: int) -> Node:
@@ -96,3 +102,51 @@ def test_no_demand_kept_or_no_usable_gpus_scores_one() -> None:
     fast = run_scores(early, p, ["a", "cpu"], ISOLATED)
     slow = run_scores(early, p, ["a", "cpu"], replace(ISOLATED, batch=False))
     assert fast.levels == slow.levels
+
+
+@st.composite
+def plain_clusters(draw):
+    """1-4 T4 nodes of 0-4 GPUs, each GPU idle, shared (250 / 500 milli held) or held whole,
+    and, half the time, the strategy of test_batch (MIG, pools, grants without an index)."""
+    if draw(st.booleans()):
+        return draw(clusters())
+    nodes, allocs = {}, {}
+    for n in range(draw(st.integers(1, 4))):
+        nodes[f"n{n}"] = _node(f"n{n}", draw(st.integers(0, 4)))
+        for g in range(len(nodes[f"n{n}"].gpus)):
+            held = draw(st.sampled_from([0, 0, 250, 500, 1000]))
+            if held:
+                grant = GpuGrant(g) if held == 1000 else GpuGrant(g, milli=held)
+                allocs[f"u{n}-{g}"] = Allocation(
+                    f"d/u{n}-{g}", f"u{n}-{g}", Placement(f"n{n}", (grant,))
+                )
+    return ClusterState(nodes, allocs)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    plain_clusters(), share_requests, st.sampled_from([None, 1, EARLY_PODS - 1, EARLY_PODS]),
+    st.sampled_from([0, 16000]),
+)  # fmt: skip
+def test_batch_values_equal_the_per_node_method(base, req, seen, cpu) -> None:
+    """Property: with or without a demand log, early or not, Consolidate's batch values equal
+    its per-node score (0 exactly on the early phase's idle nodes), and the default profile's
+    batch scores equal the plugins' (1 point for float reassociation, as in test_batch)."""
+    mix = None if seen is None else DemandMix({TaskShape(cpu, 0, 0): seen}, 0.0, {}, seen)
+    state = replace(base, demand=mix)
+    p = pod(gpu=req, cpu_milli=cpu)
+    names = sorted(state.nodes)
+    values = plugin_values(state, p, names, ISOLATED)["Consolidate"]
+    for i, n in enumerate(names):
+        want = score_breakdown(state, p, n, ISOLATED)["Consolidate"]
+        assert want == (0.0 if mix is not None and seen < EARLY_PODS and _idle(state, n) else 1.0)
+        if values[i] == values[i]:  # NaN: an index `slow` row, left to the per-node path
+            assert values[i] == want
+    fast = run_scores(state, p, names, DEFAULT)
+    slow = run_scores(state, p, names, replace(DEFAULT, batch=False))
+    assert all(abs(a - b) <= 1 for a, b in zip(fast.ints, slow.ints, strict=True))
+
+
+def _idle(state: ClusterState, name: str) -> bool:
+    gpus = state.capacity(name).usable_gpus
+    return bool(gpus) and all(gpu_used_fraction(g) == 0.0 for g in gpus)
