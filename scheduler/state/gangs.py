@@ -3,7 +3,13 @@
 A plan's slots are held in the ledger under `slot_key(gang, i)` until a member binds to a slot
 on that node (the hold then moves to the member's UID). A gang that cannot be placed gets a
 short-lived failed record, so every node fails with a reason naming the gang, and planning is
-retried once it lapses. Everything expires: capacity is never held forever.
+retried once it lapses (`FAILED_RETRY_S`: member retries in between do not re-plan, so a
+retry storm costs one plan per gang per window) or as soon as capacity may have come back: the
+store drops every failed record when a pod holding GPUs leaves or a node change may add room
+(`scheduler.state.store`). Without that, kube-scheduler's retry 1 ms after the deletion that
+freed a gang's room, decided before this watch had the deletion, left the gang failed for the
+whole window (benchmarks/RESULTS.md, Digital twin, round 4). Everything expires: capacity is
+never held forever.
 
 The first gang that cannot be placed (priority, then the order gangs failed) also gets nodes
 kept for it: `scheduler.policy.gang.drain_budgets`, the nodes (with a GPU budget on each) where
@@ -34,7 +40,7 @@ from scheduler.policy.model import (
 )
 from scheduler.state.store import ClusterStore
 
-FAILED_RETRY_S = 5.0  # how long a failed plan stands before the next member retries
+FAILED_RETRY_S = 5.0  # how long a failed plan stands, unless capacity comes back first
 
 
 @dataclass(frozen=True, slots=True)
