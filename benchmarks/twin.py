@@ -68,6 +68,8 @@ def main() -> int:
     ap.add_argument("--real", type=Path, action="append", default=None,
                     help="with --model-seeds: a real run's twin.json (from --logs), placed "
                     "against the seeds' range")
+    ap.add_argument("--jitter", type=float, default=0.0, help="with --model-seeds: each seed "
+                    "also delays every arrival by up to this many trace seconds")
     ap.add_argument("--hold-before", action="store_true", help="with --model-seeds: the "
                     "Tessera model before failed gang plans ended at a departure")
     args = ap.parse_args()
@@ -139,7 +141,8 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
         w, speedup = workload(wname)
         for s in names:
             sp = seed_spread(s, w, seeds, speedup, args.volcano_period,
-                             hold_until_departure=not args.hold_before)  # fmt: skip
+                             hold_until_departure=not args.hold_before,
+                             jitter_s=args.jitter)  # fmt: skip
             for k in SPREAD_METRICS:
                 v = sp.values[k]
                 notes = []

@@ -15,7 +15,7 @@ simulated value or 30 trace seconds, whichever is larger; the same gangs complet
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -118,13 +118,27 @@ class Spread:
         return lo <= real <= hi
 
 
+def jittered(w: Workload, seed: int, jitter_s: float) -> Workload:
+    """`w` with each job's arrival later by a uniform draw in [0, `jitter_s`) trace seconds
+    (seeded): the real side creates and binds pods tens of milliseconds late, x speedup, so
+    two events the trace gives at one time may come in either order for real."""
+    if jitter_s <= 0:
+        return w
+    rng = random.Random(seed)
+    jobs = tuple(replace(j, arrival=j.arrival + rng.uniform(0.0, jitter_s)) for j in w.jobs)
+    return replace(w, jobs=jobs)
+
+
 def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
-                period_s: float = 1.0, hold_until_departure: bool = True) -> Spread:  # fmt: skip
-    """The model of `scheduler` on `w` once per seed (`simulate`)."""
+                period_s: float = 1.0, hold_until_departure: bool = True,
+                jitter_s: float = 0.0) -> Spread:  # fmt: skip
+    """The model of `scheduler` on `w` once per seed (`simulate`); `jitter_s` > 0: each seed
+    also draws the arrivals' jitter (`jittered`)."""
     values: dict[str, list[float]] = {k: [] for k in SPREAD_METRICS}
     gangs: list[int] = []
     for seed in seeds:
-        run = simulate(scheduler, w, seed, speedup, period_s, hold_until_departure)
+        ws = jittered(w, seed, jitter_s)
+        run = simulate(scheduler, ws, seed, speedup, period_s, hold_until_departure)
         for k in SPREAD_METRICS:
             values[k].append(_get(run.metrics, k))
         gangs.append(len(run.gangs_done))
