@@ -21,6 +21,7 @@ import json
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -28,6 +29,7 @@ from devcluster import binaries  # noqa: E402
 from devcluster.twin.compare import table  # noqa: E402
 from devcluster.twin.real import Binaries  # noqa: E402
 from devcluster.twin.run import parse_schedulers, twin_run  # noqa: E402
+from simulator.workloads.model import Workload  # noqa: E402
 from simulator.workloads.traces import load, tiresias  # noqa: E402
 
 WORKLOADS = {
@@ -37,7 +39,7 @@ WORKLOADS = {
 }
 
 
-def workload(name: str):  # type: ignore[no-untyped-def]
+def workload(name: str) -> tuple[Workload, float]:
     spec, speedup = WORKLOADS[name]
     if spec == "tiresias":
         csv = resources.files("simulator.workloads").joinpath("tiresias_60_job.csv")
@@ -150,7 +152,7 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
                     r = (doc.get("real") or {}).get(s)
                     if not isinstance(r, dict) or doc.get("speedup") != speedup:
                         continue
-                    x = r
+                    x: Any = r
                     for part in k.split("."):
                         x = x[part]
                     got = float(x)
