@@ -21,6 +21,7 @@ import json
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -28,6 +29,7 @@ from devcluster import binaries  # noqa: E402
 from devcluster.twin.compare import table  # noqa: E402
 from devcluster.twin.real import Binaries  # noqa: E402
 from devcluster.twin.run import parse_schedulers, twin_run  # noqa: E402
+from simulator.workloads.model import Workload  # noqa: E402
 from simulator.workloads.traces import load, tiresias  # noqa: E402
 
 WORKLOADS = {
@@ -37,7 +39,7 @@ WORKLOADS = {
 }
 
 
-def workload(name: str):  # type: ignore[no-untyped-def]
+def workload(name: str) -> tuple[Workload, float]:
     spec, speedup = WORKLOADS[name]
     if spec == "tiresias":
         csv = resources.files("simulator.workloads").joinpath("tiresias_60_job.csv")
@@ -61,8 +63,21 @@ def main() -> int:
                     help="keep each real fill's placements as DIR/fill-<scheduler>-<shape>.json")
     ap.add_argument("--fill-from", type=Path, action="append", default=None,
                     help="score the model against a saved real fill (no cluster is started)")
+    ap.add_argument("--model-seeds", type=int, default=None, help="no cluster: each model's "
+                    "metrics over seeds 0..N-1 (its random tie-breaks), min/median/max")
+    ap.add_argument("--volcano-period", type=float, default=1.0,
+                    help="with --model-seeds: Volcano's session period, wall seconds")
+    ap.add_argument("--real", type=Path, action="append", default=None,
+                    help="with --model-seeds: a real run's twin.json (from --logs), placed "
+                    "against the seeds' range")
+    ap.add_argument("--jitter", type=float, default=0.0, help="with --model-seeds: each seed "
+                    "also delays every arrival by up to this many trace seconds")
+    ap.add_argument("--hold-before", action="store_true", help="with --model-seeds: the "
+                    "Tessera model before failed gang plans ended at a departure")
     args = ap.parse_args()
     names = parse_schedulers(args.schedulers)
+    if args.model_seeds is not None:
+        return spread(args, names)
     if args.fill_from:
         return fill(args, names, None)
     k8s = binaries.build()
@@ -102,6 +117,52 @@ def main() -> int:
     print("\n".join(out_lines))
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def spread(args: argparse.Namespace, names: list[str]) -> int:
+    """Each model over seeds 0..N-1, and where each given real run lies in that range."""
+    from statistics import median
+
+    from devcluster.twin.compare import SPREAD_METRICS, seed_spread
+
+    if args.model_seeds < 1:
+        print("--model-seeds must be >= 1", file=sys.stderr)
+        return 2
+    reals = []
+    for path in args.real or []:
+        try:
+            reals.append((path, json.loads(path.read_text())))
+        except (OSError, ValueError) as exc:
+            print(f"--real {path}: {exc}", file=sys.stderr)
+            return 2
+    seeds = list(range(args.model_seeds))
+    print(f"{'workload':<13} {'scheduler':<9} {'metric':<20} {'min':>9} {'median':>9} "
+          f"{'max':>9}  real (in range? / within range +- tolerance?)")  # fmt: skip
+    for wname in args.workload or ["synthetic200", "tiresias"]:
+        w, speedup = workload(wname)
+        for s in names:
+            sp = seed_spread(s, w, seeds, speedup, args.volcano_period,
+                             hold_until_departure=not args.hold_before,
+                             jitter_s=args.jitter)  # fmt: skip
+            for k in SPREAD_METRICS:
+                v = sp.values[k]
+                notes = []
+                for path, doc in reals:
+                    r = (doc.get("real") or {}).get(s)
+                    if not isinstance(r, dict) or doc.get("speedup") != speedup:
+                        continue
+                    x: Any = r
+                    for part in k.split("."):
+                        x = x[part]
+                    got = float(x)
+                    notes.append(f"{path.parent.name}: {got:,.1f} "
+                                 f"({'in' if sp.strictly_within(k, got) else 'out'}/"
+                                 f"{'in' if sp.within(k, got) else 'OUT'})")  # fmt: skip
+                print(f"{wname:<13} {s:<9} {k:<20} {min(v):>9,.1f} {median(v):>9,.1f} "
+                      f"{max(v):>9,.1f}  {'; '.join(notes)}", flush=True)  # fmt: skip
+            print(f"{wname:<13} {s:<9} {'gangs completed':<20} {min(sp.gangs):>9} "
+                  f"{median(sp.gangs):>9} {max(sp.gangs):>9}", flush=True)  # fmt: skip
     return 0
 
 

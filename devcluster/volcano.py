@@ -77,11 +77,14 @@ def start_volcano(cluster: DevCluster, volcano_dir: Path) -> None:
         f"--healthz-address=127.0.0.1:{free_port()}", "--kube-api-qps=1000",
         "--kube-api-burst=2000",
     ])  # fmt: skip
-    sched = cluster.launch("vc-scheduler", [
+    argv = [
         str(volcano_dir / "vc-scheduler"), kc, "--leader-elect=false",
         f"--scheduler-conf={(volcano_dir / 'config' / 'volcano-scheduler.conf').resolve()}",
         f"--listen-address=127.0.0.1:{free_port()}", f"--healthz-address=127.0.0.1:{free_port()}",
-    ])  # fmt: skip
+    ]  # fmt: skip
+    if cluster.opts.scheduler_verbosity:  # a diagnostic run (the twin's VC_SCHEDULER_V_ENV)
+        argv.append(f"--v={cluster.opts.scheduler_verbosity}")
+    sched = cluster.launch("vc-scheduler", argv)
     sched.wait_ready(lambda: _queue_open(cluster), cluster.opts.ready_timeout_s)
 
 

@@ -26,6 +26,9 @@ from simulator.workloads.model import JobSpec, Workload
 
 # kube-scheduler's --v for a diagnostic run (its log is kept with --report); 0: its default.
 SCHEDULER_V_ENV = "TESSERA_TWIN_KUBE_SCHEDULER_V"
+# The same for vc-scheduler (3: a line per session's job tried and task bound; 4: why a job was
+# skipped, e.g. still Pending, not admitted by enqueue; 5: every node's predicate result).
+VC_SCHEDULER_V_ENV = "TESSERA_TWIN_VC_SCHEDULER_V"
 
 
 @dataclass
@@ -64,7 +67,7 @@ def run_real(
     opts = ClusterOptions(
         bin_dir=bins.k8s, scheduler=scheduler, volcano_dir=bins.volcano, kwok_bin=bins.kwok,
         tessera_env=tessera_env, work_dir=work_dir,
-        scheduler_verbosity=int(os.environ.get(SCHEDULER_V_ENV, "0") or 0),
+        scheduler_verbosity=_verbosity(scheduler),
     )  # fmt: skip
     cluster = DevCluster(opts)
     failed = True
@@ -81,6 +84,12 @@ def run_real(
         return out
     finally:
         cluster.close(keep=failed or keep_logs)
+
+
+def _verbosity(scheduler: str) -> int:
+    """The diagnostic --v for the scheduler under test (0: its default); a bad value: 0."""
+    text = os.environ.get(VC_SCHEDULER_V_ENV if scheduler == "volcano" else SCHEDULER_V_ENV, "")
+    return int(text) if text.strip().isdigit() else 0
 
 
 def _wait_tessera_nodes(cluster: DevCluster, n: int) -> None:

@@ -71,6 +71,16 @@ class Ledger:
                 self.touched.add(self._res.pop(k).placement.node)
             self.version += 1
 
+    def drop_failed_gangs(self) -> list[str]:
+        """Forget every failed plan (a record with a reason): capacity came back, so the next
+        member re-plans at once instead of reading the cached failure. The gangs dropped."""
+        gone = [n for n, g in self._gangs.items() if g.reason]
+        for n in gone:
+            del self._gangs[n]
+        if gone:
+            self.version += 1
+        return gone
+
     def gang(self, name: str, now: float) -> GangPlanRecord | None:
         rec = self._gangs.get(name)
         return rec if rec is not None and _alive(rec.expires_at, now) else None

@@ -12,6 +12,11 @@ document (milli over 1000, too deep...) is rejected, counted in `rejected_annota
 pod is charged by its requests instead. Pods are re-checked when their node's GPU inventory
 changes, so a pod folded before its node is checked once the node arrives.
 
+A failed gang plan (`scheduler.state.gangs`) is cached for a few seconds so member retries do
+not re-plan in a storm; the store drops every failed plan as soon as capacity may have come back:
+a pod that held GPUs leaves (deleted, Succeeded or Failed, or a reservation released by its
+deletion), a node arrives or changes in a way that may add room (`_may_add_room`), or a relist.
+
 Nodes carried in a request (full-Nodes mode) are folded only through `fold_request_node`, and only
 when they are new or newer (by `resourceVersion`) than what the watch gave.
 """
@@ -29,6 +34,7 @@ from scheduler.policy.model import (
     UNKNOWN_INDEX,
     Allocation,
     ClusterState,
+    Gpu,
     GpuGrant,
     Node,
     Placement,
@@ -207,6 +213,7 @@ class ClusterStore:
             self._keys.clear()
             self._min_members.clear()
             self._all_dirty = True
+            self.ledger.drop_failed_gangs()  # the cluster may differ: failed plans re-plan
             if ordered:
                 for o in objects:
                     self._add(o)
@@ -242,6 +249,8 @@ class ClusterStore:
             self._dirty.add(node.name)
             if old is None or _inventory(old) != _inventory(node):
                 self._recheck_pods_on(node.name)
+            if _may_add_room(old, node):
+                self.ledger.drop_failed_gangs()
             self._touch()
 
     def fold_request_node(self, obj: Mapping[str, Any]) -> bool:
@@ -316,6 +325,8 @@ class ClusterStore:
                 listener(pod)
         if alloc is not None or obj.phase in DONE_PHASES:
             self.ledger.release(pod.uid)  # the apiserver now speaks for this pod
+        if old is not None and old.allocation is not None and alloc is None:
+            self.ledger.drop_failed_gangs()  # it left (Succeeded/Failed): its room is free
         self._touch()
 
     def delete_pod(self, obj: Mapping[str, Any]) -> None:
@@ -328,7 +339,9 @@ class ClusterStore:
                 self._unindex(rec.request.node_name, uid)
                 self._mark(rec.allocation, None)
                 self._hold(uid, rec.allocation, None)
-            self.ledger.release(uid)
+            held = self.ledger.release(uid)
+            if held or (rec is not None and rec.allocation is not None):
+                self.ledger.drop_failed_gangs()  # its room is free: failed plans may fit now
             self._touch()
 
     def upsert_podgroup(self, obj: Mapping[str, Any], deleted: bool) -> None:
@@ -444,6 +457,30 @@ class ClusterStore:
     def min_member(self, gang: str) -> int | None:
         with self._lock:
             return self._min_members.get(gang)
+
+
+def _may_add_room(old: Node | None, new: Node) -> bool:
+    """A node change after which a failed gang plan may fit: a new node, a GPU it did not have
+    (or one whose MIG layout or health changed, either way), more static MIG slices of a
+    profile, labels changed (selectors), uncordoned, or more CPU or memory. Losing GPUs, a
+    cordon, or the annotation's timestamp alone (a heartbeat) is not one."""
+    if old is None:
+        return True
+    before = {_room_key(g) for g in old.gpus}
+    return (
+        any(_room_key(g) not in before for g in new.gpus)
+        or any(n > old.mig_pool.get(p, 0) for p, n in new.mig_pool.items())
+        or old.labels != new.labels
+        or (old.unschedulable and not new.unschedulable)
+        or new.cpu_milli > old.cpu_milli
+        or new.memory_bytes > old.memory_bytes
+    )
+
+
+def _room_key(g: Gpu) -> tuple[object, ...]:
+    """What of a GPU decides whether a pod fits on it (its load, which changes on every
+    telemetry refresh, only scores)."""
+    return (g.index, g.uuid, g.model, g.memory_mib, g.mig_enabled, g.instances, g.health)
 
 
 def _inventory(node: Node) -> tuple[tuple[int, str], ...]:

@@ -17,7 +17,8 @@ v1.37.2 (`pkg/scheduler/schedule_one.go`, `backend/queue`) and measured by `tess
    kube-scheduler when Tessera catches up (extenders have no queueing hints): the freed room
    is offered at the next cluster event or by the unschedulable-pods flush.
 3. A failed gang plan stands for `FAILED_RETRY_S` (5 s wall, `scheduler.state.gangs`): members
-   retried meanwhile fail without planning.
+   retried meanwhile fail without planning, until the extender sees a departure (its store
+   drops every failed plan then; `hold_until_departure`, off for the Tessera before that fix).
 
 All times here are trace seconds; the twin passes wall seconds x speedup.
 """
@@ -55,6 +56,7 @@ class KubeHost:
     flush_period_s: float = FLUSH_PERIOD_S
     flush_age_s: float = FLUSH_AGE_S
     late_departures: bool = True  # (2) above
+    hold_until_departure: bool = True  # (3) above: a departure the extender sees ends holds
     # Retry waiting pods in kube-scheduler's queue order (`queue_key`). Off: measured, it moved
     # gang waits toward the real ones on Tiresias but useful allocation 2 pp away (docs/twin.md).
     backoff_order: bool = False
@@ -64,11 +66,11 @@ class KubeHost:
     backoff_window_s: float = BACKOFF_WINDOW_S
 
     @classmethod
-    def scaled(cls, speedup: float, seed: int = 0) -> KubeHost:
+    def scaled(cls, speedup: float, seed: int = 0, hold_until_departure: bool = True) -> KubeHost:
         """Wall-clock constants as a run compressed `speedup` times sees them in trace time."""
         return cls(random.Random(seed), EXTENDER_WEIGHT, GANG_FAILED_HOLD_S * speedup,
-                   FLUSH_PERIOD_S * speedup, FLUSH_AGE_S * speedup, True, False, True,
-                   BACKOFF_INITIAL_S * speedup, BACKOFF_MAX_S * speedup,
+                   FLUSH_PERIOD_S * speedup, FLUSH_AGE_S * speedup, True, hold_until_departure,
+                   False, True, BACKOFF_INITIAL_S * speedup, BACKOFF_MAX_S * speedup,
                    BACKOFF_WINDOW_S * speedup)  # fmt: skip
 
     def pick(self, cluster: SimCluster, names: list[str], cpu_milli: int, memory_bytes: int,

@@ -12,7 +12,8 @@ model retries at each arrival and departure, as the plain policy does, and:
 - at a departure, first on the state before it (the extender has not seen it yet); if that
   pass bound anything, the binds' own events retry the rest at once, on the new state;
   otherwise the freed room waits for the next event or the leftover flush;
-- a gang whose plan failed is not planned again until `gang_failed_hold_s` later;
+- a gang whose plan failed is not planned again until `gang_failed_hold_s` later, or until
+  the extender sees a departure (`hold_until_departure`: the store drops failed plans then);
 - a retry is owed by the leftover flush (`KubeHost.flush_at`) when freed room or an expired
   plan failure was not yet offered to the pods waiting: the driver wakes the policy then
   (`wake_at`).
@@ -67,6 +68,8 @@ class TesseraKubePolicy(TesseraPolicy):
             self._started.pop(uid, None)
         if late:
             self._pending.freed = True
+            if self.host.hold_until_departure:
+                self._held_until.clear()  # the store drops every failed plan at a departure
         return bool(late)
 
     def schedule(self, now: float) -> list[Start]:
@@ -81,8 +84,10 @@ class TesseraKubePolicy(TesseraPolicy):
         if self._release():
             # Retried at once on the new state: pods whose rejection reason changed (kube-
             # scheduler writes the new reason into the pod; that update requeues it) and all
-            # after any bind (its events). A gang whose plan just failed on the old view is
-            # held: its members get the cached reason, the same text, so nothing requeues them.
+            # after any bind (its events). A gang whose plan just failed on the old view was
+            # held until now; with `hold_until_departure` the departure ended the hold and it
+            # plans again here, else its members get the cached reason, the same text, so
+            # nothing requeues them.
             blind = bool(self._held_until)
             out.extend(super().schedule(now))
             self._unoffered = blind

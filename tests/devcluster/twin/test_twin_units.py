@@ -7,10 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devcluster.kwok import DURATION_ANNOTATION, duration_value
-from devcluster.twin.compare import wait_tolerance
+from devcluster.twin.compare import Spread, seed_spread, wait_tolerance
 from devcluster.twin.metrics import real_metrics
 from devcluster.twin.objects import job_objects, node_for, pod_name
-from devcluster.twin.real import RealRun
+from devcluster.twin.real import RealRun, _verbosity
 from devcluster.twin.run import parse_schedulers, slice_jobs
 from devcluster.volcano import GROUP_ANNOTATION
 from scheduler.policy.model import GpuRequest
@@ -141,3 +141,45 @@ def test_twin_run_bad_input_exits_2_with_one_line(args, says):
     assert res.exit_code == 2
     lines = [x for x in (res.stderr or res.output).splitlines() if x.strip()]
     assert len(lines) == 1 and says in lines[0], lines
+
+
+@pytest.mark.parametrize(("metric", "values", "real", "strictly", "widened"), [
+    # Allocation: range 50-52 %, widened by 2 pp each side: 48-54.
+    ("allocated_pct_mean", [50.0, 52.0], 51.0, True, True),
+    ("allocated_pct_mean", [50.0, 52.0], 53.9, False, True),
+    ("allocated_pct_mean", [50.0, 52.0], 47.9, False, False),
+    # Waits: range 100-200 s; low end 100 - max(15, 30) = 70, high end 200 + max(30, 30) = 230.
+    ("queue_delay_s.p95", [100.0, 200.0], 229.0, False, True),
+    ("queue_delay_s.p95", [100.0, 200.0], 69.0, False, False),
+    # High end 1,000 + 150 (15 %) = 1,150.
+    ("queue_delay_s.p95", [500.0, 1_000.0], 1_149.0, False, True),
+    ("queue_delay_s.p95", [500.0, 1_000.0], 1_151.0, False, False),
+])  # fmt: skip
+def test_a_real_value_is_placed_against_the_models_seed_range(metric, values, real, strictly,
+                                                              widened):  # fmt: skip
+    sp = Spread("volcano", list(range(len(values))), {metric: values}, [1] * len(values))
+    assert sp.strictly_within(metric, real) is strictly
+    assert sp.within(metric, real) is widened
+
+
+def test_the_seed_spread_runs_the_model_once_per_seed():
+    w = generate(seed=3, jobs=6, nodes=2, mig_nodes=0)
+    sp = seed_spread("default", w, [0, 1, 2], 100.0)
+    assert sp.seeds == [0, 1, 2] and all(len(v) == 3 for v in sp.values.values())
+    assert len(sp.gangs) == 3
+
+
+@pytest.mark.parametrize(("env", "scheduler", "want"), [
+    ({"TESSERA_TWIN_VC_SCHEDULER_V": "4"}, "volcano", 4),
+    ({"TESSERA_TWIN_VC_SCHEDULER_V": "4"}, "tessera", 0),  # vc's knob is not kube-scheduler's
+    ({"TESSERA_TWIN_KUBE_SCHEDULER_V": "5"}, "default", 5),
+    ({"TESSERA_TWIN_KUBE_SCHEDULER_V": "5"}, "volcano", 0),
+    ({"TESSERA_TWIN_VC_SCHEDULER_V": "lots"}, "volcano", 0),  # not a number: the default
+])  # fmt: skip
+def test_the_diagnostic_verbosity_goes_to_the_scheduler_under_test(monkeypatch, env, scheduler,
+                                                                   want):  # fmt: skip
+    for k in ("TESSERA_TWIN_VC_SCHEDULER_V", "TESSERA_TWIN_KUBE_SCHEDULER_V"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert _verbosity(scheduler) == want

@@ -71,7 +71,7 @@ def test_once_the_kept_nodes_drain_the_gang_starts_there_and_the_keep_ends(ext, 
     small = pod_json("s", {"nvidia.com/gpu": 1})
     ext.store.apply(event(small))
     assert ext.filter(small, NODES).passed == ["c"]  # drained, still kept: no one slips in
-    clock.t += FAILED_RETRY_S + 1  # the failed record lapses; the next member re-plans
+    clock.t += FAILED_RETRY_S + 1  # (the deletions already dropped the failed record)
     r = ext.filter(ms[1], NODES)
     assert r.gang_outcome == "planned" and sorted(r.passed) == ["a", "b"]
     assert ext.gangs.keep is None

@@ -110,43 +110,63 @@ def _model(host: KubeHost) -> TesseraKubePolicy:
     return TesseraKubePolicy(NODES, host)
 
 
-def test_a_departure_is_seen_late_and_a_failed_gang_plan_stands() -> None:
+@pytest.mark.parametrize(("until_departure", "start"), [
+    # The store drops failed plans at a departure: the retry after the extender sees x and y
+    # leave plans the gang at once, 1,000, as the plain replay does.
+    (True, 1_000.0),
+    # The Tessera before that fix: the plan failed on the old view stands for the hold (500 s at
+    # speedup 100); nothing else happens, so the leftover flush retries it: first tick at or
+    # after 1,000 + 1,000 (age) = 3,000 (period 3,000), later than the hold's end at 1,500.
+    (False, 3_000.0),
+])  # fmt: skip
+def test_a_departure_is_seen_late_and_a_failed_gang_plan_stands_until_one_is_seen(
+    until_departure: bool, start: float
+) -> None:
     """Both nodes busy (8 GPUs each) until t=1,000; a 2 x 8 gang arrives at 10 and fails.
     At 1,000 both jobs end: kube-scheduler retries at once, the extender still sees them, the
-    plan fails again and stands for the hold (500 s at speedup 100). Nothing else happens, so
-    the leftover flush retries it: first tick at or after 1,000 + 1,000 (age) = 3,000 (period
-    3,000), later than the hold's end at 1,500. The plain replay starts it at 1,000."""
+    plan fails again. The plain replay starts it at 1,000."""
     jobs = (_job("x", 8), _job("y", 8), _job("gang", 8, pods=2, arrival=10.0))
     w = Workload("t", NODES, jobs, "test")
     plain = replay(w, TesseraPolicy(NODES, dynamic_mig=False))
-    model = replay(w, _model(KubeHost.scaled(100)), debug=True)
+    host = KubeHost.scaled(100, hold_until_departure=until_departure)
+    model = replay(w, _model(host), debug=True)
     assert plain.metrics["gang_wait_s"]["mean"] == pytest.approx(1_000.0 - 10.0)
-    assert model.metrics["gang_wait_s"]["mean"] == pytest.approx(3_000.0 - 10.0)
+    assert model.metrics["gang_wait_s"]["mean"] == pytest.approx(start - 10.0)
 
 
-def test_an_event_after_the_hold_retries_before_the_flush() -> None:
+@pytest.mark.parametrize(("until_departure", "start"), [
+    (True, 1_000.0),  # the departures at 1,000 end the hold: planned in the late pass
+    # Before the fix: held until 1,500; the 1-GPU pod's departure at 1,600, after the hold,
+    # starts the gang, before the flush at 3,000.
+    (False, 1_600.0),
+])  # fmt: skip
+def test_an_event_after_the_hold_retries_before_the_flush(until_departure: bool,
+                                                          start: float) -> None:  # fmt: skip
     """As above, plus a 1-GPU pod arriving at 1,000 on a third, 1-GPU node (it binds in the
-    late pass; its bind
-    retries the rest at once, but the gang's plan failed on the old view and stands until
-    1,500) and ending at 1,600: that departure, after the hold, starts the gang at 1,600,
-    before the flush at 3,000."""
+    late pass; its bind retries the rest at once) and ending at 1,600."""
     jobs = (_job("x", 8), _job("y", 8), _job("gang", 8, pods=2, arrival=10.0),
             _job("one", 1, arrival=1_000.0, duration=600.0))  # fmt: skip
-    policy = TesseraKubePolicy(NODES + (SMALL,), KubeHost.scaled(100))
-    model = replay(Workload("t", NODES + (SMALL,), jobs, "test"), policy, debug=True)
-    assert model.metrics["gang_wait_s"]["mean"] == pytest.approx(1_600.0 - 10.0)
-
-
-def test_without_the_hold_the_bind_retry_starts_the_gang_at_the_departure() -> None:
-    """The same with no failed-plan hold: the 1-GPU pod's bind at 1,000 retries the gang on the
-    new state at once."""
-    jobs = (_job("x", 8), _job("y", 8), _job("gang", 8, pods=2, arrival=10.0),
-            _job("one", 1, arrival=1_000.0, duration=600.0))  # fmt: skip
-    host = KubeHost.scaled(100)
-    host.gang_failed_hold_s = 0.0
+    host = KubeHost.scaled(100, hold_until_departure=until_departure)
     policy = TesseraKubePolicy(NODES + (SMALL,), host)
     model = replay(Workload("t", NODES + (SMALL,), jobs, "test"), policy, debug=True)
-    assert model.metrics["gang_wait_s"]["mean"] == pytest.approx(1_000.0 - 10.0)
+    assert model.metrics["gang_wait_s"]["mean"] == pytest.approx(start - 10.0)
+
+
+@pytest.mark.parametrize(("until_departure", "start"), [
+    # At 1,000 x leaves: the hold ends, the late pass re-plans on 8 free GPUs of 16 and fails
+    # (held to 1,500). At 1,100 y leaves: that departure ends the new hold, 16 free: 1,100.
+    (True, 1_100.0),
+    # Before the fix: the failure on the old view at 1,000 stands to 1,500 and the one at
+    # 1,100 is not re-planned (held); the leftover flush after 1,100 + 1,000 ticks at 3,000.
+    (False, 3_000.0),
+])  # fmt: skip
+def test_each_departure_ends_the_hold_set_at_the_one_before(until_departure: bool,
+                                                            start: float) -> None:  # fmt: skip
+    jobs = (_job("x", 8), _job("y", 8, duration=1_100.0),
+            _job("gang", 8, pods=2, arrival=10.0))  # fmt: skip
+    host = KubeHost.scaled(100, hold_until_departure=until_departure)
+    model = replay(Workload("t", NODES, jobs, "test"), _model(host), debug=True)
+    assert model.metrics["gang_wait_s"]["mean"] == pytest.approx(start - 10.0)
 
 
 _jobs = st.lists(
