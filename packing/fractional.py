@@ -175,8 +175,7 @@ def fits_per_gpu(
     free: np.ndarray, request: GpuShare, free_memory: np.ndarray | None = None
 ) -> np.ndarray:
     """Boolean (nodes, gpus): each GPU can take one unit of ``request``."""
-    ok = free >= max(request.milli, 0)
-    ok &= free != NO_GPU
+    ok = free >= max(request.milli, 0)  # NO_GPU (-1) is below any request: padding never fits
     if free_memory is not None and request.memory_mib:
         ok &= free_memory >= request.memory_mib
     return np.asarray(ok)
@@ -186,7 +185,10 @@ def fits(free: np.ndarray, request: GpuShare, free_memory: np.ndarray | None = N
     """Boolean per node: at least ``request.count`` of its GPUs can each take one unit."""
     if request.count == 0:
         return np.ones(free.shape[0], dtype=bool)
-    return np.asarray(fits_per_gpu(free, request, free_memory).sum(axis=1) >= request.count)
+    per_gpu = fits_per_gpu(free, request, free_memory)
+    if request.count == 1:
+        return np.asarray(per_gpu.any(axis=1))
+    return np.asarray(per_gpu.sum(axis=1) >= request.count)
 
 
 def best_gpu(free: np.ndarray, request: GpuShare) -> np.ndarray:

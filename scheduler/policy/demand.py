@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import count
+from typing import Any
 
 from packing.fgd import FragTable, TargetWorkload, TaskShape, typical_workload
 from scheduler.policy.records import MILLI_PER_GPU, PodRequest
@@ -87,6 +88,11 @@ class DemandMix:
 
     @cached_property
     def _tables(self) -> dict[tuple[tuple[str, ...], int], FragTable]:
+        return {}
+
+    @cached_property
+    def memo(self) -> dict[object, Any]:
+        """Values derived from this mix alone (and the key), for callers to memoise."""
         return {}
 
     @cached_property

@@ -44,6 +44,7 @@ class _RowMemo:
     values: npt.NDArray[Any]
     valid: npt.NDArray[np.bool_]
     since: int
+    shared: bool = False  # handed to a derived index (`updated()`): never changed in place
 
 
 @dataclass
@@ -249,14 +250,23 @@ class FleetIndex:
             return
         if len(self.log) != self.log_len:  # a derived index extended the shared list
             self.log = self.log[: self.log_len]
+        before = self.log_len
         self.log.extend(changed)
         self.log_len = len(self.log)
         self.memo = {}
+        n = len(self.alive)
+        rows = np.asarray(changed, np.intp)
+        for hit in self.row_memo.values():
+            # A memo current before these rows changed and held by this index alone: mark
+            # the rows stale in place, so `per_row` redoes them without copying the array.
+            if hit.since == before and not hit.shared and len(hit.valid) == n:
+                hit.valid[rows] = False
+                hit.since = self.log_len
         if self.log_len > REFRESH_LOG_ROWS:
             n = len(self.alive)
             memos: dict[object, _RowMemo] = {}
             for key, hit in self.row_memo.items():
-                if len(hit.valid) == n:
+                if len(hit.valid) == n and not hit.shared:
                     hit.valid[self.log[hit.since : self.log_len]] = False
                     hit.since = 0
                     memos[key] = hit
@@ -274,6 +284,8 @@ class FleetIndex:
             self.log = old.log[: old.log_len]
         self.log.extend(changed)
         self.log_len = len(self.log)
+        for hit in old.row_memo.values():
+            hit.shared = True  # `old.refresh` must not change it under this index
         self.row_memo = dict(old.row_memo)
 
     # ---- internals -----------------------------------------------------------------------

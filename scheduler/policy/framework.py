@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from scheduler.policy.interfaces import (
     MAX_LEVEL,
@@ -238,9 +239,8 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> list[float] | None:
         values = plugin.score_rows(cycle)
         if values is None:
             return None
-        gone = np.isnan(values)
-        left |= gone
-        acc += weight * np.clip(np.where(gone, 0.0, values), 0.0, 1.0)
+        left |= np.isnan(values)
+        acc += weight * _clamp_rows(values)
     known = cycle.known
     acc[~known] = 0.0
     out: list[float] = acc.tolist()
@@ -249,6 +249,13 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> list[float] | None:
         again = _node_sums(cycle, [cycle.names[i] for i in redo], profile)
         for i, v in zip(redo, again, strict=True):
             out[i] = v
+    return out
+
+
+def _clamp_rows(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """`_clamp` over an array: [0, 1], NaN (a row left to the per-node path) as 0 (fmax
+    drops the NaN)."""
+    out: npt.NDArray[np.float64] = np.minimum(np.fmax(values, 0.0), 1.0)
     return out
 
 

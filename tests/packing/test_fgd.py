@@ -155,3 +155,41 @@ def test_typical_workload_of_the_openb_default_trace(shared_dir):
     assert sum(w.weights) == pytest.approx(1.0)
     cpu_only = sum(p for s, p in zip(w.shapes, w.weights, strict=True) if s.gpu_milli == 0)
     assert 0.13 < cpu_only < 0.14  # CPU-only pods are part of the target workload
+
+
+def _fancy_frag(table: FragTable, total, cnt, big, cpu_left, model_idx):  # type: ignore[no-untyped-def]
+    """`frag_from_counts` as it read before the flat take: a 4-way fancy index."""
+    k = np.searchsorted(table.cpu_grid, cpu_left, side="right")
+    w = table.tab[model_idx[:, None], np.arange(len(table.milli))[None, :], cnt, k[:, None]]
+    return np.asarray(total - (w * big).sum(axis=1), dtype=np.float64)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from([1000, 2000, 4000]), st.sampled_from([250, 500, 1000]),
+                       st.integers(1, 4)), min_size=1, max_size=5),
+    st.integers(1, 8),
+    st.integers(0, 2**31 - 1),
+)  # fmt: skip
+def test_frag_from_counts_flat_take_equals_the_fancy_index(shapes, max_gpus, seed) -> None:
+    """Property: the flat take reads the same table cells as the 4-way fancy index, bit for
+    bit, for any counts 0..max_gpus, CPU (below, between and above the grid) and model."""
+    tasks = [TaskShape(c, m, min(n, max_gpus)) for c, m, n in shapes]
+    table = FragTable(typical_workload(tasks, 100.0), ("A", "B"), max_gpus=max_gpus)
+    rng = np.random.default_rng(seed)
+    rows, m = 7, len(table.milli)
+    cnt = rng.integers(0, max_gpus + 1, (rows, m))
+    big = rng.integers(0, 8000, (rows, m))
+    total = rng.integers(0, 8000, rows)
+    cpu = rng.integers(-1000, 10000, rows)
+    model = rng.integers(0, 2, rows).astype(np.intp)
+    got = table.frag_from_counts(total, cnt, big, cpu, model)
+    assert np.array_equal(got, _fancy_frag(table, total, cnt, big, cpu, model))
+
+
+def test_frag_from_counts_refuses_more_gpus_than_the_table() -> None:
+    table = FragTable(MIX, ("A",), max_gpus=2)
+    cnt = np.array([[3, 0]])  # 3 GPUs at the first threshold; the table stops at 2
+    with pytest.raises(PackingError, match="more than 2 GPUs"):
+        table.frag_from_counts(np.array([3000]), cnt, np.array([[3000, 0]]),
+                               np.array([8000]), np.array([0]))  # fmt: skip

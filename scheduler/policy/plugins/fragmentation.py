@@ -187,13 +187,13 @@ class FragmentationScore:
         key = ("fgd-counts", mix.serial, len(idx.keys))
         if key not in idx.row_memo:  # a new mix: drop the counts against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == ("fgd-counts",) and k != key)
-        base = idx.per_row(key, lambda rr: _fgd_counts(idx, rr, table))[cycle.rows]
-        take = every[cycle.rows]
-        inc = _fgd_increase(table, idx, cycle.rows, base, take, milli, cpu)
+        base = idx.per_row(key, lambda rr: _fgd_counts(idx, rr, table))
+        take = every.take(cycle.rows, axis=0)
+        inc, fits = _fgd_increase(table, idx, cycle.rows, base, take, milli, cpu)
         value = _logistic(inc, scale)
         if g is None:  # a CPU-only pod fits every node's GPUs
             return value
-        out: Floats = np.where(take.any(axis=1), value, 0.0)
+        out: Floats = np.where(fits, value, 0.0)
         return out
 
 
@@ -220,24 +220,26 @@ def _fgd_counts(idx: FleetIndex, r: Rows, table: FragTable) -> npt.NDArray[Any]:
 def _fgd_increase(
     table: FragTable, idx: FleetIndex, r: Rows, base: npt.NDArray[Any], take: Bools,
     milli: int, pod_cpu: int,
-) -> Floats:  # fmt: skip
-    """FGD's increase per row when the pod takes `milli` from each taken GPU (all taken GPUs
-    hold the same free milli: whole GPUs are idle, a share takes one GPU): only thresholds
-    between that value and the value after move, as in `FragTable.frag_after_share`."""
+) -> tuple[Floats, Bools]:  # fmt: skip
+    """FGD's increase per row `r` (`base`: every row's `_fgd_counts`) when the pod takes
+    `milli` from each taken GPU (all taken GPUs hold the same free milli: whole GPUs are idle,
+    a share takes one GPU): only thresholds between that value and the value after move, as in
+    `FragTable.frag_after_share`; and whether the pod's GPUs fit the row at all."""
     n = take.sum(axis=1)
-    pf = idx.plain_free[r].astype(np.int64)
-    v = np.where(take, pf, 0).max(axis=1, initial=0)[:, None]
+    k = n[:, None]
+    v = (idx.plain_free.take(r, axis=0) * take).max(axis=1, initial=0).astype(np.int64)[:, None]
     after = v - milli
     th = table.milli[None, :]
-    was, now = (v >= th) & (n[:, None] > 0), (after >= th) & (n[:, None] > 0)
-    k = n[:, None]
-    cnt = base["cnt"] - k * was + k * now
-    big = base["big"] - k * np.where(was, v, 0) + k * np.where(now, after, 0)
-    total = base["total"] - n * milli
-    model = idx.product[r].astype(np.intp)
-    frag = table.frag_from_counts(total, cnt, big, idx.cpu[r] - pod_cpu, model)
-    out: Floats = frag - base["frag"]
-    return out
+    was, now = v >= th, after >= th  # `now` implies `was`: after <= v
+    # A threshold in (after, v] loses the k taken GPUs and their v milli; one at or below
+    # `after` keeps them, with `milli` less each (a row taking nothing, k = 0, keeps all).
+    cnt = base["cnt"].take(r, axis=0) - k * (was & ~now)
+    big = base["big"].take(r, axis=0) - k * (np.where(was, v, 0) - np.where(now, after, 0))
+    total = base["total"].take(r) - n * milli
+    model = idx.product.take(r).astype(np.intp)
+    frag = table.frag_from_counts(total, cnt, big, idx.cpu.take(r) - pod_cpu, model)
+    out: Floats = frag - base["frag"].take(r)
+    return out, n > 0
 
 
 @lru_cache(maxsize=256)

@@ -33,8 +33,9 @@ class GpuFit:
         if req is None:
             return RowVerdicts.all_pass()
         ok, unres, exact, why, why_never = _fit(cycle.index, cycle.rows, req)
-        code = np.where(ok, Code.SUCCESS, np.where(unres, Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
-                                                   Code.UNSCHEDULABLE)).astype(np.int8)  # fmt: skip
+        code = np.full(len(ok), int(Code.UNSCHEDULABLE), np.int8)
+        code[unres] = int(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+        code[ok] = int(Code.SUCCESS)  # a row that fits passes, whatever `unres` says
         reasons = {Code.UNSCHEDULABLE: why, Code.UNSCHEDULABLE_AND_UNRESOLVABLE: why_never}
         return RowVerdicts(code, reasons, exact)
 
@@ -47,15 +48,16 @@ def _fit(idx: FleetIndex, r: Rows, req: GpuRequest) -> tuple[Bools, Bools, Bools
     unres: Bools
     k = req.count
     if req.kind == "whole":
-        pf = idx.plain_free[r]
+        pf = idx.plain_free.take(r, axis=0)  # `take`: the same rows as `[r]`, about 2x faster
         ok = (pf == MILLI_PER_GPU).sum(axis=1) >= k
         unres = (pf != NO_GPU).sum(axis=1) < k
         return (ok, unres, exact, f"fewer than {k} free whole GPU(s)",
                 f"fewer than {k} usable GPU(s) without MIG")  # fmt: skip
     if req.kind == "milli":
-        pf = idx.plain_free[r]
-        ok = np.asarray(((pf >= req.milli) & (idx.plain_mem[r] >= req.memory_mib)).any(axis=1))
-        roomy = (pf != NO_GPU) & (idx.plain_size[r] >= req.memory_mib)
+        pf = idx.plain_free.take(r, axis=0)
+        mem = idx.plain_mem.take(r, axis=0)
+        ok = np.asarray(((pf >= req.milli) & (mem >= req.memory_mib)).any(axis=1))
+        roomy = (pf != NO_GPU) & (idx.plain_size.take(r, axis=0) >= req.memory_mib)
         unres = np.asarray(np.logical_not(roomy.any(axis=1)))
         return (ok, unres, exact, f"no GPU has {req.milli} milli and {req.memory_mib} MiB free",
                 f"no usable GPU without MIG has {req.memory_mib} MiB")  # fmt: skip

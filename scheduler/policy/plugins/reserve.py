@@ -28,12 +28,22 @@ def _applies(state: ClusterState, pod: PodRequest) -> bool:
 def model_pressure(state: ClusterState, idx: FleetIndex) -> Floats:
     """Pressure per model code of the index (`idx.keys`), from the snapshot's demand and the
     usable GPUs of each model in the cluster."""
-    assert state.demand is not None
+    mix = state.demand
+    assert mix is not None
     alive = idx.alive
     gpus = np.bincount(idx.product[alive], weights=idx.n_usable[alive], minlength=len(idx.keys))
-    by_model = {k: int(gpus[c]) for c, k in enumerate(idx.keys) if k and gpus[c] > 0}
-    pressure = state.demand.pressure(by_model)
-    out: Floats = np.array([pressure.get(k, 0.0) if k else 0.0 for k in idx.keys])
+    # Memoised on the mix by the GPUs per model (they change only with the fleet's inventory).
+    key = (tuple(idx.keys), gpus.tobytes())
+    got = mix.memo.get(key)
+    if got is None:
+        by_model = {k: int(gpus[c]) for c, k in enumerate(idx.keys) if k and gpus[c] > 0}
+        pressure = mix.pressure(by_model)
+        got = np.array([pressure.get(k, 0.0) if k else 0.0 for k in idx.keys])
+        got.setflags(write=False)
+        if len(mix.memo) >= 8:
+            mix.memo.clear()
+        mix.memo[key] = got
+    out: Floats = got
     return out
 
 

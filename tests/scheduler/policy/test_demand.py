@@ -25,6 +25,7 @@ from scheduler.policy.model import (
     Node,
     Placement,
 )
+from scheduler.policy.plugins.reserve import model_pressure
 from scheduler.policy.registry import default_profile
 from tests.builders import pod
 
@@ -133,3 +134,22 @@ def test_demand_log_counts_each_pod_once_and_publishes_snapshots() -> None:
     # Snapshots are republished as the count grows by a quarter: the latest covers most pods.
     assert 41 * 3 // 4 <= log.mix().pods <= 41
     assert log.mix().serial != mix.serial
+
+
+def test_model_pressure_memoised_on_the_mix_follows_the_inventory() -> None:
+    # The same arithmetic as test_unconstrained_pods_...: 2 T4 + 2 V100 nodes x 2 GPUs, 2000 of
+    # 4000 milli accepting only V100: pressure(V100) = 2000/4000 x 8/4 = 1, T4 0. Asked again
+    # with the same GPUs per model: the memoised array. With one V100 node gone (C = 6,
+    # cap(V100) = 2): 2000/4000 x 6/2 = 1.5, a new entry, not the old value.
+    nodes = {n: _node(n, 2, V100 if n.startswith("v") else T4) for n in ("t1", "t2", "v1", "v2")}
+    mix = _mix((TaskShape(0, 1000, 1), 4), constrained={frozenset({V100}): 2000.0}, milli=4000.0)
+    state = ClusterState(nodes, demand=mix)
+    idx = state.fleet()
+    first = model_pressure(state, idx)
+    assert dict(zip(idx.keys, first.tolist(), strict=True)) == {"": 0.0, T4: 0.0, V100: 1.0}
+    assert model_pressure(state, idx) is first
+    smaller = ClusterState({n: v for n, v in nodes.items() if n != "v2"}, demand=mix)
+    idx2 = smaller.fleet()
+    got = dict(zip(idx2.keys, model_pressure(smaller, idx2).tolist(), strict=True))
+    assert got == pytest.approx({"": 0.0, T4: 0.0, V100: 1.5})
+    assert model_pressure(state, idx) is first  # both inventories memoised side by side

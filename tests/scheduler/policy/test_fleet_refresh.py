@@ -5,6 +5,7 @@ folded into them), also after a derived index extended the shared log."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -53,3 +54,45 @@ def test_index_refreshed_in_place_equals_fresh(fold, a, req, keep1, keep2, branc
         assert live.fleet() is idx
         _same_as_fresh(live, p, names)
         state = live
+
+
+@settings(max_examples=40, deadline=None)
+@given(clusters(), flags)
+def test_refresh_marks_a_memo_held_alone_stale_in_place_and_leaves_a_shared_one(a, keep) -> None:
+    """A per-row memo only this index holds is brought up to date in place after `refresh`
+    (the same array, only the touched rows computed again); one handed to a derived index by
+    `updated()` is never written by the owner's refresh: the owner computes a copy instead,
+    and the derived index still reads the values of its own state."""
+    nxt, touched = _dropped(a, keep)
+    idx = a.fleet()
+    calls: list[list[int]] = []
+
+    def free_total(owner):  # type: ignore[no-untyped-def]
+        def run(rows):  # type: ignore[no-untyped-def]
+            calls.append(rows.tolist())
+            pf = owner.plain_free[rows].astype(np.int64)
+            return np.where(pf < 0, 0, pf).sum(axis=1)
+
+        return run
+
+    alone = idx.per_row(("t",), free_total(idx))
+    live = ClusterState(nxt.nodes, nxt.allocations, _fleet={"fleet": idx})
+    idx.refresh(live.capacity(n) for n in touched)
+    calls.clear()
+    again = idx.per_row(("t",), free_total(idx))
+    assert again is alone  # no copy per refresh
+    assert sorted(x for c in calls for x in c) == sorted(idx.row[n] for n in touched)
+    fresh = ClusterState(nxt.nodes, nxt.allocations).fleet()
+    assert np.array_equal(again, free_total(fresh)(np.arange(len(fresh.alive))))
+
+    # Share the memo with a derived index, then refresh the owner back to `a`'s allocations.
+    derived = idx.updated([], [])
+    shared = derived.row_memo[("t",)]
+    before = shared.values.copy()
+    back = ClusterState(a.nodes, a.allocations, _fleet={"fleet": idx})
+    idx.refresh(back.capacity(n) for n in touched)
+    assert np.array_equal(shared.values, before) and shared.valid.all()
+    mine = idx.per_row(("t",), free_total(idx))
+    rebuilt = ClusterState(a.nodes, a.allocations).fleet()
+    assert np.array_equal(mine, free_total(rebuilt)(np.arange(len(rebuilt.alive))))
+    assert np.array_equal(derived.per_row(("t",), free_total(derived)), before)

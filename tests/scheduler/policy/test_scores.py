@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.policy.framework import MAX_SCORE, Profile, run_scores
+from scheduler.policy.framework import MAX_SCORE, Profile, _clamp, _clamp_rows, run_scores
 from scheduler.policy.model import Allocation, ClusterState, GpuGrant, GpuRequest, Placement
 from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.plugins.fragmentation import FragmentationScore
@@ -133,3 +134,20 @@ def test_build_profile_rejects_unknown_names() -> None:
         build_profile(filters=["Nope"])
     with pytest.raises(ValueError, match="must be a number >= 0"):
         build_profile(weights={"Binpack": -1})
+
+
+@pytest.mark.parametrize(
+    "value, clamped",
+    [
+        (0.25, 0.25),  # inside [0, 1]: unchanged
+        (-0.5, 0.0),  # below: 0
+        (1.75, 1.0),  # above: 1
+        (float("nan"), 0.0),  # a row left to the per-node path adds nothing here
+        (float("inf"), 1.0),
+        (float("-inf"), 0.0),
+    ],
+)
+def test_clamp_rows_matches_the_per_node_clamp(value: float, clamped: float) -> None:
+    got = _clamp_rows(np.array([value, 0.5]))
+    assert got.tolist() == [clamped, 0.5]
+    assert _clamp(value) == clamped  # the per-node clamp agrees
