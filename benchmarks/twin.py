@@ -74,6 +74,9 @@ def main() -> int:
                     "also delays every arrival by up to this many trace seconds")
     ap.add_argument("--hold-before", action="store_true", help="with --model-seeds: the "
                     "Tessera model before failed gang plans ended at a departure")
+    ap.add_argument("--kube-queue-order", action="store_true", help="with --model-seeds: "
+                    "`default` modelled behind kube-scheduler's queue order "
+                    "(kube-default-queued, twin only)")
     args = ap.parse_args()
     names = parse_schedulers(args.schedulers)
     if args.model_seeds is not None:
@@ -144,7 +147,8 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
         for s in names:
             sp = seed_spread(s, w, seeds, speedup, args.volcano_period,
                              hold_until_departure=not args.hold_before,
-                             jitter_s=args.jitter)  # fmt: skip
+                             jitter_s=args.jitter,
+                             kube_queue_order=args.kube_queue_order)  # fmt: skip
             for k in SPREAD_METRICS:
                 v = sp.values[k]
                 notes = []

@@ -21,6 +21,7 @@ import numpy as np
 
 from simulator.engine import Engine
 from simulator.policies.replay.kube_default import KubeDefaultPolicy
+from simulator.policies.replay.kube_default_queued import KubeDefaultQueuedPolicy
 from simulator.policies.replay.kube_host import KubeHost
 from simulator.policies.replay.tessera_kube import TesseraKubePolicy
 from simulator.policies.replay.volcano.config import VolcanoConfig
@@ -43,14 +44,19 @@ class SimRun:
 
 
 def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s: float = 1.0,
-               hold_until_departure: bool = True) -> ReplayPolicy:  # fmt: skip
+               hold_until_departure: bool = True,
+               kube_queue_order: bool = False) -> ReplayPolicy:  # fmt: skip
     """The model of `scheduler`; `period_s`: Volcano's session period in wall seconds (the
     real one, `devcluster.twin.period`, when measured); `hold_until_departure` False: the
-    Tessera whose failed gang plans stood 5 s whatever left (before the store dropped them)."""
+    Tessera whose failed gang plans stood 5 s whatever left (before the store dropped them);
+    `kube_queue_order`: `default` as `kube-default-queued` (kube-scheduler's queue order)."""
     if scheduler == "tessera":
         host = KubeHost.scaled(speedup, seed, hold_until_departure=hold_until_departure)
         return TesseraKubePolicy(w.nodes, host)
     if scheduler == "default":
+        if kube_queue_order:
+            return KubeDefaultQueuedPolicy(w.nodes, random.Random(seed),
+                                           KubeHost.scaled(speedup, seed))  # fmt: skip
         return KubeDefaultPolicy(w.nodes, random.Random(seed))
     if scheduler == "volcano":
         cfg = VolcanoConfig(schedule_period_s=period_s * speedup,
@@ -60,10 +66,12 @@ def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s:
 
 
 def simulate(scheduler: str, w: Workload, seed: int, speedup: float,
-             period_s: float = 1.0, hold_until_departure: bool = True) -> SimRun:  # fmt: skip
+             period_s: float = 1.0, hold_until_departure: bool = True,
+             kube_queue_order: bool = False) -> SimRun:  # fmt: skip
     """The simulator's driver on `w` (as `simulator.replay.driver.replay`), keeping which gangs
     started."""
-    policy = sim_policy(scheduler, w, seed, speedup, period_s, hold_until_departure)
+    policy = sim_policy(scheduler, w, seed, speedup, period_s, hold_until_departure,
+                        kube_queue_order)  # fmt: skip
     engine = Engine(np.random.default_rng(seed))
     run = _Run(w, policy, engine, 200)
     starts: list[float] = []
@@ -131,14 +139,15 @@ def jittered(w: Workload, seed: int, jitter_s: float) -> Workload:
 
 def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
                 period_s: float = 1.0, hold_until_departure: bool = True,
-                jitter_s: float = 0.0) -> Spread:  # fmt: skip
+                jitter_s: float = 0.0, kube_queue_order: bool = False) -> Spread:  # fmt: skip
     """The model of `scheduler` on `w` once per seed (`simulate`); `jitter_s` > 0: each seed
     also draws the arrivals' jitter (`jittered`)."""
     values: dict[str, list[float]] = {k: [] for k in SPREAD_METRICS}
     gangs: list[int] = []
     for seed in seeds:
         ws = jittered(w, seed, jitter_s)
-        run = simulate(scheduler, ws, seed, speedup, period_s, hold_until_departure)
+        run = simulate(scheduler, ws, seed, speedup, period_s, hold_until_departure,
+                       kube_queue_order)  # fmt: skip
         for k in SPREAD_METRICS:
             values[k].append(_get(run.metrics, k))
         gangs.append(len(run.gangs_done))
