@@ -49,7 +49,7 @@ def test_filter_passes_the_best_node_and_reserves_it() -> None:
     assert rq.passed == ["b"] and "free whole GPU" in rq.failed["a"]
     # kube-scheduler binds the node it was given; the reservation is confirmed, not redone.
     assert ext.bind("p", "default", "uid-default-p", "a") == ""
-    assert ext.binder.calls[0][3:] == ("a", r.reserved)  # type: ignore[attr-defined]
+    assert ext.binder.calls[0][3:] == ("a", r.reserved)  # type: ignore[union-attr]
 
 
 def test_pods_without_gpus_and_gang_members_are_left_to_kube_scheduler() -> None:
