@@ -180,7 +180,7 @@ def create_app(
         if not known.issuperset(ans.passed):  # gotcha 4: kube-scheduler fails the attempt
             stray = [n for n in ans.passed if n not in known]
             raise RuntimeError(f"core passed nodes not in the request: {stray[:3]}")
-        m.observe_filter(ans.failed, ans.unresolvable, len(ans.passed))
+        m.observe_filter(ans.failed, ans.unresolvable, len(ans.passed), ans.chosen_away)
         if ans.gang_outcome:
             m.gangs.labels(ans.gang_outcome).inc()
         passed_nodes = None

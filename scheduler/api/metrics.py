@@ -90,16 +90,24 @@ class ExtenderMetrics:
             r.register(_LiveCounters(counters))
 
     def observe_filter(
-        self, failed: Mapping[str, str], unresolvable: Mapping[str, str], passed: int
+        self,
+        failed: Mapping[str, str],
+        unresolvable: Mapping[str, str],
+        passed: int,
+        chosen_away: Mapping[str, str] | None = None,
     ) -> None:
+        """`chosen_away` (choose_in_filter's other feasible nodes, left out of the reply)
+        counts as failed, under its own reason label, as when it was sent."""
+        chosen_away = chosen_away or {}
         self.decisions.labels("passed").inc(passed)
-        if failed:
-            self.decisions.labels("failed").inc(len(failed))
+        if failed or chosen_away:
+            self.decisions.labels("failed").inc(len(failed) + len(chosen_away))
         if unresolvable:
             self.decisions.labels("unresolvable").inc(len(unresolvable))
         # Many nodes share one reason text: count texts (C speed), then label each text once.
         texts = collections.Counter(failed.values())
         texts.update(unresolvable.values())
+        texts.update(chosen_away.values())
         counts: dict[str, int] = {}
         for text, n in texts.items():
             key = reason_label(text)

@@ -25,6 +25,10 @@ class FilterResult(Mapping[str, Status]):
     error: str = ""  # the whole request failed (bad pod): every node fails with this
     gang_outcome: str | None = None  # "planned", "steered", "failed" or None (for metrics)
     reserved: Placement | None = None  # the hold made when exactly one node passed
+    # choose_in_filter: nodes that passed every filter but were not the one chosen, by name,
+    # with the reason naming the chosen node. Read as UNSCHEDULABLE like `failed`, counted by
+    # the metrics, but not sent in FailedNodes while a node passes (scheduler.api.app).
+    chosen_away: dict[str, str] = field(default_factory=dict)
     # The exact `Status` of nodes judged one by one (per-node reasons, ERROR codes).
     statuses: dict[str, Status] = field(default_factory=dict, repr=False, compare=False)
     names: Sequence[str] = field(default=(), repr=False, compare=False)  # input order
@@ -36,6 +40,8 @@ class FilterResult(Mapping[str, Status]):
             return got
         if name in self.failed:
             return Status(Code.UNSCHEDULABLE, (self.failed[name],))
+        if name in self.chosen_away:
+            return Status(Code.UNSCHEDULABLE, (self.chosen_away[name],))
         if name in self.unresolvable:
             return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (self.unresolvable[name],))
         if self._passed is None:
@@ -47,7 +53,8 @@ class FilterResult(Mapping[str, Status]):
     def __iter__(self) -> Iterator[str]:
         if self.names:
             return iter(dict.fromkeys(self.names))
-        return iter(dict.fromkeys([*self.passed, *self.failed, *self.unresolvable]))
+        return iter(dict.fromkeys([*self.passed, *self.failed, *self.chosen_away,
+                                   *self.unresolvable]))  # fmt: skip
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

@@ -35,8 +35,12 @@ def test_filter_passes_the_best_node_and_reserves_it() -> None:
     # test_extender.py::test_prioritize_leaves_a_fragmentation_tie_to_kube_scheduler).
     r = ext.filter(p, ["a", "b"])
     assert r.passed == ["a"]
-    assert r.failed["b"] == "choose_in_filter: tessera chose node a for this pod"
-    assert reason_label(r.failed["b"]) == "choose_in_filter"  # its own failures label
+    why = "choose_in_filter: tessera chose node a for this pod"
+    # b passed every filter: it is kept apart from the failures, so the reply can leave it
+    # out of FailedNodes (tests/scheduler/api/test_choose_reply.py), yet reads as failed.
+    assert r.chosen_away == {"b": why} and "b" not in r.failed
+    assert r["b"].message == why and r["b"].code.name == "UNSCHEDULABLE"
+    assert reason_label(why) == "choose_in_filter"  # its own failures label
     assert r.reserved is not None and [g.index for g in r.reserved.gpus] == [1]  # GPU 0 is o's
     # The next pod sees a's last GPU held: only b can take it.
     q = pod_json("q", {"nvidia.com/gpu": 1})
@@ -45,7 +49,7 @@ def test_filter_passes_the_best_node_and_reserves_it() -> None:
     assert rq.passed == ["b"] and "free whole GPU" in rq.failed["a"]
     # kube-scheduler binds the node it was given; the reservation is confirmed, not redone.
     assert ext.bind("p", "default", "uid-default-p", "a") == ""
-    assert ext.binder.calls[0][3:] == ("a", r.reserved)  # type: ignore[attr-defined]
+    assert ext.binder.calls[0][3:] == ("a", r.reserved)  # type: ignore[union-attr]
 
 
 def test_pods_without_gpus_and_gang_members_are_left_to_kube_scheduler() -> None:
