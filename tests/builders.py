@@ -106,6 +106,15 @@ def pod_json(
     }
 
 
+def gang_member_json(
+    name: str, requests: dict[str, Any], group: str, min_member: int, **kw: Any
+) -> dict[str, Any]:
+    """A pod of gang `group` (the coscheduling pod-group label) with Tessera's min-member
+    annotation; `kw` as `pod_json`."""
+    return pod_json(name, requests, labels={"scheduling.x-k8s.io/pod-group": group},
+                    annotations={"tessera.io/gang-min-member": str(min_member)}, **kw)  # fmt: skip
+
+
 def event(obj: dict[str, Any], kind: str = "ADDED") -> dict[str, Any]:
     return {"type": kind, "object": obj}
 

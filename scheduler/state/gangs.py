@@ -249,21 +249,22 @@ class GangCoordinator:
         return None if found is None else found[0].slots[found[1]]
 
     def claim(self, pod: PodRequest, node: str, now: float) -> None:
-        """Move a slot's hold to the member (caller holds the store lock and reserves it)."""
-        found = self._slot_index(pod, node, now)
+        """Move a slot's hold to the member (caller holds the store lock and reserves it): the
+        plan's slot on `node`, else, for a member bound off its plan, one open slot of its
+        request (`_off_plan_slot`)."""
+        found = self._slot_index(pod, node, now) or self._off_plan_slot(pod, now)
         if found is None:
-            self._off_plan(pod, now)
             return
         rec, i = found
         self.store.ledger.release(slot_key(rec.name, i))
         members = {**rec.members, pod.uid: i}
         self.store.ledger.set_gang(replace(rec, members=MappingProxyType(members)))
 
-    def _off_plan(self, pod: PodRequest, now: float) -> None:
-        """A member is placed on a node where its plan has no open slot for it: one open slot
-        of its request leaves the plan and that slot's hold is released (the member's own
-        reservation holds its GPUs now). Else the slot stays held for a member who will never
-        come, until the plan lapses (`ttl_s`, 120 s by default).
+    def _off_plan_slot(self, pod: PodRequest, now: float) -> tuple[GangPlanRecord, int] | None:
+        """The slot a member placed where its plan has no open slot for it gives up: the first
+        open slot of its request (the member's own reservation holds its GPUs now). Else that
+        slot stays held for a member who will never come, until the plan lapses (`ttl_s`, 120 s
+        by default).
 
         How it happens (measured, benchmarks/RESULTS.md Digital twin round 5): kube-scheduler
         filters member B while member A's bind is in flight, so both see the plan's two open
@@ -271,14 +272,9 @@ class GangCoordinator:
         (room enough). The slot on a stayed held: 4 of a's GPUs for 2,400 trace s at speedup
         20, and pods that fit a waited for it."""
         if pod.gang is None:
-            return
+            return None
         rec = self.store.ledger.gang(pod.gang.name, now)
         if rec is None or rec.reason or pod.uid in rec.members:
-            return
+            return None
         free = rec.open_slots(pod.gpu)
-        if not free:
-            return
-        i = free[0]
-        self.store.ledger.release(slot_key(rec.name, i))
-        members = {**rec.members, pod.uid: i}
-        self.store.ledger.set_gang(replace(rec, members=MappingProxyType(members)))
+        return (rec, free[0]) if free else None

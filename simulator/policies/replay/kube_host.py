@@ -68,10 +68,16 @@ class KubeHost:
     @classmethod
     def scaled(cls, speedup: float, seed: int = 0, hold_until_departure: bool = True) -> KubeHost:
         """Wall-clock constants as a run compressed `speedup` times sees them in trace time."""
-        return cls(random.Random(seed), EXTENDER_WEIGHT, GANG_FAILED_HOLD_S * speedup,
-                   FLUSH_PERIOD_S * speedup, FLUSH_AGE_S * speedup, True, hold_until_departure,
-                   False, True, BACKOFF_INITIAL_S * speedup, BACKOFF_MAX_S * speedup,
-                   BACKOFF_WINDOW_S * speedup)  # fmt: skip
+        return cls(
+            random.Random(seed),
+            gang_failed_hold_s=GANG_FAILED_HOLD_S * speedup,
+            flush_period_s=FLUSH_PERIOD_S * speedup,
+            flush_age_s=FLUSH_AGE_S * speedup,
+            hold_until_departure=hold_until_departure,
+            backoff_initial_s=BACKOFF_INITIAL_S * speedup,
+            backoff_max_s=BACKOFF_MAX_S * speedup,
+            backoff_window_s=BACKOFF_WINDOW_S * speedup,
+        )
 
     def pick(self, cluster: SimCluster, names: list[str], cpu_milli: int, memory_bytes: int,
              extender: list[int] | None) -> str:  # fmt: skip

@@ -23,16 +23,14 @@ import pytest
 
 import scheduler.state.gangs as gangs_mod
 from scheduler.state.gangs import FAILED_RETRY_S
-from tests.builders import event, gpu_json, node_json, pod_json
+from tests.builders import event, gang_member_json, gpu_json, node_json, pod_json
 
 GANG = "default/train"
 NODES = ["a", "b", "c"]
 
 
 def _member(name: str) -> dict:
-    return pod_json(name, {"nvidia.com/gpu": 4},
-                    labels={"scheduling.x-k8s.io/pod-group": "train"},
-                    annotations={"tessera.io/gang-min-member": "2"})  # fmt: skip
+    return gang_member_json(name, {"nvidia.com/gpu": 4}, "train", 2)
 
 
 def _busy(phase: str = "Running") -> dict:
@@ -128,9 +126,7 @@ def test_a_pod_that_held_a_reservation_frees_room_when_deleted(ext, clock) -> No
     s = _stranger()
     ext.store.apply(event(s))
     assert ext.filter(s, ["a", "b"]).passed == ["b"]
-    ms = [pod_json(f"w{i}", {"nvidia.com/gpu": 2},
-                   labels={"scheduling.x-k8s.io/pod-group": "train"},
-                   annotations={"tessera.io/gang-min-member": "2"}) for i in range(2)]  # fmt: skip
+    ms = [gang_member_json(f"w{i}", {"nvidia.com/gpu": 2}, "train", 2) for i in range(2)]
     for m in ms:
         ext.store.apply(event(m))
     assert ext.filter(ms[0], ["a", "b"]).gang_outcome == "failed"

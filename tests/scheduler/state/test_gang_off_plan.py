@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.builders import event, gpu_json, node_json, pod_json
+from tests.builders import event, gang_member_json, gpu_json, node_json, pod_json
 
 GANG = "default/g"
 
 
 def _member(i: int) -> dict:
-    return pod_json(f"w{i}", {"nvidia.com/gpu": 4},
-                    labels={"scheduling.x-k8s.io/pod-group": "g"},
-                    annotations={"tessera.io/gang-min-member": "2"})  # fmt: skip
+    return gang_member_json(f"w{i}", {"nvidia.com/gpu": 4}, "g", 2)
 
 
 def _split_plan(ext) -> list[dict]:
@@ -86,9 +84,7 @@ def test_an_off_plan_member_takes_a_slot_so_the_last_member_keeps_its_own(ext, c
     for n in ("a", "b"):
         ext.store.apply(event(node_json(n, [gpu_json(i) for i in range(8)])))
     ext.store.apply(event(pod_json("x", {"nvidia.com/gpu": 1}, node="a", phase="Running")))
-    ms = [pod_json(f"w{i}", {"nvidia.com/gpu": 2},
-                   labels={"scheduling.x-k8s.io/pod-group": "g"},
-                   annotations={"tessera.io/gang-min-member": "3"}) for i in range(3)]  # fmt: skip
+    ms = [gang_member_json(f"w{i}", {"nvidia.com/gpu": 2}, "g", 3) for i in range(3)]
     for m in ms:
         ext.store.apply(event(m))
     assert ext.filter(ms[0], ["a", "b"]).gang_outcome == "planned"
