@@ -263,7 +263,6 @@ class FleetIndex:
                 hit.valid[rows] = False
                 hit.since = self.log_len
         if self.log_len > REFRESH_LOG_ROWS:
-            n = len(self.alive)
             memos: dict[object, _RowMemo] = {}
             for key, hit in self.row_memo.items():
                 if len(hit.valid) == n and not hit.shared:
