@@ -4,9 +4,11 @@
 tries them from its active queue (priority, then when each last failed or was created) and,
 as that empties, from the backoff queue by expiry, so a pod that failed often waits behind
 newer ones (`KubeHost.queue_key`, the same order `tessera-static-kube` takes with
-`backoff_order`). Measured on the Tiresias slice (benchmarks/RESULTS.md, digital twin round
-5) it moves the model's p95 wait to the real kube-scheduler's; the bundled study keeps
-`kube-default` as it is.
+`backoff_order`); pods whose keys tie go in the order of their own last failure, so the order
+of one retry pass carries into the next (`KubeQueue`). Measured on the Tiresias slice
+(benchmarks/RESULTS.md, digital twin round 5) it moves the model's p95 wait to the real
+kube-scheduler's; with the tie order (round 6, read in a `--v=5` log) it also reproduces the
+20-job slice's partial-gang deadlock. The bundled study keeps `kube-default` as it is.
 """
 
 from __future__ import annotations

@@ -126,7 +126,9 @@ class TesseraKubePolicy(TesseraPolicy):
 
 class KubeQueue(PendingPods):
     """The waiting pods in the order kube-scheduler tries them (`KubeHost.queue_key`): each
-    job's failures (its first member stands for a gang) and when it last failed."""
+    job's failures (its first member stands for a gang) and when it last failed; pods whose
+    keys tie go in the order of their own last failure (or creation), as kube-scheduler's
+    queues compare each pod's timestamp, so a pass's order carries into the next pass."""
 
     def __init__(self, host: KubeHost) -> None:
         super().__init__()
@@ -134,15 +136,26 @@ class KubeQueue(PendingPods):
         self.now = 0.0
         self.fails: dict[str, int] = {}
         self.last: dict[str, float] = {}  # job -> last failure (creation before any)
+        # job -> task -> rank of the pod's last failure (its creation before any) among all.
+        self.stamp: dict[str, dict[int, int]] = {}
+        self._seq = 0
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
 
     def add(self, job: JobSpec, now: float) -> None:
         super().add(job, now)
         self.last.setdefault(job.uid, now)
+        stamps = self.stamp.setdefault(job.uid, {})
+        for i in range(job.replicas):
+            stamps[i] = self._next()
 
     def drop_job(self, uid: str) -> None:
         super().drop_job(uid)
         self.fails.pop(uid, None)
         self.last.pop(uid, None)
+        self.stamp.pop(uid, None)
 
     def keep(self, item: tuple[int, float, str, int]) -> None:
         super().keep(item)
@@ -150,6 +163,7 @@ class KubeQueue(PendingPods):
         if self.last.get(uid) != self.now or uid not in self.fails:  # once per pass
             self.fails[uid] = self.fails.get(uid, 0) + 1
             self.last[uid] = self.now
+        self.stamp.setdefault(uid, {})[item[3]] = self._next()
 
     def batch(self) -> list[tuple[tuple[int, float, str, int], bool]]:
         items = super().batch()
@@ -160,6 +174,6 @@ class KubeQueue(PendingPods):
             (neg_prio, arrival, uid, idx), _fresh = entry
             order = self.host.queue_key(self.now, -neg_prio, self.fails.get(uid, 0),
                                         self.last.get(uid, arrival))  # fmt: skip
-            return (*order, uid, idx)
+            return (*order, self.stamp.get(uid, {}).get(idx, 0), uid, idx)
 
         return sorted(items, key=key)
