@@ -122,6 +122,10 @@ class SimCluster:
         self.freed.add(node)
         self._touch(node)
 
+    def on_node(self, node: str) -> tuple[Allocation, ...]:
+        """The allocations held on `node` (bound or reserved)."""
+        return self._by_node.get(node, ())
+
     def _touch(self, node: str) -> None:
         self.changes += 1
         on = self._on_node.setdefault(node, {})

@@ -19,6 +19,12 @@ v1.37.2 (`pkg/scheduler/schedule_one.go`, `backend/queue`) and measured by `tess
 3. A failed gang plan stands for `FAILED_RETRY_S` (5 s wall, `scheduler.state.gangs`): members
    retried meanwhile fail without planning, until the extender sees a departure (its store
    drops every failed plan then; `hold_until_departure`, off for the Tessera before that fix).
+4. kube-scheduler's own filters run before the extender's: while no node has room for one
+   member on the device plugin's counters (`nvidia.com/gpu`), no member reaches the extender,
+   so the gang is not planned and cannot get nodes kept for it while they drain; a smaller
+   gang that does reach it takes the keep first (`gang_needs_host_fit`; measured in a `--v=5`
+   log: benchmarks/RESULTS.md, digital twin round 6). A gang whose failed plan still stands
+   is answered from that record and gets no keep either.
 
 All times here are trace seconds; the twin passes wall seconds x speedup.
 """
@@ -61,6 +67,9 @@ class KubeHost:
     # gang waits toward the real ones on Tiresias but useful allocation 2 pp away (docs/twin.md).
     backoff_order: bool = False
     flush_after_hold: bool = True  # a lapsed hold waits for an event or the flush (else: lapse)
+    # (4) A gang reaches the extender (is planned, may get nodes kept for it) only when one
+    # member passes kube-scheduler's own fit on some node; off: the model before round 6.
+    gang_needs_host_fit: bool = True
     backoff_initial_s: float = BACKOFF_INITIAL_S
     backoff_max_s: float = BACKOFF_MAX_S
     backoff_window_s: float = BACKOFF_WINDOW_S

@@ -14,6 +14,9 @@ model retries at each arrival and departure, as the plain policy does, and:
   otherwise the freed room waits for the next event or the leftover flush;
 - a gang whose plan failed is not planned again until `gang_failed_hold_s` later, or until
   the extender sees a departure (`hold_until_departure`: the store drops failed plans then);
+- a gang gets nodes kept for it (the first gang that does not fit, `TesseraPolicy._reserve`)
+  only when the extender planned it: not while its plan's failure stands, and not while no
+  node passes kube-scheduler's own fit for one member (`gang_needs_host_fit`, `host_fit`);
 - a retry is owed by the leftover flush (`KubeHost.flush_at`) when freed room or an expired
   plan failure was not yet offered to the pods waiting: the driver wakes the policy then
   (`wake_at`).
@@ -45,6 +48,8 @@ class TesseraKubePolicy(TesseraPolicy):
         self._wake: float | None = None
         self._queue = KubeQueue(host)
         self._pending = self._queue
+        self._nodes = {n.name: n for n in nodes}
+        self._unplanned: str | None = None  # the gang just tried without reaching the planner
 
     def submit(self, job: JobSpec, now: float) -> None:
         self._specs[job.uid] = job
@@ -114,9 +119,46 @@ class TesseraKubePolicy(TesseraPolicy):
             return None
         return [self._bind(job, idx, pod, p)]
 
+    def _pass(self, now: float) -> list[Start]:
+        self._unplanned = None
+        return super()._pass(now)
+
+    def _reserve(self, job: JobSpec, now: float) -> None:
+        """As `TesseraPolicy._reserve`, except for a gang the extender did not plan just now
+        (its failed plan stands, or no member passed kube-scheduler's own fit): the live
+        extender keeps nodes only for a gang whose plan it has just found infeasible."""
+        if self._unplanned == job.uid:
+            self._unplanned = None
+            return
+        super()._reserve(job, now)
+
+    def host_fit(self, job: JobSpec) -> bool:
+        """Whether one member passes kube-scheduler's NodeResourcesFit on some node, on
+        kube-scheduler's view (departures the extender has not seen yet are gone there): CPU,
+        memory and, for whole GPUs, the device plugin's `nvidia.com/gpu` counter (the node's
+        GPUs with MIG off less the whole GPUs held there). Shares ask `tessera.io/gpu-milli`,
+        which kube-scheduler ignores; MIG gangs are not checked (none in the bundled traces)."""
+        gpu, late = job.task.gpu, set(self._late)
+        for name, spec in self._nodes.items():
+            cpu, mem, whole = job.task.cpu_milli, job.task.memory_bytes, 0
+            for a in self.cluster.on_node(name):
+                task = self._specs[a.uid.rsplit("/", 1)[0]].task
+                if a.uid.rsplit("/", 1)[0] in late:
+                    cpu, mem = cpu - task.cpu_milli, mem - task.memory_bytes
+                elif all(g.profile is None and g.milli is None for g in a.placement.gpus):
+                    whole += len(a.placement.gpus)
+            if not self.cluster.fits_host(name, cpu, mem):
+                continue
+            if gpu is None or gpu.kind != "whole" or spec.gpus - spec.mig_gpus - whole >= gpu.count:
+                return True
+        return False
+
     def _place_gang(self, job: JobSpec, now: float,
                     kept: dict[str, int] | None = None) -> list[Start] | None:  # fmt: skip
-        if job.uid in self._held_until:
+        if job.uid in self._held_until or (self.host.gang_needs_host_fit
+                                           and not self.host_fit(job)):  # fmt: skip
+            if self.host.gang_needs_host_fit:
+                self._unplanned = job.uid
             return None
         placed = super()._place_gang(job, now, kept)
         if placed is None and self.host.gang_failed_hold_s > 0:

@@ -244,3 +244,50 @@ def test_the_queue_order_option_tries_a_fresh_gang_before_one_that_failed_often(
         policy.finish("y", 1_000.0)
         firsts[order] = {s.job for s in policy.schedule(1_000.0)}
     assert firsts == {False: {"old"}, True: {"new"}}
+
+
+@pytest.mark.parametrize(("host_fit", "h_wait", "g_wait"), [
+    # x holds 6 of a's 8 GPUs until 1,000, y 6 of b's until 2,000. G (2 x 8) arrives at 10: no
+    # node has 8 free on the nvidia.com/gpu counter, so kube-scheduler never asks the extender
+    # and G gets no nodes kept. H (3 x 2) arrives at 20: 2 free on a passes the host fit, the
+    # plan needs 6 of the 2 + 2 free: infeasible, and H gets the keep. At 1,000 a is free: H
+    # plans there and starts (wait 1,000 - 20 = 980); G starts when y and H leave at 2,000
+    # (wait 2,000 - 10 = 1,990).
+    (True, 980.0, 1_990.0),
+    # The model before round 6 planned G at 10 and kept a and b for it: H may not plan there
+    # and waits for G, which starts at 2,000 and ends at 3,000 (H: 3,000 - 20 = 2,980).
+    (False, 2_980.0, 1_990.0),
+])  # fmt: skip
+def test_a_gang_no_node_fits_on_the_counters_gets_no_nodes_kept(host_fit: bool, h_wait: float,
+                                                                g_wait: float) -> None:  # fmt: skip
+    jobs = (_job("x", 6), _job("y", 6, duration=2_000.0), _job("g", 8, pods=2, arrival=10.0),
+            _job("h", 2, pods=3, arrival=20.0))  # fmt: skip
+    policy = _model(KubeHost(random.Random(0), gang_needs_host_fit=host_fit))
+    engine = Engine(np.random.default_rng(0), debug=True)
+    run = _Run(Workload("t", NODES, jobs, "test"), policy, engine, 10)
+    run.start()
+    engine.invariant(policy.check)
+    engine.run()
+    assert run.rec.job_start["h"] - 20.0 == pytest.approx(h_wait)
+    assert run.rec.job_start["g"] - 10.0 == pytest.approx(g_wait)
+
+
+@pytest.mark.parametrize(("held", "late", "gpus", "want"), [
+    ((6, 6), False, 8, False),  # 2 free on a and on b: no node has 8
+    ((6, 6), False, 2, True),  # 2 free on a: one 2-GPU member fits
+    ((0, 6), False, 8, True),  # a idle: 8 free
+    # x (6 on a) has left but the extender has not seen it: kube-scheduler's counters have a
+    # idle (8 free), so a member passes its fit and the extender is asked.
+    ((6, 6), True, 8, True),
+])  # fmt: skip
+def test_host_fit_reads_the_gpu_counter_on_kube_schedulers_view(
+    held: tuple[int, int], late: bool, gpus: int, want: bool
+) -> None:
+    policy = _model(KubeHost(random.Random(0)))
+    for uid, n in zip(("x", "y"), held, strict=True):
+        if n:
+            policy.submit(_job(uid, n), 0.0)
+    assert len(policy.schedule(0.0)) == sum(1 for n in held if n)
+    if late:
+        policy.finish("x", 5.0)  # seen by kube-scheduler, not yet by the extender
+    assert policy.host_fit(_job("g", gpus, pods=2)) is want
