@@ -11,14 +11,34 @@ freed a gang's room, decided before this watch had the deletion, left the gang f
 whole window (benchmarks/RESULTS.md, Digital twin, round 4). Everything expires: capacity is
 never held forever.
 
-The first gang that cannot be placed (priority, then the order gangs failed) also gets nodes
-kept for it: `scheduler.policy.gang.drain_budgets`, the nodes (with a GPU budget on each) where
-it waits for the fewest busy GPUs to drain, recomputed at each retry so the set follows
-whichever nodes drain first. Until it starts, pods of its priority or lower go there only
-within the budget (`scheduler.policy.gang.within_budget`) and other gangs do not plan there;
-higher-priority pods are not kept out. This is the decision the replay simulator's tessera
-policy makes (`simulator.policies.replay.tessera`); without it a gang of whole nodes waited
-while smaller pods took every GPU that freed up (benchmarks/RESULTS.md, the bundled study).
+The first waiting gang that cannot be placed also gets nodes kept for it:
+`scheduler.policy.gang.drain_budgets`, the nodes (with a GPU budget on each) where it waits for
+the fewest busy GPUs to drain. Gangs wait in one order: priority (higher first), then the order
+the store first saw the gang's earliest member (`ClusterStore.first_seen`). Two paths give it:
+
+- `recover` (every few seconds, `cli.serve`): among the first `KEEP_EXAMINED` waiting gangs in
+  that order (no member bound, a member pending, no live plan), the first whose plan is
+  infeasible now and that `drain_budgets` can host on drained nodes gets the keep, taking it
+  from any later gang; the keeper's keep is renewed and its nodes recomputed each pass, so the
+  set follows whichever nodes drain first. A gang that fits now is passed over (kube-scheduler
+  places it); a keeper that fits now keeps its nodes, unrenewed, until it starts. This pass
+  needs no member to reach the extender: kube-scheduler's own NodeResourcesFit rejects a gang
+  of 8-GPU members on every node while the GPUs are busy, so such a gang never reaches
+  `filter`, and a keep given only there went to later, smaller gangs (benchmarks/RESULTS.md,
+  Digital twin, rounds 6 and 6b).
+- `ensure_plan` (a member's filter): a gang that fails to plan takes the keep when no live keep
+  exists, the keep is its own, or it ranks before the keeper; a gang ranking after the keeper
+  plans outside the kept nodes.
+
+Until the keeper starts, pods of its priority or lower go on its nodes only within the budget
+(`scheduler.policy.gang.within_budget`); higher-priority pods are not kept out. The keep ends
+when its gang gets a plan (it starts), when all its pods are deleted, when no drained set would
+host it, or when it lapses (`ttl_s`) unrenewed. The replay simulator's tessera policy keeps
+nodes for the first waiting gang in arrival order (`simulator.policies.replay.tessera`); the
+live order differs from it in that the extender sees a gang only once the watch delivers its
+pods, and only the first `KEEP_EXAMINED` waiting gangs are planned per pass. Without a keep a
+gang of whole nodes waited while smaller pods took every GPU that freed up
+(benchmarks/RESULTS.md, the bundled study).
 """
 
 from __future__ import annotations
@@ -38,9 +58,19 @@ from scheduler.policy.model import (
     PodRequest,
     slot_key,
 )
-from scheduler.state.store import ClusterStore
+from scheduler.state.store import DONE_PHASES, ClusterStore
 
 FAILED_RETRY_S = 5.0  # how long a failed plan stands, unless capacity comes back first
+# Waiting gangs `recover` plans per pass for the keep. Each plan may run CP-SAT up to its time
+# limit (1 s) and the pass comes every EXPIRE_EVERY_S (2 s): planning every waiting gang would
+# fall behind under a long queue. Only the first infeasible gang takes the keep, gangs that fit
+# now start and leave the front, so a few suffice; gangs no drained set could host are skipped
+# for NO_ROOM_RETRY_S so they do not hold the front.
+KEEP_EXAMINED = 4
+NO_ROOM_RETRY_S = 30.0
+LAST = 1 << 62  # the first-seen order of a gang none of whose pods the store holds yet
+
+Rank = tuple[int, int]  # (-priority, first-seen order of the earliest member): lower first
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +83,7 @@ class DrainKeep:
     priority: int
     expires_at: float
     members: frozenset[str]  # UIDs of its waiting pods: the keep ends when all are deleted
+    rank: Rank  # its place in the order gangs wait in (module docstring)
 
 
 class GangCoordinator:
@@ -68,6 +99,7 @@ class GangCoordinator:
         self.ttl_s = ttl_s
         self.telemetry = telemetry  # (D) live health/load, as the Extender's views get it
         self.keep: DrainKeep | None = None  # guarded by the store lock
+        self._no_room: dict[str, float] = {}  # gang -> until when `recover` passes it over
 
     def kept_from(self, pod: PodRequest, now: float) -> DrainKeep | None:
         """The nodes `pod` may not take because a waiting gang keeps them (None: none are).
@@ -108,6 +140,8 @@ class GangCoordinator:
             if self.telemetry is not None:  # (D) the same live health/load as filter views
                 snap = self.telemetry(snap)
             keep = self.kept_from(pod, now)
+            if keep is not None and self._rank(name, pod.priority) < keep.rank:
+                keep = None  # it waits before the keeper: not kept out
             names = [n for n in sorted(snap.nodes) if keep is None or n not in keep.nodes]
             plan = plan_members(snap, members, names, self.profile, gang=name)
             kept = self._drain_targets(snap, members, pod, now) if plan.status == "infeasible" \
@@ -119,7 +153,9 @@ class GangCoordinator:
                     reason = plan.reason
                     if kept:
                         uids = frozenset(m.uid for m in members)
-                        self.keep = DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids)
+                        rank = self._rank(name, pod.priority)
+                        self.keep = DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids,
+                                              rank)  # fmt: skip
                         reason += f"; nodes kept for it while they drain: {', '.join(sorted(kept))}"
                     elif self.keep is not None and self.keep.gang == name:
                         self.keep = None  # not even drained nodes would host it now
@@ -144,36 +180,108 @@ class GangCoordinator:
         """
         first: dict[str, PodRequest] = {}  # gang -> its first waiting member (by key)
         bound: dict[str, int] = {}
+        order: dict[str, int] = {}  # gang -> first-seen order of its earliest pod
+        pending: set[str] = set()  # gangs with a pod waiting in the Pending phase
         for rec in self.store.pods():
             pod = rec.request
             if pod.gang is None:
                 continue
             name = pod.gang.name
+            order[name] = min(order.get(name, LAST), rec.order)
             if pod.node_name is not None:
                 bound[name] = bound.get(name, 0) + 1
-            elif name not in first or pod.key < first[name].key:
+                continue
+            if name not in first or pod.key < first[name].key:
                 first[name] = pod
+            if rec.seen.phase not in DONE_PHASES:
+                pending.add(name)
         planned = []
         for name, pod in sorted(first.items()):
             assert pod.gang is not None
             partly = 0 < bound.get(name, 0) < pod.gang.min_member
             if partly and self.ensure_plan(pod, now) == "planned":
                 planned.append(name)
+        waiting = {n: first[n] for n in pending if n not in bound}
+        self._keep_first_waiting(waiting, {n: (-p.priority, order[n]) for n, p in waiting.items()},
+                                 now)  # fmt: skip
         return planned
+
+    def _keep_first_waiting(
+        self, waiting: dict[str, PodRequest], ranks: dict[str, Rank], now: float
+    ) -> None:
+        """Give the keep to the first waiting gang (by `ranks`) that does not fit now and that
+        drained nodes would host, renewing it when it is the keeper's; see the module
+        docstring. `waiting`: gang -> a waiting member (no member bound, one pending)."""
+        with self.store.lock:
+            if self.keep is not None and self.keep.gang not in waiting:
+                self.keep = None  # it started, or none of its pods waits any more
+            self._no_room = {g: t for g, t in self._no_room.items() if g in waiting and t > now}
+        examined = 0
+        for name in sorted(waiting, key=lambda g: (ranks[g], g)):
+            if examined >= KEEP_EXAMINED:
+                return
+            pod, rank = waiting[name], ranks[name]
+            with self.store.lock:
+                keep = self.keep
+                if keep is not None and keep.expires_at <= now:
+                    keep = self.keep = None
+                if keep is not None and keep.gang != name and keep.rank < rank:
+                    return  # an earlier gang keeps nodes: no later one may take them
+                rec = self.store.ledger.gang(name, now)
+                if (rec is not None and not rec.reason) or name in self._no_room:
+                    continue  # a live plan steers it / no drained set hosts it (for a while)
+                members = self._members(pod)
+                snap = self.store.snapshot(now)
+            if not members:
+                continue
+            if self.telemetry is not None:  # (D) the same live health/load as ensure_plan
+                snap = self.telemetry(snap)
+            examined += 1
+            names = sorted(snap.nodes)
+            mine = keep is not None and keep.gang == name
+            if plan_members(snap, members, names, self.profile, gang=name).status != "infeasible":
+                if mine:
+                    return  # it fits now: it keeps its nodes (unrenewed) until it starts
+                continue  # kube-scheduler places it
+            kept = drain_budgets(snap, members, names, self.profile)
+            with self.store.lock:
+                cur = self.keep
+                if cur is not None and cur.gang != name and cur.expires_at > now \
+                        and cur.rank < rank:  # fmt: skip
+                    return  # an earlier gang took the keep meanwhile (at its filter)
+                if not kept:
+                    self._no_room[name] = now + NO_ROOM_RETRY_S
+                    if cur is not None and cur.gang == name:
+                        self.keep = None  # not even drained nodes would host it now
+                    continue
+                uids = frozenset(m.uid for m in members)
+                self.keep = DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids, rank)
+            return
+
+    def _rank(self, gang: str, priority: int) -> Rank:
+        """Where `gang` (with `priority`) waits: (-priority, first-seen order of its earliest
+        pod in the store); lower goes first."""
+        with self.store.lock:
+            orders = [
+                r.order for r in self.store.pods()
+                if r.request.gang is not None and r.request.gang.name == gang
+            ]  # fmt: skip
+        return (-priority, min(orders, default=LAST))
 
     def _drain_targets(
         self, snap: ClusterState, members: list[PodRequest], pod: PodRequest, now: float
     ) -> dict[str, int] | None:
         """Nodes to keep for this gang, when it is the one to keep them for: no live keep, the
-        keep is its own (recomputed: follow whichever nodes drain first), or it outranks the
-        keeper. None when another gang keeps nodes or none would host it even drained."""
+        keep is its own (recomputed: follow whichever nodes drain first), or it ranks before
+        the keeper. None when an earlier gang keeps nodes or none would host it even drained."""
         assert pod.gang is not None
         with self.store.lock:
             keep = self.keep
             if keep is not None and keep.expires_at <= now:
                 keep = None
-        if keep is not None and keep.gang != pod.gang.name and pod.priority <= keep.priority:
-            return None
+        other = keep is not None and keep.gang != pod.gang.name
+        if other and keep is not None and self._rank(pod.gang.name, pod.priority) >= keep.rank:
+            return None  # it waits after the keeper
         return drain_budgets(snap, members, sorted(snap.nodes), self.profile) or None
 
     def _members(self, pod: PodRequest) -> list[PodRequest]:

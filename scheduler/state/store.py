@@ -17,6 +17,9 @@ not re-plan in a storm; the store drops every failed plan as soon as capacity ma
 a pod that held GPUs leaves (deleted, Succeeded or Failed, or a reservation released by its
 deletion), a node arrives or changes in a way that may add room (`_may_add_room`), or a relist.
 
+Each pod record carries the order the store first saw its UID (`first_seen`; kept for a known
+UID across relists): waiting gangs are ranked by it (`scheduler.state.gangs`).
+
 Nodes carried in a request (full-Nodes mode) are folded only through `fold_request_node`, and only
 when they are new or newer (by `resourceVersion`) than what the watch gave.
 """
@@ -61,6 +64,7 @@ class PodRecord:
     seen: PodSeen
     allocation: Allocation | None
     problem: str = ""
+    order: int = 0  # when the store first saw this UID (`ClusterStore.first_seen`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,8 @@ class ClusterStore:
         self._keys: dict[str, str] = {}  # "ns/name" -> UID
         self._pods_on: dict[str, set[str]] = {}  # spec.nodeName -> UIDs (for re-checks)
         self._min_members: dict[str, int] = {}
+        self._order = 0  # the last first-seen number given (`first_seen`)
+        self._relisted: dict[str, int] = {}  # during a relist: UID -> its number before it
         self.ledger = Ledger()
         self._version = 0
         self._snap: ClusterState | None = None
@@ -202,6 +208,8 @@ class ClusterStore:
         caller gives every PodGroup before any pod, so each object is folded as it comes and
         none is held past its turn (`scheduler.kube.compact.one_by_one` feeds it so)."""
         with self._lock:
+            # A pod the store knew keeps its first-seen number across the relist.
+            self._relisted = {uid: rec.order for uid, rec in self._pods.items()}
             self._nodes.clear()
             self._node_versions.clear()
             self._nodes_view = None
@@ -214,17 +222,20 @@ class ClusterStore:
             self._min_members.clear()
             self._all_dirty = True
             self.ledger.drop_failed_gangs()  # the cluster may differ: failed plans re-plan
-            if ordered:
-                for o in objects:
-                    self._add(o)
-            else:
-                objs = list(objects)
-                for o in objs:  # PodGroups first: pods read their minMember
-                    if o.get("kind") in POD_GROUP_KINDS:
-                        self.upsert_podgroup(o, False)
-                for o in objs:
-                    if o.get("kind") not in POD_GROUP_KINDS:
-                        self.apply({"type": "ADDED", "object": o})
+            try:
+                if ordered:
+                    for o in objects:
+                        self._add(o)
+                else:
+                    objs = list(objects)
+                    for o in objs:  # PodGroups first: pods read their minMember
+                        if o.get("kind") in POD_GROUP_KINDS:
+                            self.upsert_podgroup(o, False)
+                    for o in objs:
+                        if o.get("kind") not in POD_GROUP_KINDS:
+                            self.apply({"type": "ADDED", "object": o})
+            finally:
+                self._relisted = {}
             self._touch()
 
     def _add(self, obj: Mapping[str, Any]) -> None:
@@ -317,7 +328,14 @@ class ClusterStore:
             self._unindex(old.request.node_name, pod.uid)
         if pod.node_name:
             self._pods_on.setdefault(pod.node_name, set()).add(pod.uid)
-        self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem)
+        if old is not None:
+            order = old.order
+        else:
+            order = self._relisted.get(pod.uid, 0)
+            if not order:
+                self._order += 1
+                order = self._order
+        self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem, order)
         self._hold(pod.uid, old.allocation if old is not None else None, alloc)
         self._keys[pod.key] = pod.uid
         if old is None:
@@ -437,6 +455,14 @@ class ClusterStore:
     def pods(self) -> list[PodRecord]:
         with self._lock:
             return list(self._pods.values())
+
+    def first_seen(self, uid: str) -> int | None:
+        """When the store first saw pod `uid`: 1 for the first UID, then one more per new
+        UID, kept for a known UID across relists (None: not in the store). The order gangs
+        wait in (`scheduler.state.gangs`)."""
+        with self._lock:
+            rec = self._pods.get(uid)
+            return None if rec is None else rec.order
 
     def gang_pods(self, gang: str) -> list[PodRequest]:
         with self._lock:
