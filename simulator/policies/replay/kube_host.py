@@ -25,6 +25,12 @@ v1.37.2 (`pkg/scheduler/schedule_one.go`, `backend/queue`) and measured by `tess
    gang that does reach it takes the keep first (`gang_needs_host_fit`; measured in a `--v=5`
    log: benchmarks/RESULTS.md, digital twin round 6). A gang whose failed plan still stands
    is answered from that record and gets no keep either.
+5. The extender's periodic pass (`GangCoordinator.recover`, every `EXPIRE_EVERY_S`, 2 s wall,
+   `cli.serve`) gives the keep to the first waiting gang (priority, then arrival) that does not
+   fit now and that drained nodes would host, whether or not a member reaches the extender;
+   it examines at most `KEEP_EXAMINED` gangs per pass and passes over a gang no drained set
+   hosts for `NO_ROOM_RETRY_S` (`keep_pass_s`; 0: the model before round 6b, where only (4)
+   gave the keep). At a member's filter an earlier gang takes the keep from a later one.
 
 All times here are trace seconds; the twin passes wall seconds x speedup.
 """
@@ -50,6 +56,9 @@ FLUSH_PERIOD_S = 30.0  # PriorityQueue.Run: flushUnschedulableEntitiesLeftover e
 FLUSH_AGE_S = 10.0  # the twin's --pod-max-in-unschedulable-pods-duration
 BACKOFF_INITIAL_S, BACKOFF_MAX_S = 1.0, 10.0  # podInitialBackoffSeconds, podMaxBackoffSeconds
 BACKOFF_WINDOW_S = 1.0  # backoffQOrderingWindowDuration: expiries truncated to whole seconds
+KEEP_PASS_S = 2.0  # cli.serve.EXPIRE_EVERY_S: GangCoordinator.recover's period (wall seconds)
+KEEP_EXAMINED = 4  # scheduler.state.gangs.KEEP_EXAMINED: gangs planned per pass
+NO_ROOM_RETRY_S = 30.0  # scheduler.state.gangs.NO_ROOM_RETRY_S (wall seconds)
 
 
 @dataclass
@@ -70,6 +79,10 @@ class KubeHost:
     # (4) A gang reaches the extender (is planned, may get nodes kept for it) only when one
     # member passes kube-scheduler's own fit on some node; off: the model before round 6.
     gang_needs_host_fit: bool = True
+    # (5) The periodic keep pass, every `keep_pass_s` (0: off, the model before round 6b).
+    keep_pass_s: float = KEEP_PASS_S
+    keep_examined: int = KEEP_EXAMINED
+    no_room_retry_s: float = NO_ROOM_RETRY_S
     backoff_initial_s: float = BACKOFF_INITIAL_S
     backoff_max_s: float = BACKOFF_MAX_S
     backoff_window_s: float = BACKOFF_WINDOW_S
@@ -86,6 +99,8 @@ class KubeHost:
             backoff_initial_s=BACKOFF_INITIAL_S * speedup,
             backoff_max_s=BACKOFF_MAX_S * speedup,
             backoff_window_s=BACKOFF_WINDOW_S * speedup,
+            keep_pass_s=KEEP_PASS_S * speedup,
+            no_room_retry_s=NO_ROOM_RETRY_S * speedup,
         )
 
     def pick(self, cluster: SimCluster, names: list[str], cpu_milli: int, memory_bytes: int,

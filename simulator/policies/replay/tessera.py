@@ -132,7 +132,7 @@ class TesseraPolicy:
             if placed is None:
                 failed.add((shape, fresh))
                 self._keep(job, idx, item, gang_start)
-                if gang_start and self._kept is None and self.reserve_for_gangs:
+                if gang_start and self.reserve_for_gangs and self._may_take_keep(job):
                     self._reserve(job, now)
                 continue
             if self._kept is not None and self._kept[0] == uid:
@@ -158,6 +158,11 @@ class TesseraPolicy:
         if nodes:
             self._kept = (job.uid, nodes)
             self._kept_priority = job.priority
+
+    def _may_take_keep(self, job: JobSpec) -> bool:
+        """Whether a gang that just failed to start may get the nodes kept: here only when
+        none are kept (the first gang that failed keeps them until it starts)."""
+        return self._kept is None
 
     def _excluded(self, job: JobSpec) -> dict[str, int]:
         if self._kept is None or self._kept[0] == job.uid or job.priority > self._kept_priority:

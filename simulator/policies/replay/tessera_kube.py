@@ -14,9 +14,16 @@ model retries at each arrival and departure, as the plain policy does, and:
   otherwise the freed room waits for the next event or the leftover flush;
 - a gang whose plan failed is not planned again until `gang_failed_hold_s` later, or until
   the extender sees a departure (`hold_until_departure`: the store drops failed plans then);
-- a gang gets nodes kept for it (the first gang that does not fit, `TesseraPolicy._reserve`)
-  only when the extender planned it: not while its plan's failure stands, and not while no
-  node passes kube-scheduler's own fit for one member (`gang_needs_host_fit`, `host_fit`);
+- a gang gets nodes kept for it at a member's filter (`TesseraPolicy._reserve`) only when the
+  extender planned it: not while its plan's failure stands, and not while no node passes
+  kube-scheduler's own fit for one member (`gang_needs_host_fit`, `host_fit`); there it takes
+  them when none are kept, or (with `keep_pass_s`) from a gang that arrived after it or has a
+  lower priority, and plans on the nodes kept for such a gang;
+- the extender's periodic pass (`keep_pass_s`, `_keep_pass`) gives the keep to the first
+  waiting gang (priority, then arrival) that does not fit and that drained nodes would host,
+  whether or not it passes kube-scheduler's fit, as `GangCoordinator.recover` does: run at the
+  first event after each tick, on the extender's view at the tick (the event's own arrivals
+  and departure not in it);
 - a retry is owed by the leftover flush (`KubeHost.flush_at`) when freed room or an expired
   plan failure was not yet offered to the pods waiting: the driver wakes the policy then
   (`wake_at`).
@@ -24,10 +31,12 @@ model retries at each arrival and departure, as the plain policy does, and:
 
 from __future__ import annotations
 
+import math
+
 from scheduler.policy.framework import Profile
 from simulator.policies.replay.kube_host import KubeHost
 from simulator.policies.replay.tessera import TesseraPolicy
-from simulator.policies.replay.tessera_decide import place_pod
+from simulator.policies.replay.tessera_decide import place_pod, plan_gang
 from simulator.replay.pending import PendingPods
 from simulator.replay.protocol import Start
 from simulator.workloads.model import JobSpec, NodeSpec
@@ -50,13 +59,28 @@ class TesseraKubePolicy(TesseraPolicy):
         self._pending = self._queue
         self._nodes = {n.name: n for n in nodes}
         self._unplanned: str | None = None  # the gang just tried without reaching the planner
+        # The keep pass (`_keep_pass`): each job's arrival (time, order: the store's
+        # first-seen order), the next tick, gangs passed over until when (no drained set).
+        self._arrival: dict[str, tuple[float, int]] = {}
+        self._arrivals = 0
+        self._next_pass = 0.0
+        self._no_room: dict[str, float] = {}
 
     def submit(self, job: JobSpec, now: float) -> None:
         self._specs[job.uid] = job
+        self._arrivals += 1
+        self._arrival[job.uid] = (now, self._arrivals)
         super().submit(job, now)
+
+    def _rank(self, uid: str) -> tuple[int, int]:
+        """Where a gang waits for the keep: (-priority, arrival order); lower goes first."""
+        job = self._pending.jobs.get(uid)
+        arrived = self._arrival.get(uid)
+        return (-job.priority if job else 0, arrived[1] if arrived else 1 << 62)
 
     def finish(self, job_uid: str, now: float) -> None:
         if not self.host.late_departures:
+            self._arrival.pop(job_uid, None)
             super().finish(job_uid, now)
             return
         self._pending.drop_job(job_uid)  # its unplaced pods are gone at once
@@ -67,6 +91,7 @@ class TesseraKubePolicy(TesseraPolicy):
         late, self._late = self._late, []
         for uid in late:
             job = self._specs.pop(uid)
+            self._arrival.pop(uid, None)
             for i in range(job.replicas):
                 if f"{uid}/{i}" in self.cluster.allocations:
                     self.cluster.release(f"{uid}/{i}")
@@ -79,6 +104,10 @@ class TesseraKubePolicy(TesseraPolicy):
 
     def schedule(self, now: float) -> list[Start]:
         self._queue.now = now
+        period = self.host.keep_pass_s
+        if period > 0 and self.reserve_for_gangs and now >= self._next_pass:  # a tick came
+            self._keep_pass(now)
+            self._next_pass = (math.floor(now / period + 1e-9) + 1) * period
         for g in [g for g, t in self._held_until.items() if t <= now]:
             del self._held_until[g]
             self._pending.freed = True  # its members are tried again
@@ -125,12 +154,81 @@ class TesseraKubePolicy(TesseraPolicy):
 
     def _reserve(self, job: JobSpec, now: float) -> None:
         """As `TesseraPolicy._reserve`, except for a gang the extender did not plan just now
-        (its failed plan stands, or no member passed kube-scheduler's own fit): the live
-        extender keeps nodes only for a gang whose plan it has just found infeasible."""
+        (its failed plan stands, or no member passed kube-scheduler's own fit): at a filter
+        the live extender keeps nodes only for a gang whose plan it has just found
+        infeasible. Nodes the keep no longer holds are offered again."""
         if self._unplanned == job.uid:
             self._unplanned = None
             return
+        old = self._kept
         super()._reserve(job, now)
+        self._offer_dropped(old)
+
+    def _offer_dropped(self, old: tuple[str, dict[str, int]] | None) -> None:
+        if old is None or self._kept is old:
+            return
+        dropped = set(old[1]) - set(self._kept[1] if self._kept else ())
+        if dropped:
+            self.cluster.freed |= dropped
+            self._pending.freed = True
+
+    def _may_take_keep(self, job: JobSpec) -> bool:
+        """At a member's filter (`GangCoordinator.ensure_plan`): when none are kept, or, with
+        the keep pass, from a gang that waits after this one."""
+        kept = self._kept
+        if kept is None or self.host.keep_pass_s <= 0:
+            return kept is None
+        return kept[0] == job.uid or self._rank(job.uid) < self._rank(kept[0])
+
+    def _excluded(self, job: JobSpec) -> dict[str, int]:
+        """A gang that waits before the keeper plans on its nodes too (with the keep pass)."""
+        kept = self._kept
+        if (self.host.keep_pass_s > 0 and kept is not None and job.min_member > 1
+                and self._started.get(job.uid, 0) == 0
+                and self._rank(job.uid) < self._rank(kept[0])):  # fmt: skip
+            return {}
+        return super()._excluded(job)
+
+    def _keep_pass(self, now: float) -> None:
+        """`GangCoordinator.recover`'s keep pass on the extender's view at the tick: the first
+        `keep_examined` waiting gangs by rank that arrived before `now`; the first that does
+        not fit and that drained nodes would host gets the keep (renewed and recomputed when
+        it is the keeper's); a keeper that fits keeps it; a gang with no drained set is
+        passed over for `no_room_retry_s`."""
+        jobs = self._pending.jobs
+        self._no_room = {u: t for u, t in self._no_room.items() if t > now and u in jobs}
+        waiting = sorted(
+            (self._rank(u), u) for u, j in jobs.items()
+            if j.min_member > 1 and self._started.get(u, 0) == 0
+            and self._arrival.get(u, (now, 0))[0] < now
+        )  # fmt: skip
+        examined = 0
+        for rank, uid in waiting:
+            kept = self._kept
+            if examined >= self.host.keep_examined or (
+                kept is not None and kept[0] != uid and self._rank(kept[0]) < rank
+            ):
+                return  # the budget is spent, or an earlier gang keeps nodes
+            if uid in self._no_room:
+                continue
+            examined += 1
+            job = jobs[uid]
+            pods = [self._pod(job, i) for i in range(job.min_member)]
+            if plan_gang(self.cluster, pods, now, self.profile, f"sim/{uid}")[1] is not None:
+                if kept is not None and kept[0] == uid:
+                    return  # it fits now: it keeps its nodes until it starts
+                continue  # kube-scheduler places it
+            priority = self._kept_priority
+            self._kept = None
+            TesseraPolicy._reserve(self, job, now)
+            if self._kept is not None:
+                self._offer_dropped(kept)
+                return
+            self._no_room[uid] = now + self.host.no_room_retry_s
+            if kept is not None and kept[0] != uid:
+                self._kept, self._kept_priority = kept, priority
+            else:
+                self._offer_dropped(kept)
 
     def host_fit(self, job: JobSpec) -> bool:
         """Whether one member passes kube-scheduler's NodeResourcesFit on some node, on

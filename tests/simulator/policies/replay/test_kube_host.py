@@ -246,23 +246,30 @@ def test_the_queue_order_option_tries_a_fresh_gang_before_one_that_failed_often(
     assert firsts == {False: {"old"}, True: {"new"}}
 
 
-@pytest.mark.parametrize(("host_fit", "h_wait", "g_wait"), [
+@pytest.mark.parametrize(("host_fit", "keep_pass_s", "h_wait", "g_wait"), [
     # x holds 6 of a's 8 GPUs until 1,000, y 6 of b's until 2,000. G (2 x 8) arrives at 10: no
-    # node has 8 free on the nvidia.com/gpu counter, so kube-scheduler never asks the extender
-    # and G gets no nodes kept. H (3 x 2) arrives at 20: 2 free on a passes the host fit, the
-    # plan needs 6 of the 2 + 2 free: infeasible, and H gets the keep. At 1,000 a is free: H
-    # plans there and starts (wait 1,000 - 20 = 980); G starts when y and H leave at 2,000
-    # (wait 2,000 - 10 = 1,990).
-    (True, 980.0, 1_990.0),
-    # The model before round 6 planned G at 10 and kept a and b for it: H may not plan there
-    # and waits for G, which starts at 2,000 and ends at 3,000 (H: 3,000 - 20 = 2,980).
-    (False, 2_980.0, 1_990.0),
+    # node has 8 free on the nvidia.com/gpu counter, so kube-scheduler never asks the extender.
+    # The extender's keep pass (every 2 s) finds G first in arrival order, not fitting, and
+    # drained a and b would host it: they are kept for G. H (3 x 2) arrives at 20: 2 free on
+    # a passes the host fit; H plans without a and b (kept for G, which arrived first):
+    # infeasible, and H may not take the keep. G starts when y leaves at 2,000 (wait 2,000 -
+    # 10 = 1,990); H when G ends at 3,000 (3,000 - 20 = 2,980).
+    (True, 2.0, 2_980.0, 1_990.0),
+    # Without the keep pass (the model of round 6, the product before it) G gets no nodes
+    # kept; H plans at 20 (infeasible: 6 GPUs on 2 + 2 free) and gets the keep. At 1,000 a is
+    # free: H starts there (980); G when y and H leave at 2,000 (1,990).
+    (True, 0.0, 980.0, 1_990.0),
+    # The model before round 6 planned G at 10 and kept a and b for it: as the first row.
+    (False, 0.0, 2_980.0, 1_990.0),
+    (False, 2.0, 2_980.0, 1_990.0),
 ])  # fmt: skip
-def test_a_gang_no_node_fits_on_the_counters_gets_no_nodes_kept(host_fit: bool, h_wait: float,
-                                                                g_wait: float) -> None:  # fmt: skip
+def test_a_gang_no_node_fits_on_the_counters_gets_nodes_kept_by_the_pass(
+    host_fit: bool, keep_pass_s: float, h_wait: float, g_wait: float
+) -> None:
     jobs = (_job("x", 6), _job("y", 6, duration=2_000.0), _job("g", 8, pods=2, arrival=10.0),
             _job("h", 2, pods=3, arrival=20.0))  # fmt: skip
-    policy = _model(KubeHost(random.Random(0), gang_needs_host_fit=host_fit))
+    host = KubeHost(random.Random(0), gang_needs_host_fit=host_fit, keep_pass_s=keep_pass_s)
+    policy = _model(host)
     engine = Engine(np.random.default_rng(0), debug=True)
     run = _Run(Workload("t", NODES, jobs, "test"), policy, engine, 10)
     run.start()
@@ -270,6 +277,62 @@ def test_a_gang_no_node_fits_on_the_counters_gets_no_nodes_kept(host_fit: bool, 
     engine.run()
     assert run.rec.job_start["h"] - 20.0 == pytest.approx(h_wait)
     assert run.rec.job_start["g"] - 10.0 == pytest.approx(g_wait)
+
+
+def _waits(jobs: tuple[JobSpec, ...], host: KubeHost, nodes=NODES) -> dict[str, float]:
+    policy = TesseraKubePolicy(nodes, host)
+    engine = Engine(np.random.default_rng(0), debug=True)
+    run = _Run(Workload("t", nodes, jobs, "test"), policy, engine, 10)
+    run.start()
+    engine.invariant(policy.check)
+    engine.run()
+    return {j.uid: run.rec.job_start[j.uid] - j.arrival for j in jobs if j.uid in run.rec.job_start}
+
+
+def test_the_pass_moves_the_keep_from_a_younger_gang_to_the_older_one() -> None:
+    # x holds 6 of a's GPUs until 1,000, y 6 of b's until 2,000; ticks every 100 s; z (1 GPU)
+    # arrives at 150, an event after the tick at 100. G (2 x 8) never reaches the extender
+    # (no node has 8 free); H (3 x 2) does and, not fitting (2 + 2 free), takes the keep (a,
+    # b) when none is kept.
+    # H first (at 10, G at 11): H keeps it; H starts at 1,000 (990), G at 2,000 (1,989).
+    jobs = (_job("x", 6), _job("y", 6, duration=2_000.0), _job("h", 2, pods=3, arrival=10.0),
+            _job("g", 8, pods=2, arrival=11.0), _job("z", 1, arrival=150.0))  # fmt: skip
+    waits = _waits(jobs, KubeHost(random.Random(0), keep_pass_s=100.0))
+    assert (waits["h"], waits["g"]) == pytest.approx((990.0, 1_989.0))
+    # G first (at 10, H at 11): H takes the keep at its filter at 11; the pass at 150 moves
+    # it to G, and H, which waits after G, plans without a and b from then on: G starts at
+    # 2,000 (1,990), H at 3,000 (2,989).
+    jobs = (_job("x", 6), _job("y", 6, duration=2_000.0), _job("g", 8, pods=2, arrival=10.0),
+            _job("h", 2, pods=3, arrival=11.0), _job("z", 1, arrival=150.0))  # fmt: skip
+    waits = _waits(jobs, KubeHost(random.Random(0), keep_pass_s=100.0))
+    assert (waits["g"], waits["h"]) == pytest.approx((1_990.0, 2_989.0))
+    # Without the pass H keeps the nodes: H at 1,000 (989), G at 2,000 (1,990).
+    waits = _waits(jobs, KubeHost(random.Random(0), keep_pass_s=0.0))
+    assert (waits["g"], waits["h"]) == pytest.approx((1_990.0, 989.0))
+
+
+def test_the_pass_passes_over_a_gang_no_drained_set_hosts() -> None:
+    # B (2 x 9 GPUs) can never run on 8-GPU nodes: no drained set hosts it, so the pass keeps
+    # a and b for G (2 x 8), though B arrived first. H (3 x 2, at 20) then waits for G, as in
+    # the first row of the table above.
+    jobs = (_job("x", 6), _job("y", 6, duration=2_000.0), _job("b", 9, pods=2, arrival=5.0),
+            _job("g", 8, pods=2, arrival=10.0), _job("h", 2, pods=3, arrival=20.0))  # fmt: skip
+    waits = _waits(jobs, KubeHost(random.Random(0), keep_pass_s=2.0))
+    assert "b" not in waits
+    assert (waits["g"], waits["h"]) == pytest.approx((1_990.0, 2_980.0))
+
+
+def test_priority_beats_arrival_for_the_keep_pass() -> None:
+    # G (2 x 8, priority 0) at 10, P (3 x 2, priority 5) at 11. P reaches the extender and
+    # takes the keep (it does not fit: 2 + 2 free); the pass leaves it with P (priority
+    # first): P starts at 1,000 (989), G at 2,000 (1,990).
+    low = _job("g", 8, pods=2, arrival=10.0)
+    high = JobSpec("p", 11.0, 1_000.0, TaskSpec(0, 0, GpuRequest("whole", count=2)), 3, 3,
+                   priority=5)  # fmt: skip
+    jobs = (_job("x", 6), _job("y", 6, duration=2_000.0), low, high,
+            _job("z", 1, arrival=150.0))  # fmt: skip
+    waits = _waits(jobs, KubeHost(random.Random(0), keep_pass_s=100.0))
+    assert (waits["p"], waits["g"]) == pytest.approx((989.0, 1_990.0))
 
 
 @pytest.mark.parametrize(("held", "late", "gpus", "want"), [
