@@ -21,7 +21,9 @@ the store first saw the gang's earliest member (`ClusterStore.first_seen`). Two 
   infeasible now and that `drain_budgets` can host on drained nodes gets the keep, taking it
   from any later gang; the keeper's keep is renewed and its nodes recomputed each pass, so the
   set follows whichever nodes drain first. A gang that fits now is passed over (kube-scheduler
-  places it); a keeper that fits now keeps its nodes, unrenewed, until it starts. This pass
+  places it; the pass holds nothing for it), and so, for `NO_ROOM_RETRY_S`, is a gang no
+  drained set would host; a keeper that fits now keeps its nodes, unrenewed, until it starts.
+  The pass drops a keep whose gang has a member bound or none pending. This pass
   needs no member to reach the extender: kube-scheduler's own NodeResourcesFit rejects a gang
   of 8-GPU members on every node while the GPUs are busy, so such a gang never reaches
   `filter`, and a keep given only there went to later, smaller gangs (benchmarks/RESULTS.md,
@@ -36,7 +38,8 @@ when its gang gets a plan (it starts), when all its pods are deleted, when no dr
 host it, or when it lapses (`ttl_s`) unrenewed. The replay simulator's tessera policy keeps
 nodes for the first waiting gang in arrival order (`simulator.policies.replay.tessera`); the
 live order differs from it in that the extender sees a gang only once the watch delivers its
-pods, and only the first `KEEP_EXAMINED` waiting gangs are planned per pass. Without a keep a
+pods, only the first `KEEP_EXAMINED` waiting gangs are planned per pass, and between two passes
+a later gang that fails at its filter while no keep is held holds it. Without a keep a
 gang of whole nodes waited while smaller pods took every GPU that freed up
 (benchmarks/RESULTS.md, the bundled study).
 """
