@@ -233,7 +233,8 @@ def test_after_recover_the_keep_is_the_first_waiting_gang_that_needs_it(
         return not live_plan and all(r is not None and r.request.node_name is None for r in recs)
 
     def needs_keep(gang: str) -> bool:
-        reqs = [ext.store.pod(m["metadata"]["uid"]).request for m in members[gang]]
+        recs = [ext.store.pod(m["metadata"]["uid"]) for m in members[gang]]
+        reqs = [r.request for r in recs if r is not None]
         names = sorted(snap.nodes)
         if plan_members(snap, reqs, names, profile, gang=gang).status != "infeasible":
             return False
