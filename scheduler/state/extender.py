@@ -271,6 +271,14 @@ class Extender:
         held = self.store.ledger.get(uid, now) if uid else None
         if rec is None and held is None:
             return f"pod {key} is unknown to the extender (not seen by its watch)"
+        bound_to = rec.request.node_name if rec is not None else None
+        if bound_to is not None:
+            # The watch shows it bound: the apiserver refuses a second Binding, and a hold taken
+            # for it here would hide under the bound record's UID (the snapshot counts one
+            # allocation per pod), so a later plan could take the same GPUs.
+            if bound_to == node:
+                return ""  # a retried bind whose first attempt landed: nothing to do
+            return f"pod {key} is already bound to node {bound_to}, not {node}"
         if held is not None and held.placement.node == node:
             placement = held.placement
         elif rec is None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from scheduler.policy.model import GpuGrant, Placement
 from scheduler.state.placement import ANNOTATION, decode, encode
 from tests.builders import event, gpu_json, node_json, pod_json
@@ -77,6 +79,34 @@ def test_bind_failure_releases_the_hold(ext) -> None:
 def test_bind_unknown_pod_is_a_clear_error(ext) -> None:
     _add(ext, node_json("a", [gpu_json(0)]))
     assert "unknown to the extender" in ext.bind("ghost", "default", "u-x", "a")
+
+
+@pytest.mark.parametrize(
+    ("second_node", "reply", "binder_calls"),
+    [
+        ("a", "", 1),  # a retried bind whose first one landed: success, no second Binding
+        ("b", "already bound to node a, not b", 1),  # refused before the binder is called
+    ],
+)
+def test_bind_of_a_pod_the_watch_shows_bound(ext, clock, second_node, reply, binder_calls) -> None:
+    # The sequence `test_properties.test_no_two_allocations_overlap` found: p4 bound to a and
+    # watched, bound again to b (held under p4's UID, hidden by the bound record), then a gang
+    # planned over b's GPU and the watch moved p4 there: two holders of b's GPU 0.
+    _add(ext, node_json("a", [gpu_json(0)]), node_json("b", [gpu_json(0)]))
+    p4 = pod_json("p4", {"nvidia.com/gpu": 1})
+    _add(ext, p4)
+    assert ext.bind("p4", "default", "uid-default-p4", "a") == ""
+    _add(ext, _bound(p4, encode(ext.binder.calls[0][4]), "a"))
+    err = ext.bind("p4", "default", "uid-default-p4", second_node)
+    assert (err == reply) if reply == "" else (reply in err and "\n" not in err)
+    assert len(ext.binder.calls) == binder_calls
+    gang = pod_json(
+        "g0",
+        {"nvidia.com/gpu": 1},
+        labels={"tessera.io/gang": "g", "tessera.io/gang-min-member": "1"},
+    )
+    _add(ext, gang)
+    assert ext.filter(gang, ["a", "b"]).passed == ["b"]  # b's GPU is free: nothing holds it
 
 
 def test_watch_bound_pod_replaces_reservation_and_restart_rebuilds(ext, clock) -> None:
