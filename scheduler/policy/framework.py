@@ -26,6 +26,7 @@ from scheduler.policy.interfaces import (
     CycleState,
     FilterPlugin,
     Profile,
+    Rows,
     RowVerdicts,
     ScorePlugin,
     choose_placement,
@@ -107,9 +108,16 @@ def _batch_filter(
     if plugins is None or not state.nodes:  # an empty fleet index has no rows to gather from
         return None
     cycle = CycleState(state, pod, names)
+    # Filters that promise `state_only` judge one row per distinct state (`_groups`).
+    groups = _groups(cycle) if any(profile.filters_by_state) else None
+    sub = None if groups is None else cycle.subset(groups[0])
     answers: list[RowVerdicts] = []
-    for plugin in plugins:
-        got = plugin.filter_rows(cycle)
+    for plugin, by_state in zip(plugins, profile.filters_by_state, strict=True):
+        if sub is not None and by_state:
+            got = plugin.filter_rows(sub)
+            got = None if got is None else _spread_verdicts(got, groups[1])
+        else:
+            got = plugin.filter_rows(cycle)
         if got is None:
             return None
         answers.append(got)
@@ -233,14 +241,17 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> list[float] | None:
     n = len(cycle.names)
     if sum(w for _, w in plugins) <= 0:
         return [0.0] * n
-    acc = np.zeros(n)
-    left = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
+    scored, spread = _distinct(cycle, profile)
+    acc = np.zeros(len(scored.names))
+    left = scored.index.slow[scored.rows]  # fancy indexing: a fresh array
     for plugin, weight in plugins:
-        values = plugin.score_rows(cycle)
+        values = plugin.score_rows(scored)
         if values is None:
             return None
         left |= np.isnan(values)
         acc += weight * _clamp_rows(values)
+    if spread is not None:  # each candidate takes the sum of its state's representative
+        acc, left = acc.take(spread), left.take(spread)
     known = cycle.known
     acc[~known] = 0.0
     out: list[float] = acc.tolist()
@@ -250,6 +261,60 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> list[float] | None:
         for i, v in zip(redo, again, strict=True):
             out[i] = v
     return out
+
+
+def _distinct(cycle: CycleState, profile: Profile) -> tuple[CycleState, Rows | None]:
+    """(the cycle to score, the position in it of each candidate's representative): one row
+    per distinct index state when every scorer allows it (`Profile.scores_by_state`) and some
+    state repeats, else the cycle itself and None. Exact: rows of one state get the same value
+    from such scorers, and the weighted sum is formed per row in the same order either way."""
+    groups = _groups(cycle) if profile.scores_by_state else None
+    if groups is None:
+        return cycle, None
+    return cycle.subset(groups[0]), groups[1]
+
+
+_GROUPS = ("state-groups",)  # the index memo holding `_groups` answers
+
+
+def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
+    """(the first candidate of each distinct row state, each candidate's position among those
+    firsts), or None when no state repeats. Memoised on the index per candidate-rows array:
+    filter and prioritize of one pod ask about the same list (`FleetIndex.rows_of` hands back
+    the same array), and an index's row states never change under its memo (`refresh` drops
+    it)."""
+    rows = cycle.rows
+    if len(rows) < 2:
+        return None
+    idx = cycle.index
+    memo: dict[int, tuple[Rows, tuple[Rows, Rows] | None]] | None = idx.memo.get(_GROUPS)
+    if memo is None or len(memo) >= 4:
+        memo = idx.memo[_GROUPS] = {}  # replaced, not mutated: safe for concurrent readers
+    hit = memo.get(id(rows))
+    if hit is not None and hit[0] is rows:  # the array itself is kept, so its id is not reused
+        return hit[1]
+    ids = idx.state_ids().take(rows)
+    # np.unique(ids, return_index=True, return_inverse=True), in fewer steps (it runs per pod).
+    order = ids.argsort(kind="stable")
+    ranked = ids.take(order)
+    head = np.empty(len(ids), bool)
+    head[0] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=head[1:])
+    first = order[head]  # the first candidate of each state
+    got: tuple[Rows, Rows] | None = None
+    if len(first) < len(ids):
+        inverse = np.empty(len(ids), np.intp)
+        inverse[order] = np.cumsum(head) - 1
+        got = (first, inverse)
+    memo[id(rows)] = (rows, got)
+    return got
+
+
+def _spread_verdicts(v: RowVerdicts, inverse: Rows) -> RowVerdicts:
+    """A batch filter's answer for the distinct states, given to every candidate."""
+    code = None if v.code is None else v.code.take(inverse)
+    exact = None if v.exact is None else v.exact.take(inverse)
+    return RowVerdicts(code, v.reasons, exact)
 
 
 def _clamp_rows(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
