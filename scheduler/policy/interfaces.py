@@ -194,9 +194,7 @@ class Profile:
         """Per filter, whether its batch method may judge one row per distinct row state: it
         declares `state_only` (as a scorer does, see `ScorePlugin`: its verdict for a row
         depends on the row's index columns alone) and deduplication is on."""
-        return tuple(
-            self.dedupe and getattr(p, "state_only", False) is True for p in self.filters
-        )
+        return tuple(self.dedupe and getattr(p, "state_only", False) is True for p in self.filters)
 
     @cached_property
     def scorer_takes_cycle(self) -> tuple[bool, ...]:
