@@ -113,7 +113,7 @@ def _batch_filter(
     sub = None if groups is None else cycle.subset(groups[0])
     answers: list[RowVerdicts] = []
     for plugin, by_state in zip(plugins, profile.filters_by_state, strict=True):
-        if sub is not None and by_state:
+        if sub is not None and groups is not None and by_state:
             got = plugin.filter_rows(sub)
             got = None if got is None else _spread_verdicts(got, groups[1])
         else:
@@ -135,8 +135,11 @@ def _batch_filter(
             exact |= v.exact
     exact &= known
     judged = known & ~exact
+    ok = judged & (code == 0)
+    if ok.all():  # the common answer: every candidate passes (no name array needed)
+        return FilterResult(list(names), names=names)
     arr = np.asarray(names, dtype=object)
-    out = FilterResult(arr[judged & (code == 0)].tolist(), names=names)
+    out = FilterResult(arr[ok].tolist(), names=names)
     fails = judged & (code != 0)
     if fails.any():
         group = np.where(fails, who.astype(np.int32) * 4 + code, -1)
@@ -183,9 +186,8 @@ def run_scores(
     names = node_names if isinstance(node_names, list) else list(node_names)
     cycle = CycleState(state, pod, names)
     got = _batch_scores(cycle, profile)
-    if got is None:
-        got = _node_sums(cycle, names, profile)
-    return _scaled(names, got, _total_weight(profile))
+    sums = _node_sums(cycle, names, profile) if got is None else got
+    return _scaled(names, sums, _total_weight(profile))
 
 
 def batch_scores(
@@ -201,14 +203,16 @@ def _total_weight(profile: Profile) -> float:
     return sum(w for _, w in profile.scorers if w > 0)
 
 
-def _scaled(names: Sequence[str], sums: list[float], total: float) -> NodeScores:
+def _scaled(
+    names: Sequence[str], sums: Sequence[float] | npt.NDArray[np.float64], total: float
+) -> NodeScores:
     """Weighted sums of the scorers as 0..10 integers and 0..100 levels of their mean."""
     if total <= 0:
         return NodeScores(names, [0] * len(names), [0] * len(names))
     arr = np.asarray(sums, dtype=np.float64)
     ints: list[int] = np.rint(MAX_SCORE * arr / total).astype(np.int64).tolist()
-    levels: list[int] = np.rint(MAX_LEVEL * arr / total).astype(np.int64).tolist()
-    return NodeScores(names, ints, levels)
+    level_array = np.rint(MAX_LEVEL * arr / total).astype(np.int64)
+    return NodeScores(names, ints, level_array.tolist(), level_array)
 
 
 def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[float]:
@@ -234,13 +238,13 @@ def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> lis
     return out
 
 
-def _batch_scores(cycle: CycleState, profile: Profile) -> list[float] | None:
+def _batch_scores(cycle: CycleState, profile: Profile) -> npt.NDArray[np.float64] | None:
     plugins = profile.batch_scorers
     if plugins is None or not cycle.state.nodes:  # an empty index has no rows to gather from
         return None
     n = len(cycle.names)
     if sum(w for _, w in plugins) <= 0:
-        return [0.0] * n
+        return np.zeros(n)
     scored, spread = _distinct(cycle, profile)
     acc = np.zeros(len(scored.names))
     left = scored.index.slow[scored.rows]  # fancy indexing: a fresh array
@@ -254,13 +258,10 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> list[float] | None:
         acc, left = acc.take(spread), left.take(spread)
     known = cycle.known
     acc[~known] = 0.0
-    out: list[float] = acc.tolist()
-    redo = np.flatnonzero(left & known).tolist()
-    if redo:
-        again = _node_sums(cycle, [cycle.names[i] for i in redo], profile)
-        for i, v in zip(redo, again, strict=True):
-            out[i] = v
-    return out
+    redo = np.flatnonzero(left & known)
+    if len(redo):
+        acc[redo] = _node_sums(cycle, [cycle.names[i] for i in redo.tolist()], profile)
+    return acc
 
 
 def _distinct(cycle: CycleState, profile: Profile) -> tuple[CycleState, Rows | None]:
