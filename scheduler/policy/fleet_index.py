@@ -106,6 +106,9 @@ class FleetIndex:
     load: npt.NDArray[np.float64]  # per GPU live load 0..1 (NaN: none reported)
     load_at: npt.NDArray[np.float64]  # when that load was observed (NaN: unknown)
     _states: _StateTable  # interned row states (`state_ids`), shared with derived indexes
+    # `node_products` per Node object (by id, the node kept so the id is not reused): a bind
+    # refills a row whose node is unchanged. Shared with derived indexes.
+    _products: dict[int, tuple[Any, frozenset[str]]]
 
     def rows_of(self, names: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
         """(row per name, known and alive) -- memoised for the last few name lists, since
@@ -249,6 +252,7 @@ class FleetIndex:
             load=np.full((rows, slots), np.nan),
             load_at=np.full((rows, slots), np.nan),
             _states=_StateTable(),
+            _products={},
             _rows_memo={},
             memo={},
             row_memo={},
@@ -355,7 +359,7 @@ class FleetIndex:
         n, s = len(self.names), self.slots
         out.names, out.row = list(self.names), dict(self.row)
         out.keys = list(self.keys)
-        out._states = self._states
+        out._states, out._products = self._states, self._products
         for f in ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool", "hot"):
             getattr(out, f)[:n] = getattr(self, f)
         for f in ("plain_free", "plain_mem", "plain_size", "mig_mask", "mig_me", "mig_code",
@@ -410,7 +414,14 @@ class FleetIndex:
     def _fill(self, r: int, cap: NodeCapacity) -> None:
         node = cap.node
         self.alive[r] = True
-        products = node_products(node)
+        hit = self._products.get(id(node))
+        if hit is not None and hit[0] is node:
+            products = hit[1]
+        else:
+            products = node_products(node)
+            if len(self._products) > 2 * len(self.alive):
+                self._products = {}  # replaced, not mutated: safe against concurrent readers
+            self._products[id(node)] = (node, products)
         self.product[r] = self.code(next(iter(products)) if len(products) == 1 else "")
         self.cpu[r] = cap.cpu_free
         self.pool[r] = bool(node.mig_pool)
