@@ -19,6 +19,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -116,10 +117,15 @@ class FleetIndex:
         key = tuple(names)
         hit = self._rows_memo.get(key)
         if hit is None:
-            rows = np.fromiter(map(self.row.get, key, repeat(-1, len(key))), np.intp, len(key))
-            known = rows >= 0
-            r = np.where(known, rows, 0)
-            hit = (r, np.asarray(known & self.alive[r]))
+            try:  # every name known (the common case): one C-level lookup of them all
+                got = itemgetter(*key)(self.row) if len(key) > 1 else [self.row[n] for n in key]
+                r = np.array(got, np.intp)
+                hit = (r, self.alive[r])
+            except KeyError:
+                rows = np.fromiter(map(self.row.get, key, repeat(-1, len(key))), np.intp, len(key))
+                known = rows >= 0
+                r = np.where(known, rows, 0)
+                hit = (r, np.asarray(known & self.alive[r]))
             if len(self._rows_memo) >= 4:
                 self._rows_memo = {}  # replaced, not mutated: safe against concurrent readers
             self._rows_memo[key] = hit
