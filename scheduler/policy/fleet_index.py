@@ -200,7 +200,7 @@ class FleetIndex:
         out = np.empty(len(rr), np.int64)
         mig_counts = any(counts)
         for i, r in enumerate(rr.tolist()):
-            key = b"".join([c[r].tobytes() for c in cols])
+            key = b"".join([c[r : r + 1].tobytes() for c in cols])
             if mig_counts:
                 mig = [sorted((p, int(a[r])) for p, a in t.items() if a[r]) for t in counts]
                 if any(mig):  # a longer key: never equal to a row without MIG counts

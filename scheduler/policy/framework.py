@@ -25,6 +25,7 @@ from scheduler.policy.interfaces import (
     BatchScorePlugin,
     CycleState,
     FilterPlugin,
+    Floats,
     Profile,
     Rows,
     RowVerdicts,
@@ -246,14 +247,21 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> npt.NDArray[np.float64
     if sum(w for _, w in plugins) <= 0:
         return np.zeros(n)
     scored, spread = _distinct(cycle, profile)
-    acc = np.zeros(len(scored.names))
-    left = scored.index.slow[scored.rows]  # fancy indexing: a fresh array
-    for plugin, weight in plugins:
+    got: list[Floats] = []
+    for plugin, _ in plugins:
         values = plugin.score_rows(scored)
         if values is None:
             return None
-        left |= np.isnan(values)
-        acc += weight * _clamp_rows(values)
+        got.append(values)
+    # One array op per step over every scorer at once (they run per pod); the weighted sum is
+    # still added scorer by scorer, in profile order, as the per-node path does.
+    table = np.stack(got)
+    left = scored.index.slow[scored.rows] | np.isnan(table).any(axis=0)
+    weighted = _clamp_rows(table)
+    weighted *= np.array([w for _, w in plugins])[:, None]
+    acc = np.zeros(len(scored.names))
+    for row in weighted:
+        acc += row
     if spread is not None:  # each candidate takes the sum of its state's representative
         acc, left = acc.take(spread), left.take(spread)
     known = cycle.known
