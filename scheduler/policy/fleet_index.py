@@ -196,7 +196,7 @@ class FleetIndex:
 
     def _state_keys(self, rr: npt.NDArray[np.intp], table: _StateTable) -> npt.NDArray[np.int64]:
         cols = [getattr(self, f) for f in STATE_FIELDS]
-        counts = (self.static_free, self.static_total, self.pool_free)
+        counts = self._count_tables()
         out = np.empty(len(rr), np.int64)
         mig_counts = any(counts)
         for i, r in enumerate(rr.tolist()):
@@ -207,6 +207,10 @@ class FleetIndex:
                     key += repr(mig).encode()
             out[i] = table.intern(key)
         return out
+
+    def _count_tables(self) -> tuple[dict[str, npt.NDArray[np.int16]], ...]:
+        """The per-profile MIG counts that belong to a row's state key (beside `STATE_FIELDS`)."""
+        return (self.static_free, self.static_total, self.pool_free)
 
     def mig_models(
         self, codes: npt.NDArray[np.int16], profile: str
