@@ -38,6 +38,8 @@ class FillCluster:
         self.models = tuple(sorted({n.model for n in nodes}))
         self.model_idx = np.array([self.models.index(n.model) for n in nodes], dtype=np.int64)
         self.gpu_count = np.array([n.num_gpu for n in nodes], dtype=np.int64)
+        # GPUs per node never change: summed once (the run asks after every pod).
+        self._total_gpu_milli = int(self.gpu_count.sum()) * MILLI_PER_GPU
         slots = np.arange(MAX_GPUS_PER_NODE)[None, :]
         self.gpu_left = np.where(slots < self.gpu_count[:, None], MILLI_PER_GPU, NO_GPU).astype(
             np.int64
@@ -73,7 +75,7 @@ class FillCluster:
 
     @property
     def total_gpu_milli(self) -> int:
-        return int(self.gpu_count.sum()) * MILLI_PER_GPU
+        return self._total_gpu_milli
 
     @property
     def used_gpu_milli(self) -> int:
