@@ -171,7 +171,7 @@ class FleetIndex:
             changed = self.log[hit.since : self.log_len]
             hit.since = self.log_len
             if not hit.pending:  # every other row is valid: only these are stale
-                rows = np.array(sorted(set(changed)), np.intp)
+                rows = np.array(changed if len(changed) == 1 else sorted(set(changed)), np.intp)
                 hit.values[rows] = compute(rows)
                 return hit.values
             hit.valid[changed] = False
