@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,7 @@ REFRESH_LOG_ROWS = 4096  # changed rows an index refreshed in place logs before 
 MAX_ROW_MEMOS = 64  # request shapes remembered per index (each a few arrays of one value a row)
 MAX_STATES = 1 << 16  # distinct row states a lineage interns before its table starts over
 _DEFAULT_HEALTH = HealthThresholds()
+T = TypeVar("T")
 
 
 @dataclass
@@ -107,9 +108,10 @@ class FleetIndex:
     load: npt.NDArray[np.float64]  # per GPU live load 0..1 (NaN: none reported)
     load_at: npt.NDArray[np.float64]  # when that load was observed (NaN: unknown)
     _states: _StateTable  # interned row states (`state_ids`), shared with derived indexes
-    # `node_products` per Node object (by id, the node kept so the id is not reused): a bind
-    # refills a row whose node is unchanged. Shared with derived indexes.
-    _products: dict[int, tuple[Any, frozenset[str]]]
+    # Values of one immutable Node or Gpu (`node_products`, health reasons), by (kind, id), the
+    # object kept so its id is not reused: `refresh` refills rows whose node and GPUs are
+    # unchanged, bind after bind (`_of`). Shared with derived indexes.
+    _products: dict[tuple[str, int], tuple[Any, Any]]
 
     def rows_of(self, names: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
         """(row per name, known and alive) -- memoised for the last few name lists, since
@@ -324,7 +326,7 @@ class FleetIndex:
             if len(c.gpus) > self.slots:
                 raise ValueError(f"node {c.node.name}: more GPUs than the index's columns")
             self._clear(r)
-            self._fill(r, c)
+            self._fill(r, c, memo=True)
             changed.append(r)
         if not changed:
             return
@@ -415,23 +417,31 @@ class FleetIndex:
                     *self.pool_free.values()):  # fmt: skip
             arr[r] = 0
 
+    def _of(self, kind: str, obj: Any, compute: Callable[[Any], T]) -> T:
+        """`compute(obj)` for an immutable object, memoised by its id while it lives here."""
+        hit = self._products.get((kind, id(obj)))
+        if hit is not None and hit[0] is obj:
+            got: T = hit[1]
+            return got
+        value = compute(obj)
+        if len(self._products) > 16 * len(self.alive) + 64:
+            self._products = {}  # replaced, not mutated: safe against concurrent readers
+        self._products[(kind, id(obj))] = (obj, value)
+        return value
+
     def _count(self, table: dict[str, npt.NDArray[np.int16]], profile: str, r: int) -> None:
         arr = table.get(profile)
         if arr is None:
             arr = table[profile] = np.zeros(len(self.alive), np.int16)
         arr[r] += 1
 
-    def _fill(self, r: int, cap: NodeCapacity) -> None:
+    def _fill(self, r: int, cap: NodeCapacity, memo: bool = False) -> None:
+        """Row `r` from `cap`. `memo`: remember per-object values (`_of`) for the next refill
+        (`refresh`, which refills the same nodes bind after bind)."""
         node = cap.node
         self.alive[r] = True
-        hit = self._products.get(id(node))
-        if hit is not None and hit[0] is node:
-            products = hit[1]
-        else:
-            products = node_products(node)
-            if len(self._products) > 2 * len(self.alive):
-                self._products = {}  # replaced, not mutated: safe against concurrent readers
-            self._products[id(node)] = (node, products)
+        of = self._of if memo else _direct
+        products: frozenset[str] = of("products", node, node_products)
         self.product[r] = self.code(next(iter(products)) if len(products) == 1 else "")
         self.cpu[r] = cap.cpu_free
         self.pool[r] = bool(node.mig_pool)
@@ -441,7 +451,7 @@ class FleetIndex:
         used = 0.0
         usable = 0
         for j, g in enumerate(cap.gpus):
-            if gpu_health_reasons(g.gpu, _DEFAULT_HEALTH) or g.faulted:
+            if of("unhealthy", g.gpu, _unhealthy) or g.faulted:
                 slow = True
             if g.faulted:
                 continue
@@ -493,6 +503,14 @@ _ROW_ARRAYS = ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool"
 # The columns of a row's state key (`FleetIndex.state_ids`): every row array (the per-profile
 # MIG counts are added apart). A column added to the index belongs here too.
 STATE_FIELDS: tuple[str, ...] = _ROW_ARRAYS
+
+
+def _direct(kind: str, obj: Any, compute: Callable[[Any], T]) -> T:
+    return compute(obj)
+
+
+def _unhealthy(gpu: Any) -> bool:
+    return bool(gpu_health_reasons(gpu, _DEFAULT_HEALTH))
 
 
 def _canon(g: GpuCapacity, name: str) -> str:
