@@ -247,18 +247,17 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> npt.NDArray[np.float64
     if sum(w for _, w in plugins) <= 0:
         return np.zeros(n)
     scored, spread = _distinct(cycle, profile)
-    got: list[Floats] = []
-    for plugin, _ in plugins:
+    # One array op per step over every scorer at once (this runs per pod); the weighted sum is
+    # still added scorer by scorer, in profile order, as the per-node path does.
+    table = np.empty((len(plugins), len(scored.names)))
+    for i, (plugin, _) in enumerate(plugins):
         values = plugin.score_rows(scored)
         if values is None:
             return None
-        got.append(values)
-    # One array op per step over every scorer at once (they run per pod); the weighted sum is
-    # still added scorer by scorer, in profile order, as the per-node path does.
-    table = np.stack(got)
+        table[i] = values
     left = scored.index.slow[scored.rows] | np.isnan(table).any(axis=0)
     weighted = _clamp_rows(table)
-    weighted *= np.array([w for _, w in plugins])[:, None]
+    weighted *= profile.batch_weights
     acc = np.zeros(len(scored.names))
     for row in weighted:
         acc += row

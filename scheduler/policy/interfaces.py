@@ -210,6 +210,12 @@ class Profile:
         return got if self.batch and len(got) == len(live) else None
 
     @cached_property
+    def batch_weights(self) -> Floats:
+        """The weights of `batch_scorers` as a column (one row per scorer), or an empty one."""
+        got = self.batch_scorers or ()
+        return np.array([w for _, w in got], np.float64).reshape(-1, 1)
+
+    @cached_property
     def scores_by_state(self) -> bool:
         """Whether the batch path may score one row per distinct row state: every live batch
         scorer declares `state_only` (see `ScorePlugin`), and deduplication is on."""
