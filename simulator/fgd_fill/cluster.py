@@ -40,6 +40,7 @@ class FillCluster:
         self.gpu_count = np.array([n.num_gpu for n in nodes], dtype=np.int64)
         # GPUs per node never change: summed once (the run asks after every pod).
         self._total_gpu_milli = int(self.gpu_count.sum()) * MILLI_PER_GPU
+        self._used_gpu_milli = 0
         slots = np.arange(MAX_GPUS_PER_NODE)[None, :]
         self.gpu_left = np.where(slots < self.gpu_count[:, None], MILLI_PER_GPU, NO_GPU).astype(
             np.int64
@@ -79,7 +80,7 @@ class FillCluster:
 
     @property
     def used_gpu_milli(self) -> int:
-        return self.total_gpu_milli - int(self.free_total.sum())
+        return self._used_gpu_milli  # kept by ``place`` (asked after every pod)
 
     def gpu_free_total(self) -> np.ndarray:
         """Free GPU milli per node (maintained by ``place``; checked by ``violations``)."""
@@ -125,6 +126,7 @@ class FillCluster:
             self.max_free[node] = max(row)
             self.idle[node] = sum(1 for v in row if v >= MILLI_PER_GPU)
         self.free_total[node] -= pod.gpu_milli * len(gpus)
+        self._used_gpu_milli += pod.gpu_milli * len(gpus)
         self.cpu_left[node] -= pod.cpu_milli
         self.mem_left[node] -= pod.memory_mib
         if pod.num_gpu:
@@ -148,6 +150,8 @@ class FillCluster:
             return "GPU milli left disagrees with the placements ledger"
         if not np.array_equal(np.where(expect == NO_GPU, 0, expect).sum(axis=1), self.free_total):
             return "free GPU milli per node disagrees with the placements ledger"
+        if self._used_gpu_milli != self._total_gpu_milli - int(self.free_total.sum()):
+            return "GPU milli in use disagrees with the free GPU milli per node"
         if not np.array_equal(self.gpu_left.max(axis=1), self.max_free) or not np.array_equal(
             (self.gpu_left >= MILLI_PER_GPU).sum(axis=1), self.idle
         ):
