@@ -312,7 +312,9 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
     got: tuple[Rows, Rows] | None = None
     if len(first) < len(ids):
         inverse = np.empty(len(ids), np.intp)
-        inverse[order] = np.cumsum(head) - 1
+        rank = head.cumsum(dtype=np.intp)  # the method: no dispatch wrapper (this runs per pod)
+        rank -= 1
+        inverse[order] = rank
         got = (first, inverse)
     memo[id(rows)] = (rows, got)
     return got
