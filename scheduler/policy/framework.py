@@ -25,7 +25,6 @@ from scheduler.policy.interfaces import (
     BatchScorePlugin,
     CycleState,
     FilterPlugin,
-    Floats,
     Profile,
     Rows,
     RowVerdicts,

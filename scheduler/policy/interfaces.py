@@ -64,7 +64,7 @@ class CycleState:
     def subset(self, positions: Rows) -> CycleState:
         """A cycle for the candidates at `positions` only (same state, pod and index; rows
         taken from this one, not looked up again); nothing computed for this one is shared."""
-        out = CycleState(self.state, self.pod, [self.names[i] for i in positions.tolist()])
+        out = CycleState(self.state, self.pod, _Picked(self.names, positions))
         out.__dict__["index"] = self.index  # the cached properties, filled in
         out.__dict__["_rows"] = (self.rows.take(positions), self.known.take(positions))
         return out
@@ -96,6 +96,22 @@ class CycleState:
             self._shared[key] = compute()
         got: T = self._shared[key]
         return got
+
+
+class _Picked(Sequence[str]):
+    """The names at `positions` of `names`, looked up only when read (the batch scorers of a
+    deduplicated cycle read its rows, rarely its names)."""
+
+    def __init__(self, names: Sequence[str], positions: Rows) -> None:
+        self._names, self._positions = names, positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._names[j] for j in self._positions[i].tolist()]
+        return self._names[int(self._positions[i])]
 
 
 def cycle_for(state: ClusterState, pod: PodRequest, cycle: CycleState | None) -> CycleState:

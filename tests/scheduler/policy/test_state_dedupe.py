@@ -239,3 +239,11 @@ def test_a_scorer_without_the_promise_turns_dedupe_off() -> None:
     state = ClusterState({"n0": _t4("n0"), "n1": _t4("n1")})
     got = _batch_scores(CycleState(state, pod(gpu=GpuRequest("whole", 1)), ["n0", "n1"]), mixed)
     assert got is not None and got[0] - got[1] == pytest.approx(1.0)  # told apart by name
+
+
+def test_a_subset_cycle_names_its_candidates_in_order() -> None:
+    state = ClusterState({n: _t4(n) for n in ("a", "b", "c")})
+    cycle = CycleState(state, pod(gpu=GpuRequest("whole", 1)), ["a", "b", "c"])
+    sub = cycle.subset(np.array([2, 0], np.intp))
+    assert list(sub.names) == ["c", "a"] and sub.names[-1] == "a" and sub.names[:1] == ["c"]
+    assert sub.rows.tolist() == [cycle.rows[2], cycle.rows[0]] and len(sub.names) == 2
