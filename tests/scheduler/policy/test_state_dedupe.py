@@ -36,7 +36,7 @@ from scheduler.policy.model import (
     Node,
     Placement,
 )
-from scheduler.policy.registry import build_profile, default_profile
+from scheduler.policy.registry import SCORERS, build_profile, default_profile
 from tests.builders import H100, H100_MIB, pod
 
 A100 = "NVIDIA A100-SXM4-40GB"
@@ -45,6 +45,8 @@ P4 = "P4"  # another one, with the T4's memory: only the model column tells them
 MIB_OF = {A100: 40960, T4: 15360, P4: 15360, H100: H100_MIB}
 ON = default_profile()
 OFF = replace(ON, dedupe=False)
+EVERY = build_profile(weights=dict.fromkeys(SCORERS, 1.0))  # every registered scorer
+PAIRS = ((ON, OFF), (EVERY, replace(EVERY, dedupe=False)))
 
 
 def _gpu(i: int, model: str, mig: bool = False, load: GpuLoad | None = None,
@@ -112,10 +114,11 @@ pods = st.builds(
 def _differs(state: ClusterState, p) -> str:  # type: ignore[no-untyped-def]
     """Where deduplicated and row-by-row answers differ ("" when they agree)."""
     names = [*sorted(state.nodes), "ghost"]
-    on = _batch_scores(CycleState(state, p, names), ON)
-    off = _batch_scores(CycleState(state, p, names), OFF)
-    if (on is None) != (off is None) or (on is not None and not np.array_equal(on, off)):
-        return f"scores {on} != {off}"
+    for with_dedupe, without in PAIRS:
+        on = _batch_scores(CycleState(state, p, names), with_dedupe)
+        off = _batch_scores(CycleState(state, p, names), without)
+        if (on is None) != (off is None) or (on is not None and not np.array_equal(on, off)):
+            return f"{with_dedupe.name} scores {on} != {off}"
     f_on, f_off = run_filters(state, p, names, ON), run_filters(state, p, names, OFF)
     for part in ("passed", "failed", "unresolvable"):
         if getattr(f_on, part) != getattr(f_off, part):
@@ -126,6 +129,7 @@ def _differs(state: ClusterState, p) -> str:  # type: ignore[no-untyped-def]
 @settings(max_examples=300, deadline=None)
 @given(fleets(), pods)
 def test_deduplicated_scores_and_verdicts_equal_row_by_row(state, p) -> None:
+    assert EVERY.scores_by_state  # every registered scorer declares `state_only`
     assert _differs(state, p) == ""
 
 
