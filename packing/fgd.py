@@ -159,9 +159,9 @@ class FragTable:
         gpu_left = np.atleast_2d(gpu_left)
         total = np.add.reduce(np.where(gpu_left == NO_GPU, 0, gpu_left), axis=1)
         cnt, big = self.counts(gpu_left)
-        return self.frag_from_counts(
-            total, cnt, big, np.atleast_1d(cpu_left), np.atleast_1d(model_idx)
-        )
+        if np.ndim(cpu_left) != 1 or np.ndim(model_idx) != 1:  # scalars: one node state
+            cpu_left, model_idx = np.atleast_1d(cpu_left), np.atleast_1d(model_idx)
+        return self.frag_from_counts(total, cnt, big, cpu_left, model_idx)
 
     def frag_after_share(
         self,

@@ -82,12 +82,13 @@ class CycleState:
     def _rows(self) -> tuple[Rows, Bools]:
         return self.index.rows_of(self.names)
 
-    @property
+    # Cached: after the first read they are plain attributes (plugins read them many times).
+    @cached_property
     def rows(self) -> Rows:
         """Fleet-index row of each candidate name (0 for unknown names; see `known`)."""
         return self._rows[0]
 
-    @property
+    @cached_property
     def known(self) -> Bools:
         return self._rows[1]
 
