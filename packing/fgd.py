@@ -98,6 +98,7 @@ class FragTable:
         ]
         # Distinct per-GPU milli values (the only thresholds that matter).
         self.milli = np.array(sorted({s.gpu_milli for s, _ in gpu}), dtype=np.int64)
+        self._milli_col = self.milli[None, :, None]
         self.cpu_grid = np.array(sorted({s.cpu_milli for s, _ in gpu}), dtype=np.int64)
         m_idx = {int(m): i for i, m in enumerate(self.milli)}
         c_idx = {int(c): i for i, c in enumerate(self.cpu_grid)}
@@ -124,9 +125,10 @@ class FragTable:
     def counts(self, gpu_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(cnt, big), each (K, M): GPUs with >= m free, and the free milli on them."""
         g = np.where(gpu_left == NO_GPU, 0, gpu_left)[:, None, :]
-        ge = g >= self.milli[None, :, None]
-        # `np.add.reduce` is what `.sum` runs, without its Python wrapper (this runs per bind).
-        return np.add.reduce(ge, axis=2), np.add.reduce(np.where(ge, g, 0), axis=2)
+        ge = g >= self._milli_col
+        # `np.add.reduce` is what `.sum` runs, without its Python wrapper (this runs per bind);
+        # `ge * g` is `np.where(ge, g, 0)` for integers.
+        return np.add.reduce(ge, axis=2), np.add.reduce(ge * g, axis=2)
 
     def frag_from_counts(
         self,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from packing.fractional import MILLI_PER_GPU, NO_GPU, GpuShare, fits
+from packing.fractional import MILLI_PER_GPU, NO_GPU, fits, share_of
 from simulator.traces.openb import OpenbNode, OpenbPod
 
 MAX_GPUS_PER_NODE = 8
@@ -98,7 +98,7 @@ class FillCluster:
         if pod.num_gpu and pod.gpu_spec:
             ok &= self.model_allowed(pod)
         if pod.num_gpu:
-            share = GpuShare(pod.num_gpu, pod.gpu_milli)  # refuses a malformed request
+            share = share_of(pod.num_gpu, pod.gpu_milli)  # refuses a malformed request
             if share.count == 1:  # `fits`: some GPU has >= max(milli, 0) free
                 ok &= self.max_free >= max(share.milli, 0)
             elif share.milli == MILLI_PER_GPU:  # n GPUs with >= 1000 free
