@@ -128,9 +128,11 @@ def _batch_filter(
     exact = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
     for i, v in enumerate(answers):
         if v.code is not None:
-            first = (code == 0) & (v.code != 0)
-            code[first] = v.code[first]
-            who[first] = i
+            bad = v.code != 0
+            if bad.any():  # (most calls: every row passes this plugin)
+                first = (code == 0) & bad
+                code[first] = v.code[first]
+                who[first] = i
         if v.exact is not None:
             exact |= v.exact
     exact &= known
