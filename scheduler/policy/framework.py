@@ -262,13 +262,17 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> npt.NDArray[np.float64
     acc = np.zeros(len(scored.names))
     for row in weighted:
         acc += row
+    some_left = bool(left.any())
     if spread is not None:  # each candidate takes the sum of its state's representative
-        acc, left = acc.take(spread), left.take(spread)
+        acc = acc.take(spread)
+        left = left.take(spread) if some_left else left
     known = cycle.known
-    acc[~known] = 0.0
-    redo = np.flatnonzero(left & known)
-    if len(redo):
-        acc[redo] = _node_sums(cycle, [cycle.names[i] for i in redo.tolist()], profile)
+    if not known.all():
+        acc[~known] = 0.0
+    if some_left:
+        redo = np.flatnonzero(left & known)
+        if len(redo):
+            acc[redo] = _node_sums(cycle, [cycle.names[i] for i in redo.tolist()], profile)
     return acc
 
 
