@@ -126,20 +126,22 @@ def _batch_filter(
     code = np.zeros(len(names), np.int8)
     who = np.full(len(names), -1, np.int16)
     exact = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
+    failing = False
     for i, v in enumerate(answers):
         if v.code is not None:
             bad = v.code != 0
             if bad.any():  # (most calls: every row passes this plugin)
+                failing = True
                 first = (code == 0) & bad
                 code[first] = v.code[first]
                 who[first] = i
         if v.exact is not None:
             exact |= v.exact
+    if not failing and not exact.any() and known.all():
+        return FilterResult(list(names), names=names)  # the common answer: every row passes
     exact &= known
     judged = known & ~exact
     ok = judged & (code == 0)
-    if ok.all():  # the common answer: every candidate passes (no name array needed)
-        return FilterResult(list(names), names=names)
     arr = np.asarray(names, dtype=object)
     out = FilterResult(arr[ok].tolist(), names=names)
     fails = judged & (code != 0)
