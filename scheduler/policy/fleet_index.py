@@ -35,7 +35,9 @@ NO_GPU = -1
 MAX_LOG_ROWS = 1 << 16  # changed rows an index lineage logs before its memos start over
 REFRESH_LOG_ROWS = 4096  # changed rows an index refreshed in place logs before folding them
 MAX_ROW_MEMOS = 64  # request shapes remembered per index (each a few arrays of one value a row)
-MAX_STATES = 1 << 16  # distinct row states a lineage interns before its table starts over
+# Distinct row states a lineage interns before its table starts over: 2 per row + 4,096 (a key
+# is ~0.4 KB at 8 GPU columns, so ~6 MB at 5,000 nodes at most, whatever the churn).
+STATES_PER_ROW, MIN_STATES = 2, 4096
 _DEFAULT_HEALTH = HealthThresholds()
 T = TypeVar("T")
 
@@ -190,8 +192,10 @@ class FleetIndex:
         computed from a row's own columns and per-pod constants is the same for both (the
         framework scores one row per state). Memoised per row (`per_row`): a bind redoes one."""
         table = self._states
-        if len(table.ids) > MAX_STATES:  # replaced, not cleared: older indexes keep theirs
+        if len(table.ids) > STATES_PER_ROW * len(self.alive) + MIN_STATES:
+            # replaced, not cleared: older indexes keep theirs; this one drops its old ids
             table = self._states = _StateTable()
+            self.forget(lambda k: isinstance(k, tuple) and k[:1] == ("state-id",))
         return self.per_row(
             ("state-id", table.serial, self.slots), lambda rr: self._state_keys(rr, table)
         )

@@ -251,3 +251,19 @@ def test_a_subset_cycle_names_its_candidates_in_order() -> None:
     sub = cycle.subset(np.array([2, 0], np.intp))
     assert list(sub.names) == ["c", "a"] and sub.names[-1] == "a" and sub.names[:1] == ["c"]
     assert sub.rows.tolist() == [cycle.rows[2], cycle.rows[0]] and len(sub.names) == 2
+
+
+def test_the_state_table_starts_over_past_its_cap(monkeypatch) -> None:
+    """Past its cap (here: any entry at all) the table is replaced and every id recomputed:
+    rows of one state still share an id, and other rows still do not."""
+    monkeypatch.setattr(fleet_index, "STATES_PER_ROW", 0)
+    monkeypatch.setattr(fleet_index, "MIN_STATES", 0)
+    state = ClusterState({"a": _t4("a"), "b": _t4("b"), "c": _t4("c", n=3)})
+    idx = state.fleet()
+    rows = idx.rows_of(["a", "b", "c"])[0]
+    first = idx.state_ids()[rows].tolist()
+    serial = idx._states.serial
+    again = idx.state_ids()[rows].tolist()  # the table holds 2 states > 0: started over
+    assert idx._states.serial != serial
+    assert first[0] == first[1] != first[2] and again[0] == again[1] != again[2]
+    assert sum(1 for k in idx.row_memo if k[:1] == ("state-id",)) == 1  # the old ids dropped
