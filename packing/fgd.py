@@ -98,6 +98,7 @@ class FragTable:
         ]
         # Distinct per-GPU milli values (the only thresholds that matter).
         self.milli = np.array(sorted({s.gpu_milli for s, _ in gpu}), dtype=np.int64)
+        self._milli_col = self.milli[None, :, None]
         self.cpu_grid = np.array(sorted({s.cpu_milli for s, _ in gpu}), dtype=np.int64)
         m_idx = {int(m): i for i, m in enumerate(self.milli)}
         c_idx = {int(c): i for i, c in enumerate(self.cpu_grid)}
@@ -124,8 +125,10 @@ class FragTable:
     def counts(self, gpu_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(cnt, big), each (K, M): GPUs with >= m free, and the free milli on them."""
         g = np.where(gpu_left == NO_GPU, 0, gpu_left)[:, None, :]
-        ge = g >= self.milli[None, :, None]
-        return ge.sum(axis=2), np.where(ge, g, 0).sum(axis=2)
+        ge = g >= self._milli_col
+        # `np.add.reduce` is what `.sum` runs, without its Python wrapper (this runs per bind);
+        # `ge * g` is `np.where(ge, g, 0)` for integers.
+        return np.add.reduce(ge, axis=2), np.add.reduce(ge * g, axis=2)
 
     def frag_from_counts(
         self,
@@ -136,9 +139,10 @@ class FragTable:
         model_idx: np.ndarray,
     ) -> np.ndarray:
         """frag = total - sum_m W_m(cnt_m, cpu, model) * big_m, for K states at once."""
-        k = np.searchsorted(self.cpu_grid, cpu_left, side="right")
+        k = self.cpu_grid.searchsorted(cpu_left, side="right")
         cnt = np.asarray(cnt)
-        if cnt.size and cnt.max() > self.max_gpus:  # the flat take below would not catch it
+        if cnt.size and np.maximum.reduce(cnt, axis=None) > self.max_gpus:
+            # the flat take below would not catch it
             raise PackingError(f"more than {self.max_gpus} GPUs for the fragmentation table")
         # tab[model, m, cnt, k] as one flat take (a 4-way fancy index costs ~1.4x as much).
         _, m, g, c = self.tab.shape
@@ -147,18 +151,19 @@ class FragTable:
         flat += (np.asarray(model_idx) * (m * g * c) + k)[:, None]
         w = self._flat.take(flat)
         w *= big
-        return np.asarray(total - w.sum(axis=1), dtype=np.float64)
+        # `np.add.reduce` is `.sum` without its Python wrapper: the same sums, bit for bit.
+        return np.asarray(total - np.add.reduce(w, axis=1), dtype=np.float64)
 
     def node_frag(
         self, gpu_left: np.ndarray, cpu_left: np.ndarray, model_idx: np.ndarray
     ) -> np.ndarray:
         """Expected fragmentation (GPU milli) of each node state; shapes (K, G), (K,), (K,)."""
         gpu_left = np.atleast_2d(gpu_left)
-        total = np.where(gpu_left == NO_GPU, 0, gpu_left).sum(axis=1)
+        total = np.add.reduce(np.where(gpu_left == NO_GPU, 0, gpu_left), axis=1)
         cnt, big = self.counts(gpu_left)
-        return self.frag_from_counts(
-            total, cnt, big, np.atleast_1d(cpu_left), np.atleast_1d(model_idx)
-        )
+        if np.ndim(cpu_left) != 1 or np.ndim(model_idx) != 1:  # scalars: one node state
+            cpu_left, model_idx = np.atleast_1d(cpu_left), np.atleast_1d(model_idx)
+        return self.frag_from_counts(total, cnt, big, cpu_left, model_idx)
 
     def frag_after_share(
         self,

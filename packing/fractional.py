@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -68,6 +69,13 @@ class GpuShare:
     @property
     def total_milli(self) -> int:
         return self.count * self.milli
+
+
+@lru_cache(maxsize=4096)
+def share_of(count: int, milli: int, memory_mib: int = 0) -> GpuShare:
+    """`GpuShare(count, milli, memory_mib)`, the checked object memoised (asked per pod, from a
+    few thousand shapes; a malformed request raises every time)."""
+    return GpuShare(count, milli, memory_mib)
 
 
 def _check_free(free_milli: Sequence[int]) -> None:

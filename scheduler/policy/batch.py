@@ -19,7 +19,7 @@ import numpy.typing as npt
 from scheduler.policy.fleet_index import FleetIndex
 from scheduler.policy.interfaces import Bools, CycleState, Rows
 from scheduler.policy.mig_greedy import planned
-from scheduler.policy.model import MILLI_PER_GPU, PodRequest
+from scheduler.policy.model import MILLI_PER_GPU, GpuRequest, PodRequest
 
 
 def scorable(pod: PodRequest) -> bool:
@@ -52,6 +52,8 @@ def placement_columns(cycle: CycleState) -> tuple[Bools, Bools]:
 def _chosen(idx: FleetIndex, r: Rows, pod: PodRequest) -> Bools:
     g = pod.gpu
     assert g is not None
+    if len(r) == 1:  # a bind redoes one row: plain Python beats numpy's cost per call there
+        return _chosen_one(idx, int(r[0]), g)
     pf = idx.plain_free[r]
     if g.kind == "whole":
         idle: Bools = np.asarray(pf == MILLI_PER_GPU)
@@ -64,6 +66,25 @@ def _chosen(idx: FleetIndex, r: Rows, pod: PodRequest) -> Bools:
     out[np.arange(len(r)), best] = True
     fits: Bools = np.asarray(fit.any(axis=1))
     return out & fits[:, None]
+
+
+def _chosen_one(idx: FleetIndex, row: int, g: GpuRequest) -> Bools:
+    """`_chosen` for one row: the first `count` idle GPUs (whole), or the GPU with the least
+    free milli among those the share fits, lowest index on ties."""
+    pf = idx.plain_free[row].tolist()
+    out = np.zeros((1, len(pf)), bool)
+    if g.kind == "whole":
+        idle = [j for j, v in enumerate(pf) if v == MILLI_PER_GPU]
+        if len(idle) >= g.count:
+            out[0, idle[: g.count]] = True
+        return out
+    best = -1
+    for j, (v, mem) in enumerate(zip(pf, idx.plain_mem[row].tolist(), strict=True)):
+        if v >= g.milli and mem >= g.memory_mib and (best < 0 or v < pf[best]):
+            best = j
+    if best >= 0:
+        out[0, best] = True
+    return out
 
 
 MIG_ROW = np.dtype([("fits", bool), ("slices", float), ("inc", float), ("slow", bool)])

@@ -121,6 +121,9 @@ class NodeCapacity:
 
 
 def _gpu_capacity(gpu: Gpu) -> GpuCapacity:
+    if not gpu.mig_enabled:  # the common GPU (built per bind): no instance lists to derive
+        return GpuCapacity(gpu, resolve_model(gpu.model), gpu_faulted(gpu), MILLI_PER_GPU,
+                           gpu.memory_mib)  # fmt: skip
     faulted = gpu_faulted(gpu)
     model = resolve_model(gpu.model)
     existing = [MigInstance(s.profile, s.start) for s in gpu.instances] if gpu.mig_enabled else []
@@ -192,6 +195,8 @@ def gpu_used_fraction(g: GpuCapacity, extra: Iterable[GpuGrant] = ()) -> float:
 
     Non-MIG: used milli / 1000. MIG: memory slices of instances in use / the model's slices.
     """
+    if not extra and not g.gpu.mig_enabled:  # the common call (index refills): nothing added
+        return min(1.0, (MILLI_PER_GPU - g.free_milli) / MILLI_PER_GPU)
     extra = [x for x in extra if x.index == g.index]
     if not g.gpu.mig_enabled:
         milli = sum(MILLI_PER_GPU if x.milli is None else x.milli for x in extra)

@@ -8,7 +8,7 @@ node simply lacks the hardware). Geometry comes from `packing`; nothing is re-im
 from __future__ import annotations
 
 from packing.errors import PackingError
-from packing.fractional import GpuShare, choose_gpus
+from packing.fractional import choose_gpus, share_of
 from packing.mig import MigInstance, fit_multiset, occupancy
 from scheduler.policy.capacity import GpuCapacity, NodeCapacity
 from scheduler.policy.records import (
@@ -84,7 +84,7 @@ def _choose_shares(cap: NodeCapacity, req: GpuRequest) -> tuple[GpuGrant, ...] |
     """Whole GPUs and milli shares through `packing.fractional` (best fit: tightest GPU)."""
     whole = req.kind == "whole"
     try:
-        share = GpuShare(req.count, MILLI_PER_GPU if whole else req.milli, req.memory_mib)
+        share = share_of(req.count, MILLI_PER_GPU if whole else req.milli, req.memory_mib)
     except PackingError:
         return None
     gpus = cap.gpus

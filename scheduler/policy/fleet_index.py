@@ -15,10 +15,12 @@ ordinary row: shares and whole GPUs need no MIG geometry, and every scorer judge
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +35,11 @@ NO_GPU = -1
 MAX_LOG_ROWS = 1 << 16  # changed rows an index lineage logs before its memos start over
 REFRESH_LOG_ROWS = 4096  # changed rows an index refreshed in place logs before folding them
 MAX_ROW_MEMOS = 64  # request shapes remembered per index (each a few arrays of one value a row)
+# Distinct row states a lineage interns before its table starts over: 2 per row + 4,096 (a key
+# is ~0.4 KB at 8 GPU columns, so ~6 MB at 5,000 nodes at most, whatever the churn).
+STATES_PER_ROW, MIN_STATES = 2, 4096
 _DEFAULT_HEALTH = HealthThresholds()
+T = TypeVar("T")
 
 
 @dataclass
@@ -45,6 +51,29 @@ class _RowMemo:
     valid: npt.NDArray[np.bool_]
     since: int
     shared: bool = False  # handed to a derived index (`updated()`): never changed in place
+    pending: bool = False  # some rows are marked stale in `valid` (else every row is valid)
+
+
+class _StateTable:
+    """Row states interned to ids, shared down an index lineage (`FleetIndex.state_ids`):
+    equal ids <=> byte-identical keys. Only ever added to; `next` on the counter is atomic, so
+    concurrent readers never give two keys one id."""
+
+    _serials = itertools.count()
+
+    def __init__(self) -> None:
+        self.ids: dict[bytes, int] = {}
+        self._next = itertools.count()
+        self.serial = next(_StateTable._serials)
+
+    def __eq__(self, other: object) -> bool:  # interchangeable: the same keys, the same ids
+        return isinstance(other, _StateTable) and self.ids == other.ids
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def intern(self, key: bytes) -> int:
+        got = self.ids.get(key)
+        return got if got is not None else self.ids.setdefault(key, next(self._next))
 
 
 @dataclass
@@ -70,7 +99,7 @@ class FleetIndex:
     pool: npt.NDArray[np.bool_]  # static MIG devices known only by count (GFD) on the node
     hot: npt.NDArray[np.float64]  # the node's highest GPU temperature (C; -inf: none reported)
     _rows_memo: dict[tuple[str, ...], tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]]
-    memo: dict[object, npt.NDArray[np.float64]]  # derived arrays (this index only)
+    memo: dict[object, Any]  # derived values (this index only; `refresh` drops them)
     # Derived per-row arrays that survive `updated()`: only the rows that changed are redone.
     row_memo: dict[object, _RowMemo]
     # Rows changed by each `updated()` in this index's lineage, oldest first; `log_len` is this
@@ -80,6 +109,11 @@ class FleetIndex:
     used: npt.NDArray[np.float64]  # per GPU used fraction (NaN: faulted or padding)
     load: npt.NDArray[np.float64]  # per GPU live load 0..1 (NaN: none reported)
     load_at: npt.NDArray[np.float64]  # when that load was observed (NaN: unknown)
+    _states: _StateTable  # interned row states (`state_ids`), shared with derived indexes
+    # Values of one immutable Node or Gpu (`node_products`, health reasons), by (kind, id), the
+    # object kept so its id is not reused: `refresh` refills rows whose node and GPUs are
+    # unchanged, bind after bind (`_of`). Shared with derived indexes.
+    _products: dict[tuple[str, int], tuple[Any, Any]]
 
     def rows_of(self, names: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
         """(row per name, known and alive) -- memoised for the last few name lists, since
@@ -87,10 +121,15 @@ class FleetIndex:
         key = tuple(names)
         hit = self._rows_memo.get(key)
         if hit is None:
-            rows = np.fromiter(map(self.row.get, key, repeat(-1, len(key))), np.intp, len(key))
-            known = rows >= 0
-            r = np.where(known, rows, 0)
-            hit = (r, np.asarray(known & self.alive[r]))
+            try:  # every name known (the common case): one C-level lookup of them all
+                got = itemgetter(*key)(self.row) if len(key) > 1 else [self.row[n] for n in key]
+                r = np.array(got, np.intp)
+                hit = (r, self.alive[r])
+            except KeyError:
+                rows = np.fromiter(map(self.row.get, key, repeat(-1, len(key))), np.intp, len(key))
+                known = rows >= 0
+                r = np.where(known, rows, 0)
+                hit = (r, np.asarray(known & self.alive[r]))
             if len(self._rows_memo) >= 4:
                 self._rows_memo = {}  # replaced, not mutated: safe against concurrent readers
             self._rows_memo[key] = hit
@@ -120,7 +159,9 @@ class FleetIndex:
                 self.row_memo = {}  # replaced, not mutated: safe against concurrent readers
             self.row_memo[key] = _RowMemo(values, np.ones(n, bool), self.log_len)
             return values
-        if hit.since != self.log_len or len(hit.values) != n:
+        if hit.since == self.log_len and not hit.pending and len(hit.values) == n:
+            return hit.values  # current, every row valid
+        if len(hit.values) != n or hit.shared:
             # First use since `updated()`: a private copy, with the rows changed since stale.
             values = np.zeros((n, *hit.values.shape[1:]), hit.values.dtype)
             values[: len(hit.values)] = hit.values
@@ -128,11 +169,54 @@ class FleetIndex:
             valid[: len(hit.valid)] = hit.valid
             valid[self.log[hit.since : self.log_len]] = False
             hit = self.row_memo[key] = _RowMemo(values, valid, self.log_len)
+        elif hit.since != self.log_len:
+            # This index's own memo, behind its log (`refresh` changed rows in place): redo
+            # the rows logged since, in place, no copy.
+            changed = self.log[hit.since : self.log_len]
+            hit.since = self.log_len
+            if not hit.pending:  # every other row is valid: only these are stale
+                rows = np.array(changed if len(changed) == 1 else sorted(set(changed)), np.intp)
+                hit.values[rows] = compute(rows)
+                return hit.values
+            hit.valid[changed] = False
         stale = np.flatnonzero(~hit.valid)
         if len(stale):
             hit.values[stale] = compute(stale.astype(np.intp))
             hit.valid[stale] = True
+        hit.pending = False
         return hit.values
+
+    def state_ids(self) -> npt.NDArray[np.int64]:
+        """Per row, the id of its state: two rows with the same id hold byte-identical values
+        in every row column (`STATE_FIELDS`) and the same per-profile MIG counts, so anything
+        computed from a row's own columns and per-pod constants is the same for both (the
+        framework scores one row per state). Memoised per row (`per_row`): a bind redoes one."""
+        table = self._states
+        if len(table.ids) > STATES_PER_ROW * len(self.alive) + MIN_STATES:
+            # replaced, not cleared: older indexes keep theirs; this one drops its old ids
+            table = self._states = _StateTable()
+            self.forget(lambda k: isinstance(k, tuple) and k[:1] == ("state-id",))
+        return self.per_row(
+            ("state-id", table.serial, self.slots), lambda rr: self._state_keys(rr, table)
+        )
+
+    def _state_keys(self, rr: npt.NDArray[np.intp], table: _StateTable) -> npt.NDArray[np.int64]:
+        cols = [getattr(self, f) for f in STATE_FIELDS]
+        counts = self._count_tables()
+        out = np.empty(len(rr), np.int64)
+        mig_counts = any(counts)
+        for i, r in enumerate(rr.tolist()):
+            key = b"".join([c[r : r + 1].tobytes() for c in cols])
+            if mig_counts:
+                mig = [sorted((p, int(a[r])) for p, a in t.items() if a[r]) for t in counts]
+                if any(mig):  # a longer key: never equal to a row without MIG counts
+                    key += repr(mig).encode()
+            out[i] = table.intern(key)
+        return out
+
+    def _count_tables(self) -> tuple[dict[str, npt.NDArray[np.int16]], ...]:
+        """The per-profile MIG counts that belong to a row's state key (beside `STATE_FIELDS`)."""
+        return (self.static_free, self.static_total, self.pool_free)
 
     def mig_models(
         self, codes: npt.NDArray[np.int16], profile: str
@@ -183,6 +267,8 @@ class FleetIndex:
             used=np.full((rows, slots), np.nan),
             load=np.full((rows, slots), np.nan),
             load_at=np.full((rows, slots), np.nan),
+            _states=_StateTable(),
+            _products={},
             _rows_memo={},
             memo={},
             row_memo={},
@@ -244,30 +330,24 @@ class FleetIndex:
             if len(c.gpus) > self.slots:
                 raise ValueError(f"node {c.node.name}: more GPUs than the index's columns")
             self._clear(r)
-            self._fill(r, c)
+            self._fill(r, c, memo=True)
             changed.append(r)
         if not changed:
             return
         if len(self.log) != self.log_len:  # a derived index extended the shared list
             self.log = self.log[: self.log_len]
-        before = self.log_len
         self.log.extend(changed)
         self.log_len = len(self.log)
         self.memo = {}
-        n = len(self.alive)
-        rows = np.asarray(changed, np.intp)
-        for hit in self.row_memo.values():
-            # A memo current before these rows changed and held by this index alone: mark
-            # the rows stale in place, so `per_row` redoes them without copying the array.
-            if hit.since == before and not hit.shared and len(hit.valid) == n:
-                hit.valid[rows] = False
-                hit.since = self.log_len
+        # Per-row memos are left as they are: `per_row` finds them behind the log and redoes
+        # the rows logged since (in place when this index alone holds the memo).
         if self.log_len > REFRESH_LOG_ROWS:
+            n = len(self.alive)
             memos: dict[object, _RowMemo] = {}
             for key, hit in self.row_memo.items():
                 if len(hit.valid) == n and not hit.shared:
                     hit.valid[self.log[hit.since : self.log_len]] = False
-                    hit.since = 0
+                    hit.since, hit.pending = 0, True
                     memos[key] = hit
             self.row_memo, self.log, self.log_len = memos, [], 0
 
@@ -295,6 +375,7 @@ class FleetIndex:
         n, s = len(self.names), self.slots
         out.names, out.row = list(self.names), dict(self.row)
         out.keys = list(self.keys)
+        out._states, out._products = self._states, self._products
         for f in ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool", "hot"):
             getattr(out, f)[:n] = getattr(self, f)
         for f in ("plain_free", "plain_mem", "plain_size", "mig_mask", "mig_me", "mig_code",
@@ -340,16 +421,31 @@ class FleetIndex:
                     *self.pool_free.values()):  # fmt: skip
             arr[r] = 0
 
+    def _of(self, kind: str, obj: Any, compute: Callable[[Any], T]) -> T:
+        """`compute(obj)` for an immutable object, memoised by its id while it lives here."""
+        hit = self._products.get((kind, id(obj)))
+        if hit is not None and hit[0] is obj:
+            got: T = hit[1]
+            return got
+        value = compute(obj)
+        if len(self._products) > 16 * len(self.alive) + 64:
+            self._products = {}  # replaced, not mutated: safe against concurrent readers
+        self._products[(kind, id(obj))] = (obj, value)
+        return value
+
     def _count(self, table: dict[str, npt.NDArray[np.int16]], profile: str, r: int) -> None:
         arr = table.get(profile)
         if arr is None:
             arr = table[profile] = np.zeros(len(self.alive), np.int16)
         arr[r] += 1
 
-    def _fill(self, r: int, cap: NodeCapacity) -> None:
+    def _fill(self, r: int, cap: NodeCapacity, memo: bool = False) -> None:
+        """Row `r` from `cap`. `memo`: remember per-object values (`_of`) for the next refill
+        (`refresh`, which refills the same nodes bind after bind)."""
         node = cap.node
         self.alive[r] = True
-        products = node_products(node)
+        of = self._of if memo else _direct
+        products: frozenset[str] = of("products", node, node_products)
         self.product[r] = self.code(next(iter(products)) if len(products) == 1 else "")
         self.cpu[r] = cap.cpu_free
         self.pool[r] = bool(node.mig_pool)
@@ -359,7 +455,7 @@ class FleetIndex:
         used = 0.0
         usable = 0
         for j, g in enumerate(cap.gpus):
-            if gpu_health_reasons(g.gpu, _DEFAULT_HEALTH) or g.faulted:
+            if of("unhealthy", g.gpu, _unhealthy) or g.faulted:
                 slow = True
             if g.faulted:
                 continue
@@ -408,6 +504,17 @@ class FleetIndex:
 _ROW_ARRAYS = ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool", "hot",
                "plain_free", "plain_mem", "plain_size", "mig_mask", "mig_me", "mig_code",
                "used", "load", "load_at")  # fmt: skip
+# The columns of a row's state key (`FleetIndex.state_ids`): every row array (the per-profile
+# MIG counts are added apart). A column added to the index belongs here too.
+STATE_FIELDS: tuple[str, ...] = _ROW_ARRAYS
+
+
+def _direct(kind: str, obj: Any, compute: Callable[[Any], T]) -> T:
+    return compute(obj)
+
+
+def _unhealthy(gpu: Any) -> bool:
+    return bool(gpu_health_reasons(gpu, _DEFAULT_HEALTH))
 
 
 def _canon(g: GpuCapacity, name: str) -> str:

@@ -26,6 +26,7 @@ from scheduler.policy.interfaces import (
     CycleState,
     FilterPlugin,
     Profile,
+    Rows,
     RowVerdicts,
     ScorePlugin,
     choose_placement,
@@ -107,9 +108,16 @@ def _batch_filter(
     if plugins is None or not state.nodes:  # an empty fleet index has no rows to gather from
         return None
     cycle = CycleState(state, pod, names)
+    # Filters that promise `state_only` judge one row per distinct state (`_groups`).
+    groups = _groups(cycle) if any(profile.filters_by_state) else None
+    sub = None if groups is None else cycle.subset(groups[0])
     answers: list[RowVerdicts] = []
-    for plugin in plugins:
-        got = plugin.filter_rows(cycle)
+    for plugin, by_state in zip(plugins, profile.filters_by_state, strict=True):
+        if sub is not None and groups is not None and by_state:
+            got = plugin.filter_rows(sub)
+            got = None if got is None else _spread_verdicts(got, groups[1])
+        else:
+            got = plugin.filter_rows(cycle)
         if got is None:
             return None
         answers.append(got)
@@ -118,17 +126,24 @@ def _batch_filter(
     code = np.zeros(len(names), np.int8)
     who = np.full(len(names), -1, np.int16)
     exact = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
+    failing = False
     for i, v in enumerate(answers):
         if v.code is not None:
-            first = (code == 0) & (v.code != 0)
-            code[first] = v.code[first]
-            who[first] = i
+            bad = v.code != 0
+            if bad.any():  # (most calls: every row passes this plugin)
+                failing = True
+                first = (code == 0) & bad
+                code[first] = v.code[first]
+                who[first] = i
         if v.exact is not None:
             exact |= v.exact
+    if not failing and not exact.any() and known.all():
+        return FilterResult(list(names), names=names)  # the common answer: every row passes
     exact &= known
     judged = known & ~exact
+    ok = judged & (code == 0)
     arr = np.asarray(names, dtype=object)
-    out = FilterResult(arr[judged & (code == 0)].tolist(), names=names)
+    out = FilterResult(arr[ok].tolist(), names=names)
     fails = judged & (code != 0)
     if fails.any():
         group = np.where(fails, who.astype(np.int32) * 4 + code, -1)
@@ -175,9 +190,8 @@ def run_scores(
     names = node_names if isinstance(node_names, list) else list(node_names)
     cycle = CycleState(state, pod, names)
     got = _batch_scores(cycle, profile)
-    if got is None:
-        got = _node_sums(cycle, names, profile)
-    return _scaled(names, got, _total_weight(profile))
+    sums = _node_sums(cycle, names, profile) if got is None else got
+    return _scaled(names, sums, _total_weight(profile))
 
 
 def batch_scores(
@@ -193,14 +207,16 @@ def _total_weight(profile: Profile) -> float:
     return sum(w for _, w in profile.scorers if w > 0)
 
 
-def _scaled(names: Sequence[str], sums: list[float], total: float) -> NodeScores:
+def _scaled(
+    names: Sequence[str], sums: Sequence[float] | npt.NDArray[np.float64], total: float
+) -> NodeScores:
     """Weighted sums of the scorers as 0..10 integers and 0..100 levels of their mean."""
     if total <= 0:
         return NodeScores(names, [0] * len(names), [0] * len(names))
     arr = np.asarray(sums, dtype=np.float64)
     ints: list[int] = np.rint(MAX_SCORE * arr / total).astype(np.int64).tolist()
-    levels: list[int] = np.rint(MAX_LEVEL * arr / total).astype(np.int64).tolist()
-    return NodeScores(names, ints, levels)
+    level_array = np.rint(MAX_LEVEL * arr / total).astype(np.int64)
+    return NodeScores(names, ints, level_array.tolist(), level_array)
 
 
 def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[float]:
@@ -226,30 +242,96 @@ def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> lis
     return out
 
 
-def _batch_scores(cycle: CycleState, profile: Profile) -> list[float] | None:
+def _batch_scores(cycle: CycleState, profile: Profile) -> npt.NDArray[np.float64] | None:
     plugins = profile.batch_scorers
     if plugins is None or not cycle.state.nodes:  # an empty index has no rows to gather from
         return None
     n = len(cycle.names)
     if sum(w for _, w in plugins) <= 0:
-        return [0.0] * n
-    acc = np.zeros(n)
-    left = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
-    for plugin, weight in plugins:
-        values = plugin.score_rows(cycle)
+        return np.zeros(n)
+    scored, spread = _distinct(cycle, profile)
+    # One array op per step over every scorer at once (this runs per pod); the weighted sum is
+    # still added scorer by scorer, in profile order, as the per-node path does.
+    table = np.empty((len(plugins), len(scored.names)))
+    for i, (plugin, _) in enumerate(plugins):
+        values = plugin.score_rows(scored)
         if values is None:
             return None
-        left |= np.isnan(values)
-        acc += weight * _clamp_rows(values)
+        table[i] = values
+    left = scored.index.slow[scored.rows] | np.isnan(table).any(axis=0)
+    weighted = _clamp_rows(table)
+    weighted *= profile.batch_weights
+    acc = np.zeros(len(scored.names))
+    for row in weighted:
+        acc += row
+    some_left = bool(left.any())
+    if spread is not None:  # each candidate takes the sum of its state's representative
+        acc = acc.take(spread)
+        left = left.take(spread) if some_left else left
     known = cycle.known
-    acc[~known] = 0.0
-    out: list[float] = acc.tolist()
-    redo = np.flatnonzero(left & known).tolist()
-    if redo:
-        again = _node_sums(cycle, [cycle.names[i] for i in redo], profile)
-        for i, v in zip(redo, again, strict=True):
-            out[i] = v
-    return out
+    if not known.all():
+        acc[~known] = 0.0
+    if some_left:
+        redo = np.flatnonzero(left & known)
+        if len(redo):
+            acc[redo] = _node_sums(cycle, [cycle.names[i] for i in redo.tolist()], profile)
+    return acc
+
+
+def _distinct(cycle: CycleState, profile: Profile) -> tuple[CycleState, Rows | None]:
+    """(the cycle to score, the position in it of each candidate's representative): one row
+    per distinct index state when every scorer allows it (`Profile.scores_by_state`) and some
+    state repeats, else the cycle itself and None. Exact: rows of one state get the same value
+    from such scorers, and the weighted sum is formed per row in the same order either way."""
+    groups = _groups(cycle) if profile.scores_by_state else None
+    if groups is None:
+        return cycle, None
+    return cycle.subset(groups[0]), groups[1]
+
+
+_GROUPS = ("state-groups",)  # the index memo holding `_groups` answers
+
+
+def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
+    """(the first candidate of each distinct row state, each candidate's position among those
+    firsts), or None when no state repeats. Memoised on the index per candidate-rows array:
+    filter and prioritize of one pod ask about the same list (`FleetIndex.rows_of` hands back
+    the same array), and an index's row states never change under its memo (`refresh` drops
+    it)."""
+    rows = cycle.rows
+    if len(rows) < 2:
+        return None
+    idx = cycle.index
+    memo: dict[int, tuple[Rows, tuple[Rows, Rows] | None]] | None = idx.memo.get(_GROUPS)
+    if memo is None or len(memo) >= 4:
+        memo = idx.memo[_GROUPS] = {}  # replaced, not mutated: safe for concurrent readers
+    hit = memo.get(id(rows))
+    if hit is not None and hit[0] is rows:  # the array itself is kept, so its id is not reused
+        return hit[1]
+    ids = idx.state_ids().take(rows)
+    # np.unique(ids, return_index=True, return_inverse=True), in fewer steps (it runs per pod).
+    order = ids.argsort(kind="stable")
+    ranked = ids.take(order)
+    head = np.empty(len(ids), bool)
+    head[0] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=head[1:])
+    first = order[head]  # the first candidate of each state
+    got: tuple[Rows, Rows] | None = None
+    if len(first) < len(ids):
+        inverse = np.empty(len(ids), np.intp)
+        rank = head.cumsum(dtype=np.intp)  # the method: no dispatch wrapper (this runs per pod)
+        rank -= 1
+        inverse[order] = rank
+        got = (first, inverse)
+    memo[id(rows)] = (rows, got)
+    return got
+
+
+def _spread_verdicts(v: RowVerdicts, inverse: Rows) -> RowVerdicts:
+    """A batch filter's answer for the distinct states, given to every candidate."""
+    code = None if v.code is None else v.code.take(inverse)
+    exact = None if v.exact is None else v.exact.take(inverse)
+    return RowVerdicts(code, v.reasons, exact)
 
 
 def _clamp_rows(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -61,6 +61,14 @@ class CycleState:
         self._placements: dict[str, Placement | None] = {}
         self._shared: dict[object, Any] = {}
 
+    def subset(self, positions: Rows) -> CycleState:
+        """A cycle for the candidates at `positions` only (same state, pod and index; rows
+        taken from this one, not looked up again); nothing computed for this one is shared."""
+        out = CycleState(self.state, self.pod, _Picked(self.names, positions))
+        out.__dict__["index"] = self.index  # the cached properties, filled in
+        out.__dict__["_rows"] = (self.rows.take(positions), self.known.take(positions))
+        return out
+
     def placement(self, node: Node) -> Placement | None:
         if node.name not in self._placements:
             self._placements[node.name] = choose_placement(self.state, self.pod, node)
@@ -74,12 +82,13 @@ class CycleState:
     def _rows(self) -> tuple[Rows, Bools]:
         return self.index.rows_of(self.names)
 
-    @property
+    # Cached: after the first read they are plain attributes (plugins read them many times).
+    @cached_property
     def rows(self) -> Rows:
         """Fleet-index row of each candidate name (0 for unknown names; see `known`)."""
         return self._rows[0]
 
-    @property
+    @cached_property
     def known(self) -> Bools:
         return self._rows[1]
 
@@ -88,6 +97,22 @@ class CycleState:
             self._shared[key] = compute()
         got: T = self._shared[key]
         return got
+
+
+class _Picked(Sequence[str]):
+    """The names at `positions` of `names`, looked up only when read (the batch scorers of a
+    deduplicated cycle read its rows, rarely its names)."""
+
+    def __init__(self, names: Sequence[str], positions: Rows) -> None:
+        self._names, self._positions = names, positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._names[j] for j in self._positions[i].tolist()]
+        return self._names[int(self._positions[i])]
 
 
 def cycle_for(state: ClusterState, pod: PodRequest, cycle: CycleState | None) -> CycleState:
@@ -135,6 +160,14 @@ class BatchFilterPlugin(FilterPlugin, Protocol):
 
 @runtime_checkable
 class ScorePlugin(Protocol):
+    """A scorer may also set the class attribute `state_only = True` (not part of the
+    Protocol: absent means False): a promise that its `score_rows` value for a row depends
+    only on that row's fleet-index columns (`FleetIndex.state_ids`) and on what is the same
+    for every row of the call (the pod, the snapshot's demand and clock, its settings), never
+    on the node's name, its row position or the other candidates. When every scorer of a
+    profile promises it, the framework scores one row per distinct state and copies the
+    values to the rest."""
+
     name: str
 
     def score(
@@ -156,20 +189,29 @@ class BatchScorePlugin(ScorePlugin, Protocol):
 class Profile:
     """Which plugins run, in order, and each scorer's weight (weights need not sum to 1).
 
-    `batch=False` turns the batch methods off (the per-node path only): for tests and
-    benchmarks that compare the two paths.
+    `batch=False` turns the batch methods off (the per-node path only); `dedupe=False` makes
+    the batch path score every candidate row even when its scorers allow one row per distinct
+    state: for tests and benchmarks that compare the paths.
     """
 
     filters: tuple[FilterPlugin, ...]
     scorers: tuple[tuple[ScorePlugin, float], ...] = ()
     name: str = "default"
     batch: bool = True
+    dedupe: bool = True
 
     @cached_property
     def batch_filters(self) -> tuple[BatchFilterPlugin, ...] | None:
         """The filters, when every one has a batch method (and batching is on), else None."""
         got = tuple(p for p in self.filters if isinstance(p, BatchFilterPlugin))
         return got if self.batch and len(got) == len(self.filters) else None
+
+    @cached_property
+    def filters_by_state(self) -> tuple[bool, ...]:
+        """Per filter, whether its batch method may judge one row per distinct row state: it
+        declares `state_only` (as a scorer does, see `ScorePlugin`: its verdict for a row
+        depends on the row's index columns alone) and deduplication is on."""
+        return tuple(self.dedupe and getattr(p, "state_only", False) is True for p in self.filters)
 
     @cached_property
     def scorer_takes_cycle(self) -> tuple[bool, ...]:
@@ -183,3 +225,20 @@ class Profile:
         live = [(p, w) for p, w in self.scorers if w > 0]
         got = tuple((p, w) for p, w in live if isinstance(p, BatchScorePlugin))
         return got if self.batch and len(got) == len(live) else None
+
+    @cached_property
+    def batch_weights(self) -> Floats:
+        """The weights of `batch_scorers` as a column (one row per scorer), or an empty one."""
+        got = self.batch_scorers or ()
+        return np.array([w for _, w in got], np.float64).reshape(-1, 1)
+
+    @cached_property
+    def scores_by_state(self) -> bool:
+        """Whether the batch path may score one row per distinct row state: every live batch
+        scorer declares `state_only` (see `ScorePlugin`), and deduplication is on."""
+        got = self.batch_scorers
+        return (
+            self.dedupe
+            and got is not None
+            and all(getattr(p, "state_only", False) is True for p, _ in got)
+        )

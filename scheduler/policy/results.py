@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from scheduler.policy.records import Placement
 from scheduler.policy.status import SUCCESS, Code, Status
 
@@ -87,6 +90,8 @@ class NodeScores(Mapping[str, int]):
     names: Sequence[str]
     ints: list[int]
     levels: list[int] | None = None
+    # `levels` as an array, when the batch path made one (in-process rankers skip the list).
+    level_array: npt.NDArray[np.int64] | None = field(default=None, repr=False, compare=False)
     _by_name: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def pairs(self) -> list[tuple[str, int]]:

@@ -33,7 +33,9 @@ class Engine:
         self.debug = debug
         self.now = 0.0
         self.processed = 0
-        self._heap: list[Event] = []
+        # (time, kind, seq, event): `Event`'s own order as a plain tuple, compared in C (seq is
+        # unique, so the event itself is never compared).
+        self._heap: list[tuple[float, int, int, Event]] = []
         self._seq = 0
         self._handlers: dict[EventKind, Handler] = {}
         self._observers: list[Observer] = []
@@ -57,7 +59,7 @@ class Engine:
             raise ValueError(f"cannot schedule {kind.name} at {time} before now ({self.now})")
         event = Event(float(time), kind, self._seq, payload)
         self._seq += 1
-        heapq.heappush(self._heap, event)
+        heapq.heappush(self._heap, (event.time, event.kind, event.seq, event))
         return event
 
     def pending(self) -> int:
@@ -67,7 +69,7 @@ class Engine:
         """Process the next event; None when the queue is empty."""
         if not self._heap:
             return None
-        event = heapq.heappop(self._heap)
+        event = heapq.heappop(self._heap)[3]
         handler = self._handlers.get(event.kind)
         if handler is None:
             raise LookupError(f"no handler registered for {event.kind.name} events")
@@ -89,7 +91,7 @@ class Engine:
     def run(self, until: float | None = None) -> int:
         """Process events (up to and including time ``until``); returns how many were run."""
         n = 0
-        while self._heap and (until is None or self._heap[0].time <= until):
+        while self._heap and (until is None or self._heap[0][0] <= until):
             self.step()
             n += 1
         if until is not None and until > self.now:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from packing.fractional import MILLI_PER_GPU, NO_GPU, GpuShare, fits
+from packing.fractional import MILLI_PER_GPU, NO_GPU, fits, share_of
 from simulator.traces.openb import OpenbNode, OpenbPod
 
 MAX_GPUS_PER_NODE = 8
@@ -38,6 +38,9 @@ class FillCluster:
         self.models = tuple(sorted({n.model for n in nodes}))
         self.model_idx = np.array([self.models.index(n.model) for n in nodes], dtype=np.int64)
         self.gpu_count = np.array([n.num_gpu for n in nodes], dtype=np.int64)
+        # GPUs per node never change: summed once (the run asks after every pod).
+        self._total_gpu_milli = int(self.gpu_count.sum()) * MILLI_PER_GPU
+        self._used_gpu_milli = 0
         slots = np.arange(MAX_GPUS_PER_NODE)[None, :]
         self.gpu_left = np.where(slots < self.gpu_count[:, None], MILLI_PER_GPU, NO_GPU).astype(
             np.int64
@@ -46,6 +49,10 @@ class FillCluster:
         self.mem_cap = np.array([n.memory_mib for n in nodes], dtype=np.int64)
         self.cpu_left = self.cpu_cap.copy()
         self.free_total = self.gpu_count * MILLI_PER_GPU  # free GPU milli per node, kept in step
+        # Per node, the most free milli on one GPU and the GPUs with a whole GPU free, kept in
+        # step by ``place``: ``feasible`` answers one-GPU and whole-GPU pods from them.
+        self.max_free = self.gpu_left.max(axis=1)
+        self.idle = (self.gpu_left >= MILLI_PER_GPU).sum(axis=1)
         self.mem_left = self.mem_cap.copy()
         # GPU pods on each node by affinity tag (GPU-clustering baseline).
         self.affinity = np.zeros((len(nodes), len(AFFINITY_TAGS)), dtype=np.int64)
@@ -69,11 +76,11 @@ class FillCluster:
 
     @property
     def total_gpu_milli(self) -> int:
-        return int(self.gpu_count.sum()) * MILLI_PER_GPU
+        return self._total_gpu_milli
 
     @property
     def used_gpu_milli(self) -> int:
-        return self.total_gpu_milli - int(self.free_total.sum())
+        return self._used_gpu_milli  # kept by ``place`` (asked after every pod)
 
     def gpu_free_total(self) -> np.ndarray:
         """Free GPU milli per node (maintained by ``place``; checked by ``violations``)."""
@@ -88,9 +95,16 @@ class FillCluster:
     def feasible(self, pod: OpenbPod) -> np.ndarray:
         """Indices of nodes where the pod fits now (CPU, memory, GPU model, GPUs)."""
         ok = (self.cpu_left >= pod.cpu_milli) & (self.mem_left >= pod.memory_mib)
-        ok &= self.model_allowed(pod)
+        if pod.num_gpu and pod.gpu_spec:
+            ok &= self.model_allowed(pod)
         if pod.num_gpu:
-            ok &= fits(self.gpu_left, GpuShare(pod.num_gpu, pod.gpu_milli))
+            share = share_of(pod.num_gpu, pod.gpu_milli)  # refuses a malformed request
+            if share.count == 1:  # `fits`: some GPU has >= max(milli, 0) free
+                ok &= self.max_free >= max(share.milli, 0)
+            elif share.milli == MILLI_PER_GPU:  # n GPUs with >= 1000 free
+                ok &= self.idle >= share.count
+            else:
+                ok &= fits(self.gpu_left, share)
         return np.flatnonzero(ok)
 
     def place(self, pod: OpenbPod, node: int, gpus: Sequence[int]) -> None:
@@ -107,7 +121,12 @@ class FillCluster:
                 )
         for g in gpus:
             self.gpu_left[node, g] -= pod.gpu_milli
+        if gpus:
+            row = self.gpu_left[node].tolist()
+            self.max_free[node] = max(row)
+            self.idle[node] = sum(1 for v in row if v >= MILLI_PER_GPU)
         self.free_total[node] -= pod.gpu_milli * len(gpus)
+        self._used_gpu_milli += pod.gpu_milli * len(gpus)
         self.cpu_left[node] -= pod.cpu_milli
         self.mem_left[node] -= pod.memory_mib
         if pod.num_gpu:
@@ -131,4 +150,10 @@ class FillCluster:
             return "GPU milli left disagrees with the placements ledger"
         if not np.array_equal(np.where(expect == NO_GPU, 0, expect).sum(axis=1), self.free_total):
             return "free GPU milli per node disagrees with the placements ledger"
+        if self._used_gpu_milli != self._total_gpu_milli - int(self.free_total.sum()):
+            return "GPU milli in use disagrees with the free GPU milli per node"
+        if not np.array_equal(self.gpu_left.max(axis=1), self.max_free) or not np.array_equal(
+            (self.gpu_left >= MILLI_PER_GPU).sum(axis=1), self.idle
+        ):
+            return "most free milli / idle GPUs per node disagree with the GPU milli left"
         return None

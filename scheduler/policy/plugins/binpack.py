@@ -17,6 +17,7 @@ from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Node, PodRequest
 
 class Binpack:
     name = "Binpack"
+    state_only = True  # score_rows reads only the row's index columns (ScorePlugin)
 
     def __init__(self, args: None = None) -> None:
         """Takes no settings (the registry's factory call)."""

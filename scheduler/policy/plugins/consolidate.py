@@ -31,6 +31,7 @@ def early(state: ClusterState) -> bool:
 
 class Consolidate:
     name = "Consolidate"
+    state_only = True  # score_rows reads only the row's index columns (ScorePlugin)
 
     def __init__(self, args: None = None) -> None:
         """Takes no settings (the registry's factory call)."""

@@ -74,6 +74,7 @@ class FragmentationArgs:
 
 class FragmentationScore:
     name = "Fragmentation"
+    state_only = True  # score_rows reads only the row's index columns (ScorePlugin)
 
     def __init__(self, args: FragmentationArgs | None = None) -> None:
         self.args = args or FragmentationArgs()

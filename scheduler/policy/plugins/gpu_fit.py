@@ -19,6 +19,7 @@ from scheduler.policy.status import SUCCESS, Code, Status
 
 class GpuFit:
     name = "GpuFit"
+    state_only = True  # filter_rows reads only the row's index columns (ScorePlugin)
 
     def __init__(self, args: None = None) -> None:
         """Takes no settings (the registry's factory call)."""

@@ -19,6 +19,7 @@ __all__ = ["PRODUCT_LABEL", "GpuModelFilter", "canonical", "node_products"]
 
 class GpuModelFilter:
     name = "GpuModel"
+    state_only = True  # filter_rows reads only the row's index columns (ScorePlugin)
 
     def __init__(self, args: None = None) -> None:
         """Takes no settings (the registry's factory call)."""

@@ -29,6 +29,7 @@ __all__ = ["NON_FATAL_XIDS", "HealthFilter", "HealthThresholds", "gpu_health_rea
 
 class HealthFilter:
     name = "GpuHealth"
+    state_only = True  # filter_rows reads only the row's index columns (ScorePlugin)
 
     def __init__(self, thresholds: HealthThresholds | None = None) -> None:
         self.thresholds = thresholds or HealthThresholds()

@@ -27,6 +27,7 @@ NEUTRAL = 0.5
 
 class LoadScore:
     name = "GpuLoad"
+    state_only = True  # score_rows reads only the row's index columns (ScorePlugin)
 
     def __init__(self, settings: LoadSettings | None = None) -> None:
         self.settings = settings or LoadSettings()

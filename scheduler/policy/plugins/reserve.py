@@ -49,6 +49,7 @@ def model_pressure(state: ClusterState, idx: FleetIndex) -> Floats:
 
 class ModelReserve:
     name = "ModelReserve"
+    state_only = True  # score_rows reads only the row's index columns (ScorePlugin)
 
     def __init__(self, args: None = None) -> None:
         """Takes no settings (the registry's factory call)."""

@@ -27,6 +27,7 @@ class SpreadArgs:
 
 class SpreadScore:
     name = "Spread"
+    state_only = True  # score_rows reads only the row's index columns (ScorePlugin)
 
     def __init__(self, args: SpreadArgs | None = None) -> None:
         self.args = args or SpreadArgs()

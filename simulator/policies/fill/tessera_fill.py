@@ -91,8 +91,11 @@ class TesseraFill:
             keep = nodes
         else:
             keep = np.fromiter(map(self._row.__getitem__, passing), np.int64, len(passing))
-        assert scores.levels is not None
-        node = pick_max(keep, np.asarray(scores.levels, np.int64), cluster.rank)
+        levels = scores.level_array
+        if levels is None:
+            assert scores.levels is not None
+            levels = np.asarray(scores.levels, np.int64)
+        node = pick_max(keep, levels, cluster.rank)
         placement = choose_placement(state, req, self.sim.nodes[cluster.names[node]])
         if placement is None:  # pragma: no cover - filters passed, so a placement exists
             raise ValueError(f"no placement for pod {pod.name} on {cluster.names[node]}")

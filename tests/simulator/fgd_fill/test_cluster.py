@@ -1,0 +1,71 @@
+"""The fill cluster's feasibility check answers from per-node summaries kept in step by `place`
+(the most free milli on one GPU, the GPUs with a whole GPU free).
+
+One-sentence property: after any sequence of placements, `feasible` gives exactly the nodes the
+generic fit over every GPU (`packing.fractional.fits`) and the CPU, memory and model checks give.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from packing.fractional import GpuShare, fits
+from simulator.fgd_fill.cluster import FillCluster
+from tests.simulator.fgd_fill.builders import cluster, node, pod
+
+shapes = st.sampled_from([(1, 1000), (1, 500), (1, 250), (1, 1), (2, 1000), (4, 1000),
+                          (8, 1000), (0, 0)])  # fmt: skip
+
+
+def _generic(c: FillCluster, p) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The check before the summaries: every GPU of every node asked."""
+    ok = (c.cpu_left >= p.cpu_milli) & (c.mem_left >= p.memory_mib) & c.model_allowed(p)
+    if p.num_gpu:
+        ok &= fits(c.gpu_left, GpuShare(p.num_gpu, p.gpu_milli))
+    return np.flatnonzero(ok)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 8), st.sampled_from(["T4", "V100"])), min_size=1,
+             max_size=5),
+    st.lists(st.tuples(shapes, st.sampled_from(["", "V100", "T4|P100"]), st.integers(0, 4)),
+             max_size=25),
+    st.data(),
+)  # fmt: skip
+def test_feasible_equals_the_generic_fit_after_any_placements(nodes, pods, data) -> None:
+    c = cluster(*(node(f"n{i}", gpus=g, model=m, cpu=16_000) for i, (g, m) in enumerate(nodes)))
+    for k, ((n, milli), spec, cpu) in enumerate(pods):
+        p = pod(f"p{k}", num_gpu=n, milli=milli, cpu=cpu * 1000, spec=spec)
+        got = c.feasible(p)
+        assert got.tolist() == _generic(c, p).tolist()
+        if got.size:
+            where = int(data.draw(st.sampled_from(got.tolist())))
+            free = np.flatnonzero(c.gpu_left[where] >= p.gpu_milli)[: p.num_gpu] if n else []
+            c.place(p, where, [int(g) for g in free])
+            assert c.violations() is None
+
+
+def test_a_malformed_request_is_still_refused() -> None:
+    import pytest
+
+    from packing.errors import PackingError
+
+    c = cluster(node("a"))
+    with pytest.raises(PackingError):
+        c.feasible(pod("bad", num_gpu=2, milli=500))  # several GPUs must be whole ones
+
+
+def test_summaries_follow_a_share_and_a_whole_gpu() -> None:
+    # Two T4s: a 400 share on GPU 0 leaves 600 there and 1000 on GPU 1 (max 1000, 1 idle); a
+    # whole GPU on GPU 1 leaves max 600 and 0 idle, so a 700 share fits nowhere and a 600 does.
+    c = cluster(node("a", gpus=2))
+    c.place(pod("s", milli=400), 0, [0])
+    assert (int(c.max_free[0]), int(c.idle[0])) == (1000, 1)
+    c.place(pod("w", milli=1000), 0, [1])
+    assert (int(c.max_free[0]), int(c.idle[0])) == (600, 0)
+    assert c.feasible(pod("x", milli=700)).tolist() == []
+    assert c.feasible(pod("y", milli=600)).tolist() == [0]
+    assert c.feasible(pod("z", num_gpu=2, milli=1000)).tolist() == []
