@@ -28,6 +28,7 @@ from scheduler.policy.interfaces import (
     Profile,
     RowVerdicts,
     ScorePlugin,
+    TieBreakPlugin,
     choose_placement,
 )
 from scheduler.policy.model import ClusterState, PodRequest
@@ -45,6 +46,7 @@ __all__ = [
     "Profile",
     "RowVerdicts",
     "ScorePlugin",
+    "TieBreakPlugin",
     "batch_scores",
     "choose_placement",
     "filter_node",
@@ -177,7 +179,31 @@ def run_scores(
     got = _batch_scores(cycle, profile)
     if got is None:
         got = _node_sums(cycle, names, profile)
-    return _scaled(names, got, _total_weight(profile))
+    out = _scaled(names, got, _total_weight(profile))
+    if profile.tie_break is not None:
+        _break_tie(state, pod, out, profile.tie_break)
+    return out
+
+
+def _break_tie(
+    state: ClusterState, pod: PodRequest, scores: NodeScores, plugin: TieBreakPlugin
+) -> None:
+    """Among the nodes at the top level, those the plugin costs lowest keep it; the others
+    drop one level (`levels` only: the 0..10 integers are too coarse to carry the order)."""
+    levels = scores.levels
+    if levels is None or len(levels) < 2:
+        return
+    lv = np.asarray(levels, np.int64)
+    tied = np.flatnonzero(lv == lv.max())
+    if len(tied) < 2:
+        return
+    names = scores.names
+    costs = plugin.tie_costs(CycleState(state, pod, [names[i] for i in tied.tolist()]))
+    if costs is None:
+        return
+    costs = np.round(costs, 6)  # float noise is not a preference
+    for i in tied[costs > costs.min()].tolist():
+        levels[i] -= 1
 
 
 def batch_scores(

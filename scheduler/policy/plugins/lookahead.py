@@ -1,0 +1,230 @@
+"""Tie-break: among the nodes that share the top score, the one whose placement leaves the
+cluster best placed for the next typical pod (a one-step look-ahead over the observed mix).
+
+The scorers rank nodes on 0..100 levels, and many nodes often share the top level (the FGD
+fill: about half the pods). Without a tie-break the node order decides. This plugin decides
+instead, by the expected fragmentation of two placements: this pod on node n, then one more pod
+drawn from the pods seen so far (`ClusterState.demand`, FGD's typical mix) placed wherever it
+fragments least. For each tied node n (FGD's measure, GPU milli, against the mix's table):
+
+    cost(n) = inc(pod on n) + sum over typical shapes t of p_t x c_t(n)
+    c_t(n)  = min(inc(t on n after the pod), best(t on any other node, as it is now)),
+              or t's GPU milli (t x count) when t fits nowhere: that demand is lost
+
+where inc(t on a node) places t as the policy would (a share on the tightest GPU that fits, a
+whole-GPU shape on idle GPUs; CPU counted) and is +inf where t does not fit. The tied nodes
+with the lowest cost keep the top level, the other tied nodes drop one level (the
+`NodeScores.levels` the fill and the extender's choose mode rank by; the 0..10 integers are
+unchanged: their scale is too coarse to carry it). Lower cost is better.
+
+Nothing is decided when there is no demand mix yet, for MIG pods (FGD's measure is for shares
+and whole GPUs), or when a tied node is one the fleet index cannot represent exactly.
+Cost: the best increase of every typical shape on every node is memoised per fleet-index row
+(`FleetIndex.per_row`; only the rows a bind changed are recomputed), and only the tied nodes'
+distinct states are evaluated after the pod.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from packing.fgd import FragTable, TargetWorkload
+from packing.fractional import NO_GPU
+from scheduler.policy import batch
+from scheduler.policy.demand import DemandMix
+from scheduler.policy.fleet_index import FleetIndex
+from scheduler.policy.interfaces import Bools, CycleState, Floats, Rows
+from scheduler.policy.model import MILLI_PER_GPU
+
+_NONE = 1 << 30  # "no GPU fits" in the tightest-GPU search
+
+
+class MixShapes:
+    """The mix's typical shapes as arrays (per shape: weight, CPU, milli, count; per model
+    code: which shapes accept it)."""
+
+    def __init__(self, workload: TargetWorkload, keys: tuple[str, ...]) -> None:
+        s = workload.shapes
+        self.weight = np.array(workload.weights, np.float64)
+        self.cpu = np.array([x.cpu_milli for x in s], np.int64)
+        self.milli = np.array([x.gpu_milli for x in s], np.int64)
+        self.count = np.array([x.num_gpu for x in s], np.int64)
+        self.allowed = np.array([[x.allows(k) for x in s] for k in keys], bool).reshape(
+            len(keys), len(s)
+        )
+        self.share = np.flatnonzero((self.count == 1) & (self.milli > 0))
+        self.multi = np.flatnonzero(self.count > 1)
+        self.cpu_only = np.flatnonzero(self.count == 0)
+        self.lost = (self.milli * self.count).astype(np.float64)
+
+
+def best_increase(
+    table: FragTable, sh: MixShapes, free: npt.NDArray[Any], cpu: npt.NDArray[Any],
+    model: npt.NDArray[np.intp],
+) -> tuple[Floats, Floats]:  # fmt: skip
+    """((K, T) the FGD increase of placing one pod of each typical shape on each of K node
+    states, +inf where it does not fit; (K,) each state's fragmentation). `free`: (K, G) free
+    milli per GPU (NO_GPU for none), `cpu`: free CPU milli, `model`: the table's model index."""
+    pf = np.asarray(free, np.int64)
+    cpu = np.asarray(cpu, np.int64)
+    total = np.where(pf == NO_GPU, 0, pf).sum(axis=1)
+    cnt, big = table.counts(pf)
+    frag0 = table.frag_from_counts(total, cnt, big, cpu, model)
+    k, m = len(pf), len(table.milli)
+    th = table.milli
+    out = np.full((k, len(sh.weight)), np.inf)
+    allowed = sh.allowed[model]  # (K, T)
+    if len(sh.share):  # one GPU each: the tightest GPU with enough free milli
+        ms, cs = sh.milli[sh.share], sh.cpu[sh.share]
+        fit = pf[:, :, None] >= ms[None, None, :]
+        v = np.where(fit, pf[:, :, None], _NONE).min(axis=1)  # (K, T1)
+        after = v - ms[None, :]
+        # Thresholds in (after, v] lose the GPU; those at or below `after` keep it, less ms.
+        was, now = v[..., None] >= th, after[..., None] >= th  # (K, T1, M)
+        c2 = cnt[:, None, :] - (was & ~now)
+        b2 = big[:, None, :] - np.where(was, v[..., None], 0) + np.where(now, after[..., None], 0)
+        f = _frag(table, total[:, None] - ms[None, :], c2, b2, cpu[:, None] - cs[None, :], model)
+        ok = (v < _NONE) & (cpu[:, None] >= cs[None, :]) & allowed[:, sh.share]
+        out[:, sh.share] = np.where(ok, f - frag0[:, None], np.inf)
+    if len(sh.multi):  # n idle GPUs: every threshold loses n GPUs of 1000 milli
+        n, cs = sh.count[sh.multi], sh.cpu[sh.multi]
+        idle = (pf == MILLI_PER_GPU).sum(axis=1)
+        c2 = np.broadcast_to(cnt[:, None, :] - n[None, :, None], (k, len(n), m))
+        b2 = big[:, None, :] - MILLI_PER_GPU * n[None, :, None]
+        f = _frag(table, total[:, None] - MILLI_PER_GPU * n[None, :], c2, b2,
+                  cpu[:, None] - cs[None, :], model)  # fmt: skip
+        ok = (idle[:, None] >= n[None, :]) & (cpu[:, None] >= cs[None, :]) & allowed[:, sh.multi]
+        out[:, sh.multi] = np.where(ok, f - frag0[:, None], np.inf)
+    if len(sh.cpu_only):  # CPU only: the GPUs stay, the CPU left shrinks
+        cs = sh.cpu[sh.cpu_only]
+        t = len(cs)
+        c2 = np.broadcast_to(cnt[:, None, :], (k, t, m))
+        b2 = np.broadcast_to(big[:, None, :], (k, t, m))
+        f = _frag(table, np.broadcast_to(total[:, None], (k, t)), c2, b2,
+                  cpu[:, None] - cs[None, :], model)  # fmt: skip
+        out[:, sh.cpu_only] = np.where(cpu[:, None] >= cs[None, :], f - frag0[:, None], np.inf)
+    return out, frag0
+
+
+def _frag(
+    table: FragTable, total: npt.NDArray[Any], cnt: npt.NDArray[Any], big: npt.NDArray[Any],
+    cpu: npt.NDArray[Any], model: npt.NDArray[np.intp],
+) -> Floats:  # fmt: skip
+    """`FragTable.frag_from_counts` over (K, T) states (counts (K, T, M)) -> (K, T). States
+    that do not fit may carry counts below 0 or CPU below 0; they are clipped here and masked
+    by the caller."""
+    k, t = total.shape
+    m = cnt.shape[-1]
+    if m == 0 or k == 0:  # no GPU shape in the mix: nothing free can be used, all fragments
+        return np.asarray(total, np.float64)
+    got = table.frag_from_counts(
+        total.reshape(-1),
+        np.clip(cnt, 0, table.max_gpus).reshape(-1, m),
+        big.reshape(-1, m),
+        np.maximum(cpu, 0).reshape(-1),
+        np.broadcast_to(model[:, None], (k, t)).reshape(-1),
+    )
+    out: Floats = got.reshape(k, t)
+    return out
+
+
+def two_step_costs(
+    table: FragTable, sh: MixShapes, idx: FleetIndex, rows: Rows, take: Bools, milli: int,
+    pod_cpu: int, best: Floats,
+) -> Floats:  # fmt: skip
+    """`cost(n)` of the module docstring for the fleet rows `rows` (the pod takes `milli` from
+    each GPU marked in `take` and `pod_cpu` CPU); `best`: `best_increase` of every row now."""
+    pf = idx.plain_free[rows].astype(np.int64)
+    post = np.where(take, pf - milli, pf)
+    cpu = idx.cpu[rows]
+    model = idx.product[rows].astype(np.intp)
+    # Tied nodes are often identical (idle nodes of one type): evaluate each state once.
+    key = np.ascontiguousarray(np.concatenate([pf, post, cpu[:, None], model[:, None]], axis=1))
+    _, first, inv = np.unique(key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))),
+                              return_index=True, return_inverse=True)  # fmt: skip
+    inv = inv.reshape(-1)
+    before = table.node_frag(pf[first], cpu[first], model[first])
+    after, frag1 = best_increase(table, sh, post[first], cpu[first] - pod_cpu, model[first])
+    inc = (frag1 - before)[inv]
+    after = after[inv]
+    # The best place for t elsewhere: the lowest over all rows, or the second lowest where the
+    # lowest is this row itself.
+    t = np.arange(best.shape[1])
+    low = np.argmin(best, axis=0)
+    first_best = best[low, t]
+    masked = best.copy()
+    masked[low, t] = np.inf
+    second = masked.min(axis=0)
+    other = np.where(low[None, :] == rows[:, None], second[None, :], first_best[None, :])
+    both = np.minimum(after, other)
+    step = np.where(np.isinf(both), sh.lost[None, :], both)
+    out: Floats = inc + step @ sh.weight
+    return out
+
+
+class LookAhead:
+    name = "LookAhead"
+
+    def __init__(self, args: None = None) -> None:
+        """Takes no settings (the registry's factory call)."""
+
+    def tie_costs(self, cycle: CycleState) -> Floats | None:
+        """`cost(n)` for every candidate of `cycle` (the tied nodes), or None when this pod is
+        not one the look-ahead judges (module docstring)."""
+        state, pod = cycle.state, cycle.pod
+        mix = state.demand
+        g = pod.gpu
+        if mix is None or mix.workload is None or (g is not None and g.kind == "mig"):
+            return None
+        if g is not None and not batch.scorable(pod):
+            return None
+        idx = cycle.index
+        rows = cycle.rows
+        if not cycle.known.all() or idx.slow[rows].any():
+            return None
+        keys = tuple(idx.keys)
+        table = mix.table(keys, max(8, idx.slots))
+        assert table is not None  # the mix has a workload
+        sh = _shapes(mix, keys)
+        best = self._best(idx, mix, table, sh)
+        if g is None:
+            take = np.zeros((len(rows), idx.slots), bool)
+            milli = 0
+        else:
+            take = batch.placement_columns(cycle)[1]
+            milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
+        return two_step_costs(table, sh, idx, rows, take, milli, pod.cpu_milli, best)
+
+    @staticmethod
+    def _best(idx: FleetIndex, mix: DemandMix, table: FragTable, sh: MixShapes) -> Floats:
+        key = ("lookahead-best", mix.serial, len(idx.keys))
+        if key not in idx.row_memo:  # a new mix: drop the rows against the ones it replaced
+            idx.forget(lambda k: isinstance(k, tuple) and k[:1] == key[:1] and k != key)
+
+        def compute(r: Rows) -> npt.NDArray[Any]:
+            got = best_increase(table, sh, idx.plain_free[r], idx.cpu[r],
+                                idx.product[r].astype(np.intp))[0]  # fmt: skip
+            # Rows the index cannot represent exactly, or gone, host nothing here.
+            got[~idx.alive[r] | idx.slow[r]] = np.inf
+            # One record a row (a 2-D array's second axis would read as GPU columns).
+            out = np.zeros(len(r), [("inc", np.float64, (len(sh.weight),))])
+            out["inc"] = got
+            return out
+
+        rows: Floats = idx.per_row(key, compute)["inc"]
+        return rows
+
+
+def _shapes(mix: DemandMix, keys: tuple[str, ...]) -> MixShapes:
+    memo = mix.memo
+    key = ("lookahead-shapes", keys)
+    got = memo.get(key)
+    if got is None:
+        workload = mix.workload
+        assert workload is not None
+        got = memo[key] = MixShapes(workload, keys)
+    assert isinstance(got, MixShapes)
+    return got
