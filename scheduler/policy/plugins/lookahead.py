@@ -18,7 +18,8 @@ with the lowest cost keep the top level, the other tied nodes drop one level (th
 unchanged: their scale is too coarse to carry it). Lower cost is better.
 
 Nothing is decided when there is no demand mix yet, for MIG pods (FGD's measure is for shares
-and whole GPUs), or when a tied node is one the fleet index cannot represent exactly.
+and whole GPUs), when a tied node is one the fleet index cannot represent exactly, or when all
+tied nodes are in the same state (their costs are equal: the common tie of idle nodes).
 Cost: the best increase of every typical shape on every node is memoised per fleet-index row
 (`FleetIndex.per_row`; only the rows a bind changed are recomputed), and only the tied nodes'
 distinct states are evaluated after the pod.
@@ -43,8 +44,8 @@ _NONE = 1 << 30  # "no GPU fits" in the tightest-GPU search
 
 
 class MixShapes:
-    """The mix's typical shapes as arrays (per shape: weight, CPU, milli, count; per model
-    code: which shapes accept it)."""
+    """The mix's typical shapes as arrays (per shape: weight, CPU, milli per GPU, GPUs taken,
+    whether it is a share; per model code: which shapes may use it)."""
 
     def __init__(self, workload: TargetWorkload, keys: tuple[str, ...]) -> None:
         s = workload.shapes
@@ -52,12 +53,11 @@ class MixShapes:
         self.cpu = np.array([x.cpu_milli for x in s], np.int64)
         self.milli = np.array([x.gpu_milli for x in s], np.int64)
         self.count = np.array([x.num_gpu for x in s], np.int64)
-        self.allowed = np.array([[x.allows(k) for x in s] for k in keys], bool).reshape(
-            len(keys), len(s)
-        )
-        self.share = np.flatnonzero((self.count == 1) & (self.milli > 0))
-        self.multi = np.flatnonzero(self.count > 1)
-        self.cpu_only = np.flatnonzero(self.count == 0)
+        self.share = (self.count == 1) & (self.milli > 0) & (self.milli < MILLI_PER_GPU)
+        # A CPU-only shape runs on any model; a GPU shape only on the models it accepts.
+        self.allowed = np.array(
+            [[x.num_gpu == 0 or x.allows(k) for x in s] for k in keys], bool
+        ).reshape(len(keys), len(s))
         self.lost = (self.milli * self.count).astype(np.float64)
 
 
@@ -67,45 +67,35 @@ def best_increase(
 ) -> tuple[Floats, Floats]:  # fmt: skip
     """((K, T) the FGD increase of placing one pod of each typical shape on each of K node
     states, +inf where it does not fit; (K,) each state's fragmentation). `free`: (K, G) free
-    milli per GPU (NO_GPU for none), `cpu`: free CPU milli, `model`: the table's model index."""
+    milli per GPU (NO_GPU for none), `cpu`: free CPU milli, `model`: the table's model index.
+
+    Each shape takes k GPUs holding v free milli each, m milli from each: a share the tightest
+    GPU with v >= m (k = 1), n whole GPUs idle ones (k = n, v = m = 1000), a CPU-only pod none
+    (k = 0). FGD's per-threshold counts then move as in `FragTable.frag_after_share`: a
+    threshold in (v - m, v] loses the k GPUs and their k x v milli, one at or below v - m keeps
+    them with k x m milli less."""
     pf = np.asarray(free, np.int64)
     cpu = np.asarray(cpu, np.int64)
     total = np.where(pf == NO_GPU, 0, pf).sum(axis=1)
     cnt, big = table.counts(pf)
     frag0 = table.frag_from_counts(total, cnt, big, cpu, model)
-    k, m = len(pf), len(table.milli)
+    m = sh.milli[None, :]
+    fits_gpu = pf[:, :, None] >= sh.milli[None, None, :]
+    tight = np.where(fits_gpu, pf[:, :, None], _NONE).min(axis=1)  # (K, T)
+    v = np.where(sh.share[None, :], tight, MILLI_PER_GPU)
+    k = np.where(sh.share, 1, sh.count)[None, :]
+    idle = (pf == MILLI_PER_GPU).sum(axis=1)
+    fit = np.where(sh.share[None, :], tight < _NONE, idle[:, None] >= sh.count[None, :])
+    fit &= (cpu[:, None] >= sh.cpu[None, :]) & sh.allowed[model]
+    v = np.where(fit, v, MILLI_PER_GPU)  # keep masked states in range
+    after = v - m
     th = table.milli
-    out = np.full((k, len(sh.weight)), np.inf)
-    allowed = sh.allowed[model]  # (K, T)
-    if len(sh.share):  # one GPU each: the tightest GPU with enough free milli
-        ms, cs = sh.milli[sh.share], sh.cpu[sh.share]
-        fit = pf[:, :, None] >= ms[None, None, :]
-        v = np.where(fit, pf[:, :, None], _NONE).min(axis=1)  # (K, T1)
-        after = v - ms[None, :]
-        # Thresholds in (after, v] lose the GPU; those at or below `after` keep it, less ms.
-        was, now = v[..., None] >= th, after[..., None] >= th  # (K, T1, M)
-        c2 = cnt[:, None, :] - (was & ~now)
-        b2 = big[:, None, :] - np.where(was, v[..., None], 0) + np.where(now, after[..., None], 0)
-        f = _frag(table, total[:, None] - ms[None, :], c2, b2, cpu[:, None] - cs[None, :], model)
-        ok = (v < _NONE) & (cpu[:, None] >= cs[None, :]) & allowed[:, sh.share]
-        out[:, sh.share] = np.where(ok, f - frag0[:, None], np.inf)
-    if len(sh.multi):  # n idle GPUs: every threshold loses n GPUs of 1000 milli
-        n, cs = sh.count[sh.multi], sh.cpu[sh.multi]
-        idle = (pf == MILLI_PER_GPU).sum(axis=1)
-        c2 = np.broadcast_to(cnt[:, None, :] - n[None, :, None], (k, len(n), m))
-        b2 = big[:, None, :] - MILLI_PER_GPU * n[None, :, None]
-        f = _frag(table, total[:, None] - MILLI_PER_GPU * n[None, :], c2, b2,
-                  cpu[:, None] - cs[None, :], model)  # fmt: skip
-        ok = (idle[:, None] >= n[None, :]) & (cpu[:, None] >= cs[None, :]) & allowed[:, sh.multi]
-        out[:, sh.multi] = np.where(ok, f - frag0[:, None], np.inf)
-    if len(sh.cpu_only):  # CPU only: the GPUs stay, the CPU left shrinks
-        cs = sh.cpu[sh.cpu_only]
-        t = len(cs)
-        c2 = np.broadcast_to(cnt[:, None, :], (k, t, m))
-        b2 = np.broadcast_to(big[:, None, :], (k, t, m))
-        f = _frag(table, np.broadcast_to(total[:, None], (k, t)), c2, b2,
-                  cpu[:, None] - cs[None, :], model)  # fmt: skip
-        out[:, sh.cpu_only] = np.where(cpu[:, None] >= cs[None, :], f - frag0[:, None], np.inf)
+    was, now = v[..., None] >= th, after[..., None] >= th  # (K, T, M)
+    c2 = cnt[:, None, :] - k[..., None] * (was & ~now)
+    b2 = big[:, None, :] - k[..., None] * (np.where(was, v[..., None], 0)
+                                           - np.where(now, after[..., None], 0))  # fmt: skip
+    f = _frag(table, total[:, None] - k * m, c2, b2, cpu[:, None] - sh.cpu[None, :], model)
+    out: Floats = np.where(fit, f - frag0[:, None], np.inf)
     return out, frag0
 
 
@@ -114,8 +104,8 @@ def _frag(
     cpu: npt.NDArray[Any], model: npt.NDArray[np.intp],
 ) -> Floats:  # fmt: skip
     """`FragTable.frag_from_counts` over (K, T) states (counts (K, T, M)) -> (K, T). States
-    that do not fit may carry counts below 0 or CPU below 0; they are clipped here and masked
-    by the caller."""
+    that do not fit may carry counts or CPU out of range; they are clipped here and masked by
+    the caller."""
     k, t = total.shape
     m = cnt.shape[-1]
     if m == 0 or k == 0:  # no GPU shape in the mix: nothing free can be used, all fragments
@@ -173,7 +163,8 @@ class LookAhead:
 
     def tie_costs(self, cycle: CycleState) -> Floats | None:
         """`cost(n)` for every candidate of `cycle` (the tied nodes), or None when this pod is
-        not one the look-ahead judges (module docstring)."""
+        not one the look-ahead judges (module docstring) or every candidate is in the same
+        state (same free milli per GPU, CPU and model: equal costs, nothing to decide)."""
         state, pod = cycle.state, cycle.pod
         mix = state.demand
         g = pod.gpu
@@ -183,7 +174,7 @@ class LookAhead:
             return None
         idx = cycle.index
         rows = cycle.rows
-        if not cycle.known.all() or idx.slow[rows].any():
+        if not cycle.known.all() or idx.slow[rows].any() or _alike(idx, rows):
             return None
         keys = tuple(idx.keys)
         table = mix.table(keys, max(8, idx.slots))
@@ -216,6 +207,12 @@ class LookAhead:
 
         rows: Floats = idx.per_row(key, compute)["inc"]
         return rows
+
+
+def _alike(idx: FleetIndex, rows: Rows) -> bool:
+    """Whether all `rows` are in one state (idle nodes of one type, the common tie)."""
+    pf, cpu, model = idx.plain_free[rows], idx.cpu[rows], idx.product[rows]
+    return bool((pf == pf[0]).all() and (cpu == cpu[0]).all() and (model == model[0]).all())
 
 
 def _shapes(mix: DemandMix, keys: tuple[str, ...]) -> MixShapes:

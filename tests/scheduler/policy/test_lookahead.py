@@ -264,10 +264,12 @@ def test_each_cost_is_the_two_step_formula(state, req, cpu) -> None:
     names = run_filters(state, p, sorted(state.nodes), TIE).passed
     assume(names)
     costs = LookAhead().tie_costs(CycleState(state, p, names))
-    if req is not None and req.kind == "mig":
-        assert costs is None
+    if costs is None:  # only MIG pods and candidates all in one state are left undecided
+        idx = state.fleet()
+        rows = [idx.row[n] for n in names]
+        alike = len({(tuple(idx.plain_free[r]), idx.cpu[r], idx.product[r]) for r in rows}) == 1
+        assert (req is not None and req.kind == "mig") or alike
         return
-    assert costs is not None
     assert costs.tolist() == pytest.approx(_loop_costs(state, p, names))
 
 
