@@ -170,17 +170,25 @@ def score_breakdown(
 
 
 def run_scores(
-    state: ClusterState, pod: PodRequest, node_names: Iterable[str], profile: Profile
+    state: ClusterState,
+    pod: PodRequest,
+    node_names: Iterable[str],
+    profile: Profile,
+    *,
+    rank: bool = False,
 ) -> NodeScores:
     """Integer 0..10 per node: the weighted mean of the scorers, scaled and rounded (nodes not
-    in the snapshot score 0); `levels` holds the same mean on a 0..100 scale."""
+    in the snapshot score 0); `levels` holds the same mean on a 0..100 scale. `rank`: the
+    caller picks its node by `levels`, so the profile's tie-break orders the nodes sharing the
+    top level (it costs time and changes nothing in the 0..10 integers, so callers that only
+    read those skip it)."""
     names = node_names if isinstance(node_names, list) else list(node_names)
     cycle = CycleState(state, pod, names)
     got = _batch_scores(cycle, profile)
     if got is None:
         got = _node_sums(cycle, names, profile)
     out = _scaled(names, got, _total_weight(profile))
-    if profile.tie_break is not None:
+    if rank and profile.tie_break is not None:
         _break_tie(state, pod, out, profile.tie_break)
     return out
 

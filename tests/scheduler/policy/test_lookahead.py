@@ -61,8 +61,8 @@ def _state(frees: dict[str, tuple[int, ...]], mix: dict[TaskShape, int] | None,
 
 def _levels(state: ClusterState, p: PodRequest, profile) -> dict[str, int]:
     names = sorted(state.nodes)
-    fast = run_scores(state, p, names, profile)
-    slow = run_scores(state, p, names, replace(profile, batch=False))
+    fast = run_scores(state, p, names, profile, rank=True)
+    slow = run_scores(state, p, names, replace(profile, batch=False), rank=True)
     assert fast.levels == slow.levels
     assert fast.levels is not None
     return dict(zip(names, fast.levels, strict=True))
@@ -103,6 +103,17 @@ def test_ties_go_to_the_node_best_placed_for_the_next_pod(frees, mix, untied, ti
     p = pod(gpu=SHARE200)
     assert _levels(state, p, NO_TIE) == untied
     assert _levels(state, p, TIE) == tied
+
+
+def test_only_ranking_callers_pay_for_the_tie_break() -> None:
+    """The first hand case without `rank`: the levels stay 50 / 50 (a caller that reads only
+    the 0..10 integers, like prioritize or the replay, gets the same integers either way)."""
+    state = _state({"a": (1000,), "b": (1000, 700)}, MIX500)
+    p = pod(gpu=SHARE200)
+    plain = run_scores(state, p, ["a", "b"], TIE)
+    ranked = run_scores(state, p, ["a", "b"], TIE, rank=True)
+    assert plain.levels == [50, 50] and ranked.levels == [49, 50]
+    assert plain.ints == ranked.ints == [5, 5]
 
 
 def test_a_cpu_only_pod_is_judged_by_the_cpu_it_leaves() -> None:
@@ -241,8 +252,8 @@ def test_the_tie_break_only_reorders_the_top_level(state, req, cpu, profiles) ->
     p = pod(gpu=req, cpu_milli=cpu)
     names = run_filters(state, p, sorted(state.nodes), with_tie).passed
     assume(names)
-    base = run_scores(state, p, names, without).levels
-    got = run_scores(state, p, names, with_tie).levels
+    base = run_scores(state, p, names, without, rank=True).levels
+    got = run_scores(state, p, names, with_tie, rank=True).levels
     assert base is not None and got is not None
     top = [n for n, lv in zip(names, base, strict=True) if lv == max(base)]
     costs = LookAhead().tie_costs(CycleState(state, p, top))
