@@ -17,8 +17,10 @@ with the lowest cost keep the top level, the other tied nodes drop one level (th
 `NodeScores.levels` the fill and the extender's choose mode rank by; the 0..10 integers are
 unchanged: their scale is too coarse to carry it). Lower cost is better.
 
-Nothing is decided when there is no demand mix yet, for MIG pods (FGD's measure is for shares
-and whole GPUs), when a tied node is one the fleet index cannot represent exactly, or when all
+Nothing is decided for CPU-only pods (their ties go to the caller's order: deciding them by
+the look-ahead cost 1.2 pp of the cluster on the CPU-heavy cpu250 list, RESULTS.md "Round 6
+leads"), when there is no demand mix yet, for MIG pods (FGD's measure is for shares and whole
+GPUs), when a tied node is one the fleet index cannot represent exactly, or when all
 tied nodes are in the same state (their costs are equal: the common tie of idle nodes).
 Cost: the best increase of every typical shape on every node is memoised per fleet-index row
 (`FleetIndex.per_row`; only the rows a bind changed are recomputed), and only the tied nodes'
@@ -163,14 +165,15 @@ class LookAhead:
 
     def tie_costs(self, cycle: CycleState) -> Floats | None:
         """`cost(n)` for every candidate of `cycle` (the tied nodes), or None when this pod is
-        not one the look-ahead judges (module docstring) or every candidate is in the same
-        state (same free milli per GPU, CPU and model: equal costs, nothing to decide)."""
+        not one the look-ahead judges (a CPU-only or MIG pod, no mix yet: module docstring) or
+        every candidate is in the same state (same free milli per GPU, CPU and model: equal
+        costs, nothing to decide)."""
         state, pod = cycle.state, cycle.pod
         mix = state.demand
         g = pod.gpu
-        if mix is None or mix.workload is None or (g is not None and g.kind == "mig"):
+        if mix is None or mix.workload is None or g is None or g.kind == "mig":
             return None
-        if g is not None and not batch.scorable(pod):
+        if not batch.scorable(pod):
             return None
         idx = cycle.index
         rows = cycle.rows
@@ -181,12 +184,8 @@ class LookAhead:
         assert table is not None  # the mix has a workload
         sh = _shapes(mix, keys)
         best = self._best(idx, mix, table, sh)
-        if g is None:
-            take = np.zeros((len(rows), idx.slots), bool)
-            milli = 0
-        else:
-            take = batch.placement_columns(cycle)[1]
-            milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
+        take = batch.placement_columns(cycle)[1]
+        milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
         return two_step_costs(table, sh, idx, rows, take, milli, pod.cpu_milli, best)
 
     @staticmethod

@@ -116,32 +116,19 @@ def test_only_ranking_callers_pay_for_the_tie_break() -> None:
     assert plain.ints == ranked.ints == [5, 5]
 
 
-def test_a_cpu_only_pod_is_judged_by_the_cpu_it_leaves() -> None:
-    """A CPU-only pod (8 cores) on two idle 1-GPU nodes; the pods seen: 1-GPU pods asking 4
-    cores (FGD: a GPU on a node with < 4 cores free is a fragment for them).
-    a has 12 cores free, b 20 (28, 8 held). First step: a 12 -> 4 cores, b 20 -> 12, both
-    still host the shape: +0 each, level 50, a tie. Look-ahead: the next 1-GPU 4-core pod fits
-    on either after the pod (4 >= 4, 12 >= 4) and takes an idle GPU: +0; cost 0 each: no drop.
-    With a at 10 cores: 10 -> 2 < 4 strands a's GPU: +1000, 1 / (1 + e^1) = 0.2689 -> 27,
-    b 50: no tie; the first step already decides."""
-    one_gpu = {TaskShape(4000, 1000, 1): 3}
-    p = pod(cpu_milli=8000)
-    state = _state({"a": (1000,), "b": (1000,)}, one_gpu,
-                   {"a": (12000, 0), "b": (28000, 8000)})  # fmt: skip
-    assert _levels(state, p, TIE) == {"a": 50, "b": 50}
-    costs = LookAhead().tie_costs(CycleState(state, p, ["a", "b"]))
-    assert costs is not None and costs.tolist() == [0.0, 0.0]
-    tight = _state({"a": (1000,), "b": (1000,)}, one_gpu,
-                   {"a": (10000, 0), "b": (28000, 8000)})  # fmt: skip
-    assert _levels(tight, p, TIE) == {"a": 27, "b": 50}
-
-
-def test_no_decision_for_mig_pods_or_without_a_mix() -> None:
+def test_no_decision_for_cpu_only_or_mig_pods_or_without_a_mix() -> None:
+    """CPU-only pods keep their ties (deciding them cost the CPU-heavy list 1.2 pp), MIG pods
+    have no FGD measure, and before any pod is seen there is no mix to look ahead with.
+    A CPU-only 4-core pod on the first hand case's nodes: the mix's shares ask no CPU, so FGD
+    moves nothing on either node (increase 0: 50 / 50), and the tie stays."""
     state = _state({"a": (1000,), "b": (1000, 700)}, None)
     assert LookAhead().tie_costs(CycleState(state, pod(gpu=SHARE200), ["a", "b"])) is None
-    mig = GpuRequest("mig", 1, "1g.10gb", dynamic=True)
     mixed = _state({"a": (1000,), "b": (1000, 700)}, MIX500)
+    mig = GpuRequest("mig", 1, "1g.10gb", dynamic=True)
     assert LookAhead().tie_costs(CycleState(mixed, pod(gpu=mig), ["a", "b"])) is None
+    cpu_only = pod(cpu_milli=4000)
+    assert LookAhead().tie_costs(CycleState(mixed, cpu_only, ["a", "b"])) is None
+    assert _levels(mixed, cpu_only, TIE) == {"a": 50, "b": 50}
 
 
 def test_unknown_tie_break_is_one_clear_error() -> None:
@@ -275,11 +262,11 @@ def test_each_cost_is_the_two_step_formula(state, req, cpu) -> None:
     names = run_filters(state, p, sorted(state.nodes), TIE).passed
     assume(names)
     costs = LookAhead().tie_costs(CycleState(state, p, names))
-    if costs is None:  # only MIG pods and candidates all in one state are left undecided
+    if costs is None:  # only CPU-only and MIG pods and candidates in one state are left
         idx = state.fleet()
         rows = [idx.row[n] for n in names]
         alike = len({(tuple(idx.plain_free[r]), idx.cpu[r], idx.product[r]) for r in rows}) == 1
-        assert (req is not None and req.kind == "mig") or alike
+        assert req is None or req.kind == "mig" or alike
         return
     assert costs.tolist() == pytest.approx(_loop_costs(state, p, names))
 
