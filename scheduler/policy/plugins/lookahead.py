@@ -39,7 +39,7 @@ from packing.fractional import NO_GPU
 from scheduler.policy import batch
 from scheduler.policy.demand import DemandMix
 from scheduler.policy.fleet_index import FleetIndex
-from scheduler.policy.interfaces import Bools, CycleState, Floats, Rows
+from scheduler.policy.interfaces import CycleState, Floats, Rows
 from scheduler.policy.model import MILLI_PER_GPU
 
 _NONE = 1 << 30  # "no GPU fits" in the tightest-GPU search
@@ -124,23 +124,13 @@ def _frag(
 
 
 def two_step_costs(
-    table: FragTable, sh: MixShapes, idx: FleetIndex, rows: Rows, take: Bools, milli: int,
-    pod_cpu: int, best: Floats,
+    sh: MixShapes, rows: Rows, frag_now: Floats, best: Floats, inv: npt.NDArray[np.intp],
+    after: Floats, frag_after: Floats,
 ) -> Floats:  # fmt: skip
-    """`cost(n)` of the module docstring for the fleet rows `rows` (the pod takes `milli` from
-    each GPU marked in `take` and `pod_cpu` CPU); `best`: `best_increase` of every row now."""
-    pf = idx.plain_free[rows].astype(np.int64)
-    post = np.where(take, pf - milli, pf)
-    cpu = idx.cpu[rows]
-    model = idx.product[rows].astype(np.intp)
-    # Tied nodes are often identical (idle nodes of one type): evaluate each state once.
-    key = np.ascontiguousarray(np.concatenate([pf, post, cpu[:, None], model[:, None]], axis=1))
-    _, first, inv = np.unique(key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))),
-                              return_index=True, return_inverse=True)  # fmt: skip
-    inv = inv.reshape(-1)
-    before = table.node_frag(pf[first], cpu[first], model[first])
-    after, frag1 = best_increase(table, sh, post[first], cpu[first] - pod_cpu, model[first])
-    inc = (frag1 - before)[inv]
+    """`cost(n)` of the module docstring for the fleet rows `rows`: `frag_now` their
+    fragmentation now, `best` (every row, every shape) `best_increase` now; `after` and
+    `frag_after` the same for each distinct state after the pod, `inv` the state of each row."""
+    inc = frag_after[inv] - frag_now
     after = after[inv]
     # The best place for t elsewhere: the lowest over all rows, or the second lowest where the
     # lowest is this row itself.
@@ -183,29 +173,61 @@ class LookAhead:
         table = mix.table(keys, max(8, idx.slots))
         assert table is not None  # the mix has a workload
         sh = _shapes(mix, keys)
-        best = self._best(idx, mix, table, sh)
         take = batch.placement_columns(cycle)[1]
         milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
-        return two_step_costs(table, sh, idx, rows, take, milli, pod.cpu_milli, best)
+        # The tied nodes after the pod; often identical (idle nodes of one type): each
+        # distinct state once.
+        pf = idx.plain_free[rows].astype(np.int64)
+        post = np.where(take, pf - milli, pf)
+        key = np.ascontiguousarray(
+            np.concatenate([pf, post, idx.cpu[rows, None], idx.product[rows, None]], axis=1)
+        )
+        _, first, inv = np.unique(
+            key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))),
+            return_index=True, return_inverse=True,
+        )  # fmt: skip
+        r = rows[first]
+        states = (post[first], idx.cpu[r] - pod.cpu_milli, idx.product[r].astype(np.intp))
+        now, after, frag_after = self._best(idx, mix, table, sh, states)
+        return two_step_costs(
+            sh, rows, now["frag"][rows], now["inc"], inv.reshape(-1), after, frag_after
+        )
 
     @staticmethod
-    def _best(idx: FleetIndex, mix: DemandMix, table: FragTable, sh: MixShapes) -> Floats:
+    def _best(
+        idx: FleetIndex, mix: DemandMix, table: FragTable, sh: MixShapes,
+        extra: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.intp]],
+    ) -> tuple[npt.NDArray[Any], Floats, Floats]:  # fmt: skip
+        """(every row now: `best_increase` and fragmentation, memoised per row; the same for
+        the `extra` states), in one `best_increase` call when some rows changed since."""
         key = ("lookahead-best", mix.serial, len(idx.keys))
         if key not in idx.row_memo:  # a new mix: drop the rows against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == key[:1] and k != key)
+        stash: list[tuple[Floats, Floats]] = []
+        n = len(extra[0])
 
         def compute(r: Rows) -> npt.NDArray[Any]:
-            got = best_increase(table, sh, idx.plain_free[r], idx.cpu[r],
-                                idx.product[r].astype(np.intp))[0]  # fmt: skip
+            got, frag = best_increase(
+                table, sh,
+                np.concatenate([idx.plain_free[r].astype(np.int64), extra[0]]),
+                np.concatenate([idx.cpu[r], extra[1]]),
+                np.concatenate([idx.product[r].astype(np.intp), extra[2]]),
+            )  # fmt: skip
+            stash.append((got[len(r) :], frag[len(r) :]))
+            got, frag = got[: len(r)], frag[: len(r)]
             # Rows the index cannot represent exactly, or gone, host nothing here.
             got[~idx.alive[r] | idx.slow[r]] = np.inf
             # One record a row (a 2-D array's second axis would read as GPU columns).
-            out = np.zeros(len(r), [("inc", np.float64, (len(sh.weight),))])
-            out["inc"] = got
+            out = np.zeros(len(r), [("inc", np.float64, (len(sh.weight),)), ("frag", np.float64)])
+            out["inc"], out["frag"] = got, frag
             return out
 
-        rows: Floats = idx.per_row(key, compute)["inc"]
-        return rows
+        now = idx.per_row(key, compute)
+        if not stash:  # no row changed: the extra states alone
+            stash.append(best_increase(table, sh, *extra))
+        after, frag_after = stash[-1]
+        assert len(after) == n
+        return now, after, frag_after
 
 
 def _alike(idx: FleetIndex, rows: Rows) -> bool:
