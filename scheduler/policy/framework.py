@@ -29,6 +29,7 @@ from scheduler.policy.interfaces import (
     Rows,
     RowVerdicts,
     ScorePlugin,
+    TieBreakPlugin,
     choose_placement,
 )
 from scheduler.policy.model import ClusterState, PodRequest
@@ -46,6 +47,7 @@ __all__ = [
     "Profile",
     "RowVerdicts",
     "ScorePlugin",
+    "TieBreakPlugin",
     "batch_scores",
     "choose_placement",
     "filter_node",
@@ -183,15 +185,50 @@ def score_breakdown(
 
 
 def run_scores(
-    state: ClusterState, pod: PodRequest, node_names: Iterable[str], profile: Profile
+    state: ClusterState,
+    pod: PodRequest,
+    node_names: Iterable[str],
+    profile: Profile,
+    *,
+    rank: bool = False,
 ) -> NodeScores:
     """Integer 0..10 per node: the weighted mean of the scorers, scaled and rounded (nodes not
-    in the snapshot score 0); `levels` holds the same mean on a 0..100 scale."""
+    in the snapshot score 0); `levels` holds the same mean on a 0..100 scale. `rank`: the
+    caller picks its node by `levels`, so the profile's tie-break orders the nodes sharing the
+    top level (it costs time and changes nothing in the 0..10 integers, so callers that only
+    read those skip it)."""
     names = node_names if isinstance(node_names, list) else list(node_names)
     cycle = CycleState(state, pod, names)
     got = _batch_scores(cycle, profile)
     sums = _node_sums(cycle, names, profile) if got is None else got
-    return _scaled(names, sums, _total_weight(profile))
+    out = _scaled(names, sums, _total_weight(profile))
+    if rank and profile.tie_break is not None:
+        _break_tie(state, pod, out, profile.tie_break)
+    return out
+
+
+def _break_tie(
+    state: ClusterState, pod: PodRequest, scores: NodeScores, plugin: TieBreakPlugin
+) -> None:
+    """Among the nodes at the top level, those the plugin costs lowest keep it; the others
+    drop one level (`levels` only: the 0..10 integers are too coarse to carry the order)."""
+    levels = scores.levels
+    if levels is None or len(levels) < 2:
+        return
+    lv = np.asarray(levels, np.int64)
+    tied = np.flatnonzero(lv == lv.max())
+    if len(tied) < 2:
+        return
+    names = scores.names
+    costs = plugin.tie_costs(CycleState(state, pod, [names[i] for i in tied.tolist()]))
+    if costs is None:
+        return
+    costs = np.round(costs, 6)  # float noise is not a preference
+    lower = tied[costs > costs.min()]
+    for i in lower.tolist():
+        levels[i] -= 1
+    if scores.level_array is not None:  # in-process rankers read the array: keep it in step
+        scores.level_array[lower] -= 1
 
 
 def batch_scores(

@@ -185,6 +185,16 @@ class BatchScorePlugin(ScorePlugin, Protocol):
         ...
 
 
+@runtime_checkable
+class TieBreakPlugin(Protocol):
+    name: str
+
+    def tie_costs(self, cycle: CycleState) -> Floats | None:
+        """A cost per candidate of `cycle` (the nodes sharing the top level; lower is better),
+        or None to leave the tie to the caller's order."""
+        ...
+
+
 @dataclass(frozen=True)
 class Profile:
     """Which plugins run, in order, and each scorer's weight (weights need not sum to 1).
@@ -199,6 +209,8 @@ class Profile:
     name: str = "default"
     batch: bool = True
     dedupe: bool = True
+    # Orders the nodes that share the top level (`run_scores`); None: the caller's order does.
+    tie_break: TieBreakPlugin | None = None
 
     @cached_property
     def batch_filters(self) -> tuple[BatchFilterPlugin, ...] | None:

@@ -22,6 +22,7 @@ from scheduler.policy.framework import (
     FilterPlugin,
     Profile,
     ScorePlugin,
+    TieBreakPlugin,
 )
 from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.plugins.consolidate import Consolidate
@@ -31,6 +32,7 @@ from scheduler.policy.plugins.gpu_fit import GpuFit
 from scheduler.policy.plugins.gpu_model import GpuModelFilter
 from scheduler.policy.plugins.health import HealthFilter
 from scheduler.policy.plugins.load import LoadScore
+from scheduler.policy.plugins.lookahead import LookAhead
 from scheduler.policy.plugins.reserve import ModelReserve
 from scheduler.policy.plugins.spread import SpreadArgs, SpreadScore
 from scheduler.policy.rules import HealthThresholds, LoadSettings
@@ -69,6 +71,11 @@ SCORERS: dict[str, Factory[ScorePlugin]] = {
     SpreadScore.name: Factory[BatchScorePlugin](SpreadScore, SpreadArgs),
 }
 
+TIE_BREAKERS: dict[str, Factory[TieBreakPlugin]] = {
+    # among the top-level nodes, the best placed for the next typical pod (observed demand)
+    LookAhead.name: Factory[TieBreakPlugin](LookAhead),
+}
+
 DEFAULT_FILTERS: tuple[str, ...] = tuple(FILTERS)
 # Fragmentation (FGD's measure against the pods seen so far) leads; ModelReserve at 0.3 takes up
 # to 30 of its 100 levels off models that constrained pods need (as the `fgd-reserve` fill
@@ -80,6 +87,9 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "Fragmentation": 1.0, "ModelReserve": 0.3, "GpuLoad": 0.3, "Binpack": 0.03,
     "Consolidate": 0.06,
 }  # fmt: skip
+# Ties at the top level go to the node that leaves the cluster best placed for the next typical
+# pod (RESULTS.md, "Round 6 leads").
+DEFAULT_TIE_BREAK: str | None = LookAhead.name
 
 
 def build_profile(
@@ -87,10 +97,15 @@ def build_profile(
     weights: Mapping[str, float] | None = None,
     name: str = "default",
     args: Mapping[str, object] | None = None,
+    tie_break: str | None = DEFAULT_TIE_BREAK,
 ) -> Profile:
-    """A profile from plugin names, score weights and per-plugin settings (`args`, by plugin
-    name; a plugin not named there gets its defaults). Unknown names, bad weights or settings
-    of the wrong type raise a one-line ValueError."""
+    """A profile from plugin names, score weights, per-plugin settings (`args`, by plugin
+    name; a plugin not named there gets its defaults) and the tie-break (None: ties go to the
+    caller's order). Unknown names, bad weights or settings of the wrong type raise a one-line
+    ValueError."""
+    if tie_break is not None and tie_break not in TIE_BREAKERS:
+        known = ", ".join(TIE_BREAKERS)
+        raise ValueError(f"unknown tie-break plugin {tie_break!r}; known: {known}")
     chosen = tuple(DEFAULT_FILTERS if filters is None else filters)
     w = dict(DEFAULT_WEIGHTS if weights is None else weights)
     given = dict(args or {})
@@ -103,14 +118,15 @@ def build_profile(
         if not isinstance(value, int | float) or value < 0 or value != value:
             raise ValueError(f"weight of score plugin {s!r} must be a number >= 0, got {value!r}")
     for plugin in given:
-        if plugin not in FILTERS and plugin not in SCORERS:
-            known = ", ".join([*FILTERS, *SCORERS])
+        if plugin not in FILTERS and plugin not in SCORERS and plugin not in TIE_BREAKERS:
+            known = ", ".join([*FILTERS, *SCORERS, *TIE_BREAKERS])
             raise ValueError(f"settings for unknown plugin {plugin!r}; known: {known}")
     fplugins: tuple[FilterPlugin, ...] = tuple(_make(FILTERS, f, given) for f in chosen)
     splugins: tuple[tuple[ScorePlugin, float], ...] = tuple(
         (_make(SCORERS, s, given), float(v)) for s, v in w.items() if v > 0
     )
-    return Profile(fplugins, splugins, name)
+    tplugin = None if tie_break is None else _make(TIE_BREAKERS, tie_break, given)
+    return Profile(fplugins, splugins, name, tie_break=tplugin)
 
 
 def _make(table: Mapping[str, Factory[P]], name: str, given: Mapping[str, object]) -> P:

@@ -194,7 +194,7 @@ class Extender:
         into the diagnosis' NodeToStatus, which schedulePod reads when no node is feasible
         (FitError, preemption); with one feasible node it only adds their count to
         EvaluatedNodes, a V(2) log field."""
-        scores = run_scores(state, req, passed, self.profile)
+        scores = run_scores(state, req, passed, self.profile, rank=True)
         ranks = scores.levels if scores.levels is not None else scores.ints
         best = passed[max(range(len(passed)), key=ranks.__getitem__)]
         why = f"choose_in_filter: tessera chose node {best} for this pod"  # metric label

@@ -86,7 +86,7 @@ class TesseraFill:
         passing = run_filters(state, req, names, self.profile).passed
         if not passing:
             raise ValueError(f"no candidate node passes the policy filters for pod {pod.name}")
-        scores = run_scores(state, req, passing, self.profile)
+        scores = run_scores(state, req, passing, self.profile, rank=True)
         if len(passing) == len(names):  # passed keeps the input order
             keep = nodes
         else:

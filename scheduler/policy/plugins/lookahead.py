@@ -1,0 +1,248 @@
+"""Tie-break: among the nodes that share the top score, the one whose placement leaves the
+cluster best placed for the next typical pod (a one-step look-ahead over the observed mix).
+
+The scorers rank nodes on 0..100 levels, and many nodes often share the top level (the FGD
+fill: about half the pods). Without a tie-break the node order decides. This plugin decides
+instead, by the expected fragmentation of two placements: this pod on node n, then one more pod
+drawn from the pods seen so far (`ClusterState.demand`, FGD's typical mix) placed wherever it
+fragments least. For each tied node n (FGD's measure, GPU milli, against the mix's table):
+
+    cost(n) = inc(pod on n) + sum over typical shapes t of p_t x c_t(n)
+    c_t(n)  = min(inc(t on n after the pod), best(t on any other node, as it is now)),
+              or t's GPU milli (t x count) when t fits nowhere: that demand is lost
+
+where inc(t on a node) places t as the policy would (a share on the tightest GPU that fits, a
+whole-GPU shape on idle GPUs; CPU counted) and is +inf where t does not fit. The tied nodes
+with the lowest cost keep the top level, the other tied nodes drop one level (the
+`NodeScores.levels` the fill and the extender's choose mode rank by; the 0..10 integers are
+unchanged: their scale is too coarse to carry it). Lower cost is better.
+
+Nothing is decided for CPU-only pods (their ties go to the caller's order: deciding them by
+the look-ahead cost 1.2 pp of the cluster on the CPU-heavy cpu250 list, RESULTS.md "Round 6
+leads"), when there is no demand mix yet, for MIG pods (FGD's measure is for shares and whole
+GPUs), when a tied node is one the fleet index cannot represent exactly, or when all
+tied nodes are in the same state (their costs are equal: the common tie of idle nodes).
+Cost: the best increase of every typical shape on every node is memoised per fleet-index row
+(`FleetIndex.per_row`; only the rows a bind changed are recomputed), and only the tied nodes'
+distinct states are evaluated after the pod.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from packing.fgd import FragTable, TargetWorkload
+from packing.fractional import NO_GPU
+from scheduler.policy import batch
+from scheduler.policy.demand import DemandMix
+from scheduler.policy.fleet_index import FleetIndex
+from scheduler.policy.interfaces import CycleState, Floats, Rows
+from scheduler.policy.model import MILLI_PER_GPU
+
+_NONE = 1 << 30  # "no GPU fits" in the tightest-GPU search
+
+
+class MixShapes:
+    """The mix's typical shapes as arrays (per shape: weight, CPU, milli per GPU, GPUs taken,
+    whether it is a share; per model code: which shapes may use it)."""
+
+    def __init__(self, workload: TargetWorkload, keys: tuple[str, ...]) -> None:
+        s = workload.shapes
+        self.weight = np.array(workload.weights, np.float64)
+        self.cpu = np.array([x.cpu_milli for x in s], np.int64)
+        self.milli = np.array([x.gpu_milli for x in s], np.int64)
+        self.count = np.array([x.num_gpu for x in s], np.int64)
+        self.share = (self.count == 1) & (self.milli > 0) & (self.milli < MILLI_PER_GPU)
+        # A CPU-only shape runs on any model; a GPU shape only on the models it accepts.
+        self.allowed = np.array(
+            [[x.num_gpu == 0 or x.allows(k) for x in s] for k in keys], bool
+        ).reshape(len(keys), len(s))
+        self.lost = (self.milli * self.count).astype(np.float64)
+
+
+def best_increase(
+    table: FragTable, sh: MixShapes, free: npt.NDArray[Any], cpu: npt.NDArray[Any],
+    model: npt.NDArray[np.intp],
+) -> tuple[Floats, Floats]:  # fmt: skip
+    """((K, T) the FGD increase of placing one pod of each typical shape on each of K node
+    states, +inf where it does not fit; (K,) each state's fragmentation). `free`: (K, G) free
+    milli per GPU (NO_GPU for none), `cpu`: free CPU milli, `model`: the table's model index.
+
+    Each shape takes k GPUs holding v free milli each, m milli from each: a share the tightest
+    GPU with v >= m (k = 1), n whole GPUs idle ones (k = n, v = m = 1000), a CPU-only pod none
+    (k = 0). FGD's per-threshold counts then move as in `FragTable.frag_after_share`: a
+    threshold in (v - m, v] loses the k GPUs and their k x v milli, one at or below v - m keeps
+    them with k x m milli less."""
+    pf = np.asarray(free, np.int64)
+    cpu = np.asarray(cpu, np.int64)
+    total = np.where(pf == NO_GPU, 0, pf).sum(axis=1)
+    cnt, big = table.counts(pf)
+    frag0 = table.frag_from_counts(total, cnt, big, cpu, model)
+    m = sh.milli[None, :]
+    fits_gpu = pf[:, :, None] >= sh.milli[None, None, :]
+    tight = np.where(fits_gpu, pf[:, :, None], _NONE).min(axis=1)  # (K, T)
+    v = np.where(sh.share[None, :], tight, MILLI_PER_GPU)
+    k = np.where(sh.share, 1, sh.count)[None, :]
+    idle = (pf == MILLI_PER_GPU).sum(axis=1)
+    fit = np.where(sh.share[None, :], tight < _NONE, idle[:, None] >= sh.count[None, :])
+    fit &= (cpu[:, None] >= sh.cpu[None, :]) & sh.allowed[model]
+    v = np.where(fit, v, MILLI_PER_GPU)  # keep masked states in range
+    after = v - m
+    th = table.milli
+    was, now = v[..., None] >= th, after[..., None] >= th  # (K, T, M)
+    c2 = cnt[:, None, :] - k[..., None] * (was & ~now)
+    b2 = big[:, None, :] - k[..., None] * (np.where(was, v[..., None], 0)
+                                           - np.where(now, after[..., None], 0))  # fmt: skip
+    f = _frag(table, total[:, None] - k * m, c2, b2, cpu[:, None] - sh.cpu[None, :], model)
+    out: Floats = np.where(fit, f - frag0[:, None], np.inf)
+    return out, frag0
+
+
+def _frag(
+    table: FragTable, total: npt.NDArray[Any], cnt: npt.NDArray[Any], big: npt.NDArray[Any],
+    cpu: npt.NDArray[Any], model: npt.NDArray[np.intp],
+) -> Floats:  # fmt: skip
+    """`FragTable.frag_from_counts` over (K, T) states (counts (K, T, M)) -> (K, T). States
+    that do not fit may carry counts or CPU out of range; they are clipped here and masked by
+    the caller."""
+    k, t = total.shape
+    m = cnt.shape[-1]
+    if m == 0 or k == 0:  # no GPU shape in the mix: nothing free can be used, all fragments
+        return np.asarray(total, np.float64)
+    got = table.frag_from_counts(
+        total.reshape(-1),
+        np.clip(cnt, 0, table.max_gpus).reshape(-1, m),
+        big.reshape(-1, m),
+        np.maximum(cpu, 0).reshape(-1),
+        np.broadcast_to(model[:, None], (k, t)).reshape(-1),
+    )
+    out: Floats = got.reshape(k, t)
+    return out
+
+
+def two_step_costs(
+    sh: MixShapes, rows: Rows, frag_now: Floats, best: Floats, inv: npt.NDArray[np.intp],
+    after: Floats, frag_after: Floats,
+) -> Floats:  # fmt: skip
+    """`cost(n)` of the module docstring for the fleet rows `rows`: `frag_now` their
+    fragmentation now, `best` (every row, every shape) `best_increase` now; `after` and
+    `frag_after` the same for each distinct state after the pod, `inv` the state of each row."""
+    inc = frag_after[inv] - frag_now
+    after = after[inv]
+    # The best place for t elsewhere: the lowest over all rows, or the second lowest where the
+    # lowest is this row itself.
+    t = np.arange(best.shape[1])
+    low = np.argmin(best, axis=0)
+    first_best = best[low, t]
+    masked = best.copy()
+    masked[low, t] = np.inf
+    second = masked.min(axis=0)
+    other = np.where(low[None, :] == rows[:, None], second[None, :], first_best[None, :])
+    both = np.minimum(after, other)
+    step = np.where(np.isinf(both), sh.lost[None, :], both)
+    out: Floats = inc + step @ sh.weight
+    return out
+
+
+class LookAhead:
+    name = "LookAhead"
+
+    def __init__(self, args: None = None) -> None:
+        """Takes no settings (the registry's factory call)."""
+
+    def tie_costs(self, cycle: CycleState) -> Floats | None:
+        """`cost(n)` for every candidate of `cycle` (the tied nodes), or None when this pod is
+        not one the look-ahead judges (a CPU-only or MIG pod, no mix yet: module docstring) or
+        every candidate is in the same state (same free milli per GPU, CPU and model: equal
+        costs, nothing to decide)."""
+        state, pod = cycle.state, cycle.pod
+        mix = state.demand
+        g = pod.gpu
+        if mix is None or mix.workload is None or g is None or g.kind == "mig":
+            return None
+        if not batch.scorable(pod):
+            return None
+        idx = cycle.index
+        rows = cycle.rows
+        if not cycle.known.all() or idx.slow[rows].any() or _alike(idx, rows):
+            return None
+        keys = tuple(idx.keys)
+        table = mix.table(keys, max(8, idx.slots))
+        assert table is not None  # the mix has a workload
+        sh = _shapes(mix, keys)
+        take = batch.placement_columns(cycle)[1]
+        milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
+        # The tied nodes after the pod; often identical (idle nodes of one type): each
+        # distinct state once.
+        pf = idx.plain_free[rows].astype(np.int64)
+        post = np.where(take, pf - milli, pf)
+        key = np.ascontiguousarray(
+            np.concatenate([pf, post, idx.cpu[rows, None], idx.product[rows, None]], axis=1)
+        )
+        _, first, inv = np.unique(
+            key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))),
+            return_index=True, return_inverse=True,
+        )  # fmt: skip
+        r = rows[first]
+        states = (post[first], idx.cpu[r] - pod.cpu_milli, idx.product[r].astype(np.intp))
+        now, after, frag_after = self._best(idx, mix, table, sh, states)
+        return two_step_costs(
+            sh, rows, now["frag"][rows], now["inc"], inv.reshape(-1), after, frag_after
+        )
+
+    @staticmethod
+    def _best(
+        idx: FleetIndex, mix: DemandMix, table: FragTable, sh: MixShapes,
+        extra: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.intp]],
+    ) -> tuple[npt.NDArray[Any], Floats, Floats]:  # fmt: skip
+        """(every row now: `best_increase` and fragmentation, memoised per row; the same for
+        the `extra` states), in one `best_increase` call when some rows changed since."""
+        key = ("lookahead-best", mix.serial, len(idx.keys))
+        if key not in idx.row_memo:  # a new mix: drop the rows against the ones it replaced
+            idx.forget(lambda k: isinstance(k, tuple) and k[:1] == key[:1] and k != key)
+        stash: list[tuple[Floats, Floats]] = []
+        n = len(extra[0])
+
+        def compute(r: Rows) -> npt.NDArray[Any]:
+            got, frag = best_increase(
+                table, sh,
+                np.concatenate([idx.plain_free[r].astype(np.int64), extra[0]]),
+                np.concatenate([idx.cpu[r], extra[1]]),
+                np.concatenate([idx.product[r].astype(np.intp), extra[2]]),
+            )  # fmt: skip
+            stash.append((got[len(r) :], frag[len(r) :]))
+            got, frag = got[: len(r)], frag[: len(r)]
+            # Rows the index cannot represent exactly, or gone, host nothing here.
+            got[~idx.alive[r] | idx.slow[r]] = np.inf
+            # One record a row (a 2-D array's second axis would read as GPU columns).
+            out = np.zeros(len(r), [("inc", np.float64, (len(sh.weight),)), ("frag", np.float64)])
+            out["inc"], out["frag"] = got, frag
+            return out
+
+        now = idx.per_row(key, compute)
+        if not stash:  # no row changed: the extra states alone
+            stash.append(best_increase(table, sh, *extra))
+        after, frag_after = stash[-1]
+        assert len(after) == n
+        return now, after, frag_after
+
+
+def _alike(idx: FleetIndex, rows: Rows) -> bool:
+    """Whether all `rows` are in one state (idle nodes of one type, the common tie)."""
+    pf, cpu, model = idx.plain_free[rows], idx.cpu[rows], idx.product[rows]
+    return bool((pf == pf[0]).all() and (cpu == cpu[0]).all() and (model == model[0]).all())
+
+
+def _shapes(mix: DemandMix, keys: tuple[str, ...]) -> MixShapes:
+    memo = mix.memo
+    key = ("lookahead-shapes", keys)
+    got = memo.get(key)
+    if got is None:
+        workload = mix.workload
+        assert workload is not None
+        got = memo[key] = MixShapes(workload, keys)
+    assert isinstance(got, MixShapes)
+    return got
