@@ -65,6 +65,8 @@ def _levels(state: ClusterState, p: PodRequest, profile) -> dict[str, int]:
     slow = run_scores(state, p, names, replace(profile, batch=False), rank=True)
     assert fast.levels == slow.levels
     assert fast.levels is not None
+    if fast.level_array is not None:  # the fill ranks by the array: it carries the tie-break too
+        assert fast.level_array.tolist() == fast.levels
     return dict(zip(names, fast.levels, strict=True))
 
 
