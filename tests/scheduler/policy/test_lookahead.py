@@ -29,7 +29,7 @@ from scheduler.policy.model import (
     Placement,
     PodRequest,
 )
-from scheduler.policy.plugins.lookahead import LookAhead, MixShapes, best_increase
+from scheduler.policy.plugins.lookahead import LookAhead, MixShapes, StateMemo, best_increase
 from scheduler.policy.registry import build_profile, default_profile
 from tests.builders import pod
 
@@ -196,6 +196,51 @@ def test_best_increase_is_fgds_increase_of_the_policys_placement(states, shapes,
         for t, shape in enumerate(shapes):
             want = _reference(table, shape, list(f), c, m)
             assert got[k, t] == pytest.approx(want), (f, c, m, shape)
+
+
+# Free CPU on both sides of each shape's CPU (0-8000) and of the CPU grid plus a shape's CPU.
+MEMO_CPU = st.sampled_from([0, 1999, 2000, 3999, 4000, 5999, 6000, 7999, 8000, 9999, 10000,
+                            11999, 12000, 15999, 16000, 32000])  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.lists(st.sampled_from([NO_GPU, 0, 300, 700, 1000]),
+    min_size=2, max_size=2), MEMO_CPU, st.sampled_from(["T4", "V100"])), min_size=1,
+    max_size=6), min_size=1, max_size=6), SHAPES)  # fmt: skip
+def test_the_state_memo_answers_as_best_increase_does(batches, shapes) -> None:
+    """Property: batch after batch of node states (few GPU states, many free CPU values, so
+    most states repeat one seen before in GPUs and model but not in CPU), `StateMemo` answers
+    exactly (bit for bit) what `best_increase` computes on that batch afresh."""
+    workload = TargetWorkload(tuple(shapes), tuple([1 / len(shapes)] * len(shapes)))
+    models = ("T4", "V100")
+    table = FragTable(workload, models)
+    sh = MixShapes(workload, models)
+    memo = StateMemo(table, sh)
+    for states in batches:
+        free = np.array([s[0] for s in states], np.int64)
+        cpu = np.array([s[1] for s in states], np.int64)
+        model = np.array([models.index(s[2]) for s in states], np.intp)
+        want, want_frag = best_increase(table, sh, free, cpu, model)
+        got, frag = memo.increases(free, cpu, model)
+        assert got.tobytes() == want.tobytes() and frag.tobytes() == want_frag.tobytes()
+
+
+def test_the_state_memo_tells_free_cpu_across_a_shapes_threshold() -> None:
+    """A 700 share needing 4,000 CPU, on one idle T4: with 4,000 free it fits (the increase
+    is finite), with 3,999 it does not (+inf); the same GPU state must not share an answer.
+    With 8,000 and 9,000 free (both past every threshold: grid {4000}, + 4000 = 8000) the
+    answer is the same entry."""
+    shape = TaskShape(4000, 700, 1)
+    workload = TargetWorkload((shape,), (1.0,))
+    table = FragTable(workload, ("T4",))
+    memo = StateMemo(table, MixShapes(workload, ("T4",)))
+    free, model = np.array([[1000]]), np.array([0], np.intp)
+    assert np.isfinite(memo.increases(free, np.array([4000]), model)[0][0, 0])
+    assert np.isinf(memo.increases(free, np.array([3999]), model)[0][0, 0])
+    memo.increases(free, np.array([8000]), model)
+    n = len(memo.rows)
+    memo.increases(free, np.array([9000]), model)
+    assert len(memo.rows) == n == 3
 
 
 @st.composite
