@@ -80,6 +80,9 @@ class StateMemo:
         grid = table.cpu_grid
         self.breaks = np.unique(np.concatenate([grid, sh.cpu, (grid[:, None] + sh.cpu).ravel()]))
         self.rows: dict[bytes, Floats] = {}  # key -> (increase per shape..., fragmentation)
+        # `top_two` of a fleet's rows (`LookAhead._best`), and the per-row record it reads.
+        self.top: BlockTopTwo | None = None
+        self.top_of: npt.NDArray[Any] | None = None
 
     def increases(
         self, free: npt.NDArray[Any], cpu: npt.NDArray[Any], model: npt.NDArray[Any]
@@ -178,25 +181,72 @@ def _frag(
 def two_step_costs(
     sh: MixShapes, rows: Rows, frag_now: Floats, best: Floats, inv: npt.NDArray[np.intp],
     after: Floats, frag_after: Floats,
+    top: tuple[Floats, npt.NDArray[np.intp], Floats] | None = None,
 ) -> Floats:  # fmt: skip
     """`cost(n)` of the module docstring for the fleet rows `rows`: `frag_now` their
     fragmentation now, `best` (every row, every shape) `best_increase` now; `after` and
-    `frag_after` the same for each distinct state after the pod, `inv` the state of each row."""
+    `frag_after` the same for each distinct state after the pod, `inv` the state of each row;
+    `top`: `top_two(best)` when the caller has it."""
     inc = frag_after[inv] - frag_now
     after = after[inv]
     # The best place for t elsewhere: the lowest over all rows, or the second lowest where the
     # lowest is this row itself.
-    t = np.arange(best.shape[1])
-    low = np.argmin(best, axis=0)
-    first_best = best[low, t]
-    masked = best.copy()
-    masked[low, t] = np.inf
-    second = masked.min(axis=0)
+    first_best, low, second = top_two(best) if top is None else top
     other = np.where(low[None, :] == rows[:, None], second[None, :], first_best[None, :])
     both = np.minimum(after, other)
     step = np.where(np.isinf(both), sh.lost[None, :], both)
     out: Floats = inc + step @ sh.weight
     return out
+
+
+def top_two(best: Floats) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
+    """Per column of `best`: (the lowest value, its first row, the lowest over the other rows;
+    +inf for one row)."""
+    t = np.arange(best.shape[1])
+    low = np.argmin(best, axis=0)
+    first = best[low, t]
+    masked = best.copy()
+    masked[low, t] = np.inf
+    return first, low, masked.min(axis=0)
+
+
+class BlockTopTwo:
+    """`top_two(values)` kept per block of `BLOCK` rows, so that changing a few rows redoes
+    their blocks and a merge of the blocks' answers, not the whole array. The merge takes the
+    first block holding the lowest value (so the first row holding it, as `argmin` does), and
+    the lowest of the other blocks' lowest and that block's second: the same values as
+    `top_two` over the whole array."""
+
+    BLOCK = 32
+
+    def __init__(self, values: Floats) -> None:
+        self.values = values
+        n, t = values.shape
+        nb = max(1, -(-n // self.BLOCK))
+        self.first = np.full((nb, t), np.inf)
+        self.low = np.zeros((nb, t), np.intp)
+        self.second = np.full((nb, t), np.inf)
+        self.redo(range(nb))
+
+    def redo(self, blocks: Any) -> None:
+        """Recompute the blocks `blocks` (indexes) from `values`."""
+        b = self.BLOCK
+        for j in blocks:
+            self.first[j], low, self.second[j] = top_two(self.values[j * b : (j + 1) * b])
+            self.low[j] = low + j * b
+
+    def changed(self, rows: Rows) -> None:
+        """Rows of `values` that were rewritten (in place) since."""
+        self.redo(sorted({int(r) // self.BLOCK for r in rows.tolist()}))
+
+    def get(self) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
+        """`top_two(values)`."""
+        t = np.arange(self.first.shape[1])
+        j = np.argmin(self.first, axis=0)
+        first = self.first[j, t]
+        masked = self.first.copy()
+        masked[j, t] = np.inf
+        return first, self.low[j, t], np.minimum(masked.min(axis=0), self.second[j, t])
 
 
 class LookAhead:
@@ -241,25 +291,30 @@ class LookAhead:
         )  # fmt: skip
         r = rows[first]
         states = (post[first], idx.cpu[r] - pod.cpu_milli, idx.product[r].astype(np.intp))
-        now, after, frag_after = self._best(idx, mix, memo, states)
+        now, after, frag_after, top = self._best(idx, mix, memo, states)
         return two_step_costs(
-            sh, rows, now["frag"][rows], now["inc"], inv.reshape(-1), after, frag_after
+            sh, rows, now["frag"][rows], now["inc"], inv.reshape(-1), after, frag_after, top
         )
 
     @staticmethod
     def _best(
-        idx: FleetIndex, mix: DemandMix, memo: StateMemo,
+        idx: FleetIndex,
+        mix: DemandMix,
+        memo: StateMemo,
         extra: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.intp]],
-    ) -> tuple[npt.NDArray[Any], Floats, Floats]:  # fmt: skip
+    ) -> tuple[npt.NDArray[Any], Floats, Floats, tuple[Floats, npt.NDArray[np.intp], Floats]]:
         """(every row now: `best_increase` and fragmentation, memoised per row; the same for
-        the `extra` states), in one `StateMemo.increases` call when some rows changed since."""
+        the `extra` states; `top_two` of the rows' increases), in one `StateMemo.increases`
+        call when some rows changed since."""
         key = ("lookahead-best", mix.serial, len(idx.keys))
         if key not in idx.row_memo:  # a new mix: drop the rows against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == key[:1] and k != key)
         stash: list[tuple[Floats, Floats]] = []
+        redone: list[Rows] = []
         n = len(extra[0])
 
         def compute(r: Rows) -> npt.NDArray[Any]:
+            redone.append(r)
             got, frag = memo.increases(
                 np.concatenate([idx.plain_free[r].astype(np.int64), extra[0]]),
                 np.concatenate([idx.cpu[r], extra[1]]),
@@ -279,7 +334,14 @@ class LookAhead:
             stash.append(memo.increases(*extra))
         after, frag_after = stash[-1]
         assert len(after) == n
-        return now, after, frag_after
+        # `per_row` rewrites its record in place only through `compute`: the blocks of the
+        # rows it redid are all that changed since, unless the record is another array.
+        if memo.top is None or memo.top_of is not now:
+            memo.top, memo.top_of = BlockTopTwo(now["inc"]), now
+        else:
+            for r in redone:
+                memo.top.changed(r)
+        return now, after, frag_after, memo.top.get()
 
 
 def _alike(idx: FleetIndex, rows: Rows) -> bool:
