@@ -64,7 +64,7 @@ class MixShapes:
         self.lost = (self.milli * self.count).astype(np.float64)
 
 
-MAX_MEMO_STATES = 1 << 15  # states a `StateMemo` keeps (~10 MB at 35 shapes), then restarts
+MAX_MEMO_STATES = 1 << 15  # states a `StateMemo` keeps (~20 MB at 35 shapes), then restarts
 
 
 class StateMemo:
@@ -80,9 +80,9 @@ class StateMemo:
         grid = table.cpu_grid
         self.breaks = np.unique(np.concatenate([grid, sh.cpu, (grid[:, None] + sh.cpu).ravel()]))
         self.rows: dict[bytes, Floats] = {}  # key -> (increase per shape..., fragmentation)
-        # `top_two` of a fleet's rows (`LookAhead._best`), and the per-row record it reads.
-        self.top: BlockTopTwo | None = None
-        self.top_of: npt.NDArray[Any] | None = None
+        # (a fleet's per-row record, `top_two` of its increases): `LookAhead._best`; one tuple,
+        # replaced whole, so a reader never pairs one index's record with another's blocks.
+        self.top: tuple[npt.NDArray[Any], BlockTopTwo] | None = None
 
     def increases(
         self, free: npt.NDArray[Any], cpu: npt.NDArray[Any], model: npt.NDArray[Any]
@@ -336,12 +336,15 @@ class LookAhead:
         assert len(after) == n
         # `per_row` rewrites its record in place only through `compute`: the blocks of the
         # rows it redid are all that changed since, unless the record is another array.
-        if memo.top is None or memo.top_of is not now:
-            memo.top, memo.top_of = BlockTopTwo(now["inc"]), now
+        held = memo.top
+        if held is None or held[0] is not now:
+            top = BlockTopTwo(now["inc"])
+            memo.top = (now, top)
         else:
+            top = held[1]
             for r in redone:
-                memo.top.changed(r)
-        return now, after, frag_after, memo.top.get()
+                top.changed(r)
+        return now, after, frag_after, top.get()
 
 
 def _alike(idx: FleetIndex, rows: Rows) -> bool:
