@@ -24,7 +24,8 @@ GPUs), when a tied node is one the fleet index cannot represent exactly, or when
 tied nodes are in the same state (their costs are equal: the common tie of idle nodes).
 Cost: the best increase of every typical shape on every node is memoised per fleet-index row
 (`FleetIndex.per_row`; only the rows a bind changed are recomputed), and only the tied nodes'
-distinct states are evaluated after the pod.
+distinct states are evaluated after the pod; both go through `StateMemo`, which computes a node
+state (free milli per GPU, model, free CPU up to the values it is compared with) once per mix.
 """
 
 from __future__ import annotations
@@ -61,6 +62,60 @@ class MixShapes:
             [[x.num_gpu == 0 or x.allows(k) for x in s] for k in keys], bool
         ).reshape(len(keys), len(s))
         self.lost = (self.milli * self.count).astype(np.float64)
+
+
+MAX_MEMO_STATES = 1 << 15  # states a `StateMemo` keeps (~20 MB at 35 shapes), then restarts
+
+
+class StateMemo:
+    """`best_increase` memoised per node state, for one table and one set of shapes (one mix,
+    one model list, one GPU-column count). The key of a state is its free milli per GPU, its
+    model and the interval of `breaks` its free CPU falls in: free CPU enters `best_increase`
+    only through comparisons with a shape's CPU, the table's CPU grid, and the grid plus a
+    shape's CPU (the CPU left after the shape), so the states of one key get the same answer,
+    bit for bit."""
+
+    def __init__(self, table: FragTable, sh: MixShapes) -> None:
+        self.table, self.sh = table, sh
+        grid = table.cpu_grid
+        self.breaks = np.unique(np.concatenate([grid, sh.cpu, (grid[:, None] + sh.cpu).ravel()]))
+        self.rows: dict[bytes, Floats] = {}  # key -> (increase per shape..., fragmentation)
+        # (a fleet's per-row record, `top_two` of its increases): `LookAhead._best`; one tuple,
+        # replaced whole, so a reader never pairs one index's record with another's blocks.
+        self.top: tuple[npt.NDArray[Any], BlockTopTwo] | None = None
+
+    def increases(
+        self, free: npt.NDArray[Any], cpu: npt.NDArray[Any], model: npt.NDArray[Any]
+    ) -> tuple[Floats, Floats]:
+        """`best_increase(table, sh, free, cpu, model)`; only the states not seen before go
+        through it, in one call."""
+        pf = np.asarray(free, np.int64)
+        cpu = np.asarray(cpu, np.int64)
+        model = np.asarray(model, np.int64)
+        k = len(pf)
+        bucket = self.breaks.searchsorted(cpu, side="right")
+        key = np.concatenate([pf, bucket[:, None], model[:, None]], axis=1)
+        w = key.shape[1] * key.itemsize
+        raw = key.tobytes()
+        names = [raw[i * w : (i + 1) * w] for i in range(k)]
+        memo = self.rows
+        got = [memo.get(n) for n in names]
+        todo: dict[bytes, int] = {}
+        for i, g in enumerate(got):
+            if g is None:
+                todo.setdefault(names[i], i)
+        if todo:
+            at = np.array(list(todo.values()), np.intp)
+            sel = model[at].astype(np.intp)
+            inc, frag = best_increase(self.table, self.sh, pf[at], cpu[at], sel)
+            new = np.concatenate([inc, frag[:, None]], axis=1)
+            if len(memo) + len(at) > MAX_MEMO_STATES:
+                memo.clear()
+            for j, n in enumerate(todo):
+                memo[n] = new[j]
+            got = [memo[n] if g is None else g for n, g in zip(names, got, strict=True)]
+        out = np.array(got, np.float64).reshape(k, len(self.sh.weight) + 1)
+        return out[:, :-1], out[:, -1]
 
 
 def best_increase(
@@ -126,25 +181,72 @@ def _frag(
 def two_step_costs(
     sh: MixShapes, rows: Rows, frag_now: Floats, best: Floats, inv: npt.NDArray[np.intp],
     after: Floats, frag_after: Floats,
+    top: tuple[Floats, npt.NDArray[np.intp], Floats] | None = None,
 ) -> Floats:  # fmt: skip
     """`cost(n)` of the module docstring for the fleet rows `rows`: `frag_now` their
     fragmentation now, `best` (every row, every shape) `best_increase` now; `after` and
-    `frag_after` the same for each distinct state after the pod, `inv` the state of each row."""
+    `frag_after` the same for each distinct state after the pod, `inv` the state of each row;
+    `top`: `top_two(best)` when the caller has it."""
     inc = frag_after[inv] - frag_now
     after = after[inv]
     # The best place for t elsewhere: the lowest over all rows, or the second lowest where the
     # lowest is this row itself.
-    t = np.arange(best.shape[1])
-    low = np.argmin(best, axis=0)
-    first_best = best[low, t]
-    masked = best.copy()
-    masked[low, t] = np.inf
-    second = masked.min(axis=0)
+    first_best, low, second = top_two(best) if top is None else top
     other = np.where(low[None, :] == rows[:, None], second[None, :], first_best[None, :])
     both = np.minimum(after, other)
     step = np.where(np.isinf(both), sh.lost[None, :], both)
     out: Floats = inc + step @ sh.weight
     return out
+
+
+def top_two(best: Floats) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
+    """Per column of `best`: (the lowest value, its first row, the lowest over the other rows;
+    +inf for one row)."""
+    t = np.arange(best.shape[1])
+    low = np.argmin(best, axis=0)
+    first = best[low, t]
+    masked = best.copy()
+    masked[low, t] = np.inf
+    return first, low, masked.min(axis=0)
+
+
+class BlockTopTwo:
+    """`top_two(values)` kept per block of `BLOCK` rows, so that changing a few rows redoes
+    their blocks and a merge of the blocks' answers, not the whole array. The merge takes the
+    first block holding the lowest value (so the first row holding it, as `argmin` does), and
+    the lowest of the other blocks' lowest and that block's second: the same values as
+    `top_two` over the whole array."""
+
+    BLOCK = 32
+
+    def __init__(self, values: Floats) -> None:
+        self.values = values
+        n, t = values.shape
+        nb = max(1, -(-n // self.BLOCK))
+        self.first = np.full((nb, t), np.inf)
+        self.low = np.zeros((nb, t), np.intp)
+        self.second = np.full((nb, t), np.inf)
+        self.redo(range(nb))
+
+    def redo(self, blocks: Any) -> None:
+        """Recompute the blocks `blocks` (indexes) from `values`."""
+        b = self.BLOCK
+        for j in blocks:
+            self.first[j], low, self.second[j] = top_two(self.values[j * b : (j + 1) * b])
+            self.low[j] = low + j * b
+
+    def changed(self, rows: Rows) -> None:
+        """Rows of `values` that were rewritten (in place) since."""
+        self.redo(sorted({int(r) // self.BLOCK for r in rows.tolist()}))
+
+    def get(self) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
+        """`top_two(values)`."""
+        t = np.arange(self.first.shape[1])
+        j = np.argmin(self.first, axis=0)
+        first = self.first[j, t]
+        masked = self.first.copy()
+        masked[j, t] = np.inf
+        return first, self.low[j, t], np.minimum(masked.min(axis=0), self.second[j, t])
 
 
 class LookAhead:
@@ -173,6 +275,7 @@ class LookAhead:
         table = mix.table(keys, max(8, idx.slots))
         assert table is not None  # the mix has a workload
         sh = _shapes(mix, keys)
+        memo = _state_memo(mix, keys, idx.slots, table, sh)
         take = batch.placement_columns(cycle)[1]
         milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
         # The tied nodes after the pod; often identical (idle nodes of one type): each
@@ -188,27 +291,31 @@ class LookAhead:
         )  # fmt: skip
         r = rows[first]
         states = (post[first], idx.cpu[r] - pod.cpu_milli, idx.product[r].astype(np.intp))
-        now, after, frag_after = self._best(idx, mix, table, sh, states)
+        now, after, frag_after, top = self._best(idx, mix, memo, states)
         return two_step_costs(
-            sh, rows, now["frag"][rows], now["inc"], inv.reshape(-1), after, frag_after
+            sh, rows, now["frag"][rows], now["inc"], inv.reshape(-1), after, frag_after, top
         )
 
     @staticmethod
     def _best(
-        idx: FleetIndex, mix: DemandMix, table: FragTable, sh: MixShapes,
+        idx: FleetIndex,
+        mix: DemandMix,
+        memo: StateMemo,
         extra: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.intp]],
-    ) -> tuple[npt.NDArray[Any], Floats, Floats]:  # fmt: skip
+    ) -> tuple[npt.NDArray[Any], Floats, Floats, tuple[Floats, npt.NDArray[np.intp], Floats]]:
         """(every row now: `best_increase` and fragmentation, memoised per row; the same for
-        the `extra` states), in one `best_increase` call when some rows changed since."""
+        the `extra` states; `top_two` of the rows' increases), in one `StateMemo.increases`
+        call when some rows changed since."""
         key = ("lookahead-best", mix.serial, len(idx.keys))
         if key not in idx.row_memo:  # a new mix: drop the rows against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == key[:1] and k != key)
         stash: list[tuple[Floats, Floats]] = []
+        redone: list[Rows] = []
         n = len(extra[0])
 
         def compute(r: Rows) -> npt.NDArray[Any]:
-            got, frag = best_increase(
-                table, sh,
+            redone.append(r)
+            got, frag = memo.increases(
                 np.concatenate([idx.plain_free[r].astype(np.int64), extra[0]]),
                 np.concatenate([idx.cpu[r], extra[1]]),
                 np.concatenate([idx.product[r].astype(np.intp), extra[2]]),
@@ -218,22 +325,45 @@ class LookAhead:
             # Rows the index cannot represent exactly, or gone, host nothing here.
             got[~idx.alive[r] | idx.slow[r]] = np.inf
             # One record a row (a 2-D array's second axis would read as GPU columns).
-            out = np.zeros(len(r), [("inc", np.float64, (len(sh.weight),)), ("frag", np.float64)])
+            out = np.zeros(len(r), [("inc", np.float64, (got.shape[1],)), ("frag", np.float64)])
             out["inc"], out["frag"] = got, frag
             return out
 
         now = idx.per_row(key, compute)
         if not stash:  # no row changed: the extra states alone
-            stash.append(best_increase(table, sh, *extra))
+            stash.append(memo.increases(*extra))
         after, frag_after = stash[-1]
         assert len(after) == n
-        return now, after, frag_after
+        # `per_row` rewrites its record in place only through `compute`: the blocks of the
+        # rows it redid are all that changed since, unless the record is another array.
+        held = memo.top
+        if held is None or held[0] is not now:
+            top = BlockTopTwo(now["inc"])
+            memo.top = (now, top)
+        else:
+            top = held[1]
+            for r in redone:
+                top.changed(r)
+        return now, after, frag_after, top.get()
 
 
 def _alike(idx: FleetIndex, rows: Rows) -> bool:
     """Whether all `rows` are in one state (idle nodes of one type, the common tie)."""
     pf, cpu, model = idx.plain_free[rows], idx.cpu[rows], idx.product[rows]
     return bool((pf == pf[0]).all() and (cpu == cpu[0]).all() and (model == model[0]).all())
+
+
+def _state_memo(
+    mix: DemandMix, keys: tuple[str, ...], slots: int, table: FragTable, sh: MixShapes
+) -> StateMemo:
+    """The mix's `StateMemo` for this model list and GPU-column count (`table` and `sh` are
+    the mix's own for these `keys`)."""
+    key = ("lookahead-states", keys, slots)
+    got = mix.memo.get(key)
+    if got is None or got.table is not table or got.sh is not sh:
+        got = mix.memo[key] = StateMemo(table, sh)
+    assert isinstance(got, StateMemo)
+    return got
 
 
 def _shapes(mix: DemandMix, keys: tuple[str, ...]) -> MixShapes:

@@ -29,7 +29,14 @@ from scheduler.policy.model import (
     Placement,
     PodRequest,
 )
-from scheduler.policy.plugins.lookahead import LookAhead, MixShapes, best_increase
+from scheduler.policy.plugins.lookahead import (
+    BlockTopTwo,
+    LookAhead,
+    MixShapes,
+    StateMemo,
+    best_increase,
+    top_two,
+)
 from scheduler.policy.registry import build_profile, default_profile
 from tests.builders import pod
 
@@ -198,6 +205,78 @@ def test_best_increase_is_fgds_increase_of_the_policys_placement(states, shapes,
             assert got[k, t] == pytest.approx(want), (f, c, m, shape)
 
 
+# Free CPU on both sides of each shape's CPU (0-8000) and of the CPU grid plus a shape's CPU.
+MEMO_CPU = st.sampled_from([0, 1999, 2000, 3999, 4000, 5999, 6000, 7999, 8000, 9999, 10000,
+                            11999, 12000, 15999, 16000, 32000])  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.lists(st.sampled_from([NO_GPU, 0, 300, 700, 1000]),
+    min_size=2, max_size=2), MEMO_CPU, st.sampled_from(["T4", "V100"])), min_size=1,
+    max_size=6), min_size=1, max_size=6), SHAPES)  # fmt: skip
+def test_the_state_memo_answers_as_best_increase_does(batches, shapes) -> None:
+    """Property: batch after batch of node states (few GPU states, many free CPU values, so
+    most states repeat one seen before in GPUs and model but not in CPU), `StateMemo` answers
+    exactly (bit for bit) what `best_increase` computes on that batch afresh."""
+    workload = TargetWorkload(tuple(shapes), tuple([1 / len(shapes)] * len(shapes)))
+    models = ("T4", "V100")
+    table = FragTable(workload, models)
+    sh = MixShapes(workload, models)
+    memo = StateMemo(table, sh)
+    for states in batches:
+        free = np.array([s[0] for s in states], np.int64)
+        cpu = np.array([s[1] for s in states], np.int64)
+        model = np.array([models.index(s[2]) for s in states], np.intp)
+        want, want_frag = best_increase(table, sh, free, cpu, model)
+        got, frag = memo.increases(free, cpu, model)
+        assert got.tobytes() == want.tobytes() and frag.tobytes() == want_frag.tobytes()
+
+
+def test_the_state_memo_tells_free_cpu_across_a_shapes_threshold() -> None:
+    """A 700 share needing 4,000 CPU, on one idle T4: with 4,000 free it fits (the increase
+    is finite), with 3,999 it does not (+inf); the same GPU state must not share an answer.
+    With 8,000 and 9,000 free (both past every threshold: grid {4000}, + 4000 = 8000) the
+    answer is the same entry."""
+    shape = TaskShape(4000, 700, 1)
+    workload = TargetWorkload((shape,), (1.0,))
+    table = FragTable(workload, ("T4",))
+    memo = StateMemo(table, MixShapes(workload, ("T4",)))
+    free, model = np.array([[1000]]), np.array([0], np.intp)
+    assert np.isfinite(memo.increases(free, np.array([4000]), model)[0][0, 0])
+    assert np.isinf(memo.increases(free, np.array([3999]), model)[0][0, 0])
+    memo.increases(free, np.array([8000]), model)
+    n = len(memo.rows)
+    memo.increases(free, np.array([9000]), model)
+    assert len(memo.rows) == n == 3
+
+
+class _SmallBlocks(BlockTopTwo):
+    BLOCK = 3  # many blocks on a few rows: an edit often hits a block's or the fleet's lowest
+
+
+VALUES = st.sampled_from([0.0, 1.0, 2.0, 3.0, 5.0, np.inf])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 14), st.integers(1, 3),
+       st.lists(st.lists(st.tuples(st.integers(0, 13), VALUES), min_size=1, max_size=3),
+                max_size=6), st.data())  # fmt: skip
+def test_block_top_two_follows_rows_rewritten_in_place(n, t, edits, data) -> None:
+    """Property: rows of a (n, t) array rewritten in place (few values: ties and +inf are
+    common), each batch then told to `BlockTopTwo.changed`, and `get` equals `top_two` of the
+    whole array afresh: the lowest, its first row, the lowest of the other rows."""
+    cells = data.draw(st.lists(VALUES, min_size=n * t, max_size=n * t))
+    values = np.array(cells).reshape(n, t)
+    top = _SmallBlocks(values)
+    assert [g.tolist() for g in top.get()] == [w.tolist() for w in top_two(values)]
+    for batch in edits:
+        rows = [r % n for r, _ in batch]
+        for r, v in batch:
+            values[r % n] = v
+        top.changed(np.array(rows, np.intp))
+        assert [g.tolist() for g in top.get()] == [w.tolist() for w in top_two(values)]
+
+
 @st.composite
 def mixed_states(draw):
     """1-4 T4 nodes of 1-3 GPUs (idle, a share held, or held whole), some CPU held, and a
@@ -310,3 +389,45 @@ def _loop_costs(state: ClusterState, p: PodRequest, top: list[str]) -> list[floa
             total += w * (sh.lost[t] if best == float("inf") else best)
         out.append(float(total))
     return out
+
+
+def test_costs_follow_a_fleet_index_refreshed_in_place_bind_after_bind() -> None:
+    """The simulator refreshes one fleet index in place, bind after bind, so the per-row
+    increases and their per-block lowest (`BlockTopTwo`) are redone for the bound rows only:
+    40 two-GPU T4 nodes (two blocks of 32 rows), each pod bound to its lowest-cost node, and
+    the costs of every node equal the formula node by node (`_loop_costs`) after every bind.
+    A second cluster of the same nodes under the same mix (one pod bound) is asked every
+    fourth round: its index is another array under the same memo, which must not take the
+    first's lowest."""
+    from simulator.cluster.state import SimCluster
+    from simulator.workloads.model import NodeSpec
+
+    sim = SimCluster(tuple(NodeSpec(f"n{i:02}", T4, 2, 32000, 1 << 36) for i in range(40)))
+    mix = DemandMix({TaskShape(0, 500, 1): 3, TaskShape(4000, 300, 1): 2,
+                     TaskShape(8000, 1000, 1): 1}, 0.0, {}, 6)  # fmt: skip
+    names = list(sim.order)
+    other = SimCluster(tuple(NodeSpec(f"n{i:02}", T4, 2, 32000, 1 << 36) for i in range(40)))
+    first = other.snapshot(now=0.0, demand=mix)
+    share = pod(gpu=GpuRequest("milli", 1, milli=700))
+    held = CycleState(first, share, ["n39"]).placement(first.nodes["n39"])
+    assert held is not None
+    other.bind("held", held, 0, 0)
+    for i, milli in enumerate([500, 300, 500, 700, 300, 500, 200, 500, 300, 500, 700, 300]):
+        state = sim.snapshot(now=0.0, demand=mix)
+        p = pod(gpu=GpuRequest("milli", 1, milli=milli), cpu_milli=2000)
+        costs = LookAhead().tie_costs(CycleState(state, p, names))
+        if costs is None:  # every node idle: one state
+            assert i == 0
+            best = names[0]
+        else:
+            assert costs.tolist() == pytest.approx(_loop_costs(state, p, names))
+            best = names[int(np.argmin(costs))]
+        placement = CycleState(state, p, [best]).placement(state.nodes[best])
+        assert placement is not None
+        sim.bind(f"p{i}", placement, 2000, 0)
+        if i % 4 != 3:  # most rounds: the first cluster only, bind after bind
+            continue
+        state = other.snapshot(now=0.0, demand=mix)
+        costs = LookAhead().tie_costs(CycleState(state, p, names))
+        assert costs is not None
+        assert costs.tolist() == pytest.approx(_loop_costs(state, p, names))
