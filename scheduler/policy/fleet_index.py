@@ -168,17 +168,21 @@ class FleetIndex:
             valid = np.zeros(n, bool)
             valid[: len(hit.valid)] = hit.valid
             valid[self.log[hit.since : self.log_len]] = False
-            hit = self.row_memo[key] = _RowMemo(values, valid, self.log_len)
+            # `pending` until its stale rows are filled: a concurrent reader (the extender
+            # serves offloaded verbs and the keep pass on other threads) redoes them itself
+            # (same values) instead of reading unfilled rows.
+            hit = self.row_memo[key] = _RowMemo(values, valid, self.log_len, pending=True)
         elif hit.since != self.log_len:
             # This index's own memo, behind its log (`refresh` changed rows in place): redo
             # the rows logged since, in place, no copy.
             changed = self.log[hit.since : self.log_len]
-            hit.since = self.log_len
             if not hit.pending:  # every other row is valid: only these are stale
                 rows = np.array(changed if len(changed) == 1 else sorted(set(changed)), np.intp)
                 hit.values[rows] = compute(rows)
+                hit.since = self.log_len  # after the rows: a reader never sees them unfilled
                 return hit.values
             hit.valid[changed] = False
+            hit.since = self.log_len
         stale = np.flatnonzero(~hit.valid)
         if len(stale):
             hit.values[stale] = compute(stale.astype(np.intp))
