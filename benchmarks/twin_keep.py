@@ -21,16 +21,11 @@ import sys
 from pathlib import Path
 from statistics import mean, median
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.twin import WORKLOADS, workload  # noqa: E402
-from devcluster.twin.compare import sim_policy, trim_tail  # noqa: E402
-from simulator.engine import Engine  # noqa: E402
+from devcluster.twin.compare import drive, sim_policy  # noqa: E402
 from simulator.policies.replay.tessera_kube import TesseraKubePolicy  # noqa: E402
-from simulator.replay.driver import _Run  # noqa: E402
-from simulator.replay.protocol import Start  # noqa: E402
 from simulator.workloads.model import JobSpec, Workload  # noqa: E402
 
 RULES = ("before", "after")
@@ -47,28 +42,11 @@ def run(w: Workload, seed: int, speedup: float, rule: str) -> tuple[dict, dict[s
     assert isinstance(policy, TesseraKubePolicy)
     if rule == "before":
         policy.host.keep_pass_s = 0.0
-    engine = Engine(np.random.default_rng(seed))
-    r = _Run(w, policy, engine, 200)
-    starts: list[float] = []
-    decide = policy.schedule
-
-    def schedule(now: float) -> list[Start]:
-        out = decide(now)
-        if out:
-            starts.append(now)
-        return out
-
-    policy.schedule = schedule  # type: ignore[method-assign]
-    r.start()
-    engine.invariant(policy.check)
-    engine.run()
-    last = max([r.rec.last_finish, *starts, *r.rec.submit.values()])
-    trim_tail(r.rec, last)
-    r.rec.sample(last, policy.usage())
+    rec = drive(policy, w, seed)
     gangs = {j.uid: j.min_member for j in w.jobs if j.min_member > 1}
-    waits = {j.uid: r.rec.job_start[j.uid] - j.arrival for j in w.jobs
-             if j.min_member > 1 and j.uid in r.rec.job_start}  # fmt: skip
-    return r.rec.summary(gangs), waits
+    waits = {j.uid: rec.job_start[j.uid] - j.arrival for j in w.jobs
+             if j.min_member > 1 and j.uid in rec.job_start}  # fmt: skip
+    return rec.summary(gangs), waits
 
 
 def real_waits(path: Path, scheduler: str = "tessera") -> dict[str, float]:

@@ -72,6 +72,15 @@ def simulate(scheduler: str, w: Workload, seed: int, speedup: float,
     started."""
     policy = sim_policy(scheduler, w, seed, speedup, period_s, hold_until_departure,
                         kube_queue_order)  # fmt: skip
+    rec = drive(policy, w, seed)
+    gangs = {j.uid: j.min_member for j in w.jobs if j.min_member > 1}
+    done = {g for g in gangs if g in rec.job_start}
+    return SimRun(SIM_POLICY[scheduler], rec.summary(gangs), done)
+
+
+def drive(policy: ReplayPolicy, w: Workload, seed: int) -> Recorder:
+    """Run `policy` over `w` to the end; the recorder, its tail trimmed after the last start,
+    finish or arrival (the real run's watch stops there too)."""
     engine = Engine(np.random.default_rng(seed))
     run = _Run(w, policy, engine, 200)
     starts: list[float] = []
@@ -90,9 +99,7 @@ def simulate(scheduler: str, w: Workload, seed: int, speedup: float,
     last = max([run.rec.last_finish, *starts, *run.rec.submit.values()])
     trim_tail(run.rec, last)
     run.rec.sample(last, policy.usage())
-    gangs = {j.uid: j.min_member for j in w.jobs if j.min_member > 1}
-    done = {g for g in gangs if g in run.rec.job_start}
-    return SimRun(SIM_POLICY[scheduler], run.rec.summary(gangs), done)
+    return run.rec
 
 
 SPREAD_METRICS = ("allocated_pct_mean", "queue_delay_s.p50", "queue_delay_s.p95",

@@ -212,10 +212,11 @@ def _break_tie(
 ) -> None:
     """Among the nodes at the top level, those the plugin costs lowest keep it; the others
     drop one level (`levels` only: the 0..10 integers are too coarse to carry the order)."""
-    levels = scores.levels
-    if levels is None or len(levels) < 2:
+    if scores.levels is None or len(scores.levels) < 2:
         return
-    lv = np.asarray(levels, np.int64)
+    lv = scores.level_array
+    if lv is None:
+        lv = np.asarray(scores.levels, np.int64)
     tied = np.flatnonzero(lv == lv.max())
     if len(tied) < 2:
         return
@@ -224,11 +225,9 @@ def _break_tie(
     if costs is None:
         return
     costs = np.round(costs, 6)  # float noise is not a preference
-    lower = tied[costs > costs.min()]
-    for i in lower.tolist():
-        levels[i] -= 1
-    if scores.level_array is not None:  # in-process rankers read the array: keep it in step
-        scores.level_array[lower] -= 1
+    lv[tied[costs > costs.min()]] -= 1
+    # One array changed, the list rebuilt from it: the two views cannot drift apart.
+    scores.level_array, scores.levels = lv, lv.tolist()
 
 
 def batch_scores(

@@ -264,12 +264,8 @@ class GangCoordinator:
     def _rank(self, gang: str, priority: int) -> Rank:
         """Where `gang` (with `priority`) waits: (-priority, first-seen order of its earliest
         pod in the store); lower goes first."""
-        with self.store.lock:
-            orders = [
-                r.order for r in self.store.pods()
-                if r.request.gang is not None and r.request.gang.name == gang
-            ]  # fmt: skip
-        return (-priority, min(orders, default=LAST))
+        first = self.store.gang_first_seen(gang)
+        return (-priority, LAST if first is None else first)
 
     def _drain_targets(
         self, snap: ClusterState, members: list[PodRequest], pod: PodRequest, now: float

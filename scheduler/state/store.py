@@ -466,11 +466,16 @@ class ClusterStore:
 
     def gang_pods(self, gang: str) -> list[PodRequest]:
         with self._lock:
-            return [
-                r.request
-                for r in self._pods.values()
-                if r.request.gang is not None and r.request.gang.name == gang
-            ]
+            return [r.request for r in self._gang_records(gang)]
+
+    def gang_first_seen(self, gang: str) -> int | None:
+        """The first-seen order of `gang`'s earliest pod in the store (None: it holds none)."""
+        with self._lock:
+            return min((r.order for r in self._gang_records(gang)), default=None)
+
+    def _gang_records(self, gang: str) -> list[PodRecord]:
+        return [r for r in self._pods.values()
+                if r.request.gang is not None and r.request.gang.name == gang]  # fmt: skip
 
     def node_problem(self, name: str) -> str:
         with self._lock:
