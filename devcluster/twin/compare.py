@@ -59,8 +59,11 @@ def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s:
                                            KubeHost.scaled(speedup, seed))  # fmt: skip
         return KubeDefaultPolicy(w.nodes, random.Random(seed))
     if scheduler == "volcano":
+        # The twin's PodGroups and pods carry no PriorityClass: the real vc-scheduler sees
+        # every job at priority 0, whatever the trace says.
         cfg = VolcanoConfig(schedule_period_s=period_s * speedup,
-                            timestamp_resolution_s=1.0 * speedup)  # fmt: skip
+                            timestamp_resolution_s=1.0 * speedup,
+                            priority_classes=False)  # fmt: skip
         return VolcanoPolicy(w.nodes, random.Random(seed), cfg)
     raise ValueError(f"unknown scheduler {scheduler!r}")
 

@@ -183,3 +183,21 @@ def test_the_diagnostic_verbosity_goes_to_the_scheduler_under_test(monkeypatch, 
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert _verbosity(scheduler) == want
+
+
+def test_volcanos_model_sees_no_priority_because_the_twins_objects_carry_none():
+    """The twin creates PodGroups and pods without a PriorityClass, so the real vc-scheduler
+    orders every job at priority 0 (round 7: 'The priority of job ... is </0>' on all 39,496
+    lines of a 200-job run); its model must too, whatever the trace's priority."""
+    from dataclasses import replace
+
+    from devcluster.twin.compare import sim_policy
+
+    high = replace(job("J1", 4, replicas=2, duration=250.0), priority=10)
+    pg, pods = job_objects(high, "volcano", speedup=100)
+    assert pg is not None and "priorityClassName" not in pg["spec"]
+    assert all("priorityClassName" not in p["spec"] and "priority" not in p["spec"] for p in pods)
+    w = Workload("w", cluster(1, 0), (high,), "test")
+    policy = sim_policy("volcano", w, 0, 100.0)
+    policy.submit(high, 0.0)
+    assert policy.sched.jobs["J1"].priority == 0  # type: ignore[attr-defined]

@@ -28,6 +28,10 @@ class VolcanoConfig:
     balancedresource_weight: int = 1
     tainttoleration_weight: int = 3
     max_pods_per_node: int = 110  # kubelet default --max-pods
+    # The trace's job priority reaches Volcano as a PriorityClass on the PodGroup and its pods
+    # (priority plugin: job and task order). False: no class, every job and task at priority 0,
+    # as the twin creates them (`devcluster.twin.objects`).
+    priority_classes: bool = True
 
     def factor(self) -> float:
         return self.overcommit_factor if self.overcommit_factor >= 1.0 else 1.2

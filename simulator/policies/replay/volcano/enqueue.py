@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from simulator.cluster import resources as r
 from simulator.cluster.resources import Res
 from simulator.policies.replay.volcano.config import VolcanoConfig
-from simulator.policies.replay.volcano.objects import Job, JobPhase, Node
+from simulator.policies.replay.volcano.objects import ALLOCATED, Job, JobPhase, Node
 from simulator.policies.replay.volcano.ordering import job_key, queue_key
-from simulator.policies.replay.volcano.proportion import QueueAttr
+from simulator.policies.replay.volcano.proportion import QueueAttr, reserved
 
 
 def _dims_le(req: Res, a: Mapping[str, float], limit: Mapping[str, float]) -> bool:
@@ -35,10 +35,8 @@ class Overcommit:
                 continue
             if job.phase is JobPhase.INQUEUE:
                 r.add(self.inqueue, job.min_resources)
-            elif job.phase is JobPhase.RUNNING:
-                alloc = job.allocated()
-                for k, v in job.min_resources.items():
-                    self.inqueue[k] = self.inqueue.get(k, 0) + max(0, v - alloc.get(k, 0))
+            elif job.phase is JobPhase.RUNNING and job.count(ALLOCATED) >= job.min_member:
+                r.add(self.inqueue, reserved(job.min_resources, job.allocated()))
 
     def permit(self, job: Job) -> bool:
         assert job.min_resources is not None
@@ -50,13 +48,14 @@ class Overcommit:
 
 
 def _proportion_permits(job: Job, attr: QueueAttr) -> bool:
-    """Reject a closed queue; else minReq + allocated + inqueue <= realCapability."""
+    """Reject a closed queue; else minReq + allocated + inqueue - elastic <= realCapability."""
     if not attr.queue.open:
         return False
     if not job.min_resources:
         return True
     base = dict(attr.allocated)
     r.add(base, attr.inqueue)
+    r.sub(base, attr.elastic)
     return _dims_le(job.min_resources, base, attr.capability)
 
 

@@ -42,10 +42,11 @@ class VolcanoPolicy:
         req = request_counters(job.task)
         res = self.cfg.timestamp_resolution_s
         created = math.floor(now / res) * res if res > 0 else now
+        priority = job.priority if self.cfg.priority_classes else 0
         j = Job(
             job.uid,
             min_member=job.min_member,
-            priority=job.priority,
+            priority=priority,
             creation=created,
             min_resources={k: v * job.min_member for k, v in req.items()},
         )
@@ -56,7 +57,7 @@ class VolcanoPolicy:
                 job.uid,
                 dict(req),
                 creation=created,
-                priority=job.priority,
+                priority=priority,
             )
             j.tasks[t.uid] = t
         self.sched.add_job(j)

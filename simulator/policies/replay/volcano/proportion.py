@@ -1,7 +1,11 @@
 """proportion plugin: per-queue `deserved` (weight water-filling), share, Overused, Allocatable.
 
 Simplification (documented): no queue `guarantee` and no hierarchical queues, so
-`realCapability = min(total, spec.capability)`; elastic resources are taken as zero.
+`realCapability = min(total, spec.capability)`. Inqueue and elastic resources as in the source
+(`OnSessionOpen`): an Inqueue job, and a Running one with at least minMember tasks allocated,
+holds `max(0, minResources - allocated)` per resource (`GetInqueueResource`); every job's
+`max(0, allocated - minResources)` is elastic (`GetElasticResources`), which the enqueue vote
+subtracts.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from dataclasses import dataclass, field
 
 from simulator.cluster import resources as r
 from simulator.cluster.resources import Res
-from simulator.policies.replay.volcano.objects import Job, JobPhase, Queue, Task
+from simulator.policies.replay.volcano.objects import ALLOCATED, Job, JobPhase, Queue, Task
 
 _EPS = 1e-9
 
@@ -22,6 +26,7 @@ class QueueAttr:
     allocated: Res = field(default_factory=dict)
     request: Res = field(default_factory=dict)
     inqueue: Res = field(default_factory=dict)
+    elastic: Res = field(default_factory=dict)
     deserved: dict[str, float] = field(default_factory=dict)
     capability: Res = field(default_factory=dict)
 
@@ -67,10 +72,33 @@ def build(queues: Mapping[str, Queue], jobs: Iterable[Job], total: Res) -> dict[
         r.add(qa.request, job.allocated())
         for t in job.pending_tasks():
             r.add(qa.request, t.resreq)
-        if job.phase is JobPhase.INQUEUE and job.min_resources:
-            r.add(qa.inqueue, job.min_resources)
+        alloc = job.allocated()
+        if job.min_resources and (
+            job.phase is JobPhase.INQUEUE
+            or (job.phase is JobPhase.RUNNING and job.count(ALLOCATED) >= job.min_member)
+        ):
+            r.add(qa.inqueue, reserved(job.min_resources, alloc))
+        r.add(qa.elastic, exceeded(alloc, job.min_resources or {}))
     _water_fill(attrs, total)
     return attrs
+
+
+def reserved(min_resources: Res, allocated: Res) -> Res:
+    """GetInqueueResource: what is left of `minResources` after `allocated`, per resource."""
+    out: Res = {}
+    for k, v in min_resources.items():
+        if v > allocated.get(k, 0):
+            out[k] = v - allocated.get(k, 0)
+    return out
+
+
+def exceeded(allocated: Res, min_resources: Res) -> Res:
+    """ExceededPart(allocated, minResources): allocation beyond the job's minimum (elastic)."""
+    out: Res = {}
+    for k, v in allocated.items():
+        if v > min_resources.get(k, 0):
+            out[k] = v - min_resources.get(k, 0)
+    return out
 
 
 def _water_fill(attrs: dict[str, QueueAttr], total: Res) -> None:

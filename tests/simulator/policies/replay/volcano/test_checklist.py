@@ -41,13 +41,13 @@ def test_3_enqueue_without_min_resources_is_immediate_and_overcommit_gates_the_r
     assert s.jobs["b"].phase is JobPhase.PENDING
     for t in list(s.jobs["a"].tasks):
         s.finish_task(t)
-    # Next cycle a is still Running at enqueue time: inqueue counts max(0, min 12 - allocated 0)
-    # = 12 > 19.2 - 8, so b waits; the cycle's close marks a Completed.
+    # Next cycle a is still Running at enqueue time, but with 0 of its 12 tasks allocated:
+    # overcommit counts a Running job's unallocated minimum only when at least minMember tasks
+    # are allocated (CalculateAllocatedTaskNum 0 < 12), so idle 19.2 - 0 >= 8 and b is
+    # admitted; the cycle's close marks a Completed.
     s.run_cycle()
-    assert s.jobs["b"].phase is JobPhase.PENDING
-    assert s.jobs["a"].phase is JobPhase.COMPLETED
-    s.run_cycle()  # now idle 19.2 - 0 >= 8 -> admitted
     assert s.jobs["b"].phase is not JobPhase.PENDING
+    assert s.jobs["a"].phase is JobPhase.COMPLETED
 
 
 def test_3_closed_queue_rejects_jobs_with_min_resources() -> None:
