@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devcluster import binaries  # noqa: E402
-from devcluster.twin.compare import table  # noqa: E402
+from devcluster.twin.compare import Spread, table  # noqa: E402
 from devcluster.twin.real import Binaries  # noqa: E402
 from devcluster.twin.run import parse_schedulers, twin_run  # noqa: E402
 from simulator.workloads.model import Workload  # noqa: E402
@@ -67,6 +67,10 @@ def main() -> int:
                     "metrics over seeds 0..N-1 (its random tie-breaks), min/median/max")
     ap.add_argument("--volcano-period", type=float, default=1.0,
                     help="with --model-seeds: Volcano's session period, wall seconds")
+    ap.add_argument("--volcano-periods", default=None,
+                    help="with --model-seeds: a comma list of periods instead (wall seconds, "
+                    "e.g. the real runs' measured ones); Volcano's range pools every seed at "
+                    "every period")
     ap.add_argument("--real", type=Path, action="append", default=None,
                     help="with --model-seeds: a real run's twin.json (from --logs), placed "
                     "against the seeds' range")
@@ -140,15 +144,27 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
             print(f"--real {path}: {exc}", file=sys.stderr)
             return 2
     seeds = list(range(args.model_seeds))
+    periods = [args.volcano_period]
+    if args.volcano_periods:
+        try:
+            periods = [float(x) for x in args.volcano_periods.split(",")]
+        except ValueError:
+            periods = []
+        if not periods or any(not p > 0 for p in periods):
+            print(f"--volcano-periods {args.volcano_periods!r}: want a comma list of positive "
+                  "seconds", file=sys.stderr)
+            return 2
     print(f"{'workload':<13} {'scheduler':<9} {'metric':<20} {'min':>9} {'median':>9} "
           f"{'max':>9}  real (in range? / within range +- tolerance?)")  # fmt: skip
     for wname in args.workload or ["synthetic200", "tiresias"]:
         w, speedup = workload(wname)
         for s in names:
-            sp = seed_spread(s, w, seeds, speedup, args.volcano_period,
-                             hold_until_departure=not args.hold_before,
-                             jitter_s=args.jitter,
-                             kube_queue_order=args.kube_queue_order)  # fmt: skip
+            parts = [seed_spread(s, w, seeds, speedup, period,
+                                 hold_until_departure=not args.hold_before,
+                                 jitter_s=args.jitter,
+                                 kube_queue_order=args.kube_queue_order)
+                     for period in (periods if s == "volcano" else periods[:1])]  # fmt: skip
+            sp = pooled(parts)
             for k in SPREAD_METRICS:
                 v = sp.values[k]
                 notes = []
@@ -168,6 +184,14 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
             print(f"{wname:<13} {s:<9} {'gangs completed':<20} {min(sp.gangs):>9} "
                   f"{median(sp.gangs):>9} {max(sp.gangs):>9}", flush=True)  # fmt: skip
     return 0
+
+
+def pooled(parts: list[Spread]) -> Spread:
+    """One range over several spreads of the same model (e.g. one per session period)."""
+    first = parts[0]
+    return Spread(first.scheduler, [x for p in parts for x in p.seeds],
+                  {k: [x for p in parts for x in p.values[k]] for k in first.values},
+                  [x for p in parts for x in p.gangs])  # fmt: skip
 
 
 def fill(args: argparse.Namespace, names: list[str], bins: Binaries | None) -> int:
