@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from scheduler.policy.fleet_index import distinct
 from scheduler.policy.interfaces import (
     MAX_LEVEL,
     MAX_SCORE,
@@ -344,21 +345,7 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
     hit = memo.get(id(rows))
     if hit is not None and hit[0] is rows:  # the array itself is kept, so its id is not reused
         return hit[1]
-    ids = idx.state_ids().take(rows)
-    # np.unique(ids, return_index=True, return_inverse=True), in fewer steps (it runs per pod).
-    order = ids.argsort(kind="stable")
-    ranked = ids.take(order)
-    head = np.empty(len(ids), bool)
-    head[0] = True
-    np.not_equal(ranked[1:], ranked[:-1], out=head[1:])
-    first = order[head]  # the first candidate of each state
-    got: tuple[Rows, Rows] | None = None
-    if len(first) < len(ids):
-        inverse = np.empty(len(ids), np.intp)
-        rank = head.cumsum(dtype=np.intp)  # the method: no dispatch wrapper (this runs per pod)
-        rank -= 1
-        inverse[order] = rank
-        got = (first, inverse)
+    got = distinct(idx.state_ids().take(rows))
     memo[id(rows)] = (rows, got)
     return got
 
