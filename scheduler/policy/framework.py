@@ -204,13 +204,11 @@ def run_scores(
     sums = _node_sums(cycle, names, profile) if got is None else got
     out = _scaled(names, sums, _total_weight(profile))
     if rank and profile.tie_break is not None:
-        _break_tie(state, pod, out, profile.tie_break)
+        _break_tie(cycle, out, profile.tie_break)
     return out
 
 
-def _break_tie(
-    state: ClusterState, pod: PodRequest, scores: NodeScores, plugin: TieBreakPlugin
-) -> None:
+def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) -> None:
     """Among the nodes at the top level, those the plugin costs lowest keep it; the others
     drop one level (`levels` only: the 0..10 integers are too coarse to carry the order)."""
     if scores.levels is None or len(scores.levels) < 2:
@@ -221,8 +219,13 @@ def _break_tie(
     tied = np.flatnonzero(lv == lv.max())
     if len(tied) < 2:
         return
-    names = scores.names
-    costs = plugin.tie_costs(CycleState(state, pod, [names[i] for i in tied.tolist()]))
+    if "_rows" in cycle.__dict__:  # rows looked up for the scores: the tied ones taken
+        costs = plugin.tie_costs(cycle.subset(tied))
+    else:
+        names = scores.names
+        costs = plugin.tie_costs(
+            CycleState(cycle.state, cycle.pod, [names[i] for i in tied.tolist()])
+        )
     if costs is None:
         return
     costs = np.round(costs, 6)  # float noise is not a preference

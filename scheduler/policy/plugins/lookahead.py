@@ -339,13 +339,20 @@ def two_step_costs(
     `frag_after` the same for each distinct state after the pod, `inv` the state of each row;
     `top`: `top_two(best)` when the caller has it."""
     inc = frag_after[inv] - frag_now
-    after = after[inv]
     # The best place for t elsewhere: the lowest over all rows, or the second lowest where the
-    # lowest is this row itself.
+    # lowest is this row itself. Formed per distinct state against the lowest, then redone for
+    # the few rows that hold a lowest (elementwise: the same values as row by row).
     first_best, low, second = top_two(best) if top is None else top
-    other = np.where(low[None, :] == rows[:, None], second[None, :], first_best[None, :])
-    both = np.minimum(after, other)
-    step = np.where(np.isinf(both), sh.lost[None, :], both)
+    both = np.minimum(after, first_best[None, :])
+    step = np.where(np.isinf(both), sh.lost[None, :], both).take(inv, axis=0)
+    mark = np.zeros(len(best), bool)
+    mark[low] = True
+    hold = np.flatnonzero(mark.take(rows))
+    if len(hold):
+        r = rows.take(hold)
+        other = np.where(low[None, :] == r[:, None], second[None, :], first_best[None, :])
+        both = np.minimum(after.take(inv.take(hold), axis=0), other)
+        step[hold] = np.where(np.isinf(both), sh.lost[None, :], both)
     out: Floats = inc + step @ sh.weight
     return out
 
@@ -420,15 +427,8 @@ class LookAhead:
             return None
         idx = cycle.index
         rows = cycle.rows
-        if not cycle.known.all() or idx.slow[rows].any() or _alike(idx, rows):
+        if not cycle.known.all() or idx.slow[rows].any():
             return None
-        keys = tuple(idx.keys)
-        table = mix.table(keys, max(8, idx.slots))
-        assert table is not None  # the mix has a workload
-        sh = _shapes(mix, keys)
-        memo = _state_memo(mix, keys, idx.slots, table, sh)
-        take = batch.placement_columns(cycle)[1]
-        milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
         # The tied nodes after the pod; often identical (idle nodes of one type): each
         # distinct state once. Rows of one index state (`state_ids`) have the same free milli,
         # CPU, model and placement columns, so the same state after the pod.
@@ -438,6 +438,15 @@ class LookAhead:
         else:
             first, inv = groups
         r = rows.take(first)
+        if _alike(idx, r):  # one row per state: alike iff all rows are
+            return None
+        keys = tuple(idx.keys)
+        table = mix.table(keys, max(8, idx.slots))
+        assert table is not None  # the mix has a workload
+        sh = _shapes(mix, keys)
+        memo = _state_memo(mix, keys, idx.slots, table, sh)
+        take = batch.placement_columns(cycle)[1]
+        milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
         pf = idx.plain_free[r].astype(np.int64)
         post = np.where(take.take(first, axis=0), pf - milli, pf)
         states = (post, idx.cpu[r] - pod.cpu_milli, idx.product[r].astype(np.intp))
