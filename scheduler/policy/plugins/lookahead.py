@@ -360,12 +360,12 @@ def two_step_costs(
 def top_two(best: Floats) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
     """Per column of `best`: (the lowest value, its first row, the lowest over the other rows;
     +inf for one row)."""
-    t = np.arange(best.shape[1])
     low = np.argmin(best, axis=0)
-    first = best[low, t]
-    masked = best.copy()
-    masked[low, t] = np.inf
-    return first, low, masked.min(axis=0)
+    if len(best) < 2:
+        return best[0].copy(), low, np.full(best.shape[1], np.inf)
+    # The two smallest per column (a repeated lowest is its own second), as values.
+    two = np.partition(best, 1, axis=0)
+    return two[0], low, two[1]
 
 
 class BlockTopTwo:

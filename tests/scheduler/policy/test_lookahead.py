@@ -346,6 +346,12 @@ def test_block_top_two_follows_rows_rewritten_in_place(n, t, edits, data) -> Non
     whole array afresh: the lowest, its first row, the lowest of the other rows."""
     cells = data.draw(st.lists(VALUES, min_size=n * t, max_size=n * t))
     values = np.array(cells).reshape(n, t)
+    # `top_two` itself: the lowest, its first row, and the lowest once that cell is masked.
+    masked = values.copy()
+    low = np.argmin(values, axis=0)
+    masked[low, np.arange(t)] = np.inf
+    want = [values.min(axis=0), low, masked.min(axis=0)]
+    assert [g.tobytes() for g in top_two(values)] == [w.tobytes() for w in want]
     top = _SmallBlocks(values)
     assert [g.tolist() for g in top.get()] == [w.tolist() for w in top_two(values)]
     for batch in edits:
