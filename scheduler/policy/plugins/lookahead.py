@@ -26,6 +26,8 @@ Cost: the best increase of every typical shape on every node is memoised per fle
 (`FleetIndex.per_row`; only the rows a bind changed are recomputed), and only the tied nodes'
 distinct states are evaluated after the pod; both go through `StateMemo`, which computes a node
 state (free milli per GPU, model, free CPU up to the values it is compared with) once per mix.
+How each shape moves FGD's per-threshold counts does not depend on the mix's weights: those
+moves are tables (`Moves`) kept across the mixes the log republishes.
 """
 
 from __future__ import annotations
@@ -191,28 +193,14 @@ def best_increase(
     np.subtract(cpu[:, None], sh.cpu, out=cpu2[:, 1:])
     if m == 0 or k == 0:  # no GPU shape in the mix: nothing free can be used, all fragments
         f = tot2.astype(np.float64)
-    else:  # `FragTable.frag_from_counts`, its steps on (K x (T + 1), M), the counts in range
-        f = _frag_in_range(table, tot2.reshape(-1), c2.reshape(-1, m), b2.reshape(-1, m),
-                           cpu2.reshape(-1), np.repeat(model, t + 1)).reshape(k, t + 1)  # fmt: skip
+    else:  # one lookup for (K x (T + 1)) states; the counts are in range by construction
+        f = table.frag_from_counts(
+            tot2.reshape(-1), c2.reshape(-1, m), b2.reshape(-1, m), cpu2.reshape(-1),
+            np.repeat(model, t + 1), check=False,
+        ).reshape(k, t + 1)  # fmt: skip
     frag0 = f[:, 0]
     out: Floats = np.where(fit, f[:, 1:] - frag0[:, None], np.inf)
     return out, np.ascontiguousarray(frag0)
-
-
-def _frag_in_range(
-    table: FragTable, total: npt.NDArray[Any], cnt: npt.NDArray[Any], big: npt.NDArray[Any],
-    cpu: npt.NDArray[Any], model: npt.NDArray[Any],
-) -> Floats:  # fmt: skip
-    """`table.frag_from_counts(total, cnt, big, cpu, model)` for counts known to be in
-    0..max_gpus (the same steps: the same floats), without its range check."""
-    kc = table.cpu_grid.searchsorted(cpu, side="right")
-    _, m, g, c = table.tab.shape
-    flat = cnt * c
-    flat += table._col_offset
-    flat += (model * (m * g * c) + kc)[:, None]
-    w = table._flat.take(flat)
-    w *= big
-    return np.asarray(total - np.add.reduce(w, axis=1), dtype=np.float64)
 
 
 class Moves:
