@@ -205,9 +205,10 @@ def best_increase(
 
 class Moves:
     """How a placement moves FGD's per-threshold counts, tabulated for a mix's shapes: row
-    `start[t] + v` (v = the free milli of the GPU a share takes; whole-GPU and CPU-only shapes
-    one row, v = 1000) holds, per threshold, the GPUs (`cnt`) and free milli (`big`) that
-    shape t takes from the counts; row `zero` is all zeros. `at[t]`: the threshold equal to a
+    `start[t] + v` (v = the free milli of the GPU a share takes, from its milli to 1000;
+    whole-GPU and CPU-only shapes one row, `start[t]`, v = 1000) holds, per threshold, the
+    GPUs (`cnt`) and free milli (`big`) that shape t takes from the counts; row `zero` is all
+    zeros. `at[t]`: the threshold equal to a
     share's milli (0 for other shapes). The rows depend on the thresholds and on each shape's
     milli per GPU, GPU count and kind only, not on the mix's weights or CPU: shapes alike in
     those share rows, and the tables are kept across mixes (`_geometry_rows`)."""
@@ -226,7 +227,7 @@ class Moves:
 
 
 Geometry = tuple[int, int, bool]  # (milli per GPU, GPUs, whether a share)
-MAX_MOVES = 16  # tables kept across mixes (up to ~2 MB each), then restart
+MAX_MOVES = 4  # tables kept across mixes (~1 MB each at 35 shapes, 11 thresholds), then restart
 _MOVES: dict[
     tuple[bytes, tuple[Geometry, ...]],
     tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], dict[Geometry, int]],
@@ -237,22 +238,22 @@ def _geometry_rows(
     th: npt.NDArray[np.int64], kinds: tuple[Geometry, ...]
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], dict[Geometry, int]]:
     """(GPUs, milli) per threshold that one pod of each kind (milli per GPU, GPUs k, share)
-    takes from the counts, per free value v of the GPUs it takes (v = 0..1000 for a share,
-    v = 1000 else), stacked, with a zero row last; and the first row of each kind. Kept across
-    mixes, which republish the same few kinds."""
+    takes from the counts, per free value v of the GPUs it takes (v = milli..1000 for a share,
+    v = 1000 else), stacked, with a zero row last; and per kind the row of v = 0 (of its one
+    row if not a share). Kept across mixes, which republish the same few kinds."""
     global _MOVES
     key = (th.tobytes(), kinds)
     got = _MOVES.get(key)
     if got is None:
         blocks_c, blocks_b, offset, n = [], [], {}, 0
         for milli, k, share in kinds:
-            v = np.arange(MILLI_PER_GPU + 1) if share else np.array([MILLI_PER_GPU])
+            v = np.arange(milli, MILLI_PER_GPU + 1) if share else np.array([MILLI_PER_GPU])
             v = v[:, None]
             after = v - milli
             was, now = v >= th, after >= th
             blocks_c.append(k * (was & ~now))
             blocks_b.append(k * (np.where(was, v, 0) - np.where(now, after, 0)))
-            offset[(milli, k, share)] = n
+            offset[(milli, k, share)] = n - milli if share else n
             n += len(v)
         zeros = np.zeros((1, len(th)), np.int64)
         cnt = np.concatenate([*blocks_c, zeros]).astype(np.int32)
