@@ -208,10 +208,10 @@ class Moves:
     `start[t] + v` (v = the free milli of the GPU a share takes, from its milli to 1000;
     whole-GPU and CPU-only shapes one row, `start[t]`, v = 1000) holds, per threshold, the
     GPUs (`cnt`) and free milli (`big`) that shape t takes from the counts; row `zero` is all
-    zeros. `at[t]`: the threshold equal to a
-    share's milli (0 for other shapes). The rows depend on the thresholds and on each shape's
-    milli per GPU, GPU count and kind only, not on the mix's weights or CPU: shapes alike in
-    those share rows, and the tables are kept across mixes (`_geometry_rows`)."""
+    zeros. `at[t]`: the threshold equal to a share's milli (0 for other shapes). The rows
+    depend on the thresholds and on each shape's milli per GPU, GPU count and kind only, not on
+    the mix's weights or CPU: shapes alike in those share rows, and the tables are kept across
+    mixes (`_geometry_rows`)."""
 
     def __init__(self, th: npt.NDArray[np.int64], sh: MixShapes) -> None:
         kinds = [
@@ -227,7 +227,7 @@ class Moves:
 
 
 Geometry = tuple[int, int, bool]  # (milli per GPU, GPUs, whether a share)
-MAX_MOVES = 4  # tables kept across mixes (~1 MB each at 35 shapes, 11 thresholds), then restart
+MAX_MOVES = 4  # tables kept across mixes (~0.5 MB each on the default trace), then restart
 _MOVES: dict[
     tuple[bytes, tuple[Geometry, ...]],
     tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], dict[Geometry, int]],
