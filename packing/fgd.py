@@ -137,11 +137,14 @@ class FragTable:
         big: np.ndarray,
         cpu_left: np.ndarray,
         model_idx: np.ndarray,
+        *,
+        check: bool = True,
     ) -> np.ndarray:
-        """frag = total - sum_m W_m(cnt_m, cpu, model) * big_m, for K states at once."""
+        """frag = total - sum_m W_m(cnt_m, cpu, model) * big_m, for K states at once.
+        `check=False`: the caller guarantees counts in 0..max_gpus (skips one pass)."""
         k = self.cpu_grid.searchsorted(cpu_left, side="right")
         cnt = np.asarray(cnt)
-        if cnt.size and np.maximum.reduce(cnt, axis=None) > self.max_gpus:
+        if check and cnt.size and np.maximum.reduce(cnt, axis=None) > self.max_gpus:
             # the flat take below would not catch it
             raise PackingError(f"more than {self.max_gpus} GPUs for the fragmentation table")
         # tab[model, m, cnt, k] as one flat take (a 4-way fancy index costs ~1.4x as much).

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from scheduler.policy.fleet_index import distinct
 from scheduler.policy.interfaces import (
     MAX_LEVEL,
     MAX_SCORE,
@@ -203,13 +204,11 @@ def run_scores(
     sums = _node_sums(cycle, names, profile) if got is None else got
     out = _scaled(names, sums, _total_weight(profile))
     if rank and profile.tie_break is not None:
-        _break_tie(state, pod, out, profile.tie_break)
+        _break_tie(cycle, out, profile.tie_break)
     return out
 
 
-def _break_tie(
-    state: ClusterState, pod: PodRequest, scores: NodeScores, plugin: TieBreakPlugin
-) -> None:
+def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) -> None:
     """Among the nodes at the top level, those the plugin costs lowest keep it; the others
     drop one level (`levels` only: the 0..10 integers are too coarse to carry the order)."""
     if scores.levels is None or len(scores.levels) < 2:
@@ -220,8 +219,13 @@ def _break_tie(
     tied = np.flatnonzero(lv == lv.max())
     if len(tied) < 2:
         return
-    names = scores.names
-    costs = plugin.tie_costs(CycleState(state, pod, [names[i] for i in tied.tolist()]))
+    if "_rows" in cycle.__dict__:  # rows looked up for the scores: the tied ones taken
+        costs = plugin.tie_costs(cycle.subset(tied))
+    else:
+        names = scores.names
+        costs = plugin.tie_costs(
+            CycleState(cycle.state, cycle.pod, [names[i] for i in tied.tolist()])
+        )
     if costs is None:
         return
     costs = np.round(costs, 6)  # float noise is not a preference
@@ -344,21 +348,7 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
     hit = memo.get(id(rows))
     if hit is not None and hit[0] is rows:  # the array itself is kept, so its id is not reused
         return hit[1]
-    ids = idx.state_ids().take(rows)
-    # np.unique(ids, return_index=True, return_inverse=True), in fewer steps (it runs per pod).
-    order = ids.argsort(kind="stable")
-    ranked = ids.take(order)
-    head = np.empty(len(ids), bool)
-    head[0] = True
-    np.not_equal(ranked[1:], ranked[:-1], out=head[1:])
-    first = order[head]  # the first candidate of each state
-    got: tuple[Rows, Rows] | None = None
-    if len(first) < len(ids):
-        inverse = np.empty(len(ids), np.intp)
-        rank = head.cumsum(dtype=np.intp)  # the method: no dispatch wrapper (this runs per pod)
-        rank -= 1
-        inverse[order] = rank
-        got = (first, inverse)
+    got = distinct(idx.state_ids().take(rows))
     memo[id(rows)] = (rows, got)
     return got
 

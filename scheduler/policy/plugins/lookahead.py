@@ -26,6 +26,8 @@ Cost: the best increase of every typical shape on every node is memoised per fle
 (`FleetIndex.per_row`; only the rows a bind changed are recomputed), and only the tied nodes'
 distinct states are evaluated after the pod; both go through `StateMemo`, which computes a node
 state (free milli per GPU, model, free CPU up to the values it is compared with) once per mix.
+How each shape moves FGD's per-threshold counts does not depend on the mix's weights: those
+moves are tables (`Moves`) kept across the mixes the log republishes.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from packing.fgd import FragTable, TargetWorkload
 from packing.fractional import NO_GPU
 from scheduler.policy import batch
 from scheduler.policy.demand import DemandMix
-from scheduler.policy.fleet_index import FleetIndex
+from scheduler.policy.fleet_index import FleetIndex, distinct
 from scheduler.policy.interfaces import CycleState, Floats, Rows
 from scheduler.policy.model import MILLI_PER_GPU
 
@@ -62,6 +64,19 @@ class MixShapes:
             [[x.num_gpu == 0 or x.allows(k) for x in s] for k in keys], bool
         ).reshape(len(keys), len(s))
         self.lost = (self.milli * self.count).astype(np.float64)
+        # GPU milli each shape takes from a node's total (k GPUs x m milli)
+        self.taken = np.where(self.share, 1, self.count) * self.milli
+        self._moves: tuple[bytes, Moves | None] | None = None
+
+    def moves(self, th: npt.NDArray[np.int64]) -> Moves | None:
+        """The `Moves` of these shapes over thresholds `th` (the table's: one per mix), or
+        None when a share's milli is not among them."""
+        held = self._moves
+        key = th.tobytes()
+        if held is None or held[0] != key:
+            ok = bool(np.isin(self.milli[self.share], th).all())
+            held = self._moves = (key, Moves(th, self) if ok else None)
+        return held[1]
 
 
 MAX_MEMO_STATES = 1 << 15  # states a `StateMemo` keeps (~20 MB at 35 shapes), then restarts
@@ -130,7 +145,132 @@ def best_increase(
     GPU with v >= m (k = 1), n whole GPUs idle ones (k = n, v = m = 1000), a CPU-only pod none
     (k = 0). FGD's per-threshold counts then move as in `FragTable.frag_after_share`: a
     threshold in (v - m, v] loses the k GPUs and their k x v milli, one at or below v - m keeps
-    them with k x m milli less."""
+    them with k x m milli less. Those moves depend on (shape, v) and the thresholds only, not on
+    the mix's weights: they are read from `Moves` tables (kept per GPU geometry across mixes),
+    and the state's own fragmentation and every shape's after it go through one lookup in the
+    table: the same values, bit for bit, as `_best_increase_direct`, in fewer array steps."""
+    pf = np.asarray(free, np.int64)
+    cpu = np.asarray(cpu, np.int64)
+    moves = sh.moves(table.milli)
+    g = np.where(pf == NO_GPU, 0, pf)
+    if (
+        moves is None
+        or pf.shape[1] > table.max_gpus  # the direct path raises `frag_from_counts`'s error
+        or (g.size and np.maximum.reduce(g, axis=None) > MILLI_PER_GPU)
+    ):
+        return _best_increase_direct(table, sh, pf, cpu, model)
+    th = table.milli
+    k, t, m = len(pf), len(sh.weight), len(th)
+    total = np.add.reduce(g, axis=1)
+    g3 = g[:, :, None]
+    ge = g3 >= th  # (K, G, M)
+    cnt = np.add.reduce(ge, axis=1)
+    big = np.add.reduce(ge * g3, axis=1)
+    # A share's tightest GPU: the fullest one at or above its milli, one of the thresholds.
+    if m:
+        tight = np.where(ge, g3, _NONE).min(axis=1).take(moves.at, axis=1)  # (K, T)
+    else:  # no GPU shape: no share
+        tight = np.full((k, t), _NONE, np.int64)
+    idle = np.add.reduce(pf == MILLI_PER_GPU, axis=1)
+    fit = np.where(sh.share, tight < _NONE, idle[:, None] >= sh.count)
+    fit &= cpu[:, None] >= sh.cpu
+    fit &= sh.allowed[model]
+    # Row of `moves` per (state, shape): the shape's block, offset by v for a share; a state
+    # where it does not fit reads the zero row (its counts stay in range; masked below).
+    row = np.where(sh.share, tight, 0)
+    row += moves.start
+    row = np.where(fit, row, moves.zero)
+    c2 = np.empty((k, t + 1, m), np.int64)  # column 0: the state itself
+    b2 = np.empty((k, t + 1, m), np.int64)
+    c2[:, 0], b2[:, 0] = cnt, big
+    np.subtract(cnt[:, None, :], moves.cnt.take(row, axis=0), out=c2[:, 1:])
+    np.subtract(big[:, None, :], moves.big.take(row, axis=0), out=b2[:, 1:])
+    tot2 = np.empty((k, t + 1), np.int64)
+    tot2[:, 0] = total
+    np.subtract(total[:, None], sh.taken, out=tot2[:, 1:])
+    cpu2 = np.empty((k, t + 1), np.int64)
+    cpu2[:, 0] = cpu
+    np.subtract(cpu[:, None], sh.cpu, out=cpu2[:, 1:])
+    if m == 0 or k == 0:  # no GPU shape in the mix: nothing free can be used, all fragments
+        f = tot2.astype(np.float64)
+    else:  # one lookup for (K x (T + 1)) states; the counts are in range by construction
+        f = table.frag_from_counts(
+            tot2.reshape(-1), c2.reshape(-1, m), b2.reshape(-1, m), cpu2.reshape(-1),
+            np.repeat(model, t + 1), check=False,
+        ).reshape(k, t + 1)  # fmt: skip
+    frag0 = f[:, 0]
+    out: Floats = np.where(fit, f[:, 1:] - frag0[:, None], np.inf)
+    return out, np.ascontiguousarray(frag0)
+
+
+class Moves:
+    """How a placement moves FGD's per-threshold counts, tabulated for a mix's shapes: row
+    `start[t] + v` (v = the free milli of the GPU a share takes, from its milli to 1000;
+    whole-GPU and CPU-only shapes one row, `start[t]`, v = 1000) holds, per threshold, the
+    GPUs (`cnt`) and free milli (`big`) that shape t takes from the counts; row `zero` is all
+    zeros. `at[t]`: the threshold equal to a share's milli (0 for other shapes). The rows
+    depend on the thresholds and on each shape's milli per GPU, GPU count and kind only, not on
+    the mix's weights or CPU: shapes alike in those share rows, and the tables are kept across
+    mixes (`_geometry_rows`)."""
+
+    def __init__(self, th: npt.NDArray[np.int64], sh: MixShapes) -> None:
+        kinds = [
+            (milli, 1 if share else k, share)
+            for milli, k, share in zip(
+                sh.milli.tolist(), sh.count.tolist(), sh.share.tolist(), strict=True
+            )
+        ]
+        self.cnt, self.big, offset = _geometry_rows(th, tuple(sorted(set(kinds))))
+        self.start = np.array([offset[x] for x in kinds], np.int64)
+        self.at = np.array([int(th.searchsorted(x[0])) if x[2] else 0 for x in kinds], np.intp)
+        self.zero = len(self.cnt) - 1
+
+
+Geometry = tuple[int, int, bool]  # (milli per GPU, GPUs, whether a share)
+MAX_MOVES = 4  # tables kept across mixes (~0.5 MB each on the default trace), then restart
+_MOVES: dict[
+    tuple[bytes, tuple[Geometry, ...]],
+    tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], dict[Geometry, int]],
+] = {}  # fmt: skip
+
+
+def _geometry_rows(
+    th: npt.NDArray[np.int64], kinds: tuple[Geometry, ...]
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], dict[Geometry, int]]:
+    """(GPUs, milli) per threshold that one pod of each kind (milli per GPU, GPUs k, share)
+    takes from the counts, per free value v of the GPUs it takes (v = milli..1000 for a share,
+    v = 1000 else), stacked, with a zero row last; and per kind the row of v = 0 (of its one
+    row if not a share). Kept across mixes, which republish the same few kinds."""
+    global _MOVES
+    key = (th.tobytes(), kinds)
+    got = _MOVES.get(key)
+    if got is None:
+        blocks_c, blocks_b, offset, n = [], [], {}, 0
+        for milli, k, share in kinds:
+            v = np.arange(milli, MILLI_PER_GPU + 1) if share else np.array([MILLI_PER_GPU])
+            v = v[:, None]
+            after = v - milli
+            was, now = v >= th, after >= th
+            blocks_c.append(k * (was & ~now))
+            blocks_b.append(k * (np.where(was, v, 0) - np.where(now, after, 0)))
+            offset[(milli, k, share)] = n - milli if share else n
+            n += len(v)
+        zeros = np.zeros((1, len(th)), np.int64)
+        cnt = np.concatenate([*blocks_c, zeros]).astype(np.int32)
+        big = np.concatenate([*blocks_b, zeros]).astype(np.int32)
+        if len(_MOVES) >= MAX_MOVES:
+            _MOVES = {}  # replaced, not mutated: safe against concurrent readers
+        got = _MOVES[key] = (cnt, big, offset)
+    return got
+
+
+def _best_increase_direct(
+    table: FragTable, sh: MixShapes, free: npt.NDArray[Any], cpu: npt.NDArray[Any],
+    model: npt.NDArray[np.intp],
+) -> tuple[Floats, Floats]:  # fmt: skip
+    """`best_increase` computed from the states alone (no `Moves`): for free milli above 1000
+    per GPU (a malformed row) or a share whose milli is not a threshold, and as the tests'
+    reference."""
     pf = np.asarray(free, np.int64)
     cpu = np.asarray(cpu, np.int64)
     total = np.where(pf == NO_GPU, 0, pf).sum(axis=1)
@@ -188,13 +328,20 @@ def two_step_costs(
     `frag_after` the same for each distinct state after the pod, `inv` the state of each row;
     `top`: `top_two(best)` when the caller has it."""
     inc = frag_after[inv] - frag_now
-    after = after[inv]
     # The best place for t elsewhere: the lowest over all rows, or the second lowest where the
-    # lowest is this row itself.
+    # lowest is this row itself. Formed per distinct state against the lowest, then redone for
+    # the few rows that hold a lowest (elementwise: the same values as row by row).
     first_best, low, second = top_two(best) if top is None else top
-    other = np.where(low[None, :] == rows[:, None], second[None, :], first_best[None, :])
-    both = np.minimum(after, other)
-    step = np.where(np.isinf(both), sh.lost[None, :], both)
+    both = np.minimum(after, first_best[None, :])
+    step = np.where(np.isinf(both), sh.lost[None, :], both).take(inv, axis=0)
+    mark = np.zeros(len(best), bool)
+    mark[low] = True
+    hold = np.flatnonzero(mark.take(rows))
+    if len(hold):
+        r = rows.take(hold)
+        other = np.where(low[None, :] == r[:, None], second[None, :], first_best[None, :])
+        both = np.minimum(after.take(inv.take(hold), axis=0), other)
+        step[hold] = np.where(np.isinf(both), sh.lost[None, :], both)
     out: Floats = inc + step @ sh.weight
     return out
 
@@ -202,12 +349,12 @@ def two_step_costs(
 def top_two(best: Floats) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
     """Per column of `best`: (the lowest value, its first row, the lowest over the other rows;
     +inf for one row)."""
-    t = np.arange(best.shape[1])
     low = np.argmin(best, axis=0)
-    first = best[low, t]
-    masked = best.copy()
-    masked[low, t] = np.inf
-    return first, low, masked.min(axis=0)
+    if len(best) < 2:
+        return best[0].copy(), low, np.full(best.shape[1], np.inf)
+    # The two smallest per column (a repeated lowest is its own second), as values.
+    two = np.partition(best, 1, axis=0)
+    return two[0], low, two[1]
 
 
 class BlockTopTwo:
@@ -269,7 +416,18 @@ class LookAhead:
             return None
         idx = cycle.index
         rows = cycle.rows
-        if not cycle.known.all() or idx.slow[rows].any() or _alike(idx, rows):
+        if not cycle.known.all() or idx.slow[rows].any():
+            return None
+        # The tied nodes after the pod; often identical (idle nodes of one type): each
+        # distinct state once. Rows of one index state (`state_ids`) have the same free milli,
+        # CPU, model and placement columns, so the same state after the pod.
+        groups = distinct(idx.state_ids().take(rows))
+        if groups is None:
+            first, inv = np.arange(len(rows)), np.arange(len(rows))
+        else:
+            first, inv = groups
+        r = rows.take(first)
+        if _alike(idx, r):  # one row per state: alike iff all rows are
             return None
         keys = tuple(idx.keys)
         table = mix.table(keys, max(8, idx.slots))
@@ -278,23 +436,11 @@ class LookAhead:
         memo = _state_memo(mix, keys, idx.slots, table, sh)
         take = batch.placement_columns(cycle)[1]
         milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
-        # The tied nodes after the pod; often identical (idle nodes of one type): each
-        # distinct state once.
-        pf = idx.plain_free[rows].astype(np.int64)
-        post = np.where(take, pf - milli, pf)
-        key = np.ascontiguousarray(
-            np.concatenate([pf, post, idx.cpu[rows, None], idx.product[rows, None]], axis=1)
-        )
-        _, first, inv = np.unique(
-            key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))),
-            return_index=True, return_inverse=True,
-        )  # fmt: skip
-        r = rows[first]
-        states = (post[first], idx.cpu[r] - pod.cpu_milli, idx.product[r].astype(np.intp))
+        pf = idx.plain_free[r].astype(np.int64)
+        post = np.where(take.take(first, axis=0), pf - milli, pf)
+        states = (post, idx.cpu[r] - pod.cpu_milli, idx.product[r].astype(np.intp))
         now, after, frag_after, top = self._best(idx, mix, memo, states)
-        return two_step_costs(
-            sh, rows, now["frag"][rows], now["inc"], inv.reshape(-1), after, frag_after, top
-        )
+        return two_step_costs(sh, rows, now["frag"][rows], now["inc"], inv, after, frag_after, top)
 
     @staticmethod
     def _best(

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from packing.fgd import FragTable, TargetWorkload, TaskShape, frag_increase
 from packing.fractional import NO_GPU
 from scheduler.policy.demand import DemandMix
+from scheduler.policy.fleet_index import distinct
 from scheduler.policy.framework import run_filters, run_scores
 from scheduler.policy.interfaces import CycleState
 from scheduler.policy.model import (
@@ -34,8 +35,10 @@ from scheduler.policy.plugins.lookahead import (
     LookAhead,
     MixShapes,
     StateMemo,
+    _best_increase_direct,
     best_increase,
     top_two,
+    two_step_costs,
 )
 from scheduler.policy.registry import build_profile, default_profile
 from tests.builders import pod
@@ -205,6 +208,82 @@ def test_best_increase_is_fgds_increase_of_the_policys_placement(states, shapes,
             assert got[k, t] == pytest.approx(want), (f, c, m, shape)
 
 
+# Mixes one after another (the log republishes them as pods arrive): shapes drawn from a pool
+# where one milli recurs with other GPU counts and other mixes' thresholds, so a `Moves` table
+# kept across mixes meets the same shape under other thresholds and counts.
+MIX_SHAPES = st.lists(
+    st.builds(
+        TaskShape,
+        st.sampled_from([0, 2000, 4000]),
+        st.sampled_from([0, 300, 500, 1000, 1000]),
+        st.integers(1, 3),
+        st.sampled_from(["", "T4"]),
+    ).map(lambda s: s if s.gpu_milli in (0, 1000) and (s.gpu_milli or not s.num_gpu)
+          else TaskShape(s.cpu_milli, s.gpu_milli, 0 if s.gpu_milli == 0 else 1, s.gpu_models)),
+    min_size=1, max_size=6, unique=True,
+)  # fmt: skip
+STATE_FREE = st.sampled_from([NO_GPU, 0, 100, 299, 300, 301, 500, 700, 999, 1000, 1000, 1000])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(MIX_SHAPES, st.lists(st.integers(1, 9), min_size=6, max_size=6)),
+                min_size=1, max_size=4),
+       st.lists(st.tuples(st.lists(STATE_FREE, min_size=1, max_size=8), st.sampled_from(
+           [0, 1999, 2000, 4000, 6000, 32000]), st.sampled_from(["T4", "V100"])),
+           min_size=1, max_size=6),
+       st.integers(1, 8))  # fmt: skip
+def test_tabulated_increase_is_the_direct_one_bit_for_bit(mixes, states, gpus) -> None:
+    """Property: over mixes republished one after another (their `Moves` tables kept across
+    mixes by thresholds, milli and GPU count), `best_increase` answers bit for bit what
+    `_best_increase_direct` computes from the states alone, for any node states (1-8 GPU
+    columns, missing GPUs, free milli on both sides of a threshold, CPU on both sides of a
+    shape's CPU, either model)."""
+    models = ("T4", "V100")
+    width = max(gpus, *(len(f) for f, _, _ in states))
+    free = np.array([f + [NO_GPU] * (width - len(f)) for f, _, _ in states], np.int64)
+    cpu = np.array([c for _, c, _ in states], np.int64)
+    model = np.array([models.index(m) for _, _, m in states], np.intp)
+    for shapes, counts in mixes:
+        weights = np.array(counts[: len(shapes)], float)
+        workload = TargetWorkload(tuple(shapes), tuple((weights / weights.sum()).tolist()))
+        table = FragTable(workload, models)
+        sh = MixShapes(workload, models)
+        got = best_increase(table, sh, free, cpu, model)
+        want = _best_increase_direct(table, MixShapes(workload, models), free, cpu, model)
+        assert sh.moves(table.milli) is not None  # the tabulated path ran
+        assert [g.tobytes() for g in got] == [w.tobytes() for w in want]
+
+
+def test_tabulated_increase_falls_back_on_free_milli_out_of_range() -> None:
+    """A row claiming more than 1000 free milli on a GPU (malformed) is beyond the tables:
+    it goes the direct way and gets the same answer; more GPU columns than the table's
+    count still fail with `frag_from_counts`'s one clear error."""
+    workload = TargetWorkload((TaskShape(0, 500, 1),), (1.0,))
+    table = FragTable(workload, ("T4",))
+    sh = MixShapes(workload, ("T4",))
+    free, cpu, model = np.array([[1200, 300]]), np.array([0]), np.array([0], np.intp)
+    got = best_increase(table, sh, free, cpu, model)
+    want = _best_increase_direct(table, sh, free, cpu, model)
+    assert [g.tobytes() for g in got] == [w.tobytes() for w in want]
+    with pytest.raises(Exception, match="more than 8 GPUs"):
+        best_increase(table, sh, np.full((1, 9), 1000), cpu, model)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 6), max_size=40))
+def test_distinct_is_numpys_unique(ids) -> None:
+    """Property: `distinct` gives `np.unique`'s first positions and inverse (None when
+    nothing repeats)."""
+    a = np.array(ids, np.int64)
+    got = distinct(a)
+    if len(set(ids)) == len(ids):
+        assert got is None
+        return
+    _, first, inverse = np.unique(a, return_index=True, return_inverse=True)
+    assert got is not None
+    assert got[0].tolist() == first.tolist() and got[1].tolist() == inverse.tolist()
+
+
 # Free CPU on both sides of each shape's CPU (0-8000) and of the CPU grid plus a shape's CPU.
 MEMO_CPU = st.sampled_from([0, 1999, 2000, 3999, 4000, 5999, 6000, 7999, 8000, 9999, 10000,
                             11999, 12000, 15999, 16000, 32000])  # fmt: skip
@@ -267,6 +346,12 @@ def test_block_top_two_follows_rows_rewritten_in_place(n, t, edits, data) -> Non
     whole array afresh: the lowest, its first row, the lowest of the other rows."""
     cells = data.draw(st.lists(VALUES, min_size=n * t, max_size=n * t))
     values = np.array(cells).reshape(n, t)
+    # `top_two` itself: the lowest, its first row, and the lowest once that cell is masked.
+    masked = values.copy()
+    low = np.argmin(values, axis=0)
+    masked[low, np.arange(t)] = np.inf
+    want = [values.min(axis=0), low, masked.min(axis=0)]
+    assert [g.tobytes() for g in top_two(values)] == [w.tobytes() for w in want]
     top = _SmallBlocks(values)
     assert [g.tolist() for g in top.get()] == [w.tolist() for w in top_two(values)]
     for batch in edits:
@@ -275,6 +360,44 @@ def test_block_top_two_follows_rows_rewritten_in_place(n, t, edits, data) -> Non
             values[r % n] = v
         top.changed(np.array(rows, np.intp))
         assert [g.tolist() for g in top.get()] == [w.tolist() for w in top_two(values)]
+
+
+def _two_step_row_by_row(sh, rows, frag_now, best, inv, after, frag_after):
+    """`two_step_costs` as it was first written: every (row, shape) cell formed on its own."""
+    inc = frag_after[inv] - frag_now
+    after = after[inv]
+    first_best, low, second = top_two(best)
+    other = np.where(low[None, :] == rows[:, None], second[None, :], first_best[None, :])
+    both = np.minimum(after, other)
+    step = np.where(np.isinf(both), sh.lost[None, :], both)
+    return inc + step @ sh.weight
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 12), st.integers(1, 4), st.data())
+def test_two_step_costs_per_state_are_the_row_by_row_ones(n, t, data) -> None:
+    """Property: costs formed per distinct state after the pod, with the rows that hold a
+    shape's lowest redone, equal bit for bit the costs formed row by row (few values: ties
+    and +inf, so rows often hold a lowest or share it)."""
+    cells = data.draw(st.lists(VALUES, min_size=n * t, max_size=n * t))
+    best = np.array(cells).reshape(n, t)
+    rows = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n,
+                                       unique=True)), np.intp)  # fmt: skip
+    states = data.draw(st.integers(1, len(rows)))
+    inv = np.array(data.draw(st.lists(st.integers(0, states - 1), min_size=len(rows),
+                                      max_size=len(rows))), np.intp)  # fmt: skip
+    after = np.array(data.draw(st.lists(VALUES, min_size=states * t, max_size=states * t)))
+    after = after.reshape(states, t)
+    frag_after = np.array(data.draw(st.lists(st.floats(0, 4000), min_size=states,
+                                             max_size=states)))  # fmt: skip
+    frag_now = np.array(data.draw(st.lists(st.floats(0, 4000), min_size=len(rows),
+                                           max_size=len(rows))))  # fmt: skip
+    shapes = tuple(TaskShape(0, 250 * (i + 1), 1) for i in range(t))
+    weights = np.array(data.draw(st.lists(st.floats(0.01, 1), min_size=t, max_size=t)))
+    sh = MixShapes(TargetWorkload(shapes, tuple((weights / weights.sum()).tolist())), ("T4",))
+    want = _two_step_row_by_row(sh, rows, frag_now, best, inv, after, frag_after)
+    got = two_step_costs(sh, rows, frag_now, best, inv, after, frag_after)
+    assert got.tobytes() == want.tobytes()
 
 
 @st.composite
