@@ -193,6 +193,21 @@ class FragTable:
         return self.frag_from_counts(total - milli, cnt, big, cpu_left - cpu_milli, model_idx)
 
 
+def count_moves(th: np.ndarray, milli: int) -> tuple[np.ndarray, np.ndarray]:
+    """How one GPU with v free giving up ``milli`` moves the per-threshold counts
+    (`FragTable.counts`) over thresholds ``th``, for v = 0..1000: (cnt, big), each
+    (1001, len(th)) int64, the GPUs and the free milli that leave the counts. A threshold in
+    (v - milli, v] loses the GPU and its v milli, one at or below v - milli keeps it with
+    ``milli`` less (`FragTable.frag_after_share`'s moves, tabulated: they depend on v, milli
+    and the thresholds only)."""
+    v = np.arange(MILLI_PER_GPU + 1, dtype=np.int64)[:, None]
+    after = v - milli
+    was, now = v >= th, after >= th
+    cnt = (was & ~now).astype(np.int64)
+    big = np.where(was, v, 0) - np.where(now, after, 0)
+    return cnt, big
+
+
 def fgd_score(frag_before: np.ndarray, frag_after: np.ndarray) -> np.ndarray:
     """The paper's node score: int(100 * sigmoid((before - after) / 1000)), higher is better.
 
