@@ -157,6 +157,25 @@ class FragTable:
         # `np.add.reduce` is `.sum` without its Python wrapper: the same sums, bit for bit.
         return np.asarray(total - np.add.reduce(w, axis=1), dtype=np.float64)
 
+    def cells(self, cnt: np.ndarray, model_idx: np.ndarray) -> np.ndarray:
+        """(K, M) flat positions of tab[model, m, cnt_m, 0]: `frag_from_cells` adds the CPU
+        column. Counts move a cell by c = the CPU columns per count (`cpu_grid` + 1)."""
+        _, m, g, c = self.tab.shape
+        flat = cnt * c
+        flat += self._col_offset
+        flat += (np.asarray(model_idx) * (m * g * c))[:, None]
+        return np.asarray(flat)
+
+    def frag_from_cells(
+        self, total: np.ndarray, cells: np.ndarray, big: np.ndarray, cpu_left: np.ndarray
+    ) -> np.ndarray:
+        """`frag_from_counts` from `cells(cnt, model)` (counts in range: not checked again):
+        the same flat positions (integers), the same gather, products and sums, bit for bit."""
+        k = self.cpu_grid.searchsorted(cpu_left, side="right")
+        w = self._flat.take(cells + k[:, None])
+        w *= big
+        return np.asarray(total - np.add.reduce(w, axis=1), dtype=np.float64)
+
     def node_frag(
         self, gpu_left: np.ndarray, cpu_left: np.ndarray, model_idx: np.ndarray
     ) -> np.ndarray:

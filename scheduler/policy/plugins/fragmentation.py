@@ -185,7 +185,8 @@ class FragmentationScore:
         assert mix is not None  # `target` gave the mix's workload
         table = mix.table(tuple(idx.keys), max(8, idx.slots))
         assert table is not None
-        key = ("fgd-counts", mix.serial, len(idx.keys))
+        # (the table's cells, in the memo, depend on its GPU limit: `max_gpus` in the key)
+        key = ("fgd-counts", mix.serial, len(idx.keys), table.max_gpus)
         if key not in idx.row_memo:  # a new mix: drop the counts against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == ("fgd-counts",) and k != key)
         base = idx.per_row(key, lambda rr: _fgd_counts(idx, rr, table))
@@ -206,38 +207,40 @@ def _logistic(inc: Floats, scale: float = SCALE_MILLI) -> Floats:
 @lru_cache(maxsize=16)
 def _counts_dtype(m: int) -> np.dtype[Any]:
     """The per-row record of `_fgd_counts` for m thresholds."""
-    return np.dtype([("ints", np.int64, (2 * m + 3,)), ("frag", np.float64)])
+    return np.dtype([("ints", np.int64, (2 * m + 2,)), ("frag", np.float64)])
 
 
 def _fgd_counts(idx: FleetIndex, r: Rows, table: FragTable) -> npt.NDArray[Any]:
-    """Per row, FGD's per-threshold counts of the free GPUs (`FragTable.counts`) and the
-    fields the increase reads, as one int64 block `ints` = [cnt (m), big (m), free total,
-    model index, free CPU] (one gather per pod), and the row's fragmentation `frag` against
-    the table's workload. Every field is the row's own column or a function of them."""
+    """Per row, FGD's per-threshold counts of the free GPUs (`FragTable.counts`) as the table
+    cells they select (`FragTable.cells`, with the row's model) and the fields the increase
+    reads, as one int64 block `ints` = [cells (m), big (m), free total, free CPU] (one gather
+    per pod), and the row's fragmentation `frag` against the table's workload. Every field is
+    a function of the row's own columns and the table."""
     pf = idx.plain_free[r].astype(np.int64)
     cnt, big = table.counts(pf)
     total = np.where(pf == NO_GPU, 0, pf).sum(axis=1)
     m = len(table.milli)
     out = np.zeros(len(r), _counts_dtype(m))
     ints = out["ints"]
-    ints[:, :m], ints[:, m : 2 * m], ints[:, 2 * m] = cnt, big, total
     model = idx.product[r].astype(np.intp)
     cpu = idx.cpu[r]
-    ints[:, 2 * m + 1], ints[:, 2 * m + 2] = model, cpu
+    ints[:, :m], ints[:, m : 2 * m] = table.cells(cnt, model), big
+    ints[:, 2 * m], ints[:, 2 * m + 1] = total, cpu
     out["frag"] = table.frag_from_counts(total, cnt, big, cpu, model)
     return out
 
 
 @lru_cache(maxsize=64)
-def _pod_moves(th: bytes, milli: int) -> npt.NDArray[np.int64]:
+def _pod_moves(th: bytes, per_count: int, milli: int) -> npt.NDArray[np.int64]:
     """Per free value v = 0..1000 of a GPU the pod takes `milli` from, what that GPU takes
-    from a row's `ints` (`_fgd_counts`): [cnt moves, big moves (`packing.fgd.count_moves`
-    over the thresholds `th`, int64 bytes), milli, 0, 0]. Kept across mixes: it depends on
-    the thresholds and the pod's milli only."""
+    from a row's `ints` (`_fgd_counts`): [cell moves (count moves x `per_count`, the table's
+    cells per count), big moves (`packing.fgd.count_moves` over the thresholds `th`, int64
+    bytes), milli, 0]. Kept across mixes: it depends on the thresholds, the table's CPU grid
+    size and the pod's milli only."""
     cnt, big = count_moves(np.frombuffer(th, np.int64), milli)
     m = cnt.shape[1]
-    out = np.zeros((MILLI_PER_GPU + 1, 2 * m + 3), np.int64)
-    out[:, :m], out[:, m : 2 * m], out[:, 2 * m] = cnt, big, milli
+    out = np.zeros((MILLI_PER_GPU + 1, 2 * m + 2), np.int64)
+    out[:, :m], out[:, m : 2 * m], out[:, 2 * m] = cnt * per_count, big, milli
     return out
 
 
@@ -249,22 +252,22 @@ def _fgd_increase(
     `milli` from each taken GPU (all taken GPUs hold the same free milli v: whole GPUs are
     idle, a share takes one GPU), and whether the pod's GPUs fit the row at all. The n taken
     GPUs move the counts by n times the tabulated row v of `_pod_moves` (integers: exactly
-    `_fgd_increase_direct`'s counts), so the same fragmentation, bit for bit."""
+    `_fgd_increase_direct`'s counts, as table cells), so the same fragmentation, bit for
+    bit."""
     n = np.add.reduce(take, axis=1)
     v = np.maximum.reduce(idx.plain_free.take(r, axis=0) * take, axis=1, initial=0)
+    per_count = table.tab.shape[3]
     try:
-        moves = _pod_moves(table.milli.tobytes(), milli).take(v, axis=0)
+        moves = _pod_moves(table.milli.tobytes(), per_count, milli).take(v, axis=0)
     except IndexError:  # a malformed row claiming > 1000 free milli: the direct way
         return _fgd_increase_direct(table, idx, r, base, take, milli, pod_cpu)
     moves *= n[:, None]
     ints = base["ints"].take(r, axis=0)
     ints -= moves
     m = len(table.milli)
-    cpu = ints[:, 2 * m + 2]
+    cpu = ints[:, 2 * m + 1]
     cpu -= pod_cpu
-    frag = table.frag_from_counts(
-        ints[:, 2 * m], ints[:, :m], ints[:, m : 2 * m], cpu, ints[:, 2 * m + 1]
-    )
+    frag = table.frag_from_cells(ints[:, 2 * m], ints[:, :m], ints[:, m : 2 * m], cpu)
     frag -= base["frag"].take(r)
     return frag, n > 0
 
@@ -273,22 +276,23 @@ def _fgd_increase_direct(
     table: FragTable, idx: FleetIndex, r: Rows, base: npt.NDArray[Any], take: Bools,
     milli: int, pod_cpu: int,
 ) -> tuple[Floats, Bools]:  # fmt: skip
-    """`_fgd_increase` from the counts alone (no tables): only thresholds between the taken
-    GPUs' value and the value after move, as in `FragTable.frag_after_share`. The fallback for
-    free milli above 1000 (a malformed row) and the tests' reference."""
+    """`_fgd_increase` from the rows' columns (no tables): the counts of the free GPUs, then
+    only thresholds between the taken GPUs' value and the value after move, as in
+    `FragTable.frag_after_share`. The fallback for free milli above 1000 (a malformed row) and
+    the tests' reference."""
     n = take.sum(axis=1)
     k = n[:, None]
-    v = (idx.plain_free.take(r, axis=0) * take).max(axis=1, initial=0).astype(np.int64)[:, None]
+    pf = idx.plain_free.take(r, axis=0).astype(np.int64)
+    v = (pf * take).max(axis=1, initial=0)[:, None]
     after = v - milli
     th = table.milli[None, :]
     was, now = v >= th, after >= th  # `now` implies `was`: after <= v
-    m = len(table.milli)
-    ints = base["ints"].take(r, axis=0)
+    cnt0, big0 = table.counts(pf)
     # A threshold in (after, v] loses the k taken GPUs and their v milli; one at or below
     # `after` keeps them, with `milli` less each (a row taking nothing, k = 0, keeps all).
-    cnt = ints[:, :m] - k * (was & ~now)
-    big = ints[:, m : 2 * m] - k * (np.where(was, v, 0) - np.where(now, after, 0))
-    total = ints[:, 2 * m] - n * milli
+    cnt = cnt0 - k * (was & ~now)
+    big = big0 - k * (np.where(was, v, 0) - np.where(now, after, 0))
+    total = np.where(pf == NO_GPU, 0, pf).sum(axis=1) - n * milli
     model = idx.product.take(r).astype(np.intp)
     frag = table.frag_from_counts(total, cnt, big, idx.cpu.take(r) - pod_cpu, model)
     out: Floats = frag - base["frag"].take(r)
