@@ -112,6 +112,7 @@ class FragTable:
         self._flat = tab.reshape(-1)
         per_m = tab.shape[2] * tab.shape[3]
         self._col_offset = np.arange(len(self.milli), dtype=np.int64) * per_m
+        self.milli_cells = self._col_offset.tolist()  # `cells`' offset per threshold, as ints
 
     def model_index(self, model: str) -> int:
         try:

@@ -215,7 +215,10 @@ def _fgd_counts(idx: FleetIndex, r: Rows, table: FragTable) -> npt.NDArray[Any]:
     cells they select (`FragTable.cells`, with the row's model) and the fields the increase
     reads, as one int64 block `ints` = [cells (m), big (m), free total, free CPU] (one gather
     per pod), and the row's fragmentation `frag` against the table's workload. Every field is
-    a function of the row's own columns and the table."""
+    a function of the row's own columns and the table. One row (the common call: `per_row`
+    redoes the row a bind changed) goes through `_fgd_counts_one`, the same values."""
+    if len(r) == 1:
+        return _fgd_counts_one(idx, int(r[0]), table)
     pf = idx.plain_free[r].astype(np.int64)
     cnt, big = table.counts(pf)
     total = np.where(pf == NO_GPU, 0, pf).sum(axis=1)
@@ -227,6 +230,42 @@ def _fgd_counts(idx: FleetIndex, r: Rows, table: FragTable) -> npt.NDArray[Any]:
     ints[:, :m], ints[:, m : 2 * m] = table.cells(cnt, model), big
     ints[:, 2 * m], ints[:, 2 * m + 1] = total, cpu
     out["frag"] = table.frag_from_counts(total, cnt, big, cpu, model)
+    return out
+
+
+def _row_counts(free: list[int], th: list[int]) -> tuple[list[int], list[int]]:
+    """`FragTable.counts` of one row in plain integers: per threshold t (ascending), the GPUs
+    with >= t free and their free milli (`free`: the row's free milli, NO_GPU as 0)."""
+    ranked = sorted(free, reverse=True)
+    cnt, big = [0] * len(th), [0] * len(th)
+    i, b, n = 0, 0, len(ranked)
+    for j in range(len(th) - 1, -1, -1):  # thresholds high to low: the GPUs only accrue
+        t = th[j]
+        while i < n and ranked[i] >= t:
+            b += ranked[i]
+            i += 1
+        cnt[j], big[j] = i, b
+    return cnt, big
+
+
+def _fgd_counts_one(idx: FleetIndex, row: int, table: FragTable) -> npt.NDArray[Any]:
+    """`_fgd_counts` of one row: the integers in plain Python (exact), the fragmentation
+    through `FragTable.frag_from_cells` on (1, m) int64 arrays, as the batch computes it."""
+    free = [0 if x == NO_GPU else x for x in idx.plain_free[row].tolist()]
+    cnt, big = _row_counts(free, table.milli.tolist())
+    _, m, g, c = table.tab.shape
+    model = int(idx.product[row])
+    cpu = int(idx.cpu[row])
+    offset = table.milli_cells
+    cells = [x * c + o + model * (m * g * c) for x, o in zip(cnt, offset, strict=True)]
+    total = sum(free)
+    frag = table.frag_from_cells(
+        np.array([total], np.int64), np.array([cells], np.int64), np.array([big], np.int64),
+        np.array([cpu], np.int64),
+    )  # fmt: skip
+    out = np.zeros(1, _counts_dtype(m))
+    out["ints"][0] = [*cells, *big, total, cpu]
+    out["frag"] = frag
     return out
 
 

@@ -1,9 +1,10 @@
 """The `Fragmentation` scorer's tabulated count moves (`_fgd_increase`) against the direct
 formula (`_fgd_increase_direct`).
 
-One-sentence property: for any fleet of shares and whole GPUs, any demand mix and any pod, the
+One-sentence properties: for any fleet of shares and whole GPUs, any demand mix and any pod, the
 FGD increase read through the per-(thresholds, milli) move tables equals the one computed from
-the counts directly, bit for bit, and so do the fits.
+the rows directly, bit for bit, and so do the fits; and a row's counts record computed alone
+(plain integers, the per-bind redo) equals the one computed with every row, bit for bit.
 """
 
 from __future__ import annotations
@@ -136,8 +137,8 @@ def test_a_wrong_table_fails_the_property(monkeypatch, mutation: str) -> None:
         monkeypatch.setattr(fragmentation, "_fgd_increase", one_gpu)
         monkeypatch.setitem(globals(), "_fgd_increase", one_gpu)
     try:
-        case = find(cases(), _differs,
-                    settings=settings(derandomize=True, database=None, max_examples=2000))  # fmt: skip
+        once = settings(derandomize=True, database=None, max_examples=2000)
+        case = find(cases(), _differs, settings=once)
         assert _differs(case)
     finally:
         _pod_moves.cache_clear()
@@ -179,3 +180,46 @@ def test_free_milli_out_of_range_goes_the_direct_way() -> None:
     want = _fgd_increase_direct(table, idx, cycle.rows, base, take, 500, 0)
     assert [g.tobytes() for g in got] == [w.tobytes() for w in want]
     assert NO_GPU == -1  # the padding value `_fgd_increase`'s max starts above (initial 0)
+
+
+def _one_differs(case) -> bool:  # type: ignore[no-untyped-def]
+    """Whether some row's record computed alone differs from the all-rows batch's."""
+    state, _ = case
+    idx = state.fleet()
+    table = state.demand.table(tuple(idx.keys), max(8, idx.slots))
+    every = np.arange(len(idx.alive), dtype=np.intp)
+    batch_rows = _fgd_counts(idx, every, table)
+    return any(
+        _fgd_counts(idx, np.array([r], np.intp), table).tobytes() != batch_rows[r : r + 1].tobytes()
+        for r in every.tolist()
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases())
+def test_one_rows_counts_are_the_batchs_bit_for_bit(case) -> None:
+    assert not _one_differs(case)
+
+
+def test_one_row_counts_with_a_strict_threshold_fail_the_property(monkeypatch) -> None:
+    """Mutation check: a GPU counted only strictly above a threshold in the one-row path."""
+
+    def strict(free, th):  # type: ignore[no-untyped-def]
+        return ([sum(1 for x in free if x > t) for t in th],
+                [sum(x for x in free if x > t) for t in th])  # fmt: skip
+
+    monkeypatch.setattr(fragmentation, "_row_counts", strict)
+    once = settings(derandomize=True, database=None, max_examples=2000)
+    case = find(cases(), _one_differs, settings=once)
+    assert _one_differs(case)
+
+
+def test_row_counts_table() -> None:
+    """`_row_counts` by hand, thresholds (250, 500, 1000):
+    free (1000, 500, 300, 0): >= 250: 3 GPUs, 1800 milli; >= 500: 2, 1500; >= 1000: 1, 1000.
+    free (0, 0): none anywhere.  free (249, 250): >= 250: 1, 250 (249 is below)."""
+    th = [250, 500, 1000]
+    assert fragmentation._row_counts([1000, 500, 300, 0], th) == ([3, 2, 1], [1800, 1500, 1000])
+    assert fragmentation._row_counts([0, 0], th) == ([0, 0, 0], [0, 0, 0])
+    assert fragmentation._row_counts([249, 250], th) == ([1, 0, 0], [250, 0, 0])
+    assert fragmentation._row_counts([], th) == ([0, 0, 0], [0, 0, 0])
