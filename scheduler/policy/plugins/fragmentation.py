@@ -301,13 +301,15 @@ def _fgd_increase(
     except IndexError:  # a malformed row claiming > 1000 free milli: the direct way
         return _fgd_increase_direct(table, idx, r, base, take, milli, pod_cpu)
     moves *= n[:, None]
-    ints = base["ints"].take(r, axis=0)
-    ints -= moves
+    # The records first, then their fields: `take` on a field (a strided view) would copy
+    # the field of every index row into a contiguous array before gathering.
+    rec = base.take(r)
+    ints = rec["ints"] - moves
     m = len(table.milli)
     cpu = ints[:, 2 * m + 1]
     cpu -= pod_cpu
     frag = table.frag_from_cells(ints[:, 2 * m], ints[:, :m], ints[:, m : 2 * m], cpu)
-    frag -= base["frag"].take(r)
+    frag -= rec["frag"]
     return frag, n > 0
 
 
