@@ -167,11 +167,11 @@ class FragmentationScore:
             value = np.where(rows["fits"], _logistic(rows["inc"]), 0.0)
             return np.where(rows["slow"], np.nan, value)
         idx = cycle.index
-        if g is None:
-            every = np.zeros((len(idx.alive), idx.slots), bool)
+        if g is None:  # (the mix's workload: `every` is read only for the pod's own shape)
+            every = mine = np.zeros((len(cycle.rows), idx.slots), bool)
             milli = count = 0
         else:
-            every, _ = batch.placement_columns(cycle)
+            every, mine = batch.placement_columns(cycle)  # every index row; the candidates
             milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
             count = g.count if g.kind == "whole" else 1
         cpu = pod.cpu_milli
@@ -190,8 +190,7 @@ class FragmentationScore:
         if key not in idx.row_memo:  # a new mix: drop the counts against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == ("fgd-counts",) and k != key)
         base = idx.per_row(key, lambda rr: _fgd_counts(idx, rr, table))
-        take = every.take(cycle.rows, axis=0)
-        inc, fits = _fgd_increase(table, idx, cycle.rows, base, take, milli, cpu)
+        inc, fits = _fgd_increase(table, idx, cycle.rows, base, mine, milli, cpu)
         value = _logistic(inc, scale)
         if g is None:  # a CPU-only pod fits every node's GPUs
             return value
