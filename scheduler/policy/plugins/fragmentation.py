@@ -268,16 +268,22 @@ def _fgd_counts_one(idx: FleetIndex, row: int, table: FragTable) -> npt.NDArray[
     return out
 
 
-@lru_cache(maxsize=64)
-def _pod_moves(th: bytes, per_count: int, milli: int) -> npt.NDArray[np.int64]:
+# Tables kept (least recently used dropped): 1001 x (2m + 2) int32 each, ~100 KB at the
+# default trace's 12 thresholds (~3 MB in all); its pods ask for 22 distinct milli values.
+MAX_POD_MOVES = 32
+
+
+@lru_cache(maxsize=MAX_POD_MOVES)
+def _pod_moves(th: bytes, per_count: int, milli: int) -> npt.NDArray[np.int32]:
     """Per free value v = 0..1000 of a GPU the pod takes `milli` from, what that GPU takes
     from a row's `ints` (`_fgd_counts`): [cell moves (count moves x `per_count`, the table's
     cells per count), big moves (`packing.fgd.count_moves` over the thresholds `th`, int64
     bytes), milli, 0]. Kept across mixes: it depends on the thresholds, the table's CPU grid
-    size and the pod's milli only."""
+    size and the pod's milli only. int32: every entry is at most 1000 x the GPUs or a cell
+    step (the caller subtracts it from int64)."""
     cnt, big = count_moves(np.frombuffer(th, np.int64), milli)
     m = cnt.shape[1]
-    out = np.zeros((MILLI_PER_GPU + 1, 2 * m + 2), np.int64)
+    out = np.zeros((MILLI_PER_GPU + 1, 2 * m + 2), np.int32)
     out[:, :m], out[:, m : 2 * m], out[:, 2 * m] = cnt * per_count, big, milli
     return out
 
