@@ -252,6 +252,8 @@ def _fgd_counts_one(idx: FleetIndex, row: int, table: FragTable) -> npt.NDArray[
     through `FragTable.frag_from_cells` on (1, m) int64 arrays, as the batch computes it."""
     free = [0 if x == NO_GPU else x for x in idx.plain_free[row].tolist()]
     cnt, big = _row_counts(free, table.milli.tolist())
+    if cnt and cnt[0] > table.max_gpus:  # `frag_from_counts`'s check (cnt[0]: the largest)
+        raise PackingError(f"more than {table.max_gpus} GPUs for the fragmentation table")
     _, m, g, c = table.tab.shape
     model = int(idx.product[row])
     cpu = int(idx.cpu[row])
@@ -279,8 +281,8 @@ def _pod_moves(th: bytes, per_count: int, milli: int) -> npt.NDArray[np.int32]:
     from a row's `ints` (`_fgd_counts`): [cell moves (count moves x `per_count`, the table's
     cells per count), big moves (`packing.fgd.count_moves` over the thresholds `th`, int64
     bytes), milli, 0]. Kept across mixes: it depends on the thresholds, the table's CPU grid
-    size and the pod's milli only. int32: every entry is at most 1000 x the GPUs or a cell
-    step (the caller subtracts it from int64)."""
+    size and the pod's milli only. int32: every entry is at most 1000 or one cell step, and
+    the caller scales a row by the GPUs taken (<= 8 or so) before subtracting it from int64."""
     cnt, big = count_moves(np.frombuffer(th, np.int64), milli)
     m = cnt.shape[1]
     out = np.zeros((MILLI_PER_GPU + 1, 2 * m + 2), np.int32)

@@ -223,3 +223,17 @@ def test_row_counts_table() -> None:
     assert fragmentation._row_counts([0, 0], th) == ([0, 0, 0], [0, 0, 0])
     assert fragmentation._row_counts([249, 250], th) == ([1, 0, 0], [250, 0, 0])
     assert fragmentation._row_counts([], th) == ([0, 0, 0], [0, 0, 0])
+
+
+def test_one_row_refuses_more_gpus_than_the_table_as_the_batch_does() -> None:
+    """The one-row redo keeps `frag_from_counts`'s one clear error: 3 GPUs free at the lowest
+    threshold against a table built for 2."""
+    nodes = {"a": Node("a", gpus=tuple(Gpu(j, f"a-{j}", "T4", 16384) for j in range(3)),
+                       cpu_milli=32000)}  # fmt: skip
+    state = ClusterState(nodes, {}, demand=DemandMix({TaskShape(0, 500, 1): 1}, 0.0, {}, 1))
+    idx = state.fleet()
+    assert state.demand is not None and state.demand.workload is not None
+    table = fgd.FragTable(state.demand.workload, tuple(idx.keys), max_gpus=2)
+    for rows in (np.array([0], np.intp), np.array([0, 0], np.intp)):
+        with pytest.raises(Exception, match="more than 2 GPUs"):
+            _fgd_counts(idx, rows, table)
