@@ -112,6 +112,7 @@ class FragTable:
         self._flat = tab.reshape(-1)
         per_m = tab.shape[2] * tab.shape[3]
         self._col_offset = np.arange(len(self.milli), dtype=np.int64) * per_m
+        self.milli_cells = self._col_offset.tolist()  # `cells`' offset per threshold, as ints
 
     def model_index(self, model: str) -> int:
         try:
@@ -157,6 +158,25 @@ class FragTable:
         # `np.add.reduce` is `.sum` without its Python wrapper: the same sums, bit for bit.
         return np.asarray(total - np.add.reduce(w, axis=1), dtype=np.float64)
 
+    def cells(self, cnt: np.ndarray, model_idx: np.ndarray) -> np.ndarray:
+        """(K, M) flat positions of tab[model, m, cnt_m, 0]: `frag_from_cells` adds the CPU
+        column. Counts move a cell by c = the CPU columns per count (`cpu_grid` + 1)."""
+        _, m, g, c = self.tab.shape
+        flat = cnt * c
+        flat += self._col_offset
+        flat += (np.asarray(model_idx) * (m * g * c))[:, None]
+        return np.asarray(flat)
+
+    def frag_from_cells(
+        self, total: np.ndarray, cells: np.ndarray, big: np.ndarray, cpu_left: np.ndarray
+    ) -> np.ndarray:
+        """`frag_from_counts` from `cells(cnt, model)` (counts in range: not checked again):
+        the same flat positions (integers), the same gather, products and sums, bit for bit."""
+        k = self.cpu_grid.searchsorted(cpu_left, side="right")
+        w = self._flat.take(cells + k[:, None])
+        w *= big
+        return np.asarray(total - np.add.reduce(w, axis=1), dtype=np.float64)
+
     def node_frag(
         self, gpu_left: np.ndarray, cpu_left: np.ndarray, model_idx: np.ndarray
     ) -> np.ndarray:
@@ -191,6 +211,21 @@ class FragTable:
         cnt = cnt - was + now
         big = big - np.where(was, v, 0) + np.where(now, after, 0)
         return self.frag_from_counts(total - milli, cnt, big, cpu_left - cpu_milli, model_idx)
+
+
+def count_moves(th: np.ndarray, milli: int) -> tuple[np.ndarray, np.ndarray]:
+    """How one GPU with v free giving up ``milli`` moves the per-threshold counts
+    (`FragTable.counts`) over thresholds ``th``, for v = 0..1000: (cnt, big), each
+    (1001, len(th)) int64, the GPUs and the free milli that leave the counts. A threshold in
+    (v - milli, v] loses the GPU and its v milli, one at or below v - milli keeps it with
+    ``milli`` less (`FragTable.frag_after_share`'s moves, tabulated: they depend on v, milli
+    and the thresholds only)."""
+    v = np.arange(MILLI_PER_GPU + 1, dtype=np.int64)[:, None]
+    after = v - milli
+    was, now = v >= th, after >= th
+    cnt = (was & ~now).astype(np.int64)
+    big = np.where(was, v, 0) - np.where(now, after, 0)
+    return cnt, big
 
 
 def fgd_score(frag_before: np.ndarray, frag_after: np.ndarray) -> np.ndarray:

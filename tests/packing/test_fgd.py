@@ -13,6 +13,7 @@ from packing.fgd import (
     FragTable,
     TargetWorkload,
     TaskShape,
+    count_moves,
     fgd_score,
     frag_increase,
     typical_workload,
@@ -185,6 +186,50 @@ def test_frag_from_counts_flat_take_equals_the_fancy_index(shapes, max_gpus, see
     model = rng.integers(0, 2, rows).astype(np.intp)
     got = table.frag_from_counts(total, cnt, big, cpu, model)
     assert np.array_equal(got, _fancy_frag(table, total, cnt, big, cpu, model))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from([1000, 2000, 4000]), st.sampled_from([250, 500, 1000]),
+                       st.integers(1, 4)), min_size=1, max_size=5),
+    st.integers(1, 8),
+    st.integers(0, 2**31 - 1),
+)  # fmt: skip
+def test_frag_from_cells_is_frag_from_counts_bit_for_bit(shapes, max_gpus, seed) -> None:
+    """Property: `frag_from_cells(total, cells(cnt, model), big, cpu)` is
+    `frag_from_counts(total, cnt, big, cpu, model)` bit for bit, also with the cells and big
+    handed in as strided column views of one block (as the Fragmentation scorer does)."""
+    tasks = [TaskShape(c, m, min(n, max_gpus)) for c, m, n in shapes]
+    table = FragTable(typical_workload(tasks, 100.0), ("A", "B"), max_gpus=max_gpus)
+    rng = np.random.default_rng(seed)
+    rows, m = 7, len(table.milli)
+    cnt = rng.integers(0, max_gpus + 1, (rows, m))
+    big = rng.integers(0, 8000, (rows, m))
+    total = rng.integers(0, 8000, rows)
+    cpu = rng.integers(-1000, 10000, rows)
+    model = rng.integers(0, 2, rows).astype(np.intp)
+    want = table.frag_from_counts(total, cnt, big, cpu, model)
+    got = table.frag_from_cells(total, table.cells(cnt, model), big, cpu)
+    assert got.tobytes() == want.tobytes()
+    block = np.concatenate([table.cells(cnt, model), big, total[:, None]], axis=1)
+    got = table.frag_from_cells(block[:, 2 * m], block[:, :m], block[:, m : 2 * m], cpu)
+    assert got.tobytes() == want.tobytes()
+
+
+def test_count_moves_is_frag_after_shares_move() -> None:
+    """`count_moves` row v is the move `frag_after_share` makes from the counts: over every
+    v = 0..1000 and three share sizes, counts minus the row equal the counts after taking
+    `milli` from a GPU holding v (thresholds 500, 1000; a second GPU at 600 free)."""
+    table = FragTable(MIX, ("A",))
+    for milli in (100, 250, 500):
+        cnt_move, big_move = count_moves(table.milli, milli)
+        for v in range(milli, 1001):
+            before = np.array([[v, 600]])
+            after = np.array([[v - milli, 600]])
+            c0, b0 = table.counts(before)
+            c1, b1 = table.counts(after)
+            assert (c0 - cnt_move[v]).tolist() == c1.tolist()
+            assert (b0 - big_move[v]).tolist() == b1.tolist()
 
 
 def test_frag_from_counts_refuses_more_gpus_than_the_table() -> None:

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from packing.errors import PackingError
-from packing.fgd import FragTable, TargetWorkload, TaskShape
+from packing.fgd import FragTable, TargetWorkload, TaskShape, count_moves
 from packing.fractional import NO_GPU
 from packing.fragmentation import FractionalCandidate, MigCandidate, fragmentation_increase
 from packing.mig import MigInstance
@@ -167,11 +167,11 @@ class FragmentationScore:
             value = np.where(rows["fits"], _logistic(rows["inc"]), 0.0)
             return np.where(rows["slow"], np.nan, value)
         idx = cycle.index
-        if g is None:
-            every = np.zeros((len(idx.alive), idx.slots), bool)
+        if g is None:  # (the mix's workload: `every` is read only for the pod's own shape)
+            every = mine = np.zeros((len(cycle.rows), idx.slots), bool)
             milli = count = 0
         else:
-            every, _ = batch.placement_columns(cycle)
+            every, mine = batch.placement_columns(cycle)  # every index row; the candidates
             milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
             count = g.count if g.kind == "whole" else 1
         cpu = pod.cpu_milli
@@ -185,12 +185,12 @@ class FragmentationScore:
         assert mix is not None  # `target` gave the mix's workload
         table = mix.table(tuple(idx.keys), max(8, idx.slots))
         assert table is not None
-        key = ("fgd-counts", mix.serial, len(idx.keys))
+        # (the table's cells, in the memo, depend on its GPU limit: `max_gpus` in the key)
+        key = ("fgd-counts", mix.serial, len(idx.keys), table.max_gpus)
         if key not in idx.row_memo:  # a new mix: drop the counts against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == ("fgd-counts",) and k != key)
         base = idx.per_row(key, lambda rr: _fgd_counts(idx, rr, table))
-        take = every.take(cycle.rows, axis=0)
-        inc, fits = _fgd_increase(table, idx, cycle.rows, base, take, milli, cpu)
+        inc, fits = _fgd_increase(table, idx, cycle.rows, base, mine, milli, cpu)
         value = _logistic(inc, scale)
         if g is None:  # a CPU-only pod fits every node's GPUs
             return value
@@ -203,18 +203,90 @@ def _logistic(inc: Floats, scale: float = SCALE_MILLI) -> Floats:
     return out
 
 
+@lru_cache(maxsize=16)
+def _counts_dtype(m: int) -> np.dtype[Any]:
+    """The per-row record of `_fgd_counts` for m thresholds."""
+    return np.dtype([("ints", np.int64, (2 * m + 2,)), ("frag", np.float64)])
+
+
 def _fgd_counts(idx: FleetIndex, r: Rows, table: FragTable) -> npt.NDArray[Any]:
-    """Per row, FGD's per-threshold counts of the free GPUs (`FragTable.counts`), their free
-    total and the row's fragmentation against the table's workload."""
+    """Per row, FGD's per-threshold counts of the free GPUs (`FragTable.counts`) as the table
+    cells they select (`FragTable.cells`, with the row's model) and the fields the increase
+    reads, as one int64 block `ints` = [cells (m), big (m), free total, free CPU] (one gather
+    per pod), and the row's fragmentation `frag` against the table's workload. Every field is
+    a function of the row's own columns and the table. One row (the common call: `per_row`
+    redoes the row a bind changed) goes through `_fgd_counts_one`, the same values."""
+    if len(r) == 1:
+        return _fgd_counts_one(idx, int(r[0]), table)
     pf = idx.plain_free[r].astype(np.int64)
     cnt, big = table.counts(pf)
     total = np.where(pf == NO_GPU, 0, pf).sum(axis=1)
     m = len(table.milli)
-    out = np.zeros(len(r), [("cnt", np.int64, (m,)), ("big", np.int64, (m,)),
-                            ("total", np.int64), ("frag", np.float64)])  # fmt: skip
-    out["cnt"], out["big"], out["total"] = cnt, big, total
+    out = np.zeros(len(r), _counts_dtype(m))
+    ints = out["ints"]
     model = idx.product[r].astype(np.intp)
-    out["frag"] = table.frag_from_counts(total, cnt, big, idx.cpu[r], model)
+    cpu = idx.cpu[r]
+    ints[:, :m], ints[:, m : 2 * m] = table.cells(cnt, model), big
+    ints[:, 2 * m], ints[:, 2 * m + 1] = total, cpu
+    out["frag"] = table.frag_from_counts(total, cnt, big, cpu, model)
+    return out
+
+
+def _row_counts(free: list[int], th: list[int]) -> tuple[list[int], list[int]]:
+    """`FragTable.counts` of one row in plain integers: per threshold t (ascending), the GPUs
+    with >= t free and their free milli (`free`: the row's free milli, NO_GPU as 0)."""
+    ranked = sorted(free, reverse=True)
+    cnt, big = [0] * len(th), [0] * len(th)
+    i, b, n = 0, 0, len(ranked)
+    for j in range(len(th) - 1, -1, -1):  # thresholds high to low: the GPUs only accrue
+        t = th[j]
+        while i < n and ranked[i] >= t:
+            b += ranked[i]
+            i += 1
+        cnt[j], big[j] = i, b
+    return cnt, big
+
+
+def _fgd_counts_one(idx: FleetIndex, row: int, table: FragTable) -> npt.NDArray[Any]:
+    """`_fgd_counts` of one row: the integers in plain Python (exact), the fragmentation
+    through `FragTable.frag_from_cells` on (1, m) int64 arrays, as the batch computes it."""
+    free = [0 if x == NO_GPU else x for x in idx.plain_free[row].tolist()]
+    cnt, big = _row_counts(free, table.milli.tolist())
+    if cnt and cnt[0] > table.max_gpus:  # `frag_from_counts`'s check (cnt[0]: the largest)
+        raise PackingError(f"more than {table.max_gpus} GPUs for the fragmentation table")
+    _, m, g, c = table.tab.shape
+    model = int(idx.product[row])
+    cpu = int(idx.cpu[row])
+    offset = table.milli_cells
+    cells = [x * c + o + model * (m * g * c) for x, o in zip(cnt, offset, strict=True)]
+    total = sum(free)
+    frag = table.frag_from_cells(
+        np.array([total], np.int64), np.array([cells], np.int64), np.array([big], np.int64),
+        np.array([cpu], np.int64),
+    )  # fmt: skip
+    out = np.zeros(1, _counts_dtype(m))
+    out["ints"][0] = [*cells, *big, total, cpu]
+    out["frag"] = frag
+    return out
+
+
+# Tables kept (least recently used dropped): 1001 x (2m + 2) int32 each, ~100 KB at the
+# default trace's 12 thresholds (~3 MB in all); its pods ask for 22 distinct milli values.
+MAX_POD_MOVES = 32
+
+
+@lru_cache(maxsize=MAX_POD_MOVES)
+def _pod_moves(th: bytes, per_count: int, milli: int) -> npt.NDArray[np.int32]:
+    """Per free value v = 0..1000 of a GPU the pod takes `milli` from, what that GPU takes
+    from a row's `ints` (`_fgd_counts`): [cell moves (count moves x `per_count`, the table's
+    cells per count), big moves (`packing.fgd.count_moves` over the thresholds `th`, int64
+    bytes), milli, 0]. Kept across mixes: it depends on the thresholds, the table's CPU grid
+    size and the pod's milli only. int32: every entry is at most 1000 or one cell step, and
+    the caller scales a row by the GPUs taken (<= 8 or so) before subtracting it from int64."""
+    cnt, big = count_moves(np.frombuffer(th, np.int64), milli)
+    m = cnt.shape[1]
+    out = np.zeros((MILLI_PER_GPU + 1, 2 * m + 2), np.int32)
+    out[:, :m], out[:, m : 2 * m], out[:, 2 * m] = cnt * per_count, big, milli
     return out
 
 
@@ -223,20 +295,52 @@ def _fgd_increase(
     milli: int, pod_cpu: int,
 ) -> tuple[Floats, Bools]:  # fmt: skip
     """FGD's increase per row `r` (`base`: every row's `_fgd_counts`) when the pod takes
-    `milli` from each taken GPU (all taken GPUs hold the same free milli: whole GPUs are idle,
-    a share takes one GPU): only thresholds between that value and the value after move, as in
-    `FragTable.frag_after_share`; and whether the pod's GPUs fit the row at all."""
+    `milli` from each taken GPU (all taken GPUs hold the same free milli v: whole GPUs are
+    idle, a share takes one GPU), and whether the pod's GPUs fit the row at all. The n taken
+    GPUs move the counts by n times the tabulated row v of `_pod_moves` (integers: exactly
+    `_fgd_increase_direct`'s counts, as table cells), so the same fragmentation, bit for
+    bit."""
+    n = np.add.reduce(take, axis=1)
+    v = np.maximum.reduce(idx.plain_free.take(r, axis=0) * take, axis=1, initial=0)
+    per_count = table.tab.shape[3]
+    try:
+        moves = _pod_moves(table.milli.tobytes(), per_count, milli).take(v, axis=0)
+    except IndexError:  # a malformed row claiming > 1000 free milli: the direct way
+        return _fgd_increase_direct(table, idx, r, base, take, milli, pod_cpu)
+    moves *= n[:, None]
+    # The records first, then their fields: `take` on a field (a strided view) would copy
+    # the field of every index row into a contiguous array before gathering.
+    rec = base.take(r)
+    ints = rec["ints"] - moves
+    m = len(table.milli)
+    cpu = ints[:, 2 * m + 1]
+    cpu -= pod_cpu
+    frag = table.frag_from_cells(ints[:, 2 * m], ints[:, :m], ints[:, m : 2 * m], cpu)
+    frag -= rec["frag"]
+    return frag, n > 0
+
+
+def _fgd_increase_direct(
+    table: FragTable, idx: FleetIndex, r: Rows, base: npt.NDArray[Any], take: Bools,
+    milli: int, pod_cpu: int,
+) -> tuple[Floats, Bools]:  # fmt: skip
+    """`_fgd_increase` from the rows' columns (no tables): the counts of the free GPUs, then
+    only thresholds between the taken GPUs' value and the value after move, as in
+    `FragTable.frag_after_share`. The fallback for free milli above 1000 (a malformed row) and
+    the tests' reference."""
     n = take.sum(axis=1)
     k = n[:, None]
-    v = (idx.plain_free.take(r, axis=0) * take).max(axis=1, initial=0).astype(np.int64)[:, None]
+    pf = idx.plain_free.take(r, axis=0).astype(np.int64)
+    v = (pf * take).max(axis=1, initial=0)[:, None]
     after = v - milli
     th = table.milli[None, :]
     was, now = v >= th, after >= th  # `now` implies `was`: after <= v
+    cnt0, big0 = table.counts(pf)
     # A threshold in (after, v] loses the k taken GPUs and their v milli; one at or below
     # `after` keeps them, with `milli` less each (a row taking nothing, k = 0, keeps all).
-    cnt = base["cnt"].take(r, axis=0) - k * (was & ~now)
-    big = base["big"].take(r, axis=0) - k * (np.where(was, v, 0) - np.where(now, after, 0))
-    total = base["total"].take(r) - n * milli
+    cnt = cnt0 - k * (was & ~now)
+    big = big0 - k * (np.where(was, v, 0) - np.where(now, after, 0))
+    total = np.where(pf == NO_GPU, 0, pf).sum(axis=1) - n * milli
     model = idx.product.take(r).astype(np.intp)
     frag = table.frag_from_counts(total, cnt, big, idx.cpu.take(r) - pod_cpu, model)
     out: Floats = frag - base["frag"].take(r)
