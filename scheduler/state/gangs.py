@@ -8,8 +8,13 @@ retry storm costs one plan per gang per window) or as soon as capacity may have 
 store drops every failed record when a pod holding GPUs leaves or a node change may add room
 (`scheduler.state.store`). Without that, kube-scheduler's retry 1 ms after the deletion that
 freed a gang's room, decided before this watch had the deletion, left the gang failed for the
-whole window (benchmarks/RESULTS.md, Digital twin, round 4). Everything expires: capacity is
-never held forever.
+whole window (benchmarks/RESULTS.md, Digital twin, round 4). The same holds for room that comes back
+while a plan is being made (the solver runs outside the store lock): a plan that failed on a
+snapshot taken before the store's last such drop (`Ledger.room`) is not recorded but made
+again on the newer state. And a gang that ranks after the keeper (below) plans without the
+kept nodes, so when a node leaves the kept set (the keeper starts, the keep ends or moves)
+every failed record is dropped too (`_set_keep`; benchmarks/RESULTS.md, Digital twin,
+round 7). Everything expires: capacity is never held forever.
 
 The first waiting gang that cannot be placed also gets nodes kept for it:
 `scheduler.policy.gang.drain_budgets`, the nodes (with a GPU budget on each) where it waits for
@@ -111,11 +116,8 @@ class GangCoordinator:
         has no pod left (deleted) or that was not renewed in time is dropped here.
         """
         with self.store.lock:
-            keep = self.keep
+            keep = self._live_keep(now)
             if keep is None:
-                return None
-            if keep.expires_at <= now or not any(self.store.pod(u) for u in keep.members):
-                self.keep = None
                 return None
         if (pod.gang is not None and pod.gang.name == keep.gang) or pod.priority > keep.priority:
             return None
@@ -132,6 +134,7 @@ class GangCoordinator:
         name = pod.gang.name
         for _ in range(3):  # the cluster may move while we plan: re-plan a couple of times
             with self.store.lock:
+                self._live_keep(now)  # a keep that ended drops the failures it caused
                 rec = self.store.ledger.gang(name, now)
                 if rec is not None:
                     return "failed" if rec.reason else "steered"
@@ -140,6 +143,7 @@ class GangCoordinator:
                     return None
                 self.store.ledger.drop_gang(name)
                 snap = self.store.snapshot(now)
+                room = self.store.ledger.room
             if self.telemetry is not None:  # (D) the same live health/load as filter views
                 snap = self.telemetry(snap)
             keep = self.kept_from(pod, now)
@@ -152,23 +156,25 @@ class GangCoordinator:
             with self.store.lock:
                 if self.store.ledger.gang(name, now) is not None:
                     continue  # another member planned meanwhile: use that plan
+                if plan.status == "infeasible" and self.store.ledger.room != room:
+                    continue  # room came back while it planned (a departure, a keep ended)
                 if plan.status == "infeasible":
                     reason = plan.reason
                     if kept:
                         uids = frozenset(m.uid for m in members)
                         rank = self._rank(name, pod.priority)
-                        self.keep = DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids,
-                                              rank)  # fmt: skip
+                        self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s,
+                                                 uids, rank))  # fmt: skip
                         reason += f"; nodes kept for it while they drain: {', '.join(sorted(kept))}"
                     elif self.keep is not None and self.keep.gang == name:
-                        self.keep = None  # not even drained nodes would host it now
+                        self._set_keep(None)  # not even drained nodes would host it now
                     self.store.ledger.set_gang(
                         GangPlanRecord(name, (), now + FAILED_RETRY_S, reason=reason)
                     )
                     return "failed"
                 if self._hold(name, plan.slots, members, pod.priority, now, plan.status):
                     if self.keep is not None and self.keep.gang == name:
-                        self.keep = None  # it starts: its nodes are everyone's again
+                        self._set_keep(None)  # it starts: its nodes are everyone's again
                     return "planned"
         return "failed"
 
@@ -217,7 +223,7 @@ class GangCoordinator:
         docstring. `waiting`: gang -> a waiting member (no member bound, one pending)."""
         with self.store.lock:
             if self.keep is not None and self.keep.gang not in waiting:
-                self.keep = None  # it started, or none of its pods waits any more
+                self._set_keep(None)  # it started, or none of its pods waits any more
             self._no_room = {g: t for g, t in self._no_room.items() if g in waiting and t > now}
         examined = 0
         for name in sorted(waiting, key=lambda g: (ranks[g], g)):
@@ -227,7 +233,8 @@ class GangCoordinator:
             with self.store.lock:
                 keep = self.keep
                 if keep is not None and keep.expires_at <= now:
-                    keep = self.keep = None
+                    keep = None
+                    self._set_keep(None)
                 if keep is not None and keep.gang != name and keep.rank < rank:
                     return  # an earlier gang keeps nodes: no later one may take them
                 rec = self.store.ledger.gang(name, now)
@@ -255,11 +262,32 @@ class GangCoordinator:
                 if not kept:
                     self._no_room[name] = now + NO_ROOM_RETRY_S
                     if cur is not None and cur.gang == name:
-                        self.keep = None  # not even drained nodes would host it now
+                        self._set_keep(None)  # not even drained nodes would host it now
                     continue
                 uids = frozenset(m.uid for m in members)
-                self.keep = DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids, rank)
+                self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids, rank))
             return
+
+    def _live_keep(self, now: float) -> DrainKeep | None:
+        """The keep, dropped first when it lapsed unrenewed or its gang has no pod left
+        (caller holds the store lock)."""
+        keep = self.keep
+        if keep is not None and (
+            keep.expires_at <= now or not any(self.store.pod(u) for u in keep.members)
+        ):
+            self._set_keep(None)
+            return None
+        return keep
+
+    def _set_keep(self, keep: DrainKeep | None) -> None:
+        """Replace the keep (caller holds the store lock). When a node leaves the kept set (the
+        keep ends, moves or shrinks), every failed plan is dropped: a gang that ranks after
+        the keeper planned without the kept nodes, and its failure would otherwise stand
+        `FAILED_RETRY_S` after the nodes came back (benchmarks/RESULTS.md, Digital twin,
+        round 7)."""
+        old, self.keep = self.keep, keep
+        if old is not None and (keep is None or not set(old.nodes) <= set(keep.nodes)):
+            self.store.ledger.drop_failed_gangs()
 
     def _rank(self, gang: str, priority: int) -> Rank:
         """Where `gang` (with `priority`) waits: (-priority, first-seen order of its earliest
