@@ -157,6 +157,8 @@ class Extender:
         outcome = None
         if req.gang is not None:
             outcome = self.gangs.ensure_plan(req, now)
+        else:
+            self.gangs.earlier_first(req, now)  # gangs waiting before it that fit now go first
         state = self.view(req, now)
         passed, failed, unresolvable = self._verdicts(state, req, names)
         if outcome is None:  # a gang that planned (or failed) already kept out of kept nodes

@@ -37,6 +37,14 @@ the store first saw the gang's earliest member (`ClusterStore.first_seen`). Two 
   exists, the keep is its own, or it ranks before the keeper; a gang ranking after the keeper
   plans outside the kept nodes.
 
+Room that makes a waiting gang fit often comes back outside its kept nodes, and kube-
+scheduler's queue may try a later pod first (a later gang, a single pod). So before a pod is
+decided, `earlier_first` plans the gangs that wait before it (the keeper and the first
+`KEEP_EXAMINED` of the last `recover` pass, each without a live plan or a failure that still
+stands): one that fits now starts first, and the pod is decided on what is left
+(benchmarks/RESULTS.md, Digital twin, round 7). It costs a plan per such gang only when its
+failure has been dropped (room came back) or lapsed.
+
 Until the keeper starts, pods of its priority or lower go on its nodes only within the budget
 (`scheduler.policy.gang.within_budget`); higher-priority pods are not kept out. The keep ends
 when its gang gets a plan (it starts), when all its pods are deleted, when no drained set would
@@ -108,6 +116,8 @@ class GangCoordinator:
         self.telemetry = telemetry  # (D) live health/load, as the Extender's views get it
         self.keep: DrainKeep | None = None  # guarded by the store lock
         self._no_room: dict[str, float] = {}  # gang -> until when `recover` passes it over
+        # The waiting gangs by rank at the last `recover` pass (`earlier_first` reads them).
+        self._queue: list[tuple[Rank, str]] = []
 
     def kept_from(self, pod: PodRequest, now: float) -> DrainKeep | None:
         """The nodes `pod` may not take because a waiting gang keeps them (None: none are).
@@ -132,6 +142,10 @@ class GangCoordinator:
         """
         assert pod.gang is not None
         name = pod.gang.name
+        with self.store.lock:
+            rec = self.store.ledger.gang(name, now)
+        if rec is None:
+            self.earlier_first(pod, now)  # gangs waiting before it that fit now plan first
         for _ in range(3):  # the cluster may move while we plan: re-plan a couple of times
             with self.store.lock:
                 self._live_keep(now)  # a keep that ended drops the failures it caused
@@ -211,9 +225,41 @@ class GangCoordinator:
             if partly and self.ensure_plan(pod, now) == "planned":
                 planned.append(name)
         waiting = {n: first[n] for n in pending if n not in bound}
+        self._queue = sorted(((-p.priority, order[n]), n) for n, p in waiting.items())
         self._keep_first_waiting(waiting, {n: (-p.priority, order[n]) for n, p in waiting.items()},
                                  now)  # fmt: skip
         return planned
+
+    def earlier_first(self, pod: PodRequest, now: float) -> None:
+        """Before `pod` is decided, plan the waiting gangs that rank before it (priority, then
+        first seen; the keeper and the first `KEEP_EXAMINED` of the last `recover` pass) and
+        that have no live record (a plan, or a failure that still stands): each that fits now
+        starts, so `pod` is decided on what is left; each that does not records its failure
+        (and may take the keep, as at its own filter). Without this a later pod that kube-
+        scheduler's queue happened to try first took the room an earlier gang fitted in
+        (benchmarks/RESULTS.md, Digital twin, round 7)."""
+        if pod.gang is not None:
+            mine = self._rank(pod.gang.name, pod.priority)
+        else:
+            seen = self.store.first_seen(pod.uid)
+            mine = (-pod.priority, LAST if seen is None else seen)
+        with self.store.lock:
+            keep = self._live_keep(now)
+        cands = sorted({*self._queue[:KEEP_EXAMINED], *([(keep.rank, keep.gang)] if keep else [])})
+        for rank, gang in cands:
+            if rank >= mine:
+                return
+            if pod.gang is not None and gang == pod.gang.name:
+                continue
+            with self.store.lock:
+                if self.store.ledger.gang(gang, now) is not None:
+                    continue  # it has a plan, or its failure stands (no room came back since)
+                peers = self.store.gang_pods(gang)
+            if any(p.node_name is not None for p in peers):
+                continue  # started (or partly bound: `recover` re-plans it)
+            waiting = [p for p in peers if p.node_name is None]
+            if waiting:
+                self.ensure_plan(min(waiting, key=lambda p: p.key), now)
 
     def _keep_first_waiting(
         self, waiting: dict[str, PodRequest], ranks: dict[str, Rank], now: float
