@@ -1,20 +1,20 @@
 """Gang coordination: plan a whole gang at its first member's filter, hold every slot, steer.
 
-A plan's slots are held in the ledger under `slot_key(gang, i)` until a member binds to a slot
-on that node (the hold then moves to the member's UID). A gang that cannot be placed gets a
-short-lived failed record, so every node fails with a reason naming the gang, and planning is
-retried once it lapses (`FAILED_RETRY_S`: member retries in between do not re-plan, so a
-retry storm costs one plan per gang per window) or as soon as capacity may have come back: the
-store drops every failed record when a pod holding GPUs leaves or a node change may add room
-(`scheduler.state.store`). Without that, kube-scheduler's retry 1 ms after the deletion that
-freed a gang's room, decided before this watch had the deletion, left the gang failed for the
-whole window (benchmarks/RESULTS.md, Digital twin, round 4). The same holds for room that comes back
-while a plan is being made (the solver runs outside the store lock): a plan that failed on a
-snapshot taken before the store's last such drop (`Ledger.room`) is not recorded but made
-again on the newer state. And a gang that ranks after the keeper (below) plans without the
-kept nodes, so when a node leaves the kept set (the keeper starts, the keep ends or moves)
-every failed record is dropped too (`_set_keep`; benchmarks/RESULTS.md, Digital twin,
-round 7). Everything expires: capacity is never held forever.
+A plan's slots are held in the ledger under `slot_key(gang, i)` until a member binds to a slot on
+that node (the hold then moves to the member's UID). A gang that cannot be placed gets a short-
+lived failed record, so every node fails with a reason naming the gang, and planning is retried
+once it lapses (`FAILED_RETRY_S`: member retries in between do not re-plan, so a retry storm costs
+one plan per gang per window) or as soon as capacity may have come back: the store drops every
+failed record when a pod holding GPUs leaves or a node change may add room
+(`scheduler.state.store`). Without that, kube-scheduler's retry 1 ms after the deletion that freed
+a gang's room, decided before this watch had the deletion, left the gang failed for the whole
+window (benchmarks/RESULTS.md, Digital twin, round 4). The same holds for room that comes back
+while a plan is being made (the solver runs outside the store lock): a plan made on a snapshot
+taken before the store's last such drop (`Ledger.room`) is made again on the newer state (a failure
+is never recorded from it), gangs waiting before it first. And a gang that ranks after the keeper
+(below) plans without the kept nodes, so when a node leaves the kept set (the keeper starts, the
+keep ends or moves) every failed record is dropped too (`_set_keep`; benchmarks/RESULTS.md, Digital
+twin, round 7). Everything expires: capacity is never held forever.
 
 The first waiting gang that cannot be placed also gets nodes kept for it:
 `scheduler.policy.gang.drain_budgets`, the nodes (with a GPU budget on each) where it waits for
@@ -142,13 +142,13 @@ class GangCoordinator:
         """
         assert pod.gang is not None
         name = pod.gang.name
-        with self.store.lock:
-            rec = self.store.ledger.gang(name, now)
-        if rec is None:
-            self.earlier_first(pod, now)  # gangs waiting before it that fit now plan first
-        for _ in range(3):  # the cluster may move while we plan: re-plan a couple of times
+        for attempt in range(3):  # the cluster may move while we plan: re-plan a few times
             with self.store.lock:
                 self._live_keep(now)  # a keep that ended drops the failures it caused
+                rec = self.store.ledger.gang(name, now)
+            if rec is None:  # (again after room came back mid-plan: they may fit now)
+                self.earlier_first(pod, now)  # gangs waiting before it that fit now plan first
+            with self.store.lock:
                 rec = self.store.ledger.gang(name, now)
                 if rec is not None:
                     return "failed" if rec.reason else "steered"
@@ -170,7 +170,7 @@ class GangCoordinator:
             with self.store.lock:
                 if self.store.ledger.gang(name, now) is not None:
                     continue  # another member planned meanwhile: use that plan
-                if plan.status == "infeasible" and self.store.ledger.room != room:
+                if self.store.ledger.room != room and (attempt < 2 or plan.status == "infeasible"):
                     continue  # room came back while it planned (a departure, a keep ended)
                 if plan.status == "infeasible":
                     reason = plan.reason

@@ -217,7 +217,10 @@ def test_a_failed_plan_never_stands_once_the_gang_fits(
     steps: list[tuple[str, int]],
 ) -> None:
     """After every step: if young's failed plan stands, young does not fit now on the nodes
-    it may plan on (all of them but those kept for old, which ranks before it)."""
+    it may plan on (all of them but those kept for old, which ranks before it). And after a
+    filter where young is decided anew (no live plan or standing failure), old (seen first),
+    when the extender knows it waits (it keeps nodes, or a `recover` pass listed it), has a
+    plan or does not fit now (`earlier_first`)."""
     clock = Clock()
     ext = Extender(ClusterStore(), RecordingBinder(), clock=clock)
     for n in NODES:
@@ -239,9 +242,11 @@ def test_a_failed_plan_never_stands_once_the_gang_fits(
         return real(*a, **k)
 
     gangs_mod.plan_members = planning
+    listed = False  # a recover pass saw old waiting
     try:
         for kind, i in steps:
             clock.t += 0.001
+            keeper = ext.gangs.keep is not None and ext.gangs.keep.gang == OLD
             if kind == "depart":
                 ext.store.apply(event(pods[i], "DELETED"))
             elif kind == "depart mid-plan":
@@ -253,9 +258,17 @@ def test_a_failed_plan_never_stands_once_the_gang_fits(
                 for m in old:
                     ext.store.apply(event(m, "DELETED"))
             elif kind == "young":
+                fresh = ext.store.ledger.gang(YOUNG, clock.t) is None  # young decides anew
                 ext.filter(young[i % len(young)], NODES)
+                olds = ext.store.gang_pods(OLD)
+                plan = ext.store.ledger.gang(OLD, clock.t)
+                if fresh and (keeper or listed) and olds and (plan is None or plan.reason):
+                    snap = ext.store.snapshot(clock.t)
+                    got = plan_members(snap, olds, NODES, ext.profile, gang=OLD)
+                    assert got.status == "infeasible", ("old fits and waits", keep)
             else:
                 ext.recover_gangs()
+                listed = listed or ext.store.pod(old[0]["metadata"]["uid"]) is not None
             now = clock.t
             reqs = ext.store.gang_pods(YOUNG)
             # What young's next retry reads: the keep as it stands then (one whose gang is gone
