@@ -265,7 +265,7 @@ def test_a_failed_plan_never_stands_once_the_gang_fits(
                 if fresh and (keeper or listed) and olds and (plan is None or plan.reason):
                     snap = ext.store.snapshot(clock.t)
                     got = plan_members(snap, olds, NODES, ext.profile, gang=OLD)
-                    assert got.status == "infeasible", ("old fits and waits", keep)
+                    assert got.status == "infeasible", ("old fits and waits", ext.gangs.keep)
             else:
                 ext.recover_gangs()
                 listed = listed or ext.store.pod(old[0]["metadata"]["uid"]) is not None
