@@ -74,7 +74,7 @@ from scheduler.policy.model import (
     PodRequest,
     slot_key,
 )
-from scheduler.state.store import DONE_PHASES, ClusterStore
+from scheduler.state.store import DONE_PHASES, ClusterStore, PodRecord
 
 FAILED_RETRY_S = 5.0  # how long a failed plan stands, unless capacity comes back first
 # Waiting gangs `recover` plans per pass for the keep. Each plan may run CP-SAT up to its time
@@ -299,7 +299,7 @@ class GangCoordinator:
                 if mine:
                     return  # it fits now: it keeps its nodes (unrenewed) until it starts
                 continue  # kube-scheduler places it
-            kept = drain_budgets(snap, members, names, self.profile)
+            kept = drain_budgets(self._draining(snap), members, names, self.profile)
             with self.store.lock:
                 cur = self.keep
                 if cur is not None and cur.gang != name and cur.expires_at > now \
@@ -355,7 +355,32 @@ class GangCoordinator:
         other = keep is not None and keep.gang != pod.gang.name
         if other and keep is not None and self._rank(pod.gang.name, pod.priority) >= keep.rank:
             return None  # it waits after the keeper
-        return drain_budgets(snap, members, sorted(snap.nodes), self.profile) or None
+        names = sorted(snap.nodes)
+        return drain_budgets(self._draining(snap), members, names, self.profile) or None
+
+    def _draining(self, snap: ClusterState) -> ClusterState:
+        """`snap` with the GPUs of bound pods whose gang has lost a member taken as free, for
+        choosing the nodes to keep only: a gang's members end together, so the rest of one
+        whose first pod has left (deleted, or Succeeded/Failed) drain next. KWOK, and a
+        real job's pods, end milliseconds apart; between the two deletions the keep chose the
+        node held by a 1,800 s job over the one being freed, and single pods took the freed
+        room (benchmarks/RESULTS.md, Digital twin, round 7, (C)). A gang whose pods are not all
+        created yet reads the same (fewer pods than its minimum); its bound members' GPUs then
+        count as draining until the others arrive."""
+        by_gang: dict[str, list[PodRecord]] = {}
+        for rec in self.store.pods():
+            if rec.request.gang is not None:
+                by_gang.setdefault(rec.request.gang.name, []).append(rec)
+        leaving: set[str] = set()
+        for recs in by_gang.values():
+            gang = recs[0].request.gang
+            assert gang is not None
+            live = [r.request.uid for r in recs
+                    if r.request.node_name is not None and r.seen.phase not in DONE_PHASES]
+            if live and (len(recs) < gang.min_member
+                         or any(r.seen.phase in DONE_PHASES for r in recs)):  # fmt: skip
+                leaving.update(live)
+        return snap.without(leaving) if leaving else snap
 
     def _members(self, pod: PodRequest) -> list[PodRequest]:
         """Who to plan for: waiting members up to the minimum still missing (caller locks)."""

@@ -127,3 +127,38 @@ def test_an_earlier_waiting_gang_that_fits_is_planned_before_a_later_one(ext, cl
     assert ext.filter(late[1], NODES).gang_outcome == "failed"
     rec = ext.store.ledger.gang("default/e", clock.t)
     assert rec is not None and not rec.reason
+
+
+@pytest.mark.parametrize(("leave", "kept", "s_passes"), [
+    # a runs d0 and d1 (gang d, 2 x 2) and z (4): 0 free; b runs t and u (1 each): 6 free.
+    # K (2 x 4): both members on b cost 2 busy GPUs to drain, one on each costs 4 (d's): b is
+    # kept (8). s (2 GPUs) finds a full and b kept: it waits.
+    ((), {"b": 8}, []),
+    # d0 leaves: a 2 free. d1, whose gang-mate left, drains next: counted free for the keep,
+    # one member on a costs 0 and one on b 0, against 2 for both on b: a and b are kept (4
+    # each). s then may not take a (6 of 8 in use, budget 4) and goes on b (6 free - 2 = 4,
+    # the budget left). Before: d1 counted busy, a tie (2 and 2) to fewer nodes, b kept, and s
+    # took a's 2 free; when d1 left, a had 2, not 4, and K waited (run `c5`'s t056 and t055).
+    (("d0",), {"a": 4, "b": 4}, ["b"]),
+])  # fmt: skip
+def test_a_gang_whose_member_left_drains_next_for_the_keep(
+    ext, clock, leave: tuple[str, ...], kept: dict[str, int], s_passes: list[str]
+) -> None:
+    for n in NODES:
+        ext.store.apply(event(node_json(n, [gpu_json(i) for i in range(8)])))
+    d = [gang_member_json(f"d{i}", {"nvidia.com/gpu": 2}, "d", 2, node="a", phase="Running")
+         for i in range(2)]  # fmt: skip
+    busy = {"d0": d[0], "d1": d[1], "z": _busy("z", "a", 4), "t": _busy("t", "b", 1),
+            "u": _busy("u", "b", 1)}  # fmt: skip
+    for b in busy.values():
+        ext.store.apply(event(b))
+    _gang(ext, "k", 2, 4)
+    ext.recover_gangs()
+    for name in leave:
+        ext.store.apply(event(busy[name], "DELETED"))
+    clock.t += 0.001
+    ext.recover_gangs()  # (the keeper's plan at any pod's filter recomputes it the same way)
+    assert ext.gangs.keep is not None and dict(ext.gangs.keep.nodes) == kept
+    s = pod_json("s", {"nvidia.com/gpu": 2})
+    ext.store.apply(event(s))
+    assert ext.filter(s, NODES).passed == s_passes
