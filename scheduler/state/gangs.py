@@ -1,15 +1,20 @@
 """Gang coordination: plan a whole gang at its first member's filter, hold every slot, steer.
 
-A plan's slots are held in the ledger under `slot_key(gang, i)` until a member binds to a slot
-on that node (the hold then moves to the member's UID). A gang that cannot be placed gets a
-short-lived failed record, so every node fails with a reason naming the gang, and planning is
-retried once it lapses (`FAILED_RETRY_S`: member retries in between do not re-plan, so a
-retry storm costs one plan per gang per window) or as soon as capacity may have come back: the
-store drops every failed record when a pod holding GPUs leaves or a node change may add room
-(`scheduler.state.store`). Without that, kube-scheduler's retry 1 ms after the deletion that
-freed a gang's room, decided before this watch had the deletion, left the gang failed for the
-whole window (benchmarks/RESULTS.md, Digital twin, round 4). Everything expires: capacity is
-never held forever.
+A plan's slots are held in the ledger under `slot_key(gang, i)` until a member binds to a slot on
+that node (the hold then moves to the member's UID). A gang that cannot be placed gets a short-
+lived failed record, so every node fails with a reason naming the gang, and planning is retried
+once it lapses (`FAILED_RETRY_S`: member retries in between do not re-plan, so a retry storm costs
+one plan per gang per window) or as soon as capacity may have come back: the store drops every
+failed record when a pod holding GPUs leaves or a node change may add room
+(`scheduler.state.store`). Without that, kube-scheduler's retry 1 ms after the deletion that freed
+a gang's room, decided before this watch had the deletion, left the gang failed for the whole
+window (benchmarks/RESULTS.md, Digital twin, round 4). The same holds for room that comes back
+while a plan is being made (the solver runs outside the store lock): a plan made on a snapshot
+taken before the store's last such drop (`Ledger.room`) is made again on the newer state (a failure
+is never recorded from it), gangs waiting before it first. And a gang that ranks after the keeper
+(below) plans without the kept nodes, so when a node leaves the kept set (the keeper starts, the
+keep ends or moves) every failed record is dropped too (`_set_keep`; benchmarks/RESULTS.md, Digital
+twin, round 7). Everything expires: capacity is never held forever.
 
 The first waiting gang that cannot be placed also gets nodes kept for it:
 `scheduler.policy.gang.drain_budgets`, the nodes (with a GPU budget on each) where it waits for
@@ -31,6 +36,14 @@ the store first saw the gang's earliest member (`ClusterStore.first_seen`). Two 
 - `ensure_plan` (a member's filter): a gang that fails to plan takes the keep when no live keep
   exists, the keep is its own, or it ranks before the keeper; a gang ranking after the keeper
   plans outside the kept nodes.
+
+Room that makes a waiting gang fit often comes back outside its kept nodes, and kube-
+scheduler's queue may try a later pod first (a later gang, a single pod). So before a pod is
+decided, `earlier_first` plans the gangs that wait before it (the keeper and the first
+`KEEP_EXAMINED` of the last `recover` pass, each without a live plan or a failure that still
+stands): one that fits now starts first, and the pod is decided on what is left
+(benchmarks/RESULTS.md, Digital twin, round 7). It costs a plan per such gang only when its
+failure has been dropped (room came back) or lapsed.
 
 Until the keeper starts, pods of its priority or lower go on its nodes only within the budget
 (`scheduler.policy.gang.within_budget`); higher-priority pods are not kept out. The keep ends
@@ -61,7 +74,7 @@ from scheduler.policy.model import (
     PodRequest,
     slot_key,
 )
-from scheduler.state.store import DONE_PHASES, ClusterStore
+from scheduler.state.store import DONE_PHASES, ClusterStore, PodRecord
 
 FAILED_RETRY_S = 5.0  # how long a failed plan stands, unless capacity comes back first
 # Waiting gangs `recover` plans per pass for the keep. Each plan may run CP-SAT up to its time
@@ -103,6 +116,8 @@ class GangCoordinator:
         self.telemetry = telemetry  # (D) live health/load, as the Extender's views get it
         self.keep: DrainKeep | None = None  # guarded by the store lock
         self._no_room: dict[str, float] = {}  # gang -> until when `recover` passes it over
+        # The waiting gangs by rank at the last `recover` pass (`earlier_first` reads them).
+        self._queue: list[tuple[Rank, str]] = []
 
     def kept_from(self, pod: PodRequest, now: float) -> DrainKeep | None:
         """The nodes `pod` may not take because a waiting gang keeps them (None: none are).
@@ -111,11 +126,8 @@ class GangCoordinator:
         has no pod left (deleted) or that was not renewed in time is dropped here.
         """
         with self.store.lock:
-            keep = self.keep
+            keep = self._live_keep(now)
             if keep is None:
-                return None
-            if keep.expires_at <= now or not any(self.store.pod(u) for u in keep.members):
-                self.keep = None
                 return None
         if (pod.gang is not None and pod.gang.name == keep.gang) or pod.priority > keep.priority:
             return None
@@ -130,7 +142,12 @@ class GangCoordinator:
         """
         assert pod.gang is not None
         name = pod.gang.name
-        for _ in range(3):  # the cluster may move while we plan: re-plan a couple of times
+        for attempt in range(3):  # the cluster may move while we plan: re-plan a few times
+            with self.store.lock:
+                self._live_keep(now)  # a keep that ended drops the failures it caused
+                rec = self.store.ledger.gang(name, now)
+            if rec is None:  # (again after room came back mid-plan: they may fit now)
+                self.earlier_first(pod, now)  # gangs waiting before it that fit now plan first
             with self.store.lock:
                 rec = self.store.ledger.gang(name, now)
                 if rec is not None:
@@ -140,6 +157,7 @@ class GangCoordinator:
                     return None
                 self.store.ledger.drop_gang(name)
                 snap = self.store.snapshot(now)
+                room = self.store.ledger.room
             if self.telemetry is not None:  # (D) the same live health/load as filter views
                 snap = self.telemetry(snap)
             keep = self.kept_from(pod, now)
@@ -152,23 +170,25 @@ class GangCoordinator:
             with self.store.lock:
                 if self.store.ledger.gang(name, now) is not None:
                     continue  # another member planned meanwhile: use that plan
+                if self.store.ledger.room != room and (attempt < 2 or plan.status == "infeasible"):
+                    continue  # room came back while it planned (a departure, a keep ended)
                 if plan.status == "infeasible":
                     reason = plan.reason
                     if kept:
                         uids = frozenset(m.uid for m in members)
                         rank = self._rank(name, pod.priority)
-                        self.keep = DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids,
-                                              rank)  # fmt: skip
+                        self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s,
+                                                 uids, rank))  # fmt: skip
                         reason += f"; nodes kept for it while they drain: {', '.join(sorted(kept))}"
                     elif self.keep is not None and self.keep.gang == name:
-                        self.keep = None  # not even drained nodes would host it now
+                        self._set_keep(None)  # not even drained nodes would host it now
                     self.store.ledger.set_gang(
                         GangPlanRecord(name, (), now + FAILED_RETRY_S, reason=reason)
                     )
                     return "failed"
                 if self._hold(name, plan.slots, members, pod.priority, now, plan.status):
                     if self.keep is not None and self.keep.gang == name:
-                        self.keep = None  # it starts: its nodes are everyone's again
+                        self._set_keep(None)  # it starts: its nodes are everyone's again
                     return "planned"
         return "failed"
 
@@ -205,9 +225,41 @@ class GangCoordinator:
             if partly and self.ensure_plan(pod, now) == "planned":
                 planned.append(name)
         waiting = {n: first[n] for n in pending if n not in bound}
+        self._queue = sorted(((-p.priority, order[n]), n) for n, p in waiting.items())
         self._keep_first_waiting(waiting, {n: (-p.priority, order[n]) for n, p in waiting.items()},
                                  now)  # fmt: skip
         return planned
+
+    def earlier_first(self, pod: PodRequest, now: float) -> None:
+        """Before `pod` is decided, plan the waiting gangs that rank before it (priority, then
+        first seen; the keeper and the first `KEEP_EXAMINED` of the last `recover` pass) and
+        that have no live record (a plan, or a failure that still stands): each that fits now
+        starts, so `pod` is decided on what is left; each that does not records its failure
+        (and may take the keep, as at its own filter). Without this a later pod that kube-
+        scheduler's queue happened to try first took the room an earlier gang fitted in
+        (benchmarks/RESULTS.md, Digital twin, round 7)."""
+        if pod.gang is not None:
+            mine = self._rank(pod.gang.name, pod.priority)
+        else:
+            seen = self.store.first_seen(pod.uid)
+            mine = (-pod.priority, LAST if seen is None else seen)
+        with self.store.lock:
+            keep = self._live_keep(now)
+        cands = sorted({*self._queue[:KEEP_EXAMINED], *([(keep.rank, keep.gang)] if keep else [])})
+        for rank, gang in cands:
+            if rank >= mine:
+                return
+            if pod.gang is not None and gang == pod.gang.name:
+                continue
+            with self.store.lock:
+                if self.store.ledger.gang(gang, now) is not None:
+                    continue  # it has a plan, or its failure stands (no room came back since)
+                peers = self.store.gang_pods(gang)
+            if any(p.node_name is not None for p in peers):
+                continue  # started (or partly bound: `recover` re-plans it)
+            waiting = [p for p in peers if p.node_name is None]
+            if waiting:
+                self.ensure_plan(min(waiting, key=lambda p: p.key), now)
 
     def _keep_first_waiting(
         self, waiting: dict[str, PodRequest], ranks: dict[str, Rank], now: float
@@ -217,7 +269,7 @@ class GangCoordinator:
         docstring. `waiting`: gang -> a waiting member (no member bound, one pending)."""
         with self.store.lock:
             if self.keep is not None and self.keep.gang not in waiting:
-                self.keep = None  # it started, or none of its pods waits any more
+                self._set_keep(None)  # it started, or none of its pods waits any more
             self._no_room = {g: t for g, t in self._no_room.items() if g in waiting and t > now}
         examined = 0
         for name in sorted(waiting, key=lambda g: (ranks[g], g)):
@@ -227,7 +279,8 @@ class GangCoordinator:
             with self.store.lock:
                 keep = self.keep
                 if keep is not None and keep.expires_at <= now:
-                    keep = self.keep = None
+                    keep = None
+                    self._set_keep(None)
                 if keep is not None and keep.gang != name and keep.rank < rank:
                     return  # an earlier gang keeps nodes: no later one may take them
                 rec = self.store.ledger.gang(name, now)
@@ -246,7 +299,7 @@ class GangCoordinator:
                 if mine:
                     return  # it fits now: it keeps its nodes (unrenewed) until it starts
                 continue  # kube-scheduler places it
-            kept = drain_budgets(snap, members, names, self.profile)
+            kept = drain_budgets(self._draining(snap), members, names, self.profile)
             with self.store.lock:
                 cur = self.keep
                 if cur is not None and cur.gang != name and cur.expires_at > now \
@@ -255,11 +308,32 @@ class GangCoordinator:
                 if not kept:
                     self._no_room[name] = now + NO_ROOM_RETRY_S
                     if cur is not None and cur.gang == name:
-                        self.keep = None  # not even drained nodes would host it now
+                        self._set_keep(None)  # not even drained nodes would host it now
                     continue
                 uids = frozenset(m.uid for m in members)
-                self.keep = DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids, rank)
+                self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids, rank))
             return
+
+    def _live_keep(self, now: float) -> DrainKeep | None:
+        """The keep, dropped first when it lapsed unrenewed or its gang has no pod left
+        (caller holds the store lock)."""
+        keep = self.keep
+        if keep is not None and (
+            keep.expires_at <= now or not any(self.store.pod(u) for u in keep.members)
+        ):
+            self._set_keep(None)
+            return None
+        return keep
+
+    def _set_keep(self, keep: DrainKeep | None) -> None:
+        """Replace the keep (caller holds the store lock). When a node leaves the kept set (the
+        keep ends, moves or shrinks), every failed plan is dropped: a gang that ranks after
+        the keeper planned without the kept nodes, and its failure would otherwise stand
+        `FAILED_RETRY_S` after the nodes came back (benchmarks/RESULTS.md, Digital twin,
+        round 7)."""
+        old, self.keep = self.keep, keep
+        if old is not None and (keep is None or not set(old.nodes) <= set(keep.nodes)):
+            self.store.ledger.drop_failed_gangs()
 
     def _rank(self, gang: str, priority: int) -> Rank:
         """Where `gang` (with `priority`) waits: (-priority, first-seen order of its earliest
@@ -281,7 +355,32 @@ class GangCoordinator:
         other = keep is not None and keep.gang != pod.gang.name
         if other and keep is not None and self._rank(pod.gang.name, pod.priority) >= keep.rank:
             return None  # it waits after the keeper
-        return drain_budgets(snap, members, sorted(snap.nodes), self.profile) or None
+        names = sorted(snap.nodes)
+        return drain_budgets(self._draining(snap), members, names, self.profile) or None
+
+    def _draining(self, snap: ClusterState) -> ClusterState:
+        """`snap` with the GPUs of bound pods whose gang has lost a member taken as free, for
+        choosing the nodes to keep only: a gang's members end together, so the rest of one
+        whose first pod has left (deleted, or Succeeded/Failed) drain next. KWOK, and a
+        real job's pods, end milliseconds apart; between the two deletions the keep chose the
+        node held by a 1,800 s job over the one being freed, and single pods took the freed
+        room (benchmarks/RESULTS.md, Digital twin, round 7, (C)). A gang whose pods are not all
+        created yet reads the same (fewer pods than its minimum); its bound members' GPUs then
+        count as draining until the others arrive."""
+        by_gang: dict[str, list[PodRecord]] = {}
+        for rec in self.store.pods():
+            if rec.request.gang is not None:
+                by_gang.setdefault(rec.request.gang.name, []).append(rec)
+        leaving: set[str] = set()
+        for recs in by_gang.values():
+            gang = recs[0].request.gang
+            assert gang is not None
+            live = [r.request.uid for r in recs
+                    if r.request.node_name is not None and r.seen.phase not in DONE_PHASES]
+            if live and (len(recs) < gang.min_member
+                         or any(r.seen.phase in DONE_PHASES for r in recs)):  # fmt: skip
+                leaving.update(live)
+        return snap.without(leaving) if leaving else snap
 
     def _members(self, pod: PodRequest) -> list[PodRequest]:
         """Who to plan for: waiting members up to the minimum still missing (caller locks)."""

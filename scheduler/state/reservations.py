@@ -21,6 +21,9 @@ class Ledger:
         self._gangs: dict[str, GangPlanRecord] = {}
         self.version = 0
         self.touched: set[str] = set()  # nodes whose holds changed (drained by the store)
+        # How many times capacity may have come back (`drop_failed_gangs` calls): a plan that
+        # failed on a snapshot taken before the last of them is not recorded (it may fit now).
+        self.room = 0
 
     def reserve(self, key: str, alloc: Allocation) -> None:
         """Hold `alloc` under `key` until `alloc.expires_at` (replaces the key's old hold)."""
@@ -73,7 +76,10 @@ class Ledger:
 
     def drop_failed_gangs(self) -> list[str]:
         """Forget every failed plan (a record with a reason): capacity came back, so the next
-        member re-plans at once instead of reading the cached failure. The gangs dropped."""
+        member re-plans at once instead of reading the cached failure. The gangs dropped.
+        Counted in `room` whether or not a record was dropped: a plan under way may fail on
+        the state before."""
+        self.room += 1
         gone = [n for n, g in self._gangs.items() if g.reason]
         for n in gone:
             del self._gangs[n]

@@ -18,7 +18,9 @@ v1.37.2 (`pkg/scheduler/schedule_one.go`, `backend/queue`) and measured by `tess
    is offered at the next cluster event or by the unschedulable-pods flush.
 3. A failed gang plan stands for `FAILED_RETRY_S` (5 s wall, `scheduler.state.gangs`): members
    retried meanwhile fail without planning, until the extender sees a departure (its store
-   drops every failed plan then; `hold_until_departure`, off for the Tessera before that fix).
+   drops every failed plan then; `hold_until_departure`, off for the Tessera before that fix)
+   or nodes leave the kept set (the keeper starts, the keep moves: `keep_release_ends_holds`,
+   off for the Tessera before round 7, whose failures stood then).
 4. kube-scheduler's own filters run before the extender's: while no node has room for one
    member on the device plugin's counters (`nvidia.com/gpu`), no member reaches the extender,
    so the gang is not planned and cannot get nodes kept for it while they drain; a smaller
@@ -72,6 +74,10 @@ class KubeHost:
     flush_age_s: float = FLUSH_AGE_S
     late_departures: bool = True  # (2) above
     hold_until_departure: bool = True  # (3) above: a departure the extender sees ends holds
+    keep_release_ends_holds: bool = True  # (3) above: so do nodes leaving the kept set
+    # A departing job's pods leave one by one, each followed by a retry pass (KWOK's per-pod
+    # timers: a gang's pods end milliseconds apart). Off: all at once, one pass.
+    pods_leave_apart: bool = False
     # Retry waiting pods in kube-scheduler's queue order (`queue_key`). Off: measured, it moved
     # gang waits toward the real ones on Tiresias but useful allocation 2 pp away (docs/twin.md).
     backoff_order: bool = False

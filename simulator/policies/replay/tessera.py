@@ -108,6 +108,7 @@ class TesseraPolicy:
             if dropped:
                 self.cluster.freed |= dropped
                 self._pending.freed = True
+                self._let_go()
         failed: set[object] = set()  # (shape, fresh) that found no node in this pass
         tried_gangs: set[str] = set()
         freed, self.cluster.freed = self.cluster.freed, set()
@@ -137,6 +138,7 @@ class TesseraPolicy:
                 continue
             if self._kept is not None and self._kept[0] == uid:
                 self._released, self._kept = frozenset(self._kept[1]), None
+                self._let_go()
             out.extend(placed)
         return out
 
@@ -158,6 +160,9 @@ class TesseraPolicy:
         if nodes:
             self._kept = (job.uid, nodes)
             self._kept_priority = job.priority
+
+    def _let_go(self) -> None:
+        """Hook: nodes just left the kept set (the keeper started, or the set moved)."""
 
     def _may_take_keep(self, job: JobSpec) -> bool:
         """Whether a gang that just failed to start may get the nodes kept: here only when

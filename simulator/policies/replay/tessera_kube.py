@@ -13,7 +13,8 @@ model retries at each arrival and departure, as the plain policy does, and:
   pass bound anything, the binds' own events retry the rest at once, on the new state;
   otherwise the freed room waits for the next event or the leftover flush;
 - a gang whose plan failed is not planned again until `gang_failed_hold_s` later, or until
-  the extender sees a departure (`hold_until_departure`: the store drops failed plans then);
+  the extender sees a departure (`hold_until_departure`: the store drops failed plans then)
+  or nodes leave the kept set (`keep_release_ends_holds`: the coordinator drops them then);
 - a gang gets nodes kept for it at a member's filter (`TesseraPolicy._reserve`) only when the
   extender planned it: not while its plan's failure stands, and not while no node passes
   kube-scheduler's own fit for one member (`gang_needs_host_fit`, `host_fit`); there it takes
@@ -86,21 +87,40 @@ class TesseraKubePolicy(TesseraPolicy):
         self._pending.drop_job(job_uid)  # its unplaced pods are gone at once
         self._late.append(job_uid)
 
-    def _release(self) -> bool:
-        """The extender sees the departures: their pods' room is free."""
+    def _release(self, now: float) -> tuple[list[Start], bool] | None:
+        """The extender sees the departures: their pods' room is free, and the waiting pods
+        are retried on it: the starts, and whether a gang held by a failed plan sat out the
+        last pass (None: no departure). With `pods_leave_apart` each pod leaves on
+        its own, in replica order, with a retry pass after each (KWOK ends each pod at its own
+        bind plus the duration, so a gang's pods leave milliseconds apart); else all at once
+        and one pass."""
         late, self._late = self._late, []
+        if not late:
+            return None
+        steps: list[tuple[str, list[str], bool]] = []  # (job, its pods leaving, its last step)
         for uid in late:
-            job = self._specs.pop(uid)
-            self._arrival.pop(uid, None)
-            for i in range(job.replicas):
-                if f"{uid}/{i}" in self.cluster.allocations:
-                    self.cluster.release(f"{uid}/{i}")
-            self._started.pop(uid, None)
-        if late:
+            pods = [f"{uid}/{i}" for i in range(self._specs[uid].replicas)
+                    if f"{uid}/{i}" in self.cluster.allocations]  # fmt: skip
+            if self.host.pods_leave_apart and len(pods) > 1:
+                steps.extend((uid, [p], i == len(pods) - 1) for i, p in enumerate(pods))
+            else:
+                steps.append((uid, pods, True))
+        out: list[Start] = []
+        blind = False
+        for i, (uid, pods, last) in enumerate(steps):
+            for pod in pods:
+                self.cluster.release(pod)
+            if last:
+                self._specs.pop(uid)
+                self._arrival.pop(uid, None)
+                self._started.pop(uid, None)
             self._pending.freed = True
             if self.host.hold_until_departure:
                 self._held_until.clear()  # the store drops every failed plan at a departure
-        return bool(late)
+            if self.host.pods_leave_apart or i == len(steps) - 1:
+                blind = bool(self._held_until)
+                out.extend(super().schedule(now))
+        return out, blind
 
     def schedule(self, now: float) -> list[Start]:
         self._queue.now = now
@@ -115,16 +135,16 @@ class TesseraKubePolicy(TesseraPolicy):
         out = super().schedule(now)  # on the extender's view: departures of `now` not seen
         if not blind:
             self._unoffered = False
-        if self._release():
+        late = self._release(now)
+        if late is not None:
             # Retried at once on the new state: pods whose rejection reason changed (kube-
             # scheduler writes the new reason into the pod; that update requeues it) and all
             # after any bind (its events). A gang whose plan just failed on the old view was
             # held until now; with `hold_until_departure` the departure ended the hold and it
             # plans again here, else its members get the cached reason, the same text, so
             # nothing requeues them.
-            blind = bool(self._held_until)
-            out.extend(super().schedule(now))
-            self._unoffered = blind
+            out.extend(late[0])
+            self._unoffered = late[1]
         self._wake = None
         if self._unoffered and self.has_pending():
             lapse = min(self._held_until.values(), default=now)
@@ -170,6 +190,15 @@ class TesseraKubePolicy(TesseraPolicy):
         dropped = set(old[1]) - set(self._kept[1] if self._kept else ())
         if dropped:
             self.cluster.freed |= dropped
+            self._pending.freed = True
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Nodes left the kept set: the extender drops every failed plan then (a gang that
+        ranks after the keeper planned without them; `GangCoordinator._set_keep`), so held
+        gangs plan again at their next retry (`keep_release_ends_holds`)."""
+        if self.host.keep_release_ends_holds and self._held_until:
+            self._held_until.clear()
             self._pending.freed = True
 
     def _may_take_keep(self, job: JobSpec) -> bool:

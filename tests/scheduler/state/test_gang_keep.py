@@ -70,11 +70,13 @@ def test_once_the_kept_nodes_drain_the_gang_starts_there_and_the_keep_ends(ext, 
         ext.store.apply(event(busy[n], "DELETED"))
     small = pod_json("s", {"nvidia.com/gpu": 1})
     ext.store.apply(event(small))
-    assert ext.filter(small, NODES).passed == ["c"]  # drained, still kept: no one slips in
-    clock.t += FAILED_RETRY_S + 1  # (the deletions already dropped the failed record)
-    r = ext.filter(ms[1], NODES)
-    assert r.gang_outcome == "planned" and sorted(r.passed) == ["a", "b"]
+    # Drained: the gang fits, so it is planned before s (`earlier_first`; the deletions
+    # dropped its failed record) and holds a and b: s passes c only, no one slips in.
+    assert ext.filter(small, NODES).passed == ["c"]
     assert ext.gangs.keep is None
+    clock.t += FAILED_RETRY_S + 1
+    r = ext.filter(ms[1], NODES)
+    assert r.gang_outcome == "steered" and sorted(r.passed) == ["a", "b"]
     for i, n in enumerate(sorted(r.passed)):
         assert ext.bind(f"w{i}", "default", f"uid-default-w{i}", n) == ""
 

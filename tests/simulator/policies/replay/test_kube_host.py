@@ -354,3 +354,58 @@ def test_host_fit_reads_the_gpu_counter_on_kube_schedulers_view(
     if late:
         policy.finish("x", 5.0)  # seen by kube-scheduler, not yet by the extender
     assert policy.host_fit(_job("g", gpus, pods=2)) is want
+
+
+@pytest.mark.parametrize(("ends_holds", "y_start"), [
+    # x holds 6 of a's 8 GPUs until 100, w 6 of b's until 10,000. K (2 x 4, at 1) has no node
+    # with 4 free on the counters, so it is not planned; the keep pass at the tick of 10 (the
+    # event at 20) keeps a and b for it. Y (2 x 1, at 20) fits 2 + 2 but plans without the
+    # kept nodes: failed, held until 20 + 500 = 520. x leaves at 100 (seen at once here):
+    # K fits on a (8 free: both members) and starts; the keep lets a and b go, the extender
+    # drops every failed plan (`GangCoordinator._set_keep`) and Y starts on b's 2 free at 100.
+    (True, 100.0),
+    # The Tessera before round 7: Y's failure stands to 520 and no event comes after it until
+    # w leaves at 10,000 (with departures seen at once, `late_departures` off as here, this
+    # model owes no flush for a lapsed failure): Y starts then.
+    (False, 10_000.0),
+])  # fmt: skip
+def test_nodes_leaving_the_keep_end_the_failed_plans_of_the_gangs_kept_out(
+    ends_holds: bool, y_start: float
+) -> None:
+    jobs = (_job("x", 6, duration=100.0), _job("w", 6, duration=10_000.0),
+            _job("k", 4, pods=2, arrival=1.0, duration=10_000.0),
+            _job("y", 1, pods=2, arrival=20.0))  # fmt: skip
+    host = KubeHost(random.Random(0), late_departures=False, gang_failed_hold_s=500.0,
+                    keep_pass_s=10.0, keep_release_ends_holds=ends_holds)  # fmt: skip
+    waits = _waits(jobs, host)
+    assert waits["k"] == pytest.approx(100.0 - 1.0)
+    assert waits["y"] == pytest.approx(y_start - 20.0)
+
+
+@pytest.mark.parametrize(("apart", "starts"), [
+    # z (1 GPU) runs on b; w (4) and d (2 x 1) on a: a 2 free, b 7. g (2 x 4) waits: both
+    # members on b cost 1 busy GPU to drain (7 free, then 1 of the 4), one on a costs 2, so b
+    # is kept for it (8); s (1 x 3) waits (a 2 free, b kept). d leaves at 100 in one event:
+    # a 4 free; g, first, starts (4 on a, 4 on b), then s on b's 3 left.
+    (False, {"g", "s"}),
+    # Its pods leave one by one with a pass after each (`pods_leave_apart`): after d/0, a has 3
+    # free and the keep, recomputed, stays on b (b alone 1 busy, a and b 0 + 1: a tie, to the
+    # node already chosen); g does not fit (a 3); s fits on a (not kept) and starts; after d/1,
+    # a has 1 free: g waits on (the real run `b1`'s t055 and t056, RESULTS.md round 7).
+    (True, {"s"}),
+])  # fmt: skip
+def test_a_gangs_pods_leaving_apart_let_a_single_pod_take_the_room_between(
+    apart: bool, starts: set[str]
+) -> None:
+    host = KubeHost(random.Random(0), pods_leave_apart=apart, keep_pass_s=0.0,
+                    gang_needs_host_fit=False)  # fmt: skip
+    policy = TesseraKubePolicy(NODES, host)
+    for job, t in ((_job("z", 1), 0.0), (_job("w", 4), 0.5), (_job("d", 1, pods=2), 1.0),
+                   (_job("g", 4, pods=2), 2.0), (_job("s", 3), 3.0)):  # fmt: skip
+        policy.submit(job, t)
+        assert policy.schedule(t) or t >= 2.0
+    assert {k: a.placement.node for k, a in policy.cluster.allocations.items()} == {
+        "z/0": "b", "w/0": "a", "d/0": "a", "d/1": "a"}  # fmt: skip
+    assert policy._kept == ("g", {"b": 8})
+    policy.finish("d", 100.0)
+    assert {s.job for s in policy.schedule(100.0)} == starts
