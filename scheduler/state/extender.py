@@ -250,6 +250,12 @@ class Extender:
     def _reserve(self, req: PodRequest, node: str, now: float, ttl: float) -> Placement | None:
         """Check-and-reserve under the store lock; None if the pod no longer fits there."""
         with self.store.lock:
+            bound_to = self.store.ledger.bound_node(req.uid, now)
+            if bound_to is not None:
+                # This extender bound it already (the watch lags): the pod holds those GPUs;
+                # a second decision must neither move nor shorten that hold.
+                held = self.store.ledger.get(req.uid, now)
+                return held.placement if held is not None and bound_to == node else None
             state = self.view(req, now)
             if node not in state.nodes:
                 return None
@@ -273,6 +279,8 @@ class Extender:
         milliseconds earlier before this watch has it; failing that bind cost the pod a
         scheduling-error backoff of 1-2 s wall (20-40 trace s at the twin's speedup 20),
         measured in 4 of 7 real Tiresias runs (benchmarks/RESULTS.md, Digital twin, round 7)."""
+        if self.binder is None:
+            return None  # snapshot mode: no watch will deliver it
         deadline = time.monotonic() + self.timing.bind_wait_s
         while True:
             rec = self.store.pod(uid) if uid else None
@@ -294,10 +302,14 @@ class Extender:
         if rec is None and held is None:
             return f"pod {key} is unknown to the extender (not seen by its watch)"
         bound_to = rec.request.node_name if rec is not None else None
+        if bound_to is None and uid:
+            with self.store.lock:
+                bound_to = self.store.ledger.bound_node(uid, now)  # bound here, not watched yet
         if bound_to is not None:
-            # The watch shows it bound: the apiserver refuses a second Binding, and a hold taken
-            # for it here would hide under the bound record's UID (the snapshot counts one
-            # allocation per pod), so a later plan could take the same GPUs.
+            # Bound (the watch shows it, or this extender's Binding was accepted): the
+            # apiserver refuses a second Binding, and a hold taken for it here would hide under
+            # the pod's UID (one allocation per pod) or release the GPUs it is bound to, so a
+            # later plan could take the same GPUs.
             if bound_to == node:
                 return ""  # a retried bind whose first attempt landed: nothing to do
             return f"pod {key} is already bound to node {bound_to}, not {node}"
@@ -327,7 +339,7 @@ class Extender:
                 with self.store.lock:
                     self.store.ledger.release(uid)
         with self.store.lock:
-            self.store.ledger.extend(uid, self.clock() + self.timing.bound_ttl_s)
+            self.store.ledger.mark_bound(uid, self.clock() + self.timing.bound_ttl_s)
         return ""
 
     def preempt(

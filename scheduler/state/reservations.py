@@ -19,6 +19,9 @@ class Ledger:
     def __init__(self) -> None:
         self._res: dict[str, Allocation] = {}
         self._gangs: dict[str, GangPlanRecord] = {}
+        # Keys whose Binding the apiserver accepted (`mark_bound`), the watch not showing it
+        # yet: the pod is bound there, so no later decision may move or shorten the hold.
+        self._sent: set[str] = set()
         self.version = 0
         self.touched: set[str] = set()  # nodes whose holds changed (drained by the store)
         # How many times capacity may have come back (`drop_failed_gangs` calls): a plan that
@@ -32,12 +35,14 @@ class Ledger:
         old = self._res.get(key)
         if old is not None:
             self.touched.add(old.placement.node)
+        self._sent.discard(key)
         self._res[key] = replace(alloc, bound=False)
         self.touched.add(alloc.placement.node)
         self.version += 1
 
     def release(self, key: str) -> bool:
         """Drop a hold; True if there was one. Releasing twice is harmless."""
+        self._sent.discard(key)
         old = self._res.pop(key, None)
         if old is None:
             return False
@@ -59,6 +64,18 @@ class Ledger:
             self._res[key] = replace(a, expires_at=expires_at)
             self.touched.add(a.placement.node)
             self.version += 1
+
+    def mark_bound(self, key: str, expires_at: float) -> None:
+        """The apiserver accepted `key`'s Binding: hold its GPUs until `expires_at` (the
+        watch shows the pod bound sooner) and refuse to move the hold (`bound_node`)."""
+        if key in self._res:
+            self.extend(key, expires_at)
+            self._sent.add(key)
+
+    def bound_node(self, key: str, now: float) -> str | None:
+        """The node `key` was bound to by this extender, while that hold lives (else None)."""
+        a = self.get(key, now) if key in self._sent else None
+        return a.placement.node if a is not None else None
 
     def live(self, now: float) -> dict[str, Allocation]:
         return {k: a for k, a in self._res.items() if _alive(a.expires_at, now)}
@@ -105,6 +122,7 @@ class Ledger:
         gone = [k for k, a in self._res.items() if not _alive(a.expires_at, now)]
         for k in gone:
             self.touched.add(self._res.pop(k).placement.node)
+            self._sent.discard(k)
         for name in [n for n, g in self._gangs.items() if not _alive(g.expires_at, now)]:
             del self._gangs[name]
             gone.append(f"gang:{name}")

@@ -109,6 +109,36 @@ def test_bind_of_a_pod_the_watch_shows_bound(ext, clock, second_node, reply, bin
     assert ext.filter(gang, ["a", "b"]).passed == ["b"]  # b's GPU is free: nothing holds it
 
 
+@pytest.mark.parametrize(
+    ("second_node", "reply", "binder_calls"),
+    [
+        ("a", "", 1),  # a retried bind whose first one landed: success, no second Binding
+        ("b", "already bound to node a, not b", 1),  # refused; the hold on a stays
+    ],
+)
+def test_a_pod_bound_here_keeps_its_hold_until_the_watch_shows_it(
+    ext, clock, second_node, reply, binder_calls
+) -> None:
+    # The sequence `test_properties.test_no_two_allocations_overlap` found (a stored example,
+    # before this fix): p3 bound to a, the watch lagging; p3 filtered again, one node passing,
+    # so the filter's 30 s reservation replaced the bind's 300 s hold; 40 s later it had
+    # expired and another pod was bound onto p3's GPU.
+    _add(ext, node_json("a", [gpu_json(0)]), node_json("b", [gpu_json(0)]))
+    p3, p0 = pod_json("p3", {"nvidia.com/gpu": 1}), pod_json("p0", {"nvidia.com/gpu": 1})
+    _add(ext, p3, p0)
+    assert ext.bind("p3", "default", "uid-default-p3", "a") == ""
+    expires = ext.store.ledger.get("uid-default-p3", clock.t).expires_at  # now + 300 s
+    ext.filter(p3, ["a"])  # one node passes: the filter would reserve there
+    assert ext.store.ledger.get("uid-default-p3", clock.t).expires_at == expires
+    err = ext.bind("p3", "default", "uid-default-p3", second_node)
+    assert (err == reply) if reply == "" else (reply in err and "\n" not in err)
+    assert len(ext.binder.calls) == binder_calls
+    clock.t += 40  # past the 30 s reservation TTL, inside the 300 s bound hold
+    ext.expire()
+    assert ext.store.ledger.get("uid-default-p3", clock.t).placement.node == "a"
+    assert "no longer fits on node a" in ext.bind("p0", "default", "uid-default-p0", "a")
+
+
 def test_watch_bound_pod_replaces_reservation_and_restart_rebuilds(ext, clock) -> None:
     _add(ext, node_json("a", [gpu_json(0, mig=True)]))
     p1 = pod_json("p1", {"tessera.io/mig-3g.40gb": 1})
