@@ -5,6 +5,11 @@ and serves one request at a time (a diffusion pipeline runs one batch at once).
 
 Deterministic: events are ordered by (time, sequence number); services are visited in name
 order; the policy's own RNG is seeded from the run's seed.
+
+A run ends when nothing can change any more: no request left to arrive, run or wait for a
+replica that can be placed, and every service at the replica count the autoscaler wants (with
+min_replicas >= 1 that count never reaches zero, so the run ends at the first tick that finds
+the state settled; the replicas still held are removed there and their GPU time ends with it).
 """
 
 from __future__ import annotations
@@ -154,6 +159,7 @@ class ServingRun:
             self.push(self.end[i], DONE, rep)
 
     def tick(self, now: float) -> None:
+        steady = True  # every service already has the replicas the autoscaler wants
         for svc in self.services.values():
             if not svc.replicas and not svc.queue:
                 continue
@@ -165,11 +171,17 @@ class ServingRun:
                 self.add_replicas(svc, want - have, now)
             elif want < have:
                 self.scale_down(svc, have - want, now)
+            steady = steady and len(svc.replicas) == want
         if self.pending and self.changed:
             self.place(now)
         if not self.events and self.placed == 0:
             return  # nothing runs, nothing arrives: unplaceable replicas never will be; the
             # requests still queued stay unserved (counted as SLO misses)
+        if not self.events and steady and not (self.pending and self.changed):
+            return  # settled: nothing arrives, runs or loads (each of those is an event), every
+            # service holds what it wants (so no tick adds or removes one) and no pass is due:
+            # every later tick would find this same state, so the run ends here with the
+            # replicas min_replicas keeps (they looped on ticks for ever before)
         busy = any(s.replicas or s.queue for s in self.services.values())
         if busy or now < self.last_arrival:
             nxt = now + self.scale.interval_s

@@ -4,6 +4,7 @@ traces (hypothesis), and byte-identical JSON per seed."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from simulator.policies.replay.registry import make_replay_policy
 from simulator.serving.config import Autoscale, ServingSpec
 from simulator.serving.requests import Request
-from simulator.serving.sim import ServingRun, serve, serving_cluster
+from simulator.serving.sim import TICK, Outcome, ServingRun, serve, serving_cluster
 from simulator.serving.study import run_serving, serving_json
 from simulator.workloads.model import Workload
 
@@ -125,3 +126,65 @@ def test_skipping_unchanged_passes_changes_no_result(policy: str) -> None:
         outs.append(run(reqs, spec, Autoscale(cold_start_s=10.0), p).run())
     assert outs[0] == outs[1]
     assert sum(math.isnan(s) for s in outs[0].start) < len(reqs)  # something was served
+
+
+class _TicksOn(ServingRun):
+    """Test stand-in: the autoscaler keeps ticking every interval up to `horizon` after the run
+    would have ended (the behaviour before a settled run ended: with min_replicas >= 1 it
+    ticked for ever), then the replicas still held are removed at the last tick."""
+
+    horizon = 0.0
+    ticked = False
+
+    def tick(self, now: float) -> None:
+        self.ticked = False
+        super().tick(now)
+        if not self.ticked and now + self.scale.interval_s <= self.horizon:
+            self.push(now + self.scale.interval_s, TICK, None)
+
+    def push(self, t: float, kind: int, payload: object) -> None:
+        self.ticked = self.ticked or kind == TICK
+        super().push(t, kind, payload)
+
+
+def _ticked_on(reqs: list[Request], spec: ServingSpec, scale: Autoscale, policy: str,
+               horizon: float) -> Outcome:
+    p = make_replay_policy(policy, Workload("serving", serving_cluster(spec), (), "serving"), 0)
+    run = _TicksOn(reqs, spec, scale, p)
+    run.horizon = horizon
+    return run.run()
+
+
+def test_min_replicas_run_ends_once_settled() -> None:
+    # one request at 0 s and one at 100 s, two models, min_replicas 1 (it ticked for ever):
+    # a: placed at 0, ready at 10 (cold start), served 10-15; b: placed at 100, ready at 110,
+    # served 110-115; both keep their one replica (min 1), so the first tick after the last
+    # request ends, 120 s, finds nothing to do again: the run ends there, replicas held to it
+    reqs = [Request(0.0, 5.0, "a", "image", None), Request(100.0, 5.0, "b", "image", None)]
+    out = serve(reqs, ONE_GPU, replace(EAGER, min_replicas=1), "tessera")
+    assert out.start == [10.0, 110.0] and out.end_s == 120.0
+    assert out.replica_spans == [("a", 0.0, 120.0, 250), ("b", 100.0, 120.0, 250)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(reqs=st.lists(_req, min_size=1, max_size=25),
+       policy=st.sampled_from(["tessera", "volcano", "kube-default"]),
+       gpus=st.integers(1, 3), min_replicas=st.integers(0, 2))
+def test_ending_a_settled_run_changes_no_result(reqs: list[Request], policy: str, gpus: int,
+                                                min_replicas: int) -> None:
+    # a run ends when it settles; ticking on for another hour after it changes no request's
+    # start or end, no cold start, no replica placed or removed before the end: only the end
+    # time of the replicas still held (those min_replicas keeps) moves with the last tick
+    reqs = sorted(reqs, key=lambda q: (q.arrival_s, q.model))
+    spec = ServingSpec(nodes=1, gpus_per_node=gpus)
+    scale = replace(EAGER, min_replicas=min_replicas)
+    out = serve(reqs, spec, scale, policy)
+    on = _ticked_on(reqs, spec, scale, policy, out.end_s + 3600)
+    assert on.end_s >= out.end_s + 3600 - scale.interval_s
+    assert (on.start, on.end, on.cold_starts) == (out.start, out.end, out.cold_starts)
+    assert [(m, a, out.end_s if b == on.end_s else b, h) for m, a, b, h in on.replica_spans] \
+        == out.replica_spans
+    assert [p for p in on.replica_series if p[0] < out.end_s] \
+        == [p for p in out.replica_series if p[0] < out.end_s]
+    if min_replicas == 0:  # nothing held at the end: the same outcome, end time aside
+        assert on.replica_spans == out.replica_spans
