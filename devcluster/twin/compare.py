@@ -81,11 +81,19 @@ def simulate(scheduler: str, w: Workload, seed: int, speedup: float,
     return SimRun(SIM_POLICY[scheduler], rec.summary(gangs), done)
 
 
+def as_created(w: Workload) -> Workload:
+    """`w` as the twin creates it on the cluster: its pods and PodGroups carry no
+    PriorityClass (`devcluster.twin.objects`), so every real scheduler sees each job at
+    priority 0, whatever the trace says; the models must too (round 7, RESULTS.md)."""
+    return replace(w, jobs=tuple(replace(j, priority=0) if j.priority else j for j in w.jobs))
+
+
 def drive(policy: ReplayPolicy, w: Workload, seed: int) -> Recorder:
-    """Run `policy` over `w` to the end; the recorder, its tail trimmed after the last start,
-    finish or arrival (the real run's watch stops there too)."""
+    """Run `policy` over `w` as the twin creates it (`as_created`) to the end; the recorder,
+    its tail trimmed after the last start, finish or arrival (the real run's watch stops
+    there too)."""
     engine = Engine(np.random.default_rng(seed))
-    run = _Run(w, policy, engine, 200)
+    run = _Run(as_created(w), policy, engine, 200)
     starts: list[float] = []
     decide = policy.schedule
 
