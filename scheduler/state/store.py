@@ -165,6 +165,7 @@ class ClusterStore:
         self._pods: dict[str, PodRecord] = {}  # by UID
         self._keys: dict[str, str] = {}  # "ns/name" -> UID
         self._pods_on: dict[str, set[str]] = {}  # spec.nodeName -> UIDs (for re-checks)
+        self._gang_uids: dict[str, dict[str, None]] = {}  # gang name -> UIDs (insertion order)
         self._min_members: dict[str, int] = {}
         self._order = 0  # the last first-seen number given (`first_seen`)
         self._relisted: dict[str, int] = {}  # during a relist: UID -> its number before it
@@ -218,6 +219,7 @@ class ClusterStore:
             self._node_problems.clear()
             self._pods.clear()
             self._pods_on.clear()
+            self._gang_uids.clear()
             self._keys.clear()
             self._min_members.clear()
             self._all_dirty = True
@@ -336,6 +338,7 @@ class ClusterStore:
                 self._order += 1
                 order = self._order
         self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem, order)
+        self._regang(pod.uid, old.request if old is not None else None, pod)
         self._hold(pod.uid, old.allocation if old is not None else None, alloc)
         self._keys[pod.key] = pod.uid
         if old is None:
@@ -354,6 +357,7 @@ class ClusterStore:
             rec = self._pods.pop(uid, None)
             if rec is not None:
                 self._keys.pop(rec.request.key, None)
+                self._regang(uid, rec.request, None)
                 self._unindex(rec.request.node_name, uid)
                 self._mark(rec.allocation, None)
                 self._hold(uid, rec.allocation, None)
@@ -474,8 +478,23 @@ class ClusterStore:
             return min((r.order for r in self._gang_records(gang)), default=None)
 
     def _gang_records(self, gang: str) -> list[PodRecord]:
-        return [r for r in self._pods.values()
-                if r.request.gang is not None and r.request.gang.name == gang]  # fmt: skip
+        return [self._pods[uid] for uid in self._gang_uids.get(gang, ())]
+
+    def _regang(self, uid: str, old: PodRequest | None, new: PodRequest | None) -> None:
+        """Keep the gang -> UIDs index in step with the pods (caller locks): the gang verbs
+        and the keep pass ask for one gang's pods without scanning every pod."""
+        was = old.gang.name if old is not None and old.gang is not None else None
+        now = new.gang.name if new is not None and new.gang is not None else None
+        if was == now and (now is None or uid in self._gang_uids.get(now, ())):
+            return
+        if was is not None:
+            uids = self._gang_uids.get(was)
+            if uids is not None:
+                uids.pop(uid, None)
+                if not uids:
+                    del self._gang_uids[was]
+        if now is not None:
+            self._gang_uids.setdefault(now, {})[uid] = None
 
     def node_problem(self, name: str) -> str:
         with self._lock:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler.policy.model import Allocation, GpuGrant, Placement
 from scheduler.state.errors import StateError
@@ -84,3 +86,35 @@ def test_bound_pod_without_annotation_keeps_our_exact_hold() -> None:
     s.apply(event(pod_json("p", {"nvidia.com/gpu": 1}, node="a", phase="Running")))
     assert s.snapshot(0).allocations["uid-default-p"].placement == exact
     assert s.ledger.get("uid-default-p", 0) is None  # the pod's own record now holds it
+
+
+_gang_ops = st.lists(
+    st.tuples(st.sampled_from(["upsert", "delete", "relist", "relist_without"]), st.integers(0, 5),
+              st.sampled_from([None, "a", "b"])),
+    max_size=30,
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(_gang_ops)
+def test_the_gang_index_always_equals_a_scan_of_every_pod(seq) -> None:
+    """Whatever the upserts (a pod may change gang), deletes and relists, each gang's pods and
+    first-seen order from the index equal a scan of every pod."""
+    store = ClusterStore()
+    live: dict[int, dict] = {}
+    for op, i, gang in seq:
+        if op == "upsert":
+            labels = {"tessera.io/gang": gang, "tessera.io/gang-min-member": "2"} if gang else None
+            live[i] = pod_json(f"p{i}", {"nvidia.com/gpu": 1}, labels=labels)
+            store.apply(event(live[i], "MODIFIED"))
+        elif op == "delete" and i in live:
+            store.apply(event(live.pop(i), "DELETED"))
+        elif op == "relist":
+            store.replace(list(live.values()))
+        elif op == "relist_without":  # pod i was deleted while the watch was down
+            live.pop(i, None)
+            store.replace(list(live.values()))
+        for g in ("default/a", "default/b"):  # gang names are namespaced
+            scan = [r for r in store.pods() if r.request.gang and r.request.gang.name == g]
+            assert sorted(p.uid for p in store.gang_pods(g)) == sorted(r.request.uid for r in scan)
+            assert store.gang_first_seen(g) == min((r.order for r in scan), default=None)
