@@ -133,9 +133,13 @@ class GangCoordinator:
             return None
         return keep
 
-    def ensure_plan(self, pod: PodRequest, now: float) -> str | None:
+    def ensure_plan(self, pod: PodRequest, now: float, choose_keep: bool = True) -> str | None:
         """Plan `pod`'s gang if no live plan exists: "planned", "steered", "failed" or None
         (None: the gang already has its minimum bound, so members schedule one by one).
+        `choose_keep` False (`earlier_first`, on other pods' filters): a failed plan is
+        recorded without choosing nodes to keep for the gang, a capacity pass over every node;
+        the 2 s `recover` pass chooses them (the gang's own filter too, once no failure
+        stands).
 
         The solver runs outside the store lock (other pods keep being served); its plan is
         then re-checked slot by slot against the state of that moment before it is held.
@@ -165,8 +169,8 @@ class GangCoordinator:
                 keep = None  # it waits before the keeper: not kept out
             names = [n for n in sorted(snap.nodes) if keep is None or n not in keep.nodes]
             plan = plan_members(snap, members, names, self.profile, gang=name)
-            kept = self._drain_targets(snap, members, pod, now) if plan.status == "infeasible" \
-                else None  # fmt: skip
+            kept = self._drain_targets(snap, members, pod, now) \
+                if choose_keep and plan.status == "infeasible" else None  # fmt: skip
             with self.store.lock:
                 if self.store.ledger.gang(name, now) is not None:
                     continue  # another member planned meanwhile: use that plan
@@ -180,7 +184,7 @@ class GangCoordinator:
                         self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s,
                                                  uids, rank))  # fmt: skip
                         reason += f"; nodes kept for it while they drain: {', '.join(sorted(kept))}"
-                    elif self.keep is not None and self.keep.gang == name:
+                    elif choose_keep and self.keep is not None and self.keep.gang == name:
                         self._set_keep(None)  # not even drained nodes would host it now
                     self.store.ledger.set_gang(
                         GangPlanRecord(name, (), now + FAILED_RETRY_S, reason=reason)
@@ -235,8 +239,10 @@ class GangCoordinator:
         first seen; the keeper and the first `KEEP_EXAMINED` of the last `recover` pass) and
         that have no live record (a plan, or a failure that still stands): each that fits now
         starts, so `pod` is decided on what is left; each that does not records its failure
-        (and may take the keep, as at its own filter). Without this a later pod that kube-
-        scheduler's queue happened to try first took the room an earlier gang fitted in
+        without choosing nodes to keep (left to the 2 s `recover` pass: choosing them here
+        cost every GPU pod's filter a capacity pass over every node per waiting gang after
+        each departure, `benchmarks/bench_gang_filter.py`). Without this a later pod that
+        kube-scheduler's queue happened to try first took the room an earlier gang fitted in
         (benchmarks/RESULTS.md, Digital twin, round 7)."""
         if pod.gang is not None:
             mine = self._rank(pod.gang.name, pod.priority)
@@ -259,7 +265,7 @@ class GangCoordinator:
                 continue  # started (or partly bound: `recover` re-plans it)
             waiting = [p for p in peers if p.node_name is None]
             if waiting:
-                self.ensure_plan(min(waiting, key=lambda p: p.key), now)
+                self.ensure_plan(min(waiting, key=lambda p: p.key), now, choose_keep=False)
 
     def _keep_first_waiting(
         self, waiting: dict[str, PodRequest], ranks: dict[str, Rank], now: float

@@ -162,3 +162,26 @@ def test_a_gang_whose_member_left_drains_next_for_the_keep(
     s = pod_json("s", {"nvidia.com/gpu": 2})
     ext.store.apply(event(s))
     assert ext.filter(s, NODES).passed == s_passes
+
+
+def test_a_single_pods_filter_records_an_earlier_gangs_failure_without_choosing_its_keep(
+    ext, clock
+) -> None:
+    # a runs x1, x2, z (0 free), b runs w (6 free). K (2 x 4) waits, no keep yet (no pass, no
+    # filter of its own). A single pod's filter plans K first (it ranks before: seen first):
+    # a 0 + b 6 does not fit, so the failure is recorded and s is decided on the same state
+    # (b's 6). Choosing K's keep there is a capacity pass over every node per waiting gang
+    # after each departure (benchmarks/bench_gang_filter.py), so it is left to the 2 s pass.
+    for n in NODES:
+        ext.store.apply(event(node_json(n, [gpu_json(i) for i in range(8)])))
+    for b in (_busy("x1", "a", 2), _busy("x2", "a", 2), _busy("z", "a", 4), _busy("w", "b", 2)):
+        ext.store.apply(event(b))
+    _gang(ext, "k", 2, 4)
+    ext.gangs.recover(clock.t)  # ranks K (the pass would keep b: done below, after the filter)
+    ext.gangs._set_keep(None)  # the keep the pass chose lapses: K has none
+    assert _single(ext) == ["b"]
+    rec = ext.store.ledger.gang(K, clock.t)
+    assert rec is not None and rec.reason  # K planned first, failed, recorded
+    assert ext.gangs.keep is None  # not chosen in s's filter
+    ext.recover_gangs()
+    assert ext.gangs.keep is not None and ext.gangs.keep.gang == K  # the pass chooses it
