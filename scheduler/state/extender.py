@@ -52,6 +52,9 @@ class Timing:
     # How long a bind of a pod the watch has not delivered yet waits for it (wall seconds):
     # kube-scheduler may bind a pod created milliseconds before (its filter needs no store).
     bind_wait_s: float = 1.0
+    # At most this many binds wait at once (each holds a server thread); the rest answer at
+    # once, so a burst of binds for pods nobody created cannot occupy the thread pool.
+    bind_waiters: int = 4
 
 
 class Extender:
@@ -88,6 +91,7 @@ class Extender:
         # (scheduler.policy.demand).
         self.demand = DemandLog()
         self._demand_lock = threading.Lock()
+        self._bind_waiters = threading.BoundedSemaphore(max(self.timing.bind_waiters, 1))
         with store.lock:
             for rec in store.pods():
                 self._observe(rec.request)
@@ -281,13 +285,18 @@ class Extender:
         measured in 4 of 7 real Tiresias runs (benchmarks/RESULTS.md, Digital twin, round 7)."""
         if self.binder is None:
             return None  # snapshot mode: no watch will deliver it
-        deadline = time.monotonic() + self.timing.bind_wait_s
-        while True:
-            rec = self.store.pod(uid) if uid else None
-            rec = rec or self.store.pod(key)
-            if rec is not None or time.monotonic() >= deadline:
-                return rec
-            time.sleep(0.002)
+        if not self._bind_waiters.acquire(blocking=False):
+            return None  # `bind_waiters` binds wait already: answer this one at once
+        try:
+            deadline = time.monotonic() + self.timing.bind_wait_s
+            while True:
+                rec = self.store.pod(uid) if uid else None
+                rec = rec or self.store.pod(key)
+                if rec is not None or time.monotonic() >= deadline:
+                    return rec
+                time.sleep(0.002)
+        finally:
+            self._bind_waiters.release()
 
     def bind(self, name: str, namespace: str, uid: str, node: str) -> str:
         """'' on success, else a one-line error (the hold is then released)."""

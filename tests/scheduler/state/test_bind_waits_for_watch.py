@@ -58,3 +58,34 @@ def test_a_bind_waits_for_the_watch_to_deliver_the_pod(
         assert got == "" and len(binder.calls) == 1
         assert took < wait_s
     time.sleep(0.35)  # let a late Timer finish before the next row
+
+
+def test_binds_beyond_bind_waiters_answer_at_once() -> None:
+    # bind_waiters 2, wait 0.5 s: two binds of pods nobody created wait their 0.5 s (each holds
+    # a server thread); a third, while they wait, answers at once with the same clear error,
+    # so a burst of such binds cannot occupy the thread pool.
+    binder = RecordingBinder()
+    ext = Extender(ClusterStore(), binder, clock=Clock(),
+                   timing=Timing(bind_wait_s=0.5, bind_waiters=2))  # fmt: skip
+    out: dict[str, tuple[str, float]] = {}
+
+    def bind(name: str) -> None:
+        t0 = time.monotonic()
+        got = ext.bind(name, "default", f"uid-default-{name}", "a")
+        out[name] = (got, time.monotonic() - t0)
+
+    waiting = [threading.Thread(target=bind, args=(f"ghost{i}",)) for i in range(2)]
+    for t in waiting:
+        t.start()
+    time.sleep(0.1)  # both are inside their wait now
+    bind("third")
+    for t in waiting:
+        t.join()
+    got, took = out["third"]
+    assert "unknown to the extender" in got and took < 0.25
+    for i in range(2):
+        got, took = out[f"ghost{i}"]
+        assert "unknown to the extender" in got and took >= 0.5
+    assert binder.calls == []
+    bind("after")  # the waits ended: the next one waits again
+    assert out["after"][1] >= 0.5
