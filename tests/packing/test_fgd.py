@@ -165,6 +165,21 @@ def _fancy_frag(table: FragTable, total, cnt, big, cpu_left, model_idx):  # type
     return np.asarray(total - (w * big).sum(axis=1), dtype=np.float64)
 
 
+def _random_counts(shapes, max_gpus: int, seed: int):
+    """A table for `shapes` and 7 random rows of its inputs: total, counts 0..max_gpus, big,
+    CPU (below, between and above the grid) and model."""
+    tasks = [TaskShape(c, m, min(n, max_gpus)) for c, m, n in shapes]
+    table = FragTable(typical_workload(tasks, 100.0), ("A", "B"), max_gpus=max_gpus)
+    rng = np.random.default_rng(seed)
+    rows, m = 7, len(table.milli)
+    cnt = rng.integers(0, max_gpus + 1, (rows, m))
+    big = rng.integers(0, 8000, (rows, m))
+    total = rng.integers(0, 8000, rows)
+    cpu = rng.integers(-1000, 10000, rows)
+    model = rng.integers(0, 2, rows).astype(np.intp)
+    return table, total, cnt, big, cpu, model
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.tuples(st.sampled_from([1000, 2000, 4000]), st.sampled_from([250, 500, 1000]),
@@ -175,15 +190,7 @@ def _fancy_frag(table: FragTable, total, cnt, big, cpu_left, model_idx):  # type
 def test_frag_from_counts_flat_take_equals_the_fancy_index(shapes, max_gpus, seed) -> None:
     """Property: the flat take reads the same table cells as the 4-way fancy index, bit for
     bit, for any counts 0..max_gpus, CPU (below, between and above the grid) and model."""
-    tasks = [TaskShape(c, m, min(n, max_gpus)) for c, m, n in shapes]
-    table = FragTable(typical_workload(tasks, 100.0), ("A", "B"), max_gpus=max_gpus)
-    rng = np.random.default_rng(seed)
-    rows, m = 7, len(table.milli)
-    cnt = rng.integers(0, max_gpus + 1, (rows, m))
-    big = rng.integers(0, 8000, (rows, m))
-    total = rng.integers(0, 8000, rows)
-    cpu = rng.integers(-1000, 10000, rows)
-    model = rng.integers(0, 2, rows).astype(np.intp)
+    table, total, cnt, big, cpu, model = _random_counts(shapes, max_gpus, seed)
     got = table.frag_from_counts(total, cnt, big, cpu, model)
     assert np.array_equal(got, _fancy_frag(table, total, cnt, big, cpu, model))
 
@@ -199,15 +206,8 @@ def test_frag_from_cells_is_frag_from_counts_bit_for_bit(shapes, max_gpus, seed)
     """Property: `frag_from_cells(total, cells(cnt, model), big, cpu)` is
     `frag_from_counts(total, cnt, big, cpu, model)` bit for bit, also with the cells and big
     handed in as strided column views of one block (as the Fragmentation scorer does)."""
-    tasks = [TaskShape(c, m, min(n, max_gpus)) for c, m, n in shapes]
-    table = FragTable(typical_workload(tasks, 100.0), ("A", "B"), max_gpus=max_gpus)
-    rng = np.random.default_rng(seed)
-    rows, m = 7, len(table.milli)
-    cnt = rng.integers(0, max_gpus + 1, (rows, m))
-    big = rng.integers(0, 8000, (rows, m))
-    total = rng.integers(0, 8000, rows)
-    cpu = rng.integers(-1000, 10000, rows)
-    model = rng.integers(0, 2, rows).astype(np.intp)
+    table, total, cnt, big, cpu, model = _random_counts(shapes, max_gpus, seed)
+    m = len(table.milli)
     want = table.frag_from_counts(total, cnt, big, cpu, model)
     got = table.frag_from_cells(total, table.cells(cnt, model), big, cpu)
     assert got.tobytes() == want.tobytes()

@@ -25,23 +25,15 @@ import scheduler.state.gangs as gangs_mod
 from scheduler.policy.gang import plan_members
 from scheduler.state.extender import Extender
 from scheduler.state.store import ClusterStore
-from tests.builders import event, gang_member_json, gpu_json, node_json, pod_json
+from tests.builders import event, gpu_json, node_json, pod_json
 from tests.scheduler.state.conftest import Clock, RecordingBinder
+from tests.scheduler.state.gang_cluster import NODES, add_nodes
+from tests.scheduler.state.gang_cluster import add_gang as _gang
+from tests.scheduler.state.gang_cluster import busy as _busy
 
 OLD, YOUNG = "default/old", "default/young"
-NODES = ["a", "b"]
 
 
-def _busy(name: str, node: str, gpus: int) -> dict[str, Any]:
-    return pod_json(name, {"nvidia.com/gpu": gpus}, node=node, phase="Running")
-
-
-def _gang(ext: Extender, group: str, size: int, gpus: int) -> list[dict[str, Any]]:
-    ms = [gang_member_json(f"{group}{i}", {"nvidia.com/gpu": gpus}, group, size)
-          for i in range(size)]  # fmt: skip
-    for m in ms:
-        ext.store.apply(event(m))
-    return ms
 
 
 def _kept_out(ext: Extender) -> tuple[list[dict], list[dict], dict[str, dict]]:
@@ -49,11 +41,8 @@ def _kept_out(ext: Extender) -> tuple[list[dict], list[dict], dict[str, dict]]:
     seen first) does not fit and gets a and b kept (2 busy GPUs to drain on each). young
     (2 x 2) would fit on 2 + 2 but plans without the kept nodes: failed. (ttirD's t048 and
     t050, measured.)"""
-    for n in NODES:
-        ext.store.apply(event(node_json(n, [gpu_json(i) for i in range(8)])))
     busy = {f"{k}{n}": _busy(f"{k}{n}", n, g) for n in NODES for k, g in (("x", 4), ("y", 2))}
-    for b in busy.values():
-        ext.store.apply(event(b))
+    add_nodes(ext, busy.values())
     old = _gang(ext, "old", 2, 4)
     young = _gang(ext, "young", 2, 2)
     ext.recover_gangs()

@@ -16,28 +16,17 @@ the fewest to wait for). Then x1 and x2 leave: a 4 + b 6 free, K fits (4 on a, 4
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from scheduler.state.extender import Extender
 from tests.builders import event, gang_member_json, gpu_json, node_json, pod_json
+from tests.scheduler.state.gang_cluster import NODES, add_nodes
+from tests.scheduler.state.gang_cluster import add_gang as _gang
+from tests.scheduler.state.gang_cluster import busy as _busy
 
 K, G = "default/k", "default/g"
-NODES = ["a", "b"]
 
 
-def _busy(name: str, node: str, gpus: int) -> dict[str, Any]:
-    return pod_json(name, {"nvidia.com/gpu": gpus}, node=node, phase="Running")
-
-
-def _gang(ext: Extender, group: str, size: int, gpus: int) -> list[dict[str, Any]]:
-    ms = [
-        gang_member_json(f"{group}{i}", {"nvidia.com/gpu": gpus}, group, size) for i in range(size)
-    ]
-    for m in ms:
-        ext.store.apply(event(m))
-    return ms
 
 
 def _setup(ext: Extender, leave: tuple[str, ...]) -> dict[str, dict]:
@@ -108,11 +97,8 @@ def test_an_earlier_waiting_gang_that_fits_is_planned_before_a_later_one(ext, cl
     # gang. kube-scheduler tries L first (measured in run `a2`: its queue put the newer gang
     # t052 before t050): E, seen before L, is planned first, and L fails. Before: L took the
     # room and E waited for the next departure.
-    for n in NODES:
-        ext.store.apply(event(node_json(n, [gpu_json(i) for i in range(8)])))
     busy = {f"{k}{n}": _busy(f"{k}{n}", n, g) for n in NODES for k, g in (("x", 4), ("y", 2))}
-    for b in busy.values():
-        ext.store.apply(event(b))
+    add_nodes(ext, busy.values())
     k = _gang(ext, "k", 2, 4)
     e = _gang(ext, "e", 2, 2)
     late = _gang(ext, "l", 2, 2)

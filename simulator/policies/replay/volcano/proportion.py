@@ -83,22 +83,15 @@ def build(queues: Mapping[str, Queue], jobs: Iterable[Job], total: Res) -> dict[
     return attrs
 
 
+def exceeded(a: Res, b: Res) -> Res:
+    """ExceededPart(a, b): what `a` holds beyond `b`, per resource (positive parts only).
+    With (allocated, minResources): the elastic allocation beyond a job's minimum."""
+    return {k: v - b.get(k, 0) for k, v in a.items() if v > b.get(k, 0)}
+
+
 def reserved(min_resources: Res, allocated: Res) -> Res:
     """GetInqueueResource: what is left of `minResources` after `allocated`, per resource."""
-    out: Res = {}
-    for k, v in min_resources.items():
-        if v > allocated.get(k, 0):
-            out[k] = v - allocated.get(k, 0)
-    return out
-
-
-def exceeded(allocated: Res, min_resources: Res) -> Res:
-    """ExceededPart(allocated, minResources): allocation beyond the job's minimum (elastic)."""
-    out: Res = {}
-    for k, v in allocated.items():
-        if v > min_resources.get(k, 0):
-            out[k] = v - min_resources.get(k, 0)
-    return out
+    return exceeded(min_resources, allocated)
 
 
 def _water_fill(attrs: dict[str, QueueAttr], total: Res) -> None:
