@@ -30,9 +30,9 @@ from scheduler.policy.model import (
     Placement,
     PodRequest,
 )
-from scheduler.policy.plugins.lookahead import (
+from scheduler.policy.plugins.lookahead import LookAhead
+from scheduler.policy.plugins.lookahead_cost import (
     BlockTopTwo,
-    LookAhead,
     MixShapes,
     StateMemo,
     _best_increase_direct,
