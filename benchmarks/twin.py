@@ -71,6 +71,10 @@ def main() -> int:
                     help="with --model-seeds: a comma list of periods instead (wall seconds, "
                     "e.g. the real runs' measured ones); Volcano's range pools every seed at "
                     "every period")
+    ap.add_argument("--volcano-timing-from", type=Path, default=None,
+                    help="with --model-seeds: Volcano's session chain (1 s period plus each "
+                    "session's run, fitted to the run's binds) from a real run's placements.json "
+                    "(from --logs), instead of a fixed period")
     ap.add_argument("--real", type=Path, action="append", default=None,
                     help="with --model-seeds: a real run's twin.json (from --logs), placed "
                     "against the seeds' range")
@@ -154,6 +158,13 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
             print(f"--volcano-periods {args.volcano_periods!r}: want a comma list of positive "
                   "seconds", file=sys.stderr)
             return 2
+    timing = None
+    if args.volcano_timing_from:
+        timing = timing_from(args.volcano_timing_from)
+        if timing is None:
+            return 2
+        print(f"volcano sessions: {timing.period_s:.3f} s + run {timing.run_s:.4f} s + "
+              f"{timing.per_bind_s:.4f} s/bind, sd {timing.sd_s:.4f} s (wall)")  # fmt: skip
     print(f"{'workload':<13} {'scheduler':<9} {'metric':<20} {'min':>9} {'median':>9} "
           f"{'max':>9}  real (in range? / within range +- tolerance?)")  # fmt: skip
     for wname in args.workload or ["synthetic200", "tiresias"]:
@@ -162,7 +173,8 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
             parts = [seed_spread(s, w, seeds, speedup, period,
                                  hold_until_departure=not args.hold_before,
                                  jitter_s=args.jitter,
-                                 kube_queue_order=args.kube_queue_order)
+                                 kube_queue_order=args.kube_queue_order,
+                                 timing=timing if s == "volcano" else None)
                      for period in (periods if s == "volcano" else periods[:1])]  # fmt: skip
             sp = pooled(parts)
             for k in SPREAD_METRICS:
@@ -184,6 +196,26 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
             print(f"{wname:<13} {s:<9} {'gangs completed':<20} {min(sp.gangs):>9} "
                   f"{median(sp.gangs):>9} {max(sp.gangs):>9}", flush=True)  # fmt: skip
     return 0
+
+
+def timing_from(path: Path) -> Any:
+    """The session timing fitted to a real run's binds (`placements.json`, `devcluster.twin.
+    period.session_timing`); None, with one line on stderr, when it cannot be read or fitted."""
+    from devcluster.twin.period import session_timing
+
+    try:
+        doc = json.loads(path.read_text())
+        speedup = float(json.loads((path.parent / "twin.json").read_text())["speedup"])
+        bound = [float(p["bound"]) / speedup for p in doc["volcano"].values()
+                 if p.get("bound") is not None]  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        print(f"--volcano-timing-from {path}: {exc!r}", file=sys.stderr)
+        return None
+    timing = session_timing(bound)
+    if timing is None:
+        print(f"--volcano-timing-from {path}: too few adjacent binding sessions to fit",
+              file=sys.stderr)  # fmt: skip
+    return timing
 
 
 def pooled(parts: list[Spread]) -> Spread:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from devcluster.twin.period import SessionTiming
 from simulator.engine import Engine
 from simulator.policies.replay.kube_default import KubeDefaultPolicy
 from simulator.policies.replay.kube_default_queued import KubeDefaultQueuedPolicy
@@ -44,10 +45,12 @@ class SimRun:
 
 
 def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s: float = 1.0,
-               hold_until_departure: bool = True,
-               kube_queue_order: bool = False) -> ReplayPolicy:  # fmt: skip
+               hold_until_departure: bool = True, kube_queue_order: bool = False,
+               timing: SessionTiming | None = None) -> ReplayPolicy:  # fmt: skip
     """The model of `scheduler`; `period_s`: Volcano's session period in wall seconds (the
-    real one, `devcluster.twin.period`, when measured); `hold_until_departure` False: the
+    real one, `devcluster.twin.period`, when measured); `timing`: instead, Volcano's session
+    chain (period plus each session's run, `devcluster.twin.period.session_timing`);
+    `hold_until_departure` False: the
     Tessera whose failed gang plans stood 5 s whatever left (before the store dropped them);
     `kube_queue_order`: `default` as `kube-default-queued` (kube-scheduler's queue order)."""
     if scheduler == "tessera":
@@ -64,17 +67,22 @@ def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s:
         cfg = VolcanoConfig(schedule_period_s=period_s * speedup,
                             timestamp_resolution_s=1.0 * speedup,
                             priority_classes=False)  # fmt: skip
+        if timing is not None:
+            cfg = replace(cfg, schedule_period_s=timing.period_s * speedup,
+                          session_run_s=timing.run_s * speedup,
+                          session_run_per_bind_s=timing.per_bind_s * speedup,
+                          session_run_sd_s=timing.sd_s * speedup)  # fmt: skip
         return VolcanoPolicy(w.nodes, random.Random(seed), cfg)
     raise ValueError(f"unknown scheduler {scheduler!r}")
 
 
 def simulate(scheduler: str, w: Workload, seed: int, speedup: float,
              period_s: float = 1.0, hold_until_departure: bool = True,
-             kube_queue_order: bool = False) -> SimRun:  # fmt: skip
+             kube_queue_order: bool = False, timing: SessionTiming | None = None) -> SimRun:  # fmt: skip
     """The simulator's driver on `w` (as `simulator.replay.driver.replay`), keeping which gangs
     started."""
     policy = sim_policy(scheduler, w, seed, speedup, period_s, hold_until_departure,
-                        kube_queue_order)  # fmt: skip
+                        kube_queue_order, timing)  # fmt: skip
     rec = drive(policy, w, seed)
     gangs = {j.uid: j.min_member for j in w.jobs if j.min_member > 1}
     done = {g for g in gangs if g in rec.job_start}
@@ -157,15 +165,16 @@ def jittered(w: Workload, seed: int, jitter_s: float) -> Workload:
 
 def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
                 period_s: float = 1.0, hold_until_departure: bool = True,
-                jitter_s: float = 0.0, kube_queue_order: bool = False) -> Spread:  # fmt: skip
+                jitter_s: float = 0.0, kube_queue_order: bool = False,
+                timing: SessionTiming | None = None) -> Spread:  # fmt: skip
     """The model of `scheduler` on `w` once per seed (`simulate`); `jitter_s` > 0: each seed
-    also draws the arrivals' jitter (`jittered`)."""
+    also draws the arrivals' jitter (`jittered`); `timing`: Volcano's session chain."""
     values: dict[str, list[float]] = {k: [] for k in SPREAD_METRICS}
     gangs: list[int] = []
     for seed in seeds:
         ws = jittered(w, seed, jitter_s)
         run = simulate(scheduler, ws, seed, speedup, period_s, hold_until_departure,
-                       kube_queue_order)  # fmt: skip
+                       kube_queue_order, timing)  # fmt: skip
         for k in SPREAD_METRICS:
             values[k].append(_get(run.metrics, k))
         gangs.append(len(run.gangs_done))

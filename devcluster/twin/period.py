@@ -6,12 +6,20 @@ the cluster, the queue and the box's load (60-120 ms on the 20-job slice, about 
 200-job slice at load 7-8). The binds of one session land within tens of milliseconds of each
 other, so consecutive bind batches start one period apart when both sessions bound something.
 The twin runs the Volcano model with this measured period instead of exactly 1 s.
+
+`session_timing` measures the run time itself: each gap between adjacent binding sessions is
+the nominal period plus the earlier session's run, and the run grows with the binds its close
+writes (about 15 ms each on the 2-core box, plus the PodGroup status writes that come with
+them), so a least-squares line `run = base + per_bind x binds` over those gaps, with the
+residuals' spread as noise, is what the model's session chain takes
+(`VolcanoConfig.session_run_s` and siblings).
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 BATCH_GAP_S = 0.3  # binds closer than this belong to one session (a period is ~1 s)
 NOMINAL_S = 1.0  # the chart's schedule-period
@@ -33,3 +41,49 @@ def session_period(bound_wall_s: Iterable[float]) -> float | None:
     if len(gaps) < MIN_GAPS:
         return None
     return statistics.median(gaps)
+
+
+@dataclass(frozen=True)
+class SessionTiming:
+    """vc-scheduler's session timing, wall seconds: sessions open `period_s` after the previous
+    one's run of `run_s + per_bind_s x binds`, give or take a normal noise of sd `sd_s`."""
+
+    period_s: float
+    run_s: float
+    per_bind_s: float
+    sd_s: float
+
+
+def _batches(bound_wall_s: Iterable[float]) -> list[tuple[float, int]]:
+    """(first bind, binds) per session: binds closer than `BATCH_GAP_S` are one session's."""
+    out: list[tuple[float, int]] = []
+    last = None
+    for t in sorted(bound_wall_s):
+        if last is None or t - last > BATCH_GAP_S:
+            out.append((t, 0))
+        out[-1] = (out[-1][0], out[-1][1] + 1)
+        last = t
+    return out
+
+
+def session_timing(bound_wall_s: Iterable[float], period_s: float = NOMINAL_S) -> SessionTiming | None:
+    """The run-time line over adjacent binding sessions (gaps under 2 periods: with an idle
+    session between, a gap is at least two); None when fewer than `MIN_GAPS` gaps were seen.
+    A negative slope is taken as none (the base is then the mean run) and a negative base as
+    0; `sd_s` is the residuals' standard deviation."""
+    batches = _batches(bound_wall_s)
+    pts = [(b[1], nb[0] - b[0] - period_s) for b, nb in zip(batches, batches[1:], strict=False)
+           if 0.5 * period_s < nb[0] - b[0] < 2 * period_s]  # fmt: skip
+    if len(pts) < MIN_GAPS:
+        return None
+    xs = [float(n) for n, _ in pts]
+    ys = [r for _, r in pts]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in pts) / sxx if sxx > 0 else 0.0
+    if slope < 0:
+        slope = 0.0
+    base = max(my - slope * mx, 0.0)
+    resid = [y - base - slope * x for x, y in pts]
+    sd = statistics.pstdev(resid)
+    return SessionTiming(period_s, base, slope, sd)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from devcluster.twin.compare import Comparison, compare, simulate
 from devcluster.twin.metrics import real_metrics
-from devcluster.twin.period import session_period
+from devcluster.twin.period import session_period, session_timing
 from devcluster.twin.real import Binaries, RealRun, run_real
 from simulator.workloads.model import Workload
 
@@ -95,12 +95,23 @@ def twin_run(
             tessera_env=env, work_dir=work, keep_logs=work is not None,
         )  # fmt: skip
         m = real_metrics(w, run)
-        if s == "volcano":  # the model with the session period the real one had
-            period = session_period(b / speedup for (_n, b, _e) in run.pods.values())
-            if period is not None:
+        if s == "volcano":  # the model with the session timing the real one had
+            bound = [b / speedup for (_n, b, _e) in run.pods.values()]
+            period = session_period(bound)
+            timing = session_timing(bound)
+            if timing is not None:
+                progress(f"twin volcano: measured sessions {timing.period_s:.3f}s + run "
+                         f"{timing.run_s:.3f}s + {timing.per_bind_s:.4f}s/bind (sd "
+                         f"{timing.sd_s:.3f}s) wall; simulating again with them")  # fmt: skip
+                sims[s] = simulate(s, w, seed, speedup, timing=timing)
+                sims[s].metrics["session_run_wall_s"] = [round(timing.run_s, 4),
+                                                         round(timing.per_bind_s, 4),
+                                                         round(timing.sd_s, 4)]  # fmt: skip
+            elif period is not None:
                 progress(f"twin volcano: measured session period {period:.3f}s wall; "
                          "simulating again with it")  # fmt: skip
                 sims[s] = simulate(s, w, seed, speedup, period)
+            if period is not None:
                 sims[s].metrics["session_period_wall_s"] = round(period, 3)
         gangs = {
             j.uid for j in w.jobs if j.min_member > 1 and _gang_started(run, j.uid, j.min_member)

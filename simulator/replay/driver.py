@@ -3,7 +3,8 @@
 Events: ARRIVAL (a job is submitted; DAG stages when their predecessors finished), FINISH (a
 job's gang completes its run and leaves), CYCLE (the policy decides: every `period_s` on a
 fixed grid for Volcano, at once after each arrival/departure for per-event policies, and when
-a policy's optional `wake_at()` asks). A periodic
+a policy's optional `wake_at()` asks; a periodic policy's optional `session_at(t)` gives its
+first session at or after t instead of the grid, when its sessions take time). A periodic
 policy whose last cycle changed nothing pauses its ticks until the next arrival or departure:
 an unchanged cache gives the same decisions, so the skipped ticks are no-ops.
 """
@@ -72,7 +73,12 @@ class _Run:
 
     def request_cycle(self, at: float) -> None:
         period = self.p.period_s
-        t = at if period is None else math.ceil(at / period - 1e-9) * period
+        session_at = getattr(self.p, "session_at", None)
+        chained = session_at(at) if period is not None and session_at is not None else None
+        if chained is not None:
+            t = chained
+        else:
+            t = at if period is None else math.ceil(at / period - 1e-9) * period
         t = max(t, self.e.now)
         if self.next_cycle is not None and self.next_cycle <= t:
             return

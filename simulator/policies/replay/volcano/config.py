@@ -10,6 +10,15 @@ from simulator.cluster.resources import CPU, MEMORY
 @dataclass(frozen=True)
 class VolcanoConfig:
     schedule_period_s: float = 1.0  # --schedule-period
+    # A session's own run time. `wait.Until` is sliding: the next session opens one period
+    # after `runOnce` *returned*, so sessions open `schedule_period_s + run` apart, and the
+    # run grows with the API writes its close makes (each bind, each PodGroup status). Run =
+    # `session_run_s` + `session_run_per_bind_s` x tasks sent to binding + a seeded normal
+    # draw of sd `session_run_sd_s`, never below 0. All 0 (the default): sessions on the fixed
+    # grid k x schedule_period_s, as before.
+    session_run_s: float = 0.0
+    session_run_per_bind_s: float = 0.0
+    session_run_sd_s: float = 0.0
     # metadata.creationTimestamp has one-second resolution: jobs created in the same second
     # are ordered by UID (`namespace/name`), not by arrival (session.go JobOrderFn fallback).
     timestamp_resolution_s: float = 1.0
@@ -32,6 +41,10 @@ class VolcanoConfig:
     # (priority plugin: job and task order). False: no class, every job and task at priority 0,
     # as the twin creates them (`devcluster.twin.objects`).
     priority_classes: bool = True
+
+    def session_runs(self) -> bool:
+        """Does a session take time (else sessions sit on the fixed grid)?"""
+        return bool(self.session_run_s or self.session_run_per_bind_s or self.session_run_sd_s)
 
     def factor(self) -> float:
         return self.overcommit_factor if self.overcommit_factor >= 1.0 else 1.2

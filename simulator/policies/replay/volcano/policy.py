@@ -4,6 +4,13 @@ Each pod group is what Volcano's controllers create: minMember = the job's gang 
 minResources = minMember x the pod's request (a vcjob's PodGroup), one `default` queue.
 Binding completes right after the cycle that committed it (bind latency is not modelled), so a
 task starts at its cycle's time; the PodGroup phase still lags one cycle (checklist 13).
+
+Sessions open on the fixed grid k x `schedule_period_s` unless the configuration gives a
+session run time (`VolcanoConfig.session_runs`): then, as vc-scheduler's `wait.Until(runOnce,
+period)` does, each session opens one period after the previous one ended, and a session's
+run is `session_run_s + session_run_per_bind_s x binds` plus a seeded normal draw (its own
+stream, so the tie-breaks' draws are the same with or without it). Sessions that change
+nothing still run (an idle session's run has no binds) and move the next one later.
 """
 
 from __future__ import annotations
@@ -37,6 +44,35 @@ class VolcanoPolicy:
         for spec in nodes:
             self.sched.add_node(Node(spec.name, node_counters(spec)))
         self.progressed = False  # did the last cycle change anything (else ticks may pause)
+        # The session chain: when the next session opens if every session runs (idle ones
+        # too); its run-time draws come from a stream of their own, derived from `rng`'s state
+        # without drawing from it.
+        self.next_open = 0.0
+        self.timing = random.Random(f"session-run/{rng.getstate()[1]}")
+        self.gaps: list[float] = []  # open-to-open spacing of every session, in order
+
+    def session_run(self, binds: int) -> float:
+        """One session's run time (trace seconds) when it sent `binds` tasks to binding."""
+        c = self.cfg
+        run = c.session_run_s + c.session_run_per_bind_s * binds
+        if c.session_run_sd_s > 0:
+            run += self.timing.gauss(0.0, c.session_run_sd_s)
+        return max(run, 0.0)
+
+    def session_at(self, at: float) -> float | None:
+        """When the first session at or after `at` opens; None: on the fixed grid (no session
+        run time configured). Sessions before `at` ran and changed nothing (the driver skips
+        them), each moving the chain on by the period plus an idle session's run."""
+        if not self.cfg.session_runs():
+            return None
+        while self.next_open < at - 1e-9:
+            self._advance(self.next_open, 0)
+        return self.next_open
+
+    def _advance(self, opened: float, binds: int) -> None:
+        gap = self.cfg.schedule_period_s + self.session_run(binds)
+        self.gaps.append(gap)
+        self.next_open = opened + gap
 
     def submit(self, job: JobSpec, now: float) -> None:
         req = request_counters(job.task)
@@ -73,6 +109,8 @@ class VolcanoPolicy:
         phases = {uid: j.phase for uid, j in self.sched.jobs.items()}
         res = self.sched.run_cycle()
         started = self.sched.complete_binds()
+        if self.cfg.session_runs():
+            self._advance(now, len(res.committed))
         self.progressed = bool(res.admitted or res.committed) or any(
             j.phase is not phases.get(uid) for uid, j in self.sched.jobs.items()
         )
