@@ -78,7 +78,8 @@ def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s:
 
 def simulate(scheduler: str, w: Workload, seed: int, speedup: float,
              period_s: float = 1.0, hold_until_departure: bool = True,
-             kube_queue_order: bool = False, timing: SessionTiming | None = None) -> SimRun:  # fmt: skip
+             kube_queue_order: bool = False,
+             timing: SessionTiming | None = None) -> SimRun:  # fmt: skip
     """The simulator's driver on `w` (as `simulator.replay.driver.replay`), keeping which gangs
     started."""
     policy = sim_policy(scheduler, w, seed, speedup, period_s, hold_until_departure,

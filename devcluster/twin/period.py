@@ -66,7 +66,9 @@ def _batches(bound_wall_s: Iterable[float]) -> list[tuple[float, int]]:
     return out
 
 
-def session_timing(bound_wall_s: Iterable[float], period_s: float = NOMINAL_S) -> SessionTiming | None:
+def session_timing(
+    bound_wall_s: Iterable[float], period_s: float = NOMINAL_S
+) -> SessionTiming | None:
     """The run-time line over adjacent binding sessions (gaps under 2 periods: with an idle
     session between, a gap is at least two); None when fewer than `MIN_GAPS` gaps were seen.
     A negative slope is taken as none (the base is then the mean run) and a negative base as

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devcluster.twin.period import session_period
+from devcluster.twin.period import SessionTiming, session_period, session_timing
 
 
 @pytest.mark.parametrize(("binds", "want"), [
@@ -32,3 +32,63 @@ def test_a_steady_period_is_recovered(period: float, sessions: int, spread: list
     """Sessions exactly `period` apart, each binding a few pods within 200 ms of its start."""
     binds = [k * period + d for k in range(sessions) for d in spread]
     assert session_period(binds) == pytest.approx(period)
+
+
+def _sessions(opens: list[float], binds: list[int]) -> list[float]:
+    """Each session's binds, 10 ms apart from its open."""
+    return [t + 0.01 * i for t, n in zip(opens, binds, strict=True) for i in range(n)]
+
+
+def _chain(binds: list[int], base: float, per_bind: float) -> list[float]:
+    """Sessions opening 1 s after the previous one's run of base + per_bind x binds."""
+    opens = [0.0]
+    for n in binds[:-1]:
+        opens.append(opens[-1] + 1.0 + base + per_bind * n)
+    return opens
+
+
+@pytest.mark.parametrize(("binds", "base", "per_bind", "want"), [
+    # Runs 0.05 + 0.01 x binds exactly: binds 1, 2, 3, 1, 2, 3 -> gaps 1.06, 1.07, 1.08,
+    # 1.06, 1.07 (5 gaps, the last session has none after it): the line comes back, sd 0.
+    ([1, 2, 3, 1, 2, 3], 0.05, 0.01, SessionTiming(1.0, 0.05, 0.01, 0.0)),
+    # Every session binds 2: no slope to fit (sxx = 0): base = mean run 0.1, slope 0.
+    ([2] * 6, 0.1, 0.0, SessionTiming(1.0, 0.1, 0.0, 0.0)),
+    # Only 4 gaps: too few.
+    ([1, 2, 3, 1, 2], 0.05, 0.01, None),
+])  # fmt: skip
+def test_session_timing_is_the_run_line_over_adjacent_binding_sessions(binds, base, per_bind,
+                                                                       want) -> None:  # fmt: skip
+    got = session_timing(_sessions(_chain(binds, base, per_bind), binds))
+    if want is None:
+        assert got is None
+        return
+    assert got is not None
+    assert (got.period_s, got.run_s, got.per_bind_s) == pytest.approx(
+        (want.period_s, want.run_s, want.per_bind_s), abs=1e-9
+    )
+    assert got.sd_s == pytest.approx(want.sd_s, abs=1e-9)
+
+
+def test_a_falling_run_line_is_taken_as_flat_and_a_gap_over_two_periods_is_left_out() -> None:
+    # Runs fall with binds: 1 bind -> 0.30 s, 3 -> 0.10 s (gaps 1.30, 1.10, 1.30, 1.10, 1.30,
+    # then an idle session between: 3.4 s, left out). Slope < 0 -> 0; base = mean run
+    # (0.3 x 3 + 0.1 x 2) / 5 = 0.22; residuals 0.08 x 3 and -0.12 x 2 -> sd = sqrt((3 x
+    # 0.0064 + 2 x 0.0144) / 5) = sqrt(0.0096) = 0.098.
+    opens = [0.0, 1.3, 2.4, 3.7, 4.8, 6.1, 9.5]
+    got = session_timing(_sessions(opens, [1, 3, 1, 3, 1, 3, 1]))
+    assert got is not None
+    assert (got.run_s, got.per_bind_s) == pytest.approx((0.22, 0.0))
+    assert got.sd_s == pytest.approx(0.0096**0.5)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0.0, 0.3), st.floats(0.0, 0.03),
+       st.lists(st.integers(1, 8), min_size=7, max_size=30))  # fmt: skip
+def test_an_exact_run_line_is_recovered(base: float, per_bind: float, binds: list[int]) -> None:
+    """Sessions whose runs lie on one line (binds within 80 ms of the open, under the 0.3 s
+    batch gap) give that line back, with no residual."""
+    got = session_timing(_sessions(_chain(binds, base, per_bind), binds))
+    assert got is not None
+    if len(set(binds[:-1])) > 1:
+        assert (got.run_s, got.per_bind_s) == pytest.approx((base, per_bind), abs=1e-6)
+    assert got.sd_s == pytest.approx(0.0, abs=1e-6)

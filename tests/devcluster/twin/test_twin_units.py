@@ -229,3 +229,41 @@ def test_every_model_is_driven_with_the_priorities_the_twin_creates(scheduler):
     policy.submit = spy  # type: ignore[method-assign]
     drive(policy, w, 0)
     assert seen == [0, 0]
+
+
+def test_volcanos_model_takes_the_measured_session_chain_in_trace_seconds():
+    """`timing` (wall seconds, `session_timing` of the real run's binds) reaches the model x
+    speedup: period 1 s -> 100 s, run 0.05 s -> 5 s, 0.01 s per bind -> 1 s, sd 0.02 -> 2 s."""
+    from devcluster.twin.compare import sim_policy
+    from devcluster.twin.period import SessionTiming
+
+    w = Workload("w", cluster(1, 0), (job("J1", 1),), "test")
+    cfg = sim_policy("volcano", w, 0, 100.0, timing=SessionTiming(1.0, 0.05, 0.01, 0.02)).cfg  # type: ignore[attr-defined]
+    assert (cfg.schedule_period_s, cfg.session_run_s, cfg.session_run_per_bind_s,
+            cfg.session_run_sd_s) == pytest.approx((100.0, 5.0, 1.0, 2.0))  # fmt: skip
+    assert not sim_policy("volcano", w, 0, 100.0, 1.1).cfg.session_runs()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("files", "says"), [
+    ({}, "No such file"),  # no placements.json
+    ({"placements.json": "{}", "twin.json": '{"speedup": 300}'}, "KeyError"),
+    # Three sessions: 2 adjacent gaps, fewer than MIN_GAPS (5).
+    ({"placements.json": '{"volcano": {"a/0": {"bound": 0}, "b/0": {"bound": 330},'
+                         ' "c/0": {"bound": 660}}}', "twin.json": '{"speedup": 300}'},
+     "too few adjacent binding sessions"),
+])  # fmt: skip
+def test_twin_timing_from_bad_input_exits_2_with_one_line(tmp_path, files, says):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    repo = Path(__file__).resolve().parents[3]
+    res = subprocess.run([sys.executable, str(repo / "benchmarks" / "twin.py"), "--model-seeds",
+                          "1", "--workload", "synthetic20", "--schedulers", "volcano",
+                          "--volcano-timing-from", str(tmp_path / "placements.json")],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 2
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and says in lines[0], lines
