@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 
 from simulator.cluster.counters import (
     counter_overuse,
@@ -49,7 +50,9 @@ class VolcanoPolicy:
         # without drawing from it.
         self.next_open = 0.0
         self.timing = random.Random(f"session-run/{rng.getstate()[1]}")
-        self.gaps: list[float] = []  # open-to-open spacing of every session, in order
+        # Open-to-open spacing of the sessions, in order (the last 100,000: the chain is walked
+        # session by session, idle ones too, so a long trace at a 1 s period has many).
+        self.gaps: deque[float] = deque(maxlen=100_000)
 
     def session_run(self, binds: int) -> float:
         """One session's run time (trace seconds) when it sent `binds` tasks to binding."""
