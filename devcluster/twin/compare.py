@@ -3,8 +3,10 @@
 Each real scheduler is paired with the simulator policy that models it: `tessera` with
 `tessera-static-kube` (static MIG: no agent repartitions the twin's nodes), `default` with
 `kube-default`, `volcano` with `volcano`. The Volcano model runs with the
-session period the real scheduler had, in trace time: measured from the real run's bind batches
-(`devcluster.twin.period`; 1 s of wall time when too few were seen) x speedup. The Tessera
+session timing the real scheduler had, in trace time: each session opens 1 s after the previous
+one ended, its run a line in its binds plus noise, fitted to the real run's bind batches
+(`devcluster.twin.period.session_timing`; `session_period`, a fixed period, when too few were
+seen for a fit; 1 s of wall time when too few for either) x speedup. The Tessera
 model (`simulator.policies.replay.tessera_kube`) is the extender behind a real kube-scheduler,
 its wall-clock constants x speedup.
 
