@@ -184,6 +184,18 @@ def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
     return Spread(scheduler, list(seeds), values, gangs)
 
 
+def range_note(sp: Spread, real: dict[str, object]) -> str:
+    """One line placing a real run's metrics against the model's seed range: `metric lo-hi:
+    real (in|within|OUT)`, in `SPREAD_METRICS` order."""
+    parts = []
+    for k in SPREAD_METRICS:
+        lo, hi = sp.range(k)
+        got = _get(real, k)
+        where = "in" if sp.strictly_within(k, got) else "within" if sp.within(k, got) else "OUT"
+        parts.append(f"{k} {lo:,.1f}-{hi:,.1f}: {got:,.1f} ({where})")
+    return "; ".join(parts)
+
+
 def trim_tail(rec: Recorder, end: float) -> None:
     """End the span at `end`, the last arrival, start or finish, as the real side's span ends
     at its last observed event: a retry that started nothing after it (`wake_at`, the

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from devcluster.twin.compare import Comparison, compare, simulate
+from devcluster.twin.compare import Comparison, compare, range_note, seed_spread, simulate
 from devcluster.twin.metrics import real_metrics
 from devcluster.twin.period import session_period, session_timing
 from devcluster.twin.real import Binaries, RealRun, run_real
@@ -60,6 +60,9 @@ def slice_jobs(w: Workload, jobs: int | None) -> Workload:
                 changed = True
     kept = tuple(j for j in w.jobs if j.uid in keep)
     return replace(w, jobs=kept, name=f"{w.name}[:{jobs}]")
+
+
+SPREAD_SEEDS = 20  # the Volcano model's seeds the real run is also placed against (reported)
 
 
 def twin_run(
@@ -113,6 +116,11 @@ def twin_run(
                 sims[s] = simulate(s, w, seed, speedup, period)
             if period is not None:
                 sims[s].metrics["session_period_wall_s"] = round(period, 3)
+            if timing is not None:  # seed 0 is one draw of the timing noise: show the range
+                sp = seed_spread(s, w, list(range(SPREAD_SEEDS)), speedup, timing=timing)
+                note = range_note(sp, m)
+                sims[s].metrics["seed_range_note"] = note
+                progress(f"twin volcano: model over seeds 0-{SPREAD_SEEDS - 1}: {note}")
         gangs = {
             j.uid for j in w.jobs if j.min_member > 1 and _gang_started(run, j.uid, j.min_member)
         }

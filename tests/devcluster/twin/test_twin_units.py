@@ -267,3 +267,22 @@ def test_twin_timing_from_bad_input_exits_2_with_one_line(tmp_path, files, says)
     assert res.returncode == 2
     lines = [x for x in res.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and says in lines[0], lines
+
+
+def test_the_range_note_places_each_metric_against_the_seeds():
+    """Useful 50-52 (real 51: in), p50 300-400 (real 440: 400 + 60 (15 %) = 460 -> within),
+    p95 1,000-2,000 (real 2,400 > 2,000 + 300 -> OUT), gang wait 10-20 (real 5: 10 - 30 ->
+    within)."""
+    from devcluster.twin.compare import SPREAD_METRICS, range_note
+
+    values = dict(zip(SPREAD_METRICS, ([50.0, 52.0], [300.0, 400.0], [1_000.0, 2_000.0],
+                                       [10.0, 20.0]), strict=True))  # fmt: skip
+    sp = Spread("volcano", [0, 1], values, [1, 1])
+    real = {"allocated_pct_mean": 51.0, "queue_delay_s": {"p50": 440.0, "p95": 2_400.0},
+            "gang_wait_s": {"mean": 5.0}}  # fmt: skip
+    assert range_note(sp, real).split("; ") == [
+        "allocated_pct_mean 50.0-52.0: 51.0 (in)",
+        "queue_delay_s.p50 300.0-400.0: 440.0 (within)",
+        "queue_delay_s.p95 1,000.0-2,000.0: 2,400.0 (OUT)",
+        "gang_wait_s.mean 10.0-20.0: 5.0 (within)",
+    ]
