@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devcluster import binaries  # noqa: E402
 from devcluster.twin.compare import Spread, table  # noqa: E402
+from devcluster.twin.period import SessionTiming, session_timing  # noqa: E402
 from devcluster.twin.real import Binaries  # noqa: E402
 from devcluster.twin.run import parse_schedulers, twin_run  # noqa: E402
 from simulator.workloads.model import Workload  # noqa: E402
@@ -198,11 +199,9 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
     return 0
 
 
-def timing_from(path: Path) -> Any:
+def timing_from(path: Path) -> SessionTiming | None:
     """The session timing fitted to a real run's binds (`placements.json`, `devcluster.twin.
     period.session_timing`); None, with one line on stderr, when it cannot be read or fitted."""
-    from devcluster.twin.period import session_timing
-
     try:
         doc = json.loads(path.read_text())
         speedup = float(json.loads((path.parent / "twin.json").read_text())["speedup"])
