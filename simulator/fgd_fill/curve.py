@@ -53,7 +53,13 @@ class FragmentationLog:
     def record(self, arrived_gpu_milli: int) -> None:
         c = self.cluster
         stale = np.flatnonzero(self.seen != c.version)
-        if stale.size:
+        if len(stale) == 1:  # the common case: the node the last pod took (the same value)
+            i = int(stale[0])
+            self.per_node[i] = self.table.frag_one(
+                c.gpu_left[i].tolist(), int(c.cpu_left[i]), int(c.model_idx[i])
+            )
+            self.seen[i] = c.version[i]
+        elif len(stale):
             self.per_node[stale] = self.table.node_frag(
                 c.gpu_left[stale], c.cpu_left[stale], c.model_idx[stale]
             )
