@@ -39,6 +39,7 @@ MAX_ROW_MEMOS = 64  # request shapes remembered per index (each a few arrays of 
 # is ~0.4 KB at 8 GPU columns, so ~6 MB at 5,000 nodes at most, whatever the churn).
 STATES_PER_ROW, MIN_STATES = 2, 4096
 _DEFAULT_HEALTH = HealthThresholds()
+_INVENTORY = ("inventory",)  # the `memo` entry of `FleetIndex.inventory`
 T = TypeVar("T")
 
 
@@ -74,6 +75,23 @@ class _StateTable:
     def intern(self, key: bytes) -> int:
         got = self.ids.get(key)
         return got if got is not None else self.ids.setdefault(key, next(self._next))
+
+
+class RowNames(list[str]):
+    """Candidate names that carry their fleet-index rows, for a caller that keeps them (the
+    fill simulator: its nodes are the index's rows): `FleetIndex.rows_of` hands `rows` back
+    instead of looking each name up, when `row_map` is the index's own `row` (an index's row
+    map is never changed once built: `updated()` shares it or makes a new one)."""
+
+    __slots__ = ("row_map", "rows")
+
+    def __init__(
+        self, names: Iterable[str], rows: npt.NDArray[np.intp], row_map: dict[str, int]
+    ) -> None:
+        super().__init__(names)
+        if len(self) != len(rows):
+            raise ValueError(f"{len(self)} names but {len(rows)} rows")
+        self.rows, self.row_map = rows, row_map
 
 
 @dataclass
@@ -117,7 +135,10 @@ class FleetIndex:
 
     def rows_of(self, names: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
         """(row per name, known and alive) -- memoised for the last few name lists, since
-        kube-scheduler sends the same list to filter and then to prioritize."""
+        kube-scheduler sends the same list to filter and then to prioritize. `RowNames` of
+        this index's row map carry their rows: nothing is looked up."""
+        if type(names) is RowNames and names.row_map is self.row:
+            return names.rows, self.alive.take(names.rows)
         key = tuple(names)
         hit = self._rows_memo.get(key)
         if hit is None:
@@ -151,16 +172,18 @@ class FleetIndex:
         own columns only (never on other rows, the clock or the caller's pod identity)."""
         hit = self.row_memo.get(key)
         n = len(self.alive)
-        if hit is not None and hit.values.ndim > 1 and hit.values.shape[1] != self.slots:
-            hit = None  # GPU columns grew: recompute from scratch
+        if hit is not None:  # (the checks inlined: this runs several times per pod)
+            values = hit.values
+            if values.ndim > 1 and values.shape[1] != self.plain_free.shape[1]:
+                hit = None  # GPU columns grew: recompute from scratch
+            elif hit.since == self.log_len and not hit.pending and len(values) == n:
+                return values  # current, every row valid
         if hit is None:
             values = compute(np.arange(n, dtype=np.intp))
             if len(self.row_memo) >= MAX_ROW_MEMOS:
                 self.row_memo = {}  # replaced, not mutated: safe against concurrent readers
             self.row_memo[key] = _RowMemo(values, np.ones(n, bool), self.log_len)
             return values
-        if hit.since == self.log_len and not hit.pending and len(hit.values) == n:
-            return hit.values  # current, every row valid
         if len(hit.values) != n or hit.shared:
             # First use since `updated()`: a private copy, with the rows changed since stale.
             values = np.zeros((n, *hit.values.shape[1:]), hit.values.dtype)
@@ -329,12 +352,15 @@ class FleetIndex:
         the change log, so per-row memos redo them on their next use (`per_row`); a long log
         is folded into the memos and started over, so it stays short."""
         changed: list[int] = []
+        same_inventory = True
         for c in caps:
             r = self.row[c.node.name]
             if len(c.gpus) > self.slots:
                 raise ValueError(f"node {c.node.name}: more GPUs than the index's columns")
+            before = self._inventory_of(r)
             self._clear(r)
             self._fill(r, c, memo=True)
+            same_inventory = same_inventory and self._inventory_of(r) == before
             changed.append(r)
         if not changed:
             return
@@ -342,7 +368,8 @@ class FleetIndex:
             self.log = self.log[: self.log_len]
         self.log.extend(changed)
         self.log_len = len(self.log)
-        self.memo = {}
+        kept = self.memo.get(_INVENTORY) if same_inventory else None
+        self.memo = {} if kept is None else {_INVENTORY: kept}
         # Per-row memos are left as they are: `per_row` finds them behind the log and redoes
         # the rows logged since (in place when this index alone holds the memo).
         if self.log_len > REFRESH_LOG_ROWS:
@@ -354,6 +381,21 @@ class FleetIndex:
                     hit.since, hit.pending = 0, True
                     memos[key] = hit
             self.row_memo, self.log, self.log_len = memos, [], 0
+
+    def inventory(self, key: object, compute: Callable[[FleetIndex], T]) -> T:
+        """`compute(self)` memoised under `key` while no row's inventory (`_inventory_of`:
+        alive, GPU model, usable GPUs) changes: `refresh` keeps these across binds, which
+        change allocations only. `compute` must read those columns only."""
+        memo: dict[object, Any] | None = self.memo.get(_INVENTORY)
+        if memo is None:
+            memo = self.memo[_INVENTORY] = {}
+        if key not in memo:
+            memo[key] = compute(self)
+        got: T = memo[key]
+        return got
+
+    def _inventory_of(self, r: int) -> tuple[bool, int, int]:
+        return bool(self.alive[r]), int(self.product[r]), int(self.n_usable[r])
 
     def _carry_memos(self, old: FleetIndex, changed: list[int]) -> None:
         """Share the old memos (no array is copied per bind): each is brought up to date on

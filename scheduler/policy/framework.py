@@ -126,22 +126,28 @@ def _batch_filter(
         answers.append(got)
     known = cycle.known
     # Profile order decides, as on the per-node path: a row fails at its first failing plugin.
-    code = np.zeros(len(names), np.int8)
-    who = np.full(len(names), -1, np.int16)
+    code: npt.NDArray[np.int8] | None = None  # made at the first failing row
+    who = np.empty(0, np.int16)
     exact = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
     failing = False
+    # (ufunc reductions, not `.any()` / `.all()`'s Python wrappers: this runs per pod)
     for i, v in enumerate(answers):
         if v.code is not None:
             bad = v.code != 0
-            if bad.any():  # (most calls: every row passes this plugin)
+            if np.logical_or.reduce(bad):  # (most calls: every row passes this plugin)
+                if code is None:
+                    code = np.zeros(len(names), np.int8)
+                    who = np.full(len(names), -1, np.int16)
                 failing = True
                 first = (code == 0) & bad
                 code[first] = v.code[first]
                 who[first] = i
         if v.exact is not None:
             exact |= v.exact
-    if not failing and not exact.any() and known.all():
+    if not failing and not np.logical_or.reduce(exact) and np.logical_and.reduce(known):
         return FilterResult(list(names), names=names)  # the common answer: every row passes
+    if code is None:
+        code = np.zeros(len(names), np.int8)
     exact &= known
     judged = known & ~exact
     ok = judged & (code == 0)
@@ -216,7 +222,8 @@ def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) ->
     lv = scores.level_array
     if lv is None:
         lv = np.asarray(scores.levels, np.int64)
-    tied = np.flatnonzero(lv == lv.max())
+    # (methods and ufunc reductions, not numpy's Python wrappers: this runs per pod)
+    tied = (lv == np.maximum.reduce(lv)).nonzero()[0]
     if len(tied) < 2:
         return
     if "_rows" in cycle.__dict__:  # rows looked up for the scores: the tied ones taken
@@ -228,8 +235,8 @@ def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) ->
         )
     if costs is None:
         return
-    costs = np.round(costs, 6)  # float noise is not a preference
-    lv[tied[costs > costs.min()]] -= 1
+    costs = costs.round(6)  # float noise is not a preference
+    lv[tied[costs > np.minimum.reduce(costs)]] -= 1
     # One array changed, the list rebuilt from it: the two views cannot drift apart.
     scores.level_array, scores.levels = lv, lv.tolist()
 
@@ -298,13 +305,13 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> npt.NDArray[np.float64
         if values is None:
             return None
         table[i] = values
-    left = scored.index.slow[scored.rows] | np.isnan(table).any(axis=0)
+    left = scored.index.slow[scored.rows] | np.logical_or.reduce(np.isnan(table), axis=0)
     weighted = _clamp_rows(table)
     weighted *= profile.batch_weights
     acc = np.zeros(len(scored.names))
     for row in weighted:
         acc += row
-    some_left = bool(left.any())
+    some_left = bool(np.logical_or.reduce(left))
     if spread is not None:  # each candidate takes the sum of its state's representative
         acc = acc.take(spread)
         left = left.take(spread) if some_left else left
