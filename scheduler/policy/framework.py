@@ -206,9 +206,11 @@ def run_scores(
     read those skip it)."""
     names = node_names if isinstance(node_names, list) else list(node_names)
     cycle = CycleState(state, pod, names)
-    got = _batch_scores(cycle, profile)
-    sums = _node_sums(cycle, names, profile) if got is None else got
-    out = _scaled(names, sums, _total_weight(profile))
+    got = _batch_sums(cycle, profile)
+    if got is None:
+        out = _scaled(names, _node_sums(cycle, names, profile), _total_weight(profile))
+    else:
+        out = _scaled(names, got[0], _total_weight(profile), got[1])
     if rank and profile.tie_break is not None:
         _break_tie(cycle, out, profile.tie_break)
     return out
@@ -255,15 +257,22 @@ def _total_weight(profile: Profile) -> float:
 
 
 def _scaled(
-    names: Sequence[str], sums: Sequence[float] | npt.NDArray[np.float64], total: float
+    names: Sequence[str],
+    sums: Sequence[float] | npt.NDArray[np.float64],
+    total: float,
+    spread: Rows | None = None,
 ) -> NodeScores:
-    """Weighted sums of the scorers as 0..10 integers and 0..100 levels of their mean."""
+    """Weighted sums of the scorers as 0..10 integers and 0..100 levels of their mean.
+    `spread`: `sums` are one per distinct state and candidate i takes `sums[spread[i]]`
+    (scaled per state, then spread: the same integers, elementwise)."""
     if total <= 0:
         return NodeScores(names, [0] * len(names), [0] * len(names))
     arr = np.asarray(sums, dtype=np.float64)
-    ints: list[int] = np.rint(MAX_SCORE * arr / total).astype(np.int64).tolist()
+    ints = np.rint(MAX_SCORE * arr / total).astype(np.int64)
     level_array = np.rint(MAX_LEVEL * arr / total).astype(np.int64)
-    return NodeScores(names, ints, level_array.tolist(), level_array)
+    if spread is not None:
+        ints, level_array = ints.take(spread), level_array.take(spread)
+    return NodeScores(names, ints.tolist(), level_array.tolist(), level_array)
 
 
 def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[float]:
@@ -290,12 +299,27 @@ def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> lis
 
 
 def _batch_scores(cycle: CycleState, profile: Profile) -> npt.NDArray[np.float64] | None:
+    """The weighted sum per candidate from the batch scorers, or None (per-node path)."""
+    got = _batch_sums(cycle, profile)
+    if got is None:
+        return None
+    acc, spread = got
+    return acc if spread is None else acc.take(spread)
+
+
+def _batch_sums(
+    cycle: CycleState, profile: Profile
+) -> tuple[npt.NDArray[np.float64], Rows | None] | None:
+    """(sums, spread): the weighted sums per candidate and None, or, when every candidate
+    takes the sum of its state's representative as it is (no row left to the per-node path,
+    every name known), the sums per distinct state and each candidate's position among them
+    (`_distinct`), so the caller scales one value per state."""
     plugins = profile.batch_scorers
     if plugins is None or not cycle.state.nodes:  # an empty index has no rows to gather from
         return None
     n = len(cycle.names)
     if sum(w for _, w in plugins) <= 0:
-        return np.zeros(n)
+        return np.zeros(n), None
     scored, spread = _distinct(cycle, profile)
     # One array op per step over every scorer at once (this runs per pod); the weighted sum is
     # still added scorer by scorer, in profile order, as the per-node path does.
@@ -312,17 +336,20 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> npt.NDArray[np.float64
     for row in weighted:
         acc += row
     some_left = bool(np.logical_or.reduce(left))
+    known = cycle.known
+    all_known = bool(np.logical_and.reduce(known))
     if spread is not None:  # each candidate takes the sum of its state's representative
+        if not some_left and all_known:
+            return acc, spread
         acc = acc.take(spread)
         left = left.take(spread) if some_left else left
-    known = cycle.known
-    if not known.all():
+    if not all_known:
         acc[~known] = 0.0
     if some_left:
         redo = np.flatnonzero(left & known)
         if len(redo):
             acc[redo] = _node_sums(cycle, [cycle.names[i] for i in redo.tolist()], profile)
-    return acc
+    return acc, None
 
 
 def _distinct(cycle: CycleState, profile: Profile) -> tuple[CycleState, Rows | None]:

@@ -11,6 +11,8 @@ exclusive whatever their utilisation.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from scheduler.policy import batch
@@ -110,8 +112,10 @@ class LoadScore:
 
 
 def _reports(idx: FleetIndex, r: Rows) -> Bools:
-    """Per row, whether some GPU of it reports a load."""
-    return np.asarray(np.isfinite(idx.load[r]).any(axis=1))
+    """Per row, whether some GPU of it reports a load (a finite value)."""
+    if len(r) == 1:  # a bind redoes one row: plain Python beats numpy's cost per call there
+        return np.array([any(map(math.isfinite, idx.load[int(r[0])].tolist()))])
+    return np.asarray(np.logical_or.reduce(np.isfinite(idx.load[r]), axis=1))
 
 
 def _newest(idx: FleetIndex, r: Rows) -> Floats:
