@@ -10,12 +10,14 @@ it; its batch method sends rows hot under its own limit there too), several GPU 
 node, a MIG GPU of a model the catalogue lacks, or grants that could not be charged. A GPU
 without MIG of a model the catalogue lacks (the Alibaba trace's T4, P100, G2, ...) is an
 ordinary row: shares and whole GPUs need no MIG geometry, and every scorer judges it by milli.
+
+Filling one row from a view is `fleet_rows.RowFill` (a base of `FleetIndex`); the memo
+records, the interned row states, `distinct` and `RowNames` live in `fleet_memo`.
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -27,75 +29,28 @@ import numpy.typing as npt
 
 from packing.catalogue import GpuModel, MigProfile, get_model
 from packing.errors import PackingError
-from packing.mig import occupancy
-from scheduler.policy.capacity import GpuCapacity, NodeCapacity, gpu_used_fraction
-from scheduler.policy.rules import HealthThresholds, fresh_load, gpu_health_reasons, node_products
+from scheduler.policy.capacity import NodeCapacity
+from scheduler.policy.fleet_memo import (
+    MIN_STATES,
+    STATES_PER_ROW,
+    RowNames,
+    _RowMemo,
+    _StateTable,
+    distinct,
+)
+from scheduler.policy.fleet_rows import NO_GPU, RowFill
 
-NO_GPU = -1
+__all__ = ["NO_GPU", "STATE_FIELDS", "FleetIndex", "RowNames", "distinct"]
+
 MAX_LOG_ROWS = 1 << 16  # changed rows an index lineage logs before its memos start over
 REFRESH_LOG_ROWS = 4096  # changed rows an index refreshed in place logs before folding them
 MAX_ROW_MEMOS = 64  # request shapes remembered per index (each a few arrays of one value a row)
-# Distinct row states a lineage interns before its table starts over: 2 per row + 4,096 (a key
-# is ~0.4 KB at 8 GPU columns, so ~6 MB at 5,000 nodes at most, whatever the churn).
-STATES_PER_ROW, MIN_STATES = 2, 4096
-_DEFAULT_HEALTH = HealthThresholds()
 _INVENTORY = ("inventory",)  # the `memo` entry of `FleetIndex.inventory`
 T = TypeVar("T")
 
 
 @dataclass
-class _RowMemo:
-    """One derived per-row array (`FleetIndex.per_row`): `valid` rows are current as of
-    position `since` of the index's change log (rows logged after it are redone on use)."""
-
-    values: npt.NDArray[Any]
-    valid: npt.NDArray[np.bool_]
-    since: int
-    shared: bool = False  # handed to a derived index (`updated()`): never changed in place
-    pending: bool = False  # some rows are marked stale in `valid` (else every row is valid)
-
-
-class _StateTable:
-    """Row states interned to ids, shared down an index lineage (`FleetIndex.state_ids`):
-    equal ids <=> byte-identical keys. Only ever added to; `next` on the counter is atomic, so
-    concurrent readers never give two keys one id."""
-
-    _serials = itertools.count()
-
-    def __init__(self) -> None:
-        self.ids: dict[bytes, int] = {}
-        self._next = itertools.count()
-        self.serial = next(_StateTable._serials)
-
-    def __eq__(self, other: object) -> bool:  # interchangeable: the same keys, the same ids
-        return isinstance(other, _StateTable) and self.ids == other.ids
-
-    __hash__ = None  # type: ignore[assignment]  # mutable
-
-    def intern(self, key: bytes) -> int:
-        got = self.ids.get(key)
-        return got if got is not None else self.ids.setdefault(key, next(self._next))
-
-
-class RowNames(list[str]):
-    """Candidate names that carry their fleet-index rows, for a caller that keeps them (the
-    fill simulator: its nodes are the index's rows): `FleetIndex.rows_of` hands `rows` back
-    instead of looking each name up, when `row_map` is the index's own `row` (an index's row
-    map is never changed once built: `updated()` shares it or makes a new one)."""
-
-    __slots__ = ("row_map", "rows")
-
-    def __init__(
-        self, names: Iterable[str], rows: npt.NDArray[np.intp], row_map: dict[str, int]
-    ) -> None:
-        super().__init__(names)
-        if len(self) != len(rows):
-            raise ValueError(f"{len(self)} names but {len(rows)} rows")
-        self.rows, self.row_map = rows, row_map
-
-
-@dataclass
-class FleetIndex:
+class FleetIndex(RowFill):
     names: list[str]
     row: dict[str, int]
     alive: npt.NDArray[np.bool_]
@@ -260,13 +215,6 @@ class FleetIndex:
             except PackingError:
                 continue
             yield sel, model, found
-
-    def code(self, key: str) -> int:
-        try:
-            return self.keys.index(key)
-        except ValueError:
-            self.keys.append(key)
-            return len(self.keys) - 1
 
     @classmethod
     def empty(cls, rows: int, slots: int) -> FleetIndex:
@@ -453,99 +401,6 @@ class FleetIndex:
         self.row[name] = r
         return r
 
-    def _clear(self, r: int) -> None:
-        self.plain_free[r] = NO_GPU
-        self.plain_mem[r] = 0
-        self.plain_size[r] = NO_GPU
-        self.mig_mask[r] = NO_GPU
-        self.mig_me[r] = False
-        self.mig_code[r] = NO_GPU
-        self.used[r] = np.nan
-        self.load[r] = np.nan
-        self.load_at[r] = np.nan
-        for arr in (*self.static_free.values(), *self.static_total.values(),
-                    *self.pool_free.values()):  # fmt: skip
-            arr[r] = 0
-
-    def _of(self, kind: str, obj: Any, compute: Callable[[Any], T]) -> T:
-        """`compute(obj)` for an immutable object, memoised by its id while it lives here."""
-        hit = self._products.get((kind, id(obj)))
-        if hit is not None and hit[0] is obj:
-            got: T = hit[1]
-            return got
-        value = compute(obj)
-        if len(self._products) > 16 * len(self.alive) + 64:
-            self._products = {}  # replaced, not mutated: safe against concurrent readers
-        self._products[(kind, id(obj))] = (obj, value)
-        return value
-
-    def _count(self, table: dict[str, npt.NDArray[np.int16]], profile: str, r: int) -> None:
-        arr = table.get(profile)
-        if arr is None:
-            arr = table[profile] = np.zeros(len(self.alive), np.int16)
-        arr[r] += 1
-
-    def _fill(self, r: int, cap: NodeCapacity, memo: bool = False) -> None:
-        """Row `r` from `cap`. `memo`: remember per-object values (`_of`) for the next refill
-        (`refresh`, which refills the same nodes bind after bind)."""
-        node = cap.node
-        self.alive[r] = True
-        of = self._of if memo else _direct
-        products: frozenset[str] = of("products", node, node_products)
-        self.product[r] = self.code(next(iter(products)) if len(products) == 1 else "")
-        self.cpu[r] = cap.cpu_free
-        self.pool[r] = bool(node.mig_pool)
-        temps = [g.health.temperature_c for g in node.gpus if g.health.temperature_c is not None]
-        self.hot[r] = max(temps, default=-np.inf)
-        slow = len(products) > 1 or bool(cap.overbooked)
-        used = 0.0
-        usable = 0
-        for j, g in enumerate(cap.gpus):
-            if of("unhealthy", g.gpu, _unhealthy) or g.faulted:
-                slow = True
-            if g.faulted:
-                continue
-            usable += 1
-            frac = gpu_used_fraction(g)
-            used += frac
-            self.used[r, j] = frac
-            ld = g.gpu.load
-            if ld is not None and ld.observed_at is not None:
-                value = fresh_load(g.gpu, ld.observed_at, float("inf"))
-                if value is not None:
-                    self.load[r, j] = value
-                    self.load_at[r, j] = ld.observed_at
-            if not g.gpu.mig_enabled:
-                self.plain_free[r, j] = g.free_milli
-                self.plain_mem[r, j] = g.free_memory_mib
-                self.plain_size[r, j] = g.gpu.memory_mib
-                continue
-            if g.model is None:
-                slow = True
-                continue
-            try:
-                self.mig_mask[r, j] = occupancy(g.model, g.occupied)
-                names = {i: g.model.profile(i.profile).name for i in g.occupied}
-            except PackingError:
-                slow = True
-                continue
-            self.mig_code[r, j] = self.code(g.model.key)
-            self.mig_me[r, j] = any(g.model.profile(n).media_extension for n in names.values())
-            for inst in g.free_static:
-                self._count(self.static_free, names.get(inst, inst.profile), r)
-            for s in g.gpu.instances:
-                self._count(self.static_total, _canon(g, s.profile), r)
-        for profile, n in cap.pool_free.items():
-            for _ in range(n):
-                self._count(self.static_free, profile, r)
-                self._count(self.pool_free, profile, r)
-        for profile, n in node.mig_pool.items():
-            for _ in range(n):
-                self._count(self.static_total, profile, r)
-        self.slow[r] = slow
-        self.used_sum[r] = used
-        self.n_usable[r] = usable
-
 
 _ROW_ARRAYS = ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool", "hot",
                "plain_free", "plain_mem", "plain_size", "mig_mask", "mig_me", "mig_code",
@@ -553,44 +408,3 @@ _ROW_ARRAYS = ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool"
 # The columns of a row's state key (`FleetIndex.state_ids`): every row array (the per-profile
 # MIG counts are added apart). A column added to the index belongs here too.
 STATE_FIELDS: tuple[str, ...] = _ROW_ARRAYS
-
-
-def distinct(
-    ids: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
-    """(the first position of each distinct value of `ids`, in order of value; each
-    position's rank among those), or None when no value repeats (or fewer than two): what
-    `np.unique(ids, return_index=True, return_inverse=True)` gives, in fewer steps (the
-    framework groups candidates by `state_ids` per pod, the look-ahead its tied nodes)."""
-    if len(ids) < 2:
-        return None
-    order = ids.argsort(kind="stable")
-    ranked = ids.take(order)
-    head = np.empty(len(ids), bool)
-    head[0] = True
-    np.not_equal(ranked[1:], ranked[:-1], out=head[1:])
-    first = order[head]
-    if len(first) == len(ids):
-        return None
-    inverse = np.empty(len(ids), np.intp)
-    rank = head.cumsum(dtype=np.intp)  # the method: no dispatch wrapper (this runs per pod)
-    rank -= 1
-    inverse[order] = rank
-    return first, inverse
-
-
-def _direct(kind: str, obj: Any, compute: Callable[[Any], T]) -> T:
-    return compute(obj)
-
-
-def _unhealthy(gpu: Any) -> bool:
-    return bool(gpu_health_reasons(gpu, _DEFAULT_HEALTH))
-
-
-def _canon(g: GpuCapacity, name: str) -> str:
-    if g.model is None:
-        return name
-    try:
-        return g.model.profile(name).name
-    except PackingError:
-        return name
