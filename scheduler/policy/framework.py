@@ -389,6 +389,8 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
 
 def _spread_verdicts(v: RowVerdicts, inverse: Rows) -> RowVerdicts:
     """A batch filter's answer for the distinct states, given to every candidate."""
+    if v.exact is None and (v.code is None or not np.logical_or.reduce(v.code)):
+        return RowVerdicts(None, v.reasons)  # every state passes: so does every candidate
     code = None if v.code is None else v.code.take(inverse)
     exact = None if v.exact is None else v.exact.take(inverse)
     return RowVerdicts(code, v.reasons, exact)

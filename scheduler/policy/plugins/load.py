@@ -76,7 +76,7 @@ class LoadScore:
         if any_load is None:  # no GPU reports load at all: every node is neutral (cheap exit)
             # Per row (a bind redoes one), then over the rows: `isfinite(load).any()`.
             rows = idx.per_row(("load-any",), lambda rr: _reports(idx, rr))
-            any_load = idx.memo[("any-load",)] = np.asarray([rows.any()], float)
+            any_load = idx.memo[("any-load",)] = np.asarray([np.logical_or.reduce(rows)], float)
         if not any_load[0]:
             return np.full(len(r), NEUTRAL)
         # The per-node cheap exit: no GPU of the node has fresh load -> neutral. Only rows with a
