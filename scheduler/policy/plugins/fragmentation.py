@@ -261,6 +261,10 @@ def _pod_moves(th: bytes, per_count: int, milli: int) -> npt.NDArray[np.int32]:
     m = cnt.shape[1]
     out = np.zeros((MILLI_PER_GPU + 1, 2 * m + 2), np.int32)
     out[:, :m], out[:, m : 2 * m], out[:, 2 * m] = cnt * per_count, big, milli
+    # Row 0 all zeros: a row taking no GPU reads v = 0 (the caller's max starts at 0), and a
+    # GPU the pod takes holds v >= milli > 0 free (milli 0: row 0 is zeros anyway), so the
+    # caller need not multiply by the GPUs taken unless some row takes more than one.
+    out[0, 2 * m] = 0
     return out
 
 
@@ -281,7 +285,8 @@ def _fgd_increase(
         moves = _pod_moves(table.milli.tobytes(), per_count, milli).take(v, axis=0)
     except IndexError:  # a malformed row claiming > 1000 free milli: the direct way
         return _fgd_increase_direct(table, idx, r, base, take, milli, pod_cpu)
-    moves *= n[:, None]
+    if np.maximum.reduce(n, initial=0) > 1:  # (0 or 1 GPU taken: row 0 is zeros)
+        moves *= n[:, None]
     # The records first, then their fields: `take` on a field (a strided view) would copy
     # the field of every index row into a contiguous array before gathering.
     rec = base.take(r)
