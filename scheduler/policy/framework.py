@@ -237,7 +237,7 @@ def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) ->
         )
     if costs is None:
         return
-    costs = costs.round(6)  # float noise is not a preference
+    costs = np.asarray(costs).round(6)  # float noise is not a preference
     lv[tied[costs > np.minimum.reduce(costs)]] -= 1
     # One array changed, the list rebuilt from it: the two views cannot drift apart.
     scores.level_array, scores.levels = lv, lv.tolist()
