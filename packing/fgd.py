@@ -20,6 +20,7 @@ array operations over (candidates x distinct m), whatever the number of shapes.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -113,6 +114,8 @@ class FragTable:
         per_m = tab.shape[2] * tab.shape[3]
         self._col_offset = np.arange(len(self.milli), dtype=np.int64) * per_m
         self.milli_cells = self._col_offset.tolist()  # `cells`' offset per threshold, as ints
+        self._milli_list: list[int] = self.milli.tolist()  # the thresholds, as ints
+        self._grid_list: list[int] = self.cpu_grid.tolist()
 
     def model_index(self, model: str) -> int:
         try:
@@ -188,6 +191,37 @@ class FragTable:
             cpu_left, model_idx = np.atleast_1d(cpu_left), np.atleast_1d(model_idx)
         return self.frag_from_counts(total, cnt, big, cpu_left, model_idx)
 
+    def row_cells(
+        self, gpu_left: Sequence[int], model_idx: int
+    ) -> tuple[list[int], list[int], int]:
+        """One node's `cells(counts)` (the CPU column not added), the free milli per threshold
+        (`counts`' big) and its free total, in plain integers (a bind redoes one node); more
+        GPUs than the table raises `frag_from_counts`'s error."""
+        free = [0 if x == NO_GPU else x for x in gpu_left]
+        cnt, big = row_counts(free, self._milli_list)
+        if cnt and cnt[0] > self.max_gpus:  # `frag_from_counts`'s check (cnt[0]: the largest)
+            raise PackingError(f"more than {self.max_gpus} GPUs for the fragmentation table")
+        _, m, g, c = self.tab.shape
+        base = model_idx * (m * g * c)
+        cells = [x * c + o + base for x, o in zip(cnt, self.milli_cells, strict=True)]
+        return cells, big, sum(free)
+
+    def frag_of_row(
+        self, total: int, cells: Sequence[int], big: Sequence[int], cpu_left: int
+    ) -> float:
+        """`frag_from_cells` of one node, its fields as ints: the CPU column found by bisection
+        (the same as `searchsorted` on integers), then the same flat gather, products and
+        `np.add.reduce` over the thresholds, so the same value, bit for bit."""
+        k = bisect_right(self._grid_list, cpu_left)
+        w = self._flat.take([x + k for x in cells])
+        w *= big
+        return float(total - np.add.reduce(w))
+
+    def frag_one(self, gpu_left: Sequence[int], cpu_left: int, model_idx: int) -> float:
+        """`node_frag` of one node state (`row_cells`, then `frag_of_row`)."""
+        cells, big, total = self.row_cells(gpu_left, model_idx)
+        return self.frag_of_row(total, cells, big, cpu_left)
+
     def frag_after_share(
         self,
         gpu_left: np.ndarray,
@@ -211,6 +245,22 @@ class FragTable:
         cnt = cnt - was + now
         big = big - np.where(was, v, 0) + np.where(now, after, 0)
         return self.frag_from_counts(total - milli, cnt, big, cpu_left - cpu_milli, model_idx)
+
+
+def row_counts(free: Sequence[int], th: Sequence[int]) -> tuple[list[int], list[int]]:
+    """`FragTable.counts` of one node in plain integers: per threshold t of `th` (ascending),
+    the GPUs with >= t free and their free milli (`free`: the node's free milli per GPU, no
+    GPU as 0)."""
+    ranked = sorted(free, reverse=True)
+    cnt, big = [0] * len(th), [0] * len(th)
+    i, b, n = 0, 0, len(ranked)
+    for j in range(len(th) - 1, -1, -1):  # thresholds high to low: the GPUs only accrue
+        t = th[j]
+        while i < n and ranked[i] >= t:
+            b += ranked[i]
+            i += 1
+        cnt[j], big[j] = i, b
+    return cnt, big
 
 
 def count_moves(th: np.ndarray, milli: int) -> tuple[np.ndarray, np.ndarray]:

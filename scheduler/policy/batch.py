@@ -37,6 +37,9 @@ def shape(pod: PodRequest) -> tuple[str, int, int, int]:
     return (g.kind, g.count, g.milli, g.memory_mib)
 
 
+FEW_ROWS = 4  # rows `_chosen` forms one by one in plain Python (a bind redoes one or a few)
+
+
 def placement_columns(cycle: CycleState) -> tuple[Bools, Bools]:
     """(columns taken, for every index row; the same for the candidate rows) of a whole-GPU or
     share pod: all False where the pod does not fit."""
@@ -44,7 +47,7 @@ def placement_columns(cycle: CycleState) -> tuple[Bools, Bools]:
     def compute() -> tuple[Bools, Bools]:
         idx, pod = cycle.index, cycle.pod
         every = idx.per_row(("take", *shape(pod)), lambda rr: _chosen(idx, rr, pod))
-        return every, every[cycle.rows]
+        return every, every.take(cycle.rows, axis=0)  # (`take`: the rows of `[rows]`)
 
     return cycle.shared("take", compute)
 
@@ -52,8 +55,16 @@ def placement_columns(cycle: CycleState) -> tuple[Bools, Bools]:
 def _chosen(idx: FleetIndex, r: Rows, pod: PodRequest) -> Bools:
     g = pod.gpu
     assert g is not None
-    if len(r) == 1:  # a bind redoes one row: plain Python beats numpy's cost per call there
-        return _chosen_one(idx, int(r[0]), g)
+    if len(r) <= FEW_ROWS:  # a bind redoes a row or a few: plain Python beats numpy's cost
+        out = np.zeros((len(r), idx.slots), bool)
+        for i, row in enumerate(r.tolist()):
+            _chosen_one(idx, row, g, out[i])
+        return out
+    return _chosen_array(idx, r, g)
+
+
+def _chosen_array(idx: FleetIndex, r: Rows, g: GpuRequest) -> Bools:
+    """`_chosen` over many rows at once (numpy)."""
     pf = idx.plain_free[r]
     if g.kind == "whole":
         idle: Bools = np.asarray(pf == MILLI_PER_GPU)
@@ -68,23 +79,22 @@ def _chosen(idx: FleetIndex, r: Rows, pod: PodRequest) -> Bools:
     return out & fits[:, None]
 
 
-def _chosen_one(idx: FleetIndex, row: int, g: GpuRequest) -> Bools:
-    """`_chosen` for one row: the first `count` idle GPUs (whole), or the GPU with the least
-    free milli among those the share fits, lowest index on ties."""
+def _chosen_one(idx: FleetIndex, row: int, g: GpuRequest, out: Bools) -> None:
+    """`_chosen` for one row, written into `out` (the row's columns, all False): the first
+    `count` idle GPUs (whole), or the GPU with the least free milli among those the share
+    fits, lowest index on ties."""
     pf = idx.plain_free[row].tolist()
-    out = np.zeros((1, len(pf)), bool)
     if g.kind == "whole":
         idle = [j for j, v in enumerate(pf) if v == MILLI_PER_GPU]
         if len(idle) >= g.count:
-            out[0, idle[: g.count]] = True
-        return out
+            out[idle[: g.count]] = True
+        return
     best = -1
     for j, (v, mem) in enumerate(zip(pf, idx.plain_mem[row].tolist(), strict=True)):
         if v >= g.milli and mem >= g.memory_mib and (best < 0 or v < pf[best]):
             best = j
     if best >= 0:
-        out[0, best] = True
-    return out
+        out[best] = True
 
 
 MIG_ROW = np.dtype([("fits", bool), ("slices", float), ("inc", float), ("slow", bool)])

@@ -10,12 +10,14 @@ it; its batch method sends rows hot under its own limit there too), several GPU 
 node, a MIG GPU of a model the catalogue lacks, or grants that could not be charged. A GPU
 without MIG of a model the catalogue lacks (the Alibaba trace's T4, P100, G2, ...) is an
 ordinary row: shares and whole GPUs need no MIG geometry, and every scorer judges it by milli.
+
+Filling one row from a view is `fleet_rows.RowFill` (a base of `FleetIndex`); the memo
+records, the interned row states, `distinct` and `RowNames` live in `fleet_memo`.
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -27,57 +29,28 @@ import numpy.typing as npt
 
 from packing.catalogue import GpuModel, MigProfile, get_model
 from packing.errors import PackingError
-from packing.mig import occupancy
-from scheduler.policy.capacity import GpuCapacity, NodeCapacity, gpu_used_fraction
-from scheduler.policy.rules import HealthThresholds, fresh_load, gpu_health_reasons, node_products
+from scheduler.policy.capacity import NodeCapacity
+from scheduler.policy.fleet_memo import (
+    MIN_STATES,
+    STATES_PER_ROW,
+    RowNames,
+    _RowMemo,
+    _StateTable,
+    distinct,
+)
+from scheduler.policy.fleet_rows import NO_GPU, RowFill
 
-NO_GPU = -1
+__all__ = ["NO_GPU", "STATE_FIELDS", "FleetIndex", "RowNames", "distinct"]
+
 MAX_LOG_ROWS = 1 << 16  # changed rows an index lineage logs before its memos start over
 REFRESH_LOG_ROWS = 4096  # changed rows an index refreshed in place logs before folding them
 MAX_ROW_MEMOS = 64  # request shapes remembered per index (each a few arrays of one value a row)
-# Distinct row states a lineage interns before its table starts over: 2 per row + 4,096 (a key
-# is ~0.4 KB at 8 GPU columns, so ~6 MB at 5,000 nodes at most, whatever the churn).
-STATES_PER_ROW, MIN_STATES = 2, 4096
-_DEFAULT_HEALTH = HealthThresholds()
+_INVENTORY = ("inventory",)  # the `memo` entry of `FleetIndex.inventory`
 T = TypeVar("T")
 
 
 @dataclass
-class _RowMemo:
-    """One derived per-row array (`FleetIndex.per_row`): `valid` rows are current as of
-    position `since` of the index's change log (rows logged after it are redone on use)."""
-
-    values: npt.NDArray[Any]
-    valid: npt.NDArray[np.bool_]
-    since: int
-    shared: bool = False  # handed to a derived index (`updated()`): never changed in place
-    pending: bool = False  # some rows are marked stale in `valid` (else every row is valid)
-
-
-class _StateTable:
-    """Row states interned to ids, shared down an index lineage (`FleetIndex.state_ids`):
-    equal ids <=> byte-identical keys. Only ever added to; `next` on the counter is atomic, so
-    concurrent readers never give two keys one id."""
-
-    _serials = itertools.count()
-
-    def __init__(self) -> None:
-        self.ids: dict[bytes, int] = {}
-        self._next = itertools.count()
-        self.serial = next(_StateTable._serials)
-
-    def __eq__(self, other: object) -> bool:  # interchangeable: the same keys, the same ids
-        return isinstance(other, _StateTable) and self.ids == other.ids
-
-    __hash__ = None  # type: ignore[assignment]  # mutable
-
-    def intern(self, key: bytes) -> int:
-        got = self.ids.get(key)
-        return got if got is not None else self.ids.setdefault(key, next(self._next))
-
-
-@dataclass
-class FleetIndex:
+class FleetIndex(RowFill):
     names: list[str]
     row: dict[str, int]
     alive: npt.NDArray[np.bool_]
@@ -117,7 +90,10 @@ class FleetIndex:
 
     def rows_of(self, names: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
         """(row per name, known and alive) -- memoised for the last few name lists, since
-        kube-scheduler sends the same list to filter and then to prioritize."""
+        kube-scheduler sends the same list to filter and then to prioritize. `RowNames` of
+        this index's row map carry their rows: nothing is looked up."""
+        if type(names) is RowNames and names.row_map is self.row:
+            return names.rows, self.alive.take(names.rows)
         key = tuple(names)
         hit = self._rows_memo.get(key)
         if hit is None:
@@ -151,16 +127,18 @@ class FleetIndex:
         own columns only (never on other rows, the clock or the caller's pod identity)."""
         hit = self.row_memo.get(key)
         n = len(self.alive)
-        if hit is not None and hit.values.ndim > 1 and hit.values.shape[1] != self.slots:
-            hit = None  # GPU columns grew: recompute from scratch
+        if hit is not None:  # (the checks inlined: this runs several times per pod)
+            values = hit.values
+            if values.ndim > 1 and values.shape[1] != self.plain_free.shape[1]:
+                hit = None  # GPU columns grew: recompute from scratch
+            elif hit.since == self.log_len and not hit.pending and len(values) == n:
+                return values  # current, every row valid
         if hit is None:
             values = compute(np.arange(n, dtype=np.intp))
             if len(self.row_memo) >= MAX_ROW_MEMOS:
                 self.row_memo = {}  # replaced, not mutated: safe against concurrent readers
             self.row_memo[key] = _RowMemo(values, np.ones(n, bool), self.log_len)
             return values
-        if hit.since == self.log_len and not hit.pending and len(hit.values) == n:
-            return hit.values  # current, every row valid
         if len(hit.values) != n or hit.shared:
             # First use since `updated()`: a private copy, with the rows changed since stale.
             values = np.zeros((n, *hit.values.shape[1:]), hit.values.dtype)
@@ -237,13 +215,6 @@ class FleetIndex:
             except PackingError:
                 continue
             yield sel, model, found
-
-    def code(self, key: str) -> int:
-        try:
-            return self.keys.index(key)
-        except ValueError:
-            self.keys.append(key)
-            return len(self.keys) - 1
 
     @classmethod
     def empty(cls, rows: int, slots: int) -> FleetIndex:
@@ -329,12 +300,15 @@ class FleetIndex:
         the change log, so per-row memos redo them on their next use (`per_row`); a long log
         is folded into the memos and started over, so it stays short."""
         changed: list[int] = []
+        same_inventory = True
         for c in caps:
             r = self.row[c.node.name]
             if len(c.gpus) > self.slots:
                 raise ValueError(f"node {c.node.name}: more GPUs than the index's columns")
+            before = self._inventory_of(r)
             self._clear(r)
             self._fill(r, c, memo=True)
+            same_inventory = same_inventory and self._inventory_of(r) == before
             changed.append(r)
         if not changed:
             return
@@ -342,7 +316,8 @@ class FleetIndex:
             self.log = self.log[: self.log_len]
         self.log.extend(changed)
         self.log_len = len(self.log)
-        self.memo = {}
+        kept = self.memo.get(_INVENTORY) if same_inventory else None
+        self.memo = {} if kept is None else {_INVENTORY: kept}
         # Per-row memos are left as they are: `per_row` finds them behind the log and redoes
         # the rows logged since (in place when this index alone holds the memo).
         if self.log_len > REFRESH_LOG_ROWS:
@@ -354,6 +329,21 @@ class FleetIndex:
                     hit.since, hit.pending = 0, True
                     memos[key] = hit
             self.row_memo, self.log, self.log_len = memos, [], 0
+
+    def inventory(self, key: object, compute: Callable[[FleetIndex], T]) -> T:
+        """`compute(self)` memoised under `key` while no row's inventory (`_inventory_of`:
+        alive, GPU model, usable GPUs) changes: `refresh` keeps these across binds, which
+        change allocations only. `compute` must read those columns only."""
+        memo: dict[object, Any] | None = self.memo.get(_INVENTORY)
+        if memo is None:
+            memo = self.memo[_INVENTORY] = {}
+        if key not in memo:
+            memo[key] = compute(self)
+        got: T = memo[key]
+        return got
+
+    def _inventory_of(self, r: int) -> tuple[bool, int, int]:
+        return bool(self.alive[r]), int(self.product[r]), int(self.n_usable[r])
 
     def _carry_memos(self, old: FleetIndex, changed: list[int]) -> None:
         """Share the old memos (no array is copied per bind): each is brought up to date on
@@ -411,99 +401,6 @@ class FleetIndex:
         self.row[name] = r
         return r
 
-    def _clear(self, r: int) -> None:
-        self.plain_free[r] = NO_GPU
-        self.plain_mem[r] = 0
-        self.plain_size[r] = NO_GPU
-        self.mig_mask[r] = NO_GPU
-        self.mig_me[r] = False
-        self.mig_code[r] = NO_GPU
-        self.used[r] = np.nan
-        self.load[r] = np.nan
-        self.load_at[r] = np.nan
-        for arr in (*self.static_free.values(), *self.static_total.values(),
-                    *self.pool_free.values()):  # fmt: skip
-            arr[r] = 0
-
-    def _of(self, kind: str, obj: Any, compute: Callable[[Any], T]) -> T:
-        """`compute(obj)` for an immutable object, memoised by its id while it lives here."""
-        hit = self._products.get((kind, id(obj)))
-        if hit is not None and hit[0] is obj:
-            got: T = hit[1]
-            return got
-        value = compute(obj)
-        if len(self._products) > 16 * len(self.alive) + 64:
-            self._products = {}  # replaced, not mutated: safe against concurrent readers
-        self._products[(kind, id(obj))] = (obj, value)
-        return value
-
-    def _count(self, table: dict[str, npt.NDArray[np.int16]], profile: str, r: int) -> None:
-        arr = table.get(profile)
-        if arr is None:
-            arr = table[profile] = np.zeros(len(self.alive), np.int16)
-        arr[r] += 1
-
-    def _fill(self, r: int, cap: NodeCapacity, memo: bool = False) -> None:
-        """Row `r` from `cap`. `memo`: remember per-object values (`_of`) for the next refill
-        (`refresh`, which refills the same nodes bind after bind)."""
-        node = cap.node
-        self.alive[r] = True
-        of = self._of if memo else _direct
-        products: frozenset[str] = of("products", node, node_products)
-        self.product[r] = self.code(next(iter(products)) if len(products) == 1 else "")
-        self.cpu[r] = cap.cpu_free
-        self.pool[r] = bool(node.mig_pool)
-        temps = [g.health.temperature_c for g in node.gpus if g.health.temperature_c is not None]
-        self.hot[r] = max(temps, default=-np.inf)
-        slow = len(products) > 1 or bool(cap.overbooked)
-        used = 0.0
-        usable = 0
-        for j, g in enumerate(cap.gpus):
-            if of("unhealthy", g.gpu, _unhealthy) or g.faulted:
-                slow = True
-            if g.faulted:
-                continue
-            usable += 1
-            frac = gpu_used_fraction(g)
-            used += frac
-            self.used[r, j] = frac
-            ld = g.gpu.load
-            if ld is not None and ld.observed_at is not None:
-                value = fresh_load(g.gpu, ld.observed_at, float("inf"))
-                if value is not None:
-                    self.load[r, j] = value
-                    self.load_at[r, j] = ld.observed_at
-            if not g.gpu.mig_enabled:
-                self.plain_free[r, j] = g.free_milli
-                self.plain_mem[r, j] = g.free_memory_mib
-                self.plain_size[r, j] = g.gpu.memory_mib
-                continue
-            if g.model is None:
-                slow = True
-                continue
-            try:
-                self.mig_mask[r, j] = occupancy(g.model, g.occupied)
-                names = {i: g.model.profile(i.profile).name for i in g.occupied}
-            except PackingError:
-                slow = True
-                continue
-            self.mig_code[r, j] = self.code(g.model.key)
-            self.mig_me[r, j] = any(g.model.profile(n).media_extension for n in names.values())
-            for inst in g.free_static:
-                self._count(self.static_free, names.get(inst, inst.profile), r)
-            for s in g.gpu.instances:
-                self._count(self.static_total, _canon(g, s.profile), r)
-        for profile, n in cap.pool_free.items():
-            for _ in range(n):
-                self._count(self.static_free, profile, r)
-                self._count(self.pool_free, profile, r)
-        for profile, n in node.mig_pool.items():
-            for _ in range(n):
-                self._count(self.static_total, profile, r)
-        self.slow[r] = slow
-        self.used_sum[r] = used
-        self.n_usable[r] = usable
-
 
 _ROW_ARRAYS = ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool", "hot",
                "plain_free", "plain_mem", "plain_size", "mig_mask", "mig_me", "mig_code",
@@ -511,44 +408,3 @@ _ROW_ARRAYS = ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool"
 # The columns of a row's state key (`FleetIndex.state_ids`): every row array (the per-profile
 # MIG counts are added apart). A column added to the index belongs here too.
 STATE_FIELDS: tuple[str, ...] = _ROW_ARRAYS
-
-
-def distinct(
-    ids: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
-    """(the first position of each distinct value of `ids`, in order of value; each
-    position's rank among those), or None when no value repeats (or fewer than two): what
-    `np.unique(ids, return_index=True, return_inverse=True)` gives, in fewer steps (the
-    framework groups candidates by `state_ids` per pod, the look-ahead its tied nodes)."""
-    if len(ids) < 2:
-        return None
-    order = ids.argsort(kind="stable")
-    ranked = ids.take(order)
-    head = np.empty(len(ids), bool)
-    head[0] = True
-    np.not_equal(ranked[1:], ranked[:-1], out=head[1:])
-    first = order[head]
-    if len(first) == len(ids):
-        return None
-    inverse = np.empty(len(ids), np.intp)
-    rank = head.cumsum(dtype=np.intp)  # the method: no dispatch wrapper (this runs per pod)
-    rank -= 1
-    inverse[order] = rank
-    return first, inverse
-
-
-def _direct(kind: str, obj: Any, compute: Callable[[Any], T]) -> T:
-    return compute(obj)
-
-
-def _unhealthy(gpu: Any) -> bool:
-    return bool(gpu_health_reasons(gpu, _DEFAULT_HEALTH))
-
-
-def _canon(g: GpuCapacity, name: str) -> str:
-    if g.model is None:
-        return name
-    try:
-        return g.model.profile(name).name
-    except PackingError:
-        return name

@@ -126,22 +126,28 @@ def _batch_filter(
         answers.append(got)
     known = cycle.known
     # Profile order decides, as on the per-node path: a row fails at its first failing plugin.
-    code = np.zeros(len(names), np.int8)
-    who = np.full(len(names), -1, np.int16)
+    code: npt.NDArray[np.int8] | None = None  # made at the first failing row
+    who = np.empty(0, np.int16)
     exact = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
     failing = False
+    # (ufunc reductions, not `.any()` / `.all()`'s Python wrappers: this runs per pod)
     for i, v in enumerate(answers):
         if v.code is not None:
             bad = v.code != 0
-            if bad.any():  # (most calls: every row passes this plugin)
+            if np.logical_or.reduce(bad):  # (most calls: every row passes this plugin)
+                if code is None:
+                    code = np.zeros(len(names), np.int8)
+                    who = np.full(len(names), -1, np.int16)
                 failing = True
                 first = (code == 0) & bad
                 code[first] = v.code[first]
                 who[first] = i
         if v.exact is not None:
             exact |= v.exact
-    if not failing and not exact.any() and known.all():
+    if not failing and not np.logical_or.reduce(exact) and np.logical_and.reduce(known):
         return FilterResult(list(names), names=names)  # the common answer: every row passes
+    if code is None:
+        code = np.zeros(len(names), np.int8)
     exact &= known
     judged = known & ~exact
     ok = judged & (code == 0)
@@ -200,9 +206,11 @@ def run_scores(
     read those skip it)."""
     names = node_names if isinstance(node_names, list) else list(node_names)
     cycle = CycleState(state, pod, names)
-    got = _batch_scores(cycle, profile)
-    sums = _node_sums(cycle, names, profile) if got is None else got
-    out = _scaled(names, sums, _total_weight(profile))
+    got = _batch_sums(cycle, profile)
+    if got is None:
+        out = _scaled(names, _node_sums(cycle, names, profile), _total_weight(profile))
+    else:
+        out = _scaled(names, got[0], _total_weight(profile), got[1])
     if rank and profile.tie_break is not None:
         _break_tie(cycle, out, profile.tie_break)
     return out
@@ -216,7 +224,8 @@ def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) ->
     lv = scores.level_array
     if lv is None:
         lv = np.asarray(scores.levels, np.int64)
-    tied = np.flatnonzero(lv == lv.max())
+    # (methods and ufunc reductions, not numpy's Python wrappers: this runs per pod)
+    tied = (lv == np.maximum.reduce(lv)).nonzero()[0]
     if len(tied) < 2:
         return
     if "_rows" in cycle.__dict__:  # rows looked up for the scores: the tied ones taken
@@ -228,8 +237,8 @@ def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) ->
         )
     if costs is None:
         return
-    costs = np.round(costs, 6)  # float noise is not a preference
-    lv[tied[costs > costs.min()]] -= 1
+    costs = np.asarray(costs).round(6)  # float noise is not a preference
+    lv[tied[costs > np.minimum.reduce(costs)]] -= 1
     # One array changed, the list rebuilt from it: the two views cannot drift apart.
     scores.level_array, scores.levels = lv, lv.tolist()
 
@@ -248,15 +257,22 @@ def _total_weight(profile: Profile) -> float:
 
 
 def _scaled(
-    names: Sequence[str], sums: Sequence[float] | npt.NDArray[np.float64], total: float
+    names: Sequence[str],
+    sums: Sequence[float] | npt.NDArray[np.float64],
+    total: float,
+    spread: Rows | None = None,
 ) -> NodeScores:
-    """Weighted sums of the scorers as 0..10 integers and 0..100 levels of their mean."""
+    """Weighted sums of the scorers as 0..10 integers and 0..100 levels of their mean.
+    `spread`: `sums` are one per distinct state and candidate i takes `sums[spread[i]]`
+    (scaled per state, then spread: the same integers, elementwise)."""
     if total <= 0:
         return NodeScores(names, [0] * len(names), [0] * len(names))
     arr = np.asarray(sums, dtype=np.float64)
-    ints: list[int] = np.rint(MAX_SCORE * arr / total).astype(np.int64).tolist()
+    ints = np.rint(MAX_SCORE * arr / total).astype(np.int64)
     level_array = np.rint(MAX_LEVEL * arr / total).astype(np.int64)
-    return NodeScores(names, ints, level_array.tolist(), level_array)
+    if spread is not None:
+        ints, level_array = ints.take(spread), level_array.take(spread)
+    return NodeScores(names, ints.tolist(), level_array.tolist(), level_array)
 
 
 def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[float]:
@@ -283,12 +299,27 @@ def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> lis
 
 
 def _batch_scores(cycle: CycleState, profile: Profile) -> npt.NDArray[np.float64] | None:
+    """The weighted sum per candidate from the batch scorers, or None (per-node path)."""
+    got = _batch_sums(cycle, profile)
+    if got is None:
+        return None
+    acc, spread = got
+    return acc if spread is None else acc.take(spread)
+
+
+def _batch_sums(
+    cycle: CycleState, profile: Profile
+) -> tuple[npt.NDArray[np.float64], Rows | None] | None:
+    """(sums, spread): the weighted sums per candidate and None, or, when every candidate
+    takes the sum of its state's representative as it is (no row left to the per-node path,
+    every name known), the sums per distinct state and each candidate's position among them
+    (`_distinct`), so the caller scales one value per state."""
     plugins = profile.batch_scorers
     if plugins is None or not cycle.state.nodes:  # an empty index has no rows to gather from
         return None
     n = len(cycle.names)
     if sum(w for _, w in plugins) <= 0:
-        return np.zeros(n)
+        return np.zeros(n), None
     scored, spread = _distinct(cycle, profile)
     # One array op per step over every scorer at once (this runs per pod); the weighted sum is
     # still added scorer by scorer, in profile order, as the per-node path does.
@@ -298,24 +329,27 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> npt.NDArray[np.float64
         if values is None:
             return None
         table[i] = values
-    left = scored.index.slow[scored.rows] | np.isnan(table).any(axis=0)
+    left = scored.index.slow[scored.rows] | np.logical_or.reduce(np.isnan(table), axis=0)
     weighted = _clamp_rows(table)
     weighted *= profile.batch_weights
     acc = np.zeros(len(scored.names))
     for row in weighted:
         acc += row
-    some_left = bool(left.any())
+    some_left = bool(np.logical_or.reduce(left))
+    known = cycle.known
+    all_known = bool(np.logical_and.reduce(known))
     if spread is not None:  # each candidate takes the sum of its state's representative
+        if not some_left and all_known:
+            return acc, spread
         acc = acc.take(spread)
         left = left.take(spread) if some_left else left
-    known = cycle.known
-    if not known.all():
+    if not all_known:
         acc[~known] = 0.0
     if some_left:
         redo = np.flatnonzero(left & known)
         if len(redo):
             acc[redo] = _node_sums(cycle, [cycle.names[i] for i in redo.tolist()], profile)
-    return acc
+    return acc, None
 
 
 def _distinct(cycle: CycleState, profile: Profile) -> tuple[CycleState, Rows | None]:
@@ -355,6 +389,8 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
 
 def _spread_verdicts(v: RowVerdicts, inverse: Rows) -> RowVerdicts:
     """A batch filter's answer for the distinct states, given to every candidate."""
+    if v.exact is None and (v.code is None or not np.logical_or.reduce(v.code)):
+        return RowVerdicts(None, v.reasons)  # every state passes: so does every candidate
     code = None if v.code is None else v.code.take(inverse)
     exact = None if v.exact is None else v.exact.take(inverse)
     return RowVerdicts(code, v.reasons, exact)

@@ -65,7 +65,7 @@ class CycleState:
         """A cycle for the candidates at `positions` only (same state, pod and index; rows
         taken from this one, not looked up again); nothing computed for this one is shared."""
         out = CycleState(self.state, self.pod, _Picked(self.names, positions))
-        out.__dict__["index"] = self.index  # the cached properties, filled in
+        out.__dict__["index"] = self.index  # the lazy attributes, filled in
         out.__dict__["_rows"] = (self.rows.take(positions), self.known.take(positions))
         return out
 
@@ -74,23 +74,29 @@ class CycleState:
             self._placements[node.name] = choose_placement(self.state, self.pod, node)
         return self._placements[node.name]
 
-    @cached_property
-    def index(self) -> FleetIndex:
-        return self.state.fleet()
+    # Computed on first read (`__getattr__`), then plain attributes (plugins read them many
+    # times): `index` the snapshot's fleet index; `rows` the fleet-index row of each candidate
+    # name (0 for unknown names), `known` whether the name is in the snapshot (`_rows` both).
+    index: FleetIndex
+    _rows: tuple[Rows, Bools]
+    rows: Rows
+    known: Bools
 
-    @cached_property
-    def _rows(self) -> tuple[Rows, Bools]:
-        return self.index.rows_of(self.names)
-
-    # Cached: after the first read they are plain attributes (plugins read them many times).
-    @cached_property
-    def rows(self) -> Rows:
-        """Fleet-index row of each candidate name (0 for unknown names; see `known`)."""
-        return self._rows[0]
-
-    @cached_property
-    def known(self) -> Bools:
-        return self._rows[1]
+    def __getattr__(self, name: str) -> Any:
+        # Only reached while the attribute is unset (a `functools.cached_property` takes a
+        # lock on each first read: this runs for several cycles per pod).
+        if name == "index":
+            value: Any = self.state.fleet()
+        elif name == "_rows":
+            value = self.index.rows_of(self.names)
+        elif name == "rows":
+            value = self._rows[0]
+        elif name == "known":
+            value = self._rows[1]
+        else:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.__dict__[name] = value
+        return value
 
     def shared(self, key: object, compute: Callable[[], T]) -> T:
         if key not in self._shared:
@@ -140,7 +146,12 @@ class RowVerdicts:
 
     @classmethod
     def all_pass(cls, exact: Bools | None = None) -> RowVerdicts:
+        if exact is None and cls is RowVerdicts:
+            return _ALL_PASS  # one answer for all (frozen; nothing writes its empty reasons)
         return cls(None, {}, exact)
+
+
+_ALL_PASS = RowVerdicts(None, {})
 
 
 @runtime_checkable

@@ -105,7 +105,7 @@ class FillCluster:
                 ok &= self.idle >= share.count
             else:
                 ok &= fits(self.gpu_left, share)
-        return np.flatnonzero(ok)
+        return ok.nonzero()[0]  # `np.flatnonzero` without its Python wrapper
 
     def place(self, pod: OpenbPod, node: int, gpus: Sequence[int]) -> None:
         """Bind ``pod`` to ``node`` on ``gpus``; refuses anything that would over-allocate."""

@@ -57,7 +57,16 @@ class Binpack:
 
 
 def _after(idx: FleetIndex, r: Rows, take: Bools, per: float) -> Floats:
-    """Mean used fraction after adding `per` of a GPU on each taken column."""
+    """Mean used fraction after adding `per` of a GPU on each taken column. One row (a bind
+    redoes one) in plain Python: the same float operations in the same order (IEEE doubles,
+    the count converted exactly), so the same value."""
+    if len(r) == 1:
+        row = int(r[0])
+        n1 = int(idx.n_usable[row])
+        if n1 <= 0:
+            return np.zeros(1)
+        taken = int(np.count_nonzero(take[0]))
+        return np.array([(float(idx.used_sum[row]) + taken * per) / float(n1)])
     n = idx.n_usable[r].astype(np.float64)
     after = idx.used_sum[r] + take.sum(axis=1) * per
     return np.where(n > 0, after / np.maximum(n, 1), 0.0)

@@ -232,41 +232,15 @@ def _fgd_counts(idx: FleetIndex, r: Rows, table: FragTable) -> npt.NDArray[Any]:
     return out
 
 
-def _row_counts(free: list[int], th: list[int]) -> tuple[list[int], list[int]]:
-    """`FragTable.counts` of one row in plain integers: per threshold t (ascending), the GPUs
-    with >= t free and their free milli (`free`: the row's free milli, NO_GPU as 0)."""
-    ranked = sorted(free, reverse=True)
-    cnt, big = [0] * len(th), [0] * len(th)
-    i, b, n = 0, 0, len(ranked)
-    for j in range(len(th) - 1, -1, -1):  # thresholds high to low: the GPUs only accrue
-        t = th[j]
-        while i < n and ranked[i] >= t:
-            b += ranked[i]
-            i += 1
-        cnt[j], big[j] = i, b
-    return cnt, big
-
-
 def _fgd_counts_one(idx: FleetIndex, row: int, table: FragTable) -> npt.NDArray[Any]:
-    """`_fgd_counts` of one row: the integers in plain Python (exact), the fragmentation
-    through `FragTable.frag_from_cells` on (1, m) int64 arrays, as the batch computes it."""
-    free = [0 if x == NO_GPU else x for x in idx.plain_free[row].tolist()]
-    cnt, big = _row_counts(free, table.milli.tolist())
-    if cnt and cnt[0] > table.max_gpus:  # `frag_from_counts`'s check (cnt[0]: the largest)
-        raise PackingError(f"more than {table.max_gpus} GPUs for the fragmentation table")
-    _, m, g, c = table.tab.shape
-    model = int(idx.product[row])
+    """`_fgd_counts` of one row: the integers in plain Python (exact, `FragTable.row_cells`),
+    the fragmentation through `FragTable.frag_of_row` (the batch's gather, products and sum,
+    bit for bit)."""
+    cells, big, total = table.row_cells(idx.plain_free[row].tolist(), int(idx.product[row]))
     cpu = int(idx.cpu[row])
-    offset = table.milli_cells
-    cells = [x * c + o + model * (m * g * c) for x, o in zip(cnt, offset, strict=True)]
-    total = sum(free)
-    frag = table.frag_from_cells(
-        np.array([total], np.int64), np.array([cells], np.int64), np.array([big], np.int64),
-        np.array([cpu], np.int64),
-    )  # fmt: skip
-    out = np.zeros(1, _counts_dtype(m))
+    out = np.zeros(1, _counts_dtype(len(cells)))
     out["ints"][0] = [*cells, *big, total, cpu]
-    out["frag"] = frag
+    out["frag"] = table.frag_of_row(total, cells, big, cpu)
     return out
 
 
@@ -287,6 +261,10 @@ def _pod_moves(th: bytes, per_count: int, milli: int) -> npt.NDArray[np.int32]:
     m = cnt.shape[1]
     out = np.zeros((MILLI_PER_GPU + 1, 2 * m + 2), np.int32)
     out[:, :m], out[:, m : 2 * m], out[:, 2 * m] = cnt * per_count, big, milli
+    # Row 0 all zeros: a row taking no GPU reads v = 0 (the caller's max starts at 0), and a
+    # GPU the pod takes holds v >= milli > 0 free (milli 0: row 0 is zeros anyway), so the
+    # caller need not multiply by the GPUs taken unless some row takes more than one.
+    out[0, 2 * m] = 0
     return out
 
 
@@ -307,7 +285,8 @@ def _fgd_increase(
         moves = _pod_moves(table.milli.tobytes(), per_count, milli).take(v, axis=0)
     except IndexError:  # a malformed row claiming > 1000 free milli: the direct way
         return _fgd_increase_direct(table, idx, r, base, take, milli, pod_cpu)
-    moves *= n[:, None]
+    if np.maximum.reduce(n, initial=0) > 1:  # (0 or 1 GPU taken: row 0 is zeros)
+        moves *= n[:, None]
     # The records first, then their fields: `take` on a field (a strided view) would copy
     # the field of every index row into a contiguous array before gathering.
     rec = base.take(r)

@@ -11,6 +11,8 @@ exclusive whatever their utilisation.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from scheduler.policy import batch
@@ -72,7 +74,9 @@ class LoadScore:
         idx, r = cycle.index, cycle.rows
         any_load = idx.memo.get(("any-load",))
         if any_load is None:  # no GPU reports load at all: every node is neutral (cheap exit)
-            any_load = idx.memo[("any-load",)] = np.asarray([np.isfinite(idx.load).any()], float)
+            # Per row (a bind redoes one), then over the rows: `isfinite(load).any()`.
+            rows = idx.per_row(("load-any",), lambda rr: _reports(idx, rr))
+            any_load = idx.memo[("any-load",)] = np.asarray([np.logical_or.reduce(rows)], float)
         if not any_load[0]:
             return np.full(len(r), NEUTRAL)
         # The per-node cheap exit: no GPU of the node has fresh load -> neutral. Only rows with a
@@ -105,6 +109,13 @@ class LoadScore:
         value = mean if qos == "batch" else 1.0 - mean
         value = np.where(fresh.any(axis=1), value, NEUTRAL)
         return np.asarray(np.where(n > 0, value, 0.0))
+
+
+def _reports(idx: FleetIndex, r: Rows) -> Bools:
+    """Per row, whether some GPU of it reports a load (a finite value)."""
+    if len(r) == 1:  # a bind redoes one row: plain Python beats numpy's cost per call there
+        return np.array([any(map(math.isfinite, idx.load[int(r[0])].tolist()))])
+    return np.asarray(np.logical_or.reduce(np.isfinite(idx.load[r]), axis=1))
 
 
 def _newest(idx: FleetIndex, r: Rows) -> Floats:

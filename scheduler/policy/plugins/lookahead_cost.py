@@ -138,7 +138,7 @@ def best_increase(
     big = np.add.reduce(ge * g3, axis=1)
     # A share's tightest GPU: the fullest one at or above its milli, one of the thresholds.
     if m:
-        tight = np.where(ge, g3, _NONE).min(axis=1).take(moves.at, axis=1)  # (K, T)
+        tight = np.minimum.reduce(np.where(ge, g3, _NONE), axis=1).take(moves.at, axis=1)  # (K, T)
     else:  # no GPU shape: no share
         tight = np.full((k, t), _NONE, np.int64)
     idle = np.add.reduce(pf == MILLI_PER_GPU, axis=1)
@@ -166,7 +166,7 @@ def best_increase(
     else:  # one lookup for (K x (T + 1)) states; the counts are in range by construction
         f = table.frag_from_counts(
             tot2.reshape(-1), c2.reshape(-1, m), b2.reshape(-1, m), cpu2.reshape(-1),
-            np.repeat(model, t + 1), check=False,
+            model.repeat(t + 1), check=False,
         ).reshape(k, t + 1)  # fmt: skip
     frag0 = f[:, 0]
     out: Floats = np.where(fit, f[:, 1:] - frag0[:, None], np.inf)
@@ -306,7 +306,7 @@ def two_step_costs(
     step = np.where(np.isinf(both), sh.lost[None, :], both).take(inv, axis=0)
     mark = np.zeros(len(best), bool)
     mark[low] = True
-    hold = np.flatnonzero(mark.take(rows))
+    hold = mark.take(rows).nonzero()[0]
     if len(hold):
         r = rows.take(hold)
         other = np.where(low[None, :] == r[:, None], second[None, :], first_best[None, :])
@@ -319,11 +319,12 @@ def two_step_costs(
 def top_two(best: Floats) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
     """Per column of `best`: (the lowest value, its first row, the lowest over the other rows;
     +inf for one row)."""
-    low = np.argmin(best, axis=0)
+    low = best.argmin(axis=0)  # (methods: `np.argmin` / `np.partition` call them)
     if len(best) < 2:
         return best[0].copy(), low, np.full(best.shape[1], np.inf)
     # The two smallest per column (a repeated lowest is its own second), as values.
-    two = np.partition(best, 1, axis=0)
+    two = best.copy(order="K")
+    two.partition(1, axis=0)
     return two[0], low, two[1]
 
 
@@ -359,8 +360,12 @@ class BlockTopTwo:
     def get(self) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
         """`top_two(values)`."""
         t = np.arange(self.first.shape[1])
-        j = np.argmin(self.first, axis=0)
+        j = self.first.argmin(axis=0)
         first = self.first[j, t]
         masked = self.first.copy()
         masked[j, t] = np.inf
-        return first, self.low[j, t], np.minimum(masked.min(axis=0), self.second[j, t])
+        return (
+            first,
+            self.low[j, t],
+            np.minimum(np.minimum.reduce(masked, axis=0), self.second[j, t]),
+        )

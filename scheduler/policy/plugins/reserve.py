@@ -30,8 +30,7 @@ def model_pressure(state: ClusterState, idx: FleetIndex) -> Floats:
     usable GPUs of each model in the cluster."""
     mix = state.demand
     assert mix is not None
-    alive = idx.alive
-    gpus = np.bincount(idx.product[alive], weights=idx.n_usable[alive], minlength=len(idx.keys))
+    gpus: Floats = idx.inventory(("model-gpus", len(idx.keys)), _gpus_per_model)
     # Memoised on the mix by the GPUs per model (they change only with the fleet's inventory).
     key = (tuple(idx.keys), gpus.tobytes())
     got = mix.memo.get(key)
@@ -45,6 +44,13 @@ def model_pressure(state: ClusterState, idx: FleetIndex) -> Floats:
         mix.memo[key] = got
     out: Floats = got
     return out
+
+
+def _gpus_per_model(idx: FleetIndex) -> Floats:
+    """Usable GPUs per model code of the index, over its live rows."""
+    alive = idx.alive
+    out = np.bincount(idx.product[alive], weights=idx.n_usable[alive], minlength=len(idx.keys))
+    return np.asarray(out, np.float64)
 
 
 class ModelReserve:

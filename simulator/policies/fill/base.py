@@ -39,8 +39,8 @@ class FillPolicy(Protocol):
 
 def pick_max(nodes: np.ndarray, scores: np.ndarray, rank: np.ndarray) -> int:
     """The node with the highest score; among ties the one with the lowest ``rank``."""
-    top = nodes[scores == scores.max()]
-    return int(top[0]) if top.size == 1 else int(top[np.argmin(rank[top])])
+    top = nodes[scores == np.maximum.reduce(scores)]  # `.max()` without its Python wrapper
+    return int(top[0]) if top.size == 1 else int(top[rank[top].argmin()])
 
 
 def best_fit_gpus(cluster: FillCluster, pod: OpenbPod, node: int) -> tuple[int, ...]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from packing.fgd import TargetWorkload, typical_workload
 from scheduler.policy.demand import DemandLog
+from scheduler.policy.fleet_index import FleetIndex, RowNames
 from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
 from scheduler.policy.model import PodRequest
 from scheduler.policy.plugins.fragmentation import FragmentationArgs, FragmentationScore
@@ -75,19 +76,31 @@ class TesseraFill:
         self.demand = DemandLog()
         self._names = np.array(c.names, dtype=object)
         self._row = {n: i for i, n in enumerate(c.names)}
+        self._index_rows: tuple[dict[str, int], np.ndarray] | None = None
+
+    def _row_names(self, idx: FleetIndex, nodes: np.ndarray) -> RowNames:
+        """The names of `nodes` (fill cluster positions) with their rows in `idx`, so the
+        policy core looks no name up (`FleetIndex.rows_of`); the rows come from the index's
+        own row map (looked up once per map)."""
+        held = self._index_rows
+        if held is None or held[0] is not idx.row:
+            rows = np.array([idx.row[n] for n in self._names.tolist()], np.intp)
+            held = self._index_rows = (idx.row, rows)
+        return RowNames(self._names[nodes].tolist(), held[1].take(nodes), held[0])
 
     def choose(
         self, cluster: FillCluster, pod: OpenbPod, nodes: np.ndarray, rng: np.random.Generator
     ) -> Choice:
         req = pod_request(pod)
         self.demand.observe(req)  # every pod the scheduler is asked about, placed or not
-        names: list[str] = self._names[nodes].tolist()
         state = self.sim.snapshot(now=0.0, demand=self.demand.mix())
+        names = self._row_names(state.fleet(), nodes)
         passing = run_filters(state, req, names, self.profile).passed
         if not passing:
             raise ValueError(f"no candidate node passes the policy filters for pod {pod.name}")
-        scores = run_scores(state, req, passing, self.profile, rank=True)
-        if len(passing) == len(names):  # passed keeps the input order
+        every = len(passing) == len(names)  # passed keeps the input order
+        scores = run_scores(state, req, names if every else passing, self.profile, rank=True)
+        if every:
             keep = nodes
         else:
             keep = np.fromiter(map(self._row.__getitem__, passing), np.int64, len(passing))

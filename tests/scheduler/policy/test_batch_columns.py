@@ -1,5 +1,5 @@
-"""The placement columns of one row (`batch._chosen`, which a bind recomputes row by row) are
-the same from the one-row path as from the array path.
+"""The placement columns of one row or a few (`batch._chosen`, which a bind recomputes row by
+row) are the same from the plain-Python path as from the array path (`_chosen_array`).
 
 One-sentence property: for any free milli and memory per GPU and any whole-GPU or share request,
 the one-row answer equals the array answer for that row."""
@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.policy.batch import _chosen
+from scheduler.policy.batch import FEW_ROWS, _chosen, _chosen_array
 from scheduler.policy.fleet_index import NO_GPU, FleetIndex
 from scheduler.policy.model import GpuRequest
 from tests.builders import pod
@@ -32,9 +32,11 @@ def test_one_row_equals_the_array_path(rows, req) -> None:
         idx.plain_free[i] = [f for f, _ in row]
         idx.plain_mem[i] = [m if f != NO_GPU else 0 for f, m in row]
     p = pod(gpu=req)
-    every = _chosen(idx, np.arange(len(rows), dtype=np.intp), p)  # the array path
+    every = _chosen_array(idx, np.arange(len(rows), dtype=np.intp), req)  # the array path
     for i in range(len(rows)):
         assert np.array_equal(_chosen(idx, np.array([i], np.intp), p), every[i : i + 1])
+    few = np.arange(min(len(rows), FEW_ROWS), dtype=np.intp)[::-1].copy()  # any order
+    assert np.array_equal(_chosen(idx, few, p), every[few])
 
 
 def test_a_share_takes_the_tightest_gpu_lowest_index_on_ties() -> None:

@@ -208,21 +208,21 @@ def test_one_row_counts_with_a_strict_threshold_fail_the_property(monkeypatch) -
         return ([sum(1 for x in free if x > t) for t in th],
                 [sum(x for x in free if x > t) for t in th])  # fmt: skip
 
-    monkeypatch.setattr(fragmentation, "_row_counts", strict)
+    monkeypatch.setattr(fgd, "row_counts", strict)
     once = settings(derandomize=True, database=None, max_examples=2000)
     case = find(cases(), _one_differs, settings=once)
     assert _one_differs(case)
 
 
 def test_row_counts_table() -> None:
-    """`_row_counts` by hand, thresholds (250, 500, 1000):
+    """`packing.fgd.row_counts` by hand, thresholds (250, 500, 1000):
     free (1000, 500, 300, 0): >= 250: 3 GPUs, 1800 milli; >= 500: 2, 1500; >= 1000: 1, 1000.
     free (0, 0): none anywhere.  free (249, 250): >= 250: 1, 250 (249 is below)."""
     th = [250, 500, 1000]
-    assert fragmentation._row_counts([1000, 500, 300, 0], th) == ([3, 2, 1], [1800, 1500, 1000])
-    assert fragmentation._row_counts([0, 0], th) == ([0, 0, 0], [0, 0, 0])
-    assert fragmentation._row_counts([249, 250], th) == ([1, 0, 0], [250, 0, 0])
-    assert fragmentation._row_counts([], th) == ([0, 0, 0], [0, 0, 0])
+    assert fgd.row_counts([1000, 500, 300, 0], th) == ([3, 2, 1], [1800, 1500, 1000])
+    assert fgd.row_counts([0, 0], th) == ([0, 0, 0], [0, 0, 0])
+    assert fgd.row_counts([249, 250], th) == ([1, 0, 0], [250, 0, 0])
+    assert fgd.row_counts([], th) == ([0, 0, 0], [0, 0, 0])
 
 
 def test_one_row_refuses_more_gpus_than_the_table_as_the_batch_does() -> None:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from packing.fgd import TaskShape
 from scheduler.policy import fleet_index
 from scheduler.policy.demand import DemandMix
-from scheduler.policy.framework import CycleState, _batch_scores, _groups, run_filters
+from scheduler.policy.framework import CycleState, _batch_scores, _groups, run_filters, run_scores
 from scheduler.policy.model import (
     Allocation,
     ClusterState,
@@ -119,6 +119,12 @@ def _differs(state: ClusterState, p) -> str:  # type: ignore[no-untyped-def]
         off = _batch_scores(CycleState(state, p, names), without)
         if (on is None) != (off is None) or (on is not None and not np.array_equal(on, off)):
             return f"{with_dedupe.name} scores {on} != {off}"
+    known = sorted(state.nodes)  # every name known: scaled per state, then spread
+    for with_dedupe, without in PAIRS:
+        s_on = run_scores(state, p, known, with_dedupe, rank=True)
+        s_off = run_scores(state, p, known, without, rank=True)
+        if (s_on.ints, s_on.levels) != (s_off.ints, s_off.levels):
+            return f"{with_dedupe.name} levels {s_on.levels} != {s_off.levels}"
     f_on, f_off = run_filters(state, p, names, ON), run_filters(state, p, names, OFF)
     for part in ("passed", "failed", "unresolvable"):
         if getattr(f_on, part) != getattr(f_off, part):

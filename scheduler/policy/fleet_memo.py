@@ -1,0 +1,93 @@
+"""The fleet index's records below the index itself: a derived per-row array and its
+validity (`_RowMemo`, `FleetIndex.per_row`), row states interned to ids (`_StateTable`,
+`FleetIndex.state_ids`) and grouping by them (`distinct`), and candidate names that carry
+their rows (`RowNames`, `FleetIndex.rows_of`)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+# Distinct row states a lineage interns before its table starts over: 2 per row + 4,096 (a key
+# is ~0.4 KB at 8 GPU columns, so ~6 MB at 5,000 nodes at most, whatever the churn).
+STATES_PER_ROW, MIN_STATES = 2, 4096
+
+
+@dataclass
+class _RowMemo:
+    """One derived per-row array (`FleetIndex.per_row`): `valid` rows are current as of
+    position `since` of the index's change log (rows logged after it are redone on use)."""
+
+    values: npt.NDArray[Any]
+    valid: npt.NDArray[np.bool_]
+    since: int
+    shared: bool = False  # handed to a derived index (`updated()`): never changed in place
+    pending: bool = False  # some rows are marked stale in `valid` (else every row is valid)
+
+
+class _StateTable:
+    """Row states interned to ids, shared down an index lineage (`FleetIndex.state_ids`):
+    equal ids <=> byte-identical keys. Only ever added to; `next` on the counter is atomic, so
+    concurrent readers never give two keys one id."""
+
+    _serials = itertools.count()
+
+    def __init__(self) -> None:
+        self.ids: dict[bytes, int] = {}
+        self._next = itertools.count()
+        self.serial = next(_StateTable._serials)
+
+    def __eq__(self, other: object) -> bool:  # interchangeable: the same keys, the same ids
+        return isinstance(other, _StateTable) and self.ids == other.ids
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def intern(self, key: bytes) -> int:
+        got = self.ids.get(key)
+        return got if got is not None else self.ids.setdefault(key, next(self._next))
+
+
+class RowNames(list[str]):
+    """Candidate names that carry their fleet-index rows, for a caller that keeps them (the
+    fill simulator: its nodes are the index's rows): `FleetIndex.rows_of` hands `rows` back
+    instead of looking each name up, when `row_map` is the index's own `row` (an index's row
+    map is never changed once built: `updated()` shares it or makes a new one)."""
+
+    __slots__ = ("row_map", "rows")
+
+    def __init__(
+        self, names: Iterable[str], rows: npt.NDArray[np.intp], row_map: dict[str, int]
+    ) -> None:
+        super().__init__(names)
+        if len(self) != len(rows):
+            raise ValueError(f"{len(self)} names but {len(rows)} rows")
+        self.rows, self.row_map = rows, row_map
+
+
+def distinct(
+    ids: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
+    """(the first position of each distinct value of `ids`, in order of value; each
+    position's rank among those), or None when no value repeats (or fewer than two): what
+    `np.unique(ids, return_index=True, return_inverse=True)` gives, in fewer steps (the
+    framework groups candidates by `state_ids` per pod, the look-ahead its tied nodes)."""
+    if len(ids) < 2:
+        return None
+    order = ids.argsort(kind="stable")
+    ranked = ids.take(order)
+    head = np.empty(len(ids), bool)
+    head[0] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=head[1:])
+    first = order[head]
+    if len(first) == len(ids):
+        return None
+    inverse = np.empty(len(ids), np.intp)
+    rank = head.cumsum(dtype=np.intp)  # the method: no dispatch wrapper (this runs per pod)
+    rank -= 1
+    inverse[order] = rank
+    return first, inverse
