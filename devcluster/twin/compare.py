@@ -207,7 +207,7 @@ def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
                 jitter_s: float = 0.0, kube_queue_order: bool = False,
                 timing: SessionTiming | None = None) -> Spread:  # fmt: skip
     """The model of `scheduler` on `w` once per seed (`simulate`), in turn (each 200-job seed
-    takes well under a second: RESULTS.md "the twin's verdict against the model's seeds");
+    takes under a second: RESULTS.md "the twin's verdict against the model's seeds");
     `jitter_s` > 0: each seed also draws the arrivals' jitter (`jittered`); `timing`:
     Volcano's session chain."""
     t0 = time.perf_counter()

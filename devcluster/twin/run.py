@@ -65,7 +65,7 @@ def slice_jobs(w: Workload, jobs: int | None) -> Workload:
 
 
 # Each model's seeds a real run is judged against (`tessera twin run --model-seeds`): 20, as
-# round 8 measured Volcano's session chain; about 0.5 s a seed for the slowest model on the
+# round 8 measured Volcano's session chain; under 1 s a seed for the slowest model on the
 # 200-job slice (RESULTS.md "Round 8: the twin's verdict against the model's seeds").
 MODEL_SEEDS = 20
 
@@ -106,7 +106,8 @@ def twin_run(
     spreads: dict[str, Spread] = {}
     for s in schedulers:
         spreads[s] = seed_spread(s, w, seeds if s != "volcano" else seeds[:1], speedup)
-        progress(f"twin {s}: model {SIM_POLICY[s]} on {seeds_text(spreads[s].seeds)}: "
+        later = " (for the deadline; its seeds follow its real run)" if s == "volcano" else ""
+        progress(f"twin {s}: model {SIM_POLICY[s]} on {seeds_text(spreads[s].seeds)}{later}: "
                  f"{spreads[s].wall_s:.1f}s")  # fmt: skip
     firsts = {s: sp.first for s, sp in spreads.items()}
     longest = max(float(r.metrics["makespan_s"]) for r in firsts.values() if r)  # type: ignore[arg-type]

@@ -171,7 +171,7 @@ def table(comparisons: list[Comparison]) -> str:
         for r in c.rows:
             verdict = r.verdict or ""
             if r.verdict == OUT:
-                verdict += f" (tol {tolerance(r.metric, r.hi if r.off > 0 else r.lo):g})"
+                verdict += f" (tol {tolerance(r.metric, r.hi if r.off > 0 else r.lo):,.1f})"
             lines.append(f"{c.scheduler:<9} {r.metric:<20} {r.real:>10.2f} {r.sim:>10.2f} "
                          f"{r.lo:>10.2f} {r.median:>10.2f} {r.hi:>10.2f} {r.off:>+9.2f}  "
                          f"{verdict}")  # fmt: skip

@@ -150,7 +150,7 @@ def test_the_table_names_an_out_metric_and_its_tolerance():
     c = judge("volcano", "volcano", real, sp, set())
     text = table([c])
     line = next(x for x in text.splitlines() if "queue_delay_s.p95" in x)
-    assert "+400.00" in line and "OUT (tol 300)" in line
+    assert "+400.00" in line and "OUT (tol 300.0)" in line
     assert "on 2 seeds (4-5): OUTSIDE" in text and "seed 4" in text
 
 
