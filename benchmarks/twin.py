@@ -10,8 +10,9 @@ Workloads (documented recipes, no tuning on them):
   tiresias      the bundled Tiresias 60-job trace on 2 x 8 H100, speedup 20
   synthetic20   `synthetic:seed=1,jobs=20,nodes=4,mig_nodes=1`, speedup 100 (the e2e test's)
 Each scheduler runs on a fresh cluster (`tessera twin run`); prints one row per scheduler with
-the real and simulated useful/held allocation, p50/p95 wait, gangs completed, the verdict and
-the wall time of the real run.
+the real and simulated (seed 0) useful/held allocation, p50/p95 wait, gangs completed, the
+verdict (against each model's range over `devcluster.twin.run.MODEL_SEEDS` seeds) and the wall
+time of the real run.
 """
 
 from __future__ import annotations
