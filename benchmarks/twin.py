@@ -10,8 +10,9 @@ Workloads (documented recipes, no tuning on them):
   tiresias      the bundled Tiresias 60-job trace on 2 x 8 H100, speedup 20
   synthetic20   `synthetic:seed=1,jobs=20,nodes=4,mig_nodes=1`, speedup 100 (the e2e test's)
 Each scheduler runs on a fresh cluster (`tessera twin run`); prints one row per scheduler with
-the real and simulated useful/held allocation, p50/p95 wait, gangs completed, the verdict and
-the wall time of the real run.
+the real and simulated (seed 0) useful/held allocation, p50/p95 wait, gangs completed, the
+verdict (against each model's range over `devcluster.twin.run.MODEL_SEEDS` seeds) and the wall
+time of the real run.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devcluster import binaries  # noqa: E402
-from devcluster.twin.compare import Spread, table  # noqa: E402
+from devcluster.twin.compare import SIM_POLICY, Spread  # noqa: E402
 from devcluster.twin.period import SessionTiming, session_timing  # noqa: E402
 from devcluster.twin.real import Binaries  # noqa: E402
-from devcluster.twin.run import parse_schedulers, twin_run  # noqa: E402
+from devcluster.twin.run import parse_model_seeds, parse_schedulers, twin_run  # noqa: E402
+from devcluster.twin.verdict import judge, table  # noqa: E402
 from simulator.workloads.model import Workload  # noqa: E402
 from simulator.workloads.traces import load, tiresias  # noqa: E402
 
@@ -64,8 +66,9 @@ def main() -> int:
                     help="keep each real fill's placements as DIR/fill-<scheduler>-<shape>.json")
     ap.add_argument("--fill-from", type=Path, action="append", default=None,
                     help="score the model against a saved real fill (no cluster is started)")
-    ap.add_argument("--model-seeds", type=int, default=None, help="no cluster: each model's "
-                    "metrics over seeds 0..N-1 (its random tie-breaks), min/median/max")
+    ap.add_argument("--model-seeds", default=None, metavar="N", help="no cluster: each model's "
+                    "metrics over seeds 0..N-1 (its random tie-breaks), min/median/max, and "
+                    "each --real run's verdict against them")
     ap.add_argument("--volcano-period", type=float, default=1.0,
                     help="with --model-seeds: Volcano's session period, wall seconds")
     ap.add_argument("--volcano-periods", default=None,
@@ -110,7 +113,8 @@ def main() -> int:
         if logs is not None:  # what each real run observed, to re-score models without a cluster
             (logs / "placements.json").write_text(json.dumps(res.placements, indent=1) + "\n")
             (logs / "twin.json").write_text(json.dumps(
-                {"workload": res.workload, "speedup": speedup, "real": res.real,
+                {"workload": res.workload, "speedup": speedup, "model_seeds": res.model_seeds,
+                 "comparisons": [c.to_json() for c in res.comparisons], "real": res.real,
                  "simulated": res.sim}, indent=1) + "\n")  # fmt: skip
         for c in res.comparisons:
             m = {r.metric: r for r in c.rows}
@@ -138,8 +142,10 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
 
     from devcluster.twin.compare import SPREAD_METRICS, seed_spread
 
-    if args.model_seeds < 1:
-        print("--model-seeds must be >= 1", file=sys.stderr)
+    try:
+        n_seeds = parse_model_seeds(args.model_seeds)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return 2
     reals = []
     for path in args.real or []:
@@ -148,7 +154,7 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
         except (OSError, ValueError) as exc:
             print(f"--real {path}: {exc}", file=sys.stderr)
             return 2
-    seeds = list(range(args.model_seeds))
+    seeds = list(range(n_seeds))
     periods = [args.volcano_period]
     if args.volcano_periods:
         try:
@@ -196,7 +202,33 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
                       f"{max(v):>9,.1f}  {'; '.join(notes)}", flush=True)  # fmt: skip
             print(f"{wname:<13} {s:<9} {'gangs completed':<20} {min(sp.gangs):>9} "
                   f"{median(sp.gangs):>9} {max(sp.gangs):>9}", flush=True)  # fmt: skip
+            print(f"{wname:<13} {s:<9} model on {len(sp.seeds)} seeds: {sp.wall_s:.2f} s wall "
+                  f"({sp.wall_s / len(sp.seeds):.3f} s a seed)", flush=True)  # fmt: skip
+            for path, doc in reals:
+                if isinstance((doc.get("real") or {}).get(s), dict) and \
+                        doc.get("speedup") == speedup:  # fmt: skip
+                    policy = ("kube-default-queued" if s == "default" and args.kube_queue_order
+                              else SIM_POLICY[s])  # fmt: skip
+                    print(rejudged(path, doc, s, policy, w, sp), flush=True)
     return 0
+
+
+def rejudged(path: Path, doc: dict[str, Any], s: str, policy: str, w: Workload,
+             sp: Spread) -> str:  # fmt: skip
+    """A saved real run's verdict against `sp` (`devcluster.twin.verdict`), its completed
+    gangs read from the `placements.json` beside its twin.json."""
+    try:
+        pods = json.loads((path.parent / "placements.json").read_text())[s]
+    except (OSError, ValueError, KeyError) as exc:
+        return f"{path}: no verdict ({exc!r}: the real run's gangs are unknown)"
+    bound: dict[str, int] = {}
+    for key, p in pods.items():
+        if p.get("bound") is not None:
+            uid = key.rsplit("/", 1)[0]
+            bound[uid] = bound.get(uid, 0) + 1
+    gangs = {j.uid for j in w.jobs if j.min_member > 1 and bound.get(j.uid, 0) >= j.min_member}
+    c = judge(s, policy, doc["real"][s], sp, gangs)
+    return f"{path}:\n{table([c])}"
 
 
 def timing_from(path: Path) -> SessionTiming | None:
@@ -222,7 +254,8 @@ def pooled(parts: list[Spread]) -> Spread:
     first = parts[0]
     return Spread(first.scheduler, [x for p in parts for x in p.seeds],
                   {k: [x for p in parts for x in p.values[k]] for k in first.values},
-                  [x for p in parts for x in p.gangs])  # fmt: skip
+                  [x for p in parts for x in p.gangs], [x for p in parts for x in p.gang_sets],
+                  first.first, sum(p.wall_s for p in parts))  # fmt: skip
 
 
 def fill(args: argparse.Namespace, names: list[str], bins: Binaries | None) -> int:

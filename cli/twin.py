@@ -26,18 +26,22 @@ def run_cmd(
     report: Path | None = typer.Option(None, "--report", help="write twin.json, a table and "
                                        "every component's logs here"),
     as_json: bool = typer.Option(False, "--json", help="print the comparison as JSON"),
-    seed: int = typer.Option(0, "--seed", help="the simulated policies' tie-break seed"),
+    seed: int = typer.Option(0, "--seed", help="the models' first tie-break seed"),
+    model_seeds: str = typer.Option("20", "--model-seeds", metavar="N",
+                                    help="judge each real run against its model's range over "
+                                    "seeds SEED..SEED+N-1 (1: against SEED alone)"),
     fmt: str = typer.Option("auto", "--format", help="trace format (as simulate replay)"),
 ) -> None:
     """Each scheduler in turn on a fresh cluster; then the simulator on the same slice."""
     from devcluster import binaries
     from devcluster.procs import LaunchError
-    from devcluster.twin.compare import table
     from devcluster.twin.real import Binaries
-    from devcluster.twin.run import parse_schedulers, slice_jobs, twin_run
+    from devcluster.twin.run import parse_model_seeds, parse_schedulers, slice_jobs, twin_run
+    from devcluster.twin.verdict import table
     from simulator.workloads.traces import load
 
     names = parse_schedulers(schedulers)
+    n_seeds = parse_model_seeds(model_seeds)
     if speedup <= 0:
         raise BadInput(f"--speedup {speedup}: must be > 0")
     workload = slice_jobs(load(trace, None, fmt), jobs)
@@ -50,12 +54,14 @@ def run_cmd(
     bins = Binaries(k8s=k8s, kwok=kwok / "kwok", volcano=volcano)
     logs = report / "logs" if report else None
     try:
-        result = twin_run(workload, names, bins, speedup=speedup, seed=seed, keep_logs_in=logs)
+        result = twin_run(workload, names, bins, speedup=speedup, seed=seed,
+                          model_seeds=n_seeds, keep_logs_in=logs)  # fmt: skip
     except LaunchError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
     doc = {
         "workload": result.workload, "jobs": result.jobs, "speedup": result.speedup,
+        "model_seeds": result.model_seeds,
         "comparisons": [c.to_json() for c in result.comparisons],
         "real": result.real, "simulated": result.sim,
     }  # fmt: skip

@@ -1,14 +1,19 @@
 """A 20-job twin run: the real schedulers (KWOK running the pods) against their simulated
 models on the same slice.
 
-Long form only (TESSERA_LONG=1; about 3 minutes per scheduler on the 2-core box). Asserted:
-Tessera is within every issue-13 tolerance of its model (`tessera-static-kube`: the extender
-behind a modelled kube-scheduler); Volcano finishes what its model finishes with allocation and
-p95 wait in tolerance. Expected to fail, each for a measured cause (benchmarks/RESULTS.md
+Long form only (TESSERA_LONG=1; about 3 minutes per scheduler on the 2-core box). Each real
+run is judged against its model's range over `MODEL_SEEDS` seeds (`devcluster.twin.verdict`:
+in range, within the issue-13 tolerance of the nearest end, or OUT). Asserted: the verdict
+carries every seed's value and a verdict word per judged metric; Tessera is within every
+tolerance of its model (`tessera-static-kube`: the extender behind a modelled kube-scheduler);
+Volcano finishes as many jobs as one of its model's seeds, with allocation and p95 wait within
+tolerance of the range. Expected to fail, each for a measured cause (benchmarks/RESULTS.md
 "Digital twin", docs/twin.md): Volcano's p50 wait (bind latency and session run time, x speedup:
-53 and 94 trace s in two real runs against 58 in the model, tolerance 30 s), and kube-scheduler
-alone, which places gang members one by one, so which partial gangs deadlock depends on
-tie-breaks and retry timing (2 of 3 gangs in two real runs, 3 in the model on every seed).
+53, 77, 79 and 94 trace s in four real runs; the model's range on the session chain 50-74 s:
+the two runs judged on it lie 4.8 and 6.1 s beyond its end, within the 30 s tolerance), and
+kube-scheduler alone, which places gang members one by one, so which partial gangs deadlock
+depends on tie-breaks and retry timing (2 of 3 gangs in the real runs, 3 in the model on
+every seed).
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ import os
 
 import pytest
 
-from devcluster.twin.compare import table
+from devcluster.twin.compare import IN_RANGE, JUDGED_METRICS, OUT, WITHIN_TOLERANCE
 from devcluster.twin.real import Binaries
-from devcluster.twin.run import TwinResult, slice_jobs, twin_run
+from devcluster.twin.run import MODEL_SEEDS, TwinResult, slice_jobs, twin_run
+from devcluster.twin.verdict import Comparison, table
 from simulator.workloads.traces import load
 
 pytestmark = [
@@ -40,8 +46,27 @@ def twin20(k8s_bin_dir, twin_bins, tmp_path_factory) -> TwinResult:
                     speedup=100, keep_logs_in=logs)  # fmt: skip
 
 
-def _comparison(twin20: TwinResult, scheduler: str):  # type: ignore[no-untyped-def]
+def _comparison(twin20: TwinResult, scheduler: str) -> Comparison:
     return next(c for c in twin20.comparisons if c.scheduler == scheduler)
+
+
+def test_each_verdict_is_judged_on_every_seeds_value(twin20):
+    text = table(twin20.comparisons)
+    assert f"on {MODEL_SEEDS} seeds (0-{MODEL_SEEDS - 1})" in text
+    assert twin20.model_seeds == list(range(MODEL_SEEDS))
+    for c in twin20.comparisons:
+        assert c.seeds == twin20.model_seeds and len(c.gang_sets) == MODEL_SEEDS, text
+        doc = c.to_json()
+        for r in c.rows:
+            assert len(r.seeds) == MODEL_SEEDS and r.sim == r.seeds[0], text
+            m = doc["metrics"][r.metric]
+            assert m["min"] <= m["median"] <= m["max"], text
+            if r.metric in JUDGED_METRICS:
+                assert r.verdict in (IN_RANGE, WITHIN_TOLERANCE, OUT), text
+                assert m["verdict"] == r.verdict and m["ok"] is (r.verdict != OUT), text
+                assert (m["off_range"] == 0) is (r.verdict == IN_RANGE), text
+        assert doc["gangs_seeds"]["verdict"] in (IN_RANGE, OUT)
+        assert doc["ok"] is c.ok
 
 
 def test_the_real_tessera_is_within_all_tolerances_of_its_model(twin20):
@@ -51,14 +76,17 @@ def test_the_real_tessera_is_within_all_tolerances_of_its_model(twin20):
 def test_the_real_volcano_finishes_what_its_model_finishes(twin20):
     rows = {r.metric: r for r in _comparison(twin20, "volcano").rows}
     text = table(twin20.comparisons)
-    assert rows["finished"].real == rows["finished"].sim, text
+    assert rows["finished"].real in rows["finished"].seeds, text
     assert rows["allocated_pct_mean"].ok, text
     assert rows["queue_delay_s.p95"].ok, text
 
 
-@pytest.mark.xfail(reason="Volcano's p50 wait is bind latency and session run time x speedup "
-                   "(53-94 trace s real vs 58 modelled); kube-scheduler alone: partial-gang "
-                   "deadlocks depend on tie-breaks (benchmarks/RESULTS.md)",
+@pytest.mark.xfail(reason="Volcano: the p50 wait is bind latency and session run time x "
+                   "speedup, 53-94 trace s in four real runs against the chain's 50-74 s over "
+                   "seeds (within tolerance in the two runs judged on the range; 94 s would "
+                   "lie 7-10 s inside their widened ends); kube-scheduler alone: partial-gang "
+                   "deadlocks depend on tie-breaks (2 of 3 gangs real, 3 on every seed; "
+                   "benchmarks/RESULTS.md)",
                    strict=False)  # fmt: skip
 @pytest.mark.parametrize("scheduler", ["volcano", "default"])
 def test_the_other_runs_are_within_all_tolerances(twin20, scheduler):
