@@ -59,6 +59,7 @@ gang of whole nodes waited while smaller pods took every GPU that freed up
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -75,6 +76,8 @@ from scheduler.policy.model import (
     slot_key,
 )
 from scheduler.state.store import DONE_PHASES, ClusterStore, PodRecord
+
+log = logging.getLogger("tessera.gangs")
 
 FAILED_RETRY_S = 5.0  # how long a failed plan stands, unless capacity comes back first
 # Waiting gangs `recover` plans per pass for the keep. Each plan may run CP-SAT up to its time
@@ -182,17 +185,17 @@ class GangCoordinator:
                         uids = frozenset(m.uid for m in members)
                         rank = self._rank(name, pod.priority)
                         self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s,
-                                                 uids, rank))  # fmt: skip
+                                                 uids, rank), "filter")  # fmt: skip
                         reason += f"; nodes kept for it while they drain: {', '.join(sorted(kept))}"
                     elif choose_keep and self.keep is not None and self.keep.gang == name:
-                        self._set_keep(None)  # not even drained nodes would host it now
+                        self._set_keep(None, "no drained set hosts it")
                     self.store.ledger.set_gang(
                         GangPlanRecord(name, (), now + FAILED_RETRY_S, reason=reason)
                     )
                     return "failed"
                 if self._hold(name, plan.slots, members, pod.priority, now, plan.status):
                     if self.keep is not None and self.keep.gang == name:
-                        self._set_keep(None)  # it starts: its nodes are everyone's again
+                        self._set_keep(None, "it starts")  # its nodes are everyone's again
                     return "planned"
         return "failed"
 
@@ -275,7 +278,7 @@ class GangCoordinator:
         docstring. `waiting`: gang -> a waiting member (no member bound, one pending)."""
         with self.store.lock:
             if self.keep is not None and self.keep.gang not in waiting:
-                self._set_keep(None)  # it started, or none of its pods waits any more
+                self._set_keep(None, "no pod waits")  # it started, or none of its pods waits
             self._no_room = {g: t for g, t in self._no_room.items() if g in waiting and t > now}
         examined = 0
         for name in sorted(waiting, key=lambda g: (ranks[g], g)):
@@ -286,7 +289,7 @@ class GangCoordinator:
                 keep = self.keep
                 if keep is not None and keep.expires_at <= now:
                     keep = None
-                    self._set_keep(None)
+                    self._set_keep(None, "lapsed")
                 if keep is not None and keep.gang != name and keep.rank < rank:
                     return  # an earlier gang keeps nodes: no later one may take them
                 rec = self.store.ledger.gang(name, now)
@@ -314,10 +317,11 @@ class GangCoordinator:
                 if not kept:
                     self._no_room[name] = now + NO_ROOM_RETRY_S
                     if cur is not None and cur.gang == name:
-                        self._set_keep(None)  # not even drained nodes would host it now
+                        self._set_keep(None, "no drained set hosts it")
                     continue
                 uids = frozenset(m.uid for m in members)
-                self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids, rank))
+                self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids, rank),
+                               "pass")  # fmt: skip
             return
 
     def _live_keep(self, now: float) -> DrainKeep | None:
@@ -327,11 +331,11 @@ class GangCoordinator:
         if keep is not None and (
             keep.expires_at <= now or not any(self.store.pod(u) for u in keep.members)
         ):
-            self._set_keep(None)
+            self._set_keep(None, "lapsed or its pods gone")
             return None
         return keep
 
-    def _set_keep(self, keep: DrainKeep | None) -> None:
+    def _set_keep(self, keep: DrainKeep | None, why: str = "dropped") -> None:
         """Replace the keep (caller holds the store lock). When a node leaves the kept set (the
         keep ends, moves or shrinks), every failed plan is dropped: a gang that ranks after
         the keeper planned without the kept nodes, and its failure would otherwise stand
@@ -340,6 +344,12 @@ class GangCoordinator:
         old, self.keep = self.keep, keep
         if old is not None and (keep is None or not set(old.nodes) <= set(keep.nodes)):
             self.store.ledger.drop_failed_gangs()
+        if keep is None:
+            if old is not None:
+                log.info("keep for gang %s ends (%s)", old.gang, why)
+        elif old is None or old.gang != keep.gang or old.nodes != keep.nodes:
+            nodes = ",".join(f"{n}:{b}" for n, b in sorted(keep.nodes.items()))
+            log.info("keep for gang %s: %s (%s)", keep.gang, nodes, why)
 
     def _rank(self, gang: str, priority: int) -> Rank:
         """Where `gang` (with `priority`) waits: (-priority, first-seen order of its earliest
