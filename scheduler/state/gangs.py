@@ -246,7 +246,16 @@ class GangCoordinator:
         cost every GPU pod's filter a capacity pass over every node per waiting gang after
         each departure, `benchmarks/bench_gang_filter.py`). Without this a later pod that
         kube-scheduler's queue happened to try first took the room an earlier gang fitted in
-        (benchmarks/RESULTS.md, Digital twin, round 7)."""
+        (benchmarks/RESULTS.md, Digital twin, round 7).
+
+        The keeper is the exception: when its failure was dropped (room came back, or it
+        lapsed) its nodes are chosen again here, on the state `pod` is decided on, so the keep
+        follows the drain at the first filter after a departure, not at the next pass: one
+        capacity pass per departure, for one gang. Chosen only at the pass, the keep stayed
+        on busy nodes while a departure emptied another, and pods ranked after the keeper
+        took that room within milliseconds of wall time; the keeper then waited for its old
+        nodes to drain (benchmarks/RESULTS.md, Digital twin, round 8: the 200-job slice's
+        4 x 8-GPU gangs, 2-3 pp of useful allocation)."""
         if pod.gang is not None:
             mine = self._rank(pod.gang.name, pod.priority)
         else:
@@ -267,8 +276,9 @@ class GangCoordinator:
             if any(p.node_name is not None for p in peers):
                 continue  # started (or partly bound: `recover` re-plans it)
             waiting = [p for p in peers if p.node_name is None]
-            if waiting:
-                self.ensure_plan(min(waiting, key=lambda p: p.key), now, choose_keep=False)
+            if waiting:  # the keeper's own nodes follow the drain (docstring); others' wait
+                mine_keep = keep is not None and gang == keep.gang
+                self.ensure_plan(min(waiting, key=lambda p: p.key), now, choose_keep=mine_keep)
 
     def _keep_first_waiting(
         self, waiting: dict[str, PodRequest], ranks: dict[str, Rank], now: float
