@@ -248,14 +248,18 @@ class GangCoordinator:
         kube-scheduler's queue happened to try first took the room an earlier gang fitted in
         (benchmarks/RESULTS.md, Digital twin, round 7).
 
-        The keeper is the exception: when its failure was dropped (room came back, or it
-        lapsed) its nodes are chosen again here, on the state `pod` is decided on, so the keep
-        follows the drain at the first filter after a departure, not at the next pass: one
-        capacity pass per departure, for one gang. Chosen only at the pass, the keep stayed
-        on busy nodes while a departure emptied another, and pods ranked after the keeper
-        took that room within milliseconds of wall time; the keeper then waited for its old
-        nodes to drain (benchmarks/RESULTS.md, Digital twin, round 8: the 200-job slice's
-        4 x 8-GPU gangs, 2-3 pp of useful allocation)."""
+        The keeper is the exception, and so is the gang that would take the keep (none is
+        held, or it waits before the keeper; not one the pass found no drained set for): when
+        its failure was dropped (room came back, the keep ended, or it lapsed) its nodes are
+        chosen here, on the state `pod` is decided on, so the keep follows the drain at the
+        first filter after a departure and passes to the first waiting gang when its keeper
+        starts, not at the next pass. One capacity pass per such filter: the first candidate
+        that does not fit takes the keep, and every later one ranks after it. Chosen only at
+        the pass, the keep stayed on busy nodes while a departure emptied another, and went
+        to whichever later gang reached its own filter first when the keeper started; pods
+        ranked after the first waiting gang took that room within milliseconds of wall time
+        (benchmarks/RESULTS.md, Digital twin, round 8: the 200-job slice's 4 x 8-GPU gangs,
+        2-3 pp of useful allocation)."""
         if pod.gang is not None:
             mine = self._rank(pod.gang.name, pod.priority)
         else:
@@ -273,12 +277,14 @@ class GangCoordinator:
                 if self.store.ledger.gang(gang, now) is not None:
                     continue  # it has a plan, or its failure stands (no room came back since)
                 peers = self.store.gang_pods(gang)
+                cur = self._live_keep(now)  # (an earlier candidate may have taken it)
             if any(p.node_name is not None for p in peers):
                 continue  # started (or partly bound: `recover` re-plans it)
             waiting = [p for p in peers if p.node_name is None]
-            if waiting:  # the keeper's own nodes follow the drain (docstring); others' wait
-                mine_keep = keep is not None and gang == keep.gang
-                self.ensure_plan(min(waiting, key=lambda p: p.key), now, choose_keep=mine_keep)
+            if waiting:  # the keeper's nodes follow the drain; see the docstring
+                choose = (cur is None or cur.gang == gang or rank < cur.rank) \
+                    and gang not in self._no_room  # fmt: skip
+                self.ensure_plan(min(waiting, key=lambda p: p.key), now, choose_keep=choose)
 
     def _keep_first_waiting(
         self, waiting: dict[str, PodRequest], ranks: dict[str, Rank], now: float

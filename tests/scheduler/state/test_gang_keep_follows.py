@@ -100,3 +100,33 @@ def test_the_keep_follows_once_per_departure(ext, clock, monkeypatch) -> None:
         ext.store.apply(event(s))
         assert ext.filter(s, NODES3).passed == []
     assert len(calls) == 1
+
+
+def test_when_the_keeper_starts_the_keep_passes_to_the_first_waiting_gang(ext, clock) -> None:
+    # K, then E, then L (2 x 8 each) wait; the pass keeps a and b for K. x and y leave: K
+    # starts at its filter (a, b) and its keep ends. kube-scheduler then tries L first (its
+    # queue's order; measured in run `fix1`: j00167 took the keep at its filter when j00142
+    # started, while j00153, seen before it, waited, and j00156-train, which ranks between
+    # them, took a node meanwhile). L's filter plans E first (E ranks before L, and its
+    # failure was dropped when K's keep ended): E does not fit (c busy, a and b held by K's
+    # plan) and, none being held, takes the keep: a and b (8 busy on each node: the order
+    # given). L then ranks after the keeper: no keep for it. Before: E's failure was recorded
+    # without choosing, and L took the keep.
+    for n in NODES3:
+        ext.store.apply(event(node_json(n, [gpu_json(i) for i in range(8)])))
+    running = {"x": busy("x", "a", 8), "y": busy("y", "b", 8), "z": busy("z", "c", 8)}
+    for p in running.values():
+        ext.store.apply(event(p))
+    k = add_gang(ext, "k", 2, 8)
+    add_gang(ext, "e", 2, 8)
+    late = add_gang(ext, "l", 2, 8)
+    ext.recover_gangs()
+    assert ext.gangs.keep is not None and ext.gangs.keep.gang == K
+    for name in ("x", "y"):
+        ext.store.apply(event(running[name], "DELETED"))
+    clock.t += 0.001
+    assert ext.filter(k[0], NODES3).gang_outcome == "planned"
+    assert ext.gangs.keep is None  # K starts: its keep ends
+    assert ext.filter(late[0], NODES3).gang_outcome == "failed"
+    assert ext.gangs.keep is not None and ext.gangs.keep.gang == "default/e"
+    assert dict(ext.gangs.keep.nodes) == {"a": 8, "b": 8}
