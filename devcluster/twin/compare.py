@@ -45,13 +45,17 @@ class SimRun:
 
 def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s: float = 1.0,
                hold_until_departure: bool = True,
-               kube_queue_order: bool = False) -> ReplayPolicy:  # fmt: skip
+               kube_queue_order: bool = False,
+               keep_follows_drain: bool = True) -> ReplayPolicy:  # fmt: skip
     """The model of `scheduler`; `period_s`: Volcano's session period in wall seconds (the
     real one, `devcluster.twin.period`, when measured); `hold_until_departure` False: the
     Tessera whose failed gang plans stood 5 s whatever left (before the store dropped them);
-    `kube_queue_order`: `default` as `kube-default-queued` (kube-scheduler's queue order)."""
+    `kube_queue_order`: `default` as `kube-default-queued` (kube-scheduler's queue order);
+    `keep_follows_drain` False: the Tessera whose keeper's nodes moved only at its 2 s pass
+    and its own filter (before round 8)."""
     if scheduler == "tessera":
-        host = KubeHost.scaled(speedup, seed, hold_until_departure=hold_until_departure)
+        host = KubeHost.scaled(speedup, seed, hold_until_departure=hold_until_departure,
+                               keep_follows_drain=keep_follows_drain)  # fmt: skip
         return TesseraKubePolicy(w.nodes, host)
     if scheduler == "default":
         if kube_queue_order:
@@ -70,11 +74,12 @@ def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s:
 
 def simulate(scheduler: str, w: Workload, seed: int, speedup: float,
              period_s: float = 1.0, hold_until_departure: bool = True,
-             kube_queue_order: bool = False) -> SimRun:  # fmt: skip
+             kube_queue_order: bool = False,
+             keep_follows_drain: bool = True) -> SimRun:  # fmt: skip
     """The simulator's driver on `w` (as `simulator.replay.driver.replay`), keeping which gangs
     started."""
     policy = sim_policy(scheduler, w, seed, speedup, period_s, hold_until_departure,
-                        kube_queue_order)  # fmt: skip
+                        kube_queue_order, keep_follows_drain)  # fmt: skip
     rec = drive(policy, w, seed)
     gangs = {j.uid: j.min_member for j in w.jobs if j.min_member > 1}
     done = {g for g in gangs if g in rec.job_start}
@@ -157,7 +162,8 @@ def jittered(w: Workload, seed: int, jitter_s: float) -> Workload:
 
 def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
                 period_s: float = 1.0, hold_until_departure: bool = True,
-                jitter_s: float = 0.0, kube_queue_order: bool = False) -> Spread:  # fmt: skip
+                jitter_s: float = 0.0, kube_queue_order: bool = False,
+                keep_follows_drain: bool = True) -> Spread:  # fmt: skip
     """The model of `scheduler` on `w` once per seed (`simulate`); `jitter_s` > 0: each seed
     also draws the arrivals' jitter (`jittered`)."""
     values: dict[str, list[float]] = {k: [] for k in SPREAD_METRICS}
@@ -165,7 +171,7 @@ def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
     for seed in seeds:
         ws = jittered(w, seed, jitter_s)
         run = simulate(scheduler, ws, seed, speedup, period_s, hold_until_departure,
-                       kube_queue_order)  # fmt: skip
+                       kube_queue_order, keep_follows_drain)  # fmt: skip
         for k in SPREAD_METRICS:
             values[k].append(_get(run.metrics, k))
         gangs.append(len(run.gangs_done))
