@@ -43,7 +43,11 @@ decided, `earlier_first` plans the gangs that wait before it (the keeper and the
 `KEEP_EXAMINED` of the last `recover` pass, each without a live plan or a failure that still
 stands): one that fits now starts first, and the pod is decided on what is left
 (benchmarks/RESULTS.md, Digital twin, round 7). It costs a plan per such gang only when its
-failure has been dropped (room came back) or lapsed.
+failure has been dropped (room came back) or lapsed. The first of them that does not fit and
+may take the keep (the keeper itself, or any when none is held) gets its nodes chosen there,
+on that state: so the keep follows the drain at the first filter after a departure, and passes
+to the first waiting gang when its keeper starts, not 2 s later at the pass (one capacity pass
+per such filter; benchmarks/RESULTS.md, Digital twin, round 8).
 
 Until the keeper starts, pods of its priority or lower go on its nodes only within the budget
 (`scheduler.policy.gang.within_budget`); higher-priority pods are not kept out. The keep ends
@@ -51,8 +55,9 @@ when its gang gets a plan (it starts), when all its pods are deleted, when no dr
 host it, or when it lapses (`ttl_s`) unrenewed. The replay simulator's tessera policy keeps
 nodes for the first waiting gang in arrival order (`simulator.policies.replay.tessera`); the
 live order differs from it in that the extender sees a gang only once the watch delivers its
-pods, only the first `KEEP_EXAMINED` waiting gangs are planned per pass, and between two passes
-a later gang that fails at its filter while no keep is held holds it. Without a keep a
+pods, only the first `KEEP_EXAMINED` waiting gangs are planned per pass, and a later gang that
+fails at its filter while no keep is held takes it when no gang ranked before it is among
+those (or its failure still stands). Without a keep a
 gang of whole nodes waited while smaller pods took every GPU that freed up
 (benchmarks/RESULTS.md, the bundled study).
 """
@@ -66,7 +71,7 @@ from types import MappingProxyType
 
 from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.framework import Profile
-from scheduler.policy.gang import drain_budgets, plan_members
+from scheduler.policy.gang import drain_budgets, free_busy, plan_members
 from scheduler.policy.model import (
     Allocation,
     ClusterState,
@@ -121,6 +126,10 @@ class GangCoordinator:
         self._no_room: dict[str, float] = {}  # gang -> until when `recover` passes it over
         # The waiting gangs by rank at the last `recover` pass (`earlier_first` reads them).
         self._queue: list[tuple[Rank, str]] = []
+        # node -> (the Node, its allocations, their `free_busy` counts) as last counted: a
+        # snapshot builds every node's capacity view afresh, and choosing the keep's nodes
+        # (`_counts`) needs every node's counts, at each filter after a departure.
+        self._free_busy: dict[str, tuple[object, tuple[Allocation, ...], tuple[int, int]]] = {}
 
     def kept_from(self, pod: PodRequest, now: float) -> DrainKeep | None:
         """The nodes `pod` may not take because a waiting gang keeps them (None: none are).
@@ -324,7 +333,9 @@ class GangCoordinator:
                 if mine:
                     return  # it fits now: it keeps its nodes (unrenewed) until it starts
                 continue  # kube-scheduler places it
-            kept = drain_budgets(self._draining(snap), members, names, self.profile)
+            drained = self._draining(snap)
+            kept = drain_budgets(drained, members, names, self.profile,
+                                 counts=self._counts(drained))  # fmt: skip
             with self.store.lock:
                 cur = self.keep
                 if cur is not None and cur.gang != name and cur.expires_at > now \
@@ -388,7 +399,31 @@ class GangCoordinator:
         if other and keep is not None and self._rank(pod.gang.name, pod.priority) >= keep.rank:
             return None  # it waits after the keeper
         names = sorted(snap.nodes)
-        return drain_budgets(self._draining(snap), members, names, self.profile) or None
+        drained = self._draining(snap)
+        return drain_budgets(drained, members, names, self.profile,
+                             counts=self._counts(drained)) or None  # fmt: skip
+
+    def _counts(self, state: ClusterState) -> Callable[[str], tuple[int, int]]:
+        """A node's `free_busy` counts on `state`, reused while the node and its allocations
+        are the same objects as when last counted (the store keeps both across snapshots
+        until they change), else counted on `state`'s view. Without it each choice of the
+        keep's nodes built every node's view: 100 ms per filter after a departure at 1,000
+        nodes (benchmarks/bench_gang_filter.py, RESULTS.md Digital twin round 8)."""
+        cache = self._free_busy
+        if len(cache) > 2 * len(state.nodes) + 16:
+            cache.clear()  # nodes that left
+
+        def count(name: str) -> tuple[int, int]:
+            node, allocs = state.nodes[name], state.allocations_on(name)
+            hit = cache.get(name)
+            if (hit is not None and hit[0] is node and len(hit[1]) == len(allocs)
+                    and all(a is b for a, b in zip(hit[1], allocs, strict=True))):  # fmt: skip
+                return hit[2]
+            got = state.capacity(name).derive("free-busy", free_busy)
+            cache[name] = (node, allocs, got)
+            return got
+
+        return count
 
     def _draining(self, snap: ClusterState) -> ClusterState:
         """`snap` with the GPUs of bound pods whose gang has lost a member taken as free, for

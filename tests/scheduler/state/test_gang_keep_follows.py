@@ -130,3 +130,21 @@ def test_when_the_keeper_starts_the_keep_passes_to_the_first_waiting_gang(ext, c
     assert ext.filter(late[0], NODES3).gang_outcome == "failed"
     assert ext.gangs.keep is not None and ext.gangs.keep.gang == "default/e"
     assert dict(ext.gangs.keep.nodes) == {"a": 8, "b": 8}
+
+
+def test_the_cached_counts_answer_what_each_nodes_view_answers(ext, clock) -> None:
+    # The keep's nodes are chosen on every node's (free, busy) GPU counts; the coordinator
+    # reuses a node's counts while the node and its allocations are the objects it counted.
+    # After a pass (every node counted), z leaves c, a pod starts on a and K's plan fails:
+    # every node's counts, cached or not, equal its view's.
+    from scheduler.policy.gang import free_busy
+
+    _setup(ext, "z")
+    clock.t += 0.001
+    ext.store.apply(event(busy("w", "c", 3)))
+    snap = ext.store.snapshot(clock.t)
+    count = ext.gangs._counts(snap)
+    for n in NODES3:
+        assert count(n) == free_busy(snap.capacity(n)), n
+    assert {n: count(n) for n in NODES3} == {"a": (0, 8), "b": (0, 8), "c": (5, 3)}
+    assert ext.gangs._counts(snap)("a") == (0, 8)  # a hit (a and x are the objects counted)
