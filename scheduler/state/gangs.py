@@ -80,7 +80,7 @@ from scheduler.policy.model import (
     PodRequest,
     slot_key,
 )
-from scheduler.state.store import DONE_PHASES, ClusterStore, PodRecord
+from scheduler.state.store import DONE_PHASES, ClusterStore
 
 log = logging.getLogger("tessera.gangs")
 
@@ -434,10 +434,7 @@ class GangCoordinator:
         room (benchmarks/RESULTS.md, Digital twin, round 7, (C)). A gang whose pods are not all
         created yet reads the same (fewer pods than its minimum); its bound members' GPUs then
         count as draining until the others arrive."""
-        by_gang: dict[str, list[PodRecord]] = {}
-        for rec in self.store.pods():
-            if rec.request.gang is not None:
-                by_gang.setdefault(rec.request.gang.name, []).append(rec)
+        by_gang = self.store.gang_records()
         leaving: set[str] = set()
         for recs in by_gang.values():
             gang = recs[0].request.gang
