@@ -86,6 +86,9 @@ def main() -> int:
                     "also delays every arrival by up to this many trace seconds")
     ap.add_argument("--hold-before", action="store_true", help="with --model-seeds: the "
                     "Tessera model before failed gang plans ended at a departure")
+    ap.add_argument("--keep-before", action="store_true", help="with --model-seeds: the "
+                    "Tessera model before its keeper's nodes followed the drain at the first "
+                    "filter after a departure (they moved only at its 2 s pass; round 8)")
     ap.add_argument("--kube-queue-order", action="store_true", help="with --model-seeds: "
                     "`default` modelled behind kube-scheduler's queue order "
                     "(kube-default-queued, twin only)")
@@ -181,7 +184,8 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
                                  hold_until_departure=not args.hold_before,
                                  jitter_s=args.jitter,
                                  kube_queue_order=args.kube_queue_order,
-                                 timing=timing if s == "volcano" else None)
+                                 timing=timing if s == "volcano" else None,
+                                 keep_follows_drain=not args.keep_before)
                      for period in (periods if s == "volcano" else periods[:1])]  # fmt: skip
             sp = pooled(parts)
             for k in SPREAD_METRICS:

@@ -51,15 +51,19 @@ class SimRun:
 
 def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s: float = 1.0,
                hold_until_departure: bool = True, kube_queue_order: bool = False,
-               timing: SessionTiming | None = None) -> ReplayPolicy:  # fmt: skip
+               timing: SessionTiming | None = None,
+               keep_follows_drain: bool = True) -> ReplayPolicy:  # fmt: skip
     """The model of `scheduler`; `period_s`: Volcano's session period in wall seconds (the
     real one, `devcluster.twin.period`, when measured); `timing`: instead, Volcano's session
     chain (period plus each session's run, `devcluster.twin.period.session_timing`);
     `hold_until_departure` False: the
     Tessera whose failed gang plans stood 5 s whatever left (before the store dropped them);
-    `kube_queue_order`: `default` as `kube-default-queued` (kube-scheduler's queue order)."""
+    `kube_queue_order`: `default` as `kube-default-queued` (kube-scheduler's queue order);
+    `keep_follows_drain` False: the Tessera whose keeper's nodes moved only at its 2 s pass
+    and its own filter (before round 8)."""
     if scheduler == "tessera":
-        host = KubeHost.scaled(speedup, seed, hold_until_departure=hold_until_departure)
+        host = KubeHost.scaled(speedup, seed, hold_until_departure=hold_until_departure,
+                               keep_follows_drain=keep_follows_drain)  # fmt: skip
         return TesseraKubePolicy(w.nodes, host)
     if scheduler == "default":
         if kube_queue_order:
@@ -84,11 +88,12 @@ def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s:
 def simulate(scheduler: str, w: Workload, seed: int, speedup: float,
              period_s: float = 1.0, hold_until_departure: bool = True,
              kube_queue_order: bool = False,
-             timing: SessionTiming | None = None) -> SimRun:  # fmt: skip
+             timing: SessionTiming | None = None,
+             keep_follows_drain: bool = True) -> SimRun:  # fmt: skip
     """The simulator's driver on `w` (as `simulator.replay.driver.replay`), keeping which gangs
     started."""
     policy = sim_policy(scheduler, w, seed, speedup, period_s, hold_until_departure,
-                        kube_queue_order, timing)  # fmt: skip
+                        kube_queue_order, timing, keep_follows_drain)  # fmt: skip
     rec = drive(policy, w, seed)
     gangs = {j.uid: j.min_member for j in w.jobs if j.min_member > 1}
     done = {g for g in gangs if g in rec.job_start}
@@ -205,11 +210,12 @@ def jittered(w: Workload, seed: int, jitter_s: float) -> Workload:
 def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
                 period_s: float = 1.0, hold_until_departure: bool = True,
                 jitter_s: float = 0.0, kube_queue_order: bool = False,
-                timing: SessionTiming | None = None) -> Spread:  # fmt: skip
+                timing: SessionTiming | None = None,
+                keep_follows_drain: bool = True) -> Spread:  # fmt: skip
     """The model of `scheduler` on `w` once per seed (`simulate`), in turn (each 200-job seed
     takes under a second: RESULTS.md "the twin's verdict against the model's seeds");
     `jitter_s` > 0: each seed also draws the arrivals' jitter (`jittered`); `timing`:
-    Volcano's session chain."""
+    Volcano's session chain; `keep_follows_drain` False: Tessera's keep before round 8."""
     t0 = time.perf_counter()
     values: dict[str, list[float]] = {k: [] for k in SEED_METRICS}
     gang_sets: list[frozenset[str]] = []
@@ -217,7 +223,7 @@ def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
     for seed in seeds:
         ws = jittered(w, seed, jitter_s)
         run = simulate(scheduler, ws, seed, speedup, period_s, hold_until_departure,
-                       kube_queue_order, timing)  # fmt: skip
+                       kube_queue_order, timing, keep_follows_drain)  # fmt: skip
         first = first or run
         for k in SEED_METRICS:
             values[k].append(metric_value(run.metrics, k))

@@ -8,7 +8,7 @@ Either way each slot's placement is re-checked against exact geometry before it 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -295,6 +295,7 @@ def drain_targets(
 def drain_budgets(
     state: ClusterState, members: Sequence[PodRequest], node_names: Sequence[str],
     profile: Profile, memo: DrainMemo | None = None,
+    counts: Callable[[str], tuple[int, int]] | None = None,
 ) -> dict[str, int]:
     """Nodes to keep for a gang that does not fit now, each with its GPU budget (the GPUs its
     members would take there), chosen so the gang waits for as few busy GPUs to drain as
@@ -314,14 +315,20 @@ def drain_budgets(
     Where a member lands on a drained node reads only that node, the members kept there before
     it and the (pure, clock-free) filters, so a caller asking again for the same gang while
     other nodes fill and drain pays each (node, member, members before it) once.
+
+    `counts` (optional): a node's `free_busy` counts on `state`, from the caller's cache (each
+    otherwise builds the node's capacity view: at 1,000 nodes that is most of the call's cost,
+    benchmarks/bench_gang_filter.py). It must answer what `free_busy` would.
     """
     empty = ClusterState(state.nodes, MappingProxyType({}), now=state.now)
     solo_profile = _solo(profile)
     known = [n for n in node_names if n in state.nodes]
     rank = {n: i for i, n in enumerate(known)}
-    counts = {n: state.capacity(n).derive("free-busy", _free_busy) for n in known}
-    free = {n: c[0] for n, c in counts.items()}
-    busy = {n: c[1] for n, c in counts.items()}
+    if counts is None:
+        counts = lambda n: state.capacity(n).derive("free-busy", free_busy)  # noqa: E731
+    by_node = {n: counts(n) for n in known}
+    free = {n: c[0] for n, c in by_node.items()}
+    busy = {n: c[1] for n, c in by_node.items()}
     scratch = empty
     kept: dict[str, set[int]] = {}
     placed: dict[str, tuple[int, ...]] = {}  # members kept on each node so far, in order
@@ -374,7 +381,7 @@ def drain_budgets(
     return {n: len(g) for n, g in kept.items()}
 
 
-def _free_busy(cap: NodeCapacity) -> tuple[int, int]:
+def free_busy(cap: NodeCapacity) -> tuple[int, int]:
     """(usable GPUs no pod holds any part of, usable GPUs in use)."""
     usable = cap.usable_gpus
     free = sum(1 for g in usable if not g.pods)

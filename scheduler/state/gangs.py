@@ -43,7 +43,11 @@ decided, `earlier_first` plans the gangs that wait before it (the keeper and the
 `KEEP_EXAMINED` of the last `recover` pass, each without a live plan or a failure that still
 stands): one that fits now starts first, and the pod is decided on what is left
 (benchmarks/RESULTS.md, Digital twin, round 7). It costs a plan per such gang only when its
-failure has been dropped (room came back) or lapsed.
+failure has been dropped (room came back) or lapsed. The first of them that does not fit and
+may take the keep (the keeper itself, or any when none is held) gets its nodes chosen there,
+on that state: so the keep follows the drain at the first filter after a departure, and passes
+to the first waiting gang when its keeper starts, not 2 s later at the pass (one capacity pass
+per such filter; benchmarks/RESULTS.md, Digital twin, round 8).
 
 Until the keeper starts, pods of its priority or lower go on its nodes only within the budget
 (`scheduler.policy.gang.within_budget`); higher-priority pods are not kept out. The keep ends
@@ -51,21 +55,23 @@ when its gang gets a plan (it starts), when all its pods are deleted, when no dr
 host it, or when it lapses (`ttl_s`) unrenewed. The replay simulator's tessera policy keeps
 nodes for the first waiting gang in arrival order (`simulator.policies.replay.tessera`); the
 live order differs from it in that the extender sees a gang only once the watch delivers its
-pods, only the first `KEEP_EXAMINED` waiting gangs are planned per pass, and between two passes
-a later gang that fails at its filter while no keep is held holds it. Without a keep a
+pods, only the first `KEEP_EXAMINED` waiting gangs are planned per pass, and a later gang that
+fails at its filter while no keep is held takes it when no gang ranked before it is among
+those (or its failure still stands). Without a keep a
 gang of whole nodes waited while smaller pods took every GPU that freed up
 (benchmarks/RESULTS.md, the bundled study).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.framework import Profile
-from scheduler.policy.gang import drain_budgets, plan_members
+from scheduler.policy.gang import drain_budgets, free_busy, plan_members
 from scheduler.policy.model import (
     Allocation,
     ClusterState,
@@ -74,7 +80,9 @@ from scheduler.policy.model import (
     PodRequest,
     slot_key,
 )
-from scheduler.state.store import DONE_PHASES, ClusterStore, PodRecord
+from scheduler.state.store import DONE_PHASES, ClusterStore
+
+log = logging.getLogger("tessera.gangs")
 
 FAILED_RETRY_S = 5.0  # how long a failed plan stands, unless capacity comes back first
 # Waiting gangs `recover` plans per pass for the keep. Each plan may run CP-SAT up to its time
@@ -118,6 +126,10 @@ class GangCoordinator:
         self._no_room: dict[str, float] = {}  # gang -> until when `recover` passes it over
         # The waiting gangs by rank at the last `recover` pass (`earlier_first` reads them).
         self._queue: list[tuple[Rank, str]] = []
+        # node -> (the Node, its allocations, their `free_busy` counts) as last counted: a
+        # snapshot builds every node's capacity view afresh, and choosing the keep's nodes
+        # (`_counts`) needs every node's counts, at each filter after a departure.
+        self._free_busy: dict[str, tuple[object, tuple[Allocation, ...], tuple[int, int]]] = {}
 
     def kept_from(self, pod: PodRequest, now: float) -> DrainKeep | None:
         """The nodes `pod` may not take because a waiting gang keeps them (None: none are).
@@ -182,17 +194,17 @@ class GangCoordinator:
                         uids = frozenset(m.uid for m in members)
                         rank = self._rank(name, pod.priority)
                         self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s,
-                                                 uids, rank))  # fmt: skip
+                                                 uids, rank), "filter")  # fmt: skip
                         reason += f"; nodes kept for it while they drain: {', '.join(sorted(kept))}"
                     elif choose_keep and self.keep is not None and self.keep.gang == name:
-                        self._set_keep(None)  # not even drained nodes would host it now
+                        self._set_keep(None, "no drained set hosts it")
                     self.store.ledger.set_gang(
                         GangPlanRecord(name, (), now + FAILED_RETRY_S, reason=reason)
                     )
                     return "failed"
                 if self._hold(name, plan.slots, members, pod.priority, now, plan.status):
                     if self.keep is not None and self.keep.gang == name:
-                        self._set_keep(None)  # it starts: its nodes are everyone's again
+                        self._set_keep(None, "it starts")  # its nodes are everyone's again
                     return "planned"
         return "failed"
 
@@ -243,7 +255,20 @@ class GangCoordinator:
         cost every GPU pod's filter a capacity pass over every node per waiting gang after
         each departure, `benchmarks/bench_gang_filter.py`). Without this a later pod that
         kube-scheduler's queue happened to try first took the room an earlier gang fitted in
-        (benchmarks/RESULTS.md, Digital twin, round 7)."""
+        (benchmarks/RESULTS.md, Digital twin, round 7).
+
+        The keeper is the exception, and so is the gang that would take the keep (none is
+        held, or it waits before the keeper; not one the pass found no drained set for): when
+        its failure was dropped (room came back, the keep ended, or it lapsed) its nodes are
+        chosen here, on the state `pod` is decided on, so the keep follows the drain at the
+        first filter after a departure and passes to the first waiting gang when its keeper
+        starts, not at the next pass. One capacity pass per such filter: the first candidate
+        that does not fit takes the keep, and every later one ranks after it. Chosen only at
+        the pass, the keep stayed on busy nodes while a departure emptied another, and went
+        to whichever later gang reached its own filter first when the keeper started; pods
+        ranked after the first waiting gang took that room within milliseconds of wall time
+        (benchmarks/RESULTS.md, Digital twin, round 8: the 200-job slice's 4 x 8-GPU gangs,
+        2-3 pp of useful allocation)."""
         if pod.gang is not None:
             mine = self._rank(pod.gang.name, pod.priority)
         else:
@@ -261,11 +286,14 @@ class GangCoordinator:
                 if self.store.ledger.gang(gang, now) is not None:
                     continue  # it has a plan, or its failure stands (no room came back since)
                 peers = self.store.gang_pods(gang)
+                cur = self._live_keep(now)  # (an earlier candidate may have taken it)
             if any(p.node_name is not None for p in peers):
                 continue  # started (or partly bound: `recover` re-plans it)
             waiting = [p for p in peers if p.node_name is None]
-            if waiting:
-                self.ensure_plan(min(waiting, key=lambda p: p.key), now, choose_keep=False)
+            if waiting:  # the keeper's nodes follow the drain; see the docstring
+                choose = (cur is None or cur.gang == gang or rank < cur.rank) \
+                    and gang not in self._no_room  # fmt: skip
+                self.ensure_plan(min(waiting, key=lambda p: p.key), now, choose_keep=choose)
 
     def _keep_first_waiting(
         self, waiting: dict[str, PodRequest], ranks: dict[str, Rank], now: float
@@ -275,7 +303,7 @@ class GangCoordinator:
         docstring. `waiting`: gang -> a waiting member (no member bound, one pending)."""
         with self.store.lock:
             if self.keep is not None and self.keep.gang not in waiting:
-                self._set_keep(None)  # it started, or none of its pods waits any more
+                self._set_keep(None, "no pod waits")  # it started, or none of its pods waits
             self._no_room = {g: t for g, t in self._no_room.items() if g in waiting and t > now}
         examined = 0
         for name in sorted(waiting, key=lambda g: (ranks[g], g)):
@@ -286,7 +314,7 @@ class GangCoordinator:
                 keep = self.keep
                 if keep is not None and keep.expires_at <= now:
                     keep = None
-                    self._set_keep(None)
+                    self._set_keep(None, "lapsed")
                 if keep is not None and keep.gang != name and keep.rank < rank:
                     return  # an earlier gang keeps nodes: no later one may take them
                 rec = self.store.ledger.gang(name, now)
@@ -305,7 +333,9 @@ class GangCoordinator:
                 if mine:
                     return  # it fits now: it keeps its nodes (unrenewed) until it starts
                 continue  # kube-scheduler places it
-            kept = drain_budgets(self._draining(snap), members, names, self.profile)
+            drained = self._draining(snap)
+            kept = drain_budgets(drained, members, names, self.profile,
+                                 counts=self._counts(drained))  # fmt: skip
             with self.store.lock:
                 cur = self.keep
                 if cur is not None and cur.gang != name and cur.expires_at > now \
@@ -314,10 +344,11 @@ class GangCoordinator:
                 if not kept:
                     self._no_room[name] = now + NO_ROOM_RETRY_S
                     if cur is not None and cur.gang == name:
-                        self._set_keep(None)  # not even drained nodes would host it now
+                        self._set_keep(None, "no drained set hosts it")
                     continue
                 uids = frozenset(m.uid for m in members)
-                self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids, rank))
+                self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids, rank),
+                               "pass")  # fmt: skip
             return
 
     def _live_keep(self, now: float) -> DrainKeep | None:
@@ -327,11 +358,11 @@ class GangCoordinator:
         if keep is not None and (
             keep.expires_at <= now or not any(self.store.pod(u) for u in keep.members)
         ):
-            self._set_keep(None)
+            self._set_keep(None, "lapsed or its pods gone")
             return None
         return keep
 
-    def _set_keep(self, keep: DrainKeep | None) -> None:
+    def _set_keep(self, keep: DrainKeep | None, why: str = "dropped") -> None:
         """Replace the keep (caller holds the store lock). When a node leaves the kept set (the
         keep ends, moves or shrinks), every failed plan is dropped: a gang that ranks after
         the keeper planned without the kept nodes, and its failure would otherwise stand
@@ -340,6 +371,12 @@ class GangCoordinator:
         old, self.keep = self.keep, keep
         if old is not None and (keep is None or not set(old.nodes) <= set(keep.nodes)):
             self.store.ledger.drop_failed_gangs()
+        if keep is None:
+            if old is not None:
+                log.info("keep for gang %s ends (%s)", old.gang, why)
+        elif old is None or old.gang != keep.gang or old.nodes != keep.nodes:
+            nodes = ",".join(f"{n}:{b}" for n, b in sorted(keep.nodes.items()))
+            log.info("keep for gang %s: %s (%s)", keep.gang, nodes, why)
 
     def _rank(self, gang: str, priority: int) -> Rank:
         """Where `gang` (with `priority`) waits: (-priority, first-seen order of its earliest
@@ -362,7 +399,31 @@ class GangCoordinator:
         if other and keep is not None and self._rank(pod.gang.name, pod.priority) >= keep.rank:
             return None  # it waits after the keeper
         names = sorted(snap.nodes)
-        return drain_budgets(self._draining(snap), members, names, self.profile) or None
+        drained = self._draining(snap)
+        return drain_budgets(drained, members, names, self.profile,
+                             counts=self._counts(drained)) or None  # fmt: skip
+
+    def _counts(self, state: ClusterState) -> Callable[[str], tuple[int, int]]:
+        """A node's `free_busy` counts on `state`, reused while the node and its allocations
+        are the same objects as when last counted (the store keeps both across snapshots
+        until they change), else counted on `state`'s view. Without it each choice of the
+        keep's nodes built every node's view: 100 ms per filter after a departure at 1,000
+        nodes (benchmarks/bench_gang_filter.py, RESULTS.md Digital twin round 8)."""
+        cache = self._free_busy
+        if len(cache) > 2 * len(state.nodes) + 16:
+            cache.clear()  # nodes that left
+
+        def count(name: str) -> tuple[int, int]:
+            node, allocs = state.nodes[name], state.allocations_on(name)
+            hit = cache.get(name)
+            if (hit is not None and hit[0] is node and len(hit[1]) == len(allocs)
+                    and all(a is b for a, b in zip(hit[1], allocs, strict=True))):  # fmt: skip
+                return hit[2]
+            got = state.capacity(name).derive("free-busy", free_busy)
+            cache[name] = (node, allocs, got)
+            return got
+
+        return count
 
     def _draining(self, snap: ClusterState) -> ClusterState:
         """`snap` with the GPUs of bound pods whose gang has lost a member taken as free, for
@@ -373,10 +434,7 @@ class GangCoordinator:
         room (benchmarks/RESULTS.md, Digital twin, round 7, (C)). A gang whose pods are not all
         created yet reads the same (fewer pods than its minimum); its bound members' GPUs then
         count as draining until the others arrive."""
-        by_gang: dict[str, list[PodRecord]] = {}
-        for rec in self.store.pods():
-            if rec.request.gang is not None:
-                by_gang.setdefault(rec.request.gang.name, []).append(rec)
+        by_gang = self.store.gang_records()
         leaving: set[str] = set()
         for recs in by_gang.values():
             gang = recs[0].request.gang

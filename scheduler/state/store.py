@@ -472,6 +472,11 @@ class ClusterStore:
         with self._lock:
             return [r.request for r in self._gang_records(gang)]
 
+    def gang_records(self) -> dict[str, list[PodRecord]]:
+        """Every gang's pod records, by the gang index (no scan of every pod)."""
+        with self._lock:
+            return {g: [self._pods[u] for u in uids] for g, uids in self._gang_uids.items()}
+
     def gang_first_seen(self, gang: str) -> int | None:
         """The first-seen order of `gang`'s earliest pod in the store (None: it holds none)."""
         with self._lock:

@@ -33,6 +33,14 @@ v1.37.2 (`pkg/scheduler/schedule_one.go`, `backend/queue`) and measured by `tess
    it examines at most `KEEP_EXAMINED` gangs per pass and passes over a gang no drained set
    hosts for `NO_ROOM_RETRY_S` (`keep_pass_s`; 0: the model before round 6b, where only (4)
    gave the keep). At a member's filter an earlier gang takes the keep from a later one.
+6. The keeper's nodes follow the drain: they are chosen again at the first filter after room
+   comes back (`GangCoordinator.earlier_first`, round 8), which the model does before every
+   pass (`keep_follows_drain`; off: only at the pass and at the keeper's own filter, the
+   extender before round 8, whose later pods took a node a departure emptied outside the
+   keep before the next pass moved it there). And with no keep held (its keeper started),
+   the first waiting gang that does not fit takes it at the next filter, as the pass would
+   (`keep_in_filters`; off: whichever gang's member reached its own filter first took it, and
+   the first waiting gang only at the next pass).
 
 All times here are trace seconds; the twin passes wall seconds x speedup.
 """
@@ -89,12 +97,15 @@ class KubeHost:
     keep_pass_s: float = KEEP_PASS_S
     keep_examined: int = KEEP_EXAMINED
     no_room_retry_s: float = NO_ROOM_RETRY_S
+    keep_follows_drain: bool = True  # (6) above
+    keep_in_filters: bool = True  # (6) above
     backoff_initial_s: float = BACKOFF_INITIAL_S
     backoff_max_s: float = BACKOFF_MAX_S
     backoff_window_s: float = BACKOFF_WINDOW_S
 
     @classmethod
-    def scaled(cls, speedup: float, seed: int = 0, hold_until_departure: bool = True) -> KubeHost:
+    def scaled(cls, speedup: float, seed: int = 0, hold_until_departure: bool = True,
+               keep_follows_drain: bool = True) -> KubeHost:  # fmt: skip
         """Wall-clock constants as a run compressed `speedup` times sees them in trace time."""
         return cls(
             random.Random(seed),
@@ -102,6 +113,8 @@ class KubeHost:
             flush_period_s=FLUSH_PERIOD_S * speedup,
             flush_age_s=FLUSH_AGE_S * speedup,
             hold_until_departure=hold_until_departure,
+            keep_follows_drain=keep_follows_drain,
+            keep_in_filters=keep_follows_drain,
             backoff_initial_s=BACKOFF_INITIAL_S * speedup,
             backoff_max_s=BACKOFF_MAX_S * speedup,
             backoff_window_s=BACKOFF_WINDOW_S * speedup,

@@ -100,7 +100,7 @@ class TesseraPolicy:
 
     def _pass(self, now: float) -> list[Start]:
         out: list[Start] = []
-        if self._kept is not None:  # follow whichever nodes drain first
+        if self._kept is not None and self._follows_drain():  # whichever nodes drain first
             gang, old = self._kept
             self._kept = None
             self._reserve(self._pending.jobs[gang], now)
@@ -163,6 +163,11 @@ class TesseraPolicy:
 
     def _let_go(self) -> None:
         """Hook: nodes just left the kept set (the keeper started, or the set moved)."""
+
+    def _follows_drain(self) -> bool:
+        """Hook: whether the keeper's nodes are chosen again before every pass (here always,
+        as the live extender does at the first filter after room comes back)."""
+        return True
 
     def _may_take_keep(self, job: JobSpec) -> bool:
         """Whether a gang that just failed to start may get the nodes kept: here only when

@@ -20,6 +20,13 @@ model retries at each arrival and departure, as the plain policy does, and:
   kube-scheduler's own fit for one member (`gang_needs_host_fit`, `host_fit`); there it takes
   them when none are kept, or (with `keep_pass_s`) from a gang that arrived after it or has a
   lower priority, and plans on the nodes kept for such a gang;
+- the keeper's nodes are chosen again before every pass (`keep_follows_drain`: the extender
+  chooses them at the first filter after room comes back; off, only at the pass and the
+  keeper's own filter, as before round 8);
+- with no keep held (its keeper started), the next decision gives it to the first waiting
+  gang that does not fit, as the pass would (`keep_in_filters`: the extender's
+  `earlier_first` since round 8; off, the gang whose member reached the filter first took
+  it, and the first waiting one only at the next pass);
 - the extender's periodic pass (`keep_pass_s`, `_keep_pass`) gives the keep to the first
   waiting gang (priority, then arrival) that does not fit and that drained nodes would host,
   whether or not it passes kube-scheduler's fit, as `GangCoordinator.recover` does: run at the
@@ -201,6 +208,11 @@ class TesseraKubePolicy(TesseraPolicy):
             self._held_until.clear()
             self._pending.freed = True
 
+    def _follows_drain(self) -> bool:
+        """The keeper's nodes chosen again before every pass (`KubeHost.keep_follows_drain`,
+        the extender since round 8) or only at the keep pass and the keeper's own filter."""
+        return self.host.keep_follows_drain
+
     def _may_take_keep(self, job: JobSpec) -> bool:
         """At a member's filter (`GangCoordinator.ensure_plan`): when none are kept, or, with
         the keep pass, from a gang that waits after this one."""
@@ -210,7 +222,13 @@ class TesseraKubePolicy(TesseraPolicy):
         return kept[0] == job.uid or self._rank(job.uid) < self._rank(kept[0])
 
     def _excluded(self, job: JobSpec) -> dict[str, int]:
-        """A gang that waits before the keeper plans on its nodes too (with the keep pass)."""
+        """A gang that waits before the keeper plans on its nodes too (with the keep pass).
+        With none kept, the gangs waiting before `job` get the keep first, as the pass would
+        give it (`keep_in_filters`: the extender's `earlier_first` before any GPU pod's
+        decision, round 8)."""
+        if (self.host.keep_in_filters and self._kept is None and self.reserve_for_gangs
+                and self.host.keep_pass_s > 0 and job.task.gpu is not None):  # fmt: skip
+            self._keep_pass(self._queue.now, before=self._rank(job.uid))
         kept = self._kept
         if (self.host.keep_pass_s > 0 and kept is not None and job.min_member > 1
                 and self._started.get(job.uid, 0) == 0
@@ -218,18 +236,19 @@ class TesseraKubePolicy(TesseraPolicy):
             return {}
         return super()._excluded(job)
 
-    def _keep_pass(self, now: float) -> None:
+    def _keep_pass(self, now: float, before: tuple[int, int] | None = None) -> None:
         """`GangCoordinator.recover`'s keep pass on the extender's view at the tick: the first
         `keep_examined` waiting gangs by rank that arrived before `now`; the first that does
         not fit and that drained nodes would host gets the keep (renewed and recomputed when
         it is the keeper's); a keeper that fits keeps it; a gang with no drained set is
-        passed over for `no_room_retry_s`."""
+        passed over for `no_room_retry_s`. `before`: only gangs that rank before it."""
         jobs = self._pending.jobs
         self._no_room = {u: t for u, t in self._no_room.items() if t > now and u in jobs}
         waiting = sorted(
             (self._rank(u), u) for u, j in jobs.items()
             if j.min_member > 1 and self._started.get(u, 0) == 0
             and self._arrival.get(u, (now, 0))[0] < now
+            and (before is None or self._rank(u) < before)
         )  # fmt: skip
         examined = 0
         for rank, uid in waiting:
