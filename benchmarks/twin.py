@@ -27,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devcluster import binaries  # noqa: E402
-from devcluster.twin.compare import SIM_POLICY, Spread  # noqa: E402
+from devcluster.twin.compare import PLAIN_KUBE, SIM_POLICY, Spread  # noqa: E402
 from devcluster.twin.period import SessionTiming, session_timing  # noqa: E402
 from devcluster.twin.real import Binaries  # noqa: E402
 from devcluster.twin.run import parse_model_seeds, parse_schedulers, twin_run  # noqa: E402
@@ -91,7 +91,11 @@ def main() -> int:
                     "filter after a departure (they moved only at its 2 s pass; round 8)")
     ap.add_argument("--kube-queue-order", action="store_true", help="with --model-seeds: "
                     "`default` modelled behind kube-scheduler's queue order "
-                    "(kube-default-queued, twin only)")
+                    "(kube-default-queued, twin only): the default since round 8, kept so "
+                    "earlier rounds' commands run")
+    ap.add_argument("--kube-plain", action="store_true", help="with --model-seeds: `default` "
+                    "modelled by the plain kube-default (every pod retried at once; the "
+                    "twin's model before round 8)")
     args = ap.parse_args()
     names = parse_schedulers(args.schedulers)
     if args.model_seeds is not None:
@@ -183,7 +187,7 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
             parts = [seed_spread(s, w, seeds, speedup, period,
                                  hold_until_departure=not args.hold_before,
                                  jitter_s=args.jitter,
-                                 kube_queue_order=args.kube_queue_order,
+                                 kube_queue_order=not args.kube_plain,
                                  timing=timing if s == "volcano" else None,
                                  keep_follows_drain=not args.keep_before)
                      for period in (periods if s == "volcano" else periods[:1])]  # fmt: skip
@@ -211,7 +215,7 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
             for path, doc in reals:
                 if isinstance((doc.get("real") or {}).get(s), dict) and \
                         doc.get("speedup") == speedup:  # fmt: skip
-                    policy = ("kube-default-queued" if s == "default" and args.kube_queue_order
+                    policy = (PLAIN_KUBE if s == "default" and args.kube_plain
                               else SIM_POLICY[s])  # fmt: skip
                     print(rejudged(path, doc, s, policy, w, sp), flush=True)
     return 0

@@ -169,6 +169,22 @@ def test_the_seed_spread_runs_the_model_once_per_seed():
     assert len(sp.gangs) == 3
 
 
+def test_kube_scheduler_alone_is_judged_against_its_queue_order_model():
+    """The twin models kube-scheduler alone as `kube-default-queued` (round 8): on the 20-job
+    slice three real runs completed 2 of its 3 gangs (a partial-gang deadlock that comes from
+    kube-scheduler's queue order); the queued model completes 2 on seeds 0-2, the plain
+    `kube-default` (every pod retried at once) 3. Fails with the plain model as the default."""
+    from devcluster.twin.compare import PLAIN_KUBE, SIM_POLICY, simulate
+
+    w = slice_jobs(generate(seed=1, jobs=20, nodes=4, mig_nodes=1), 20)
+    assert SIM_POLICY["default"] == "kube-default-queued"
+    for seed in (0, 1, 2):
+        queued = simulate("default", w, seed, 100.0)
+        plain = simulate("default", w, seed, 100.0, kube_queue_order=False)
+        assert (queued.policy, len(queued.gangs_done)) == ("kube-default-queued", 2)
+        assert (plain.policy, len(plain.gangs_done)) == (PLAIN_KUBE, 3)
+
+
 @pytest.mark.parametrize(("env", "scheduler", "want"), [
     ({"TESSERA_TWIN_VC_SCHEDULER_V": "4"}, "volcano", 4),
     ({"TESSERA_TWIN_VC_SCHEDULER_V": "4"}, "tessera", 0),  # vc's knob is not kube-scheduler's

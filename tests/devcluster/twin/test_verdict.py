@@ -221,7 +221,7 @@ def test_a_saved_real_run_is_judged_again_from_its_twin_json(tmp_path):
                               "default", "--real", str(tmp_path / "twin.json")],
                              capture_output=True, text=True, timeout=300)  # fmt: skip
         assert res.returncode == 0, res.stderr
-        return next(x for x in res.stdout.splitlines() if "vs kube-default on 2 seeds" in x)
+        return next(x for x in res.stdout.splitlines() if "vs kube-default-queued on 2 seeds" in x)
 
     (tmp_path / "placements.json").write_text(json.dumps({"default": pods}))
     assert "WITHIN" in verdict_line()
