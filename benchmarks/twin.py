@@ -89,6 +89,10 @@ def main() -> int:
     ap.add_argument("--keep-before", action="store_true", help="with --model-seeds: the "
                     "Tessera model before its keeper's nodes followed the drain at the first "
                     "filter after a departure (they moved only at its 2 s pass; round 8)")
+    ap.add_argument("--no-bind-latency", action="store_true", help="with --model-seeds: "
+                    "kube-scheduler's models (tessera, default) bind each pod at the instant "
+                    "of their decision, without the measured creation-to-bind latency "
+                    "(before round 8b)")
     ap.add_argument("--kube-queue-order", action="store_true", help="with --model-seeds: "
                     "`default` modelled behind kube-scheduler's queue order "
                     "(kube-default-queued, twin only): the default since round 8, kept so "
@@ -189,7 +193,8 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
                                  jitter_s=args.jitter,
                                  kube_queue_order=not args.kube_plain,
                                  timing=timing if s == "volcano" else None,
-                                 keep_follows_drain=not args.keep_before)
+                                 keep_follows_drain=not args.keep_before,
+                                 bind_latency=not args.no_bind_latency)
                      for period in (periods if s == "volcano" else periods[:1])]  # fmt: skip
             sp = pooled(parts)
             for k in SPREAD_METRICS:

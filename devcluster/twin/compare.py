@@ -28,7 +28,12 @@ from devcluster.twin.period import SessionTiming
 from simulator.engine import Engine
 from simulator.policies.replay.kube_default import KubeDefaultPolicy
 from simulator.policies.replay.kube_default_queued import KubeDefaultQueuedPolicy
-from simulator.policies.replay.kube_host import KubeHost
+from simulator.policies.replay.kube_host import (
+    KUBE_BIND_LATENCY,
+    TESSERA_BIND_LATENCY,
+    BindLatency,
+    KubeHost,
+)
 from simulator.policies.replay.tessera_kube import TesseraKubePolicy
 from simulator.policies.replay.volcano.config import VolcanoConfig
 from simulator.policies.replay.volcano.policy import VolcanoPolicy
@@ -57,7 +62,8 @@ class SimRun:
 def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s: float = 1.0,
                hold_until_departure: bool = True, kube_queue_order: bool = True,
                timing: SessionTiming | None = None,
-               keep_follows_drain: bool = True) -> ReplayPolicy:  # fmt: skip
+               keep_follows_drain: bool = True,
+               bind_latency: bool = True) -> ReplayPolicy:  # fmt: skip
     """The model of `scheduler`; `period_s`: Volcano's session period in wall seconds (the
     real one, `devcluster.twin.period`, when measured); `timing`: instead, Volcano's session
     chain (period plus each session's run, `devcluster.twin.period.session_timing`);
@@ -66,15 +72,20 @@ def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s:
     `kube_queue_order` False: `default` as the plain `kube-default` (every pod retried at
     once), not `kube-default-queued` (kube-scheduler's queue order);
     `keep_follows_drain` False: the Tessera whose keeper's nodes moved only at its 2 s pass
-    and its own filter (before round 8)."""
+    and its own filter (before round 8);
+    `bind_latency` False: every pod binds at the instant of the model's decision (before round
+    8b), not after kube-scheduler's measured creation-to-bind latency (`KubeHost`, (7))."""
     if scheduler == "tessera":
+        lat = TESSERA_BIND_LATENCY if bind_latency else BindLatency()
         host = KubeHost.scaled(speedup, seed, hold_until_departure=hold_until_departure,
-                               keep_follows_drain=keep_follows_drain)  # fmt: skip
+                               keep_follows_drain=keep_follows_drain,
+                               bind_latency=lat)  # fmt: skip
         return TesseraKubePolicy(w.nodes, host)
     if scheduler == "default":
         if kube_queue_order:
-            return KubeDefaultQueuedPolicy(w.nodes, random.Random(seed),
-                                           KubeHost.scaled(speedup, seed))  # fmt: skip
+            lat = KUBE_BIND_LATENCY if bind_latency else BindLatency()
+            host = KubeHost.scaled(speedup, seed, bind_latency=lat)
+            return KubeDefaultQueuedPolicy(w.nodes, random.Random(seed), host)
         return KubeDefaultPolicy(w.nodes, random.Random(seed))
     if scheduler == "volcano":
         # The twin's PodGroups and pods carry no PriorityClass: the real vc-scheduler sees
@@ -95,11 +106,11 @@ def simulate(scheduler: str, w: Workload, seed: int, speedup: float,
              period_s: float = 1.0, hold_until_departure: bool = True,
              kube_queue_order: bool = True,
              timing: SessionTiming | None = None,
-             keep_follows_drain: bool = True) -> SimRun:  # fmt: skip
+             keep_follows_drain: bool = True, bind_latency: bool = True) -> SimRun:  # fmt: skip
     """The simulator's driver on `w` (as `simulator.replay.driver.replay`), keeping which gangs
     started."""
     policy = sim_policy(scheduler, w, seed, speedup, period_s, hold_until_departure,
-                        kube_queue_order, timing, keep_follows_drain)  # fmt: skip
+                        kube_queue_order, timing, keep_follows_drain, bind_latency)  # fmt: skip
     rec = drive(policy, w, seed)
     gangs = {j.uid: j.min_member for j in w.jobs if j.min_member > 1}
     done = {g for g in gangs if g in rec.job_start}
@@ -117,16 +128,23 @@ def as_created(w: Workload) -> Workload:
 def drive(policy: ReplayPolicy, w: Workload, seed: int) -> Recorder:
     """Run `policy` over `w` as the twin creates it (`as_created`) to the end; the recorder,
     its tail trimmed after the last start, finish or arrival (the real run's watch stops
-    there too)."""
+    there too). A policy with a `KubeHost` whose `bind_latency` is set has each pod's bind
+    latency added to its recorded wait (`add_bind_latency`)."""
     engine = Engine(np.random.default_rng(seed))
     run = _Run(as_created(w), policy, engine, 200)
     starts: list[float] = []
     decide = policy.schedule
+    host = getattr(policy, "host", None)
+    bound: list[str] = []  # each Start's job, in the order the driver records them
+    latencies: list[float] = []
 
     def schedule(now: float) -> list[Start]:
         out = decide(now)
         if out:
             starts.append(now)
+            if isinstance(host, KubeHost):
+                bound.extend(s.job for s in out)
+                latencies.extend(host.bind_latencies(len(out)))
         return out
 
     policy.schedule = schedule  # type: ignore[method-assign]
@@ -136,7 +154,27 @@ def drive(policy: ReplayPolicy, w: Workload, seed: int) -> Recorder:
     last = max([run.rec.last_finish, *starts, *run.rec.submit.values()])
     trim_tail(run.rec, last)
     run.rec.sample(last, policy.usage())
+    add_bind_latency(run.rec, bound, latencies, {j.uid: j.min_member for j in w.jobs})
     return run.rec
+
+
+def add_bind_latency(rec: Recorder, jobs: list[str], latencies: list[float],
+                     min_member: dict[str, int]) -> None:  # fmt: skip
+    """Add `latencies[i]` to the wait of the i-th pod the driver recorded (of job `jobs[i]`),
+    and the latency of a job's `min_member`-th pod to its start (its gang wait). The model's
+    cluster holds each pod's GPUs from its decision, not from its bind, and its finish is not
+    moved: the latency is tens of trace seconds against runs of thousands."""
+    seen: dict[str, int] = {}
+    for i, (job, lat) in enumerate(zip(jobs, latencies, strict=True)):
+        if lat == 0.0:
+            seen[job] = seen.get(job, 0) + 1
+            continue
+        rec.delays[i] += lat
+        k = seen.get(job, 0)
+        seen[job] = k + 1
+        rec.pod_delays[job][k] += lat
+        if k + 1 == min_member.get(job, 1) and job in rec.job_start:
+            rec.job_start[job] += lat
 
 
 SPREAD_METRICS = ("allocated_pct_mean", "queue_delay_s.p50", "queue_delay_s.p95",
@@ -218,11 +256,12 @@ def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
                 period_s: float = 1.0, hold_until_departure: bool = True,
                 jitter_s: float = 0.0, kube_queue_order: bool = True,
                 timing: SessionTiming | None = None,
-                keep_follows_drain: bool = True) -> Spread:  # fmt: skip
+                keep_follows_drain: bool = True, bind_latency: bool = True) -> Spread:  # fmt: skip
     """The model of `scheduler` on `w` once per seed (`simulate`), in turn (each 200-job seed
     takes under a second: RESULTS.md "the twin's verdict against the model's seeds");
     `jitter_s` > 0: each seed also draws the arrivals' jitter (`jittered`); `timing`:
-    Volcano's session chain; `keep_follows_drain` False: Tessera's keep before round 8."""
+    Volcano's session chain; `keep_follows_drain` False: Tessera's keep before round 8;
+    `bind_latency` False: no bind latency (before round 8b)."""
     t0 = time.perf_counter()
     values: dict[str, list[float]] = {k: [] for k in SEED_METRICS}
     gang_sets: list[frozenset[str]] = []
@@ -230,7 +269,7 @@ def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
     for seed in seeds:
         ws = jittered(w, seed, jitter_s)
         run = simulate(scheduler, ws, seed, speedup, period_s, hold_until_departure,
-                       kube_queue_order, timing, keep_follows_drain)  # fmt: skip
+                       kube_queue_order, timing, keep_follows_drain, bind_latency)  # fmt: skip
         first = first or run
         for k in SEED_METRICS:
             values[k].append(metric_value(run.metrics, k))

@@ -28,6 +28,7 @@ class KubeDefaultQueuedPolicy(KubeDefaultPolicy):
 
     def __init__(self, nodes: tuple[NodeSpec, ...], rng: random.Random, host: KubeHost) -> None:
         super().__init__(nodes, rng)
+        self.host = host
         self._queue = KubeQueue(replace(host, backoff_order=True))
         self._pending = self._queue
 

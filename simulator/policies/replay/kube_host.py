@@ -42,6 +42,15 @@ v1.37.2 (`pkg/scheduler/schedule_one.go`, `backend/queue`) and measured by `tess
    (`keep_in_filters`; off: whichever gang's member reached its own filter first took it, and
    the first waiting gang only at the next pass).
 
+7. A pod binds some time after the decision the model makes at an event: kube-scheduler pops
+   pods one at a time, each a scheduling cycle (filter and prioritize, with the extender's
+   HTTP round trip when there is one) and a bind, and the watch hears of it after that. The
+   twin adds this to each pod's wait (`bind_latency`, `BindLatency`; none by default, and
+   none in the bundled study): the k-th pod (from 0) of one decision's binds waits
+   `first + k x per_pod` times a log-normal factor of median 1, drawn from its own random
+   stream (`latency_rng`), so the tie-breaks drawn from `rng` are the same with or without
+   it. Measured on the real runs (benchmarks/RESULTS.md, digital twin round 8b).
+
 All times here are trace seconds; the twin passes wall seconds x speedup.
 """
 
@@ -69,6 +78,44 @@ BACKOFF_WINDOW_S = 1.0  # backoffQOrderingWindowDuration: expiries truncated to 
 KEEP_PASS_S = 2.0  # cli.serve.EXPIRE_EVERY_S: GangCoordinator.recover's period (wall seconds)
 KEEP_EXAMINED = 4  # scheduler.state.gangs.KEEP_EXAMINED: gangs planned per pass
 NO_ROOM_RETRY_S = 30.0  # scheduler.state.gangs.NO_ROOM_RETRY_S (wall seconds)
+
+
+@dataclass(frozen=True)
+class BindLatency:
+    """(7) above: creation (or the event that frees room) to bind, per pod of one decision.
+
+    `first_s` and `per_pod_s` are the median latency of the first pod and what each later pod
+    of the same decision adds (kube-scheduler binds them one cycle after another); `sigma` is
+    the log-normal spread around that median (0: none)."""
+
+    first_s: float = 0.0
+    per_pod_s: float = 0.0
+    sigma: float = 0.0
+
+    def scaled(self, speedup: float) -> BindLatency:
+        """Wall seconds as trace seconds at `speedup`."""
+        return BindLatency(self.first_s * speedup, self.per_pod_s * speedup, self.sigma)
+
+    def draws(self, rng: random.Random, n: int) -> list[float]:
+        """The latencies of the `n` pods one decision binds, in the order it binds them; no
+        draw from `rng` when the latency is zero."""
+        if self.first_s <= 0 and self.per_pod_s <= 0:
+            return [0.0] * n
+        out = []
+        for k in range(n):
+            factor = rng.lognormvariate(0.0, self.sigma) if self.sigma > 0 else 1.0
+            out.append((self.first_s + k * self.per_pod_s) * factor)
+        return out
+
+
+# (7) Measured (wall seconds; benchmarks/RESULTS.md, digital twin round 8b): on the five
+# real 200-job Tessera runs of round 8 at speedup 300, the pods of jobs bound whole within
+# 100 trace s took a median 9.3, 16.5, 22.6 and 27.1 trace s from creation for the 1st-4th
+# pod bound (a line of 9.8 + 6.0 x k trace s; the interquartile range about x 0.7-1.4 of the
+# median, a log-normal sigma of 0.5); kube-scheduler alone (`d200`): 5.8, 10.6, 13.1, 16.7
+# (6.3 + 3.5 x k).
+TESSERA_BIND_LATENCY = BindLatency(0.033, 0.020, 0.5)  # kube-scheduler + the extender
+KUBE_BIND_LATENCY = BindLatency(0.021, 0.012, 0.5)  # kube-scheduler alone
 
 
 @dataclass
@@ -102,11 +149,15 @@ class KubeHost:
     backoff_initial_s: float = BACKOFF_INITIAL_S
     backoff_max_s: float = BACKOFF_MAX_S
     backoff_window_s: float = BACKOFF_WINDOW_S
+    bind_latency: BindLatency = BindLatency()  # (7) above, trace seconds
+    latency_rng: random.Random = field(default_factory=lambda: random.Random("bind-latency:0"))
 
     @classmethod
     def scaled(cls, speedup: float, seed: int = 0, hold_until_departure: bool = True,
-               keep_follows_drain: bool = True) -> KubeHost:  # fmt: skip
-        """Wall-clock constants as a run compressed `speedup` times sees them in trace time."""
+               keep_follows_drain: bool = True,
+               bind_latency: BindLatency = BindLatency()) -> KubeHost:  # fmt: skip
+        """Wall-clock constants as a run compressed `speedup` times sees them in trace time
+        (`bind_latency` too, given in wall seconds)."""
         return cls(
             random.Random(seed),
             gang_failed_hold_s=GANG_FAILED_HOLD_S * speedup,
@@ -120,7 +171,13 @@ class KubeHost:
             backoff_window_s=BACKOFF_WINDOW_S * speedup,
             keep_pass_s=KEEP_PASS_S * speedup,
             no_room_retry_s=NO_ROOM_RETRY_S * speedup,
+            bind_latency=bind_latency.scaled(speedup),
+            latency_rng=random.Random(f"bind-latency:{seed}"),
         )
+
+    def bind_latencies(self, n: int) -> list[float]:
+        """(7) above: the latencies of the `n` pods one decision binds, from `latency_rng`."""
+        return self.bind_latency.draws(self.latency_rng, n)
 
     def pick(self, cluster: SimCluster, names: list[str], cpu_milli: int, memory_bytes: int,
              extender: list[int] | None) -> str:  # fmt: skip
