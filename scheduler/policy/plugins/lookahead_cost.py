@@ -149,6 +149,10 @@ def best_increase(
     # where it does not fit reads the zero row (its counts stay in range; masked below).
     row = np.where(sh.share, tight, 0)
     row += moves.start
+    if m and k >= SPARSE_MIN_STATES:
+        p = int(np.add.reduce(fit, axis=None))
+        if p * SPARSE_SHARE <= k * t:  # few (state, shape) pairs fit: form those only
+            return _fitting_pairs(table, sh, moves, fit, row, (total, cnt, big, cpu, model))
     row = np.where(fit, row, moves.zero)
     c2 = np.empty((k, t + 1, m), np.int64)  # column 0: the state itself
     b2 = np.empty((k, t + 1, m), np.int64)
@@ -171,6 +175,49 @@ def best_increase(
     frag0 = f[:, 0]
     out: Floats = np.where(fit, f[:, 1:] - frag0[:, None], np.inf)
     return out, np.ascontiguousarray(frag0)
+
+
+# `best_increase` forms only the fitting (state, shape) pairs when there are at least this
+# many states and at most 1 / SPARSE_SHARE of the pairs fit (a fleet-wide batch late in a
+# fill: ~8 % of its pairs fit; a tie's few states: ~60 %).
+SPARSE_MIN_STATES = 16
+SPARSE_SHARE = 2
+
+
+def _fitting_pairs(
+    table: FragTable, sh: MixShapes, moves: Moves, fit: npt.NDArray[np.bool_],
+    row: npt.NDArray[np.int64],
+    state: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+                 npt.NDArray[np.int64], npt.NDArray[np.intp]],
+) -> tuple[Floats, Floats]:  # fmt: skip
+    """`best_increase`'s answer from the pairs (i, t) where shape t fits state i only: each
+    state's own counts, then each fitting pair's, moved by its `Moves` row, go through one
+    `frag_from_counts` call, row by row the same integers, gather, products and sum as the
+    dense path's, so the same values bit for bit; the pairs that do not fit are +inf (the
+    dense path forms and then masks them). `state`: (total, cnt, big, cpu, model) per state."""
+    total, cnt, big, cpu, model = state
+    k, t, m = len(cnt), fit.shape[1], cnt.shape[1]
+    ii, tt = fit.nonzero()
+    rp = row[ii, tt]
+    n = k + len(ii)
+    c2 = np.empty((n, m), np.int64)
+    b2 = np.empty((n, m), np.int64)
+    c2[:k], b2[:k] = cnt, big
+    np.subtract(cnt.take(ii, axis=0), moves.cnt.take(rp, axis=0), out=c2[k:])
+    np.subtract(big.take(ii, axis=0), moves.big.take(rp, axis=0), out=b2[k:])
+    tot2 = np.empty(n, np.int64)
+    tot2[:k] = total
+    np.subtract(total.take(ii), sh.taken.take(tt), out=tot2[k:])
+    cpu2 = np.empty(n, np.int64)
+    cpu2[:k] = cpu
+    np.subtract(cpu.take(ii), sh.cpu.take(tt), out=cpu2[k:])
+    f = table.frag_from_counts(
+        tot2, c2, b2, cpu2, np.concatenate([model, model.take(ii)]), check=False
+    )
+    frag0 = f[:k].copy()
+    out: Floats = np.full((k, t), np.inf)
+    out[ii, tt] = f[k:] - frag0.take(ii)
+    return out, frag0
 
 
 class Moves:
