@@ -32,6 +32,7 @@ moves are tables (`Moves`) kept across the mixes the log republishes.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -126,7 +127,7 @@ class LookAhead:
             # Rows the index cannot represent exactly, or gone, host nothing here.
             got[~idx.alive[r] | idx.slow[r]] = np.inf
             # One record a row (a 2-D array's second axis would read as GPU columns).
-            out = np.zeros(len(r), [("inc", np.float64, (got.shape[1],)), ("frag", np.float64)])
+            out = np.zeros(len(r), _record(got.shape[1]))
             out["inc"], out["frag"] = got, frag
             return out
 
@@ -146,6 +147,12 @@ class LookAhead:
             for r in redone:
                 top.changed(r)
         return now, after, frag_after, top.get()
+
+
+@lru_cache(maxsize=16)
+def _record(t: int) -> np.dtype[Any]:
+    """`_best`'s per-row record for t shapes: each shape's best increase, the fragmentation."""
+    return np.dtype([("inc", np.float64, (t,)), ("frag", np.float64)])
 
 
 def _alike(idx: FleetIndex, rows: Rows) -> bool:

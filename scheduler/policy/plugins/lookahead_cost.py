@@ -80,11 +80,10 @@ class StateMemo:
         k = len(pf)
         bucket = self.breaks.searchsorted(cpu, side="right")
         key = np.concatenate([pf, bucket[:, None], model[:, None]], axis=1)
-        w = key.shape[1] * key.itemsize
-        raw = key.tobytes()
-        names = [raw[i * w : (i + 1) * w] for i in range(k)]
+        # Each row's bytes as one `bytes` object (a C-contiguous row viewed as one void item).
+        names = key.view(np.dtype((np.void, key.shape[1] * key.itemsize))).ravel().tolist()
         memo = self.rows
-        got = [memo.get(n) for n in names]
+        got = list(map(memo.get, names))
         todo: dict[bytes, int] = {}
         for i, g in enumerate(got):
             if g is None:
@@ -394,8 +393,21 @@ class BlockTopTwo:
         self.redo(range(nb))
 
     def redo(self, blocks: Any) -> None:
-        """Recompute the blocks `blocks` (indexes) from `values`."""
+        """Recompute the blocks `blocks` (indexes) from `values`: several full blocks at once
+        (the same per-column `argmin` and `partition` as `top_two`, along the block's rows),
+        the others one by one."""
         b = self.BLOCK
+        full = len(self.values) // b
+        many = [j for j in blocks if j < full]
+        if len(many) > 1:
+            js = np.array(many, np.intp)
+            part = self.values[: full * b].reshape(full, b, -1).take(js, axis=0)
+            low = part.argmin(axis=1)
+            part.partition(1, axis=1)
+            self.first[js], self.second[js] = part[:, 0], part[:, 1]
+            low += (js * b)[:, None]
+            self.low[js] = low
+            blocks = [j for j in blocks if j >= full]
         for j in blocks:
             self.first[j], low, self.second[j] = top_two(self.values[j * b : (j + 1) * b])
             self.low[j] = low + j * b
