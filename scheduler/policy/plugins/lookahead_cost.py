@@ -81,7 +81,8 @@ class StateMemo:
         bucket = self.breaks.searchsorted(cpu, side="right")
         key = np.concatenate([pf, bucket[:, None], model[:, None]], axis=1)
         # Each row's bytes as one `bytes` object (a C-contiguous row viewed as one void item).
-        names = key.view(np.dtype((np.void, key.shape[1] * key.itemsize))).ravel().tolist()
+        void = key.view(np.dtype((np.void, key.shape[1] * key.itemsize)))
+        names: list[bytes] = void.ravel().tolist()  # type: ignore[assignment]
         memo = self.rows
         got = list(map(memo.get, names))
         todo: dict[bytes, int] = {}
