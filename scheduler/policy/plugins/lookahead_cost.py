@@ -402,7 +402,8 @@ class BlockTopTwo:
         many = [j for j in blocks if j < full]
         if len(many) > 1:
             js = np.array(many, np.intp)
-            part = self.values[: full * b].reshape(full, b, -1).take(js, axis=0)
+            # (fancy indexing: `take` would copy a strided source whole before gathering)
+            part = self.values[: full * b].reshape(full, b, -1)[js]
             low = part.argmin(axis=1)
             part.partition(1, axis=1)
             self.first[js], self.second[js] = part[:, 0], part[:, 1]
