@@ -72,7 +72,8 @@ class LookAhead:
             return None
         idx = cycle.index
         rows = cycle.rows
-        if not cycle.known.all() or idx.slow[rows].any():
+        # (ufunc reductions, not the `.all()` / `.any()` wrappers: this runs per tie)
+        if not np.logical_and.reduce(cycle.known) or np.logical_or.reduce(idx.slow[rows]):
             return None
         # The tied nodes after the pod; often identical (idle nodes of one type): each
         # distinct state once. Rows of one index state (`state_ids`) have the same free milli,
@@ -158,7 +159,8 @@ def _record(t: int) -> np.dtype[Any]:
 def _alike(idx: FleetIndex, rows: Rows) -> bool:
     """Whether all `rows` are in one state (idle nodes of one type, the common tie)."""
     pf, cpu, model = idx.plain_free[rows], idx.cpu[rows], idx.product[rows]
-    return bool((pf == pf[0]).all() and (cpu == cpu[0]).all() and (model == model[0]).all())
+    every = np.logical_and.reduce
+    return bool(every(pf == pf[0], axis=None) and every(cpu == cpu[0]) and every(model == model[0]))
 
 
 def _state_memo(
