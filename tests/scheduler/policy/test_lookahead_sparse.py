@@ -61,6 +61,23 @@ def _sparse(min_states: int, share: int) -> Iterator[None]:
         lc.SPARSE_MIN_STATES, lc.SPARSE_SHARE = held
 
 
+@contextmanager
+def _counted() -> Iterator[list[int]]:
+    """One entry per `_fitting_pairs` call while open."""
+    calls: list[int] = []
+    real = lc._fitting_pairs
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*a, **k)
+
+    lc._fitting_pairs = spy
+    try:
+        yield calls
+    finally:
+        lc._fitting_pairs = real
+
+
 def _batch(states: list[tuple[list[int], int, str]], gpus: int):  # type: ignore[no-untyped-def]
     width = max(gpus, *(len(f) for f, _, _ in states))
     free = np.array([f + [NO_GPU] * (width - len(f)) for f, _, _ in states], np.int64)
@@ -84,9 +101,12 @@ def test_fitting_pairs_only_is_the_dense_answer_bit_for_bit(shapes, counts, stat
     free, cpu, model = _batch(states, gpus)
     want = _best_increase_direct(table, MixShapes(workload, MODELS), free, cpu, model)
     answers = []
-    for min_states, share in ((1, 1 << 30), (1 << 30, 1), (lc.SPARSE_MIN_STATES, lc.SPARSE_SHARE)):
-        with _sparse(min_states, share):
+    # (share 0: every batch qualifies; a minimum of 2**30 states: none does)
+    for min_states, share in ((1, 0), (1 << 30, 1), (lc.SPARSE_MIN_STATES, lc.SPARSE_SHARE)):
+        with _sparse(min_states, share), _counted() as calls:
             answers.append(best_increase(table, MixShapes(workload, MODELS), free, cpu, model))
+        if share == 0:  # forced: it ran whenever the mix has a GPU shape (thresholds)
+            assert calls == ([1] if len(table.milli) else [])
     for got in answers:
         assert got[0].tobytes() == want[0].tobytes()
         assert got[1].tobytes() == want[1].tobytes()
@@ -102,17 +122,7 @@ def test_a_late_fleet_wide_batch_goes_the_sparse_way() -> None:
     sh = MixShapes(workload, ("T4",))
     free = np.full((40, 1), 100)
     cpu, model = np.full(40, 8000), np.zeros(40, np.intp)
-    calls = []
-    real = lc._fitting_pairs
-
-    def spy(*a, **k):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        return real(*a, **k)
-
-    lc._fitting_pairs = spy
-    try:
+    with _counted() as calls:
         inc, frag = best_increase(table, sh, free, cpu, model)
-    finally:
-        lc._fitting_pairs = real
     assert calls == [1]
     assert np.isinf(inc).all() and frag.tolist() == [100.0] * 40
