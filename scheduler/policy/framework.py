@@ -219,11 +219,13 @@ def run_scores(
 def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) -> None:
     """Among the nodes at the top level, those the plugin costs lowest keep it; the others
     drop one level (`levels` only: the 0..10 integers are too coarse to carry the order)."""
-    if scores.levels is None or len(scores.levels) < 2:
-        return
-    lv = scores.level_array
+    lv = scores.level_array  # (the array first: reading `levels` would make the list)
     if lv is None:
+        if scores.levels is None:
+            return
         lv = np.asarray(scores.levels, np.int64)
+    if len(lv) < 2:
+        return
     # (methods and ufunc reductions, not numpy's Python wrappers: this runs per pod)
     tied = (lv == np.maximum.reduce(lv)).nonzero()[0]
     if len(tied) < 2:
@@ -239,8 +241,8 @@ def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) ->
         return
     costs = np.asarray(costs).round(6)  # float noise is not a preference
     lv[tied[costs > np.minimum.reduce(costs)]] -= 1
-    # One array changed, the list rebuilt from it: the two views cannot drift apart.
-    scores.level_array, scores.levels = lv, lv.tolist()
+    # One array changed; `levels` is made from it when read: the two views cannot drift apart.
+    scores.level_array = lv
 
 
 def batch_scores(
@@ -272,7 +274,7 @@ def _scaled(
     level_array = np.rint(MAX_LEVEL * arr / total).astype(np.int64)
     if spread is not None:
         ints, level_array = ints.take(spread), level_array.take(spread)
-    return NodeScores(names, ints.tolist(), level_array.tolist(), level_array)
+    return NodeScores(names, level_array=level_array, int_array=ints)
 
 
 def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[float]:

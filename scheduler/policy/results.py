@@ -78,21 +78,63 @@ class FilterResult(Mapping[str, Status]):
         return cls(passed, failed, unresolvable, statuses=statuses, names=names)
 
 
-@dataclass(eq=False)  # compared as a mapping: {"a": 7} == scores
 class NodeScores(Mapping[str, int]):
     """Integer 0..10 per candidate; `ints[i]` belongs to `names[i]` (unknown nodes: 0).
+    Compared as a mapping: `{"a": 7} == scores`.
 
     `levels` is the same weighted mean on kube-scheduler's own node-score scale, 0..100
     (`MaxNodeScore`): what an in-process score plugin would return. The extender's HTTP reply
     can only carry 0..10 (`MaxExtenderPriority`); the fill experiment ranks by `levels`.
+
+    The batch path hands over arrays (`int_array`, `level_array`); the lists are made from
+    them on first read (the fill ranks by `level_array` and reads neither list: two
+    `tolist` of every candidate per pod saved). Assigning `level_array` drops a list made
+    from the array it replaces.
     """
 
-    names: Sequence[str]
-    ints: list[int]
-    levels: list[int] | None = None
-    # `levels` as an array, when the batch path made one (in-process rankers skip the list).
-    level_array: npt.NDArray[np.int64] | None = field(default=None, repr=False, compare=False)
-    _by_name: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
+    def __init__(
+        self,
+        names: Sequence[str],
+        ints: list[int] | None = None,
+        levels: list[int] | None = None,
+        level_array: npt.NDArray[np.int64] | None = None,
+        *,
+        int_array: npt.NDArray[np.int64] | None = None,
+    ) -> None:
+        if ints is None and int_array is None:
+            raise ValueError("NodeScores needs ints or int_array")
+        self.names = names
+        self._ints, self._int_array = ints, int_array
+        self._levels, self._level_array = levels, level_array
+        self._by_name: dict[str, int] | None = None
+
+    @property
+    def ints(self) -> list[int]:
+        got = self._ints
+        if got is None:
+            assert self._int_array is not None  # one of the two is given (`__init__`)
+            got = self._ints = self._int_array.tolist()
+        return got
+
+    @property
+    def levels(self) -> list[int] | None:
+        got = self._levels
+        if got is None and self._level_array is not None:
+            got = self._levels = self._level_array.tolist()
+        return got
+
+    @property
+    def level_array(self) -> npt.NDArray[np.int64] | None:
+        """`levels` as an array, when the batch path made one (in-process rankers skip the
+        list)."""
+        return self._level_array
+
+    @level_array.setter
+    def level_array(self, value: npt.NDArray[np.int64]) -> None:
+        self._level_array, self._levels = value, None
+
+    def __repr__(self) -> str:
+        return f"NodeScores(names={self.names!r}, ints={self.ints!r}, levels={self.levels!r})"
 
     def pairs(self) -> list[tuple[str, int]]:
         return list(zip(self.names, self.ints, strict=True))

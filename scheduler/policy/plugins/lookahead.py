@@ -32,6 +32,7 @@ moves are tables (`Moves`) kept across the mixes the log republishes.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,8 @@ class LookAhead:
             return None
         idx = cycle.index
         rows = cycle.rows
-        if not cycle.known.all() or idx.slow[rows].any():
+        # (ufunc reductions, not the `.all()` / `.any()` wrappers: this runs per tie)
+        if not np.logical_and.reduce(cycle.known) or np.logical_or.reduce(idx.slow[rows]):
             return None
         # The tied nodes after the pod; often identical (idle nodes of one type): each
         # distinct state once. Rows of one index state (`state_ids`) have the same free milli,
@@ -126,7 +128,7 @@ class LookAhead:
             # Rows the index cannot represent exactly, or gone, host nothing here.
             got[~idx.alive[r] | idx.slow[r]] = np.inf
             # One record a row (a 2-D array's second axis would read as GPU columns).
-            out = np.zeros(len(r), [("inc", np.float64, (got.shape[1],)), ("frag", np.float64)])
+            out = np.zeros(len(r), _record(got.shape[1]))
             out["inc"], out["frag"] = got, frag
             return out
 
@@ -148,10 +150,17 @@ class LookAhead:
         return now, after, frag_after, top.get()
 
 
+@lru_cache(maxsize=16)
+def _record(t: int) -> np.dtype[Any]:
+    """`_best`'s per-row record for t shapes: each shape's best increase, the fragmentation."""
+    return np.dtype([("inc", np.float64, (t,)), ("frag", np.float64)])
+
+
 def _alike(idx: FleetIndex, rows: Rows) -> bool:
     """Whether all `rows` are in one state (idle nodes of one type, the common tie)."""
     pf, cpu, model = idx.plain_free[rows], idx.cpu[rows], idx.product[rows]
-    return bool((pf == pf[0]).all() and (cpu == cpu[0]).all() and (model == model[0]).all())
+    every = np.logical_and.reduce
+    return bool(every(pf == pf[0], axis=None) and every(cpu == cpu[0]) and every(model == model[0]))
 
 
 def _state_memo(

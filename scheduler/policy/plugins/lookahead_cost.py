@@ -80,11 +80,11 @@ class StateMemo:
         k = len(pf)
         bucket = self.breaks.searchsorted(cpu, side="right")
         key = np.concatenate([pf, bucket[:, None], model[:, None]], axis=1)
-        w = key.shape[1] * key.itemsize
-        raw = key.tobytes()
-        names = [raw[i * w : (i + 1) * w] for i in range(k)]
+        # Each row's bytes as one `bytes` object (a C-contiguous row viewed as one void item).
+        void = key.view(np.dtype((np.void, key.shape[1] * key.itemsize)))
+        names: list[bytes] = void.ravel().tolist()  # type: ignore[assignment]
         memo = self.rows
-        got = [memo.get(n) for n in names]
+        got = list(map(memo.get, names))
         todo: dict[bytes, int] = {}
         for i, g in enumerate(got):
             if g is None:
@@ -149,6 +149,10 @@ def best_increase(
     # where it does not fit reads the zero row (its counts stay in range; masked below).
     row = np.where(sh.share, tight, 0)
     row += moves.start
+    if m and k >= SPARSE_MIN_STATES:
+        p = int(np.add.reduce(fit, axis=None))
+        if p * SPARSE_SHARE <= k * t:  # few (state, shape) pairs fit: form those only
+            return _fitting_pairs(table, sh, moves, fit, row, (total, cnt, big, cpu, model))
     row = np.where(fit, row, moves.zero)
     c2 = np.empty((k, t + 1, m), np.int64)  # column 0: the state itself
     b2 = np.empty((k, t + 1, m), np.int64)
@@ -171,6 +175,49 @@ def best_increase(
     frag0 = f[:, 0]
     out: Floats = np.where(fit, f[:, 1:] - frag0[:, None], np.inf)
     return out, np.ascontiguousarray(frag0)
+
+
+# `best_increase` forms only the fitting (state, shape) pairs when there are at least this
+# many states and at most 1 / SPARSE_SHARE of the pairs fit (a fleet-wide batch late in a
+# fill: ~8 % of its pairs fit; a tie's few states: ~60 %).
+SPARSE_MIN_STATES = 16
+SPARSE_SHARE = 2
+
+
+def _fitting_pairs(
+    table: FragTable, sh: MixShapes, moves: Moves, fit: npt.NDArray[np.bool_],
+    row: npt.NDArray[np.int64],
+    state: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+                 npt.NDArray[np.int64], npt.NDArray[np.intp]],
+) -> tuple[Floats, Floats]:  # fmt: skip
+    """`best_increase`'s answer from the pairs (i, t) where shape t fits state i only: each
+    state's own counts, then each fitting pair's, moved by its `Moves` row, go through one
+    `frag_from_counts` call, row by row the same integers, gather, products and sum as the
+    dense path's, so the same values bit for bit; the pairs that do not fit are +inf (the
+    dense path forms and then masks them). `state`: (total, cnt, big, cpu, model) per state."""
+    total, cnt, big, cpu, model = state
+    k, t, m = len(cnt), fit.shape[1], cnt.shape[1]
+    ii, tt = fit.nonzero()
+    rp = row[ii, tt]
+    n = k + len(ii)
+    c2 = np.empty((n, m), np.int64)
+    b2 = np.empty((n, m), np.int64)
+    c2[:k], b2[:k] = cnt, big
+    np.subtract(cnt.take(ii, axis=0), moves.cnt.take(rp, axis=0), out=c2[k:])
+    np.subtract(big.take(ii, axis=0), moves.big.take(rp, axis=0), out=b2[k:])
+    tot2 = np.empty(n, np.int64)
+    tot2[:k] = total
+    np.subtract(total.take(ii), sh.taken.take(tt), out=tot2[k:])
+    cpu2 = np.empty(n, np.int64)
+    cpu2[:k] = cpu
+    np.subtract(cpu.take(ii), sh.cpu.take(tt), out=cpu2[k:])
+    f = table.frag_from_counts(
+        tot2, c2, b2, cpu2, np.concatenate([model, model.take(ii)]), check=False
+    )
+    frag0 = f[:k].copy()
+    out: Floats = np.full((k, t), np.inf)
+    out[ii, tt] = f[k:] - frag0.take(ii)
+    return out, frag0
 
 
 class Moves:
@@ -347,8 +394,22 @@ class BlockTopTwo:
         self.redo(range(nb))
 
     def redo(self, blocks: Any) -> None:
-        """Recompute the blocks `blocks` (indexes) from `values`."""
+        """Recompute the blocks `blocks` (indexes) from `values`: several full blocks at once
+        (the same per-column `argmin` and `partition` as `top_two`, along the block's rows),
+        the others one by one."""
         b = self.BLOCK
+        full = len(self.values) // b
+        many = [j for j in blocks if j < full]
+        if len(many) > 1:
+            js = np.array(many, np.intp)
+            # (fancy indexing: `take` would copy a strided source whole before gathering)
+            part = self.values[: full * b].reshape(full, b, -1)[js]
+            low = part.argmin(axis=1)
+            part.partition(1, axis=1)
+            self.first[js], self.second[js] = part[:, 0], part[:, 1]
+            low += (js * b)[:, None]
+            self.low[js] = low
+            blocks = [j for j in blocks if j >= full]
         for j in blocks:
             self.first[j], low, self.second[j] = top_two(self.values[j * b : (j + 1) * b])
             self.low[j] = low + j * b
