@@ -26,6 +26,7 @@ from scheduler.policy.framework import (
 )
 from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.plugins.consolidate import Consolidate
+from scheduler.policy.plugins.cpu_fed import CpuFedArgs, CpuFedLookAhead
 from scheduler.policy.plugins.fragmentation import FragmentationArgs, FragmentationScore
 from scheduler.policy.plugins.gang import GangFilter
 from scheduler.policy.plugins.gpu_fit import GpuFit
@@ -74,6 +75,8 @@ SCORERS: dict[str, Factory[ScorePlugin]] = {
 TIE_BREAKERS: dict[str, Factory[TieBreakPlugin]] = {
     # among the top-level nodes, the best placed for the next typical pod (observed demand)
     LookAhead.name: Factory[TieBreakPlugin](LookAhead),
+    # the look-ahead plus the GPU milli a placement leaves without CPU at the mix's ratio
+    CpuFedLookAhead.name: Factory[TieBreakPlugin](CpuFedLookAhead, CpuFedArgs),
 }
 
 DEFAULT_FILTERS: tuple[str, ...] = tuple(FILTERS)
@@ -88,8 +91,9 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "Consolidate": 0.06,
 }  # fmt: skip
 # Ties at the top level go to the node that leaves the cluster best placed for the next typical
-# pod (RESULTS.md, "Round 6 leads").
-DEFAULT_TIE_BREAK: str | None = LookAhead.name
+# pod (RESULTS.md, "Round 6 leads"), counting the GPU capacity the placement leaves without the
+# CPU to feed it at the observed mix's CPU per GPU (RESULTS.md, "Round 8 leads").
+DEFAULT_TIE_BREAK: str | None = CpuFedLookAhead.name
 
 
 def build_profile(
