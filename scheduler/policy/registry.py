@@ -27,6 +27,7 @@ from scheduler.policy.framework import (
 from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.plugins.consolidate import Consolidate
 from scheduler.policy.plugins.cpu_fed import CpuFedArgs, CpuFedLookAhead
+from scheduler.policy.plugins.cpu_fed_score import CpuFedScore
 from scheduler.policy.plugins.fragmentation import FragmentationArgs, FragmentationScore
 from scheduler.policy.plugins.gang import GangFilter
 from scheduler.policy.plugins.gpu_fit import GpuFit
@@ -62,6 +63,8 @@ SCORERS: dict[str, Factory[ScorePlugin]] = {
     Binpack.name: Factory[BatchScorePlugin](Binpack),
     # while few pods have been seen, nodes in use before idle ones (observed demand)
     Consolidate.name: Factory[BatchScorePlugin](Consolidate),
+    # the GPU milli a placement leaves without CPU at the observed mix's ratio (observed demand)
+    CpuFedScore.name: Factory[BatchScorePlugin](CpuFedScore),
     # exact-placement fragmentation increase
     FragmentationScore.name: Factory[BatchScorePlugin](FragmentationScore, FragmentationArgs),
     # live load where fresh; NEUTRAL where stale or missing
