@@ -26,6 +26,8 @@ from scheduler.policy.framework import (
 )
 from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.plugins.consolidate import Consolidate
+from scheduler.policy.plugins.cpu_fed import CpuFedArgs, CpuFedLookAhead
+from scheduler.policy.plugins.cpu_fed_score import CpuFedScore
 from scheduler.policy.plugins.fragmentation import FragmentationArgs, FragmentationScore
 from scheduler.policy.plugins.gang import GangFilter
 from scheduler.policy.plugins.gpu_fit import GpuFit
@@ -61,6 +63,8 @@ SCORERS: dict[str, Factory[ScorePlugin]] = {
     Binpack.name: Factory[BatchScorePlugin](Binpack),
     # while few pods have been seen, nodes in use before idle ones (observed demand)
     Consolidate.name: Factory[BatchScorePlugin](Consolidate),
+    # the GPU milli a placement leaves without CPU at the observed mix's ratio (observed demand)
+    CpuFedScore.name: Factory[BatchScorePlugin](CpuFedScore),
     # exact-placement fragmentation increase
     FragmentationScore.name: Factory[BatchScorePlugin](FragmentationScore, FragmentationArgs),
     # live load where fresh; NEUTRAL where stale or missing
@@ -74,6 +78,8 @@ SCORERS: dict[str, Factory[ScorePlugin]] = {
 TIE_BREAKERS: dict[str, Factory[TieBreakPlugin]] = {
     # among the top-level nodes, the best placed for the next typical pod (observed demand)
     LookAhead.name: Factory[TieBreakPlugin](LookAhead),
+    # the look-ahead plus the GPU milli a placement leaves without CPU at the mix's ratio
+    CpuFedLookAhead.name: Factory[TieBreakPlugin](CpuFedLookAhead, CpuFedArgs),
 }
 
 DEFAULT_FILTERS: tuple[str, ...] = tuple(FILTERS)
@@ -83,13 +89,16 @@ DEFAULT_FILTERS: tuple[str, ...] = tuple(FILTERS)
 # the simulators); Binpack at 0.03 only breaks near-ties towards fuller nodes; Consolidate at
 # 0.06 keeps idle nodes idle while fewer than 2,000 pods have been seen (the observed mix is
 # still a small sample then). Figures: benchmarks/RESULTS.md, "Leads for beating FGD" (round 5).
+# CpuFed at 0.03 (a near-tie term, like Binpack) prefers placements that keep a node's GPUs fed
+# by its CPU at the observed mix's ratio (RESULTS.md, "Round 8 leads").
 DEFAULT_WEIGHTS: dict[str, float] = {
     "Fragmentation": 1.0, "ModelReserve": 0.3, "GpuLoad": 0.3, "Binpack": 0.03,
-    "Consolidate": 0.06,
+    "Consolidate": 0.06, "CpuFed": 0.03,
 }  # fmt: skip
 # Ties at the top level go to the node that leaves the cluster best placed for the next typical
-# pod (RESULTS.md, "Round 6 leads").
-DEFAULT_TIE_BREAK: str | None = LookAhead.name
+# pod (RESULTS.md, "Round 6 leads"), counting the GPU capacity the placement leaves without the
+# CPU to feed it at the observed mix's CPU per GPU (RESULTS.md, "Round 8 leads").
+DEFAULT_TIE_BREAK: str | None = CpuFedLookAhead.name
 
 
 def build_profile(

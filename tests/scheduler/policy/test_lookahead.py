@@ -447,7 +447,8 @@ def test_the_tie_break_only_reorders_the_top_level(state, req, cpu, profiles) ->
     got = run_scores(state, p, names, with_tie, rank=True).levels
     assert base is not None and got is not None
     top = [n for n, lv in zip(names, base, strict=True) if lv == max(base)]
-    costs = LookAhead().tie_costs(CycleState(state, p, top))
+    assert with_tie.tie_break is not None  # the profile's own: LookAhead or the default
+    costs = with_tie.tie_break.tie_costs(CycleState(state, p, top))
     for n, b, g in zip(names, base, got, strict=True):
         if n not in top or len(top) < 2 or costs is None:
             assert g == b
