@@ -87,23 +87,23 @@ class CpuFedLookAhead:
         mix = cycle.state.demand
         if costs is None or self.weight == 0 or mix is None or mix.workload is None:
             return costs
-        r = _cpu_per_milli(mix.memo, mix.workload)
+        r = mix_cpu_per_milli(mix.memo, mix.workload)
         g = cycle.pod.gpu
         if r is None or g is None:
             return costs
         idx, rows = cycle.index, cycle.rows
         take = batch.placement_columns(cycle)[1]
         milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
-        free = np.maximum(idx.plain_free[rows].astype(np.int64), 0)  # NO_GPU slots: none
-        after = np.where(take, free - milli, free)
+        free = np.maximum(idx.plain_free[rows], 0).sum(axis=1, dtype=np.int64)  # NO_GPU: none
+        after = free - milli * take.sum(axis=1, dtype=np.int64)
         cpu = idx.cpu[rows].astype(np.int64)
-        now_unfed = unfed_milli(free.sum(axis=1), cpu, r)
-        after_unfed = unfed_milli(after.sum(axis=1), cpu - cycle.pod.cpu_milli, r)
+        now_unfed = unfed_milli(free, cpu, r)
+        after_unfed = unfed_milli(after, cpu - cycle.pod.cpu_milli, r)
         out: Floats = costs + self.weight * (after_unfed - now_unfed)
         return out
 
 
-def _cpu_per_milli(memo: dict[object, object], workload: TargetWorkload) -> float | None:
+def mix_cpu_per_milli(memo: dict[object, object], workload: TargetWorkload) -> float | None:
     """`cpu_per_milli` once per published mix (its `memo`)."""
     key = "cpu-fed-per-milli"
     if key not in memo:

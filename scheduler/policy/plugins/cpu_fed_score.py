@@ -19,7 +19,7 @@ import numpy as np
 from scheduler.policy import batch
 from scheduler.policy.interfaces import CycleState, Floats, cycle_for
 from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Node, PodRequest
-from scheduler.policy.plugins.cpu_fed import cpu_per_milli, unfed_milli
+from scheduler.policy.plugins.cpu_fed import mix_cpu_per_milli, unfed_milli
 
 SPAN_MILLI = 2000.0  # the change of unfed milli that spans the whole 0..1 score
 
@@ -31,11 +31,12 @@ def value(change: Floats) -> Floats:
 
 
 def _ratio(state: ClusterState, pod: PodRequest) -> float | None:
-    """The mix's CPU per GPU milli when this pod is one the scorer judges, else None."""
+    """The mix's CPU per GPU milli when this pod is one the scorer judges, else None (once per
+    published mix: the tie-break's memo)."""
     g, mix = pod.gpu, state.demand
     if g is None or g.kind == "mig" or mix is None or mix.workload is None:
         return None
-    return cpu_per_milli(mix.workload)
+    return mix_cpu_per_milli(mix.memo, mix.workload)
 
 
 class CpuFedScore:
@@ -75,11 +76,9 @@ class CpuFedScore:
         idx, rows = cycle.index, cycle.rows
         take = batch.placement_columns(cycle)[1]
         milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
-        free = np.maximum(idx.plain_free[rows].astype(np.int64), 0)  # NO_GPU slots: none
-        after = np.where(take, free - milli, free)
+        free = np.maximum(idx.plain_free[rows], 0).sum(axis=1, dtype=np.int64)  # NO_GPU: none
+        taken = take.sum(axis=1, dtype=np.int64)  # the GPUs the pod takes on each row
         cpu = idx.cpu[rows].astype(np.int64)
-        d = unfed_milli(after.sum(axis=1), cpu - pod.cpu_milli, r) - unfed_milli(
-            free.sum(axis=1), cpu, r
-        )
-        out: Floats = np.where(take.any(axis=1), value(d), 0.0)
+        d = unfed_milli(free - milli * taken, cpu - pod.cpu_milli, r) - unfed_milli(free, cpu, r)
+        out: Floats = np.where(taken > 0, value(d), 0.0)
         return out
