@@ -2,7 +2,8 @@
 
 Each real scheduler is paired with the simulator policy that models it: `tessera` with
 `tessera-static-kube` (static MIG: no agent repartitions the twin's nodes), `default` with
-`kube-default`, `volcano` with `volcano`. The Volcano model runs with the
+`kube-default-queued` (`kube-default` behind kube-scheduler's queue order; since round 8),
+`volcano` with `volcano`. The Volcano model runs with the
 session timing the real scheduler had, in trace time: each session opens 1 s after the previous
 one ended, its run a line in its binds plus noise, fitted to the real run's bind batches
 (`devcluster.twin.period.session_timing`; `session_period`, a fixed period, when too few were
