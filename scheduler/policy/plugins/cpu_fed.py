@@ -88,19 +88,27 @@ class CpuFedLookAhead:
         if costs is None or self.weight == 0 or mix is None or mix.workload is None:
             return costs
         r = mix_cpu_per_milli(mix.memo, mix.workload)
-        g = cycle.pod.gpu
-        if r is None or g is None:
+        if r is None or cycle.pod.gpu is None:
             return costs
-        idx, rows = cycle.index, cycle.rows
-        take = batch.placement_columns(cycle)[1]
-        milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
-        free = np.maximum(idx.plain_free[rows], 0).sum(axis=1, dtype=np.int64)  # NO_GPU: none
-        after = free - milli * take.sum(axis=1, dtype=np.int64)
-        cpu = idx.cpu[rows].astype(np.int64)
-        now_unfed = unfed_milli(free, cpu, r)
-        after_unfed = unfed_milli(after, cpu - cycle.pod.cpu_milli, r)
-        out: Floats = costs + self.weight * (after_unfed - now_unfed)
+        change, _ = unfed_change(cycle, r)
+        out: Floats = costs + self.weight * change
         return out
+
+
+def unfed_change(cycle: CycleState, per_milli: float) -> tuple[Floats, npt.NDArray[np.int64]]:
+    """Per candidate row of `cycle` (a GPU pod): unfed(n after the pod) - unfed(n now) at
+    `per_milli`, and the GPUs the pod takes there (0: it does not fit). The tie-break and the
+    `CpuFed` score both read it."""
+    g = cycle.pod.gpu
+    assert g is not None
+    idx, rows = cycle.index, cycle.rows
+    taken = batch.placement_columns(cycle)[1].sum(axis=1, dtype=np.int64)
+    milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
+    free = np.maximum(idx.plain_free[rows], 0).sum(axis=1, dtype=np.int64)  # NO_GPU: none
+    cpu = idx.cpu[rows].astype(np.int64)
+    change: Floats = unfed_milli(free - milli * taken, cpu - cycle.pod.cpu_milli, per_milli)
+    change -= unfed_milli(free, cpu, per_milli)
+    return change, taken
 
 
 def mix_cpu_per_milli(memo: dict[object, object], workload: TargetWorkload) -> float | None:

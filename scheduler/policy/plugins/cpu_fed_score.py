@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from scheduler.policy import batch
 from scheduler.policy.interfaces import CycleState, Floats, cycle_for
 from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Node, PodRequest
-from scheduler.policy.plugins.cpu_fed import mix_cpu_per_milli, unfed_milli
+from scheduler.policy.plugins.cpu_fed import mix_cpu_per_milli, unfed_change, unfed_milli
 
 SPAN_MILLI = 2000.0  # the change of unfed milli that spans the whole 0..1 score
 
@@ -71,14 +70,6 @@ class CpuFedScore:
         r = _ratio(cycle.state, pod)
         if r is None:
             return np.ones(n)
-        g = pod.gpu
-        assert g is not None
-        idx, rows = cycle.index, cycle.rows
-        take = batch.placement_columns(cycle)[1]
-        milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
-        free = np.maximum(idx.plain_free[rows], 0).sum(axis=1, dtype=np.int64)  # NO_GPU: none
-        taken = take.sum(axis=1, dtype=np.int64)  # the GPUs the pod takes on each row
-        cpu = idx.cpu[rows].astype(np.int64)
-        d = unfed_milli(free - milli * taken, cpu - pod.cpu_milli, r) - unfed_milli(free, cpu, r)
+        d, taken = unfed_change(cycle, r)
         out: Floats = np.where(taken > 0, value(d), 0.0)
         return out
