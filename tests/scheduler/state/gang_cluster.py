@@ -17,9 +17,10 @@ def busy(name: str, node: str, gpus: int) -> dict[str, Any]:
     return pod_json(name, {"nvidia.com/gpu": gpus}, node=node, phase="Running")
 
 
-def add_nodes(ext: Extender, running: Iterable[dict[str, Any]] = ()) -> None:
-    """Nodes a and b of 8 GPUs each, then the `running` pods on them."""
-    for n in NODES:
+def add_nodes(ext: Extender, running: Iterable[dict[str, Any]] = (),
+              nodes: Iterable[str] = NODES) -> None:  # fmt: skip
+    """`nodes` (a and b) of 8 GPUs each, then the `running` pods on them."""
+    for n in nodes:
         ext.store.apply(event(node_json(n, [gpu_json(i) for i in range(8)])))
     for p in running:
         ext.store.apply(event(p))
@@ -32,3 +33,17 @@ def add_gang(ext: Extender, group: str, size: int, gpus: int) -> list[dict[str, 
     for m in ms:
         ext.store.apply(event(m))
     return ms
+
+
+def filter_single(ext: Extender, nodes: list[str], gpus: int,
+                  priority: int | None = None) -> list[str]:  # fmt: skip
+    """A new pod s of `gpus` whole GPUs, filtered over `nodes`: the nodes it passes."""
+    s = pod_json("s", {"nvidia.com/gpu": gpus}, priority=priority)
+    ext.store.apply(event(s))
+    return ext.filter(s, nodes).passed
+
+
+def filter_new_gang(ext: Extender, nodes: list[str], size: int, gpus: int) -> str | None:
+    """A new gang g (`size` x `gpus`), its first member filtered over `nodes`: the gang's
+    outcome."""
+    return ext.filter(add_gang(ext, "g", size, gpus)[0], nodes).gang_outcome

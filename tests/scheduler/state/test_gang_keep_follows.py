@@ -19,18 +19,21 @@ import pytest
 
 from scheduler.state.extender import Extender
 from tests.builders import event, gpu_json, node_json, pod_json
-from tests.scheduler.state.gang_cluster import add_gang, busy
+from tests.scheduler.state.gang_cluster import (
+    add_gang,
+    add_nodes,
+    busy,
+    filter_new_gang,
+    filter_single,
+)
 
 K = "default/k"
 NODES3 = ["a", "b", "c"]
 
 
 def _setup(ext: Extender, leave: str) -> None:
-    for n in NODES3:
-        ext.store.apply(event(node_json(n, [gpu_json(i) for i in range(8)])))
     running = {"x": busy("x", "a", 8), "y": busy("y", "b", 8), "z": busy("z", "c", 8)}
-    for p in running.values():
-        ext.store.apply(event(p))
+    add_nodes(ext, running.values(), NODES3)
     add_gang(ext, "k", 2, 8)
     ext.recover_gangs()
     assert ext.gangs.keep is not None and ext.gangs.keep.gang == K
@@ -39,13 +42,11 @@ def _setup(ext: Extender, leave: str) -> None:
 
 
 def _single(ext: Extender, priority: int | None = None) -> list[str]:
-    s = pod_json("s", {"nvidia.com/gpu": 8}, priority=priority)
-    ext.store.apply(event(s))
-    return ext.filter(s, NODES3).passed
+    return filter_single(ext, NODES3, 8, priority)
 
 
 def _later_gang(ext: Extender) -> str | None:
-    return ext.filter(add_gang(ext, "g", 2, 4)[0], NODES3).gang_outcome
+    return filter_new_gang(ext, NODES3, 2, 4)
 
 
 ROWS = [

@@ -20,7 +20,7 @@ import pytest
 
 from scheduler.state.extender import Extender
 from tests.builders import event, gang_member_json, gpu_json, node_json, pod_json
-from tests.scheduler.state.gang_cluster import NODES, add_nodes
+from tests.scheduler.state.gang_cluster import NODES, add_nodes, filter_new_gang, filter_single
 from tests.scheduler.state.gang_cluster import add_gang as _gang
 from tests.scheduler.state.gang_cluster import busy as _busy
 
@@ -30,16 +30,13 @@ K, G = "default/k", "default/g"
 
 
 def _setup(ext: Extender, leave: tuple[str, ...]) -> dict[str, dict]:
-    for n in NODES:
-        ext.store.apply(event(node_json(n, [gpu_json(i) for i in range(8)])))
     busy = {
         "x1": _busy("x1", "a", 2),
         "x2": _busy("x2", "a", 2),
         "z": _busy("z", "a", 4),
         "w": _busy("w", "b", 2),
     }
-    for b in busy.values():
-        ext.store.apply(event(b))
+    add_nodes(ext, busy.values())
     _gang(ext, "k", 2, 4)
     ext.recover_gangs()
     assert ext.gangs.keep is not None and ext.gangs.keep.gang == K
@@ -50,13 +47,11 @@ def _setup(ext: Extender, leave: tuple[str, ...]) -> dict[str, dict]:
 
 
 def _later_gang(ext: Extender) -> str | None:
-    return ext.filter(_gang(ext, "g", 2, 2)[0], NODES).gang_outcome
+    return filter_new_gang(ext, NODES, 2, 2)
 
 
 def _single(ext: Extender, priority: int | None = None) -> list[str]:
-    s = pod_json("s", {"nvidia.com/gpu": 1}, priority=priority)
-    ext.store.apply(event(s))
-    return ext.filter(s, NODES).passed
+    return filter_single(ext, NODES, 1, priority)
 
 
 ROWS = [
