@@ -27,8 +27,6 @@ from tests.scheduler.state.gang_cluster import busy as _busy
 K, G = "default/k", "default/g"
 
 
-
-
 def _setup(ext: Extender, leave: tuple[str, ...]) -> dict[str, dict]:
     busy = {
         "x1": _busy("x1", "a", 2),
