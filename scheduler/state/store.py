@@ -26,130 +26,32 @@ when they are new or newer (by `resourceVersion`) than what the watch gave.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from scheduler.policy.model import (
-    UNKNOWN_INDEX,
     Allocation,
     ClusterState,
     Gpu,
-    GpuGrant,
     Node,
-    Placement,
     PodRequest,
 )
-from scheduler.state import placement as placement_codec
 from scheduler.state.errors import StateError
 from scheduler.state.nodes import parse_node
-from scheduler.state.pods import parse_pod, pod_key, pod_phase
+from scheduler.state.pod_records import (
+    DONE_PHASES,
+    PodRecord,
+    PodSeen,
+    allocation_of,
+    is_derived,
+    seen,
+)
+from scheduler.state.pods import parse_pod, pod_key
 from scheduler.state.reservations import Ledger
 
-DONE_PHASES = ("Succeeded", "Failed")
 POD_GROUP_KINDS = ("PodGroup",)
-
-
-@dataclass(frozen=True, slots=True)
-class PodRecord:
-    """What the store keeps of one pod: the parsed request, the two fields `allocation_of`
-    reads of its object (`seen`), its allocation. Keeping whole objects cost about 2.5 KB a pod
-    (50 MB of 20,000 pods), a {"status": ...} dict of the two about 370 bytes
-    (benchmarks/bench_memory.py)."""
-
-    request: PodRequest
-    seen: PodSeen
-    allocation: Allocation | None
-    problem: str = ""
-    order: int = 0  # when the store first saw this UID (`ClusterStore.first_seen`)
-
-
-@dataclass(frozen=True, slots=True)
-class PodSeen:
-    """A pod object's phase and its placement annotation's text (None when absent)."""
-
-    phase: str
-    placement: str | None
-
-
-def derived_grants(pod: PodRequest) -> tuple[GpuGrant, ...]:
-    """Grants implied by the requests of a pod bound without a placement annotation."""
-    g = pod.gpu
-    if g is None:
-        return ()
-    if g.kind == "milli":
-        return (GpuGrant(UNKNOWN_INDEX, milli=g.milli, memory_mib=g.memory_mib),)
-    return tuple(GpuGrant(UNKNOWN_INDEX, profile=g.profile) for _ in range(g.count))
-
-
-def forged(p: Placement, node: Node | None) -> str:
-    """Why `p` cannot be a placement Tessera made on `node` ("" when it could be). Unknown node:
-    nothing to check against yet (checked again when the node arrives)."""
-    if node is None:
-        return ""
-    by_index = {g.index: g for g in node.gpus}
-    whole: set[int] = set()
-    for g in p.gpus:
-        if g.index == UNKNOWN_INDEX:
-            continue
-        gpu = by_index.get(g.index)
-        if gpu is None:
-            return f"placement names GPU {g.index}, node {node.name} has {len(node.gpus)} GPUs"
-        if g.uuid and gpu.uuid and g.uuid != gpu.uuid:
-            return f"placement names GPU {g.index} with UUID {g.uuid[:40]!r}, not the node's"
-        if g.profile is None and g.milli is None:
-            if g.index in whole:
-                return f"placement names whole GPU {g.index} twice"
-            whole.add(g.index)
-    return ""
-
-
-def seen(obj: Mapping[str, Any]) -> PodSeen:
-    """What `allocation_of` reads of a pod object. The phase is interned: a handful of values
-    shared by every pod instead of a string each."""
-    meta = obj.get("metadata")
-    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
-    text = annotations.get(placement_codec.ANNOTATION) if isinstance(annotations, Mapping) else None
-    return PodSeen(sys.intern(pod_phase(obj)), text)
-
-
-def allocation_of(
-    pod: PodRequest, raw: Mapping[str, Any] | PodSeen, node: Node | None = None
-) -> tuple[Allocation | None, str]:
-    """A running/bound pod's allocation (None if it holds nothing), and any problem reading it.
-    A problem with a present annotation means it was rejected: the pod is charged by requests.
-    `raw`: the pod object, or what `seen` kept of it."""
-    got = raw if isinstance(raw, PodSeen) else seen(raw)
-    if got.phase in DONE_PHASES:
-        return None, ""
-    text = got.placement
-    problem = ""
-    if text is not None:
-        try:
-            p = placement_codec.decode(text)
-            if pod.node_name is None or p.node == pod.node_name:
-                problem = forged(p, node)
-                if not problem:
-                    cpu = pod.cpu_milli
-                    return Allocation(pod.key, pod.uid, p, pod.priority, True, cpu_milli=cpu), ""
-            else:
-                problem = f"placement names node {p.node} but the pod is on {pod.node_name}"
-        except StateError as exc:
-            problem = str(exc)
-    if pod.node_name is None or pod.gpu is None:
-        return None, problem
-    grants = derived_grants(pod)
-    alloc = Allocation(
-        pod.key, pod.uid, Placement(pod.node_name, grants), pod.priority, cpu_milli=pod.cpu_milli
-    )
-    return alloc, problem
-
-
-def _derived(alloc: Allocation) -> bool:
-    return any(g.index == UNKNOWN_INDEX for g in alloc.placement.gpus)
 
 
 class ClusterStore:
@@ -319,7 +221,7 @@ class ClusterStore:
         if (
             alloc is not None
             and held is not None
-            and _derived(alloc)
+            and is_derived(alloc)
             and held.placement.node == alloc.placement.node
         ):
             alloc = Allocation(
