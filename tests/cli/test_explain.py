@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.cli.one_line import one_line_error
 from tests.conftest import REPO
 
 EX = REPO / "examples"
@@ -47,10 +48,8 @@ def test_json_for_a_static_mig_pod() -> None:
     ],
 )
 def test_bad_input_exits_2_with_one_line(snapshot: str, pod: str, needle: str) -> None:
-    r = runner.invoke(app, ["explain", "--snapshot", str(EX / snapshot), "--pod", str(EX / pod)])
-    assert r.exit_code == 2
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0]
+    line = one_line_error(["explain", "--snapshot", str(EX / snapshot), "--pod", str(EX / pod)])
+    assert line.startswith("error:") and needle in line
 
 
 def test_two_gpu_kinds_at_once_is_bad_input(tmp_path: Path) -> None:

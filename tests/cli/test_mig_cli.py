@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.cli.one_line import one_line_error
 
 runner = CliRunner()
 
@@ -50,7 +51,5 @@ def test_layouts_table_draws_the_slices() -> None:
 
 @pytest.mark.parametrize("sub", ["profiles", "layouts"])
 def test_unknown_model_exits_2_naming_alternatives(sub: str) -> None:
-    r = runner.invoke(app, ["mig", sub, "--gpu", "Tesla V100"])
-    assert r.exit_code == 2
-    (line,) = r.stderr.strip().splitlines()
+    line = one_line_error(["mig", sub, "--gpu", "Tesla V100"])
     assert line.startswith("error:") and "'Tesla V100'" in line and "H100-80GB" in line

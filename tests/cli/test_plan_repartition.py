@@ -10,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.cli.one_line import one_line_error
 
 runner = CliRunner()
 
@@ -95,10 +96,7 @@ def test_bad_demand_exits_2_with_one_line(files: tuple[Path, Path], tmp_path: Pa
     snap, _ = files
     bad = tmp_path / "bad.yaml"
     bad.write_text(demand_text)
-    r = runner.invoke(app, ["plan", "repartition", "--snapshot", str(snap), "--demand",
-                            str(bad)])
-    assert r.exit_code == 2
-    (line,) = r.stderr.strip().splitlines()
+    line = one_line_error(["plan", "repartition", "--snapshot", str(snap), "--demand", str(bad)])
     assert line.startswith("error:") and needle in line
 
 

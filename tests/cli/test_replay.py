@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.cli.one_line import one_line_error
 
 runner = CliRunner()
 TINY = "synthetic:seed=1,jobs=20,nodes=2,mig_nodes=1"
@@ -34,10 +35,7 @@ def test_replay_json_has_one_entry_per_policy(tmp_path: Path) -> None:
     (["--trace", "synthetic:jobs=zero"], "bad synthetic trace option"),
 ])
 def test_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
-    res = runner.invoke(app, ["simulate", "replay", *args])
-    assert res.exit_code == 2
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0]
+    assert needle in one_line_error(["simulate", "replay", *args])
 
 
 @pytest.mark.slow
@@ -67,10 +65,8 @@ def test_compare_prints_the_bundled_study_table() -> None:
     (["--policies", "slurm"], "unknown replay policy 'slurm'"),
 ])
 def test_compare_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:
-    res = runner.invoke(app, ["simulate", "compare", *args])
-    assert res.exit_code == 2
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0], res.stderr
+    line = one_line_error(["simulate", "compare", *args])
+    assert needle in line, line
 
 
 def test_compare_over_seeds_prints_intervals_and_verdicts() -> None:

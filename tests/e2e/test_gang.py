@@ -20,12 +20,18 @@ def gang_pod(name: str, gang: str, size: int, gpus: int = 1) -> dict:
     )
 
 
+def _two_nodes_of_two_gpus(api, *, blocker: bool = False) -> None:
+    """Nodes g0 and g1, 2 GPUs each; with `blocker`, a plain 1-GPU pod bound on one first."""
+    add_nodes(api, [NodeSpec(f"g{i}", gpus=[GpuSpec()] * 2) for i in range(2)])
+    if blocker:
+        api.create_pod(pod_object("blocker", {"nvidia.com/gpu": "1"}))
+        wait_bound(api, ["blocker"])
+
+
 def test_gang_of_4_binds_whole_or_not_at_all(tessera_cluster):
     api = tessera_cluster().api
     # 2 nodes x 2 GPUs = 4 GPUs; one is taken by a plain pod first, leaving 3 < 4.
-    add_nodes(api, [NodeSpec(f"g{i}", gpus=[GpuSpec()] * 2) for i in range(2)])
-    api.create_pod(pod_object("blocker", {"nvidia.com/gpu": "1"}))
-    wait_bound(api, ["blocker"])
+    _two_nodes_of_two_gpus(api, blocker=True)
     members = [f"a-{i}" for i in range(4)]
     for m in members:
         api.create_pod(gang_pod(m, "gang-a", 4))
@@ -39,7 +45,7 @@ def test_gang_of_4_binds_whole_or_not_at_all(tessera_cluster):
 def test_two_competing_gangs_do_not_deadlock(tessera_cluster):
     api = tessera_cluster().api
     # 4 GPUs: room for exactly one gang of 4 at a time.
-    add_nodes(api, [NodeSpec(f"g{i}", gpus=[GpuSpec()] * 2) for i in range(2)])
+    _two_nodes_of_two_gpus(api)
     a = [f"a-{i}" for i in range(4)]
     b = [f"b-{i}" for i in range(4)]
     for x, y in zip(a, b, strict=True):  # interleaved arrivals: the worst case for holding
@@ -70,9 +76,7 @@ def test_a_waiting_gang_keeps_its_nodes_from_later_pods(tessera_cluster):
     # 2 nodes x 2 GPUs; a blocker takes 1. A gang of 2 x 2 GPUs cannot start (3 free, 2 + 1),
     # so Tessera keeps 2 GPUs of each node for it (scheduler.policy.gang.drain_budgets). A later
     # 1-GPU pod would fit on either node, but not within the kept budgets: it waits.
-    add_nodes(api, [NodeSpec(f"g{i}", gpus=[GpuSpec()] * 2) for i in range(2)])
-    api.create_pod(pod_object("blocker", {"nvidia.com/gpu": "1"}))
-    wait_bound(api, ["blocker"])
+    _two_nodes_of_two_gpus(api, blocker=True)
     members = [f"k-{i}" for i in range(2)]
     for m in members:
         api.create_pod(gang_pod(m, "gang-k", 2, gpus=2))

@@ -19,7 +19,6 @@ from scheduler.policy.framework import run_scores, score_breakdown
 from scheduler.policy.model import (
     Allocation,
     ClusterState,
-    Gpu,
     GpuGrant,
     GpuRequest,
     Node,
@@ -29,23 +28,18 @@ from scheduler.policy.plugins.consolidate import EARLY_PODS
 from scheduler.policy.registry import build_profile, default_profile
 from tests.builders import pod
 from tests.scheduler.policy.batch_paths import plugin_values
+from tests.scheduler.policy.share_fleet import gpu_node
 from tests.scheduler.policy.test_batch import clusters, share_requests
 
-T4 = "T4"  # a model outside the MIG catalogue, as in the Alibaba trace
 SHARE300 = GpuRequest("milli", 1, milli=300)
 ISOLATED = build_profile(weights={"Fragmentation": 1.0, "Consolidate": 0.06})
 DEFAULT = default_profile()
 
 
-def _node(name: str, gpus: int) -> Node:
-    return Node(name, gpus=tuple(Gpu(i, f"{name}-{i}", T4, 16384) for i in range(gpus)),
-                cpu_milli=32000)  # fmt: skip
-
-
 def _state(seen: int) -> ClusterState:
     """Node a: one idle GPU. Node b: one GPU with a 500-milli share held (500 free). The pods
     seen so far: `seen` pods, all 400-milli shares."""
-    nodes = {"a": _node("a", 1), "b": _node("b", 1)}
+    nodes = {"a": gpu_node("a", 1), "b": gpu_node("b", 1)}
     held = Allocation("d/s", "s", Placement("b", (GpuGrant(0, milli=500),)))
     mix = DemandMix({TaskShape(0, 400, 1): seen}, 400.0 * seen, {}, seen)
     return ClusterState(nodes, {"s": held}, demand=mix)
@@ -91,7 +85,7 @@ def test_early_placements_keep_idle_nodes_idle(
 
 def test_no_demand_kept_or_no_usable_gpus_scores_one() -> None:
     # Without a demand log the scorer is inert; a node without GPUs has none to keep whole.
-    nodes = {"a": _node("a", 1), "cpu": Node("cpu", gpus=(), cpu_milli=32000)}
+    nodes = {"a": gpu_node("a", 1), "cpu": Node("cpu", gpus=(), cpu_milli=32000)}
     p = pod()
     bare = ClusterState(nodes)
     assert {n: score_breakdown(bare, p, n, ISOLATED)["Consolidate"] for n in nodes} == {
@@ -112,7 +106,7 @@ def plain_clusters(draw):
         return draw(clusters())
     nodes, allocs = {}, {}
     for n in range(draw(st.integers(1, 4))):
-        nodes[f"n{n}"] = _node(f"n{n}", draw(st.integers(0, 4)))
+        nodes[f"n{n}"] = gpu_node(f"n{n}", draw(st.integers(0, 4)))
         for g in range(len(nodes[f"n{n}"].gpus)):
             held = draw(st.sampled_from([0, 0, 250, 500, 1000]))
             if held:

@@ -19,25 +19,19 @@ from scheduler.policy.framework import run_scores, score_breakdown
 from scheduler.policy.model import (
     Allocation,
     ClusterState,
-    Gpu,
     GpuGrant,
     GpuRequest,
-    Node,
     Placement,
 )
 from scheduler.policy.plugins.reserve import model_pressure
 from scheduler.policy.registry import default_profile
 from tests.builders import pod
+from tests.scheduler.policy.share_fleet import T4, gpu_node
 
 PROFILE = default_profile()
 PER_NODE = replace(PROFILE, batch=False)
-T4, V100 = "T4", "V100M16"  # models outside the MIG catalogue, as in the Alibaba trace
+V100 = "V100M16"  # a model outside the MIG catalogue, as in the Alibaba trace
 WHOLE1 = GpuRequest("whole", 1)
-
-
-def _node(name: str, gpus: int, model: str = T4) -> Node:
-    return Node(name, gpus=tuple(Gpu(i, f"{name}-{i}", model, 16384) for i in range(gpus)),
-                cpu_milli=32000)  # fmt: skip
 
 
 def _busy(node: str, *gpus: int) -> dict[str, Allocation]:
@@ -71,7 +65,7 @@ def test_seen_two_gpu_pods_keep_a_nodes_last_two_idle_gpus() -> None:
     # fits -> all 1000 free milli are a fragment: +1000. b before: no 2 idle GPUs -> all 1800
     # free milli; after: 800: -1000. Fragmentation = 1 / (1 + exp(inc / 1000)): a 0.269,
     # b 0.731, and b wins: taking a's pair would strand the GPUs a 2-GPU pod needs.
-    nodes = {"a": _node("a", 4), "b": _node("b", 2)}
+    nodes = {"a": gpu_node("a", 4), "b": gpu_node("b", 2)}
     share = Allocation("d/s", "s", Placement("b", (GpuGrant(1, milli=200),)))
     p = pod(gpu=WHOLE1)
     alone = ClusterState(nodes, {**_busy("a", 2, 3), "s": share})
@@ -93,7 +87,7 @@ def test_unconstrained_pods_avoid_the_model_constrained_pods_need() -> None:
     # of GPU requests, 2000 of them accepting only V100: pressure(V100) = 2000/4000 x 8/4 = 1,
     # pressure(T4) = 0. An unconstrained 1-GPU pod: ModelReserve 1 - min(1, 1) = 0 on V100,
     # 1 on T4; every other scorer ties (idle nodes), so the T4 nodes score higher.
-    nodes = {n: _node(n, 2, V100 if n.startswith("v") else T4) for n in ("t1", "t2", "v1", "v2")}
+    nodes = {n: gpu_node(n, 2, V100 if n.startswith("v") else T4) for n in ("t1", "t2", "v1", "v2")}
     mix = _mix((TaskShape(0, 1000, 1), 4), constrained={frozenset({V100}): 2000.0}, milli=4000.0)
     state = ClusterState(nodes, demand=mix)
     free = pod(gpu=WHOLE1)
@@ -141,7 +135,7 @@ def test_model_pressure_memoised_on_the_mix_follows_the_inventory() -> None:
     # 4000 milli accepting only V100: pressure(V100) = 2000/4000 x 8/4 = 1, T4 0. Asked again
     # with the same GPUs per model: the memoised array. With one V100 node gone (C = 6,
     # cap(V100) = 2): 2000/4000 x 6/2 = 1.5, a new entry, not the old value.
-    nodes = {n: _node(n, 2, V100 if n.startswith("v") else T4) for n in ("t1", "t2", "v1", "v2")}
+    nodes = {n: gpu_node(n, 2, V100 if n.startswith("v") else T4) for n in ("t1", "t2", "v1", "v2")}
     mix = _mix((TaskShape(0, 1000, 1), 4), constrained={frozenset({V100}): 2000.0}, milli=4000.0)
     state = ClusterState(nodes, demand=mix)
     idx = state.fleet()

@@ -18,7 +18,6 @@ from scheduler.policy.framework import run_filters, run_scores
 from scheduler.policy.model import (
     Allocation,
     ClusterState,
-    Gpu,
     GpuGrant,
     GpuHealth,
     GpuRequest,
@@ -28,6 +27,7 @@ from scheduler.policy.model import (
 from scheduler.policy.plugins.reserve import model_pressure
 from scheduler.policy.registry import build_profile
 from tests.builders import pod
+from tests.scheduler.policy.share_fleet import gpu_node
 from tests.scheduler.policy.test_batch import clusters, requests
 
 
@@ -63,7 +63,7 @@ def test_row_names_of_another_row_map_are_looked_up() -> None:
     """Rows carried for another index's row map are not trusted: `rows_of` looks the names
     up in its own (here the carried rows are deliberately wrong). Mutation: reading the rows
     without the row-map check fails this."""
-    nodes = {n: Node(n, gpus=(Gpu(0, f"{n}-0", "T4", 16384),), cpu_milli=8000) for n in "abc"}
+    nodes = {n: gpu_node(n, 1, cpu_milli=8000) for n in "abc"}
     state = ClusterState(nodes, {})
     idx = state.fleet()
     other = dict(idx.row)  # equal, but not the index's own map
@@ -78,10 +78,7 @@ def test_row_names_need_one_row_per_name() -> None:
 
 
 def _two_t4_nodes() -> dict[str, Node]:
-    return {
-        n: Node(n, gpus=tuple(Gpu(j, f"{n}-{j}", "T4", 16384) for j in range(2)), cpu_milli=8000)
-        for n in ("a", "b")
-    }
+    return {n: gpu_node(n, 2, cpu_milli=8000) for n in ("a", "b")}
 
 
 def _mix() -> DemandMix:

@@ -20,15 +20,7 @@ from packing.fractional import NO_GPU
 from scheduler.policy import batch
 from scheduler.policy.demand import DemandMix
 from scheduler.policy.interfaces import CycleState
-from scheduler.policy.model import (
-    Allocation,
-    ClusterState,
-    Gpu,
-    GpuGrant,
-    GpuRequest,
-    Node,
-    Placement,
-)
+from scheduler.policy.model import ClusterState, GpuRequest
 from scheduler.policy.plugins import fragmentation
 from scheduler.policy.plugins.fragmentation import (
     _fgd_counts,
@@ -37,6 +29,7 @@ from scheduler.policy.plugins.fragmentation import (
     _pod_moves,
 )
 from tests.builders import pod
+from tests.scheduler.policy.share_fleet import free_fleet, gpu_node
 
 # Free milli per GPU (1000: idle; 0: a whole GPU held; else a share of 1000 - free held), on
 # both sides of the mixes' thresholds (250, 300, 500, 700, 1000).
@@ -57,23 +50,14 @@ REQUESTS = st.sampled_from([
 def cases(draw):  # type: ignore[no-untyped-def]
     """(a fleet of T4 / V100 nodes with 1-8 GPUs, shares and whole GPUs held, some CPU held,
     under a demand mix of 1-4 shapes; a pod)."""
-    nodes, allocs = {}, {}
+    frees, models, cpu = {}, {}, {}
     for i in range(draw(st.integers(1, 6))):
         name = f"n{i}"
-        model = draw(st.sampled_from(["T4", "V100"]))
-        free = draw(st.lists(FREE, min_size=1, max_size=8))
+        models[name] = draw(st.sampled_from(["T4", "V100"]))
+        frees[name] = draw(st.lists(FREE, min_size=1, max_size=8))
         cap = draw(st.sampled_from([8000, 32000]))
-        nodes[name] = Node(name, gpus=tuple(Gpu(j, f"{name}-{j}", model, 16384)
-                                            for j in range(len(free))), cpu_milli=cap)  # fmt: skip
-        for j, f in enumerate(free):
-            if f < 1000:
-                grant = GpuGrant(j) if f == 0 else GpuGrant(j, milli=1000 - f)
-                allocs[f"{name}{j}"] = Allocation(f"d/{name}{j}", f"{name}{j}",
-                                                  Placement(name, (grant,)))  # fmt: skip
-        held = draw(st.sampled_from([0, 0, 2000, 7000]))
-        if held:
-            allocs[f"{name}-cpu"] = Allocation(f"d/{name}-cpu", f"{name}-cpu",
-                                               Placement(name, ()), cpu_milli=held)  # fmt: skip
+        cpu[name] = (cap, draw(st.sampled_from([0, 0, 2000, 7000])))
+    nodes, allocs = free_fleet(frees, models, cpu)
     shapes = draw(st.lists(MIX_SHAPES, min_size=1, max_size=4, unique=True))
     counts = draw(st.lists(st.integers(1, 9), min_size=len(shapes), max_size=len(shapes)))
     mix = DemandMix(dict(zip(shapes, counts, strict=True)), 0.0, {}, sum(counts))
@@ -164,8 +148,7 @@ def test_count_moves_table() -> None:
 def test_free_milli_out_of_range_goes_the_direct_way() -> None:
     """A row claiming more than 1000 free milli on a GPU (malformed) is beyond the table: the
     increase is the direct one, not an IndexError."""
-    nodes = {"a": Node("a", gpus=(Gpu(0, "a-0", "T4", 16384), Gpu(1, "a-1", "T4", 16384)),
-                       cpu_milli=32000)}  # fmt: skip
+    nodes = {"a": gpu_node("a", 2)}
     mix = DemandMix({TaskShape(2000, 500, 1): 1}, 0.0, {}, 1)
     state = ClusterState(nodes, {}, demand=mix)
     cycle = CycleState(state, pod(gpu=GpuRequest("milli", milli=500)), ["a"])
@@ -228,8 +211,7 @@ def test_row_counts_table() -> None:
 def test_one_row_refuses_more_gpus_than_the_table_as_the_batch_does() -> None:
     """The one-row redo keeps `frag_from_counts`'s one clear error: 3 GPUs free at the lowest
     threshold against a table built for 2."""
-    nodes = {"a": Node("a", gpus=tuple(Gpu(j, f"a-{j}", "T4", 16384) for j in range(3)),
-                       cpu_milli=32000)}  # fmt: skip
+    nodes = {"a": gpu_node("a", 3)}
     state = ClusterState(nodes, {}, demand=DemandMix({TaskShape(0, 500, 1): 1}, 0.0, {}, 1))
     idx = state.fleet()
     assert state.demand is not None and state.demand.workload is not None

@@ -18,16 +18,7 @@ from packing.fgd import TaskShape
 from scheduler.policy.demand import DemandMix
 from scheduler.policy.framework import run_filters, run_scores
 from scheduler.policy.interfaces import CycleState
-from scheduler.policy.model import (
-    Allocation,
-    ClusterState,
-    Gpu,
-    GpuGrant,
-    GpuRequest,
-    Node,
-    Placement,
-    PodRequest,
-)
+from scheduler.policy.model import ClusterState, GpuRequest, PodRequest
 from scheduler.policy.plugins.lookahead import LookAhead
 from scheduler.policy.plugins.lookahead_cost import (
     MixShapes,
@@ -35,8 +26,8 @@ from scheduler.policy.plugins.lookahead_cost import (
 )
 from scheduler.policy.registry import build_profile, default_profile
 from tests.builders import pod
+from tests.scheduler.policy.share_fleet import T4, free_fleet
 
-T4 = "T4"  # a model outside the MIG catalogue, as in the Alibaba trace
 FRAG = {"Fragmentation": 1.0}
 TIE = build_profile(weights=FRAG)  # the default tie-break
 NO_TIE = build_profile(weights=FRAG, tie_break=None)
@@ -46,18 +37,7 @@ def _state(frees: dict[str, tuple[int, ...]], mix: dict[TaskShape, int] | None,
            cpu: dict[str, tuple[int, int]] | None = None) -> ClusterState:  # fmt: skip
     """T4 nodes with one GPU per free value (1000: idle; else a share of 1000 - free held);
     `cpu`: per node (capacity, CPU held), default 32 cores, none held."""
-    nodes, allocs = {}, {}
-    for n, free in frees.items():
-        cap, held = (cpu or {}).get(n, (32000, 0))
-        nodes[n] = Node(n, gpus=tuple(Gpu(i, f"{n}-{i}", T4, 16384) for i in range(len(free))),
-                        cpu_milli=cap)  # fmt: skip
-        for i, f in enumerate(free):
-            if f < 1000:
-                grant = GpuGrant(i) if f == 0 else GpuGrant(i, milli=1000 - f)
-                allocs[f"{n}{i}"] = Allocation(f"d/{n}{i}", f"{n}{i}", Placement(n, (grant,)))
-        if held:
-            allocs[f"{n}-cpu"] = Allocation(f"d/{n}-cpu", f"{n}-cpu", Placement(n, ()),
-                                            cpu_milli=held)  # fmt: skip
+    nodes, allocs = free_fleet(frees, cpu=cpu)
     demand = None if mix is None else DemandMix(dict(mix), 0.0, {}, sum(mix.values()))
     return ClusterState(nodes, allocs, demand=demand)
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.fgd_fill.curve import AllocationLog
-from simulator.fgd_fill.run import run_fgd_fill
+from simulator.fgd_fill.run import FillResult, run_fgd_fill
 from simulator.fgd_fill.workload import fill_arrivals
 from simulator.policies.fill.registry import FILL_POLICIES
 from tests.simulator.fgd_fill.builders import node, pod
@@ -21,18 +21,20 @@ from tests.simulator.fgd_fill.builders import node, pod
 POLICIES = list(FILL_POLICIES)
 
 
+def _two_pods_on_one_gpu(
+    policy: str, millis: tuple[int, int], seed: int, inflate: float
+) -> FillResult:
+    """A debug-mode run (no over-allocation at any event) of pods a and b asking `millis` on
+    one 1-GPU node."""
+    pods = [pod(name, milli=m) for name, m in zip("ab", millis, strict=True)]
+    return run_fgd_fill([node("n", gpus=1)], pods, policy, seed, inflate=inflate, debug=True)
+
+
 @pytest.mark.parametrize("policy", POLICIES)
 def test_exact_fit_fills_everything(policy):
     # One 1-GPU node; pods 600 + 400 = 1000 milli = capacity, inflate 1.0 -> no extra draws.
     # In either order both fit: allocation 100 % at 100 % arrived -> 0.00 unallocated.
-    r = run_fgd_fill(
-        [node("n", gpus=1)],
-        [pod("a", milli=600), pod("b", milli=400)],
-        policy,
-        7,
-        inflate=1.0,
-        debug=True,
-    )
+    r = _two_pods_on_one_gpu(policy, (600, 400), 7, inflate=1.0)
     assert (r.pods_arrived, r.pods_failed, r.unallocated_gpu_pct_at_100) == (2, 0, 0.0)
 
 
@@ -40,14 +42,7 @@ def test_exact_fit_fills_everything(policy):
 def test_second_600_cannot_fit(policy):
     # Two 600-milli pods on one GPU, inflate 1.2 (target 1200 = trace total, no extra draws):
     # arrived 60 % -> allocated 60 %; arrived 120 % -> the second fails, still 60 %.
-    r = run_fgd_fill(
-        [node("n", gpus=1)],
-        [pod("a", milli=600), pod("b", milli=600)],
-        policy,
-        1,
-        inflate=1.2,
-        debug=True,
-    )
+    r = _two_pods_on_one_gpu(policy, (600, 600), 1, inflate=1.2)
     assert r.pods_failed == 1 and r.failed_gpu_milli == 600
     assert (60, 60.0) in r.curve and (120, 60.0) in r.curve
     assert r.unallocated_gpu_pct_at_100 is None  # no pod's arrived % rounds to 99..101
