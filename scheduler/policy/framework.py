@@ -255,7 +255,7 @@ def batch_scores(
 
 
 def _total_weight(profile: Profile) -> float:
-    return sum(w for _, w in profile.scorers if w > 0)
+    return profile.total_weight
 
 
 def _scaled(
@@ -320,7 +320,7 @@ def _batch_sums(
     if plugins is None or not cycle.state.nodes:  # an empty index has no rows to gather from
         return None
     n = len(cycle.names)
-    if sum(w for _, w in plugins) <= 0:
+    if profile.total_weight <= 0:  # (the live scorers' weights: `plugins` are all of them)
         return np.zeros(n), None
     scored, spread = _distinct(cycle, profile)
     # One array op per step over every scorer at once (this runs per pod); the weighted sum is
@@ -391,7 +391,9 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
 
 def _spread_verdicts(v: RowVerdicts, inverse: Rows) -> RowVerdicts:
     """A batch filter's answer for the distinct states, given to every candidate."""
-    if v.exact is None and (v.code is None or not np.logical_or.reduce(v.code)):
+    if v.exact is None and v.code is None:
+        return v  # every state passes: so does every candidate (the same answer)
+    if v.exact is None and v.code is not None and not np.logical_or.reduce(v.code):
         return RowVerdicts(None, v.reasons)  # every state passes: so does every candidate
     code = None if v.code is None else v.code.take(inverse)
     exact = None if v.exact is None else v.exact.take(inverse)
