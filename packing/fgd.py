@@ -99,7 +99,6 @@ class FragTable:
         ]
         # Distinct per-GPU milli values (the only thresholds that matter).
         self.milli = np.array(sorted({s.gpu_milli for s, _ in gpu}), dtype=np.int64)
-        self._milli_col = self.milli[None, :, None]
         self.cpu_grid = np.array(sorted({s.cpu_milli for s, _ in gpu}), dtype=np.int64)
         m_idx = {int(m): i for i, m in enumerate(self.milli)}
         c_idx = {int(c): i for i, c in enumerate(self.cpu_grid)}
@@ -128,11 +127,14 @@ class FragTable:
 
     def counts(self, gpu_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(cnt, big), each (K, M): GPUs with >= m free, and the free milli on them."""
-        g = np.where(gpu_left == NO_GPU, 0, gpu_left)[:, None, :]
-        ge = g >= self._milli_col
+        # GPUs first, (G, K, M): the sums run over the outer axis, row by row of a contiguous
+        # block, not over a short inner axis of 8 per (node, threshold) (2-2.5x faster on a
+        # fleet's rows; integers, so the same sums).
+        g = np.ascontiguousarray(np.where(gpu_left == NO_GPU, 0, gpu_left).T)[:, :, None]
+        ge = g >= self.milli
         # `np.add.reduce` is what `.sum` runs, without its Python wrapper (this runs per bind);
         # `ge * g` is `np.where(ge, g, 0)` for integers.
-        return np.add.reduce(ge, axis=2), np.add.reduce(ge * g, axis=2)
+        return np.add.reduce(ge, axis=0), np.add.reduce(ge * g, axis=0)
 
     def frag_from_counts(
         self,

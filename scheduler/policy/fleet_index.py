@@ -155,8 +155,11 @@ class FleetIndex(RowFill):
             # the rows logged since, in place, no copy.
             changed = self.log[hit.since : self.log_len]
             if not hit.pending:  # every other row is valid: only these are stale
-                rows = np.array(changed if len(changed) == 1 else sorted(set(changed)), np.intp)
-                hit.values[rows] = compute(rows)
+                if len(changed) == 1:  # (a bind: its one row, written by basic indexing)
+                    hit.values[changed[0]] = compute(np.array(changed, np.intp))[0]
+                else:
+                    rows = np.array(sorted(set(changed)), np.intp)
+                    hit.values[rows] = compute(rows)
                 hit.since = self.log_len  # after the rows: a reader never sees them unfilled
                 return hit.values
             hit.valid[changed] = False

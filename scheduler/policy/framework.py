@@ -26,6 +26,7 @@ from scheduler.policy.interfaces import (
     BatchScorePlugin,
     CycleState,
     FilterPlugin,
+    Floats,
     Profile,
     Rows,
     RowVerdicts,
@@ -255,7 +256,7 @@ def batch_scores(
 
 
 def _total_weight(profile: Profile) -> float:
-    return sum(w for _, w in profile.scorers if w > 0)
+    return profile.total_weight
 
 
 def _scaled(
@@ -320,7 +321,7 @@ def _batch_sums(
     if plugins is None or not cycle.state.nodes:  # an empty index has no rows to gather from
         return None
     n = len(cycle.names)
-    if sum(w for _, w in plugins) <= 0:
+    if profile.total_weight <= 0:  # (the live scorers' weights: `plugins` are all of them)
         return np.zeros(n), None
     scored, spread = _distinct(cycle, profile)
     # One array op per step over every scorer at once (this runs per pod); the weighted sum is
@@ -332,11 +333,7 @@ def _batch_sums(
             return None
         table[i] = values
     left = scored.index.slow[scored.rows] | np.logical_or.reduce(np.isnan(table), axis=0)
-    weighted = _clamp_rows(table)
-    weighted *= profile.batch_weights
-    acc = np.zeros(len(scored.names))
-    for row in weighted:
-        acc += row
+    acc = _weighted_sum(table, profile.batch_weights)
     some_left = bool(np.logical_or.reduce(left))
     known = cycle.known
     all_known = bool(np.logical_and.reduce(known))
@@ -391,11 +388,28 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
 
 def _spread_verdicts(v: RowVerdicts, inverse: Rows) -> RowVerdicts:
     """A batch filter's answer for the distinct states, given to every candidate."""
-    if v.exact is None and (v.code is None or not np.logical_or.reduce(v.code)):
+    if v.exact is None and v.code is None:
+        return v  # every state passes: so does every candidate (the same answer)
+    if v.exact is None and v.code is not None and not np.logical_or.reduce(v.code):
         return RowVerdicts(None, v.reasons)  # every state passes: so does every candidate
     code = None if v.code is None else v.code.take(inverse)
     exact = None if v.exact is None else v.exact.take(inverse)
     return RowVerdicts(code, v.reasons, exact)
+
+
+def _weighted_sum(table: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]) -> Floats:
+    """Per column of `table` (a row per scorer), 0 + w_0 v_0 + w_1 v_1 + ..., each v clamped
+    (`_clamp_rows`), added scorer by scorer in profile order as the per-node path does: the
+    running sum down the rows is `np.add.accumulate` by definition (three array steps, not one
+    per scorer); the first row gets + 0.0 first, so that a -0.0 term starts the sum as
+    0 + -0.0 = 0.0 does. `weights`: a column, one row per scorer."""
+    weighted = _clamp_rows(table)
+    weighted *= weights
+    if len(weighted):
+        weighted[0] += 0.0
+        np.add.accumulate(weighted, axis=0, out=weighted)
+        return weighted[-1]
+    return np.zeros(table.shape[1])
 
 
 def _clamp_rows(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -250,6 +250,11 @@ class Profile:
         return got if self.batch and len(got) == len(live) else None
 
     @cached_property
+    def total_weight(self) -> float:
+        """The sum of the positive score weights, in profile order (the scale of the mean)."""
+        return sum(w for _, w in self.scorers if w > 0)
+
+    @cached_property
     def batch_weights(self) -> Floats:
         """The weights of `batch_scorers` as a column (one row per scorer), or an empty one."""
         got = self.batch_scorers or ()

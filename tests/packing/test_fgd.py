@@ -304,3 +304,35 @@ def test_frag_one_refuses_more_gpus_than_the_table() -> None:
     table = FragTable(MIX, ("A",), max_gpus=2)
     with pytest.raises(PackingError, match="more than 2 GPUs"):
         table.frag_one([1000, 1000, 1000], 8000, 0)
+
+
+def _counts_by_definition(table: FragTable, gpu_left):  # type: ignore[no-untyped-def]
+    """`FragTable.counts` as it read before the GPUs-first layout: (K, M, G) comparisons summed
+    over the GPU axis."""
+    g = np.where(gpu_left == NO_GPU, 0, gpu_left)[:, None, :]
+    ge = g >= table.milli[None, :, None]
+    return ge.sum(axis=2), (ge * g).sum(axis=2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([100, 250, 300, 500, 700, 1000]), min_size=0, max_size=5),
+    st.integers(0, 40),
+    st.integers(0, 9),
+    st.sampled_from([np.int16, np.int32, np.int64]),
+    st.integers(0, 2**31 - 1),
+)
+def test_counts_equal_the_definition(milli, rows, gpus, dtype, seed) -> None:
+    """Property: per node and threshold, the GPUs with at least that much free and their free
+    milli (`counts`) are the definition's, values and dtype, for any fleet shape (no rows, no
+    GPU column, no GPU threshold), free milli on both sides of every threshold and padding
+    (`NO_GPU`)."""
+    shapes = [TaskShape(1000, m, 1) for m in milli] or [CPU]
+    table = FragTable(typical_workload(shapes, 100.0), ("A",))
+    rng = np.random.default_rng(seed)
+    picks = np.array([NO_GPU, 0, 99, 100, 101, 250, 299, 300, 500, 699, 700, 1000])
+    free = rng.choice(picks, (rows, gpus)).astype(dtype)
+    got, want = table.counts(free), _counts_by_definition(table, free)
+    for a, b in zip(got, want, strict=True):
+        assert a.shape == b.shape == (rows, len(table.milli))
+        assert a.dtype == b.dtype and np.array_equal(a, b)

@@ -24,8 +24,14 @@ SPAN_MILLI = 2000.0  # the change of unfed milli that spans the whole 0..1 score
 
 
 def value(change: Floats) -> Floats:
-    """The score of a change `d` of unfed milli: clip(0.5 - d / SPAN_MILLI, 0, 1)."""
-    out: Floats = np.clip(0.5 - np.asarray(change, np.float64) / SPAN_MILLI, 0.0, 1.0)
+    """The score of a change `d` of unfed milli: clip(0.5 - d / SPAN_MILLI, 0, 1), as
+    `minimum(maximum(0, x), 1)` in place: what `np.clip` gives, bit for bit (NaN and -0.0
+    kept), without its Python wrapper (this runs per pod)."""
+    out: Floats = np.array(change, np.float64)  # a copy (0-d too): the caller's is kept
+    out /= SPAN_MILLI
+    np.subtract(0.5, out, out=out)
+    np.maximum(0.0, out, out=out)
+    np.minimum(out, 1.0, out=out)
     return out
 
 

@@ -278,8 +278,12 @@ def _fgd_increase(
     GPUs move the counts by n times the tabulated row v of `_pod_moves` (integers: exactly
     `_fgd_increase_direct`'s counts, as table cells), so the same fragmentation, bit for
     bit."""
-    n = np.add.reduce(take, axis=1)
-    v = np.maximum.reduce(idx.plain_free.take(r, axis=0) * take, axis=1, initial=0)
+    # Over each row's GPU columns, GPUs-first: the outer axis of a (columns, rows) copy, not an
+    # inner axis of 8 per row (integers: the same count and maximum; about half the time).
+    n = np.add.reduce(np.ascontiguousarray(take.T), axis=0)
+    on = np.ascontiguousarray(idx.plain_free.take(r, axis=0).T)
+    on *= take.T
+    v = np.maximum.reduce(on, axis=0, initial=0)
     per_count = table.tab.shape[3]
     try:
         moves = _pod_moves(table.milli.tobytes(), per_count, milli).take(v, axis=0)
