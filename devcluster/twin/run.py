@@ -9,7 +9,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from devcluster.twin.compare import SIM_POLICY, Spread, range_note, seed_spread
+from devcluster.twin.compare import (
+    SIM_POLICY,
+    ModelOptions,
+    Spread,
+    range_note,
+    seed_spread,
+)
 from devcluster.twin.metrics import real_metrics
 from devcluster.twin.period import session_period, session_timing
 from devcluster.twin.real import Binaries, RealRun, run_real
@@ -164,7 +170,8 @@ def volcano_spread(w: Workload, run: RealRun, seeds: list[int], speedup: float,
                  f"{timing.sd_s:.3f}s) wall; simulating with them")  # fmt: skip
     elif period is not None:
         progress(f"twin volcano: measured session period {period:.3f}s wall; simulating with it")
-    sp = seed_spread("volcano", w, seeds, speedup, period or 1.0, timing=timing)
+    sp = seed_spread("volcano", w, seeds, speedup,
+                     ModelOptions(period_s=period or 1.0, timing=timing))
     assert sp.first is not None
     if timing is not None:
         sp.first.metrics["session_run_wall_s"] = [round(timing.run_s, 4),
