@@ -182,8 +182,9 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
         timing = timing_from(args.volcano_timing_from)
         if timing is None:
             return 2
+        idle = "" if timing.idle_run_s is None else f", idle {timing.idle_run_s:.4f} s"
         print(f"volcano sessions: {timing.period_s:.3f} s + run {timing.run_s:.4f} s + "
-              f"{timing.per_bind_s:.4f} s/bind, sd {timing.sd_s:.4f} s (wall)")  # fmt: skip
+              f"{timing.per_bind_s:.4f} s/bind, sd {timing.sd_s:.4f} s{idle} (wall)")  # fmt: skip
     print(f"{'workload':<13} {'scheduler':<9} {'metric':<20} {'min':>9} {'median':>9} "
           f"{'max':>9}  real (in range? / within range +- tolerance?)")  # fmt: skip
     for wname in args.workload or ["synthetic200", "tiresias"]:

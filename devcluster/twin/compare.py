@@ -114,7 +114,9 @@ def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float,
             cfg = replace(cfg, schedule_period_s=timing.period_s * speedup,
                           session_run_s=timing.run_s * speedup,
                           session_run_per_bind_s=timing.per_bind_s * speedup,
-                          session_run_sd_s=timing.sd_s * speedup)  # fmt: skip
+                          session_run_sd_s=timing.sd_s * speedup,
+                          session_idle_run_s=None if timing.idle_run_s is None
+                          else timing.idle_run_s * speedup)  # fmt: skip
         return VolcanoPolicy(w.nodes, random.Random(seed), cfg)
     raise ValueError(f"unknown scheduler {scheduler!r}")
 

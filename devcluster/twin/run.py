@@ -165,9 +165,10 @@ def volcano_spread(w: Workload, run: RealRun, seeds: list[int], speedup: float,
     period = session_period(bound)
     timing = session_timing(bound)
     if timing is not None:
+        idle = "" if timing.idle_run_s is None else f", idle {timing.idle_run_s:.3f}s"
         progress(f"twin volcano: measured sessions {timing.period_s:.3f}s + run "
                  f"{timing.run_s:.3f}s + {timing.per_bind_s:.4f}s/bind (sd "
-                 f"{timing.sd_s:.3f}s) wall; simulating with them")  # fmt: skip
+                 f"{timing.sd_s:.3f}s{idle}) wall; simulating with them")  # fmt: skip
     elif period is not None:
         progress(f"twin volcano: measured session period {period:.3f}s wall; simulating with it")
     sp = seed_spread("volcano", w, seeds, speedup,
@@ -177,6 +178,8 @@ def volcano_spread(w: Workload, run: RealRun, seeds: list[int], speedup: float,
         sp.first.metrics["session_run_wall_s"] = [round(timing.run_s, 4),
                                                   round(timing.per_bind_s, 4),
                                                   round(timing.sd_s, 4)]  # fmt: skip
+        if timing.idle_run_s is not None:
+            sp.first.metrics["session_idle_run_wall_s"] = round(timing.idle_run_s, 4)
     if period is not None:
         sp.first.metrics["session_period_wall_s"] = round(period, 3)
     return sp

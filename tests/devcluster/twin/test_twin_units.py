@@ -260,6 +260,11 @@ def test_volcanos_model_takes_the_measured_session_chain_in_trace_seconds():
             cfg.session_run_sd_s) == pytest.approx((100.0, 5.0, 1.0, 2.0))  # fmt: skip
     fixed = sim_policy("volcano", w, 0, 100.0, ModelOptions(period_s=1.1))
     assert not fixed.cfg.session_runs()  # type: ignore[attr-defined]
+    assert cfg.session_idle_run_s is None  # not measured: idle sessions run the line at 0 binds
+    # The measured idle run (round 9) reaches the model x speedup too: 0.03 s -> 3 s.
+    idle = ModelOptions(timing=SessionTiming(1.0, 0.05, 0.01, 0.02, 0.03))
+    cfg = sim_policy("volcano", w, 0, 100.0, idle).cfg  # type: ignore[attr-defined]
+    assert cfg.session_idle_run_s == pytest.approx(3.0)
 
 
 @pytest.mark.parametrize(("files", "says"), [
