@@ -171,8 +171,8 @@ def volcano_spread(w: Workload, run: RealRun, seeds: list[int], speedup: float,
                  f"{timing.sd_s:.3f}s{idle}) wall; simulating with them")  # fmt: skip
     elif period is not None:
         progress(f"twin volcano: measured session period {period:.3f}s wall; simulating with it")
-    sp = seed_spread("volcano", w, seeds, speedup,
-                     ModelOptions(period_s=period or 1.0, timing=timing))
+    opts = ModelOptions(period_s=period or 1.0, timing=timing)
+    sp = seed_spread("volcano", w, seeds, speedup, opts)
     assert sp.first is not None
     if timing is not None:
         sp.first.metrics["session_run_wall_s"] = [round(timing.run_s, 4),
