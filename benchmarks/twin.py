@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,7 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
     """Each model over seeds 0..N-1, and where each given real run lies in that range."""
     from statistics import median
 
-    from devcluster.twin.compare import SPREAD_METRICS, seed_spread
+    from devcluster.twin.compare import SPREAD_METRICS, ModelOptions, seed_spread
 
     try:
         n_seeds = parse_model_seeds(args.model_seeds)
@@ -181,20 +182,20 @@ def spread(args: argparse.Namespace, names: list[str]) -> int:
         timing = timing_from(args.volcano_timing_from)
         if timing is None:
             return 2
+        idle = "" if timing.idle_run_s is None else f", idle {timing.idle_run_s:.4f} s"
         print(f"volcano sessions: {timing.period_s:.3f} s + run {timing.run_s:.4f} s + "
-              f"{timing.per_bind_s:.4f} s/bind, sd {timing.sd_s:.4f} s (wall)")  # fmt: skip
+              f"{timing.per_bind_s:.4f} s/bind, sd {timing.sd_s:.4f} s{idle} (wall)")  # fmt: skip
     print(f"{'workload':<13} {'scheduler':<9} {'metric':<20} {'min':>9} {'median':>9} "
           f"{'max':>9}  real (in range? / within range +- tolerance?)")  # fmt: skip
     for wname in args.workload or ["synthetic200", "tiresias"]:
         w, speedup = workload(wname)
         for s in names:
-            parts = [seed_spread(s, w, seeds, speedup, period,
-                                 hold_until_departure=not args.hold_before,
-                                 jitter_s=args.jitter,
-                                 kube_queue_order=not args.kube_plain,
-                                 timing=timing if s == "volcano" else None,
-                                 keep_follows_drain=not args.keep_before,
-                                 bind_latency=not args.no_bind_latency)
+            opts = ModelOptions(hold_until_departure=not args.hold_before,
+                                jitter_s=args.jitter, kube_queue_order=not args.kube_plain,
+                                timing=timing if s == "volcano" else None,
+                                keep_follows_drain=not args.keep_before,
+                                bind_latency=not args.no_bind_latency)  # fmt: skip
+            parts = [seed_spread(s, w, seeds, speedup, replace(opts, period_s=period))
                      for period in (periods if s == "volcano" else periods[:1])]  # fmt: skip
             sp = pooled(parts)
             for k in SPREAD_METRICS:

@@ -60,62 +60,77 @@ class SimRun:
     gangs_done: set[str]
 
 
-def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float, period_s: float = 1.0,
-               hold_until_departure: bool = True, kube_queue_order: bool = True,
-               timing: SessionTiming | None = None,
-               keep_follows_drain: bool = True,
-               bind_latency: bool = True) -> ReplayPolicy:  # fmt: skip
-    """The model of `scheduler`; `period_s`: Volcano's session period in wall seconds (the
-    real one, `devcluster.twin.period`, when measured); `timing`: instead, Volcano's session
-    chain (period plus each session's run, `devcluster.twin.period.session_timing`);
-    `hold_until_departure` False: the
-    Tessera whose failed gang plans stood 5 s whatever left (before the store dropped them);
-    `kube_queue_order` False: `default` as the plain `kube-default` (every pod retried at
-    once), not `kube-default-queued` (kube-scheduler's queue order);
-    `keep_follows_drain` False: the Tessera whose keeper's nodes moved only at its 2 s pass
-    and its own filter (before round 8);
-    `bind_latency` False: every pod binds at the instant of the model's decision (before round
-    8b), not after kube-scheduler's measured creation-to-bind latency (`KubeHost`, (7))."""
+@dataclass(frozen=True)
+class ModelOptions:
+    """How the twin runs a model; the defaults are the twin's verdict.
+
+    `period_s`: Volcano's fixed session period in wall seconds (the real one,
+    `devcluster.twin.period`, when measured); `timing`: instead, Volcano's session chain
+    (period plus each session's run, `devcluster.twin.period.session_timing`);
+    `hold_until_departure` False: the Tessera whose failed gang plans stood 5 s whatever left
+    (before the store dropped them); `kube_queue_order` False: `default` as the plain
+    `kube-default` (every pod retried at once), not `kube-default-queued` (kube-scheduler's
+    queue order); `keep_follows_drain` False: the Tessera whose keeper's nodes moved only at
+    its 2 s pass and its own filter (before round 8); `bind_latency` False: every pod binds at
+    the instant of the model's decision (before round 8b), not after kube-scheduler's measured
+    creation-to-bind latency (`KubeHost`, (7)); `jitter_s` > 0: `seed_spread` also delays each
+    seed's arrivals by up to this many trace seconds (`jittered`)."""
+
+    period_s: float = 1.0
+    timing: SessionTiming | None = None
+    hold_until_departure: bool = True
+    kube_queue_order: bool = True
+    keep_follows_drain: bool = True
+    bind_latency: bool = True
+    jitter_s: float = 0.0
+
+
+TWIN_OPTIONS = ModelOptions()
+
+
+def sim_policy(scheduler: str, w: Workload, seed: int, speedup: float,
+               opts: ModelOptions = TWIN_OPTIONS) -> ReplayPolicy:  # fmt: skip
+    """The model of `scheduler` on `w` for `seed`, run as `opts` says."""
     if scheduler == "tessera":
-        lat = TESSERA_BIND_LATENCY if bind_latency else BindLatency()
-        host = KubeHost.scaled(speedup, seed, hold_until_departure=hold_until_departure,
-                               keep_follows_drain=keep_follows_drain,
+        lat = TESSERA_BIND_LATENCY if opts.bind_latency else BindLatency()
+        host = KubeHost.scaled(speedup, seed, hold_until_departure=opts.hold_until_departure,
+                               keep_follows_drain=opts.keep_follows_drain,
                                bind_latency=lat)  # fmt: skip
         return TesseraKubePolicy(w.nodes, host)
     if scheduler == "default":
-        if kube_queue_order:
-            lat = KUBE_BIND_LATENCY if bind_latency else BindLatency()
+        if opts.kube_queue_order:
+            lat = KUBE_BIND_LATENCY if opts.bind_latency else BindLatency()
             host = KubeHost.scaled(speedup, seed, bind_latency=lat)
             return KubeDefaultQueuedPolicy(w.nodes, random.Random(seed), host)
         return KubeDefaultPolicy(w.nodes, random.Random(seed))
     if scheduler == "volcano":
         # The twin's PodGroups and pods carry no PriorityClass: the real vc-scheduler sees
         # every job at priority 0, whatever the trace says.
-        cfg = VolcanoConfig(schedule_period_s=period_s * speedup,
+        cfg = VolcanoConfig(schedule_period_s=opts.period_s * speedup,
                             timestamp_resolution_s=1.0 * speedup,
                             priority_classes=False)  # fmt: skip
+        timing = opts.timing
         if timing is not None:
             cfg = replace(cfg, schedule_period_s=timing.period_s * speedup,
                           session_run_s=timing.run_s * speedup,
                           session_run_per_bind_s=timing.per_bind_s * speedup,
-                          session_run_sd_s=timing.sd_s * speedup)  # fmt: skip
+                          session_run_sd_s=timing.sd_s * speedup,
+                          session_idle_run_s=None if timing.idle_run_s is None
+                          else timing.idle_run_s * speedup)  # fmt: skip
         return VolcanoPolicy(w.nodes, random.Random(seed), cfg)
     raise ValueError(f"unknown scheduler {scheduler!r}")
 
 
 def simulate(scheduler: str, w: Workload, seed: int, speedup: float,
-             period_s: float = 1.0, hold_until_departure: bool = True,
-             kube_queue_order: bool = True,
-             timing: SessionTiming | None = None,
-             keep_follows_drain: bool = True, bind_latency: bool = True) -> SimRun:  # fmt: skip
+             opts: ModelOptions = TWIN_OPTIONS) -> SimRun:  # fmt: skip
     """The simulator's driver on `w` (as `simulator.replay.driver.replay`), keeping which gangs
     started."""
-    policy = sim_policy(scheduler, w, seed, speedup, period_s, hold_until_departure,
-                        kube_queue_order, timing, keep_follows_drain, bind_latency)  # fmt: skip
+    policy = sim_policy(scheduler, w, seed, speedup, opts)
     rec = drive(policy, w, seed)
     gangs = {j.uid: j.min_member for j in w.jobs if j.min_member > 1}
     done = {g for g in gangs if g in rec.job_start}
-    name = PLAIN_KUBE if scheduler == "default" and not kube_queue_order else SIM_POLICY[scheduler]
+    plain = scheduler == "default" and not opts.kube_queue_order
+    name = PLAIN_KUBE if plain else SIM_POLICY[scheduler]
     return SimRun(name, rec.summary(gangs), done)
 
 
@@ -254,23 +269,16 @@ def jittered(w: Workload, seed: int, jitter_s: float) -> Workload:
 
 
 def seed_spread(scheduler: str, w: Workload, seeds: list[int], speedup: float,
-                period_s: float = 1.0, hold_until_departure: bool = True,
-                jitter_s: float = 0.0, kube_queue_order: bool = True,
-                timing: SessionTiming | None = None,
-                keep_follows_drain: bool = True, bind_latency: bool = True) -> Spread:  # fmt: skip
+                opts: ModelOptions = TWIN_OPTIONS) -> Spread:  # fmt: skip
     """The model of `scheduler` on `w` once per seed (`simulate`), in turn (each 200-job seed
-    takes under a second: RESULTS.md "the twin's verdict against the model's seeds");
-    `jitter_s` > 0: each seed also draws the arrivals' jitter (`jittered`); `timing`:
-    Volcano's session chain; `keep_follows_drain` False: Tessera's keep before round 8;
-    `bind_latency` False: no bind latency (before round 8b)."""
+    takes under a second: RESULTS.md "the twin's verdict against the model's seeds"), run as
+    `opts` says (with `opts.jitter_s` > 0 each seed also draws the arrivals' jitter)."""
     t0 = time.perf_counter()
     values: dict[str, list[float]] = {k: [] for k in SEED_METRICS}
     gang_sets: list[frozenset[str]] = []
     first: SimRun | None = None
     for seed in seeds:
-        ws = jittered(w, seed, jitter_s)
-        run = simulate(scheduler, ws, seed, speedup, period_s, hold_until_departure,
-                       kube_queue_order, timing, keep_follows_drain, bind_latency)  # fmt: skip
+        run = simulate(scheduler, jittered(w, seed, opts.jitter_s), seed, speedup, opts)
         first = first or run
         for k in SEED_METRICS:
             values[k].append(metric_value(run.metrics, k))

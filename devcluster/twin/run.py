@@ -9,7 +9,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from devcluster.twin.compare import SIM_POLICY, Spread, range_note, seed_spread
+from devcluster.twin.compare import (
+    SIM_POLICY,
+    ModelOptions,
+    Spread,
+    range_note,
+    seed_spread,
+)
 from devcluster.twin.metrics import real_metrics
 from devcluster.twin.period import session_period, session_timing
 from devcluster.twin.real import Binaries, RealRun, run_real
@@ -159,17 +165,21 @@ def volcano_spread(w: Workload, run: RealRun, seeds: list[int], speedup: float,
     period = session_period(bound)
     timing = session_timing(bound)
     if timing is not None:
+        idle = "" if timing.idle_run_s is None else f", idle {timing.idle_run_s:.3f}s"
         progress(f"twin volcano: measured sessions {timing.period_s:.3f}s + run "
                  f"{timing.run_s:.3f}s + {timing.per_bind_s:.4f}s/bind (sd "
-                 f"{timing.sd_s:.3f}s) wall; simulating with them")  # fmt: skip
+                 f"{timing.sd_s:.3f}s{idle}) wall; simulating with them")  # fmt: skip
     elif period is not None:
         progress(f"twin volcano: measured session period {period:.3f}s wall; simulating with it")
-    sp = seed_spread("volcano", w, seeds, speedup, period or 1.0, timing=timing)
+    opts = ModelOptions(period_s=period or 1.0, timing=timing)
+    sp = seed_spread("volcano", w, seeds, speedup, opts)
     assert sp.first is not None
     if timing is not None:
         sp.first.metrics["session_run_wall_s"] = [round(timing.run_s, 4),
                                                   round(timing.per_bind_s, 4),
                                                   round(timing.sd_s, 4)]  # fmt: skip
+        if timing.idle_run_s is not None:
+            sp.first.metrics["session_idle_run_wall_s"] = round(timing.idle_run_s, 4)
     if period is not None:
         sp.first.metrics["session_period_wall_s"] = round(period, 3)
     return sp

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devcluster.twin.compare import add_bind_latency, drive, sim_policy, simulate
+from devcluster.twin.compare import ModelOptions, add_bind_latency, drive, sim_policy, simulate
 from devcluster.twin.run import slice_jobs
 from simulator.replay.metrics import Recorder
 from simulator.workloads.synthetic import generate
@@ -56,7 +56,7 @@ def test_the_200_job_models_median_pod_waits_the_measured_latency():
     w = generate(seed=0, jobs=200, nodes=16, mig_nodes=4)
     for seed in (0, 1):
         on = simulate("tessera", w, seed, 300.0)
-        off = simulate("tessera", w, seed, 300.0, bind_latency=False)
+        off = simulate("tessera", w, seed, 300.0, ModelOptions(bind_latency=False))
         p50 = on.metrics["queue_delay_s"]["p50"]  # type: ignore[index]
         assert off.metrics["queue_delay_s"]["p50"] == 0.0  # type: ignore[index]
         assert 5.0 < p50 < 90.0
@@ -73,7 +73,7 @@ def test_the_latency_only_lengthens_waits_and_changes_no_decision(wseed, seed, s
     waits no less with it."""
     w = slice_jobs(generate(seed=wseed, jobs=12, nodes=2, mig_nodes=1), 12)
     on = drive(sim_policy(scheduler, w, seed, 300.0), w, seed)
-    off = drive(sim_policy(scheduler, w, seed, 300.0, bind_latency=False), w, seed)
+    off = drive(sim_policy(scheduler, w, seed, 300.0, ModelOptions(bind_latency=False)), w, seed)
     assert on.job_end == off.job_end
     assert on.demand_area == off.demand_area
     assert on.pod_delays.keys() == off.pod_delays.keys()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devcluster.twin.period import SessionTiming, session_period, session_timing
+from devcluster.twin.period import SessionTiming, idle_run, session_period, session_timing
 
 
 @pytest.mark.parametrize(("binds", "want"), [
@@ -92,3 +92,57 @@ def test_an_exact_run_line_is_recovered(base: float, per_bind: float, binds: lis
     if len(set(binds[:-1])) > 1:
         assert (got.run_s, got.per_bind_s) == pytest.approx((base, per_bind), abs=1e-6)
     assert got.sd_s == pytest.approx(0.0, abs=1e-6)
+
+
+def _chain_with_idle(binds: list[int], base: float, per_bind: float, idle: float) -> list[float]:
+    """Sessions opening 1 s after the previous one's run: base + per_bind x binds for a
+    binding session, `idle` for one that bound nothing (0 binds)."""
+    opens = [0.0]
+    for n in binds[:-1]:
+        opens.append(opens[-1] + 1.0 + (base + per_bind * n if n else idle))
+    return opens
+
+
+@pytest.mark.parametrize(("binds", "want"), [
+    # Runs 0.05 + 0.01 x binds, idle sessions 0.02: each 0 is an idle session. The gaps
+    # between binding sessions: 1 -> 2 adjacent (1.06), 2 -> 1 over one idle (2 + 0.07 + 0.02 =
+    # 2.09: n = round(2.09 - 0.07) = 2, left 2.09 - 0.07 - 2 = 0.02 over 1 idle), 1 -> 3 over
+    # two idle (3 + 0.06 + 0.04 = 3.10: 0.04 over 2), and so on: every idle run is 0.02.
+    ([1, 2, 0, 1, 0, 0, 3, 0, 2, 0, 0, 0, 1, 2, 0, 3, 1, 2, 3, 1, 2], 0.02),
+    # Only 4 gaps over idle sessions: too few to measure.
+    ([1, 2, 0, 1, 0, 0, 3, 0, 2, 0, 0, 0, 1, 2, 3, 1, 2, 3], None),
+])  # fmt: skip
+def test_session_timing_measures_the_idle_run_over_gaps_with_idle_sessions(binds, want) -> None:
+    opens = _chain_with_idle(binds, 0.05, 0.01, 0.02)
+    got = session_timing(_sessions(opens, binds))
+    assert got is not None
+    assert (got.run_s, got.per_bind_s) == pytest.approx((0.05, 0.01), abs=1e-9)
+    assert got.idle_run_s == (None if want is None else pytest.approx(want, abs=1e-9))
+
+
+def test_a_gap_over_more_than_eight_sessions_is_not_counted_and_the_idle_run_is_never_negative(
+) -> None:  # fmt: skip
+    # Batches (first bind, binds); base 0.05, no slope. Five gaps of n = 2 sessions each 1.95 s
+    # long (n = round(1.95 - 0.05) = 2): left 1.95 - 0.05 - 2 = -0.1 each -> -0.1 per idle
+    # session, taken as 0; a gap of 9.5 s (n = round(9.45) = 9 > 8) is left out.
+    starts = [0.0, 1.95, 3.9, 5.85, 7.8, 9.75, 19.25]
+    batches = [(t, 1) for t in starts]
+    assert idle_run(batches, 1.0, 0.05, 0.0) == 0.0
+    # The same five gaps at 2.15 s: 2.15 - 2 - 0.05 = 0.1 per idle session.
+    batches = [(t * 2.15 / 1.95, 1) for t in starts[:-1]]
+    assert idle_run(batches, 1.0, 0.05, 0.0) == pytest.approx(0.1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(base=st.floats(0.0, 0.15), per_bind=st.floats(0.0, 0.03), idle=st.floats(0.0, 0.06),
+       binds=st.lists(st.integers(0, 5), min_size=12, max_size=60))  # fmt: skip
+def test_an_exact_chain_with_idle_sessions_gives_its_idle_run_back(base, per_bind, idle,
+                                                                   binds) -> None:  # fmt: skip
+    """Sessions with no noise: whenever enough gaps span idle sessions, the idle run comes back
+    exactly (each gap's sessions are counted right: 7 idle runs stay under half a period)."""
+    binds = [1, 1, *binds, 1]
+    opens = _chain_with_idle(binds, base, per_bind, idle)
+    got = session_timing(_sessions(opens, binds))
+    if got is None or got.idle_run_s is None:
+        return
+    assert got.idle_run_s == pytest.approx(idle, abs=1e-6)

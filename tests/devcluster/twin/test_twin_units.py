@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devcluster.kwok import DURATION_ANNOTATION, duration_value
-from devcluster.twin.compare import Spread, seed_spread, wait_tolerance
+from devcluster.twin.compare import ModelOptions, Spread, seed_spread, wait_tolerance
 from devcluster.twin.metrics import real_metrics
 from devcluster.twin.objects import job_objects, node_for, pod_name
 from devcluster.twin.real import RealRun, _verbosity
@@ -180,7 +180,7 @@ def test_kube_scheduler_alone_is_judged_against_its_queue_order_model():
     assert SIM_POLICY["default"] == "kube-default-queued"
     for seed in (0, 1, 2):
         queued = simulate("default", w, seed, 100.0)
-        plain = simulate("default", w, seed, 100.0, kube_queue_order=False)
+        plain = simulate("default", w, seed, 100.0, ModelOptions(kube_queue_order=False))
         assert (queued.policy, len(queued.gangs_done)) == ("kube-default-queued", 2)
         assert (plain.policy, len(plain.gangs_done)) == (PLAIN_KUBE, 3)
 
@@ -254,10 +254,17 @@ def test_volcanos_model_takes_the_measured_session_chain_in_trace_seconds():
     from devcluster.twin.period import SessionTiming
 
     w = Workload("w", cluster(1, 0), (job("J1", 1),), "test")
-    cfg = sim_policy("volcano", w, 0, 100.0, timing=SessionTiming(1.0, 0.05, 0.01, 0.02)).cfg  # type: ignore[attr-defined]
+    timing = ModelOptions(timing=SessionTiming(1.0, 0.05, 0.01, 0.02))
+    cfg = sim_policy("volcano", w, 0, 100.0, timing).cfg  # type: ignore[attr-defined]
     assert (cfg.schedule_period_s, cfg.session_run_s, cfg.session_run_per_bind_s,
             cfg.session_run_sd_s) == pytest.approx((100.0, 5.0, 1.0, 2.0))  # fmt: skip
-    assert not sim_policy("volcano", w, 0, 100.0, 1.1).cfg.session_runs()  # type: ignore[attr-defined]
+    fixed = sim_policy("volcano", w, 0, 100.0, ModelOptions(period_s=1.1))
+    assert not fixed.cfg.session_runs()  # type: ignore[attr-defined]
+    assert cfg.session_idle_run_s is None  # not measured: idle sessions run the line at 0 binds
+    # The measured idle run (round 9) reaches the model x speedup too: 0.03 s -> 3 s.
+    idle = ModelOptions(timing=SessionTiming(1.0, 0.05, 0.01, 0.02, 0.03))
+    cfg = sim_policy("volcano", w, 0, 100.0, idle).cfg  # type: ignore[attr-defined]
+    assert cfg.session_idle_run_s == pytest.approx(3.0)
 
 
 @pytest.mark.parametrize(("files", "says"), [

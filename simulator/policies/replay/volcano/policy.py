@@ -8,9 +8,10 @@ task starts at its cycle's time; the PodGroup phase still lags one cycle (checkl
 Sessions open on the fixed grid k x `schedule_period_s` unless the configuration gives a
 session run time (`VolcanoConfig.session_runs`): then, as vc-scheduler's `wait.Until(runOnce,
 period)` does, each session opens one period after the previous one ended, and a session's
-run is `session_run_s + session_run_per_bind_s x binds` plus a seeded normal draw (its own
-stream, so the tie-breaks' draws are the same with or without it). Sessions that change
-nothing still run (an idle session's run has no binds) and move the next one later.
+run is `session_run_s + session_run_per_bind_s x binds` (`session_idle_run_s` instead, when
+set, for a session that bound nothing) plus a seeded normal draw (its own stream, so the
+tie-breaks' draws are the same with or without it). Sessions that change nothing still run
+(an idle session's run has no binds) and move the next one later.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ class VolcanoPolicy:
     def session_run(self, binds: int) -> float:
         """One session's run time (trace seconds) when it sent `binds` tasks to binding."""
         c = self.cfg
-        run = c.session_run_s + c.session_run_per_bind_s * binds
+        if binds == 0 and c.session_idle_run_s is not None:
+            run = c.session_idle_run_s
+        else:
+            run = c.session_run_s + c.session_run_per_bind_s * binds
         if c.session_run_sd_s > 0:
             run += self.timing.gauss(0.0, c.session_run_sd_s)
         return max(run, 0.0)

@@ -1,6 +1,7 @@
 """Volcano's session chain: `wait.Until(runOnce, period)` is sliding, so a session opens one
 period after the previous one *ended*, and a session's run grows with the binds it writes
-(`VolcanoConfig.session_run_s`, `session_run_per_bind_s`, `session_run_sd_s`)."""
+(`VolcanoConfig.session_run_s`, `session_run_per_bind_s`, `session_run_sd_s`); a session that
+bound nothing runs `session_idle_run_s` when that is set (round 9)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,14 @@ def _job(uid: str, at: float, replicas: int = 1) -> JobSpec:
     # 15 + 2 + 10 = 27.
     (VolcanoConfig(schedule_period_s=10.0, session_run_s=2.0, session_run_per_bind_s=1.0), 3,
      [15.0, 16.0], [15.0, 27.0]),
+    # With an idle run of 0.5 s: the binding session still runs 2 + 3 x 1 = 5 (next at 15);
+    # the idle one at 15 runs 0.5: 15 + 0.5 + 10 = 25.5, then 25.5 + 0.5 + 10 = 36.
+    (VolcanoConfig(schedule_period_s=10.0, session_run_s=2.0, session_run_per_bind_s=1.0,
+                   session_idle_run_s=0.5), 3, [15.0, 16.0, 26.0], [15.0, 25.5, 36.0]),
+    # Idle sessions that take no time (0.0, not None): 0 binds -> next at 0 + 0 + 10 = 10,
+    # then 20; the base run of 2 s is a binding session's only.
+    (VolcanoConfig(schedule_period_s=10.0, session_run_s=2.0, session_idle_run_s=0.0), 0,
+     [5.0, 11.0], [10.0, 20.0]),
 ])  # fmt: skip
 def test_a_session_opens_one_period_after_the_previous_one_ended(cfg, binds, queries,
                                                                  want) -> None:  # fmt: skip
@@ -72,11 +81,13 @@ def test_the_tie_break_stream_is_untouched_by_the_timing_draws() -> None:
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), period=st.floats(0.5, 400.0),
        run=st.floats(0.001, 50.0), per_bind=st.floats(0.0, 10.0), sd=st.floats(0.0, 60.0),
+       idle=st.none() | st.floats(0.0, 50.0),
        asks=st.lists(st.floats(0.0, 5_000.0), min_size=1, max_size=8))  # fmt: skip
 def test_session_gaps_for_a_seed_are_reproducible_and_never_below_the_period(
-        seed, period, run, per_bind, sd, asks) -> None:  # fmt: skip
+        seed, period, run, per_bind, sd, idle, asks) -> None:  # fmt: skip
     cfg = VolcanoConfig(schedule_period_s=period, session_run_s=run,
-                        session_run_per_bind_s=per_bind, session_run_sd_s=sd)  # fmt: skip
+                        session_run_per_bind_s=per_bind, session_run_sd_s=sd,
+                        session_idle_run_s=idle)  # fmt: skip
     runs = []
     for _ in range(2):
         p = VolcanoPolicy(NODES, random.Random(seed), cfg)
