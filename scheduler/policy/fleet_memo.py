@@ -82,7 +82,7 @@ def distinct(
     # Ids in [0, 2**16) (interned row states: ~2 per row + 4,096) sorted as uint16: numpy's
     # stable sort of 16-bit integers is a radix sort, O(n) instead of a merge sort; a stable
     # order of the same values is one permutation, so the same answer.
-    if np.minimum.reduce(ids) >= 0 and np.maximum.reduce(ids) <= _U16_MAX:
+    if np.maximum.reduce(ids.view(np.uint64)) <= _U16_MAX:  # (a negative id views as > 2**63)
         ids = ids.astype(np.uint16)
     order = ids.argsort(kind="stable")
     ranked = ids.take(order)
