@@ -16,6 +16,7 @@ import numpy.typing as npt
 # Distinct row states a lineage interns before its table starts over: 2 per row + 4,096 (a key
 # is ~0.4 KB at 8 GPU columns, so ~6 MB at 5,000 nodes at most, whatever the churn).
 STATES_PER_ROW, MIN_STATES = 2, 4096
+_U16_MAX = (1 << 16) - 1  # `distinct` sorts ids up to this as uint16
 
 
 @dataclass
@@ -78,6 +79,11 @@ def distinct(
     framework groups candidates by `state_ids` per pod, the look-ahead its tied nodes)."""
     if len(ids) < 2:
         return None
+    # Ids in [0, 2**16) (interned row states: ~2 per row + 4,096) sorted as uint16: numpy's
+    # stable sort of 16-bit integers is a radix sort, O(n) instead of a merge sort; a stable
+    # order of the same values is one permutation, so the same answer.
+    if np.maximum.reduce(ids.view(np.uint64)) <= _U16_MAX:  # (a negative id views as > 2**63)
+        ids = ids.astype(np.uint16)
     order = ids.argsort(kind="stable")
     ranked = ids.take(order)
     head = np.empty(len(ids), bool)
@@ -87,7 +93,7 @@ def distinct(
     if len(first) == len(ids):
         return None
     inverse = np.empty(len(ids), np.intp)
-    rank = head.cumsum(dtype=np.intp)  # the method: no dispatch wrapper (this runs per pod)
+    rank = head.astype(np.intp).cumsum()  # (a bool cumsum with dtype= casts per element)
     rank -= 1
     inverse[order] = rank
     return first, inverse
