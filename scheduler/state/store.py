@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.model import (
     Allocation,
     ClusterState,
@@ -38,7 +39,7 @@ from scheduler.policy.model import (
     Node,
     PodRequest,
 )
-from scheduler.state.errors import StateError
+from scheduler.state.errors import PodParseError, StateError
 from scheduler.state.nodes import parse_node
 from scheduler.state.pod_records import (
     DONE_PHASES,
@@ -205,17 +206,44 @@ class ClusterStore:
             self._touch()
 
     def upsert_pod(self, obj: Mapping[str, Any]) -> None:
-        pod = parse_pod(obj, self._min_members)
+        """Fold one pod. A pod Tessera would refuse (two GPU kinds, a bad `tessera.io/qos`...)
+        raises `PodParseError` while it is pending, but once bound (or known) it is folded
+        all the same, read as far as it can be: it holds GPUs whatever it says, and dropping it
+        would leave them free for the next pod."""
+        try:
+            pod, problem = parse_pod(obj, self._min_members), ""
+        except PodParseError:
+            spec = obj.get("spec") if isinstance(obj, Mapping) else None
+            bound = isinstance(spec, Mapping) and isinstance(spec.get("nodeName"), str)
+            meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+            uid = meta.get("uid") if isinstance(meta, Mapping) else None
+            if not bound and not (isinstance(uid, str) and uid in self._pods):
+                raise
+            problems: list[str] = []
+            pod = parse_pod(obj, self._min_members, problems)  # raises if unreadable at all
+            problem = "; ".join(problems)
         with self._lock:
-            self._fold_pod(pod, seen(obj))
+            self._fold_pod(pod, seen(obj), problem)
 
-    def _fold_pod(self, pod: PodRequest, obj: PodSeen) -> None:
-        """Fold one parsed pod (the caller holds the lock)."""
+    def _fold_pod(self, pod: PodRequest, obj: PodSeen, spec_problem: str = "") -> None:
+        """Fold one parsed pod (the caller holds the lock). `spec_problem`: why Tessera would
+        not have scheduled it (`upsert_pod`), kept in the record beside any placement problem."""
+        prev = self._keys.get(pod.key)
+        if prev is not None and prev != pod.uid and prev in self._pods:
+            # The same name with a new UID: the old pod is gone (deleted and created again
+            # while the watch was away, so no DELETED came); its GPUs must not stay held.
+            self._drop_pod(prev)
         node = self._nodes.get(pod.node_name) if pod.node_name else None
         alloc, problem = allocation_of(pod, obj, node)
+        if alloc is not None and not problem and not is_derived(alloc) and node is not None:
+            problem = self._claims_taken(node, alloc)
+            if problem:  # another pod's placement holds those GPUs: charged by requests
+                alloc, _ = allocation_of(pod, PodSeen(obj.phase, None), node)
         old = self._pods.get(pod.uid)
-        if problem and (old is None or old.problem != problem):
+        if problem and (old is None or old.problem.rsplit("| ", 1)[-1] != problem):
             self.rejected_annotations += 1  # counted once per distinct rejection
+        problem = f"{spec_problem} | {problem}" if spec_problem and problem else (
+            spec_problem or problem)  # fmt: skip
         held = self.ledger.peek(pod.uid)
         # Bound, annotation not yet seen: our own decision knows the exact GPUs.
         if (
@@ -252,13 +280,29 @@ class ClusterStore:
             self.ledger.drop_failed_gangs()  # it left (Succeeded/Failed): its room is free
         self._touch()
 
+    def _claims_taken(self, node: Node, alloc: Allocation) -> str:
+        """Why `alloc`'s exact GPUs cannot be its own ("" when they can): another bound pod's
+        placement already holds them (a forged or stale annotation). The first pod folded
+        keeps them; both are charged, so no GPU is counted once for two pods."""
+        others = [a for u, a in self._bound_on.get(node.name, {}).items() if u != alloc.uid]
+        conflicts = placement_conflicts(node, others, alloc)
+        if not conflicts:
+            return ""
+        return f"placement claims GPUs already held on node {node.name} ({conflicts[0][:80]})"
+
     def delete_pod(self, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         uid = meta.get("uid") or pod_key(obj)
         with self._lock:
+            self._drop_pod(uid)
+
+    def _drop_pod(self, uid: str) -> None:
+        """Forget pod `uid` and free what it held (the caller holds the lock)."""
+        with self._lock:
             rec = self._pods.pop(uid, None)
             if rec is not None:
-                self._keys.pop(rec.request.key, None)
+                if self._keys.get(rec.request.key) == uid:
+                    self._keys.pop(rec.request.key, None)
                 self._regang(uid, rec.request, None)
                 self._unindex(rec.request.node_name, uid)
                 self._mark(rec.allocation, None)
