@@ -33,6 +33,7 @@ MAX_MEMORY_MIB = 2**31 - 1  # far beyond any GPU (2 PiB)
 # dozen; the policy's fleet index counts them in 16-bit columns, and a GFD node claiming
 # 2,000,000 GPUs took 47 s to index and then overflowed every filter of every pod.
 MAX_DEVICES = 4096
+MAX_GANG_MEMBERS = 4096  # a gang asking more waits for ever either way
 
 
 def _dict(value: object, what: str) -> Mapping[str, Any]:
@@ -214,7 +215,9 @@ def gang_of(
                     n = 1
             else:
                 n = 1
-            return GangRef(full, max(n, 1))
+            # At least 1; at most MAX_GANG_MEMBERS (a planner fills the missing members with
+            # copies of this pod: a minMember of 10^18 was a MemoryError in every filter).
+            return GangRef(full, min(max(n, 1), MAX_GANG_MEMBERS))
     return None
 
 

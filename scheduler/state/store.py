@@ -314,8 +314,10 @@ class ClusterStore:
 
     def upsert_podgroup(self, obj: Mapping[str, Any], deleted: bool) -> None:
         meta = obj.get("metadata") or {}
-        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
         spec = obj.get("spec") or {}
+        if not isinstance(meta, Mapping) or not isinstance(spec, Mapping):
+            raise StateError("PodGroup metadata and spec must be objects")
+        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
         n = spec.get("minMember")
         with self._lock:
             if deleted or not isinstance(n, int) or isinstance(n, bool):
@@ -489,7 +491,13 @@ def _inventory(node: Node) -> tuple[tuple[int, str], ...]:
 
 
 def _newer(given: object, known: str | None) -> bool:
-    """`given` is a later resourceVersion than `known` (unknown or non-numeric: not newer)."""
-    if not isinstance(given, str) or not given.isdigit():
+    """`given` is a later resourceVersion than `known` (unknown or non-numeric: not newer).
+    A revision is an etcd int64: ASCII digits, at most 19 ('²' passes isdigit() and failed in
+    int(), a 5,000-digit one hit int()'s digit limit: both were a 400 naming neither)."""
+    if not _revision(given):
         return False
-    return known is None or (known.isdigit() and int(given) > int(known))
+    return known is None or (_revision(known) and int(given) > int(known))  # type: ignore[arg-type]
+
+
+def _revision(rv: object) -> bool:
+    return isinstance(rv, str) and rv.isascii() and rv.isdigit() and len(rv) <= 19
