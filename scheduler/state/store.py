@@ -73,6 +73,7 @@ class ClusterStore:
         self._order = 0  # the last first-seen number given (`first_seen`)
         self._relisted: dict[str, int] = {}  # during a relist: UID -> its number before it
         self.ledger = Ledger()
+        self.skipped: list[str] = []  # objects the last `replace` left out, and why
         self._version = 0
         self._snap: ClusterState | None = None
         self._snap_version: tuple[int, int] = (-1, -1)
@@ -106,7 +107,10 @@ class ClusterStore:
             raise StateError(f"unsupported object kind {kind!r} (Node, Pod or PodGroup)")
 
     def replace(self, objects: Iterable[Mapping[str, Any]], ordered: bool = False) -> None:
-        """A relist: the store becomes exactly these objects (reservations are kept).
+        """A relist: the store becomes exactly these objects (reservations are kept). An object
+        that cannot be read (a pending pod Tessera would refuse, a Node without a name...) is
+        left out and named in `skipped`, one line each, as the watch skips it: one bad object
+        in a snapshot file refused the whole file (`serve --snapshot`, `explain`).
 
         PodGroups are folded before the pods that read their minMember. `ordered=True`: the
         caller gives every PodGroup before any pod, so each object is folded as it comes and
@@ -127,6 +131,7 @@ class ClusterStore:
             self._min_members.clear()
             self._all_dirty = True
             self.ledger.drop_failed_gangs()  # the cluster may differ: failed plans re-plan
+            self.skipped = []
             try:
                 if ordered:
                     for o in objects:
@@ -135,19 +140,22 @@ class ClusterStore:
                     objs = list(objects)
                     for o in objs:  # PodGroups first: pods read their minMember
                         if o.get("kind") in POD_GROUP_KINDS:
-                            self.upsert_podgroup(o, False)
+                            self._add(o)
                     for o in objs:
                         if o.get("kind") not in POD_GROUP_KINDS:
-                            self.apply({"type": "ADDED", "object": o})
+                            self._add(o)
             finally:
                 self._relisted = {}
             self._touch()
 
     def _add(self, obj: Mapping[str, Any]) -> None:
-        if obj.get("kind") in POD_GROUP_KINDS:
-            self.upsert_podgroup(obj, False)
-        else:
-            self.apply({"type": "ADDED", "object": obj})
+        try:
+            if obj.get("kind") in POD_GROUP_KINDS:
+                self.upsert_podgroup(obj, False)
+            else:
+                self.apply({"type": "ADDED", "object": obj})
+        except StateError as exc:  # one bad object must not refuse the whole list
+            self.skipped.append(f"{obj.get('kind')} {_name_of(obj)}: {exc}")
 
     def upsert_node(self, obj: Mapping[str, Any]) -> None:
         node, problem = parse_node(obj)
@@ -460,6 +468,14 @@ class ClusterStore:
     def min_member(self, gang: str) -> int | None:
         with self._lock:
             return self._min_members.get(gang)
+
+
+def _name_of(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping):
+        return "?"
+    ns, name = meta.get("namespace"), meta.get("name")
+    return f"{ns}/{name}" if isinstance(ns, str) and ns else str(name)
 
 
 def _may_add_room(old: Node | None, new: Node) -> bool:
