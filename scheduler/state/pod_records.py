@@ -117,7 +117,7 @@ def allocation_of(
                     cpu = pod.cpu_milli
                     return Allocation(pod.key, pod.uid, p, pod.priority, True, cpu_milli=cpu), ""
             else:
-                problem = f"placement names node {p.node} but the pod is on {pod.node_name}"
+                problem = f"placement names node {p.node[:60]!r} but the pod is on {pod.node_name}"
         except StateError as exc:
             problem = str(exc)
     if pod.node_name is None or pod.gpu is None:

@@ -34,6 +34,7 @@ MAX_MEMORY_MIB = 2**31 - 1  # far beyond any GPU (2 PiB)
 # 2,000,000 GPUs took 47 s to index and then overflowed every filter of every pod.
 MAX_DEVICES = 4096
 MAX_GANG_MEMBERS = 4096  # a gang asking more waits for ever either way
+MAX_NAME = 253  # a Kubernetes object name (DNS subdomain)
 
 
 def _dict(value: object, what: str) -> Mapping[str, Any]:
@@ -200,6 +201,14 @@ def gang_of(
     annotations = _dict(meta.get("annotations"), "annotations")
     for where, k in GANG_KEYS:
         name = (labels if where == "label" else annotations).get(k)
+        if isinstance(name, str) and len(name) > MAX_NAME:
+            # A PodGroup's name is a DNS subdomain (253); a longer one (an annotation of
+            # 100 KB) would be copied into every reply that names the gang.
+            why = f"{k} is {len(name)} characters, at most {MAX_NAME}"
+            if problems is None:
+                raise PodParseError(why)
+            problems.append(why)
+            return None
         if isinstance(name, str) and name:
             full = f"{ns}/{name}"
             raw = annotations.get(MIN_MEMBER, labels.get(MIN_MEMBER))

@@ -153,3 +153,16 @@ def test_no_gpu_is_double_booked_whatever_the_annotations_say(pods) -> None:
     held = sum(_demand_milli(r) for r, _, phase in pods if phase != "Succeeded")
     if held > 1000:
         assert free_whole(ext) == 0, held
+
+
+def test_a_gang_name_longer_than_an_object_name_is_refused_naming_it() -> None:
+    """A 100 KB tessera.io/gang annotation was taken as the gang's name, copied into every
+    reply and metric label that names the gang."""
+    store, _ = two_gpu_store()
+    notes = {"tessera.io/gang": "g" * 100_000}
+    with pytest.raises(PodParseError, match="tessera.io/gang is 100000 characters, at most 253"):
+        store.upsert_pod(pod_json("p", {"nvidia.com/gpu": "1"}, annotations=notes))
+    store.upsert_pod(pod_json("p", {"nvidia.com/gpu": "1"}, annotations=notes, node="n1",
+                              phase="Running"))  # fmt: skip
+    rec = store.pod("default/p")  # bound: charged, no gang, the reason kept
+    assert rec.request.gang is None and "253" in rec.problem and rec.allocation is not None
