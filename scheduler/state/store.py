@@ -62,7 +62,10 @@ class ClusterStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._nodes: dict[str, Node] = {}
-        self._node_versions: dict[str, str] = {}  # name -> metadata.resourceVersion
+        self._node_versions: dict[str, str] = {}  # name -> metadata.resourceVersion (watch)
+        # The watch's copy of a node a full-Nodes request replaced with a newer one, and its
+        # problem: put back when a later request is no newer than the watch (`fold_request_node`).
+        self._overlaid: dict[str, tuple[Node, str]] = {}
         self.rejected_annotations = 0  # placements refused at rebuild (tessera_rejected_...)
         self._node_problems: dict[str, str] = {}
         self._pods: dict[str, PodRecord] = {}  # by UID
@@ -120,6 +123,7 @@ class ClusterStore:
             self._relisted = {uid: rec.order for uid, rec in self._pods.items()}
             self._nodes.clear()
             self._node_versions.clear()
+            self._overlaid.clear()
             self._nodes_view = None
             self._bound.clear()
             self._bound_on.clear()
@@ -157,12 +161,25 @@ class ClusterStore:
         except StateError as exc:  # one bad object must not refuse the whole list
             self.skipped.append(f"{obj.get('kind')} {_name_of(obj)}: {exc}")
 
-    def upsert_node(self, obj: Mapping[str, Any]) -> None:
+    def upsert_node(self, obj: Mapping[str, Any], *, from_request: bool = False) -> None:
+        """Fold a Node from the watch (or a snapshot), or, `from_request`, one a full-Nodes
+        request carried (`fold_request_node`): that one keeps the watch's copy aside and does
+        not move the watch's resourceVersion."""
         node, problem = parse_node(obj)
         rv = (obj.get("metadata") or {}).get("resourceVersion")
         with self._lock:
-            if isinstance(rv, str) and rv:
-                self._node_versions[node.name] = rv
+            if not from_request:
+                if isinstance(rv, str) and rv:
+                    self._node_versions[node.name] = rv
+                self._overlaid.pop(node.name, None)
+            elif node.name in self._node_versions and node.name not in self._overlaid:
+                watched = self._nodes.get(node.name)
+                if watched is not None:
+                    self._overlaid[node.name] = (watched, self._node_problems.get(node.name, ""))
+            self._put_node(node, problem)
+
+    def _put_node(self, node: Node, problem: str) -> None:
+        with self._lock:
             old = self._nodes.get(node.name)
             if old == node:
                 self._node_problems[node.name] = problem
@@ -178,8 +195,12 @@ class ClusterStore:
             self._touch()
 
     def fold_request_node(self, obj: Mapping[str, Any]) -> bool:
-        """Fold a Node carried in a full-Nodes request only when the cache lacks it or holds an
-        older `resourceVersion` (both integers, as etcd revisions are); True when folded."""
+        """Fold a Node carried in a full-Nodes request only when the cache lacks it or the
+        watch holds an older `resourceVersion` (both integers, as etcd revisions are); True
+        when folded. A request whose copy is not newer than the watch's puts the watch's copy
+        back if an earlier request had replaced it: a forged 'newer' Node (resourceVersion
+        999999999) held until the watch's next event for that node, and every correct
+        request meanwhile was answered from it."""
         meta = obj.get("metadata") if isinstance(obj, Mapping) else None
         if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str):
             return False
@@ -187,8 +208,11 @@ class ClusterStore:
         with self._lock:
             known = self._node_versions.get(name)
             if name in self._nodes and not _newer(meta.get("resourceVersion"), known):
+                watched = self._overlaid.pop(name, None)
+                if watched is not None:
+                    self._put_node(*watched)
                 return False
-            self.upsert_node(obj)
+            self.upsert_node(obj, from_request=True)
             return True
 
     def _unindex(self, node: str | None, uid: str) -> None:
@@ -208,6 +232,7 @@ class ClusterStore:
         name = str((obj.get("metadata") or {}).get("name"))
         with self._lock:
             self._nodes.pop(name, None)
+            self._overlaid.pop(name, None)
             self._nodes_view = None
             self._node_problems.pop(name, None)
             self._dirty.add(name)
