@@ -73,4 +73,4 @@ def to_milli(value: object, what: str) -> int:
     """CPU in millicores, rounded up as Kubernetes does; at most `MAX_MILLI` (a larger request
     fits nowhere either way)."""
     milli = (parse_quantity(value, what) * 1000).to_integral_value(rounding="ROUND_CEILING")
-    return int(min(milli, MAX_MILLI))
+    return min(int(milli), MAX_MILLI)

@@ -535,10 +535,10 @@ def _newer(given: object, known: str | None) -> bool:
     """`given` is a later resourceVersion than `known` (unknown or non-numeric: not newer).
     A revision is an etcd int64: ASCII digits, at most 19 ('²' passes isdigit() and failed in
     int(), a 5,000-digit one hit int()'s digit limit: both were a 400 naming neither)."""
-    if not _revision(given):
+    if not isinstance(given, str) or not _revision(given):
         return False
-    return known is None or (_revision(known) and int(given) > int(known))  # type: ignore[arg-type]
+    return known is None or (_revision(known) and int(given) > int(known))
 
 
-def _revision(rv: object) -> bool:
-    return isinstance(rv, str) and rv.isascii() and rv.isdigit() and len(rv) <= 19
+def _revision(rv: str) -> bool:
+    return rv.isascii() and rv.isdigit() and len(rv) <= 19
