@@ -33,6 +33,7 @@ from typing import Any
 
 from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.model import (
+    UNKNOWN_INDEX,
     Allocation,
     ClusterState,
     Gpu,
@@ -318,6 +319,10 @@ class ClusterStore:
         placement already holds them (a forged or stale annotation). The first pod folded
         keeps them; both are charged, so no GPU is counted once for two pods."""
         others = [a for u, a in self._bound_on.get(node.name, {}).items() if u != alloc.uid]
+        mine = {g.index for g in alloc.placement.gpus}
+        if all(g.index not in mine and g.index != UNKNOWN_INDEX
+               for a in others for g in a.placement.gpus):  # fmt: skip
+            return ""  # other GPUs only (the common case): no capacity walk needed
         conflicts = placement_conflicts(node, others, alloc)
         if not conflicts:
             return ""
