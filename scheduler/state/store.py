@@ -15,7 +15,7 @@ changes, so a pod folded before its node is checked once the node arrives.
 A failed gang plan (`scheduler.state.gangs`) is cached for a few seconds so member retries do
 not re-plan in a storm; the store drops every failed plan as soon as capacity may have come back:
 a pod that held GPUs leaves (deleted, Succeeded or Failed, or a reservation released by its
-deletion), a node arrives or changes in a way that may add room (`_may_add_room`), or a relist.
+deletion), a node arrives or changes in a way that may add room (`node_changes`), or a relist.
 
 Each pod record carries the order the store first saw its UID (`first_seen`; kept for a known
 UID across relists): waiting gangs are ranked by it (`scheduler.state.gangs`).
@@ -36,11 +36,11 @@ from scheduler.policy.model import (
     UNKNOWN_INDEX,
     Allocation,
     ClusterState,
-    Gpu,
     Node,
     PodRequest,
 )
 from scheduler.state.errors import PodParseError, StateError
+from scheduler.state.node_changes import inventory, may_add_room, name_of, newer
 from scheduler.state.nodes import parse_node
 from scheduler.state.pod_records import (
     DONE_PHASES,
@@ -160,7 +160,7 @@ class ClusterStore:
             else:
                 self.apply({"type": "ADDED", "object": obj})
         except StateError as exc:  # one bad object must not refuse the whole list
-            self.skipped.append(f"{obj.get('kind')} {_name_of(obj)}: {exc}")
+            self.skipped.append(f"{obj.get('kind')} {name_of(obj)}: {exc}")
 
     def upsert_node(self, obj: Mapping[str, Any], *, from_request: bool = False) -> None:
         """Fold a Node from the watch (or a snapshot), or, `from_request`, one a full-Nodes
@@ -189,9 +189,9 @@ class ClusterStore:
             self._nodes_view = None
             self._node_problems[node.name] = problem
             self._dirty.add(node.name)
-            if old is None or _inventory(old) != _inventory(node):
+            if old is None or inventory(old) != inventory(node):
                 self._recheck_pods_on(node.name)
-            if _may_add_room(old, node):
+            if may_add_room(old, node):
                 self.ledger.drop_failed_gangs()
             self._touch()
 
@@ -208,7 +208,7 @@ class ClusterStore:
         name = meta["name"]
         with self._lock:
             known = self._node_versions.get(name)
-            if name in self._nodes and not _newer(meta.get("resourceVersion"), known):
+            if name in self._nodes and not newer(meta.get("resourceVersion"), known):
                 watched = self._overlaid.pop(name, None)
                 if watched is not None:
                     self._put_node(*watched)
@@ -498,52 +498,3 @@ class ClusterStore:
     def min_member(self, gang: str) -> int | None:
         with self._lock:
             return self._min_members.get(gang)
-
-
-def _name_of(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata")
-    if not isinstance(meta, Mapping):
-        return "?"
-    ns, name = meta.get("namespace"), meta.get("name")
-    return f"{ns}/{name}" if isinstance(ns, str) and ns else str(name)
-
-
-def _may_add_room(old: Node | None, new: Node) -> bool:
-    """A node change after which a failed gang plan may fit: a new node, a GPU it did not have
-    (or one whose MIG layout or health changed, either way), more static MIG slices of a
-    profile, labels changed (selectors), uncordoned, or more CPU or memory. Losing GPUs, a
-    cordon, or the annotation's timestamp alone (a heartbeat) is not one."""
-    if old is None:
-        return True
-    before = {_room_key(g) for g in old.gpus}
-    return (
-        any(_room_key(g) not in before for g in new.gpus)
-        or any(n > old.mig_pool.get(p, 0) for p, n in new.mig_pool.items())
-        or old.labels != new.labels
-        or (old.unschedulable and not new.unschedulable)
-        or new.cpu_milli > old.cpu_milli
-        or new.memory_bytes > old.memory_bytes
-    )
-
-
-def _room_key(g: Gpu) -> tuple[object, ...]:
-    """What of a GPU decides whether a pod fits on it (its load, which changes on every
-    telemetry refresh, only scores)."""
-    return (g.index, g.uuid, g.model, g.memory_mib, g.mig_enabled, g.instances, g.health)
-
-
-def _inventory(node: Node) -> tuple[tuple[int, str], ...]:
-    return tuple((g.index, g.uuid) for g in node.gpus)
-
-
-def _newer(given: object, known: str | None) -> bool:
-    """`given` is a later resourceVersion than `known` (unknown or non-numeric: not newer).
-    A revision is an etcd int64: ASCII digits, at most 19 ('²' passes isdigit() and failed in
-    int(), a 5,000-digit one hit int()'s digit limit: both were a 400 naming neither)."""
-    if not isinstance(given, str) or not _revision(given):
-        return False
-    return known is None or (_revision(known) and int(given) > int(known))
-
-
-def _revision(rv: str) -> bool:
-    return rv.isascii() and rv.isdigit() and len(rv) <= 19
