@@ -102,6 +102,8 @@ def snapshot_store(path: Path) -> ClusterStore:
     objects = load_snapshot(path).objects
     objects.sort(key=lambda o: o.get("kind") not in POD_GROUP_KINDS)  # stable: PodGroups first
     store.replace(one_by_one(objects), ordered=True)
+    for why in store.skipped:  # left out, as the watch leaves them out: said, not fatal
+        print(f"warning: {path}: skipped {why}", file=sys.stderr)
     return store
 
 

@@ -26,7 +26,8 @@ def load_document(
     if not isinstance(doc, dict):
         raise error(f"{name} must be a JSON object")
     if doc.get("version") != version:
-        raise error(f"{name}: unsupported version {doc.get('version')!r}")
+        shown = repr(doc.get("version"))
+        raise error(f"{name}: unsupported version {shown[:40]}")
     return doc
 
 

@@ -30,6 +30,7 @@ from scheduler.policy.registry import default_profile
 from scheduler.policy.results import FilterResult
 from scheduler.state.errors import StateError
 from scheduler.state.gangs import GangCoordinator
+from scheduler.state.pod_records import unlike_request
 from scheduler.state.pods import parse_pod
 from scheduler.state.store import ClusterStore, PodRecord
 
@@ -157,7 +158,7 @@ class Extender:
             req = self._pod(pod)
         except StateError as exc:
             return FilterResult([], error=str(exc))
-        names = list(node_names)
+        names = list(dict.fromkeys(node_names))  # a name twice is one node: decide once
         if req.gpu is None:
             return FilterResult(names)  # not a GPU pod: nothing for us to decide
         now = self.clock()
@@ -322,7 +323,13 @@ class Extender:
             if bound_to == node:
                 return ""  # a retried bind whose first attempt landed: nothing to do
             return f"pod {key} is already bound to node {bound_to}, not {node}"
-        if held is not None and held.placement.node == node:
+        if (
+            held is not None
+            and held.placement.node == node
+            and (rec is None or not unlike_request(held.placement, rec.request))
+        ):
+            # (A hold made from a filter request whose Pod said other than the watched pod,
+            # e.g. one GPU for an eight-GPU pod, is not bound as it is: decided again below.)
             placement = held.placement
         elif rec is None:
             return (

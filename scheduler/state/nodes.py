@@ -11,9 +11,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from packing.errors import PackingError
+from packing.mig import MigInstance, check_layout
 from scheduler.policy.model import Gpu, GpuHealth, GpuLoad, MigSlot, Node
+from scheduler.policy.rules import resolve_model
 from scheduler.state.errors import NodeParseError
-from scheduler.state.pods import STATIC_MIG, WHOLE, canonical_profile
+from scheduler.state.pods import MAX_DEVICES, STATIC_MIG, WHOLE, canonical_profile
 from scheduler.state.quantity import to_int, to_milli
 from scheduler.telemetry import annotation
 from scheduler.telemetry.annotation import HealthEntry
@@ -47,6 +50,8 @@ def parse_gpus_annotation(text: str) -> tuple[tuple[Gpu, ...], float | None]:
         raise NodeParseError(f"{GPUS_ANNOTATION} is not valid JSON") from None
     except annotation.AnnotationError as exc:
         raise NodeParseError(str(exc)) from None
+    if len(doc.gpus) > MAX_DEVICES:
+        raise NodeParseError(f"{GPUS_ANNOTATION}: {len(doc.gpus)} GPUs, at most {MAX_DEVICES}")
     gpus = []
     for k, g in enumerate(doc.gpus):
         where = f"{GPUS_ANNOTATION} gpus[{k}]"
@@ -55,6 +60,9 @@ def parse_gpus_annotation(text: str) -> tuple[tuple[Gpu, ...], float | None]:
         if g.memory_mib is None:
             raise NodeParseError(f"{where}.memory_mib must be an integer >= 0, got None")
         h, ld = g.health or HealthEntry(), g.load
+        slots = tuple(MigSlot(canonical_profile(m.profile), m.start, m.in_use) for m in g.instances)
+        if g.mig_enabled:
+            _check_geometry(slots, g.model, where)
         gpus.append(
             Gpu(
                 index=g.index,
@@ -62,9 +70,7 @@ def parse_gpus_annotation(text: str) -> tuple[tuple[Gpu, ...], float | None]:
                 model=_interned(g.model),  # one string per model, not per GPU
                 memory_mib=g.memory_mib,
                 mig_enabled=g.mig_enabled,
-                instances=tuple(
-                    MigSlot(canonical_profile(m.profile), m.start, m.in_use) for m in g.instances
-                ),
+                instances=slots,
                 health=GpuHealth(
                     h.xid_recent, h.ecc_uncorrectable, h.remap_failure, h.temperature_c,
                     h.over_temperature,
@@ -82,10 +88,35 @@ def parse_gpus_annotation(text: str) -> tuple[tuple[Gpu, ...], float | None]:
     return tuple(gpus), doc.updated
 
 
+def _check_geometry(slots: tuple[MigSlot, ...], model: str, where: str) -> None:
+    """The MIG instances the agent lists must be a layout the GPU can hold: each profile the
+    model's, at one of its starts, none overlapping (`packing.mig.check_layout`). Two
+    instances at one start would be handed out twice; one past the memory, never. A model
+    the catalogue does not know is checked for repeated starts only."""
+    starts = [s.start for s in slots]
+    if len(set(starts)) != len(starts):
+        raise NodeParseError(f"{where}.mig.instances: two instances start at one memory slice")
+    gpu_model = resolve_model(model)
+    if gpu_model is None:
+        return
+    try:
+        check_layout(gpu_model, (MigInstance(s.profile, s.start) for s in slots))
+    except PackingError as exc:
+        raise NodeParseError(f"{where}.mig.instances: {exc}") from None
+
+
 def _interned(text: str) -> str:
     """One shared string per distinct value (node names, GPU models): thousands of nodes repeat
     them. Anything but a plain str (malformed input) is returned as it is."""
     return sys.intern(text) if type(text) is str else text
+
+
+def _devices(value: object, what: str) -> int:
+    """A device count from allocatable, at most `MAX_DEVICES`."""
+    n = to_int(value, what)
+    if n > MAX_DEVICES:
+        raise ValueError(f"{what}: {n} devices on one node, at most {MAX_DEVICES}")
+    return n
 
 
 def gfd_inventory(
@@ -97,13 +128,15 @@ def gfd_inventory(
         memory = to_int(labels.get(MEMORY, 0), MEMORY)
     except ValueError:
         memory = 0
+    if memory > annotation.MAX_INT:  # garbage, not a GPU: the size is unknown
+        memory = 0
     pool: dict[str, int] = {}
     for k, v in alloc.items():
         if k.startswith(STATIC_MIG):
-            n = to_int(v, k)
+            n = _devices(v, k)
             if n > 0:
                 pool[canonical_profile(k.removeprefix(STATIC_MIG))] = n
-    whole = to_int(alloc.get(WHOLE, 0), WHOLE)
+    whole = _devices(alloc.get(WHOLE, 0), WHOLE)
     if labels.get(STRATEGY) == "single" and "-MIG-" in product:
         # Single strategy: every nvidia.com/gpu unit is one MIG device of the named profile.
         model, profile = product.split("-MIG-", 1)

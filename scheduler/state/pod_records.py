@@ -71,6 +71,23 @@ def forged(p: Placement, node: Node | None) -> str:
     return ""
 
 
+def unlike_request(p: Placement, pod: PodRequest) -> str:
+    """Why `p` cannot be what Tessera gave `pod` ("" when it could be): the grants must be the
+    GPU request's kind and count (a share at least the requested milli), so an annotation
+    naming one GPU for an eight-GPU pod cannot leave seven GPUs looking free."""
+    g, n = pod.gpu, len(p.gpus)
+    if g is None:
+        return "placement names GPUs but the pod requests none" if n else ""
+    if g.kind == "milli":
+        ok = n == 1 and p.gpus[0].profile is None and (p.gpus[0].milli or 1000) >= g.milli
+        return "" if ok else f"placement does not hold the pod's {g.milli} milli-GPU share"
+    want = g.profile if g.kind == "mig" else None
+    if n != g.count or any(x.profile != want or x.milli is not None for x in p.gpus):
+        what = f"{g.count} x {g.profile}" if g.kind == "mig" else f"{g.count} whole GPU(s)"
+        return f"placement names {n} grant(s), the pod requests {what}"
+    return ""
+
+
 def seen(obj: Mapping[str, Any]) -> PodSeen:
     """What `allocation_of` reads of a pod object. The phase is interned: a handful of values
     shared by every pod instead of a string each."""
@@ -95,12 +112,12 @@ def allocation_of(
         try:
             p = placement_codec.decode(text)
             if pod.node_name is None or p.node == pod.node_name:
-                problem = forged(p, node)
+                problem = forged(p, node) or unlike_request(p, pod)
                 if not problem:
                     cpu = pod.cpu_milli
                     return Allocation(pod.key, pod.uid, p, pod.priority, True, cpu_milli=cpu), ""
             else:
-                problem = f"placement names node {p.node} but the pod is on {pod.node_name}"
+                problem = f"placement names node {p.node[:60]!r} but the pod is on {pod.node_name}"
         except StateError as exc:
             problem = str(exc)
     if pod.node_name is None or pod.gpu is None:

@@ -28,6 +28,13 @@ GANG_KEYS = (
 MIN_MEMBER = "tessera.io/gang-min-member"
 QOS = "tessera.io/qos"
 GPU_KEYS = (WHOLE, MILLI, MEMORY)
+MAX_MEMORY_MIB = 2**31 - 1  # far beyond any GPU (2 PiB)
+# GPUs (or MIG devices) one node may hold, and so one pod may ask for. Real nodes have a few
+# dozen; the policy's fleet index counts them in 16-bit columns, and a GFD node claiming
+# 2,000,000 GPUs took 47 s to index and then overflowed every filter of every pod.
+MAX_DEVICES = 4096
+MAX_GANG_MEMBERS = 4096  # a gang asking more waits for ever either way
+MAX_NAME = 253  # a Kubernetes object name (DNS subdomain)
 
 
 def _dict(value: object, what: str) -> Mapping[str, Any]:
@@ -97,7 +104,18 @@ def canonical_profile(name: str) -> str:
     return name[: -len(".me")] + "+me" if name.endswith(".me") else name
 
 
-def gpu_request(req: Mapping[str, int], key: str) -> GpuRequest | None:
+def gpu_request(
+    req: Mapping[str, int], key: str, problems: list[str] | None = None
+) -> GpuRequest | None:
+    """The pod's one GPU request. `problems` given (a pod already bound, whose GPUs must be
+    charged whatever it says): what would be refused is noted there instead, and the request
+    read as the most the pod can hold (whole GPUs over MIG over a share)."""
+
+    def refuse(why: str) -> None:
+        if problems is None:
+            raise PodParseError(why)
+        problems.append(why)
+
     kinds = [
         k
         for k in req
@@ -105,28 +123,35 @@ def gpu_request(req: Mapping[str, int], key: str) -> GpuRequest | None:
         and (k in (WHOLE, MILLI) or k.startswith("nvidia.com/mig-") or k.startswith(DYNAMIC_MIG))
     ]
     if req.get(MEMORY, 0) > 0 and MILLI not in kinds:
-        raise PodParseError(f"pod {key}: {MEMORY} needs {MILLI} as well")
+        refuse(f"pod {key}: {MEMORY} needs {MILLI} as well")
     if not kinds:
         return None
     if len(kinds) > 1:
-        raise PodParseError(
+        refuse(
             f"pod {key} asks for more than one kind of GPU ({', '.join(sorted(kinds))}); "
             "use one GPU resource per pod"
         )
+        kinds.sort(key=lambda k: (k != WHOLE, k == MILLI, k.startswith(DYNAMIC_MIG), k))
     k = kinds[0]
     n = req[k]
+    if k != MILLI and n > MAX_DEVICES:  # fits no node; a MIG fit would try it instance by one
+        raise PodParseError(f"pod {key}: {k} is {n}, at most {MAX_DEVICES} on one node")
     if k == WHOLE:
         return GpuRequest("whole", count=n)
     if k == MILLI:
         if n > 1000:
-            raise PodParseError(
-                f"pod {key}: {MILLI} is {n}, at most 1000 (one GPU); use {WHOLE} for more"
-            )
+            refuse(f"pod {key}: {MILLI} is {n}, at most 1000 (one GPU); use {WHOLE} for more")
+            return GpuRequest("whole", count=-(-n // 1000))
         if n == 1000:
             return GpuRequest("whole", count=1)
-        return GpuRequest("milli", milli=n, memory_mib=req.get(MEMORY, 0))
+        memory = req.get(MEMORY, 0)
+        if memory > MAX_MEMORY_MIB:  # the policy's columns hold MiB in 32 bits
+            raise PodParseError(f"pod {key}: {MEMORY} is {memory}, at most {MAX_MEMORY_MIB}")
+        return GpuRequest("milli", milli=n, memory_mib=memory)
     dynamic = k.startswith(DYNAMIC_MIG)
     profile = canonical_profile(k.removeprefix(DYNAMIC_MIG if dynamic else STATIC_MIG))
+    if not profile:
+        raise PodParseError(f"pod {key}: {k} names no MIG profile (e.g. {k}1g.10gb)")
     return GpuRequest("mig", count=n, profile=profile, dynamic=dynamic)
 
 
@@ -166,11 +191,24 @@ def _term_products(term: Mapping[str, Any]) -> set[str] | None:
     return found
 
 
-def gang_of(meta: Mapping[str, Any], ns: str, min_members: Mapping[str, int]) -> GangRef | None:
+def gang_of(
+    meta: Mapping[str, Any],
+    ns: str,
+    min_members: Mapping[str, int],
+    problems: list[str] | None = None,
+) -> GangRef | None:
     labels = _dict(meta.get("labels"), "labels")
     annotations = _dict(meta.get("annotations"), "annotations")
     for where, k in GANG_KEYS:
         name = (labels if where == "label" else annotations).get(k)
+        if isinstance(name, str) and len(name) > MAX_NAME:
+            # A PodGroup's name is a DNS subdomain (253); a longer one (an annotation of
+            # 100 KB) would be copied into every reply that names the gang.
+            why = f"{k} is {len(name)} characters, at most {MAX_NAME}"
+            if problems is None:
+                raise PodParseError(why)
+            problems.append(why)
+            return None
         if isinstance(name, str) and name:
             full = f"{ns}/{name}"
             raw = annotations.get(MIN_MEMBER, labels.get(MIN_MEMBER))
@@ -180,17 +218,29 @@ def gang_of(meta: Mapping[str, Any], ns: str, min_members: Mapping[str, int]) ->
                 try:
                     n = to_int(raw, MIN_MEMBER)
                 except ValueError as exc:
-                    raise PodParseError(str(exc)) from None
+                    if problems is None:
+                        raise PodParseError(str(exc)) from None
+                    problems.append(str(exc))
+                    n = 1
             else:
                 n = 1
-            return GangRef(full, max(n, 1))
+            # At least 1; at most MAX_GANG_MEMBERS (a planner fills the missing members with
+            # copies of this pod: a minMember of 10^18 was a MemoryError in every filter).
+            return GangRef(full, min(max(n, 1), MAX_GANG_MEMBERS))
     return None
 
 
-def parse_pod(pod: Mapping[str, Any], min_members: Mapping[str, int] | None = None) -> PodRequest:
+def parse_pod(
+    pod: Mapping[str, Any],
+    min_members: Mapping[str, int] | None = None,
+    problems: list[str] | None = None,
+) -> PodRequest:
     """A Pod dict -> `PodRequest`; `PodParseError` with a one-line reason when it is malformed.
 
     `min_members` maps "ns/group" to a PodGroup's minMember where PodGroups are known.
+    `problems` given: a bound pod is read as far as it can be (its GPUs must be charged even
+    when Tessera would refuse to schedule it); what is wrong is appended there, and only a pod
+    whose name or resources cannot be read at all raises.
     """
     if not isinstance(pod, Mapping):
         raise PodParseError(f"pod must be an object, got {type(pod).__name__}")
@@ -199,13 +249,21 @@ def parse_pod(pod: Mapping[str, Any], min_members: Mapping[str, int] | None = No
     spec = _dict(pod.get("spec"), "spec")
     ns = key.split("/", 1)[0]
     req = effective_requests(spec)
+    gpu = gpu_request(req, key, problems)
+    soft: list[str] = []  # refusals a bound pod's record overrides with a default
     annotations = _dict(meta.get("annotations"), "annotations")
     qos = annotations.get(QOS)
     if qos not in (None, "latency", "batch"):
-        raise PodParseError(f"pod {key}: {QOS} must be 'latency' or 'batch', got {qos!r}")
+        soft.append(f"pod {key}: {QOS} must be 'latency' or 'batch', got {_short(qos)}")
+        qos = None
     priority = spec.get("priority") or 0
-    if not isinstance(priority, int) or isinstance(priority, bool):
-        raise PodParseError(f"pod {key}: spec.priority must be an integer, got {priority!r}")
+    if not isinstance(priority, int) or isinstance(priority, bool) or abs(priority) >= 2**31:
+        soft.append(f"pod {key}: spec.priority must be a 32-bit integer, got {_short(priority)}")
+        priority = 0
+    if soft and problems is None:
+        raise PodParseError(soft[0])
+    if problems is not None:
+        problems += soft
     node_name = spec.get("nodeName")
     if not isinstance(node_name, str) or not node_name:
         node_name = None
@@ -216,17 +274,22 @@ def parse_pod(pod: Mapping[str, Any], min_members: Mapping[str, int] | None = No
     return PodRequest(
         key=key,
         uid=uid if isinstance(uid, str) and uid else key,
-        gpu=gpu_request(req, key),
+        gpu=gpu,
         cpu_milli=req.get("cpu", 0),
         memory_bytes=req.get("memory", 0),
         # Empty: the shared default mapping, not a dict per pod (tens of thousands are kept).
         **({"node_selector": selector} if selector else {}),
         allowed_products=allowed_products(spec),
-        gang=gang_of(meta, ns, min_members or {}),
+        gang=gang_of(meta, ns, min_members or {}, problems),
         qos=cast(Qos | None, qos),
         priority=priority,
         node_name=node_name,
     )
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def pod_phase(pod: Mapping[str, Any]) -> str:

@@ -15,7 +15,7 @@ changes, so a pod folded before its node is checked once the node arrives.
 A failed gang plan (`scheduler.state.gangs`) is cached for a few seconds so member retries do
 not re-plan in a storm; the store drops every failed plan as soon as capacity may have come back:
 a pod that held GPUs leaves (deleted, Succeeded or Failed, or a reservation released by its
-deletion), a node arrives or changes in a way that may add room (`_may_add_room`), or a relist.
+deletion), a node arrives or changes in a way that may add room (`node_changes`), or a relist.
 
 Each pod record carries the order the store first saw its UID (`first_seen`; kept for a known
 UID across relists): waiting gangs are ranked by it (`scheduler.state.gangs`).
@@ -31,14 +31,16 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.model import (
+    UNKNOWN_INDEX,
     Allocation,
     ClusterState,
-    Gpu,
     Node,
     PodRequest,
 )
-from scheduler.state.errors import StateError
+from scheduler.state.errors import PodParseError, StateError
+from scheduler.state.node_changes import inventory, may_add_room, name_of, newer
 from scheduler.state.nodes import parse_node
 from scheduler.state.pod_records import (
     DONE_PHASES,
@@ -61,7 +63,10 @@ class ClusterStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._nodes: dict[str, Node] = {}
-        self._node_versions: dict[str, str] = {}  # name -> metadata.resourceVersion
+        self._node_versions: dict[str, str] = {}  # name -> metadata.resourceVersion (watch)
+        # The watch's copy of a node a full-Nodes request replaced with a newer one, and its
+        # problem: put back when a later request is no newer than the watch (`fold_request_node`).
+        self._overlaid: dict[str, tuple[Node, str]] = {}
         self.rejected_annotations = 0  # placements refused at rebuild (tessera_rejected_...)
         self._node_problems: dict[str, str] = {}
         self._pods: dict[str, PodRecord] = {}  # by UID
@@ -72,6 +77,7 @@ class ClusterStore:
         self._order = 0  # the last first-seen number given (`first_seen`)
         self._relisted: dict[str, int] = {}  # during a relist: UID -> its number before it
         self.ledger = Ledger()
+        self.skipped: list[str] = []  # objects the last `replace` left out, and why
         self._version = 0
         self._snap: ClusterState | None = None
         self._snap_version: tuple[int, int] = (-1, -1)
@@ -105,7 +111,10 @@ class ClusterStore:
             raise StateError(f"unsupported object kind {kind!r} (Node, Pod or PodGroup)")
 
     def replace(self, objects: Iterable[Mapping[str, Any]], ordered: bool = False) -> None:
-        """A relist: the store becomes exactly these objects (reservations are kept).
+        """A relist: the store becomes exactly these objects (reservations are kept). An object
+        that cannot be read (a pending pod Tessera would refuse, a Node without a name...) is
+        left out and named in `skipped`, one line each, as the watch skips it: one bad object
+        in a snapshot file refused the whole file (`serve --snapshot`, `explain`).
 
         PodGroups are folded before the pods that read their minMember. `ordered=True`: the
         caller gives every PodGroup before any pod, so each object is folded as it comes and
@@ -115,6 +124,7 @@ class ClusterStore:
             self._relisted = {uid: rec.order for uid, rec in self._pods.items()}
             self._nodes.clear()
             self._node_versions.clear()
+            self._overlaid.clear()
             self._nodes_view = None
             self._bound.clear()
             self._bound_on.clear()
@@ -126,6 +136,7 @@ class ClusterStore:
             self._min_members.clear()
             self._all_dirty = True
             self.ledger.drop_failed_gangs()  # the cluster may differ: failed plans re-plan
+            self.skipped = []
             try:
                 if ordered:
                     for o in objects:
@@ -134,26 +145,42 @@ class ClusterStore:
                     objs = list(objects)
                     for o in objs:  # PodGroups first: pods read their minMember
                         if o.get("kind") in POD_GROUP_KINDS:
-                            self.upsert_podgroup(o, False)
+                            self._add(o)
                     for o in objs:
                         if o.get("kind") not in POD_GROUP_KINDS:
-                            self.apply({"type": "ADDED", "object": o})
+                            self._add(o)
             finally:
                 self._relisted = {}
             self._touch()
 
     def _add(self, obj: Mapping[str, Any]) -> None:
-        if obj.get("kind") in POD_GROUP_KINDS:
-            self.upsert_podgroup(obj, False)
-        else:
-            self.apply({"type": "ADDED", "object": obj})
+        try:
+            if obj.get("kind") in POD_GROUP_KINDS:
+                self.upsert_podgroup(obj, False)
+            else:
+                self.apply({"type": "ADDED", "object": obj})
+        except StateError as exc:  # one bad object must not refuse the whole list
+            self.skipped.append(f"{obj.get('kind')} {name_of(obj)}: {exc}")
 
-    def upsert_node(self, obj: Mapping[str, Any]) -> None:
+    def upsert_node(self, obj: Mapping[str, Any], *, from_request: bool = False) -> None:
+        """Fold a Node from the watch (or a snapshot), or, `from_request`, one a full-Nodes
+        request carried (`fold_request_node`): that one keeps the watch's copy aside and does
+        not move the watch's resourceVersion."""
         node, problem = parse_node(obj)
         rv = (obj.get("metadata") or {}).get("resourceVersion")
         with self._lock:
-            if isinstance(rv, str) and rv:
-                self._node_versions[node.name] = rv
+            if not from_request:
+                if isinstance(rv, str) and rv:
+                    self._node_versions[node.name] = rv
+                self._overlaid.pop(node.name, None)
+            elif node.name in self._node_versions and node.name not in self._overlaid:
+                watched = self._nodes.get(node.name)
+                if watched is not None:
+                    self._overlaid[node.name] = (watched, self._node_problems.get(node.name, ""))
+            self._put_node(node, problem)
+
+    def _put_node(self, node: Node, problem: str) -> None:
+        with self._lock:
             old = self._nodes.get(node.name)
             if old == node:
                 self._node_problems[node.name] = problem
@@ -162,24 +189,31 @@ class ClusterStore:
             self._nodes_view = None
             self._node_problems[node.name] = problem
             self._dirty.add(node.name)
-            if old is None or _inventory(old) != _inventory(node):
+            if old is None or inventory(old) != inventory(node):
                 self._recheck_pods_on(node.name)
-            if _may_add_room(old, node):
+            if may_add_room(old, node):
                 self.ledger.drop_failed_gangs()
             self._touch()
 
     def fold_request_node(self, obj: Mapping[str, Any]) -> bool:
-        """Fold a Node carried in a full-Nodes request only when the cache lacks it or holds an
-        older `resourceVersion` (both integers, as etcd revisions are); True when folded."""
+        """Fold a Node carried in a full-Nodes request only when the cache lacks it or the
+        watch holds an older `resourceVersion` (both integers, as etcd revisions are); True
+        when folded. A request whose copy is not newer than the watch's puts the watch's copy
+        back if an earlier request had replaced it: a forged 'newer' Node (resourceVersion
+        999999999) held until the watch's next event for that node, and every correct
+        request meanwhile was answered from it."""
         meta = obj.get("metadata") if isinstance(obj, Mapping) else None
         if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str):
             return False
         name = meta["name"]
         with self._lock:
             known = self._node_versions.get(name)
-            if name in self._nodes and not _newer(meta.get("resourceVersion"), known):
+            if name in self._nodes and not newer(meta.get("resourceVersion"), known):
+                watched = self._overlaid.pop(name, None)
+                if watched is not None:
+                    self._put_node(*watched)
                 return False
-            self.upsert_node(obj)
+            self.upsert_node(obj, from_request=True)
             return True
 
     def _unindex(self, node: str | None, uid: str) -> None:
@@ -199,23 +233,51 @@ class ClusterStore:
         name = str((obj.get("metadata") or {}).get("name"))
         with self._lock:
             self._nodes.pop(name, None)
+            self._overlaid.pop(name, None)
             self._nodes_view = None
             self._node_problems.pop(name, None)
             self._dirty.add(name)
             self._touch()
 
     def upsert_pod(self, obj: Mapping[str, Any]) -> None:
-        pod = parse_pod(obj, self._min_members)
+        """Fold one pod. A pod Tessera would refuse (two GPU kinds, a bad `tessera.io/qos`...)
+        raises `PodParseError` while it is pending, but once bound (or known) it is folded
+        all the same, read as far as it can be: it holds GPUs whatever it says, and dropping it
+        would leave them free for the next pod."""
+        try:
+            pod, problem = parse_pod(obj, self._min_members), ""
+        except PodParseError:
+            spec = obj.get("spec") if isinstance(obj, Mapping) else None
+            bound = isinstance(spec, Mapping) and isinstance(spec.get("nodeName"), str)
+            meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+            uid = meta.get("uid") if isinstance(meta, Mapping) else None
+            if not bound and not (isinstance(uid, str) and uid in self._pods):
+                raise
+            problems: list[str] = []
+            pod = parse_pod(obj, self._min_members, problems)  # raises if unreadable at all
+            problem = "; ".join(problems)
         with self._lock:
-            self._fold_pod(pod, seen(obj))
+            self._fold_pod(pod, seen(obj), problem)
 
-    def _fold_pod(self, pod: PodRequest, obj: PodSeen) -> None:
-        """Fold one parsed pod (the caller holds the lock)."""
+    def _fold_pod(self, pod: PodRequest, obj: PodSeen, spec_problem: str = "") -> None:
+        """Fold one parsed pod (the caller holds the lock). `spec_problem`: why Tessera would
+        not have scheduled it (`upsert_pod`), kept in the record beside any placement problem."""
+        prev = self._keys.get(pod.key)
+        if prev is not None and prev != pod.uid and prev in self._pods:
+            # The same name with a new UID: the old pod is gone (deleted and created again
+            # while the watch was away, so no DELETED came); its GPUs must not stay held.
+            self._drop_pod(prev)
         node = self._nodes.get(pod.node_name) if pod.node_name else None
         alloc, problem = allocation_of(pod, obj, node)
+        if alloc is not None and not problem and not is_derived(alloc) and node is not None:
+            problem = self._claims_taken(node, alloc)
+            if problem:  # another pod's placement holds those GPUs: charged by requests
+                alloc, _ = allocation_of(pod, PodSeen(obj.phase, None), node)
         old = self._pods.get(pod.uid)
-        if problem and (old is None or old.problem != problem):
+        if problem and (old is None or old.problem.rsplit("| ", 1)[-1] != problem):
             self.rejected_annotations += 1  # counted once per distinct rejection
+        problem = f"{spec_problem} | {problem}" if spec_problem and problem else (
+            spec_problem or problem)  # fmt: skip
         held = self.ledger.peek(pod.uid)
         # Bound, annotation not yet seen: our own decision knows the exact GPUs.
         if (
@@ -252,13 +314,33 @@ class ClusterStore:
             self.ledger.drop_failed_gangs()  # it left (Succeeded/Failed): its room is free
         self._touch()
 
+    def _claims_taken(self, node: Node, alloc: Allocation) -> str:
+        """Why `alloc`'s exact GPUs cannot be its own ("" when they can): another bound pod's
+        placement already holds them (a forged or stale annotation). The first pod folded
+        keeps them; both are charged, so no GPU is counted once for two pods."""
+        others = [a for u, a in self._bound_on.get(node.name, {}).items() if u != alloc.uid]
+        mine = {g.index for g in alloc.placement.gpus}
+        if all(g.index not in mine and g.index != UNKNOWN_INDEX
+               for a in others for g in a.placement.gpus):  # fmt: skip
+            return ""  # other GPUs only (the common case): no capacity walk needed
+        conflicts = placement_conflicts(node, others, alloc)
+        if not conflicts:
+            return ""
+        return f"placement claims GPUs already held on node {node.name} ({conflicts[0][:80]})"
+
     def delete_pod(self, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         uid = meta.get("uid") or pod_key(obj)
         with self._lock:
+            self._drop_pod(uid)
+
+    def _drop_pod(self, uid: str) -> None:
+        """Forget pod `uid` and free what it held (the caller holds the lock)."""
+        with self._lock:
             rec = self._pods.pop(uid, None)
             if rec is not None:
-                self._keys.pop(rec.request.key, None)
+                if self._keys.get(rec.request.key) == uid:
+                    self._keys.pop(rec.request.key, None)
                 self._regang(uid, rec.request, None)
                 self._unindex(rec.request.node_name, uid)
                 self._mark(rec.allocation, None)
@@ -270,8 +352,10 @@ class ClusterStore:
 
     def upsert_podgroup(self, obj: Mapping[str, Any], deleted: bool) -> None:
         meta = obj.get("metadata") or {}
-        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
         spec = obj.get("spec") or {}
+        if not isinstance(meta, Mapping) or not isinstance(spec, Mapping):
+            raise StateError("PodGroup metadata and spec must be objects")
+        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
         n = spec.get("minMember")
         with self._lock:
             if deleted or not isinstance(n, int) or isinstance(n, bool):
@@ -414,38 +498,3 @@ class ClusterStore:
     def min_member(self, gang: str) -> int | None:
         with self._lock:
             return self._min_members.get(gang)
-
-
-def _may_add_room(old: Node | None, new: Node) -> bool:
-    """A node change after which a failed gang plan may fit: a new node, a GPU it did not have
-    (or one whose MIG layout or health changed, either way), more static MIG slices of a
-    profile, labels changed (selectors), uncordoned, or more CPU or memory. Losing GPUs, a
-    cordon, or the annotation's timestamp alone (a heartbeat) is not one."""
-    if old is None:
-        return True
-    before = {_room_key(g) for g in old.gpus}
-    return (
-        any(_room_key(g) not in before for g in new.gpus)
-        or any(n > old.mig_pool.get(p, 0) for p, n in new.mig_pool.items())
-        or old.labels != new.labels
-        or (old.unschedulable and not new.unschedulable)
-        or new.cpu_milli > old.cpu_milli
-        or new.memory_bytes > old.memory_bytes
-    )
-
-
-def _room_key(g: Gpu) -> tuple[object, ...]:
-    """What of a GPU decides whether a pod fits on it (its load, which changes on every
-    telemetry refresh, only scores)."""
-    return (g.index, g.uuid, g.model, g.memory_mib, g.mig_enabled, g.instances, g.health)
-
-
-def _inventory(node: Node) -> tuple[tuple[int, str], ...]:
-    return tuple((g.index, g.uuid) for g in node.gpus)
-
-
-def _newer(given: object, known: str | None) -> bool:
-    """`given` is a later resourceVersion than `known` (unknown or non-numeric: not newer)."""
-    if not isinstance(given, str) or not given.isdigit():
-        return False
-    return known is None or (known.isdigit() and int(given) > int(known))

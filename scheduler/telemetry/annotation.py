@@ -42,8 +42,18 @@ VERSION = 1
 MIB = 1 << 20
 
 
+# Integer fields (GPU index, MIG start, memory MiB, ECC count) stay far below this; a larger one
+# is garbage, and would overflow the int64 columns of the policy's fleet index.
+MAX_INT = 2**31 - 1
+
+
 class AnnotationError(ValueError):
     pass
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _iso(t: float) -> str:
@@ -193,8 +203,8 @@ class _Fields:
                 self.bad.append(f"{where}.{key} must be an integer >= 0, got None")
             return None if null or need else default
         v = d[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            self.bad.append(f"{where}.{key} must be an integer >= 0, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_INT:
+            self.bad.append(f"{where}.{key} must be an integer 0..{MAX_INT}, got {_short(v)}")
             return default
         return v
 
@@ -202,8 +212,8 @@ class _Fields:
         v = d.get(key)
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v) or v < 0:
-            self.bad.append(f"{where}.{key} has bad value {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < math.inf:
+            self.bad.append(f"{where}.{key} has bad value {_short(v)}")
             return None
         return float(v)
 
@@ -229,7 +239,7 @@ def parse(text: str) -> GpusDocument:
     if not isinstance(doc, dict):
         raise AnnotationError(f"{ANNOTATION} must be a JSON object")
     if doc.get("version") != VERSION:
-        raise AnnotationError(f"{ANNOTATION}: unsupported version {doc.get('version')!r}")
+        raise AnnotationError(f"{ANNOTATION}: unsupported version {_short(doc.get('version'))}")
     updated = parse_time(doc.get("updated"))
     raw = doc.get("gpus")
     if not isinstance(raw, list):
@@ -247,15 +257,19 @@ def _gpu(g: Any, where: str) -> GpuEntry:
     index = f.int(g, "index", where, need=True)
     uuid = g.get("uuid", "")
     if not isinstance(uuid, str):
-        f.bad.append(f"{where}.uuid must be a string, got {uuid!r}")
+        f.bad.append(f"{where}.uuid must be a string, got {_short(uuid)}")
     model = g.get("model")
     if model is not None and (not isinstance(model, str) or not model):
         f.bad.append(f"{where}.model must be a non-empty string")
     memory = f.int(g, "memory_mib", where, need=False, null=True)
     health = _health(f, f.obj(g, "health", need=False), f"{where}.health")
     mig = f.obj(g, "mig", need=False) or {}
+    listed = mig.get("instances") or []
+    if not isinstance(listed, list):
+        f.bad.append(f"{where}.mig.instances must be a list, got {type(listed).__name__}")
+        listed = []
     instances = []
-    for j, inst in enumerate(mig.get("instances") or []):
+    for j, inst in enumerate(listed):
         at = f"{where}.mig.instances[{j}]"
         if not isinstance(inst, dict) or not isinstance(inst.get("profile"), str):
             f.bad.append(f"{at}.profile must be a string")
@@ -282,7 +296,7 @@ def _health(f: _Fields, h: dict[str, Any] | None, where: str) -> HealthEntry | N
         return None
     xids = h.get("xid_recent")
     ok = isinstance(xids, list) and all(
-        isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in xids
+        isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= MAX_INT for x in xids
     )
     if not ok:
         f.bad.append(f"{where}.xid_recent has bad value {xids!r}")

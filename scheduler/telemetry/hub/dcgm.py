@@ -70,6 +70,12 @@ def host_of(labels: dict[str, str]) -> str | None:
     return None
 
 
+def _number(label: str) -> bool:
+    """A label `int()` reads: ASCII digits, a few of them. ('²'.isdigit() is true and
+    int('²') raises: such a label once ended the telemetry poller thread.)"""
+    return label.isascii() and label.isdigit() and len(label) <= 6
+
+
 def _good(s: Sample, where: str) -> bool:
     v = s.value
     if math.isnan(v) or math.isinf(v) or v < 0 or v >= DCGM_BLANK:
@@ -92,7 +98,7 @@ def _slices(profile: str, model: str) -> tuple[int, int] | None:
     except PackingError:
         pass
     head = profile.split("g.", 1)[0]
-    if head.isdigit() and "." in profile:  # "<n>g.<mem>gb[...]": the name states its slices
+    if _number(head) and "." in profile:  # "<n>g.<mem>gb[...]": the name states its slices
         return int(head), 7
     return None
 
@@ -104,7 +110,7 @@ def readings(samples: Iterable[tuple[Sample, float]], source: str) -> list[GpuRe
         if s.name not in METRIC_NAMES:
             continue
         host, gpu = host_of(s.labels), s.labels.get("gpu", "")
-        if host is None or not gpu.isdigit():
+        if host is None or not _number(gpu):
             _once.warning(
                 f"labels/{source}/{s.name}",
                 "%s sample without host or gpu label skipped (labels %s)",
@@ -121,7 +127,7 @@ def readings(samples: Iterable[tuple[Sample, float]], source: str) -> list[GpuRe
         gi, prof = s.labels.get("GPU_I_ID"), s.labels.get("GPU_I_PROFILE")
         if s.name == XID_CODES:
             code = s.labels.get("xid", "")
-            if code.isdigit() and s.value > 0:
+            if _number(code) and s.value > 0:
                 a.xids.add(int(code))
         elif s.name == GR_ACTIVE:
             if gi is not None and prof is not None:

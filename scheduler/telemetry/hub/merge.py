@@ -1,8 +1,9 @@
 """Pure merge of source readings into per-GPU health and load at one instant.
 
-Per (node, gpu index), only readings no older than their source's maximum age count: the
-freshest load wins; health is the union (any source's fault counts). XIDs stay for
-`xid_window_s` after they were seen even if their source has since gone quiet. Also returns
+Per (node, gpu index), only readings no older than their source's maximum age (and not from
+the future, `FUTURE_SKEW_S`) count: the freshest load wins; health is the union (any source's
+fault counts). XIDs stay for `xid_window_s` after they were seen even if their source has since
+gone quiet. Also returns
 `valid_until`: the first instant at which the answer could change by ageing alone, so callers
 can reuse it until then (or until new readings arrive).
 """
@@ -17,6 +18,10 @@ from scheduler.telemetry.hub.settings import TelemetrySettings
 from scheduler.telemetry.readings import GpuReading
 
 Key = tuple[str, int]
+# A reading stamped later than now by more than this is refused: clocks drift by seconds, and a
+# reading from the future (an exporter's timestamp of +Inf or year 3000) would otherwise stay
+# fresh for ever and, being the newest, hide every correct reading after it.
+FUTURE_SKEW_S = 300.0
 Telemetry = dict[Key, tuple[GpuHealth, GpuLoad | None]]
 
 
@@ -31,8 +36,10 @@ def merge(
     until = math.inf
     for name, r in items:
         key = (r.node, r.index)
+        if not r.observed_at <= now + FUTURE_SKEW_S:  # from the future (or NaN): not a reading
+            continue
         for x in r.xid_recent:
-            if x.xid in s.ignored_xids:
+            if x.xid in s.ignored_xids or not x.at <= now + FUTURE_SKEW_S:
                 continue
             ends = x.at + s.xid_window_s
             if now <= ends:

@@ -97,6 +97,25 @@ def test_full_mode_folds_only_newer_resource_versions(full_rig: Rig) -> None:
     nodes = {"metadata": {}, "items": [fake_n1("51")]}  # newer: full mode trusts it
     r = rig.post("filter", {"Pod": four_gpu_pod("p"), "Nodes": nodes})
     assert [n["metadata"]["name"] for n in r.json()["Nodes"]["items"]] == ["n1"]
+    rig.store.ledger.release("uid-default-p")
+
+
+def test_full_mode_a_forged_newer_node_lasts_only_until_a_correct_request(full_rig: Rig) -> None:
+    """Round 9: the fake n1 at resourceVersion 999999999 was kept until the watch's next
+    event for n1, and every correct request meanwhile (n1 at the watch's version 50) was
+    answered from it: four GPUs on a two-GPU node."""
+    rig = full_rig
+    real = node_json("n1", [gpu_json(0), gpu_json(1)])
+    real["metadata"]["resourceVersion"] = "50"
+    rig.store.upsert_node(real)
+    forged = {"metadata": {}, "items": [fake_n1("999999999")]}
+    rig.post("filter", {"Pod": four_gpu_pod("attacker"), "Nodes": forged})
+    rig.store.ledger.release("uid-default-attacker")
+    r = rig.post("filter", {"Pod": four_gpu_pod("victim"), "Nodes": {"items": [real]}})
+    assert r.json()["Nodes"]["items"] == [] and "n1" in r.json()["FailedAndUnresolvableNodes"]
+    assert len(rig.store.snapshot(0).nodes["n1"].gpus) == 2
+    rig.store.upsert_node(real)  # the watch's own event: nothing of the request is left
+    assert len(rig.store.snapshot(0).nodes["n1"].gpus) == 2
 
 
 # ---- finding 3 -----------------------------------------------------------------------------

@@ -67,7 +67,8 @@ def test_agent_output_reads_the_same_through_both_readers(devs, xids) -> None:
     [
         # One error names every bad field of the GPU.
         ('{"version":1,"gpus":[{"index":-1,"model":"","health":{"xid_recent":[]}}]}',
-         "index must be an integer >= 0, got -1; gpus[0].model must be a non-empty string"),
+         "index must be an integer 0..2147483647, got -1; gpus[0].model must be a non-empty "
+         "string"),
         ('{"version":1,"gpus":[{"index":0,"model":"H100","memory_mib":1,"mig":[]}]}',
          "gpus[0].mig must be an object"),
         ('{"version":1,"gpus":[{"index":0,"model":"H100","memory_mib":1,'
