@@ -150,10 +150,21 @@ class LoadSettings:
     default_qos: Qos = "latency"
 
 
+# A reading stamped further ahead of our clock than this is not a reading: from a broken clock
+# or a forged annotation, it would otherwise stay fresh for ever (the telemetry hub's bound).
+FUTURE_SKEW_S = 300.0
+
+
+def is_fresh(age_s: float, max_age_s: float) -> bool:
+    """Whether a reading `age_s` old counts: at most `max_age_s` old and not from the future
+    beyond clock skew (NaN: no)."""
+    return -FUTURE_SKEW_S <= age_s <= max_age_s
+
+
 def fresh_load(gpu: GpuView, now: float, max_age_s: float) -> float | None:
     """Load 0..1 of `gpu` if a reading at most `max_age_s` old exists, else None."""
     ld = gpu.load
-    if ld is None or ld.observed_at is None or now - ld.observed_at > max_age_s:
+    if ld is None or ld.observed_at is None or not is_fresh(now - ld.observed_at, max_age_s):
         return None
     parts = []
     if ld.utilization_pct is not None and ld.utilization_pct == ld.utilization_pct:

@@ -14,14 +14,14 @@ import math
 from collections.abc import Iterable, Mapping
 
 from scheduler.policy.model import GpuHealth, GpuLoad
+from scheduler.policy.rules import FUTURE_SKEW_S
 from scheduler.telemetry.hub.settings import TelemetrySettings
 from scheduler.telemetry.readings import GpuReading
 
 Key = tuple[str, int]
-# A reading stamped later than now by more than this is refused: clocks drift by seconds, and a
-# reading from the future (an exporter's timestamp of +Inf or year 3000) would otherwise stay
-# fresh for ever and, being the newest, hide every correct reading after it.
-FUTURE_SKEW_S = 300.0
+# FUTURE_SKEW_S (the policy's own bound on a node annotation's stamp): a reading stamped later
+# than now by more than it is refused. A reading from the future (an exporter's timestamp of +Inf
+# or year 3000) would otherwise stay fresh for ever and, being the newest, hide every correct one.
 Telemetry = dict[Key, tuple[GpuHealth, GpuLoad | None]]
 
 

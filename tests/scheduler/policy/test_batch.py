@@ -239,7 +239,8 @@ def loaded(draw, state):
     for name, n in state.nodes.items():
         gs = []
         for g in n.gpus:
-            when = draw(st.sampled_from([None, 990.0, 500.0]))  # now = 1000: 500 is stale
+            # now = 1000: 500 is stale; 1300 is the clock skew allowed; 1e9 is from the future
+            when = draw(st.sampled_from([None, 990.0, 500.0, 1300.0, 1e9]))
             load = None if when is None else GpuLoad(draw(st.floats(0, 100)), 1000, 200.0, when)
             gs.append(Gpu(g.index, g.uuid, g.model, g.memory_mib, g.mig_enabled, g.instances,
                           g.health, load))  # fmt: skip

@@ -33,6 +33,9 @@ from tests.scheduler.policy.telemetry_builders import (
         (99.0, None, 120.0, 0.99),  # exactly max_age old: still fresh
         (99.0, None, 120.1, None),  # older than max_age: unknown, not idle
         (float("nan"), None, 0.0, None),  # NaN utilisation is unknown
+        (99.0, None, -300.0, 0.99),  # stamped FUTURE_SKEW_S ahead: clock skew, still fresh
+        (99.0, None, -300.1, None),  # further ahead: not a reading (it would never go stale)
+        (99.0, None, -1e9, None),  # a forged year-2050 stamp
     ],
 )
 def test_fresh_load_table(
