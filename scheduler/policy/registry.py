@@ -89,11 +89,14 @@ DEFAULT_FILTERS: tuple[str, ...] = tuple(FILTERS)
 # the simulators); Binpack at 0.03 only breaks near-ties towards fuller nodes; Consolidate at
 # 0.06 keeps idle nodes idle while fewer than 2,000 pods have been seen (the observed mix is
 # still a small sample then). Figures: benchmarks/RESULTS.md, "Leads for beating FGD" (round 5).
-# CpuFed at 0.03 (a near-tie term, like Binpack) prefers placements that keep a node's GPUs fed
-# by its CPU at the observed mix's ratio (RESULTS.md, "Round 8 leads").
+# CpuFed prefers placements that keep a node's GPUs fed by its CPU at the observed mix's ratio
+# (RESULTS.md, "Round 8 leads"). At 1.0, level with Fragmentation, a milli of GPU left unfed
+# costs about what two milli of FGD's increase cost near no change; at 0.03 it only broke
+# near-ties, and every weight tried from 0.06 to 4 left less unallocated (RESULTS.md, "Round 9
+# leads").
 DEFAULT_WEIGHTS: dict[str, float] = {
     "Fragmentation": 1.0, "ModelReserve": 0.3, "GpuLoad": 0.3, "Binpack": 0.03,
-    "Consolidate": 0.06, "CpuFed": 0.03,
+    "Consolidate": 0.06, "CpuFed": 1.0,
 }  # fmt: skip
 # Ties at the top level go to the node that leaves the cluster best placed for the next typical
 # pod (RESULTS.md, "Round 6 leads"), counting the GPU capacity the placement leaves without the

@@ -280,10 +280,11 @@ def test_fast_scores_exact_on_a_plain_case() -> None:
     # Fragmentation: 0 increase on the busy node -> 0.5, the idle one strands 500 of a fresh
     # GPU for 500-shapes -> also 0 -> 0.5; load: nothing reported -> 0.5 each; no demand seen:
     # ModelReserve 1 each; no demand kept: Consolidate and CpuFed 1 each. Default weights F 1 /
-    # R 0.3 / L 0.3 / B 0.03 / C 0.06 / CpuFed 0.03 (sum 1.72): busy (0.5 + 0.3 + 0.15 +
-    # 0.015 + 0.06 + 0.03) / 1.72 = 0.6134 -> 6 of 10, 61 of 100; idle (0.5 + 0.3 + 0.15 +
-    # 0.0075 + 0.06 + 0.03) / 1.72 = 0.6090 -> 6 of 10, 61 of 100: Binpack's 0.44 of a level
-    # is below both scales' resolution here.
+    # R 0.3 / L 0.3 / B 0.03 / C 0.06 / CpuFed 1 (sum 2.69): busy (0.5 + 0.3 + 0.15 + 0.015 +
+    # 0.06 + 1) / 2.69 = 0.7528 -> 8 of 10, 75 of 100; idle (0.5 + 0.3 + 0.15 + 0.0075 + 0.06
+    # + 1) / 2.69 = 0.75 exactly, just under it in floating point (both paths sum alike) -> 7
+    # of 10, 75 of 100: Binpack's 0.28 of a level splits the 0..10 scale only because busy sits
+    # just past the rounding edge; the 0..100 levels tie.
     busy = Node("busy", gpus=(Gpu(0, "a", H100, H100_MIB), Gpu(1, "b", H100, H100_MIB)))
     idle = Node("idle", gpus=(Gpu(0, "c", H100, H100_MIB), Gpu(1, "d", H100, H100_MIB)))
     held = Allocation("d/x", "x", Placement("busy", (GpuGrant(0, milli=500),)))
@@ -291,8 +292,8 @@ def test_fast_scores_exact_on_a_plain_case() -> None:
     p = pod(gpu=GpuRequest("milli", milli=500))
     got = dict(zip(["busy", "idle"], fast_scores(state, p, ["busy", "idle"], PROFILE), strict=True))
     want = run_scores(state, p, ["busy", "idle"], PER_NODE)
-    assert got == want == {"busy": 6, "idle": 6}
-    assert run_scores(state, p, ["busy", "idle"], PROFILE).levels == want.levels == [61, 61]
+    assert got == want == {"busy": 8, "idle": 7}
+    assert run_scores(state, p, ["busy", "idle"], PROFILE).levels == want.levels == [75, 75]
 
 
 def test_deleted_then_readded_node_is_known_again() -> None:

@@ -181,23 +181,28 @@ def test_prioritize_keeps_a_free_pair_once_two_gpu_pods_were_seen(ext) -> None:
     # FGD on a (GPU 1 idle): before, its idle GPU is a fragment for the 2-GPU half (500
     # expected), after nothing is free (0): -500; on b (both idle): 0 before, 500 after:
     # +500. Fragmentation 1 / (1 + e^(+-0.5)): a 0.622, b 0.378; ModelReserve 1 and GpuLoad
-    # 0.9 (10 % load reported) on both; Binpack a 1.0, b 0.5. Mean over weights 1 / 0.3 / 0.3
-    # / 0.1 (1.7): a (0.622 + 0.3 + 0.27 + 0.1) / 1.7 = 0.76 -> 8, b (0.378 + 0.3 + 0.27 +
-    # 0.05) / 1.7 = 0.587 -> 6; unknown node 0.
-    assert scores == {"a": 8, "b": 6, "ghost": 0}
+    # 0.9 (10 % load reported) on both; Binpack a 1.0, b 0.5; Consolidate (2 pods seen: early)
+    # a in use 1, b idle 0; CpuFed 1 on both (the seen pods ask no CPU: nothing to feed).
+    # Weights F 1 / R 0.3 / L 0.3 / B 0.03 / C 0.06 / CpuFed 1 (2.69): a (0.622 + 0.3 + 0.27 +
+    # 0.03 + 0.06 + 1) / 2.69 = 0.848 -> 8, b (0.378 + 0.3 + 0.27 + 0.015 + 0 + 1) / 2.69 =
+    # 0.730 -> 7; unknown node 0.
+    assert scores == {"a": 8, "b": 7, "ghost": 0}
     assert all(isinstance(v, int) and 0 <= v <= 10 for v in scores.values())
 
 
 def test_prioritize_leaves_a_fragmentation_tie_to_kube_scheduler(ext, monkeypatch) -> None:
     # With no multi-GPU pod seen, taking a's last GPU or one of b's strands nothing for the
     # mix (1-GPU pods): Fragmentation ties (0.5). Weights F 1 / R 0.3 / L 0.3 / B 0.03 / C 0.06
-    # (sum 1.69); R 1 and L 0.9 on both. Binpack a 1.0, b 0.5: 0.015 / 1.69 = 0.009 of the
-    # mean, below the 0..10 reply's resolution.
+    # / CpuFed 1 (sum 2.69); R 1 and L 0.9 on both; CpuFed 1 on both (the seen pods ask no
+    # CPU: nothing to feed). Binpack a 1.0, b 0.5: 0.015 / 2.69 = 0.006 of the mean, below the
+    # 0..10 reply's resolution.
     # Early (2 pods seen, fewer than EARLY_PODS): Consolidate a 1 (in use), b 0 (idle):
-    # a (0.5 + 0.3 + 0.27 + 0.03 + 0.06) / 1.69 = 0.686 -> 7, b (0.5 + 0.3 + 0.27 + 0.015)
-    # / 1.69 = 0.642 -> 6: the reply keeps b idle while the observed mix is a small sample.
-    # Trusted mix (EARLY_PODS reached, patched to 0 here): Consolidate 1 on both: a 1.16 /
-    # 1.69 = 0.686 -> 7, b (1.085 + 0.06) / 1.69 = 0.678 -> 7: a tie, and kube-scheduler's
+    # a (0.5 + 0.3 + 0.27 + 0.03 + 0.06 + 1) / 2.69 = 0.803 -> 8, b (0.5 + 0.3 + 0.27 + 0.015
+    # + 1) / 2.69 = 0.775 -> 8: since round 9 the constant CpuFed compresses the reply's scale
+    # and Consolidate's 0.06 no longer shows in it (it did at the 0.03 weight: 7 vs 6; the
+    # 0..100 levels keep it: 80 vs 78).
+    # Trusted mix (EARLY_PODS reached, patched to 0 here): Consolidate 1 on both: a 2.16 /
+    # 2.69 = 0.803 -> 8, b (2.085 + 0.06) / 2.69 = 0.797 -> 8: a tie, and kube-scheduler's
     # own scores decide.
     from scheduler.policy.plugins import consolidate
 
@@ -205,10 +210,10 @@ def test_prioritize_leaves_a_fragmentation_tie_to_kube_scheduler(ext, monkeypatc
     _add(ext, node_json("b", [gpu_json(0), gpu_json(1)]))
     _add(ext, pod_json("o", {"nvidia.com/gpu": 1}, node="a", phase="Running"))
     scores = dict(ext.prioritize(pod_json("p", {"nvidia.com/gpu": 1}), ["a", "b"]))
-    assert (scores["a"], scores["b"]) == (7, 6)
+    assert (scores["a"], scores["b"]) == (8, 8)
     monkeypatch.setattr(consolidate, "EARLY_PODS", 0)
     scores = dict(ext.prioritize(pod_json("p", {"nvidia.com/gpu": 1}), ["a", "b"]))
-    assert scores["a"] == scores["b"] == 7
+    assert scores["a"] == scores["b"] == 8
 
 
 def test_non_gpu_pod_passes_everything(ext) -> None:
