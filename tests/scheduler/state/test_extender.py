@@ -190,7 +190,7 @@ def test_prioritize_keeps_a_free_pair_once_two_gpu_pods_were_seen(ext) -> None:
     assert all(isinstance(v, int) and 0 <= v <= 10 for v in scores.values())
 
 
-def test_prioritize_leaves_a_fragmentation_tie_to_kube_scheduler(ext, monkeypatch) -> None:
+def test_prioritize_leaves_a_fragmentation_tie_to_kube_scheduler(ext, clock, monkeypatch) -> None:
     # With no multi-GPU pod seen, taking a's last GPU or one of b's strands nothing for the
     # mix (1-GPU pods): Fragmentation ties (0.5). Weights F 1 / R 0.3 / L 0.3 / B 0.03 / C 0.06
     # / CpuFed 1 (sum 2.69); R 1 and L 0.9 on both; CpuFed 1 on both (the seen pods ask no
@@ -204,8 +204,12 @@ def test_prioritize_leaves_a_fragmentation_tie_to_kube_scheduler(ext, monkeypatc
     # Trusted mix (EARLY_PODS reached, patched to 0 here): Consolidate 1 on both: a 2.16 /
     # 2.69 = 0.803 -> 8, b (2.085 + 0.06) / 2.69 = 0.797 -> 8: a tie, and kube-scheduler's
     # own scores decide.
+    # The clock at the annotations' `updated` stamp (2026-11-26T18:00:00Z), so their load is
+    # fresh: the default test clock (1e6 s) would put the stamp 56 years in the future, which is
+    # no reading (rules.FUTURE_SKEW_S), and L would be neutral (0.5) on both.
     from scheduler.policy.plugins import consolidate
 
+    clock.t = 1_795_716_000.0
     _add(ext, node_json("a", [gpu_json(0), gpu_json(1)]))
     _add(ext, node_json("b", [gpu_json(0), gpu_json(1)]))
     _add(ext, pod_json("o", {"nvidia.com/gpu": 1}, node="a", phase="Running"))
