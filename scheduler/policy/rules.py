@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, overload
+
+import numpy as np
+import numpy.typing as npt
 
 from packing.catalogue import GpuModel, get_model
 from packing.errors import PackingError
@@ -155,10 +158,14 @@ class LoadSettings:
 FUTURE_SKEW_S = 300.0
 
 
-def is_fresh(age_s: float, max_age_s: float) -> bool:
-    """Whether a reading `age_s` old counts: at most `max_age_s` old and not from the future
-    beyond clock skew (NaN: no)."""
-    return -FUTURE_SKEW_S <= age_s <= max_age_s
+@overload
+def is_fresh(age_s: float, max_age_s: float) -> bool: ...
+@overload
+def is_fresh(age_s: npt.NDArray[np.float64], max_age_s: float) -> npt.NDArray[np.bool_]: ...
+def is_fresh(age_s: Any, max_age_s: float) -> Any:
+    """Whether a reading `age_s` old counts (elementwise for an array, as the batch path asks):
+    at most `max_age_s` old and not from the future beyond clock skew (NaN: no)."""
+    return (age_s >= -FUTURE_SKEW_S) & (age_s <= max_age_s)
 
 
 def fresh_load(gpu: GpuView, now: float, max_age_s: float) -> float | None:

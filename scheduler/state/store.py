@@ -330,12 +330,10 @@ class ClusterStore:
 
     def delete_pod(self, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata") or {}
-        uid = meta.get("uid") or pod_key(obj)
-        with self._lock:
-            self._drop_pod(uid)
+        self._drop_pod(meta.get("uid") or pod_key(obj))
 
     def _drop_pod(self, uid: str) -> None:
-        """Forget pod `uid` and free what it held (the caller holds the lock)."""
+        """Forget pod `uid` and free what it held."""
         with self._lock:
             rec = self._pods.pop(uid, None)
             if rec is not None:

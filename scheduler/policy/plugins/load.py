@@ -20,7 +20,7 @@ from scheduler.policy.capacity import gpu_used_fraction
 from scheduler.policy.fleet_index import FleetIndex
 from scheduler.policy.interfaces import Bools, CycleState, Floats, Rows, cycle_for
 from scheduler.policy.model import ClusterState, Node, PodRequest
-from scheduler.policy.rules import FUTURE_SKEW_S, LoadSettings, fresh_load
+from scheduler.policy.rules import LoadSettings, fresh_load, is_fresh
 
 __all__ = ["NEUTRAL", "LoadScore", "LoadSettings", "fresh_load"]
 
@@ -100,8 +100,7 @@ class LoadScore:
         placed: Bools = np.asarray(take.any(axis=1))
         cols = np.where(placed[:, None], take, usable)  # the GPUs the placement touches
         val, at = idx.load[r], idx.load_at[r]
-        age = cycle.state.now - at
-        fresh_any = ~np.isnan(val) & (age <= self.settings.max_age_s) & (age >= -FUTURE_SKEW_S)
+        fresh_any = ~np.isnan(val) & is_fresh(cycle.state.now - at, self.settings.max_age_s)
         fresh = cols & fresh_any
         busy = np.where(fresh, np.fmax(used, val), used)
         n = cols.sum(axis=1)
