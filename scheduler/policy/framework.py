@@ -209,9 +209,9 @@ def run_scores(
     cycle = CycleState(state, pod, names)
     got = _batch_sums(cycle, profile)
     if got is None:
-        out = _scaled(names, _node_sums(cycle, names, profile), _total_weight(profile))
+        out = _scaled(names, _node_sums(cycle, names, profile), profile.total_weight)
     else:
-        out = _scaled(names, got[0], _total_weight(profile), got[1])
+        out = _scaled(names, got[0], profile.total_weight, got[1])
     if rank and profile.tie_break is not None:
         _break_tie(cycle, out, profile.tie_break)
     return out
@@ -252,11 +252,7 @@ def batch_scores(
     """`run_scores` when the batch path can answer it, else None (for callers that rank only
     when ranking is cheap, like the gang planner's candidate cut)."""
     got = _batch_scores(CycleState(state, pod, names), profile)
-    return None if got is None else _scaled(names, got, _total_weight(profile))
-
-
-def _total_weight(profile: Profile) -> float:
-    return profile.total_weight
+    return None if got is None else _scaled(names, got, profile.total_weight)
 
 
 def _scaled(
@@ -280,7 +276,7 @@ def _scaled(
 
 def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[float]:
     """Per node, the weighted sum of the scorers' values in [0, 1] (unknown nodes: 0)."""
-    total_weight = _total_weight(profile)
+    total_weight = profile.total_weight
     state, pod, nodes = cycle.state, cycle.pod, cycle.state.nodes
     live = [
         (p, w, takes)
