@@ -52,8 +52,7 @@ class TaskSpec:
 class JobSpec:
     """`replicas` tasks of one shape; `min_member` of them must start together (a gang when
     > 1). The job runs `duration` seconds from the moment its gang is complete. `after` names
-    jobs that must finish first (DAG pipeline stages). `limit_s`: the longest the job may run,
-    as its pods declare it (Kubernetes' `activeDeadlineSeconds`), or None when undeclared."""
+    jobs that must finish first (DAG pipeline stages)."""
 
     uid: str
     arrival: float
@@ -64,12 +63,8 @@ class JobSpec:
     kind: Kind = "batch"
     priority: int = 0
     after: tuple[str, ...] = ()
-    limit_s: float | None = None
 
     def __post_init__(self) -> None:
-        if self.limit_s is not None and not self.duration <= self.limit_s:
-            raise ValueError(f"job {self.uid}: duration {self.duration} exceeds its declared "
-                             f"limit {self.limit_s}")
         if self.replicas < 1 or not 1 <= self.min_member <= self.replicas:
             raise ValueError(
                 f"job {self.uid}: need 1 <= min_member <= replicas, got "

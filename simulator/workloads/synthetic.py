@@ -67,8 +67,7 @@ def _inference(rng: random.Random, uid: str, t: float) -> JobSpec:
     else:
         gpu = GpuRequest("whole", count=1)
     task = TaskSpec(4_000, 32 * GiB, gpu)
-    return JobSpec(uid, t, rng.uniform(300, 1_800), task, replicas, 1, "inference", priority=10,
-                   limit_s=1_800)
+    return JobSpec(uid, t, rng.uniform(300, 1_800), task, replicas, 1, "inference", priority=10)
 
 
 def _training(rng: random.Random, uid: str, t: float) -> JobSpec:
@@ -79,8 +78,7 @@ def _training(rng: random.Random, uid: str, t: float) -> JobSpec:
         64 * GiB * per_pod // 2 + 16 * GiB,
         GpuRequest("whole", count=per_pod),
     )
-    return JobSpec(uid, t, rng.uniform(1_800, 14_400), task, pods, pods, "training",
-                   limit_s=14_400)
+    return JobSpec(uid, t, rng.uniform(1_800, 14_400), task, pods, pods, "training")
 
 
 def _pipeline(rng: random.Random, uid: str, t: float) -> list[JobSpec]:
@@ -91,7 +89,6 @@ def _pipeline(rng: random.Random, uid: str, t: float) -> list[JobSpec]:
         rng.uniform(300, 900),
         TaskSpec(8_000, 32 * GiB, GpuRequest("milli", milli=470, memory_mib=16_384)),
         kind="pipeline",
-        limit_s=900,
     )
     train = JobSpec(
         f"{uid}-train",
@@ -102,7 +99,6 @@ def _pipeline(rng: random.Random, uid: str, t: float) -> list[JobSpec]:
         2,
         "pipeline",
         after=(pre.uid,),
-        limit_s=7_200,
     )
     ev = JobSpec(
         f"{uid}-eval",
@@ -111,15 +107,13 @@ def _pipeline(rng: random.Random, uid: str, t: float) -> list[JobSpec]:
         TaskSpec(4_000, 32 * GiB, GpuRequest("mig", profile="3g.40gb")),
         kind="pipeline",
         after=(train.uid,),
-        limit_s=900,
     )
     return [pre, train, ev]
 
 
 def _notebook(rng: random.Random, uid: str, t: float) -> JobSpec:
     gpu = GpuRequest("mig", profile=rng.choice(("1g.10gb", "1g.10gb", "2g.20gb")))
-    return JobSpec(uid, t, rng.uniform(600, 7_200), TaskSpec(2_000, 16 * GiB, gpu), kind="mig",
-                   limit_s=7_200)
+    return JobSpec(uid, t, rng.uniform(600, 7_200), TaskSpec(2_000, 16 * GiB, gpu), kind="mig")
 
 
 def generate(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scheduler.policy.backfill import NEVER, free_busy_besides, may_backfill, reservation_time
 from scheduler.policy.capacity import GpuCapacity
 from scheduler.policy.demand import DemandLog
 from scheduler.policy.framework import Profile
@@ -40,7 +39,6 @@ class TesseraPolicy:
         dynamic_mig: bool = True,
         profile: Profile | None = None,
         reserve_for_gangs: bool = True,
-        backfill: bool = True,
     ) -> None:
         self.name = "tessera" if dynamic_mig else "tessera-static"
         self.dynamic = dynamic_mig
@@ -63,13 +61,6 @@ class TesseraPolicy:
         # The last answer per gang shape and the cluster's change count it was made at: a pass
         # that follows a pass with no bind or release asks the same question again.
         self._drain_last: dict[tuple[object, int], tuple[int, dict[str, int]]] = {}
-        # Conservative backfill (`scheduler.policy.backfill`): each running pod's end by its
-        # job's declared limit, and the kept gang's reservation at a cluster change count.
-        self.backfill = backfill
-        self._ends: dict[str, float] = {}
-        self._reserved: tuple[int, object, float] | None = None
-        self._backfilled: set[str] = set()  # pods placed on kept nodes by backfill
-        self._backfilling: dict[str, int] = {}  # the kept nodes while one is placed
 
     def submit(self, job: JobSpec, now: float) -> None:
         self._pending.add(job, now)
@@ -79,8 +70,6 @@ class TesseraPolicy:
         for i in range(job.replicas):
             if f"{job_uid}/{i}" in self.cluster.allocations:
                 self.cluster.release(f"{job_uid}/{i}")
-            self._ends.pop(f"{job_uid}/{i}", None)
-            self._backfilled.discard(f"{job_uid}/{i}")
         self._started.pop(job_uid, None)
         self._pending.drop_job(job_uid)
 
@@ -134,10 +123,6 @@ class TesseraPolicy:
             # Gangs always look at every node: members may use old room plus freed room.
             fresh = fresh or gang_start
             kept = self._excluded(job)
-            self._backfilling = {}
-            if kept and self._backfills(job, now):
-                # It ends before the keeper could start: anywhere.
-                self._backfilling, kept, fresh = kept, {}, True
             shape = (job.task, job.min_member if gang_start else 1, bool(kept))
             if (shape, True) in failed or (shape, fresh) in failed:
                 placed = None
@@ -170,28 +155,11 @@ class TesseraPolicy:
         else:
             members = [self._pod(job, i) for i in range(job.min_member)]
             memo = self._drain_memo.setdefault(shape, {})
-            counts = None
-            if self._backfilled:
-                state = self.cluster.snapshot(now)
-                done = frozenset(self._backfilled)
-                counts = lambda n: free_busy_besides(state.capacity(n), done)  # noqa: E731
-            nodes = gang_drain_targets(self.cluster, members, now, self.profile, memo, counts)
+            nodes = gang_drain_targets(self.cluster, members, now, self.profile, memo)
             self._drain_last[shape] = (self.cluster.changes, dict(nodes))
         if nodes:
             self._kept = (job.uid, nodes)
             self._kept_priority = job.priority
-
-    def _backfills(self, job: JobSpec, now: float) -> bool:
-        """Whether `job`, started now, ends by its declared limit before the kept gang's
-        reservation (`scheduler.policy.backfill`), so that it may use the kept GPUs."""
-        if not self.backfill or self._kept is None or job.limit_s is None:
-            return False
-        hit = self._reserved
-        if hit is None or hit[0] != self.cluster.changes or hit[1] is not self._kept:
-            state = self.cluster.snapshot(now)
-            at = reservation_time(state, self._kept[1], self._ends, now)
-            hit = self._reserved = (self.cluster.changes, self._kept, at)
-        return hit[2] < NEVER and may_backfill(now, job.limit_s, hit[2])
 
     def _let_go(self) -> None:
         """Hook: nodes just left the kept set (the keeper started, or the set moved)."""
@@ -227,7 +195,7 @@ class TesseraPolicy:
         p = place_pod(self.cluster, pod, now, self.profile, only, kept, self.demand.mix())
         if p is None:
             return None
-        return [self._bind(job, idx, pod, p, now)]
+        return [self._bind(job, idx, pod, p)]
 
     def _place_gang(
         self, job: JobSpec, now: float, kept: dict[str, int] | None = None
@@ -241,7 +209,7 @@ class TesseraPolicy:
         self.gang_plans[status] = self.gang_plans.get(status, 0) + 1
         if slots is None:
             return None
-        done = [self._bind(job, i, pod, p, now) for i, (pod, p) in enumerate(zip(pods, slots,
+        done = [self._bind(job, i, pod, p) for i, (pod, p) in enumerate(zip(pods, slots,
                                                                            strict=True))]
         for i in range(job.min_member, job.replicas):  # elastic extras: one by one
             more = self._place_task(job, i, now, None, kept)
@@ -251,17 +219,11 @@ class TesseraPolicy:
                 done.extend(more)
         return done
 
-    def _bind(self, job: JobSpec, idx: int, pod: PodRequest, p: Placement, now: float) -> Start:
+    def _bind(self, job: JobSpec, idx: int, pod: PodRequest, p: Placement) -> Start:
         self.cluster.bind(
             pod.uid, p, pod.cpu_milli, pod.memory_bytes, gang=pod.gang.name if pod.gang else None
         )
         self._started[job.uid] = self._started.get(job.uid, 0) + 1
-        if p.node in self._backfilling:
-            self._backfilled.add(pod.uid)
-        if job.limit_s is not None:  # the job's clock starts with its first pod (its gang)
-            first = min((self._ends[f"{job.uid}/{i}"] for i in range(job.replicas)
-                         if f"{job.uid}/{i}" in self._ends), default=now + job.limit_s)
-            self._ends[pod.uid] = first
         created = sum(1 for g in p.gpus if g.profile is not None and self.dynamic)
         held = demand_milli(job.task, self._model[p.node])
         return Start(job.uid, idx, p.node, held, created)

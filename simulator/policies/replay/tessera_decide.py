@@ -11,7 +11,7 @@ all 0), so kube-scheduler's own LeastAllocated score over CPU and memory picks i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from scheduler.policy.demand import DemandMix
@@ -115,8 +115,7 @@ def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, pr
 
 
 def gang_drain_targets(cluster: SimCluster, members: Sequence[PodRequest], now: float,
-                       profile: Profile, memo: DrainMemo | None = None,
-                       counts: Callable[[str], tuple[int, int]] | None = None) -> dict[str, int]:
+                       profile: Profile, memo: DrainMemo | None = None) -> dict[str, int]:
     """Nodes to keep for a gang that did not fit, with their GPU budgets: the policy core's
     choice among the nodes whose CPU and memory could host a member once drained (`memo`:
     one per gang, kept while it waits; see `drain_budgets`)."""
@@ -125,4 +124,4 @@ def gang_drain_targets(cluster: SimCluster, members: Sequence[PodRequest], now: 
     hosts = [n for n in cluster.order if any(
         m.cpu_milli <= nodes[n].cpu_milli and m.memory_bytes <= nodes[n].memory_bytes
         for m in members)]
-    return drain_budgets(state, members, hosts, profile, memo, counts)
+    return drain_budgets(state, members, hosts, profile, memo)

@@ -173,7 +173,7 @@ class TesseraKubePolicy(TesseraPolicy):
                       self.host)  # fmt: skip
         if p is None:
             return None
-        return [self._bind(job, idx, pod, p, now)]
+        return [self._bind(job, idx, pod, p)]
 
     def _pass(self, now: float) -> list[Start]:
         self._unplanned = None
