@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.policy.fleet_index import distinct
+from scheduler.policy.fleet_memo import group_ids
 from scheduler.policy.interfaces import (
     MAX_LEVEL,
     MAX_SCORE,
@@ -362,8 +362,10 @@ _GROUPS = ("state-groups",)  # the index memo holding `_groups` answers
 
 
 def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
-    """(the first candidate of each distinct row state, each candidate's position among those
-    firsts), or None when no state repeats. Memoised on the index per candidate-rows array:
+    """(one candidate of each distinct row state, each candidate's position among those), or
+    None when no state repeats (`group_ids`: which candidate stands for a state, and the
+    order of the states, change no answer, since state-only plugins value every row of a state
+    alike). Memoised on the index per candidate-rows array:
     filter and prioritize of one pod ask about the same list (`FleetIndex.rows_of` hands back
     the same array), and an index's row states never change under its memo (`refresh` drops
     it)."""
@@ -377,7 +379,7 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
     hit = memo.get(id(rows))
     if hit is not None and hit[0] is rows:  # the array itself is kept, so its id is not reused
         return hit[1]
-    got = distinct(idx.state_ids().take(rows))
+    got = group_ids(idx.state_ids().take(rows))
     memo[id(rows)] = (rows, got)
     return got
 
