@@ -97,3 +97,30 @@ def distinct(
     rank -= 1
     inverse[order] = rank
     return first, inverse
+
+
+def group_ids(
+    ids: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
+    """(one position of each distinct value of `ids`, in order of position; each position's
+    index among those), or None when no value repeats (or fewer than two): `distinct`'s
+    grouping with another representative per value and another order of the groups, for a
+    caller to whom any row of a group will do (the framework scores one row per row state).
+    No sort: each value's slot in a scratch table over [0, max id] keeps one position holding
+    it (whichever write lands last: every position of the value reads the same slot, so
+    exactly one of them is its own representative), then the groups' indexes. Ids outside
+    [0, 2**16) (never interned row states) go to `distinct`."""
+    n = len(ids)
+    if n < 2:
+        return None
+    top = int(np.maximum.reduce(ids.view(np.uint64)))  # (a negative id views as > 2**63)
+    if top > _U16_MAX:
+        return distinct(ids)
+    slot = np.empty(top + 1, np.intp)
+    slot[ids] = np.arange(n)
+    first = (slot[ids] == np.arange(n)).nonzero()[0]
+    m = len(first)
+    if m == n:
+        return None
+    slot[ids[first]] = np.arange(m)  # distinct values: one write each
+    return first, slot[ids]

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.policy.fleet_index import distinct
+from scheduler.policy.fleet_memo import group_ids
 from scheduler.policy.interfaces import (
     MAX_LEVEL,
     MAX_SCORE,
@@ -131,7 +131,7 @@ def _batch_filter(
     who = np.empty(0, np.int16)
     exact = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
     failing = False
-    # (ufunc reductions, not `.any()` / `.all()`'s Python wrappers: this runs per pod)
+    # (`count_nonzero` and ufunc reductions, not `.any()` / `.all()`'s wrappers: this runs per pod)
     for i, v in enumerate(answers):
         if v.code is not None:
             bad = v.code != 0
@@ -145,7 +145,7 @@ def _batch_filter(
                 who[first] = i
         if v.exact is not None:
             exact |= v.exact
-    if not failing and not np.logical_or.reduce(exact) and np.logical_and.reduce(known):
+    if not failing and not np.count_nonzero(exact) and np.count_nonzero(known) == len(known):
         return FilterResult(list(names), names=names)  # the common answer: every row passes
     if code is None:
         code = np.zeros(len(names), np.int8)
@@ -266,12 +266,17 @@ def _scaled(
     (scaled per state, then spread: the same integers, elementwise)."""
     if total <= 0:
         return NodeScores(names, [0] * len(names), [0] * len(names))
-    arr = np.asarray(sums, dtype=np.float64)
-    ints = np.rint(MAX_SCORE * arr / total).astype(np.int64)
-    level_array = np.rint(MAX_LEVEL * arr / total).astype(np.int64)
+    # Both scales in one (2, n) array: row k is rint(scale_k * sum / total), the same float
+    # multiply, divide and rounding per element as two separate passes (this runs per pod).
+    both = np.multiply.outer(_SCALES, np.asarray(sums, dtype=np.float64))
+    both /= total
+    out = np.rint(both, out=both).astype(np.int64)
     if spread is not None:
-        ints, level_array = ints.take(spread), level_array.take(spread)
-    return NodeScores(names, level_array=level_array, int_array=ints)
+        out = out.take(spread, axis=1)
+    return NodeScores(names, level_array=out[1], int_array=out[0])
+
+
+_SCALES = np.array([MAX_SCORE, MAX_LEVEL], np.float64)  # `_scaled`'s two rows
 
 
 def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[float]:
@@ -328,11 +333,15 @@ def _batch_sums(
         if values is None:
             return None
         table[i] = values
-    left = scored.index.slow[scored.rows] | np.logical_or.reduce(np.isnan(table), axis=0)
+    # Rows left to the per-node path: slow ones and NaN values (counted first: most pods have
+    # none, and `count_nonzero` costs a fraction of a ufunc reduction).
+    slow = scored.index.slow.take(scored.rows)
+    nan = np.isnan(table)
+    some_left = bool(np.count_nonzero(slow) or np.count_nonzero(nan))
+    left = slow | np.logical_or.reduce(nan, axis=0) if some_left else slow
     acc = _weighted_sum(table, profile.batch_weights)
-    some_left = bool(np.logical_or.reduce(left))
     known = cycle.known
-    all_known = bool(np.logical_and.reduce(known))
+    all_known = np.count_nonzero(known) == len(known)
     if spread is not None:  # each candidate takes the sum of its state's representative
         if not some_left and all_known:
             return acc, spread
@@ -362,8 +371,10 @@ _GROUPS = ("state-groups",)  # the index memo holding `_groups` answers
 
 
 def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
-    """(the first candidate of each distinct row state, each candidate's position among those
-    firsts), or None when no state repeats. Memoised on the index per candidate-rows array:
+    """(one candidate of each distinct row state, each candidate's position among those), or
+    None when no state repeats (`group_ids`: which candidate stands for a state, and the
+    order of the states, change no answer, since state-only plugins value every row of a state
+    alike). Memoised on the index per candidate-rows array:
     filter and prioritize of one pod ask about the same list (`FleetIndex.rows_of` hands back
     the same array), and an index's row states never change under its memo (`refresh` drops
     it)."""
@@ -377,7 +388,7 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
     hit = memo.get(id(rows))
     if hit is not None and hit[0] is rows:  # the array itself is kept, so its id is not reused
         return hit[1]
-    got = distinct(idx.state_ids().take(rows))
+    got = group_ids(idx.state_ids().take(rows))
     memo[id(rows)] = (rows, got)
     return got
 

@@ -49,23 +49,37 @@ class FragmentationLog:
         self.per_node = np.zeros(cluster.size)
         self.arrived: list[int] = []
         self.frag: list[float] = []
+        # The cluster's `changes` when `per_node` was last brought up to date (None: never).
+        self._changes: int | None = None
 
     def record(self, arrived_gpu_milli: int) -> None:
         c = self.cluster
-        stale = (self.seen != c.version).nonzero()[0]
-        if len(stale) == 1:  # the common case: the node the last pod took (the same value)
-            i = int(stale[0])
-            self.per_node[i] = self.table.frag_one(
-                c.gpu_left[i].tolist(), int(c.cpu_left[i]), int(c.model_idx[i])
-            )
-            self.seen[i] = c.version[i]
-        elif len(stale):
-            self.per_node[stale] = self.table.node_frag(
-                c.gpu_left[stale], c.cpu_left[stale], c.model_idx[stale]
-            )
-            self.seen[stale] = c.version[stale]
+        since = None if self._changes is None else c.changes - self._changes
         self.arrived.append(arrived_gpu_milli)
+        if since == 0:  # nothing placed since the last record (a failed pod): the same sum
+            self.frag.append(self.frag[-1])
+            return
+        if since == 1:  # one bind since, every other node up to date: only its node changed
+            self._one(c.last_node)
+        else:
+            stale = (self.seen != c.version).nonzero()[0]
+            if len(stale) == 1:
+                self._one(int(stale[0]))
+            elif len(stale):
+                self.per_node[stale] = self.table.node_frag(
+                    c.gpu_left[stale], c.cpu_left[stale], c.model_idx[stale]
+                )
+                self.seen[stale] = c.version[stale]
+        self._changes = c.changes
         self.frag.append(float(np.add.reduce(self.per_node)))  # `.sum()`, no wrapper
+
+    def _one(self, i: int) -> None:
+        """One node's value brought up to date (`node_frag` of one state, the same value)."""
+        c = self.cluster
+        self.per_node[i] = self.table.frag_one(
+            c.gpu_left[i].tolist(), int(c.cpu_left[i]), int(c.model_idx[i])
+        )
+        self.seen[i] = c.version[i]
 
     def curve(self, max_pct: int = 130) -> list[tuple[int, float]]:
         return discrete_curve(self.arrived, self.frag, self.cluster.total_gpu_milli, max_pct)

@@ -49,11 +49,12 @@ class Binpack:
             after = idx.used_sum[r] + np.where(rows["fits"], rows["slices"], 0.0)
             value = np.where(nu > 0, after / np.maximum(nu, 1), 0.0)
             return np.where(rows["slow"], np.nan, value)
-        every, _ = batch.placement_columns(cycle)
+        # Straight from the candidates' columns: a per-row memo per request shape would redo
+        # every row changed since the shape was last asked (tens of rows, as many array steps
+        # as the candidates' own), then gather (elementwise: the same values either way).
+        _, mine = batch.placement_columns(cycle)
         per = (MILLI_PER_GPU if g.kind == "whole" else g.milli) / MILLI_PER_GPU
-        key = ("binpack", *batch.shape(pod))
-        got: Floats = idx.per_row(key, lambda rr: _after(idx, rr, every[rr], per))[r]
-        return got
+        return _after(idx, r, mine, per)
 
 
 def _after(idx: FleetIndex, r: Rows, take: Bools, per: float) -> Floats:

@@ -72,12 +72,10 @@ class LoadScore:
         if g is not None and g.kind == "mig":
             return np.where(batch.mig_rows(cycle)["slow"], np.nan, NEUTRAL)
         idx, r = cycle.index, cycle.rows
-        any_load = idx.memo.get(("any-load",))
-        if any_load is None:  # no GPU reports load at all: every node is neutral (cheap exit)
-            # Per row (a bind redoes one), then over the rows: `isfinite(load).any()`.
-            rows = idx.per_row(("load-any",), lambda rr: _reports(idx, rr))
-            any_load = idx.memo[("any-load",)] = np.asarray([np.logical_or.reduce(rows)], float)
-        if not any_load[0]:
+        # No GPU reports load at all: every node is neutral (cheap exit). Per row (a bind
+        # redoes one), then over the rows: `isfinite(load).any()` (`count_nonzero`: a fraction
+        # of a ufunc reduction's cost; a refresh drops the index memo that held it per pod).
+        if not np.count_nonzero(idx.per_row(("load-any",), lambda rr: _reports(idx, rr))):
             return np.full(len(r), NEUTRAL)
         # The per-node cheap exit: no GPU of the node has fresh load -> neutral. Only rows with a
         # fresh reading somewhere are computed (none at all while telemetry is stale).

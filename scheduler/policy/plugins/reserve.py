@@ -79,7 +79,16 @@ class ModelReserve:
         if not _applies(state, pod):
             return np.ones(len(cycle.rows))
         idx = cycle.index
-        per_code = 1.0 - np.minimum(1.0, model_pressure(state, idx))
-        per_code[0] = 1.0  # code 0 is "": no GPUs, or several models
-        out: Floats = per_code[idx.product[cycle.rows]]
+        pressure = model_pressure(state, idx)
+        # Memoised beside the pressure it is made from (the same read-only array while the
+        # mix and the GPUs per model hold): two array steps per pod saved.
+        key = ("reserve-score", id(pressure))
+        mix = state.demand
+        assert mix is not None  # `_applies`
+        got = mix.memo.get(key)
+        if got is None or got[0] is not pressure:
+            per_code = 1.0 - np.minimum(1.0, pressure)
+            per_code[0] = 1.0  # code 0 is "": no GPUs, or several models
+            got = mix.memo[key] = (pressure, per_code)
+        out: Floats = got[1].take(idx.product.take(cycle.rows))
         return out

@@ -12,6 +12,8 @@ import math
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from packing.fgd import TaskShape
 from scheduler.policy.demand import DemandLog, DemandMix, task_shape
@@ -147,3 +149,37 @@ def test_model_pressure_memoised_on_the_mix_follows_the_inventory() -> None:
     got = dict(zip(idx2.keys, model_pressure(smaller, idx2).tolist(), strict=True))
     assert got == pytest.approx({"": 0.0, T4: 0.0, V100: 1.5})
     assert model_pressure(state, idx) is first  # both inventories memoised side by side
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from([T4, V100]), min_size=1, max_size=5),
+    st.integers(0, 4000),
+    st.lists(st.integers(0, 4), max_size=4),
+)
+def test_reserve_scores_memoised_beside_the_pressure(models, milli, drops) -> None:
+    """Property: `ModelReserve.score_rows` (its per-model scores memoised on the mix beside the
+    pressure array they come from) equals the per-node score on every fleet the mix is asked
+    about, also after the mix's memo is cleared and the pressure made again; the same snapshot
+    asked twice reads the memo."""
+    from scheduler.policy.interfaces import CycleState
+    from scheduler.policy.plugins.reserve import ModelReserve
+
+    plugin = ModelReserve()
+    mix = _mix((TaskShape(0, 1000, 1), 4), constrained={frozenset({V100}): float(milli)},
+               milli=4000.0)  # fmt: skip
+    nodes = {f"n{i}": gpu_node(f"n{i}", 2, m) for i, m in enumerate(models)}
+    fleets = [dict(nodes)]
+    for d in drops:  # smaller inventories: other pressures, other memo entries
+        fleets.append({n: v for n, v in fleets[-1].items() if n != f"n{d}"} or dict(nodes))
+    for clear in (False, True):
+        for fleet in fleets:
+            if clear:
+                mix.memo.clear()
+            state = ClusterState(fleet, demand=mix)
+            names = sorted(fleet)
+            p = pod(gpu=WHOLE1)
+            for _ in range(2):
+                got = plugin.score_rows(CycleState(state, p, names))
+                want = [plugin.score(state, p, fleet[n]) for n in names]
+                assert got is not None and got.tolist() == want

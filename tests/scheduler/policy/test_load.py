@@ -115,3 +115,20 @@ def test_score_is_monotone_in_load(u1: float, u2: float, qos: str) -> None:
     assert 0.0 <= s1 <= 1.0 and 0.0 <= s2 <= 1.0
     if u1 > u2:
         assert (s1 <= s2) if qos == "latency" else (s1 >= s2)
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(0, 100)), min_size=1, max_size=5),
+       st.sampled_from(["latency", "batch"]))  # fmt: skip
+def test_batch_load_equals_the_per_node_value_with_few_reporting(
+    utils: list[float | None], qos: str
+) -> None:
+    """Property: the batch value (its cheap exit taken only when no GPU of the fleet reports a
+    load) equals the per-node value on every node, also when one node alone reports."""
+    from scheduler.policy.interfaces import CycleState
+
+    st_ = state(*(node(f"n{i}", gpu(0, util=u)) for i, u in enumerate(utils)))
+    ls, p = LoadScore(), whole(qos=qos)  # type: ignore[arg-type]
+    names = sorted(st_.nodes)
+    got = ls.score_rows(CycleState(st_, p, names))
+    assert got is not None
+    assert got.tolist() == [ls.score(st_, p, st_.nodes[n]) for n in names]
