@@ -71,6 +71,9 @@ class NodeCapacity:
     # node slot, free/busy GPU counts): a view never changes once built, and snapshots share
     # the views of nodes nothing touched, so these hold until the node changes. None until used.
     derived: dict[object, Any] | None = field(default=None, compare=False, repr=False)
+    # Every grant charged was a share or whole GPU on a named non-MIG GPU (`with_allocation`
+    # may then add one more without a rebuild: charges of that kind commute).
+    plain: bool = field(default=True, compare=False, repr=False)
 
     def derive(self, key: object, compute: Callable[[NodeCapacity], T]) -> T:
         """`compute(self)`, memoised on this view under `key` (`compute` must read only it)."""
@@ -87,6 +90,7 @@ class NodeCapacity:
         gpus = [_gpu_capacity(g) for g in sorted(node.gpus, key=lambda g: g.index)]
         by_index = {g.index: g for g in gpus}
         cap = cls(node, gpus, dict(node.mig_pool), {}, [], node.cpu_milli)
+        cap.plain = len(by_index) == len(gpus)  # (two GPUs of one index: `by_index` keeps one)
         unknown: list[tuple[str, GpuGrant]] = []
         for alloc in sorted(allocations, key=lambda a: a.uid):
             cap.victims[alloc.uid] = alloc
@@ -95,12 +99,49 @@ class NodeCapacity:
                 target = by_index.get(grant.index)
                 if grant.index == UNKNOWN_INDEX or target is None:
                     unknown.append((alloc.uid, grant))
-                elif not _charge(target, alloc.uid, grant):
+                    cap.plain = False
+                    continue
+                if grant.profile is not None or target.gpu.mig_enabled:
+                    cap.plain = False
+                if not _charge(target, alloc.uid, grant):
                     cap.overbooked.append(f"{alloc.pod_key} on GPU {grant.index}")
         for uid, grant in unknown:
             if not cap._charge_anywhere(uid, grant):
                 cap.overbooked.append(f"{cap.victims[uid].pod_key} (GPU unknown)")
         return cap
+
+    def with_allocation(self, alloc: Allocation) -> NodeCapacity | None:
+        """`build(node, allocations + [alloc])` from this view of `build(node, allocations)`,
+        copying only the GPUs `alloc` takes (a bind in the simulator: 1.6 against 18.9 us for
+        the rebuild of an 8-GPU node holding 16 pods), or None where that is not certain to be
+        the same view: a grant of a MIG instance or on an unnamed GPU (their charges depend on
+        order), one that does not fit, anything overbooked. Shares and whole GPUs on named GPUs
+        commute (each subtracts milli and memory; when all fit together every order fits), so
+        the order `build` charges in does not matter. A view is never changed once built: the
+        GPUs not taken are shared."""
+        if not self.plain or self.overbooked or alloc.uid in self.victims:
+            return None
+        gpus = list(self.gpus)
+        copied: dict[int, GpuCapacity] = {}
+        for grant in alloc.placement.gpus:
+            g = copied.get(grant.index)
+            if g is None:
+                pos = _position(gpus, grant.index)
+                if grant.profile is not None or pos is None or gpus[pos].gpu.mig_enabled:
+                    return None
+                old = gpus[pos]
+                g = gpus[pos] = copied[grant.index] = GpuCapacity(
+                    old.gpu, old.model, old.faulted, old.free_milli, old.free_memory_mib,
+                    old.occupied, old.free_static, old.busy_unclaimed, set(old.pods),
+                )  # fmt: skip
+            if not _charge(g, alloc.uid, grant):
+                return None
+        victims = dict(self.victims)
+        victims[alloc.uid] = alloc
+        if len(victims) > 1 and alloc.uid < next(reversed(self.victims)):
+            victims = dict(sorted(victims.items()))  # `build`'s order: by UID
+        return NodeCapacity(self.node, gpus, dict(self.pool_free), victims, [],
+                            self.cpu_free - alloc.cpu_milli)  # fmt: skip
 
     def _charge_anywhere(self, uid: str, grant: GpuGrant) -> bool:
         if grant.profile is not None and self.pool_free.get(grant.profile, 0) > 0:
@@ -118,6 +159,13 @@ class NodeCapacity:
     def free_static(self, profile: str) -> int:
         own = sum(1 for g in self.usable_gpus for i in g.free_static if i.profile == profile)
         return own + self.pool_free.get(profile, 0)
+
+
+def _position(gpus: list[GpuCapacity], index: int) -> int | None:
+    """Where GPU `index` sits in a view's GPU list (sorted by index; usually at `index`)."""
+    if 0 <= index < len(gpus) and gpus[index].gpu.index == index:
+        return index
+    return next((i for i, g in enumerate(gpus) if g.gpu.index == index), None)
 
 
 def _gpu_capacity(gpu: Gpu) -> GpuCapacity:

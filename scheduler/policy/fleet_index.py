@@ -18,7 +18,7 @@ records, the interned row states, `distinct` and `RowNames` live in `fleet_memo`
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
@@ -297,17 +297,27 @@ class FleetIndex(RowFill):
             out._rows_memo = dict(self._rows_memo)  # same rows, same liveness: lookups hold
         return out
 
-    def refresh(self, caps: Iterable[NodeCapacity]) -> None:
+    def refresh(
+        self, caps: Iterable[NodeCapacity], shares: Mapping[str, Sequence[int]] | None = None
+    ) -> None:
         """Recompute these known nodes' rows in this index itself: for an owner whose earlier
         views are live anyway (the simulator's cluster), so no copy per bind. The rows go on
         the change log, so per-row memos redo them on their next use (`per_row`); a long log
-        is folded into the memos and started over, so it stays short."""
+        is folded into the memos and started over, so it stays short. `shares`: per node, the
+        GPU positions whose shares alone changed since the row was last filled (the owner
+        vouches: the node's view then was this one less plain grants on those GPUs,
+        `NodeCapacity.with_allocation`): only those cells and the sums are rewritten."""
         changed: list[int] = []
         same_inventory = True
         for c in caps:
             r = self.row[c.node.name]
             if len(c.gpus) > self.slots:
                 raise ValueError(f"node {c.node.name}: more GPUs than the index's columns")
+            positions = None if shares is None else shares.get(c.node.name)
+            if positions is not None:
+                self._fill_shares(r, c, positions)
+                changed.append(r)
+                continue
             before = self._inventory_of(r)
             self._clear(r)
             self._fill(r, c, memo=True)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -146,6 +146,25 @@ class RowFill:
         self.slow[r] = slow
         self.used_sum[r] = used
         self.n_usable[r] = usable
+
+    def _fill_shares(self, r: int, cap: NodeCapacity, positions: Sequence[int]) -> None:
+        """Row `r`, filled from a view that differed from `cap` only in the shares on the
+        non-MIG GPUs at `positions` and in free CPU, brought to `_fill(r, cap)`: those GPUs'
+        cells, the free CPU and the used sum (summed again in `_fill`'s order, so the same
+        float). Nothing else a plain grant changes (health, models, MIG counts, load)."""
+        for j in positions:
+            g = cap.gpus[j]
+            if g.faulted:  # `_fill` leaves a faulted GPU's cells empty
+                continue
+            self.used[r, j] = gpu_used_fraction(g)
+            self.plain_free[r, j] = g.free_milli
+            self.plain_mem[r, j] = g.free_memory_mib
+        self.cpu[r] = cap.cpu_free
+        used = 0.0
+        for frac in self.used[r].tolist():  # `_fill`'s fractions in its order; NaN: no GPU
+            if frac == frac:
+                used += frac
+        self.used_sum[r] = used
 
 
 def _direct(kind: str, obj: Any, compute: Callable[[Any], T]) -> T:

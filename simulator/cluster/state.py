@@ -62,6 +62,9 @@ class SimCluster:
         self.freed: set[str] = set()  # nodes that gained capacity since the caller last looked
         self._index: FleetIndex | None = None
         self._dirty: set[str] = set()
+        # Dirty nodes whose row holds an earlier view that plain grants on these GPU positions
+        # alone separate from the current one (`FleetIndex.refresh`'s `shares`).
+        self._shares: dict[str, list[int]] = {}
         self.changes = 0  # binds + releases so far: equal counts mean an unchanged cluster
         self._nodes_view = MappingProxyType(self.nodes)
         self._alloc_view = MappingProxyType(self.allocations)
@@ -82,8 +85,8 @@ class SimCluster:
         if self._index is None:
             self._index = state.fleet()
         elif self._dirty:
-            self._index.refresh(state.capacity(n) for n in self._dirty)
-        self._dirty = set()
+            self._index.refresh((state.capacity(n) for n in self._dirty), self._shares)
+        self._dirty, self._shares = set(), {}
         return state
 
     def fits_host(self, node: str, cpu_milli: int, memory_bytes: int) -> bool:
@@ -105,12 +108,24 @@ class SimCluster:
         if uid in self.allocations:
             raise ValueError(f"pod {uid} is already bound")
         node = placement.node
-        self.allocations[uid] = Allocation(uid, uid, placement, gang=gang, cpu_milli=cpu_milli)
+        alloc = self.allocations[uid] = Allocation(
+            uid, uid, placement, gang=gang, cpu_milli=cpu_milli
+        )
         self.cpu_used[node] += cpu_milli
         self.mem_used[node] += memory_bytes
         self._requests[uid] = (cpu_milli, memory_bytes)
-        self._on_node.setdefault(node, {})[uid] = self.allocations[uid]
+        self._on_node.setdefault(node, {})[uid] = alloc
+        before = self._capacity.get(node)
+        current = self._index is not None and node not in self._dirty  # its row: `before`
+        held = self._shares.get(node)
         self._touch(node)
+        after = None if before is None else before.with_allocation(alloc)
+        if before is None or after is None:
+            return
+        self._capacity[node] = after  # the view with this one grant charged, without a rebuild
+        if current or held is not None:  # the row needs only these GPUs' shares redone
+            moved = [i for i, g in enumerate(after.gpus) if g is not before.gpus[i]]
+            self._shares[node] = sorted({*moved, *(held or ())})
 
     def release(self, uid: str) -> None:
         alloc = self.allocations.pop(uid)
@@ -134,4 +149,5 @@ class SimCluster:
         else:
             self._by_node.pop(node, None)
         self._capacity.pop(node, None)
+        self._shares.pop(node, None)
         self._dirty.add(node)

@@ -1,0 +1,81 @@
+"""`NodeCapacity.with_allocation`: a view with one more allocation charged, without a rebuild,
+is exactly the view `NodeCapacity.build` gives (GPUs, pods, free static instances, pool,
+victims in UID order, overbooked grants, free CPU), or None."""
+
+from __future__ import annotations
+
+import copy
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduler.policy.capacity import NodeCapacity
+from scheduler.policy.model import UNKNOWN_INDEX, Allocation, Gpu, GpuGrant, Node, Placement
+from tests.builders import H100, H100_MIB
+from tests.scheduler.policy.test_batch import clusters
+
+grants = st.sampled_from([
+    GpuGrant(0), GpuGrant(1), GpuGrant(0, milli=300, memory_mib=20000),
+    GpuGrant(1, milli=700, memory_mib=0), GpuGrant(2, milli=500, memory_mib=90000),
+    GpuGrant(5, milli=100, memory_mib=0),  # no such GPU
+    GpuGrant(UNKNOWN_INDEX, milli=400, memory_mib=0), GpuGrant(0, profile="1g.10gb"),
+    GpuGrant(1, profile="3g.40gb", start=4), GpuGrant(0, profile="1g.10gb", start=0),
+    GpuGrant(0, profile="2g.20gb", start=2), GpuGrant(1, profile="1g.10gb", start=6),
+])  # fmt: skip
+
+
+def _fields(cap: NodeCapacity) -> tuple[object, ...]:
+    return (cap.gpus, cap.pool_free, list(cap.victims.items()), cap.overbooked, cap.cpu_free)
+
+
+@settings(max_examples=300, deadline=None)
+@given(clusters(), st.lists(st.tuples(st.lists(grants, min_size=1, max_size=3),
+                                      st.integers(0, 99), st.sampled_from([0, 500, 4000])),
+                            max_size=8))  # fmt: skip
+def test_with_allocation_is_the_rebuilt_view(state, binds) -> None:  # type: ignore[no-untyped-def]
+    """Property: from any view (MIG GPUs, pools, unnamed or overbooked grants), after any
+    sequence of allocations added one by one, the view built by `with_allocation` where it
+    answers (else rebuilt) equals `build` over all the node's allocations, field by field."""
+    name = sorted(state.nodes)[0]
+    node = state.nodes[name]
+    allocs = list(state.allocations_on(name))
+    cap = NodeCapacity.build(node, allocs)
+    for k, (gs, uid, cpu) in enumerate(binds):
+        a = Allocation(f"d/{k}", f"v{uid:02d}", Placement(name, tuple(gs)), cpu_milli=cpu)
+        if any(x.uid == a.uid for x in allocs):
+            assert cap.with_allocation(a) is None  # a UID twice: `build` would charge it twice
+            continue
+        allocs.append(a)
+        fresh = NodeCapacity.build(node, allocs)
+        was = copy.deepcopy(_fields(cap))
+        quick = cap.with_allocation(a)
+        assert _fields(cap) == was  # a view never changes once built (others share its GPUs)
+        if quick is not None:
+            assert _fields(quick) == _fields(fresh)
+        cap = fresh if quick is None else quick
+
+
+def test_shares_on_named_plain_gpus_take_the_quick_path() -> None:
+    """Table: two plain H100s; 300 then 500 milli on GPU 1 (uids out of order), 1000 - 300 -
+    500 = 200 left, GPU 0 untouched and shared with the first view; a MIG grant: None."""
+    gpus = tuple(Gpu(i, f"G{i}", H100, H100_MIB, False) for i in range(2))
+    node = Node("n", gpus=gpus, cpu_milli=8000)
+    a = Allocation(
+        "d/b", "b", Placement("n", (GpuGrant(1, milli=300, memory_mib=0),)), cpu_milli=1000
+    )
+    b = Allocation(
+        "d/a", "a", Placement("n", (GpuGrant(1, milli=500, memory_mib=0),)), cpu_milli=2000
+    )
+    first = NodeCapacity.build(node, [a])
+    quick = first.with_allocation(b)
+    assert quick is not None
+    assert [g.free_milli for g in quick.gpus] == [1000, 200]
+    assert quick.cpu_free == 8000 - 1000 - 2000
+    assert list(quick.victims) == ["a", "b"]  # `build`'s order
+    assert quick.gpus[0] is first.gpus[0] and quick.gpus[1].pods == {"a", "b"}
+    assert _fields(quick) == _fields(NodeCapacity.build(node, [a, b]))
+    mig = Allocation("d/c", "c", Placement("n", (GpuGrant(0, profile="1g.10gb"),)))
+    assert first.with_allocation(mig) is None
+    twice = Node("t", gpus=(gpus[0], gpus[0]), cpu_milli=8000)  # two GPUs of index 0: rebuilt
+    on0 = Allocation("d/z", "z", Placement("t", (GpuGrant(0, milli=100, memory_mib=0),)))
+    assert NodeCapacity.build(twice, []).with_allocation(on0) is None
