@@ -5,6 +5,7 @@ its count moves and table positions in `lookahead_tables`), the two-step costs o
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -78,10 +79,13 @@ class StateMemo:
     def __init__(self, table: FragTable, sh: MixShapes) -> None:
         self.table, self.sh = table, sh
         self.breaks = sh.cells(table).breaks
-        # key -> its row of `store` (increase per shape..., fragmentation), `size` rows used
-        self.rows: dict[bytes, int] = {}
-        self.store = np.empty((64, len(sh.weight) + 1))
+        # (key -> its row of the store, the store: increase per shape..., fragmentation),
+        # replaced whole when the store grows or restarts, so a reader (the extender serves
+        # verbs on several threads) reads rows of the store its keys came with; rows are
+        # written before their keys; `size` rows used; new states added under `_lock`.
+        self.held: tuple[dict[bytes, int], Floats] = ({}, np.empty((64, len(sh.weight) + 1)))
         self.size = 0
+        self._lock = threading.Lock()
         self._void = np.dtype((np.void, 8))  # a key's bytes as one item: `increases`
         # (a fleet's per-row record, `top_two` of its increases): `LookAhead._best`; one tuple,
         # replaced whole, so a reader never pairs one index's record with another's blocks.
@@ -104,34 +108,51 @@ class StateMemo:
             self._void = np.dtype((np.void, width))
         void = key.view(self._void)
         names: list[bytes] = void.ravel().tolist()  # type: ignore[assignment]
-        index = self.rows
+        index, store = self.held
         got: list[int | None] = list(map(index.get, names))
         if None in got:
-            todo: dict[bytes, int] = {}
-            for i, g in enumerate(got):
-                if g is None:
-                    todo.setdefault(names[i], i)
-            if len(index) + len(todo) > MAX_MEMO_STATES:  # restart: every state of this call
-                index.clear()
-                self.size = 0
-                for i, name in enumerate(names):  # (the hits too: cleared with the rest)
-                    todo.setdefault(name, i)
-            at = np.array(list(todo.values()), np.intp)
-            sel = model[at].astype(np.intp)
-            inc, frag = best_increase(self.table, self.sh, pf[at], cpu[at], sel)
-            n, start = len(at), self.size
-            if start + n > len(self.store):
-                grown = np.empty((max(2 * len(self.store), start + n), self.store.shape[1]))
-                grown[:start] = self.store[:start]
-                self.store = grown
-            self.store[start : start + n, :-1] = inc
-            self.store[start : start + n, -1] = frag
-            for j, name in enumerate(todo):
-                index[name] = start + j
-            self.size = start + n
+            with self._lock:
+                index, store = self._add(names, pf, cpu, model)
             got = list(map(index.__getitem__, names))
-        out = self.store.take(np.array(got, np.intp), axis=0)  # (no None left)
+        out = store.take(np.array(got, np.intp), axis=0)  # (no None left)
         return out[:, :-1], out[:, -1]
+
+    @property
+    def rows(self) -> dict[bytes, int]:
+        """The states held: key -> row of the store."""
+        return self.held[0]
+
+    def _add(
+        self, names: list[bytes], pf: npt.NDArray[np.int64], cpu: npt.NDArray[np.int64],
+        model: npt.NDArray[np.int64],
+    ) -> tuple[dict[bytes, int], Floats]:  # fmt: skip
+        """`best_increase` of the states of `names` not held (under `_lock`), written to the
+        store, then their keys; the (keys, store) a reader of all `names` reads."""
+        index, store = self.held
+        todo: dict[bytes, int] = {}
+        for i, name in enumerate(names):
+            if name not in index:
+                todo.setdefault(name, i)
+        if not todo:  # (added by another thread meanwhile)
+            return index, store
+        start = self.size
+        if len(index) + len(todo) > MAX_MEMO_STATES:  # restart: every state of this call
+            index, store, start = {}, np.empty_like(store), 0
+            for i, name in enumerate(names):
+                todo.setdefault(name, i)
+        at = np.array(list(todo.values()), np.intp)
+        inc, frag = best_increase(self.table, self.sh, pf[at], cpu[at], model[at].astype(np.intp))
+        n = len(at)
+        if start + n > len(store):  # a new, larger store (and keys: the old pair stays whole)
+            grown = np.empty((max(2 * len(store), start + n), store.shape[1]))
+            grown[:start] = store[:start]
+            index, store = dict(index), grown
+        store[start : start + n, :-1] = inc
+        store[start : start + n, -1] = frag
+        for j, name in enumerate(todo):
+            index[name] = start + j
+        self.held, self.size = (index, store), start + n
+        return index, store
 
 
 def best_increase(

@@ -128,7 +128,7 @@ def test_the_state_memo_answers_as_best_increase_across_restarts(shapes, batches
     `best_increase` computes afresh; a caller writing into an answer changes no later one."""
     table, sh = _mix(shapes, [1] * len(shapes))
     memo = StateMemo(table, sh)
-    memo.store = memo.store[:1].copy()  # one row to start with: the store grows at once
+    memo.held = ({}, memo.held[1][:1].copy())  # one row to start with: the store grows at once
     held = lc.MAX_MEMO_STATES
     lc.MAX_MEMO_STATES = cap
     try:
@@ -139,7 +139,7 @@ def test_the_state_memo_answers_as_best_increase_across_restarts(shapes, batches
             want, want_frag = best_increase(table, sh, free, cpu, model)
             got, frag = memo.increases(free, cpu, model)
             assert got.tobytes() == want.tobytes() and frag.tobytes() == want_frag.tobytes()
-            assert len(memo.rows) <= max(cap, largest) and memo.size <= len(memo.store)
+            assert len(memo.rows) <= max(cap, largest) and memo.size <= len(memo.held[1])
             got[:] = -1.0  # (the answer is a copy: the store keeps its rows)
             frag[:] = -1.0
     finally:
@@ -214,3 +214,64 @@ def test_a_node_gone_since_hosts_nothing_in_the_redone_row() -> None:
     want = LookAhead().tie_costs(CycleState(fresh, share, sorted(rest)))
     assert got is not None and want is not None
     assert got.tobytes() == want.tobytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(SHAPES, st.lists(STATES, min_size=2, max_size=8), st.integers(1, 8))
+def test_a_published_store_never_changes_under_its_keys(shapes, batches, cap) -> None:
+    """Property: whatever later calls add, grow or restart, each (keys, store) pair `StateMemo`
+    has published still maps every key it held to the same row: a reader on another thread
+    that took the pair before reads what it was given (the extender serves verbs on several
+    threads, all reading one mix's memo)."""
+    table, sh = _mix(shapes, [1] * len(shapes))
+    memo = StateMemo(table, sh)
+    memo.held = ({}, memo.held[1][:2].copy())  # two rows to start with: growth comes early
+    held = lc.MAX_MEMO_STATES
+    lc.MAX_MEMO_STATES = cap
+    seen: list[tuple[dict[bytes, int], np.ndarray, dict[bytes, bytes]]] = []
+    try:
+        for states in batches:
+            memo.increases(*_arrays(states, 8))
+            index, store = memo.held
+            seen.append((index, store, {k: store[r].tobytes() for k, r in index.items()}))
+        for index, store, rows in seen:
+            assert {k: store[index[k]].tobytes() for k in rows} == rows
+    finally:
+        lc.MAX_MEMO_STATES = held
+
+
+def test_threads_sharing_a_state_memo_get_best_increases_answers() -> None:
+    """Four threads asking one `StateMemo` (a small store, restarts every few states) for
+    overlapping batches each get `best_increase`'s answer, byte for byte."""
+    import threading
+
+    rng = np.random.default_rng(7)
+    shapes = [TaskShape(1000, 300, 1), TaskShape(2000, 1000, 2), TaskShape(0, 500, 1)]
+    table, sh = _mix(shapes, [3, 1, 2])
+    memo = StateMemo(table, sh)
+    memo.held = ({}, memo.held[1][:1].copy())
+    free = rng.choice([NO_GPU, 0, 300, 500, 700, 1000], size=(400, 4)).astype(np.int64)
+    cpu = rng.choice([-1000, 0, 1000, 2000, 3000, 8000], size=400).astype(np.int64)
+    model = rng.integers(0, 2, 400).astype(np.intp)
+    want, want_frag = best_increase(table, sh, free, cpu, model)
+    bad: list[int] = []
+    held = lc.MAX_MEMO_STATES
+    lc.MAX_MEMO_STATES = 40
+
+    def ask(seed: int) -> None:
+        pick = np.random.default_rng(seed)
+        for _ in range(60):
+            at = pick.integers(0, 400, pick.integers(1, 12))
+            got, frag = memo.increases(free[at], cpu[at], model[at])
+            if got.tobytes() != want[at].tobytes() or frag.tobytes() != want_frag[at].tobytes():
+                bad.append(seed)
+
+    try:
+        threads = [threading.Thread(target=ask, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        lc.MAX_MEMO_STATES = held
+    assert not bad
