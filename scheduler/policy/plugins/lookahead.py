@@ -83,8 +83,11 @@ class LookAhead:
             first, inv = np.arange(len(rows)), np.arange(len(rows))
         else:
             first, inv = groups
+            if len(first) == 1:  # one index state: alike
+                return None
         r = rows.take(first)
-        if _alike(idx, r):  # one row per state: alike iff all rows are
+        pf, cpu, model = idx.plain_free.take(r, axis=0), idx.cpu.take(r), idx.product.take(r)
+        if _alike(pf, cpu, model):  # one row per state: alike iff all rows are
             return None
         keys = tuple(idx.keys)
         table = mix.table(keys, max(8, idx.slots))
@@ -93,11 +96,12 @@ class LookAhead:
         memo = _state_memo(mix, keys, idx.slots, table, sh)
         take = batch.placement_columns(cycle)[1]
         milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
-        pf = idx.plain_free[r].astype(np.int64)
+        pf = pf.astype(np.int64)
         post = np.where(take.take(first, axis=0), pf - milli, pf)
-        states = (post, idx.cpu[r] - pod.cpu_milli, idx.product[r].astype(np.intp))
+        states = (post, cpu - pod.cpu_milli, model.astype(np.intp))
         now, after, frag_after, top = self._best(idx, mix, memo, states)
-        return two_step_costs(sh, rows, now["frag"][rows], now["inc"], inv, after, frag_after, top)
+        frag_now = now["frag"].take(rows)
+        return two_step_costs(sh, rows, frag_now, now["inc"], inv, after, frag_after, top)
 
     @staticmethod
     def _best(
@@ -126,7 +130,12 @@ class LookAhead:
             stash.append((got[len(r) :], frag[len(r) :]))
             got, frag = got[: len(r)], frag[: len(r)]
             # Rows the index cannot represent exactly, or gone, host nothing here.
-            got[~idx.alive[r] | idx.slow[r]] = np.inf
+            if len(r) == 1:  # (a bind: its one row, read as Python values)
+                one = int(r[0])
+                if not idx.alive[one] or idx.slow[one]:
+                    got[0] = np.inf
+            else:
+                got[~idx.alive[r] | idx.slow[r]] = np.inf
             # One record a row (a 2-D array's second axis would read as GPU columns).
             out = np.zeros(len(r), _record(got.shape[1]))
             out["inc"], out["frag"] = got, frag
@@ -156,11 +165,16 @@ def _record(t: int) -> np.dtype[Any]:
     return np.dtype([("inc", np.float64, (t,)), ("frag", np.float64)])
 
 
-def _alike(idx: FleetIndex, rows: Rows) -> bool:
-    """Whether all `rows` are in one state (idle nodes of one type, the common tie)."""
-    pf, cpu, model = idx.plain_free[rows], idx.cpu[rows], idx.product[rows]
-    every = np.logical_and.reduce
-    return bool(every(pf == pf[0], axis=None) and every(cpu == cpu[0]) and every(model == model[0]))
+def _alike(pf: npt.NDArray[Any], cpu: npt.NDArray[Any], model: npt.NDArray[Any]) -> bool:
+    """Whether all rows (free milli per GPU, free CPU, model) are in one state (idle nodes of
+    one type, the common tie)."""
+    # As lists (a few states: each array step costs more than comparing them in Python);
+    # integers, so `==` on lists is numpy's elementwise `==`.
+    c, m = cpu.tolist(), model.tolist()
+    if c.count(c[0]) != len(c) or m.count(m[0]) != len(m):
+        return False
+    free = pf.tolist()
+    return free.count(free[0]) == len(free)
 
 
 def _state_memo(

@@ -1,10 +1,11 @@
 """The look-ahead tie-break's arithmetic (`lookahead.LookAhead` applies it): each typical
 shape's best FGD increase on a node state (`best_increase`, memoised per state in `StateMemo`,
-its count moves in `Moves` tables kept across mixes), the two-step costs of the tied states
+its count moves and table positions in `lookahead_tables`), the two-step costs of the tied states
 (`two_step_costs`), and the lowest two per shape (`top_two`, `BlockTopTwo`)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from packing.fgd import FragTable, TargetWorkload
 from packing.fractional import NO_GPU
 from scheduler.policy.interfaces import Floats, Rows
 from scheduler.policy.model import MILLI_PER_GPU
+from scheduler.policy.plugins.lookahead_tables import Moves, TableCells
 
 _NONE = 1 << 30  # "no GPU fits" in the tightest-GPU search
 
@@ -36,20 +38,34 @@ class MixShapes:
         self.lost = (self.milli * self.count).astype(np.float64)
         # GPU milli each shape takes from a node's total (k GPUs x m milli)
         self.taken = np.where(self.share, 1, self.count) * self.milli
-        self._moves: tuple[bytes, Moves | None] | None = None
+        # (thresholds array, its bytes, their `Moves`): the array held, so `is` is safe
+        self._moves: tuple[npt.NDArray[np.int64], bytes, Moves | None] | None = None
+        self._cells: tuple[FragTable, TableCells] | None = None
+
+    def cells(self, table: FragTable) -> TableCells:
+        """`TableCells` of `table` for these shapes (the last table's kept: one per mix)."""
+        held = self._cells
+        if held is None or held[0] is not table:
+            held = self._cells = (table, TableCells(table, self))
+        return held[1]
 
     def moves(self, th: npt.NDArray[np.int64]) -> Moves | None:
         """The `Moves` of these shapes over thresholds `th` (the table's: one per mix), or
         None when a share's milli is not among them."""
         held = self._moves
+        if held is not None and held[0] is th:  # the same table's thresholds (held: alive)
+            return held[2]
         key = th.tobytes()
-        if held is None or held[0] != key:
+        if held is None or held[1] != key:
             ok = bool(np.isin(self.milli[self.share], th).all())
-            held = self._moves = (key, Moves(th, self) if ok else None)
-        return held[1]
+            held = (th, key, Moves(th, self) if ok else None)
+        else:
+            held = (th, key, held[2])
+        self._moves = held
+        return held[2]
 
 
-MAX_MEMO_STATES = 1 << 15  # states a `StateMemo` keeps (~20 MB at 35 shapes), then restarts
+MAX_MEMO_STATES = 1 << 15  # states a `StateMemo` keeps (~14 MB at 35 shapes), then restarts
 
 
 class StateMemo:
@@ -62,9 +78,15 @@ class StateMemo:
 
     def __init__(self, table: FragTable, sh: MixShapes) -> None:
         self.table, self.sh = table, sh
-        grid = table.cpu_grid
-        self.breaks = np.unique(np.concatenate([grid, sh.cpu, (grid[:, None] + sh.cpu).ravel()]))
-        self.rows: dict[bytes, Floats] = {}  # key -> (increase per shape..., fragmentation)
+        self.breaks = sh.cells(table).breaks
+        # (key -> its row of the store, the store: increase per shape..., fragmentation),
+        # replaced whole when the store grows or restarts, so a reader (the extender serves
+        # verbs on several threads) reads rows of the store its keys came with; rows are
+        # written before their keys; `size` rows used; new states added under `_lock`.
+        self.held: tuple[dict[bytes, int], Floats] = ({}, np.empty((64, len(sh.weight) + 1)))
+        self.size = 0
+        self._lock = threading.Lock()
+        self._void = np.dtype((np.void, 8))  # a key's bytes as one item: `increases`
         # (a fleet's per-row record, `top_two` of its increases): `LookAhead._best`; one tuple,
         # replaced whole, so a reader never pairs one index's record with another's blocks.
         self.top: tuple[npt.NDArray[Any], BlockTopTwo] | None = None
@@ -73,34 +95,64 @@ class StateMemo:
         self, free: npt.NDArray[Any], cpu: npt.NDArray[Any], model: npt.NDArray[Any]
     ) -> tuple[Floats, Floats]:
         """`best_increase(table, sh, free, cpu, model)`; only the states not seen before go
-        through it, in one call."""
+        through it, in one call. The answers are rows of one store, gathered by one `take`
+        (a copy: the caller may write into it)."""
         pf = np.asarray(free, np.int64)
         cpu = np.asarray(cpu, np.int64)
         model = np.asarray(model, np.int64)
-        k = len(pf)
         bucket = self.breaks.searchsorted(cpu, side="right")
         key = np.concatenate([pf, bucket[:, None], model[:, None]], axis=1)
         # Each row's bytes as one `bytes` object (a C-contiguous row viewed as one void item).
-        void = key.view(np.dtype((np.void, key.shape[1] * key.itemsize)))
+        width = key.shape[1] * key.itemsize
+        if self._void.itemsize != width:  # (the dtype made once per key width)
+            self._void = np.dtype((np.void, width))
+        void = key.view(self._void)
         names: list[bytes] = void.ravel().tolist()  # type: ignore[assignment]
-        memo = self.rows
-        got = list(map(memo.get, names))
-        todo: dict[bytes, int] = {}
-        for i, g in enumerate(got):
-            if g is None:
-                todo.setdefault(names[i], i)
-        if todo:
-            at = np.array(list(todo.values()), np.intp)
-            sel = model[at].astype(np.intp)
-            inc, frag = best_increase(self.table, self.sh, pf[at], cpu[at], sel)
-            new = np.concatenate([inc, frag[:, None]], axis=1)
-            if len(memo) + len(at) > MAX_MEMO_STATES:
-                memo.clear()
-            for j, n in enumerate(todo):
-                memo[n] = new[j]
-            got = [memo[n] if g is None else g for n, g in zip(names, got, strict=True)]
-        out = np.array(got, np.float64).reshape(k, len(self.sh.weight) + 1)
+        index, store = self.held
+        got: list[int | None] = list(map(index.get, names))
+        if None in got:
+            with self._lock:
+                index, store = self._add(names, pf, cpu, model)
+            got = list(map(index.__getitem__, names))
+        out = store.take(np.array(got, np.intp), axis=0)  # (no None left)
         return out[:, :-1], out[:, -1]
+
+    @property
+    def rows(self) -> dict[bytes, int]:
+        """The states held: key -> row of the store."""
+        return self.held[0]
+
+    def _add(
+        self, names: list[bytes], pf: npt.NDArray[np.int64], cpu: npt.NDArray[np.int64],
+        model: npt.NDArray[np.int64],
+    ) -> tuple[dict[bytes, int], Floats]:  # fmt: skip
+        """`best_increase` of the states of `names` not held (under `_lock`), written to the
+        store, then their keys; the (keys, store) a reader of all `names` reads."""
+        index, store = self.held
+        todo: dict[bytes, int] = {}
+        for i, name in enumerate(names):
+            if name not in index:
+                todo.setdefault(name, i)
+        if not todo:  # (added by another thread meanwhile)
+            return index, store
+        start = self.size
+        if len(index) + len(todo) > MAX_MEMO_STATES:  # restart: every state of this call
+            index, store, start = {}, np.empty_like(store), 0
+            for i, name in enumerate(names):
+                todo.setdefault(name, i)
+        at = np.array(list(todo.values()), np.intp)
+        inc, frag = best_increase(self.table, self.sh, pf[at], cpu[at], model[at].astype(np.intp))
+        n = len(at)
+        if start + n > len(store):  # a new, larger store (and keys: the old pair stays whole)
+            grown = np.empty((max(2 * len(store), start + n), store.shape[1]))
+            grown[:start] = store[:start]
+            index, store = dict(index), grown
+        store[start : start + n, :-1] = inc
+        store[start : start + n, -1] = frag
+        for j, name in enumerate(todo):
+            index[name] = start + j
+        self.held, self.size = (index, store), start + n
+        return index, store
 
 
 def best_increase(
@@ -141,9 +193,14 @@ def best_increase(
         tight = np.minimum.reduce(np.where(ge, g3, _NONE), axis=1).take(moves.at, axis=1)  # (K, T)
     else:  # no GPU shape: no share
         tight = np.full((k, t), _NONE, np.int64)
-    idle = np.add.reduce(pf == MILLI_PER_GPU, axis=1)
-    fit = np.where(sh.share, tight < _NONE, idle[:, None] >= sh.count)
-    fit &= cpu[:, None] >= sh.cpu
+    if moves.need_at is not None:  # GPUs free enough, from the counts (see `Moves`)
+        fit = cnt.take(moves.need_at, axis=1) >= moves.need
+    else:
+        idle = np.add.reduce(pf == MILLI_PER_GPU, axis=1)
+        fit = np.where(sh.share, tight < _NONE, idle[:, None] >= sh.count)
+    cells = sh.cells(table)
+    bucket = cells.breaks.searchsorted(cpu, side="right")  # (free CPU's interval: `TableCells`)
+    fit &= cells.cpu_fits.take(bucket, axis=0)
     fit &= sh.allowed[model]
     # Row of `moves` per (state, shape): the shape's block, offset by v for a share; a state
     # where it does not fit reads the zero row (its counts stay in range; masked below).
@@ -154,24 +211,27 @@ def best_increase(
         if p * SPARSE_SHARE <= k * t:  # few (state, shape) pairs fit: form those only
             return _fitting_pairs(table, sh, moves, fit, row, (total, cnt, big, cpu, model))
     row = np.where(fit, row, moves.zero)
-    c2 = np.empty((k, t + 1, m), np.int64)  # column 0: the state itself
-    b2 = np.empty((k, t + 1, m), np.int64)
-    c2[:, 0], b2[:, 0] = cnt, big
-    np.subtract(cnt[:, None, :], moves.cnt.take(row, axis=0), out=c2[:, 1:])
-    np.subtract(big[:, None, :], moves.big.take(row, axis=0), out=b2[:, 1:])
-    tot2 = np.empty((k, t + 1), np.int64)
+    tot2 = np.empty((k, t + 1), np.int64)  # column 0: the state itself
     tot2[:, 0] = total
     np.subtract(total[:, None], sh.taken, out=tot2[:, 1:])
-    cpu2 = np.empty((k, t + 1), np.int64)
-    cpu2[:, 0] = cpu
-    np.subtract(cpu[:, None], sh.cpu, out=cpu2[:, 1:])
     if m == 0 or k == 0:  # no GPU shape in the mix: nothing free can be used, all fragments
         f = tot2.astype(np.float64)
-    else:  # one lookup for (K x (T + 1)) states; the counts are in range by construction
-        f = table.frag_from_counts(
-            tot2.reshape(-1), c2.reshape(-1, m), b2.reshape(-1, m), cpu2.reshape(-1),
-            model.repeat(t + 1), check=False,
-        ).reshape(k, t + 1)  # fmt: skip
+    else:  # `frag_from_counts` of (K x (T + 1)) states, its flat positions formed per part
+        assert cells.cnt_cells is not None  # (`moves` exist)
+        base = cnt * cells.per_count  # (K, M): the state's own cells, CPU column 0
+        base += cells.offset
+        base += (model * cells.per_model)[:, None]
+        pos = np.empty((k, t + 1, m), np.int64)
+        pos[:, 0] = base
+        np.subtract(base[:, None, :], cells.cnt_cells.take(row, axis=0), out=pos[:, 1:])
+        pos += cells.column.take(bucket, axis=0)[:, :, None]
+        b2 = np.empty((k, t + 1, m), np.int64)
+        b2[:, 0] = big
+        np.subtract(big[:, None, :], moves.big.take(row, axis=0), out=b2[:, 1:])
+        w = cells.flat.take(pos)
+        w *= b2
+        # (the same gather, products and sums over the thresholds as `frag_from_counts`)
+        f = tot2 - np.add.reduce(w, axis=2)
     frag0 = f[:, 0]
     out: Floats = np.where(fit, f[:, 1:] - frag0[:, None], np.inf)
     return out, np.ascontiguousarray(frag0)
@@ -218,67 +278,6 @@ def _fitting_pairs(
     out: Floats = np.full((k, t), np.inf)
     out[ii, tt] = f[k:] - frag0.take(ii)
     return out, frag0
-
-
-class Moves:
-    """How a placement moves FGD's per-threshold counts, tabulated for a mix's shapes: row
-    `start[t] + v` (v = the free milli of the GPU a share takes, from its milli to 1000;
-    whole-GPU and CPU-only shapes one row, `start[t]`, v = 1000) holds, per threshold, the
-    GPUs (`cnt`) and free milli (`big`) that shape t takes from the counts; row `zero` is all
-    zeros. `at[t]`: the threshold equal to a share's milli (0 for other shapes). The rows
-    depend on the thresholds and on each shape's milli per GPU, GPU count and kind only, not on
-    the mix's weights or CPU: shapes alike in those share rows, and the tables are kept across
-    mixes (`_geometry_rows`)."""
-
-    def __init__(self, th: npt.NDArray[np.int64], sh: MixShapes) -> None:
-        kinds = [
-            (milli, 1 if share else k, share)
-            for milli, k, share in zip(
-                sh.milli.tolist(), sh.count.tolist(), sh.share.tolist(), strict=True
-            )
-        ]
-        self.cnt, self.big, offset = _geometry_rows(th, tuple(sorted(set(kinds))))
-        self.start = np.array([offset[x] for x in kinds], np.int64)
-        self.at = np.array([int(th.searchsorted(x[0])) if x[2] else 0 for x in kinds], np.intp)
-        self.zero = len(self.cnt) - 1
-
-
-Geometry = tuple[int, int, bool]  # (milli per GPU, GPUs, whether a share)
-MAX_MOVES = 4  # tables kept across mixes (~0.5 MB each on the default trace), then restart
-_MOVES: dict[
-    tuple[bytes, tuple[Geometry, ...]],
-    tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], dict[Geometry, int]],
-] = {}  # fmt: skip
-
-
-def _geometry_rows(
-    th: npt.NDArray[np.int64], kinds: tuple[Geometry, ...]
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], dict[Geometry, int]]:
-    """(GPUs, milli) per threshold that one pod of each kind (milli per GPU, GPUs k, share)
-    takes from the counts, per free value v of the GPUs it takes (v = milli..1000 for a share,
-    v = 1000 else), stacked, with a zero row last; and per kind the row of v = 0 (of its one
-    row if not a share). Kept across mixes, which republish the same few kinds."""
-    global _MOVES
-    key = (th.tobytes(), kinds)
-    got = _MOVES.get(key)
-    if got is None:
-        blocks_c, blocks_b, offset, n = [], [], {}, 0
-        for milli, k, share in kinds:
-            v = np.arange(milli, MILLI_PER_GPU + 1) if share else np.array([MILLI_PER_GPU])
-            v = v[:, None]
-            after = v - milli
-            was, now = v >= th, after >= th
-            blocks_c.append(k * (was & ~now))
-            blocks_b.append(k * (np.where(was, v, 0) - np.where(now, after, 0)))
-            offset[(milli, k, share)] = n - milli if share else n
-            n += len(v)
-        zeros = np.zeros((1, len(th)), np.int64)
-        cnt = np.concatenate([*blocks_c, zeros]).astype(np.int32)
-        big = np.concatenate([*blocks_b, zeros]).astype(np.int32)
-        if len(_MOVES) >= MAX_MOVES:
-            _MOVES = {}  # replaced, not mutated: safe against concurrent readers
-        got = _MOVES[key] = (cnt, big, offset)
-    return got
 
 
 def _best_increase_direct(
@@ -391,6 +390,7 @@ class BlockTopTwo:
         self.first = np.full((nb, t), np.inf)
         self.low = np.zeros((nb, t), np.intp)
         self.second = np.full((nb, t), np.inf)
+        self.columns = np.arange(t)
         self.redo(range(nb))
 
     def redo(self, blocks: Any) -> None:
@@ -416,17 +416,23 @@ class BlockTopTwo:
 
     def changed(self, rows: Rows) -> None:
         """Rows of `values` that were rewritten (in place) since."""
-        self.redo(sorted({int(r) // self.BLOCK for r in rows.tolist()}))
+        if len(rows) == 1:  # (a bind: its one row's block)
+            self.redo([int(rows[0]) // self.BLOCK])
+        else:
+            self.redo(sorted({int(r) // self.BLOCK for r in rows.tolist()}))
 
     def get(self) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
         """`top_two(values)`."""
-        t = np.arange(self.first.shape[1])
-        j = self.first.argmin(axis=0)
-        first = self.first[j, t]
+        # cell (j[t], t) of the (blocks, columns) arrays, as flat positions: `take` and `put`
+        # (C-contiguous arrays) instead of 2-D fancy indexing, the same cells
+        at = self.first.argmin(axis=0)
+        at *= self.first.shape[1]
+        at += self.columns
         masked = self.first.copy()
-        masked[j, t] = np.inf
+        first = masked.take(at)
+        masked.put(at, np.inf)
         return (
             first,
-            self.low[j, t],
-            np.minimum(np.minimum.reduce(masked, axis=0), self.second[j, t]),
+            self.low.take(at),
+            np.minimum(np.minimum.reduce(masked, axis=0), self.second.take(at)),
         )
