@@ -181,7 +181,7 @@ def build_service(
         from scheduler.kube.watch import NODES, PODGROUPS, PODS, ApiSource, Informer, WatchGroup
 
         rest = KubeRest(api_client(kubeconfig, in_cluster))
-        store = ClusterStore()
+        store = ClusterStore(nodes_watched=True)
         binder = KubeBinder(rest, encode=placement_codec.encode, error=BindError)
         ext = build_extender(store, settings, binder)
         source = ApiSource(rest)

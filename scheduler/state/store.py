@@ -21,7 +21,8 @@ Each pod record carries the order the store first saw its UID (`first_seen`; kep
 UID across relists): waiting gangs are ranked by it (`scheduler.state.gangs`).
 
 Nodes carried in a request (full-Nodes mode) are folded only through `fold_request_node`, and only
-when they are new or newer (by `resourceVersion`) than what the watch gave.
+when they are newer (by `resourceVersion`) than what the watch gave, or, in a store no Node
+watch feeds (`serve --snapshot`), new.
 """
 
 from __future__ import annotations
@@ -60,8 +61,11 @@ class ClusterStore:
     """Thread-safe cluster cache. `apply(event)` takes watch events; `snapshot(now)` is cheap
     when nothing changed (the previous snapshot and its memoised capacity are reused)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, nodes_watched: bool = False) -> None:
         self._lock = threading.RLock()
+        # True when a Node watch feeds this store (`tessera serve` on a cluster): a node the
+        # watch never delivered exists only in some request, and a request cannot add one.
+        self.nodes_watched = nodes_watched
         self._nodes: dict[str, Node] = {}
         self._node_versions: dict[str, str] = {}  # name -> metadata.resourceVersion (watch)
         # The watch's copy of a node a full-Nodes request replaced with a newer one, and its
@@ -208,6 +212,10 @@ class ClusterStore:
         name = meta["name"]
         with self._lock:
             known = self._node_versions.get(name)
+            if self.nodes_watched and known is None:
+                # Not a node the watch delivered (a forged name, or one deleted): folding it
+                # kept it for good, one request could add 20,000, and gangs planned onto it.
+                return False
             if name in self._nodes and not newer(meta.get("resourceVersion"), known):
                 watched = self._overlaid.pop(name, None)
                 if watched is not None:
@@ -230,9 +238,11 @@ class ClusterStore:
             self._fold_pod(rec.request, rec.seen)
 
     def delete_node(self, obj: Mapping[str, Any]) -> None:
-        name = str((obj.get("metadata") or {}).get("name"))
+        meta = obj.get("metadata")
+        name = str(meta.get("name") if isinstance(meta, Mapping) else None)
         with self._lock:
             self._nodes.pop(name, None)
+            self._node_versions.pop(name, None)
             self._overlaid.pop(name, None)
             self._nodes_view = None
             self._node_problems.pop(name, None)
