@@ -27,8 +27,21 @@ class PodRecord:
     request: PodRequest
     seen: PodSeen
     allocation: Allocation | None
-    problem: str = ""
+    # Why Tessera would not have scheduled the pod as it reads (a bad `tessera.io/qos`...),
+    # and why its placement annotation was refused (it is then charged by its requests).
+    spec_problem: str = ""
+    placement_problem: str = ""
     order: int = 0  # when the store first saw this UID (`ClusterStore.first_seen`)
+
+    @property
+    def problem(self) -> str:
+        """Both problems on one line, for logs and messages ("" when there is none)."""
+        return "; ".join(p for p in (self.spec_problem, self.placement_problem) if p)
+
+    def problems(self) -> dict[str, str]:
+        """The problems by kind, only those present (for /explain)."""
+        out = {"spec": self.spec_problem, "placement": self.placement_problem}
+        return {k: v for k, v in out.items() if v}
 
 
 @dataclass(frozen=True, slots=True)

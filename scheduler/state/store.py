@@ -235,7 +235,7 @@ class ClusterStore:
         """Re-read the placement of every pod on `node` (its GPUs changed or just arrived)."""
         for uid in list(self._pods_on.get(node, ())):
             rec = self._pods[uid]
-            self._fold_pod(rec.request, rec.seen)
+            self._fold_pod(rec.request, rec.seen, rec.spec_problem)
 
     def delete_node(self, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata")
@@ -284,10 +284,8 @@ class ClusterStore:
             if problem:  # another pod's placement holds those GPUs: charged by requests
                 alloc, _ = allocation_of(pod, PodSeen(obj.phase, None), node)
         old = self._pods.get(pod.uid)
-        if problem and (old is None or old.problem.rsplit("| ", 1)[-1] != problem):
+        if problem and (old is None or old.placement_problem != problem):
             self.rejected_annotations += 1  # counted once per distinct rejection
-        problem = f"{spec_problem} | {problem}" if spec_problem and problem else (
-            spec_problem or problem)  # fmt: skip
         held = self.ledger.peek(pod.uid)
         # Bound, annotation not yet seen: our own decision knows the exact GPUs.
         if (
@@ -311,7 +309,7 @@ class ClusterStore:
             if not order:
                 self._order += 1
                 order = self._order
-        self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem, order)
+        self._pods[pod.uid] = PodRecord(pod, obj, alloc, spec_problem, problem, order)
         self._regang(pod.uid, old.request if old is not None else None, pod)
         self._hold(pod.uid, old.allocation if old is not None else None, alloc)
         self._keys[pod.key] = pod.uid
