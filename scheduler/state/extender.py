@@ -93,6 +93,9 @@ class Extender:
         self.demand = DemandLog()
         self._demand_lock = threading.Lock()
         self._bind_waiters = threading.BoundedSemaphore(max(self.timing.bind_waiters, 1))
+        # Pods whose bind is between its decision and the Binder's answer (by UID): a second
+        # bind of the same pod meanwhile is refused (`bind`).
+        self._binding: set[str] = set()
         with store.lock:
             for rec in store.pods():
                 self._observe(rec.request)
@@ -300,7 +303,26 @@ class Extender:
             self._bind_waiters.release()
 
     def bind(self, name: str, namespace: str, uid: str, node: str) -> str:
-        """'' on success, else a one-line error (the hold is then released)."""
+        """'' on success, else a one-line error (the hold is then released).
+
+        One bind per pod at a time: two concurrent binds of one pod to different nodes each
+        re-reserved under the pod's UID (the second replacing the first's hold) and both
+        called the Binder; whichever the apiserver refused then released the hold the other
+        had just bound, so the bound node's GPUs looked free until the watch caught up."""
+        key = f"{namespace}/{name}"
+        rec = self.store.pod(uid) or self.store.pod(key)
+        flight = uid or (rec.request.uid if rec is not None else key)
+        with self.store.lock:
+            if flight in self._binding:
+                return f"pod {key} is being bound already; this bind to {node} is refused"
+            self._binding.add(flight)
+        try:
+            return self._bind(name, namespace, uid, node)
+        finally:
+            with self.store.lock:
+                self._binding.discard(flight)
+
+    def _bind(self, name: str, namespace: str, uid: str, node: str) -> str:
         key = f"{namespace}/{name}"
         rec = self.store.pod(uid) or self.store.pod(key)
         uid = uid or (rec.request.uid if rec is not None else "")

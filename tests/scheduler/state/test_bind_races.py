@@ -1,0 +1,69 @@
+"""Binds racing each other and the watch (round 10), over the real `Extender` and
+`ClusterStore`. The one stand-in is `GateBinder`, which records binds and holds the first one
+until the test opens its gate, to make the race happen every time."""
+
+from __future__ import annotations
+
+import threading
+
+from scheduler.policy.model import Placement
+from scheduler.state.extender import Extender
+from scheduler.state.store import ClusterStore
+from tests.builders import gpu_json, node_json, pod_json
+
+
+class GateBinder:
+    """Stand-in Binder: records each bind; the first waits until `gate` is set."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.binds: list[tuple[str, str]] = []
+
+    def bind(self, namespace: str, name: str, uid: str, node: str, placement: Placement) -> None:
+        first = not self.binds
+        self.binds.append((uid, node))
+        if first:
+            self.entered.set()
+            assert self.gate.wait(10)
+
+
+def two_nodes() -> tuple[ClusterStore, Extender, GateBinder]:
+    store = ClusterStore()
+    store.replace([node_json("a", [gpu_json(0)]), node_json("b", [gpu_json(0)]),
+                   pod_json("p", {"nvidia.com/gpu": "1"})])  # fmt: skip
+    binder = GateBinder()
+    return store, Extender(store, binder, clock=lambda: 100.0), binder
+
+
+def test_the_same_pod_bound_twice_at_once_is_bound_once() -> None:
+    """Before: the second bind (to b) replaced the first's hold (on a) and both reached the
+    Binder, so one pod was bound on two nodes as far as the Binder was asked."""
+    store, ext, binder = two_nodes()
+    answers: list[str] = []
+    first = threading.Thread(
+        target=lambda: answers.append(ext.bind("p", "default", "uid-default-p", "a"))
+    )
+    first.start()
+    assert binder.entered.wait(10)
+    second = ext.bind("p", "default", "uid-default-p", "b")
+    binder.gate.set()
+    first.join(10)
+    assert answers == [""] and "being bound already" in second and "\n" not in second
+    assert binder.binds == [("uid-default-p", "a")]
+    held = store.ledger.get("uid-default-p", 100.0)
+    assert held is not None and held.placement.node == "a"  # the hold is the bound node's
+
+
+def test_a_bind_racing_the_pods_deletion_leaves_nothing_held() -> None:
+    store, ext, binder = two_nodes()
+    pod = pod_json("p", {"nvidia.com/gpu": "1"})
+    done: list[str] = []
+    t = threading.Thread(target=lambda: done.append(ext.bind("p", "default", "uid-default-p", "a")))
+    t.start()
+    assert binder.entered.wait(10)
+    store.delete_pod(pod)  # the watch's DELETED while the Binding is in flight
+    binder.gate.set()
+    t.join(10)
+    assert done == [""] and store.ledger.get("uid-default-p", 100.0) is None
+    assert not store.snapshot(100.0).allocations
