@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from scheduler import safeyaml
 
 ENV_PREFIX = "TESSERA_"
+# The largest score weight (the policy's own bound, `scheduler.policy.registry.MAX_WEIGHT`,
+# restated here so the settings name the key): past it the weighted sum overflows.
+MAX_WEIGHT = 1e6
 
 
 class SettingsError(ValueError):
@@ -89,13 +93,16 @@ class Settings:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name}: {getattr(self, name)} must be >= 1")
         for name in _FLOATS:
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"{name}: {getattr(self, name)} must be > 0")
+            # NaN passed `<= 0` and infinity is no time: a NaN reservation TTL never expires
+            # and an infinite backoff or body timeout raised OverflowError in a wait.
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise SettingsError(f"{name}: {value} must be a finite number > 0")
         if self.watch_timeout_s <= 0:
             raise SettingsError(f"watch_timeout_s: {self.watch_timeout_s} must be > 0")
         for key, w in self.weights.items():
-            if not isinstance(w, int | float) or isinstance(w, bool) or not w >= 0:
-                raise SettingsError(f"weights.{key}: {w!r} must be a number >= 0")
+            if not isinstance(w, int | float) or isinstance(w, bool) or not 0 <= w <= MAX_WEIGHT:
+                raise SettingsError(f"weights.{key}: {w!r} must be a number in 0..{MAX_WEIGHT:g}")
 
     def read_token(self) -> str | None:
         """The bearer token from `token_file` (surrounding whitespace stripped), or None."""
@@ -191,10 +198,9 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
     merged: dict[str, Any] = {}
     if config is not None:
         try:
-            doc = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            line = str(exc).splitlines()[0]
-            raise SettingsError(f"config file {config}: not valid YAML/JSON ({line})") from None
+            doc = safeyaml.load(Path(config).read_text(encoding="utf-8"), f"config file {config}")
+        except safeyaml.YamlError as exc:
+            raise SettingsError(str(exc)) from None
         if doc is None:
             doc = {}
         if not isinstance(doc, Mapping):

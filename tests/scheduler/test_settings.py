@@ -43,7 +43,7 @@ def test_json_config_and_token(tmp_path: Path) -> None:
         ("- a\n", {}, "must be a mapping"),
         ("port: [\n", {}, "not valid YAML/JSON"),
         ("", {"TESSERA_TOKEN_ON_VERBS": "maybe"}, "token_on_verbs"),
-        ("reservation_ttl_s: 0\n", {}, "reservation_ttl_s: 0.0 must be > 0"),
+        ("reservation_ttl_s: 0\n", {}, "reservation_ttl_s: 0.0 must be a finite number > 0"),
     ],
 )
 def test_bad_settings_name_the_key(
