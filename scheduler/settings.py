@@ -8,7 +8,6 @@ Every bad value raises `SettingsError` naming the key and what was expected.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scheduler import safeyaml
+from scheduler import safejson, safeyaml
 
 ENV_PREFIX = "TESSERA_"
 # The largest score weight (the policy's own bound, `scheduler.policy.registry.MAX_WEIGHT`,
@@ -161,8 +160,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
                 raise ValueError
             return text in _TRUE
         if name in _MAPS:
-            if isinstance(value, str):
-                value = json.loads(value)
+            if isinstance(value, str):  # json.loads of a deep value: a RecursionError traceback
+                value = safejson.loads(value, safejson.ANNOTATION, where)
             if not isinstance(value, Mapping):
                 raise ValueError
             return dict(value)
@@ -179,8 +178,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if not isinstance(value, str):
             raise ValueError
         return value
+    except safejson.JsonLimitError as exc:  # names `where` and the limit
+        raise SettingsError(str(exc)) from None
     except (ValueError, TypeError):
-        raise SettingsError(f"{where}: {value!r} is not a valid value") from None
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise SettingsError(f"{where}: {shown} is not a valid value") from None
 
 
 def _build(raw: Mapping[str, Any], source: str) -> Settings:

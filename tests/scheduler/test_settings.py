@@ -61,3 +61,9 @@ def test_empty_token_file(tmp_path: Path) -> None:
     tok.write_text("\n")
     with pytest.raises(SettingsError, match="is empty"):
         Settings(token_file=tok).read_token()
+
+
+def test_a_deep_json_map_in_the_environment_is_a_settings_error() -> None:
+    """Round 10: TESSERA_WEIGHTS of 100,000 '[' was a RecursionError traceback (json.loads)."""
+    with pytest.raises(SettingsError, match="weights .from environment.*nested deeper"):
+        load_settings(None, env={"TESSERA_WEIGHTS": "[" * 100_000 + "]" * 100_000})
