@@ -333,6 +333,10 @@ class Extender:
             uid = uid or (rec.request.uid if rec is not None else "")
         if rec is None and held is None:
             return f"pod {key} is unknown to the extender (not seen by its watch)"
+        if rec is not None and rec.request.uid == uid and rec.request.key != key:
+            # The UID names another pod: deciding on that pod's request for this one answered
+            # "already bound" or bound by the other pod's needs.
+            return f"PodUID {uid[:60]} is pod {rec.request.key}'s, not {key}'s"
         bound_to = rec.request.node_name if rec is not None else None
         if bound_to is None and uid:
             with self.store.lock:
@@ -360,6 +364,8 @@ class Extender:
         else:
             req = rec.request
             placement_or_none = self._reserve(req, node, now, self.timing.reservation_ttl_s)
+            if placement_or_none is None and not self.store.has_node(node):
+                return f"node {node[:80]!r} is unknown to the extender (not seen by its watch)"
             if placement_or_none is None:
                 return f"pod {key} no longer fits on node {node}: its GPUs were taken"
             placement = placement_or_none

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.model import UNKNOWN_INDEX, Allocation, GpuGrant, Node, Placement, PodRequest
 from scheduler.state import placement as placement_codec
 from scheduler.state.errors import StateError
@@ -145,3 +146,17 @@ def allocation_of(
 def is_derived(alloc: Allocation) -> bool:
     """Charged by requests (a GPU index unknown), not by a placement Tessera made."""
     return any(g.index == UNKNOWN_INDEX for g in alloc.placement.gpus)
+
+
+def claims_taken(node: Node, others: list[Allocation], alloc: Allocation) -> str:
+    """Why `alloc`'s exact GPUs cannot be its own ("" when they can): another bound pod's
+    placement (`others`, on `node`) already holds them (a forged or stale annotation). The
+    first pod folded keeps them; both are charged, so no GPU is counted once for two pods."""
+    mine = {g.index for g in alloc.placement.gpus}
+    if all(g.index not in mine and g.index != UNKNOWN_INDEX
+           for a in others for g in a.placement.gpus):  # fmt: skip
+        return ""  # other GPUs only (the common case): no capacity walk needed
+    conflicts = placement_conflicts(node, others, alloc)
+    if not conflicts:
+        return ""
+    return f"placement claims GPUs already held on node {node.name} ({conflicts[0][:80]})"

@@ -32,9 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.model import (
-    UNKNOWN_INDEX,
     Allocation,
     ClusterState,
     Node,
@@ -48,6 +46,7 @@ from scheduler.state.pod_records import (
     PodRecord,
     PodSeen,
     allocation_of,
+    claims_taken,
     is_derived,
     seen,
 )
@@ -63,8 +62,7 @@ class ClusterStore:
 
     def __init__(self, *, nodes_watched: bool = False) -> None:
         self._lock = threading.RLock()
-        # True when a Node watch feeds this store (`tessera serve` on a cluster): a node the
-        # watch never delivered exists only in some request, and a request cannot add one.
+        # A Node watch feeds this store (`serve` on a cluster): a request cannot add a node.
         self.nodes_watched = nodes_watched
         self._nodes: dict[str, Node] = {}
         self._node_versions: dict[str, str] = {}  # name -> metadata.resourceVersion (watch)
@@ -212,10 +210,8 @@ class ClusterStore:
         name = meta["name"]
         with self._lock:
             known = self._node_versions.get(name)
-            if self.nodes_watched and known is None:
-                # Not a node the watch delivered (a forged name, or one deleted): folding it
-                # kept it for good, one request could add 20,000, and gangs planned onto it.
-                return False
+            if self.nodes_watched and known is None:  # a forged name, or a deleted node: it
+                return False  # stayed for good, 20,000 a request, and gangs planned onto it
             if name in self._nodes and not newer(meta.get("resourceVersion"), known):
                 watched = self._overlaid.pop(name, None)
                 if watched is not None:
@@ -280,7 +276,8 @@ class ClusterStore:
         node = self._nodes.get(pod.node_name) if pod.node_name else None
         alloc, problem = allocation_of(pod, obj, node)
         if alloc is not None and not problem and not is_derived(alloc) and node is not None:
-            problem = self._claims_taken(node, alloc)
+            others = self._bound_on.get(node.name, {})
+            problem = claims_taken(node, [a for u, a in others.items() if u != alloc.uid], alloc)
             if problem:  # another pod's placement holds those GPUs: charged by requests
                 alloc, _ = allocation_of(pod, PodSeen(obj.phase, None), node)
         old = self._pods.get(pod.uid)
@@ -321,20 +318,6 @@ class ClusterStore:
         if old is not None and old.allocation is not None and alloc is None:
             self.ledger.drop_failed_gangs()  # it left (Succeeded/Failed): its room is free
         self._touch()
-
-    def _claims_taken(self, node: Node, alloc: Allocation) -> str:
-        """Why `alloc`'s exact GPUs cannot be its own ("" when they can): another bound pod's
-        placement already holds them (a forged or stale annotation). The first pod folded
-        keeps them; both are charged, so no GPU is counted once for two pods."""
-        others = [a for u, a in self._bound_on.get(node.name, {}).items() if u != alloc.uid]
-        mine = {g.index for g in alloc.placement.gpus}
-        if all(g.index not in mine and g.index != UNKNOWN_INDEX
-               for a in others for g in a.placement.gpus):  # fmt: skip
-            return ""  # other GPUs only (the common case): no capacity walk needed
-        conflicts = placement_conflicts(node, others, alloc)
-        if not conflicts:
-            return ""
-        return f"placement claims GPUs already held on node {node.name} ({conflicts[0][:80]})"
 
     def delete_pod(self, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata") or {}
@@ -492,6 +475,9 @@ class ClusterStore:
                     del self._gang_uids[was]
         if now is not None:
             self._gang_uids.setdefault(now, {})[uid] = None
+
+    def has_node(self, name: str) -> bool:
+        return name in self._nodes  # one dict lookup: atomic, no lock needed
 
     def node_problem(self, name: str) -> str:
         with self._lock:

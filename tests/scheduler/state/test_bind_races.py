@@ -67,3 +67,20 @@ def test_a_bind_racing_the_pods_deletion_leaves_nothing_held() -> None:
     t.join(10)
     assert done == [""] and store.ledger.get("uid-default-p", 100.0) is None
     assert not store.snapshot(100.0).allocations
+
+
+def test_a_bind_whose_uid_names_another_pod_is_refused_naming_both() -> None:
+    """Was decided on the UID's pod: 'pod default/p is already bound to node a' for a pod
+    that was not bound, or a hold sized by the other pod's request."""
+    store, ext, binder = two_nodes()
+    store.upsert_pod(pod_json("q", {"nvidia.com/gpu": "1"}, node="a", phase="Running"))
+    err = ext.bind("p", "default", "uid-default-q", "b")
+    assert err == "PodUID uid-default-q is pod default/q's, not default/p's" and not binder.binds
+
+
+def test_a_bind_to_an_unknown_node_says_so() -> None:
+    """Was 'no longer fits on node \\x00: its GPUs were taken'."""
+    _, ext, binder = two_nodes()
+    err = ext.bind("p", "default", "uid-default-p", "\x00")
+    assert err == "node '\\x00' is unknown to the extender (not seen by its watch)"
+    assert not binder.binds
