@@ -84,3 +84,23 @@ def test_a_bind_to_an_unknown_node_says_so() -> None:
     err = ext.bind("p", "default", "uid-default-p", "\x00")
     assert err == "node '\\x00' is unknown to the extender (not seen by its watch)"
     assert not binder.binds
+
+
+def test_filters_for_pods_nobody_created_hold_their_gpus_only_briefly() -> None:
+    """32 filters for made-up one-GPU pods, each naming one node, held all 32 GPUs of the
+    cluster for `reservation_ttl_s` (30 s): every real pod's filter meanwhile failed. A pod
+    the watch has not delivered is held at most `unwatched_ttl_s` (5 s)."""
+    now = [100.0]
+    store = ClusterStore()
+    store.replace([node_json(f"n{i}", [gpu_json(g) for g in range(8)]) for i in range(4)])
+    ext = Extender(store, GateBinder(), clock=lambda: now[0])
+    for i in range(32):
+        assert ext.filter(pod_json(f"fake{i}", {"nvidia.com/gpu": "1"}), [f"n{i % 4}"]).passed
+    real = pod_json("real", {"nvidia.com/gpu": "1"})
+    store.upsert_pod(real)
+    assert ext.filter(real, ["n0"]).passed == []  # all 32 held now
+    now[0] = 106.0  # 6 s later: the unwatched holds lapsed (they held until 130 before)
+    r = ext.filter(real, ["n0"])
+    assert r.passed == ["n0"] and r.reserved is not None
+    held = ext.store.ledger.get("uid-default-real", now[0])
+    assert held is not None and held.expires_at == 106.0 + 30.0  # a watched pod: the full TTL
