@@ -51,7 +51,8 @@ class Settings:
     max_victims_per_request: int = 20_000
     # Mirror of the scheduler's extender `nodeCacheCapable`. true: Nodes sent in a request are
     # never folded into the watch cache (a request cannot poison it). false (full-Nodes mode):
-    # a request's Node is folded when the cache lacks it or holds an older resourceVersion.
+    # a request's Node is folded when the watch holds an older resourceVersion of it (or, with
+    # no watch, the cache lacks it).
     node_cache_capable: bool = True
     # true: filter passes a GPU pod (not a gang member) only its best-scoring node and reserves
     # its GPUs there, so kube-scheduler, left with one feasible node, skips scoring and the

@@ -30,7 +30,7 @@ class NodeBytes:
             meta = node["metadata"]
             name, rv = meta["name"], meta.get("resourceVersion")
             hit = cache.get(name)
-            if hit is not None and rv and hit[0] == rv and hit[1] == node:
+            if hit is not None and rv and hit[0] == rv and (hit[1] is node or hit[1] == node):
                 out.append(hit[2])
                 continue
             frag = orjson.Fragment(orjson.dumps(node))

@@ -198,8 +198,9 @@ class ClusterStore:
             self._touch()
 
     def fold_request_node(self, obj: Mapping[str, Any]) -> bool:
-        """Fold a Node carried in a full-Nodes request only when the cache lacks it or the
-        watch holds an older `resourceVersion` (both integers, as etcd revisions are); True
+        """Fold a Node carried in a full-Nodes request only when the watch holds an older
+        `resourceVersion` (both integers, as etcd revisions are), or, in a store no Node watch
+        feeds, the cache lacks it; True
         when folded. A request whose copy is not newer than the watch's puts the watch's copy
         back if an earlier request had replaced it: a forged 'newer' Node (resourceVersion
         999999999) held until the watch's next event for that node, and every correct

@@ -70,7 +70,7 @@ def cluster() -> list[dict[str, Any]]:
 @pytest.fixture
 def svc(request: pytest.FixtureRequest) -> Iterator[Svc]:
     """The service in cache mode; `indirect` param True: full-Nodes mode (nodeCacheCapable:
-    false), where a request's Nodes are folded when new or newer."""
+    false), where a request's Nodes are folded when new (no Node watch here) or newer."""
     store = ClusterStore()
     store.replace(cluster())
     binder = RecordingBinder()
