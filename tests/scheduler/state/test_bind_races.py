@@ -104,3 +104,48 @@ def test_filters_for_pods_nobody_created_hold_their_gpus_only_briefly() -> None:
     assert r.passed == ["n0"] and r.reserved is not None
     held = ext.store.ledger.get("uid-default-real", now[0])
     assert held is not None and held.expires_at == 106.0 + 30.0  # a watched pod: the full TTL
+
+
+class ListBinder:
+    """Stand-in Binder: records every bind with its placement, thread-safely."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.binds: list[tuple[str, str, Placement]] = []
+
+    def bind(self, namespace: str, name: str, uid: str, node: str, placement: Placement) -> None:
+        with self.lock:
+            self.binds.append((uid, node, placement))
+
+
+def test_six_threads_filtering_and_binding_never_double_book() -> None:
+    """Invariant: whatever order concurrent filters and binds (and a second bind of the same
+    pod to another node) run in, no GPU is bound to two pods and no pod is bound twice."""
+    store = ClusterStore()
+    store.replace([node_json(f"n{i}", [gpu_json(g) for g in range(8)]) for i in range(4)])
+    pods = [pod_json(f"p{i}", {"nvidia.com/gpu": str(1 + i % 3 // 2)}) for i in range(120)]
+    for p in pods:
+        store.upsert_pod(p)
+    binder = ListBinder()
+    ext = Extender(store, binder, clock=lambda: 100.0)
+    names = [f"n{i}" for i in range(4)]
+
+    def work(k: int) -> None:
+        for j, p in enumerate(pods[k::6]):
+            passed = ext.filter(p, names).passed
+            if passed:
+                uid = p["metadata"]["uid"]
+                ext.bind(p["metadata"]["name"], "default", uid, passed[j % len(passed)])
+                ext.bind(p["metadata"]["name"], "default", uid, names[(j + k) % 4])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    owner: dict[tuple[str, int], str] = {}
+    for uid, node, placement in binder.binds:
+        for g in placement.gpus:
+            assert owner.setdefault((node, g.index), uid) == uid  # one pod per GPU
+    uids = [uid for uid, _, _ in binder.binds]
+    assert len(uids) == len(set(uids)) and len(owner) <= 32
