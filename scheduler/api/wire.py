@@ -150,7 +150,8 @@ def decode_extender_args(body: bytes, *, max_nodes: int = MAX_NODES) -> Extender
 
 # A Kubernetes object name (pods, namespaces and nodes are DNS subdomains or labels). The
 # names go into the Binding's URL path: 'a/../../x' would have left the pod's own path.
-_OBJECT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?")
+OBJECT_NAME = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"  # also in /openapi.json
+_OBJECT_NAME = re.compile(OBJECT_NAME)
 
 
 def decode_binding_args(body: bytes) -> BindingArgs:
