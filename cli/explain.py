@@ -12,10 +12,10 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-import yaml
 
 from cli.errors import BadInput, exits_2_on_bad_input
 from cli.serve import build_extender, snapshot_store
+from scheduler import safeyaml
 from scheduler.settings import Settings
 
 
@@ -25,9 +25,9 @@ def _load_pod(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise BadInput(f"--pod {path}: file not found") from None
     try:
-        doc = yaml.safe_load(text)  # YAML is a superset of JSON
-    except yaml.YAMLError as exc:
-        raise BadInput(f"--pod {path}: not JSON or YAML ({str(exc).splitlines()[0]})") from None
+        doc = safeyaml.load(text, f"--pod {path}", "not JSON or YAML")  # YAML: a JSON superset
+    except safeyaml.YamlError as exc:
+        raise BadInput(str(exc)) from None
     if not isinstance(doc, dict) or doc.get("kind", "Pod") != "Pod":
         raise BadInput(f"--pod {path}: expected a Pod object")
     meta = doc.get("metadata")

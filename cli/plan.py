@@ -24,17 +24,19 @@ from cli.serve import snapshot_store
 from packing.gang.types import GpuSlot, NodeSlot
 from packing.mig import MigInstance
 from packing.repartition.types import RepartitionPlan, mig_devices, mig_parted_config, plan_json
+from scheduler import safeyaml
 from scheduler.policy.model import ClusterState
 
 
 def load_demand(path: Path) -> dict[str, int]:
     """`{"1g.10gb": 3, ...}` or `{"demand": {...}}`, JSON or YAML; counts checked later."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        doc = safeyaml.load(text, f"--demand {path}", "not JSON or YAML")
     except FileNotFoundError:
         raise BadInput(f"--demand {path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise BadInput(f"--demand {path}: not JSON or YAML ({str(exc).splitlines()[0]})") from None
+    except safeyaml.YamlError as exc:
+        raise BadInput(str(exc)) from None
     if isinstance(doc, dict) and set(doc) == {"demand"}:
         doc = doc["demand"]
     if not isinstance(doc, dict) or not doc:

@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import gc
 import logging
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -97,6 +98,29 @@ def build_extender(
     )
 
 
+def check_files(settings: Settings) -> None:
+    """The files the settings name exist and hold what they should, else one line naming the
+    setting: set in a config file (not a flag) a missing `tls_cert` printed `serving ... on
+    https://` and then `error: [Errno 2] No such file or directory`, naming no file."""
+    for name in ("tls_cert", "tls_key", "tls_client_ca", "token_file"):
+        path = getattr(settings, name)
+        if path is not None and not Path(path).is_file():
+            raise BadInput(f"{name} {path}: file not found")
+    what = ""
+    try:
+        if settings.tls_cert is not None and settings.tls_key is not None:
+            what = f"tls_cert {settings.tls_cert} / tls_key {settings.tls_key}"
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
+                settings.tls_cert, settings.tls_key
+            )
+        if settings.tls_client_ca is not None:
+            what = f"tls_client_ca {settings.tls_client_ca}"
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_verify_locations(settings.tls_client_ca)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        why = " ".join(str(exc).split())[:200]
+        raise BadInput(f"{what}: not a usable PEM certificate and key ({why})") from None
+
+
 def snapshot_store(path: Path) -> ClusterStore:
     store = ClusterStore()
     objects = load_snapshot(path).objects
@@ -181,7 +205,7 @@ def build_service(
         from scheduler.kube.watch import NODES, PODGROUPS, PODS, ApiSource, Informer, WatchGroup
 
         rest = KubeRest(api_client(kubeconfig, in_cluster))
-        store = ClusterStore()
+        store = ClusterStore(nodes_watched=True)
         binder = KubeBinder(rest, encode=placement_codec.encode, error=BindError)
         ext = build_extender(store, settings, binder)
         source = ApiSource(rest)
@@ -263,6 +287,7 @@ def register(app: typer.Typer) -> None:
         )
         if settings.tls_client_ca is not None and settings.tls_cert is None:
             raise BadInput("tls_client_ca needs --tls-cert and --tls-key (HTTPS)")
+        check_files(settings)
         token = settings.read_token()
         logging.basicConfig(
             level=settings.log_level.upper(),
@@ -286,7 +311,9 @@ def register(app: typer.Typer) -> None:
             sock = bind_socket(settings.host, settings.port)
         except OSError as exc:
             where = f"{settings.host}:{settings.port}"
-            raise BadInput(f"cannot listen on {where}: {exc.strerror}") from None
+            raise BadInput(f"cannot listen on {where}: {exc.strerror or exc}") from None
+        except (TypeError, ValueError) as exc:  # a NUL or a 300-character label in the host
+            raise BadInput(f"host {settings.host[:80]!r}: {exc}") from None
         if metrics_port is not None:
             try:
                 serve_ops(app_.state.metrics.registry, service.ready, "0.0.0.0", metrics_port)

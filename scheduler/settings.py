@@ -8,16 +8,19 @@ Every bad value raises `SettingsError` naming the key and what was expected.
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from scheduler import safejson, safeyaml
 
 ENV_PREFIX = "TESSERA_"
+# The largest score weight (the policy's own bound, `scheduler.policy.registry.MAX_WEIGHT`,
+# restated here so the settings name the key): past it the weighted sum overflows.
+MAX_WEIGHT = 1e6
 
 
 class SettingsError(ValueError):
@@ -48,7 +51,8 @@ class Settings:
     max_victims_per_request: int = 20_000
     # Mirror of the scheduler's extender `nodeCacheCapable`. true: Nodes sent in a request are
     # never folded into the watch cache (a request cannot poison it). false (full-Nodes mode):
-    # a request's Node is folded when the cache lacks it or holds an older resourceVersion.
+    # a request's Node is folded when the watch holds an older resourceVersion of it (or, with
+    # no watch, the cache lacks it).
     node_cache_capable: bool = True
     # true: filter passes a GPU pod (not a gang member) only its best-scoring node and reserves
     # its GPUs there, so kube-scheduler, left with one feasible node, skips scoring and the
@@ -89,13 +93,16 @@ class Settings:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name}: {getattr(self, name)} must be >= 1")
         for name in _FLOATS:
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"{name}: {getattr(self, name)} must be > 0")
+            # NaN passed `<= 0` and infinity is no time: a NaN reservation TTL never expires
+            # and an infinite backoff or body timeout raised OverflowError in a wait.
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise SettingsError(f"{name}: {value} must be a finite number > 0")
         if self.watch_timeout_s <= 0:
             raise SettingsError(f"watch_timeout_s: {self.watch_timeout_s} must be > 0")
         for key, w in self.weights.items():
-            if not isinstance(w, int | float) or isinstance(w, bool) or not w >= 0:
-                raise SettingsError(f"weights.{key}: {w!r} must be a number >= 0")
+            if not isinstance(w, int | float) or isinstance(w, bool) or not 0 <= w <= MAX_WEIGHT:
+                raise SettingsError(f"weights.{key}: {w!r} must be a number in 0..{MAX_WEIGHT:g}")
 
     def read_token(self) -> str | None:
         """The bearer token from `token_file` (surrounding whitespace stripped), or None."""
@@ -154,8 +161,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
                 raise ValueError
             return text in _TRUE
         if name in _MAPS:
-            if isinstance(value, str):
-                value = json.loads(value)
+            if isinstance(value, str):  # json.loads of a deep value: a RecursionError traceback
+                value = safejson.loads(value, safejson.ANNOTATION, where)
             if not isinstance(value, Mapping):
                 raise ValueError
             return dict(value)
@@ -172,8 +179,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if not isinstance(value, str):
             raise ValueError
         return value
+    except safejson.JsonLimitError as exc:  # names `where` and the limit
+        raise SettingsError(str(exc)) from None
     except (ValueError, TypeError):
-        raise SettingsError(f"{where}: {value!r} is not a valid value") from None
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise SettingsError(f"{where}: {shown} is not a valid value") from None
 
 
 def _build(raw: Mapping[str, Any], source: str) -> Settings:
@@ -191,10 +202,9 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
     merged: dict[str, Any] = {}
     if config is not None:
         try:
-            doc = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            line = str(exc).splitlines()[0]
-            raise SettingsError(f"config file {config}: not valid YAML/JSON ({line})") from None
+            doc = safeyaml.load(Path(config).read_text(encoding="utf-8"), f"config file {config}")
+        except safeyaml.YamlError as exc:
+            raise SettingsError(str(exc)) from None
         if doc is None:
             doc = {}
         if not isinstance(doc, Mapping):

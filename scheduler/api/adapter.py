@@ -61,34 +61,44 @@ class FacadePort:
     ) -> None:
         self.facade = facade
         # nodeCacheCapable: false sends every candidate Node on every call; the facade re-parses
-        # only those whose resourceVersion changed since it last saw them (name -> version).
-        self._learned: dict[str, str] = {}
+        # only those whose resourceVersion or content changed since it last saw them
+        # (name -> (version, the Node object)). The content is compared, not only the version:
+        # a forged Node at the next genuine version made every genuine copy of that version
+        # look known, so the forged one stayed until the watch moved on (round 9's leftover).
+        self._learned: dict[str, tuple[Any, dict[str, Any]]] = {}
         # Callables adding gauges the facade does not know (e.g. cluster fragmentation).
         self.extra_gauges = dict(extra_gauges or {})
 
     def _changed(self, nodes: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
         if nodes is None:
             return None
+        learned = self._learned
         fresh = []
-        for n in nodes:
+        for i, n in enumerate(nodes):
             meta = n["metadata"]
             rv = meta.get("resourceVersion")
-            if not rv or self._learned.get(meta["name"]) != rv:
+            seen = learned.get(meta["name"])
+            if not rv or seen is None or seen[0] != rv or seen[1] != n:
                 fresh.append(n)
+            else:  # equal: hand on the learned object, so NodeBytes' check is an `is`
+                nodes[i] = seen[1]
         return fresh
 
-    def _learned_now(self, nodes: list[dict[str, Any]] | None) -> None:
+    def _learned_now(self, nodes: list[dict[str, Any]] | None, sent: int) -> None:
+        learned = self._learned
         for n in nodes or ():
             rv = n["metadata"].get("resourceVersion")
             if rv:
-                self._learned[n["metadata"]["name"]] = rv
+                learned[n["metadata"]["name"]] = (rv, n)
+        if len(learned) > 2 * sent + 1024:  # names no longer sent (or forged): forget them
+            learned.clear()
 
     def filter(
         self, pod: dict[str, Any], node_names: list[str], nodes: list[dict[str, Any]] | None
     ) -> FilterResult:
         fresh = self._changed(nodes)
         r = self.facade.filter(pod, node_names, fresh)
-        self._learned_now(fresh)
+        self._learned_now(fresh, len(node_names))
         return r
 
     def prioritize(
@@ -96,7 +106,7 @@ class FacadePort:
     ) -> list[tuple[str, int]]:
         fresh = self._changed(nodes)
         scores = self.facade.prioritize(pod, node_names, fresh)
-        self._learned_now(fresh)
+        self._learned_now(fresh, len(node_names))
         if set(map(type, map(_score, scores))) <= {int}:  # C loops: thousands of hosts
             return scores if isinstance(scores, list) else list(scores)
         return [(h, int(s)) for h, s in scores]  # e.g. numpy integers from a scorer

@@ -1,9 +1,13 @@
 """Encoded Node objects for filter replies in nodeCacheCapable: false mode, reused by version.
 
 That mode answers with the passing Node objects themselves, thousands per pod, and re-encoding
-them was a fifth of the request. A node's JSON is fixed by its (name, resourceVersion) (the
-apiserver bumps the version on every change), so each is encoded once and spliced back as an
-`orjson.Fragment`. Nodes without a resourceVersion are encoded afresh every time.
+them was a fifth of the request. A node's JSON is fixed by its (name, resourceVersion) when the
+caller is the apiserver's client, so each is encoded once and spliced back as an
+`orjson.Fragment`; but anyone who reaches the port can send another body under the same
+version, so a hit also needs the same content (a dict comparison, about a sixth of an encode):
+a forged Node sent first at the next genuine version was echoed to kube-scheduler, which reads
+the reply's Nodes, until the version moved on (round 9's leftover). Nodes without a
+resourceVersion are encoded afresh every time.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import orjson
 
 class NodeBytes:
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[str, orjson.Fragment]] = {}  # name -> (version, bytes)
+        # name -> (version, the Node object, its bytes)
+        self._cache: dict[str, tuple[str, dict[str, Any], orjson.Fragment]] = {}
 
     def fragments(self, nodes: Sequence[dict[str, Any]]) -> list[orjson.Fragment]:
         cache = self._cache
@@ -25,12 +30,12 @@ class NodeBytes:
             meta = node["metadata"]
             name, rv = meta["name"], meta.get("resourceVersion")
             hit = cache.get(name)
-            if hit is not None and rv and hit[0] == rv:
-                out.append(hit[1])
+            if hit is not None and rv and hit[0] == rv and (hit[1] is node or hit[1] == node):
+                out.append(hit[2])
                 continue
             frag = orjson.Fragment(orjson.dumps(node))
             if rv and isinstance(rv, str):
-                cache[name] = (rv, frag)
+                cache[name] = (rv, node, frag)
             out.append(frag)
         if len(cache) > 2 * len(nodes) + 1024:  # deleted nodes: keep only what is still sent
             keep = {n["metadata"]["name"] for n in nodes}

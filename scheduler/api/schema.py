@@ -80,10 +80,10 @@ class HostPriority(BaseModel):
 
 
 class ExtenderBindingArgs(BaseModel):
-    PodName: str = Field(min_length=1)
-    PodNamespace: str = Field(min_length=1)
-    PodUID: str
-    Node: str = Field(min_length=1)
+    PodName: str = Field(min_length=1, max_length=253, pattern=wire.OBJECT_NAME)
+    PodNamespace: str = Field(min_length=1, max_length=253, pattern=wire.OBJECT_NAME)
+    PodUID: str = Field(max_length=128)
+    Node: str = Field(min_length=1, max_length=253, pattern=wire.OBJECT_NAME)
 
 
 class ExtenderBindingResult(BaseModel):

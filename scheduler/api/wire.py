@@ -8,6 +8,7 @@ Go's `encoding/json` does, so replies are byte-for-byte what a Go extender would
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -147,6 +148,12 @@ def decode_extender_args(body: bytes, *, max_nodes: int = MAX_NODES) -> Extender
     raise BadRequest("ExtenderArgs: both NodeNames and Nodes are null; nothing to filter")
 
 
+# A Kubernetes object name (pods, namespaces and nodes are DNS subdomains or labels). The
+# names go into the Binding's URL path: 'a/../../x' would have left the pod's own path.
+OBJECT_NAME = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"  # also in /openapi.json
+_OBJECT_NAME = re.compile(OBJECT_NAME)
+
+
 def decode_binding_args(body: bytes) -> BindingArgs:
     f = _fields(decode_json(body), "ExtenderBindingArgs")
     values = []
@@ -161,6 +168,12 @@ def decode_binding_args(body: bytes) -> BindingArgs:
             raise BadRequest(f"ExtenderBindingArgs.{go_name}: expected a string, got {_kind(v)}")
         if not v and key != "poduid":
             raise BadRequest(f"ExtenderBindingArgs.{go_name}: must not be empty")
+        if key != "poduid" and not _OBJECT_NAME.fullmatch(v):
+            raise BadRequest(
+                f"ExtenderBindingArgs.{go_name}: {v[:60]!r} is not a Kubernetes object name"
+            )
+        if key == "poduid" and len(v) > 128:
+            raise BadRequest(f"ExtenderBindingArgs.PodUID: {len(v)} characters, at most 128")
         values.append(v)
     return BindingArgs(*values)
 

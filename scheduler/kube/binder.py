@@ -15,6 +15,7 @@ one-line reason; nothing is retried blindly.
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
@@ -69,7 +70,8 @@ class KubeBinder:
             "metadata": meta,
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
-        path = f"/api/v1/namespaces/{namespace}/pods/{name}/binding"
+        # Quoted: a name is a path segment, never a path (the wire refuses such names too).
+        path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(name, safe='')}/binding"
         try:
             self.rest.request("POST", path, body=binding)
         except KubeApiError as exc:

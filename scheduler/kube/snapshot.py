@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-import yaml
+from scheduler import safejson, safeyaml
 
 KINDS = ("Node", "Pod", "PodGroup")
 
@@ -31,22 +30,32 @@ class Snapshot:
         return sum(1 for o in self.objects if o["kind"] == kind)
 
 
+# A List of 10,000 nodes and 100,000 pods is a few hundred MB; past this the file is not a
+# cluster (`--snapshot /dev/zero` read until memory ran out). Nesting as for any document.
+MAX_BYTES = 1 << 30
+LIMITS = safejson.Limits(max_bytes=MAX_BYTES, max_depth=safejson.DOCUMENT.max_depth)
+
+
 def _documents(path: Path) -> list[Any]:
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise SnapshotError(f"snapshot file {path} not found") from None
     except OSError as exc:
         raise SnapshotError(f"snapshot file {path}: {exc.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise SnapshotError(f"snapshot file {path}: larger than the {MAX_BYTES}-byte limit")
     try:
-        return [orjson.loads(raw)]
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return [d for d in yaml.safe_load_all(raw.decode("utf-8", "replace")) if d is not None]
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0]
-        raise SnapshotError(f"snapshot file {path} is neither JSON nor YAML ({first})") from None
+        return [safejson.loads(raw, LIMITS, f"snapshot file {path}")]
+    except safejson.JsonLimitError as exc:
+        if "malformed JSON" not in str(exc):  # JSON, but too deep: say so, YAML would recurse
+            raise SnapshotError(str(exc)) from None
+    try:  # no aliases, at most 64 levels (scheduler.safeyaml)
+        text = raw.decode("utf-8", "replace")
+        return safeyaml.load_all(text, f"snapshot file {path}", "neither JSON nor YAML")
+    except safeyaml.YamlError as exc:
+        raise SnapshotError(str(exc)) from None
 
 
 def _items(doc: Any, path: Path, n: int) -> Iterable[tuple[str, Any]]:

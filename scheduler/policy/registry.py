@@ -98,6 +98,9 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "Fragmentation": 1.0, "ModelReserve": 0.3, "GpuLoad": 0.3, "Binpack": 0.03,
     "Consolidate": 0.06, "CpuFed": 1.0,
 }  # fmt: skip
+# The largest weight a profile takes: 1e308 (or infinity, which passed `< 0`) overflowed the
+# weighted sum, every score became -2^63 and every prioritize a 400 (round 10).
+MAX_WEIGHT = 1e6
 # Ties at the top level go to the node that leaves the cluster best placed for the next typical
 # pod (RESULTS.md, "Round 6 leads"), counting the GPU capacity the placement leaves without the
 # CPU to feed it at the observed mix's CPU per GPU (RESULTS.md, "Round 8 leads").
@@ -127,8 +130,14 @@ def build_profile(
     for s, value in w.items():
         if s not in SCORERS:
             raise ValueError(f"unknown score plugin {s!r}; known: {', '.join(SCORERS)}")
-        if not isinstance(value, int | float) or value < 0 or value != value:
-            raise ValueError(f"weight of score plugin {s!r} must be a number >= 0, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (0 <= value <= MAX_WEIGHT)
+        ):
+            raise ValueError(
+                f"weight of score plugin {s!r} must be a number in 0..{MAX_WEIGHT:g}, got {value!r}"
+            )
     for plugin in given:
         if plugin not in FILTERS and plugin not in SCORERS and plugin not in TIE_BREAKERS:
             known = ", ".join([*FILTERS, *SCORERS, *TIE_BREAKERS])

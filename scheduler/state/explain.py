@@ -64,6 +64,9 @@ def explain(ext: Extender, pod_key: str, now: float) -> dict[str, Any]:
               "milli": g.milli, "memory_mib": g.memory_mib},
         "allowed_products": sorted(pod.allowed_products) if pod.allowed_products else None,
         "bound": placement_dict(rec.allocation.placement) if rec.allocation else None,
+        # Why the pod reads other than Tessera would schedule it, or why its placement
+        # annotation was refused (then it is charged by its requests): {"spec", "placement"}.
+        "problems": rec.problems(),
         "reserved": placement_dict(held.placement) if held else None,
         "gang": None
         if pod.gang is None

@@ -48,6 +48,7 @@ class Binder(Protocol):
 @dataclass(frozen=True, slots=True)
 class Timing:
     reservation_ttl_s: float = 30.0  # a filter/bind decision not yet bound
+    unwatched_ttl_s: float = 5.0  # ... for a pod the watch has not delivered (`_hold_ttl`)
     bound_ttl_s: float = 300.0  # bind succeeded, the watch has not shown it yet
     gang_ttl_s: float = 120.0  # a gang plan waiting for its members
     # How long a bind of a pod the watch has not delivered yet waits for it (wall seconds):
@@ -93,6 +94,9 @@ class Extender:
         self.demand = DemandLog()
         self._demand_lock = threading.Lock()
         self._bind_waiters = threading.BoundedSemaphore(max(self.timing.bind_waiters, 1))
+        # Pods whose bind is between its decision and the Binder's answer (by UID): a second
+        # bind of the same pod meanwhile is refused (`bind`).
+        self._binding: set[str] = set()
         with store.lock:
             for rec in store.pods():
                 self._observe(rec.request)
@@ -176,7 +180,7 @@ class Extender:
             passed = self._choose(state, req, passed, chosen_away)
         reserved = None
         if len(passed) == 1 and req.gang is None:
-            reserved = self._reserve(req, passed[0], now, self.timing.reservation_ttl_s)
+            reserved = self._reserve(req, passed[0], now, self._hold_ttl(req))
             if reserved is None:
                 failed[passed[0]] = "GPUs taken by a concurrent decision"
                 passed = []
@@ -190,6 +194,16 @@ class Extender:
             outcome = "failed"
         return FilterResult(passed, failed, unresolvable, "", outcome, reserved,
                             chosen_away, names=names)  # fmt: skip
+
+    def _hold_ttl(self, req: PodRequest) -> float:
+        """How long a filter's decision is held: `reservation_ttl_s` for a pod the watch
+        delivered (or with no watch, snapshot mode), at most `unwatched_ttl_s` for one it has
+        not: 32 filters for pods nobody created held all 32 GPUs of a cluster for 30 s. A
+        genuine pod the watch lags on is bound well within it; past it, its bind checks and
+        reserves atomically, as any bind without a hold."""
+        if self.binder is None or self.store.pod(req.uid) is not None:
+            return self.timing.reservation_ttl_s
+        return min(self.timing.reservation_ttl_s, self.timing.unwatched_ttl_s)
 
     def _choose(
         self, state: ClusterState, req: PodRequest, passed: list[str], away: dict[str, str]
@@ -300,7 +314,26 @@ class Extender:
             self._bind_waiters.release()
 
     def bind(self, name: str, namespace: str, uid: str, node: str) -> str:
-        """'' on success, else a one-line error (the hold is then released)."""
+        """'' on success, else a one-line error (the hold is then released).
+
+        One bind per pod at a time: two concurrent binds of one pod to different nodes each
+        re-reserved under the pod's UID (the second replacing the first's hold) and both
+        called the Binder; whichever the apiserver refused then released the hold the other
+        had just bound, so the bound node's GPUs looked free until the watch caught up."""
+        key = f"{namespace}/{name}"
+        rec = self.store.pod(uid) or self.store.pod(key)
+        flight = uid or (rec.request.uid if rec is not None else key)
+        with self.store.lock:
+            if flight in self._binding:
+                return f"pod {key} is being bound already; this bind to {node} is refused"
+            self._binding.add(flight)
+        try:
+            return self._bind(name, namespace, uid, node)
+        finally:
+            with self.store.lock:
+                self._binding.discard(flight)
+
+    def _bind(self, name: str, namespace: str, uid: str, node: str) -> str:
         key = f"{namespace}/{name}"
         rec = self.store.pod(uid) or self.store.pod(key)
         uid = uid or (rec.request.uid if rec is not None else "")
@@ -311,6 +344,10 @@ class Extender:
             uid = uid or (rec.request.uid if rec is not None else "")
         if rec is None and held is None:
             return f"pod {key} is unknown to the extender (not seen by its watch)"
+        if rec is not None and rec.request.uid == uid and rec.request.key != key:
+            # The UID names another pod: deciding on that pod's request for this one answered
+            # "already bound" or bound by the other pod's needs.
+            return f"PodUID {uid[:60]} is pod {rec.request.key}'s, not {key}'s"
         bound_to = rec.request.node_name if rec is not None else None
         if bound_to is None and uid:
             with self.store.lock:
@@ -338,6 +375,8 @@ class Extender:
         else:
             req = rec.request
             placement_or_none = self._reserve(req, node, now, self.timing.reservation_ttl_s)
+            if placement_or_none is None and not self.store.has_node(node):
+                return f"node {node[:80]!r} is unknown to the extender (not seen by its watch)"
             if placement_or_none is None:
                 return f"pod {key} no longer fits on node {node}: its GPUs were taken"
             placement = placement_or_none

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.model import UNKNOWN_INDEX, Allocation, GpuGrant, Node, Placement, PodRequest
 from scheduler.state import placement as placement_codec
 from scheduler.state.errors import StateError
@@ -27,8 +28,21 @@ class PodRecord:
     request: PodRequest
     seen: PodSeen
     allocation: Allocation | None
-    problem: str = ""
+    # Why Tessera would not have scheduled the pod as it reads (a bad `tessera.io/qos`...),
+    # and why its placement annotation was refused (it is then charged by its requests).
+    spec_problem: str = ""
+    placement_problem: str = ""
     order: int = 0  # when the store first saw this UID (`ClusterStore.first_seen`)
+
+    @property
+    def problem(self) -> str:
+        """Both problems on one line, for logs and messages ("" when there is none)."""
+        return "; ".join(p for p in (self.spec_problem, self.placement_problem) if p)
+
+    def problems(self) -> dict[str, str]:
+        """The problems by kind, only those present (for /explain)."""
+        out = {"spec": self.spec_problem, "placement": self.placement_problem}
+        return {k: v for k, v in out.items() if v}
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +146,17 @@ def allocation_of(
 def is_derived(alloc: Allocation) -> bool:
     """Charged by requests (a GPU index unknown), not by a placement Tessera made."""
     return any(g.index == UNKNOWN_INDEX for g in alloc.placement.gpus)
+
+
+def claims_taken(node: Node, others: list[Allocation], alloc: Allocation) -> str:
+    """Why `alloc`'s exact GPUs cannot be its own ("" when they can): another bound pod's
+    placement (`others`, on `node`) already holds them (a forged or stale annotation). The
+    first pod folded keeps them; both are charged, so no GPU is counted once for two pods."""
+    mine = {g.index for g in alloc.placement.gpus}
+    if all(g.index not in mine and g.index != UNKNOWN_INDEX
+           for a in others for g in a.placement.gpus):  # fmt: skip
+        return ""  # other GPUs only (the common case): no capacity walk needed
+    conflicts = placement_conflicts(node, others, alloc)
+    if not conflicts:
+        return ""
+    return f"placement claims GPUs already held on node {node.name} ({conflicts[0][:80]})"

@@ -21,7 +21,8 @@ Each pod record carries the order the store first saw its UID (`first_seen`; kep
 UID across relists): waiting gangs are ranked by it (`scheduler.state.gangs`).
 
 Nodes carried in a request (full-Nodes mode) are folded only through `fold_request_node`, and only
-when they are new or newer (by `resourceVersion`) than what the watch gave.
+when they are newer (by `resourceVersion`) than what the watch gave, or, in a store no Node
+watch feeds (`serve --snapshot`), new.
 """
 
 from __future__ import annotations
@@ -31,9 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.model import (
-    UNKNOWN_INDEX,
     Allocation,
     ClusterState,
     Node,
@@ -47,6 +46,7 @@ from scheduler.state.pod_records import (
     PodRecord,
     PodSeen,
     allocation_of,
+    claims_taken,
     is_derived,
     seen,
 )
@@ -60,8 +60,10 @@ class ClusterStore:
     """Thread-safe cluster cache. `apply(event)` takes watch events; `snapshot(now)` is cheap
     when nothing changed (the previous snapshot and its memoised capacity are reused)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, nodes_watched: bool = False) -> None:
         self._lock = threading.RLock()
+        # A Node watch feeds this store (`serve` on a cluster): a request cannot add a node.
+        self.nodes_watched = nodes_watched
         self._nodes: dict[str, Node] = {}
         self._node_versions: dict[str, str] = {}  # name -> metadata.resourceVersion (watch)
         # The watch's copy of a node a full-Nodes request replaced with a newer one, and its
@@ -196,8 +198,9 @@ class ClusterStore:
             self._touch()
 
     def fold_request_node(self, obj: Mapping[str, Any]) -> bool:
-        """Fold a Node carried in a full-Nodes request only when the cache lacks it or the
-        watch holds an older `resourceVersion` (both integers, as etcd revisions are); True
+        """Fold a Node carried in a full-Nodes request only when the watch holds an older
+        `resourceVersion` (both integers, as etcd revisions are), or, in a store no Node watch
+        feeds, the cache lacks it; True
         when folded. A request whose copy is not newer than the watch's puts the watch's copy
         back if an earlier request had replaced it: a forged 'newer' Node (resourceVersion
         999999999) held until the watch's next event for that node, and every correct
@@ -208,6 +211,8 @@ class ClusterStore:
         name = meta["name"]
         with self._lock:
             known = self._node_versions.get(name)
+            if self.nodes_watched and known is None:  # a forged name, or a deleted node: it
+                return False  # stayed for good, 20,000 a request, and gangs planned onto it
             if name in self._nodes and not newer(meta.get("resourceVersion"), known):
                 watched = self._overlaid.pop(name, None)
                 if watched is not None:
@@ -227,12 +232,14 @@ class ClusterStore:
         """Re-read the placement of every pod on `node` (its GPUs changed or just arrived)."""
         for uid in list(self._pods_on.get(node, ())):
             rec = self._pods[uid]
-            self._fold_pod(rec.request, rec.seen)
+            self._fold_pod(rec.request, rec.seen, rec.spec_problem)
 
     def delete_node(self, obj: Mapping[str, Any]) -> None:
-        name = str((obj.get("metadata") or {}).get("name"))
+        meta = obj.get("metadata")
+        name = str(meta.get("name") if isinstance(meta, Mapping) else None)
         with self._lock:
             self._nodes.pop(name, None)
+            self._node_versions.pop(name, None)
             self._overlaid.pop(name, None)
             self._nodes_view = None
             self._node_problems.pop(name, None)
@@ -270,14 +277,13 @@ class ClusterStore:
         node = self._nodes.get(pod.node_name) if pod.node_name else None
         alloc, problem = allocation_of(pod, obj, node)
         if alloc is not None and not problem and not is_derived(alloc) and node is not None:
-            problem = self._claims_taken(node, alloc)
+            others = self._bound_on.get(node.name, {})
+            problem = claims_taken(node, [a for u, a in others.items() if u != alloc.uid], alloc)
             if problem:  # another pod's placement holds those GPUs: charged by requests
                 alloc, _ = allocation_of(pod, PodSeen(obj.phase, None), node)
         old = self._pods.get(pod.uid)
-        if problem and (old is None or old.problem.rsplit("| ", 1)[-1] != problem):
+        if problem and (old is None or old.placement_problem != problem):
             self.rejected_annotations += 1  # counted once per distinct rejection
-        problem = f"{spec_problem} | {problem}" if spec_problem and problem else (
-            spec_problem or problem)  # fmt: skip
         held = self.ledger.peek(pod.uid)
         # Bound, annotation not yet seen: our own decision knows the exact GPUs.
         if (
@@ -301,7 +307,7 @@ class ClusterStore:
             if not order:
                 self._order += 1
                 order = self._order
-        self._pods[pod.uid] = PodRecord(pod, obj, alloc, problem, order)
+        self._pods[pod.uid] = PodRecord(pod, obj, alloc, spec_problem, problem, order)
         self._regang(pod.uid, old.request if old is not None else None, pod)
         self._hold(pod.uid, old.allocation if old is not None else None, alloc)
         self._keys[pod.key] = pod.uid
@@ -313,20 +319,6 @@ class ClusterStore:
         if old is not None and old.allocation is not None and alloc is None:
             self.ledger.drop_failed_gangs()  # it left (Succeeded/Failed): its room is free
         self._touch()
-
-    def _claims_taken(self, node: Node, alloc: Allocation) -> str:
-        """Why `alloc`'s exact GPUs cannot be its own ("" when they can): another bound pod's
-        placement already holds them (a forged or stale annotation). The first pod folded
-        keeps them; both are charged, so no GPU is counted once for two pods."""
-        others = [a for u, a in self._bound_on.get(node.name, {}).items() if u != alloc.uid]
-        mine = {g.index for g in alloc.placement.gpus}
-        if all(g.index not in mine and g.index != UNKNOWN_INDEX
-               for a in others for g in a.placement.gpus):  # fmt: skip
-            return ""  # other GPUs only (the common case): no capacity walk needed
-        conflicts = placement_conflicts(node, others, alloc)
-        if not conflicts:
-            return ""
-        return f"placement claims GPUs already held on node {node.name} ({conflicts[0][:80]})"
 
     def delete_pod(self, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata") or {}
@@ -484,6 +476,9 @@ class ClusterStore:
                     del self._gang_uids[was]
         if now is not None:
             self._gang_uids.setdefault(now, {})[uid] = None
+
+    def has_node(self, name: str) -> bool:
+        return name in self._nodes  # one dict lookup: atomic, no lock needed
 
     def node_problem(self, name: str) -> str:
         with self._lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -60,6 +60,20 @@ class Row:
         return value
 
 
+def csv_lines(path: str, reader: Iterator[list[str]]) -> Iterator[list[str]]:
+    """`reader`'s rows; a row the csv module refuses (a field past its 131,072-character
+    limit) is a `TraceError` naming the file and line, not a `_csv.Error` traceback."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = getattr(reader, "line_num", None)
+            raise TraceError(path, line, None, f"unreadable CSV row ({exc})") from None
+        yield row
+
+
 def read_rows(
     path: str | Path,
     headers: Sequence[Sequence[str]],
@@ -74,7 +88,7 @@ def read_rows(
     except FileNotFoundError:
         raise FileNotFoundError(f"trace file not found: {name}") from None
     with handle:
-        reader = csv.reader(handle)
+        reader = csv_lines(name, csv.reader(handle))
         header = [h.strip() for h in next(reader, [])]
         if header not in [list(h) for h in headers]:
             expected = " or ".join(",".join(h) for h in headers)

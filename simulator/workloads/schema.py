@@ -21,9 +21,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from packing.catalogue import get_model
+from scheduler import safejson
 from scheduler.policy.model import GpuRequest
+from simulator.traces.csvfile import csv_lines
 from simulator.traces.errors import LoadReport, SkippedRows, TraceError
+
+MAX_DEPTH = 8
 
 MODALITIES = ("text", "image", "audio", "video", "multimodal", "unspecified")
 KINDS = ("service", "request", "training", "batch", "pipeline_stage")
@@ -69,19 +75,31 @@ class TraceRecord:
         return doc
 
 
+# Bounds shared with the extender's pod reader (scheduler/state/pods.py): a gang of 1e300
+# members or `whole:99999999999999999999` stalled the replay for good (round 10).
+MAX_DEVICES = 4096  # GPUs one node may hold, so one record may ask for
+MAX_GANG_SIZE = 4096
+MAX_CPU_MILLI = 2**53
+MAX_MEMORY_MIB = 2**31 - 1
+MAX_PRIORITY = 2**31 - 1  # a Kubernetes priority is an int32
+
+
 def parse_gpu(text: str, memory_mib: int = 0) -> GpuRequest | None:
     """`whole:N` | `mig:<profile>` | `milli:M` | '' -> the policy core's GpuRequest."""
     if text == "":
         return None
     kind, _, value = text.partition(":")
-    if kind == "whole" and value.isdigit() and int(value) >= 1:
+    value = value if value.isascii() else ""  # '²' passes isdigit() and fails in int()
+    if kind == "whole" and value.isdigit() and len(value) <= 6 and 1 <= int(value) <= MAX_DEVICES:
         return GpuRequest("whole", count=int(value))
     if kind == "milli" and value.isdigit() and 1 <= int(value) <= 999:
         return GpuRequest("milli", milli=int(value), memory_mib=memory_mib)
     if kind == "mig" and value:
         get_model("H100-80GB").profile(value)  # KeyError/ValueError for an unknown profile
         return GpuRequest("mig", profile=value)
-    raise ValueError(f"expected whole:N, mig:<profile> or milli:1..999, got {text!r}")
+    raise ValueError(
+        f"expected whole:1..{MAX_DEVICES}, mig:<profile> or milli:1..999, got {text[:40]!r}"
+    )
 
 
 class _Fields:
@@ -101,7 +119,7 @@ class _Fields:
         return value
 
     def number(self, name: str, *, lo: float = 0.0, default: float | None = None,
-               positive: bool = False) -> float:
+               positive: bool = False, hi: float = math.inf) -> float:
         raw = self.text(name)
         if raw == "":
             if default is None:
@@ -111,13 +129,15 @@ class _Fields:
             value = float(raw)
         except ValueError:
             raise self.fail(name, f"expected a number, got {raw!r}") from None
-        if not math.isfinite(value) or value < lo or (positive and value <= 0):
+        if not math.isfinite(value) or not lo <= value <= hi or (positive and value <= 0):
             bound = "> 0" if positive else f">= {lo:g}"
-            raise self.fail(name, f"expected a finite number {bound}, got {raw!r}")
+            bound += "" if hi == math.inf else f" and <= {hi:g}"
+            raise self.fail(name, f"expected a finite number {bound}, got {raw[:40]!r}")
         return value
 
-    def integer(self, name: str, *, lo: int = 0, default: int) -> int:
-        value = self.number(name, lo=lo, default=float(default))
+    def integer(self, name: str, *, lo: int = 0, default: int, hi: int | None = None) -> int:
+        top = math.inf if hi is None else float(hi)
+        value = self.number(name, lo=lo, default=float(default), hi=top)
         if value != int(value):
             raise self.fail(name, f"expected a whole number, got {self.text(name)!r}")
         return int(value)
@@ -138,7 +158,7 @@ def _record(f: _Fields) -> TraceRecord:
         upstream = tuple(str(u) for u in upstream_raw)
     else:
         upstream = tuple(u for u in f.text("upstream").split(";") if u)
-    gpu, memory = f.text("gpu"), f.integer("gpu_memory_mib", default=0)
+    gpu, memory = f.text("gpu"), f.integer("gpu_memory_mib", default=0, hi=MAX_MEMORY_MIB)
     try:
         parse_gpu(gpu, memory)
     except (KeyError, ValueError) as exc:
@@ -152,15 +172,15 @@ def _record(f: _Fields) -> TraceRecord:
         kind=f.choice("kind", KINDS),
         model=f.text("model"),
         gang_id=f.text("gang_id"),
-        gang_size=f.integer("gang_size", lo=1, default=1),
+        gang_size=f.integer("gang_size", lo=1, default=1, hi=MAX_GANG_SIZE),
         pipeline_id=f.text("pipeline_id"),
         upstream=upstream,
         gpu=gpu,
         gpu_memory_mib=memory,
         gpu_model=f.text("gpu_model"),
-        cpu_milli=f.integer("cpu_milli", default=1000),
-        memory_mib=f.integer("memory_mib", default=4096),
-        priority=f.integer("priority", lo=-(10**9), default=0),
+        cpu_milli=f.integer("cpu_milli", default=1000, hi=MAX_CPU_MILLI),
+        memory_mib=f.integer("memory_mib", default=4096, hi=MAX_MEMORY_MIB),
+        priority=f.integer("priority", lo=-(10**9), default=0, hi=MAX_PRIORITY),
         slo_ms=None if slo < 0 else slo,
     )
     if rec.kind == "request" and not rec.model:
@@ -184,7 +204,7 @@ def _check_links(path: str, recs: list[tuple[int, TraceRecord]]) -> None:
 
 
 def _csv_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:
-    reader = csv.reader(io.StringIO(text))
+    reader = csv_lines(path, csv.reader(io.StringIO(text)))
     header = [h.strip() for h in next(reader, [])]
     for i, name in enumerate(header):
         if name not in FIELDS:
@@ -208,10 +228,13 @@ def _jsonl_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:
     for line, raw_line in enumerate(text.splitlines(), start=1):
         if not raw_line.strip():
             continue
-        try:
-            doc = json.loads(raw_line)
-        except json.JSONDecodeError as exc:
+        try:  # json.loads of a deep line was a RecursionError traceback; orjson stops at 1,024
+            doc = orjson.loads(raw_line)
+        except orjson.JSONDecodeError as exc:
             yield SchemaError(path, line, exc.colno, "(json)", exc.msg)
+            continue
+        if safejson.walk_depth(doc, MAX_DEPTH) > MAX_DEPTH:  # a record is flat (upstream: a list)
+            yield SchemaError(path, line, 1, "(json)", f"nested deeper than {MAX_DEPTH} levels")
             continue
         if not isinstance(doc, dict):
             yield SchemaError(path, line, 1, "(json)", "expected one JSON object per line")

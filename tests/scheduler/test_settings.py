@@ -43,7 +43,7 @@ def test_json_config_and_token(tmp_path: Path) -> None:
         ("- a\n", {}, "must be a mapping"),
         ("port: [\n", {}, "not valid YAML/JSON"),
         ("", {"TESSERA_TOKEN_ON_VERBS": "maybe"}, "token_on_verbs"),
-        ("reservation_ttl_s: 0\n", {}, "reservation_ttl_s: 0.0 must be > 0"),
+        ("reservation_ttl_s: 0\n", {}, "reservation_ttl_s: 0.0 must be a finite number > 0"),
     ],
 )
 def test_bad_settings_name_the_key(
@@ -61,3 +61,9 @@ def test_empty_token_file(tmp_path: Path) -> None:
     tok.write_text("\n")
     with pytest.raises(SettingsError, match="is empty"):
         Settings(token_file=tok).read_token()
+
+
+def test_a_deep_json_map_in_the_environment_is_a_settings_error() -> None:
+    """Round 10: TESSERA_WEIGHTS of 100,000 '[' was a RecursionError traceback (json.loads)."""
+    with pytest.raises(SettingsError, match="weights .from environment.*nested deeper"):
+        load_settings(None, env={"TESSERA_WEIGHTS": "[" * 100_000 + "]" * 100_000})

@@ -10,11 +10,11 @@ test). `inject_xids` is an explicit fault drill layered on top: the recording it
 from __future__ import annotations
 
 import bisect
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scheduler import safejson
 from scheduler.telemetry.agent.backend import NvmlUnavailable
 from scheduler.telemetry.readings import DeviceSample, NodeSample, XidEvent
 
@@ -41,7 +41,7 @@ def load_rows(folder: Path) -> list[_Row]:
     rows: list[_Row] = []
     ts = _find(folder, "nvml_timeseries_")
     if ts is not None:
-        data = json.loads(ts.read_text())
+        data = safejson.loads(ts.read_bytes(), safejson.DOCUMENT, str(ts))
         t0 = data[0]["t"]
         rows += [
             _Row(
@@ -58,7 +58,7 @@ def load_rows(folder: Path) -> list[_Row]:
         ]
     mp = _find(folder, "nvml_multiproc_")
     if mp is not None:
-        data = json.loads(mp.read_text())
+        data = safejson.loads(mp.read_bytes(), safejson.DOCUMENT, str(mp))
         base = (rows[-1].t + float(data.get("period_s", 0.25))) if rows else 0.0
         rows += [
             _Row(
@@ -106,11 +106,14 @@ class ReplayBackend:
         if snap is None or not snap.is_file():
             raise NvmlUnavailable(f"no NVML snapshot to replay at {self._path}")
         try:
-            self._snap = json.loads(snap.read_text())
+            self._snap = safejson.loads(snap.read_bytes(), safejson.DOCUMENT, str(snap))
             self._rows = load_rows(folder)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise NvmlUnavailable(f"cannot read NVML replay {self._path}: {exc}") from None
-        if not self._snap.get("devices"):
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            # (a deep file was a RecursionError from json.loads, an empty series an IndexError:
+            # tracebacks from `tessera agent --nvml-replay`)
+            why = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+            raise NvmlUnavailable(f"cannot read NVML replay {self._path}: {why}") from None
+        if not isinstance(self._snap, dict) or not self._snap.get("devices"):
             raise NvmlUnavailable(f"NVML replay {snap} lists no devices")
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -34,7 +35,11 @@ class TelemetrySettings:
             name = "max_temperature_c" if key == "temperature_c" else key
             if name not in known:
                 raise ValueError(f"thresholds.{key}: unknown; known: {', '.join(sorted(known))}")
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"thresholds.{key}: {value!r} must be a number > 0")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value < math.inf  # poll_s infinity: OverflowError in the poller's wait
+            ):
+                raise ValueError(f"thresholds.{key}: {value!r} must be a finite number > 0")
             out[name] = float(value)
         return cls(**out)  # type: ignore[arg-type]

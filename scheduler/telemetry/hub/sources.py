@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from scheduler import safejson
 from scheduler.policy.rules import DEFAULT_MAX_LOAD_AGE_S
 from scheduler.telemetry import annotation
 from scheduler.telemetry.hub import dcgm
@@ -65,7 +66,11 @@ class PrometheusSource:
     def fetch(self, now: float) -> list[GpuReading]:
         resp = _get(self._client, self._url, query=self._query, time=f"{now:.3f}")
         try:
-            body = resp.json()
+            # The size- and depth-limited decoder: a deep answer was a RecursionError from
+            # httpx's json.loads, which no except here caught, and it ended the poller thread.
+            body = safejson.loads(resp.content, safejson.DOCUMENT, f"{self._url} answer")
+            if not isinstance(body, dict):
+                raise TypeError(f"expected a JSON object, got {type(body).__name__}")
             if body.get("status") != "success":
                 raise SourceError(f"{self._url}: {body.get('errorType')}: {body.get('error')}")
             result = body["data"]["result"]

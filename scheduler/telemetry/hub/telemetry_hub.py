@@ -54,6 +54,11 @@ class TelemetryHub:
             except SourceError as exc:
                 self.freshness.failed(src.name, src.max_age_s, str(exc))
                 continue
+            except Exception as exc:  # noqa: BLE001 -- a source's defect must not end the poller
+                # (round 9: int('²') in a label; round 10: a deep JSON answer). Down, one line.
+                why = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())[:300]
+                self.freshness.failed(src.name, src.max_age_s, why)
+                continue
             self.freshness.ok(src.name, src.max_age_s, now)
             with self._lock:
                 self._readings[src.name] = got

@@ -94,3 +94,13 @@ def test_host_priority_fragments_are_cached_per_name() -> None:
     assert len(enc) == 2  # n1's head was reused with a new score
     want = b'[{"Host":"n1","Score":0},{"Host":"n2","Score":10}]'
     assert enc.encode([("n1", 0), ("n2", 10)]) == want
+
+
+def test_a_second_body_under_the_same_version_is_echoed_as_sent() -> None:
+    """Round 10: anyone on the port may send a Node at the next genuine resourceVersion first;
+    keyed by (name, version) alone its bytes were echoed to kube-scheduler's later request of
+    that version (which reads the reply's Nodes) until the version moved on."""
+    nb = NodeBytes()
+    nb.fragments([node("a", "51", "forged")])
+    genuine = node("a", "51", "genuine")
+    assert encoded(nb.fragments([genuine])) == orjson.dumps({"items": [genuine]})

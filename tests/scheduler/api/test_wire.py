@@ -182,6 +182,15 @@ def test_extender_args_bad_input_names_the_problem(body: bytes, needle: str) -> 
         (b'{"PodName":"p","PodNamespace":"d","PodUID":"u"}', "Node: expected a string, got null"),
         (b'{"PodName":"","PodNamespace":"d","PodUID":"u","Node":"n"}', "PodName: must not"),
         (b'{"PodName":1,"PodNamespace":"d","PodUID":"u","Node":"n"}', "got number"),
+        # Round 10: the names go into the Binding's URL path (a/../../x left the pod's path).
+        (b'{"PodName":"a/../../x","PodNamespace":"d","PodUID":"u","Node":"n"}',
+         "PodName: 'a/../../x' is not a Kubernetes object name"),
+        (b'{"PodName":"p","PodNamespace":"..","PodUID":"u","Node":"n"}', "PodNamespace: '..'"),
+        (b'{"PodName":"p","PodNamespace":"d","PodUID":"u","Node":"n\u0000"}', "Node: 'n\\x00'"),
+        (b'{"PodName":"p","PodNamespace":"d","PodUID":"u","Node":"' + b"n" * 254 + b'"}',
+         "is not a Kubernetes object name"),
+        (b'{"PodName":"p","PodNamespace":"d","PodUID":"' + b"u" * 129 + b'","Node":"n"}',
+         "PodUID: 129 characters"),
     ],
 )
 def test_binding_args_bad_input(body: bytes, needle: str) -> None:
@@ -225,7 +234,8 @@ def _recase(draw: st.DrawFn, word: str) -> str:
 
 @st.composite
 def recased_binding(draw: st.DrawFn) -> tuple[bytes, tuple[str, str, str, str]]:
-    values = tuple(draw(st.text(min_size=1, max_size=10)) for _ in range(4))
+    name = st.from_regex(r"[a-z0-9]([a-z0-9.-]{0,8}[a-z0-9])?", fullmatch=True)
+    values = tuple(draw(st.text(min_size=1, max_size=10) if i == 2 else name) for i in range(4))
     keys = ("PodName", "PodNamespace", "PodUID", "Node")
     doc = {_recase(draw, k): v for k, v in zip(keys, values, strict=True)}
     return orjson.dumps(doc), values  # type: ignore[return-value]

@@ -132,8 +132,13 @@ def test_build_profile_rejects_unknown_names() -> None:
         build_profile(weights={"Nope": 1})
     with pytest.raises(ValueError, match="unknown filter plugin"):
         build_profile(filters=["Nope"])
-    with pytest.raises(ValueError, match="must be a number >= 0"):
+    with pytest.raises(ValueError, match="must be a number in 0..1e"):
         build_profile(weights={"Binpack": -1})
+    # Round 10: infinity (which passed `< 0`) and 1e308 overflowed the weighted sum: every
+    # score -2^63, every prioritize a 400.
+    for huge in (float("inf"), 1e308):
+        with pytest.raises(ValueError, match="must be a number in 0..1e"):
+            build_profile(weights={"Binpack": huge})
 
 
 @pytest.mark.parametrize(

@@ -81,3 +81,17 @@ def test_any_time_plays_a_recorded_row(dt: float) -> None:
     assert (d.utilization_pct, d.memory_used_bytes, round(d.power_w * 1000)) in {
         (u, f, round(p)) for u, f, p in recorded
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000 + "]" * 100_000, "[]", '{"devices": 5}'],
+    ids=["deep", "empty-series", "devices-not-a-list"],
+)
+def test_a_hostile_capture_is_nvml_unavailable(tmp_path: Path, text: str) -> None:
+    """Round 10: json.loads of a deep capture was a RecursionError traceback, an empty time
+    series an IndexError one (`tessera agent --nvml-replay`)."""
+    (tmp_path / "nvml_snapshot_x.json").write_text('{"devices": [{"index": 0}]}')
+    (tmp_path / "nvml_timeseries_x.json").write_text(text)
+    with pytest.raises(NvmlUnavailable, match="cannot read NVML replay|lists no devices"):
+        ReplayBackend(tmp_path).start()

@@ -65,7 +65,7 @@ def test_thresholds_from_service_settings_reach_the_plugins() -> None:
     assert [f.name for f in prof.filters] == [f.name for f in default_profile().filters]
     with pytest.raises(ValueError, match="thresholds.bogus: unknown"):
         TelemetrySettings.from_thresholds({"bogus": 1})
-    with pytest.raises(ValueError, match="must be a number > 0"):
+    with pytest.raises(ValueError, match="must be a finite number > 0"):
         TelemetrySettings.from_thresholds({"max_age_s": -1})
 
 
