@@ -77,7 +77,7 @@ def test_row_names_equal_a_fresh_lookup_whatever_came_before(asks, repeat) -> No
         TesseraFill(FillContext(FillCluster(nodes[::-1]), ())).sim.snapshot(now=0.0).fleet(),
     )
     prev = None
-    for (positions, dtype), (again, other) in zip(asks, repeat):
+    for (positions, dtype), (again, other) in zip(asks, repeat, strict=False):
         idx = indexes[int(other)]
         ask = prev if again and prev is not None else np.array(positions, dtype)
         got = chooser._row_names(idx, ask)
