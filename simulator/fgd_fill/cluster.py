@@ -25,7 +25,6 @@ def affinity_tag(pod: OpenbPod) -> str:
 
 
 AFFINITY_TAGS = ("share-gpu", *(f"{k}-gpu" for k in range(1, MAX_GPUS_PER_NODE + 1)))
-_AFFINITY_COLUMN = {tag: i for i, tag in enumerate(AFFINITY_TAGS)}
 
 
 class FillCluster:
@@ -118,18 +117,16 @@ class FillCluster:
             raise ValueError(f"pod {pod.name} needs {pod.num_gpu} distinct GPUs, got {list(gpus)}")
         if self.cpu_left[node] < pod.cpu_milli or self.mem_left[node] < pod.memory_mib:
             raise ValueError(f"pod {pod.name} does not fit node {self.names[node]} (CPU/memory)")
-        if gpus:  # (on the node's row as a list: numpy scalar reads cost more, per pod)
+        for g in gpus:
+            if not 0 <= g < self.gpu_count[node] or self.gpu_left[node, g] < pod.gpu_milli:
+                raise ValueError(
+                    f"pod {pod.name} cannot take {pod.gpu_milli} milli on GPU {g} of node "
+                    f"{self.names[node]}"
+                )
+        for g in gpus:
+            self.gpu_left[node, g] -= pod.gpu_milli
+        if gpus:
             row = self.gpu_left[node].tolist()
-            count = int(self.gpu_count[node])
-            for g in gpus:
-                if not 0 <= g < count or row[g] < pod.gpu_milli:
-                    raise ValueError(
-                        f"pod {pod.name} cannot take {pod.gpu_milli} milli on GPU {g} of node "
-                        f"{self.names[node]}"
-                    )
-            for g in gpus:
-                row[g] -= pod.gpu_milli
-            self.gpu_left[node] = row
             self.max_free[node] = max(row)
             self.idle[node] = sum(1 for v in row if v >= MILLI_PER_GPU)
         self.free_total[node] -= pod.gpu_milli * len(gpus)
@@ -137,11 +134,11 @@ class FillCluster:
         self.cpu_left[node] -= pod.cpu_milli
         self.mem_left[node] -= pod.memory_mib
         if pod.num_gpu:
-            self.affinity[node, _AFFINITY_COLUMN[affinity_tag(pod)]] += 1
+            self.affinity[node, AFFINITY_TAGS.index(affinity_tag(pod))] += 1
         self.version[node] += 1
         self.changes += 1
         self.last_node = node
-        self.placements.append((pod.name, node, tuple(map(int, gpus)), pod.gpu_milli))
+        self.placements.append((pod.name, node, tuple(int(g) for g in gpus), pod.gpu_milli))
 
     def violations(self) -> str | None:
         """Invariant check for debug mode: nothing over-allocated, ledger matches the arrays."""
