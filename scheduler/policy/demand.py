@@ -46,11 +46,12 @@ POPULARITY_PCT = 95.0
 def task_shape(pod: PodRequest) -> TaskShape | None:
     """The pod as one FGD task shape (accepted models canonical, `|`-joined), or None (MIG)."""
     g = pod.gpu
-    models = "|".join(sorted({canonical(p) for p in pod.allowed_products or ()}))
     if g is None:
         return TaskShape(pod.cpu_milli, 0, 0, "")
     if g.kind == "mig":
         return None
+    allowed = pod.allowed_products
+    models = "|".join(sorted({canonical(p) for p in allowed})) if allowed else ""
     whole = g.kind == "whole"
     milli = MILLI_PER_GPU if whole else g.milli
     return TaskShape(pod.cpu_milli, milli, g.count if whole else 1, models)

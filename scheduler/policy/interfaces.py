@@ -65,8 +65,12 @@ class CycleState:
         """A cycle for the candidates at `positions` only (same state, pod and index; rows
         taken from this one, not looked up again); nothing computed for this one is shared."""
         out = CycleState(self.state, self.pod, _Picked(self.names, positions))
-        out.__dict__["index"] = self.index  # the lazy attributes, filled in
-        out.__dict__["_rows"] = (self.rows.take(positions), self.known.take(positions))
+        rows, known = self.rows.take(positions), self.known.take(positions)
+        # The lazy attributes, filled in (all four: each `__getattr__` call costs a Python
+        # frame, and subsets are made several times per pod).
+        got = out.__dict__
+        got["index"], got["_rows"] = self.index, (rows, known)
+        got["rows"], got["known"] = rows, known
         return out
 
     def placement(self, node: Node) -> Placement | None:

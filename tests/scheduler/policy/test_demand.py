@@ -183,3 +183,42 @@ def test_reserve_scores_memoised_beside_the_pressure(models, milli, drops) -> No
                 got = plugin.score_rows(CycleState(state, p, names))
                 want = [plugin.score(state, p, fleet[n]) for n in names]
                 assert got is not None and got.tolist() == want
+
+
+def _shape_as_written(p) -> TaskShape | None:  # type: ignore[no-untyped-def]
+    """`task_shape` as first written: the accepted models joined before the kind is known."""
+    from scheduler.policy.rules import canonical
+
+    g = p.gpu
+    models = "|".join(sorted({canonical(m) for m in p.allowed_products or ()}))
+    if g is None:
+        return TaskShape(p.cpu_milli, 0, 0, "")
+    if g.kind == "mig":
+        return None
+    whole = g.kind == "whole"
+    return TaskShape(p.cpu_milli, 1000 if whole else g.milli, g.count if whole else 1, models)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([None, ("whole", 1), ("whole", 4), ("milli", 1), ("milli", 999), ("mig", 2)]),
+    st.one_of(
+        st.none(),
+        st.frozensets(st.sampled_from(["T4", "Tesla-V100-SXM2-16GB", " A100 ", "V100M16", "x"])),
+    ),
+    st.integers(0, 96_000),
+)
+def test_task_shape_joins_the_models_only_for_gpu_pods(gpu, allowed, cpu) -> None:
+    """Property: `task_shape` (which joins the accepted models only for a non-MIG GPU pod that
+    names some) equals the shape as first written, for any kind, count and model list (none,
+    empty, catalogue names, unknown or padded names)."""
+    if gpu is None:
+        want_gpu = None
+    elif gpu[0] == "milli":
+        want_gpu = GpuRequest("milli", milli=gpu[1])
+    elif gpu[0] == "mig":
+        want_gpu = GpuRequest("mig", count=gpu[1], profile="1g.5gb")
+    else:
+        want_gpu = GpuRequest("whole", count=gpu[1])
+    p = replace(pod(gpu=want_gpu, cpu_milli=cpu), allowed_products=allowed)
+    assert task_shape(p) == _shape_as_written(p)

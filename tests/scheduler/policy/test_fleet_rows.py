@@ -142,3 +142,26 @@ def test_a_cpu_only_pod_and_a_share_score_alike_with_row_names() -> None:
         want = run_scores(ClusterState(state.nodes, {}, demand=_mix()), p, ["b", "a"], profile,
                           rank=True)  # fmt: skip
         assert got.levels == want.levels and got.levels[0] == got.levels[1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    clusters(),
+    st.lists(st.integers(0, 20), min_size=1, max_size=12),
+    st.lists(st.integers(0, 11), max_size=12),
+)
+def test_a_subset_cycle_reads_as_a_fresh_one(state, order, picks) -> None:
+    """Property: a `CycleState.subset` (its index, rows and liveness filled in, not looked
+    up) reads the same index, rows, liveness and names as a fresh cycle of the picked names,
+    unknown names included."""
+    from scheduler.policy.interfaces import CycleState
+
+    names = [*_picked(state, order), "not-a-node"]
+    positions = np.array([i % len(names) for i in picks], np.intp)
+    sub = CycleState(state, pod(), names).subset(positions)
+    fresh = CycleState(state, pod(), [names[i] for i in positions.tolist()])
+    assert sub.index is fresh.index
+    assert sub.rows.tolist() == fresh.rows.tolist()
+    assert sub.known.tolist() == fresh.known.tolist()
+    assert (sub._rows[0].tolist(), sub._rows[1].tolist()) == (sub.rows.tolist(), sub.known.tolist())
+    assert list(sub.names[:]) == [names[i] for i in positions.tolist()]

@@ -69,3 +69,27 @@ def test_summaries_follow_a_share_and_a_whole_gpu() -> None:
     assert c.feasible(pod("x", milli=700)).tolist() == []
     assert c.feasible(pod("y", milli=600)).tolist() == [0]
     assert c.feasible(pod("z", num_gpu=2, milli=1000)).tolist() == []
+
+
+def test_a_refused_placement_changes_nothing() -> None:
+    import pytest
+
+    # Node a: two T4s, 600 left on GPU 0 after a 400 share; node b: eight idle T4s. A 700 share
+    # on a's GPU 0, a GPU past a's two, GPU -1 of b (the last, were it read as Python counts),
+    # a's GPU 1 twice, and GPUs 1 and 0 of a for two whole GPUs are each refused, and every
+    # array stays as it was.
+    c = cluster(node("a", gpus=2), node("b", gpus=8))
+    c.place(pod("s", milli=400), 0, [0])
+    before = [a.copy() for a in (c.gpu_left, c.max_free, c.idle, c.cpu_left, c.affinity)]
+    for p, where, gpus in (
+        (pod("big", milli=700), 0, [0]),
+        (pod("past", milli=100), 0, [2]),
+        (pod("neg", milli=100), 1, [-1]),
+        (pod("two", num_gpu=2, milli=1000), 0, [1, 1]),
+        (pod("late", num_gpu=2, milli=1000), 0, [1, 0]),  # GPU 1 fits, GPU 0 does not
+    ):
+        with pytest.raises(ValueError, match=p.name):
+            c.place(p, where, gpus)
+    after = (c.gpu_left, c.max_free, c.idle, c.cpu_left, c.affinity)
+    assert all((x == y).all() for x, y in zip(before, after, strict=True))
+    assert [name for name, *_ in c.placements] == ["s"]

@@ -53,3 +53,44 @@ def test_batch_and_per_node_paths_place_identically(seed: int) -> None:
     fast = _fill(nodes, pods, per_node=False)
     assert len(fast) > 20  # the fill places pods (and keeps placing after the first binds)
     assert fast == _fill(nodes, pods, per_node=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.integers(0, 7), min_size=1, max_size=8, unique=True).map(sorted),
+                  st.sampled_from([np.intp, np.int32])),
+        min_size=1, max_size=12,
+    ),
+    st.lists(st.tuples(st.booleans(), st.booleans()), min_size=12, max_size=12),
+)  # fmt: skip
+def test_row_names_equal_a_fresh_lookup_whatever_came_before(asks, repeat) -> None:
+    """Property: `_row_names` (which hands back its previous list when the node positions
+    repeat) gives, after any sequence of asks (repeated or not, positions as intp or int32,
+    whose bytes can coincide; of an index with the cluster's row order or the reverse), the
+    names at those positions and their rows in the index asked about."""
+    nodes = [node(f"n{i}", gpus=1 + i % 4) for i in range(8)]
+    cluster = FillCluster(nodes)
+    chooser = TesseraFill(FillContext(cluster, ()))
+    indexes = (
+        chooser.sim.snapshot(now=0.0).fleet(),
+        TesseraFill(FillContext(FillCluster(nodes[::-1]), ())).sim.snapshot(now=0.0).fleet(),
+    )
+    prev = None
+    for (positions, dtype), (again, other) in zip(asks, repeat, strict=False):
+        idx = indexes[int(other)]
+        ask = prev if again and prev is not None else np.array(positions, dtype)
+        got = chooser._row_names(idx, ask)
+        assert list(got) == [cluster.names[i] for i in ask.tolist()]
+        assert got.rows.tolist() == [idx.row[cluster.names[i]] for i in ask.tolist()]
+        assert got.row_map is idx.row
+        prev = ask
+
+
+def test_row_names_of_equal_bytes_but_other_positions_differ() -> None:
+    # int32 positions [1, 0] have the bytes of intp [1] (little-endian, 64-bit): two asks.
+    cluster = FillCluster([node(f"n{i}") for i in range(3)])
+    chooser = TesseraFill(FillContext(cluster, ()))
+    idx = chooser.sim.snapshot(now=0.0).fleet()
+    assert list(chooser._row_names(idx, np.array([1], np.intp))) == ["n1"]
+    assert list(chooser._row_names(idx, np.array([1, 0], np.int32))) == ["n1", "n0"]
