@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Speed targets live in benchmarks/, not in timed unit tests: Hypothesis' per-example deadline
+# (200 ms) only measures how busy the machine is, so properties run without it.
+settings.register_profile("tessera", deadline=None)
+settings.load_profile("tessera")
 
 REPO = Path(__file__).resolve().parents[1]
 # shared/ sits beside the checkout (developer machines and CI alike).
