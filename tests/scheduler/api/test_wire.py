@@ -186,7 +186,7 @@ def test_extender_args_bad_input_names_the_problem(body: bytes, needle: str) -> 
         (b'{"PodName":"a/../../x","PodNamespace":"d","PodUID":"u","Node":"n"}',
          "PodName: 'a/../../x' is not a Kubernetes object name"),
         (b'{"PodName":"p","PodNamespace":"..","PodUID":"u","Node":"n"}', "PodNamespace: '..'"),
-        (b'{"PodName":"p","PodNamespace":"d","PodUID":"u","Node":"n\u0000"}', "Node: 'n\\x00'"),
+        (b'{"PodName":"p","PodNamespace":"d","PodUID":"u","Node":"n\\u0000"}', "Node: 'n\\x00'"),
         (b'{"PodName":"p","PodNamespace":"d","PodUID":"u","Node":"' + b"n" * 254 + b'"}',
          "is not a Kubernetes object name"),
         (b'{"PodName":"p","PodNamespace":"d","PodUID":"' + b"u" * 129 + b'","Node":"n"}',
