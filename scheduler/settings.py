@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from scheduler import safejson, safeyaml
+from scheduler.policy.registry import MAX_WEIGHT  # checked here too, so the error names the key
 
 ENV_PREFIX = "TESSERA_"
-# The largest score weight (the policy's own bound, `scheduler.policy.registry.MAX_WEIGHT`,
-# restated here so the settings name the key): past it the weighted sum overflows.
-MAX_WEIGHT = 1e6
 
 
 class SettingsError(ValueError):

@@ -328,14 +328,14 @@ class Extender:
                 return f"pod {key} is being bound already; this bind to {node} is refused"
             self._binding.add(flight)
         try:
-            return self._bind(name, namespace, uid, node)
+            return self._bind(name, namespace, uid, node, rec)
         finally:
             with self.store.lock:
                 self._binding.discard(flight)
 
-    def _bind(self, name: str, namespace: str, uid: str, node: str) -> str:
+    def _bind(self, name: str, namespace: str, uid: str, node: str, rec: PodRecord | None) -> str:
+        """`bind` once it holds the pod's flight; `rec`: the pod as the store has it."""
         key = f"{namespace}/{name}"
-        rec = self.store.pod(uid) or self.store.pod(key)
         uid = uid or (rec.request.uid if rec is not None else "")
         now = self.clock()
         held = self.store.ledger.get(uid, now) if uid else None

@@ -58,10 +58,8 @@ class FillCluster:
         self.affinity = np.zeros((len(nodes), len(AFFINITY_TAGS)), dtype=np.int64)
         # Bumped whenever a node changes, so policies can cache per-node derived values.
         self.version = np.zeros(len(nodes), dtype=np.int64)
-        # Binds so far and the node of the last one: an observer that saw `changes` - 1 knows
-        # the one node that changed since without scanning `version` (`FragmentationLog`).
-        self.changes = 0
-        self.last_node = -1
+        # One entry per bind, in order: an observer that saw one entry fewer knows the one node
+        # that changed since without scanning `version` (`FragmentationLog`).
         self.placements: list[tuple[str, int, tuple[int, ...], int]] = []
         # Tie-break order among equally scored nodes (see simulator/policies/fill/base.py); the run
         # draws a random one with ``shuffle_rank``. Default: node order.
@@ -136,8 +134,6 @@ class FillCluster:
         if pod.num_gpu:
             self.affinity[node, AFFINITY_TAGS.index(affinity_tag(pod))] += 1
         self.version[node] += 1
-        self.changes += 1
-        self.last_node = node
         self.placements.append((pod.name, node, tuple(int(g) for g in gpus), pod.gpu_milli))
 
     def violations(self) -> str | None:

@@ -49,18 +49,20 @@ class FragmentationLog:
         self.per_node = np.zeros(cluster.size)
         self.arrived: list[int] = []
         self.frag: list[float] = []
-        # The cluster's `changes` when `per_node` was last brought up to date (None: never).
+        # How many binds the cluster had made (`len(placements)`) when `per_node` was last
+        # brought up to date (None: never).
         self._changes: int | None = None
 
     def record(self, arrived_gpu_milli: int) -> None:
         c = self.cluster
-        since = None if self._changes is None else c.changes - self._changes
+        binds = len(c.placements)
+        since = None if self._changes is None else binds - self._changes
         self.arrived.append(arrived_gpu_milli)
         if since == 0:  # nothing placed since the last record (a failed pod): the same sum
             self.frag.append(self.frag[-1])
             return
         if since == 1:  # one bind since, every other node up to date: only its node changed
-            self._one(c.last_node)
+            self._one(c.placements[-1][1])
         else:
             stale = (self.seen != c.version).nonzero()[0]
             if len(stale) == 1:
@@ -70,7 +72,7 @@ class FragmentationLog:
                     c.gpu_left[stale], c.cpu_left[stale], c.model_idx[stale]
                 )
                 self.seen[stale] = c.version[stale]
-        self._changes = c.changes
+        self._changes = binds
         self.frag.append(float(np.add.reduce(self.per_node)))  # `.sum()`, no wrapper
 
     def _one(self, i: int) -> None:
