@@ -30,7 +30,7 @@ from scheduler.policy.registry import default_profile
 from scheduler.policy.results import FilterResult
 from scheduler.state.errors import StateError
 from scheduler.state.gangs import GangCoordinator
-from scheduler.state.pod_records import unlike_request
+from scheduler.state.pod_records import forged, unlike_request
 from scheduler.state.pods import parse_pod
 from scheduler.state.store import ClusterStore, PodRecord
 
@@ -226,7 +226,11 @@ class Extender:
         return [best]
 
     def _within_kept(
-        self, state: ClusterState, req: PodRequest, now: float, passed: list[str],
+        self,
+        state: ClusterState,
+        req: PodRequest,
+        now: float,
+        passed: list[str],
         failed: dict[str, str],
     ) -> list[str]:
         """A node kept for a waiting gang fails for a pod of its priority or lower unless the
@@ -279,6 +283,10 @@ class Extender:
             if node not in state.nodes:
                 return None
             placement = self.gangs.slot_for(req, node, now)
+            if placement is not None and forged(placement, state.nodes[node]):
+                # The plan named GPUs the node lost since: decide again, on a view that
+                # keeps the plan's other slots held (they are other members' GPUs).
+                state, placement = self._own_view(req, now), None
             if placement is None:
                 placement = choose_placement(state, req, state.nodes[node])
             if placement is None:
@@ -291,6 +299,25 @@ class Extender:
             self.gangs.claim(req, node, now)
             self.store.ledger.reserve(req.uid, alloc)
             return placement
+
+    def _own_view(self, req: PodRequest, now: float) -> ClusterState:
+        """The snapshot without this pod's own hold only (`view` hides its gang's open slots
+        too, for a member that may take any of them)."""
+        snap = self.view_for_all(now)
+        return snap.without({req.uid}) if req.uid in snap.allocations else snap
+
+    def _fits_now(self, held: Allocation, now: float) -> bool:
+        """Whether a hold still names GPUs its node has, clear of every other holder's. The
+        node's inventory may have changed since the hold was made (a GPU failed out of the
+        agent's annotation, a board replaced): bound as it was, 8 one-GPU pods went to a
+        node left with 4 GPUs, the last four naming GPUs 4-7 it no longer had."""
+        with self.store.lock:
+            snap = self.store.snapshot(now)
+            node = snap.nodes.get(held.placement.node)
+            if node is None or forged(held.placement, node):
+                return False
+            others = [a for a in snap.allocations_on(node.name) if a.uid != held.uid]
+            return not placement_conflicts(node, others, held)
 
     def _await_pod(self, uid: str, key: str) -> PodRecord | None:
         """The pod's record once the watch delivers it, waiting up to `Timing.bind_wait_s`
@@ -364,10 +391,16 @@ class Extender:
             held is not None
             and held.placement.node == node
             and (rec is None or not unlike_request(held.placement, rec.request))
+            and self._fits_now(held, now)
         ):
             # (A hold made from a filter request whose Pod said other than the watched pod,
-            # e.g. one GPU for an eight-GPU pod, is not bound as it is: decided again below.)
+            # e.g. one GPU for an eight-GPU pod, is not bound as it is: decided again below,
+            # and so is one whose node lost or replaced its GPUs since: `_fits_now`.)
             placement = held.placement
+        elif rec is None and held is not None and held.placement.node == node:
+            with self.store.lock:
+                self.store.ledger.release(uid)
+            return f"pod {key}'s hold on node {node} no longer fits: the node's GPUs changed"
         elif rec is None:
             return (
                 f"pod {key} was planned on node {held.placement.node if held else '?'}, not {node}"

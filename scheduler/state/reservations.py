@@ -77,6 +77,11 @@ class Ledger:
         a = self.get(key, now) if key in self._sent else None
         return a.placement.node if a is not None else None
 
+    def unsent_on(self, node: str) -> list[tuple[str, Allocation]]:
+        """Holds on `node` whose Binding was not sent (`mark_bound`), expired or not."""
+        return [(k, a) for k, a in self._res.items()
+                if a.placement.node == node and k not in self._sent]  # fmt: skip
+
     def live(self, now: float) -> dict[str, Allocation]:
         return {k: a for k, a in self._res.items() if _alive(a.expires_at, now)}
 

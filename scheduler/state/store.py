@@ -47,6 +47,7 @@ from scheduler.state.pod_records import (
     PodSeen,
     allocation_of,
     claims_taken,
+    forged,
     is_derived,
     seen,
 )
@@ -193,6 +194,7 @@ class ClusterStore:
             self._dirty.add(node.name)
             if old is None or inventory(old) != inventory(node):
                 self._recheck_pods_on(node.name)
+                self._release_lost_holds(node)
             if may_add_room(old, node):
                 self.ledger.drop_failed_gangs()
             self._touch()
@@ -233,6 +235,16 @@ class ClusterStore:
         for uid in list(self._pods_on.get(node, ())):
             rec = self._pods[uid]
             self._fold_pod(rec.request, rec.seen, rec.spec_problem)
+
+    def _release_lost_holds(self, node: Node) -> None:
+        """Drop the holds on `node` that name GPUs it no longer has (or has under another
+        UUID): decisions made before its inventory changed. Bound as they were, 8 one-GPU pods
+        went to a node left with 4 GPUs; kept, they were charged to whatever GPU was free and
+        stood in every later decision's way. Their pods' binds decide again; a hold whose
+        Binding was sent stays (the pod is bound there: charged as the watch will show it)."""
+        for key, alloc in self.ledger.unsent_on(node.name):
+            if forged(alloc.placement, node):
+                self.ledger.release(key)
 
     def delete_node(self, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata")
