@@ -326,6 +326,7 @@ def register(app: typer.Typer) -> None:
             tls_key=settings.tls_key,
             log_level=settings.log_level,
             tls_client_ca=settings.tls_client_ca,
+            head_timeout_s=settings.body_timeout_s,  # a request's head, as its body
         )
         scheme = "https" if settings.tls_cert else "http"
         bound = sock.getsockname()[1]

@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from scheduler.api.coalesce import CoalescingHttpToolsProtocol
+from scheduler.api.head_guard import HEAD_TIMEOUT_S, guarded
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -36,8 +36,12 @@ def make_server(
     tls_key: Path | None = None,
     log_level: str = "warning",
     tls_client_ca: Path | None = None,
+    head_timeout_s: float = HEAD_TIMEOUT_S,
+    keep_alive_s: int = 30,
 ) -> uvicorn.Server:
-    """`tls_client_ca`: clients must present a certificate signed by it (mutual TLS)."""
+    """`tls_client_ca`: clients must present a certificate signed by it (mutual TLS).
+    `head_timeout_s`: how long a request's line and headers may take (`head_guard`);
+    `keep_alive_s`: how long an idle connection stays open between requests."""
     mtls = {}
     if tls_client_ca is not None:
         mtls = {"ssl_ca_certs": str(tls_client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
@@ -48,10 +52,10 @@ def make_server(
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         lifespan="off",
-        # httptools with one socket write per reply (scheduler/api/coalesce.py); the verbs'
-        # replies were two sends each (status line + headers, then the body).
-        http=CoalescingHttpToolsProtocol,
-        timeout_keep_alive=30,  # kube-scheduler reuses connections between pods
+        # httptools with one socket write per reply (scheduler/api/coalesce.py; the verbs'
+        # replies were two sends each) and bounded request heads (scheduler/api/head_guard.py).
+        http=guarded(head_timeout_s),
+        timeout_keep_alive=keep_alive_s,  # kube-scheduler reuses connections between pods
         **mtls,  # type: ignore[arg-type]
     )
     return uvicorn.Server(config)
@@ -66,10 +70,19 @@ def serve_in_thread(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     tls_client_ca: Path | None = None,
+    head_timeout_s: float = HEAD_TIMEOUT_S,
+    keep_alive_s: int = 30,
 ) -> Iterator[str]:
     """Serve `app` on a background thread; yields the base URL; stops the server on exit."""
     sock = bind_socket(host, port)
-    server = make_server(app, tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca)
+    server = make_server(
+        app,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        head_timeout_s=head_timeout_s,
+        keep_alive_s=keep_alive_s,
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
