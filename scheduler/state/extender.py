@@ -168,7 +168,7 @@ class Extender:
         now = self.clock()
         outcome = None
         if req.gang is not None:
-            outcome = self.gangs.ensure_plan(req, now)
+            outcome = self.gangs.ensure_plan(req, now, ttl_s=self._plan_ttl(req))
         else:
             self.gangs.earlier_first(req, now)  # gangs waiting before it that fit now go first
         state = self.view(req, now)
@@ -204,6 +204,16 @@ class Extender:
         if self.binder is None or self.store.pod(req.uid) is not None:
             return self.timing.reservation_ttl_s
         return min(self.timing.reservation_ttl_s, self.timing.unwatched_ttl_s)
+
+    def _plan_ttl(self, req: PodRequest) -> float:
+        """How long a gang plan made at this member's filter holds its slots: `gang_ttl_s`, at
+        most `unwatched_ttl_s` for a member the watch has not delivered, as `_hold_ttl` caps a
+        single pod's hold: a filter for a made-up member of a 2 x 8-GPU gang held both nodes
+        of a 2 x 8 cluster for 120 s. A genuine gang whose first filter beat the watch plans
+        again, for watched pods, at a member's filter after the short plan lapses."""
+        if self.binder is None or self.store.pod(req.uid) is not None:
+            return self.timing.gang_ttl_s
+        return min(self.timing.gang_ttl_s, self.timing.unwatched_ttl_s)
 
     def _choose(
         self, state: ClusterState, req: PodRequest, passed: list[str], away: dict[str, str]

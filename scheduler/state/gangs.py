@@ -145,13 +145,16 @@ class GangCoordinator(GangSlots):
             return None
         return keep
 
-    def ensure_plan(self, pod: PodRequest, now: float, choose_keep: bool = True) -> str | None:
+    def ensure_plan(
+        self, pod: PodRequest, now: float, choose_keep: bool = True, ttl_s: float | None = None
+    ) -> str | None:
         """Plan `pod`'s gang if no live plan exists: "planned", "steered", "failed" or None
         (None: the gang already has its minimum bound, so members schedule one by one).
         `choose_keep` False (`earlier_first`, on other pods' filters): a failed plan is
         recorded without choosing nodes to keep for the gang, a capacity pass over every node;
         the 2 s `recover` pass chooses them (the gang's own filter too, once no failure
-        stands).
+        stands). `ttl_s`: how long a plan made now holds its slots (default `self.ttl_s`;
+        the extender passes less for a member the watch has not delivered).
 
         The solver runs outside the store lock (other pods keep being served); its plan is
         then re-checked slot by slot against the state of that moment before it is held.
@@ -202,7 +205,8 @@ class GangCoordinator(GangSlots):
                         GangPlanRecord(name, (), now + FAILED_RETRY_S, reason=reason)
                     )
                     return "failed"
-                if self._hold(name, plan.slots, members, pod.priority, now, plan.status):
+                ttl = self.ttl_s if ttl_s is None else ttl_s
+                if self._hold(name, plan.slots, members, pod.priority, now, plan.status, ttl):
                     if self.keep is not None and self.keep.gang == name:
                         self._set_keep(None, "it starts")  # its nodes are everyone's again
                     return "planned"
@@ -441,8 +445,11 @@ class GangCoordinator(GangSlots):
         for recs in by_gang.values():
             gang = recs[0].request.gang
             assert gang is not None
-            live = [r.request.uid for r in recs
-                    if r.request.node_name is not None and r.seen.phase not in DONE_PHASES]
+            live = [
+                r.request.uid
+                for r in recs
+                if r.request.node_name is not None and r.seen.phase not in DONE_PHASES
+            ]
             if live and (len(recs) < gang.min_member
                          or any(r.seen.phase in DONE_PHASES for r in recs)):  # fmt: skip
                 leaving.update(live)
@@ -470,9 +477,11 @@ class GangCoordinator(GangSlots):
         priority: int,
         now: float,
         status: str,
+        ttl_s: float,
     ) -> bool:
-        """Hold every slot if each still fits exactly now; False (nothing held) otherwise."""
-        expires = now + self.ttl_s
+        """Hold every slot for `ttl_s` if each still fits exactly now; False (nothing held)
+        otherwise."""
+        expires = now + ttl_s
         snap = self.store.snapshot(now)
         holds = {}
         for i, slot in enumerate(slots):
