@@ -47,10 +47,12 @@ class PodRecord:
 
 @dataclass(frozen=True, slots=True)
 class PodSeen:
-    """A pod object's phase and its placement annotation's text (None when absent)."""
+    """A pod object's phase and its placement annotation's text (None when absent), and its
+    `metadata.resourceVersion` as an integer (0: absent or not an etcd revision)."""
 
     phase: str
     placement: str | None
+    version: int = 0
 
 
 def derived_grants(pod: PodRequest) -> tuple[GpuGrant, ...]:
@@ -108,7 +110,15 @@ def seen(obj: Mapping[str, Any]) -> PodSeen:
     meta = obj.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
     text = annotations.get(placement_codec.ANNOTATION) if isinstance(annotations, Mapping) else None
-    return PodSeen(sys.intern(pod_phase(obj)), text)
+    return PodSeen(sys.intern(pod_phase(obj)), text, version_of(meta))
+
+
+def version_of(meta: object) -> int:
+    """`metadata.resourceVersion` as an integer; 0 when absent or not an etcd revision (ASCII
+    digits, at most 19)."""
+    rv = meta.get("resourceVersion") if isinstance(meta, Mapping) else None
+    ok = isinstance(rv, str) and rv.isascii() and rv.isdigit() and len(rv) <= 19
+    return int(rv) if ok else 0  # type: ignore[arg-type]
 
 
 def allocation_of(

@@ -39,7 +39,7 @@ from scheduler.policy.model import (
     PodRequest,
 )
 from scheduler.state.errors import PodParseError, StateError
-from scheduler.state.node_changes import inventory, may_add_room, name_of, newer
+from scheduler.state.node_changes import inventory, may_add_room, name_of, newer, revision
 from scheduler.state.nodes import parse_node
 from scheduler.state.pod_records import (
     DONE_PHASES,
@@ -55,6 +55,7 @@ from scheduler.state.pods import parse_pod, pod_key
 from scheduler.state.reservations import Ledger
 
 POD_GROUP_KINDS = ("PodGroup",)
+MAX_GONE = 16_384  # deleted pod UIDs (and node names) remembered against stale events
 
 
 class ClusterStore:
@@ -79,6 +80,10 @@ class ClusterStore:
         self._min_members: dict[str, int] = {}
         self._order = 0  # the last first-seen number given (`first_seen`)
         self._relisted: dict[str, int] = {}  # during a relist: UID -> its number before it
+        # Pod UIDs and node names lately deleted (at most MAX_GONE each, oldest dropped first):
+        # a MODIFIED for one of them is a stale event, not a resurrection (`_stale`).
+        self._gone_pods: dict[str, None] = {}
+        self._gone_nodes: dict[str, None] = {}
         self.ledger = Ledger()
         self.skipped: list[str] = []  # objects the last `replace` left out, and why
         self._version = 0
@@ -104,10 +109,11 @@ class ClusterStore:
             raise StateError(f"watch event must have a type and an object, got {kind_type!r}")
         kind = obj.get("kind")
         deleted = kind_type == "DELETED"
+        modified = kind_type == "MODIFIED"
         if kind == "Node":
-            self.upsert_node(obj) if not deleted else self.delete_node(obj)
+            self.upsert_node(obj, modified=modified) if not deleted else self.delete_node(obj)
         elif kind == "Pod":
-            self.upsert_pod(obj) if not deleted else self.delete_pod(obj)
+            self.upsert_pod(obj, modified=modified) if not deleted else self.delete_pod(obj)
         elif kind in POD_GROUP_KINDS:
             self.upsert_podgroup(obj, deleted)
         else:
@@ -137,6 +143,8 @@ class ClusterStore:
             self._gang_uids.clear()
             self._keys.clear()
             self._min_members.clear()
+            self._gone_pods.clear()
+            self._gone_nodes.clear()
             self._all_dirty = True
             self.ledger.drop_failed_gangs()  # the cluster may differ: failed plans re-plan
             self.skipped = []
@@ -165,13 +173,24 @@ class ClusterStore:
         except StateError as exc:  # one bad object must not refuse the whole list
             self.skipped.append(f"{obj.get('kind')} {name_of(obj)}: {exc}")
 
-    def upsert_node(self, obj: Mapping[str, Any], *, from_request: bool = False) -> None:
+    def upsert_node(
+        self, obj: Mapping[str, Any], *, from_request: bool = False, modified: bool = False
+    ) -> None:
         """Fold a Node from the watch (or a snapshot), or, `from_request`, one a full-Nodes
         request carried (`fold_request_node`): that one keeps the watch's copy aside and does
-        not move the watch's resourceVersion."""
+        not move the watch's resourceVersion. `modified`: a MODIFIED event, skipped when
+        stale (`_stale`)."""
         node, problem = parse_node(obj)
         rv = (obj.get("metadata") or {}).get("resourceVersion")
         with self._lock:
+            known = self._node_versions.get(node.name)
+            if (
+                modified
+                and not from_request
+                and self._stale(self._gone_nodes, node.name, rv, known)
+            ):
+                return
+            self._gone_nodes.pop(node.name, None)
             if not from_request:
                 if isinstance(rv, str) and rv:
                     self._node_versions[node.name] = rv
@@ -246,10 +265,32 @@ class ClusterStore:
             if forged(alloc.placement, node):
                 self.ledger.release(key)
 
+    @staticmethod
+    def _stale(gone: dict[str, None], key: str, given: object, known: str | int | None) -> bool:
+        """A MODIFIED event that must not be folded: for a UID or node deleted since (a late
+        event brought a deleted pod back for good, its GPUs held), or older than what the
+        store holds (a pod's pending version after its bound one left its GPUs looking free
+        while it ran). Versions compare only when both are etcd revisions. ADDED, as a relist
+        sends every object, always folds."""
+        if key in gone:
+            return True
+        if not isinstance(given, str) or not revision(given):
+            return False
+        have = known if isinstance(known, int) else int(known) if known and revision(known) else 0
+        return 0 < int(given) < have
+
+    @staticmethod
+    def _bury(gone: dict[str, None], key: str) -> None:
+        gone[key] = None
+        if len(gone) > MAX_GONE:
+            del gone[next(iter(gone))]
+
     def delete_node(self, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata")
         name = str(meta.get("name") if isinstance(meta, Mapping) else None)
         with self._lock:
+            if name in self._nodes:
+                self._bury(self._gone_nodes, name)
             self._nodes.pop(name, None)
             self._node_versions.pop(name, None)
             self._overlaid.pop(name, None)
@@ -258,11 +299,12 @@ class ClusterStore:
             self._dirty.add(name)
             self._touch()
 
-    def upsert_pod(self, obj: Mapping[str, Any]) -> None:
+    def upsert_pod(self, obj: Mapping[str, Any], *, modified: bool = False) -> None:
         """Fold one pod. A pod Tessera would refuse (two GPU kinds, a bad `tessera.io/qos`...)
         raises `PodParseError` while it is pending, but once bound (or known) it is folded
         all the same, read as far as it can be: it holds GPUs whatever it says, and dropping it
-        would leave them free for the next pod."""
+        would leave them free for the next pod. `modified`: a MODIFIED event, skipped when
+        stale (`_stale`)."""
         try:
             pod, problem = parse_pod(obj, self._min_members), ""
         except PodParseError:
@@ -275,8 +317,15 @@ class ClusterStore:
             problems: list[str] = []
             pod = parse_pod(obj, self._min_members, problems)  # raises if unreadable at all
             problem = "; ".join(problems)
+        got = seen(obj)
         with self._lock:
-            self._fold_pod(pod, seen(obj), problem)
+            if modified:
+                old = self._pods.get(pod.uid)
+                rv = obj["metadata"].get("resourceVersion")  # (parse_pod read the metadata)
+                if self._stale(self._gone_pods, pod.uid, rv, old.seen.version if old else None):
+                    return
+            self._gone_pods.pop(pod.uid, None)
+            self._fold_pod(pod, got, problem)
 
     def _fold_pod(self, pod: PodRequest, obj: PodSeen, spec_problem: str = "") -> None:
         """Fold one parsed pod (the caller holds the lock). `spec_problem`: why Tessera would
@@ -294,6 +343,14 @@ class ClusterStore:
             if problem:  # another pod's placement holds those GPUs: charged by requests
                 alloc, _ = allocation_of(pod, PodSeen(obj.phase, None), node)
         old = self._pods.get(pod.uid)
+        if (
+            old is not None
+            and old.request.key != pod.key
+            and self._keys.get(old.request.key) == pod.uid
+        ):
+            # The UID under another name (a snapshot naming it twice, in two namespaces): the
+            # old name must not keep answering for it (bind, explain, a DELETED by name).
+            del self._keys[old.request.key]
         if problem and (old is None or old.placement_problem != problem):
             self.rejected_annotations += 1  # counted once per distinct rejection
         held = self.ledger.peek(pod.uid)
@@ -333,14 +390,24 @@ class ClusterStore:
         self._touch()
 
     def delete_pod(self, obj: Mapping[str, Any]) -> None:
-        meta = obj.get("metadata") or {}
-        self._drop_pod(meta.get("uid") or pod_key(obj))
+        """Forget a pod by its UID, or by its name when the object carries none (a DELETED
+        without a UID was looked up by name as a UID and left the pod, and its GPUs, held)."""
+        meta = obj.get("metadata")
+        if not isinstance(meta, Mapping):
+            raise StateError("pod metadata must be an object")
+        uid = meta.get("uid")
+        if not isinstance(uid, str) or not uid:
+            key = pod_key(obj)
+            with self._lock:
+                uid = self._keys.get(key, key)
+        self._drop_pod(uid)
 
     def _drop_pod(self, uid: str) -> None:
         """Forget pod `uid` and free what it held."""
         with self._lock:
             rec = self._pods.pop(uid, None)
             if rec is not None:
+                self._bury(self._gone_pods, uid)
                 if self._keys.get(rec.request.key) == uid:
                     self._keys.pop(rec.request.key, None)
                 self._regang(uid, rec.request, None)
