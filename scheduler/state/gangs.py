@@ -146,7 +146,12 @@ class GangCoordinator(GangSlots):
         return keep
 
     def ensure_plan(
-        self, pod: PodRequest, now: float, choose_keep: bool = True, ttl_s: float | None = None
+        self,
+        pod: PodRequest,
+        now: float,
+        choose_keep: bool = True,
+        ttl_s: float | None = None,
+        first: bool = True,
     ) -> str | None:
         """Plan `pod`'s gang if no live plan exists: "planned", "steered", "failed" or None
         (None: the gang already has its minimum bound, so members schedule one by one).
@@ -154,7 +159,9 @@ class GangCoordinator(GangSlots):
         recorded without choosing nodes to keep for the gang, a capacity pass over every node;
         the 2 s `recover` pass chooses them (the gang's own filter too, once no failure
         stands). `ttl_s`: how long a plan made now holds its slots (default `self.ttl_s`;
-        the extender passes less for a member the watch has not delivered).
+        the extender passes less for a member the watch has not delivered). `first` False
+        (`earlier_first`'s own calls): the gangs waiting before this one are not planned
+        first again here (that loop visits them in order itself); see `earlier_first`.
 
         The solver runs outside the store lock (other pods keep being served); its plan is
         then re-checked slot by slot against the state of that moment before it is held.
@@ -165,7 +172,7 @@ class GangCoordinator(GangSlots):
             with self.store.lock:
                 self._live_keep(now)  # a keep that ended drops the failures it caused
                 rec = self.store.ledger.gang(name, now)
-            if rec is None:  # (again after room came back mid-plan: they may fit now)
+            if rec is None and first:  # (again after room came back mid-plan: they may fit)
                 self.earlier_first(pod, now)  # gangs waiting before it that fit now plan first
             with self.store.lock:
                 rec = self.store.ledger.gang(name, now)
@@ -272,7 +279,13 @@ class GangCoordinator(GangSlots):
         to whichever later gang reached its own filter first when the keeper started; pods
         ranked after the first waiting gang took that room within milliseconds of wall time
         (benchmarks/RESULTS.md, Digital twin, round 8: the 200-job slice's 4 x 8-GPU gangs,
-        2-3 pp of useful allocation)."""
+        2-3 pp of useful allocation).
+
+        The candidates' ranks are the last pass's, `pod`'s is live: a gang whose pods were
+        replaced since ranks later now than in the queue, so two such gangs each ranked after
+        the other's queued rank, and planning either first (with its own gangs-before-it
+        first) recursed until a RecursionError out of every filter. The loop plans each
+        candidate with `first=False`: those ranked before it come earlier in this loop."""
         if pod.gang is not None:
             mine = self._rank(pod.gang.name, pod.priority)
         else:
@@ -297,7 +310,8 @@ class GangCoordinator(GangSlots):
             if waiting:  # the keeper's nodes follow the drain; see the docstring
                 choose = (cur is None or cur.gang == gang or rank < cur.rank) \
                     and gang not in self._no_room  # fmt: skip
-                self.ensure_plan(min(waiting, key=lambda p: p.key), now, choose_keep=choose)
+                first = min(waiting, key=lambda p: p.key)
+                self.ensure_plan(first, now, choose_keep=choose, first=False)
 
     def _keep_first_waiting(
         self, waiting: dict[str, PodRequest], ranks: dict[str, Rank], now: float
