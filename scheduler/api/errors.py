@@ -36,6 +36,13 @@ class PayloadTooLarge(ApiError):
     reason = "body_too_large"
 
 
+class Busy(ApiError):
+    """A costly request of which one is answered at a time (`/explain`): retry later."""
+
+    status_code = 429
+    reason = "busy"
+
+
 class RequestTimeout(ApiError):
     """The body did not arrive in time (e.g. a Content-Length larger than what was sent)."""
 
