@@ -224,10 +224,14 @@ def gang_of(
                     n = 1
             else:
                 n = 1
-            # At least 1; at most MAX_GANG_MEMBERS (a planner fills the missing members with
-            # copies of this pod: a minMember of 10^18 was a MemoryError in every filter).
-            return GangRef(full, min(max(n, 1), MAX_GANG_MEMBERS))
+            return GangRef(full, bounded_min_member(n))
     return None
+
+
+def bounded_min_member(n: int) -> int:
+    """At least 1; at most MAX_GANG_MEMBERS (a planner fills the missing members with copies
+    of one pod: a minMember of 10^18 was a MemoryError in every filter)."""
+    return min(max(n, 1), MAX_GANG_MEMBERS)
 
 
 def parse_pod(

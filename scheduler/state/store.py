@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
 from scheduler.policy.model import (
     Allocation,
     ClusterState,
+    GangRef,
     Node,
     PodRequest,
 )
@@ -51,7 +53,7 @@ from scheduler.state.pod_records import (
     is_derived,
     seen,
 )
-from scheduler.state.pods import parse_pod, pod_key
+from scheduler.state.pods import bounded_min_member, parse_pod, pod_key
 from scheduler.state.reservations import Ledger
 
 POD_GROUP_KINDS = ("PodGroup",)
@@ -431,7 +433,25 @@ class ClusterStore:
                 self._min_members.pop(key, None)
             else:
                 self._min_members[key] = n
+                self._regang_min(key, bounded_min_member(n))
             self._touch()
+
+    def _regang_min(self, gang: str, n: int) -> None:
+        """Give gang `gang`'s folded pods the PodGroup's minMember `n` (caller locks). A
+        PodGroup created or changed after its pods left them with the minimum of the moment
+        (1, or their annotation) while filters read the PodGroup's: `recover` took a 4-member
+        gang with one bound as complete and never held the others' GPUs again. A plan made
+        for the old minimum is dropped (the next member's filter plans again). A PodGroup
+        deleted leaves its pods' last minimum (their own annotation is not kept)."""
+        changed = False
+        for uid in self._gang_uids.get(gang, ()):
+            rec = self._pods[uid]
+            if rec.request.gang is not None and rec.request.gang.min_member != n:
+                gang_ref = GangRef(gang, n)
+                self._pods[uid] = replace(rec, request=replace(rec.request, gang=gang_ref))
+                changed = True
+        if changed:
+            self.ledger.drop_gang(gang)
 
     @property
     def lock(self) -> threading.RLock:
