@@ -232,6 +232,21 @@ def _sorted(m: Mapping[str, Any]) -> dict[str, Any]:
     return {k: m[k] for k in sorted(m)}
 
 
+# A failure reason may quote the pod (a node-affinity term naming 100,000 GPU products was
+# quoted whole, ~690 KB, once per node: 1.4 MB for two nodes, gigabytes for thousands).
+MAX_REASON = 1024
+
+
+def _reasons(m: Mapping[str, str]) -> dict[str, str]:
+    """`_sorted` with each reason at most `MAX_REASON` characters (each distinct text cut
+    once; the common case, every text short, costs one pass over the distinct texts)."""
+    texts = set(m.values())
+    if not texts or max(map(len, texts)) <= MAX_REASON:
+        return _sorted(m)
+    cut = {t: t if len(t) <= MAX_REASON else t[: MAX_REASON - 3] + "..." for t in texts}
+    return {k: cut[m[k]] for k in sorted(m)}
+
+
 def encode_filter_result(
     *,
     cache_mode: bool,
@@ -246,8 +261,8 @@ def encode_filter_result(
     doc = {
         "Nodes": None if cache_mode else {"metadata": {}, "items": list(passed_nodes or ())},
         "NodeNames": list(passed_names) if cache_mode else None,
-        "FailedNodes": _sorted(failed),
-        "FailedAndUnresolvableNodes": _sorted(unresolvable),
+        "FailedNodes": _reasons(failed),
+        "FailedAndUnresolvableNodes": _reasons(unresolvable),
         "Error": error,
     }
     return orjson.dumps(doc)
