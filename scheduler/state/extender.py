@@ -358,6 +358,11 @@ class Extender:
         called the Binder; whichever the apiserver refused then released the hold the other
         had just bound, so the bound node's GPUs looked free until the watch caught up."""
         key = f"{namespace}/{name}"
+        slot = self.store.ledger.peek(uid) if uid else None
+        if slot is not None and slot.gang is not None:
+            # A gang slot's ledger key (`slot_key`), not a pod's UID: bound as the pod's own
+            # hold, an outsider took the slot's GPUs and the member bound later got the same.
+            return f"PodUID {uid[:60]!r} is not a pod's UID; bind of {key} refused"
         rec = self.store.pod(uid) or self.store.pod(key)
         flight = uid or (rec.request.uid if rec is not None else key)
         with self.store.lock:
