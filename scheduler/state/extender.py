@@ -28,7 +28,7 @@ from scheduler.policy.model import Allocation, ClusterState, Placement, PodReque
 from scheduler.policy.preemption import minimal_victims
 from scheduler.policy.registry import default_profile
 from scheduler.policy.results import FilterResult
-from scheduler.state.errors import StateError
+from scheduler.state.errors import PodParseError, StateError
 from scheduler.state.gangs import GangCoordinator
 from scheduler.state.pod_records import forged, unlike_request
 from scheduler.state.pods import parse_pod
@@ -107,7 +107,18 @@ class Extender:
 
     # ---- helpers -------------------------------------------------------------------------
     def _pod(self, pod: Mapping[str, Any]) -> PodRequest:
-        return parse_pod(pod, self.store.min_members())
+        req = parse_pod(pod, self.store.min_members())
+        if self._is_slot_key(req.uid):
+            raise PodParseError(
+                f"pod {req.key}: metadata.uid {req.uid[:60]!r} is a gang slot's key, not a UID"
+            )
+        return req
+
+    def _is_slot_key(self, uid: str) -> bool:
+        """`uid` is a gang slot's ledger key (`slot_key`): a pod under it would take the
+        slot's hold as its own (a filter's view hid it, its reservation replaced it)."""
+        held = self.store.ledger.peek(uid) if uid else None
+        return held is not None and held.gang is not None
 
     def _learn_nodes(self, nodes: Sequence[Mapping[str, Any]] | None) -> None:
         if not self.fold_request_nodes:
@@ -358,10 +369,9 @@ class Extender:
         called the Binder; whichever the apiserver refused then released the hold the other
         had just bound, so the bound node's GPUs looked free until the watch caught up."""
         key = f"{namespace}/{name}"
-        slot = self.store.ledger.peek(uid) if uid else None
-        if slot is not None and slot.gang is not None:
-            # A gang slot's ledger key (`slot_key`), not a pod's UID: bound as the pod's own
-            # hold, an outsider took the slot's GPUs and the member bound later got the same.
+        if self._is_slot_key(uid):
+            # Bound as the pod's own hold, an outsider took the slot's GPUs and the member
+            # bound later got the same ones.
             return f"PodUID {uid[:60]!r} is not a pod's UID; bind of {key} refused"
         rec = self.store.pod(uid) or self.store.pod(key)
         flight = uid or (rec.request.uid if rec is not None else key)

@@ -48,3 +48,15 @@ def test_a_refused_binding_under_a_slot_key_does_not_free_the_slot() -> None:
     node = ext.store.ledger.get(key, ext.clock()).placement.node
     ext.bind("x", "default", key, node)
     assert ext.store.ledger.get(key, ext.clock()) is not None
+
+
+def test_a_filter_for_a_pod_whose_uid_is_a_slot_key_takes_no_slot() -> None:
+    """Its view hid the slot's hold as the pod's own, and its reservation replaced the hold
+    (for 5 s, after which the slot's GPUs were free)."""
+    ext, _ = planned()
+    key = slot_key("default/g", 0)
+    node = ext.store.ledger.get(key, ext.clock()).placement.node
+    forged = pod_json("y", EIGHT, uid=key)
+    result = ext.filter(forged, [node])
+    assert result.passed == [] and "slot" in result.error
+    assert ext.store.ledger.get(key, ext.clock()).gang == "default/g"  # the gang's, still
