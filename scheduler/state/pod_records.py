@@ -132,10 +132,15 @@ def allocation_of(
         return None, ""
     text = got.placement
     problem = ""
+    if text is not None and pod.node_name is None:
+        # Tessera writes the annotation in the Binding, which sets `spec.nodeName` in the same
+        # update: a pending pod carrying one wrote it itself. Charged, one pod that never
+        # schedules held every GPU it named for as long as it waited.
+        return None, "placement annotation on a pod not bound to a node: ignored"
     if text is not None:
         try:
             p = placement_codec.decode(text)
-            if pod.node_name is None or p.node == pod.node_name:
+            if p.node == pod.node_name:
                 problem = forged(p, node) or unlike_request(p, pod)
                 if not problem:
                     cpu = pod.cpu_milli
