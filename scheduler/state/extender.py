@@ -179,7 +179,7 @@ class Extender:
         now = self.clock()
         outcome = None
         if req.gang is not None:
-            outcome = self.gangs.ensure_plan(req, now, ttl_s=self._plan_ttl(req))
+            outcome = self.gangs.plan_or_fail(req, now, ttl_s=self._plan_ttl(req))
         else:
             self.gangs.earlier_first(req, now)  # gangs waiting before it that fit now go first
         state = self.view(req, now)

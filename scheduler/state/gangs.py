@@ -219,6 +219,26 @@ class GangCoordinator(GangSlots):
                     return "planned"
         return "failed"
 
+    def plan_or_fail(self, pod: PodRequest, now: float, **kw: object) -> str | None:
+        """`ensure_plan`, with anything the planners raise recorded as the gang's failed plan
+        (a one-line reason, standing `FAILED_RETRY_S` or until room comes back, as any
+        failure) instead of raised. One pending pod of a gang with minMember 600 made the
+        drain planner raise RecursionError out of the `recover` pass and out of every GPU
+        pod's filter while that gang waited first."""
+        try:
+            return self.ensure_plan(pod, now, **kw)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 -- one gang must not fail every other pod
+            assert pod.gang is not None
+            self._failed(pod.gang.name, now, exc)
+            return "failed"
+
+    def _failed(self, gang: str, now: float, exc: BaseException) -> None:
+        why = " ".join(f"planning gang {gang} failed: {type(exc).__name__}: {exc}".split())
+        log.warning("%s", why[:300])
+        with self.store.lock:
+            rec = GangPlanRecord(gang, (), now + FAILED_RETRY_S, reason=why[:300])
+            self.store.ledger.set_gang(rec)
+
     def recover(self, now: float) -> list[str]:
         """Plan every gang left partly bound (some members bound, fewer than its minimum, some
         waiting) that has no live plan; returns the gangs it planned.
@@ -249,7 +269,7 @@ class GangCoordinator(GangSlots):
         for name, pod in sorted(first.items()):
             assert pod.gang is not None
             partly = 0 < bound.get(name, 0) < pod.gang.min_member
-            if partly and self.ensure_plan(pod, now) == "planned":
+            if partly and self.plan_or_fail(pod, now) == "planned":
                 planned.append(name)
         waiting = {n: first[n] for n in pending if n not in bound}
         self._queue = sorted(((-p.priority, order[n]), n) for n, p in waiting.items())
@@ -311,7 +331,7 @@ class GangCoordinator(GangSlots):
                 choose = (cur is None or cur.gang == gang or rank < cur.rank) \
                     and gang not in self._no_room  # fmt: skip
                 first = min(waiting, key=lambda p: p.key)
-                self.ensure_plan(first, now, choose_keep=choose, first=False)
+                self.plan_or_fail(first, now, choose_keep=choose, first=False)
 
     def _keep_first_waiting(
         self, waiting: dict[str, PodRequest], ranks: dict[str, Rank], now: float
@@ -347,11 +367,17 @@ class GangCoordinator(GangSlots):
             examined += 1
             names = sorted(snap.nodes)
             mine = keep is not None and keep.gang == name
-            if plan_members(snap, members, names, self.profile, gang=name).status != "infeasible":
+            try:
+                plan = plan_members(snap, members, names, self.profile, gang=name)
+                kept = self._budgets(snap, members) if plan.status == "infeasible" else {}
+            except Exception as exc:  # noqa: BLE001 -- as `plan_or_fail`: pass it over a while
+                self._failed(name, now, exc)
+                self._no_room[name] = now + NO_ROOM_RETRY_S
+                continue
+            if plan.status != "infeasible":
                 if mine:
                     return  # it fits now: it keeps its nodes (unrenewed) until it starts
                 continue  # kube-scheduler places it
-            kept = self._budgets(snap, members)
             with self.store.lock:
                 cur = self.keep
                 if cur is not None and cur.gang != name and cur.expires_at > now \
