@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -37,14 +38,39 @@ class Source(Protocol):
     def fetch(self, now: float) -> list[GpuReading]: ...
 
 
-def _get(client: httpx.Client, url: str, **params: str) -> httpx.Response:
+# An answer must be whole within this many times the per-request timeout, and no larger than
+# a document `safejson` reads: httpx's timeout bounds each read, not the answer, so a server
+# sending a byte a second held the poller (every source's refresh) as long as it went on, and
+# an endless answer was read whole into memory.
+ANSWER_DEADLINE_FACTOR = 5
+MAX_ANSWER_BYTES = safejson.DOCUMENT.max_bytes
+
+
+def _get(client: httpx.Client, url: str, timeout_s: float, **params: str) -> bytes:
+    """The body of a 200 answer to GET `url`; `SourceError` otherwise, or when it is not
+    whole within `ANSWER_DEADLINE_FACTOR` x `timeout_s` or over `MAX_ANSWER_BYTES`."""
+    deadline_s = ANSWER_DEADLINE_FACTOR * timeout_s
+    end = time.monotonic() + deadline_s
+    chunks: list[bytes] = []
+    size = 0
     try:
-        resp = client.get(url, params=params or None)
+        with client.stream("GET", url, params=params or None) as resp:
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                chunks.append(chunk)
+                if resp.status_code != 200 and size >= 120:
+                    break  # the start of an error page is all the message shows
+                if size > MAX_ANSWER_BYTES:
+                    raise SourceError(f"{url}: answer over {MAX_ANSWER_BYTES} bytes")
+                if time.monotonic() > end:
+                    raise SourceError(f"{url}: answer not whole within {deadline_s:g} s")
     except httpx.HTTPError as exc:
         raise SourceError(f"{url}: {type(exc).__name__}: {exc}") from None
+    body = b"".join(chunks)
     if resp.status_code != 200:
-        raise SourceError(f"{url}: HTTP {resp.status_code} {resp.text[:120].strip()!r}")
-    return resp
+        text = body[:120].decode("utf-8", "replace").strip()
+        raise SourceError(f"{url}: HTTP {resp.status_code} {text!r}")
+    return body
 
 
 class PrometheusSource:
@@ -62,13 +88,15 @@ class PrometheusSource:
         names = "|".join(re.escape(m) for m in metrics)
         self._query = f'{{__name__=~"{names}"}}[{max(1, int(max_age_s))}s]'
         self._client = httpx.Client(timeout=timeout_s)
+        self._timeout_s = timeout_s
 
     def fetch(self, now: float) -> list[GpuReading]:
-        resp = _get(self._client, self._url, query=self._query, time=f"{now:.3f}")
+        content = _get(self._client, self._url, self._timeout_s, query=self._query,
+                       time=f"{now:.3f}")  # fmt: skip
         try:
             # The size- and depth-limited decoder: a deep answer was a RecursionError from
             # httpx's json.loads, which no except here caught, and it ended the poller thread.
-            body = safejson.loads(resp.content, safejson.DOCUMENT, f"{self._url} answer")
+            body = safejson.loads(content, safejson.DOCUMENT, f"{self._url} answer")
             if not isinstance(body, dict):
                 raise TypeError(f"expected a JSON object, got {type(body).__name__}")
             if body.get("status") != "success":
@@ -104,6 +132,7 @@ class ScrapeSource:
     ) -> None:
         self.name, self.max_age_s, self._urls = name, max_age_s, list(urls)
         self._client = httpx.Client(timeout=timeout_s)
+        self._timeout_s = timeout_s
         self._once = LogOnce(log)
 
     def fetch(self, now: float) -> list[GpuReading]:
@@ -111,7 +140,7 @@ class ScrapeSource:
         errors = []
         for url in self._urls:
             try:
-                text = _get(self._client, url).text
+                text = _get(self._client, url, self._timeout_s).decode("utf-8", "replace")
             except SourceError as exc:
                 errors.append(str(exc))
                 continue
