@@ -130,8 +130,10 @@ VERB_SCHEMAS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {
 REFUSALS = {
     "400": "malformed JSON, wrong types, limits exceeded, or a pod the policy cannot read",
     "401": "bearer token missing or wrong (token_on_verbs)",
-    "408": "the body did not arrive within body_timeout_s",
+    "408": "the body, or the request line and headers, did not arrive within body_timeout_s",
     "413": "the body exceeds body_limit_bytes",
+    "429": "the bodies read and not yet answered would exceed 4 x body_limit_bytes",
+    "431": "the request line and headers exceed 64 KiB",
     "500": "an internal error (logged with its traceback; the reply is one line)",
     "503": "the watch cache is not synced, or a watch has stopped making progress",
 }
