@@ -112,6 +112,10 @@ class Extender:
             raise PodParseError(
                 f"pod {req.key}: metadata.uid {req.uid[:60]!r} is a gang slot's key, not a UID"
             )
+        owner = self.store.pod(req.uid)
+        if owner is not None and owner.request.uid == req.uid and owner.request.key != req.key:
+            # Decided as that pod's: the longer hold of a watched pod, replacing its own.
+            raise PodParseError(f"pod {req.key}: metadata.uid is pod {owner.request.key}'s")
         return req
 
     def _is_slot_key(self, uid: str) -> bool:

@@ -60,3 +60,16 @@ def test_a_filter_for_a_pod_whose_uid_is_a_slot_key_takes_no_slot() -> None:
     result = ext.filter(forged, [node])
     assert result.passed == [] and "slot" in result.error
     assert ext.store.ledger.get(key, ext.clock()).gang == "default/g"  # the gang's, still
+
+
+def test_a_filter_under_another_watched_pods_uid_is_refused() -> None:
+    """The UID of a watched pod under another name: its filter passed as that pod's (the
+    30 s `reservation_ttl_s`, not the 5 s cap of a pod nobody created) and its reservation
+    replaced that pod's own hold."""
+    ext = Extender(ClusterStore(), RecordingBinder(), clock=Clock(), timing=Timing(bind_wait_s=0))
+    add_nodes(ext, nodes=["a"])
+    ext.store.apply(event(pod_json("x", {"nvidia.com/gpu": "1"})))
+    forged = pod_json("y", {"nvidia.com/gpu": "1"}, uid="uid-default-x")
+    result = ext.filter(forged, ["a"])
+    assert result.passed == [] and "default/x" in result.error
+    assert ext.store.ledger.get("uid-default-x", ext.clock()) is None
