@@ -192,8 +192,8 @@ class ClusterStore:
                 and self._stale(self._gone_nodes, node.name, rv, known)
             ):
                 return
-            self._gone_nodes.pop(node.name, None)
             if not from_request:
+                self._gone_nodes.pop(node.name, None)  # (a request never vouches for a node)
                 if isinstance(rv, str) and rv:
                     self._node_versions[node.name] = rv
                 self._overlaid.pop(node.name, None)
