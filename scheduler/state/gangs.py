@@ -176,6 +176,8 @@ class GangCoordinator(GangSlots):
                 self.earlier_first(pod, now)  # gangs waiting before it that fit now plan first
             with self.store.lock:
                 rec = self.store.ledger.gang(name, now)
+                if rec is not None and self._planned_without(rec, pod):
+                    rec = None  # planned before this member arrived, unlike it: plan again
                 if rec is not None:
                     return "failed" if rec.reason else "steered"
                 members = self._members(pod)
@@ -238,6 +240,19 @@ class GangCoordinator(GangSlots):
         with self.store.lock:
             rec = GangPlanRecord(gang, (), now + FAILED_RETRY_S, reason=why[:300])
             self.store.ledger.set_gang(rec)
+
+    def _planned_without(self, rec: GangPlanRecord, pod: PodRequest) -> bool:
+        """`rec` is a live plan made before watched member `pod` arrived, for members unlike
+        it (the missing ones are planned as copies of the member that asked first), no slot
+        claimed yet (caller locks). A 1-GPU member planned its 8-GPU peer as a 1-GPU copy,
+        and the peer then failed "no free slot left" for the plan's whole 120 s."""
+        return (
+            not rec.reason
+            and not rec.members
+            and pod.uid not in rec.members
+            and not rec.open_slots(pod.gpu)
+            and self.store.pod(pod.uid) is not None
+        )
 
     def recover(self, now: float) -> list[str]:
         """Plan every gang left partly bound (some members bound, fewer than its minimum, some
