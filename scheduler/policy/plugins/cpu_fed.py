@@ -120,8 +120,7 @@ def _unfed_change(cycle: CycleState, per_milli: float) -> tuple[Floats, npt.NDAr
     # Per row, over its GPU columns (integers: the same sums in any order), summed GPUs-first:
     # the outer axis of a (columns, rows) copy, not an inner axis of 8 per row (about half the
     # time; `np.add.reduce` is `.sum` without its Python wrapper). NO_GPU counts as none.
-    take = batch.placement_columns(cycle)[1]
-    taken = np.add.reduce(np.ascontiguousarray(take.T), axis=0, dtype=np.int64)
+    taken = batch.taken_counts(cycle)
     milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
     pf = np.maximum(idx.plain_free.take(rows, axis=0), 0)
     free = np.add.reduce(np.ascontiguousarray(pf.T), axis=0, dtype=np.int64)

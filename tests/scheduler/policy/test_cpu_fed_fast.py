@@ -10,7 +10,7 @@ padded GPU columns (`NO_GPU`), rows the pod does not fit, NaN, infinities and -0
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from packing.fgd import TaskShape
@@ -27,6 +27,7 @@ from scheduler.policy.model import (
     Node,
     Placement,
 )
+from scheduler.policy.plugins import binpack, fragmentation
 from scheduler.policy.plugins.cpu_fed import unfed_change, unfed_milli
 from scheduler.policy.plugins.cpu_fed_score import SPAN_MILLI, value
 from scheduler.policy.registry import build_profile
@@ -162,3 +163,44 @@ def test_a_subset_of_a_scored_cycle_equals_a_fresh_cycle(specs, picks, gpu, core
     else:
         assert got_costs is not None
         assert np.asarray(got_costs).tobytes() == np.asarray(want_costs).tobytes()
+
+
+_mostly_idle = st.tuples(
+    st.lists(st.sampled_from([1000, 1000, 0, 530, 190]), min_size=1, max_size=4),
+    st.just(32000),
+    st.just(0),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    nodes=st.lists(_mostly_idle, min_size=1, max_size=6),
+    gpu=st.sampled_from([("whole", 1), ("whole", 2), ("whole", 4), ("milli", 190), ("milli", 810)]),
+)
+@example(nodes=[([1000, 1000, 0], 32000, 0)], gpu=("whole", 2))
+def test_the_shared_taken_counts_are_the_placement_columns_summed(nodes, gpu) -> None:
+    """`batch.taken_counts` (read by `Fragmentation`, `CpuFed` and `Binpack`) is each
+    candidate's placement columns summed, as int64, and the `Binpack` and `Fragmentation`
+    values formed with it are the bytes of those formed from the columns."""
+    kind, n = gpu
+    request = GpuRequest("whole", n) if kind == "whole" else GpuRequest("milli", 1, milli=n)
+    state = _state(nodes)
+    names = sorted(state.nodes)
+    p = pod(gpu=request, cpu_milli=1250)
+    cycle = CycleState(state, p, names)
+    counts = batch.taken_counts(cycle)
+    mine = batch.placement_columns(cycle)[1]
+    assert counts.dtype == np.int64 and counts.tolist() == mine.sum(axis=1).tolist()
+    idx, rows = cycle.index, cycle.rows
+    per = (1000 if kind == "whole" else n) / 1000
+    want = binpack._after(idx, rows, mine, per)
+    assert binpack._after(idx, rows, mine, per, counts).tobytes() == want.tobytes()
+    mix = state.demand
+    assert mix is not None
+    table = mix.table(tuple(idx.keys), max(8, idx.slots))
+    assert table is not None
+    base = fragmentation._fgd_counts(idx, np.arange(len(idx.alive), dtype=np.intp), table)
+    milli = 1000 if kind == "whole" else n
+    got = fragmentation._fgd_increase(table, idx, rows, base, mine, milli, 1250, counts)
+    plain = fragmentation._fgd_increase(table, idx, rows, base, mine, milli, 1250)
+    assert got[0].tobytes() == plain[0].tobytes() and got[1].tolist() == plain[1].tolist()
