@@ -52,6 +52,20 @@ def placement_columns(cycle: CycleState) -> tuple[Bools, Bools]:
     return cycle.shared("take", compute)
 
 
+def taken_counts(cycle: CycleState) -> npt.NDArray[np.int64]:
+    """Per candidate row: the GPUs the pod's placement takes there (0: it does not fit), the
+    candidates' `placement_columns` summed over each row's columns, GPUs-first (the outer axis
+    of a (columns, rows) copy, not an inner axis of 8 per row: integers, the same counts).
+    Shared per cycle: `Fragmentation`, `CpuFed` and `Binpack` each read it (read only)."""
+
+    def compute() -> npt.NDArray[np.int64]:
+        mine = placement_columns(cycle)[1]
+        return np.add.reduce(np.ascontiguousarray(mine.T), axis=0, dtype=np.int64)
+
+    got: npt.NDArray[np.int64] = cycle.shared("taken", compute)
+    return got
+
+
 def _chosen(idx: FleetIndex, r: Rows, pod: PodRequest) -> Bools:
     g = pod.gpu
     assert g is not None

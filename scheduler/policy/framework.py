@@ -364,7 +364,9 @@ def _distinct(cycle: CycleState, profile: Profile) -> tuple[CycleState, Rows | N
     groups = _groups(cycle) if profile.scores_by_state else None
     if groups is None:
         return cycle, None
-    return cycle.subset(groups[0]), groups[1]
+    scored = cycle.subset(groups[0])
+    cycle.by_state(scored, groups[1])  # (the tie-break's subset reads what the scorers shared)
+    return scored, groups[1]
 
 
 _GROUPS = ("state-groups",)  # the index memo holding `_groups` answers

@@ -71,7 +71,42 @@ class CycleState:
         got = out.__dict__
         got["index"], got["_rows"] = self.index, (rows, known)
         got["rows"], got["known"] = rows, known
+        got["_parent"] = (self, positions)
         return out
+
+    def by_state(self, scored: CycleState, inverse: Rows) -> None:
+        """Note that `scored` (a `subset` of this cycle, one candidate per distinct row state)
+        stands for this cycle's candidates, candidate i for state `inverse[i]` (the framework's
+        `_distinct`), so that a subset of this cycle can read what `scored` shared
+        (`from_parent`)."""
+        self._shared[_BY_STATE] = (scored, inverse)
+
+    def from_parent(self, key: object) -> tuple[Any, Rows] | None:
+        """(a value shared under `key` with one entry per candidate, this cycle's candidates'
+        positions in it) when this cycle is a `subset` of one whose own cycle or by-state cycle
+        (`by_state`) shared it, else None. Values of row-only functions: a candidate's entry
+        in the by-state cycle is its state's representative's, the same value."""
+        link: tuple[CycleState, Rows] | None = self.__dict__.get("_parent")
+        if link is None:
+            return None
+        up, positions = link
+        got = up._shared.get(key)
+        if got is not None:
+            return got, positions
+        held = up._shared.get(_BY_STATE)
+        if held is None:
+            return None
+        got = held[0]._shared.get(key)
+        return None if got is None else (got, held[1].take(positions))
+
+    def parent_states(self) -> Rows | None:
+        """For a `subset` of a cycle scored by state (`by_state`): each candidate's state
+        position there (candidates with one position are in one row state), else None."""
+        link: tuple[CycleState, Rows] | None = self.__dict__.get("_parent")
+        if link is None:
+            return None
+        held = link[0]._shared.get(_BY_STATE)
+        return None if held is None else held[1].take(link[1])
 
     def placement(self, node: Node) -> Placement | None:
         if node.name not in self._placements:
@@ -107,6 +142,9 @@ class CycleState:
             self._shared[key] = compute()
         got: T = self._shared[key]
         return got
+
+
+_BY_STATE = ("by-state",)  # `CycleState.by_state`'s entry in `_shared`
 
 
 class _Picked(Sequence[str]):

@@ -7,12 +7,15 @@ milli / 1000; MIG: memory slices in use / the model's slices).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from scheduler.policy import batch
 from scheduler.policy.capacity import gpu_used_fraction
 from scheduler.policy.fleet_index import FleetIndex
 from scheduler.policy.interfaces import Bools, CycleState, Floats, Rows, cycle_for
 from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Node, PodRequest
+
+Ints = npt.NDArray[np.int64]
 
 
 class Binpack:
@@ -54,13 +57,14 @@ class Binpack:
         # as the candidates' own), then gather (elementwise: the same values either way).
         _, mine = batch.placement_columns(cycle)
         per = (MILLI_PER_GPU if g.kind == "whole" else g.milli) / MILLI_PER_GPU
-        return _after(idx, r, mine, per)
+        return _after(idx, r, mine, per, batch.taken_counts(cycle))
 
 
-def _after(idx: FleetIndex, r: Rows, take: Bools, per: float) -> Floats:
-    """Mean used fraction after adding `per` of a GPU on each taken column. One row (a bind
-    redoes one) in plain Python: the same float operations in the same order (IEEE doubles,
-    the count converted exactly), so the same value."""
+def _after(idx: FleetIndex, r: Rows, take: Bools, per: float, counts: Ints | None = None) -> Floats:
+    """Mean used fraction after adding `per` of a GPU on each taken column (`counts`: the
+    columns taken per row, when the caller has them, `batch.taken_counts`: the same
+    integers). One row (a bind redoes one) in plain Python: the same float operations in the
+    same order (IEEE doubles, the count converted exactly), so the same value."""
     if len(r) == 1:
         row = int(r[0])
         n1 = int(idx.n_usable[row])
@@ -69,5 +73,5 @@ def _after(idx: FleetIndex, r: Rows, take: Bools, per: float) -> Floats:
         taken = int(np.count_nonzero(take[0]))
         return np.array([(float(idx.used_sum[row]) + taken * per) / float(n1)])
     n = idx.n_usable[r].astype(np.float64)
-    after = idx.used_sum[r] + take.sum(axis=1) * per
+    after = idx.used_sum[r] + (take.sum(axis=1) if counts is None else counts) * per
     return np.where(n > 0, after / np.maximum(n, 1), 0.0)

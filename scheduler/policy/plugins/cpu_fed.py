@@ -98,7 +98,19 @@ class CpuFedLookAhead:
 def unfed_change(cycle: CycleState, per_milli: float) -> tuple[Floats, npt.NDArray[np.int64]]:
     """Per candidate row of `cycle` (a GPU pod): unfed(n after the pod) - unfed(n now) at
     `per_milli`, and the GPUs the pod takes there (0: it does not fit). The tie-break and the
-    `CpuFed` score both read it.
+    `CpuFed` score both read it: shared per cycle, and a subset of a cycle (the tie-break's
+    tied nodes) takes its candidates' entries from what the scores formed (`from_parent`; a
+    function of the row's own columns, elementwise: the same values)."""
+    key = ("unfed-change", per_milli)
+    held = cycle.from_parent(key)
+    if held is not None:
+        (change, taken), at = held
+        return change.take(at), taken.take(at)
+    return cycle.shared(key, lambda: _unfed_change(cycle, per_milli))
+
+
+def _unfed_change(cycle: CycleState, per_milli: float) -> tuple[Floats, npt.NDArray[np.int64]]:
+    """`unfed_change` formed from the cycle's rows.
 
     `unfed_milli` of both states in one (2, rows) pass: elementwise, the same float
     operations on the same values in the same order, so the same bits (this runs per pod)."""
@@ -108,8 +120,7 @@ def unfed_change(cycle: CycleState, per_milli: float) -> tuple[Floats, npt.NDArr
     # Per row, over its GPU columns (integers: the same sums in any order), summed GPUs-first:
     # the outer axis of a (columns, rows) copy, not an inner axis of 8 per row (about half the
     # time; `np.add.reduce` is `.sum` without its Python wrapper). NO_GPU counts as none.
-    take = batch.placement_columns(cycle)[1]
-    taken = np.add.reduce(np.ascontiguousarray(take.T), axis=0, dtype=np.int64)
+    taken = batch.taken_counts(cycle)
     milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
     pf = np.maximum(idx.plain_free.take(rows, axis=0), 0)
     free = np.add.reduce(np.ascontiguousarray(pf.T), axis=0, dtype=np.int64)

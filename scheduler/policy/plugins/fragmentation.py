@@ -190,7 +190,8 @@ class FragmentationScore:
         if key not in idx.row_memo:  # a new mix: drop the counts against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == ("fgd-counts",) and k != key)
         base = idx.per_row(key, lambda rr: _fgd_counts(idx, rr, table))
-        inc, fits = _fgd_increase(table, idx, cycle.rows, base, mine, milli, cpu)
+        n = None if g is None else batch.taken_counts(cycle)  # (CPU only: `mine` is all False)
+        inc, fits = _fgd_increase(table, idx, cycle.rows, base, mine, milli, cpu, n)
         value = _logistic(inc, scale)
         if g is None:  # a CPU-only pod fits every node's GPUs
             return value
@@ -270,17 +271,18 @@ def _pod_moves(th: bytes, per_count: int, milli: int) -> npt.NDArray[np.int32]:
 
 def _fgd_increase(
     table: FragTable, idx: FleetIndex, r: Rows, base: npt.NDArray[Any], take: Bools,
-    milli: int, pod_cpu: int,
+    milli: int, pod_cpu: int, counts: npt.NDArray[np.int64] | None = None,
 ) -> tuple[Floats, Bools]:  # fmt: skip
     """FGD's increase per row `r` (`base`: every row's `_fgd_counts`) when the pod takes
     `milli` from each taken GPU (all taken GPUs hold the same free milli v: whole GPUs are
     idle, a share takes one GPU), and whether the pod's GPUs fit the row at all. The n taken
     GPUs move the counts by n times the tabulated row v of `_pod_moves` (integers: exactly
     `_fgd_increase_direct`'s counts, as table cells), so the same fragmentation, bit for
-    bit."""
+    bit. `counts`: the GPUs taken per row when the caller has them (`batch.taken_counts`:
+    the same integers)."""
     # Over each row's GPU columns, GPUs-first: the outer axis of a (columns, rows) copy, not an
     # inner axis of 8 per row (integers: the same count and maximum; about half the time).
-    n = np.add.reduce(np.ascontiguousarray(take.T), axis=0)
+    n: Any = np.add.reduce(np.ascontiguousarray(take.T), axis=0) if counts is None else counts
     on = np.ascontiguousarray(idx.plain_free.take(r, axis=0).T)
     on *= take.T
     v = np.maximum.reduce(on, axis=0, initial=0)

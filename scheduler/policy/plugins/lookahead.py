@@ -42,6 +42,7 @@ from packing.fgd import FragTable
 from scheduler.policy import batch
 from scheduler.policy.demand import DemandMix
 from scheduler.policy.fleet_index import FleetIndex, distinct
+from scheduler.policy.fleet_memo import group_ids
 from scheduler.policy.interfaces import CycleState, Floats, Rows
 from scheduler.policy.model import MILLI_PER_GPU
 from scheduler.policy.plugins.lookahead_cost import (
@@ -78,7 +79,10 @@ class LookAhead:
         # The tied nodes after the pod; often identical (idle nodes of one type): each
         # distinct state once. Rows of one index state (`state_ids`) have the same free milli,
         # CPU, model and placement columns, so the same state after the pod.
-        groups = distinct(idx.state_ids().take(rows))
+        # (the states the scores grouped the candidates by, when this is a subset of them:
+        # the same groups, without forming the state ids' groups again)
+        at = cycle.parent_states()
+        groups = distinct(idx.state_ids().take(rows)) if at is None else group_ids(at)
         if groups is None:
             first, inv = np.arange(len(rows)), np.arange(len(rows))
         else:

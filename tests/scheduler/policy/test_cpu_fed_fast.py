@@ -1,5 +1,5 @@
 """The unfed change and the `CpuFed` value in few array steps equal the plain formulas bit
-for bit.
+for bit; a subset of a scored cycle (the tie-break's) reads the same bytes from the scores.
 
 `unfed_change` forms unfed(after) and unfed(now) in one (2, rows) pass and `value` clips in
 place; both must give the same bytes as `unfed_milli` called twice on the rows' columns and
@@ -10,12 +10,13 @@ padded GPU columns (`NO_GPU`), rows the pod does not fit, NaN, infinities and -0
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from packing.fgd import TaskShape
 from scheduler.policy import batch
 from scheduler.policy.demand import DemandMix
+from scheduler.policy.framework import _batch_sums
 from scheduler.policy.interfaces import CycleState
 from scheduler.policy.model import (
     Allocation,
@@ -26,8 +27,10 @@ from scheduler.policy.model import (
     Node,
     Placement,
 )
+from scheduler.policy.plugins import binpack, fragmentation
 from scheduler.policy.plugins.cpu_fed import unfed_change, unfed_milli
 from scheduler.policy.plugins.cpu_fed_score import SPAN_MILLI, value
+from scheduler.policy.registry import build_profile
 from tests.builders import pod
 
 _free = st.sampled_from([0, 100, 190, 350, 530, 999, 1000])
@@ -112,3 +115,92 @@ def test_value_equals_clip_bit_for_bit(xs: list[float]) -> None:
 def test_value_of_a_scalar() -> None:
     # 0.5 - 500 / 2000 = 0.25, as a 0-d array
     assert float(value(np.float64(500.0))) == 0.25
+
+
+_node = st.tuples(
+    st.lists(_free, min_size=1, max_size=4),
+    st.integers(0, 64).map(lambda c: c * 1000),
+    st.sampled_from([0, 1500, 200000]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    specs=st.lists(_node, min_size=1, max_size=3),
+    picks=st.lists(st.integers(0, 2), min_size=2, max_size=9),
+    gpu=st.sampled_from([("whole", 1), ("whole", 2), ("milli", 190), ("milli", 470)]),
+    cores=st.integers(0, 12).map(lambda c: c * 1000 + 250),
+    data=st.data(),
+)
+def test_a_subset_of_a_scored_cycle_equals_a_fresh_cycle(specs, picks, gpu, cores, data) -> None:
+    """The tie-break's cycle is a subset of the one the scores ran on: its unfed change, state
+    groups and tie costs, read from what the scores formed (`CycleState.from_parent`,
+    `parent_states`), are the bytes a fresh cycle of the same nodes gives. Nodes repeat
+    states (so the scores run one row per state) or not."""
+    kind, n = gpu
+    request = GpuRequest("whole", n) if kind == "whole" else GpuRequest("milli", 1, milli=n)
+    state = _state([specs[i % len(specs)] for i in picks])
+    names = sorted(state.nodes)
+    p = pod(gpu=request, cpu_milli=cores)
+    profile = build_profile()
+    cycle = CycleState(state, p, names)
+    assert _batch_sums(cycle, profile) is not None  # the scorers share their values
+    positions = np.array(
+        data.draw(st.lists(st.integers(0, len(names) - 1), min_size=1, max_size=len(names))),
+        np.intp,
+    )
+    sub, fresh = cycle.subset(positions), CycleState(state, p, [names[i] for i in positions])
+    for per in (0.25, 3.0):
+        got, taken = unfed_change(sub, per)
+        want, want_taken = unfed_change(fresh, per)
+        assert got.tobytes() == want.tobytes() and taken.tolist() == want_taken.tolist()
+    tie = profile.tie_break
+    assert tie is not None
+    got_costs = tie.tie_costs(cycle.subset(positions))
+    want_costs = tie.tie_costs(CycleState(state, p, [names[i] for i in positions]))
+    if want_costs is None:
+        assert got_costs is None
+    else:
+        assert got_costs is not None
+        assert np.asarray(got_costs).tobytes() == np.asarray(want_costs).tobytes()
+
+
+_mostly_idle = st.tuples(
+    st.lists(st.sampled_from([1000, 1000, 0, 530, 190]), min_size=1, max_size=4),
+    st.just(32000),
+    st.just(0),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    nodes=st.lists(_mostly_idle, min_size=1, max_size=6),
+    gpu=st.sampled_from([("whole", 1), ("whole", 2), ("whole", 4), ("milli", 190), ("milli", 810)]),
+)
+@example(nodes=[([1000, 1000, 0], 32000, 0)], gpu=("whole", 2))
+def test_the_shared_taken_counts_are_the_placement_columns_summed(nodes, gpu) -> None:
+    """`batch.taken_counts` (read by `Fragmentation`, `CpuFed` and `Binpack`) is each
+    candidate's placement columns summed, as int64, and the `Binpack` and `Fragmentation`
+    values formed with it are the bytes of those formed from the columns."""
+    kind, n = gpu
+    request = GpuRequest("whole", n) if kind == "whole" else GpuRequest("milli", 1, milli=n)
+    state = _state(nodes)
+    names = sorted(state.nodes)
+    p = pod(gpu=request, cpu_milli=1250)
+    cycle = CycleState(state, p, names)
+    counts = batch.taken_counts(cycle)
+    mine = batch.placement_columns(cycle)[1]
+    assert counts.dtype == np.int64 and counts.tolist() == mine.sum(axis=1).tolist()
+    idx, rows = cycle.index, cycle.rows
+    per = (1000 if kind == "whole" else n) / 1000
+    want = binpack._after(idx, rows, mine, per)
+    assert binpack._after(idx, rows, mine, per, counts).tobytes() == want.tobytes()
+    mix = state.demand
+    assert mix is not None
+    table = mix.table(tuple(idx.keys), max(8, idx.slots))
+    assert table is not None
+    base = fragmentation._fgd_counts(idx, np.arange(len(idx.alive), dtype=np.intp), table)
+    milli = 1000 if kind == "whole" else n
+    got = fragmentation._fgd_increase(table, idx, rows, base, mine, milli, 1250, counts)
+    plain = fragmentation._fgd_increase(table, idx, rows, base, mine, milli, 1250)
+    assert got[0].tobytes() == plain[0].tobytes() and got[1].tolist() == plain[1].tolist()
