@@ -95,6 +95,12 @@ class ClusterState:
     _since: tuple[Mapping[str, Allocation], frozenset[str]] | None = field(
         default=None, compare=False, repr=False
     )
+    # Set by `with_allocations`: (the state it added to, what it added), so that adding to
+    # this one again adds to that state at once instead of stacking one more layer (a gang's
+    # drain plan adds one member at a time: 600 layers passed Python's recursion limit).
+    _overlay: tuple[ClusterState, dict[str, Allocation]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def allocations_on(self, node: str) -> tuple[Allocation, ...]:
         """Live allocations (bound, or reserved and not expired) on `node`."""
@@ -138,13 +144,18 @@ class ClusterState:
             return self
         touched = {a.placement.node for a in extra.values()}
         keep = _except(self._capacity, touched)
-        parent = self.allocations_on
-        added = dict(extra)
+        base, added = self, dict(extra)
+        if self._overlay is not None and self._overlay[1].keys().isdisjoint(extra):
+            # One layer over the first state: its allocations, then all added in order (the
+            # same per-node lists and mapping as a layer per call, which a repeated key would
+            # make differ: then a layer is stacked).
+            base, added = self._overlay[0], {**self._overlay[1], **extra}
+        parent = base.allocations_on
         return ClusterState(
-            self.nodes, _With(self.allocations, added), self.gangs, self.now, {}, keep,
+            self.nodes, _With(base.allocations, added), self.gangs, self.now, {}, keep,
             self.seed_for(touched), {},
             lambda n: [*parent(n), *(a for a in added.values() if a.placement.node == n)],
-            self.demand,
+            self.demand, _overlay=(base, added),
         )  # fmt: skip
 
     def seed_for(self, changed: set[str] | frozenset[str]) -> FleetSeed | None:

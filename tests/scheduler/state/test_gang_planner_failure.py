@@ -1,10 +1,11 @@
 """A gang whose planning raises must not take every other pod's filter with it. One pending pod
 labelled into a gang with `tessera.io/gang-min-member: "600"` (a legal minimum, at most 4096)
-made the keep's drain planner (`scheduler.policy.gang.drain_budgets`, which stacks one state
+made the keep's drain planner (`scheduler.policy.gang.drain_budgets`, which stacked one state
 per member) raise RecursionError: out of the 2 s `recover` pass, and out of every GPU pod's
-filter (a 500) while that gang waited first. The planner's own depth is the policy's to fix;
-here a gang whose plan raises gets a failed plan with the reason (retried as any failed plan),
-and the other gangs and pods are decided as before."""
+filter (a 500) while that gang waited first. Two fixes, a test each: a gang whose plan raises
+gets a failed plan with the reason (retried as any failed plan), the other gangs and pods
+decided as before; and the planner no longer stacks a state per member
+(`ClusterState.with_allocations` adds to the first state), so that gang is planned like any."""
 
 from __future__ import annotations
 
@@ -29,7 +30,28 @@ def huge_member(name: str) -> dict:
     return gang_member_json(name, {"nvidia.com/gpu": "1"}, "huge", 600)
 
 
-def test_a_gang_whose_planning_raises_does_not_fail_other_pods() -> None:
+def test_a_gang_of_600_members_is_planned_and_other_pods_still_decided() -> None:
+    ext = cluster()
+    for i in range(2):
+        ext.store.apply(event(huge_member(f"h{i}")))
+    ext.recover_gangs()  # raised RecursionError before the planner added to one state
+    s = pod_json("s", {"nvidia.com/gpu": "1"})
+    ext.store.apply(event(s))
+    result = ext.filter(s, NODES)
+    # The gang fits now: its plan holds 600 of the 800 free GPUs (all 4 free on each of 150
+    # nodes), and the single pod goes to one of the other 50 nodes.
+    assert result.error == "" and len(result.passed) == 50
+    own = ext.filter(huge_member("h0"), NODES)
+    assert own.error == "" and own.gang_outcome != "failed"
+
+
+def raising_planner_stand_in(*args: object, **kwargs: object) -> object:
+    raise RecursionError("maximum recursion depth exceeded")
+
+
+def test_a_gang_whose_planning_raises_does_not_fail_other_pods(monkeypatch) -> None:
+    for planner in ("plan_members", "drain_budgets"):
+        monkeypatch.setattr(f"scheduler.state.gangs.{planner}", raising_planner_stand_in)
     ext = cluster()
     for i in range(2):
         ext.store.apply(event(huge_member(f"h{i}")))
