@@ -26,7 +26,7 @@ import orjson
 from packing.catalogue import get_model
 from scheduler import safejson
 from scheduler.policy.model import GpuRequest
-from simulator.traces.csvfile import csv_lines
+from simulator.traces.csvfile import MAX_SECONDS, csv_lines, read_text
 from simulator.traces.errors import LoadReport, SkippedRows, TraceError
 
 MAX_DEPTH = 8
@@ -166,8 +166,8 @@ def _record(f: _Fields) -> TraceRecord:
     slo = f.number("slo_ms", default=-1.0, lo=-1.0)
     rec = TraceRecord(
         id=f.text("id", required=True),
-        arrival_s=f.number("arrival_s"),
-        duration_s=f.number("duration_s", positive=True),
+        arrival_s=f.number("arrival_s", hi=MAX_SECONDS),
+        duration_s=f.number("duration_s", positive=True, hi=MAX_SECONDS),
         modality=f.choice("modality", MODALITIES),
         kind=f.choice("kind", KINDS),
         model=f.text("model"),
@@ -225,7 +225,8 @@ def _csv_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:
 
 
 def _jsonl_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:
-    for line, raw_line in enumerate(text.splitlines(), start=1):
+    # "\n" alone ends a line: splitlines() also split inside strings at U+2028, U+0085, \x1c...
+    for line, raw_line in enumerate(text.split("\n"), start=1):
         if not raw_line.strip():
             continue
         try:  # json.loads of a deep line was a RecursionError traceback; orjson stops at 1,024
@@ -246,10 +247,7 @@ def _jsonl_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:
 def load_records(path: str | Path, *, lenient: bool = False) -> LoadReport[TraceRecord]:
     """CSV (by header) or JSONL (`.jsonl`/`.ndjson`) records; links checked after the rows."""
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"trace file not found: {name}") from None
+    text = read_text(path)
     jsonl = Path(path).suffix in (".jsonl", ".ndjson")
     items = _jsonl_records(name, text) if jsonl else _csv_records(name, text)
     good: list[tuple[int, TraceRecord]] = []

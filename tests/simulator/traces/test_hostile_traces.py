@@ -51,3 +51,77 @@ def test_a_csv_field_past_the_csv_modules_limit_is_one_error(tmp_path: Path) -> 
                         "0,1,0,1," + "x" * 200_000 + ",10,1\n")  # fmt: skip
     with pytest.raises(TraceError, match=r"tiresias\.csv:2: unreadable CSV row"):
         load_tiresias_jobs(tiresias)
+
+
+TIRESIAS_HEADER = "job_id,num_gpu,submit_time,iterations,model_name,duration,interval"
+
+
+def test_a_byte_order_mark_and_crlf_are_read(tmp_path: Path) -> None:
+    """A spreadsheet's UTF-8 CSV starts with a BOM: the header was unknown ('\\ufeffjob_id')."""
+    from simulator.workloads.traces import load
+
+    for name, head in (("t.csv", TIRESIAS_HEADER), ("s.csv", HEADER.strip())):
+        row = "0,1,0,1,vgg,50,1" if name == "t.csv" else "a,0,10,text,training,whole:1"
+        (tmp_path / name).write_bytes(("\ufeff" + head + "\r\n" + row + "\r\n").encode())
+        assert len(load(str(tmp_path / name)).jobs) == 1
+
+
+@pytest.mark.parametrize("suffix", ["t.csv", "s.csv", "s.jsonl"])
+def test_bytes_that_are_not_utf8_name_the_file_and_line(tmp_path: Path, suffix: str) -> None:
+    """Was "error: 'utf-8' codec can't decode byte 0xe9 in position 48", naming no file."""
+    from simulator.workloads.traces import load
+
+    first = {"t.csv": TIRESIAS_HEADER, "s.csv": HEADER.strip(), "s.jsonl": json.dumps(BASE)}
+    bad = {"t.csv": b"0,1,0,1,vgg\xe9,50,1", "s.csv": b"b,0,10,text\xe9,training,",
+           "s.jsonl": b'{"id": "caf\xe9"}'}  # fmt: skip
+    path = tmp_path / suffix
+    path.write_bytes(first[suffix].encode() + b"\n" + bad[suffix] + b"\n")
+    with pytest.raises(TraceError, match=rf"^{path}:2: not UTF-8 text \(byte 0xe9\)"):
+        load(str(path))
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        (f"{TIRESIAS_HEADER}\n0,1,1e300,1,vgg,50,1\n", "'submit_time'"),
+        (f"{TIRESIAS_HEADER}\n0,1,0,1,vgg,1e17,1\n", "'duration'"),
+        (HEADER + "a,1e300,10,text,training,whole:1\n", "'arrival_s'"),
+        (HEADER + "a,0,1e300,text,training,whole:1\n", "'duration_s'"),
+    ],
+)
+def test_times_past_the_float_clocks_resolution_are_refused(
+    tmp_path: Path, line: str, named: str
+) -> None:
+    """Accepted: at 1e300 s a 50 s job's end time rounded to its start (JCT 0, silently); two
+    such times summed to infinity."""
+    from simulator.workloads.traces import load
+
+    path = tmp_path / "t.csv"
+    path.write_text(line)
+    with pytest.raises(TraceError, match=named):
+        load(str(path))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        TIRESIAS_HEADER + "\n",
+        HEADER,
+        "",
+    ],
+)
+def test_a_trace_without_jobs_is_refused(tmp_path: Path, text: str) -> None:
+    """Replayed to a table of zeros (wait 0 s, JCT 0 s) that measured nothing."""
+    from simulator.workloads.traces import load
+
+    path = tmp_path / ("t.jsonl" if not text else "t.csv")
+    path.write_text(text)
+    with pytest.raises(ValueError, match="no jobs to replay"):
+        load(str(path))
+
+
+def test_a_jsonl_string_with_a_unicode_line_separator_is_one_record(tmp_path: Path) -> None:
+    """`splitlines()` cut the line inside the string at U+2028 (valid unescaped JSON)."""
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({**BASE, "model": "a\u2028b\x85c"}, ensure_ascii=False) + "\n")
+    assert load_records(path).rows[0].model == "a\u2028b\x85c"
