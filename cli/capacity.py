@@ -62,6 +62,10 @@ def register(app: typer.Typer) -> None:
             raise ValueError(f"--mig-layouts must be planner or static, got {mig_layouts!r}")
         fraction = None if mig_fraction == "auto" else _fraction(mig_fraction)
         names = parse_policies(policies)
+        if report is not None:  # before the search: a bad folder failed only after it
+            from simulator.report.document import prepare_report_dir
+
+            prepare_report_dir(report)
         base = ServingSpec(nodes=1, gpus_per_node=gpus_per_node, gpu_model=gpu,
                            replica_gpu=replica_gpu or "milli:250")
         scale = Autoscale(min_replicas=min_replicas, cold_start_s=cold_start)

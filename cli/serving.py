@@ -68,6 +68,10 @@ def add_commands(sim: typer.Typer) -> None:
         from simulator.serving.study import run_serving, serving_json
 
         names = parse_policies(policies)
+        if report is not None:  # before the run: a bad folder failed only after it
+            from simulator.report.document import prepare_report_dir
+
+            prepare_report_dir(report)
         spec = ServingSpec(nodes=nodes, mig_nodes=mig_nodes, gpus_per_node=gpus_per_node,
                            gpu_model=gpu,
                            replica_gpu=replica_gpu or "milli:250", slo_wait_s=slo_wait)

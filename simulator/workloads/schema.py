@@ -28,6 +28,7 @@ from scheduler import safejson
 from scheduler.policy.model import GpuRequest
 from simulator.traces.csvfile import MAX_SECONDS, csv_lines, read_text
 from simulator.traces.errors import LoadReport, SkippedRows, TraceError
+from simulator.workloads.model import find_cycle
 
 MAX_DEPTH = 8
 
@@ -191,16 +192,23 @@ def _record(f: _Fields) -> TraceRecord:
 
 
 def _check_links(path: str, recs: list[tuple[int, TraceRecord]]) -> None:
-    """Upstream ids must exist; a gang's records agree on its size."""
+    """Upstream ids must exist and form no cycle; a gang's records agree on its size."""
     ids = {r.id for _, r in recs}
     sizes: dict[str, int] = {}
     for line, r in recs:
         for up in r.upstream:
             if up not in ids:
                 raise SchemaError(path, line, 1, "upstream", f"unknown stage id {up!r}")
+            if up == r.id:  # was dropped silently: the stage ran at once
+                raise SchemaError(path, line, 1, "upstream", f"stage {up!r} waits on itself")
         if r.gang_id and sizes.setdefault(r.gang_id, r.gang_size) != r.gang_size:
             raise SchemaError(path, line, 1, "gang_size",
                               f"gang {r.gang_id!r} was declared with size {sizes[r.gang_id]}")
+    cycle = find_cycle({r.id: r.upstream for _, r in recs})
+    if cycle:  # its stages never arrived, and the replay counted them nowhere
+        line_of = {r.id: line for line, r in recs}
+        shown = " -> ".join(cycle[:6]) + (" ..." if len(cycle) > 6 else "")
+        raise SchemaError(path, line_of[cycle[0]], 1, "upstream", f"upstream cycle {shown}")
 
 
 def _csv_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:

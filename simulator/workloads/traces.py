@@ -37,6 +37,9 @@ MiB = 1024**2
 def tiresias(path: str | Path) -> Workload:
     jobs = []
     for j in load_tiresias_jobs(path).rows:
+        if j.num_gpu > 2 and j.num_gpu % 2:  # 3 was replayed as 2 x 1 GPUs: one lost, silently
+            raise ValueError(f"{path}: job {j.job_id} asks {j.num_gpu} GPUs; above 2 a job "
+                             "becomes 2 pods of half each, so the count must be even")
         pods, per = (1, j.num_gpu) if j.num_gpu <= 2 else (2, j.num_gpu // 2)
         task = TaskSpec(4_000 * per, 32 * GiB * per, GpuRequest("whole", count=per))
         jobs.append(
