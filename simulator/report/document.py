@@ -93,20 +93,20 @@ def rows_to_csv(rows: list[Row]) -> str:
     return buf.getvalue()
 
 
-def prepare_report_dir(folder: str | Path) -> Path:
+def prepare_report_dir(folder: str | Path, option: str = "--report") -> Path:
     """`folder`, created if missing; a ValueError naming `--report` when it cannot be (a file
     in the way, a file as a parent, no permission). Commands call it before their run: a
     report folder that failed after a long simulation lost the run; `afile/sub` was a
     NotADirectoryError traceback."""
     out = Path(folder)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--report {out}: exists and is not a directory")
+        raise ValueError(f"{option} {out}: exists and is not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"--report {out}: cannot create the folder ({exc.strerror})") from None
+        raise ValueError(f"{option} {out}: cannot create the folder ({exc.strerror})") from None
     if not os.access(out, os.W_OK | os.X_OK):
-        raise ValueError(f"--report {out}: folder is not writable")
+        raise ValueError(f"{option} {out}: folder is not writable")
     return out
 
 

@@ -152,3 +152,106 @@ def test_a_spec_seed_compare_would_ignore_is_refused() -> None:
         ["simulate", "compare", "--no-serving", "--trace", "synthetic:seed=7,jobs=3"]
     )
     assert "drop seed= from the spec" in msg
+
+
+SMALL_DAY = "multimodal:models=10,requests=60,training_jobs=0,pipelines=0,ensembles=0"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--nodes", "100000000"], "--nodes must be >= 1 and <= 10000"),  # ran until killed
+        (["--gpus-per-node", "100000"], "--gpus-per-node must be"),  # int16 OverflowError
+        (["--slo-wait", "nan"], "--slo-wait must be > 0"),  # every request counted a miss
+        (["--cold-start", "inf"], "--cold-start must be"),
+        (["--hours", "nan"], "--hours must be > 0"),
+    ],
+)
+def test_serve_options_out_of_range_are_one_line(args: list[str], needle: str) -> None:
+    msg = one_line_error(
+        ["simulate", "serve", "--trace", SMALL_DAY, "--policies", "tessera", *args]
+    )
+    assert needle in msg
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--cold-start", "nan"], "--cold-start must be"),  # the search never ended
+        (["--max-nodes", "100000000"], "--max-nodes must be >= 1 and <= 10000"),  # never ended
+        (["--slo", "p95=2s,p95=3s"], "p95 given twice"),
+        (["--slo", "p95=" + "9" * 400 + "s"], "bad --slo term"),  # infinity: always met
+        (["--slo", "p95=\u0663s"], "bad --slo term"),
+    ],
+)
+def test_capacity_options_out_of_range_are_one_line(args: list[str], needle: str) -> None:
+    base = ["plan", "capacity", "--trace", SMALL_DAY, "--policies", "tessera"]
+    msg = one_line_error([*base, *(["--slo", "p95=2s"] if "--slo" not in args else []), *args])
+    assert needle in msg
+
+
+def test_sweep_refuses_a_repeated_seed() -> None:
+    """`--seeds 1,1` ran the same cell twice and counted it twice."""
+    msg = one_line_error(
+        ["simulate", "sweep", "--traces", SMALL_DAY, "--seeds", "1,1", "--policies", "tessera"]
+    )
+    assert "--seeds: a value given twice" in msg
+
+
+def test_a_request_trace_named_like_the_generator_is_read_as_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`multimodal_day.csv` silently served (and swept) the generated day, not the file."""
+    from simulator.serving.requests import load_requests
+    from simulator.sweep.run import Cell, run_cell
+
+    monkeypatch.chdir(tmp_path)
+    Path("multimodal_day.csv").write_text(
+        "id,arrival_s,duration_s,modality,kind,model,gpu\n"
+        "r1,0,5,text,request,m1,milli:250\nr2,1,5,text,request,m1,milli:250\n"
+    )
+    assert len(load_requests("multimodal_day.csv")) == 2
+    out = run_cell(Cell("tessera", "multimodal_day.csv", 0, 1.0))
+    assert out["summary"]["requests"] == 2  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--inflate", "inf"], "--inflate must be > 0 and <= 10"),  # filled until killed
+        (["--seed", "-1"], "--seed must be >= 0"),  # numpy's "expected non-negative integer"
+    ],
+)
+def test_fgd_fill_options_out_of_range_are_one_line(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    nodes = _trace(
+        tmp_path, "sn,cpu_milli,memory_mib,gpu,model\nn1,96000,786432,8,V100M32\n", "nodes.csv"
+    )
+    pods = _trace(
+        tmp_path, "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np1,1000,1024,1,500\n", "pods.csv"
+    )
+    msg = one_line_error(
+        ["simulate", "fgd-fill", "--nodes", nodes, "--pods", pods, "--policy", "bestfit", *args]
+    )
+    assert needle in msg
+
+
+def test_plan_out_under_a_file_is_refused_before_planning(tmp_path: Path) -> None:
+    """`--out afile/sub` was a NotADirectoryError traceback after the CP-SAT run."""
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "afile").write_text("")
+    demand = _trace(tmp_path, '{"1g.10gb": 2}', "demand.json")
+    msg = one_line_error(
+        [
+            "plan",
+            "repartition",
+            "--snapshot",
+            str(root / "examples/cluster.json"),
+            "--demand",
+            demand,
+            "--out",
+            str(tmp_path / "afile" / "sub"),
+        ]
+    )
+    assert "--out" in msg and "cannot create the folder" in msg
