@@ -108,8 +108,11 @@ def read_rows(
     parse: Callable[[Row], T],
     *,
     lenient: bool = False,
+    unique: tuple[str, Callable[[T], object]] | None = None,
 ) -> LoadReport[T]:
-    """Parse every data row of ``path``; its header must be one of ``headers`` (in order)."""
+    """Parse every data row of ``path``; its header must be one of ``headers`` (in order).
+    ``unique`` = (column, key of a parsed row) no two rows may share (a replay's job ids): the
+    second row is the error, not "duplicate job uids" after a million rows were loaded."""
     name = str(path)
     with io.StringIO(read_text(path), newline="") as handle:
         reader = csv_lines(name, csv.reader(handle))
@@ -121,6 +124,7 @@ def read_rows(
             )
         rows: list[T] = []
         skipped = SkippedRows()
+        seen: dict[object, int] = {}
         for line, values in enumerate(reader, start=2):
             if not values or all(not v.strip() for v in values):
                 continue
@@ -129,7 +133,16 @@ def read_rows(
                     raise TraceError(
                         name, line, None, f"has {len(values)} fields, header has {len(header)}"
                     )
-                rows.append(parse(Row(name, line, dict(zip(header, values, strict=True)))))
+                row = Row(name, line, dict(zip(header, values, strict=True)))
+                parsed = parse(row)
+                if unique is not None:
+                    key = unique[1](parsed)
+                    if key in seen:
+                        raise row.fail(
+                            unique[0], f"{row.text(unique[0])[:40]!r} repeats line {seen[key]}"
+                        )
+                    seen[key] = line
+                rows.append(parsed)
             except TraceError as exc:
                 if not lenient:
                     raise

@@ -44,4 +44,9 @@ def _job(row: Row) -> TiresiasJob:
 
 
 def load_tiresias_jobs(path: str | Path, *, lenient: bool = False) -> LoadReport[TiresiasJob]:
-    return read_rows(path, (HEADER,), _job, lenient=lenient)
+    """Job ids are unique (each becomes the replay job `t<id>`)."""
+    return read_rows(path, (HEADER,), _job, lenient=lenient, unique=("job_id", _job_id))
+
+
+def _job_id(job: TiresiasJob) -> int:
+    return job.job_id

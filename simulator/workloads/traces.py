@@ -59,7 +59,7 @@ def openb_gpu(pod: OpenbPod) -> GpuRequest | None:
 
 def openb(pods_path: str | Path, nodes_path: str | Path, limit: int | None = None) -> Workload:
     jobs = []
-    for p in load_openb_pods(pods_path).rows[:limit]:
+    for p in load_openb_pods(pods_path, unique=True).rows[:limit]:
         if p.creation_time is None or p.deletion_time is None:
             raise ValueError(
                 f"{pods_path}: pod {p.name} has no creation/deletion time; "
