@@ -298,5 +298,8 @@ def to_csv(records: list[TraceRecord] | tuple[TraceRecord, ...]) -> str:
 def write_records(path: str | Path, records: list[TraceRecord] | tuple[TraceRecord, ...]) -> None:
     """JSONL for `.jsonl`/`.ndjson`, else CSV."""
     p = Path(path)
-    p.write_text(to_jsonl(records) if p.suffix in (".jsonl", ".ndjson") else to_csv(records),
-                 encoding="utf-8")
+    text = to_jsonl(records) if p.suffix in (".jsonl", ".ndjson") else to_csv(records)
+    try:  # `afile/x.csv` was a NotADirectoryError traceback
+        p.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"--out {p}: cannot write ({exc.strerror})") from None

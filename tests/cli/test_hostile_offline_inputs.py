@@ -255,3 +255,24 @@ def test_plan_out_under_a_file_is_refused_before_planning(tmp_path: Path) -> Non
         ]
     )
     assert "--out" in msg and "cannot create the folder" in msg
+
+
+@pytest.mark.parametrize("cmd", ["generate", "convert"])
+def test_trace_out_under_a_file_is_one_line(tmp_path: Path, cmd: str) -> None:
+    """`--out afile/x.csv` was a NotADirectoryError traceback (exit 1)."""
+    (tmp_path / "afile").write_text("")
+    out = str(tmp_path / "afile" / "x.csv")
+    if cmd == "generate":
+        args = ["trace", "generate", "--out", out, "--params", "models=5,requests=5"]
+    else:
+        src = _trace(tmp_path, TIRESIAS + "0,1,0,1,vgg,50,1\n")
+        args = ["trace", "convert", src, "--from", "tiresias", "--out", out]
+    assert "is not an existing folder" in one_line_error(args)
+
+
+def test_write_records_names_the_path_it_cannot_write(tmp_path: Path) -> None:
+    from simulator.workloads.schema import write_records
+
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ValueError, match="cannot write"):
+        write_records(tmp_path / "afile" / "x.jsonl", [])
