@@ -17,6 +17,14 @@ T = TypeVar("T")
 # job's JCT read 0), and 1e308 + 1e308 is infinity. 1e12 s (~31,700 years) still resolves
 # 0.1 ms; the shipped traces' largest time is 1.3e7 s.
 MAX_SECONDS = 1e12
+# A request (GenAI `exec_time_seconds`, a schema `request` record) runs at most a day: the
+# serving simulator steps its autoscaler through a request's run, so 1e300 s never ended.
+MAX_REQUEST_S = 86_400.0
+# What one DLRM instance may ask, as for a schema record (simulator.workloads.schema): a
+# gpu_request of 99999999999 never ended; memory 1e300 GiB was an OverflowError traceback.
+MAX_DEVICES = 4096
+MAX_CPU_CORES = 2**53 // 1000
+MAX_MEMORY_GIB = (2**31 - 1) / 1024
 
 
 def read_text(path: str | Path) -> str:

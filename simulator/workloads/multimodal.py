@@ -13,6 +13,7 @@ import math
 import random
 from dataclasses import dataclass, fields
 
+from simulator.traces.csvfile import MAX_REQUEST_S
 from simulator.workloads.schema import TraceRecord
 
 DAY_S = 86_400.0
@@ -175,7 +176,8 @@ def _requests(p: MultimodalParams, rng: random.Random,
             m = rng.choices(models, weights=weights)[0]
         mi = MODALITIES.index(m.modality)
         run = p.exec_median_s[mi] * math.exp(rng.gauss(0, math.log(p.exec_gsd)))
-        out.append(TraceRecord(f"req-{len(out):06d}", round(t, 3), round(max(run, 0.5), 3),
+        run = min(max(run, 0.5), MAX_REQUEST_S)  # a day at most, as the schema reads it back
+        out.append(TraceRecord(f"req-{len(out):06d}", round(t, 3), round(run, 3),
                                m.modality, "request", model=m.name, gpu=m.gpu,
                                cpu_milli=2000, memory_mib=8192, slo_ms=p.slo_ms))
     return out

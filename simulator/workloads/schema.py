@@ -26,7 +26,7 @@ import orjson
 from packing.catalogue import get_model
 from scheduler import safejson
 from scheduler.policy.model import GpuRequest
-from simulator.traces.csvfile import MAX_SECONDS, csv_lines, read_text
+from simulator.traces.csvfile import MAX_REQUEST_S, MAX_SECONDS, csv_lines, read_text
 from simulator.traces.errors import LoadReport, SkippedRows, TraceError
 from simulator.workloads.model import find_cycle
 
@@ -186,6 +186,9 @@ def _record(f: _Fields) -> TraceRecord:
     )
     if rec.kind == "request" and not rec.model:
         raise f.fail("model", "a request names the model (service) it is sent to")
+    if rec.kind == "request" and rec.duration_s > MAX_REQUEST_S:
+        raise f.fail("duration_s", f"a request runs at most {MAX_REQUEST_S:g} s, got "
+                     f"{rec.duration_s:g}")
     if rec.upstream and rec.kind != "pipeline_stage":
         raise f.fail("upstream", "only a pipeline_stage has upstream stages")
     return rec

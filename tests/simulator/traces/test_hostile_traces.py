@@ -145,3 +145,47 @@ def test_a_repeated_job_id_is_named_at_its_line(tmp_path: Path) -> None:
     nodes.write_text("sn,cpu_milli,memory_mib,gpu,model\nn1,96000,786432,8,V100M32\n")
     with pytest.raises(TraceError, match=r"pods\.csv:3: column 'name': 'p' repeats line 2"):
         load(str(pods), str(nodes))
+
+
+DLRM_HEADER = (
+    "instance_sn,role,app_name,cpu_request,cpu_limit,gpu_request,gpu_limit,rdma_request,"
+    "rdma_limit,memory_request,memory_limit,disk_request,disk_limit,max_instance_per_node,"
+    "creation_time,scheduled_time,deletion_time\n"
+)
+GENAI_HEADER = (
+    "gmt_create,predict_type,predict_status,exec_time_seconds,groupId,prompt_length,"
+    "negative_prompt_length,num_images_per_prompt,num_inference_steps,"
+    "checkpoint_model_version_id,num_lora\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [  # gpu: never ended; cpu, memory: OverflowError tracebacks; exec: JCT 1e300, serve hung
+        (
+            DLRM_HEADER + "i0,HN,a,12,12,99999999999,1,25,25,120,120,640,800,8,0,1,100\n",
+            "'gpu_request'",
+        ),
+        (
+            DLRM_HEADER + "i0,HN,a,99999999999999,12,1,1,25,25,120,120,640,800,8,0,1,100\n",
+            "'cpu_request'",
+        ),
+        (DLRM_HEADER + "i0,HN,a,12,12,1,1,25,25,1e300,120,640,800,8,0,1,100\n", "'memory_request'"),
+        (
+            GENAI_HEADER + "2024-11-15 16:57:50,TXT_2_IMG,SUCCEED,1e300,G0,63,26,1,30,M0,0\n",
+            "'exec_time_seconds'",
+        ),
+        (HEADER.replace("gpu", "model,gpu") + "r,0,1e9,text,request,m,milli:250\n", "'duration_s'"),
+    ],
+    ids=["dlrm-gpu", "dlrm-cpu", "dlrm-memory", "genai-exec", "schema-request"],
+)
+def test_a_request_past_what_a_node_or_a_day_holds_is_refused(
+    tmp_path: Path, text: str, named: str
+) -> None:
+    from simulator.workloads.traces import load
+
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    with pytest.raises(TraceError, match=named) as err:
+        load(str(path))
+    assert str(err.value).startswith(f"{path}:2:")
