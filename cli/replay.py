@@ -74,6 +74,8 @@ def add_commands(sim: typer.Typer) -> None:
         from simulator.workloads.traces import load
 
         names = parse_policies(policies)
+        if seed < 0:  # was numpy's "expected non-negative integer", naming no option
+            raise ValueError(f"--seed must be >= 0, got {seed}")
         if report is not None:
             prepare_report_dir(report)
         workload = load(trace, nodes, fmt)

@@ -276,3 +276,9 @@ def test_write_records_names_the_path_it_cannot_write(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("")
     with pytest.raises(ValueError, match="cannot write"):
         write_records(tmp_path / "afile" / "x.jsonl", [])
+
+
+def test_replay_names_a_negative_seed() -> None:
+    """Was numpy's "expected non-negative integer", naming no option."""
+    msg = one_line_error(["simulate", "replay", "--trace", "synthetic:jobs=3", "--seed", "-1"])
+    assert "--seed must be >= 0" in msg
