@@ -95,9 +95,23 @@ def load_openb_pods(
 ) -> LoadReport[OpenbPod]:
     """Pods from an openb pod list in either the 11- or the 5-column form; `unique`: a pod
     name may not repeat (the replay's job ids)."""
-    return read_rows(path, (POD_HEADER_11, POD_HEADER_5), _pod, lenient=lenient,
-                     unique=("name", lambda p: p.name) if unique else None)
+    return read_rows(
+        path,
+        (POD_HEADER_11, POD_HEADER_5),
+        _pod,
+        lenient=lenient,
+        unique=("name", lambda p: p.name) if unique else None,
+    )
 
 
-def load_openb_nodes(path: str | Path, *, lenient: bool = False) -> LoadReport[OpenbNode]:
-    return read_rows(path, (NODE_HEADER,), _node, lenient=lenient)
+def load_openb_nodes(
+    path: str | Path, *, lenient: bool = False, unique: bool = False
+) -> LoadReport[OpenbNode]:
+    """`unique`: a node name may not repeat (the replay's cluster is keyed by name)."""
+    return read_rows(
+        path,
+        (NODE_HEADER,),
+        _node,
+        lenient=lenient,
+        unique=("sn", lambda n: n.name) if unique else None,
+    )

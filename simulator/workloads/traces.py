@@ -70,7 +70,7 @@ def openb(pods_path: str | Path, nodes_path: str | Path, limit: int | None = Non
         task = TaskSpec(p.cpu_milli, p.memory_mib * MiB, openb_gpu(p))
         jobs.append(JobSpec(p.name, p.creation_time, run, task, kind="batch"))
     nodes = tuple(NodeSpec(n.name, n.model, n.num_gpu, n.cpu_milli, n.memory_mib * MiB)
-                  for n in load_openb_nodes(nodes_path).rows if n.num_gpu > 0)
+                  for n in load_openb_nodes(nodes_path, unique=True).rows if n.num_gpu > 0)
     return Workload(Path(pods_path).name, nodes, tuple(jobs), f"openb {Path(pods_path).name}")
 
 

@@ -189,3 +189,19 @@ def test_a_request_past_what_a_node_or_a_day_holds_is_refused(
     with pytest.raises(TraceError, match=named) as err:
         load(str(path))
     assert str(err.value).startswith(f"{path}:2:")
+
+
+def test_a_repeated_openb_node_name_is_refused_for_replay(tmp_path: Path) -> None:
+    """Two nodes `n1` went into the replay's cluster as two nodes of one name: capacity counted
+    both, while the driver looks nodes up by name (`_Run.model`): ambiguous, silently."""
+    from simulator.workloads.traces import load
+
+    pods = tmp_path / "pods.csv"
+    pods.write_text(
+        "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,"
+        "deletion_time,scheduled_time\np,1000,1024,1,500,,LS,Running,0,100,1\n"
+    )
+    nodes = tmp_path / "nodes.csv"
+    nodes.write_text("sn,cpu_milli,memory_mib,gpu,model\n" + "n1,96000,786432,8,V100M32\n" * 2)
+    with pytest.raises(TraceError, match=r"nodes\.csv:3: column 'sn': 'n1' repeats line 2"):
+        load(str(pods), str(nodes))
