@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from cli.errors import exits_2_on_bad_input
+from cli.errors import bounded, exits_2_on_bad_input
+from cli.serving import MAX_GPUS_PER_NODE, MAX_NODES, MAX_SECONDS
 
 
 def _plan_group(app: typer.Typer) -> typer.Typer:
@@ -62,6 +63,19 @@ def register(app: typer.Typer) -> None:
             raise ValueError(f"--mig-layouts must be planner or static, got {mig_layouts!r}")
         fraction = None if mig_fraction == "auto" else _fraction(mig_fraction)
         names = parse_policies(policies)
+        for option, value, lo, hi, above in (
+            ("--gpus-per-node", gpus_per_node, 1, MAX_GPUS_PER_NODE, False),
+            ("--max-nodes", max_nodes, 1, MAX_NODES, False),
+            ("--min-replicas", min_replicas, 0, 10**6, False),
+            ("--cold-start", cold_start, 0, MAX_SECONDS, False),
+            ("--start-h", start_h, 0, MAX_SECONDS / 3600, False),
+            ("--hours", 1.0 if hours is None else hours, 0, MAX_SECONDS / 3600, True),
+        ):  # fmt: skip
+            bounded(option, value, lo, hi, above_lo=above)
+        if report is not None:  # before the search: a bad folder failed only after it
+            from simulator.report.document import prepare_report_dir
+
+            prepare_report_dir(report)
         base = ServingSpec(nodes=1, gpus_per_node=gpus_per_node, gpu_model=gpu,
                            replica_gpu=replica_gpu or "milli:250")
         scale = Autoscale(min_replicas=min_replicas, cold_start_s=cold_start)
@@ -89,7 +103,7 @@ def register(app: typer.Typer) -> None:
             from simulator.report.document import write_report_dir
             from simulator.report.from_capacity import capacity_report
 
-            name = Path(trace).name if not trace.startswith("multimodal") else trace
+            name = trace if trace.partition(":")[0] == "multimodal" else Path(trace).name
             doc = capacity_report(caps, objectives, name, layouts=layouts.rows(gpus_per_node))
             for path in write_report_dir(report, doc):
                 typer.echo(f"wrote {path}", err=True)

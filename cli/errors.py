@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -30,3 +31,12 @@ def exits_2_on_bad_input(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(code=2) from None
 
     return wrapper
+
+
+def bounded(option: str, value: float, lo: float, hi: float, *, above_lo: bool = False) -> None:
+    """`option`'s value must be finite and in lo..hi (above lo when `above_lo`): NaN passed
+    every `<` check (`--slo-wait nan` counted every request a miss, `--cold-start nan` never
+    ended), and a huge count ran until killed or overflowed an int16 column."""
+    if not (math.isfinite(value) and lo <= value <= hi) or (above_lo and value == lo):
+        low = f"> {lo:g}" if above_lo else f">= {lo:g}"
+        raise BadInput(f"{option} must be {low} and <= {hi:g}, got {value}")

@@ -19,7 +19,7 @@ import orjson
 import typer
 import yaml
 
-from cli.errors import BadInput, exits_2_on_bad_input
+from cli.errors import BadInput, bounded, exits_2_on_bad_input
 from cli.serve import snapshot_store
 from packing.gang.types import GpuSlot, NodeSlot
 from packing.mig import MigInstance
@@ -86,9 +86,6 @@ def _table(plan: RepartitionPlan) -> str:
 
 
 def _write(out: Path, doc: Mapping[str, Any], plan_doc: Mapping[str, Any]) -> None:
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out}: exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
     (out / "mig-parted.yaml").write_text(yaml.safe_dump(dict(doc), sort_keys=False),
                                          encoding="utf-8")
     (out / "plan.json").write_bytes(orjson.dumps(plan_doc, option=orjson.OPT_INDENT_2) + b"\n")
@@ -110,6 +107,11 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(help="CP-SAT worker threads.")] = 1,
     ) -> None:
         """Target MIG layouts serving the most DEMAND with the fewest instance changes."""
+        bounded("--workers", workers, 1, 64)  # 100000 made CP-SAT's model invalid
+        if out is not None:  # before planning; `afile/sub` was a NotADirectoryError traceback
+            from simulator.report.document import prepare_report_dir
+
+            prepare_report_dir(out, "--out")
         want = load_demand(demand)
         nodes = mig_nodes(snapshot_store(snapshot).snapshot(time.time()))
         from packing.repartition import plan_repartition  # loads OR-Tools

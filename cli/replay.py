@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from simulator.replay.driver import ReplayResult
     from simulator.replay.study import SeedStudy
     from simulator.serving.metrics import ServingResult
+    from simulator.workloads.model import Workload
 
 
 def _simulate_group(app: typer.Typer) -> typer.Typer:
@@ -69,10 +70,16 @@ def add_commands(sim: typer.Typer) -> None:
         """Replay a trace with arrivals and departures through each policy and compare."""
         from simulator.policies.replay.registry import parse_policies
         from simulator.replay.study import run_policies
+        from simulator.report.document import prepare_report_dir
         from simulator.workloads.traces import load
 
         names = parse_policies(policies)
+        if seed < 0:  # was numpy's "expected non-negative integer", naming no option
+            raise ValueError(f"--seed must be >= 0, got {seed}")
+        if report is not None:
+            prepare_report_dir(report)
         workload = load(trace, nodes, fmt)
+        _warn_unplaceable([workload])
         _emit(run_policies(workload, names, seed=seed, debug=debug, workers=workers), report,
               as_json)
 
@@ -108,13 +115,19 @@ def add_commands(sim: typer.Typer) -> None:
         from simulator.policies.replay.registry import parse_policies
         from simulator.replay.seeds import table
         from simulator.replay.study import bundled_workloads, compare_seeds, trace_workloads
+        from simulator.report.document import prepare_report_dir
+        from simulator.workloads.traces import spec_name
 
         names = parse_policies(policies)
-        if seeds < 2:
-            raise ValueError(f"--seeds must be >= 2 (an interval needs two), got {seeds}")
+        if not 2 <= seeds <= MAX_SEEDS:  # 10**12 seeds ran until killed
+            raise ValueError(f"--seeds must be 2..{MAX_SEEDS} (an interval needs two), got {seeds}")
         if seed < 0:
             raise ValueError(f"--seed must be >= 0, got {seed}")
+        if report is not None:
+            prepare_report_dir(report)
         make = bundled_workloads if trace is None else trace_workloads(trace, nodes, fmt)
+        if trace is not None and spec_name(trace) is None:
+            _warn_unplaceable(make(seed))  # a trace file: the same workload every seed
         studies = compare_seeds(range(seed, seed + seeds), make, names, workers=workers)
         seed_list = list(range(seed, seed + seeds))
         served = _serve_bundled(seed_list, genai, names) if serving and trace is None else []
@@ -133,6 +146,18 @@ def add_commands(sim: typer.Typer) -> None:
 
                 typer.echo("\n\nServing:\n" + "\n\n".join(
                     table(name, summary) for name, summary in seed_summaries(served)))
+
+
+MAX_SEEDS = 1000
+
+
+def _warn_unplaceable(workloads: list[Workload]) -> None:
+    """Refuse a trace none of whose jobs fits its cluster; warn when some never can."""
+    from simulator.replay.feasible import check_placeable
+
+    for w in workloads:
+        if (warning := check_placeable(w)) is not None:
+            typer.echo(f"warning: {warning}", err=True)
 
 
 def _serve_bundled(seeds: list[int], genai: Path, names: list[str]) -> list[ServingResult]:

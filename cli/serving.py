@@ -7,8 +7,14 @@ from typing import Any
 
 import typer
 
-from cli.errors import BadInput, exits_2_on_bad_input
+from cli.errors import BadInput, bounded, exits_2_on_bad_input
 from cli.replay import _simulate_group
+
+# Cluster sizes and times an offline run accepts: `--nodes 100000000` ran until killed,
+# `--gpus-per-node 100000` overflowed an int16 column (a traceback).
+MAX_NODES = 10_000
+MAX_GPUS_PER_NODE = 64
+MAX_SECONDS = 1e9
 
 
 def _table(rows: list[dict[str, object]]) -> str:
@@ -68,6 +74,22 @@ def add_commands(sim: typer.Typer) -> None:
         from simulator.serving.study import run_serving, serving_json
 
         names = parse_policies(policies)
+        for option, value, lo, hi, above in (
+            ("--nodes", nodes, 1, MAX_NODES, False), ("--mig-nodes", mig_nodes, 0, nodes, False),
+            ("--gpus-per-node", gpus_per_node, 1, MAX_GPUS_PER_NODE, False),
+            ("--slo-wait", slo_wait, 0, MAX_SECONDS, True),
+            ("--target-queue", target_queue, 1, 10**6, False),
+            ("--cooldown", cooldown, 0, MAX_SECONDS, False),
+            ("--cold-start", cold_start, 0, MAX_SECONDS, False),
+            ("--min-replicas", min_replicas, 0, 10**6, False),
+            ("--start-h", start_h, 0, MAX_SECONDS / 3600, False),
+            ("--hours", 1.0 if hours is None else hours, 0, MAX_SECONDS / 3600, True),
+        ):  # fmt: skip
+            bounded(option, value, lo, hi, above_lo=above)
+        if report is not None:  # before the run: a bad folder failed only after it
+            from simulator.report.document import prepare_report_dir
+
+            prepare_report_dir(report)
         spec = ServingSpec(nodes=nodes, mig_nodes=mig_nodes, gpus_per_node=gpus_per_node,
                            gpu_model=gpu,
                            replica_gpu=replica_gpu or "milli:250", slo_wait_s=slo_wait)
@@ -124,6 +146,11 @@ def add_sweep(sim: typer.Typer) -> None:
         except ValueError:
             raise BadInput(f"--seeds/--loads: numbers expected, got {seeds!r} / "
                            f"{loads!r}") from None
+        for option, values in (("--seeds", seed_list), ("--loads", load_list)):
+            if len(set(values)) != len(values):  # a repeated cell counted twice in the summary
+                raise BadInput(f"{option}: a value given twice")
+        bounded("--nodes", nodes, 1, MAX_NODES)
+        bounded("--mig-nodes", mig_nodes, 0, nodes)
         todo = cells(parse_policies(policies), [t for t in traces.split(";") if t],
                      seed_list, load_list, nodes, mig_nodes)
         results = run_ray(todo, ray) if ray else run_local(todo, workers)

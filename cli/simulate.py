@@ -18,6 +18,8 @@ from simulator.fgd_fill.run import FillResult, run_fgd_fill
 from simulator.policies.fill.registry import FILL_POLICIES
 from simulator.traces import load_openb_nodes, load_openb_pods
 
+MAX_INFLATE = 10.0  # the paper fills to 1.3x; the run's time grows with the multiple
+
 simulate_app = typer.Typer(
     name="simulate", help="Trace-driven simulations of scheduling policies.", no_args_is_help=True
 )
@@ -66,8 +68,10 @@ def fgd_fill(
     """The FGD paper's fill experiment: unallocated GPU % as arrived load grows to --inflate."""
     if policy not in FILL_POLICIES:
         raise BadInput(f"unknown --policy {policy!r}; known: {', '.join(FILL_POLICIES)}")
-    if not inflate > 0:
-        raise BadInput(f"--inflate must be positive, got {inflate}")
+    if not 0 < inflate <= MAX_INFLATE:  # inf or 1e6 filled until killed
+        raise BadInput(f"--inflate must be > 0 and <= {MAX_INFLATE:g}, got {inflate}")
+    if any(s < 0 for s in seed or []):  # was numpy's "expected non-negative integer"
+        raise BadInput(f"--seed must be >= 0, got {min(seed or [0])}")
     node_report = load_openb_nodes(nodes, lenient=lenient)
     pod_report = load_openb_pods(pods, lenient=lenient)
     for path, report in ((nodes, node_report), (pods, pod_report)):

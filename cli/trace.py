@@ -7,13 +7,21 @@ from typing import Annotated
 
 import typer
 
-from cli.errors import exits_2_on_bad_input
+from cli.errors import BadInput, exits_2_on_bad_input
 
 
 def _warn_skipped(path: Path, skipped: int, first: tuple[str, ...]) -> None:
     if skipped:
         typer.echo(f"warning: skipped {skipped} invalid rows in {path}"
                    + (f" (first: {first[0]})" if first else ""), err=True)
+
+
+def _check_out(out: Path) -> None:
+    """Before the work: the output's folder must exist and the path must not be a folder."""
+    if out.is_dir():
+        raise BadInput(f"--out {out}: is a directory; give a file name (.jsonl or .csv)")
+    if not out.parent.is_dir():
+        raise BadInput(f"--out {out}: {out.parent} is not an existing folder")
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +40,7 @@ def register(app: typer.Typer) -> None:
         from simulator.workloads.convert import convert
         from simulator.workloads.schema import write_records
 
+        _check_out(out)
         report = convert(fmt, source, lenient=lenient)
         _warn_skipped(source, report.skipped, report.first_errors)
         write_records(out, report.rows)
@@ -48,6 +57,7 @@ def register(app: typer.Typer) -> None:
         from simulator.workloads.multimodal import generate, parse_params
         from simulator.workloads.schema import write_records
 
+        _check_out(out)
         records = generate(parse_params(params))
         write_records(out, records)
         typer.echo(f"wrote {len(records)} records to {out}")

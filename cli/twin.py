@@ -44,6 +44,10 @@ def run_cmd(
     n_seeds = parse_model_seeds(model_seeds)
     if speedup <= 0:
         raise BadInput(f"--speedup {speedup}: must be > 0")
+    if report is not None:  # before the clusters start: a bad folder failed only after them
+        from simulator.report.document import prepare_report_dir
+
+        prepare_report_dir(report)
     workload = slice_jobs(load(trace, None, fmt), jobs)
     try:
         k8s = binaries.build(stream=True)

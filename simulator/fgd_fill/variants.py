@@ -67,16 +67,19 @@ PUBLISHED = (
     "multigpu20", "multigpu30", "multigpu40", "multigpu50",
     "gpuspec10", "gpuspec20", "gpuspec25", "gpuspec33",
 )  # fmt: skip
-_NAME = re.compile(r"^(?:openb_pod_list_)?(cpu|gpushare|multigpu|gpuspec)(\d+)$")
+# ASCII digits, at most 4: '\d' took 'cpu\u0665\u0660' and a 5,000-digit share failed in int()
+# with Python's digit-limit message, naming no variant
+_NAME = re.compile(r"(?:openb_pod_list_)?(cpu|gpushare|multigpu|gpuspec)([0-9]{1,4})")
 
 
 def parse_variant(name: str) -> tuple[str, float]:
     """``"gpushare40"`` -> ("gpushare", 40.0); ``"cpu050"`` -> ("cpu", 5.0) (the cpu family
     counts tenths of a percent, as the published names do)."""
-    m = _NAME.match(name.strip())
+    m = _NAME.fullmatch(name.strip())
     if m is None:
         raise ValueError(
-            f"unknown trace variant {name!r}; expected cpuNNN, gpushareN, multigpuN or gpuspecN"
+            f"unknown trace variant {name[:60]!r}; expected cpuNNN, gpushareN, multigpuN or "
+            "gpuspecN"
         )
     family, digits = m.group(1), m.group(2)
     pct = int(digits) / 10 if family == "cpu" else float(int(digits))

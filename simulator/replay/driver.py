@@ -19,7 +19,7 @@ import numpy as np
 from simulator.engine import Engine, Event, EventKind
 from simulator.replay.metrics import Recorder
 from simulator.replay.protocol import ReplayPolicy, demand_milli
-from simulator.workloads.model import JobSpec, Workload
+from simulator.workloads.model import JobSpec, Workload, find_cycle
 
 
 def job_class(job: JobSpec) -> str:
@@ -54,6 +54,10 @@ class _Run:
                     raise ValueError(f"job {j.uid}: unknown predecessor {dep!r}")
                 self.children.setdefault(dep, []).append(j.uid)
             self.waiting[j.uid] = len(j.after)
+        cycle = find_cycle({j.uid: j.after for j in workload.jobs})
+        if cycle:  # those jobs would never arrive, and no metric would count them
+            raise ValueError(f"workload {workload.name}: jobs wait on each other in a cycle: "
+                             + " -> ".join(cycle[:6]) + (" ..." if len(cycle) > 6 else ""))
         cap = sum(n.gpus for n in workload.nodes) * 1000
         self.rec = Recorder(cap)
         self.model = {n.name: n.gpu_model for n in workload.nodes}

@@ -141,7 +141,8 @@ class Recorder:
                 "p50": _r(percentile(jct, 50)),
                 "p95": _r(percentile(jct, 95)),
             },
-            "makespan_s": _r(self.last_finish - start),
+            # no job finished: 0, not "last finish (never) - first arrival" (was negative)
+            "makespan_s": _r(self.last_finish - start) if self.job_end else 0.0,
             "gang_wait_s": {
                 "mean": _r(sum(gang_wait) / len(gang_wait)) if gang_wait else 0.0,
                 "p95": _r(percentile(gang_wait, 95)),

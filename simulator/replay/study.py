@@ -52,7 +52,9 @@ def trace_workloads(trace: str, nodes: str | None = None, fmt: str = "auto"
     (the spec's own `seed=` is ignored: the study's seeds replace it); a trace file is the
     same every seed (only the policies' own randomness changes)."""
     if trace.split(":", 1)[0] == "synthetic":
-        parse_spec(trace)  # bad options fail before any run
+        if "seed" in parse_spec(trace):  # bad options fail before any run
+            raise ValueError(f"--trace {trace[:60]}: a study's seeds come from --seed and "
+                             "--seeds; drop seed= from the spec (it was ignored)")
         return lambda s: [from_spec(trace, seed=s)]
     fixed = load(trace, nodes, fmt)
     return lambda s: [fixed]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,14 +93,28 @@ def rows_to_csv(rows: list[Row]) -> str:
     return buf.getvalue()
 
 
+def prepare_report_dir(folder: str | Path, option: str = "--report") -> Path:
+    """`folder`, created if missing; a ValueError naming `--report` when it cannot be (a file
+    in the way, a file as a parent, no permission). Commands call it before their run: a
+    report folder that failed after a long simulation lost the run; `afile/sub` was a
+    NotADirectoryError traceback."""
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{option} {out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{option} {out}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {out}: folder is not writable")
+    return out
+
+
 def write_report_dir(folder: str | Path, report: Report) -> list[Path]:
     """report.html (self-contained), report.json, and one CSV per table and dataset."""
     from simulator.report.html import render_html  # altair/vl-convert load only when writing
 
-    out = Path(folder)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--report {out}: exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_report_dir(folder)
     written = [out / "report.html", out / "report.json"]
     written[1].write_text(report.to_json() + "\n", encoding="utf-8")
     for name, rows in sorted({**report.tables, **report.datasets}.items()):

@@ -30,7 +30,7 @@ def from_records(records: tuple[TraceRecord, ...]) -> list[Request]:
 def load_requests(path: str | Path, *, lenient: bool = False) -> list[Request]:
     """A GenAI lora_request_trace CSV (by header), a schema v1 CSV/JSONL, or
     `multimodal[:seed=N,...]` (the generated day's requests)."""
-    if str(path).startswith("multimodal"):
+    if str(path).partition(":")[0] == "multimodal":  # a file multimodal_day.csv is a file
         from simulator.workloads.multimodal import generate, parse_params
 
         return from_records(tuple(generate(parse_params(str(path).partition(":")[2]))))

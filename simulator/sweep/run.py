@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from simulator.serving.config import Autoscale, ServingSpec
 from simulator.serving.requests import load_requests
 from simulator.serving.study import run_serving
+from simulator.workloads.traces import spec_name
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def cells(policies: Sequence[str], traces: Sequence[str], seeds: Sequence[int],
 
 def run_cell(cell: Cell) -> dict[str, object]:
     trace = cell.trace
-    if trace.startswith("multimodal") and "seed=" not in trace:
+    if spec_name(trace) == "multimodal" and "seed=" not in trace:  # not multimodal_day.csv
         trace = f"multimodal:seed={cell.seed}" + (
             "," + trace.partition(":")[2] if ":" in trace else "")
     reqs = [replace(q, arrival_s=q.arrival_s / cell.load) for q in load_requests(trace)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.traces.csvfile import Row, read_rows
+from simulator.traces.csvfile import MAX_CPU_CORES, MAX_DEVICES, MAX_MEMORY_GIB, Row, read_rows
 from simulator.traces.errors import LoadReport
 from simulator.traces.fields import number
 
@@ -47,7 +47,7 @@ def _instance(row: Row) -> DlrmInstance:
     role = row.text("role")
     if role not in ROLES:
         raise row.fail("role", f"unknown role {role!r}; expected CN or HN")
-    gpu = row.integer("gpu_request")
+    gpu = row.integer("gpu_request", hi=MAX_DEVICES)
     if role == "CN" and gpu != 0:
         raise row.fail("gpu_request", f"a CN (CPU node) instance cannot ask for {gpu} GPUs")
     if role == "HN" and gpu < 1:
@@ -65,11 +65,11 @@ def _instance(row: Row) -> DlrmInstance:
         name=name,
         role=role,
         app=row.text("app_name"),
-        cpu=row.integer("cpu_request", lo=1),
+        cpu=row.integer("cpu_request", lo=1, hi=MAX_CPU_CORES),
         gpu=gpu,
         rdma_pct=row.integer("rdma_request", hi=100),
-        memory_gib=number(row, "memory_request"),
-        disk_gib=number(row, "disk_request"),
+        memory_gib=number(row, "memory_request", hi=MAX_MEMORY_GIB),
+        disk_gib=number(row, "disk_request", hi=MAX_MEMORY_GIB * 1024),
         max_per_node=max_per_node,
         creation_time=created,
         scheduled_time=scheduled,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from simulator.traces.csvfile import Row, read_rows
+from simulator.traces.csvfile import MAX_REQUEST_S, Row, read_rows
 from simulator.traces.errors import LoadReport
 from simulator.traces.fields import number, optional_number
 
@@ -60,7 +60,7 @@ def _request(row: Row) -> LoraRequest:
         created=created,
         predict_type=kind,
         status=status,
-        exec_time_s=number(row, "exec_time_seconds"),
+        exec_time_s=number(row, "exec_time_seconds", hi=MAX_REQUEST_S),
         group=row.text("groupId"),
         num_lora=row.integer("num_lora"),
         base_model=row.text("checkpoint_model_version_id"),

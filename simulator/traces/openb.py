@@ -90,10 +90,28 @@ def _node(row: Row) -> OpenbNode:
     return OpenbNode(name, row.integer("cpu_milli"), row.integer("memory_mib"), gpus, model)
 
 
-def load_openb_pods(path: str | Path, *, lenient: bool = False) -> LoadReport[OpenbPod]:
-    """Pods from an openb pod list in either the 11- or the 5-column form."""
-    return read_rows(path, (POD_HEADER_11, POD_HEADER_5), _pod, lenient=lenient)
+def load_openb_pods(
+    path: str | Path, *, lenient: bool = False, unique: bool = False
+) -> LoadReport[OpenbPod]:
+    """Pods from an openb pod list in either the 11- or the 5-column form; `unique`: a pod
+    name may not repeat (the replay's job ids)."""
+    return read_rows(
+        path,
+        (POD_HEADER_11, POD_HEADER_5),
+        _pod,
+        lenient=lenient,
+        unique=("name", lambda p: p.name) if unique else None,
+    )
 
 
-def load_openb_nodes(path: str | Path, *, lenient: bool = False) -> LoadReport[OpenbNode]:
-    return read_rows(path, (NODE_HEADER,), _node, lenient=lenient)
+def load_openb_nodes(
+    path: str | Path, *, lenient: bool = False, unique: bool = False
+) -> LoadReport[OpenbNode]:
+    """`unique`: a node name may not repeat (the replay's cluster is keyed by name)."""
+    return read_rows(
+        path,
+        (NODE_HEADER,),
+        _node,
+        lenient=lenient,
+        unique=("sn", lambda n: n.name) if unique else None,
+    )

@@ -9,6 +9,8 @@ from pathlib import Path
 from simulator.traces.csvfile import Row, read_rows
 from simulator.traces.errors import LoadReport
 
+MAX_GPUS = 8192  # 99999999999 was accepted and the job silently never placed
+
 HEADER = ("job_id", "num_gpu", "submit_time", "iterations", "model_name", "duration", "interval")
 
 
@@ -24,7 +26,7 @@ class TiresiasJob:
 
 
 def _job(row: Row) -> TiresiasJob:
-    num_gpu = row.integer("num_gpu", lo=1)
+    num_gpu = row.integer("num_gpu", lo=1, hi=MAX_GPUS)
     duration = row.required_seconds("duration")
     if duration <= 0:
         raise row.fail("duration", f"a job must run for a positive time, got {duration}")
@@ -42,4 +44,9 @@ def _job(row: Row) -> TiresiasJob:
 
 
 def load_tiresias_jobs(path: str | Path, *, lenient: bool = False) -> LoadReport[TiresiasJob]:
-    return read_rows(path, (HEADER,), _job, lenient=lenient)
+    """Job ids are unique (each becomes the replay job `t<id>`)."""
+    return read_rows(path, (HEADER,), _job, lenient=lenient, unique=("job_id", _job_id))
+
+
+def _job_id(job: TiresiasJob) -> int:
+    return job.job_id

@@ -7,6 +7,7 @@ to device-plugin resources (`simulator.cluster.counters`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from scheduler.policy.model import GpuRequest
@@ -31,8 +32,10 @@ class NodeSpec:
 
     def __post_init__(self) -> None:
         if self.mig_layouts and len(self.mig_layouts) != self.mig_gpus:
-            raise ValueError(f"node {self.name}: {len(self.mig_layouts)} per-GPU MIG layouts "
-                             f"for {self.mig_gpus} MIG GPUs")
+            raise ValueError(
+                f"node {self.name}: {len(self.mig_layouts)} per-GPU MIG layouts "
+                f"for {self.mig_gpus} MIG GPUs"
+            )
 
     def gpu_layout(self, i: int) -> tuple[tuple[str, int], ...]:
         """The static MIG instances (profile, start) of GPU `i`."""
@@ -80,3 +83,26 @@ class Workload:
     nodes: tuple[NodeSpec, ...]
     jobs: tuple[JobSpec, ...]
     source: str  # where the data came from (trace file or generator + seed)
+
+
+def find_cycle(after: Mapping[str, Sequence[str]]) -> list[str]:
+    """A cycle of `after` links (each id waits on the ids it lists) as [a, b, ..., a], or []
+    when the graph is a DAG; iterative, so a 100,000-stage chain cannot hit the recursion limit."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in after:
+        if root in state:
+            continue
+        path, stack = [root], [iter(after.get(root, ()))]
+        state[root] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(after.get(nxt, ())))
+    return []

@@ -13,6 +13,7 @@ import math
 import random
 from dataclasses import dataclass, fields
 
+from simulator.traces.csvfile import MAX_REQUEST_S
 from simulator.workloads.schema import TraceRecord
 
 DAY_S = 86_400.0
@@ -62,28 +63,60 @@ class MultimodalParams:
     ensembles: int = 20
 
     def __post_init__(self) -> None:
-        if self.models < 1 or self.requests < 0 or self.hours <= 0:
-            raise ValueError("multimodal: need models >= 1, requests >= 0, hours > 0")
+        for name, (lo, hi) in BOUNDS.items():
+            value = getattr(self, name)
+            open_lo = value == lo and name in OPEN_AT_LO
+            if not (math.isfinite(value) and lo <= value <= hi) or open_lo:
+                low = "<" if name in OPEN_AT_LO else "<="
+                raise ValueError(f"multimodal option {name}: need {_num(lo)} {low} {name} <= "
+                                 f"{_num(hi)}, got {value!r}")
         for name in ("modality_mix", "exec_median_s", "weights_median_gib"):
             if len(getattr(self, name)) != len(MODALITIES):
                 raise ValueError(f"multimodal: {name} needs {len(MODALITIES)} values")
-        if not 0 <= self.burst_share < 1 or self.zipf_s <= 0:
-            raise ValueError("multimodal: burst_share in [0, 1), zipf_s > 0")
+        if self.burst_share == 1:
+            raise ValueError("multimodal option burst_share: need 0 <= burst_share < 1, got 1")
+        if self.hours * 3600 / self.burst_every_s > MAX_BURSTS:
+            raise ValueError(f"multimodal option burst_every_s: {self.burst_every_s:g} s gives "
+                             f"more than {MAX_BURSTS:,} bursts in {self.hours:g} h")
+
+
+# Every scalar knob's range: unbounded counts (`requests=10**12`, `models=10**9`), `hours=1e308`
+# or a burst every 1e-300 s ran until killed; `exec_gsd=0` or `burst_every_s=0` raised
+# ZeroDivisionError/math-domain tracebacks; NaN passed every `<` check.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "seed": (0, 2**63 - 1), "hours": (0, 366 * 24.0), "models": (1, 100_000),
+    "requests": (0, 5_000_000), "zipf_s": (0, 10.0), "exec_gsd": (1.0, 100.0),
+    "burst_every_s": (0, 1e9), "burst_len_s": (0, 1e9), "burst_share": (0, 1.0),
+    "slo_ms": (0, 1e9), "training_jobs": (0, 10_000), "train_median_s": (0, 1e6),
+    "train_sigma": (0, 10.0), "pipelines": (0, 10_000), "ensembles": (0, 10_000),
+}  # fmt: skip
+OPEN_AT_LO = frozenset({"hours", "zipf_s", "burst_every_s", "burst_len_s", "slo_ms",
+                        "train_median_s"})
+MAX_BURSTS = 100_000  # each request scans the bursts: keep requests x bursts bounded
+
+
+def _num(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 def parse_params(text: str) -> MultimodalParams:
-    """`seed=3,models=200,requests=5000` -> params; every scalar field by name."""
+    """`seed=3,models=200,requests=5000` -> params; every scalar field by name, each at most
+    once, in its range (`BOUNDS`); a bad one is a one-line ValueError naming it."""
     known = {f.name: f for f in fields(MultimodalParams) if f.type in ("int", "float")}
     args: dict[str, int | float] = {}
-    for part in filter(None, text.split(",")):
-        key, _, value = part.partition("=")
-        key = key.strip()
-        if key not in known:
-            raise ValueError(f"unknown multimodal option {key!r}; known: {', '.join(known)}")
-        try:
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, eq, value = (x.strip() for x in part.partition("="))
+        if key not in known or not eq:
+            raise ValueError(f"unknown multimodal option {(key if eq else part)[:60]!r}; known: "
+                             f"{', '.join(known)} (key=value)")
+        if key in args:
+            raise ValueError(f"multimodal option {key}: given twice")
+        try:  # int() and float() also read '1_000' and non-ASCII digits: refused as typos
+            if not value.isascii() or "_" in value:
+                raise ValueError
             args[key] = int(value) if known[key].type == "int" else float(value)
         except ValueError:
-            raise ValueError(f"multimodal option {key}: bad value {value!r}") from None
+            raise ValueError(f"multimodal option {key}: bad value {value[:40]!r}") from None
     return MultimodalParams(**args)  # type: ignore[arg-type]
 
 
@@ -129,7 +162,7 @@ def _requests(p: MultimodalParams, rng: random.Random,
         t += rng.expovariate(1 / p.burst_every_s)
     out: list[TraceRecord] = []
     t = 0.0
-    while True:  # thinning: a Poisson process at the peak rate, kept with rate(t) / peak
+    while mean_rate > 0:  # thinning: a Poisson process at the peak rate, kept with rate(t) / peak
         t += rng.expovariate(mean_rate * peak)
         if t >= end:
             break
@@ -143,7 +176,8 @@ def _requests(p: MultimodalParams, rng: random.Random,
             m = rng.choices(models, weights=weights)[0]
         mi = MODALITIES.index(m.modality)
         run = p.exec_median_s[mi] * math.exp(rng.gauss(0, math.log(p.exec_gsd)))
-        out.append(TraceRecord(f"req-{len(out):06d}", round(t, 3), round(max(run, 0.5), 3),
+        run = min(max(run, 0.5), MAX_REQUEST_S)  # a day at most, as the schema reads it back
+        out.append(TraceRecord(f"req-{len(out):06d}", round(t, 3), round(run, 3),
                                m.modality, "request", model=m.name, gpu=m.gpu,
                                cpu_milli=2000, memory_mib=8192, slo_ms=p.slo_ms))
     return out

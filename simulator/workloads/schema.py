@@ -26,8 +26,9 @@ import orjson
 from packing.catalogue import get_model
 from scheduler import safejson
 from scheduler.policy.model import GpuRequest
-from simulator.traces.csvfile import csv_lines
+from simulator.traces.csvfile import MAX_REQUEST_S, MAX_SECONDS, csv_lines, read_text
 from simulator.traces.errors import LoadReport, SkippedRows, TraceError
+from simulator.workloads.model import find_cycle
 
 MAX_DEPTH = 8
 
@@ -166,8 +167,8 @@ def _record(f: _Fields) -> TraceRecord:
     slo = f.number("slo_ms", default=-1.0, lo=-1.0)
     rec = TraceRecord(
         id=f.text("id", required=True),
-        arrival_s=f.number("arrival_s"),
-        duration_s=f.number("duration_s", positive=True),
+        arrival_s=f.number("arrival_s", hi=MAX_SECONDS),
+        duration_s=f.number("duration_s", positive=True, hi=MAX_SECONDS),
         modality=f.choice("modality", MODALITIES),
         kind=f.choice("kind", KINDS),
         model=f.text("model"),
@@ -185,22 +186,32 @@ def _record(f: _Fields) -> TraceRecord:
     )
     if rec.kind == "request" and not rec.model:
         raise f.fail("model", "a request names the model (service) it is sent to")
+    if rec.kind == "request" and rec.duration_s > MAX_REQUEST_S:
+        raise f.fail("duration_s", f"a request runs at most {MAX_REQUEST_S:g} s, got "
+                     f"{rec.duration_s:g}")
     if rec.upstream and rec.kind != "pipeline_stage":
         raise f.fail("upstream", "only a pipeline_stage has upstream stages")
     return rec
 
 
 def _check_links(path: str, recs: list[tuple[int, TraceRecord]]) -> None:
-    """Upstream ids must exist; a gang's records agree on its size."""
+    """Upstream ids must exist and form no cycle; a gang's records agree on its size."""
     ids = {r.id for _, r in recs}
     sizes: dict[str, int] = {}
     for line, r in recs:
         for up in r.upstream:
             if up not in ids:
                 raise SchemaError(path, line, 1, "upstream", f"unknown stage id {up!r}")
+            if up == r.id:  # was dropped silently: the stage ran at once
+                raise SchemaError(path, line, 1, "upstream", f"stage {up!r} waits on itself")
         if r.gang_id and sizes.setdefault(r.gang_id, r.gang_size) != r.gang_size:
             raise SchemaError(path, line, 1, "gang_size",
                               f"gang {r.gang_id!r} was declared with size {sizes[r.gang_id]}")
+    cycle = find_cycle({r.id: r.upstream for _, r in recs})
+    if cycle:  # its stages never arrived, and the replay counted them nowhere
+        line_of = {r.id: line for line, r in recs}
+        shown = " -> ".join(cycle[:6]) + (" ..." if len(cycle) > 6 else "")
+        raise SchemaError(path, line_of[cycle[0]], 1, "upstream", f"upstream cycle {shown}")
 
 
 def _csv_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:
@@ -225,7 +236,8 @@ def _csv_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:
 
 
 def _jsonl_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:
-    for line, raw_line in enumerate(text.splitlines(), start=1):
+    # "\n" alone ends a line: splitlines() also split inside strings at U+2028, U+0085, \x1c...
+    for line, raw_line in enumerate(text.split("\n"), start=1):
         if not raw_line.strip():
             continue
         try:  # json.loads of a deep line was a RecursionError traceback; orjson stops at 1,024
@@ -246,10 +258,7 @@ def _jsonl_records(path: str, text: str) -> Iterator[_Fields | SchemaError]:
 def load_records(path: str | Path, *, lenient: bool = False) -> LoadReport[TraceRecord]:
     """CSV (by header) or JSONL (`.jsonl`/`.ndjson`) records; links checked after the rows."""
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"trace file not found: {name}") from None
+    text = read_text(path)
     jsonl = Path(path).suffix in (".jsonl", ".ndjson")
     items = _jsonl_records(name, text) if jsonl else _csv_records(name, text)
     good: list[tuple[int, TraceRecord]] = []
@@ -292,5 +301,8 @@ def to_csv(records: list[TraceRecord] | tuple[TraceRecord, ...]) -> str:
 def write_records(path: str | Path, records: list[TraceRecord] | tuple[TraceRecord, ...]) -> None:
     """JSONL for `.jsonl`/`.ndjson`, else CSV."""
     p = Path(path)
-    p.write_text(to_jsonl(records) if p.suffix in (".jsonl", ".ndjson") else to_csv(records),
-                 encoding="utf-8")
+    text = to_jsonl(records) if p.suffix in (".jsonl", ".ndjson") else to_csv(records)
+    try:  # `afile/x.csv` was a NotADirectoryError traceback
+        p.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"--out {p}: cannot write ({exc.strerror})") from None

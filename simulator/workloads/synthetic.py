@@ -26,6 +26,11 @@ STATIC_MIG_LAYOUT: tuple[tuple[str, int], ...] = (
     ("3g.40gb", 4),
 )
 SHARE_MILLI = (230, 320, 470, 650, 810)
+# Bounds on the scale knobs: `jobs=10**11` or `nodes=10**9` ran until killed, and a mean gap of
+# 1e308 s overflowed the clock to infinity ("math domain error" in the diurnal sine).
+MAX_JOBS = 1_000_000
+MAX_NODES = 10_000
+MAX_INTERARRIVAL_S = 1e6
 DEFAULT_MIX = (0.45, 0.25, 0.10, 0.20)  # inference, training, pipeline, MIG notebook
 
 
@@ -127,11 +132,13 @@ def generate(
 ) -> Workload:
     """`jobs` submissions (a pipeline counts once) with a spiky Poisson arrival process; `mix`
     is the share of (inference, training, pipeline, MIG notebook) submissions."""
-    if jobs < 1 or nodes < 1 or not 0 <= mig_nodes <= nodes or not mean_interarrival_s > 0:
+    if (not 1 <= jobs <= MAX_JOBS or not 1 <= nodes <= MAX_NODES
+            or not 0 <= mig_nodes <= nodes or not 0 < mean_interarrival_s <= MAX_INTERARRIVAL_S):
         raise ValueError(
-            f"bad synthetic trace option: need jobs >= 1, nodes >= 1, 0 <= mig_nodes <= nodes, "
-            f"mean_interarrival_s > 0; got jobs={jobs}, nodes={nodes}, mig_nodes={mig_nodes}, "
-            f"mean_interarrival_s={mean_interarrival_s}"
+            f"bad synthetic trace option: need 1 <= jobs <= {MAX_JOBS:,}, "
+            f"1 <= nodes <= {MAX_NODES:,}, 0 <= mig_nodes <= nodes, "
+            f"0 < mean_interarrival_s <= {MAX_INTERARRIVAL_S:g}; got jobs={jobs}, nodes={nodes}, "
+            f"mig_nodes={mig_nodes}, mean_interarrival_s={mean_interarrival_s}"
         )
     if len(mix) != 4 or min(mix) < 0 or abs(sum(mix) - 1.0) > 1e-9:
         raise ValueError(
@@ -189,6 +196,8 @@ def parse_spec(spec: str) -> dict[str, float]:
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, value = (x.strip() for x in part.partition("="))
         kind = SPEC_KEYS.get(key)
+        if not value.isascii() or "_" in value:  # int() reads '1_000' and '٣'; say it plainly
+            value = "?"
         if kind is None or not eq:
             raise ValueError(
                 f"bad synthetic trace option {part!r}; known: {', '.join(SPEC_KEYS)} (key=value)"

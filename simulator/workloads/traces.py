@@ -37,6 +37,9 @@ MiB = 1024**2
 def tiresias(path: str | Path) -> Workload:
     jobs = []
     for j in load_tiresias_jobs(path).rows:
+        if j.num_gpu > 2 and j.num_gpu % 2:  # 3 was replayed as 2 x 1 GPUs: one lost, silently
+            raise ValueError(f"{path}: job {j.job_id} asks {j.num_gpu} GPUs; above 2 a job "
+                             "becomes 2 pods of half each, so the count must be even")
         pods, per = (1, j.num_gpu) if j.num_gpu <= 2 else (2, j.num_gpu // 2)
         task = TaskSpec(4_000 * per, 32 * GiB * per, GpuRequest("whole", count=per))
         jobs.append(
@@ -56,7 +59,7 @@ def openb_gpu(pod: OpenbPod) -> GpuRequest | None:
 
 def openb(pods_path: str | Path, nodes_path: str | Path, limit: int | None = None) -> Workload:
     jobs = []
-    for p in load_openb_pods(pods_path).rows[:limit]:
+    for p in load_openb_pods(pods_path, unique=True).rows[:limit]:
         if p.creation_time is None or p.deletion_time is None:
             raise ValueError(
                 f"{pods_path}: pod {p.name} has no creation/deletion time; "
@@ -67,7 +70,7 @@ def openb(pods_path: str | Path, nodes_path: str | Path, limit: int | None = Non
         task = TaskSpec(p.cpu_milli, p.memory_mib * MiB, openb_gpu(p))
         jobs.append(JobSpec(p.name, p.creation_time, run, task, kind="batch"))
     nodes = tuple(NodeSpec(n.name, n.model, n.num_gpu, n.cpu_milli, n.memory_mib * MiB)
-                  for n in load_openb_nodes(nodes_path).rows if n.num_gpu > 0)
+                  for n in load_openb_nodes(nodes_path, unique=True).rows if n.num_gpu > 0)
     return Workload(Path(pods_path).name, nodes, tuple(jobs), f"openb {Path(pods_path).name}")
 
 
@@ -82,7 +85,21 @@ def multimodal_jobs(spec: str) -> Workload:
     ensembles); its requests are served by `simulate serve`, not replayed as jobs."""
     params = parse_params(spec.partition(":")[2])
     records = tuple(r for r in generate_multimodal(params) if r.kind != "request")
+    if not records:
+        raise ValueError(f"{spec}: the day has no jobs to replay (training_jobs, pipelines and "
+                         "ensembles are 0; its requests are served by `simulate serve`)")
     return workload_from_records(records, f"multimodal-day-seed{params.seed}")
+
+
+SPECS = ("synthetic", "multimodal")
+
+
+def spec_name(trace: str) -> str | None:
+    """"synthetic" or "multimodal" when `trace` is a generator spec (that word, alone or before
+    ':'); a file such as `synthetic_week.csv` or `multimodal-day.csv` is a file (it was taken
+    for a spec: refused, or silently replaced by the generated day)."""
+    head = trace.partition(":")[0]
+    return head if head in SPECS else None
 
 
 FORMATS = ("auto", "tiresias", "openb", "dlrm", "dlrm-gpu", "genai", "schema")
@@ -100,18 +117,24 @@ def load(trace: str, nodes: str | None = None, fmt: str = "auto") -> Workload:
     or detected by its header ("dlrm-gpu" is the DLRM trace's GPU pool alone)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown trace format {fmt!r}; known: {', '.join(FORMATS)}")
-    if trace.startswith("synthetic"):
-        return synthetic_spec(trace)
-    if trace.startswith("multimodal"):
-        return multimodal_jobs(trace)
+    spec = spec_name(trace)
+    if spec is not None:
+        return synthetic_spec(trace) if spec == "synthetic" else multimodal_jobs(trace)
+    workload = _load_file(trace, nodes, fmt)
+    if not workload.jobs:  # a table of zeros measured nothing
+        raise ValueError(f"{trace}: no jobs to replay")
+    return workload
+
+
+def _load_file(trace: str, nodes: str | None, fmt: str) -> Workload:
     path = Path(trace)
     if not path.is_file():
         raise FileNotFoundError(f"trace file not found: {trace}")
     if fmt == "auto" and path.suffix in (".jsonl", ".ndjson"):
         fmt = "schema"
     if fmt == "auto":
-        with path.open(encoding="utf-8") as fh:
-            header = fh.readline().strip()
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:  # the loader names bad bytes
+            header = fh.readline(4096).strip()
         fmt = next((f for prefix, f in _HEADERS if header.startswith(prefix)), "")
         if not fmt:
             raise ValueError(

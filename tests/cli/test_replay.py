@@ -61,7 +61,7 @@ def test_compare_prints_the_bundled_study_table() -> None:
 @pytest.mark.parametrize(("args", "needle"), [
     (["--trace", "synthetic:colour=3"], "bad synthetic trace option"),
     (["--trace", "synthetic:jobs=-2"], "jobs must be finite and >= 0"),
-    (["--seeds", "1"], "--seeds must be >= 2"),
+    (["--seeds", "1"], "--seeds must be 2..1000"),
     (["--policies", "slurm"], "unknown replay policy 'slurm'"),
 ])
 def test_compare_bad_input_exits_2_with_one_line(args: list[str], needle: str) -> None:

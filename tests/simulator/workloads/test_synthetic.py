@@ -74,7 +74,7 @@ def test_spec_accepts_every_generator_parameter_by_name() -> None:
     ("synthetic:mean_interarrival_s=nan", "finite"),
     ("synthetic:nodes=-1", ">= 0"),
     ("synthetic:seed=1,seed=2", "given twice"),
-    ("synthetic:mean_interarrival_s=0", "mean_interarrival_s > 0"),
+    ("synthetic:mean_interarrival_s=0", "0 < mean_interarrival_s"),
     ("synthetic:nodes=2,mig_nodes=3", "0 <= mig_nodes <= nodes"),
     ("synthetic:inference=0.9", "summing to 1"),
 ])
