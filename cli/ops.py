@@ -16,6 +16,8 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
+IDLE_TIMEOUT_S = 10.0
+
 
 def _text() -> list[tuple[str, str]]:
     """A new header list per reply: wsgiref keeps the very list given to start_response and
@@ -53,10 +55,15 @@ def ops_app(
     return app
 
 
-def serve_ops(registry: CollectorRegistry, ready: Callable[[], bool], host: str, port: int) -> int:
+def serve_ops(
+    registry: CollectorRegistry, ready: Callable[[], bool], host: str, port: int,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
+) -> int:  # fmt: skip
     """Serve the operations port on a daemon thread; returns the bound port. Raises OSError.
     The server class is prometheus_client's own (`start_http_server` uses it): wsgiref with a
-    daemon thread per connection."""
-    server = make_server(host, port, ops_app(registry, ready), ThreadingWSGIServer, _QuietHandler)
+    daemon thread per connection, so a connection idle for `idle_timeout_s` is closed (50 idle
+    connections held 50 threads for good; a probe or a scrape sends at once)."""
+    handler = type("_Handler", (_QuietHandler,), {"timeout": idle_timeout_s})
+    server = make_server(host, port, ops_app(registry, ready), ThreadingWSGIServer, handler)
     threading.Thread(target=server.serve_forever, name="tessera-ops", daemon=True).start()
     return int(server.server_address[1])

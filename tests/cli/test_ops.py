@@ -95,3 +95,18 @@ def test_readyz_healthz_and_metrics_hammered_concurrently_all_parse(ops) -> None
         stop.set()
         t.join()
     assert total == 8 * 60  # every request answered and every answer parsed
+
+
+def test_an_idle_connection_is_closed() -> None:
+    """A connection that sends nothing is dropped after the idle timeout (it held a server
+    thread for good: 50 of them, 50 threads)."""
+    import socket
+
+    port = serve_ops(CollectorRegistry(), Flag(), "127.0.0.1", 0, idle_timeout_s=0.3)
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
+    for sock in idle:
+        sock.settimeout(5)
+        assert sock.recv(1) == b""  # closed by the server (before: blocked until this timeout)
+        sock.close()
+    reply = httpx.get(f"http://127.0.0.1:{port}/healthz")  # the port still answers
+    assert reply.status_code == 200 and reply.text == "ok"
