@@ -31,7 +31,11 @@ def _run_all(jobs: list[tuple[Workload, str, int, bool]], workers: int) -> list[
 
 
 def run_policies(
-    workload: Workload, names: Sequence[str], *, seed: int = 0, debug: bool = False,
+    workload: Workload,
+    names: Sequence[str],
+    *,
+    seed: int = 0,
+    debug: bool = False,
     workers: int = 1,
 ) -> list[ReplayResult]:
     return _run_all([(workload, n, seed, debug) for n in names], workers)
@@ -46,18 +50,30 @@ def bundled_workloads(seed: int = 0) -> list[Workload]:
     return [generate(seed=seed, jobs=400, nodes=16, mig_nodes=4, mean_interarrival_s=300.0), tir]
 
 
-def trace_workloads(trace: str, nodes: str | None = None, fmt: str = "auto"
-                    ) -> Callable[[int], list[Workload]]:
+def trace_workloads(
+    trace: str, nodes: str | None = None, fmt: str = "auto"
+) -> Callable[[int], list[Workload]]:
     """Per seed, the workload `--trace` names: a synthetic spec is regenerated with that seed
-    (the spec's own `seed=` is ignored: the study's seeds replace it); a trace file is the
-    same every seed (only the policies' own randomness changes)."""
+    (its own `seed=` is the study's first seed: `first_seed`); a trace file is the same every
+    seed (only the policies' own randomness changes)."""
     if trace.split(":", 1)[0] == "synthetic":
-        if "seed" in parse_spec(trace):  # bad options fail before any run
-            raise ValueError(f"--trace {trace[:60]}: a study's seeds come from --seed and "
-                             "--seeds; drop seed= from the spec (it was ignored)")
+        parse_spec(trace)  # bad options fail before any run
         return lambda s: [from_spec(trace, seed=s)]
     fixed = load(trace, nodes, fmt)
     return lambda s: [fixed]
+
+
+def first_seed(trace: str | None, seed: int | None) -> int:
+    """A study's first seed: `--seed`, else a synthetic spec's `seed=` (so
+    `--trace synthetic:seed=3,...` studies seeds 3, 4, ...), else 0. Both given and different:
+    ValueError (one line), since one of them would be ignored."""
+    own = None
+    if trace is not None and trace.split(":", 1)[0] == "synthetic":
+        got = parse_spec(trace).get("seed")
+        own = None if got is None else int(got)
+    if seed is not None and own is not None and seed != own:
+        raise ValueError(f"--seed {seed} and the spec's seed={own} disagree: give one of them")
+    return seed if seed is not None else own if own is not None else 0
 
 
 def compare(seed: int = 0, debug: bool = False, workers: int = 1) -> list[ReplayResult]:
@@ -89,8 +105,9 @@ def compare_seeds(
     if len(seeds) < 2:
         raise ValueError(f"a seed study needs at least 2 seeds for an interval, got {len(seeds)}")
     per_seed = [workloads(s) for s in seeds]
-    jobs = [(w, n, s, debug) for s, ws in zip(seeds, per_seed, strict=True) for w in ws
-            for n in names]
+    jobs = [
+        (w, n, s, debug) for s, ws in zip(seeds, per_seed, strict=True) for w in ws for n in names
+    ]
     results = iter(_run_all(jobs, workers))
     grouped: list[list[ReplayResult]] = [[] for _ in per_seed[0]]
     for ws in per_seed:

@@ -146,12 +146,23 @@ def test_a_huge_seed_count_is_refused() -> None:
     assert "--seeds must be 2..1000" in msg
 
 
-def test_a_spec_seed_compare_would_ignore_is_refused() -> None:
-    """`compare --trace synthetic:seed=7` ran seeds 0..4: the spec's seed silently ignored."""
+def test_a_spec_seed_that_disagrees_with_seed_is_refused() -> None:
+    """`compare --trace synthetic:seed=7` ran seeds 0..4: the spec's seed silently ignored. It
+    is now the first seed; a different `--seed` beside it is refused (one would be ignored)."""
     msg = one_line_error(
-        ["simulate", "compare", "--no-serving", "--trace", "synthetic:seed=7,jobs=3"]
+        ["simulate", "compare", "--no-serving", "--seed", "2", "--trace", "synthetic:seed=7,jobs=3"]
     )
-    assert "drop seed= from the spec" in msg
+    assert "--seed 2 and the spec's seed=7 disagree" in msg
+
+
+def test_a_spec_seed_is_the_first_seed_of_the_study() -> None:
+    from simulator.replay.study import first_seed
+
+    assert first_seed("synthetic:seed=7,jobs=3", None) == 7
+    assert first_seed("synthetic:seed=7,jobs=3", 7) == 7
+    assert first_seed("synthetic:jobs=3", None) == 0
+    assert first_seed("synthetic:jobs=3", 4) == 4
+    assert first_seed(None, None) == 0
 
 
 SMALL_DAY = "multimodal:models=10,requests=60,training_jobs=0,pipelines=0,ensembles=0"
