@@ -37,15 +37,22 @@ MiB = 1024**2
 def tiresias(path: str | Path) -> Workload:
     jobs = []
     for j in load_tiresias_jobs(path).rows:
-        if j.num_gpu > 2 and j.num_gpu % 2:  # 3 was replayed as 2 x 1 GPUs: one lost, silently
-            raise ValueError(f"{path}: job {j.job_id} asks {j.num_gpu} GPUs; above 2 a job "
-                             "becomes 2 pods of half each, so the count must be even")
-        pods, per = (1, j.num_gpu) if j.num_gpu <= 2 else (2, j.num_gpu // 2)
+        pods, per = _tiresias_pods(j.num_gpu)
         task = TaskSpec(4_000 * per, 32 * GiB * per, GpuRequest("whole", count=per))
         jobs.append(
             JobSpec(f"t{j.job_id:03d}", j.submit_time, j.duration, task, pods, pods, "training")
         )
     return Workload(Path(path).name, cluster(2, 0), tuple(jobs), f"tiresias {Path(path).name}")
+
+
+def _tiresias_pods(gpus: int) -> tuple[int, int]:
+    """(pods, GPUs each) of a Tiresias job: up to 2 GPUs one pod; an even count above that 2
+    pods of half each (two servers, as the Tiresias traces' multi-GPU jobs run); an odd one
+    a pod per GPU (3 was replayed as 2 x 1, one GPU lost, and a refusal would reject a whole
+    trace for one job)."""
+    if gpus <= 2:
+        return 1, gpus
+    return (2, gpus // 2) if gpus % 2 == 0 else (gpus, 1)
 
 
 def openb_gpu(pod: OpenbPod) -> GpuRequest | None:
@@ -69,8 +76,11 @@ def openb(pods_path: str | Path, nodes_path: str | Path, limit: int | None = Non
         run = max(p.deletion_time - began, 1.0)
         task = TaskSpec(p.cpu_milli, p.memory_mib * MiB, openb_gpu(p))
         jobs.append(JobSpec(p.name, p.creation_time, run, task, kind="batch"))
-    nodes = tuple(NodeSpec(n.name, n.model, n.num_gpu, n.cpu_milli, n.memory_mib * MiB)
-                  for n in load_openb_nodes(nodes_path, unique=True).rows if n.num_gpu > 0)
+    nodes = tuple(
+        NodeSpec(n.name, n.model, n.num_gpu, n.cpu_milli, n.memory_mib * MiB)
+        for n in load_openb_nodes(nodes_path, unique=True).rows
+        if n.num_gpu > 0
+    )
     return Workload(Path(pods_path).name, nodes, tuple(jobs), f"openb {Path(pods_path).name}")
 
 
@@ -86,8 +96,10 @@ def multimodal_jobs(spec: str) -> Workload:
     params = parse_params(spec.partition(":")[2])
     records = tuple(r for r in generate_multimodal(params) if r.kind != "request")
     if not records:
-        raise ValueError(f"{spec}: the day has no jobs to replay (training_jobs, pipelines and "
-                         "ensembles are 0; its requests are served by `simulate serve`)")
+        raise ValueError(
+            f"{spec}: the day has no jobs to replay (training_jobs, pipelines and "
+            "ensembles are 0; its requests are served by `simulate serve`)"
+        )
     return workload_from_records(records, f"multimodal-day-seed{params.seed}")
 
 
@@ -95,7 +107,7 @@ SPECS = ("synthetic", "multimodal")
 
 
 def spec_name(trace: str) -> str | None:
-    """"synthetic" or "multimodal" when `trace` is a generator spec (that word, alone or before
+    """ "synthetic" or "multimodal" when `trace` is a generator spec (that word, alone or before
     ':'); a file such as `synthetic_week.csv` or `multimodal-day.csv` is a file (it was taken
     for a spec: refused, or silently replaced by the generated day)."""
     head = trace.partition(":")[0]

@@ -76,14 +76,27 @@ def test_the_driver_refuses_jobs_that_wait_on_each_other() -> None:
         replay(w, make_replay_policy("tessera", w, 0))
 
 
-@pytest.mark.parametrize("count", ["3", "99999999999"])
-def test_a_tiresias_gpu_count_the_mapping_cannot_keep_is_refused(
-    tmp_path: Path, count: str
-) -> None:
-    """3 GPUs replayed as 2 pods x 1 (one GPU lost, silently); 99999999999 was never placed."""
-    trace = _trace(tmp_path, TIRESIAS + f"0,{count},0,1,vgg,50,1\n")
+def test_a_tiresias_gpu_count_no_node_can_hold_is_refused(tmp_path: Path) -> None:
+    """99999999999 GPUs was accepted and never placed."""
+    trace = _trace(tmp_path, TIRESIAS + "0,99999999999,0,1,vgg,50,1\n")
     msg = one_line_error(["simulate", "replay", "--trace", trace, "--policies", "tessera"])
-    assert "num_gpu" in msg or f"asks {count} GPUs" in msg
+    assert "num_gpu" in msg
+
+
+@pytest.mark.parametrize(
+    ("count", "pods", "each"), [(1, 1, 1), (2, 1, 2), (3, 3, 1), (4, 2, 2), (7, 7, 1), (8, 2, 4)]
+)
+def test_a_tiresias_job_keeps_every_gpu_it_asks(
+    tmp_path: Path, count: int, pods: int, each: int
+) -> None:
+    """3 GPUs were replayed as 2 pods x 1 (one GPU lost, silently): an odd count above 2 is a
+    pod per GPU, an even one 2 pods of half; pods x GPUs each = the count, every time."""
+    from simulator.workloads.traces import tiresias
+
+    job = tiresias(_trace(tmp_path, TIRESIAS + f"0,{count},0,1,vgg,50,1\n")).jobs[0]
+    assert job.task.gpu is not None
+    assert (job.replicas, job.min_member, job.task.gpu.count) == (pods, pods, each)
+    assert pods * each == count
 
 
 @pytest.mark.parametrize(
