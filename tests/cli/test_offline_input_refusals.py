@@ -80,3 +80,10 @@ def test_a_placement_past_the_nodes_gpus_is_named(tmp_path: Path, pods_first: bo
     warnings = r.stderr.strip().splitlines()
     assert len(warnings) == 1, r.stderr
     assert "pod default/train-1" in warnings[0] and "placement names GPU 7" in warnings[0]
+
+
+def test_a_long_gpu_name_is_cut_in_the_error() -> None:
+    """Before: all 5,000 characters came back in the message."""
+    msg = one_line_error(["mig", "profiles", "--gpu", "Z" * 5000])
+    assert "unknown GPU model 'ZZZZ" in msg and "known models: H100-80GB" in msg
+    assert len(msg) < 300
