@@ -87,3 +87,10 @@ def test_a_long_gpu_name_is_cut_in_the_error() -> None:
     msg = one_line_error(["mig", "profiles", "--gpu", "Z" * 5000])
     assert "unknown GPU model 'ZZZZ" in msg and "known models: H100-80GB" in msg
     assert len(msg) < 300
+
+
+@pytest.mark.parametrize("seeds", ["-1", "0,-5", str(2**63)])
+def test_a_seed_out_of_range_names_the_option(seeds: str) -> None:
+    """Before: 'multimodal option seed: need 0 <= seed <= ...', an option never given."""
+    msg = one_line_error(["simulate", "sweep", "--seeds", seeds])
+    assert msg.startswith("error: --seeds") and "multimodal" not in msg
