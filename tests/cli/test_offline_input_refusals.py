@@ -94,3 +94,16 @@ def test_a_seed_out_of_range_names_the_option(seeds: str) -> None:
     """Before: 'multimodal option seed: need 0 <= seed <= ...', an option never given."""
     msg = one_line_error(["simulate", "sweep", "--seeds", seeds])
     assert msg.startswith("error: --seeds") and "multimodal" not in msg
+
+
+def test_a_gang_member_waiting_on_its_own_gang_is_refused(tmp_path: Path) -> None:
+    """Before: the wait was dropped (`after` minus the gang itself) and the gang ran at once."""
+    trace = tmp_path / "t.csv"
+    trace.write_text(
+        "id,arrival_s,duration_s,modality,kind,upstream,gang_id,gang_size\n"
+        "g0,0,10,text,pipeline_stage,,g,2\n"
+        "g1,0,10,text,pipeline_stage,g0,g,2\n"
+        "c,0,10,text,batch,,,\n"
+    )
+    msg = one_line_error(["simulate", "replay", "--trace", str(trace), "--policies", "tessera"])
+    assert f"{trace}:3:1: field 'upstream'" in msg and "gang 'g'" in msg and "'g1'" in msg
