@@ -11,23 +11,25 @@ import contextlib
 import ctypes
 import gc
 import logging
+import re
 import ssl
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.errors import BadInput, exits_2_on_bad_input
 from cli.ops import serve_ops
+from scheduler.api import wire
 from scheduler.api.adapter import FacadePort
 from scheduler.api.app import EdgeConfig, create_app
 from scheduler.api.server import bind_socket, make_server
 from scheduler.kube.compact import one_by_one
-from scheduler.kube.snapshot import load_snapshot
+from scheduler.kube.snapshot import SnapshotError, load_snapshot
 from scheduler.policy.registry import build_profile
 from scheduler.settings import Settings, load_settings
 from scheduler.state import placement as placement_codec
@@ -121,13 +123,33 @@ def check_files(settings: Settings) -> None:
         raise BadInput(f"{what}: not a usable PEM certificate and key ({why})") from None
 
 
+def _check_node_names(path: Path, objects: list[dict[str, Any]]) -> None:
+    """A Node named twice was kept as its last copy, and one named 'a/../../x' was scored like
+    any other: neither is a cluster `kubectl get` prints. Names as the bind path checks them."""
+    seen: set[str] = set()
+    for obj in objects:
+        if obj["kind"] != "Node":
+            continue
+        name = obj["metadata"]["name"]  # a string (load_snapshot)
+        if not re.fullmatch(wire.OBJECT_NAME, name):
+            raise SnapshotError(f"{path}: Node {name[:60]!r} is not a Kubernetes object name")
+        if name in seen:
+            raise SnapshotError(f"{path}: Node {name!r} appears twice")
+        seen.add(name)
+
+
 def snapshot_store(path: Path) -> ClusterStore:
     store = ClusterStore()
     objects = load_snapshot(path).objects
+    _check_node_names(path, objects)
     objects.sort(key=lambda o: o.get("kind") not in POD_GROUP_KINDS)  # stable: PodGroups first
     store.replace(one_by_one(objects), ordered=True)
     for why in store.skipped:  # left out, as the watch leaves them out: said, not fatal
         print(f"warning: {path}: skipped {why}", file=sys.stderr)
+    for rec in store.pods():  # kept, charged by its requests, as the watch keeps it: said
+        if rec.placement_problem:
+            why = f"{rec.placement_problem}; charged by its requests"
+            print(f"warning: {path}: pod {rec.request.key}: {why}", file=sys.stderr)
     return store
 
 

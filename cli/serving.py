@@ -139,6 +139,7 @@ def add_sweep(sim: typer.Typer) -> None:
         """Serving sweep (policies x traces x seeds x loads); prints one JSON document."""
         from simulator.policies.replay.registry import parse_policies
         from simulator.sweep.run import cells, run_local, run_ray, sweep_json
+        from simulator.workloads.multimodal import BOUNDS
 
         try:
             seed_list = [int(s) for s in seeds.split(",") if s.strip()]
@@ -146,6 +147,10 @@ def add_sweep(sim: typer.Typer) -> None:
         except ValueError:
             raise BadInput(f"--seeds/--loads: numbers expected, got {seeds!r} / "
                            f"{loads!r}") from None
+        lo, hi = (int(b) for b in BOUNDS["seed"])  # a multimodal trace's seed= range
+        bad = next((s for s in seed_list if not lo <= s <= hi), None)
+        if bad is not None:  # was refused as "multimodal option seed", an option never given
+            raise BadInput(f"--seeds: each seed must be {lo}..{hi}, got {bad}")
         for option, values in (("--seeds", seed_list), ("--loads", load_list)):
             if len(set(values)) != len(values):  # a repeated cell counted twice in the summary
                 raise BadInput(f"{option}: a value given twice")

@@ -196,14 +196,17 @@ def _record(f: _Fields) -> TraceRecord:
 
 def _check_links(path: str, recs: list[tuple[int, TraceRecord]]) -> None:
     """Upstream ids must exist and form no cycle; a gang's records agree on its size."""
-    ids = {r.id for _, r in recs}
+    gang_of = {r.id: r.gang_id for _, r in recs}
     sizes: dict[str, int] = {}
     for line, r in recs:
         for up in r.upstream:
-            if up not in ids:
+            if up not in gang_of:
                 raise SchemaError(path, line, 1, "upstream", f"unknown stage id {up!r}")
             if up == r.id:  # was dropped silently: the stage ran at once
                 raise SchemaError(path, line, 1, "upstream", f"stage {up!r} waits on itself")
+            if r.gang_id and gang_of[up] == r.gang_id:  # one job: dropped silently as well
+                raise SchemaError(path, line, 1, "upstream", f"stage {r.id!r} of gang "
+                                  f"{r.gang_id!r} waits on its own gang (upstream {up!r})")
         if r.gang_id and sizes.setdefault(r.gang_id, r.gang_size) != r.gang_size:
             raise SchemaError(path, line, 1, "gang_size",
                               f"gang {r.gang_id!r} was declared with size {sizes[r.gang_id]}")
