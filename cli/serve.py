@@ -124,10 +124,18 @@ def check_files(settings: Settings) -> None:
 
 
 def _check_node_names(path: Path, objects: list[dict[str, Any]]) -> None:
-    """A Node named twice was kept as its last copy, and one named 'a/../../x' was scored like
-    any other: neither is a cluster `kubectl get` prints. Names as the bind path checks them."""
+    """A Node (or a Pod in one namespace) named twice was kept as its last copy, and a Node
+    named 'a/../../x' was scored like any other: neither is a cluster `kubectl get` prints.
+    Node names as the bind path checks them."""
     seen: set[str] = set()
+    pods: set[tuple[str, str]] = set()
     for obj in objects:
+        if obj["kind"] == "Pod":  # likewise a Pod named twice in one namespace: its last copy
+            meta = obj["metadata"]
+            key = (str(meta.get("namespace") or "default"), str(meta["name"]))
+            if key in pods:
+                raise SnapshotError(f"{path}: Pod {'/'.join(key)[:120]!r} appears twice")
+            pods.add(key)
         if obj["kind"] != "Node":
             continue
         name = obj["metadata"]["name"]  # a string (load_snapshot)

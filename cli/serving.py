@@ -68,6 +68,7 @@ def add_commands(sim: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Serve a request trace with queue-length autoscaling under each policy."""
+        from packing.catalogue import get_model
         from simulator.policies.replay.registry import parse_policies
         from simulator.serving.config import Autoscale, ServingSpec
         from simulator.serving.requests import load_requests, window, with_shape
@@ -86,6 +87,9 @@ def add_commands(sim: typer.Typer) -> None:
             ("--hours", 1.0 if hours is None else hours, 0, MAX_SECONDS / 3600, True),
         ):  # fmt: skip
             bounded(option, value, lo, hi, above_lo=above)
+        # An unknown model ran as a generic GPU without MIG, silently (refused with MIG
+        # nodes and by `plan capacity`): one line naming the known models.
+        get_model(gpu)
         if report is not None:  # before the run: a bad folder failed only after it
             from simulator.report.document import prepare_report_dir
 

@@ -107,3 +107,21 @@ def test_a_gang_member_waiting_on_its_own_gang_is_refused(tmp_path: Path) -> Non
     )
     msg = one_line_error(["simulate", "replay", "--trace", str(trace), "--policies", "tessera"])
     assert f"{trace}:3:1: field 'upstream'" in msg and "gang 'g'" in msg and "'g1'" in msg
+
+
+def test_an_unknown_gpu_model_for_serve_is_refused() -> None:
+    """Before: without MIG nodes, `--gpu ZZZ` served every request on a generic GPU and
+    printed results for a model that does not exist."""
+    day = "multimodal:models=5,requests=30,training_jobs=0,pipelines=0,ensembles=0"
+    msg = one_line_error(["simulate", "serve", "--trace", day, "--nodes", "1", "--gpu", "ZZZ"])
+    assert "unknown GPU model 'ZZZ'" in msg and "H100-80GB" in msg
+
+
+def test_a_pod_named_twice_in_a_snapshot_is_refused(tmp_path: Path) -> None:
+    """Before: the second copy of a pod silently replaced the first."""
+
+    def twice(items: list[dict[str, Any]]) -> None:
+        items.append(copy.deepcopy(next(o for o in items if o["kind"] == "Pod")))
+
+    msg = one_line_error(["explain", "--snapshot", _snapshot(tmp_path, twice), "--pod", POD])
+    assert "appears twice" in msg and "Pod" in msg
