@@ -221,14 +221,21 @@ class GangCoordinator(GangSlots):
                     return "planned"
         return "failed"
 
-    def plan_or_fail(self, pod: PodRequest, now: float, **kw: object) -> str | None:
+    def plan_or_fail(
+        self,
+        pod: PodRequest,
+        now: float,
+        choose_keep: bool = True,
+        ttl_s: float | None = None,
+        first: bool = True,
+    ) -> str | None:
         """`ensure_plan`, with anything the planners raise recorded as the gang's failed plan
         (a one-line reason, standing `FAILED_RETRY_S` or until room comes back, as any
         failure) instead of raised. One pending pod of a gang with minMember 600 made the
         drain planner raise RecursionError out of the `recover` pass and out of every GPU
         pod's filter while that gang waited first."""
         try:
-            return self.ensure_plan(pod, now, **kw)  # type: ignore[arg-type]
+            return self.ensure_plan(pod, now, choose_keep, ttl_s, first)
         except Exception as exc:  # noqa: BLE001 -- one gang must not fail every other pod
             assert pod.gang is not None
             self._failed(pod.gang.name, now, exc)
@@ -249,7 +256,6 @@ class GangCoordinator(GangSlots):
         return (
             not rec.reason
             and not rec.members
-            and pod.uid not in rec.members
             and not rec.open_slots(pod.gpu)
             and self.store.pod(pod.uid) is not None
         )

@@ -41,7 +41,7 @@ from scheduler.policy.model import (
     PodRequest,
 )
 from scheduler.state.errors import PodParseError, StateError
-from scheduler.state.node_changes import inventory, may_add_room, name_of, newer, revision
+from scheduler.state.node_changes import inventory, may_add_room, name_of, newer
 from scheduler.state.nodes import parse_node
 from scheduler.state.pod_records import (
     DONE_PHASES,
@@ -55,9 +55,9 @@ from scheduler.state.pod_records import (
 )
 from scheduler.state.pods import bounded_min_member, parse_pod, pod_key
 from scheduler.state.reservations import Ledger
+from scheduler.state.tombstones import Tombstones, stale_modified
 
 POD_GROUP_KINDS = ("PodGroup",)
-MAX_GONE = 16_384  # deleted pod UIDs (and node names) remembered against stale events
 
 
 class ClusterStore:
@@ -82,10 +82,10 @@ class ClusterStore:
         self._min_members: dict[str, int] = {}
         self._order = 0  # the last first-seen number given (`first_seen`)
         self._relisted: dict[str, int] = {}  # during a relist: UID -> its number before it
-        # Pod UIDs and node names lately deleted (at most MAX_GONE each, oldest dropped first):
-        # a MODIFIED for one of them is a stale event, not a resurrection (`_stale`).
-        self._gone_pods: dict[str, None] = {}
-        self._gone_nodes: dict[str, None] = {}
+        # Pod UIDs and node names lately deleted: a MODIFIED for one of them is a stale
+        # event, not a resurrection (`stale_modified`).
+        self._gone_pods = Tombstones()
+        self._gone_nodes = Tombstones()
         self.ledger = Ledger()
         self.skipped: list[str] = []  # objects the last `replace` left out, and why
         self._version = 0
@@ -181,7 +181,7 @@ class ClusterStore:
         """Fold a Node from the watch (or a snapshot), or, `from_request`, one a full-Nodes
         request carried (`fold_request_node`): that one keeps the watch's copy aside and does
         not move the watch's resourceVersion. `modified`: a MODIFIED event, skipped when
-        stale (`_stale`)."""
+        stale (`stale_modified`)."""
         node, problem = parse_node(obj)
         rv = (obj.get("metadata") or {}).get("resourceVersion")
         with self._lock:
@@ -189,11 +189,11 @@ class ClusterStore:
             if (
                 modified
                 and not from_request
-                and self._stale(self._gone_nodes, node.name, rv, known)
+                and stale_modified(self._gone_nodes, node.name, rv, known)
             ):
                 return
             if not from_request:
-                self._gone_nodes.pop(node.name, None)  # (a request never vouches for a node)
+                self._gone_nodes.revive(node.name)  # (a request never vouches for a node)
                 if isinstance(rv, str) and rv:
                     self._node_versions[node.name] = rv
                 self._overlaid.pop(node.name, None)
@@ -267,32 +267,12 @@ class ClusterStore:
             if forged(alloc.placement, node):
                 self.ledger.release(key)
 
-    @staticmethod
-    def _stale(gone: dict[str, None], key: str, given: object, known: str | int | None) -> bool:
-        """A MODIFIED event that must not be folded: for a UID or node deleted since (a late
-        event brought a deleted pod back for good, its GPUs held), or older than what the
-        store holds (a pod's pending version after its bound one left its GPUs looking free
-        while it ran). Versions compare only when both are etcd revisions. ADDED, as a relist
-        sends every object, always folds."""
-        if key in gone:
-            return True
-        if not isinstance(given, str) or not revision(given):
-            return False
-        have = known if isinstance(known, int) else int(known) if known and revision(known) else 0
-        return 0 < int(given) < have
-
-    @staticmethod
-    def _bury(gone: dict[str, None], key: str) -> None:
-        gone[key] = None
-        if len(gone) > MAX_GONE:
-            del gone[next(iter(gone))]
-
     def delete_node(self, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata")
         name = str(meta.get("name") if isinstance(meta, Mapping) else None)
         with self._lock:
             if name in self._nodes:
-                self._bury(self._gone_nodes, name)
+                self._gone_nodes.bury(name)
             self._nodes.pop(name, None)
             self._node_versions.pop(name, None)
             self._overlaid.pop(name, None)
@@ -306,7 +286,7 @@ class ClusterStore:
         raises `PodParseError` while it is pending, but once bound (or known) it is folded
         all the same, read as far as it can be: it holds GPUs whatever it says, and dropping it
         would leave them free for the next pod. `modified`: a MODIFIED event, skipped when
-        stale (`_stale`)."""
+        stale (`stale_modified`)."""
         try:
             pod, problem = parse_pod(obj, self._min_members), ""
         except PodParseError:
@@ -324,9 +304,10 @@ class ClusterStore:
             if modified:
                 old = self._pods.get(pod.uid)
                 rv = obj["metadata"].get("resourceVersion")  # (parse_pod read the metadata)
-                if self._stale(self._gone_pods, pod.uid, rv, old.seen.version if old else None):
+                known = old.seen.version if old else None
+                if stale_modified(self._gone_pods, pod.uid, rv, known):
                     return
-            self._gone_pods.pop(pod.uid, None)
+            self._gone_pods.revive(pod.uid)
             self._fold_pod(pod, got, problem)
 
     def _fold_pod(self, pod: PodRequest, obj: PodSeen, spec_problem: str = "") -> None:
@@ -409,7 +390,7 @@ class ClusterStore:
         with self._lock:
             rec = self._pods.pop(uid, None)
             if rec is not None:
-                self._bury(self._gone_pods, uid)
+                self._gone_pods.bury(uid)
                 if self._keys.get(rec.request.key) == uid:
                     self._keys.pop(rec.request.key, None)
                 self._regang(uid, rec.request, None)

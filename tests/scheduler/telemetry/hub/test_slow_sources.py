@@ -5,17 +5,17 @@ read whole into memory."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from scheduler.telemetry.hub import sources
 from scheduler.telemetry.hub.sources import PrometheusSource, ScrapeSource
 from scheduler.telemetry.hub.staleness import SourceError
+from tests.scheduler.telemetry.servers import serving
 
 
 @contextmanager
@@ -39,14 +39,8 @@ def dripping(pause_s: float, chunk: bytes, count: int) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 @pytest.mark.parametrize("kind", ["prometheus", "scrape"])
