@@ -70,7 +70,7 @@ from dataclasses import dataclass
 
 from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.framework import Profile
-from scheduler.policy.gang import drain_budgets, free_busy, plan_members
+from scheduler.policy.gang import plan_members
 from scheduler.policy.model import (
     Allocation,
     ClusterState,
@@ -79,6 +79,7 @@ from scheduler.policy.model import (
     PodRequest,
     slot_key,
 )
+from scheduler.state.drain_nodes import KeepNodes
 from scheduler.state.gang_slots import GangSlots
 from scheduler.state.store import DONE_PHASES, ClusterStore
 
@@ -126,10 +127,7 @@ class GangCoordinator(GangSlots):
         self._no_room: dict[str, float] = {}  # gang -> until when `recover` passes it over
         # The waiting gangs by rank at the last `recover` pass (`earlier_first` reads them).
         self._queue: list[tuple[Rank, str]] = []
-        # node -> (the Node, its allocations, their `free_busy` counts) as last counted: a
-        # snapshot builds every node's capacity view afresh, and choosing the keep's nodes
-        # (`_counts`) needs every node's counts, at each filter after a departure.
-        self._free_busy: dict[str, tuple[object, tuple[Allocation, ...], tuple[int, int]]] = {}
+        self.keep_nodes = KeepNodes(store, profile)  # where a waiting gang's keep goes
 
     def kept_from(self, pod: PodRequest, now: float) -> DrainKeep | None:
         """The nodes `pod` may not take because a waiting gang keeps them (None: none are).
@@ -390,7 +388,7 @@ class GangCoordinator(GangSlots):
             mine = keep is not None and keep.gang == name
             try:
                 plan = plan_members(snap, members, names, self.profile, gang=name)
-                kept = self._budgets(snap, members) if plan.status == "infeasible" else {}
+                kept = self.keep_nodes.choose(snap, members) if plan.status == "infeasible" else {}
             except Exception as exc:  # noqa: BLE001 -- as `plan_or_fail`: pass it over a while
                 self._failed(name, now, exc)
                 self._no_room[name] = now + NO_ROOM_RETRY_S
@@ -461,60 +459,7 @@ class GangCoordinator(GangSlots):
         other = keep is not None and keep.gang != pod.gang.name
         if other and keep is not None and self._rank(pod.gang.name, pod.priority) >= keep.rank:
             return None  # it waits after the keeper
-        return self._budgets(snap, members) or None
-
-    def _budgets(self, snap: ClusterState, members: list[PodRequest]) -> dict[str, int]:
-        """The nodes (with budgets) to keep for `members` on `snap` with draining gangs taken
-        as free (`_draining`), every node a candidate."""
-        drained = self._draining(snap)
-        return drain_budgets(drained, members, sorted(snap.nodes), self.profile,
-                             counts=self._counts(drained))  # fmt: skip
-
-    def _counts(self, state: ClusterState) -> Callable[[str], tuple[int, int]]:
-        """A node's `free_busy` counts on `state`, reused while the node and its allocations
-        are the same objects as when last counted (the store keeps both across snapshots
-        until they change), else counted on `state`'s view. Without it each choice of the
-        keep's nodes built every node's view: 100 ms per filter after a departure at 1,000
-        nodes (benchmarks/bench_gang_filter.py, RESULTS.md Digital twin round 8)."""
-        cache = self._free_busy
-        if len(cache) > 2 * len(state.nodes) + 16:
-            cache.clear()  # nodes that left
-
-        def count(name: str) -> tuple[int, int]:
-            node, allocs = state.nodes[name], state.allocations_on(name)
-            hit = cache.get(name)
-            if (hit is not None and hit[0] is node and len(hit[1]) == len(allocs)
-                    and all(a is b for a, b in zip(hit[1], allocs, strict=True))):  # fmt: skip
-                return hit[2]
-            got = state.capacity(name).derive("free-busy", free_busy)
-            cache[name] = (node, allocs, got)
-            return got
-
-        return count
-
-    def _draining(self, snap: ClusterState) -> ClusterState:
-        """`snap` with the GPUs of bound pods whose gang has lost a member taken as free, for
-        choosing the nodes to keep only: a gang's members end together, so the rest of one
-        whose first pod has left (deleted, or Succeeded/Failed) drain next. KWOK, and a
-        real job's pods, end milliseconds apart; between the two deletions the keep chose the
-        node held by a 1,800 s job over the one being freed, and single pods took the freed
-        room (benchmarks/RESULTS.md, Digital twin, round 7, (C)). A gang whose pods are not all
-        created yet reads the same (fewer pods than its minimum); its bound members' GPUs then
-        count as draining until the others arrive."""
-        by_gang = self.store.gang_records()
-        leaving: set[str] = set()
-        for recs in by_gang.values():
-            gang = recs[0].request.gang
-            assert gang is not None
-            live = [
-                r.request.uid
-                for r in recs
-                if r.request.node_name is not None and r.seen.phase not in DONE_PHASES
-            ]
-            if live and (len(recs) < gang.min_member
-                         or any(r.seen.phase in DONE_PHASES for r in recs)):  # fmt: skip
-                leaving.update(live)
-        return snap.without(leaving) if leaving else snap
+        return self.keep_nodes.choose(snap, members) or None
 
     def _members(self, pod: PodRequest) -> list[PodRequest]:
         """Who to plan for: waiting members up to the minimum still missing (caller locks)."""

@@ -84,17 +84,17 @@ def test_the_keep_follows_once_per_departure(ext, clock, monkeypatch) -> None:
     # The capacity pass runs at the first filter after the departure only: K's failure is
     # recorded there, so the next filters (before any other room comes back) read that
     # record and choose nothing again. z leaves c; three later single pods are filtered.
-    import scheduler.state.gangs as gangs
+    import scheduler.state.drain_nodes as drain_nodes
 
     calls = []
-    real = gangs.drain_budgets
+    real = drain_nodes.drain_budgets
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
     _setup(ext, "z")
-    monkeypatch.setattr(gangs, "drain_budgets", counting)
+    monkeypatch.setattr(drain_nodes, "drain_budgets", counting)
     clock.t += 0.001
     for i in range(3):
         s = pod_json(f"s{i}", {"nvidia.com/gpu": 8})
@@ -144,8 +144,9 @@ def test_the_cached_counts_answer_what_each_nodes_view_answers(ext, clock) -> No
     clock.t += 0.001
     ext.store.apply(event(busy("w", "c", 3)))
     snap = ext.store.snapshot(clock.t)
-    count = ext.gangs._counts(snap)
+    count = ext.gangs.keep_nodes.counts(snap)
     for n in NODES3:
         assert count(n) == free_busy(snap.capacity(n)), n
     assert {n: count(n) for n in NODES3} == {"a": (0, 8), "b": (0, 8), "c": (5, 3)}
-    assert ext.gangs._counts(snap)("a") == (0, 8)  # a hit (a and x are the objects counted)
+    again = ext.gangs.keep_nodes.counts(snap)
+    assert again("a") == (0, 8)  # a hit (a and x are the objects counted)

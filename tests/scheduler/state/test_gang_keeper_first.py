@@ -156,7 +156,7 @@ def test_a_single_pods_filter_gives_the_keep_to_the_first_waiting_gang_once(
     # it waits. Round 7d chose no keep in s's filter, and s took b's room until the next
     # pass (round 8: a later gang's filter took the keep when its keeper started, and pods
     # ranked after the first waiting gang took the room meanwhile).
-    import scheduler.state.gangs as gangs
+    import scheduler.state.drain_nodes as drain_nodes
 
     for n in NODES:
         ext.store.apply(event(node_json(n, [gpu_json(i) for i in range(8)])))
@@ -167,8 +167,10 @@ def test_a_single_pods_filter_gives_the_keep_to_the_first_waiting_gang_once(
     ext.gangs.recover(clock.t)  # ranks K, K2, K3 (and keeps b for K: dropped below)
     ext.gangs._set_keep(None)  # the keep the pass chose lapses: none is held
     calls = []
-    real = gangs.drain_budgets
-    monkeypatch.setattr(gangs, "drain_budgets", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = drain_nodes.drain_budgets
+    monkeypatch.setattr(
+        drain_nodes, "drain_budgets", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     assert _single(ext) == []
     for g in (K, "default/k2", "default/k3"):
         rec = ext.store.ledger.gang(g, clock.t)

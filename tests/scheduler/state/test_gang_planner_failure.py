@@ -50,8 +50,8 @@ def raising_planner_stand_in(*args: object, **kwargs: object) -> object:
 
 
 def test_a_gang_whose_planning_raises_does_not_fail_other_pods(monkeypatch) -> None:
-    for planner in ("plan_members", "drain_budgets"):
-        monkeypatch.setattr(f"scheduler.state.gangs.{planner}", raising_planner_stand_in)
+    for planner in ("gangs.plan_members", "drain_nodes.drain_budgets"):
+        monkeypatch.setattr(f"scheduler.state.{planner}", raising_planner_stand_in)
     ext = cluster()
     for i in range(2):
         ext.store.apply(event(huge_member(f"h{i}")))
