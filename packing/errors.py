@@ -9,11 +9,11 @@ def _known(alternatives: Iterable[object]) -> str:
     return ", ".join(str(a) for a in alternatives)
 
 
-def _echo(value: object) -> str:
-    """The bad value as typed, cut to 60 characters: a 5,000-character `--gpu` came back whole.
-    (packing imports nothing of ours, so scheduler's own `_short` cannot be reused here.)"""
+def echo(value: object, width: int = 60) -> str:
+    """The bad value as typed (`repr`), cut to `width` characters: a 5,000-character `--gpu`
+    came back whole. The one such helper: the scheduler's error messages use it too."""
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 class PackingError(ValueError):
@@ -22,14 +22,14 @@ class PackingError(ValueError):
 
 class UnknownGpuModelError(PackingError):
     def __init__(self, name: object, known: Iterable[str]) -> None:
-        super().__init__(f"unknown GPU model {_echo(name)}; known models: {_known(known)}")
+        super().__init__(f"unknown GPU model {echo(name)}; known models: {_known(known)}")
         self.name = name
 
 
 class UnknownProfileError(PackingError):
     def __init__(self, model: str, profile: object, known: Iterable[str]) -> None:
         super().__init__(
-            f"unknown MIG profile {_echo(profile)} for {model}; known profiles: {_known(known)}"
+            f"unknown MIG profile {echo(profile)} for {model}; known profiles: {_known(known)}"
         )
         self.model = model
         self.profile = profile
@@ -42,7 +42,7 @@ class InvalidPlacementError(PackingError):
 class InvalidCountError(PackingError):
     def __init__(self, what: str, value: object) -> None:
         super().__init__(
-            f"invalid count {_echo(value)} for {what}: counts are non-negative integers"
+            f"invalid count {echo(value)} for {what}: counts are non-negative integers"
         )
         self.what = what
         self.value = value

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, cast
 
+from packing.errors import echo
 from scheduler.policy.model import GangRef, GpuRequest, PodRequest, Qos
 from scheduler.state.errors import PodParseError
 from scheduler.state.quantity import to_int, to_milli
@@ -258,11 +259,11 @@ def parse_pod(
     annotations = _dict(meta.get("annotations"), "annotations")
     qos = annotations.get(QOS)
     if qos not in (None, "latency", "batch"):
-        soft.append(f"pod {key}: {QOS} must be 'latency' or 'batch', got {_short(qos)}")
+        soft.append(f"pod {key}: {QOS} must be 'latency' or 'batch', got {echo(qos, 40)}")
         qos = None
     priority = spec.get("priority") or 0
     if not isinstance(priority, int) or isinstance(priority, bool) or abs(priority) >= 2**31:
-        soft.append(f"pod {key}: spec.priority must be a 32-bit integer, got {_short(priority)}")
+        soft.append(f"pod {key}: spec.priority must be a 32-bit integer, got {echo(priority, 40)}")
         priority = 0
     if soft and problems is None:
         raise PodParseError(soft[0])
@@ -289,11 +290,6 @@ def parse_pod(
         priority=priority,
         node_name=node_name,
     )
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def pod_phase(pod: Mapping[str, Any]) -> str:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from packing.errors import echo
 from scheduler import safejson
 from scheduler.policy.rules import DEFAULT_MAX_TEMPERATURE_C, NON_FATAL_XIDS
 from scheduler.telemetry.readings import GpuReading, NodeSample, XidEvent
@@ -49,11 +50,6 @@ MAX_INT = 2**31 - 1
 
 class AnnotationError(ValueError):
     pass
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _iso(t: float) -> str:
@@ -204,7 +200,7 @@ class _Fields:
             return None if null or need else default
         v = d[key]
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_INT:
-            self.bad.append(f"{where}.{key} must be an integer 0..{MAX_INT}, got {_short(v)}")
+            self.bad.append(f"{where}.{key} must be an integer 0..{MAX_INT}, got {echo(v, 40)}")
             return default
         return v
 
@@ -213,7 +209,7 @@ class _Fields:
         if v is None:
             return None
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < math.inf:
-            self.bad.append(f"{where}.{key} has bad value {_short(v)}")
+            self.bad.append(f"{where}.{key} has bad value {echo(v, 40)}")
             return None
         return float(v)
 
@@ -239,7 +235,7 @@ def parse(text: str) -> GpusDocument:
     if not isinstance(doc, dict):
         raise AnnotationError(f"{ANNOTATION} must be a JSON object")
     if doc.get("version") != VERSION:
-        raise AnnotationError(f"{ANNOTATION}: unsupported version {_short(doc.get('version'))}")
+        raise AnnotationError(f"{ANNOTATION}: unsupported version {echo(doc.get('version'), 40)}")
     updated = parse_time(doc.get("updated"))
     raw = doc.get("gpus")
     if not isinstance(raw, list):
@@ -257,7 +253,7 @@ def _gpu(g: Any, where: str) -> GpuEntry:
     index = f.int(g, "index", where, need=True)
     uuid = g.get("uuid", "")
     if not isinstance(uuid, str):
-        f.bad.append(f"{where}.uuid must be a string, got {_short(uuid)}")
+        f.bad.append(f"{where}.uuid must be a string, got {echo(uuid, 40)}")
     model = g.get("model")
     if model is not None and (not isinstance(model, str) or not model):
         f.bad.append(f"{where}.model must be a non-empty string")
