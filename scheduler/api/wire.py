@@ -148,9 +148,10 @@ def decode_extender_args(body: bytes, *, max_nodes: int = MAX_NODES) -> Extender
     raise BadRequest("ExtenderArgs: both NodeNames and Nodes are null; nothing to filter")
 
 
-# A Kubernetes object name (pods, namespaces and nodes are DNS subdomains or labels). The
-# names go into the Binding's URL path: 'a/../../x' would have left the pod's own path.
-OBJECT_NAME = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"  # also in /openapi.json
+# A Kubernetes object name: a DNS-1123 subdomain (pods, nodes; a namespace is the stricter
+# label, which the API server checks), lower case, as the API server validates it. The names
+# go into the Binding's URL path: 'a/../../x' would have left the pod's own path.
+OBJECT_NAME = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"  # also in /openapi.json
 _OBJECT_NAME = re.compile(OBJECT_NAME)
 
 

@@ -189,6 +189,9 @@ def test_extender_args_bad_input_names_the_problem(body: bytes, needle: str) -> 
         (b'{"PodName":"p","PodNamespace":"d","PodUID":"u","Node":"n\\u0000"}', "Node: 'n\\x00'"),
         (b'{"PodName":"p","PodNamespace":"d","PodUID":"u","Node":"' + b"n" * 254 + b'"}',
          "is not a Kubernetes object name"),
+        # Upper case and '_' are not in a DNS-1123 subdomain (accepted before round 12)
+        (b'{"PodName":"p","PodNamespace":"d","PodUID":"u","Node":"Node-1"}', "Node: 'Node-1'"),
+        (b'{"PodName":"my_pod","PodNamespace":"d","PodUID":"u","Node":"n"}', "PodName: 'my_pod'"),
         (b'{"PodName":"p","PodNamespace":"d","PodUID":"' + b"u" * 129 + b'","Node":"n"}',
          "PodUID: 129 characters"),
     ],
