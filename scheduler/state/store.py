@@ -41,6 +41,7 @@ from scheduler.policy.model import (
     PodRequest,
 )
 from scheduler.state.errors import PodParseError, StateError
+from scheduler.state.gang_members import GangMembers
 from scheduler.state.node_changes import inventory, may_add_room, name_of, newer
 from scheduler.state.nodes import parse_node
 from scheduler.state.pod_records import (
@@ -78,8 +79,7 @@ class ClusterStore:
         self._pods: dict[str, PodRecord] = {}  # by UID
         self._keys: dict[str, str] = {}  # "ns/name" -> UID
         self._pods_on: dict[str, set[str]] = {}  # spec.nodeName -> UIDs (for re-checks)
-        self._gang_uids: dict[str, dict[str, None]] = {}  # gang name -> UIDs (insertion order)
-        self._min_members: dict[str, int] = {}
+        self._gangs = GangMembers()
         self._order = 0  # the last first-seen number given (`first_seen`)
         self._relisted: dict[str, int] = {}  # during a relist: UID -> its number before it
         # Pod UIDs and node names lately deleted: a MODIFIED for one of them is a stale
@@ -142,9 +142,8 @@ class ClusterStore:
             self._node_problems.clear()
             self._pods.clear()
             self._pods_on.clear()
-            self._gang_uids.clear()
             self._keys.clear()
-            self._min_members.clear()
+            self._gangs.clear()
             self._gone_pods.clear()
             self._gone_nodes.clear()
             self._all_dirty = True
@@ -288,7 +287,7 @@ class ClusterStore:
         would leave them free for the next pod. `modified`: a MODIFIED event, skipped when
         stale (`stale_modified`)."""
         try:
-            pod, problem = parse_pod(obj, self._min_members), ""
+            pod, problem = parse_pod(obj, self._gangs.min_members), ""
         except PodParseError:
             spec = obj.get("spec") if isinstance(obj, Mapping) else None
             bound = isinstance(spec, Mapping) and isinstance(spec.get("nodeName"), str)
@@ -297,7 +296,7 @@ class ClusterStore:
             if not bound and not (isinstance(uid, str) and uid in self._pods):
                 raise
             problems: list[str] = []
-            pod = parse_pod(obj, self._min_members, problems)  # raises if unreadable at all
+            pod = parse_pod(obj, self._gangs.min_members, problems)  # raises if unreadable at all
             problem = "; ".join(problems)
         got = seen(obj)
         with self._lock:
@@ -360,7 +359,7 @@ class ClusterStore:
                 self._order += 1
                 order = self._order
         self._pods[pod.uid] = PodRecord(pod, obj, alloc, spec_problem, problem, order)
-        self._regang(pod.uid, old.request if old is not None else None, pod)
+        self._gangs.move(pod.uid, old.request if old is not None else None, pod)
         self._hold(pod.uid, old.allocation if old is not None else None, alloc)
         self._keys[pod.key] = pod.uid
         if old is None:
@@ -393,7 +392,7 @@ class ClusterStore:
                 self._gone_pods.bury(uid)
                 if self._keys.get(rec.request.key) == uid:
                     self._keys.pop(rec.request.key, None)
-                self._regang(uid, rec.request, None)
+                self._gangs.move(uid, rec.request, None)
                 self._unindex(rec.request.node_name, uid)
                 self._mark(rec.allocation, None)
                 self._hold(uid, rec.allocation, None)
@@ -411,9 +410,9 @@ class ClusterStore:
         n = spec.get("minMember")
         with self._lock:
             if deleted or not isinstance(n, int) or isinstance(n, bool):
-                self._min_members.pop(key, None)
+                self._gangs.min_members.pop(key, None)
             else:
-                self._min_members[key] = n
+                self._gangs.min_members[key] = n
                 self._regang_min(key, bounded_min_member(n))
             self._touch()
 
@@ -425,7 +424,7 @@ class ClusterStore:
         for the old minimum is dropped (the next member's filter plans again). A PodGroup
         deleted leaves its pods' last minimum (their own annotation is not kept)."""
         changed = False
-        for uid in self._gang_uids.get(gang, ()):
+        for uid in self._gangs.uids(gang):
             rec = self._pods[uid]
             if rec.request.gang is not None and rec.request.gang.min_member != n:
                 gang_ref = GangRef(gang, n)
@@ -531,7 +530,7 @@ class ClusterStore:
     def gang_records(self) -> dict[str, list[PodRecord]]:
         """Every gang's pod records, by the gang index (no scan of every pod)."""
         with self._lock:
-            return {g: [self._pods[u] for u in uids] for g, uids in self._gang_uids.items()}
+            return {g: [self._pods[u] for u in us] for g, us in self._gangs.gangs().items()}
 
     def gang_first_seen(self, gang: str) -> int | None:
         """The first-seen order of `gang`'s earliest pod in the store (None: it holds none)."""
@@ -539,23 +538,7 @@ class ClusterStore:
             return min((r.order for r in self._gang_records(gang)), default=None)
 
     def _gang_records(self, gang: str) -> list[PodRecord]:
-        return [self._pods[uid] for uid in self._gang_uids.get(gang, ())]
-
-    def _regang(self, uid: str, old: PodRequest | None, new: PodRequest | None) -> None:
-        """Keep the gang -> UIDs index in step with the pods (caller locks): the gang verbs
-        and the keep pass ask for one gang's pods without scanning every pod."""
-        was = old.gang.name if old is not None and old.gang is not None else None
-        now = new.gang.name if new is not None and new.gang is not None else None
-        if was == now and (now is None or uid in self._gang_uids.get(now, ())):
-            return
-        if was is not None:
-            uids = self._gang_uids.get(was)
-            if uids is not None:
-                uids.pop(uid, None)
-                if not uids:
-                    del self._gang_uids[was]
-        if now is not None:
-            self._gang_uids.setdefault(now, {})[uid] = None
+        return [self._pods[uid] for uid in self._gangs.uids(gang)]
 
     def has_node(self, name: str) -> bool:
         return name in self._nodes  # one dict lookup: atomic, no lock needed
@@ -566,8 +549,8 @@ class ClusterStore:
 
     def min_members(self) -> dict[str, int]:
         with self._lock:
-            return dict(self._min_members)
+            return dict(self._gangs.min_members)
 
     def min_member(self, gang: str) -> int | None:
         with self._lock:
-            return self._min_members.get(gang)
+            return self._gangs.min_members.get(gang)
