@@ -153,7 +153,9 @@ def _batch_filter(
         and not np.count_nonzero(slow.take(cycle.rows if sub is None else sub.rows))
         and np.count_nonzero(known) == len(known)
     ):
-        return FilterResult(list(names), names=names)  # the common answer: every row passes
+        # The common answer: every row passes. (`list.copy`: a plain list even of a list
+        # subclass such as `RowNames`, copied in C, where `list(...)` iterates a subclass.)
+        return FilterResult(list.copy(names), names=names)
     exact = slow[cycle.rows]  # fancy indexing: a fresh array
     for v in answers:
         if v.exact is not None:

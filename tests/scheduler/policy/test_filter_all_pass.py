@@ -16,6 +16,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scheduler.policy.fleet_memo import RowNames
 from scheduler.policy.framework import run_filters
 from scheduler.policy.model import (
     Allocation,
@@ -94,3 +95,15 @@ def test_a_hot_copy_fails_while_its_twins_pass() -> None:
     nodes["d"] = Node("d", gpus=hot, cpu_milli=32_000)
     out = run_filters(ClusterState(nodes), pod(gpu=GpuRequest("whole", 1)), sorted(nodes), ON)
     assert out.passed == ["a", "b", "c"] and set(out.failed) == {"d"}
+
+
+def test_the_common_answer_is_a_plain_copy_of_the_names() -> None:
+    """Candidates that carry their rows (`RowNames`, a list subclass) all passing: `passed` is
+    a plain list, equal to them and not them (the caller's list is never aliased)."""
+    nodes = {n: Node(n, gpus=(Gpu(0, "G0", T4, 15360, False, ()),), cpu_milli=32_000)
+             for n in ("a", "b", "c")}  # fmt: skip
+    state = ClusterState(nodes)
+    idx = state.fleet()
+    names = RowNames(["c", "a", "b"], idx.rows_of(["c", "a", "b"])[0], idx.row)
+    out = run_filters(state, pod(gpu=GpuRequest("whole", 1)), names, ON)
+    assert type(out.passed) is list and out.passed == ["c", "a", "b"] and out.passed is not names
