@@ -21,7 +21,8 @@ import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from operator import itemgetter
+from math import prod
+from operator import attrgetter, is_, itemgetter
 from typing import Any, TypeVar
 
 import numpy as np
@@ -141,10 +142,13 @@ class FleetIndex(RowFill):
             return values
         if len(hit.values) != n or hit.shared:
             # First use since `updated()`: a private copy, with the rows changed since stale.
-            values = np.zeros((n, *hit.values.shape[1:]), hit.values.dtype)
-            values[: len(hit.values)] = hit.values
-            valid = np.zeros(n, bool)
-            valid[: len(hit.valid)] = hit.valid
+            if len(hit.values) == n:  # (the common update: no row added; one copy each)
+                values, valid = hit.values.copy(), hit.valid.copy()
+            else:  # rows added: theirs start stale
+                values = np.zeros((n, *hit.values.shape[1:]), hit.values.dtype)
+                values[: len(hit.values)] = hit.values
+                valid = np.zeros(n, bool)
+                valid[: len(hit.valid)] = hit.valid
             valid[self.log[hit.since : self.log_len]] = False
             # `pending` until its stale rows are filled: a concurrent reader (the extender
             # serves offloaded verbs and the keep pass on other threads) redoes them itself
@@ -186,18 +190,43 @@ class FleetIndex(RowFill):
         )
 
     def _state_keys(self, rr: npt.NDArray[np.intp], table: _StateTable) -> npt.NDArray[np.int64]:
-        cols = [getattr(self, f) for f in STATE_FIELDS]
+        views = self._key_views(table)
+        cols = [getattr(self, f) for f in STATE_FIELDS] if views is None else []
         counts = self._count_tables()
         out = np.empty(len(rr), np.int64)
         mig_counts = any(counts)
         for i, r in enumerate(rr.tolist()):
-            key = b"".join([c[r : r + 1].tobytes() for c in cols])
+            if views is not None:  # (the same bytes as the slices below, with no numpy call)
+                key = b"".join([v[r * w : r * w + w] for v, w in views])
+            else:
+                key = b"".join([c[r : r + 1].tobytes() for c in cols])
             if mig_counts:
                 mig = [sorted((p, int(a[r])) for p, a in t.items() if a[r]) for t in counts]
                 if any(mig):  # a longer key: never equal to a row without MIG counts
                     key += repr(mig).encode()
             out[i] = table.intern(key)
         return out
+
+    def _key_views(self, table: _StateTable) -> list[tuple[memoryview, int]] | None:
+        """Per `STATE_FIELDS` column, its bytes as one flat view and a row's width in bytes (a
+        row's key is then one slice of each), or None when a column is not C-contiguous. Kept
+        on `table` while the columns are the same arrays: `refresh` writes rows in place,
+        a derived index has arrays of its own (and makes its views on its first key)."""
+        fields, getter, arrays, views = table.views
+        if getter is None or fields is not STATE_FIELDS:  # (a test may change the fields)
+            fields = STATE_FIELDS
+            getter = attrgetter(*fields) if len(fields) > 1 else _one_field_getter(fields)
+        now: tuple[npt.NDArray[Any], ...] = getter(self)
+        if len(arrays) == len(now) and all(map(is_, arrays, now)):
+            return views
+        if not all(c.flags.c_contiguous and c.ndim for c in now):
+            return None
+        try:
+            views = [(c.data.cast("B"), c.dtype.itemsize * prod(c.shape[1:])) for c in now]
+        except (TypeError, ValueError):  # a dtype without a buffer format: the slices' path
+            return None
+        table.views = (fields, getter, now, views)  # replaced whole: readers see one or the other
+        return views
 
     def _count_tables(self) -> tuple[dict[str, npt.NDArray[np.int16]], ...]:
         """The per-profile MIG counts that belong to a row's state key (beside `STATE_FIELDS`)."""
@@ -413,6 +442,11 @@ class FleetIndex(RowFill):
         self.names.append(name)
         self.row[name] = r
         return r
+
+
+def _one_field_getter(fields: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    """`attrgetter(*fields)`, always a tuple (attrgetter of one name answers the value)."""
+    return lambda obj: tuple(getattr(obj, f) for f in fields)
 
 
 _ROW_ARRAYS = ("alive", "slow", "used_sum", "n_usable", "product", "cpu", "pool", "hot",

@@ -42,6 +42,11 @@ class _StateTable:
         self.ids: dict[bytes, int] = {}
         self._next = itertools.count()
         self.serial = next(_StateTable._serials)
+        # The key columns as flat byte views (`FleetIndex._state_keys`): (the field names,
+        # their getter, the arrays viewed, per array its view and a row's width in bytes).
+        # Replaced whole, never mutated: a reader holding the old tuple is never torn.
+        self.views: tuple[tuple[str, ...], Any, tuple[Any, ...], list[tuple[memoryview, int]]]
+        self.views = ((), None, (), [])
 
     def __eq__(self, other: object) -> bool:  # interchangeable: the same keys, the same ids
         return isinstance(other, _StateTable) and self.ids == other.ids
@@ -117,10 +122,13 @@ def group_ids(
     if top > _U16_MAX:
         return distinct(ids)
     slot = np.empty(top + 1, np.intp)
-    slot[ids] = np.arange(n)
-    first = (slot[ids] == np.arange(n)).nonzero()[0]
+    at = np.arange(n)
+    slot[ids] = at
+    # (`take` for the gathers: the same elements as fancy indexing, fewer steps; one `arange`
+    # serves both the positions and, cut, the group numbers: this runs per pod)
+    first = (slot.take(ids) == at).nonzero()[0]
     m = len(first)
     if m == n:
         return None
-    slot[ids[first]] = np.arange(m)  # distinct values: one write each
-    return first, slot[ids]
+    slot[ids.take(first)] = at[:m]  # distinct values: one write each
+    return first, slot.take(ids)

@@ -129,8 +129,7 @@ def _batch_filter(
     # Profile order decides, as on the per-node path: a row fails at its first failing plugin.
     code: npt.NDArray[np.int8] | None = None  # made at the first failing row
     who = np.empty(0, np.int16)
-    exact = cycle.index.slow[cycle.rows]  # fancy indexing: a fresh array
-    failing = False
+    failing = asked = False
     # (`count_nonzero` and ufunc reductions, not `.any()` / `.all()`'s wrappers: this runs per pod)
     for i, v in enumerate(answers):
         if v.code is not None:
@@ -143,10 +142,24 @@ def _batch_filter(
                 first = (code == 0) & bad
                 code[first] = v.code[first]
                 who[first] = i
+        if v.exact is not None and np.count_nonzero(v.exact):
+            asked = True
+    # `slow` is a row-state column: the states' representatives have it set exactly when some
+    # candidate does (a take over the distinct states, not over every candidate).
+    slow = cycle.index.slow
+    if (
+        not failing
+        and not asked
+        and not np.count_nonzero(slow.take(cycle.rows if sub is None else sub.rows))
+        and np.count_nonzero(known) == len(known)
+    ):
+        # The common answer: every row passes. (`list.copy`: a plain list even of a list
+        # subclass such as `RowNames`, copied in C, where `list(...)` iterates a subclass.)
+        return FilterResult(list.copy(names), names=names)
+    exact = slow[cycle.rows]  # fancy indexing: a fresh array
+    for v in answers:
         if v.exact is not None:
             exact |= v.exact
-    if not failing and not np.count_nonzero(exact) and np.count_nonzero(known) == len(known):
-        return FilterResult(list(names), names=names)  # the common answer: every row passes
     if code is None:
         code = np.zeros(len(names), np.int8)
     exact &= known

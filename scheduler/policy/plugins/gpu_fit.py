@@ -58,7 +58,11 @@ def _fit(idx: FleetIndex, r: Rows, req: GpuRequest) -> tuple[Bools, Callable[[],
     if req.kind == "whole":
         pf = idx.plain_free.take(r, axis=0)  # `take`: the same rows as `[r]`, about 2x faster
         # (ufunc reductions: `.sum` / `.any` without their Python wrappers; this runs per pod)
-        ok: Bools = np.add.reduce(pf == MILLI_PER_GPU, axis=1) >= k
+        idle = pf == MILLI_PER_GPU
+        # (one idle GPU: "any", one reduction; more: count them)
+        ok: Bools = (
+            np.logical_or.reduce(idle, axis=1) if k == 1 else np.add.reduce(idle, axis=1) >= k
+        )
         return ok, lambda: (np.add.reduce(pf != NO_GPU, axis=1) < k,
                             f"fewer than {k} free whole GPU(s)",
                             f"fewer than {k} usable GPU(s) without MIG")  # fmt: skip
