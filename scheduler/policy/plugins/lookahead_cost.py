@@ -97,6 +97,14 @@ class StateMemo:
         """`best_increase(table, sh, free, cpu, model)`; only the states not seen before go
         through it, in one call. The answers are rows of one store, gathered by one `take`
         (a copy: the caller may write into it)."""
+        out = self.answers(free, cpu, model)
+        return out[:, :-1], out[:, -1]
+
+    def answers(
+        self, free: npt.NDArray[Any], cpu: npt.NDArray[Any], model: npt.NDArray[Any]
+    ) -> Floats:
+        """`increases` as one (K, T + 1) array (a copy): each state's increases, then its
+        fragmentation (a caller that splits them later, or not at all, takes no slices)."""
         pf = np.asarray(free, np.int64)
         cpu = np.asarray(cpu, np.int64)
         model = np.asarray(model, np.int64)
@@ -114,8 +122,8 @@ class StateMemo:
             with self._lock:
                 index, store = self._add(names, pf, cpu, model)
             got = list(map(index.__getitem__, names))
-        out = store.take(np.array(got, np.intp), axis=0)  # (no None left)
-        return out[:, :-1], out[:, -1]
+        out: Floats = store.take(np.array(got, np.intp), axis=0)  # (no None left)
+        return out
 
     @property
     def rows(self) -> dict[bytes, int]:
@@ -348,16 +356,17 @@ def two_step_costs(
     # lowest is this row itself. Formed per distinct state against the lowest, then redone for
     # the few rows that hold a lowest (elementwise: the same values as row by row).
     first_best, low, second = top_two(best) if top is None else top
-    both = np.minimum(after, first_best[None, :])
-    step = np.where(np.isinf(both), sh.lost[None, :], both).take(inv, axis=0)
+    # (the (T,) rows broadcast against the (S, T) states as they are: no `[None, :]` views)
+    both = np.minimum(after, first_best)
+    step = np.where(np.isinf(both), sh.lost, both).take(inv, axis=0)
     mark = np.zeros(len(best), bool)
     mark[low] = True
     hold = mark.take(rows).nonzero()[0]
     if len(hold):
         r = rows.take(hold)
-        other = np.where(low[None, :] == r[:, None], second[None, :], first_best[None, :])
+        other = np.where(low == r[:, None], second, first_best)
         both = np.minimum(after.take(inv.take(hold), axis=0), other)
-        step[hold] = np.where(np.isinf(both), sh.lost[None, :], both)
+        step[hold] = np.where(np.isinf(both), sh.lost, both)
     out: Floats = inc + step @ sh.weight
     return out
 
