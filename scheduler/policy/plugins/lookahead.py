@@ -115,8 +115,9 @@ class LookAhead:
         extra: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.intp]],
     ) -> tuple[npt.NDArray[Any], Floats, Floats, tuple[Floats, npt.NDArray[np.intp], Floats]]:
         """(every row now: `best_increase` and fragmentation, memoised per row; the same for
-        the `extra` states; `top_two` of the rows' increases), in one `StateMemo.increases`
-        call when some rows changed since."""
+        the `extra` states; `top_two` of the rows' increases), in one `StateMemo.answers`
+        call when some rows changed since. `extra`: (free milli per GPU, free CPU, model) as
+        int64 arrays."""
         key = ("lookahead-best", mix.serial, len(idx.keys))
         if key not in idx.row_memo:  # a new mix: drop the rows against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == key[:1] and k != key)
@@ -127,10 +128,11 @@ class LookAhead:
         def compute(r: Rows) -> npt.NDArray[Any]:
             redone.append(r)
             k = len(r)
+            # (the index's int16 columns joined to the int64 `extra` states: int64 rows)
             got = memo.answers(
-                np.concatenate([idx.plain_free[r].astype(np.int64), extra[0]]),
+                np.concatenate([idx.plain_free[r], extra[0]]),
                 np.concatenate([idx.cpu[r], extra[1]]),
-                np.concatenate([idx.product[r].astype(np.intp), extra[2]]),
+                np.concatenate([idx.product[r], extra[2]]),
             )  # fmt: skip
             stash.append(got[k:])
             mine = got[:k]  # (C-contiguous: the leading rows of a fresh copy)
