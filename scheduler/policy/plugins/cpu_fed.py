@@ -90,8 +90,9 @@ class CpuFedLookAhead:
         r = mix_cpu_per_milli(mix.memo, mix.workload)
         if r is None or cycle.pod.gpu is None:
             return costs
-        change, _ = unfed_change(cycle, r)
-        out: Floats = costs + self.weight * change
+        change = _unfed_change_only(cycle, r)
+        # (x 1.0 is x bit for bit, infinities, NaN and -0.0 too: the default weight skips it)
+        out: Floats = costs + (change if self.weight == 1.0 else self.weight * change)
         return out
 
 
@@ -101,12 +102,26 @@ def unfed_change(cycle: CycleState, per_milli: float) -> tuple[Floats, npt.NDArr
     `CpuFed` score both read it: shared per cycle, and a subset of a cycle (the tie-break's
     tied nodes) takes its candidates' entries from what the scores formed (`from_parent`; a
     function of the row's own columns, elementwise: the same values)."""
-    key = ("unfed-change", per_milli)
+    key = (_UNFED, per_milli)
     held = cycle.from_parent(key)
     if held is not None:
         (change, taken), at = held
         return change.take(at), taken.take(at)
     return cycle.shared(key, lambda: _unfed_change(cycle, per_milli))
+
+
+def _unfed_change_only(cycle: CycleState, per_milli: float) -> Floats:
+    """`unfed_change(cycle, per_milli)[0]`, without taking the GPUs taken from the parent's
+    (the tie-break reads only the change)."""
+    held = cycle.from_parent((_UNFED, per_milli))
+    if held is None:
+        return unfed_change(cycle, per_milli)[0]
+    (change, _), at = held
+    out: Floats = change.take(at)
+    return out
+
+
+_UNFED = "unfed-change"  # `unfed_change`'s key in a cycle's shared values
 
 
 def _unfed_change(cycle: CycleState, per_milli: float) -> tuple[Floats, npt.NDArray[np.int64]]:

@@ -115,40 +115,44 @@ class LookAhead:
         extra: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.intp]],
     ) -> tuple[npt.NDArray[Any], Floats, Floats, tuple[Floats, npt.NDArray[np.intp], Floats]]:
         """(every row now: `best_increase` and fragmentation, memoised per row; the same for
-        the `extra` states; `top_two` of the rows' increases), in one `StateMemo.increases`
-        call when some rows changed since."""
+        the `extra` states; `top_two` of the rows' increases), in one `StateMemo.answers`
+        call when some rows changed since. `extra`: (free milli per GPU, free CPU, model) as
+        int64 arrays."""
         key = ("lookahead-best", mix.serial, len(idx.keys))
         if key not in idx.row_memo:  # a new mix: drop the rows against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == key[:1] and k != key)
-        stash: list[tuple[Floats, Floats]] = []
+        stash: list[Floats] = []
         redone: list[Rows] = []
         n = len(extra[0])
 
         def compute(r: Rows) -> npt.NDArray[Any]:
             redone.append(r)
-            got, frag = memo.increases(
-                np.concatenate([idx.plain_free[r].astype(np.int64), extra[0]]),
+            k = len(r)
+            # (the index's int16 columns joined to the int64 `extra` states: int64 rows)
+            got = memo.answers(
+                np.concatenate([idx.plain_free[r], extra[0]]),
                 np.concatenate([idx.cpu[r], extra[1]]),
-                np.concatenate([idx.product[r].astype(np.intp), extra[2]]),
+                np.concatenate([idx.product[r], extra[2]]),
             )  # fmt: skip
-            stash.append((got[len(r) :], frag[len(r) :]))
-            got, frag = got[: len(r)], frag[: len(r)]
+            stash.append(got[k:])
+            mine = got[:k]  # (C-contiguous: the leading rows of a fresh copy)
             # Rows the index cannot represent exactly, or gone, host nothing here.
-            if len(r) == 1:  # (a bind: its one row, read as Python values)
+            if k == 1:  # (a bind: its one row, read as Python values)
                 one = int(r[0])
                 if not idx.alive[one] or idx.slow[one]:
-                    got[0] = np.inf
+                    mine[0, :-1] = np.inf
             else:
-                got[~idx.alive[r] | idx.slow[r]] = np.inf
-            # One record a row (a 2-D array's second axis would read as GPU columns).
-            out = np.zeros(len(r), _record(got.shape[1]))
-            out["inc"], out["frag"] = got, frag
+                mine[~idx.alive[r] | idx.slow[r], :-1] = np.inf
+            # One record a row (a 2-D array's second axis would read as GPU columns): the
+            # record's two fields are the row's increases then its fragmentation, the
+            # layout of `answers`' rows, so the rows are viewed as records, not copied.
+            out: npt.NDArray[Any] = mine.view(_record(mine.shape[1] - 1))[:, 0]
             return out
 
         now = idx.per_row(key, compute)
         if not stash:  # no row changed: the extra states alone
-            stash.append(memo.increases(*extra))
-        after, frag_after = stash[-1]
+            stash.append(memo.answers(*extra))
+        after, frag_after = stash[-1][:, :-1], stash[-1][:, -1]
         assert len(after) == n
         # `per_row` rewrites its record in place only through `compute`: the blocks of the
         # rows it redid are all that changed since, unless the record is another array.

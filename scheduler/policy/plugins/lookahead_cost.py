@@ -97,6 +97,14 @@ class StateMemo:
         """`best_increase(table, sh, free, cpu, model)`; only the states not seen before go
         through it, in one call. The answers are rows of one store, gathered by one `take`
         (a copy: the caller may write into it)."""
+        out = self.answers(free, cpu, model)
+        return out[:, :-1], out[:, -1]
+
+    def answers(
+        self, free: npt.NDArray[Any], cpu: npt.NDArray[Any], model: npt.NDArray[Any]
+    ) -> Floats:
+        """`increases` as one (K, T + 1) array (a copy): each state's increases, then its
+        fragmentation (a caller that splits them later, or not at all, takes no slices)."""
         pf = np.asarray(free, np.int64)
         cpu = np.asarray(cpu, np.int64)
         model = np.asarray(model, np.int64)
@@ -114,8 +122,8 @@ class StateMemo:
             with self._lock:
                 index, store = self._add(names, pf, cpu, model)
             got = list(map(index.__getitem__, names))
-        out = store.take(np.array(got, np.intp), axis=0)  # (no None left)
-        return out[:, :-1], out[:, -1]
+        out: Floats = store.take(np.array(got, np.intp), axis=0)  # (no None left)
+        return out
 
     @property
     def rows(self) -> dict[bytes, int]:
@@ -188,52 +196,50 @@ def best_increase(
     ge = g3 >= th  # (K, G, M)
     cnt = np.add.reduce(ge, axis=1)
     big = np.add.reduce(ge * g3, axis=1)
+    # Column 0 of the (K, T + 1) arrays below is the state itself (`WithState`: it takes
+    # nothing, always fits, reads the zero row), columns 1.. the shapes.
+    cells = sh.cells(table)
+    ws = cells.with_state
+    assert ws is not None and cells.cnt_cells is not None  # (`moves` exist)
     # A share's tightest GPU: the fullest one at or above its milli, one of the thresholds.
     if m:
-        tight = np.minimum.reduce(np.where(ge, g3, _NONE), axis=1).take(moves.at, axis=1)  # (K, T)
+        tight = np.minimum.reduce(np.where(ge, g3, _NONE), axis=1).take(ws.at, axis=1)
     else:  # no GPU shape: no share
-        tight = np.full((k, t), _NONE, np.int64)
-    if moves.need_at is not None:  # GPUs free enough, from the counts (see `Moves`)
-        fit = cnt.take(moves.need_at, axis=1) >= moves.need
+        tight = np.full((k, t + 1), _NONE, np.int64)
+    if ws.need_at is not None:  # GPUs free enough, from the counts (see `Moves`)
+        fit = cnt.take(ws.need_at, axis=1) >= ws.need
     else:
         idle = np.add.reduce(pf == MILLI_PER_GPU, axis=1)
-        fit = np.where(sh.share, tight < _NONE, idle[:, None] >= sh.count)
-    cells = sh.cells(table)
+        fit = np.where(ws.share, tight < _NONE, idle[:, None] >= ws.count)
     bucket = cells.breaks.searchsorted(cpu, side="right")  # (free CPU's interval: `TableCells`)
-    fit &= cells.cpu_fits.take(bucket, axis=0)
-    fit &= sh.allowed[model]
+    fit &= ws.cpu_fits.take(bucket, axis=0)
+    fit &= ws.allowed[model]
     # Row of `moves` per (state, shape): the shape's block, offset by v for a share; a state
     # where it does not fit reads the zero row (its counts stay in range; masked below).
-    row = np.where(sh.share, tight, 0)
-    row += moves.start
+    row = np.where(ws.share, tight, 0)
+    row += ws.start
     if m and k >= SPARSE_MIN_STATES:
-        p = int(np.add.reduce(fit, axis=None))
+        p = int(np.add.reduce(fit, axis=None)) - k  # (column 0 always fits)
         if p * SPARSE_SHARE <= k * t:  # few (state, shape) pairs fit: form those only
-            return _fitting_pairs(table, sh, moves, fit, row, (total, cnt, big, cpu, model))
+            state = (total, cnt, big, cpu, model)
+            return _fitting_pairs(table, sh, moves, fit[:, 1:], row[:, 1:], state)
     row = np.where(fit, row, moves.zero)
-    tot2 = np.empty((k, t + 1), np.int64)  # column 0: the state itself
-    tot2[:, 0] = total
-    np.subtract(total[:, None], sh.taken, out=tot2[:, 1:])
+    tot2 = total[:, None] - ws.taken  # column 0: the state itself
     if m == 0 or k == 0:  # no GPU shape in the mix: nothing free can be used, all fragments
         f = tot2.astype(np.float64)
     else:  # `frag_from_counts` of (K x (T + 1)) states, its flat positions formed per part
-        assert cells.cnt_cells is not None  # (`moves` exist)
         base = cnt * cells.per_count  # (K, M): the state's own cells, CPU column 0
         base += cells.offset
         base += (model * cells.per_model)[:, None]
-        pos = np.empty((k, t + 1, m), np.int64)
-        pos[:, 0] = base
-        np.subtract(base[:, None, :], cells.cnt_cells.take(row, axis=0), out=pos[:, 1:])
+        pos = base[:, None, :] - cells.cnt_cells.take(row, axis=0)
         pos += cells.column.take(bucket, axis=0)[:, :, None]
-        b2 = np.empty((k, t + 1, m), np.int64)
-        b2[:, 0] = big
-        np.subtract(big[:, None, :], moves.big.take(row, axis=0), out=b2[:, 1:])
+        b2 = big[:, None, :] - moves.big.take(row, axis=0)
         w = cells.flat.take(pos)
         w *= b2
         # (the same gather, products and sums over the thresholds as `frag_from_counts`)
         f = tot2 - np.add.reduce(w, axis=2)
     frag0 = f[:, 0]
-    out: Floats = np.where(fit, f[:, 1:] - frag0[:, None], np.inf)
+    out: Floats = np.where(fit[:, 1:], f[:, 1:] - frag0[:, None], np.inf)
     return out, np.ascontiguousarray(frag0)
 
 
@@ -348,16 +354,17 @@ def two_step_costs(
     # lowest is this row itself. Formed per distinct state against the lowest, then redone for
     # the few rows that hold a lowest (elementwise: the same values as row by row).
     first_best, low, second = top_two(best) if top is None else top
-    both = np.minimum(after, first_best[None, :])
-    step = np.where(np.isinf(both), sh.lost[None, :], both).take(inv, axis=0)
+    # (the (T,) rows broadcast against the (S, T) states as they are: no `[None, :]` views)
+    both = np.minimum(after, first_best)
+    step = np.where(np.isinf(both), sh.lost, both).take(inv, axis=0)
     mark = np.zeros(len(best), bool)
     mark[low] = True
     hold = mark.take(rows).nonzero()[0]
     if len(hold):
         r = rows.take(hold)
-        other = np.where(low[None, :] == r[:, None], second[None, :], first_best[None, :])
+        other = np.where(low == r[:, None], second, first_best)
         both = np.minimum(after.take(inv.take(hold), axis=0), other)
-        step[hold] = np.where(np.isinf(both), sh.lost[None, :], both)
+        step[hold] = np.where(np.isinf(both), sh.lost, both)
     out: Floats = inc + step @ sh.weight
     return out
 

@@ -4,7 +4,7 @@ state's and each shape's leftover's cells lie in a mix's `FragTable` (`TableCell
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -120,3 +120,27 @@ class TableCells:
         self.cpu_fits = low[:, None] >= sh.cpu
         moves = sh.moves(table.milli)
         self.cnt_cells = None if moves is None else moves.cnt.astype(np.int64) * c
+        self.with_state = None if moves is None else WithState(sh, moves, self.cpu_fits)
+
+
+class WithState:
+    """The shapes' columns that `best_increase` reads, each with a leading column for the
+    state itself: a pseudo-shape that takes nothing (GPUs, milli, CPU) and always fits, whose
+    `Moves` row is the zero row. The state's own cells, free milli and total then form in the
+    same array steps as every shape's after it (the same integers as writing them apart)."""
+
+    def __init__(self, sh: MixShapes, moves: Moves, cpu_fits: npt.NDArray[np.bool_]) -> None:
+        self.share = _lead(sh.share, False)
+        self.count = _lead(sh.count, 0)
+        self.taken = _lead(sh.taken, 0)
+        self.start = _lead(moves.start, moves.zero)
+        self.at = _lead(moves.at, 0)
+        self.need_at = None if moves.need_at is None else _lead(moves.need_at, 0)
+        self.need = _lead(moves.need, 0)  # (every count >= 0: the state always fits)
+        self.allowed = np.concatenate([np.ones((len(sh.allowed), 1), bool), sh.allowed], axis=1)
+        self.cpu_fits = np.concatenate([np.ones((len(cpu_fits), 1), bool), cpu_fits], axis=1)
+
+
+def _lead(x: npt.NDArray[Any], first: object) -> npt.NDArray[Any]:
+    """`x` with `first` before it, in `x`'s dtype."""
+    return np.concatenate([np.array([first], x.dtype), x])

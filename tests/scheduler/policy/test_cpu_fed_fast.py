@@ -28,8 +28,15 @@ from scheduler.policy.model import (
     Placement,
 )
 from scheduler.policy.plugins import binpack, fragmentation
-from scheduler.policy.plugins.cpu_fed import unfed_change, unfed_milli
+from scheduler.policy.plugins.cpu_fed import (
+    CpuFedArgs,
+    CpuFedLookAhead,
+    mix_cpu_per_milli,
+    unfed_change,
+    unfed_milli,
+)
 from scheduler.policy.plugins.cpu_fed_score import SPAN_MILLI, value
+from scheduler.policy.plugins.lookahead import LookAhead
 from scheduler.policy.registry import build_profile
 from tests.builders import pod
 
@@ -163,6 +170,46 @@ def test_a_subset_of_a_scored_cycle_equals_a_fresh_cycle(specs, picks, gpu, core
     else:
         assert got_costs is not None
         assert np.asarray(got_costs).tobytes() == np.asarray(want_costs).tobytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    specs=st.lists(_node, min_size=1, max_size=3),
+    picks=st.lists(st.integers(0, 2), min_size=2, max_size=9),
+    gpu=st.sampled_from([("whole", 1), ("milli", 190), ("milli", 470)]),
+    cores=st.integers(0, 12).map(lambda c: c * 1000 + 250),
+    data=st.data(),
+)
+def test_the_tie_costs_of_a_subset_are_the_look_ahead_plus_the_weighted_change(
+    specs, picks, gpu, cores, data
+) -> None:
+    """For any weight (the default 1.0 adds the change without multiplying it: x 1.0 is the
+    same bits), the costs of a subset of a scored cycle are the bytes of the look-ahead's cost
+    plus weight x the unfed change a fresh cycle of the same nodes forms."""
+    kind, n = gpu
+    request = GpuRequest("whole", n) if kind == "whole" else GpuRequest("milli", 1, milli=n)
+    state = _state([specs[i % len(specs)] for i in picks])
+    names = sorted(state.nodes)
+    p = pod(gpu=request, cpu_milli=cores)
+    cycle = CycleState(state, p, names)
+    assert _batch_sums(cycle, build_profile()) is not None  # the scorers share their values
+    positions = np.array(
+        data.draw(st.lists(st.integers(0, len(names) - 1), min_size=1, max_size=len(names))),
+        np.intp,
+    )
+    fresh = CycleState(state, p, [names[i] for i in positions])
+    look = LookAhead().tie_costs(fresh)
+    mix = state.demand
+    assert mix is not None and mix.workload is not None
+    per = mix_cpu_per_milli(mix.memo, mix.workload)
+    for weight in (1.0, 0.5, 3.0):
+        got = CpuFedLookAhead(CpuFedArgs(weight)).tie_costs(cycle.subset(positions))
+        if look is None or per is None:
+            assert (got is None) == (look is None)
+            continue
+        assert got is not None
+        want = look + weight * unfed_change(fresh, per)[0]
+        assert np.asarray(got).tobytes() == want.tobytes()
 
 
 _mostly_idle = st.tuples(
