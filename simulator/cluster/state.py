@@ -68,32 +68,25 @@ class SimCluster:
         self.changes = 0  # binds + releases so far: equal counts mean an unchanged cluster
         self._nodes_view = MappingProxyType(self.nodes)
         self._alloc_view = MappingProxyType(self.allocations)
-        # The last snapshot: every field of it is a live view of this cluster or a memo of
-        # this cluster's own (the same dicts, the one index), so a later one with the same
-        # `now` and demand mix would equal it field for field; it is handed out again.
-        self._state: ClusterState | None = None
 
     def snapshot(self, now: float, demand: DemandMix | None = None) -> ClusterState:
         """The view for one decision; the cluster's fleet index, its rows of the nodes touched
         since the last snapshot recomputed in place. `demand`: the pods the scheduler has seen
         so far (`scheduler.policy.demand`), if it keeps count."""
-        state = self._state
-        if state is None or state.now != now or state.demand is not demand or self._index is None:
-            state = self._state = ClusterState(
-                self._nodes_view,
-                self._alloc_view,
-                now=now,
-                _by_node=self._by_node,
-                _capacity=self._capacity,
-                _fleet={} if self._index is None else {"fleet": self._index},
-                demand=demand,
-            )
+        state = ClusterState(
+            self._nodes_view,
+            self._alloc_view,
+            now=now,
+            _by_node=self._by_node,
+            _capacity=self._capacity,
+            _fleet={} if self._index is None else {"fleet": self._index},
+            demand=demand,
+        )
         if self._index is None:
             self._index = state.fleet()
         elif self._dirty:
-            self._index.refresh((state.capacity(n) for n in self._dirty), self._shares)
-        if self._dirty:  # (the shares are of dirty nodes only)
-            self._dirty, self._shares = set(), {}
+            self._index.refresh([state.capacity(n) for n in self._dirty], self._shares)
+        self._dirty, self._shares = set(), {}
         return state
 
     def fits_host(self, node: str, cpu_milli: int, memory_bytes: int) -> bool:

@@ -127,7 +127,7 @@ class TesseraFill:
             raise ValueError(f"no placement for pod {pod.name} on {cluster.names[node]}")
         self.sim.bind(f"{pod.name}#{self._bound}", placement, req.cpu_milli, req.memory_bytes)
         self._bound += 1
-        return node, tuple(g.index for g in placement.gpus)
+        return node, tuple([g.index for g in placement.gpus])
 
 
 class TesseraFillTraceMix(TesseraFill):

@@ -7,7 +7,6 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scheduler.policy.capacity import NodeCapacity
-from scheduler.policy.demand import DemandMix
 from scheduler.policy.fleet_index import STATE_FIELDS, FleetIndex
 from scheduler.policy.model import GpuGrant, GpuRequest, Placement
 from simulator.cluster.counters import held_milli, node_counters, request_counters
@@ -113,38 +112,3 @@ def test_views_and_rows_after_quick_binds_equal_a_fresh_build(moves, mig) -> Non
             assert {k: v.tolist() for k, v in getattr(idx, f).items() if v.any()} == {
                 k: v.tolist() for k, v in getattr(built, f).items() if v.any()
             }, f
-
-
-@settings(max_examples=100, deadline=None)
-@given(moves=moves, nows=st.lists(st.sampled_from([0.0, 1.0]), min_size=30, max_size=30),
-       mixes=st.lists(st.integers(0, 2), min_size=30, max_size=30))  # fmt: skip
-def test_a_snapshot_handed_out_again_reads_as_a_fresh_one(moves, nows, mixes) -> None:  # type: ignore[no-untyped-def]
-    """Property: snapshots asked at one `now` and one demand mix object (the fill asks one per
-    pod) may be one object handed out again; after any binds and releases it reads as a
-    snapshot built fresh from the cluster's nodes and allocations (its `now` and demand the
-    ones asked for, every capacity view and the index equal to full builds)."""
-    demand = [None, DemandMix(), DemandMix()]
-    c = SimCluster(cluster(3, 1))
-    c.snapshot(0.0).fleet()
-    live: list[str] = []
-    for k, (op, n, g, milli, cpu) in enumerate(moves):
-        if op in ("bind", "look"):
-            grant = GpuGrant(g, milli=milli, memory_mib=0 if milli else None)
-            uid = f"p{(k * 7919) % 97:02d}"
-            if uid not in c.allocations:
-                c.bind(uid, Placement(c.order[n], (grant,)), cpu, 0)
-                live.append(uid)
-            continue
-        if op == "release" and live:
-            c.release(live.pop(g % len(live)))
-            continue
-        s = c.snapshot(nows[k], demand[mixes[k]])
-        assert s.now == nows[k] and s.demand is demand[mixes[k]]
-        assert dict(s.allocations) == c.allocations and dict(s.nodes) == c.nodes
-        for name in c.order:
-            assert s.allocations_on(name) == c.on_node(name)
-            assert s.capacity(name) == NodeCapacity.build(c.nodes[name], c.on_node(name))
-        built = FleetIndex.build(NodeCapacity.build(c.nodes[m], c.on_node(m)) for m in c.order)
-        idx = s.fleet()
-        for f in STATE_FIELDS:
-            assert getattr(idx, f).tobytes() == getattr(built, f).tobytes(), f
