@@ -130,16 +130,33 @@ def choose_gpus(
     """
     if rule not in _RULES:
         raise PackingError(f"unknown GPU selection rule {rule!r}; known: {', '.join(_RULES)}")
-    if request.count == 0:
+    count = request.count
+    if count == 0:
         return ()
-    fit = fitting_gpus(free_milli, request, free_memory_mib)
-    if len(fit) < request.count:
+    _check_free(free_milli)
+    # `fitting_gpus` inlined (asked per placed pod): `gpu_fits` of every GPU, in index order.
+    milli = request.milli
+    if free_memory_mib is None:
+        fit = [i for i, f in enumerate(free_milli) if f != NO_GPU and f >= milli]
+    else:
+        need = request.memory_mib
+        fit = [
+            i
+            for i, f in enumerate(free_milli)
+            if f != NO_GPU and f >= milli and ((m := free_memory_mib[i]) is None or m >= need)
+        ]
+    if len(fit) < count:
         return None
+    if rule == "first":
+        return tuple(fit[:count])
+    # `fit` is in index order and `sorted` is stable, so ties keep the lower index first.
     if rule == "best":
-        fit = tuple(sorted(fit, key=lambda i: (free_milli[i], i)))
-    elif rule == "worst":
-        fit = tuple(sorted(fit, key=lambda i: (-free_milli[i], i)))
-    return tuple(sorted(fit[: request.count]))
+        if count == 1:  # the first of the least free (`min` keeps the first of equals)
+            return (min(fit, key=free_milli.__getitem__),)
+        fit.sort(key=free_milli.__getitem__)
+    else:
+        fit.sort(key=free_milli.__getitem__, reverse=True)
+    return tuple(sorted(fit[:count]))
 
 
 def allocate(free_milli: Sequence[int], request: GpuShare, gpus: Sequence[int]) -> tuple[int, ...]:

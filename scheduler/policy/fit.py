@@ -93,11 +93,16 @@ def _choose_shares(cap: NodeCapacity, req: GpuRequest) -> tuple[GpuGrant, ...] |
     picked = choose_gpus(free, share, "best", mem)
     if picked is None:
         return None
+    # (lists, not generators, and each GPU's `gpu.index`, not the `index` property: this runs
+    # per placed pod)
     if whole:
-        return tuple(GpuGrant(gpus[i].index, gpus[i].gpu.uuid) for i in picked)
+        return tuple([GpuGrant(gpus[i].gpu.index, gpus[i].gpu.uuid) for i in picked])
+    milli, mem_mib = req.milli, req.memory_mib
     return tuple(
-        GpuGrant(gpus[i].index, gpus[i].gpu.uuid, milli=req.milli, memory_mib=req.memory_mib)
-        for i in picked
+        [
+            GpuGrant(gpus[i].gpu.index, gpus[i].gpu.uuid, milli=milli, memory_mib=mem_mib)
+            for i in picked
+        ]
     )
 
 

@@ -85,7 +85,7 @@ class SimCluster:
         if self._index is None:
             self._index = state.fleet()
         elif self._dirty:
-            self._index.refresh((state.capacity(n) for n in self._dirty), self._shares)
+            self._index.refresh([state.capacity(n) for n in self._dirty], self._shares)
         self._dirty, self._shares = set(), {}
         return state
 

@@ -126,15 +126,15 @@ class FillCluster:
         if gpus:
             row = self.gpu_left[node].tolist()
             self.max_free[node] = max(row)
-            self.idle[node] = sum(1 for v in row if v >= MILLI_PER_GPU)
+            self.idle[node] = len([v for v in row if v >= MILLI_PER_GPU])
         self.free_total[node] -= pod.gpu_milli * len(gpus)
         self._used_gpu_milli += pod.gpu_milli * len(gpus)
         self.cpu_left[node] -= pod.cpu_milli
         self.mem_left[node] -= pod.memory_mib
-        if pod.num_gpu:
-            self.affinity[node, AFFINITY_TAGS.index(affinity_tag(pod))] += 1
+        if pod.num_gpu:  # `AFFINITY_TAGS.index(affinity_tag(pod))`: share-gpu first, k-gpu at k
+            self.affinity[node, 0 if pod.gpu_milli < MILLI_PER_GPU else pod.num_gpu] += 1
         self.version[node] += 1
-        self.placements.append((pod.name, node, tuple(int(g) for g in gpus), pod.gpu_milli))
+        self.placements.append((pod.name, node, tuple([int(g) for g in gpus]), pod.gpu_milli))
 
     def violations(self) -> str | None:
         """Invariant check for debug mode: nothing over-allocated, ledger matches the arrays."""

@@ -85,8 +85,13 @@ def run_fgd_fill(
 
     engine = Engine(rng, debug=debug)
     engine.on(EventKind.ARRIVAL, on_arrival)
-    engine.observe(lambda e, ev: log.record(state["arrived"], cluster.used_gpu_milli))
-    engine.observe(lambda e, ev: frag_log.record(state["arrived"]))
+
+    def record(engine: Engine, event: Event) -> None:  # both curves, after every arrival
+        arrived = state["arrived"]
+        log.record(arrived, cluster.used_gpu_milli)
+        frag_log.record(arrived)
+
+    engine.observe(record)
     engine.invariant(cluster.violations)
     for i, pod in enumerate(arrivals):
         engine.schedule(float(i), EventKind.ARRIVAL, pod)

@@ -16,6 +16,7 @@ from packing.fractional import (
     best_gpu,
     choose_gpus,
     fits,
+    fitting_gpus,
     node_fits,
     release,
 )
@@ -151,3 +152,48 @@ def test_vectorised_fit_agrees_with_scalar(rows, req):
             assert (b == -1) == (chosen is None)
             if chosen is not None:
                 assert r[b] == r[chosen[0]]  # same tightness (ties may pick the same value)
+
+
+def _choose_by_definition(free, request, rule, free_memory_mib=None):
+    """`choose_gpus` as first written: the fitting GPUs, sorted by (free milli, index) for
+    best, (-free milli, index) for worst, the lowest `count` indices of those."""
+    if request.count == 0:
+        return ()
+    fit = fitting_gpus(free, request, free_memory_mib)
+    if len(fit) < request.count:
+        return None
+    if rule == "best":
+        fit = tuple(sorted(fit, key=lambda i: (free[i], i)))
+    elif rule == "worst":
+        fit = tuple(sorted(fit, key=lambda i: (-free[i], i)))
+    return tuple(sorted(fit[: request.count]))
+
+
+# Few distinct values, so ties in free milli (and in memory) are common.
+_free_values = st.sampled_from([NO_GPU, 0, 1, 250, 300, 499, 500, 999, MILLI_PER_GPU])
+_memory_values = st.one_of(st.none(), st.sampled_from([0, 1, 4000, 8000, 16000]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(_free_values, _memory_values), max_size=8),
+    st.one_of(
+        st.builds(GpuShare, st.just(1), st.sampled_from([1, 250, 300, 500, 999, 1000]),
+                  st.sampled_from([0, 1, 4000, 8000])),
+        st.builds(GpuShare, st.integers(1, 8), st.just(MILLI_PER_GPU)),
+        st.just(GpuShare(0, 0)),
+    ),
+    st.sampled_from(["best", "worst", "first"]),
+    st.booleans(),
+)  # fmt: skip
+def test_choose_gpus_equals_its_definition(gpus, request, rule, with_memory):
+    """The inlined fit and sort pick the same GPUs, in the same order, as the fitting GPUs
+    sorted with the index as the explicit tie-break (memory per GPU given or not, None
+    entries meaning unknown memory, NO_GPU padding, ties)."""
+    free = [f for f, _ in gpus]
+    memory = [m for _, m in gpus] if with_memory else None
+    got = choose_gpus(free, request, rule, memory)
+    assert got == _choose_by_definition(free, request, rule, memory)
+    assert got == choose_gpus(tuple(free), request, rule, memory)  # any sequence
+    if free:
+        assert got == choose_gpus(np.array(free), request, rule, memory)

@@ -5,7 +5,8 @@ Per pod, like kube-scheduler running Tessera's profile as its only score plugin 
 setup): the candidates are the nodes passing NodeResourcesFit and GPU fit; the registry's
 profile filters and scores them (`run_filters`, `run_scores`) on kube-scheduler's 0..100
 node-score scale (`NodeScores.levels`; the HTTP extender can only return 0..10); the best score
-wins, ties to the lowest node rank as for every fill policy; `choose_placement` gives the GPUs.
+wins, ties to the lowest node rank as for every fill policy; `choose_placement` gives the GPUs
+(its `fit.choose`, called straight).
 The profile sees every pod the run has asked about so far (`DemandLog`), as the extender does.
 
 Speed without a second copy of the logic: every feasible node goes to the policy core at once,
@@ -19,8 +20,9 @@ import numpy as np
 
 from packing.fgd import TargetWorkload, typical_workload
 from scheduler.policy.demand import DemandLog
+from scheduler.policy.fit import choose
 from scheduler.policy.fleet_index import FleetIndex, RowNames
-from scheduler.policy.framework import Profile, choose_placement, run_filters, run_scores
+from scheduler.policy.framework import Profile, run_filters, run_scores
 from scheduler.policy.model import PodRequest
 from scheduler.policy.plugins.fragmentation import FragmentationArgs, FragmentationScore
 from scheduler.policy.registry import build_profile
@@ -120,12 +122,12 @@ class TesseraFill:
             assert scores.levels is not None
             levels = np.asarray(scores.levels, np.int64)
         node = pick_max(keep, levels, cluster.rank)
-        placement = choose_placement(state, req, self.sim.nodes[cluster.names[node]])
+        placement = choose(state.capacity(cluster.names[node]), req)  # = `choose_placement`
         if placement is None:  # pragma: no cover - filters passed, so a placement exists
             raise ValueError(f"no placement for pod {pod.name} on {cluster.names[node]}")
         self.sim.bind(f"{pod.name}#{self._bound}", placement, req.cpu_milli, req.memory_bytes)
         self._bound += 1
-        return node, tuple(g.index for g in placement.gpus)
+        return node, tuple([g.index for g in placement.gpus])
 
 
 class TesseraFillTraceMix(TesseraFill):

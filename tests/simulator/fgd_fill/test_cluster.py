@@ -2,7 +2,8 @@
 (the most free milli on one GPU, the GPUs with a whole GPU free).
 
 One-sentence property: after any sequence of placements, `feasible` gives exactly the nodes the
-generic fit over every GPU (`packing.fractional.fits`) and the CPU, memory and model checks give.
+generic fit over every GPU (`packing.fractional.fits`) and the CPU, memory and model checks give
+(and each node's affinity counts are its placed pods' tags).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from packing.fractional import GpuShare, fits
-from simulator.fgd_fill.cluster import FillCluster
+from simulator.fgd_fill.cluster import AFFINITY_TAGS, FillCluster, affinity_tag
 from tests.simulator.fgd_fill.builders import cluster, node, pod
 
 shapes = st.sampled_from([(1, 1000), (1, 500), (1, 250), (1, 1), (2, 1000), (4, 1000),
@@ -37,6 +38,7 @@ def _generic(c: FillCluster, p) -> np.ndarray:  # type: ignore[no-untyped-def]
 )  # fmt: skip
 def test_feasible_equals_the_generic_fit_after_any_placements(nodes, pods, data) -> None:
     c = cluster(*(node(f"n{i}", gpus=g, model=m, cpu=16_000) for i, (g, m) in enumerate(nodes)))
+    placed: dict[int, list[str]] = {}
     for k, ((n, milli), spec, cpu) in enumerate(pods):
         p = pod(f"p{k}", num_gpu=n, milli=milli, cpu=cpu * 1000, spec=spec)
         got = c.feasible(p)
@@ -46,6 +48,12 @@ def test_feasible_equals_the_generic_fit_after_any_placements(nodes, pods, data)
             free = np.flatnonzero(c.gpu_left[where] >= p.gpu_milli)[: p.num_gpu] if n else []
             c.place(p, where, [int(g) for g in free])
             assert c.violations() is None
+            if n:
+                placed.setdefault(where, []).append(affinity_tag(p))
+        # Each node's GPU pods per affinity tag are the placed pods' tags, counted.
+        for i in range(c.size):
+            tags = placed.get(i, [])
+            assert c.affinity[i].tolist() == [tags.count(t) for t in AFFINITY_TAGS]
 
 
 def test_a_malformed_request_is_still_refused() -> None:
