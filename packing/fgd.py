@@ -110,6 +110,7 @@ class FragTable:
                     tab[mi, m_idx[s.gpu_milli], s.num_gpu :, c_idx[s.cpu_milli] + 1 :] += w
         self.tab = tab
         self._flat = tab.reshape(-1)
+        self._flat_list: list[float] = self._flat.tolist()  # `frag_of_row`'s reads, as floats
         per_m = tab.shape[2] * tab.shape[3]
         self._col_offset = np.arange(len(self.milli), dtype=np.int64) * per_m
         self.milli_cells = self._col_offset.tolist()  # `cells`' offset per threshold, as ints
@@ -212,11 +213,13 @@ class FragTable:
         self, total: int, cells: Sequence[int], big: Sequence[int], cpu_left: int
     ) -> float:
         """`frag_from_cells` of one node, its fields as ints: the CPU column found by bisection
-        (the same as `searchsorted` on integers), then the same flat gather, products and
-        `np.add.reduce` over the thresholds, so the same value, bit for bit."""
+        (the same as `searchsorted` on integers), the same table entries times the free milli
+        (each an IEEE double product, so the same in Python as in numpy), then the same
+        `np.add.reduce` over the thresholds (numpy's order), so the same value, bit for bit.
+        (Python products: a gather and a multiply would each convert a list to an array.)"""
         k = bisect_right(self._grid_list, cpu_left)
-        w = self._flat.take([x + k for x in cells])
-        w *= big
+        flat = self._flat_list
+        w = np.array([flat[x + k] * b for x, b in zip(cells, big, strict=True)], np.float64)
         return float(total - np.add.reduce(w))
 
     def frag_one(self, gpu_left: Sequence[int], cpu_left: int, model_idx: int) -> float:

@@ -123,19 +123,20 @@ class CycleState:
 
     def __getattr__(self, name: str) -> Any:
         # Only reached while the attribute is unset (a `functools.cached_property` takes a
-        # lock on each first read: this runs for several cycles per pod).
+        # lock on each first read: this runs for several cycles per pod). The first read of
+        # any of the row fields sets all three (and `index`): one call, not one per field.
+        got = self.__dict__
         if name == "index":
-            value: Any = self.state.fleet()
-        elif name == "_rows":
-            value = self.index.rows_of(self.names)
-        elif name == "rows":
-            value = self._rows[0]
-        elif name == "known":
-            value = self._rows[1]
-        else:
+            got["index"] = value = self.state.fleet()
+            return value
+        if name not in _ROW_FIELDS:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        self.__dict__[name] = value
-        return value
+        index = got.get("index")
+        if index is None:
+            index = got["index"] = self.state.fleet()
+        rows = got["_rows"] = index.rows_of(self.names)
+        got["rows"], got["known"] = rows
+        return got[name]
 
     def shared(self, key: object, compute: Callable[[], T]) -> T:
         if key not in self._shared:
@@ -145,6 +146,7 @@ class CycleState:
 
 
 _BY_STATE = ("by-state",)  # `CycleState.by_state`'s entry in `_shared`
+_ROW_FIELDS = frozenset(("_rows", "rows", "known"))  # set together by `CycleState.__getattr__`
 
 
 class _Picked(Sequence[str]):

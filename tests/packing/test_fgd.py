@@ -276,10 +276,11 @@ def test_frag_one_is_node_frag_bit_for_bit(shapes, max_gpus, seed) -> None:
     assert not _frag_one_differs(shapes, max_gpus, seed)
 
 
-@pytest.mark.parametrize("mutation", ["bisect_left", "strict_counts"])
+@pytest.mark.parametrize("mutation", ["bisect_left", "strict_counts", "float32_weights"])
 def test_frag_one_mutations_fail_the_property(monkeypatch, mutation) -> None:
     """Mutation check: the CPU column by `bisect_left` (a CPU equal to a grid value in the
-    wrong column), or counts of GPUs strictly above a threshold, each fail the property."""
+    wrong column), counts of GPUs strictly above a threshold, or `frag_of_row`'s Python
+    products reading the table's weights rounded to float32, each fail the property."""
     import bisect
 
     from hypothesis import find
@@ -288,6 +289,14 @@ def test_frag_one_mutations_fail_the_property(monkeypatch, mutation) -> None:
 
     if mutation == "bisect_left":
         monkeypatch.setattr(fgd, "bisect_right", bisect.bisect_left)
+    elif mutation == "float32_weights":
+        real_init = fgd.FragTable.__init__
+
+        def rounded(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            real_init(self, *args, **kwargs)
+            self._flat_list = self._flat.astype(np.float32).tolist()
+
+        monkeypatch.setattr(fgd.FragTable, "__init__", rounded)
     else:
         monkeypatch.setattr(fgd, "row_counts", lambda free, th: (
             [sum(1 for x in free if x > t) for t in th],

@@ -191,7 +191,8 @@ class FragmentationScore:
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == ("fgd-counts",) and k != key)
         base = idx.per_row(key, lambda rr: _fgd_counts(idx, rr, table))
         n = None if g is None else batch.taken_counts(cycle)  # (CPU only: `mine` is all False)
-        inc, fits = _fgd_increase(table, idx, cycle.rows, base, mine, milli, cpu, n)
+        idle = g is not None and g.kind == "whole"
+        inc, fits = _fgd_increase(table, idx, cycle.rows, base, mine, milli, cpu, n, idle=idle)
         value = _logistic(inc, scale)
         if g is None:  # a CPU-only pod fits every node's GPUs
             return value
@@ -239,10 +240,9 @@ def _fgd_counts_one(idx: FleetIndex, row: int, table: FragTable) -> npt.NDArray[
     bit for bit)."""
     cells, big, total = table.row_cells(idx.plain_free[row].tolist(), int(idx.product[row]))
     cpu = int(idx.cpu[row])
-    out = np.zeros(1, _counts_dtype(len(cells)))
-    out["ints"][0] = [*cells, *big, total, cpu]
-    out["frag"] = table.frag_of_row(total, cells, big, cpu)
-    return out
+    frag = table.frag_of_row(total, cells, big, cpu)
+    # One record from Python values (one call, not a zeroed array and two field writes).
+    return np.array([([*cells, *big, total, cpu], frag)], _counts_dtype(len(cells)))
 
 
 # Tables kept (least recently used dropped): 1001 x (2m + 2) int32 each, ~100 KB at the
@@ -272,6 +272,7 @@ def _pod_moves(th: bytes, per_count: int, milli: int) -> npt.NDArray[np.int32]:
 def _fgd_increase(
     table: FragTable, idx: FleetIndex, r: Rows, base: npt.NDArray[Any], take: Bools,
     milli: int, pod_cpu: int, counts: npt.NDArray[np.int64] | None = None,
+    *, idle: bool = False,
 ) -> tuple[Floats, Bools]:  # fmt: skip
     """FGD's increase per row `r` (`base`: every row's `_fgd_counts`) when the pod takes
     `milli` from each taken GPU (all taken GPUs hold the same free milli v: whole GPUs are
@@ -279,13 +280,17 @@ def _fgd_increase(
     GPUs move the counts by n times the tabulated row v of `_pod_moves` (integers: exactly
     `_fgd_increase_direct`'s counts, as table cells), so the same fragmentation, bit for
     bit. `counts`: the GPUs taken per row when the caller has them (`batch.taken_counts`:
-    the same integers)."""
+    the same integers). `idle`: every taken GPU is idle (whole GPUs: `batch._chosen` takes
+    only GPUs with 1000 free), so v is 1000 wherever n > 0 and the moves are n times row
+    1000 (row 0 is zeros), with no gather of the rows' free milli."""
     # Over each row's GPU columns, GPUs-first: the outer axis of a (columns, rows) copy, not an
     # inner axis of 8 per row (integers: the same count and maximum; about half the time).
     n: Any = np.add.reduce(np.ascontiguousarray(take.T), axis=0) if counts is None else counts
+    if idle:
+        return _increase_from(table, base.take(r), _idle_moves(table, milli, n), pod_cpu, n)
     on = np.ascontiguousarray(idx.plain_free.take(r, axis=0).T)
     on *= take.T
-    v = np.maximum.reduce(on, axis=0, initial=0)
+    v: Rows = np.maximum.reduce(on, axis=0, initial=0)
     per_count = table.tab.shape[3]
     try:
         moves = _pod_moves(table.milli.tobytes(), per_count, milli).take(v, axis=0)
@@ -295,7 +300,21 @@ def _fgd_increase(
         moves *= n[:, None]
     # The records first, then their fields: `take` on a field (a strided view) would copy
     # the field of every index row into a contiguous array before gathering.
-    rec = base.take(r)
+    return _increase_from(table, base.take(r), moves, pod_cpu, n)
+
+
+def _idle_moves(table: FragTable, milli: int, n: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+    """The moves of rows whose n taken GPUs are idle: n times `_pod_moves` row 1000 (int64:
+    the same integers as the int32 row scaled in place)."""
+    row = _pod_moves(table.milli.tobytes(), table.tab.shape[3], milli)[MILLI_PER_GPU]
+    out: npt.NDArray[Any] = np.multiply.outer(n, row)
+    return out
+
+
+def _increase_from(
+    table: FragTable, rec: npt.NDArray[Any], moves: npt.NDArray[Any], pod_cpu: int, n: Any
+) -> tuple[Floats, Bools]:
+    """`_fgd_increase` from the rows' records and the pod's moves of their `ints`."""
     ints = rec["ints"] - moves
     m = len(table.milli)
     cpu = ints[:, 2 * m + 1]

@@ -72,6 +72,8 @@ class LoadScore:
         if g is not None and g.kind == "mig":
             return np.where(batch.mig_rows(cycle)["slow"], np.nan, NEUTRAL)
         idx, r = cycle.index, cycle.rows
+        if self._none_live(idx, r):
+            return np.full(len(r), NEUTRAL)
         # No GPU reports load at all: every node is neutral (cheap exit). Per row (a bind
         # redoes one), then over the rows: `isfinite(load).any()` (`count_nonzero`: a fraction
         # of a ufunc reduction's cost; a refresh drops the index memo that held it per pod).
@@ -89,6 +91,18 @@ class LoadScore:
                 _, take = batch.placement_columns(cycle)
             out[live] = self._fresh_rows(cycle, r[live], take[live])
         return out
+
+    def _none_live(self, idx: FleetIndex, r: Rows) -> bool:
+        """Whether no candidate row has a reading's time at all (a fleet without telemetry,
+        the fill): each one's newest reading is then -inf, older than any finite `max_age_s`,
+        so none is live below and every candidate is NEUTRAL whatever other rows report
+        (the same answer as the fleet-wide exit). Three array calls on the candidates instead
+        of the fleet's per-row memo and its redo after each bind. Not with an infinite
+        `max_age_s`: -inf is live then."""
+        if not self.settings.max_age_s < math.inf:
+            return False
+        at = idx.load_at.take(r, axis=0)
+        return not np.count_nonzero(at == at)  # (NaN: no reading)
 
     def _fresh_rows(self, cycle: CycleState, r: Rows, take: Bools) -> Floats:
         """The per-node value on rows where some GPU reports a fresh load."""

@@ -82,7 +82,9 @@ def _both(state: ClusterState, p) -> tuple[tuple[bytes, bytes], tuple[bytes, byt
     else:
         take = batch.placement_columns(cycle)[1]
         milli = 1000 if g.kind == "whole" else g.milli
-    fast = _fgd_increase(table, idx, cycle.rows, base, take, milli, p.cpu_milli)
+    # (`idle` as the scorer passes it: whole GPUs take idle GPUs only)
+    idle = g is not None and g.kind == "whole"
+    fast = _fgd_increase(table, idx, cycle.rows, base, take, milli, p.cpu_milli, idle=idle)
     slow = _fgd_increase_direct(table, idx, cycle.rows, base, take, milli, p.cpu_milli)
     return (fast[0].tobytes(), fast[1].tobytes()), (slow[0].tobytes(), slow[1].tobytes())
 
@@ -106,17 +108,23 @@ def _strict_moves(th, milli):  # type: ignore[no-untyped-def]
     return (was & ~now).astype(np.int64), np.where(was, v, 0) - np.where(now, after, 0)
 
 
-@pytest.mark.parametrize("mutation", ["strict threshold", "one GPU only"])
+@pytest.mark.parametrize("mutation", ["strict threshold", "one GPU only", "idle: one GPU"])
 def test_a_wrong_table_fails_the_property(monkeypatch, mutation: str) -> None:
-    """Mutation check: hypothesis finds a fleet where a wrong move table answers otherwise."""
+    """Mutation check: hypothesis finds a fleet where a wrong move table answers otherwise
+    (\"idle: one GPU\": whole-GPU rows moved by one idle GPU however many the pod takes)."""
     _pod_moves.cache_clear()
     if mutation == "strict threshold":
         monkeypatch.setattr(fragmentation, "count_moves", _strict_moves)
+    elif mutation == "idle: one GPU":
+        real_moves = fragmentation._idle_moves
+        monkeypatch.setattr(
+            fragmentation, "_idle_moves", lambda t, m, n: real_moves(t, m, np.minimum(n, 1))
+        )
     else:
         real = fragmentation._fgd_increase
 
-        def one_gpu(table, idx, r, base, take, milli, pod_cpu):  # type: ignore[no-untyped-def]
-            return real(table, idx, r, base, take.cumsum(axis=1) == 1, milli, pod_cpu)
+        def one_gpu(table, idx, r, base, take, milli, pod_cpu, idle=False):  # type: ignore[no-untyped-def]
+            return real(table, idx, r, base, take.cumsum(axis=1) == 1, milli, pod_cpu, idle=idle)
 
         monkeypatch.setattr(fragmentation, "_fgd_increase", one_gpu)
         monkeypatch.setitem(globals(), "_fgd_increase", one_gpu)

@@ -132,3 +132,42 @@ def test_batch_load_equals_the_per_node_value_with_few_reporting(
     got = ls.score_rows(CycleState(st_, p, names))
     assert got is not None
     assert got.tolist() == [ls.score(st_, p, st_.nodes[n]) for n in names]
+
+
+def _with_and_without_the_candidates_exit(
+    utils: list[float | None], pick: list[int], max_age: float, cpu_only: bool
+) -> tuple[list[float], list[float]]:
+    """`score_rows` over the picked nodes (a node without GPUs beside the fleet's), as it is
+    and with its candidates-only exit (`_none_live`) switched off (the fleet-wide path)."""
+    from scheduler.policy.interfaces import CycleState
+    from tests.builders import pod
+
+    st_ = state(*(node(f"n{i}", gpu(0, util=u)) for i, u in enumerate(utils)), node("bare"))
+    names = ["bare", *(f"n{i}" for i in pick if i < len(utils))]
+    ls = LoadScore(LoadSettings(max_age_s=max_age))
+    p = pod() if cpu_only else whole()
+    got = ls.score_rows(CycleState(st_, p, names))
+    ls._none_live = lambda idx, r: False  # type: ignore[method-assign]
+    want = ls.score_rows(CycleState(st_, p, names))
+    assert got is not None and want is not None
+    return got.tolist(), want.tolist()
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(0, 100)), min_size=1, max_size=4),
+       st.lists(st.integers(0, 3), max_size=4), st.sampled_from([120.0, float("inf")]),
+       st.booleans())  # fmt: skip
+def test_the_candidates_exit_answers_as_the_fleet_wide_path(
+    utils: list[float | None], pick: list[int], max_age: float, cpu_only: bool
+) -> None:
+    """Property: with or without the exit taken when no candidate has a reading, every
+    candidate gets the same value (readings on other nodes, finite or infinite age)."""
+    got, want = _with_and_without_the_candidates_exit(utils, pick, max_age, cpu_only)
+    assert got == want
+
+
+def test_the_candidates_exit_is_not_taken_at_an_infinite_age() -> None:
+    """At an infinite `max_age_s` a row without readings is live (its newest, -inf, is not
+    older than inf), and the fleet-wide path scores a candidate without usable GPUs 0.0 when
+    another node reports: the exit, which would say NEUTRAL, must not be taken there."""
+    got, want = _with_and_without_the_candidates_exit([50.0], [], float("inf"), True)
+    assert got == want == [0.0]
