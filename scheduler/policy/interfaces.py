@@ -78,8 +78,10 @@ class CycleState:
         """Note that `scored` (a `subset` of this cycle, one candidate per distinct row state)
         stands for this cycle's candidates, candidate i for state `inverse[i]` (the framework's
         `_distinct`), so that a subset of this cycle can read what `scored` shared
-        (`from_parent`)."""
-        self._shared[_BY_STATE] = (scored, inverse)
+        (`from_parent`). Its shared values are kept, not `scored` itself: `scored` links back
+        to this cycle (`subset`), and the pair would be a reference cycle that only the
+        garbage collector frees (about 18 objects a pod in the fill, arrays included)."""
+        self._shared[_BY_STATE] = (scored._shared, inverse)
 
     def from_parent(self, key: object) -> tuple[Any, Rows] | None:
         """(a value shared under `key` with one entry per candidate, this cycle's candidates'
@@ -96,7 +98,7 @@ class CycleState:
         held = up._shared.get(_BY_STATE)
         if held is None:
             return None
-        got = held[0]._shared.get(key)
+        got = held[0].get(key)
         return None if got is None else (got, held[1].take(positions))
 
     def parent_states(self) -> Rows | None:
