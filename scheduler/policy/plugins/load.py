@@ -82,7 +82,12 @@ class LoadScore:
         # The per-node cheap exit: no GPU of the node has fresh load -> neutral. Only rows with a
         # fresh reading somewhere are computed (none at all while telemetry is stale).
         newest = idx.per_row(("load-newest",), lambda rr: _newest(idx, rr))[r]
-        live = np.flatnonzero(cycle.state.now - newest <= self.settings.max_age_s)
+        # A row with no reading at all (-inf) is never live, even at an infinite `max_age_s`
+        # (inf - -inf <= inf: the per-node path's exit says NEUTRAL there; this said 0.0 for
+        # a node without usable GPUs before round 12).
+        live = np.flatnonzero(
+            (newest > -np.inf) & (cycle.state.now - newest <= self.settings.max_age_s)
+        )
         out: Floats = np.full(len(r), NEUTRAL)
         if len(live):
             if g is None:  # a CPU-only pod touches no GPU: every usable GPU counts
@@ -97,10 +102,7 @@ class LoadScore:
         the fill): each one's newest reading is then -inf, older than any finite `max_age_s`,
         so none is live below and every candidate is NEUTRAL whatever other rows report
         (the same answer as the fleet-wide exit). Three array calls on the candidates instead
-        of the fleet's per-row memo and its redo after each bind. Not with an infinite
-        `max_age_s`: -inf is live then."""
-        if not self.settings.max_age_s < math.inf:
-            return False
+        of the fleet's per-row memo and its redo after each bind."""
         at = idx.load_at.take(r, axis=0)
         return not np.count_nonzero(at == at)  # (NaN: no reading)
 

@@ -165,9 +165,29 @@ def test_the_candidates_exit_answers_as_the_fleet_wide_path(
     assert got == want
 
 
-def test_the_candidates_exit_is_not_taken_at_an_infinite_age() -> None:
-    """At an infinite `max_age_s` a row without readings is live (its newest, -inf, is not
-    older than inf), and the fleet-wide path scores a candidate without usable GPUs 0.0 when
-    another node reports: the exit, which would say NEUTRAL, must not be taken there."""
+def test_a_node_without_readings_is_neutral_at_an_infinite_age() -> None:
+    """At an infinite `max_age_s` a row without readings is not live: its newest reading, -inf,
+    is no reading (inf - -inf <= inf made it live, and the batch path scored a node without
+    usable GPUs 0.0 where the per-node path says NEUTRAL; round 12). Both paths agree."""
     got, want = _with_and_without_the_candidates_exit([50.0], [], float("inf"), True)
-    assert got == want == [0.0]
+    assert got == want == [NEUTRAL]
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(0, 100)), min_size=1, max_size=4),
+       st.lists(st.integers(0, 3), max_size=4), st.sampled_from([120.0, float("inf")]),
+       st.booleans())  # fmt: skip
+def test_the_batch_values_are_the_per_node_values(
+    utils: list[float | None], pick: list[int], max_age: float, cpu_only: bool
+) -> None:
+    """Property: `score_rows` gives every candidate what `score` gives its node, readings or
+    none, finite or infinite age (a node without GPUs among them)."""
+    from scheduler.policy.interfaces import CycleState
+    from tests.builders import pod
+
+    st_ = state(*(node(f"n{i}", gpu(0, util=u)) for i, u in enumerate(utils)), node("bare"))
+    names = ["bare", *(f"n{i}" for i in pick if i < len(utils))]
+    ls = LoadScore(LoadSettings(max_age_s=max_age))
+    p = pod() if cpu_only else whole()
+    got = ls.score_rows(CycleState(st_, p, names))
+    assert got is not None
+    assert got.tolist() == [ls.score(st_, p, st_.nodes[n]) for n in names]
