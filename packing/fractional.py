@@ -101,11 +101,23 @@ def fitting_gpus(
 ) -> tuple[int, ...]:
     """Indices of the GPUs that can each take one unit of ``request``."""
     _check_free(free_milli)
-    return tuple(
+    return tuple(_fitting(free_milli, request, free_memory_mib))
+
+
+def _fitting(
+    free_milli: Sequence[int], request: GpuShare, free_memory_mib: Sequence[int | None] | None
+) -> list[int]:
+    """`fitting_gpus` as a list (input checked by the caller): `gpu_fits` of every GPU in
+    index order, its test written out (this runs per placed pod: no call per GPU)."""
+    milli = request.milli
+    if free_memory_mib is None:
+        return [i for i, f in enumerate(free_milli) if f != NO_GPU and f >= milli]
+    need = request.memory_mib
+    return [
         i
         for i, f in enumerate(free_milli)
-        if gpu_fits(f, request, None if free_memory_mib is None else free_memory_mib[i])
-    )
+        if f != NO_GPU and f >= milli and ((m := free_memory_mib[i]) is None or m >= need)
+    ]
 
 
 def node_fits(
@@ -134,17 +146,7 @@ def choose_gpus(
     if count == 0:
         return ()
     _check_free(free_milli)
-    # `fitting_gpus` inlined (asked per placed pod): `gpu_fits` of every GPU, in index order.
-    milli = request.milli
-    if free_memory_mib is None:
-        fit = [i for i, f in enumerate(free_milli) if f != NO_GPU and f >= milli]
-    else:
-        need = request.memory_mib
-        fit = [
-            i
-            for i, f in enumerate(free_milli)
-            if f != NO_GPU and f >= milli and ((m := free_memory_mib[i]) is None or m >= need)
-        ]
+    fit = _fitting(free_milli, request, free_memory_mib)
     if len(fit) < count:
         return None
     if rule == "first":

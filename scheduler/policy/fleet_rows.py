@@ -12,7 +12,6 @@ import numpy.typing as npt
 from packing.errors import PackingError
 from packing.mig import occupancy
 from scheduler.policy.capacity import GpuCapacity, NodeCapacity, gpu_used_fraction
-from scheduler.policy.records import MILLI_PER_GPU
 from scheduler.policy.rules import HealthThresholds, fresh_load, gpu_health_reasons, node_products
 
 NO_GPU = -1
@@ -157,12 +156,7 @@ class RowFill:
             g = cap.gpus[j]
             if g.faulted:  # `_fill` leaves a faulted GPU's cells empty
                 continue
-            # `gpu_used_fraction(g)` of a GPU without MIG, nothing added (its first branch)
-            self.used[r, j] = (
-                min(1.0, (MILLI_PER_GPU - g.free_milli) / MILLI_PER_GPU)
-                if not g.gpu.mig_enabled
-                else gpu_used_fraction(g)
-            )
+            self.used[r, j] = gpu_used_fraction(g)
             self.plain_free[r, j] = g.free_milli
             self.plain_mem[r, j] = g.free_memory_mib
         self.cpu[r] = cap.cpu_free

@@ -90,7 +90,7 @@ class CpuFedLookAhead:
         r = mix_cpu_per_milli(mix.memo, mix.workload)
         if r is None or cycle.pod.gpu is None:
             return costs
-        change = _unfed_change_only(cycle, r)
+        change, _ = unfed_change(cycle, r)
         # (x 1.0 is x bit for bit, infinities, NaN and -0.0 too: the default weight skips it)
         out: Floats = costs + (change if self.weight == 1.0 else self.weight * change)
         return out
@@ -108,17 +108,6 @@ def unfed_change(cycle: CycleState, per_milli: float) -> tuple[Floats, npt.NDArr
         (change, taken), at = held
         return change.take(at), taken.take(at)
     return cycle.shared(key, lambda: _unfed_change(cycle, per_milli))
-
-
-def _unfed_change_only(cycle: CycleState, per_milli: float) -> Floats:
-    """`unfed_change(cycle, per_milli)[0]`, without taking the GPUs taken from the parent's
-    (the tie-break reads only the change)."""
-    held = cycle.from_parent((_UNFED, per_milli))
-    if held is None:
-        return unfed_change(cycle, per_milli)[0]
-    (change, _), at = held
-    out: Floats = change.take(at)
-    return out
 
 
 _UNFED = "unfed-change"  # `unfed_change`'s key in a cycle's shared values

@@ -11,8 +11,6 @@ exclusive whatever their utilisation.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from scheduler.policy import batch
@@ -72,12 +70,7 @@ class LoadScore:
         if g is not None and g.kind == "mig":
             return np.where(batch.mig_rows(cycle)["slow"], np.nan, NEUTRAL)
         idx, r = cycle.index, cycle.rows
-        if self._none_live(idx, r):
-            return np.full(len(r), NEUTRAL)
-        # No GPU reports load at all: every node is neutral (cheap exit). Per row (a bind
-        # redoes one), then over the rows: `isfinite(load).any()` (`count_nonzero`: a fraction
-        # of a ufunc reduction's cost; a refresh drops the index memo that held it per pod).
-        if not np.count_nonzero(idx.per_row(("load-any",), lambda rr: _reports(idx, rr))):
+        if self._none_live(idx, r):  # (no telemetry: the simulators, a fill)
             return np.full(len(r), NEUTRAL)
         # The per-node cheap exit: no GPU of the node has fresh load -> neutral. Only rows with a
         # fresh reading somewhere are computed (none at all while telemetry is stale).
@@ -99,10 +92,9 @@ class LoadScore:
 
     def _none_live(self, idx: FleetIndex, r: Rows) -> bool:
         """Whether no candidate row has a reading's time at all (a fleet without telemetry,
-        the fill): each one's newest reading is then -inf, older than any finite `max_age_s`,
-        so none is live below and every candidate is NEUTRAL whatever other rows report
-        (the same answer as the fleet-wide exit). Three array calls on the candidates instead
-        of the fleet's per-row memo and its redo after each bind."""
+        the fill): each one's newest reading is then -inf, never live below, so every
+        candidate is NEUTRAL whatever other rows report. Three array calls on the
+        candidates, before any per-row memo."""
         at = idx.load_at.take(r, axis=0)
         return not np.count_nonzero(at == at)  # (NaN: no reading)
 
@@ -123,13 +115,6 @@ class LoadScore:
         value = mean if qos == "batch" else 1.0 - mean
         value = np.where(fresh.any(axis=1), value, NEUTRAL)
         return np.asarray(np.where(n > 0, value, 0.0))
-
-
-def _reports(idx: FleetIndex, r: Rows) -> Bools:
-    """Per row, whether some GPU of it reports a load (a finite value)."""
-    if len(r) == 1:  # a bind redoes one row: plain Python beats numpy's cost per call there
-        return np.array([any(map(math.isfinite, idx.load[int(r[0])].tolist()))])
-    return np.asarray(np.logical_or.reduce(np.isfinite(idx.load[r]), axis=1))
 
 
 def _newest(idx: FleetIndex, r: Rows) -> Floats:
