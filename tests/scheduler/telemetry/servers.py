@@ -9,11 +9,21 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's handler: no access log on stderr, and a client that hung up mid-answer
+    (the timeouts under test do) is no error."""
+
+    HUNG_UP = (BrokenPipeError, ConnectionResetError)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @contextmanager
 def serve(routes: dict[str, tuple[int, str, float]]) -> Iterator[str]:
     """routes: path -> (status, body, delay_s). Yields the base URL on a free loopback port."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             status, body, delay = routes.get(self.path.split("?")[0], (404, "not found", 0.0))
             if delay:
@@ -25,11 +35,8 @@ def serve(routes: dict[str, tuple[int, str, float]]) -> Iterator[str]:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
+            except self.HUNG_UP:
                 pass
-
-        def log_message(self, *args: object) -> None:
-            pass
 
     with serving(Handler) as url:
         yield url

@@ -8,21 +8,20 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from scheduler.telemetry.hub import sources
 from scheduler.telemetry.hub.sources import PrometheusSource, ScrapeSource
 from scheduler.telemetry.hub.staleness import SourceError
-from tests.scheduler.telemetry.servers import serving
+from tests.scheduler.telemetry.servers import QuietHandler, serving
 
 
 @contextmanager
 def dripping(pause_s: float, chunk: bytes, count: int) -> Iterator[str]:
     """A server answering 200 with `count` chunks of `chunk`, `pause_s` apart (no length)."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.0"
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
@@ -33,11 +32,8 @@ def dripping(pause_s: float, chunk: bytes, count: int) -> Iterator[str]:
                     self.wfile.write(chunk)
                     self.wfile.flush()
                     time.sleep(pause_s)
-            except (BrokenPipeError, ConnectionResetError):
+            except self.HUNG_UP:
                 pass
-
-        def log_message(self, *args: object) -> None:
-            pass
 
     with serving(Handler) as url:
         yield url
