@@ -65,8 +65,7 @@ gang of whole nodes waited while smaller pods took every GPU that freed up
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from scheduler.policy.capacity import placement_conflicts
 from scheduler.policy.framework import Profile
@@ -80,6 +79,7 @@ from scheduler.policy.model import (
     slot_key,
 )
 from scheduler.state.drain_nodes import KeepNodes
+from scheduler.state.gang_keep import LAST, DrainKeep, GangKeep, Rank
 from scheduler.state.gang_slots import GangSlots
 from scheduler.state.store import DONE_PHASES, ClusterStore
 
@@ -93,25 +93,9 @@ FAILED_RETRY_S = 5.0  # how long a failed plan stands, unless capacity comes bac
 # for NO_ROOM_RETRY_S so they do not hold the front.
 KEEP_EXAMINED = 4
 NO_ROOM_RETRY_S = 30.0
-LAST = 1 << 62  # the first-seen order of a gang none of whose pods the store holds yet
-
-Rank = tuple[int, int]  # (-priority, first-seen order of the earliest member): lower first
 
 
-@dataclass(frozen=True, slots=True)
-class DrainKeep:
-    """Nodes kept for a waiting gang until it starts (or `expires_at`, renewed per retry):
-    node -> GPUs of it kept (its budget)."""
-
-    gang: str
-    nodes: Mapping[str, int]
-    priority: int
-    expires_at: float
-    members: frozenset[str]  # UIDs of its waiting pods: the keep ends when all are deleted
-    rank: Rank  # its place in the order gangs wait in (module docstring)
-
-
-class GangCoordinator(GangSlots):
+class GangCoordinator(GangSlots, GangKeep):
     def __init__(
         self,
         store: ClusterStore,
@@ -128,20 +112,6 @@ class GangCoordinator(GangSlots):
         # The waiting gangs by rank at the last `recover` pass (`earlier_first` reads them).
         self._queue: list[tuple[Rank, str]] = []
         self.keep_nodes = KeepNodes(store, profile)  # where a waiting gang's keep goes
-
-    def kept_from(self, pod: PodRequest, now: float) -> DrainKeep | None:
-        """The nodes `pod` may not take because a waiting gang keeps them (None: none are).
-
-        A gang's own members and pods of higher priority are never kept out. A keep whose gang
-        has no pod left (deleted) or that was not renewed in time is dropped here.
-        """
-        with self.store.lock:
-            keep = self._live_keep(now)
-            if keep is None:
-                return None
-        if (pod.gang is not None and pod.gang.name == keep.gang) or pod.priority > keep.priority:
-            return None
-        return keep
 
     def ensure_plan(
         self,
@@ -411,39 +381,6 @@ class GangCoordinator(GangSlots):
                 self._set_keep(DrainKeep(name, kept, pod.priority, now + self.ttl_s, uids, rank),
                                "pass")  # fmt: skip
             return
-
-    def _live_keep(self, now: float) -> DrainKeep | None:
-        """The keep, dropped first when it lapsed unrenewed or its gang has no pod left
-        (caller holds the store lock)."""
-        keep = self.keep
-        if keep is not None and (
-            keep.expires_at <= now or not any(self.store.pod(u) for u in keep.members)
-        ):
-            self._set_keep(None, "lapsed or its pods gone")
-            return None
-        return keep
-
-    def _set_keep(self, keep: DrainKeep | None, why: str = "dropped") -> None:
-        """Replace the keep (caller holds the store lock). When a node leaves the kept set (the
-        keep ends, moves or shrinks), every failed plan is dropped: a gang that ranks after
-        the keeper planned without the kept nodes, and its failure would otherwise stand
-        `FAILED_RETRY_S` after the nodes came back (benchmarks/RESULTS.md, Digital twin,
-        round 7)."""
-        old, self.keep = self.keep, keep
-        if old is not None and (keep is None or not set(old.nodes) <= set(keep.nodes)):
-            self.store.ledger.drop_failed_gangs()
-        if keep is None:
-            if old is not None:
-                log.info("keep for gang %s ends (%s)", old.gang, why)
-        elif old is None or old.gang != keep.gang or old.nodes != keep.nodes:
-            nodes = ",".join(f"{n}:{b}" for n, b in sorted(keep.nodes.items()))
-            log.info("keep for gang %s: %s (%s)", keep.gang, nodes, why)
-
-    def _rank(self, gang: str, priority: int) -> Rank:
-        """Where `gang` (with `priority`) waits: (-priority, first-seen order of its earliest
-        pod in the store); lower goes first."""
-        first = self.store.gang_first_seen(gang)
-        return (-priority, LAST if first is None else first)
 
     def _drain_targets(
         self, snap: ClusterState, members: list[PodRequest], pod: PodRequest, now: float
