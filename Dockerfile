@@ -12,6 +12,19 @@ COPY scripts/sbom.sh ./scripts/sbom.sh
 RUN python -m pip install --no-cache-dir -c constraints.txt cyclonedx-bom \
     && bash scripts/sbom.sh /sbom.cdx.json
 
+# The package as a wheel: its kernels (packing/jit.py) are compiled here, by numba with a C
+# compiler; neither is needed at run time, so neither is in the image.
+FROM python:3.11-slim AS wheel
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml setup.py constraints.txt README.md ./
+COPY packing ./packing
+COPY scheduler ./scheduler
+COPY simulator ./simulator
+COPY cli ./cli
+RUN PIP_CONSTRAINT=constraints.txt python -m pip wheel --no-cache-dir --no-deps -w /wheels .
+
 FROM python:3.11-slim
 
 # NVML comes from the host driver at run time: the NVIDIA container toolkit mounts libnvidia-ml
@@ -22,13 +35,11 @@ ENV NVIDIA_VISIBLE_DEVICES=all \
     PYTHONUNBUFFERED=1
 
 WORKDIR /opt/tessera
-COPY pyproject.toml constraints.txt README.md ./
-COPY packing ./packing
-COPY scheduler ./scheduler
-COPY simulator ./simulator
-COPY cli ./cli
+COPY constraints.txt ./
+COPY --from=wheel /wheels /wheels
 COPY --from=sbom /sbom.cdx.json ./sbom.cdx.json
-RUN python -m pip install --no-cache-dir -c constraints.txt . \
+RUN python -m pip install --no-cache-dir -c constraints.txt /wheels/*.whl \
+    && rm -rf /wheels \
     && useradd --system --uid 65532 tessera
 
 USER 65532

@@ -1,57 +1,187 @@
-"""Compiled kernels: a few per-pod array steps fused into one machine-code loop each (numba).
+"""Compiled kernels: a few per-pod array steps fused into one machine-code loop each.
 
 Why: the fill run and the extender answer one pod at a time over a median of 13 distinct node
-states, so a numpy call costs more to dispatch (about 1 us) than its arithmetic; a run makes
-about 1,000 of them per pod (`benchmarks/RESULTS.md`, "Tessera fill-run speed"). A kernel
-does the same arithmetic in one call, in the same order, so its answers equal the numpy steps
-it replaces bit for bit (each kernel's test compares them).
+states, so a numpy call costs more to dispatch (about 1 us) than its arithmetic; a run made
+about 1,000 of them per pod (`benchmarks/RESULTS.md`, "Tessera fill-run speed"). A kernel does
+the same arithmetic in one call, in the same order, so its answers equal the numpy steps it
+replaced bit for bit (each kernel's test compares them).
 
-Kernels compile on their first call and are cached on disk (numba's `cache=True`: beside the
-module in `__pycache__`, or under `NUMBA_CACHE_DIR`), so a process pays the compile once per
-machine. `warm()` compiles (or loads) every registered kernel from its sample arguments: the
-extender calls it before it reports ready, so no request waits for a compile.
+A kernel is plain Python over arrays and numbers, written for numba's nopython mode and marked
+`@kernel(sample)`. It is compiled ahead of time, when the package is installed: `setup.py`
+runs `packing.jit_build`, which compiles every kernel with numba into one extension module,
+`packing._kernels`. At run time only that module is loaded: numba and LLVM are build tools, not
+runtime dependencies (importing them costs a serving process about 120 MB of RSS, where the
+extender's whole budget is 150 MB). `TESSERA_KERNELS=jit` compiles them with numba at run time
+instead (for editing kernels without reinstalling; numba must be installed).
 
-Rules for a kernel: nopython, no Python objects, no allocation it can avoid; indexes are
-checked by the caller (numba does not bounds-check); float division follows numpy (inf/NaN,
-no exception: `error_model="numpy"`); no `fastmath` (it would reorder sums).
+The compiled module records a hash of each kernel's source and of the constants and kernels
+it reads; a kernel whose source changed since the build is refused with a one-line error
+naming the fix, never run stale.
+
+Rules for a kernel: nopython, no Python objects; indexes are checked by the caller (compiled
+code does not bounds-check); float division follows numpy (inf/NaN, no exception); no
+`fastmath` (it would reorder sums). `sample()` returns small arguments of the types callers
+pass (array dtypes and dimensions; any memory layout is accepted).
 """
 
 from __future__ import annotations
 
-import time
+import hashlib
+import importlib
+import inspect
+import os
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, TypeVar, cast
 
-import numba
+import numpy as np
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# (compiled kernel, its sample arguments), in registration (import) order
-_KERNELS: list[tuple[Callable[..., Any], Callable[[], tuple[Any, ...]]]] = []
+MODE_ENV = "TESSERA_KERNELS"  # "jit": compile with numba at run time; "build": `jit_build`
+COMPILED = "packing._kernels"
+
+
+class KernelsUnavailable(ImportError):
+    """The compiled kernels are missing or older than their source."""
+
+
+# Every kernel in import order: (exported name, Python function, sample, the callable used)
+REGISTRY: list[tuple[str, Callable[..., Any], Callable[[], tuple[Any, ...]], Any]] = []
 
 
 def kernel(sample: Callable[[], tuple[Any, ...]]) -> Callable[[F], F]:
-    """Compile `f` with numba (nopython, cached on disk, releasing the GIL) and register it
-    for `warm()`; `sample()` gives arguments of the types the callers pass (arrays of the
-    same dtypes and dimensions), small ones."""
+    """Mark `f` as a kernel (module docstring): the returned callable is its compiled form."""
 
     def wrap(f: F) -> F:
-        compiled = numba.njit(cache=True, nogil=True, error_model="numpy")(f)
-        _KERNELS.append((compiled, sample))
+        name = exported_name(f)
+        mode = os.environ.get(MODE_ENV, "")
+        if mode in ("jit", "build"):  # (kernels calling kernels need the dispatchers)
+            compiled: Any = _numba_jit(f)
+        else:
+            compiled = checked(name, _ahead_of_time(name, f), sample())
+        REGISTRY.append((name, f, sample, compiled))
         return cast(F, compiled)
 
     return wrap
 
 
-def warm() -> tuple[int, float]:
-    """Compile or load every registered kernel (those of the modules imported so far) by
-    calling it on its sample: (kernels, seconds taken)."""
-    start = time.perf_counter()
-    for compiled, sample in _KERNELS:
-        compiled(*sample())
-    return len(_KERNELS), time.perf_counter() - start
+def exported_name(f: Callable[..., Any]) -> str:
+    """The kernel's name in the compiled module: its module and name, dots as `__`."""
+    return f"{f.__module__}.{f.__qualname__}".replace(".", "__")
 
 
-def kernels() -> tuple[Callable[..., Any], ...]:
-    """The registered kernels, in import order."""
-    return tuple(k for k, _ in _KERNELS)
+def source_hash(f: Callable[..., Any]) -> int:
+    """A 60-bit hash of what the compiled code of `f` is made from: its source, and the value
+    (constants) or source hash (kernels) of every module-level name it reads."""
+    h = hashlib.sha256(inspect.getsource(f).encode())
+    names = sorted(set(_global_names(f.__code__)))
+    for n in names:
+        v = f.__globals__.get(n)
+        inner = getattr(v, "py_func", None) or _python_of(v)
+        if inner is not None:
+            h.update(f"{n}=kernel:{source_hash(inner)}".encode())
+        elif isinstance(v, int | float | bool | str | bytes | tuple | type(None)):
+            h.update(f"{n}={v!r}".encode())
+        elif hasattr(v, "dtype") and hasattr(v, "tobytes"):  # a global array: a constant too
+            h.update(f"{n}={v.dtype}{getattr(v, 'shape', ())}".encode() + v.tobytes())
+    return int(h.hexdigest()[:15], 16)
+
+
+def _global_names(code: Any) -> list[str]:
+    out = list(code.co_names)
+    for c in code.co_consts:
+        if inspect.iscode(c):
+            out += _global_names(c)
+    return out
+
+
+def _python_of(v: object) -> Callable[..., Any] | None:
+    """The Python source function of a registered kernel's compiled callable `v`, if any."""
+    for _, f, _, compiled in REGISTRY:
+        if compiled is v:
+            return f
+    return None
+
+
+def _numba_jit(f: Callable[..., Any]) -> Any:
+    import numba  # a build tool; at run time only with TESSERA_KERNELS=jit
+
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(f)
+
+
+_module: ModuleType | None = None
+
+
+def _ahead_of_time(name: str, f: Callable[..., Any]) -> Any:
+    global _module
+    if _module is None:
+        try:
+            _module = importlib.import_module(COMPILED)
+        except ImportError as exc:
+            raise KernelsUnavailable(
+                f"Tessera's compiled kernels ({COMPILED}) are not built ({exc}): reinstall "
+                f"(`python3 -m pip install -e .`), or set {MODE_ENV}=jit to compile them at run "
+                "time with numba"
+            ) from None
+    got = getattr(_module, name, None)
+    built = getattr(_module, "hash__" + name, None)
+    if got is None or built is None or built() != source_hash(f):
+        raise KernelsUnavailable(
+            f"Tessera's compiled kernel {name} is missing or older than its source: reinstall "
+            f"(`python3 -m pip install -e .`), or set {MODE_ENV}=jit to compile it at run time "
+            "with numba"
+        )
+    return got
+
+
+def checked(name: str, compiled: Callable[..., Any], sample: tuple[Any, ...]) -> Any:
+    """`compiled` behind a check of every argument against the sample's types: compiled
+    code reads an array as the dtype and dimensions it was built for, whatever it is handed,
+    so a wrong one would be misread (or crash the process), never refused. A wrong argument
+    raises a one-line `TypeError` naming the kernel, the argument and both types instead."""
+    env: dict[str, Any] = {"C": compiled, "ndarray": np.ndarray, "bad": _bad(name, sample)}
+    params = [f"a{i}" for i in range(len(sample))]
+    lines = [f"def call({', '.join(params)}):"]
+    for i, (p, want) in enumerate(zip(params, sample, strict=True)):
+        if isinstance(want, np.ndarray):
+            env[f"D{i}"] = want.dtype
+            lines.append(
+                f"    if not (type({p}) is ndarray and {p}.ndim == {want.ndim} and "
+                f"({p}.dtype is D{i} or ({p}.dtype == D{i} and {p}.dtype.isnative))): "
+                f"bad({i}, {p})"
+            )
+        else:
+            env[f"K{i}"] = _SCALARS[type(want)]
+            lines.append(f"    if not isinstance({p}, K{i}): bad({i}, {p})")
+    lines.append(f"    return C({', '.join(params)})")
+    exec("\n".join(lines), env)  # noqa: S102 (made from the sample's types only)
+    call: Callable[..., Any] = env["call"]
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+# The Python scalars a kernel's number parameter accepts, by the sample's type
+_SCALARS: dict[type, tuple[type, ...]] = {
+    bool: (bool, np.bool_),
+    int: (int, np.integer),
+    float: (int, float, np.integer, np.floating),
+}
+
+
+def _bad(name: str, sample: tuple[Any, ...]) -> Callable[[int, Any], None]:
+    def bad(i: int, got: Any) -> None:
+        want = sample[i]
+        expected = (
+            f"an array of dtype {want.dtype} with {want.ndim} dimension(s)"
+            if isinstance(want, np.ndarray)
+            else f"a {type(want).__name__}"
+        )
+        seen = (
+            f"an array of dtype {got.dtype} with {got.ndim} dimension(s)"
+            if isinstance(got, np.ndarray)
+            else f"{type(got).__name__}"
+        )
+        raise TypeError(f"kernel {name}: argument {i} must be {expected}, got {seen}")
+
+    return bad
