@@ -59,7 +59,8 @@ def kernel(sample: Callable[[], tuple[Any, ...]]) -> Callable[[F], F]:
         if mode in ("jit", "build"):  # (kernels calling kernels need the dispatchers)
             compiled: Any = _numba_jit(f)
         else:
-            compiled = checked(name, _ahead_of_time(name, f), sample())
+            got, built = _ahead_of_time(name)
+            compiled = checked(name, got, sample(), lambda: _verify(name, f, built))
         REGISTRY.append((name, f, sample, compiled))
         return cast(F, compiled)
 
@@ -113,7 +114,8 @@ def _numba_jit(f: Callable[..., Any]) -> Any:
 _module: ModuleType | None = None
 
 
-def _ahead_of_time(name: str, f: Callable[..., Any]) -> Any:
+def _ahead_of_time(name: str) -> tuple[Callable[..., Any], Callable[[], int]]:
+    """The compiled kernel `name` and its built source hash, or `KernelsUnavailable`."""
     global _module
     if _module is None:
         try:
@@ -126,23 +128,43 @@ def _ahead_of_time(name: str, f: Callable[..., Any]) -> Any:
             ) from None
     got = getattr(_module, name, None)
     built = getattr(_module, "hash__" + name, None)
-    if got is None or built is None or built() != source_hash(f):
-        raise KernelsUnavailable(
-            f"Tessera's compiled kernel {name} is missing or older than its source: reinstall "
-            f"(`python3 -m pip install -e .`), or set {MODE_ENV}=jit to compile it at run time "
-            "with numba"
-        )
-    return got
+    if got is None or built is None:
+        raise _stale(name)
+    return got, built
 
 
-def checked(name: str, compiled: Callable[..., Any], sample: tuple[Any, ...]) -> Any:
+def _verify(name: str, f: Callable[..., Any], built: Callable[[], int]) -> None:
+    """Refuse a compiled kernel built from another source than `f`'s. Checked at the first
+    call, not at import: a kernel may read constants its module defines after it (numba
+    reads them when it compiles, so the hash covers them)."""
+    if built() != source_hash(f):
+        raise _stale(name)
+
+
+def _stale(name: str) -> KernelsUnavailable:
+    return KernelsUnavailable(
+        f"Tessera's compiled kernel {name} is missing or older than its source: reinstall "
+        f"(`python3 -m pip install -e .`), or set {MODE_ENV}=jit to compile it at run time "
+        "with numba"
+    )
+
+
+def checked(
+    name: str,
+    compiled: Callable[..., Any],
+    sample: tuple[Any, ...],
+    verify: Callable[[], None] | None = None,
+) -> Any:
     """`compiled` behind a check of every argument against the sample's types: compiled
     code reads an array as the dtype and dimensions it was built for, whatever it is handed,
     so a wrong one would be misread (or crash the process), never refused. A wrong argument
-    raises a one-line `TypeError` naming the kernel, the argument and both types instead."""
+    raises a one-line `TypeError` naming the kernel, the argument and both types instead.
+    `verify` runs once, at the first call."""
     env: dict[str, Any] = {"C": compiled, "ndarray": np.ndarray, "bad": _bad(name, sample)}
+    env["PENDING"], env["verify"] = verify is not None, verify
     params = [f"a{i}" for i in range(len(sample))]
-    lines = [f"def call({', '.join(params)}):"]
+    lines = [f"def call({', '.join(params)}):", "    global PENDING"]
+    lines += ["    if PENDING:", "        verify()", "        PENDING = False"]
     for i, (p, want) in enumerate(zip(params, sample, strict=True)):
         if isinstance(want, np.ndarray):
             env[f"D{i}"] = want.dtype

@@ -40,8 +40,8 @@ def test_every_kernel_lives_in_a_listed_module() -> None:
 def test_serving_and_the_policy_core_load_no_compiler() -> None:
     # numba and LLVM cost a process ~120 MB of RSS: build tools only (module docstring)
     code = (
-        "import sys, cli.serve, scheduler.policy.registry, simulator.fgd_fill.run; "
-        + "; ".join(f"import {m}" for m in KERNEL_MODULES)
+        "import sys, cli.serve, scheduler.policy.registry, simulator.fgd_fill.run"
+        + "".join(f"; import {m}" for m in KERNEL_MODULES)
         + "; print(sorted(m for m in ('numba', 'llvmlite') if m in sys.modules))"
     )
     env = {k: v for k, v in __import__("os").environ.items() if k != jit.MODE_ENV}
@@ -60,15 +60,24 @@ def test_each_compiled_kernel_matches_its_source_hash() -> None:
         assert getattr(compiled, "hash__" + name)() == jit.source_hash(f), name
 
 
-def test_a_kernel_older_than_its_source_is_refused_by_name() -> None:
+def test_a_kernel_older_than_its_source_is_refused_by_name_at_its_first_call() -> None:
     _import_every_kernel_module()
-    name, f, _, _ = jit.REGISTRY[0]
+    name, _, sample, _ = jit.REGISTRY[0]
+    compiled, built = jit._ahead_of_time(name)
 
     def edited(*args: object) -> None:  # another source under the registered name
         return None
 
+    stale = jit.checked(name, compiled, sample(), lambda: jit._verify(name, edited, built))
     with pytest.raises(jit.KernelsUnavailable, match=f"kernel {name} is missing or older"):
-        jit._ahead_of_time(name, edited)
+        stale(*sample())
+
+
+def test_the_first_call_verifies_once() -> None:
+    calls: list[int] = []
+    once = jit.checked("test__once", _sum_source, (np.zeros(2), 1.0), lambda: calls.append(1))
+    assert once(np.ones(2), 2.0) == once(np.ones(2), 2.0) == 4.0
+    assert calls == [1]
 
 
 LIMIT: object = 2
