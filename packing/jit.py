@@ -67,6 +67,22 @@ def kernel(sample: Callable[[], tuple[Any, ...]]) -> Callable[[F], F]:
     return wrap
 
 
+# Functions only kernels call (`inner`), by their Python function
+_INNER: set[Callable[..., Any]] = set()
+
+
+def inner(f: F) -> F:
+    """Mark `f` as a function that kernels call and Python code does not: compiled into each
+    kernel that calls it (not exported on its own), so at run time it stays the plain Python
+    function and loads no compiler."""
+    if os.environ.get(MODE_ENV, "") in ("jit", "build"):
+        compiled = _numba_jit(f)
+        _INNER.add(compiled.py_func)
+        return cast(F, compiled)
+    _INNER.add(f)
+    return f
+
+
 def exported_name(f: Callable[..., Any]) -> str:
     """The kernel's name in the compiled module: its module and name, dots as `__`."""
     return f"{f.__module__}.{f.__qualname__}".replace(".", "__")
@@ -79,9 +95,11 @@ def source_hash(f: Callable[..., Any]) -> int:
     names = sorted(set(_global_names(f.__code__)))
     for n in names:
         v = f.__globals__.get(n)
-        inner = getattr(v, "py_func", None) or _python_of(v)
-        if inner is not None:
-            h.update(f"{n}=kernel:{source_hash(inner)}".encode())
+        called = None
+        if callable(v):  # (a kernel, or a function only kernels call)
+            called = getattr(v, "py_func", None) or _python_of(v) or (v if v in _INNER else None)
+        if called is not None and called is not f:
+            h.update(f"{n}=kernel:{source_hash(called)}".encode())
         elif isinstance(v, int | float | bool | str | bytes | tuple | type(None)):
             h.update(f"{n}={v!r}".encode())
         elif hasattr(v, "dtype") and hasattr(v, "tobytes"):  # a global array: a constant too

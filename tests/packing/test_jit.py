@@ -161,3 +161,25 @@ def test_every_layout_and_number_kind_is_accepted() -> None:
     assert CHECKED(a[:, ::2], 2) == float(a[:, ::2].sum() * 2)  # strided, an int for a float
     assert CHECKED(a.T, np.float32(1.5)) == float(a.sum() * np.float32(1.5))
     assert CHECKED(np.zeros((2, 3), np.dtype("<i2")), 1.0) == 0.0  # equal, native dtype
+
+
+HELPER: object = None
+
+
+def _helper_source(x: float) -> float:
+    return x + 1.0
+
+
+def test_an_inner_function_stays_python_and_is_part_of_its_callers_hash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    helper = jit.inner(_helper_source)
+    assert helper is _helper_source  # no compiler at run time: the plain function
+
+    def caller(x: float) -> float:
+        return HELPER(x)  # type: ignore[operator]
+
+    monkeypatch.setitem(globals(), "HELPER", helper)
+    first = jit.source_hash(caller)
+    monkeypatch.setitem(globals(), "HELPER", _scaled_sum_source)  # another function, not inner
+    assert jit.source_hash(caller) != first
