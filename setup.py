@@ -26,6 +26,9 @@ class BuildKernels(build_ext):
             built = extension(config["tool"]["tessera"]["kernel-modules"])
             self.distribution.ext_modules = [built]
         super().finalize_options()
+        # Always rebuilt: the extension's only recorded input is numba's C helper, so a kernel
+        # edited since the last in-place build would otherwise count as up to date.
+        self.force = True
 
     def build_extension(self, ext: Extension) -> None:
         prepare = getattr(ext, "_prepare_object_files", None)
