@@ -403,7 +403,7 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
     hit = memo.get(id(rows))
     if hit is not None and hit[0] is rows:  # the array itself is kept, so its id is not reused
         return hit[1]
-    got = group_ids(idx.state_ids().take(rows))
+    got = group_ids(idx.state_ids(), rows)
     memo[id(rows)] = (rows, got)
     return got
 
