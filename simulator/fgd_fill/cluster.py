@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from packing.fractional import MILLI_PER_GPU, NO_GPU, fits, share_of
+from packing.jit import kernel
 from simulator.traces.openb import OpenbNode, OpenbPod
 
 MAX_GPUS_PER_NODE = 8
@@ -64,6 +65,9 @@ class FillCluster:
         # Tie-break order among equally scored nodes (see simulator/policies/fill/base.py); the run
         # draws a random one with ``shuffle_rank``. Default: node order.
         self.rank = np.arange(len(nodes), dtype=np.int64)
+        # `feasible`'s model test: per model, accepted (every model; per `gpu_spec` seen).
+        self._any_model = np.ones(len(self.models), dtype=bool)
+        self._allowed: dict[str, np.ndarray] = {}
 
     def shuffle_rank(self, rng: np.random.Generator) -> None:
         """Rank nodes by a random permutation assigned in name order (the published run's
@@ -96,18 +100,30 @@ class FillCluster:
 
     def feasible(self, pod: OpenbPod) -> np.ndarray:
         """Indices of nodes where the pod fits now (CPU, memory, GPU model, GPUs)."""
-        ok = (self.cpu_left >= pod.cpu_milli) & (self.mem_left >= pod.memory_mib)
-        if pod.num_gpu and pod.gpu_spec:
-            ok &= self.model_allowed(pod)
-        if pod.num_gpu:
-            share = share_of(pod.num_gpu, pod.gpu_milli)  # refuses a malformed request
+        gpus = pod.num_gpu
+        need = 0  # `_feasible`'s GPU test: none; most free milli on one GPU; idle GPUs
+        mode = _NO_GPU_TEST
+        if gpus:
+            share = share_of(gpus, pod.gpu_milli)  # refuses a malformed request
             if share.count == 1:  # `fits`: some GPU has >= max(milli, 0) free
-                ok &= self.max_free >= max(share.milli, 0)
+                mode, need = _SHARE_TEST, max(share.milli, 0)
             elif share.milli == MILLI_PER_GPU:  # n GPUs with >= 1000 free
-                ok &= self.idle >= share.count
-            else:
-                ok &= fits(self.gpu_left, share)
-        return ok.nonzero()[0]  # `np.flatnonzero` without its Python wrapper
+                mode, need = _WHOLE_TEST, share.count
+            else:  # pragma: no cover - `share_of` refuses several GPUs that are not whole
+                ok = self.model_allowed(pod) & fits(self.gpu_left, share)
+                ok &= (self.cpu_left >= pod.cpu_milli) & (self.mem_left >= pod.memory_mib)
+                return ok.nonzero()[0]
+        allowed = self._any_model if not (gpus and pod.gpu_spec) else self._models_of(pod)
+        return _feasible(self.cpu_left, self.mem_left, self.max_free, self.idle, self.model_idx,
+                         allowed, pod.cpu_milli, pod.memory_mib, mode, need)  # fmt: skip
+
+    def _models_of(self, pod: OpenbPod) -> np.ndarray:
+        """Per model, whether the pod's `gpu_spec` accepts it (`model_allowed`, per model)."""
+        got = self._allowed.get(pod.gpu_spec)
+        if got is None:
+            accepted = pod.gpu_spec.split("|")
+            got = self._allowed[pod.gpu_spec] = np.array([m in accepted for m in self.models])
+        return got
 
     def place(self, pod: OpenbPod, node: int, gpus: Sequence[int]) -> None:
         """Bind ``pod`` to ``node`` on ``gpus``; refuses anything that would over-allocate."""
@@ -159,3 +175,42 @@ class FillCluster:
         ):
             return "most free milli / idle GPUs per node disagree with the GPU milli left"
         return None
+
+
+_NO_GPU_TEST, _SHARE_TEST, _WHOLE_TEST = 0, 1, 2  # `_feasible`'s GPU tests
+
+
+def _feasible_sample() -> tuple[object, ...]:
+    ints = np.zeros(2, np.int64)
+    return ints, ints, ints, ints, ints, np.ones(1, bool), 0, 0, _SHARE_TEST, 0
+
+
+@kernel(_feasible_sample)
+def _feasible(
+    cpu_left: np.ndarray,
+    mem_left: np.ndarray,
+    max_free: np.ndarray,
+    idle: np.ndarray,
+    model_idx: np.ndarray,
+    allowed: np.ndarray,
+    cpu: int,
+    mem: int,
+    mode: int,
+    need: int,
+) -> np.ndarray:
+    """The nodes (ascending) with the CPU and memory, an accepted model and, by `mode`, one
+    GPU with `need` milli free or `need` idle GPUs: the array comparisons `feasible` made,
+    in one pass."""
+    n = len(cpu_left)
+    out = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if cpu_left[i] < cpu or mem_left[i] < mem or not allowed[model_idx[i]]:
+            continue
+        if mode == _SHARE_TEST and max_free[i] < need:
+            continue
+        if mode == _WHOLE_TEST and idle[i] < need:
+            continue
+        out[m] = i
+        m += 1
+    return out[:m]
