@@ -18,12 +18,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from packing.jit import kernel
 from scheduler.policy.fleet_memo import group_ids
 from scheduler.policy.interfaces import (
     MAX_LEVEL,
     MAX_SCORE,
     BatchFilterPlugin,
     BatchScorePlugin,
+    Bools,
     CycleState,
     FilterPlugin,
     Floats,
@@ -279,17 +281,36 @@ def _scaled(
     (scaled per state, then spread: the same integers, elementwise)."""
     if total <= 0:
         return NodeScores(names, [0] * len(names), [0] * len(names))
-    # Both scales in one (2, n) array: row k is rint(scale_k * sum / total), the same float
-    # multiply, divide and rounding per element as two separate passes (this runs per pod).
-    both = np.multiply.outer(_SCALES, np.asarray(sums, dtype=np.float64))
-    both /= total
-    out = np.rint(both, out=both).astype(np.int64)
-    if spread is not None:
-        out = out.take(spread, axis=1)
+    values = np.asarray(sums, dtype=np.float64)
+    if spread is None:
+        out = _scale(values, float(total), _NO_ROWS, False)
+    else:
+        out = _scale(values, float(total), spread, True)
     return NodeScores(names, level_array=out[1], int_array=out[0])
 
 
-_SCALES = np.array([MAX_SCORE, MAX_LEVEL], np.float64)  # `_scaled`'s two rows
+_NO_ROWS = np.zeros(0, np.intp)  # `_scale` without a spread
+
+
+def _scale_sample() -> tuple[Floats, float, Rows, bool]:
+    return np.array([0.5, 1.0]), 2.0, np.array([1, 0, 1], np.intp), True
+
+
+@kernel(_scale_sample)
+def _scale(sums: Floats, total: float, spread: Rows, spreading: bool) -> npt.NDArray[np.int64]:
+    """`_scaled`'s two rows: row 0 rint(MAX_SCORE * sum / total), row 1 the same with
+    MAX_LEVEL (numpy's multiply, divide and round-half-even, per element); candidate i
+    takes `sums[spread[i]]` when `spreading`, else `sums[i]`."""
+    n = len(spread) if spreading else len(sums)
+    out = np.empty((2, n), np.int64)
+    for i in range(n):
+        s = sums[spread[i]] if spreading else sums[i]
+        out[0, i] = np.int64(np.rint(_SCORE_SCALE * s / total))
+        out[1, i] = np.int64(np.rint(_LEVEL_SCALE * s / total))
+    return out
+
+
+_SCORE_SCALE, _LEVEL_SCALE = float(MAX_SCORE), float(MAX_LEVEL)  # `_scale`'s two scales
 
 
 def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[float]:
@@ -346,23 +367,23 @@ def _batch_sums(
         if values is None:
             return None
         table[i] = values
-    # Rows left to the per-node path: slow ones and NaN values (counted first: most pods have
-    # none, and `count_nonzero` costs a fraction of a ufunc reduction).
-    slow = scored.index.slow.take(scored.rows)
-    nan = np.isnan(table)
-    some_left = bool(np.count_nonzero(slow) or np.count_nonzero(nan))
-    left = slow | np.logical_or.reduce(nan, axis=0) if some_left else slow
-    acc = _weighted_sum(table, profile.batch_weights)
+    # The sums, and whether some row is left to the per-node path (a slow row or a NaN value:
+    # most pods have none, so which ones is asked only then).
+    slow = scored.index.slow
+    acc, some_left = _weighted_sum(table, profile.batch_weights, slow, scored.rows)
     known = cycle.known
     all_known = np.count_nonzero(known) == len(known)
     if spread is not None:  # each candidate takes the sum of its state's representative
         if not some_left and all_known:
             return acc, spread
         acc = acc.take(spread)
-        left = left.take(spread) if some_left else left
     if not all_known:
         acc[~known] = 0.0
     if some_left:
+        slow = scored.index.slow
+        left = slow.take(scored.rows) | np.logical_or.reduce(np.isnan(table), axis=0)
+        if spread is not None:
+            left = left.take(spread)
         redo = np.flatnonzero(left & known)
         if len(redo):
             acc[redo] = _node_sums(cycle, [cycle.names[i] for i in redo.tolist()], profile)
@@ -419,26 +440,42 @@ def _spread_verdicts(v: RowVerdicts, inverse: Rows) -> RowVerdicts:
     return RowVerdicts(code, v.reasons, exact)
 
 
-def _weighted_sum(table: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]) -> Floats:
-    """Per column of `table` (a row per scorer), 0 + w_0 v_0 + w_1 v_1 + ..., each v clamped
-    (`_clamp_rows`), added scorer by scorer in profile order as the per-node path does: the
-    running sum down the rows is `np.add.accumulate` by definition (three array steps, not one
-    per scorer); the first row gets + 0.0 first, so that a -0.0 term starts the sum as
-    0 + -0.0 = 0.0 does. `weights`: a column, one row per scorer."""
-    weighted = _clamp_rows(table)
-    weighted *= weights
-    if len(weighted):
-        weighted[0] += 0.0
-        np.add.accumulate(weighted, axis=0, out=weighted)
-        return weighted[-1]
-    return np.zeros(table.shape[1])
+def _weighted_sum(table: Floats, weights: Floats, slow: Bools, rows: Rows) -> tuple[Floats, bool]:
+    """(per column of `table` (a row per scorer) 0 + w_0 v_0 + w_1 v_1 + ..., each v clamped
+    to [0, 1] (NaN as 0: a row left to the per-node path adds nothing), added scorer by
+    scorer in profile order as the per-node path does; whether some column is left to the
+    per-node path: `slow[rows[j]]` or a NaN value). `weights`: a column, one row per scorer.
+    The 0 first makes a -0.0 first term start the sum as 0 + -0.0 = 0.0 does."""
+    acc, left = _weigh(table, weights, slow, rows)
+    return acc, bool(left)
 
 
-def _clamp_rows(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """`_clamp` over an array: [0, 1], NaN (a row left to the per-node path) as 0 (fmax
-    drops the NaN)."""
-    out: npt.NDArray[np.float64] = np.minimum(np.fmax(values, 0.0), 1.0)
-    return out
+def _weigh_sample() -> tuple[Floats, Floats, Bools, Rows]:
+    return np.zeros((2, 3)), np.ones((2, 1)), np.zeros(2, bool), np.zeros(3, np.intp)
+
+
+@kernel(_weigh_sample)
+def _weigh(table: Floats, weights: Floats, slow: Bools, rows: Rows) -> tuple[Floats, bool]:
+    """`_weighted_sum` in one pass (a clamp, a multiply and an add per value, in order)."""
+    k, m = table.shape
+    acc = np.empty(m)
+    left = False
+    for j in range(m):
+        if slow[rows[j]]:
+            left = True
+        total = 0.0
+        for i in range(k):
+            v = table[i, j]
+            if v != v:  # NaN: `fmax(v, 0)` is 0
+                left = True
+                v = 0.0
+            elif v < 0.0:
+                v = 0.0
+            elif v > 1.0:
+                v = 1.0
+            total = total + weights[i, 0] * v
+        acc[j] = total
+    return acc, left
 
 
 def _clamp(value: float) -> float:
