@@ -258,8 +258,7 @@ def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) ->
         lv = np.asarray(scores.levels, np.int64)
     if len(lv) < 2:
         return
-    # (methods and ufunc reductions, not numpy's Python wrappers: this runs per pod)
-    tied = (lv == np.maximum.reduce(lv)).nonzero()[0]
+    tied = _top_positions(lv)
     if len(tied) < 2:
         return
     if "_rows" in cycle.__dict__:  # rows looked up for the scores: the tied ones taken
@@ -271,10 +270,53 @@ def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) ->
         )
     if costs is None:
         return
-    costs = np.asarray(costs).round(6)  # float noise is not a preference
-    lv[tied[costs > np.minimum.reduce(costs)]] -= 1
+    costs = np.asarray(costs, dtype=np.float64)
+    if costs.shape != tied.shape:
+        raise ValueError(f"{plugin.name}: {costs.shape} tie costs for {len(tied)} tied nodes")
+    _drop_costlier(lv, tied, costs)
     # One array changed; `levels` is made from it when read: the two views cannot drift apart.
     scores.level_array = lv
+
+
+def _top_sample() -> tuple[npt.NDArray[np.int64]]:
+    return (np.array([3, 1, 3], np.int64),)
+
+
+@kernel(_top_sample)
+def _top_positions(levels: npt.NDArray[np.int64]) -> Rows:
+    """The positions holding the highest level (at least one level), ascending."""
+    top = levels[0]
+    for v in levels:
+        top = max(top, v)
+    out = np.empty(len(levels), np.intp)
+    m = 0
+    for i in range(len(levels)):
+        if levels[i] == top:
+            out[m] = i
+            m += 1
+    return out[:m]
+
+
+def _drop_sample() -> tuple[npt.NDArray[np.int64], Rows, Floats]:
+    return np.array([3, 1, 3], np.int64), np.array([0, 2], np.intp), np.array([0.5, 0.25])
+
+
+@kernel(_drop_sample)
+def _drop_costlier(levels: npt.NDArray[np.int64], tied: Rows, costs: Floats) -> None:
+    """`levels[tied[k]] -= 1` for each tied node costing more than the cheapest, the costs
+    rounded to 6 decimals first as numpy's `round(6)` does (times 1e6, rint, divided by 1e6:
+    float noise is not a preference); a NaN cost makes the minimum NaN, dropping none."""
+    rounded = np.empty(len(costs))
+    for k in range(len(costs)):
+        rounded[k] = np.rint(costs[k] * 1e6) / 1e6
+    low = rounded[0]
+    for v in rounded:
+        if v != v:
+            return
+        low = min(low, v)
+    for k in range(len(tied)):
+        if rounded[k] > low:
+            levels[tied[k]] -= 1
 
 
 def batch_scores(
