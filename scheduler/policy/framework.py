@@ -359,12 +359,17 @@ def _scale(sums: Floats, total: float, spread: Rows, spreading: bool) -> npt.NDA
     """`_scaled`'s two rows: row 0 rint(MAX_SCORE * sum / total), row 1 the same with
     MAX_LEVEL (numpy's multiply, divide and round-half-even, per element); candidate i
     takes `sums[spread[i]]` when `spreading`, else `sums[i]`."""
-    n = len(spread) if spreading else len(sums)
-    out = np.empty((2, n), np.int64)
-    for i in range(n):
-        s = sums[spread[i]] if spreading else sums[i]
-        out[0, i] = np.int64(np.rint(_SCORE_SCALE * s / total))
-        out[1, i] = np.int64(np.rint(_LEVEL_SCALE * s / total))
+    m = len(sums)
+    per = np.empty((2, m), np.int64)  # per sum (a state's, when spreading): scaled once
+    for i in range(m):
+        per[0, i] = np.int64(np.rint(_SCORE_SCALE * sums[i] / total))
+        per[1, i] = np.int64(np.rint(_LEVEL_SCALE * sums[i] / total))
+    if not spreading:
+        return per
+    out = np.empty((2, len(spread)), np.int64)
+    for i in range(len(spread)):
+        out[0, i] = per[0, spread[i]]
+        out[1, i] = per[1, spread[i]]
     return out
 
 
