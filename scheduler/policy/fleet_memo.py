@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from packing.jit import kernel
+
 # Distinct row states a lineage interns before its table starts over: 2 per row + 4,096 (a key
 # is ~0.4 KB at 8 GPU columns, so ~6 MB at 5,000 nodes at most, whatever the churn).
 STATES_PER_ROW, MIN_STATES = 2, 4096
@@ -105,30 +107,66 @@ def distinct(
 
 
 def group_ids(
-    ids: npt.NDArray[np.int64],
+    ids: npt.NDArray[np.int64], rows: npt.NDArray[np.intp] | None = None
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
     """(one position of each distinct value of `ids`, in order of position; each position's
     index among those), or None when no value repeats (or fewer than two): `distinct`'s
     grouping with another representative per value and another order of the groups, for a
     caller to whom any row of a group will do (the framework scores one row per row state).
-    No sort: each value's slot in a scratch table over [0, max id] keeps one position holding
-    it (whichever write lands last: every position of the value reads the same slot, so
-    exactly one of them is its own representative), then the groups' indexes. Ids outside
-    [0, 2**16) (never interned row states) go to `distinct`."""
-    n = len(ids)
+    `rows`: group `ids[rows]` instead (the framework's candidates' state ids, taken in the
+    kernel rather than by a separate `take`). Ids outside [0, 2**16) (never interned row
+    states) go to `distinct`."""
+    n = len(ids) if rows is None else len(rows)
     if n < 2:
         return None
-    top = int(np.maximum.reduce(ids.view(np.uint64)))  # (a negative id views as > 2**63)
-    if top > _U16_MAX:
-        return distinct(ids)
-    slot = np.empty(top + 1, np.intp)
-    at = np.arange(n)
-    slot[ids] = at
-    # (`take` for the gathers: the same elements as fancy indexing, fewer steps; one `arange`
-    # serves both the positions and, cut, the group numbers: this runs per pod)
-    first = (slot.take(ids) == at).nonzero()[0]
-    m = len(first)
-    if m == n:
+    first, inverse, status = _group_kernel(ids, _positions(n) if rows is None else rows)
+    if status == _NO_REPEAT:
         return None
-    slot[ids.take(first)] = at[:m]  # distinct values: one write each
-    return first, slot.take(ids)
+    if status == _OUT_OF_RANGE:
+        return distinct(ids if rows is None else ids.take(rows))
+    return first, inverse
+
+
+_REPEATS, _NO_REPEAT, _OUT_OF_RANGE = 0, 1, 2  # `_group_kernel`'s verdicts
+
+
+def _positions(n: int) -> npt.NDArray[np.intp]:
+    return np.arange(n, dtype=np.intp)
+
+
+def _group_sample() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    return np.array([3, 1, 3], np.int64), np.arange(3, dtype=np.intp)
+
+
+@kernel(_group_sample)
+def _group_kernel(
+    values: npt.NDArray[np.int64], rows: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], int]:
+    """`group_ids` of `values[rows]`: (first, inverse, a verdict). No sort: each value's slot
+    in a scratch table over [0, max id] keeps the last position holding it (every position of
+    the value reads the same slot, so exactly one of them is its own representative), then
+    the groups' indexes."""
+    n = len(rows)
+    top = 0
+    for p in range(n):
+        v = values[rows[p]]
+        if v < 0 or v > _U16_MAX:
+            return np.empty(0, np.intp), np.empty(0, np.intp), _OUT_OF_RANGE
+        top = max(top, v)
+    slot = np.empty(top + 1, np.intp)
+    for p in range(n):
+        slot[values[rows[p]]] = p
+    first = np.empty(n, np.intp)
+    m = 0
+    for p in range(n):
+        if slot[values[rows[p]]] == p:
+            first[m] = p
+            m += 1
+    if m == n:
+        return first, first, _NO_REPEAT
+    for j in range(m):  # distinct values: one write each
+        slot[values[rows[first[j]]]] = j
+    inverse = np.empty(n, np.intp)
+    for p in range(n):
+        inverse[p] = slot[values[rows[p]]]
+    return first[:m], inverse, _REPEATS

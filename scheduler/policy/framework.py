@@ -18,12 +18,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from packing.jit import kernel
 from scheduler.policy.fleet_memo import group_ids
 from scheduler.policy.interfaces import (
     MAX_LEVEL,
     MAX_SCORE,
     BatchFilterPlugin,
     BatchScorePlugin,
+    Bools,
     CycleState,
     FilterPlugin,
     Floats,
@@ -150,8 +152,7 @@ def _batch_filter(
     if (
         not failing
         and not asked
-        and not np.count_nonzero(slow.take(cycle.rows if sub is None else sub.rows))
-        and np.count_nonzero(known) == len(known)
+        and _none_slow_all_known(slow, cycle.rows if sub is None else sub.rows, known)
     ):
         # The common answer: every row passes. (`list.copy`: a plain list even of a list
         # subclass such as `RowNames`, copied in C, where `list(...)` iterates a subclass.)
@@ -191,6 +192,23 @@ def _batch_filter(
         order = {n: i for i, n in enumerate(names)}
         out.passed.sort(key=order.__getitem__)
     return out
+
+
+def _fast_sample() -> tuple[Bools, Rows, Bools]:
+    return np.zeros(2, bool), np.zeros(1, np.intp), np.ones(1, bool)
+
+
+@kernel(_fast_sample)
+def _none_slow_all_known(slow: Bools, rows: Rows, known: Bools) -> bool:
+    """No row of `rows` is `slow` and every candidate is `known`: the batch filter's verdicts
+    stand for every candidate (one pass, instead of a gather and two counts)."""
+    for r in rows:
+        if slow[r]:
+            return False
+    for k in known:  # noqa: SIM110  (a loop: nopython has no generator for `all`)
+        if not k:
+            return False
+    return True
 
 
 def score_breakdown(
@@ -240,8 +258,7 @@ def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) ->
         lv = np.asarray(scores.levels, np.int64)
     if len(lv) < 2:
         return
-    # (methods and ufunc reductions, not numpy's Python wrappers: this runs per pod)
-    tied = (lv == np.maximum.reduce(lv)).nonzero()[0]
+    tied = _top_positions(lv)
     if len(tied) < 2:
         return
     if "_rows" in cycle.__dict__:  # rows looked up for the scores: the tied ones taken
@@ -253,10 +270,53 @@ def _break_tie(cycle: CycleState, scores: NodeScores, plugin: TieBreakPlugin) ->
         )
     if costs is None:
         return
-    costs = np.asarray(costs).round(6)  # float noise is not a preference
-    lv[tied[costs > np.minimum.reduce(costs)]] -= 1
+    costs = np.asarray(costs, dtype=np.float64)
+    if costs.shape != tied.shape:
+        raise ValueError(f"{plugin.name}: {costs.shape} tie costs for {len(tied)} tied nodes")
+    _drop_costlier(lv, tied, costs)
     # One array changed; `levels` is made from it when read: the two views cannot drift apart.
     scores.level_array = lv
+
+
+def _top_sample() -> tuple[npt.NDArray[np.int64]]:
+    return (np.array([3, 1, 3], np.int64),)
+
+
+@kernel(_top_sample)
+def _top_positions(levels: npt.NDArray[np.int64]) -> Rows:
+    """The positions holding the highest level (at least one level), ascending."""
+    top = levels[0]
+    for v in levels:
+        top = max(top, v)
+    out = np.empty(len(levels), np.intp)
+    m = 0
+    for i in range(len(levels)):
+        if levels[i] == top:
+            out[m] = i
+            m += 1
+    return out[:m]
+
+
+def _drop_sample() -> tuple[npt.NDArray[np.int64], Rows, Floats]:
+    return np.array([3, 1, 3], np.int64), np.array([0, 2], np.intp), np.array([0.5, 0.25])
+
+
+@kernel(_drop_sample)
+def _drop_costlier(levels: npt.NDArray[np.int64], tied: Rows, costs: Floats) -> None:
+    """`levels[tied[k]] -= 1` for each tied node costing more than the cheapest, the costs
+    rounded to 6 decimals first as numpy's `round(6)` does (times 1e6, rint, divided by 1e6:
+    float noise is not a preference); a NaN cost makes the minimum NaN, dropping none."""
+    rounded = np.empty(len(costs))
+    for k in range(len(costs)):
+        rounded[k] = np.rint(costs[k] * 1e6) / 1e6
+    low = rounded[0]
+    for v in rounded:
+        if v != v:
+            return
+        low = min(low, v)
+    for k in range(len(tied)):
+        if rounded[k] > low:
+            levels[tied[k]] -= 1
 
 
 def batch_scores(
@@ -279,17 +339,41 @@ def _scaled(
     (scaled per state, then spread: the same integers, elementwise)."""
     if total <= 0:
         return NodeScores(names, [0] * len(names), [0] * len(names))
-    # Both scales in one (2, n) array: row k is rint(scale_k * sum / total), the same float
-    # multiply, divide and rounding per element as two separate passes (this runs per pod).
-    both = np.multiply.outer(_SCALES, np.asarray(sums, dtype=np.float64))
-    both /= total
-    out = np.rint(both, out=both).astype(np.int64)
-    if spread is not None:
-        out = out.take(spread, axis=1)
+    values = np.asarray(sums, dtype=np.float64)
+    if spread is None:
+        out = _scale(values, float(total), _NO_ROWS, False)
+    else:
+        out = _scale(values, float(total), spread, True)
     return NodeScores(names, level_array=out[1], int_array=out[0])
 
 
-_SCALES = np.array([MAX_SCORE, MAX_LEVEL], np.float64)  # `_scaled`'s two rows
+_NO_ROWS = np.zeros(0, np.intp)  # `_scale` without a spread
+
+
+def _scale_sample() -> tuple[Floats, float, Rows, bool]:
+    return np.array([0.5, 1.0]), 2.0, np.array([1, 0, 1], np.intp), True
+
+
+@kernel(_scale_sample)
+def _scale(sums: Floats, total: float, spread: Rows, spreading: bool) -> npt.NDArray[np.int64]:
+    """`_scaled`'s two rows: row 0 rint(MAX_SCORE * sum / total), row 1 the same with
+    MAX_LEVEL (numpy's multiply, divide and round-half-even, per element); candidate i
+    takes `sums[spread[i]]` when `spreading`, else `sums[i]`."""
+    m = len(sums)
+    per = np.empty((2, m), np.int64)  # per sum (a state's, when spreading): scaled once
+    for i in range(m):
+        per[0, i] = np.int64(np.rint(_SCORE_SCALE * sums[i] / total))
+        per[1, i] = np.int64(np.rint(_LEVEL_SCALE * sums[i] / total))
+    if not spreading:
+        return per
+    out = np.empty((2, len(spread)), np.int64)
+    for i in range(len(spread)):
+        out[0, i] = per[0, spread[i]]
+        out[1, i] = per[1, spread[i]]
+    return out
+
+
+_SCORE_SCALE, _LEVEL_SCALE = float(MAX_SCORE), float(MAX_LEVEL)  # `_scale`'s two scales
 
 
 def _node_sums(cycle: CycleState, names: Sequence[str], profile: Profile) -> list[float]:
@@ -346,23 +430,23 @@ def _batch_sums(
         if values is None:
             return None
         table[i] = values
-    # Rows left to the per-node path: slow ones and NaN values (counted first: most pods have
-    # none, and `count_nonzero` costs a fraction of a ufunc reduction).
-    slow = scored.index.slow.take(scored.rows)
-    nan = np.isnan(table)
-    some_left = bool(np.count_nonzero(slow) or np.count_nonzero(nan))
-    left = slow | np.logical_or.reduce(nan, axis=0) if some_left else slow
-    acc = _weighted_sum(table, profile.batch_weights)
+    # The sums, and whether some row is left to the per-node path (a slow row or a NaN value:
+    # most pods have none, so which ones is asked only then).
+    slow = scored.index.slow
+    acc, some_left = _weighted_sum(table, profile.batch_weights, slow, scored.rows)
     known = cycle.known
     all_known = np.count_nonzero(known) == len(known)
     if spread is not None:  # each candidate takes the sum of its state's representative
         if not some_left and all_known:
             return acc, spread
         acc = acc.take(spread)
-        left = left.take(spread) if some_left else left
     if not all_known:
         acc[~known] = 0.0
     if some_left:
+        slow = scored.index.slow
+        left = slow.take(scored.rows) | np.logical_or.reduce(np.isnan(table), axis=0)
+        if spread is not None:
+            left = left.take(spread)
         redo = np.flatnonzero(left & known)
         if len(redo):
             acc[redo] = _node_sums(cycle, [cycle.names[i] for i in redo.tolist()], profile)
@@ -403,7 +487,7 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
     hit = memo.get(id(rows))
     if hit is not None and hit[0] is rows:  # the array itself is kept, so its id is not reused
         return hit[1]
-    got = group_ids(idx.state_ids().take(rows))
+    got = group_ids(idx.state_ids(), rows)
     memo[id(rows)] = (rows, got)
     return got
 
@@ -419,26 +503,42 @@ def _spread_verdicts(v: RowVerdicts, inverse: Rows) -> RowVerdicts:
     return RowVerdicts(code, v.reasons, exact)
 
 
-def _weighted_sum(table: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]) -> Floats:
-    """Per column of `table` (a row per scorer), 0 + w_0 v_0 + w_1 v_1 + ..., each v clamped
-    (`_clamp_rows`), added scorer by scorer in profile order as the per-node path does: the
-    running sum down the rows is `np.add.accumulate` by definition (three array steps, not one
-    per scorer); the first row gets + 0.0 first, so that a -0.0 term starts the sum as
-    0 + -0.0 = 0.0 does. `weights`: a column, one row per scorer."""
-    weighted = _clamp_rows(table)
-    weighted *= weights
-    if len(weighted):
-        weighted[0] += 0.0
-        np.add.accumulate(weighted, axis=0, out=weighted)
-        return weighted[-1]
-    return np.zeros(table.shape[1])
+def _weighted_sum(table: Floats, weights: Floats, slow: Bools, rows: Rows) -> tuple[Floats, bool]:
+    """(per column of `table` (a row per scorer) 0 + w_0 v_0 + w_1 v_1 + ..., each v clamped
+    to [0, 1] (NaN as 0: a row left to the per-node path adds nothing), added scorer by
+    scorer in profile order as the per-node path does; whether some column is left to the
+    per-node path: `slow[rows[j]]` or a NaN value). `weights`: a column, one row per scorer.
+    The 0 first makes a -0.0 first term start the sum as 0 + -0.0 = 0.0 does."""
+    acc, left = _weigh(table, weights, slow, rows)
+    return acc, bool(left)
 
 
-def _clamp_rows(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """`_clamp` over an array: [0, 1], NaN (a row left to the per-node path) as 0 (fmax
-    drops the NaN)."""
-    out: npt.NDArray[np.float64] = np.minimum(np.fmax(values, 0.0), 1.0)
-    return out
+def _weigh_sample() -> tuple[Floats, Floats, Bools, Rows]:
+    return np.zeros((2, 3)), np.ones((2, 1)), np.zeros(2, bool), np.zeros(3, np.intp)
+
+
+@kernel(_weigh_sample)
+def _weigh(table: Floats, weights: Floats, slow: Bools, rows: Rows) -> tuple[Floats, bool]:
+    """`_weighted_sum` in one pass (a clamp, a multiply and an add per value, in order)."""
+    k, m = table.shape
+    acc = np.empty(m)
+    left = False
+    for j in range(m):
+        if slow[rows[j]]:
+            left = True
+        total = 0.0
+        for i in range(k):
+            v = table[i, j]
+            if v != v:  # NaN: `fmax(v, 0)` is 0
+                left = True
+                v = 0.0
+            elif v < 0.0:
+                v = 0.0
+            elif v > 1.0:
+                v = 1.0
+            total = total + weights[i, 0] * v
+        acc[j] = total
+    return acc, left
 
 
 def _clamp(value: float) -> float:

@@ -20,7 +20,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, overload, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,27 @@ def choose_placement(state: ClusterState, pod: PodRequest, node: Node) -> Placem
     return choose(state.capacity(node.name), pod)
 
 
+class _Lazy(Generic[T]):
+    """A `CycleState` attribute computed on its first read (`CycleState._fill_in`), then a
+    plain instance attribute, found before this (non-data) descriptor. Not `__getattr__`:
+    reaching that costs a failed lookup and its AttributeError, and not
+    `functools.cached_property`, which takes a lock on each first read: this runs for
+    several cycles per pod."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _Lazy[T]: ...
+    @overload
+    def __get__(self, obj: CycleState, owner: type | None = None) -> T: ...
+    def __get__(self, obj: CycleState | None, owner: type | None = None) -> _Lazy[T] | T:
+        if obj is None:
+            return self
+        got: T = obj._fill_in(self.name)
+        return got
+
+
 class CycleState:
     """Work shared by every plugin for one pod in one filter or prioritize call.
 
@@ -61,12 +82,20 @@ class CycleState:
         self._placements: dict[str, Placement | None] = {}
         self._shared: dict[object, Any] = {}
 
+    # Computed on first read (`_Lazy`), then plain attributes (plugins read them many times):
+    # `index` the snapshot's fleet index; `rows` the fleet-index row of each candidate name
+    # (0 for unknown names), `known` whether the name is in the snapshot (`_rows` both).
+    index = _Lazy[FleetIndex]()
+    _rows = _Lazy[tuple[Rows, Bools]]()
+    rows = _Lazy[Rows]()
+    known = _Lazy[Bools]()
+
     def subset(self, positions: Rows) -> CycleState:
         """A cycle for the candidates at `positions` only (same state, pod and index; rows
         taken from this one, not looked up again); nothing computed for this one is shared."""
         out = CycleState(self.state, self.pod, _Picked(self.names, positions))
         rows, known = self.rows.take(positions), self.known.take(positions)
-        # The lazy attributes, filled in (all four: each `__getattr__` call costs a Python
+        # The lazy attributes, filled in (all four: each first read costs a Python
         # frame, and subsets are made several times per pod).
         got = out.__dict__
         got["index"], got["_rows"] = self.index, (rows, known)
@@ -115,24 +144,13 @@ class CycleState:
             self._placements[node.name] = choose_placement(self.state, self.pod, node)
         return self._placements[node.name]
 
-    # Computed on first read (`__getattr__`), then plain attributes (plugins read them many
-    # times): `index` the snapshot's fleet index; `rows` the fleet-index row of each candidate
-    # name (0 for unknown names), `known` whether the name is in the snapshot (`_rows` both).
-    index: FleetIndex
-    _rows: tuple[Rows, Bools]
-    rows: Rows
-    known: Bools
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached while the attribute is unset (a `functools.cached_property` takes a
-        # lock on each first read: this runs for several cycles per pod). The first read of
-        # any of the row fields sets all three (and `index`): one call, not one per field.
+    def _fill_in(self, name: str) -> Any:
+        """The lazy attribute `name` (`_Lazy`), computed and stored: the first read of any of
+        the row fields sets all three (and `index`): one call, not one per field."""
         got = self.__dict__
         if name == "index":
             got["index"] = value = self.state.fleet()
             return value
-        if name not in _ROW_FIELDS:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         index = got.get("index")
         if index is None:
             index = got["index"] = self.state.fleet()
@@ -148,7 +166,6 @@ class CycleState:
 
 
 _BY_STATE = ("by-state",)  # `CycleState.by_state`'s entry in `_shared`
-_ROW_FIELDS = frozenset(("_rows", "rows", "known"))  # set together by `CycleState.__getattr__`
 
 
 class _Picked(Sequence[str]):

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from packing.fractional import GpuShare, choose_gpus
+from packing.jit import kernel
 from simulator.fgd_fill.cluster import FillCluster
 from simulator.traces.openb import OpenbPod
 
@@ -38,9 +39,28 @@ class FillPolicy(Protocol):
 
 
 def pick_max(nodes: np.ndarray, scores: np.ndarray, rank: np.ndarray) -> int:
-    """The node with the highest score; among ties the one with the lowest ``rank``."""
-    top = nodes[scores == np.maximum.reduce(scores)]  # `.max()` without its Python wrapper
-    return int(top[0]) if top.size == 1 else int(top[rank[top].argmin()])
+    """The node with the highest score; among ties the one with the lowest ``rank`` (the
+    first of them in ``nodes`` order if ranks tie too)."""
+    if len(nodes) == 0 or len(scores) != len(nodes):
+        raise ValueError(f"pick_max: {len(nodes)} nodes and {len(scores)} scores")
+    return int(_pick_max(nodes, scores, rank))
+
+
+def _pick_sample() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ints = np.array([1, 0], np.int64)
+    return ints, ints, ints
+
+
+@kernel(_pick_sample)
+def _pick_max(nodes: np.ndarray, scores: np.ndarray, rank: np.ndarray) -> int:
+    """`pick_max` in one pass over the candidates (nodes index `rank`; at least one)."""
+    best = 0
+    for i in range(1, len(nodes)):
+        if scores[i] > scores[best] or (
+            scores[i] == scores[best] and rank[nodes[i]] < rank[nodes[best]]
+        ):
+            best = i
+    return nodes[best]
 
 
 def best_fit_gpus(cluster: FillCluster, pod: OpenbPod, node: int) -> tuple[int, ...]:

@@ -1,5 +1,6 @@
-"""A cycle's lazy fields (`CycleState.__getattr__`): whichever of `rows`, `known` and `_rows`
-is read first, all three are set together, and they are the index's `rows_of` the names."""
+"""A cycle's lazy fields (`CycleState`'s `_Lazy` attributes): whichever of `rows`, `known`
+and `_rows` is read first, all three are set together, and they are the index's `rows_of` the
+names."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.policy.fleet_memo import group_ids
+from scheduler.policy.fleet_memo import distinct, group_ids
 
 _VALUES = st.one_of(
     st.integers(0, 7),
@@ -38,6 +38,47 @@ def test_group_ids_groups_equal_ids(values: list[int]) -> None:
         assert first.tolist() == sorted(first.tolist())
     assert inverse.shape == ids.shape
     assert ids[first[inverse]].tolist() == ids.tolist()  # each position's group holds its id
+
+
+def _numpy_reference_group_ids(
+    ids: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The numpy steps `group_ids`' kernel replaced (commit c81759e), kept as the reference."""
+    n = len(ids)
+    if n < 2:
+        return None
+    top = int(np.maximum.reduce(ids.view(np.uint64)))
+    if top > 2**16 - 1:
+        return distinct(ids)
+    slot = np.empty(top + 1, np.intp)
+    at = np.arange(n)
+    slot[ids] = at
+    first = (slot.take(ids) == at).nonzero()[0]
+    m = len(first)
+    if m == n:
+        return None
+    slot[ids.take(first)] = at[:m]
+    return first, slot.take(ids)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_VALUES, max_size=60), st.data())
+def test_group_ids_kernel_equals_numpy_steps(values: list[int], data: st.DataObject) -> None:
+    """The kernel gives the very positions and groups of the numpy steps it replaced, for the
+    ids themselves and for ids taken at candidate rows (repeats included)."""
+    ids = np.array(values, np.int64)
+    picks = data.draw(st.lists(st.integers(0, max(len(values) - 1, 0)), max_size=60))
+    rows = np.array(picks if values else [], np.intp)
+    for got, want in (
+        (group_ids(ids), _numpy_reference_group_ids(ids)),
+        (group_ids(ids, rows), _numpy_reference_group_ids(ids.take(rows))),
+    ):
+        if want is None:
+            assert got is None
+            continue
+        assert got is not None
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        assert got[0].dtype == want[0].dtype and got[1].dtype == want[1].dtype
 
 
 def test_group_ids_table() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.policy.framework import MAX_SCORE, Profile, _clamp, _clamp_rows, run_scores
+from scheduler.policy.framework import MAX_SCORE, Profile, _clamp, _weighted_sum, run_scores
 from scheduler.policy.model import Allocation, ClusterState, GpuGrant, GpuRequest, Placement
 from scheduler.policy.plugins.binpack import Binpack
 from scheduler.policy.plugins.fragmentation import FragmentationScore
@@ -153,6 +153,10 @@ def test_build_profile_rejects_unknown_names() -> None:
     ],
 )
 def test_clamp_rows_matches_the_per_node_clamp(value: float, clamped: float) -> None:
-    got = _clamp_rows(np.array([value, 0.5]))
+    one = np.ones((1, 1))  # one scorer of weight 1: its sum is its clamped value
+    got, left = _weighted_sum(
+        np.array([[value, 0.5]]), one, np.zeros(1, bool), np.zeros(2, np.intp)
+    )
     assert got.tolist() == [clamped, 0.5]
+    assert left == (value != value)  # a NaN value is left to the per-node path
     assert _clamp(value) == clamped  # the per-node clamp agrees

@@ -101,3 +101,34 @@ def test_a_refused_placement_changes_nothing() -> None:
     after = (c.gpu_left, c.max_free, c.idle, c.cpu_left, c.affinity)
     assert all((x == y).all() for x, y in zip(before, after, strict=True))
     assert [name for name, *_ in c.placements] == ["s"]
+
+
+def _arrays(c: FillCluster) -> list[list[int]]:
+    return [a.ravel().tolist() for a in (c.gpu_left, c.cpu_left, c.mem_left, c.max_free, c.idle,
+                                         c.free_total, c.affinity, c.version)]  # fmt: skip
+
+
+def test_a_refused_placement_names_its_cause_and_changes_nothing() -> None:
+    import pytest
+
+    c = cluster(node("a", gpus=2, cpu=8_000), node("b", gpus=1))
+    c.place(pod("s", milli=700), 0, [1])  # GPU 1 of a: 300 left
+    before, placed = _arrays(c), list(c.placements)
+    refusals = [
+        (pod("w", milli=400), 0, [1], "cannot take 400 milli on GPU 1 of node a"),
+        (pod("x", num_gpu=2, milli=1000), 0, [0, 2], "cannot take 1000 milli on GPU 2 of node a"),
+        (pod("y", num_gpu=2, milli=1000), 0, [0, -1], "on GPU -1 of node a"),
+        (pod("c", milli=100, cpu=9_000), 0, [0], r"does not fit node a \(CPU/memory\)"),
+        (pod("d", num_gpu=2, milli=1000), 0, [0, 0], "needs 2 distinct GPUs"),
+        (pod("e", milli=100), 0, [], "needs 1 distinct GPUs"),
+        (pod("f", milli=100), 2, [0], "no node 2"),
+        (pod("g", milli=100), -1, [0], "no node -1"),
+    ]
+    for p, where, gpus, why in refusals:
+        with pytest.raises(ValueError, match=why):
+            c.place(p, where, gpus)
+        assert _arrays(c) == before and c.placements == placed
+    assert c.violations() is None
+    c.place(pod("h", num_gpu=1, milli=1000, cpu=1_000), 0, [0])  # a whole GPU still fits
+    assert (int(c.max_free[0]), int(c.idle[0]), c.used_gpu_milli) == (300, 0, 1700)
+    assert c.affinity[0].tolist()[:2] == [1, 1] and c.violations() is None

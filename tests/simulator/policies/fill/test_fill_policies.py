@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator.policies.fill.base import FillContext, pick_max
 from simulator.policies.fill.registry import FILL_POLICIES, make_fill_policy
@@ -85,6 +87,28 @@ def test_ties_go_to_the_lowest_rank():
     rank = np.array([9, 9, 9, 2, 9, 1, 9, 0])
     assert pick_max(nodes, np.array([10, 10, 10]), rank) == 7  # rank 0
     assert pick_max(nodes, np.array([10, 11, 10]), rank) == 5
+
+
+def _numpy_reference_pick_max(nodes: np.ndarray, scores: np.ndarray, rank: np.ndarray) -> int:
+    """The numpy steps `pick_max`'s kernel replaced (commit c81759e)."""
+    top = nodes[scores == np.maximum.reduce(scores)]
+    return int(top[0]) if top.size == 1 else int(top[rank[top].argmin()])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(-3, 3)), min_size=1, max_size=30),
+       st.lists(st.integers(0, 4), min_size=10, max_size=10))  # fmt: skip
+def test_pick_max_kernel_equals_the_numpy_steps(picks, ranks):
+    # repeated nodes, tied scores and tied ranks included
+    nodes = np.array([n for n, _ in picks], np.int64)
+    scores = np.array([s for _, s in picks], np.int64)
+    rank = np.array(ranks, np.int64)
+    assert pick_max(nodes, scores, rank) == _numpy_reference_pick_max(nodes, scores, rank)
+
+
+def test_pick_max_refuses_no_candidates():
+    with pytest.raises(ValueError, match="0 nodes"):
+        pick_max(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(3, np.int64))
 
 
 def test_unknown_policy_names_the_known_ones():
