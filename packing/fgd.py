@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from packing.errors import PackingError
@@ -116,6 +117,11 @@ class FragTable:
         self.milli_cells = self._col_offset.tolist()  # `cells`' offset per threshold, as ints
         self._milli_list: list[int] = self.milli.tolist()  # the thresholds, as ints
         self._grid_list: list[int] = self.cpu_grid.tolist()
+
+    @property
+    def flat(self) -> np.ndarray:
+        """`tab` flattened (C order): the cells kernels gather from."""
+        return self._flat
 
     def model_index(self, model: str) -> int:
         try:
@@ -313,3 +319,80 @@ def frag_increase(
     f0 = table.node_frag(before, np.array([cpu_left]), mi)[0]
     f1 = table.node_frag(after, np.array([cpu_left - cpu_milli]), mi)[0]
     return float(f1 - f0)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def add_reduce(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (compiled)
+    """`np.add.reduce` of the n floats a[lo:lo + n] in numpy's order, for kernels that replace
+    a reduce over a contiguous axis (`frag_from_cells`' sum over the thresholds): 0.0 plus
+    numpy's pairwise sum (n < 8: left to right; n <= 128: eight running sums over blocks of
+    8, combined ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then the n % 8 left one by
+    one; longer: the two halves, the first a multiple of 8, summed so and added)."""
+    return 0.0 + _pairwise(a, lo, n)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _pairwise(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (compiled)
+    """numpy's `pairwise_sum`: its recursion on halves above 128 as a loop over an explicit
+    stack (a recursive kernel crashes when numba loads it from its disk cache)."""
+    if n <= _BLOCK:
+        return _pairwise_block(a, lo, n)
+    # Frames: (start, length, split, stage, left sum); stage 0: new, 1: left half asked for,
+    # 2: right half asked for. Depth <= 64 (the length halves each level).
+    start, length = np.empty(64, np.int64), np.empty(64, np.int64)
+    split, stage, left = np.empty(64, np.int64), np.zeros(64, np.int64), np.empty(64)
+    top, start[0], length[0] = 0, lo, n
+    ret = 0.0
+    while True:
+        if length[top] <= _BLOCK:
+            ret = _pairwise_block(a, start[top], length[top])
+            top -= 1
+        else:
+            n2 = length[top] // 2
+            split[top] = n2 - n2 % 8
+            stage[top] = 1
+            top += 1
+            start[top], length[top], stage[top] = start[top - 1], split[top - 1], 0
+            continue
+        while True:  # hand `ret` up to the frame that asked for it
+            if top < 0:
+                return ret
+            if stage[top] == 1:
+                left[top], stage[top] = ret, 2
+                top += 1
+                start[top] = start[top - 1] + split[top - 1]
+                length[top], stage[top] = length[top - 1] - split[top - 1], 0
+                break
+            ret = left[top] + ret
+            top -= 1
+
+
+_BLOCK = 128  # numpy's PW_BLOCKSIZE
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _pairwise_block(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (compiled)
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res

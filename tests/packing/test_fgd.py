@@ -13,6 +13,7 @@ from packing.fgd import (
     FragTable,
     TargetWorkload,
     TaskShape,
+    add_reduce,
     count_moves,
     fgd_score,
     frag_increase,
@@ -345,3 +346,33 @@ def test_counts_equal_the_definition(milli, rows, gpus, dtype, seed) -> None:
     for a, b in zip(got, want, strict=True):
         assert a.shape == b.shape == (rows, len(table.milli))
         assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-1e6, 1e6),
+    st.sampled_from([0.0, -0.0, 1e-300, 1e300, 0.1, 3.0]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(FLOATS, max_size=300), st.integers(0, 3))
+def test_add_reduce_is_numpys_sum_bit_for_bit(values: list[float], lo: int) -> None:
+    """Property: the kernels' `add_reduce` of a[lo:] is `np.add.reduce` of it (numpy's
+    pairwise order: plain below 8, eight running sums up to 128, halves above), NaN, inf and
+    -0.0 included."""
+    a = np.array([0.5] * lo + values, np.float64)
+    want = np.add.reduce(a[lo:])
+    got = add_reduce(a, lo, len(values))
+    assert np.array_equal(np.array([got]), np.array([want]), equal_nan=True)
+    assert np.signbit(got) == np.signbit(want)
+
+
+def test_add_reduce_is_not_a_left_to_right_sum() -> None:
+    """The order matters: 1e16 + 1 + ... (nine ones) + -1e16 left to right loses every 1
+    (0.0); numpy's eight running sums keep some of them."""
+    a = np.array([1e16] + [1.0] * 9 + [-1e16])
+    left_to_right = 0.0
+    for x in a.tolist():
+        left_to_right += x
+    assert add_reduce(a, 0, len(a)) == np.add.reduce(a) != left_to_right
