@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from packing.jit import kernel
 from scheduler.policy.fleet_index import FleetIndex
 from scheduler.policy.interfaces import Bools, CycleState, Rows
 from scheduler.policy.mig_greedy import planned
-from scheduler.policy.model import MILLI_PER_GPU, GpuRequest, PodRequest
+from scheduler.policy.model import MILLI_PER_GPU, PodRequest
 
 
 def scorable(pod: PodRequest) -> bool:
@@ -43,72 +44,89 @@ FEW_ROWS = 4  # rows `_chosen` forms one by one in plain Python (a bind redoes o
 def placement_columns(cycle: CycleState) -> tuple[Bools, Bools]:
     """(columns taken, for every index row; the same for the candidate rows) of a whole-GPU or
     share pod: all False where the pod does not fit."""
-
-    def compute() -> tuple[Bools, Bools]:
-        idx, pod = cycle.index, cycle.pod
-        every = idx.per_row(("take", *shape(pod)), lambda rr: _chosen(idx, rr, pod))
-        return every, every.take(cycle.rows, axis=0)  # (`take`: the rows of `[rows]`)
-
-    return cycle.shared("take", compute)
+    every, mine, _ = cycle.shared("take", lambda: _columns(cycle))
+    return every, mine
 
 
 def taken_counts(cycle: CycleState) -> npt.NDArray[np.int64]:
     """Per candidate row: the GPUs the pod's placement takes there (0: it does not fit), the
-    candidates' `placement_columns` summed over each row's columns, GPUs-first (the outer axis
-    of a (columns, rows) copy, not an inner axis of 8 per row: integers, the same counts).
-    Shared per cycle: `Fragmentation`, `CpuFed` and `Binpack` each read it (read only)."""
-
-    def compute() -> npt.NDArray[np.int64]:
-        mine = placement_columns(cycle)[1]
-        return np.add.reduce(np.ascontiguousarray(mine.T), axis=0, dtype=np.int64)
-
-    got: npt.NDArray[np.int64] = cycle.shared("taken", compute)
+    candidates' `placement_columns` summed over each row's columns (integers: the same counts
+    in any order). Shared per cycle: `Fragmentation`, `CpuFed` and `Binpack` each read it
+    (read only)."""
+    got: npt.NDArray[np.int64] = cycle.shared("take", lambda: _columns(cycle))[2]
     return got
 
 
+def _columns(cycle: CycleState) -> tuple[Bools, Bools, npt.NDArray[np.int64]]:
+    """`placement_columns` and `taken_counts`, formed together (one kernel call gathers the
+    candidates' rows of the memo and counts them)."""
+    idx, pod = cycle.index, cycle.pod
+    every = idx.per_row(("take", *shape(pod)), lambda rr: _chosen(idx, rr, pod))
+    mine, counts = _gather_counted(every, cycle.rows)
+    return every, mine, counts
+
+
+def _gather_sample() -> tuple[Any, ...]:
+    return np.zeros((3, 2), bool), np.zeros(2, np.intp)
+
+
+@kernel(_gather_sample)
+def _gather_counted(every, r):
+    """(every[r], the True entries per row of it): `every.take(r, axis=0)` and its count."""
+    out = np.empty((len(r), every.shape[1]), np.bool_)
+    counts = np.zeros(len(r), np.int64)
+    for i in range(len(r)):
+        for j in range(every.shape[1]):
+            out[i, j] = every[r[i], j]
+            if out[i, j]:
+                counts[i] += 1
+    return out, counts
+
+
 def _chosen(idx: FleetIndex, r: Rows, pod: PodRequest) -> Bools:
+    """Per row of `r`, the columns the pod's placement takes (`_chosen_rows`)."""
     g = pod.gpu
     assert g is not None
-    if len(r) <= FEW_ROWS:  # a bind redoes a row or a few: plain Python beats numpy's cost
-        out = np.zeros((len(r), idx.slots), bool)
-        for i, row in enumerate(r.tolist()):
-            _chosen_one(idx, row, g, out[i])
-        return out
-    return _chosen_array(idx, r, g)
+    whole = g.kind == "whole"
+    got: Bools = _chosen_rows(
+        idx.plain_free, idx.plain_mem, r, whole, g.count if whole else 1, g.milli, g.memory_mib
+    )
+    return got
 
 
-def _chosen_array(idx: FleetIndex, r: Rows, g: GpuRequest) -> Bools:
-    """`_chosen` over many rows at once (numpy)."""
-    pf = idx.plain_free[r]
-    if g.kind == "whole":
-        idle: Bools = np.asarray(pf == MILLI_PER_GPU)
-        take = idle & (np.cumsum(idle, axis=1) <= g.count)
-        return take & (idle.sum(axis=1) >= g.count)[:, None]
-    fit: Bools = np.asarray((pf >= g.milli) & (idx.plain_mem[r] >= g.memory_mib))
-    key = np.where(fit, pf, MILLI_PER_GPU + 1)
-    best = np.argmin(key, axis=1)
-    out = np.zeros(pf.shape, bool)
-    out[np.arange(len(r)), best] = True
-    fits: Bools = np.asarray(fit.any(axis=1))
-    return out & fits[:, None]
+def _chosen_sample() -> tuple[Any, ...]:
+    free, mem = np.zeros((3, 2), np.int16), np.zeros((3, 2), np.int32)
+    return free, mem, np.zeros(2, np.intp), True, 1, 0, 0
 
 
-def _chosen_one(idx: FleetIndex, row: int, g: GpuRequest, out: Bools) -> None:
-    """`_chosen` for one row, written into `out` (the row's columns, all False): the first
-    `count` idle GPUs (whole), or the GPU with the least free milli among those the share
-    fits, lowest index on ties."""
-    pf = idx.plain_free[row].tolist()
-    if g.kind == "whole":
-        idle = [j for j, v in enumerate(pf) if v == MILLI_PER_GPU]
-        if len(idle) >= g.count:
-            out[idle[: g.count]] = True
-        return
-    best = -1
-    for j, (v, mem) in enumerate(zip(pf, idx.plain_mem[row].tolist(), strict=True)):
-        if v >= g.milli and mem >= g.memory_mib and (best < 0 or v < pf[best]):
-            best = j
-    if best >= 0:
-        out[best] = True
+@kernel(_chosen_sample)
+def _chosen_rows(free, mem, r, whole, count, milli, memory):
+    """Per row of `r`: the first `count` idle GPUs (`whole`; none unless that many are idle),
+    or the GPU with the least free milli among those with `milli` and `memory` MiB free,
+    lowest index on ties (a share; none if it fits no GPU)."""
+    out = np.zeros((len(r), free.shape[1]), np.bool_)
+    for i in range(len(r)):
+        row = r[i]
+        if whole:
+            idle = 0
+            for j in range(free.shape[1]):
+                if free[row, j] == MILLI_PER_GPU:
+                    idle += 1
+            if idle >= count:
+                left = count
+                for j in range(free.shape[1]):
+                    if left > 0 and free[row, j] == MILLI_PER_GPU:
+                        out[i, j] = True
+                        left -= 1
+        else:
+            best = -1
+            for j in range(free.shape[1]):
+                v = free[row, j]
+                if v >= milli and mem[row, j] >= memory and (best < 0 or v < free[row, best]):
+                    best = j
+            if best >= 0:
+                out[i, best] = True
+    return out
 
 
 MIG_ROW = np.dtype([("fits", bool), ("slices", float), ("inc", float), ("slow", bool)])
