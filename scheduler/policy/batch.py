@@ -44,43 +44,27 @@ FEW_ROWS = 4  # rows `_chosen` forms one by one in plain Python (a bind redoes o
 def placement_columns(cycle: CycleState) -> tuple[Bools, Bools]:
     """(columns taken, for every index row; the same for the candidate rows) of a whole-GPU or
     share pod: all False where the pod does not fit."""
-    every, mine, _ = cycle.shared("take", lambda: _columns(cycle))
-    return every, mine
+
+    def compute() -> tuple[Bools, Bools]:
+        idx, pod = cycle.index, cycle.pod
+        every = idx.per_row(("take", *shape(pod)), lambda rr: _chosen(idx, rr, pod))
+        return every, every.take(cycle.rows, axis=0)  # (`take`: the rows of `[rows]`)
+
+    return cycle.shared("take", compute)
 
 
 def taken_counts(cycle: CycleState) -> npt.NDArray[np.int64]:
     """Per candidate row: the GPUs the pod's placement takes there (0: it does not fit), the
-    candidates' `placement_columns` summed over each row's columns (integers: the same counts
-    in any order). Shared per cycle: `Fragmentation`, `CpuFed` and `Binpack` each read it
-    (read only)."""
-    got: npt.NDArray[np.int64] = cycle.shared("take", lambda: _columns(cycle))[2]
+    candidates' `placement_columns` summed over each row's columns, GPUs-first (the outer axis
+    of a (columns, rows) copy, not an inner axis of 8 per row: integers, the same counts).
+    Shared per cycle: `Fragmentation`, `CpuFed` and `Binpack` each read it (read only)."""
+
+    def compute() -> npt.NDArray[np.int64]:
+        mine = placement_columns(cycle)[1]
+        return np.add.reduce(np.ascontiguousarray(mine.T), axis=0, dtype=np.int64)
+
+    got: npt.NDArray[np.int64] = cycle.shared("taken", compute)
     return got
-
-
-def _columns(cycle: CycleState) -> tuple[Bools, Bools, npt.NDArray[np.int64]]:
-    """`placement_columns` and `taken_counts`, formed together (one kernel call gathers the
-    candidates' rows of the memo and counts them)."""
-    idx, pod = cycle.index, cycle.pod
-    every = idx.per_row(("take", *shape(pod)), lambda rr: _chosen(idx, rr, pod))
-    mine, counts = _gather_counted(every, cycle.rows)
-    return every, mine, counts
-
-
-def _gather_sample() -> tuple[Any, ...]:
-    return np.zeros((3, 2), bool), np.zeros(2, np.intp)
-
-
-@kernel(_gather_sample)
-def _gather_counted(every, r):
-    """(every[r], the True entries per row of it): `every.take(r, axis=0)` and its count."""
-    out = np.empty((len(r), every.shape[1]), np.bool_)
-    counts = np.zeros(len(r), np.int64)
-    for i in range(len(r)):
-        for j in range(every.shape[1]):
-            out[i, j] = every[r[i], j]
-            if out[i, j]:
-                counts[i] += 1
-    return out, counts
 
 
 def _chosen(idx: FleetIndex, r: Rows, pod: PodRequest) -> Bools:
@@ -88,23 +72,22 @@ def _chosen(idx: FleetIndex, r: Rows, pod: PodRequest) -> Bools:
     g = pod.gpu
     assert g is not None
     whole = g.kind == "whole"
-    got: Bools = _chosen_rows(
-        idx.plain_free, idx.plain_mem, r, whole, g.count if whole else 1, g.milli, g.memory_mib
-    )
-    return got
+    out = np.zeros((len(r), idx.slots), bool)
+    count = g.count if whole else 1
+    _chosen_rows(idx.plain_free, idx.plain_mem, r, whole, count, g.milli, g.memory_mib, out)
+    return out
 
 
 def _chosen_sample() -> tuple[Any, ...]:
     free, mem = np.zeros((3, 2), np.int16), np.zeros((3, 2), np.int32)
-    return free, mem, np.zeros(2, np.intp), True, 1, 0, 0
+    return free, mem, np.zeros(2, np.intp), True, 1, 0, 0, np.zeros((2, 2), bool)
 
 
 @kernel(_chosen_sample)
-def _chosen_rows(free, mem, r, whole, count, milli, memory):
-    """Per row of `r`: the first `count` idle GPUs (`whole`; none unless that many are idle),
-    or the GPU with the least free milli among those with `milli` and `memory` MiB free,
-    lowest index on ties (a share; none if it fits no GPU)."""
-    out = np.zeros((len(r), free.shape[1]), np.bool_)
+def _chosen_rows(free, mem, r, whole, count, milli, memory, out):
+    """Into `out` (all False), per row of `r`: the first `count` idle GPUs (`whole`; none
+    unless that many are idle), or the GPU with the least free milli among those with `milli`
+    and `memory` MiB free, lowest index on ties (a share; none if it fits no GPU)."""
     for i in range(len(r)):
         row = r[i]
         if whole:
@@ -126,7 +109,6 @@ def _chosen_rows(free, mem, r, whole, count, milli, memory):
                     best = j
             if best >= 0:
                 out[i, best] = True
-    return out
 
 
 MIG_ROW = np.dtype([("fits", bool), ("slices", float), ("inc", float), ("slow", bool)])
