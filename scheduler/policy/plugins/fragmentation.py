@@ -194,11 +194,12 @@ class FragmentationScore:
         # (CPU only: `mine` is all False, no GPU taken anywhere)
         n = np.zeros(len(cycle.rows), np.int64) if g is None else batch.taken_counts(cycle)
         idle = g is not None and g.kind == "whole"
-        _, value = _fgd_rows(
+        both = np.empty((2, len(cycle.rows)))  # (the increase, the score)
+        _fgd_rows(
             base["ints"], base["frag"], cycle.rows, idx.plain_free, mine, n, table.milli,
-            table.flat, table.cpu_grid, milli, cpu, idle, scale, g is not None,
+            table.flat, table.cpu_grid, milli, cpu, idle, scale, g is not None, both,
         )  # fmt: skip
-        out: Floats = value
+        out: Floats = both[1]
         return out
 
 
@@ -221,14 +222,16 @@ def _fgd_counts(idx: FleetIndex, r: Rows, table: FragTable) -> npt.NDArray[Any]:
     the same integers, gather, products and sum, bit for bit). Every field is a function of
     the row's own columns and the table. One kernel call whatever the rows (`per_row` redoes
     the row a bind changed); more GPUs than the table raises `frag_from_counts`' error."""
-    out = np.empty(len(r), _counts_dtype(len(table.milli)))
+    # One record more than asked for: the fields of two or more records are strided views
+    # (numba's 'A' layout) however many rows are asked, so the kernel compiles once.
+    out = np.empty(len(r) + 1, _counts_dtype(len(table.milli)))
     ok = _count_rows(
         out["ints"], out["frag"], r, idx.plain_free, idx.product, idx.cpu,
         table.milli, table.flat, table.cpu_grid, table.max_gpus,
     )  # fmt: skip
     if not ok:
         raise PackingError(f"more than {table.max_gpus} GPUs for the fragmentation table")
-    return out
+    return out[: len(r)]
 
 
 def _counts_sample() -> tuple[Any, ...]:
@@ -283,32 +286,34 @@ def _fgd_increase(
     (`batch.taken_counts`: the same integers). `idle`: every taken GPU is idle (whole GPUs:
     `batch._chosen` takes only GPUs with 1000 free), so the rows' free milli is not read."""
     n = np.add.reduce(take, axis=1, dtype=np.int64) if counts is None else counts
-    inc, _ = _fgd_rows(
+    out = np.empty((2, len(r)))
+    _fgd_rows(
         base["ints"], base["frag"], r, idx.plain_free, take, n, table.milli, table.flat,
-        table.cpu_grid, milli, pod_cpu, idle, SCALE_MILLI, True,
+        table.cpu_grid, milli, pod_cpu, idle, SCALE_MILLI, True, out,
     )  # fmt: skip
-    return inc, n > 0
+    return out[0], n > 0
 
 
 def _rows_sample() -> tuple[Any, ...]:
     *head, free, _, _, th, flat, grid, _ = _counts_sample()
-    take, n = np.zeros((2, 2), bool), np.zeros(2, np.int64)
-    return (*head, free, take, n, th, flat, grid, 500, 0, False, SCALE_MILLI, True)
+    take, n, out = np.zeros((2, 2), bool), np.zeros(2, np.int64), np.zeros((2, 2))
+    return (*head, free, take, n, th, flat, grid, 500, 0, False, SCALE_MILLI, True, out)
 
 
 @kernel(_rows_sample)
-def _fgd_rows(ints, frag0, r, free, take, n, th, flat, grid, milli, pod_cpu, idle, scale, gpu):
-    """(increase, score) per row `r` of a pod taking `milli` from each of the n[i] GPUs of
-    `take[i]` (all of one free value v: a share takes one GPU; `idle`: whole GPUs, v = 1000)
-    and `pod_cpu` CPU, from the rows' `_fgd_counts` (`ints`, `frag0`). The taken GPUs leave
-    each threshold t in (v - milli, v] (a count step of the cells and v milli each) and
-    leave `milli` less on those at or below v - milli (`packing.fgd.count_moves`; integers,
-    exactly the counts of the rows after the pod). Then `frag_from_cells`' gather, products
-    and sum, minus the row's `frag0`; the score is `_logistic(inc, scale)`, 0 where the pod
-    takes no GPU (`gpu`: a GPU pod; a CPU-only pod fits every row). The same float steps,
-    in numpy's order, as the array path they replace: the same bits."""
+def _fgd_rows(ints, frag0, r, free, take, n, th, flat, grid, milli, pod_cpu, idle, scale, gpu, out):
+    """Into out[0], out[1]: the increase and the score per row `r` of a pod taking `milli`
+    from each of the n[i] GPUs of `take[i]` (all of one free value v: a share takes one GPU;
+    `idle`: whole GPUs, v = 1000) and `pod_cpu` CPU, from the rows' `_fgd_counts` (`ints`,
+    `frag0`). The taken GPUs leave each threshold t in (v - milli, v] (a count step of the
+    cells and v milli each) and leave `milli` less on those at or below v - milli
+    (`packing.fgd.count_moves`; integers, exactly the counts of the rows after the pod). Then
+    `frag_from_cells`' gather, products and sum, minus the row's `frag0`; the score is
+    `_logistic(inc, scale)`, 0 where the pod takes no GPU (`gpu`: a GPU pod; a CPU-only pod
+    fits every row). The same float steps, in numpy's order, as the array path they replace:
+    the same bits. (Outputs are the caller's: an array a kernel allocates costs more to hand
+    back than the arithmetic.)"""
     m, c = len(th), len(grid) + 1
-    inc, value = np.empty(len(r)), np.empty(len(r))
     w = np.empty(m)
     for i in range(len(r)):
         row, k_gpus = r[i], n[i]
@@ -332,12 +337,11 @@ def _fgd_rows(ints, frag0, r, free, take, n, th, flat, grid, milli, pod_cpu, idl
                     big -= k_gpus * v
             w[t] = flat[cell + k] * big
         d = (total - add_reduce(w, 0, m)) - frag0[row]
-        inc[i] = d
+        out[0, i] = d
         x = d / scale
         if x > 50.0:  # np.minimum(x, 50.0), NaN kept
             x = 50.0
-        value[i] = 1.0 / (1.0 + np.exp(x)) if k_gpus > 0 or not gpu else 0.0
-    return inc, value
+        out[1, i] = 1.0 / (1.0 + np.exp(x)) if k_gpus > 0 or not gpu else 0.0
 
 
 @lru_cache(maxsize=256)

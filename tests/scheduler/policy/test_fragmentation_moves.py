@@ -126,7 +126,9 @@ def _both(state: ClusterState, p, wrong=None):  # type: ignore[no-untyped-def]
     args += [table.flat, table.cpu_grid, milli, p.cpu_milli, idle, 1000.0, g is not None]
     if wrong is not None:
         wrong(args)
-    inc, value = _fgd_rows(*args)
+    out = np.empty((2, len(cycle.rows)))
+    _fgd_rows(*args, out)
+    inc, value = out
     want, fits = _numpy_reference_increase(table, idx, cycle.rows, base, take, milli, p.cpu_milli)
     want_value = _logistic(want, 1000.0)
     if g is not None:
