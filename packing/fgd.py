@@ -24,12 +24,14 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numba
 import numpy as np
 
 from packing.errors import PackingError
 from packing.fractional import MILLI_PER_GPU, NO_GPU
+from packing.jit import kernel
 
 
 @dataclass(frozen=True, order=True)
@@ -87,6 +89,26 @@ def typical_workload(tasks: Iterable[TaskShape], popularity_pct: float = 95.0) -
     return TargetWorkload(tuple(s for s, _ in chosen), tuple(n / cum for _, n in chosen))
 
 
+def _fill_sample() -> tuple[np.ndarray, ...]:
+    cells = np.array([[0, 1, 0]], np.int64)
+    return np.zeros((1, 1, 3, 2)), np.ones((1, 1), np.bool_), cells, np.ones(1)
+
+
+@kernel(_fill_sample)
+def _fill_table(tab, allowed, shape_cells, weights):  # pragma: no cover (compiled)
+    """For each model i and each shape t (in order) that it allows and whose GPU count fits
+    the table: tab[i, m_t, n_t:, c_t + 1:] += p_t, cell by cell; each cell adds the same
+    weights in the same order as numpy's slice adds, so the same sums, bit for bit. Shapes
+    asking more GPUs than the table holds are left out (no cell has that many)."""
+    for i in range(tab.shape[0]):
+        for t in range(len(weights)):
+            m, n, c = shape_cells[t, 0], shape_cells[t, 1], shape_cells[t, 2]
+            if allowed[i, t] and n < tab.shape[2]:
+                for cnt in range(n, tab.shape[2]):
+                    for k in range(c + 1, tab.shape[3]):
+                        tab[i, m, cnt, k] += weights[t]
+
+
 class FragTable:
     """Precomputed W_m(cnt, cpu, model) for one target workload and a set of GPU models."""
 
@@ -105,13 +127,17 @@ class FragTable:
         c_idx = {int(c): i for i, c in enumerate(self.cpu_grid)}
         # tab[model, m, cnt, k] = sum of p_t with m_t = m, n_t <= cnt, c_t <= cpu_grid[k - 1].
         tab = np.zeros((len(self.models), len(self.milli), max_gpus + 1, len(self.cpu_grid) + 1))
-        for mi, model in enumerate(self.models):
-            for s, w in gpu:
-                if s.allows(model) and s.num_gpu <= max_gpus:
-                    tab[mi, m_idx[s.gpu_milli], s.num_gpu :, c_idx[s.cpu_milli] + 1 :] += w
+        lists = [s.gpu_models.split("|") if s.gpu_models else None for s, _ in gpu]
+        allowed = np.array(
+            [[ok is None or model in ok for ok in lists] for model in self.models], np.bool_
+        ).reshape(len(self.models), len(gpu))
+        shape_cells = np.array(
+            [(m_idx[s.gpu_milli], s.num_gpu, c_idx[s.cpu_milli]) for s, _ in gpu], np.int64
+        ).reshape(len(gpu), 3)
+        weights = np.array([w for _, w in gpu], np.float64)
+        _fill_table(tab, allowed, shape_cells, weights)
         self.tab = tab
         self._flat = tab.reshape(-1)
-        self._flat_list: list[float] = self._flat.tolist()  # `frag_of_row`'s reads, as floats
         per_m = tab.shape[2] * tab.shape[3]
         self._col_offset = np.arange(len(self.milli), dtype=np.int64) * per_m
         self.milli_cells = self._col_offset.tolist()  # `cells`' offset per threshold, as ints
@@ -214,6 +240,12 @@ class FragTable:
         base = model_idx * (m * g * c)
         cells = [x * c + o + base for x, o in zip(cnt, self.milli_cells, strict=True)]
         return cells, big, sum(free)
+
+    @cached_property
+    def _flat_list(self) -> list[float]:
+        """`frag_of_row`'s reads, as floats (made on its first call)."""
+        out: list[float] = self._flat.tolist()
+        return out
 
     def frag_of_row(
         self, total: int, cells: Sequence[int], big: Sequence[int], cpu_left: int
