@@ -24,11 +24,14 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
+import numba
 import numpy as np
 
 from packing.errors import PackingError
 from packing.fractional import MILLI_PER_GPU, NO_GPU
+from packing.jit import kernel
 
 
 @dataclass(frozen=True, order=True)
@@ -86,6 +89,26 @@ def typical_workload(tasks: Iterable[TaskShape], popularity_pct: float = 95.0) -
     return TargetWorkload(tuple(s for s, _ in chosen), tuple(n / cum for _, n in chosen))
 
 
+def _fill_sample() -> tuple[np.ndarray, ...]:
+    cells = np.array([[0, 1, 0]], np.int64)
+    return np.zeros((1, 1, 3, 2)), np.ones((1, 1), np.bool_), cells, np.ones(1)
+
+
+@kernel(_fill_sample)
+def _fill_table(tab, allowed, shape_cells, weights):  # pragma: no cover (compiled)
+    """For each model i and each shape t (in order) that it allows and whose GPU count fits
+    the table: tab[i, m_t, n_t:, c_t + 1:] += p_t, cell by cell; each cell adds the same
+    weights in the same order as numpy's slice adds, so the same sums, bit for bit. Shapes
+    asking more GPUs than the table holds are left out (no cell has that many)."""
+    for i in range(tab.shape[0]):
+        for t in range(len(weights)):
+            m, n, c = shape_cells[t, 0], shape_cells[t, 1], shape_cells[t, 2]
+            if allowed[i, t] and n < tab.shape[2]:
+                for cnt in range(n, tab.shape[2]):
+                    for k in range(c + 1, tab.shape[3]):
+                        tab[i, m, cnt, k] += weights[t]
+
+
 class FragTable:
     """Precomputed W_m(cnt, cpu, model) for one target workload and a set of GPU models."""
 
@@ -104,18 +127,27 @@ class FragTable:
         c_idx = {int(c): i for i, c in enumerate(self.cpu_grid)}
         # tab[model, m, cnt, k] = sum of p_t with m_t = m, n_t <= cnt, c_t <= cpu_grid[k - 1].
         tab = np.zeros((len(self.models), len(self.milli), max_gpus + 1, len(self.cpu_grid) + 1))
-        for mi, model in enumerate(self.models):
-            for s, w in gpu:
-                if s.allows(model) and s.num_gpu <= max_gpus:
-                    tab[mi, m_idx[s.gpu_milli], s.num_gpu :, c_idx[s.cpu_milli] + 1 :] += w
+        lists = [s.gpu_models.split("|") if s.gpu_models else None for s, _ in gpu]
+        allowed = np.array(
+            [[ok is None or model in ok for ok in lists] for model in self.models], np.bool_
+        ).reshape(len(self.models), len(gpu))
+        shape_cells = np.array(
+            [(m_idx[s.gpu_milli], s.num_gpu, c_idx[s.cpu_milli]) for s, _ in gpu], np.int64
+        ).reshape(len(gpu), 3)
+        weights = np.array([w for _, w in gpu], np.float64)
+        _fill_table(tab, allowed, shape_cells, weights)
         self.tab = tab
         self._flat = tab.reshape(-1)
-        self._flat_list: list[float] = self._flat.tolist()  # `frag_of_row`'s reads, as floats
         per_m = tab.shape[2] * tab.shape[3]
         self._col_offset = np.arange(len(self.milli), dtype=np.int64) * per_m
         self.milli_cells = self._col_offset.tolist()  # `cells`' offset per threshold, as ints
         self._milli_list: list[int] = self.milli.tolist()  # the thresholds, as ints
         self._grid_list: list[int] = self.cpu_grid.tolist()
+
+    @property
+    def flat(self) -> np.ndarray:
+        """`tab` flattened (C order): the cells kernels gather from."""
+        return self._flat
 
     def model_index(self, model: str) -> int:
         try:
@@ -208,6 +240,12 @@ class FragTable:
         base = model_idx * (m * g * c)
         cells = [x * c + o + base for x, o in zip(cnt, self.milli_cells, strict=True)]
         return cells, big, sum(free)
+
+    @cached_property
+    def _flat_list(self) -> list[float]:
+        """`frag_of_row`'s reads, as floats (made on its first call)."""
+        out: list[float] = self._flat.tolist()
+        return out
 
     def frag_of_row(
         self, total: int, cells: Sequence[int], big: Sequence[int], cpu_left: int
@@ -313,3 +351,80 @@ def frag_increase(
     f0 = table.node_frag(before, np.array([cpu_left]), mi)[0]
     f1 = table.node_frag(after, np.array([cpu_left - cpu_milli]), mi)[0]
     return float(f1 - f0)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def add_reduce(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (compiled)
+    """`np.add.reduce` of the n floats a[lo:lo + n] in numpy's order, for kernels that replace
+    a reduce over a contiguous axis (`frag_from_cells`' sum over the thresholds): 0.0 plus
+    numpy's pairwise sum (n < 8: left to right; n <= 128: eight running sums over blocks of
+    8, combined ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then the n % 8 left one by
+    one; longer: the two halves, the first a multiple of 8, summed so and added)."""
+    return 0.0 + _pairwise(a, lo, n)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _pairwise(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (compiled)
+    """numpy's `pairwise_sum`: its recursion on halves above 128 as a loop over an explicit
+    stack (a recursive kernel crashes when numba loads it from its disk cache)."""
+    if n <= _BLOCK:
+        return _pairwise_block(a, lo, n)
+    # Frames: (start, length, split, stage, left sum); stage 0: new, 1: left half asked for,
+    # 2: right half asked for. Depth <= 64 (the length halves each level).
+    start, length = np.empty(64, np.int64), np.empty(64, np.int64)
+    split, stage, left = np.empty(64, np.int64), np.zeros(64, np.int64), np.empty(64)
+    top, start[0], length[0] = 0, lo, n
+    ret = 0.0
+    while True:
+        if length[top] <= _BLOCK:
+            ret = _pairwise_block(a, start[top], length[top])
+            top -= 1
+        else:
+            n2 = length[top] // 2
+            split[top] = n2 - n2 % 8
+            stage[top] = 1
+            top += 1
+            start[top], length[top], stage[top] = start[top - 1], split[top - 1], 0
+            continue
+        while True:  # hand `ret` up to the frame that asked for it
+            if top < 0:
+                return ret
+            if stage[top] == 1:
+                left[top], stage[top] = ret, 2
+                top += 1
+                start[top] = start[top - 1] + split[top - 1]
+                length[top], stage[top] = length[top - 1] - split[top - 1], 0
+                break
+            ret = left[top] + ret
+            top -= 1
+
+
+_BLOCK = 128  # numpy's PW_BLOCKSIZE
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _pairwise_block(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (compiled)
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from packing.jit import kernel
 from scheduler.policy.fleet_index import FleetIndex
 from scheduler.policy.interfaces import Bools, CycleState, Rows
 from scheduler.policy.mig_greedy import planned
-from scheduler.policy.model import MILLI_PER_GPU, GpuRequest, PodRequest
+from scheduler.policy.model import MILLI_PER_GPU, PodRequest
 
 
 def scorable(pod: PodRequest) -> bool:
@@ -67,48 +68,47 @@ def taken_counts(cycle: CycleState) -> npt.NDArray[np.int64]:
 
 
 def _chosen(idx: FleetIndex, r: Rows, pod: PodRequest) -> Bools:
+    """Per row of `r`, the columns the pod's placement takes (`_chosen_rows`)."""
     g = pod.gpu
     assert g is not None
-    if len(r) <= FEW_ROWS:  # a bind redoes a row or a few: plain Python beats numpy's cost
-        out = np.zeros((len(r), idx.slots), bool)
-        for i, row in enumerate(r.tolist()):
-            _chosen_one(idx, row, g, out[i])
-        return out
-    return _chosen_array(idx, r, g)
+    whole = g.kind == "whole"
+    out = np.zeros((len(r), idx.slots), bool)
+    count = g.count if whole else 1
+    _chosen_rows(idx.plain_free, idx.plain_mem, r, whole, count, g.milli, g.memory_mib, out)
+    return out
 
 
-def _chosen_array(idx: FleetIndex, r: Rows, g: GpuRequest) -> Bools:
-    """`_chosen` over many rows at once (numpy)."""
-    pf = idx.plain_free[r]
-    if g.kind == "whole":
-        idle: Bools = np.asarray(pf == MILLI_PER_GPU)
-        take = idle & (np.cumsum(idle, axis=1) <= g.count)
-        return take & (idle.sum(axis=1) >= g.count)[:, None]
-    fit: Bools = np.asarray((pf >= g.milli) & (idx.plain_mem[r] >= g.memory_mib))
-    key = np.where(fit, pf, MILLI_PER_GPU + 1)
-    best = np.argmin(key, axis=1)
-    out = np.zeros(pf.shape, bool)
-    out[np.arange(len(r)), best] = True
-    fits: Bools = np.asarray(fit.any(axis=1))
-    return out & fits[:, None]
+def _chosen_sample() -> tuple[Any, ...]:
+    free, mem = np.zeros((3, 2), np.int16), np.zeros((3, 2), np.int32)
+    return free, mem, np.zeros(2, np.intp), True, 1, 0, 0, np.zeros((2, 2), bool)
 
 
-def _chosen_one(idx: FleetIndex, row: int, g: GpuRequest, out: Bools) -> None:
-    """`_chosen` for one row, written into `out` (the row's columns, all False): the first
-    `count` idle GPUs (whole), or the GPU with the least free milli among those the share
-    fits, lowest index on ties."""
-    pf = idx.plain_free[row].tolist()
-    if g.kind == "whole":
-        idle = [j for j, v in enumerate(pf) if v == MILLI_PER_GPU]
-        if len(idle) >= g.count:
-            out[idle[: g.count]] = True
-        return
-    best = -1
-    for j, (v, mem) in enumerate(zip(pf, idx.plain_mem[row].tolist(), strict=True)):
-        if v >= g.milli and mem >= g.memory_mib and (best < 0 or v < pf[best]):
-            best = j
-    if best >= 0:
-        out[best] = True
+@kernel(_chosen_sample)
+def _chosen_rows(free, mem, r, whole, count, milli, memory, out):
+    """Into `out` (all False), per row of `r`: the first `count` idle GPUs (`whole`; none
+    unless that many are idle), or the GPU with the least free milli among those with `milli`
+    and `memory` MiB free, lowest index on ties (a share; none if it fits no GPU)."""
+    for i in range(len(r)):
+        row = r[i]
+        if whole:
+            idle = 0
+            for j in range(free.shape[1]):
+                if free[row, j] == MILLI_PER_GPU:
+                    idle += 1
+            if idle >= count:
+                left = count
+                for j in range(free.shape[1]):
+                    if left > 0 and free[row, j] == MILLI_PER_GPU:
+                        out[i, j] = True
+                        left -= 1
+        else:
+            best = -1
+            for j in range(free.shape[1]):
+                v = free[row, j]
+                if v >= milli and mem[row, j] >= memory and (best < 0 or v < free[row, best]):
+                    best = j
+            if best >= 0:
+                out[i, best] = True
 
 
 MIG_ROW = np.dtype([("fits", bool), ("slices", float), ("inc", float), ("slow", bool)])

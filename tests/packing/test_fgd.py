@@ -13,6 +13,7 @@ from packing.fgd import (
     FragTable,
     TargetWorkload,
     TaskShape,
+    add_reduce,
     count_moves,
     fgd_score,
     frag_increase,
@@ -345,3 +346,72 @@ def test_counts_equal_the_definition(milli, rows, gpus, dtype, seed) -> None:
     for a, b in zip(got, want, strict=True):
         assert a.shape == b.shape == (rows, len(table.milli))
         assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-1e6, 1e6),
+    st.sampled_from([0.0, -0.0, 1e-300, 1e300, 0.1, 3.0]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(FLOATS, max_size=300), st.integers(0, 3))
+def test_add_reduce_is_numpys_sum_bit_for_bit(values: list[float], lo: int) -> None:
+    """Property: the kernels' `add_reduce` of a[lo:] is `np.add.reduce` of it (numpy's
+    pairwise order: plain below 8, eight running sums up to 128, halves above), NaN, inf and
+    -0.0 included."""
+    a = np.array([0.5] * lo + values, np.float64)
+    want = np.add.reduce(a[lo:])
+    got = add_reduce(a, lo, len(values))
+    assert np.array_equal(np.array([got]), np.array([want]), equal_nan=True)
+    assert np.signbit(got) == np.signbit(want)
+
+
+def test_add_reduce_is_not_a_left_to_right_sum() -> None:
+    """The order matters: 1e16 + 1 + ... (nine ones) + -1e16 left to right loses every 1
+    (0.0); numpy's eight running sums keep some of them."""
+    a = np.array([1e16] + [1.0] * 9 + [-1e16])
+    left_to_right = 0.0
+    for x in a.tolist():
+        left_to_right += x
+    assert add_reduce(a, 0, len(a)) == np.add.reduce(a) != left_to_right
+
+
+def _numpy_reference_tab(workload: TargetWorkload, models, max_gpus: int):  # type: ignore[no-untyped-def]
+    """`FragTable.tab` by numpy slice adds, model by model, shape by shape (the table's
+    constructor before its kernel)."""
+    gpu = [
+        (s, w) for s, w in zip(workload.shapes, workload.weights, strict=True) if s.gpu_milli > 0
+    ]
+    milli = sorted({s.gpu_milli for s, _ in gpu})
+    grid = sorted({s.cpu_milli for s, _ in gpu})
+    tab = np.zeros((len(models), len(milli), max_gpus + 1, len(grid) + 1))
+    for mi, model in enumerate(models):
+        for s, w in gpu:
+            if s.allows(model) and s.num_gpu <= max_gpus:
+                tab[mi, milli.index(s.gpu_milli), s.num_gpu :, grid.index(s.cpu_milli) + 1 :] += w
+    return tab
+
+
+table_shapes = st.builds(
+    TaskShape,
+    st.sampled_from([0, 1000, 2000, 4000, 6000, 32000]),
+    st.sampled_from([0, 100, 250, 333, 500, 1000]),
+    st.integers(0, 9),
+    st.sampled_from(["", "T4", "V100", "T4|P100", "A10|V100M16"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(table_shapes, min_size=1, max_size=12, unique=True),
+       st.lists(st.floats(0.01, 7.0), min_size=12, max_size=12),
+       st.sampled_from([("T4",), ("T4", "V100", "P100"), ("A10", "any")]),
+       st.integers(1, 8))  # fmt: skip
+def test_the_tables_kernel_adds_what_numpy_adds(shapes, raw, models, max_gpus) -> None:  # type: ignore[no-untyped-def]
+    """Property: `FragTable.tab` (filled by `_fill_table`) is numpy's slice adds, bit for bit
+    (weights that do not sum exactly, so the order of the adds shows)."""
+    total = sum(raw[: len(shapes)])
+    workload = TargetWorkload(tuple(shapes), tuple(x / total for x in raw[: len(shapes)]))
+    got = FragTable(workload, models, max_gpus).tab
+    assert got.tobytes() == _numpy_reference_tab(workload, models, max_gpus).tobytes()

@@ -6,9 +6,12 @@ milli / 1000; MIG: memory slices in use / the model's slices).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
+from packing.jit import kernel
 from scheduler.policy import batch
 from scheduler.policy.capacity import gpu_used_fraction
 from scheduler.policy.fleet_index import FleetIndex
@@ -41,8 +44,8 @@ class Binpack:
         idx, r = cycle.index, cycle.rows
         g = pod.gpu
         if g is None:  # a CPU-only pod takes no GPU: the node's fullness as it is
-            n = idx.n_usable[r].astype(np.float64)
-            now: Floats = np.where(n > 0, idx.used_sum[r] / np.maximum(n, 1), 0.0)
+            now: Floats = np.empty(len(r))
+            _fullness(idx.used_sum, idx.n_usable, r, _NO_COUNTS, 0.0, False, now)
             return now
         if not batch.scorable(pod):
             return None
@@ -63,15 +66,29 @@ class Binpack:
 def _after(idx: FleetIndex, r: Rows, take: Bools, per: float, counts: Ints | None = None) -> Floats:
     """Mean used fraction after adding `per` of a GPU on each taken column (`counts`: the
     columns taken per row, when the caller has them, `batch.taken_counts`: the same
-    integers). One row (a bind redoes one) in plain Python: the same float operations in the
-    same order (IEEE doubles, the count converted exactly), so the same value."""
-    if len(r) == 1:
-        row = int(r[0])
-        n1 = int(idx.n_usable[row])
-        if n1 <= 0:
-            return np.zeros(1)
-        taken = int(np.count_nonzero(take[0]))
-        return np.array([(float(idx.used_sum[row]) + taken * per) / float(n1)])
-    n = idx.n_usable[r].astype(np.float64)
-    after = idx.used_sum[r] + (take.sum(axis=1) if counts is None else counts) * per
-    return np.where(n > 0, after / np.maximum(n, 1), 0.0)
+    integers)."""
+    n = np.add.reduce(take, axis=1, dtype=np.int64) if counts is None else counts
+    out: Floats = np.empty(len(r))
+    _fullness(idx.used_sum, idx.n_usable, r, n, per, True, out)
+    return out
+
+
+_NO_COUNTS = np.zeros(0, np.int64)  # `_fullness` without a pod's GPUs reads none
+
+
+def _fullness_sample() -> tuple[Any, ...]:
+    r, out = np.zeros(2, np.intp), np.zeros(2)
+    return np.zeros(3), np.zeros(3, np.int16), r, _NO_COUNTS, 0.0, False, out
+
+
+@kernel(_fullness_sample)
+def _fullness(used_sum, n_usable, r, counts, per, add, out):
+    """Into `out`, per row of `r`: (used_sum + counts * per, when `add`) / max(n_usable, 1),
+    0 on a row without usable GPUs: numpy's `where(n > 0, after / maximum(n, 1), 0.0)`,
+    elementwise, the same float steps (the counts made floats, as numpy's int-by-float
+    multiply does)."""
+    for i in range(len(r)):
+        row = r[i]
+        n = np.float64(n_usable[row])
+        after = used_sum[row] + counts[i] * per if add else used_sum[row]
+        out[i] = after / max(n, 1.0) if n > 0 else 0.0

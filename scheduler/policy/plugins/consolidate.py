@@ -15,8 +15,11 @@ A node without usable GPUs scores 1 (it has no GPUs to keep whole).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from packing.jit import kernel
 from scheduler.policy.capacity import gpu_used_fraction
 from scheduler.policy.interfaces import CycleState, Floats
 from scheduler.policy.model import ClusterState, Node, PodRequest
@@ -48,7 +51,19 @@ class Consolidate:
     def score_rows(self, cycle: CycleState) -> Floats | None:
         if not early(cycle.state):
             return np.ones(len(cycle.rows))
-        idx, r = cycle.index, cycle.rows
-        idle = (idx.n_usable[r] > 0) & (idx.used_sum[r] == 0.0)
-        out: Floats = np.where(idle, 0.0, 1.0)
+        idx = cycle.index
+        out: Floats = np.empty(len(cycle.rows))
+        _busy(idx.n_usable, idx.used_sum, cycle.rows, out)
         return out
+
+
+def _busy_sample() -> tuple[Any, ...]:
+    return np.zeros(3, np.int16), np.zeros(3), np.zeros(2, np.intp), np.zeros(2)
+
+
+@kernel(_busy_sample)
+def _busy(n_usable, used_sum, r, out):
+    """Into `out`, per row of `r`: 0.0 where it has usable GPUs and none is used (sum 0),
+    else 1.0."""
+    for i in range(len(r)):
+        out[i] = 0.0 if n_usable[r[i]] > 0 and used_sum[r[i]] == 0.0 else 1.0

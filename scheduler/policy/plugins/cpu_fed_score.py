@@ -14,8 +14,11 @@ node: the scorer is then constant and moves nothing. A node the pod does not fit
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from packing.jit import kernel
 from scheduler.policy.interfaces import CycleState, Floats, cycle_for
 from scheduler.policy.model import MILLI_PER_GPU, ClusterState, Node, PodRequest
 from scheduler.policy.plugins.cpu_fed import mix_cpu_per_milli, unfed_change, unfed_milli
@@ -24,15 +27,35 @@ SPAN_MILLI = 2000.0  # the change of unfed milli that spans the whole 0..1 score
 
 
 def value(change: Floats) -> Floats:
-    """The score of a change `d` of unfed milli: clip(0.5 - d / SPAN_MILLI, 0, 1), as
-    `minimum(maximum(0, x), 1)` in place: what `np.clip` gives, bit for bit (NaN and -0.0
-    kept), without its Python wrapper (this runs per pod)."""
-    out: Floats = np.array(change, np.float64)  # a copy (0-d too): the caller's is kept
-    out /= SPAN_MILLI
-    np.subtract(0.5, out, out=out)
-    np.maximum(0.0, out, out=out)
-    np.minimum(out, 1.0, out=out)
+    """The score of each change `d` of unfed milli: clip(0.5 - d / SPAN_MILLI, 0, 1)
+    (`_values`), of the same shape."""
+    d = np.asarray(change, np.float64)
+    out: Floats = np.empty(d.shape)  # (0-d in, 0-d out: the kernel writes through a 1-d view)
+    _values(d.reshape(-1), _NO_TAKEN, False, out.reshape(-1))
     return out
+
+
+_NO_TAKEN = np.zeros(0, np.int64)  # `_values` ungated reads no GPU counts
+
+
+def _values_sample() -> tuple[Any, ...]:
+    return np.zeros(2), np.zeros(2, np.int64), True, np.zeros(2)
+
+
+@kernel(_values_sample)
+def _values(change, taken, gated, out):
+    """Into `out`, per change d: numpy's `minimum(maximum(0.0, 0.5 - d / SPAN_MILLI), 1.0)` (what
+    `np.clip` gives, NaN kept), and 0 where `gated` and the pod takes no GPU (taken <= 0)."""
+    for i in range(len(change)):
+        if gated and taken[i] <= 0:
+            out[i] = 0.0
+            continue
+        x = 0.5 - change[i] / SPAN_MILLI
+        if x == x and not x > 0.0:  # maximum(0.0, x): 0.0 unless x is above it or NaN
+            x = 0.0
+        if x > 1.0:  # minimum(x, 1.0): NaN kept
+            x = 1.0
+        out[i] = x
 
 
 def _ratio(state: ClusterState, pod: PodRequest) -> float | None:
@@ -77,5 +100,6 @@ class CpuFedScore:
         if r is None:
             return np.ones(n)
         d, taken = unfed_change(cycle, r)
-        out: Floats = np.where(taken > 0, value(d), 0.0)
+        out: Floats = np.empty(n)
+        _values(d, taken, True, out)
         return out

@@ -30,9 +30,10 @@ import numpy as np
 import numpy.typing as npt
 
 from packing.errors import PackingError
-from packing.fgd import FragTable, TargetWorkload, TaskShape, count_moves
+from packing.fgd import FragTable, TargetWorkload, TaskShape, add_reduce
 from packing.fractional import NO_GPU
 from packing.fragmentation import FractionalCandidate, MigCandidate, fragmentation_increase
+from packing.jit import kernel
 from packing.mig import MigInstance
 from scheduler.policy import batch
 from scheduler.policy.capacity import NodeCapacity
@@ -190,13 +191,15 @@ class FragmentationScore:
         if key not in idx.row_memo:  # a new mix: drop the counts against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == ("fgd-counts",) and k != key)
         base = idx.per_row(key, lambda rr: _fgd_counts(idx, rr, table))
-        n = None if g is None else batch.taken_counts(cycle)  # (CPU only: `mine` is all False)
+        # (CPU only: `mine` is all False, no GPU taken anywhere)
+        n = np.zeros(len(cycle.rows), np.int64) if g is None else batch.taken_counts(cycle)
         idle = g is not None and g.kind == "whole"
-        inc, fits = _fgd_increase(table, idx, cycle.rows, base, mine, milli, cpu, n, idle=idle)
-        value = _logistic(inc, scale)
-        if g is None:  # a CPU-only pod fits every node's GPUs
-            return value
-        out: Floats = np.where(fits, value, 0.0)
+        both = np.empty((2, len(cycle.rows)))  # (the increase, the score)
+        _fgd_rows(
+            base["ints"], base["frag"], cycle.rows, idx.plain_free, mine, n, table.milli,
+            table.flat, table.cpu_grid, milli, cpu, idle, scale, g is not None, both,
+        )  # fmt: skip
+        out: Floats = both[1]
         return out
 
 
@@ -214,59 +217,62 @@ def _counts_dtype(m: int) -> np.dtype[Any]:
 def _fgd_counts(idx: FleetIndex, r: Rows, table: FragTable) -> npt.NDArray[Any]:
     """Per row, FGD's per-threshold counts of the free GPUs (`FragTable.counts`) as the table
     cells they select (`FragTable.cells`, with the row's model) and the fields the increase
-    reads, as one int64 block `ints` = [cells (m), big (m), free total, free CPU] (one gather
-    per pod), and the row's fragmentation `frag` against the table's workload. Every field is
-    a function of the row's own columns and the table. One row (the common call: `per_row`
-    redoes the row a bind changed) goes through `_fgd_counts_one`, the same values."""
-    if len(r) == 1:
-        return _fgd_counts_one(idx, int(r[0]), table)
-    pf = idx.plain_free[r].astype(np.int64)
-    cnt, big = table.counts(pf)
-    total = np.where(pf == NO_GPU, 0, pf).sum(axis=1)
-    m = len(table.milli)
-    out = np.zeros(len(r), _counts_dtype(m))
-    ints = out["ints"]
-    model = idx.product[r].astype(np.intp)
-    cpu = idx.cpu[r]
-    ints[:, :m], ints[:, m : 2 * m] = table.cells(cnt, model), big
-    ints[:, 2 * m], ints[:, 2 * m + 1] = total, cpu
-    out["frag"] = table.frag_from_counts(total, cnt, big, cpu, model)
-    return out
+    reads, as one int64 block `ints` = [cells (m), big (m), free total, free CPU], and the
+    row's fragmentation `frag` against the table's workload (`FragTable.frag_from_counts`:
+    the same integers, gather, products and sum, bit for bit). Every field is a function of
+    the row's own columns and the table. One kernel call whatever the rows (`per_row` redoes
+    the row a bind changed); more GPUs than the table raises `frag_from_counts`' error."""
+    # One record more than asked for: the fields of two or more records are strided views
+    # (numba's 'A' layout) however many rows are asked, so the kernel compiles once.
+    out = np.empty(len(r) + 1, _counts_dtype(len(table.milli)))
+    ok = _count_rows(
+        out["ints"], out["frag"], r, idx.plain_free, idx.product, idx.cpu,
+        table.milli, table.flat, table.cpu_grid, table.max_gpus,
+    )  # fmt: skip
+    if not ok:
+        raise PackingError(f"more than {table.max_gpus} GPUs for the fragmentation table")
+    return out[: len(r)]
 
 
-def _fgd_counts_one(idx: FleetIndex, row: int, table: FragTable) -> npt.NDArray[Any]:
-    """`_fgd_counts` of one row: the integers in plain Python (exact, `FragTable.row_cells`),
-    the fragmentation through `FragTable.frag_of_row` (the batch's gather, products and sum,
-    bit for bit)."""
-    cells, big, total = table.row_cells(idx.plain_free[row].tolist(), int(idx.product[row]))
-    cpu = int(idx.cpu[row])
-    frag = table.frag_of_row(total, cells, big, cpu)
-    # One record from Python values (one call, not a zeroed array and two field writes).
-    return np.array([([*cells, *big, total, cpu], frag)], _counts_dtype(len(cells)))
+def _counts_sample() -> tuple[Any, ...]:
+    out = np.zeros(2, _counts_dtype(1))
+    grid = np.array([0, 1000], np.int64)
+    return (out["ints"], out["frag"], np.zeros(2, np.intp), np.zeros((3, 2), np.int16),
+            np.zeros(3, np.int16), np.zeros(3, np.int64), np.array([500], np.int64),
+            np.zeros(27), grid, 8)  # fmt: skip
 
 
-# Tables kept (least recently used dropped): 1001 x (2m + 2) int32 each, ~100 KB at the
-# default trace's 12 thresholds (~3 MB in all); its pods ask for 22 distinct milli values.
-MAX_POD_MOVES = 32
-
-
-@lru_cache(maxsize=MAX_POD_MOVES)
-def _pod_moves(th: bytes, per_count: int, milli: int) -> npt.NDArray[np.int32]:
-    """Per free value v = 0..1000 of a GPU the pod takes `milli` from, what that GPU takes
-    from a row's `ints` (`_fgd_counts`): [cell moves (count moves x `per_count`, the table's
-    cells per count), big moves (`packing.fgd.count_moves` over the thresholds `th`, int64
-    bytes), milli, 0]. Kept across mixes: it depends on the thresholds, the table's CPU grid
-    size and the pod's milli only. int32: every entry is at most 1000 or one cell step, and
-    the caller scales a row by the GPUs taken (<= 8 or so) before subtracting it from int64."""
-    cnt, big = count_moves(np.frombuffer(th, np.int64), milli)
-    m = cnt.shape[1]
-    out = np.zeros((MILLI_PER_GPU + 1, 2 * m + 2), np.int32)
-    out[:, :m], out[:, m : 2 * m], out[:, 2 * m] = cnt * per_count, big, milli
-    # Row 0 all zeros: a row taking no GPU reads v = 0 (the caller's max starts at 0), and a
-    # GPU the pod takes holds v >= milli > 0 free (milli 0: row 0 is zeros anyway), so the
-    # caller need not multiply by the GPUs taken unless some row takes more than one.
-    out[0, 2 * m] = 0
-    return out
+@kernel(_counts_sample)
+def _count_rows(ints, frag, r, free, product, cpu, th, flat, grid, max_gpus):
+    """`_fgd_counts` into `ints` / `frag` (one row per entry of `r`); False, with nothing
+    gathered, when some row has more GPUs at a threshold than the table (`max_gpus`)."""
+    m, c = len(th), len(grid) + 1
+    per_m = (max_gpus + 1) * c  # the table's cells per threshold (`FragTable._col_offset`)
+    w = np.empty(m)
+    for i in range(len(r)):
+        row = r[i]
+        total = 0
+        for j in range(free.shape[1]):
+            if free[row, j] != NO_GPU:
+                total += free[row, j]
+        for t in range(m):
+            cnt = big = 0
+            for j in range(free.shape[1]):
+                g = free[row, j]
+                if g != NO_GPU and g >= th[t]:
+                    cnt += 1
+                    big += g
+            if cnt > max_gpus:
+                return False
+            ints[i, t] = cnt * c + t * per_m + product[row] * (m * per_m)
+            ints[i, m + t] = big
+        ints[i, 2 * m] = total
+        ints[i, 2 * m + 1] = cpu[row]
+        k = np.searchsorted(grid, cpu[row], side="right")
+        for t in range(m):
+            w[t] = flat[ints[i, t] + k] * ints[i, m + t]
+        frag[i] = total - add_reduce(w, 0, m)
+    return True
 
 
 def _fgd_increase(
@@ -275,80 +281,67 @@ def _fgd_increase(
     *, idle: bool = False,
 ) -> tuple[Floats, Bools]:  # fmt: skip
     """FGD's increase per row `r` (`base`: every row's `_fgd_counts`) when the pod takes
-    `milli` from each taken GPU (all taken GPUs hold the same free milli v: whole GPUs are
-    idle, a share takes one GPU), and whether the pod's GPUs fit the row at all. The n taken
-    GPUs move the counts by n times the tabulated row v of `_pod_moves` (integers: exactly
-    `_fgd_increase_direct`'s counts, as table cells), so the same fragmentation, bit for
-    bit. `counts`: the GPUs taken per row when the caller has them (`batch.taken_counts`:
-    the same integers). `idle`: every taken GPU is idle (whole GPUs: `batch._chosen` takes
-    only GPUs with 1000 free), so v is 1000 wherever n > 0 and the moves are n times row
-    1000 (row 0 is zeros), with no gather of the rows' free milli."""
-    # Over each row's GPU columns, GPUs-first: the outer axis of a (columns, rows) copy, not an
-    # inner axis of 8 per row (integers: the same count and maximum; about half the time).
-    n: Any = np.add.reduce(np.ascontiguousarray(take.T), axis=0) if counts is None else counts
-    if idle:
-        return _increase_from(table, base.take(r), _idle_moves(table, milli, n), pod_cpu, n)
-    on = np.ascontiguousarray(idx.plain_free.take(r, axis=0).T)
-    on *= take.T
-    v: Rows = np.maximum.reduce(on, axis=0, initial=0)
-    per_count = table.tab.shape[3]
-    try:
-        moves = _pod_moves(table.milli.tobytes(), per_count, milli).take(v, axis=0)
-    except IndexError:  # a malformed row claiming > 1000 free milli: the direct way
-        return _fgd_increase_direct(table, idx, r, base, take, milli, pod_cpu)
-    if np.maximum.reduce(n, initial=0) > 1:  # (0 or 1 GPU taken: row 0 is zeros)
-        moves *= n[:, None]
-    # The records first, then their fields: `take` on a field (a strided view) would copy
-    # the field of every index row into a contiguous array before gathering.
-    return _increase_from(table, base.take(r), moves, pod_cpu, n)
+    `milli` from each taken GPU (`take`: the candidates' placement columns), and whether the
+    pod's GPUs fit the row at all. `counts`: the GPUs taken per row when the caller has them
+    (`batch.taken_counts`: the same integers). `idle`: every taken GPU is idle (whole GPUs:
+    `batch._chosen` takes only GPUs with 1000 free), so the rows' free milli is not read."""
+    n = np.add.reduce(take, axis=1, dtype=np.int64) if counts is None else counts
+    out = np.empty((2, len(r)))
+    _fgd_rows(
+        base["ints"], base["frag"], r, idx.plain_free, take, n, table.milli, table.flat,
+        table.cpu_grid, milli, pod_cpu, idle, SCALE_MILLI, True, out,
+    )  # fmt: skip
+    return out[0], n > 0
 
 
-def _idle_moves(table: FragTable, milli: int, n: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
-    """The moves of rows whose n taken GPUs are idle: n times `_pod_moves` row 1000 (int64:
-    the same integers as the int32 row scaled in place)."""
-    row = _pod_moves(table.milli.tobytes(), table.tab.shape[3], milli)[MILLI_PER_GPU]
-    out: npt.NDArray[Any] = np.multiply.outer(n, row)
-    return out
+def _rows_sample() -> tuple[Any, ...]:
+    *head, free, _, _, th, flat, grid, _ = _counts_sample()
+    take, n, out = np.zeros((2, 2), bool), np.zeros(2, np.int64), np.zeros((2, 2))
+    return (*head, free, take, n, th, flat, grid, 500, 0, False, SCALE_MILLI, True, out)
 
 
-def _increase_from(
-    table: FragTable, rec: npt.NDArray[Any], moves: npt.NDArray[Any], pod_cpu: int, n: Any
-) -> tuple[Floats, Bools]:
-    """`_fgd_increase` from the rows' records and the pod's moves of their `ints`."""
-    ints = rec["ints"] - moves
-    m = len(table.milli)
-    cpu = ints[:, 2 * m + 1]
-    cpu -= pod_cpu
-    frag = table.frag_from_cells(ints[:, 2 * m], ints[:, :m], ints[:, m : 2 * m], cpu)
-    frag -= rec["frag"]
-    return frag, n > 0
-
-
-def _fgd_increase_direct(
-    table: FragTable, idx: FleetIndex, r: Rows, base: npt.NDArray[Any], take: Bools,
-    milli: int, pod_cpu: int,
-) -> tuple[Floats, Bools]:  # fmt: skip
-    """`_fgd_increase` from the rows' columns (no tables): the counts of the free GPUs, then
-    only thresholds between the taken GPUs' value and the value after move, as in
-    `FragTable.frag_after_share`. The fallback for free milli above 1000 (a malformed row) and
-    the tests' reference."""
-    n = take.sum(axis=1)
-    k = n[:, None]
-    pf = idx.plain_free.take(r, axis=0).astype(np.int64)
-    v = (pf * take).max(axis=1, initial=0)[:, None]
-    after = v - milli
-    th = table.milli[None, :]
-    was, now = v >= th, after >= th  # `now` implies `was`: after <= v
-    cnt0, big0 = table.counts(pf)
-    # A threshold in (after, v] loses the k taken GPUs and their v milli; one at or below
-    # `after` keeps them, with `milli` less each (a row taking nothing, k = 0, keeps all).
-    cnt = cnt0 - k * (was & ~now)
-    big = big0 - k * (np.where(was, v, 0) - np.where(now, after, 0))
-    total = np.where(pf == NO_GPU, 0, pf).sum(axis=1) - n * milli
-    model = idx.product.take(r).astype(np.intp)
-    frag = table.frag_from_counts(total, cnt, big, idx.cpu.take(r) - pod_cpu, model)
-    out: Floats = frag - base["frag"].take(r)
-    return out, n > 0
+@kernel(_rows_sample)
+def _fgd_rows(ints, frag0, r, free, take, n, th, flat, grid, milli, pod_cpu, idle, scale, gpu, out):
+    """Into out[0], out[1]: the increase and the score per row `r` of a pod taking `milli`
+    from each of the n[i] GPUs of `take[i]` (all of one free value v: a share takes one GPU;
+    `idle`: whole GPUs, v = 1000) and `pod_cpu` CPU, from the rows' `_fgd_counts` (`ints`,
+    `frag0`). The taken GPUs leave each threshold t in (v - milli, v] (a count step of the
+    cells and v milli each) and leave `milli` less on those at or below v - milli
+    (`packing.fgd.count_moves`; integers, exactly the counts of the rows after the pod). Then
+    `frag_from_cells`' gather, products and sum, minus the row's `frag0`; the score is
+    `_logistic(inc, scale)`, 0 where the pod takes no GPU (`gpu`: a GPU pod; a CPU-only pod
+    fits every row). The same float steps, in numpy's order, as the array path they replace:
+    the same bits. (Outputs are the caller's: an array a kernel allocates costs more to hand
+    back than the arithmetic.)"""
+    m, c = len(th), len(grid) + 1
+    w = np.empty(m)
+    for i in range(len(r)):
+        row, k_gpus = r[i], n[i]
+        v = 0
+        if idle:
+            v = MILLI_PER_GPU if k_gpus > 0 else 0
+        else:
+            for j in range(take.shape[1]):
+                if take[i, j] and free[row, j] > v:
+                    v = free[row, j]
+        total = ints[row, 2 * m] - (k_gpus * milli if v > 0 else 0)
+        cpu = ints[row, 2 * m + 1] - pod_cpu
+        k = np.searchsorted(grid, cpu, side="right")
+        for t in range(m):
+            cell, big = ints[row, t], ints[row, m + t]
+            if v >= th[t]:
+                if v - milli >= th[t]:
+                    big -= k_gpus * milli
+                else:
+                    cell -= k_gpus * c
+                    big -= k_gpus * v
+            w[t] = flat[cell + k] * big
+        d = (total - add_reduce(w, 0, m)) - frag0[row]
+        out[0, i] = d
+        x = d / scale
+        if x > 50.0:  # np.minimum(x, 50.0), NaN kept
+            x = 50.0
+        out[1, i] = 1.0 / (1.0 + np.exp(x)) if k_gpus > 0 or not gpu else 0.0
 
 
 @lru_cache(maxsize=256)

@@ -11,8 +11,11 @@ exclusive whatever their utilisation.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from packing.jit import kernel
 from scheduler.policy import batch
 from scheduler.policy.capacity import gpu_used_fraction
 from scheduler.policy.fleet_index import FleetIndex
@@ -70,8 +73,9 @@ class LoadScore:
         if g is not None and g.kind == "mig":
             return np.where(batch.mig_rows(cycle)["slow"], np.nan, NEUTRAL)
         idx, r = cycle.index, cycle.rows
-        if self._none_live(idx, r):  # (no telemetry: the simulators, a fill)
-            return np.full(len(r), NEUTRAL)
+        neutral: Floats = np.empty(len(r))
+        if _neutral_unless_read(idx.load_at, r, neutral):  # (no telemetry: a fill)
+            return neutral
         # The per-node cheap exit: no GPU of the node has fresh load -> neutral. Only rows with a
         # fresh reading somewhere are computed (none at all while telemetry is stale).
         newest = idx.per_row(("load-newest",), lambda rr: _newest(idx, rr))[r]
@@ -89,14 +93,6 @@ class LoadScore:
                 _, take = batch.placement_columns(cycle)
             out[live] = self._fresh_rows(cycle, r[live], take[live])
         return out
-
-    def _none_live(self, idx: FleetIndex, r: Rows) -> bool:
-        """Whether no candidate row has a reading's time at all (a fleet without telemetry,
-        the fill): each one's newest reading is then -inf, never live below, so every
-        candidate is NEUTRAL whatever other rows report. Three array calls on the
-        candidates, before any per-row memo."""
-        at = idx.load_at.take(r, axis=0)
-        return not np.count_nonzero(at == at)  # (NaN: no reading)
 
     def _fresh_rows(self, cycle: CycleState, r: Rows, take: Bools) -> Floats:
         """The per-node value on rows where some GPU reports a fresh load."""
@@ -121,3 +117,21 @@ def _newest(idx: FleetIndex, r: Rows) -> Floats:
     """Per row, when its most recent load reading was observed (-inf: none)."""
     at = idx.load_at[r]
     return np.asarray(np.where(np.isnan(at), -np.inf, at).max(axis=1, initial=-np.inf))
+
+
+def _neutral_sample() -> tuple[Any, ...]:
+    return np.zeros((3, 2)), np.zeros(2, np.intp), np.zeros(2)
+
+
+@kernel(_neutral_sample)
+def _neutral_unless_read(load_at, r, out):
+    """True, with `out` all NEUTRAL, when no row of `r` has a reading's time at all (a fleet
+    without telemetry, the fill): each one's newest reading is then -inf, never live, so every
+    candidate is NEUTRAL whatever other rows report; else False (one call on the candidates,
+    before any per-row memo)."""
+    for i in range(len(r)):
+        for j in range(load_at.shape[1]):
+            if load_at[r[i], j] == load_at[r[i], j]:  # (NaN: no reading)
+                return False
+    out[:] = NEUTRAL
+    return True

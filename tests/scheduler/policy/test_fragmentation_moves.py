@@ -1,10 +1,10 @@
-"""The `Fragmentation` scorer's tabulated count moves (`_fgd_increase`) against the direct
-formula (`_fgd_increase_direct`).
+"""The `Fragmentation` scorer's kernels (`_fgd_increase` / `_fgd_rows`, `_fgd_counts` /
+`_count_rows`) against the numpy steps they replaced (`_numpy_reference_...` below).
 
 One-sentence properties: for any fleet of shares and whole GPUs, any demand mix and any pod, the
-FGD increase read through the per-(thresholds, milli) move tables equals the one computed from
-the rows directly, bit for bit, and so do the fits; and a row's counts record computed alone
-(plain integers, the per-bind redo) equals the one computed with every row, bit for bit.
+FGD increase the kernel forms from the rows' count records equals the one numpy forms from the
+rows' columns, bit for bit, and so do the fits and the score; and the count records the kernel
+forms, for every row or one row alone (the per-bind redo), equal numpy's, bit for bit.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from scheduler.policy import batch
 from scheduler.policy.demand import DemandMix
 from scheduler.policy.interfaces import CycleState
 from scheduler.policy.model import ClusterState, GpuRequest
-from scheduler.policy.plugins import fragmentation
 from scheduler.policy.plugins.fragmentation import (
+    _counts_dtype,
     _fgd_counts,
     _fgd_increase,
-    _fgd_increase_direct,
-    _pod_moves,
+    _fgd_rows,
+    _logistic,
 )
 from tests.builders import pod
 from tests.scheduler.policy.share_fleet import free_fleet, gpu_node
@@ -65,9 +65,46 @@ def cases(draw):  # type: ignore[no-untyped-def]
     return ClusterState(nodes, allocs, demand=mix), p
 
 
-def _both(state: ClusterState, p) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:  # type: ignore[no-untyped-def]
-    """(tabulated, direct) increase and fits as bytes, for every candidate row as the scorer
-    forms them (its placement columns: the tightest share, idle whole GPUs)."""
+def _numpy_reference_increase(table, idx, r, base, take, milli, pod_cpu):  # type: ignore[no-untyped-def]
+    """The increase from the rows' columns with numpy (the scorer's code before its kernel):
+    the counts of the free GPUs, then only thresholds between the taken GPUs' value and the
+    value after the move, as in `FragTable.frag_after_share`."""
+    n = take.sum(axis=1)
+    k = n[:, None]
+    pf = idx.plain_free.take(r, axis=0).astype(np.int64)
+    v = (pf * take).max(axis=1, initial=0)[:, None]
+    after = v - milli
+    th = table.milli[None, :]
+    was, now = v >= th, after >= th
+    cnt0, big0 = table.counts(pf)
+    cnt = cnt0 - k * (was & ~now)
+    big = big0 - k * (np.where(was, v, 0) - np.where(now, after, 0))
+    total = np.where(pf == NO_GPU, 0, pf).sum(axis=1) - n * milli
+    model = idx.product.take(r).astype(np.intp)
+    frag = table.frag_from_counts(total, cnt, big, idx.cpu.take(r) - pod_cpu, model)
+    return frag - base["frag"].take(r), n > 0
+
+
+def _numpy_reference_counts(idx, r, table):  # type: ignore[no-untyped-def]
+    """`_fgd_counts` with numpy (the scorer's code before its kernel)."""
+    pf = idx.plain_free[r].astype(np.int64)
+    cnt, big = table.counts(pf)
+    total = np.where(pf == NO_GPU, 0, pf).sum(axis=1)
+    m = len(table.milli)
+    out = np.zeros(len(r), _counts_dtype(m))
+    ints = out["ints"]
+    model = idx.product[r].astype(np.intp)
+    cpu = idx.cpu[r]
+    ints[:, :m], ints[:, m : 2 * m] = table.cells(cnt, model), big
+    ints[:, 2 * m], ints[:, 2 * m + 1] = total, cpu
+    out["frag"] = table.frag_from_counts(total, cnt, big, cpu, model)
+    return out
+
+
+def _both(state: ClusterState, p, wrong=None):  # type: ignore[no-untyped-def]
+    """(kernel, numpy) increase, fits and score as bytes, for every candidate row as the
+    scorer forms them (its placement columns: the tightest share, idle whole GPUs).
+    `wrong`: a mutation of the kernel's arguments (the mutation checks)."""
     cycle = CycleState(state, p, sorted(state.nodes))
     idx = cycle.index
     mix = state.demand
@@ -84,56 +121,53 @@ def _both(state: ClusterState, p) -> tuple[tuple[bytes, bytes], tuple[bytes, byt
         milli = 1000 if g.kind == "whole" else g.milli
     # (`idle` as the scorer passes it: whole GPUs take idle GPUs only)
     idle = g is not None and g.kind == "whole"
-    fast = _fgd_increase(table, idx, cycle.rows, base, take, milli, p.cpu_milli, idle=idle)
-    slow = _fgd_increase_direct(table, idx, cycle.rows, base, take, milli, p.cpu_milli)
-    return (fast[0].tobytes(), fast[1].tobytes()), (slow[0].tobytes(), slow[1].tobytes())
+    n = take.sum(axis=1)
+    args = [base["ints"], base["frag"], cycle.rows, idx.plain_free, take, n, table.milli]
+    args += [table.flat, table.cpu_grid, milli, p.cpu_milli, idle, 1000.0, g is not None]
+    if wrong is not None:
+        wrong(args)
+    out = np.empty((2, len(cycle.rows)))
+    _fgd_rows(*args, out)
+    inc, value = out
+    want, fits = _numpy_reference_increase(table, idx, cycle.rows, base, take, milli, p.cpu_milli)
+    want_value = _logistic(want, 1000.0)
+    if g is not None:
+        want_value = np.where(fits, want_value, 0.0)
+    plain = _fgd_increase(table, idx, cycle.rows, base, take, milli, p.cpu_milli, idle=idle)
+    got = (inc.tobytes(), (n > 0).tobytes(), value.tobytes(), plain[0].tobytes())
+    return got, (want.tobytes(), fits.tobytes(), want_value.tobytes(), want.tobytes())
 
 
-def _differs(case) -> bool:  # type: ignore[no-untyped-def]
-    fast, slow = _both(*case)
+def _differs(case, wrong=None) -> bool:  # type: ignore[no-untyped-def]
+    fast, slow = _both(*case, wrong=wrong)
     return fast != slow
 
 
 @settings(max_examples=300, deadline=None)
 @given(cases())
-def test_tabulated_increase_is_the_direct_one_bit_for_bit(case) -> None:
+def test_the_kernels_increase_is_numpys_bit_for_bit(case) -> None:
     assert not _differs(case)
 
 
-def _strict_moves(th, milli):  # type: ignore[no-untyped-def]
-    """A wrong table: a threshold counts a GPU only strictly above it."""
-    v = np.arange(1001, dtype=np.int64)[:, None]
-    after = v - milli
-    was, now = v > th, after > th
-    return (was & ~now).astype(np.int64), np.where(was, v, 0) - np.where(now, after, 0)
+def _strict(args) -> None:  # type: ignore[no-untyped-def]
+    args[6] = args[6] + 1  # a GPU leaves a threshold's count only strictly above it
 
 
-@pytest.mark.parametrize("mutation", ["strict threshold", "one GPU only", "idle: one GPU"])
-def test_a_wrong_table_fails_the_property(monkeypatch, mutation: str) -> None:
-    """Mutation check: hypothesis finds a fleet where a wrong move table answers otherwise
-    (\"idle: one GPU\": whole-GPU rows moved by one idle GPU however many the pod takes)."""
-    _pod_moves.cache_clear()
-    if mutation == "strict threshold":
-        monkeypatch.setattr(fragmentation, "count_moves", _strict_moves)
-    elif mutation == "idle: one GPU":
-        real_moves = fragmentation._idle_moves
-        monkeypatch.setattr(
-            fragmentation, "_idle_moves", lambda t, m, n: real_moves(t, m, np.minimum(n, 1))
-        )
-    else:
-        real = fragmentation._fgd_increase
+def _one_gpu(args) -> None:  # type: ignore[no-untyped-def]
+    args[5] = np.minimum(args[5], 1)  # rows moved by one GPU however many the pod takes
 
-        def one_gpu(table, idx, r, base, take, milli, pod_cpu, idle=False):  # type: ignore[no-untyped-def]
-            return real(table, idx, r, base, take.cumsum(axis=1) == 1, milli, pod_cpu, idle=idle)
 
-        monkeypatch.setattr(fragmentation, "_fgd_increase", one_gpu)
-        monkeypatch.setitem(globals(), "_fgd_increase", one_gpu)
-    try:
-        once = settings(derandomize=True, database=None, max_examples=2000)
-        case = find(cases(), _differs, settings=once)
-        assert _differs(case)
-    finally:
-        _pod_moves.cache_clear()
+def _gpu_pod_fits_all(args) -> None:  # type: ignore[no-untyped-def]
+    args[13] = False  # a GPU pod scored where it takes no GPU
+
+
+@pytest.mark.parametrize("wrong", [_strict, _one_gpu, _gpu_pod_fits_all])
+def test_a_wrong_kernel_input_fails_the_property(wrong) -> None:  # type: ignore[no-untyped-def]
+    """Mutation check: hypothesis finds a fleet where the kernel, handed wrong thresholds,
+    GPU counts or pod kind, answers otherwise than numpy."""
+    once = settings(derandomize=True, database=None, max_examples=2000)
+    case = find(cases(), lambda c: _differs(c, wrong), settings=once)
+    assert _differs(case, wrong)
 
 
 def test_count_moves_table() -> None:
@@ -153,9 +187,9 @@ def test_count_moves_table() -> None:
     assert cnt[100].tolist() == [0, 0, 0] and big[100].tolist() == [0, 0, 0]
 
 
-def test_free_milli_out_of_range_goes_the_direct_way() -> None:
-    """A row claiming more than 1000 free milli on a GPU (malformed) is beyond the table: the
-    increase is the direct one, not an IndexError."""
+def test_free_milli_out_of_range_is_numpys_answer() -> None:
+    """A row claiming more than 1000 free milli on a GPU (malformed) gets the increase numpy
+    forms from its columns, not an out-of-range read."""
     nodes = {"a": gpu_node("a", 2)}
     mix = DemandMix({TaskShape(2000, 500, 1): 1}, 0.0, {}, 1)
     state = ClusterState(nodes, {}, demand=mix)
@@ -168,41 +202,40 @@ def test_free_milli_out_of_range_goes_the_direct_way() -> None:
     take = np.zeros((1, idx.slots), bool)
     take[0, 0] = True
     got = _fgd_increase(table, idx, cycle.rows, base, take, 500, 0)
-    want = _fgd_increase_direct(table, idx, cycle.rows, base, take, 500, 0)
+    want = _numpy_reference_increase(table, idx, cycle.rows, base, take, 500, 0)
     assert [g.tobytes() for g in got] == [w.tobytes() for w in want]
-    assert NO_GPU == -1  # the padding value `_fgd_increase`'s max starts above (initial 0)
+    assert NO_GPU == -1  # the padding value the kernel's max starts above (0)
 
 
-def _one_differs(case) -> bool:  # type: ignore[no-untyped-def]
-    """Whether some row's record computed alone differs from the all-rows batch's."""
+def _counts_differ(case, shift: int = 0) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the kernel's count records (every row, and each row alone) differ from numpy's.
+    `shift`: thresholds moved up by that much for the kernel (the mutation check)."""
     state, _ = case
     idx = state.fleet()
     table = state.demand.table(tuple(idx.keys), max(8, idx.slots))
     every = np.arange(len(idx.alive), dtype=np.intp)
-    batch_rows = _fgd_counts(idx, every, table)
-    return any(
-        _fgd_counts(idx, np.array([r], np.intp), table).tobytes() != batch_rows[r : r + 1].tobytes()
-        for r in every.tolist()
-    )
+    want = _numpy_reference_counts(idx, every, table).tobytes()
+    if shift:
+        table.milli = table.milli + shift  # (a fresh table per case: `DemandMix.table`)
+        try:
+            return _fgd_counts(idx, every, table).tobytes() != want
+        finally:
+            table.milli = table.milli - shift
+    one = [_fgd_counts(idx, np.array([r], np.intp), table).tobytes() for r in every.tolist()]
+    return _fgd_counts(idx, every, table).tobytes() != want or b"".join(one) != want
 
 
 @settings(max_examples=300, deadline=None)
 @given(cases())
-def test_one_rows_counts_are_the_batchs_bit_for_bit(case) -> None:
-    assert not _one_differs(case)
+def test_the_kernels_counts_are_numpys_bit_for_bit(case) -> None:
+    assert not _counts_differ(case)
 
 
-def test_one_row_counts_with_a_strict_threshold_fail_the_property(monkeypatch) -> None:
-    """Mutation check: a GPU counted only strictly above a threshold in the one-row path."""
-
-    def strict(free, th):  # type: ignore[no-untyped-def]
-        return ([sum(1 for x in free if x > t) for t in th],
-                [sum(x for x in free if x > t) for t in th])  # fmt: skip
-
-    monkeypatch.setattr(fgd, "row_counts", strict)
+def test_counts_with_a_strict_threshold_fail_the_property() -> None:
+    """Mutation check: a GPU counted only strictly above a threshold."""
     once = settings(derandomize=True, database=None, max_examples=2000)
-    case = find(cases(), _one_differs, settings=once)
-    assert _one_differs(case)
+    case = find(cases(), lambda c: _counts_differ(c, 1), settings=once)
+    assert _counts_differ(case, 1)
 
 
 def test_row_counts_table() -> None:
