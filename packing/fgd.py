@@ -26,12 +26,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-import numba
 import numpy as np
 
 from packing.errors import PackingError
 from packing.fractional import MILLI_PER_GPU, NO_GPU
-from packing.jit import kernel
+from packing.jit import inner, kernel
 
 
 @dataclass(frozen=True, order=True)
@@ -353,7 +352,7 @@ def frag_increase(
     return float(f1 - f0)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@inner
 def add_reduce(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (compiled)
     """`np.add.reduce` of the n floats a[lo:lo + n] in numpy's order, for kernels that replace
     a reduce over a contiguous axis (`frag_from_cells`' sum over the thresholds): 0.0 plus
@@ -363,7 +362,7 @@ def add_reduce(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (co
     return 0.0 + _pairwise(a, lo, n)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@inner
 def _pairwise(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (compiled)
     """numpy's `pairwise_sum`: its recursion on halves above 128 as a loop over an explicit
     stack (a recursive kernel crashes when numba loads it from its disk cache)."""
@@ -402,7 +401,7 @@ def _pairwise(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (com
 _BLOCK = 128  # numpy's PW_BLOCKSIZE
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@inner
 def _pairwise_block(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (compiled)
     if n < 8:
         res = 0.0
