@@ -15,6 +15,7 @@ from packing.fgd import FragTable, TargetWorkload
 from packing.fractional import NO_GPU
 from scheduler.policy.interfaces import Floats, Rows
 from scheduler.policy.model import MILLI_PER_GPU
+from scheduler.policy.plugins import lookahead_kernels
 from scheduler.policy.plugins.lookahead_tables import Moves, TableCells
 
 _NONE = 1 << 30  # "no GPU fits" in the tightest-GPU search
@@ -178,112 +179,24 @@ def best_increase(
     them with k x m milli less. Those moves depend on (shape, v) and the thresholds only, not on
     the mix's weights: they are read from `Moves` tables (kept per GPU geometry across mixes),
     and the state's own fragmentation and every shape's after it go through one lookup in the
-    table: the same values, bit for bit, as `_best_increase_direct`, in fewer array steps."""
+    table, in one kernel (`lookahead_kernels.increases`): the same values, bit for bit, as
+    `_best_increase_direct`."""
     pf = np.asarray(free, np.int64)
     cpu = np.asarray(cpu, np.int64)
     moves = sh.moves(table.milli)
-    g = np.where(pf == NO_GPU, 0, pf)
-    if (
-        moves is None
-        or pf.shape[1] > table.max_gpus  # the direct path raises `frag_from_counts`'s error
-        or (g.size and np.maximum.reduce(g, axis=None) > MILLI_PER_GPU)
-    ):
-        return _best_increase_direct(table, sh, pf, cpu, model)
-    th = table.milli
-    k, t, m = len(pf), len(sh.weight), len(th)
-    total = np.add.reduce(g, axis=1)
-    g3 = g[:, :, None]
-    ge = g3 >= th  # (K, G, M)
-    cnt = np.add.reduce(ge, axis=1)
-    big = np.add.reduce(ge * g3, axis=1)
-    # Column 0 of the (K, T + 1) arrays below is the state itself (`WithState`: it takes
-    # nothing, always fits, reads the zero row), columns 1.. the shapes.
-    cells = sh.cells(table)
-    ws = cells.with_state
-    assert ws is not None and cells.cnt_cells is not None  # (`moves` exist)
-    # A share's tightest GPU: the fullest one at or above its milli, one of the thresholds.
-    if m:
-        tight = np.minimum.reduce(np.where(ge, g3, _NONE), axis=1).take(ws.at, axis=1)
-    else:  # no GPU shape: no share
-        tight = np.full((k, t + 1), _NONE, np.int64)
-    if ws.need_at is not None:  # GPUs free enough, from the counts (see `Moves`)
-        fit = cnt.take(ws.need_at, axis=1) >= ws.need
-    else:
-        idle = np.add.reduce(pf == MILLI_PER_GPU, axis=1)
-        fit = np.where(ws.share, tight < _NONE, idle[:, None] >= ws.count)
-    bucket = cells.breaks.searchsorted(cpu, side="right")  # (free CPU's interval: `TableCells`)
-    fit &= ws.cpu_fits.take(bucket, axis=0)
-    fit &= ws.allowed[model]
-    # Row of `moves` per (state, shape): the shape's block, offset by v for a share; a state
-    # where it does not fit reads the zero row (its counts stay in range; masked below).
-    row = np.where(ws.share, tight, 0)
-    row += ws.start
-    if m and k >= SPARSE_MIN_STATES:
-        p = int(np.add.reduce(fit, axis=None)) - k  # (column 0 always fits)
-        if p * SPARSE_SHARE <= k * t:  # few (state, shape) pairs fit: form those only
-            state = (total, cnt, big, cpu, model)
-            return _fitting_pairs(table, sh, moves, fit[:, 1:], row[:, 1:], state)
-    row = np.where(fit, row, moves.zero)
-    tot2 = total[:, None] - ws.taken  # column 0: the state itself
-    if m == 0 or k == 0:  # no GPU shape in the mix: nothing free can be used, all fragments
-        f = tot2.astype(np.float64)
-    else:  # `frag_from_counts` of (K x (T + 1)) states, its flat positions formed per part
-        base = cnt * cells.per_count  # (K, M): the state's own cells, CPU column 0
-        base += cells.offset
-        base += (model * cells.per_model)[:, None]
-        pos = base[:, None, :] - cells.cnt_cells.take(row, axis=0)
-        pos += cells.column.take(bucket, axis=0)[:, :, None]
-        b2 = big[:, None, :] - moves.big.take(row, axis=0)
-        w = cells.flat.take(pos)
-        w *= b2
-        # (the same gather, products and sums over the thresholds as `frag_from_counts`)
-        f = tot2 - np.add.reduce(w, axis=2)
-    frag0 = f[:, 0]
-    out: Floats = np.where(fit[:, 1:], f[:, 1:] - frag0[:, None], np.inf)
-    return out, np.ascontiguousarray(frag0)
-
-
-# `best_increase` forms only the fitting (state, shape) pairs when there are at least this
-# many states and at most 1 / SPARSE_SHARE of the pairs fit (a fleet-wide batch late in a
-# fill: ~8 % of its pairs fit; a tie's few states: ~60 %).
-SPARSE_MIN_STATES = 16
-SPARSE_SHARE = 2
-
-
-def _fitting_pairs(
-    table: FragTable, sh: MixShapes, moves: Moves, fit: npt.NDArray[np.bool_],
-    row: npt.NDArray[np.int64],
-    state: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
-                 npt.NDArray[np.int64], npt.NDArray[np.intp]],
-) -> tuple[Floats, Floats]:  # fmt: skip
-    """`best_increase`'s answer from the pairs (i, t) where shape t fits state i only: each
-    state's own counts, then each fitting pair's, moved by its `Moves` row, go through one
-    `frag_from_counts` call, row by row the same integers, gather, products and sum as the
-    dense path's, so the same values bit for bit; the pairs that do not fit are +inf (the
-    dense path forms and then masks them). `state`: (total, cnt, big, cpu, model) per state."""
-    total, cnt, big, cpu, model = state
-    k, t, m = len(cnt), fit.shape[1], cnt.shape[1]
-    ii, tt = fit.nonzero()
-    rp = row[ii, tt]
-    n = k + len(ii)
-    c2 = np.empty((n, m), np.int64)
-    b2 = np.empty((n, m), np.int64)
-    c2[:k], b2[:k] = cnt, big
-    np.subtract(cnt.take(ii, axis=0), moves.cnt.take(rp, axis=0), out=c2[k:])
-    np.subtract(big.take(ii, axis=0), moves.big.take(rp, axis=0), out=b2[k:])
-    tot2 = np.empty(n, np.int64)
-    tot2[:k] = total
-    np.subtract(total.take(ii), sh.taken.take(tt), out=tot2[k:])
-    cpu2 = np.empty(n, np.int64)
-    cpu2[:k] = cpu
-    np.subtract(cpu.take(ii), sh.cpu.take(tt), out=cpu2[k:])
-    f = table.frag_from_counts(
-        tot2, c2, b2, cpu2, np.concatenate([model, model.take(ii)]), check=False
-    )
-    frag0 = f[:k].copy()
-    out: Floats = np.full((k, t), np.inf)
-    out[ii, tt] = f[k:] - frag0.take(ii)
-    return out, frag0
+    # (the direct path raises `frag_from_counts`'s error on too many GPU columns)
+    if moves is not None and pf.shape[1] <= table.max_gpus:
+        cells = sh.cells(table)
+        ws = cells.with_state
+        assert ws is not None and cells.cnt_cells is not None  # (`moves` exist)
+        out, frag0, ok = lookahead_kernels.increases(
+            pf, cpu, np.asarray(model, np.intp), table.milli, cells.breaks, ws.columns,
+            ws.cpu_fits, ws.allowed, cells.flat, cells.offset, cells.cnt_cells, moves.big,
+            cells.column, cells.per_count, cells.per_model, ws.counts_fit,
+        )  # fmt: skip
+        if ok:  # (else some free milli above 1000: a malformed row, beyond the tables)
+            return out, frag0
+    return _best_increase_direct(table, sh, pf, cpu, model)
 
 
 def _best_increase_direct(

@@ -1,0 +1,148 @@
+"""The look-ahead's compiled kernels (`lookahead_kernels`) against the numpy steps or the
+direct computation they replace, bit for bit.
+
+`increases` forms every state's and every fitting (state, shape) pair's fragmentation in one
+loop; its float sums must be numpy's pairwise ones (`pairwise_sum`), over any number of
+thresholds (under 8, 8-128, past 128: numpy's three orders), for any states (nearly full
+ones, where few pairs fit; missing GPUs; malformed free milli above 1000).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from packing.fgd import FragTable, TargetWorkload, TaskShape
+from packing.fractional import NO_GPU
+from scheduler.policy.plugins.lookahead_cost import (
+    MixShapes,
+    _best_increase_direct,
+    best_increase,
+)
+from scheduler.policy.plugins.lookahead_kernels import pairwise_sum
+
+MODELS = ("T4", "V100")
+
+FLOATS = st.floats(allow_nan=False, allow_infinity=False, width=64) | st.sampled_from(
+    [0.0, 1.0, 1e-300, 1e300, -1e300, 0.1, 1.0 / 3.0]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(FLOATS, max_size=300), st.integers(0, 3), st.integers(0, 3))
+def test_pairwise_sum_is_numpys_add_reduce(values, before, after) -> None:
+    """Property: the sum of a contiguous slice is `np.add.reduce`'s of the slice, bit for
+    bit, for any length (numpy's left-to-right, 8-accumulator and halving orders)."""
+    a = np.array([1.5] * before + values + [2.5] * after, np.float64)
+    with np.errstate(over="ignore"):  # (huge values may sum past the largest float)
+        want = np.add.reduce(np.array(values, np.float64))
+    got = pairwise_sum(a, before, len(values))
+    assert np.array_equal(np.float64(got), want, equal_nan=True)
+
+
+def test_pairwise_sum_of_long_runs_of_many_scales() -> None:
+    """Lengths 0-1,100 (past 128: the halves, and their halves past 256 and 512) of values
+    spread over 20 orders of magnitude, where any other order of the additions rounds
+    differently."""
+    rng = np.random.default_rng(7)
+    for n in [*range(0, 140), 255, 256, 257, 511, 512, 513, 1001, 1100]:
+        a = rng.standard_normal(n) * 10.0 ** rng.integers(-10, 10, n)
+        assert pairwise_sum(a, 0, n) == np.add.reduce(a), n
+
+
+def _normal(s: TaskShape) -> TaskShape:
+    """A share or CPU-only shape takes one GPU or none; whole GPUs keep their count."""
+    if s.gpu_milli in (0, 1000) and (s.gpu_milli or not s.num_gpu):
+        return s
+    return TaskShape(s.cpu_milli, s.gpu_milli, 0 if s.gpu_milli == 0 else 1, s.gpu_models)
+
+
+SHAPE = st.builds(
+    TaskShape,
+    st.sampled_from([0, 2000, 4000, 8000]),
+    st.sampled_from([0, 250, 300, 500, 700, 1000]) | st.integers(1, 1000),
+    st.integers(1, 3),
+    st.sampled_from(["", "T4", "V100"]),
+).map(_normal)
+# Mostly nearly full GPUs (few shapes fit), some idle or half free, one malformed value.
+FREE = st.sampled_from([NO_GPU, 0, 0, 0, 100, 250, 299, 300, 500, 699, 700, 1000]) | st.integers(
+    0, 1000
+)
+STATE = st.tuples(
+    st.lists(FREE, min_size=1, max_size=8),
+    st.sampled_from([-1, 0, 1000, 1999, 2000, 4000, 7999, 8000, 32000]),
+    st.sampled_from(MODELS),
+)
+
+
+def _batch(states: list[tuple[list[int], int, str]], gpus: int):
+    width = max(gpus, *(len(f) for f, _, _ in states))
+    free = np.array([f + [NO_GPU] * (width - len(f)) for f, _, _ in states], np.int64)
+    cpu = np.array([c for _, c, _ in states], np.int64)
+    model = np.array([MODELS.index(m) for _, _, m in states], np.intp)
+    return free, cpu, model
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SHAPE, min_size=1, max_size=24, unique=True),
+       st.lists(st.integers(1, 9), min_size=24, max_size=24),
+       st.lists(STATE, min_size=0, max_size=40), st.integers(1, 8),
+       st.booleans())  # fmt: skip
+def test_kernel_increases_are_the_direct_ones_bit_for_bit(
+    shapes, counts, states, gpus, malformed
+) -> None:
+    """Property: over any mix (up to 24 shapes: 0 to ~20 thresholds) and node states,
+    `best_increase` (the `increases` kernel, or the direct way for free milli above 1000)
+    gives `_best_increase_direct`'s increases and fragmentation byte for byte (+inf where a
+    shape does not fit)."""
+    weights = np.array(counts[: len(shapes)], float)
+    workload = TargetWorkload(tuple(shapes), tuple((weights / weights.sum()).tolist()))
+    table = FragTable(workload, MODELS)
+    if states:
+        free, cpu, model = _batch(states, gpus)
+    else:
+        free, cpu, model = (
+            np.zeros((0, gpus), np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.intp),
+        )
+    if malformed and len(free):
+        free[-1, 0] = 1200
+    want = _best_increase_direct(table, MixShapes(workload, MODELS), free, cpu, model)
+    got = best_increase(table, MixShapes(workload, MODELS), free, cpu, model)
+    assert got[0].tobytes() == want[0].tobytes()
+    assert got[1].tobytes() == want[1].tobytes()
+
+
+def test_many_thresholds_sum_in_numpys_order() -> None:
+    """140 shares of distinct milli (140 thresholds: the sum over them is numpy's halving
+    order) on states of every free milli: the kernel's answer is the direct one, byte for
+    byte."""
+    shapes = tuple(TaskShape(1000, m, 1) for m in range(100, 1000, 6))[:140]
+    weights = np.arange(1, len(shapes) + 1, dtype=float)
+    workload = TargetWorkload(shapes, tuple((weights / weights.sum()).tolist()))
+    table = FragTable(workload, MODELS)
+    assert len(table.milli) == 140
+    rng = np.random.default_rng(3)
+    free = rng.integers(0, 1001, (30, 8))
+    free[:, 6:] = NO_GPU
+    cpu = rng.integers(0, 9000, 30)
+    model = rng.integers(0, 2, 30).astype(np.intp)
+    sh = MixShapes(workload, MODELS)
+    got = best_increase(table, sh, free, cpu, model)
+    want = _best_increase_direct(table, MixShapes(workload, MODELS), free, cpu, model)
+    assert [g.tobytes() for g in got] == [w.tobytes() for w in want]
+
+
+def test_a_late_fleet_wide_batch_of_full_nodes() -> None:
+    """40 nearly full nodes (one T4 each, 100 milli free) and a mix of 500 shares and whole
+    GPUs: no pair fits, so every increase is +inf and each state's fragmentation its 100 free
+    milli (no share fits in 100: all of it stranded)."""
+    workload = TargetWorkload((TaskShape(0, 500, 1), TaskShape(0, 1000, 1)), (0.5, 0.5))
+    table = FragTable(workload, ("T4",))
+    sh = MixShapes(workload, ("T4",))
+    free = np.full((40, 1), 100)
+    cpu, model = np.full(40, 8000), np.zeros(40, np.intp)
+    inc, frag = best_increase(table, sh, free, cpu, model)
+    assert np.isinf(inc).all() and frag.tolist() == [100.0] * 40
