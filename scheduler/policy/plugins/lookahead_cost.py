@@ -261,37 +261,28 @@ def two_step_costs(
     """`cost(n)` of the module docstring for the fleet rows `rows`: `frag_now` their
     fragmentation now, `best` (every row, every shape) `best_increase` now; `after` and
     `frag_after` the same for each distinct state after the pod, `inv` the state of each row;
-    `top`: `top_two(best)` when the caller has it."""
-    inc = frag_after[inv] - frag_now
-    # The best place for t elsewhere: the lowest over all rows, or the second lowest where the
-    # lowest is this row itself. Formed per distinct state against the lowest, then redone for
-    # the few rows that hold a lowest (elementwise: the same values as row by row).
+    `top`: `top_two(best)` when the caller has it. The best place for a shape elsewhere is the
+    lowest over all rows, or the second lowest where the lowest is this row itself
+    (`lookahead_kernels.two_step`); the weighted sum over the shapes is numpy's product."""
     first_best, low, second = top_two(best) if top is None else top
-    # (the (T,) rows broadcast against the (S, T) states as they are: no `[None, :]` views)
-    both = np.minimum(after, first_best)
-    step = np.where(np.isinf(both), sh.lost, both).take(inv, axis=0)
-    mark = np.zeros(len(best), bool)
-    mark[low] = True
-    hold = mark.take(rows).nonzero()[0]
-    if len(hold):
-        r = rows.take(hold)
-        other = np.where(low == r[:, None], second, first_best)
-        both = np.minimum(after.take(inv.take(hold), axis=0), other)
-        step[hold] = np.where(np.isinf(both), sh.lost, both)
+    inc, step = lookahead_kernels.two_step(
+        np.asarray(rows, np.intp), frag_now, np.asarray(inv, np.intp), after, frag_after,
+        first_best, low, second, sh.lost,
+    )  # fmt: skip
     out: Floats = inc + step @ sh.weight
     return out
 
 
 def top_two(best: Floats) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
     """Per column of `best`: (the lowest value, its first row, the lowest over the other rows;
-    +inf for one row)."""
-    low = best.argmin(axis=0)  # (methods: `np.argmin` / `np.partition` call them)
-    if len(best) < 2:
-        return best[0].copy(), low, np.full(best.shape[1], np.inf)
-    # The two smallest per column (a repeated lowest is its own second), as values.
-    two = best.copy(order="K")
-    two.partition(1, axis=0)
-    return two[0], low, two[1]
+    +inf for one row): `BlockTopTwo`'s block kernel over one block of every row."""
+    t = best.shape[1]
+    first, low, second = np.empty((1, t)), np.empty((1, t), np.intp), np.empty((1, t))
+    lookahead_kernels.redo_blocks(best, max(1, len(best)), _FIRST_ROW, first, low, second)
+    return first[0], low[0], second[0]
+
+
+_FIRST_ROW = np.zeros(1, np.intp)
 
 
 class BlockTopTwo:
@@ -299,7 +290,7 @@ class BlockTopTwo:
     their blocks and a merge of the blocks' answers, not the whole array. The merge takes the
     first block holding the lowest value (so the first row holding it, as `argmin` does), and
     the lowest of the other blocks' lowest and that block's second: the same values as
-    `top_two` over the whole array."""
+    `top_two` over the whole array (`lookahead_kernels.redo_blocks`, `merge_blocks`)."""
 
     BLOCK = 32
 
@@ -310,49 +301,18 @@ class BlockTopTwo:
         self.first = np.full((nb, t), np.inf)
         self.low = np.zeros((nb, t), np.intp)
         self.second = np.full((nb, t), np.inf)
-        self.columns = np.arange(t)
-        self.redo(range(nb))
-
-    def redo(self, blocks: Any) -> None:
-        """Recompute the blocks `blocks` (indexes) from `values`: several full blocks at once
-        (the same per-column `argmin` and `partition` as `top_two`, along the block's rows),
-        the others one by one."""
-        b = self.BLOCK
-        full = len(self.values) // b
-        many = [j for j in blocks if j < full]
-        if len(many) > 1:
-            js = np.array(many, np.intp)
-            # (fancy indexing: `take` would copy a strided source whole before gathering)
-            part = self.values[: full * b].reshape(full, b, -1)[js]
-            low = part.argmin(axis=1)
-            part.partition(1, axis=1)
-            self.first[js], self.second[js] = part[:, 0], part[:, 1]
-            low += (js * b)[:, None]
-            self.low[js] = low
-            blocks = [j for j in blocks if j >= full]
-        for j in blocks:
-            self.first[j], low, self.second[j] = top_two(self.values[j * b : (j + 1) * b])
-            self.low[j] = low + j * b
+        self.changed(np.arange(0, n, self.BLOCK, dtype=np.intp))
 
     def changed(self, rows: Rows) -> None:
-        """Rows of `values` that were rewritten (in place) since."""
-        if len(rows) == 1:  # (a bind: its one row's block)
-            self.redo([int(rows[0]) // self.BLOCK])
-        else:
-            self.redo(sorted({int(r) // self.BLOCK for r in rows.tolist()}))
+        """Rows of `values` that were rewritten (in place) since: their blocks are redone."""
+        b = self.BLOCK
+        lookahead_kernels.redo_blocks(
+            self.values, b, np.asarray(rows, np.intp), self.first, self.low, self.second
+        )
 
     def get(self) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
         """`top_two(values)`."""
-        # cell (j[t], t) of the (blocks, columns) arrays, as flat positions: `take` and `put`
-        # (C-contiguous arrays) instead of 2-D fancy indexing, the same cells
-        at = self.first.argmin(axis=0)
-        at *= self.first.shape[1]
-        at += self.columns
-        masked = self.first.copy()
-        first = masked.take(at)
-        masked.put(at, np.inf)
-        return (
-            first,
-            self.low.take(at),
-            np.minimum(np.minimum.reduce(masked, axis=0), self.second.take(at)),
+        out: tuple[Floats, npt.NDArray[np.intp], Floats] = lookahead_kernels.merge_blocks(
+            self.first, self.low, self.second
         )
+        return out

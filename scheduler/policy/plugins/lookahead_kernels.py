@@ -184,3 +184,127 @@ def increases(
             else:
                 out[k, s - 1] = f - f0
     return out, frag0, True
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _minimum(a: float, b: float) -> float:
+    """`np.minimum` of two floats: the lower, NaN if either is NaN."""
+    return a if a < b or a != a else b
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _before(a: float, b: float) -> bool:
+    """Whether `a` sorts before `b` in `np.sort` / `np.partition` order (NaN last)."""
+    return a < b or (b != b and a == a)
+
+
+def _sample_blocks() -> tuple[Any, ...]:
+    """`redo_blocks`' argument types: the values a strided view of records, as `_best`'s."""
+    values = np.zeros((3, 3))[:, :2]
+    return (values, 2, np.zeros(1, np.intp), np.zeros((2, 2)), np.zeros((2, 2), np.intp),
+            np.zeros((2, 2)))  # fmt: skip
+
+
+@kernel(_sample_blocks)
+def redo_blocks(values, block, rows, first, low, second):  # fmt: skip
+    """Per block of `block` rows of `values` holding one of `rows`, per column: the lowest
+    value (`first`), its first row (`low`, `argmin`'s: the first NaN if any), and the second
+    value in sorted order (`second`: `partition(1)`'s, a repeated lowest its own second),
+    +inf for a block of one row; written in place at the block's index. (Row by row, every
+    column in step: the rows are contiguous.)"""
+    n, t = values.shape
+    seen = np.empty(t)  # per column, `argmin`'s lowest so far (NaN: it stopped there)
+    last = -1
+    for r in rows:
+        j = r // block
+        if j == last:
+            continue
+        last = j
+        lo = j * block
+        hi = min(lo + block, n)
+        if hi <= lo:
+            continue
+        if hi - lo < 2:
+            for c in range(t):
+                first[j, c], low[j, c], second[j, c] = values[lo, c], lo, np.inf
+            continue
+        for c in range(t):
+            v0, v1 = values[lo, c], values[lo + 1, c]
+            seen[c], low[j, c] = v0, lo
+            if v0 == v0 and not v1 >= v0:
+                seen[c], low[j, c] = v1, lo + 1
+            # the two first in sorted order (NaN last)
+            if _before(v1, v0):
+                first[j, c], second[j, c] = v1, v0
+            else:
+                first[j, c], second[j, c] = v0, v1
+        for i in range(lo + 2, hi):
+            for c in range(t):
+                v = values[i, c]
+                s = seen[c]
+                if s == s and not v >= s:
+                    seen[c], low[j, c] = v, i
+                if _before(v, first[j, c]):
+                    second[j, c] = first[j, c]
+                    first[j, c] = v
+                elif _before(v, second[j, c]):
+                    second[j, c] = v
+
+
+def _sample_merge() -> tuple[Any, ...]:
+    return np.zeros((2, 2)), np.zeros((2, 2), np.intp), np.zeros((2, 2))
+
+
+@kernel(_sample_merge)
+def merge_blocks(first, low, second):  # fmt: skip
+    """`top_two` of the whole array from its blocks' (`redo_blocks`): per column the first
+    block holding the lowest (`argmin` over the blocks), its lowest and row, and the lower of
+    the other blocks' lowest (`np.minimum`, block after block) and that block's second."""
+    nb, t = first.shape
+    best = first[0].copy()
+    at = np.zeros(t, np.intp)
+    for j in range(1, nb):
+        for c in range(t):
+            v, s = first[j, c], best[c]
+            if s == s and not v >= s:
+                best[c], at[c] = v, j
+    other = np.empty(t)
+    for c in range(t):
+        other[c] = np.inf if at[c] == 0 else first[0, c]
+    for j in range(1, nb):
+        for c in range(t):
+            other[c] = _minimum(other[c], np.inf if j == at[c] else first[j, c])
+    row = np.empty(t, np.intp)
+    for c in range(t):
+        row[c] = low[at[c], c]
+        other[c] = _minimum(other[c], second[at[c], c])
+    return best, row, other
+
+
+def _sample_two_step() -> tuple[Any, ...]:
+    """`two_step`'s argument types: the states after the pod strided columns of one store,
+    as `_best` hands them."""
+    store = np.zeros((2, 3))
+    i = np.zeros(2, np.intp)
+    f = np.zeros(2)
+    return i, f, i, store[:, :-1], store[:, -1], f, i, f, f
+
+
+@kernel(_sample_two_step)
+def two_step(rows, frag_now, inv, after, frag_after, first_best, low, second, lost):  # fmt: skip
+    """`two_step_costs`' terms per row but the weighted sum: (the fragmentation change of the
+    pod, `frag_after[inv] - frag_now`; per shape the best increase of its next pod, here after
+    the pod or elsewhere as now, the lowest of the other rows where this row holds the
+    lowest, or the shape's lost milli where it fits nowhere)."""
+    n = rows.shape[0]
+    t = after.shape[1]
+    inc = np.empty(n)
+    step = np.empty((n, t))
+    for i in range(n):
+        s = inv[i]
+        row = rows[i]
+        inc[i] = frag_after[s] - frag_now[i]
+        for c in range(t):
+            both = _minimum(after[s, c], second[c] if low[c] == row else first_best[c])
+            step[i, c] = lost[c] if np.isinf(both) else both
+    return inc, step

@@ -16,9 +16,12 @@ from hypothesis import strategies as st
 from packing.fgd import FragTable, TargetWorkload, TaskShape
 from packing.fractional import NO_GPU
 from scheduler.policy.plugins.lookahead_cost import (
+    BlockTopTwo,
     MixShapes,
     _best_increase_direct,
     best_increase,
+    top_two,
+    two_step_costs,
 )
 from scheduler.policy.plugins.lookahead_kernels import pairwise_sum
 
@@ -146,3 +149,104 @@ def test_a_late_fleet_wide_batch_of_full_nodes() -> None:
     cpu, model = np.full(40, 8000), np.zeros(40, np.intp)
     inc, frag = best_increase(table, sh, free, cpu, model)
     assert np.isinf(inc).all() and frag.tolist() == [100.0] * 40
+
+
+def _numpy_reference_top_two(best: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`top_two` as numpy steps (before the kernels): `argmin`, `partition(1)`."""
+    low = best.argmin(axis=0)
+    if len(best) < 2:
+        return best[0].copy(), low, np.full(best.shape[1], np.inf)
+    two = best.copy()
+    two.partition(1, axis=0)
+    return two[0], low, two[1]
+
+
+def _numpy_reference_merge(values: np.ndarray, block: int) -> tuple[np.ndarray, ...]:
+    """`BlockTopTwo.get` as numpy steps: each block's `top_two`, then the merge."""
+    parts = [_numpy_reference_top_two(values[j : j + block]) for j in range(0, len(values), block)]
+    first = np.array([p[0] for p in parts])
+    low = np.array([p[1] + j * block for j, p in enumerate(parts)])
+    second = np.array([p[2] for p in parts])
+    at = first.argmin(axis=0)
+    cols = np.arange(values.shape[1])
+    masked = first.copy()
+    masked[at, cols] = np.inf
+    return (
+        first[at, cols],
+        low[at, cols],
+        np.minimum(np.minimum.reduce(masked, axis=0), second[at, cols]),
+    )
+
+
+ODD = st.sampled_from([0.0, 1.0, 2.0, 3.0, np.inf, -np.inf, np.nan, -1.5])
+
+
+def _same(got: tuple[np.ndarray, ...], want: tuple[np.ndarray, ...]) -> None:
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype and np.array_equal(g, w, equal_nan=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 4), st.integers(1, 9), st.data())
+def test_block_kernels_are_numpys_top_two(n, t, block, data) -> None:
+    """Property: over any values (ties, +-inf and NaN included), one block of every row is
+    `top_two`'s numpy steps, and blocks of any size merged are the numpy merge of the numpy
+    blocks (`BlockTopTwo.get`), including on a strided view (a record's field)."""
+    cells = data.draw(st.lists(ODD, min_size=n * t, max_size=n * t))
+    values = np.array(cells).reshape(n, t)
+    _same(top_two(values), _numpy_reference_top_two(values))
+
+    class Blocks(BlockTopTwo):
+        BLOCK = block
+
+    record = np.zeros((n, t + 1))
+    record[:, :t] = values
+    for view in (values, record[:, :t]):
+        _same(Blocks(view).get(), _numpy_reference_merge(values, block))
+
+
+def _numpy_reference_two_step(sh, rows, frag_now, best, inv, after, frag_after, top):
+    """`two_step_costs` as numpy steps (before the kernel): per state, then the rows that
+    hold a lowest redone."""
+    with np.errstate(invalid="ignore"):  # (inf - inf: NaN, as the kernel gives)
+        inc = frag_after[inv] - frag_now
+    first_best, low, second = top
+    both = np.minimum(after, first_best)
+    step = np.where(np.isinf(both), sh.lost, both).take(inv, axis=0)
+    mark = np.zeros(len(best), bool)
+    mark[low] = True
+    hold = mark.take(rows).nonzero()[0]
+    if len(hold):
+        r = rows.take(hold)
+        other = np.where(low == r[:, None], second, first_best)
+        both = np.minimum(after.take(inv.take(hold), axis=0), other)
+        step[hold] = np.where(np.isinf(both), sh.lost, both)
+    return inc + step @ sh.weight
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 5), st.data())
+def test_two_step_kernel_is_the_numpy_steps(n, t, data) -> None:
+    """Property: `two_step_costs` (the kernel, then numpy's product) equals its numpy steps
+    bit for bit, for any increases (ties, +-inf, NaN), rows and states after the pod, with
+    the states a strided view as `_best` hands them."""
+    best = np.array(data.draw(st.lists(ODD, min_size=n * t, max_size=n * t))).reshape(n, t)
+    rows = np.array(
+        data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True)), np.intp
+    )
+    states = data.draw(st.integers(1, len(rows)))
+    inv = np.array(
+        data.draw(st.lists(st.integers(0, states - 1), min_size=len(rows), max_size=len(rows))),
+        np.intp,
+    )
+    store = np.array(data.draw(st.lists(ODD, min_size=states * (t + 1), max_size=states * (t + 1))))
+    store = store.reshape(states, t + 1)
+    after, frag_after = store[:, :-1], store[:, -1]
+    frag_now = np.array(data.draw(st.lists(ODD, min_size=len(rows), max_size=len(rows))))
+    shapes = tuple(TaskShape(0, 250 * (i + 1), 1) for i in range(t))
+    weights = np.array(data.draw(st.lists(st.floats(0.01, 1), min_size=t, max_size=t)))
+    sh = MixShapes(TargetWorkload(shapes, tuple((weights / weights.sum()).tolist())), ("T4",))
+    top = _numpy_reference_top_two(best)
+    want = _numpy_reference_two_step(sh, rows, frag_now, best, inv, after, frag_after, top)
+    got = two_step_costs(sh, rows, frag_now, best, inv, after, frag_after, top)
+    assert np.array_equal(got, want, equal_nan=True)
