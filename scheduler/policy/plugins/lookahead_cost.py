@@ -109,8 +109,11 @@ class StateMemo:
         pf = np.asarray(free, np.int64)
         cpu = np.asarray(cpu, np.int64)
         model = np.asarray(model, np.int64)
-        bucket = self.breaks.searchsorted(cpu, side="right")
-        key = np.concatenate([pf, bucket[:, None], model[:, None]], axis=1)
+        return self.of_keys(lookahead_kernels.state_keys(pf, cpu, model, self.breaks))
+
+    def of_keys(self, key: npt.NDArray[np.int64]) -> Floats:
+        """`answers` of the states of `key` (`lookahead_kernels`' state keys against
+        `breaks`: one C-contiguous int64 row each)."""
         # Each row's bytes as one `bytes` object (a C-contiguous row viewed as one void item).
         width = key.shape[1] * key.itemsize
         if self._void.itemsize != width:  # (the dtype made once per key width)
@@ -121,7 +124,7 @@ class StateMemo:
         got: list[int | None] = list(map(index.get, names))
         if None in got:
             with self._lock:
-                index, store = self._add(names, pf, cpu, model)
+                index, store = self._add(names, key)
             got = list(map(index.__getitem__, names))
         out: Floats = store.take(np.array(got, np.intp), axis=0)  # (no None left)
         return out
@@ -132,9 +135,8 @@ class StateMemo:
         return self.held[0]
 
     def _add(
-        self, names: list[bytes], pf: npt.NDArray[np.int64], cpu: npt.NDArray[np.int64],
-        model: npt.NDArray[np.int64],
-    ) -> tuple[dict[bytes, int], Floats]:  # fmt: skip
+        self, names: list[bytes], key: npt.NDArray[np.int64]
+    ) -> tuple[dict[bytes, int], Floats]:
         """`best_increase` of the states of `names` not held (under `_lock`), written to the
         store, then their keys; the (keys, store) a reader of all `names` reads."""
         index, store = self.held
@@ -150,14 +152,13 @@ class StateMemo:
             for i, name in enumerate(names):
                 todo.setdefault(name, i)
         at = np.array(list(todo.values()), np.intp)
-        inc, frag = best_increase(self.table, self.sh, pf[at], cpu[at], model[at].astype(np.intp))
+        got = _of_keys(self.table, self.sh, key, at)
         n = len(at)
         if start + n > len(store):  # a new, larger store (and keys: the old pair stays whole)
             grown = np.empty((max(2 * len(store), start + n), store.shape[1]))
             grown[:start] = store[:start]
             index, store = dict(index), grown
-        store[start : start + n, :-1] = inc
-        store[start : start + n, -1] = frag
+        store[start : start + n] = got
         for j, name in enumerate(todo):
             index[name] = start + j
         self.held, self.size = (index, store), start + n
@@ -181,22 +182,40 @@ def best_increase(
     and the state's own fragmentation and every shape's after it go through one lookup in the
     table, in one kernel (`lookahead_kernels.increases`): the same values, bit for bit, as
     `_best_increase_direct`."""
-    pf = np.asarray(free, np.int64)
-    cpu = np.asarray(cpu, np.int64)
+    pf, cpu = np.asarray(free, np.int64), np.asarray(cpu, np.int64)
+    breaks = sh.cells(table).breaks
+    keys = lookahead_kernels.state_keys(pf, cpu, np.asarray(model, np.int64), breaks)
+    got = _of_keys(table, sh, keys, np.arange(len(keys)))
+    return got[:, :-1], got[:, -1]
+
+
+def _of_keys(
+    table: FragTable, sh: MixShapes, keys: npt.NDArray[np.int64], at: npt.NDArray[np.intp]
+) -> Floats:
+    """`best_increase` of the states of `keys[at]` as one (K, T + 1) array (each state's
+    increases, then its fragmentation): the `increases` kernel, or the direct way where the
+    tables do not reach (free milli above 1000, more GPU columns than the table's, a share's
+    milli not a threshold). The direct way gets each key's free CPU as its interval's lowest
+    value (`TableCells.low`): every free CPU of an interval gets the same answer."""
     moves = sh.moves(table.milli)
-    # (the direct path raises `frag_from_counts`'s error on too many GPU columns)
-    if moves is not None and pf.shape[1] <= table.max_gpus:
-        cells = sh.cells(table)
+    cells = sh.cells(table)
+    gpus = keys.shape[1] - 2
+    if moves is not None and gpus <= table.max_gpus:
         ws = cells.with_state
         assert ws is not None and cells.cnt_cells is not None  # (`moves` exist)
-        out, frag0, ok = lookahead_kernels.increases(
-            pf, cpu, np.asarray(model, np.intp), table.milli, cells.breaks, ws.columns,
-            ws.cpu_fits, ws.allowed, cells.flat, cells.offset, cells.cnt_cells, moves.big,
-            cells.column, cells.per_count, cells.per_model, ws.counts_fit,
+        out, ok = lookahead_kernels.increases(
+            keys, at, table.milli, ws.columns, ws.cpu_fits, ws.allowed, cells.flat,
+            cells.offset, cells.cnt_cells, moves.big, cells.column, cells.per_count,
+            cells.per_model, ws.counts_fit,
         )  # fmt: skip
-        if ok:  # (else some free milli above 1000: a malformed row, beyond the tables)
-            return out, frag0
-    return _best_increase_direct(table, sh, pf, cpu, model)
+        if ok:
+            return out
+    k = keys.take(at, axis=0)
+    cpu = cells.low.take(k[:, gpus])
+    inc, frag = _best_increase_direct(table, sh, k[:, :gpus], cpu, k[:, gpus + 1].astype(np.intp))
+    got = np.empty((len(k), inc.shape[1] + 1))
+    got[:, :-1], got[:, -1] = inc, frag
+    return got
 
 
 def _best_increase_direct(

@@ -89,13 +89,95 @@ def pairwise_sum(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
             v = first[top] + v
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _interval(breaks: npt.NDArray[np.int64], x: int) -> int:
+    """`breaks.searchsorted(x, side="right")`: how many of the sorted `breaks` are <= x."""
+    lo, hi = 0, breaks.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if breaks[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+# A node state's key (one int64 row): its free milli per GPU column, the interval of
+# `TableCells.breaks` its free CPU falls in, its model code (`StateMemo`: the states of one
+# key get one answer); `increases` reads the keys.
+
+
+def _sample_state_keys() -> tuple[Any, ...]:
+    i8 = np.int64
+    return np.zeros((2, 8), i8), np.zeros(2, i8), np.zeros(2, i8), np.zeros(2, i8)
+
+
+@kernel(_sample_state_keys)
+def state_keys(free, cpu, model, breaks):  # fmt: skip
+    """The keys of states given as (free milli per GPU, free CPU, model) arrays."""
+    k, gpus = free.shape
+    keys = np.empty((k, gpus + 2), np.int64)
+    for i in range(k):
+        keys[i, :gpus] = free[i]
+        keys[i, gpus] = _interval(breaks, cpu[i])
+        keys[i, gpus + 1] = model[i]
+    return keys
+
+
+def _sample_row_keys() -> tuple[Any, ...]:
+    """The fleet index's columns (int16 free milli and models, int64 CPU) and rows."""
+    i8 = np.int64
+    return (np.zeros((2, 8), np.int16), np.zeros(2, i8), np.zeros(2, np.int16), np.zeros(1, i8),
+            np.zeros(2, i8), np.zeros((1, 10), i8))  # fmt: skip
+
+
+@kernel(_sample_row_keys)
+def row_keys(free, cpu, model, rows, breaks, extra):  # fmt: skip
+    """The keys of the fleet index's `rows` (its columns `free`, `cpu`, `model`), then the
+    keys `extra`, in one array."""
+    k = rows.shape[0]
+    gpus = free.shape[1]
+    keys = np.empty((k + extra.shape[0], gpus + 2), np.int64)
+    for i in range(k):
+        r = rows[i]
+        for j in range(gpus):
+            keys[i, j] = free[r, j]
+        keys[i, gpus] = _interval(breaks, cpu[r])
+        keys[i, gpus + 1] = model[r]
+    keys[k:] = extra
+    return keys
+
+
+def _sample_post_keys() -> tuple[Any, ...]:
+    i8 = np.int64
+    return (np.zeros((2, 8), np.int16), np.zeros(2, i8), np.zeros(2, np.int16), np.zeros(2, i8),
+            np.zeros(1, np.intp), np.zeros((2, 8), bool), 1000, 0, np.zeros(2, i8))  # fmt: skip
+
+
+@kernel(_sample_post_keys)
+def post_keys(free, cpu, model, rows, first, take, milli, pod_cpu, breaks):  # fmt: skip
+    """The keys of the states after a pod, one per entry of `first` (positions in `rows`, the
+    fleet index's rows): the columns `take[position]` lose `milli` each, the CPU `pod_cpu`."""
+    gpus = free.shape[1]
+    keys = np.empty((first.shape[0], gpus + 2), np.int64)
+    for s in range(first.shape[0]):
+        i = first[s]
+        r = rows[i]
+        for j in range(gpus):
+            v = np.int64(free[r, j])
+            keys[s, j] = v - milli if take[i, j] else v
+        keys[s, gpus] = _interval(breaks, cpu[r] - pod_cpu)
+        keys[s, gpus + 1] = model[r]
+    return keys
+
+
 def _sample_increases() -> tuple[Any, ...]:
     """Arguments of `increases`' types: 2 states of 8 GPUs, 2 thresholds, 1 shape."""
     i8 = np.int64
     columns = np.zeros((7, 2), i8)
     return (
-        np.zeros((2, 8), i8), np.zeros(2, i8), np.zeros(2, np.intp), np.array([500, 1000]),
-        np.zeros(1, i8), columns, np.ones((2, 2), bool), np.ones((1, 2), bool),
+        np.zeros((2, 10), i8), np.zeros(2, np.intp), np.array([500, 1000]),
+        columns, np.ones((2, 2), bool), np.ones((1, 2), bool),
         np.zeros(64), np.zeros(2, i8), np.zeros((2, 2), i8), np.zeros((2, 2), np.int32),
         np.zeros((2, 2), i8), 1, 1, True,
     )  # fmt: skip
@@ -103,54 +185,47 @@ def _sample_increases() -> tuple[Any, ...]:
 
 @kernel(_sample_increases)
 def increases(
-    pf, cpu, model, th, breaks, columns, cpu_fits, allowed, flat, offset, cnt_cells, big_moves,
-    cpu_column, per_count, per_model, counts_fit,
+    keys, at, th, columns, cpu_fits, allowed, flat, offset, cnt_cells, big_moves, cpu_column,
+    per_count, per_model, counts_fit,
 ):  # fmt: skip
-    """`best_increase`'s tabulated answer: ((K, T) increases, +inf where a shape does not fit;
-    (K,) each state's fragmentation; False (and nothing computed) when some free milli is
-    above 1000, which the tables do not cover). Per state: its per-threshold counts, then for
-    the state itself (column 0) and each shape that fits, the `Moves` row it reads, the flat
-    table positions and the fragmentation `total - sum(w * big)`, the same integers, products
-    and pairwise sum as `FragTable.frag_from_counts`."""
-    k_states, gpus = pf.shape
+    """`best_increase`'s tabulated answer for the states of `keys[at]`: (K, T + 1) each
+    shape's increase, +inf where it does not fit, then the state's fragmentation; False (and
+    nothing computed) when some free milli is above 1000, which the tables do not cover. Per
+    state: its per-threshold counts, then for the state itself (column 0 of `columns`) and
+    each shape that fits, the `Moves` row it reads, the flat table positions and the
+    fragmentation `total - sum(w * big)`, the same integers, products and pairwise sum as
+    `FragTable.frag_from_counts`."""
+    k_states = at.shape[0]
+    gpus = keys.shape[1] - 2
     m = th.shape[0]
     t1 = columns.shape[1]
-    out = np.empty((k_states, t1 - 1))
-    frag0 = np.empty(k_states)
+    out = np.empty((k_states, t1))
     cnt = np.empty(m, np.int64)
     big = np.empty(m, np.int64)
     g = np.empty(gpus, np.int64)
     w = np.empty(m)
     for k in range(k_states):
+        key = keys[at[k]]
         total = 0
         idle = 0
         cnt[:] = 0
         big[:] = 0
         for j in range(gpus):
-            v = pf[k, j]
+            v = key[j]
             if v == MILLI:
                 idle += 1
             elif v == NO_GPU:
                 v = 0
             elif v > MILLI:
-                return out, frag0, False
+                return out, False
             g[j] = v
             total += v
             for i in range(m):
                 if v >= th[i]:
                     cnt[i] += 1
                     big[i] += v
-        # free CPU's interval of `breaks` (`searchsorted(..., side="right")`)
-        c = cpu[k]
-        lo, hi = 0, breaks.shape[0]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if breaks[mid] <= c:
-                lo = mid + 1
-            else:
-                hi = mid
-        bucket = lo
-        mdl = model[k]
+        bucket = key[gpus]  # (free CPU's interval of `breaks`)
+        mdl = key[gpus + 1]
         base = mdl * per_model
         f0 = 0.0
         for s in range(t1):
@@ -180,10 +255,10 @@ def increases(
             f = np.float64(tot2) - pairwise_sum(w, 0, m)
             if s == 0:
                 f0 = f
-                frag0[k] = f
+                out[k, t1 - 1] = f
             else:
                 out[k, s - 1] = f - f0
-    return out, frag0, True
+    return out, True
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

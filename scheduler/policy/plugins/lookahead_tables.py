@@ -115,6 +115,7 @@ class TableCells:
         grid = table.cpu_grid
         self.breaks = np.unique(np.concatenate([grid, sh.cpu, (grid[:, None] + sh.cpu).ravel()]))
         low = np.concatenate([self.breaks[:1] - 1, self.breaks])  # each interval's lowest
+        self.low = low
         self.column = np.empty((len(low), len(sh.cpu) + 1), np.int64)
         self.column[:, 0] = grid.searchsorted(low, side="right")
         self.column[:, 1:] = grid.searchsorted(low[:, None] - sh.cpu, side="right")

@@ -23,7 +23,7 @@ from scheduler.policy.plugins.lookahead_cost import (
     top_two,
     two_step_costs,
 )
-from scheduler.policy.plugins.lookahead_kernels import pairwise_sum
+from scheduler.policy.plugins.lookahead_kernels import pairwise_sum, post_keys, row_keys, state_keys
 
 MODELS = ("T4", "V100")
 
@@ -250,3 +250,49 @@ def test_two_step_kernel_is_the_numpy_steps(n, t, data) -> None:
     want = _numpy_reference_two_step(sh, rows, frag_now, best, inv, after, frag_after, top)
     got = two_step_costs(sh, rows, frag_now, best, inv, after, frag_after, top)
     assert np.array_equal(got, want, equal_nan=True)
+
+
+def _numpy_reference_keys(free, cpu, model, breaks):
+    """A state key as the numpy steps `StateMemo` formed it with: free milli per GPU, the
+    CPU's interval (`searchsorted`), the model, as one int64 row."""
+    bucket = breaks.searchsorted(np.asarray(cpu, np.int64), side="right")
+    return np.concatenate(
+        [np.asarray(free, np.int64), bucket[:, None], np.asarray(model, np.int64)[:, None]], axis=1
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 6), st.data())
+def test_key_kernels_are_the_numpy_steps(gpus, n, data) -> None:
+    """Property: the keys of given states (`state_keys`), of fleet index rows followed by
+    other keys (`row_keys`) and of tied rows after a pod (`post_keys`: the columns it takes
+    lose its milli, its CPU off the free CPU) equal the numpy steps they replace, for any
+    free milli (NO_GPU padding), free CPU on and beside the interval bounds (negative too)
+    and model codes."""
+    free = np.array(
+        data.draw(st.lists(st.lists(st.sampled_from([-1, 0, 99, 500, 1000]), min_size=gpus,
+                                    max_size=gpus), min_size=n, max_size=n)), np.int16
+    )  # fmt: skip
+    breaks = np.unique(np.array(data.draw(st.lists(st.integers(-10, 9000), max_size=6)), np.int64))
+    near = [-20000, 0, 1, *breaks.tolist(), *(breaks - 1).tolist(), *(breaks + 1).tolist()]
+    cpu = np.array(data.draw(st.lists(st.sampled_from(near), min_size=n, max_size=n)), np.int64)
+    model = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), np.int16)
+    want = _numpy_reference_keys(free, cpu, model, breaks)
+    got = state_keys(free.astype(np.int64), cpu, model.astype(np.int64), breaks)
+    assert got.tobytes() == want.tobytes()
+    rows = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=5)), np.int64)
+    extra = want[: data.draw(st.integers(0, n))]
+    got = row_keys(free, cpu, model, rows, breaks, extra)
+    assert got.tobytes() == np.concatenate([want[rows], extra]).tobytes()
+    if len(rows):
+        first = np.array(data.draw(st.lists(st.integers(0, len(rows) - 1), min_size=1)), np.intp)
+        cells = len(rows) * gpus
+        take = np.array(data.draw(st.lists(st.booleans(), min_size=cells, max_size=cells)))
+        take = take.reshape(len(rows), gpus)
+        milli, pod_cpu = data.draw(st.sampled_from([250, 1000])), data.draw(st.sampled_from(near))
+        r = rows.take(first)
+        pf = free.take(r, axis=0).astype(np.int64)
+        post = np.where(take.take(first, axis=0), pf - milli, pf)
+        want = _numpy_reference_keys(post, cpu.take(r) - pod_cpu, model.take(r), breaks)
+        got = post_keys(free, cpu, model, rows, first, take, milli, pod_cpu, breaks)
+        assert got.tobytes() == want.tobytes()
