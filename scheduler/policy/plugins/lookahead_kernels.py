@@ -117,8 +117,9 @@ def state_keys(free, cpu, model, breaks):  # fmt: skip
     """The keys of states given as (free milli per GPU, free CPU, model) arrays."""
     k, gpus = free.shape
     keys = np.empty((k, gpus + 2), np.int64)
-    for i in range(k):
-        keys[i, :gpus] = free[i]
+    for i in range(k):  # (loops, not slice assignments: a fraction of the compile time)
+        for j in range(gpus):
+            keys[i, j] = free[i, j]
         keys[i, gpus] = _interval(breaks, cpu[i])
         keys[i, gpus + 1] = model[i]
     return keys
@@ -144,7 +145,9 @@ def row_keys(free, cpu, model, rows, breaks, extra):  # fmt: skip
             keys[i, j] = free[r, j]
         keys[i, gpus] = _interval(breaks, cpu[r])
         keys[i, gpus + 1] = model[r]
-    keys[k:] = extra
+    for i in range(extra.shape[0]):
+        for j in range(gpus + 2):
+            keys[k + i, j] = extra[i, j]
     return keys
 
 
@@ -208,8 +211,9 @@ def increases(
         key = keys[at[k]]
         total = 0
         idle = 0
-        cnt[:] = 0
-        big[:] = 0
+        for i in range(m):
+            cnt[i] = 0
+            big[i] = 0
         for j in range(gpus):
             v = key[j]
             if v == MILLI:
