@@ -90,9 +90,8 @@ class LookAhead:
             first, inv = groups
             if len(first) == 1:  # one index state: alike
                 return None
-        r = rows.take(first)
-        pf, cpu, model = idx.plain_free.take(r, axis=0), idx.cpu.take(r), idx.product.take(r)
-        if _alike(pf, cpu, model):  # one row per state: alike iff all rows are
+        # (one row per state: alike iff all rows are)
+        if lookahead_kernels.alike(idx.plain_free, idx.cpu, idx.product, rows, first):
             return None
         keys = tuple(idx.keys)
         table = mix.table(keys, max(8, idx.slots))
@@ -170,18 +169,6 @@ class LookAhead:
 def _record(t: int) -> np.dtype[Any]:
     """`_best`'s per-row record for t shapes: each shape's best increase, the fragmentation."""
     return np.dtype([("inc", np.float64, (t,)), ("frag", np.float64)])
-
-
-def _alike(pf: npt.NDArray[Any], cpu: npt.NDArray[Any], model: npt.NDArray[Any]) -> bool:
-    """Whether all rows (free milli per GPU, free CPU, model) are in one state (idle nodes of
-    one type, the common tie)."""
-    # As lists (a few states: each array step costs more than comparing them in Python);
-    # integers, so `==` on lists is numpy's elementwise `==`.
-    c, m = cpu.tolist(), model.tolist()
-    if c.count(c[0]) != len(c) or m.count(m[0]) != len(m):
-        return False
-    free = pf.tolist()
-    return free.count(free[0]) == len(free)
 
 
 def _state_memo(

@@ -387,3 +387,27 @@ def two_step(rows, frag_now, inv, after, frag_after, first_best, low, second, lo
             both = _minimum(after[s, c], second[c] if low[c] == row else first_best[c])
             step[i, c] = lost[c] if np.isinf(both) else both
     return inc, step
+
+
+def _sample_alike() -> tuple[Any, ...]:
+    i8 = np.int64
+    return (np.zeros((2, 8), np.int16), np.zeros(2, i8), np.zeros(2, np.int16), np.zeros(2, i8),
+            np.zeros(2, np.intp))  # fmt: skip
+
+
+@kernel(_sample_alike)
+def alike(free, cpu, model, rows, first):  # fmt: skip
+    """Whether the fleet index's rows `rows[first]` (one or more) are all in one state: the
+    same free milli per GPU column, free CPU and model (idle nodes of one type, the common
+    tie); True for no rows."""
+    if first.shape[0] == 0:
+        return True
+    r0 = rows[first[0]]
+    for s in range(1, first.shape[0]):
+        r = rows[first[s]]
+        if cpu[r] != cpu[r0] or model[r] != model[r0]:
+            return False
+        for j in range(free.shape[1]):
+            if free[r, j] != free[r0, j]:
+                return False
+    return True
