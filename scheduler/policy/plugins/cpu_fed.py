@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from packing.fgd import TargetWorkload
+from packing.jit import kernel
 from scheduler.policy import batch
 from scheduler.policy.interfaces import CycleState, Floats
 from scheduler.policy.model import MILLI_PER_GPU
@@ -114,33 +115,48 @@ _UNFED = "unfed-change"  # `unfed_change`'s key in a cycle's shared values
 
 
 def _unfed_change(cycle: CycleState, per_milli: float) -> tuple[Floats, npt.NDArray[np.int64]]:
-    """`unfed_change` formed from the cycle's rows.
-
-    `unfed_milli` of both states in one (2, rows) pass: elementwise, the same float
-    operations on the same values in the same order, so the same bits (this runs per pod)."""
+    """`unfed_change` formed from the cycle's rows (`_unfed_rows`)."""
     g = cycle.pod.gpu
     assert g is not None
-    idx, rows = cycle.index, cycle.rows
-    # Per row, over its GPU columns (integers: the same sums in any order), summed GPUs-first:
-    # the outer axis of a (columns, rows) copy, not an inner axis of 8 per row (about half the
-    # time; `np.add.reduce` is `.sum` without its Python wrapper). NO_GPU counts as none.
+    idx = cycle.index
     taken = batch.taken_counts(cycle)
     milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
-    pf = np.maximum(idx.plain_free.take(rows, axis=0), 0)
-    free = np.add.reduce(np.ascontiguousarray(pf.T), axis=0, dtype=np.int64)
-    cpu = idx.cpu.take(rows)
-    gpu2 = np.empty((2, len(rows)))  # row 0: after the pod, row 1: now (ints made floats)
-    gpu2[0] = free - milli * taken
-    gpu2[1] = free
-    cpu2 = np.empty((2, len(rows)))
-    cpu2[0] = cpu - cycle.pod.cpu_milli
-    cpu2[1] = cpu
-    np.maximum(cpu2, 0.0, out=cpu2)
-    cpu2 /= per_milli
-    np.subtract(gpu2, cpu2, out=gpu2)
-    np.maximum(0.0, gpu2, out=gpu2)
-    change: Floats = gpu2[0] - gpu2[1]
+    change: Floats = _unfed_rows(
+        idx.plain_free, idx.cpu, np.asarray(cycle.rows, np.int64), taken, milli,
+        cycle.pod.cpu_milli, float(per_milli),
+    )  # fmt: skip
     return change, taken
+
+
+def _sample_rows() -> tuple[object, ...]:
+    """`_unfed_rows`' argument types: the fleet index's int16 and int64 columns."""
+    i8 = np.int64
+    return np.zeros((2, 8), np.int16), np.zeros(2, i8), np.zeros(1, i8), np.zeros(1, i8), 1, 1, 1.0
+
+
+@kernel(_sample_rows)
+def _unfed_rows(free, cpu, rows, taken, milli, pod_cpu, per_milli):  # fmt: skip
+    """Per row: `unfed_milli` after the pod (its `taken` GPUs of `milli` gone, its CPU less
+    `pod_cpu`) less `unfed_milli` now. A row's free milli is its GPU columns summed, NO_GPU
+    as none (integers: exact); then the same float operations on the same values, in the same
+    order, as `unfed_milli` (NaN kept as `np.maximum` keeps it)."""
+    n = rows.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        r = rows[i]
+        total = 0
+        for j in range(free.shape[1]):
+            if free[r, j] > 0:
+                total += free[r, j]
+        after = (
+            np.float64(total - milli * taken[i])
+            - max(np.float64(cpu[r] - pod_cpu), 0.0) / per_milli
+        )
+        now = np.float64(total) - max(np.float64(cpu[r]), 0.0) / per_milli
+        after = after if after > 0.0 or after != after else 0.0
+        now = now if now > 0.0 or now != now else 0.0
+        out[i] = after - now
+    return out
 
 
 def mix_cpu_per_milli(memo: dict[object, object], workload: TargetWorkload) -> float | None:

@@ -45,6 +45,7 @@ from scheduler.policy.fleet_index import FleetIndex, distinct
 from scheduler.policy.fleet_memo import group_ids
 from scheduler.policy.interfaces import CycleState, Floats, Rows
 from scheduler.policy.model import MILLI_PER_GPU
+from scheduler.policy.plugins import lookahead_kernels
 from scheduler.policy.plugins.lookahead_cost import (
     BlockTopTwo,
     MixShapes,
@@ -89,9 +90,8 @@ class LookAhead:
             first, inv = groups
             if len(first) == 1:  # one index state: alike
                 return None
-        r = rows.take(first)
-        pf, cpu, model = idx.plain_free.take(r, axis=0), idx.cpu.take(r), idx.product.take(r)
-        if _alike(pf, cpu, model):  # one row per state: alike iff all rows are
+        # (one row per state: alike iff all rows are)
+        if lookahead_kernels.alike(idx.plain_free, idx.cpu, idx.product, rows, first):
             return None
         keys = tuple(idx.keys)
         table = mix.table(keys, max(8, idx.slots))
@@ -100,39 +100,37 @@ class LookAhead:
         memo = _state_memo(mix, keys, idx.slots, table, sh)
         take = batch.placement_columns(cycle)[1]
         milli = MILLI_PER_GPU if g.kind == "whole" else g.milli
-        pf = pf.astype(np.int64)
-        post = np.where(take.take(first, axis=0), pf - milli, pf)
-        states = (post, cpu - pod.cpu_milli, model.astype(np.intp))
+        states = lookahead_kernels.post_keys(
+            idx.plain_free, idx.cpu, idx.product, rows, first, take, milli, pod.cpu_milli,
+            memo.breaks,
+        )  # fmt: skip
         now, after, frag_after, top = self._best(idx, mix, memo, states)
         frag_now = now["frag"].take(rows)
         return two_step_costs(sh, rows, frag_now, now["inc"], inv, after, frag_after, top)
 
     @staticmethod
     def _best(
-        idx: FleetIndex,
-        mix: DemandMix,
-        memo: StateMemo,
-        extra: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.intp]],
+        idx: FleetIndex, mix: DemandMix, memo: StateMemo, extra: npt.NDArray[np.int64]
     ) -> tuple[npt.NDArray[Any], Floats, Floats, tuple[Floats, npt.NDArray[np.intp], Floats]]:
         """(every row now: `best_increase` and fragmentation, memoised per row; the same for
-        the `extra` states; `top_two` of the rows' increases), in one `StateMemo.answers`
-        call when some rows changed since. `extra`: (free milli per GPU, free CPU, model) as
-        int64 arrays."""
+        the `extra` states; `top_two` of the rows' increases), in one `StateMemo.of_keys`
+        call when some rows changed since. `extra`: the states' keys (`lookahead_kernels`)."""
         key = ("lookahead-best", mix.serial, len(idx.keys))
         if key not in idx.row_memo:  # a new mix: drop the rows against the ones it replaced
             idx.forget(lambda k: isinstance(k, tuple) and k[:1] == key[:1] and k != key)
         stash: list[Floats] = []
         redone: list[Rows] = []
-        n = len(extra[0])
+        n = len(extra)
 
         def compute(r: Rows) -> npt.NDArray[Any]:
             redone.append(r)
             k = len(r)
-            # (the index's int16 columns joined to the int64 `extra` states: int64 rows)
-            got = memo.answers(
-                np.concatenate([idx.plain_free[r], extra[0]]),
-                np.concatenate([idx.cpu[r], extra[1]]),
-                np.concatenate([idx.product[r], extra[2]]),
+            # (the index rows' keys, then the `extra` states')
+            got = memo.of_keys(
+                lookahead_kernels.row_keys(
+                    idx.plain_free, idx.cpu, idx.product, np.asarray(r, np.int64), memo.breaks,
+                    extra,
+                )
             )  # fmt: skip
             stash.append(got[k:])
             mine = got[:k]  # (C-contiguous: the leading rows of a fresh copy)
@@ -151,7 +149,7 @@ class LookAhead:
 
         now = idx.per_row(key, compute)
         if not stash:  # no row changed: the extra states alone
-            stash.append(memo.answers(*extra))
+            stash.append(memo.of_keys(extra))
         after, frag_after = stash[-1][:, :-1], stash[-1][:, -1]
         assert len(after) == n
         # `per_row` rewrites its record in place only through `compute`: the blocks of the
@@ -171,18 +169,6 @@ class LookAhead:
 def _record(t: int) -> np.dtype[Any]:
     """`_best`'s per-row record for t shapes: each shape's best increase, the fragmentation."""
     return np.dtype([("inc", np.float64, (t,)), ("frag", np.float64)])
-
-
-def _alike(pf: npt.NDArray[Any], cpu: npt.NDArray[Any], model: npt.NDArray[Any]) -> bool:
-    """Whether all rows (free milli per GPU, free CPU, model) are in one state (idle nodes of
-    one type, the common tie)."""
-    # As lists (a few states: each array step costs more than comparing them in Python);
-    # integers, so `==` on lists is numpy's elementwise `==`.
-    c, m = cpu.tolist(), model.tolist()
-    if c.count(c[0]) != len(c) or m.count(m[0]) != len(m):
-        return False
-    free = pf.tolist()
-    return free.count(free[0]) == len(free)
 
 
 def _state_memo(

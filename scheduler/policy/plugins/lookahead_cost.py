@@ -15,6 +15,7 @@ from packing.fgd import FragTable, TargetWorkload
 from packing.fractional import NO_GPU
 from scheduler.policy.interfaces import Floats, Rows
 from scheduler.policy.model import MILLI_PER_GPU
+from scheduler.policy.plugins import lookahead_kernels
 from scheduler.policy.plugins.lookahead_tables import Moves, TableCells
 
 _NONE = 1 << 30  # "no GPU fits" in the tightest-GPU search
@@ -108,8 +109,11 @@ class StateMemo:
         pf = np.asarray(free, np.int64)
         cpu = np.asarray(cpu, np.int64)
         model = np.asarray(model, np.int64)
-        bucket = self.breaks.searchsorted(cpu, side="right")
-        key = np.concatenate([pf, bucket[:, None], model[:, None]], axis=1)
+        return self.of_keys(lookahead_kernels.state_keys(pf, cpu, model, self.breaks))
+
+    def of_keys(self, key: npt.NDArray[np.int64]) -> Floats:
+        """`answers` of the states of `key` (`lookahead_kernels`' state keys against
+        `breaks`: one C-contiguous int64 row each)."""
         # Each row's bytes as one `bytes` object (a C-contiguous row viewed as one void item).
         width = key.shape[1] * key.itemsize
         if self._void.itemsize != width:  # (the dtype made once per key width)
@@ -120,7 +124,7 @@ class StateMemo:
         got: list[int | None] = list(map(index.get, names))
         if None in got:
             with self._lock:
-                index, store = self._add(names, pf, cpu, model)
+                index, store = self._add(names, key)
             got = list(map(index.__getitem__, names))
         out: Floats = store.take(np.array(got, np.intp), axis=0)  # (no None left)
         return out
@@ -131,9 +135,8 @@ class StateMemo:
         return self.held[0]
 
     def _add(
-        self, names: list[bytes], pf: npt.NDArray[np.int64], cpu: npt.NDArray[np.int64],
-        model: npt.NDArray[np.int64],
-    ) -> tuple[dict[bytes, int], Floats]:  # fmt: skip
+        self, names: list[bytes], key: npt.NDArray[np.int64]
+    ) -> tuple[dict[bytes, int], Floats]:
         """`best_increase` of the states of `names` not held (under `_lock`), written to the
         store, then their keys; the (keys, store) a reader of all `names` reads."""
         index, store = self.held
@@ -149,14 +152,13 @@ class StateMemo:
             for i, name in enumerate(names):
                 todo.setdefault(name, i)
         at = np.array(list(todo.values()), np.intp)
-        inc, frag = best_increase(self.table, self.sh, pf[at], cpu[at], model[at].astype(np.intp))
+        got = _of_keys(self.table, self.sh, key, at)
         n = len(at)
         if start + n > len(store):  # a new, larger store (and keys: the old pair stays whole)
             grown = np.empty((max(2 * len(store), start + n), store.shape[1]))
             grown[:start] = store[:start]
             index, store = dict(index), grown
-        store[start : start + n, :-1] = inc
-        store[start : start + n, -1] = frag
+        store[start : start + n] = got
         for j, name in enumerate(todo):
             index[name] = start + j
         self.held, self.size = (index, store), start + n
@@ -178,112 +180,42 @@ def best_increase(
     them with k x m milli less. Those moves depend on (shape, v) and the thresholds only, not on
     the mix's weights: they are read from `Moves` tables (kept per GPU geometry across mixes),
     and the state's own fragmentation and every shape's after it go through one lookup in the
-    table: the same values, bit for bit, as `_best_increase_direct`, in fewer array steps."""
-    pf = np.asarray(free, np.int64)
-    cpu = np.asarray(cpu, np.int64)
+    table, in one kernel (`lookahead_kernels.increases`): the same values, bit for bit, as
+    `_best_increase_direct`."""
+    pf, cpu = np.asarray(free, np.int64), np.asarray(cpu, np.int64)
+    breaks = sh.cells(table).breaks
+    keys = lookahead_kernels.state_keys(pf, cpu, np.asarray(model, np.int64), breaks)
+    got = _of_keys(table, sh, keys, np.arange(len(keys)))
+    return got[:, :-1], got[:, -1]
+
+
+def _of_keys(
+    table: FragTable, sh: MixShapes, keys: npt.NDArray[np.int64], at: npt.NDArray[np.intp]
+) -> Floats:
+    """`best_increase` of the states of `keys[at]` as one (K, T + 1) array (each state's
+    increases, then its fragmentation): the `increases` kernel, or the direct way where the
+    tables do not reach (free milli above 1000, more GPU columns than the table's, a share's
+    milli not a threshold). The direct way gets each key's free CPU as its interval's lowest
+    value (`TableCells.low`): every free CPU of an interval gets the same answer."""
     moves = sh.moves(table.milli)
-    g = np.where(pf == NO_GPU, 0, pf)
-    if (
-        moves is None
-        or pf.shape[1] > table.max_gpus  # the direct path raises `frag_from_counts`'s error
-        or (g.size and np.maximum.reduce(g, axis=None) > MILLI_PER_GPU)
-    ):
-        return _best_increase_direct(table, sh, pf, cpu, model)
-    th = table.milli
-    k, t, m = len(pf), len(sh.weight), len(th)
-    total = np.add.reduce(g, axis=1)
-    g3 = g[:, :, None]
-    ge = g3 >= th  # (K, G, M)
-    cnt = np.add.reduce(ge, axis=1)
-    big = np.add.reduce(ge * g3, axis=1)
-    # Column 0 of the (K, T + 1) arrays below is the state itself (`WithState`: it takes
-    # nothing, always fits, reads the zero row), columns 1.. the shapes.
     cells = sh.cells(table)
-    ws = cells.with_state
-    assert ws is not None and cells.cnt_cells is not None  # (`moves` exist)
-    # A share's tightest GPU: the fullest one at or above its milli, one of the thresholds.
-    if m:
-        tight = np.minimum.reduce(np.where(ge, g3, _NONE), axis=1).take(ws.at, axis=1)
-    else:  # no GPU shape: no share
-        tight = np.full((k, t + 1), _NONE, np.int64)
-    if ws.need_at is not None:  # GPUs free enough, from the counts (see `Moves`)
-        fit = cnt.take(ws.need_at, axis=1) >= ws.need
-    else:
-        idle = np.add.reduce(pf == MILLI_PER_GPU, axis=1)
-        fit = np.where(ws.share, tight < _NONE, idle[:, None] >= ws.count)
-    bucket = cells.breaks.searchsorted(cpu, side="right")  # (free CPU's interval: `TableCells`)
-    fit &= ws.cpu_fits.take(bucket, axis=0)
-    fit &= ws.allowed[model]
-    # Row of `moves` per (state, shape): the shape's block, offset by v for a share; a state
-    # where it does not fit reads the zero row (its counts stay in range; masked below).
-    row = np.where(ws.share, tight, 0)
-    row += ws.start
-    if m and k >= SPARSE_MIN_STATES:
-        p = int(np.add.reduce(fit, axis=None)) - k  # (column 0 always fits)
-        if p * SPARSE_SHARE <= k * t:  # few (state, shape) pairs fit: form those only
-            state = (total, cnt, big, cpu, model)
-            return _fitting_pairs(table, sh, moves, fit[:, 1:], row[:, 1:], state)
-    row = np.where(fit, row, moves.zero)
-    tot2 = total[:, None] - ws.taken  # column 0: the state itself
-    if m == 0 or k == 0:  # no GPU shape in the mix: nothing free can be used, all fragments
-        f = tot2.astype(np.float64)
-    else:  # `frag_from_counts` of (K x (T + 1)) states, its flat positions formed per part
-        base = cnt * cells.per_count  # (K, M): the state's own cells, CPU column 0
-        base += cells.offset
-        base += (model * cells.per_model)[:, None]
-        pos = base[:, None, :] - cells.cnt_cells.take(row, axis=0)
-        pos += cells.column.take(bucket, axis=0)[:, :, None]
-        b2 = big[:, None, :] - moves.big.take(row, axis=0)
-        w = cells.flat.take(pos)
-        w *= b2
-        # (the same gather, products and sums over the thresholds as `frag_from_counts`)
-        f = tot2 - np.add.reduce(w, axis=2)
-    frag0 = f[:, 0]
-    out: Floats = np.where(fit[:, 1:], f[:, 1:] - frag0[:, None], np.inf)
-    return out, np.ascontiguousarray(frag0)
-
-
-# `best_increase` forms only the fitting (state, shape) pairs when there are at least this
-# many states and at most 1 / SPARSE_SHARE of the pairs fit (a fleet-wide batch late in a
-# fill: ~8 % of its pairs fit; a tie's few states: ~60 %).
-SPARSE_MIN_STATES = 16
-SPARSE_SHARE = 2
-
-
-def _fitting_pairs(
-    table: FragTable, sh: MixShapes, moves: Moves, fit: npt.NDArray[np.bool_],
-    row: npt.NDArray[np.int64],
-    state: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
-                 npt.NDArray[np.int64], npt.NDArray[np.intp]],
-) -> tuple[Floats, Floats]:  # fmt: skip
-    """`best_increase`'s answer from the pairs (i, t) where shape t fits state i only: each
-    state's own counts, then each fitting pair's, moved by its `Moves` row, go through one
-    `frag_from_counts` call, row by row the same integers, gather, products and sum as the
-    dense path's, so the same values bit for bit; the pairs that do not fit are +inf (the
-    dense path forms and then masks them). `state`: (total, cnt, big, cpu, model) per state."""
-    total, cnt, big, cpu, model = state
-    k, t, m = len(cnt), fit.shape[1], cnt.shape[1]
-    ii, tt = fit.nonzero()
-    rp = row[ii, tt]
-    n = k + len(ii)
-    c2 = np.empty((n, m), np.int64)
-    b2 = np.empty((n, m), np.int64)
-    c2[:k], b2[:k] = cnt, big
-    np.subtract(cnt.take(ii, axis=0), moves.cnt.take(rp, axis=0), out=c2[k:])
-    np.subtract(big.take(ii, axis=0), moves.big.take(rp, axis=0), out=b2[k:])
-    tot2 = np.empty(n, np.int64)
-    tot2[:k] = total
-    np.subtract(total.take(ii), sh.taken.take(tt), out=tot2[k:])
-    cpu2 = np.empty(n, np.int64)
-    cpu2[:k] = cpu
-    np.subtract(cpu.take(ii), sh.cpu.take(tt), out=cpu2[k:])
-    f = table.frag_from_counts(
-        tot2, c2, b2, cpu2, np.concatenate([model, model.take(ii)]), check=False
-    )
-    frag0 = f[:k].copy()
-    out: Floats = np.full((k, t), np.inf)
-    out[ii, tt] = f[k:] - frag0.take(ii)
-    return out, frag0
+    gpus = keys.shape[1] - 2
+    if moves is not None and gpus <= table.max_gpus:
+        ws = cells.with_state
+        assert ws is not None and cells.cnt_cells is not None  # (`moves` exist)
+        out, ok = lookahead_kernels.increases(
+            keys, at, table.milli, ws.columns, ws.cpu_fits, ws.allowed, cells.flat,
+            cells.offset, cells.cnt_cells, moves.big, cells.column, cells.per_count,
+            cells.per_model, ws.counts_fit,
+        )  # fmt: skip
+        if ok:
+            return out
+    k = keys.take(at, axis=0)
+    cpu = cells.low.take(k[:, gpus])
+    inc, frag = _best_increase_direct(table, sh, k[:, :gpus], cpu, k[:, gpus + 1].astype(np.intp))
+    got = np.empty((len(k), inc.shape[1] + 1))
+    got[:, :-1], got[:, -1] = inc, frag
+    return got
 
 
 def _best_increase_direct(
@@ -348,37 +280,28 @@ def two_step_costs(
     """`cost(n)` of the module docstring for the fleet rows `rows`: `frag_now` their
     fragmentation now, `best` (every row, every shape) `best_increase` now; `after` and
     `frag_after` the same for each distinct state after the pod, `inv` the state of each row;
-    `top`: `top_two(best)` when the caller has it."""
-    inc = frag_after[inv] - frag_now
-    # The best place for t elsewhere: the lowest over all rows, or the second lowest where the
-    # lowest is this row itself. Formed per distinct state against the lowest, then redone for
-    # the few rows that hold a lowest (elementwise: the same values as row by row).
+    `top`: `top_two(best)` when the caller has it. The best place for a shape elsewhere is the
+    lowest over all rows, or the second lowest where the lowest is this row itself
+    (`lookahead_kernels.two_step`); the weighted sum over the shapes is numpy's product."""
     first_best, low, second = top_two(best) if top is None else top
-    # (the (T,) rows broadcast against the (S, T) states as they are: no `[None, :]` views)
-    both = np.minimum(after, first_best)
-    step = np.where(np.isinf(both), sh.lost, both).take(inv, axis=0)
-    mark = np.zeros(len(best), bool)
-    mark[low] = True
-    hold = mark.take(rows).nonzero()[0]
-    if len(hold):
-        r = rows.take(hold)
-        other = np.where(low == r[:, None], second, first_best)
-        both = np.minimum(after.take(inv.take(hold), axis=0), other)
-        step[hold] = np.where(np.isinf(both), sh.lost, both)
+    inc, step = lookahead_kernels.two_step(
+        np.asarray(rows, np.intp), frag_now, np.asarray(inv, np.intp), after, frag_after,
+        first_best, low, second, sh.lost,
+    )  # fmt: skip
     out: Floats = inc + step @ sh.weight
     return out
 
 
 def top_two(best: Floats) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
     """Per column of `best`: (the lowest value, its first row, the lowest over the other rows;
-    +inf for one row)."""
-    low = best.argmin(axis=0)  # (methods: `np.argmin` / `np.partition` call them)
-    if len(best) < 2:
-        return best[0].copy(), low, np.full(best.shape[1], np.inf)
-    # The two smallest per column (a repeated lowest is its own second), as values.
-    two = best.copy(order="K")
-    two.partition(1, axis=0)
-    return two[0], low, two[1]
+    +inf for one row): `BlockTopTwo`'s block kernel over one block of every row."""
+    t = best.shape[1]
+    first, low, second = np.empty((1, t)), np.empty((1, t), np.intp), np.empty((1, t))
+    lookahead_kernels.redo_blocks(best, max(1, len(best)), _FIRST_ROW, first, low, second)
+    return first[0], low[0], second[0]
+
+
+_FIRST_ROW = np.zeros(1, np.intp)
 
 
 class BlockTopTwo:
@@ -386,7 +309,7 @@ class BlockTopTwo:
     their blocks and a merge of the blocks' answers, not the whole array. The merge takes the
     first block holding the lowest value (so the first row holding it, as `argmin` does), and
     the lowest of the other blocks' lowest and that block's second: the same values as
-    `top_two` over the whole array."""
+    `top_two` over the whole array (`lookahead_kernels.redo_blocks`, `merge_blocks`)."""
 
     BLOCK = 32
 
@@ -397,49 +320,18 @@ class BlockTopTwo:
         self.first = np.full((nb, t), np.inf)
         self.low = np.zeros((nb, t), np.intp)
         self.second = np.full((nb, t), np.inf)
-        self.columns = np.arange(t)
-        self.redo(range(nb))
-
-    def redo(self, blocks: Any) -> None:
-        """Recompute the blocks `blocks` (indexes) from `values`: several full blocks at once
-        (the same per-column `argmin` and `partition` as `top_two`, along the block's rows),
-        the others one by one."""
-        b = self.BLOCK
-        full = len(self.values) // b
-        many = [j for j in blocks if j < full]
-        if len(many) > 1:
-            js = np.array(many, np.intp)
-            # (fancy indexing: `take` would copy a strided source whole before gathering)
-            part = self.values[: full * b].reshape(full, b, -1)[js]
-            low = part.argmin(axis=1)
-            part.partition(1, axis=1)
-            self.first[js], self.second[js] = part[:, 0], part[:, 1]
-            low += (js * b)[:, None]
-            self.low[js] = low
-            blocks = [j for j in blocks if j >= full]
-        for j in blocks:
-            self.first[j], low, self.second[j] = top_two(self.values[j * b : (j + 1) * b])
-            self.low[j] = low + j * b
+        self.changed(np.arange(0, n, self.BLOCK, dtype=np.intp))
 
     def changed(self, rows: Rows) -> None:
-        """Rows of `values` that were rewritten (in place) since."""
-        if len(rows) == 1:  # (a bind: its one row's block)
-            self.redo([int(rows[0]) // self.BLOCK])
-        else:
-            self.redo(sorted({int(r) // self.BLOCK for r in rows.tolist()}))
+        """Rows of `values` that were rewritten (in place) since: their blocks are redone."""
+        b = self.BLOCK
+        lookahead_kernels.redo_blocks(
+            self.values, b, np.asarray(rows, np.intp), self.first, self.low, self.second
+        )
 
     def get(self) -> tuple[Floats, npt.NDArray[np.intp], Floats]:
         """`top_two(values)`."""
-        # cell (j[t], t) of the (blocks, columns) arrays, as flat positions: `take` and `put`
-        # (C-contiguous arrays) instead of 2-D fancy indexing, the same cells
-        at = self.first.argmin(axis=0)
-        at *= self.first.shape[1]
-        at += self.columns
-        masked = self.first.copy()
-        first = masked.take(at)
-        masked.put(at, np.inf)
-        return (
-            first,
-            self.low.take(at),
-            np.minimum(np.minimum.reduce(masked, axis=0), self.second.take(at)),
+        out: tuple[Floats, npt.NDArray[np.intp], Floats] = lookahead_kernels.merge_blocks(
+            self.first, self.low, self.second
         )
+        return out

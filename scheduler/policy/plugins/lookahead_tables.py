@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from packing.fgd import FragTable
 from scheduler.policy.model import MILLI_PER_GPU
+from scheduler.policy.plugins import lookahead_kernels as lk
 
 if TYPE_CHECKING:
     from scheduler.policy.plugins.lookahead_cost import MixShapes
@@ -114,6 +115,7 @@ class TableCells:
         grid = table.cpu_grid
         self.breaks = np.unique(np.concatenate([grid, sh.cpu, (grid[:, None] + sh.cpu).ravel()]))
         low = np.concatenate([self.breaks[:1] - 1, self.breaks])  # each interval's lowest
+        self.low = low
         self.column = np.empty((len(low), len(sh.cpu) + 1), np.int64)
         self.column[:, 0] = grid.searchsorted(low, side="right")
         self.column[:, 1:] = grid.searchsorted(low[:, None] - sh.cpu, side="right")
@@ -127,16 +129,22 @@ class WithState:
     """The shapes' columns that `best_increase` reads, each with a leading column for the
     state itself: a pseudo-shape that takes nothing (GPUs, milli, CPU) and always fits, whose
     `Moves` row is the zero row. The state's own cells, free milli and total then form in the
-    same array steps as every shape's after it (the same integers as writing them apart)."""
+    same steps as every shape's after it (the same integers as writing them apart).
+    `columns`: the per-shape integers, one row each (rows `lookahead_kernels.AT`...), one
+    kernel argument; `counts_fit`: whether `Moves.need_at` exists (else idle GPUs counted)."""
 
     def __init__(self, sh: MixShapes, moves: Moves, cpu_fits: npt.NDArray[np.bool_]) -> None:
-        self.share = _lead(sh.share, False)
-        self.count = _lead(sh.count, 0)
-        self.taken = _lead(sh.taken, 0)
-        self.start = _lead(moves.start, moves.zero)
-        self.at = _lead(moves.at, 0)
-        self.need_at = None if moves.need_at is None else _lead(moves.need_at, 0)
-        self.need = _lead(moves.need, 0)  # (every count >= 0: the state always fits)
+        self.counts_fit = moves.need_at is not None
+        at = moves.at
+        columns = np.empty((7, len(at) + 1), np.int64)
+        columns[lk.AT] = _lead(at, 0)
+        columns[lk.NEED_AT] = _lead(at if moves.need_at is None else moves.need_at, 0)
+        columns[lk.NEED] = _lead(moves.need, 0)  # (every count >= 0: the state always fits)
+        columns[lk.SHARE] = _lead(sh.share, False)
+        columns[lk.COUNT] = _lead(sh.count, 0)
+        columns[lk.START] = _lead(moves.start, moves.zero)
+        columns[lk.TAKEN] = _lead(sh.taken, 0)
+        self.columns = columns
         self.allowed = np.concatenate([np.ones((len(sh.allowed), 1), bool), sh.allowed], axis=1)
         self.cpu_fits = np.concatenate([np.ones((len(cpu_fits), 1), bool), cpu_fits], axis=1)
 

@@ -1,8 +1,8 @@
 """The unfed change and the `CpuFed` value in few array steps equal the plain formulas bit
 for bit; a subset of a scored cycle (the tie-break's) reads the same bytes from the scores.
 
-`unfed_change` forms unfed(after) and unfed(now) in one (2, rows) pass and `value` clips in
-place; both must give the same bytes as `unfed_milli` called twice on the rows' columns and
+`unfed_change` forms unfed(after) and unfed(now) in one kernel (`_unfed_rows`) and `value`
+clips in place; both must give the same bytes as `unfed_milli` called twice on the rows' columns and
 `np.clip`, including overcommitted CPU (negative free), pods asking more CPU than a node has,
 padded GPU columns (`NO_GPU`), rows the pod does not fit, NaN, infinities and -0.0.
 """
@@ -31,6 +31,7 @@ from scheduler.policy.plugins import binpack, fragmentation
 from scheduler.policy.plugins.cpu_fed import (
     CpuFedArgs,
     CpuFedLookAhead,
+    _unfed_rows,
     mix_cpu_per_milli,
     unfed_change,
     unfed_milli,
@@ -251,3 +252,45 @@ def test_the_shared_taken_counts_are_the_placement_columns_summed(nodes, gpu) ->
     got = fragmentation._fgd_increase(table, idx, rows, base, mine, milli, 1250, counts)
     plain = fragmentation._fgd_increase(table, idx, rows, base, mine, milli, 1250)
     assert got[0].tobytes() == plain[0].tobytes() and got[1].tolist() == plain[1].tolist()
+
+
+def _numpy_reference_unfed_rows(free, cpu, rows, taken, milli, pod_cpu, per):
+    """`_unfed_rows` as the numpy steps it replaced: (2, rows) arrays, after then now."""
+    pf = np.maximum(free.take(rows, axis=0), 0)
+    total = np.add.reduce(np.ascontiguousarray(pf.T), axis=0, dtype=np.int64)
+    c = cpu.take(rows)
+    gpu2 = np.empty((2, len(rows)))
+    gpu2[0], gpu2[1] = total - milli * taken, total
+    cpu2 = np.empty((2, len(rows)))
+    cpu2[0], cpu2[1] = c - pod_cpu, c
+    np.maximum(cpu2, 0.0, out=cpu2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cpu2 /= per
+        np.subtract(gpu2, cpu2, out=gpu2)
+    np.maximum(0.0, gpu2, out=gpu2)
+    with np.errstate(invalid="ignore"):
+        return gpu2[0] - gpu2[1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    free=st.lists(st.lists(st.sampled_from([-1, 0, 1, 190, 500, 1000]), min_size=8, max_size=8),
+                  min_size=1, max_size=6),
+    data=st.data(),
+    milli=st.sampled_from([190, 470, 1000]),
+    pod_cpu=st.sampled_from([0, 250, 4000, 200000]),
+    per=st.sampled_from([0.0, 1e-300, 0.1, 1.0, 8.0, np.inf]) | st.floats(0.01, 200.0),
+)  # fmt: skip
+def test_unfed_rows_kernel_is_the_numpy_steps(free, data, milli, pod_cpu, per) -> None:
+    """Property: the `_unfed_rows` kernel equals its numpy steps bit for bit, any rows of an
+    int16 index (NO_GPU padding), any CPU (negative: overcommitted), GPUs taken 0-4, and a
+    CPU per GPU milli of 0 or +inf (NaN and infinities through `np.maximum`)."""
+    pf = np.array(free, np.int16)
+    n = len(pf)
+    cpu = np.array(data.draw(st.lists(st.integers(-8000, 64000), min_size=n, max_size=n)))
+    rows = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=8)), np.int64)
+    taken = np.array(data.draw(st.lists(st.integers(0, 4), min_size=len(rows),
+                                        max_size=len(rows))), np.int64)  # fmt: skip
+    want = _numpy_reference_unfed_rows(pf, cpu, rows, taken, milli, pod_cpu, per)
+    got = _unfed_rows(pf, cpu.astype(np.int64), rows, taken, milli, pod_cpu, float(per))
+    assert got.tobytes() == want.tobytes()

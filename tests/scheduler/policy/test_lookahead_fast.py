@@ -3,7 +3,7 @@
 `best_increase` reads whether a shape fits a state's GPUs from the state's per-threshold
 counts (`Moves.need_at`), and forms the table's flat positions from parts with the CPU column
 read per interval of free CPU (`TableCells`); `StateMemo` keeps its answers as rows of one
-store, restarted when full; `_alike` compares a tie's states as lists. Each must answer as the
+store, restarted when full; `alike` compares a tie's states in a kernel. Each must answer as the
 direct computation does, for any states: negative free CPU (overcommitted nodes), CPU on and
 beside every comparison point, missing GPUs, multi-GPU shapes of under 1000 milli per GPU
 (no 1000 threshold to read idle GPUs from), mixes of CPU-only shapes (no threshold at all).
@@ -22,13 +22,14 @@ from packing.fractional import NO_GPU
 from scheduler.policy.demand import DemandMix
 from scheduler.policy.interfaces import CycleState
 from scheduler.policy.model import ClusterState, GpuRequest
-from scheduler.policy.plugins.lookahead import LookAhead, _alike
+from scheduler.policy.plugins.lookahead import LookAhead
 from scheduler.policy.plugins.lookahead_cost import (
     MixShapes,
     StateMemo,
     _best_increase_direct,
     best_increase,
 )
+from scheduler.policy.plugins.lookahead_kernels import alike
 from tests.builders import pod
 from tests.scheduler.policy.share_fleet import free_fleet
 
@@ -151,13 +152,14 @@ def test_the_state_memo_answers_as_best_increase_across_restarts(shapes, batches
                                    max_size=3), st.sampled_from([-1, 0, 4000]),
                           st.sampled_from([0, 1])), min_size=1, max_size=6))  # fmt: skip
 def test_alike_is_numpys_elementwise_equality(states) -> None:
-    """Property: `_alike` (lists compared in Python) is numpy's all-equal test over the free
-    milli per GPU, the free CPU and the model."""
-    pf = np.array([s[0] for s in states], np.int32)
+    """Property: `alike` (the kernel, over the index's int16 columns) is numpy's all-equal
+    test over the free milli per GPU, the free CPU and the model."""
+    pf = np.array([s[0] for s in states], np.int16)
     cpu = np.array([s[1] for s in states], np.int64)
     model = np.array([s[2] for s in states], np.int16)
     want = bool((pf == pf[0]).all() and (cpu == cpu[0]).all() and (model == model[0]).all())
-    assert _alike(pf, cpu, model) is want
+    rows = np.arange(len(states), dtype=np.int64)
+    assert alike(pf, cpu, model, rows, rows.astype(np.intp)) is want
 
 
 def test_idle_gpus_are_counted_without_a_1000_threshold() -> None:
