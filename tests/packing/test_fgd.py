@@ -415,3 +415,13 @@ def test_the_tables_kernel_adds_what_numpy_adds(shapes, raw, models, max_gpus) -
     workload = TargetWorkload(tuple(shapes), tuple(x / total for x in raw[: len(shapes)]))
     got = FragTable(workload, models, max_gpus).tab
     assert got.tobytes() == _numpy_reference_tab(workload, models, max_gpus).tobytes()
+
+
+def test_add_reduce_of_long_runs_of_many_scales() -> None:
+    """Lengths 0-1,100 (past 128: the halves, and their halves past 256 and 512) of values
+    spread over 20 orders of magnitude, where any other order of the additions rounds
+    differently."""
+    rng = np.random.default_rng(7)
+    for n in [*range(0, 140), 255, 256, 257, 511, 512, 513, 1001, 1100]:
+        a = rng.standard_normal(n) * 10.0 ** rng.integers(-10, 10, n)
+        assert add_reduce(a, 0, n) == np.add.reduce(a), n

@@ -1,17 +1,17 @@
 """The look-ahead tie-break's compiled kernels (`packing.jit`): each replaces a run of small
 numpy steps of `lookahead_cost` and answers bit for bit what those steps did (integers are
-exact in any order; float sums follow numpy's pairwise order, `pairwise_sum`)."""
+exact in any order; float sums follow numpy's pairwise order, `packing.fgd.add_reduce`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
+from packing.fgd import add_reduce
 from packing.fractional import NO_GPU
-from packing.jit import kernel
+from packing.jit import inner, kernel
 from scheduler.policy.model import MILLI_PER_GPU as MILLI
 
 NONE = 1 << 30  # "no GPU fits" in the tightest-GPU search
@@ -20,76 +20,7 @@ NONE = 1 << 30  # "no GPU fits" in the tightest-GPU search
 AT, NEED_AT, NEED, SHARE, COUNT, START, TAKEN = range(7)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _block_sum(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
-    """numpy's pairwise sum of a[lo : lo + n] for n <= 128: under 8 values left to right from
-    0.0, else 8 running sums over blocks of 8, combined in pairs, the tail added one by one."""
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    end = n - n % 8
-    while i < end:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def pairwise_sum(a: npt.NDArray[np.float64], lo: int, n: int) -> float:
-    """`np.add.reduce` of a[lo : lo + n] (contiguous) as numpy adds it (from 0.0): up to 128
-    values `_block_sum`; more the sum of two halves (the first a multiple of 8), each summed
-    the same way. (The halves are walked with a stack, not by recursion: numba's on-disk
-    cache does not hold recursive functions.)"""
-    if n <= 128:
-        return 0.0 + _block_sum(a, lo, n)
-    # frame f: a[start[f] : start[f] + size[f]]; done[f] 0 none of its halves summed yet,
-    # 1 its first half summed (in first[f])
-    start = np.empty(64, np.int64)
-    size = np.empty(64, np.int64)
-    done = np.empty(64, np.int64)
-    first = np.empty(64)
-    top = 0
-    start[0], size[0], done[0] = lo, n, 0
-    while True:
-        if size[top] > 128:  # split: go down the first half
-            half = size[top] // 2
-            half -= half % 8
-            top += 1
-            start[top], size[top], done[top] = start[top - 1], half, 0
-            continue
-        v = _block_sum(a, start[top], size[top])
-        while True:  # hand v up until a frame still needs its second half
-            top -= 1
-            if top < 0:
-                return 0.0 + v
-            half = size[top] // 2
-            half -= half % 8
-            if done[top] == 0:
-                first[top] = v
-                done[top] = 1
-                top += 1
-                start[top], size[top], done[top] = start[top - 1] + half, size[top - 1] - half, 0
-                break
-            v = first[top] + v
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@inner
 def _interval(breaks: npt.NDArray[np.int64], x: int) -> int:
     """`breaks.searchsorted(x, side="right")`: how many of the sorted `breaks` are <= x."""
     lo, hi = 0, breaks.shape[0]
@@ -256,7 +187,7 @@ def increases(
             for i in range(m):
                 pos = cnt[i] * per_count + offset[i] + base - cnt_cells[row, i] + col
                 w[i] = flat[pos] * np.float64(big[i] - big_moves[row, i])
-            f = np.float64(tot2) - pairwise_sum(w, 0, m)
+            f = np.float64(tot2) - add_reduce(w, 0, m)
             if s == 0:
                 f0 = f
                 out[k, t1 - 1] = f
@@ -265,13 +196,13 @@ def increases(
     return out, True
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@inner
 def _minimum(a: float, b: float) -> float:
     """`np.minimum` of two floats: the lower, NaN if either is NaN."""
     return a if a < b or a != a else b
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@inner
 def _before(a: float, b: float) -> bool:
     """Whether `a` sorts before `b` in `np.sort` / `np.partition` order (NaN last)."""
     return a < b or (b != b and a == a)

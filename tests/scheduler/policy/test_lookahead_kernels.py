@@ -2,7 +2,7 @@
 direct computation they replace, bit for bit.
 
 `increases` forms every state's and every fitting (state, shape) pair's fragmentation in one
-loop; its float sums must be numpy's pairwise ones (`pairwise_sum`), over any number of
+loop; its float sums must be numpy's pairwise ones (`packing.fgd.add_reduce`), over any number of
 thresholds (under 8, 8-128, past 128: numpy's three orders), for any states (nearly full
 ones, where few pairs fit; missing GPUs; malformed free milli above 1000).
 """
@@ -23,35 +23,9 @@ from scheduler.policy.plugins.lookahead_cost import (
     top_two,
     two_step_costs,
 )
-from scheduler.policy.plugins.lookahead_kernels import pairwise_sum, post_keys, row_keys, state_keys
+from scheduler.policy.plugins.lookahead_kernels import post_keys, row_keys, state_keys
 
 MODELS = ("T4", "V100")
-
-FLOATS = st.floats(allow_nan=False, allow_infinity=False, width=64) | st.sampled_from(
-    [0.0, 1.0, 1e-300, 1e300, -1e300, 0.1, 1.0 / 3.0]
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(FLOATS, max_size=300), st.integers(0, 3), st.integers(0, 3))
-def test_pairwise_sum_is_numpys_add_reduce(values, before, after) -> None:
-    """Property: the sum of a contiguous slice is `np.add.reduce`'s of the slice, bit for
-    bit, for any length (numpy's left-to-right, 8-accumulator and halving orders)."""
-    a = np.array([1.5] * before + values + [2.5] * after, np.float64)
-    with np.errstate(over="ignore"):  # (huge values may sum past the largest float)
-        want = np.add.reduce(np.array(values, np.float64))
-    got = pairwise_sum(a, before, len(values))
-    assert np.array_equal(np.float64(got), want, equal_nan=True)
-
-
-def test_pairwise_sum_of_long_runs_of_many_scales() -> None:
-    """Lengths 0-1,100 (past 128: the halves, and their halves past 256 and 512) of values
-    spread over 20 orders of magnitude, where any other order of the additions rounds
-    differently."""
-    rng = np.random.default_rng(7)
-    for n in [*range(0, 140), 255, 256, 257, 511, 512, 513, 1001, 1100]:
-        a = rng.standard_normal(n) * 10.0 ** rng.integers(-10, 10, n)
-        assert pairwise_sum(a, 0, n) == np.add.reduce(a), n
 
 
 def _normal(s: TaskShape) -> TaskShape:
