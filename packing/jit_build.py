@@ -24,6 +24,7 @@ def extension(modules: Sequence[str]) -> Any:
     from numba import typeof, types
     from numba.pycc import CC
 
+    _numpy_errors()
     os.environ[jit.MODE_ENV] = "build"  # `kernel` then hands back numba dispatchers
     for name in modules:
         importlib.import_module(name)
@@ -47,3 +48,23 @@ def _constant(value: int) -> Callable[[], int]:
     exec(f"def constant():\n    return {int(value)}\n", space)  # noqa: S102 (an int literal)
     got: Callable[[], int] = space["constant"]
     return got
+
+
+def _numpy_errors() -> None:
+    """pycc compiles the exported functions with numba's default flags, whose error model is
+    Python's (1.0 / 0.0 raises ZeroDivisionError); the kernels are written, and tested, for
+    numpy's (inf or NaN), as `jit` mode compiles them: give pycc's flags numpy's model."""
+    from numba.pycc import compiler
+
+    base = compiler.Flags
+    if getattr(base, "numpy_errors", False):
+        return
+
+    class NumpyErrorFlags(base):  # type: ignore[misc, valid-type]
+        numpy_errors = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.error_model = "numpy"
+
+    compiler.Flags = NumpyErrorFlags
