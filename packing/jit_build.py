@@ -67,4 +67,4 @@ def _numpy_errors() -> None:
             super().__init__(*args, **kwargs)
             self.error_model = "numpy"
 
-    compiler.Flags = NumpyErrorFlags
+    compiler.Flags = NumpyErrorFlags  # type: ignore[misc]
