@@ -20,11 +20,9 @@ array operations over (candidates x distinct m), whatever the number of shapes.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -139,9 +137,6 @@ class FragTable:
         self._flat = tab.reshape(-1)
         per_m = tab.shape[2] * tab.shape[3]
         self._col_offset = np.arange(len(self.milli), dtype=np.int64) * per_m
-        self.milli_cells = self._col_offset.tolist()  # `cells`' offset per threshold, as ints
-        self._milli_list: list[int] = self.milli.tolist()  # the thresholds, as ints
-        self._grid_list: list[int] = self.cpu_grid.tolist()
 
     @property
     def flat(self) -> np.ndarray:
@@ -195,25 +190,6 @@ class FragTable:
         # `np.add.reduce` is `.sum` without its Python wrapper: the same sums, bit for bit.
         return np.asarray(total - np.add.reduce(w, axis=1), dtype=np.float64)
 
-    def cells(self, cnt: np.ndarray, model_idx: np.ndarray) -> np.ndarray:
-        """(K, M) flat positions of tab[model, m, cnt_m, 0]: `frag_from_cells` adds the CPU
-        column. Counts move a cell by c = the CPU columns per count (`cpu_grid` + 1)."""
-        _, m, g, c = self.tab.shape
-        flat = cnt * c
-        flat += self._col_offset
-        flat += (np.asarray(model_idx) * (m * g * c))[:, None]
-        return np.asarray(flat)
-
-    def frag_from_cells(
-        self, total: np.ndarray, cells: np.ndarray, big: np.ndarray, cpu_left: np.ndarray
-    ) -> np.ndarray:
-        """`frag_from_counts` from `cells(cnt, model)` (counts in range: not checked again):
-        the same flat positions (integers), the same gather, products and sums, bit for bit."""
-        k = self.cpu_grid.searchsorted(cpu_left, side="right")
-        w = self._flat.take(cells + k[:, None])
-        w *= big
-        return np.asarray(total - np.add.reduce(w, axis=1), dtype=np.float64)
-
     def node_frag(
         self, gpu_left: np.ndarray, cpu_left: np.ndarray, model_idx: np.ndarray
     ) -> np.ndarray:
@@ -224,45 +200,6 @@ class FragTable:
         if np.ndim(cpu_left) != 1 or np.ndim(model_idx) != 1:  # scalars: one node state
             cpu_left, model_idx = np.atleast_1d(cpu_left), np.atleast_1d(model_idx)
         return self.frag_from_counts(total, cnt, big, cpu_left, model_idx)
-
-    def row_cells(
-        self, gpu_left: Sequence[int], model_idx: int
-    ) -> tuple[list[int], list[int], int]:
-        """One node's `cells(counts)` (the CPU column not added), the free milli per threshold
-        (`counts`' big) and its free total, in plain integers (a bind redoes one node); more
-        GPUs than the table raises `frag_from_counts`'s error."""
-        free = [0 if x == NO_GPU else x for x in gpu_left]
-        cnt, big = row_counts(free, self._milli_list)
-        if cnt and cnt[0] > self.max_gpus:  # `frag_from_counts`'s check (cnt[0]: the largest)
-            raise PackingError(f"more than {self.max_gpus} GPUs for the fragmentation table")
-        _, m, g, c = self.tab.shape
-        base = model_idx * (m * g * c)
-        cells = [x * c + o + base for x, o in zip(cnt, self.milli_cells, strict=True)]
-        return cells, big, sum(free)
-
-    @cached_property
-    def _flat_list(self) -> list[float]:
-        """`frag_of_row`'s reads, as floats (made on its first call)."""
-        out: list[float] = self._flat.tolist()
-        return out
-
-    def frag_of_row(
-        self, total: int, cells: Sequence[int], big: Sequence[int], cpu_left: int
-    ) -> float:
-        """`frag_from_cells` of one node, its fields as ints: the CPU column found by bisection
-        (the same as `searchsorted` on integers), the same table entries times the free milli
-        (each an IEEE double product, so the same in Python as in numpy), then the same
-        `np.add.reduce` over the thresholds (numpy's order), so the same value, bit for bit.
-        (Python products: a gather and a multiply would each convert a list to an array.)"""
-        k = bisect_right(self._grid_list, cpu_left)
-        flat = self._flat_list
-        w = np.array([flat[x + k] * b for x, b in zip(cells, big, strict=True)], np.float64)
-        return float(total - np.add.reduce(w))
-
-    def frag_one(self, gpu_left: Sequence[int], cpu_left: int, model_idx: int) -> float:
-        """`node_frag` of one node state (`row_cells`, then `frag_of_row`)."""
-        cells, big, total = self.row_cells(gpu_left, model_idx)
-        return self.frag_of_row(total, cells, big, cpu_left)
 
     def frag_after_share(
         self,
@@ -287,37 +224,6 @@ class FragTable:
         cnt = cnt - was + now
         big = big - np.where(was, v, 0) + np.where(now, after, 0)
         return self.frag_from_counts(total - milli, cnt, big, cpu_left - cpu_milli, model_idx)
-
-
-def row_counts(free: Sequence[int], th: Sequence[int]) -> tuple[list[int], list[int]]:
-    """`FragTable.counts` of one node in plain integers: per threshold t of `th` (ascending),
-    the GPUs with >= t free and their free milli (`free`: the node's free milli per GPU, no
-    GPU as 0)."""
-    ranked = sorted(free, reverse=True)
-    cnt, big = [0] * len(th), [0] * len(th)
-    i, b, n = 0, 0, len(ranked)
-    for j in range(len(th) - 1, -1, -1):  # thresholds high to low: the GPUs only accrue
-        t = th[j]
-        while i < n and ranked[i] >= t:
-            b += ranked[i]
-            i += 1
-        cnt[j], big[j] = i, b
-    return cnt, big
-
-
-def count_moves(th: np.ndarray, milli: int) -> tuple[np.ndarray, np.ndarray]:
-    """How one GPU with v free giving up ``milli`` moves the per-threshold counts
-    (`FragTable.counts`) over thresholds ``th``, for v = 0..1000: (cnt, big), each
-    (1001, len(th)) int64, the GPUs and the free milli that leave the counts. A threshold in
-    (v - milli, v] loses the GPU and its v milli, one at or below v - milli keeps it with
-    ``milli`` less (`FragTable.frag_after_share`'s moves, tabulated: they depend on v, milli
-    and the thresholds only)."""
-    v = np.arange(MILLI_PER_GPU + 1, dtype=np.int64)[:, None]
-    after = v - milli
-    was, now = v >= th, after >= th
-    cnt = (was & ~now).astype(np.int64)
-    big = np.where(was, v, 0) - np.where(now, after, 0)
-    return cnt, big
 
 
 def fgd_score(frag_before: np.ndarray, frag_after: np.ndarray) -> np.ndarray:
@@ -355,7 +261,7 @@ def frag_increase(
 @inner
 def add_reduce(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover (compiled)
     """`np.add.reduce` of the n floats a[lo:lo + n] in numpy's order, for kernels that replace
-    a reduce over a contiguous axis (`frag_from_cells`' sum over the thresholds): 0.0 plus
+    a reduce over a contiguous axis (`frag_from_counts`' sum over the thresholds): 0.0 plus
     numpy's pairwise sum (n < 8: left to right; n <= 128: eight running sums over blocks of
     8, combined ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then the n % 8 left one by
     one; longer: the two halves, the first a multiple of 8, summed so and added)."""

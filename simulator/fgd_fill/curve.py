@@ -48,7 +48,7 @@ class FragmentationLog:
     states go through `FragTable.node_frag` in one call when the amounts are read (`frag`,
     `curve`), and each record's amount is then the sum over nodes, as the record left them,
     one `np.add.reduce` per record: the same values, added in the same order, as valuing each
-    node when it is recorded (`frag_one` at every record cost ~28 us, ~0.25 s a run)."""
+    node when it is recorded (one node valued at every record cost ~28 us, ~0.25 s a run)."""
 
     def __init__(self, cluster: FillCluster, table: FragTable) -> None:
         self.cluster, self.table = cluster, table

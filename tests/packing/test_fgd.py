@@ -14,7 +14,6 @@ from packing.fgd import (
     TargetWorkload,
     TaskShape,
     add_reduce,
-    count_moves,
     fgd_score,
     frag_increase,
     typical_workload,
@@ -196,124 +195,12 @@ def test_frag_from_counts_flat_take_equals_the_fancy_index(shapes, max_gpus, see
     assert np.array_equal(got, _fancy_frag(table, total, cnt, big, cpu, model))
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    st.lists(st.tuples(st.sampled_from([1000, 2000, 4000]), st.sampled_from([250, 500, 1000]),
-                       st.integers(1, 4)), min_size=1, max_size=5),
-    st.integers(1, 8),
-    st.integers(0, 2**31 - 1),
-)  # fmt: skip
-def test_frag_from_cells_is_frag_from_counts_bit_for_bit(shapes, max_gpus, seed) -> None:
-    """Property: `frag_from_cells(total, cells(cnt, model), big, cpu)` is
-    `frag_from_counts(total, cnt, big, cpu, model)` bit for bit, also with the cells and big
-    handed in as strided column views of one block (as the Fragmentation scorer does)."""
-    table, total, cnt, big, cpu, model = _random_counts(shapes, max_gpus, seed)
-    m = len(table.milli)
-    want = table.frag_from_counts(total, cnt, big, cpu, model)
-    got = table.frag_from_cells(total, table.cells(cnt, model), big, cpu)
-    assert got.tobytes() == want.tobytes()
-    block = np.concatenate([table.cells(cnt, model), big, total[:, None]], axis=1)
-    got = table.frag_from_cells(block[:, 2 * m], block[:, :m], block[:, m : 2 * m], cpu)
-    assert got.tobytes() == want.tobytes()
-
-
-def test_count_moves_is_frag_after_shares_move() -> None:
-    """`count_moves` row v is the move `frag_after_share` makes from the counts: over every
-    v = 0..1000 and three share sizes, counts minus the row equal the counts after taking
-    `milli` from a GPU holding v (thresholds 500, 1000; a second GPU at 600 free)."""
-    table = FragTable(MIX, ("A",))
-    for milli in (100, 250, 500):
-        cnt_move, big_move = count_moves(table.milli, milli)
-        for v in range(milli, 1001):
-            before = np.array([[v, 600]])
-            after = np.array([[v - milli, 600]])
-            c0, b0 = table.counts(before)
-            c1, b1 = table.counts(after)
-            assert (c0 - cnt_move[v]).tolist() == c1.tolist()
-            assert (b0 - big_move[v]).tolist() == b1.tolist()
-
-
 def test_frag_from_counts_refuses_more_gpus_than_the_table() -> None:
     table = FragTable(MIX, ("A",), max_gpus=2)
     cnt = np.array([[3, 0]])  # 3 GPUs at the first threshold; the table stops at 2
     with pytest.raises(PackingError, match="more than 2 GPUs"):
         table.frag_from_counts(np.array([3000]), cnt, np.array([[3000, 0]]),
                                np.array([8000]), np.array([0]))  # fmt: skip
-
-
-def _frag_one_differs(shapes, max_gpus: int, seed: int) -> bool:
-    """Whether `frag_one` of some random node differs from `node_frag`'s batch value (bit for
-    bit): 1..max_gpus GPUs of random free milli (0, the thresholds and around them, any), CPU
-    on both sides of the grid, either model; ten nodes."""
-    tasks = [TaskShape(c, m, min(n, max_gpus), spec) for c, m, n, spec in shapes]
-    table = FragTable(typical_workload(tasks, 100.0), ("A", "B"), max_gpus=max_gpus)
-    rng = np.random.default_rng(seed)
-    picks = np.array([0, 1, 249, 250, 251, 499, 500, 501, 999, 1000])
-    rows = []
-    for _ in range(10):
-        n = int(rng.integers(1, max_gpus + 1))
-        free = np.where(rng.random(n) < 0.7, rng.choice(picks, n), rng.integers(0, 1001, n))
-        rows.append([*free.tolist(), *[NO_GPU] * (max_gpus - n)])
-    cpu = rng.choice([0, 999, 1000, 1001, 2000, 4000, 9000], 10)
-    model = rng.integers(0, 2, 10)
-    want = table.node_frag(np.array(rows), cpu, model)
-    got = [table.frag_one(r, int(c), int(k)) for r, c, k in zip(rows, cpu, model, strict=True)]
-    return np.array(got).tobytes() != want.tobytes()
-
-
-_ONE_SHAPES = st.lists(
-    st.tuples(st.sampled_from([0, 1000, 2000, 4000]), st.sampled_from([0, 250, 500, 1000]),
-              st.integers(0, 4), st.sampled_from(["", "A", "B"])),
-    min_size=1, max_size=6,
-)  # fmt: skip
-
-
-@settings(max_examples=200, deadline=None)
-@given(_ONE_SHAPES, st.integers(1, 8), st.integers(0, 2**31 - 1))
-def test_frag_one_is_node_frag_bit_for_bit(shapes, max_gpus, seed) -> None:
-    """Property: one node's `frag_one` (counts, cells and CPU column in plain integers, the
-    same gather and sum) is the batch `node_frag` value, bit for bit (CPU-only and GPU shapes,
-    model constraints, thresholds on both sides of each GPU's free milli)."""
-    assert not _frag_one_differs(shapes, max_gpus, seed)
-
-
-@pytest.mark.parametrize("mutation", ["bisect_left", "strict_counts", "float32_weights"])
-def test_frag_one_mutations_fail_the_property(monkeypatch, mutation) -> None:
-    """Mutation check: the CPU column by `bisect_left` (a CPU equal to a grid value in the
-    wrong column), counts of GPUs strictly above a threshold, or `frag_of_row`'s Python
-    products reading the table's weights rounded to float32, each fail the property."""
-    import bisect
-
-    from hypothesis import find
-
-    from packing import fgd
-
-    if mutation == "bisect_left":
-        monkeypatch.setattr(fgd, "bisect_right", bisect.bisect_left)
-    elif mutation == "float32_weights":
-        real_init = fgd.FragTable.__init__
-
-        def rounded(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            real_init(self, *args, **kwargs)
-            self._flat_list = self._flat.astype(np.float32).tolist()
-
-        monkeypatch.setattr(fgd.FragTable, "__init__", rounded)
-    else:
-        monkeypatch.setattr(fgd, "row_counts", lambda free, th: (
-            [sum(1 for x in free if x > t) for t in th],
-            [sum(x for x in free if x > t) for t in th]))  # fmt: skip
-    once = settings(derandomize=True, database=None, max_examples=500)
-    args = st.tuples(_ONE_SHAPES, st.integers(1, 8), st.integers(0, 2**31 - 1))
-    found = find(args, lambda a: _frag_one_differs(*a), settings=once)
-    assert _frag_one_differs(*found)
-
-
-def test_frag_one_refuses_more_gpus_than_the_table() -> None:
-    """The one-node path keeps `frag_from_counts`'s error: 3 GPUs free at 500 against a
-    table built for 2."""
-    table = FragTable(MIX, ("A",), max_gpus=2)
-    with pytest.raises(PackingError, match="more than 2 GPUs"):
-        table.frag_one([1000, 1000, 1000], 8000, 0)
 
 
 def _counts_by_definition(table: FragTable, gpu_left):  # type: ignore[no-untyped-def]

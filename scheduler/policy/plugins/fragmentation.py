@@ -307,8 +307,8 @@ def _fgd_rows(ints, frag0, r, free, take, n, th, flat, grid, milli, pod_cpu, idl
     `idle`: whole GPUs, v = 1000) and `pod_cpu` CPU, from the rows' `_fgd_counts` (`ints`,
     `frag0`). The taken GPUs leave each threshold t in (v - milli, v] (a count step of the
     cells and v milli each) and leave `milli` less on those at or below v - milli
-    (`packing.fgd.count_moves`; integers, exactly the counts of the rows after the pod). Then
-    `frag_from_cells`' gather, products and sum, minus the row's `frag0`; the score is
+    (integers, exactly the counts of the rows after the pod). Then
+    `FragTable.frag_from_counts`' gather, products and sum, minus the row's `frag0`; the score is
     `_logistic(inc, scale)`, 0 where the pod takes no GPU (`gpu`: a GPU pod; a CPU-only pod
     fits every row). The same float steps, in numpy's order, as the array path they replace:
     the same bits. (Outputs are the caller's: an array a kernel allocates costs more to hand

@@ -95,7 +95,9 @@ def _numpy_reference_counts(idx, r, table):  # type: ignore[no-untyped-def]
     ints = out["ints"]
     model = idx.product[r].astype(np.intp)
     cpu = idx.cpu[r]
-    ints[:, :m], ints[:, m : 2 * m] = table.cells(cnt, model), big
+    _, _, g, c = table.tab.shape  # the flat cell of tab[model, t, cnt_t, 0] per threshold t
+    cells = cnt * c + np.arange(m) * (g * c) + (model * (m * g * c))[:, None]
+    ints[:, :m], ints[:, m : 2 * m] = cells, big
     ints[:, 2 * m], ints[:, 2 * m + 1] = total, cpu
     out["frag"] = table.frag_from_counts(total, cnt, big, cpu, model)
     return out
@@ -170,23 +172,6 @@ def test_a_wrong_kernel_input_fails_the_property(wrong) -> None:  # type: ignore
     assert _differs(case, wrong)
 
 
-def test_count_moves_table() -> None:
-    """Rows of `count_moves` over thresholds (250, 500, 1000) for a 300-milli share:
-    v = 1000 -> after 700: only the 1000 threshold loses the GPU (cnt 0,0,1) and its 1000
-    milli; 250 and 500 keep it with 300 less (big 300, 300, 1000).
-    v = 500 -> after 200: 250 and 500 lose it (cnt 1,1,0) and its 500 milli each (big 500, 500, 0).
-    v = 300 -> after 0: 250 loses it (cnt 1,0,0; big 300,0,0).
-    v = 100 (the share cannot take that GPU; the scorer multiplies by 0 GPUs taken): 100 is
-    below every threshold, so no move."""
-    th = np.array([250, 500, 1000], np.int64)
-    cnt, big = fgd.count_moves(th, 300)
-    assert cnt.shape == big.shape == (1001, 3)
-    assert cnt[1000].tolist() == [0, 0, 1] and big[1000].tolist() == [300, 300, 1000]
-    assert cnt[500].tolist() == [1, 1, 0] and big[500].tolist() == [500, 500, 0]
-    assert cnt[300].tolist() == [1, 0, 0] and big[300].tolist() == [300, 0, 0]
-    assert cnt[100].tolist() == [0, 0, 0] and big[100].tolist() == [0, 0, 0]
-
-
 def test_free_milli_out_of_range_is_numpys_answer() -> None:
     """A row claiming more than 1000 free milli on a GPU (malformed) gets the increase numpy
     forms from its columns, not an out-of-range read."""
@@ -236,17 +221,6 @@ def test_counts_with_a_strict_threshold_fail_the_property() -> None:
     once = settings(derandomize=True, database=None, max_examples=2000)
     case = find(cases(), lambda c: _counts_differ(c, 1), settings=once)
     assert _counts_differ(case, 1)
-
-
-def test_row_counts_table() -> None:
-    """`packing.fgd.row_counts` by hand, thresholds (250, 500, 1000):
-    free (1000, 500, 300, 0): >= 250: 3 GPUs, 1800 milli; >= 500: 2, 1500; >= 1000: 1, 1000.
-    free (0, 0): none anywhere.  free (249, 250): >= 250: 1, 250 (249 is below)."""
-    th = [250, 500, 1000]
-    assert fgd.row_counts([1000, 500, 300, 0], th) == ([3, 2, 1], [1800, 1500, 1000])
-    assert fgd.row_counts([0, 0], th) == ([0, 0, 0], [0, 0, 0])
-    assert fgd.row_counts([249, 250], th) == ([1, 0, 0], [250, 0, 0])
-    assert fgd.row_counts([], th) == ([0, 0, 0], [0, 0, 0])
 
 
 def test_one_row_refuses_more_gpus_than_the_table_as_the_batch_does() -> None:
