@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from packing.fgd import add_reduce
 from packing.fractional import NO_GPU
@@ -18,19 +17,6 @@ NONE = 1 << 30  # "no GPU fits" in the tightest-GPU search
 
 # Rows of `WithState.columns` (int64 per shape column, column 0 the state itself)
 AT, NEED_AT, NEED, SHARE, COUNT, START, TAKEN = range(7)
-
-
-@inner
-def _interval(breaks: npt.NDArray[np.int64], x: int) -> int:
-    """`breaks.searchsorted(x, side="right")`: how many of the sorted `breaks` are <= x."""
-    lo, hi = 0, breaks.shape[0]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if breaks[mid] <= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 # A node state's key (one int64 row): its free milli per GPU column, the interval of
@@ -51,7 +37,7 @@ def state_keys(free, cpu, model, breaks):  # fmt: skip
     for i in range(k):  # (loops, not slice assignments: a fraction of the compile time)
         for j in range(gpus):
             keys[i, j] = free[i, j]
-        keys[i, gpus] = _interval(breaks, cpu[i])
+        keys[i, gpus] = np.searchsorted(breaks, cpu[i], side="right")
         keys[i, gpus + 1] = model[i]
     return keys
 
@@ -74,7 +60,7 @@ def row_keys(free, cpu, model, rows, breaks, extra):  # fmt: skip
         r = rows[i]
         for j in range(gpus):
             keys[i, j] = free[r, j]
-        keys[i, gpus] = _interval(breaks, cpu[r])
+        keys[i, gpus] = np.searchsorted(breaks, cpu[r], side="right")
         keys[i, gpus + 1] = model[r]
     for i in range(extra.shape[0]):
         for j in range(gpus + 2):
@@ -100,7 +86,7 @@ def post_keys(free, cpu, model, rows, first, take, milli, pod_cpu, breaks):  # f
         for j in range(gpus):
             v = np.int64(free[r, j])
             keys[s, j] = v - milli if take[i, j] else v
-        keys[s, gpus] = _interval(breaks, cpu[r] - pod_cpu)
+        keys[s, gpus] = np.searchsorted(breaks, cpu[r] - pod_cpu, side="right")
         keys[s, gpus + 1] = model[r]
     return keys
 

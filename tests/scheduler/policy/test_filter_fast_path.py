@@ -1,4 +1,4 @@
-"""The batch filter's all-pass test (`framework._none_slow_all_known`, one kernel) answers as
+"""The batch filter's all-pass test (`filtering._none_slow_all_known`, one kernel) answers as
 the numpy steps it replaced: no candidate row is slow and every candidate is known."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.policy.framework import _none_slow_all_known
+from scheduler.policy.filtering import _none_slow_all_known
 
 
 def _numpy_reference_fast(slow: np.ndarray, rows: np.ndarray, known: np.ndarray) -> bool:
