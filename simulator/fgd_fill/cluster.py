@@ -95,8 +95,7 @@ class FillCluster:
     def model_allowed(self, pod: OpenbPod) -> np.ndarray:
         if pod.num_gpu == 0 or not pod.gpu_spec:
             return np.ones(self.size, dtype=bool)
-        allowed = [i for i, m in enumerate(self.models) if m in pod.gpu_spec.split("|")]
-        return np.isin(self.model_idx, allowed)
+        return self._models_of(pod).take(self.model_idx)
 
     def feasible(self, pod: OpenbPod) -> np.ndarray:
         """Indices of nodes where the pod fits now (CPU, memory, GPU model, GPUs)."""
@@ -118,7 +117,7 @@ class FillCluster:
                          allowed, pod.cpu_milli, pod.memory_mib, mode, need)  # fmt: skip
 
     def _models_of(self, pod: OpenbPod) -> np.ndarray:
-        """Per model, whether the pod's `gpu_spec` accepts it (`model_allowed`, per model)."""
+        """Per model, whether the pod's `gpu_spec` accepts it (memoised per `gpu_spec`)."""
         got = self._allowed.get(pod.gpu_spec)
         if got is None:
             accepted = pod.gpu_spec.split("|")
