@@ -189,3 +189,32 @@ def test_cli_strict_names_the_bad_cell_and_lenient_skips_it(tmp_path: Path, repo
     # p1 (500 milli) is drawn once more (500 + 500 = 1000); a third would pass 1.3 x 1000. Both
     # fit the one GPU -> 0 % unallocated at 100 % arrived.
     assert '"unallocated_gpu_pct_at_100":0.0' in lenient.stdout
+
+
+def test_a_run_keeps_the_objects_alive_before_it_out_of_the_collectors_scans():
+    """The trace and everything else alive when a run starts are frozen for the run
+    (`frozen_heap`): full collections during it walk only what the run made. Afterwards the
+    heap is thawed, and a caller's own freeze is left as it was."""
+    import gc
+
+    from simulator.fgd_fill import run as fill_run
+
+    seen: list[int] = []
+    orig = fill_run.FillCluster.feasible
+
+    def feasible_noting_the_freeze(self, p):  # a stand-in spy around the real check
+        seen.append(gc.get_freeze_count())
+        return orig(self, p)
+
+    fill_run.FillCluster.feasible = feasible_noting_the_freeze  # type: ignore[method-assign]
+    try:
+        assert gc.get_freeze_count() == 0
+        _two_pods_on_one_gpu("tessera", (600, 400), 7, inflate=1.0)
+        assert seen and min(seen) > 0  # frozen at every arrival
+        assert gc.get_freeze_count() == 0  # thawed after
+        gc.freeze()  # a caller (such as `tessera serve`) that froze its heap already
+        _two_pods_on_one_gpu("tessera", (600, 400), 7, inflate=1.0)
+        assert gc.get_freeze_count() > 0  # its objects stay frozen (not thawed by the run)
+    finally:
+        gc.unfreeze()
+        fill_run.FillCluster.feasible = orig  # type: ignore[method-assign]
