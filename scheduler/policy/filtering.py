@@ -11,6 +11,7 @@ plugins node by node. The verdicts are the same either way.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +62,18 @@ def run_filters(
         got = _batch_filter(state, pod, names, profile)
         if got is not None:
             return got
+    return per_node(state, pod, names, profile, all_reasons=all_reasons)
+
+
+def per_node(
+    state: ClusterState,
+    pod: PodRequest,
+    names: list[str],
+    profile: Profile,
+    *,
+    all_reasons: bool = False,
+) -> FilterResult:
+    """`run_filters` node by node (`filter_node`), never the batch path."""
     statuses = {n: filter_node(state, pod, n, profile, all_reasons=all_reasons) for n in names}
     return FilterResult.of(statuses, names)
 
@@ -72,10 +85,22 @@ def _missing(name: str) -> Status:
 def _batch_filter(
     state: ClusterState, pod: PodRequest, names: list[str], profile: Profile
 ) -> FilterResult | None:
+    got = filter_cycle(CycleState(state, pod, names), profile)
+    return None if got is None else got[0]
+
+
+def filter_cycle(
+    cycle: CycleState, profile: Profile
+) -> tuple[FilterResult, CycleState | None] | None:
+    """The batch filter over `cycle`'s candidates (None: the per-node path must answer), with
+    the subset of one candidate per distinct row state it judged the state-only filters on
+    (None when it formed none): a caller scoring the same candidates next scores that subset
+    (`framework.filter_and_score`) instead of forming it again."""
+    state, pod = cycle.state, cycle.pod
+    names = cast(list[str], cycle.names)  # (a list: `run_filters`, `filter_and_score`)
     plugins = profile.batch_filters
     if plugins is None or not state.nodes:  # an empty fleet index has no rows to gather from
         return None
-    cycle = CycleState(state, pod, names)
     # Filters that promise `state_only` judge one row per distinct state (`_groups`).
     groups = _groups(cycle) if any(profile.filters_by_state) else None
     sub = None if groups is None else cycle.subset(groups[0])
@@ -118,7 +143,7 @@ def _batch_filter(
     ):
         # The common answer: every row passes. (`list.copy`: a plain list even of a list
         # subclass such as `RowNames`, copied in C, where `list(...)` iterates a subclass.)
-        return FilterResult(list.copy(names), names=names)
+        return FilterResult(list.copy(names), names=names), sub
     exact = slow[cycle.rows]  # fancy indexing: a fresh array
     for v in answers:
         if v.exact is not None:
@@ -153,7 +178,7 @@ def _batch_filter(
     if exact.any():  # keep the caller's node order
         order = {n: i for i, n in enumerate(names)}
         out.passed.sort(key=order.__getitem__)
-    return out
+    return out, sub
 
 
 def _fast_sample() -> tuple[Bools, Rows, Bools]:

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from packing.jit import kernel
-from scheduler.policy.filtering import _groups, filter_node, run_filters
+from scheduler.policy.filtering import _groups, filter_cycle, filter_node, per_node, run_filters
 from scheduler.policy.interfaces import (
     MAX_LEVEL,
     MAX_SCORE,
@@ -54,6 +54,7 @@ __all__ = [
     "TieBreakPlugin",
     "batch_scores",
     "choose_placement",
+    "filter_and_score",
     "filter_node",
     "run_filters",
     "run_scores",
@@ -87,8 +88,40 @@ def run_scores(
     top level (it costs time and changes nothing in the 0..10 integers, so callers that only
     read those skip it)."""
     names = node_names if isinstance(node_names, list) else list(node_names)
+    return _scores(CycleState(state, pod, names), profile, rank, None)
+
+
+def filter_and_score(
+    state: ClusterState,
+    pod: PodRequest,
+    node_names: Iterable[str],
+    profile: Profile,
+    *,
+    rank: bool = False,
+) -> tuple[FilterResult, NodeScores | None]:
+    """`run_filters`, then `run_scores` of the nodes that passed (None when none did): one
+    scheduling cycle, as kube-scheduler's CycleState spans its filter and score phases. When
+    every node passes, the scores run in the filters' `CycleState` and score the subset of
+    one node per row state the filters formed (the same candidates: formed once)."""
+    names = node_names if isinstance(node_names, list) else list(node_names)
     cycle = CycleState(state, pod, names)
-    got = _batch_sums(cycle, profile)
+    got = filter_cycle(cycle, profile)
+    filtered, sub = (per_node(state, pod, names, profile), None) if got is None else got
+    passed = filtered.passed
+    if not passed:
+        return filtered, None
+    if len(passed) != len(names):  # (`passed` keeps the input order: equal length, same list)
+        return filtered, run_scores(state, pod, passed, profile, rank=rank)
+    return filtered, _scores(cycle, profile, rank, sub if profile.scores_by_state else None)
+
+
+def _scores(
+    cycle: CycleState, profile: Profile, rank: bool, scored: CycleState | None
+) -> NodeScores:
+    """`run_scores` over `cycle`'s candidates; `scored`: their subset of one row per distinct
+    state, when the caller formed it (`_distinct`)."""
+    names = cycle.names
+    got = _batch_sums(cycle, profile, scored)
     if got is None:
         out = _scaled(names, _node_sums(cycle, names, profile), profile.total_weight)
     else:
@@ -259,19 +292,20 @@ def _batch_scores(cycle: CycleState, profile: Profile) -> npt.NDArray[np.float64
 
 
 def _batch_sums(
-    cycle: CycleState, profile: Profile
+    cycle: CycleState, profile: Profile, scored: CycleState | None = None
 ) -> tuple[npt.NDArray[np.float64], Rows | None] | None:
     """(sums, spread): the weighted sums per candidate and None, or, when every candidate
     takes the sum of its state's representative as it is (no row left to the per-node path,
     every name known), the sums per distinct state and each candidate's position among them
-    (`_distinct`), so the caller scales one value per state."""
+    (`_distinct`; `scored`: that subset, when the caller formed it), so the caller scales
+    one value per state."""
     plugins = profile.batch_scorers
     if plugins is None or not cycle.state.nodes:  # an empty index has no rows to gather from
         return None
     n = len(cycle.names)
     if profile.total_weight <= 0:  # (the live scorers' weights: `plugins` are all of them)
         return np.zeros(n), None
-    scored, spread = _distinct(cycle, profile)
+    scored, spread = _distinct(cycle, profile, scored)
     # One array op per step over every scorer at once (this runs per pod); the weighted sum is
     # still added scorer by scorer, in profile order, as the per-node path does.
     table = np.empty((len(plugins), len(scored.names)))
@@ -303,7 +337,9 @@ def _batch_sums(
     return acc, None
 
 
-def _distinct(cycle: CycleState, profile: Profile) -> tuple[CycleState, Rows | None]:
+def _distinct(
+    cycle: CycleState, profile: Profile, scored: CycleState | None = None
+) -> tuple[CycleState, Rows | None]:
     """(the cycle to score, the position in it of each candidate's representative): one row
     per distinct index state when every scorer allows it (`Profile.scores_by_state`) and some
     state repeats, else the cycle itself and None. Exact: rows of one state get the same value
@@ -311,7 +347,8 @@ def _distinct(cycle: CycleState, profile: Profile) -> tuple[CycleState, Rows | N
     groups = _groups(cycle) if profile.scores_by_state else None
     if groups is None:
         return cycle, None
-    scored = cycle.subset(groups[0])
+    if scored is None:  # (else the filters' subset of `cycle` by these groups: `_groups`)
+        scored = cycle.subset(groups[0])
     cycle.by_state(scored, groups[1])  # (the tie-break's subset reads what the scorers shared)
     return scored, groups[1]
 

@@ -3,7 +3,7 @@ and GPU, through the simulator's `SimCluster` (the same `ClusterState` the exten
 
 Per pod, like kube-scheduler running Tessera's profile as its only score plugin (the FGD
 setup): the candidates are the nodes passing NodeResourcesFit and GPU fit; the registry's
-profile filters and scores them (`run_filters`, `run_scores`) on kube-scheduler's 0..100
+profile filters and scores them (`filter_and_score`) on kube-scheduler's 0..100
 node-score scale (`NodeScores.levels`; the HTTP extender can only return 0..10); the best score
 wins, ties to the lowest node rank as for every fill policy; `choose_placement` gives the GPUs
 (its `fit.choose`, called straight).
@@ -22,7 +22,7 @@ from packing.fgd import TargetWorkload, typical_workload
 from scheduler.policy.demand import DemandLog
 from scheduler.policy.fit import choose
 from scheduler.policy.fleet_index import FleetIndex, RowNames
-from scheduler.policy.framework import Profile, run_filters, run_scores
+from scheduler.policy.framework import Profile, filter_and_score
 from scheduler.policy.model import PodRequest
 from scheduler.policy.plugins.fragmentation import FragmentationArgs, FragmentationScore
 from scheduler.policy.registry import build_profile
@@ -108,12 +108,11 @@ class TesseraFill:
         self.demand.observe(req)  # every pod the scheduler is asked about, placed or not
         state = self.sim.snapshot(now=0.0, demand=self.demand.mix())
         names = self._row_names(state.fleet(), nodes)
-        passing = run_filters(state, req, names, self.profile).passed
-        if not passing:
+        filtered, scores = filter_and_score(state, req, names, self.profile, rank=True)
+        passing = filtered.passed
+        if scores is None:
             raise ValueError(f"no candidate node passes the policy filters for pod {pod.name}")
-        every = len(passing) == len(names)  # passed keeps the input order
-        scores = run_scores(state, req, names if every else passing, self.profile, rank=True)
-        if every:
+        if len(passing) == len(names):  # (passed keeps the input order: every node passed)
             keep = nodes
         else:
             keep = np.fromiter(map(self._row.__getitem__, passing), np.int64, len(passing))
