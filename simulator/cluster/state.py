@@ -12,6 +12,7 @@ policies use each one for one decision.
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
 from types import MappingProxyType
 
 from packing.catalogue import get_model
@@ -96,6 +97,26 @@ class SimCluster:
             self.cpu_used[node] + cpu_milli <= n.cpu_milli
             and self.mem_used[node] + memory_bytes <= n.memory_bytes
         )
+
+    def hosts(
+        self,
+        asks: Iterable[tuple[int, int]],
+        only: Container[str] | None = None,
+        exclude: Container[str] = (),
+    ) -> list[str]:
+        """The nodes, in order, where `fits_host` passes for at least one (CPU, memory) ask:
+        kube-scheduler's own fit before the extender (a list over every node per decision,
+        so the loop reads the counters directly)."""
+        nodes, cpu_used, mem_used = self.nodes, self.cpu_used, self.mem_used
+        asks = list(asks)
+        out = []
+        for n in self.order:
+            if (only is not None and n not in only) or n in exclude:
+                continue
+            node, cpu, mem = nodes[n], cpu_used[n], mem_used[n]
+            if any(cpu + c <= node.cpu_milli and mem + m <= node.memory_bytes for c, m in asks):
+                out.append(n)
+        return out
 
     def bind(
         self,
