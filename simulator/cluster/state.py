@@ -12,7 +12,7 @@ policies use each one for one decision.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 from types import MappingProxyType
 
 from packing.catalogue import get_model
@@ -136,17 +136,7 @@ class SimCluster:
         self.mem_used[node] += memory_bytes
         self._requests[uid] = (cpu_milli, memory_bytes)
         self._on_node.setdefault(node, {})[uid] = alloc
-        before = self._capacity.get(node)
-        current = self._index is not None and node not in self._dirty  # its row: `before`
-        held = self._shares.get(node)
-        self._touch(node)
-        after = None if before is None else before.with_allocation(alloc)
-        if before is None or after is None:
-            return
-        self._capacity[node] = after  # the view with this one grant charged, without a rebuild
-        if current or held is not None:  # the row needs only these GPUs' shares redone
-            moved = [i for i, g in enumerate(after.gpus) if g is not before.gpus[i]]
-            self._shares[node] = sorted({*moved, *(held or ())})
+        self._recharge(node, lambda cap: cap.with_allocation(alloc))
 
     def release(self, uid: str) -> None:
         alloc = self.allocations.pop(uid)
@@ -156,7 +146,23 @@ class SimCluster:
         self.mem_used[node] -= mem
         del self._on_node[node][uid]
         self.freed.add(node)
+        self._recharge(node, lambda cap: cap.without_allocation(uid))
+
+    def _recharge(self, node: str, step: Callable[[NodeCapacity], NodeCapacity | None]) -> None:
+        """After one bind or release on `node`: its view becomes `step` of the last one where
+        that is exact (plain grants, `NodeCapacity.with_allocation` / `without_allocation`),
+        without a rebuild, and the fleet index redoes only the moved GPUs' shares."""
+        before = self._capacity.get(node)
+        current = self._index is not None and node not in self._dirty  # its row: `before`
+        held = self._shares.get(node)
         self._touch(node)
+        after = None if before is None else step(before)
+        if before is None or after is None:
+            return
+        self._capacity[node] = after
+        if current or held is not None:  # the row needs only these GPUs' shares redone
+            moved = [i for i, g in enumerate(after.gpus) if g is not before.gpus[i]]
+            self._shares[node] = sorted({*moved, *(held or ())})
 
     def on_node(self, node: str) -> tuple[Allocation, ...]:
         """The allocations held on `node` (bound or reserved)."""
