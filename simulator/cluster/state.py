@@ -69,6 +69,7 @@ class SimCluster:
         self.changes = 0  # binds + releases so far: equal counts mean an unchanged cluster
         self._nodes_view = MappingProxyType(self.nodes)
         self._alloc_view = MappingProxyType(self.allocations)
+        self._drained_hosts: dict[frozenset[tuple[int, int]], tuple[str, ...]] = {}
 
     def snapshot(self, now: float, demand: DemandMix | None = None) -> ClusterState:
         """The view for one decision; the cluster's fleet index, its rows of the nodes touched
@@ -108,15 +109,41 @@ class SimCluster:
         kube-scheduler's own fit before the extender (a list over every node per decision,
         so the loop reads the counters directly)."""
         nodes, cpu_used, mem_used = self.nodes, self.cpu_used, self.mem_used
-        asks = list(asks)
+        todo = set(asks)
         out = []
+        if len(todo) == 1:  # the usual case: one pod, or a gang whose members ask alike
+            ((c, m),) = todo
+            for n in self.order:
+                node = nodes[n]
+                if (
+                    cpu_used[n] + c <= node.cpu_milli
+                    and mem_used[n] + m <= node.memory_bytes
+                    and (only is None or n in only)
+                    and n not in exclude
+                ):
+                    out.append(n)
+            return out
         for n in self.order:
             if (only is not None and n not in only) or n in exclude:
                 continue
             node, cpu, mem = nodes[n], cpu_used[n], mem_used[n]
-            if any(cpu + c <= node.cpu_milli and mem + m <= node.memory_bytes for c, m in asks):
+            if any(cpu + c <= node.cpu_milli and mem + m <= node.memory_bytes for c, m in todo):
                 out.append(n)
         return out
+
+    def hosts_drained(self, asks: Iterable[tuple[int, int]]) -> list[str]:
+        """The nodes, in order, whose CPU and memory could hold one of `asks` once empty
+        (memoised: a node's allocatable CPU and memory never change here)."""
+        key = frozenset(asks)
+        hit = self._drained_hosts.get(key)
+        if hit is None:
+            nodes = self.nodes
+            hit = self._drained_hosts[key] = tuple(
+                n
+                for n in self.order
+                if any(c <= nodes[n].cpu_milli and m <= nodes[n].memory_bytes for c, m in key)
+            )
+        return list(hit)
 
     def bind(
         self,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from packing import mig
 from packing.catalogue import MODELS, GpuModel, get_model
-from packing.errors import InvalidPlacementError
+from packing.errors import InvalidCountError, InvalidPlacementError
 from packing.mig import MigInstance, check_layout, fit_multiset, free_starts, valid_layouts
 
 models = st.sampled_from(sorted(MODELS)).map(lambda k: MODELS[k])
@@ -62,3 +62,23 @@ def test_memoised_answers_equal_the_geometry(m: GpuModel, data: st.DataObject) -
         assert check_layout(m, layout) == mig._check_layout(m, tuple(layout))
         assert free_starts(m, layout, p.name) == mig._free_starts(m, tuple(layout), p.name)
         assert free_starts(m, layout, p) == free_starts(m, layout, p.name)
+
+
+def test_fit_multiset_asked_again_checks_a_bool_count_and_a_bool_start() -> None:
+    m = get_model("H100-80GB")
+    assert fit_multiset(m, [MigInstance("1g.10gb", 1)], {"1g.10gb": 1}) is not None
+    with pytest.raises(InvalidCountError):
+        fit_multiset(m, [MigInstance("1g.10gb", 1)], {"1g.10gb": True})
+    with pytest.raises(InvalidPlacementError):
+        fit_multiset(m, [MigInstance("1g.10gb", True)], {"1g.10gb": 1})
+
+
+@settings(max_examples=150, deadline=None)
+@given(m=models, data=st.data())
+def test_fit_multiset_asked_twice_answers_alike(m: GpuModel, data: st.DataObject) -> None:
+    layout = data.draw(st.sampled_from(valid_layouts(m)))
+    names = [p.name for p in m.profiles]
+    demand = data.draw(st.dictionaries(st.sampled_from(names), st.integers(0, 2), max_size=2))
+    first = fit_multiset(m, layout, demand)
+    assert fit_multiset(m, list(reversed(layout)), demand) == first
+    assert fit_multiset(m, layout, demand) == first

@@ -134,13 +134,5 @@ def gang_drain_targets(
     choice among the nodes whose CPU and memory could host a member once drained (`memo`:
     one per gang, kept while it waits; see `drain_budgets`)."""
     state = cluster.snapshot(now)
-    nodes = cluster.nodes
-    hosts = [
-        n
-        for n in cluster.order
-        if any(
-            m.cpu_milli <= nodes[n].cpu_milli and m.memory_bytes <= nodes[n].memory_bytes
-            for m in members
-        )
-    ]
+    hosts = cluster.hosts_drained((m.cpu_milli, m.memory_bytes) for m in members)
     return drain_budgets(state, members, hosts, profile, memo)

@@ -142,3 +142,21 @@ def test_hosts_are_the_nodes_fits_host_passes_in_order(
         and any(c.fits_host(n, cpu, mem) for cpu, mem in asks)
     ]
     assert c.hosts(asks, names, out) == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    binds=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 64_000)), max_size=8),
+    asks=st.lists(st.tuples(st.integers(0, 256_000), st.integers(0, 1 << 41)), max_size=3),
+)
+def test_hosts_drained_read_capacity_not_use(
+    binds: list[tuple[int, int]], asks: list[tuple[int, int]]
+) -> None:
+    c = SimCluster(cluster(3, 0))
+    want = [n for n in c.order if any(
+        cpu <= c.nodes[n].cpu_milli and mem <= c.nodes[n].memory_bytes for cpu, mem in asks
+    )]  # fmt: skip
+    assert c.hosts_drained(asks) == want
+    for k, (n, cpu) in enumerate(binds):  # what is in use does not change the answer
+        c.bind(f"p{k}", Placement(c.order[n], ()), cpu, cpu << 20)
+    assert c.hosts_drained(asks) == want
