@@ -53,15 +53,20 @@ def _plan_rows(
         for i in range(len(r))
     ]
     out = np.zeros(len(r), PLAN)
-    todo = [i for i, k in enumerate(keys) if k not in _ROW_PLANS]
+    todo = []
+    for i, k in enumerate(keys):  # (.get: another thread may clear the memo meanwhile)
+        hit = _ROW_PLANS.get(k)
+        if hit is None:
+            todo.append(i)
+        else:
+            out[i] = hit
     if todo:
         fresh = plan_dynamic(idx, r[todo], profile, count)
+        out[todo] = fresh
         if len(_ROW_PLANS) + len(todo) > _ROW_PLANS_LIMIT:
             _ROW_PLANS.clear()
         for j, i in enumerate(todo):
             _ROW_PLANS[keys[i]] = fresh[j]
-    for i, k in enumerate(keys):
-        out[i] = _ROW_PLANS[k]
     return out
 
 
