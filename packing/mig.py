@@ -10,13 +10,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from packing.catalogue import GpuModel, MigProfile, get_model
 from packing.errors import InvalidCountError, InvalidPlacementError
 
 __all__ = [
-    "MigInstance", "check_layout", "compute_used", "fit_multiset", "free_starts", "occupancy",
-    "place", "valid_layouts", "validate_demand",
+    "MigInstance",
+    "check_layout",
+    "compute_used",
+    "fit_multiset",
+    "free_starts",
+    "occupancy",
+    "place",
+    "valid_layouts",
+    "validate_demand",
 ]
 
 
@@ -34,8 +42,41 @@ def _model(model: ModelLike) -> GpuModel:
     return model if isinstance(model, GpuModel) else get_model(model)
 
 
+# Memos of pure answers per GPU model, keyed by the model object's id (a GpuModel's own hash
+# walks all its profiles on every call); each value keeps its model alive, so no id is reused
+# while its entries exist. Layouts are memoised only with str profiles and int starts (True
+# and 1.0 equal 1 as keys but are invalid starts); errors are never memoised: they raise again.
+_MEMO_LIMIT = 65536
+_PROFILES: dict[tuple[int, object], tuple[GpuModel, MigProfile]] = {}
+_MASKS: dict[tuple[int, tuple[MigInstance, ...]], tuple[GpuModel, int]] = {}
+_STARTS: dict[tuple[int, tuple[MigInstance, ...], str], tuple[GpuModel, tuple[int, ...]]] = {}
+_FITS: dict[
+    tuple[int, tuple[MigInstance, ...], tuple[tuple[str, int], ...]],
+    tuple[GpuModel, tuple[MigInstance, ...] | None],
+] = {}
+_ASKED: dict[tuple[int, tuple[MigInstance, ...], tuple[tuple[object, object], ...]], Any] = {}
+
+
+def _remember(memo: dict[Any, Any], key: object, value: object) -> None:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+
+
+def _plain(instances: tuple[MigInstance, ...]) -> bool:
+    return all(type(i.start) is int and type(i.profile) is str for i in instances)
+
+
 def _profile(model: GpuModel, profile: ProfileLike) -> MigProfile:
-    return model.profile(profile.name if isinstance(profile, MigProfile) else profile)
+    name = profile.name if isinstance(profile, MigProfile) else profile
+    if not isinstance(name, str):
+        return model.profile(name)  # raises the catalogue's error for it
+    key = (id(model), name)
+    hit = _PROFILES.get(key)
+    if hit is None:
+        hit = (model, model.profile(name))
+        _remember(_PROFILES, key, hit)
+    return hit[1]
 
 
 def _sorted(instances: Iterable[MigInstance]) -> tuple[MigInstance, ...]:
@@ -45,31 +86,50 @@ def _sorted(instances: Iterable[MigInstance]) -> tuple[MigInstance, ...]:
 def check_layout(model: ModelLike, instances: Iterable[MigInstance]) -> int:
     """Validate a GPU's instances against every rule; return the occupied memory-slice bitmask."""
     m = _model(model)
+    insts = tuple(instances)
+    if not _plain(insts):
+        return _check_layout(m, insts)
+    key = (id(m), insts)
+    hit = _MASKS.get(key)
+    if hit is None:
+        hit = (m, _check_layout(m, insts))
+        _remember(_MASKS, key, hit)
+    return hit[1]
+
+
+def _check_layout(m: GpuModel, instances: tuple[MigInstance, ...]) -> int:
     mask = compute = me = 0
     counts: dict[str, int] = {}
     for inst in instances:
         p = _profile(m, inst.profile)
-        if isinstance(inst.start, bool) or not isinstance(inst.start, int) \
-                or inst.start not in p.placements:
+        if (
+            isinstance(inst.start, bool)
+            or not isinstance(inst.start, int)
+            or inst.start not in p.placements
+        ):
             raise InvalidPlacementError(
                 f"{p.name} cannot start at memory slice {inst.start!r} on {m.key}; "
-                f"valid starts: {list(p.placements)}")
+                f"valid starts: {list(p.placements)}"
+            )
         span = p.span(inst.start)
         if mask & span:
             raise InvalidPlacementError(
-                f"{p.name}@{inst.start} overlaps an occupied memory slice on {m.key}")
+                f"{p.name}@{inst.start} overlaps an occupied memory slice on {m.key}"
+            )
         mask |= span
         counts[p.name] = counts.get(p.name, 0) + 1
         if counts[p.name] > p.max_count:
             raise InvalidPlacementError(
-                f"more than {p.max_count} {p.name} instance(s) on one {m.key}")
+                f"more than {p.max_count} {p.name} instance(s) on one {m.key}"
+            )
         me += p.media_extension
         if me > 1:
             raise InvalidPlacementError(f"more than one media-extension instance on one {m.key}")
         compute += p.compute_slices
         if compute > m.compute_slices:
             raise InvalidPlacementError(
-                f"instances need {compute} compute slices; {m.key} has {m.compute_slices}")
+                f"instances need {compute} compute slices; {m.key} has {m.compute_slices}"
+            )
     return mask
 
 
@@ -92,11 +152,26 @@ def _can_add(m: GpuModel, instances: tuple[MigInstance, ...], mask: int, p: MigP
     return compute_used(m, instances) + p.compute_slices <= m.compute_slices
 
 
-def free_starts(model: ModelLike, instances: Iterable[MigInstance],
-                profile: ProfileLike) -> tuple[int, ...]:
+def free_starts(
+    model: ModelLike, instances: Iterable[MigInstance], profile: ProfileLike
+) -> tuple[int, ...]:
     """Starts at which `profile` may be created now on a GPU holding `instances`."""
     m = _model(model)
     insts = tuple(instances)
+    name = profile.name if isinstance(profile, MigProfile) else profile
+    if not isinstance(name, str) or not _plain(insts):
+        return _free_starts(m, insts, profile)
+    key = (id(m), insts, name)
+    hit = _STARTS.get(key)
+    if hit is None:
+        hit = (m, _free_starts(m, insts, profile))
+        _remember(_STARTS, key, hit)
+    return hit[1]
+
+
+def _free_starts(
+    m: GpuModel, insts: tuple[MigInstance, ...], profile: ProfileLike
+) -> tuple[int, ...]:
     p = _profile(m, profile)
     mask = check_layout(m, insts)
     if not _can_add(m, insts, mask, p):
@@ -104,8 +179,9 @@ def free_starts(model: ModelLike, instances: Iterable[MigInstance],
     return tuple(s for s in p.placements if not mask & p.span(s))
 
 
-def place(model: ModelLike, instances: Iterable[MigInstance], profile: ProfileLike,
-          start: int) -> tuple[MigInstance, ...]:
+def place(
+    model: ModelLike, instances: Iterable[MigInstance], profile: ProfileLike, start: int
+) -> tuple[MigInstance, ...]:
     """The instances with `profile@start` added; InvalidPlacementError if it cannot go there."""
     m = _model(model)
     p = _profile(m, profile)
@@ -126,26 +202,44 @@ def validate_demand(model: ModelLike, demand: Mapping[str, int]) -> dict[str, in
     return out
 
 
-def fit_multiset(model: ModelLike, instances: Iterable[MigInstance],
-                 demand: Mapping[str, int]) -> tuple[MigInstance, ...] | None:
+def fit_multiset(
+    model: ModelLike, instances: Iterable[MigInstance], demand: Mapping[str, int]
+) -> tuple[MigInstance, ...] | None:
     """New instances that add `demand` to the GPU, or None if impossible.
 
     Among all completions, the one leaving the most (profile, start) options open is chosen
     (ties: lowest starts), so later requests keep the most room.
     """
     m = _model(model)
-    insts = _sorted(instances)
+    raw = tuple(instances)
+    asked = tuple(demand.items())
+    quick = (id(m), raw, asked)  # the question as asked: no sorting or validating again
+    plain = _plain(raw) and all(type(k) is str and type(v) is int for k, v in asked)
+    if plain:
+        hit = _ASKED.get(quick)
+        if hit is not None:
+            return hit[1]
+    insts = _sorted(raw)
     check_layout(m, insts)
     want = validate_demand(m, demand)
     key = tuple(sorted((k, v) for k, v in want.items() if v))
-    return _fit_cached(m, insts, key)
+    memo = (id(m), insts, key)
+    hit = _FITS.get(memo)
+    if hit is None:
+        hit = (m, _fit(m, insts, key))
+        _remember(_FITS, memo, hit)
+    if plain:
+        _remember(_ASKED, quick, hit)
+    return hit[1]
 
 
-@lru_cache(maxsize=65536)
-def _fit_cached(m: GpuModel, insts: tuple[MigInstance, ...],
-                want: tuple[tuple[str, int], ...]) -> tuple[MigInstance, ...] | None:
-    todo = sorted((m.profile(n) for n, c in want for _ in range(c)),
-                  key=lambda p: (-p.memory_slices, -p.compute_slices, p.name))
+def _fit(
+    m: GpuModel, insts: tuple[MigInstance, ...], want: tuple[tuple[str, int], ...]
+) -> tuple[MigInstance, ...] | None:
+    todo = sorted(
+        (m.profile(n) for n, c in want for _ in range(c)),
+        key=lambda p: (-p.memory_slices, -p.compute_slices, p.name),
+    )
     free_mem = m.memory_slices - bin(check_layout(m, insts)).count("1")
     if sum(p.memory_slices for p in todo) > free_mem:
         return None
@@ -154,8 +248,9 @@ def _fit_cached(m: GpuModel, insts: tuple[MigInstance, ...],
     def options_left(layout: tuple[MigInstance, ...]) -> int:
         return sum(len(free_starts(m, layout, p)) for p in m.profiles)
 
-    def dfs(i: int, layout: tuple[MigInstance, ...], added: tuple[MigInstance, ...],
-            min_start: int) -> None:
+    def dfs(
+        i: int, layout: tuple[MigInstance, ...], added: tuple[MigInstance, ...], min_start: int
+    ) -> None:
         nonlocal best
         if i == len(todo):
             score = options_left(layout)
@@ -169,8 +264,12 @@ def _fit_cached(m: GpuModel, insts: tuple[MigInstance, ...],
                 continue  # identical profiles go in increasing start order (no permutations)
             inst = MigInstance(p.name, s)
             nxt = todo[i + 1] if i + 1 < len(todo) else None
-            dfs(i + 1, _sorted((*layout, inst)), (*added, inst),
-                s + 1 if nxt is not None and nxt.name == p.name else 0)
+            dfs(
+                i + 1,
+                _sorted((*layout, inst)),
+                (*added, inst),
+                s + 1 if nxt is not None and nxt.name == p.name else 0,
+            )
 
     dfs(0, insts, (), 0)
     return None if best is None else best[1]

@@ -29,8 +29,14 @@ def _max_new(m: GpuModel, prof: MigProfile) -> npt.NDArray[np.int64]:
     n = 1 << m.memory_slices
 
     def best(mask: int, lo: int) -> int:
-        return max([0] + [1 + best(mask | prof.span(s), s + 1) for s in prof.placements
-                          if s >= lo and not mask & prof.span(s)])
+        return max(
+            [0]
+            + [
+                1 + best(mask | prof.span(s), s + 1)
+                for s in prof.placements
+                if s >= lo and not mask & prof.span(s)
+            ]
+        )
 
     cap = np.array([best(mask, 0) for mask in range(n)], dtype=np.int64)
     return np.minimum(cap, 1) if prof.media_extension else cap
@@ -52,8 +58,9 @@ def new_tables(cost: CostModel, md: GpuModel, prof: MigProfile) -> tuple[I64, I6
     cache = cost.cache
     if key not in cache:
         table = cost.mig(md.key)
-        delta = np.array([_best_new(table, prof, mask)[0] for mask in range(len(table))],
-                         dtype=np.int64)
+        delta = np.array(
+            [_best_new(table, prof, mask)[0] for mask in range(len(table))], dtype=np.int64
+        )
         cache[key] = (_max_new(md, prof), delta)
     return cache[key]
 
@@ -63,8 +70,13 @@ def member_size(m: GangMember) -> int:
     if m.whole:
         return m.whole * MILLI_PER_GPU
     if m.mig_count:
-        slices = max((md.profile(m.mig_profile or "").memory_slices * 1000 // md.memory_slices
-                      for md in (get_model(k) for k in models_for(m))), default=0)
+        slices = max(
+            (
+                md.profile(m.mig_profile or "").memory_slices * 1000 // md.memory_slices
+                for md in (get_model(k) for k in models_for(m))
+            ),
+            default=0,
+        )
         return m.mig_count * slices
     return m.milli
 
@@ -99,9 +111,14 @@ def gpu_options(st: FleetState, m: GangMember, pos: I64) -> tuple[I64, I64]:
         ok = ok_model & ~st.mig[pos] & (free >= need) & (st.free_mem[pos] >= m.gpu_memory_mib)
         after = np.clip(free - need, 0, MILLI_PER_GPU)
         delta[ok] = st.cost.share[after[ok]] - st.cost.share[free[ok]]
-        cap[ok] = 1 if m.whole else np.minimum(
-            free[ok] // m.milli,
-            st.free_mem[pos][ok] // max(m.gpu_memory_mib, 1) if m.gpu_memory_mib else INF)
+        cap[ok] = (
+            1
+            if m.whole
+            else np.minimum(
+                free[ok] // m.milli,
+                st.free_mem[pos][ok] // max(m.gpu_memory_mib, 1) if m.gpu_memory_mib else INF,
+            )
+        )
         return delta, cap
     for k in allowed:
         rows = np.flatnonzero(ok_model & st.mig[pos] & (st.model_id[pos] == k))
@@ -149,26 +166,59 @@ def _unit(st: FleetState, m: GangMember, node: int) -> Grant | None:
     return Grant(idx, profile=prof.name, start=s_new)
 
 
+def _whole_units(st: FleetState, m: GangMember, node: int) -> list[Grant]:
+    """The GPUs `_unit` would pick one after another for the whole GPUs of `m` on `node`: taking
+    a whole GPU changes no other GPU's cost change or room, so the picks are the free GPUs in
+    one (cost change, index) order; raises InvalidPlacementError when too few are free."""
+    lo = st.first_gpu[node]
+    pos = np.arange(lo, lo + len(st.nodes[node].gpus), dtype=np.int64)
+    delta, cap = gpu_options(st, m, pos)
+    order = np.lexsort((st.index[pos], np.where(cap > 0, delta, INF)))
+    picks = [int(st.index[pos[j]]) for j in order if cap[j] > 0][: m.whole]
+    if len(picks) < m.whole:
+        raise InvalidPlacementError("no room")
+    return [Grant(i, whole=True) for i in picks]
+
+
 def _place_on(st: FleetState, m: GangMember, node: int) -> tuple[Grant, ...] | None:
     """Place all units of `m` on `node`, or restore the node and return None."""
     lo, hi = st.first_gpu[node], st.first_gpu[node] + len(st.nodes[node].gpus)
-    saved = (st.mask[lo:hi].copy(), st.me_used[lo:hi].copy(), st.free_milli[lo:hi].copy(),
-             st.free_mem[lo:hi].copy(), st.free_inst[lo:hi],
-             int(st.cpu[node]), int(st.mem[node]), st.existing[lo:hi],
-             st.n_free_inst[lo:hi].copy())
+    saved = (
+        st.mask[lo:hi].copy(),
+        st.me_used[lo:hi].copy(),
+        st.free_milli[lo:hi].copy(),
+        st.free_mem[lo:hi].copy(),
+        st.free_inst[lo:hi],
+        int(st.cpu[node]),
+        int(st.mem[node]),
+        st.existing[lo:hi],
+        st.n_free_inst[lo:hi].copy(),
+    )
     grants: list[Grant] = []
     try:
         st.take_node(node, m)
-        for _ in range(m.whole or m.mig_count or 1):
-            g = _unit(st, m, node)
-            if g is None:
+        if m.kind == "whole":  # one ranking serves every unit (see _whole_units)
+            grants = _whole_units(st, m, node)
+            for g in grants:
+                st.apply(node, m, g)
+        for _ in range(0 if m.kind == "whole" else m.mig_count or 1):
+            unit = _unit(st, m, node)
+            if unit is None:
                 raise InvalidPlacementError("no room")
-            st.apply(node, m, g)
-            grants.append(g)
+            st.apply(node, m, unit)
+            grants.append(unit)
     except InvalidPlacementError:
-        (st.mask[lo:hi], st.me_used[lo:hi], st.free_milli[lo:hi], st.free_mem[lo:hi],
-         st.free_inst[lo:hi], st.cpu[node], st.mem[node], st.existing[lo:hi],
-         st.n_free_inst[lo:hi]) = saved
+        (
+            st.mask[lo:hi],
+            st.me_used[lo:hi],
+            st.free_milli[lo:hi],
+            st.free_mem[lo:hi],
+            st.free_inst[lo:hi],
+            st.cpu[node],
+            st.mem[node],
+            st.existing[lo:hi],
+            st.n_free_inst[lo:hi],
+        ) = saved
         return None
     return tuple(grants)
 
@@ -182,8 +232,11 @@ def node_scores(st: FleetState, m: GangMember, pos: I64) -> I64:
     np.minimum.at(best, nodes, np.where(cap > 0, delta, INF))
     total = np.zeros(n_all, dtype=np.int64)
     np.add.at(total, nodes, np.minimum(cap, 1 << 20))
-    fits = (total >= (m.whole or m.mig_count or 1)) & (st.cpu >= m.cpu_milli) \
+    fits = (
+        (total >= (m.whole or m.mig_count or 1))
+        & (st.cpu >= m.cpu_milli)
         & (st.mem >= m.memory_bytes)
+    )
     return np.where(fits, best, INF)
 
 

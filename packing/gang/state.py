@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -27,8 +28,62 @@ UNTRACKED = np.iinfo(np.int64).max // 4  # GPU memory not tracked: never the lim
 def _geometry(model: str, instances: tuple[MigInstance, ...]) -> tuple[int, bool]:
     """(occupancy mask, whether a +me instance exists) of one GPU's layout, validated."""
     m = get_model(model)
-    return (check_layout(m, instances),
-            any(m.profile(i.profile).media_extension for i in instances))
+    return (
+        check_layout(m, instances),
+        any(m.profile(i.profile).media_extension for i in instances),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """One node's GPUs as FleetState's columns hold them (model keys, not model ids)."""
+
+    index: list[int]
+    models: list[str]
+    mig: list[bool]
+    dynamic: list[bool]
+    mask: list[int]
+    me_used: list[bool]
+    free_milli: list[int]
+    free_mem: list[int]
+    free_inst: list[frozenset[tuple[str, int]]]
+    existing: list[tuple[MigInstance, ...]]
+
+
+# Per node slot object (by id; the value keeps the slot alive, so no id is reused while it is
+# here): the scheduler builds one slot per node view and plans every waiting gang over it.
+_COLUMNS: dict[int, tuple[NodeSlot, _Columns]] = {}
+_COLUMNS_LIMIT = 8192
+
+
+def _columns(n: NodeSlot) -> _Columns:
+    hit = _COLUMNS.get(id(n))
+    if hit is not None and hit[0] is n:
+        return hit[1]
+    no_inst: tuple[MigInstance, ...] = ()
+    no_free: frozenset[tuple[str, int]] = frozenset()
+    c = _Columns([], [], [], [], [], [], [], [], [], [])
+    for g in n.gpus:
+        c.index.append(g.index)
+        c.models.append(g.model)
+        c.mig.append(g.mig_enabled)
+        c.dynamic.append(g.mig_enabled and g.dynamic)
+        if g.instances:
+            insts = tuple(i for i, _ in g.instances)
+            geo = _geometry(g.model, insts)
+            c.free_inst.append(frozenset((i.profile, i.start) for i, u in g.instances if not u))
+        else:
+            insts, geo = no_inst, (0, False)
+            c.free_inst.append(no_free)
+        c.existing.append(insts)
+        c.mask.append(geo[0])
+        c.me_used.append(geo[1])
+        c.free_milli.append(0 if g.mig_enabled else g.free_milli)
+        c.free_mem.append(UNTRACKED if g.free_memory_mib is None else g.free_memory_mib)
+    if len(_COLUMNS) >= _COLUMNS_LIMIT:
+        _COLUMNS.clear()
+    _COLUMNS[id(n)] = (n, c)
+    return c
 
 
 class FleetState:
@@ -40,32 +95,32 @@ class FleetState:
             raise PackingError("node names must be unique")
         models: dict[str, int] = {}
         node_of, index, model_id, mig, dynamic, mask, me_used, free_milli, free_mem = (
-            [], [], [], [], [], [], [], [], [])
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
         # free existing MIG (profile, start); frozensets, replaced not mutated, so a copy is cheap
         self.free_inst: list[frozenset[tuple[str, int]]] = []
         self.existing: list[tuple[MigInstance, ...]] = []  # MIG instances (existing + created)
-        no_inst: tuple[MigInstance, ...] = ()
-        no_free: frozenset[tuple[str, int]] = frozenset()
-        for ni, n in enumerate(self.nodes):  # one pass: this runs over thousands of GPUs
-            for g in n.gpus:
-                node_of.append(ni)
-                index.append(g.index)
-                model_id.append(models.setdefault(g.model, len(models)))
-                mig.append(g.mig_enabled)
-                dynamic.append(g.mig_enabled and g.dynamic)
-                if g.instances:
-                    insts = tuple(i for i, _ in g.instances)
-                    geo = _geometry(g.model, insts)
-                    self.free_inst.append(frozenset((i.profile, i.start)
-                                                    for i, u in g.instances if not u))
-                else:
-                    insts, geo = no_inst, (0, False)
-                    self.free_inst.append(no_free)
-                self.existing.append(insts)
-                mask.append(geo[0])
-                me_used.append(geo[1])
-                free_milli.append(0 if g.mig_enabled else g.free_milli)
-                free_mem.append(UNTRACKED if g.free_memory_mib is None else g.free_memory_mib)
+        for ni, n in enumerate(self.nodes):  # this runs over thousands of GPUs
+            c = _columns(n)
+            node_of += [ni] * len(n.gpus)
+            index += c.index
+            model_id += [models.setdefault(k, len(models)) for k in c.models]
+            mig += c.mig
+            dynamic += c.dynamic
+            mask += c.mask
+            me_used += c.me_used
+            free_milli += c.free_milli
+            free_mem += c.free_mem
+            self.free_inst += c.free_inst
+            self.existing += c.existing
         self.models = list(models)
         self.node_of = np.array(node_of, dtype=np.intp)
         self.index = np.array(index, dtype=np.intp)
@@ -105,7 +160,8 @@ class FleetState:
     def take_node(self, node: int, member: GangMember) -> None:
         if self.cpu[node] < member.cpu_milli or self.mem[node] < member.memory_bytes:
             raise InvalidPlacementError(
-                f"node {self.nodes[node].name} lacks CPU or memory for {member.key}")
+                f"node {self.nodes[node].name} lacks CPU or memory for {member.key}"
+            )
         self.cpu[node] -= member.cpu_milli
         self.mem[node] -= member.memory_bytes
 
@@ -122,8 +178,12 @@ class FleetState:
                 raise InvalidPlacementError(f"{where} is not a free whole GPU")
             self.free_milli[p] = 0
         elif member.kind == "milli":
-            if self.mig[p] or g.milli != member.milli or self.free_milli[p] < g.milli \
-                    or self.free_mem[p] < member.gpu_memory_mib:
+            if (
+                self.mig[p]
+                or g.milli != member.milli
+                or self.free_milli[p] < g.milli
+                or self.free_mem[p] < member.gpu_memory_mib
+            ):
                 raise InvalidPlacementError(f"{where} cannot take {member.milli} milli")
             self.free_milli[p] -= g.milli
             self.free_mem[p] -= member.gpu_memory_mib
@@ -149,8 +209,12 @@ class FleetState:
         return self.gpu_cost(p) - before
 
 
-def evaluate_plan(members: Sequence[GangMember], nodes: Sequence[NodeSlot],
-                  placements: Mapping[str, MemberPlacement], cost: CostModel) -> int:
+def evaluate_plan(
+    members: Sequence[GangMember],
+    nodes: Sequence[NodeSlot],
+    placements: Mapping[str, MemberPlacement],
+    cost: CostModel,
+) -> int:
     """The objective of a complete plan; raises InvalidPlacementError if it is not valid."""
     if set(placements) != {m.key for m in members}:
         raise InvalidPlacementError("a plan must place every gang member exactly once")
@@ -164,8 +228,9 @@ def evaluate_plan(members: Sequence[GangMember], nodes: Sequence[NodeSlot],
             raise InvalidPlacementError(f"{m.key} placed on unknown node {mp.node!r}")
         ni = st.node_pos[mp.node]
         need = m.whole or m.mig_count or 1
-        if len(mp.grants) != need or (m.kind != "mig" and
-                                      len({g.index for g in mp.grants}) != need):
+        if len(mp.grants) != need or (
+            m.kind != "mig" and len({g.index for g in mp.grants}) != need
+        ):
             raise InvalidPlacementError(f"{m.key} needs {need} grant(s) on distinct GPUs")
         st.take_node(ni, m)
         used.add(ni)

@@ -143,6 +143,32 @@ class NodeCapacity:
         return NodeCapacity(self.node, gpus, dict(self.pool_free), victims, [],
                             self.cpu_free - alloc.cpu_milli)  # fmt: skip
 
+    def without_allocation(self, uid: str) -> NodeCapacity | None:
+        """`build(node, allocations)` less allocation `uid` from this view, or None where that
+        is not certain (as `with_allocation`): plain charges commute, so handing one back
+        leaves what the others alone would have charged (a release in the simulator)."""
+        alloc = self.victims.get(uid)
+        if alloc is None or not self.plain or self.overbooked:
+            return None
+        gpus = list(self.gpus)
+        copied: dict[int, GpuCapacity] = {}
+        for grant in alloc.placement.gpus:
+            g = copied.get(grant.index)
+            if g is None:
+                pos = _position(gpus, grant.index)
+                if grant.profile is not None or pos is None or gpus[pos].gpu.mig_enabled:
+                    return None
+                old = gpus[pos]
+                g = gpus[pos] = copied[grant.index] = GpuCapacity(
+                    old.gpu, old.model, old.faulted, old.free_milli, old.free_memory_mib,
+                    old.occupied, old.free_static, old.busy_unclaimed, old.pods - {uid},
+                )  # fmt: skip
+            g.free_milli += MILLI_PER_GPU if grant.milli is None else grant.milli
+            g.free_memory_mib += g.gpu.memory_mib if grant.milli is None else grant.memory_mib or 0
+        victims = {k: v for k, v in self.victims.items() if k != uid}
+        return NodeCapacity(self.node, gpus, dict(self.pool_free), victims, [],
+                            self.cpu_free + alloc.cpu_milli)  # fmt: skip
+
     def _charge_anywhere(self, uid: str, grant: GpuGrant) -> bool:
         if grant.profile is not None and self.pool_free.get(grant.profile, 0) > 0:
             self.pool_free[grant.profile] -= 1

@@ -148,9 +148,17 @@ def _candidates(
 
 def _verified(state: ClusterState, members: Sequence[PodRequest], plan: GangPlan) -> bool:
     scratch = state
+    # Per node, the exact view with the slots so far charged, while `with_allocation` can
+    # chain it (shares and whole GPUs): a slot it charges fits, so no rebuild is needed.
+    views: dict[str, NodeCapacity | None] = {}
     for i, (pod, slot) in enumerate(zip(members, plan.slots, strict=True)):
         alloc = Allocation(pod.key, f"plan#{i}", slot, pod.priority, False, None)
-        if slot.node not in state.nodes or placement_conflicts(
+        if slot.node not in state.nodes:
+            return False
+        view = views[slot.node] if slot.node in views else state.capacity(slot.node)
+        after = None if view is None else view.with_allocation(alloc)
+        views[slot.node] = after
+        if after is None and placement_conflicts(
             state.nodes[slot.node], scratch.allocations_on(slot.node), alloc
         ):
             return False
@@ -285,7 +293,9 @@ def _solo(profile: Profile) -> Profile:
 
 
 def drain_targets(
-    state: ClusterState, members: Sequence[PodRequest], node_names: Sequence[str],
+    state: ClusterState,
+    members: Sequence[PodRequest],
+    node_names: Sequence[str],
     profile: Profile,
 ) -> tuple[str, ...]:
     """The nodes of `drain_budgets`, in the order they were chosen."""
@@ -293,8 +303,11 @@ def drain_targets(
 
 
 def drain_budgets(
-    state: ClusterState, members: Sequence[PodRequest], node_names: Sequence[str],
-    profile: Profile, memo: DrainMemo | None = None,
+    state: ClusterState,
+    members: Sequence[PodRequest],
+    node_names: Sequence[str],
+    profile: Profile,
+    memo: DrainMemo | None = None,
     counts: Callable[[str], tuple[int, int]] | None = None,
 ) -> dict[str, int]:
     """Nodes to keep for a gang that does not fit now, each with its GPU budget (the GPUs its
@@ -341,8 +354,11 @@ def drain_budgets(
         hit = memo.get(key) if memo is not None else None
         if hit is not None and hit[0] is node:
             return hit[1]
-        spot = (choose_placement(scratch, pod, node)
-                if filter_node(scratch, pod, node.name, solo_profile).ok else None)
+        spot = (
+            choose_placement(scratch, pod, node)
+            if filter_node(scratch, pod, node.name, solo_profile).ok
+            else None
+        )
         if memo is not None:
             memo[key] = (node, spot)
         return spot
@@ -410,4 +426,3 @@ def within_budget(state: ClusterState, pod: PodRequest, node: str, budget: int) 
         return False
     taken = in_use | {g.index for g in spot.gpus}
     return len(usable) - len(taken) >= budget
-

@@ -32,8 +32,42 @@ def planned(idx: FleetIndex, r: npt.NDArray[np.intp], profile: str, count: int) 
     """`plan_dynamic` for rows `r`, memoised per (profile, count) on the index: it depends on
     each row's own columns only, so after a bind only the changed rows are planned again."""
     return idx.per_row(
-        ("dyn-plan", profile, count), lambda rr: plan_dynamic(idx, rr, profile, count)
+        ("dyn-plan", profile, count), lambda rr: _plan_rows(idx, rr, profile, count)
     )[r]
+
+
+# A row's plan, by what it reads (the GPU model of each MIG column, the occupied slices, the
+# "+me" marks): most rows a bind touches hold no MIG GPU, or a layout seen before.
+_ROW_PLANS: dict[tuple[object, ...], Any] = {}
+_ROW_PLANS_LIMIT = 65536
+
+
+def _plan_rows(
+    idx: FleetIndex, r: npt.NDArray[np.intp], profile: str, count: int
+) -> npt.NDArray[Any]:
+    """`plan_dynamic` for rows `r`, each row's answer looked up by its own columns first."""
+    models = tuple(idx.keys)
+    codes, masks, me = idx.mig_code[r], idx.mig_mask[r], idx.mig_me[r]
+    keys = [
+        (models, profile, count, codes[i].tobytes(), masks[i].tobytes(), me[i].tobytes())
+        for i in range(len(r))
+    ]
+    out = np.zeros(len(r), PLAN)
+    todo = []
+    for i, k in enumerate(keys):  # (.get: another thread may clear the memo meanwhile)
+        hit = _ROW_PLANS.get(k)
+        if hit is None:
+            todo.append(i)
+        else:
+            out[i] = hit
+    if todo:
+        fresh = plan_dynamic(idx, r[todo], profile, count)
+        out[todo] = fresh
+        if len(_ROW_PLANS) + len(todo) > _ROW_PLANS_LIMIT:
+            _ROW_PLANS.clear()
+        for j, i in enumerate(todo):
+            _ROW_PLANS[keys[i]] = fresh[j]
+    return out
 
 
 def plan_dynamic(

@@ -12,6 +12,7 @@ policies use each one for one decision.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container, Iterable
 from types import MappingProxyType
 
 from packing.catalogue import get_model
@@ -68,6 +69,7 @@ class SimCluster:
         self.changes = 0  # binds + releases so far: equal counts mean an unchanged cluster
         self._nodes_view = MappingProxyType(self.nodes)
         self._alloc_view = MappingProxyType(self.allocations)
+        self._drained_hosts: dict[frozenset[tuple[int, int]], tuple[str, ...]] = {}
 
     def snapshot(self, now: float, demand: DemandMix | None = None) -> ClusterState:
         """The view for one decision; the cluster's fleet index, its rows of the nodes touched
@@ -97,6 +99,52 @@ class SimCluster:
             and self.mem_used[node] + memory_bytes <= n.memory_bytes
         )
 
+    def hosts(
+        self,
+        asks: Iterable[tuple[int, int]],
+        only: Container[str] | None = None,
+        exclude: Container[str] = (),
+    ) -> list[str]:
+        """The nodes, in order, where `fits_host` passes for at least one (CPU, memory) ask:
+        kube-scheduler's own fit before the extender (a list over every node per decision,
+        so the loop reads the counters directly)."""
+        nodes, cpu_used, mem_used = self.nodes, self.cpu_used, self.mem_used
+        todo = set(asks)
+        out = []
+        if len(todo) == 1:  # the usual case: one pod, or a gang whose members ask alike
+            ((c, m),) = todo
+            for n in self.order:
+                node = nodes[n]
+                if (
+                    cpu_used[n] + c <= node.cpu_milli
+                    and mem_used[n] + m <= node.memory_bytes
+                    and (only is None or n in only)
+                    and n not in exclude
+                ):
+                    out.append(n)
+            return out
+        for n in self.order:
+            if (only is not None and n not in only) or n in exclude:
+                continue
+            node, cpu, mem = nodes[n], cpu_used[n], mem_used[n]
+            if any(cpu + c <= node.cpu_milli and mem + m <= node.memory_bytes for c, m in todo):
+                out.append(n)
+        return out
+
+    def hosts_drained(self, asks: Iterable[tuple[int, int]]) -> list[str]:
+        """The nodes, in order, whose CPU and memory could hold one of `asks` once empty
+        (memoised: a node's allocatable CPU and memory never change here)."""
+        key = frozenset(asks)
+        hit = self._drained_hosts.get(key)
+        if hit is None:
+            nodes = self.nodes
+            hit = self._drained_hosts[key] = tuple(
+                n
+                for n in self.order
+                if any(c <= nodes[n].cpu_milli and m <= nodes[n].memory_bytes for c, m in key)
+            )
+        return list(hit)
+
     def bind(
         self,
         uid: str,
@@ -115,17 +163,7 @@ class SimCluster:
         self.mem_used[node] += memory_bytes
         self._requests[uid] = (cpu_milli, memory_bytes)
         self._on_node.setdefault(node, {})[uid] = alloc
-        before = self._capacity.get(node)
-        current = self._index is not None and node not in self._dirty  # its row: `before`
-        held = self._shares.get(node)
-        self._touch(node)
-        after = None if before is None else before.with_allocation(alloc)
-        if before is None or after is None:
-            return
-        self._capacity[node] = after  # the view with this one grant charged, without a rebuild
-        if current or held is not None:  # the row needs only these GPUs' shares redone
-            moved = [i for i, g in enumerate(after.gpus) if g is not before.gpus[i]]
-            self._shares[node] = sorted({*moved, *(held or ())})
+        self._recharge(node, lambda cap: cap.with_allocation(alloc))
 
     def release(self, uid: str) -> None:
         alloc = self.allocations.pop(uid)
@@ -135,7 +173,23 @@ class SimCluster:
         self.mem_used[node] -= mem
         del self._on_node[node][uid]
         self.freed.add(node)
+        self._recharge(node, lambda cap: cap.without_allocation(uid))
+
+    def _recharge(self, node: str, step: Callable[[NodeCapacity], NodeCapacity | None]) -> None:
+        """After one bind or release on `node`: its view becomes `step` of the last one where
+        that is exact (plain grants, `NodeCapacity.with_allocation` / `without_allocation`),
+        without a rebuild, and the fleet index redoes only the moved GPUs' shares."""
+        before = self._capacity.get(node)
+        current = self._index is not None and node not in self._dirty  # its row: `before`
+        held = self._shares.get(node)
         self._touch(node)
+        after = None if before is None else step(before)
+        if before is None or after is None:
+            return
+        self._capacity[node] = after
+        if current or held is not None:  # the row needs only these GPUs' shares redone
+            moved = [i for i, g in enumerate(after.gpus) if g is not before.gpus[i]]
+            self._shares[node] = sorted({*moved, *(held or ())})
 
     def on_node(self, node: str) -> tuple[Allocation, ...]:
         """The allocations held on `node` (bound or reserved)."""

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 GANG_TIME_LIMIT_S = 1.0
 
 
-def feasible_nodes(state: ClusterState, pod: PodRequest, names: list[str],
-                   profile: Profile) -> list[str]:
+def feasible_nodes(
+    state: ClusterState, pod: PodRequest, names: list[str], profile: Profile
+) -> list[str]:
     if pod.gpu is None:
         return names
     return run_filters(state, pod, names, profile).passed
@@ -43,8 +44,9 @@ def host_least_allocated(cluster: SimCluster, pod: PodRequest, names: list[str])
     def score(name: str) -> int:
         node = cluster.nodes[name]
         cap = {CPU: node.cpu_milli, MEMORY: node.memory_bytes}
-        return least_allocated(cap, {CPU: cluster.cpu_used[name], MEMORY: cluster.mem_used[name]},
-                               want)
+        return least_allocated(
+            cap, {CPU: cluster.cpu_used[name], MEMORY: cluster.mem_used[name]}, want
+        )
 
     return max(names, key=score)
 
@@ -54,19 +56,23 @@ def best_node(state: ClusterState, pod: PodRequest, names: list[str], profile: P
     return names[ints.index(max(ints))]  # first maximum: node order breaks ties
 
 
-def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile,
-              only: set[str] | None = None,
-              kept: Mapping[str, int] | None = None,
-              demand: DemandMix | None = None,
-              host: KubeHost | None = None) -> Placement | None:
+def place_pod(
+    cluster: SimCluster,
+    pod: PodRequest,
+    now: float,
+    profile: Profile,
+    only: set[str] | None = None,
+    kept: Mapping[str, int] | None = None,
+    demand: DemandMix | None = None,
+    host: KubeHost | None = None,
+) -> Placement | None:
     """One pod: host fit, extender filter and score, exact placement on the winner. `kept`:
     nodes kept for a waiting gang with their GPU budgets (`scheduler.policy.gang.drain_budgets`);
     the pod goes there only `within_budget`, as the extender's filter decides it. `demand`: the
     pods seen so far (`scheduler.policy.demand`), which the extender's views carry. `host`:
     kube-scheduler's own scores and random tie-break added (`kube_host`; the twin's model)."""
     state = cluster.snapshot(now, demand)
-    hosts = [n for n in cluster.order if (only is None or n in only)
-             and cluster.fits_host(n, pod.cpu_milli, pod.memory_bytes)]
+    hosts = cluster.hosts([(pod.cpu_milli, pod.memory_bytes)], only)
     ok = feasible_nodes(state, pod, hosts, profile)
     if kept:
         ok = [n for n in ok if n not in kept or within_budget(state, pod, n, kept[n])]
@@ -81,9 +87,14 @@ def place_pod(cluster: SimCluster, pod: PodRequest, now: float, profile: Profile
     return choose_placement(state, pod, state.nodes[best_node(state, pod, ok, profile)])
 
 
-def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, profile: Profile,
-              gang: str, kept: Mapping[str, int] | None = None
-              ) -> tuple[str, list[Placement] | None]:
+def plan_gang(
+    cluster: SimCluster,
+    members: Sequence[PodRequest],
+    now: float,
+    profile: Profile,
+    gang: str,
+    kept: Mapping[str, int] | None = None,
+) -> tuple[str, list[Placement] | None]:
     """The planner's status and every member's placement, or None (all-or-nothing).
 
     The planner does not weigh CPU and memory, so each slot is also checked against the
@@ -96,12 +107,10 @@ def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, pr
     state = cluster.snapshot(now)
     # kube-scheduler only offers the extender nodes its own CPU/memory fit passed.
     asks = {(m.cpu_milli, m.memory_bytes) for m in members}  # members mostly ask alike
-    hosts = [n for n in cluster.order if n not in exclude
-             and any(cluster.fits_host(n, cpu, mem) for cpu, mem in asks)]
+    hosts = cluster.hosts(asks, exclude=exclude)
     if not hosts:
         return "no-host", None
-    plan = plan_members(state, members, hosts, profile, gang=gang,
-                        time_limit_s=GANG_TIME_LIMIT_S)
+    plan = plan_members(state, members, hosts, profile, gang=gang, time_limit_s=GANG_TIME_LIMIT_S)
     if plan.status == "infeasible" or len(plan.slots) != len(members):
         return "infeasible", None
     cpu: dict[str, int] = {}
@@ -114,14 +123,16 @@ def plan_gang(cluster: SimCluster, members: Sequence[PodRequest], now: float, pr
     return plan.status, list(plan.slots)
 
 
-def gang_drain_targets(cluster: SimCluster, members: Sequence[PodRequest], now: float,
-                       profile: Profile, memo: DrainMemo | None = None) -> dict[str, int]:
+def gang_drain_targets(
+    cluster: SimCluster,
+    members: Sequence[PodRequest],
+    now: float,
+    profile: Profile,
+    memo: DrainMemo | None = None,
+) -> dict[str, int]:
     """Nodes to keep for a gang that did not fit, with their GPU budgets: the policy core's
     choice among the nodes whose CPU and memory could host a member once drained (`memo`:
     one per gang, kept while it waits; see `drain_budgets`)."""
     state = cluster.snapshot(now)
-    nodes = cluster.nodes
-    hosts = [n for n in cluster.order if any(
-        m.cpu_milli <= nodes[n].cpu_milli and m.memory_bytes <= nodes[n].memory_bytes
-        for m in members)]
+    hosts = cluster.hosts_drained((m.cpu_milli, m.memory_bytes) for m in members)
     return drain_budgets(state, members, hosts, profile, memo)

@@ -79,3 +79,46 @@ def test_shares_on_named_plain_gpus_take_the_quick_path() -> None:
     twice = Node("t", gpus=(gpus[0], gpus[0]), cpu_milli=8000)  # two GPUs of index 0: rebuilt
     on0 = Allocation("d/z", "z", Placement("t", (GpuGrant(0, milli=100, memory_mib=0),)))
     assert NodeCapacity.build(twice, []).with_allocation(on0) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(clusters(), st.lists(st.tuples(st.lists(grants, min_size=1, max_size=3),
+                                      st.integers(0, 99), st.sampled_from([0, 500, 4000])),
+                            max_size=8), st.data())  # fmt: skip
+def test_without_allocation_is_the_rebuilt_view(state, binds, data) -> None:  # type: ignore[no-untyped-def]
+    """Property: from the view of any node's allocations, handing back any one of them gives,
+    where `without_allocation` answers, the view `build` gives without it, field by field."""
+    name = sorted(state.nodes)[0]
+    node = state.nodes[name]
+    allocs = list(state.allocations_on(name))
+    for k, (gs, uid, cpu) in enumerate(binds):
+        if all(x.uid != f"v{uid:02d}" for x in allocs):
+            allocs.append(Allocation(f"d/{k}", f"v{uid:02d}", Placement(name, tuple(gs)),
+                                     cpu_milli=cpu))  # fmt: skip
+    cap = NodeCapacity.build(node, allocs)
+    gone = data.draw(st.sampled_from([a.uid for a in allocs] + ["missing"]))
+    was = copy.deepcopy(_fields(cap))
+    quick = cap.without_allocation(gone)
+    assert _fields(cap) == was  # the view it came from is untouched
+    if quick is not None:
+        rest = [a for a in allocs if a.uid != gone]
+        assert _fields(quick) == _fields(NodeCapacity.build(node, rest))
+
+
+def test_handing_back_a_share_takes_the_quick_path() -> None:
+    """Table: 300 and 500 milli on GPU 1 of two plain H100s; handing back the 300 leaves 500
+    used, GPU 0 shared with the view it came from; an unknown UID or a MIG grant: None."""
+    gpus = tuple(Gpu(i, f"G{i}", H100, H100_MIB, False) for i in range(2))
+    node = Node("n", gpus=gpus, cpu_milli=8000)
+    a = Allocation("d/a", "a", Placement("n", (GpuGrant(1, milli=300, memory_mib=10),)),
+                   cpu_milli=1000)  # fmt: skip
+    b = Allocation("d/b", "b", Placement("n", (GpuGrant(1, milli=500, memory_mib=0),)))
+    both = NodeCapacity.build(node, [a, b])
+    quick = both.without_allocation("a")
+    assert quick is not None
+    assert [g.free_milli for g in quick.gpus] == [1000, 500]
+    assert quick.gpus[0] is both.gpus[0] and quick.gpus[1].pods == {"b"}
+    assert _fields(quick) == _fields(NodeCapacity.build(node, [b]))
+    assert both.without_allocation("zz") is None
+    mig = Allocation("d/c", "c", Placement("n", (GpuGrant(0, profile="1g.10gb"),)))
+    assert NodeCapacity.build(node, [mig]).without_allocation("c") is None

@@ -112,3 +112,51 @@ def test_views_and_rows_after_quick_binds_equal_a_fresh_build(moves, mig) -> Non
             assert {k: v.tolist() for k, v in getattr(idx, f).items() if v.any()} == {
                 k: v.tolist() for k, v in getattr(built, f).items() if v.any()
             }, f
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    binds=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 64_000)), max_size=8),
+    asks=st.lists(
+        st.tuples(st.integers(0, 128_000), st.integers(0, 1 << 40)), min_size=1, max_size=3
+    ),
+    only=st.one_of(st.none(), st.sets(st.integers(0, 2))),
+    exclude=st.sets(st.integers(0, 2)),
+)
+def test_hosts_are_the_nodes_fits_host_passes_in_order(
+    binds: list[tuple[int, int]],
+    asks: list[tuple[int, int]],
+    only: set[int] | None,
+    exclude: set[int],
+) -> None:
+    c = SimCluster(cluster(3, 0))
+    for k, (n, cpu) in enumerate(binds):
+        c.bind(f"p{k}", Placement(c.order[n], ()), cpu, cpu << 20)
+    names = None if only is None else {c.order[i] for i in only}
+    out = {c.order[i] for i in exclude}
+    want = [
+        n
+        for n in c.order
+        if (names is None or n in names)
+        and n not in out
+        and any(c.fits_host(n, cpu, mem) for cpu, mem in asks)
+    ]
+    assert c.hosts(asks, names, out) == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    binds=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 64_000)), max_size=8),
+    asks=st.lists(st.tuples(st.integers(0, 256_000), st.integers(0, 1 << 41)), max_size=3),
+)
+def test_hosts_drained_read_capacity_not_use(
+    binds: list[tuple[int, int]], asks: list[tuple[int, int]]
+) -> None:
+    c = SimCluster(cluster(3, 0))
+    want = [n for n in c.order if any(
+        cpu <= c.nodes[n].cpu_milli and mem <= c.nodes[n].memory_bytes for cpu, mem in asks
+    )]  # fmt: skip
+    assert c.hosts_drained(asks) == want
+    for k, (n, cpu) in enumerate(binds):  # what is in use does not change the answer
+        c.bind(f"p{k}", Placement(c.order[n], ()), cpu, cpu << 20)
+    assert c.hosts_drained(asks) == want
