@@ -121,20 +121,12 @@ class NodeCapacity:
         GPUs not taken are shared."""
         if not self.plain or self.overbooked or alloc.uid in self.victims:
             return None
-        gpus = list(self.gpus)
-        copied: dict[int, GpuCapacity] = {}
+        got = self._plain_copies(alloc, set)
+        if got is None:
+            return None
+        gpus, copied = got
         for grant in alloc.placement.gpus:
-            g = copied.get(grant.index)
-            if g is None:
-                pos = _position(gpus, grant.index)
-                if grant.profile is not None or pos is None or gpus[pos].gpu.mig_enabled:
-                    return None
-                old = gpus[pos]
-                g = gpus[pos] = copied[grant.index] = GpuCapacity(
-                    old.gpu, old.model, old.faulted, old.free_milli, old.free_memory_mib,
-                    old.occupied, old.free_static, old.busy_unclaimed, set(old.pods),
-                )  # fmt: skip
-            if not _charge(g, alloc.uid, grant):
+            if not _charge(copied[grant.index], alloc.uid, grant):
                 return None
         victims = dict(self.victims)
         victims[alloc.uid] = alloc
@@ -150,24 +142,38 @@ class NodeCapacity:
         alloc = self.victims.get(uid)
         if alloc is None or not self.plain or self.overbooked:
             return None
-        gpus = list(self.gpus)
-        copied: dict[int, GpuCapacity] = {}
+        got = self._plain_copies(alloc, lambda pods: pods - {uid})
+        if got is None:
+            return None
+        gpus, copied = got
         for grant in alloc.placement.gpus:
-            g = copied.get(grant.index)
-            if g is None:
-                pos = _position(gpus, grant.index)
-                if grant.profile is not None or pos is None or gpus[pos].gpu.mig_enabled:
-                    return None
-                old = gpus[pos]
-                g = gpus[pos] = copied[grant.index] = GpuCapacity(
-                    old.gpu, old.model, old.faulted, old.free_milli, old.free_memory_mib,
-                    old.occupied, old.free_static, old.busy_unclaimed, old.pods - {uid},
-                )  # fmt: skip
+            g = copied[grant.index]
             g.free_milli += MILLI_PER_GPU if grant.milli is None else grant.milli
             g.free_memory_mib += g.gpu.memory_mib if grant.milli is None else grant.memory_mib or 0
         victims = {k: v for k, v in self.victims.items() if k != uid}
         return NodeCapacity(self.node, gpus, dict(self.pool_free), victims, [],
                             self.cpu_free + alloc.cpu_milli)  # fmt: skip
+
+    def _plain_copies(
+        self, alloc: Allocation, pods: Callable[[set[str]], set[str]]
+    ) -> tuple[list[GpuCapacity], dict[int, GpuCapacity]] | None:
+        """This view's GPUs with a private copy (its pods `pods(old)`) of each GPU `alloc`'s
+        grants name, by index; None where a grant is a MIG instance or names a MIG or an
+        unknown GPU (their charges depend on order: `with_allocation`)."""
+        gpus = list(self.gpus)
+        copied: dict[int, GpuCapacity] = {}
+        for grant in alloc.placement.gpus:
+            if grant.index in copied:
+                continue
+            pos = _position(gpus, grant.index)
+            if grant.profile is not None or pos is None or gpus[pos].gpu.mig_enabled:
+                return None
+            old = gpus[pos]
+            gpus[pos] = copied[grant.index] = GpuCapacity(
+                old.gpu, old.model, old.faulted, old.free_milli, old.free_memory_mib,
+                old.occupied, old.free_static, old.busy_unclaimed, pods(old.pods),
+            )  # fmt: skip
+        return gpus, copied
 
     def _charge_anywhere(self, uid: str, grant: GpuGrant) -> bool:
         if grant.profile is not None and self.pool_free.get(grant.profile, 0) > 0:
