@@ -10,7 +10,8 @@ plugins node by node. The verdicts are the same either way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import compress
 from typing import cast
 
 import numpy as np
@@ -18,7 +19,14 @@ import numpy.typing as npt
 
 from packing.jit import kernel
 from scheduler.policy.fleet_memo import group_ids
-from scheduler.policy.interfaces import Bools, CycleState, Profile, Rows, RowVerdicts
+from scheduler.policy.interfaces import (
+    BatchFilterPlugin,
+    Bools,
+    CycleState,
+    Profile,
+    Rows,
+    RowVerdicts,
+)
 from scheduler.policy.model import ClusterState, PodRequest
 from scheduler.policy.results import FilterResult
 from scheduler.policy.status import SUCCESS, Code, Status, error
@@ -136,14 +144,15 @@ def filter_cycle(
     # `slow` is a row-state column: the states' representatives have it set exactly when some
     # candidate does (a take over the distinct states, not over every candidate).
     slow = cycle.index.slow
-    if (
-        not failing
-        and not asked
-        and _none_slow_all_known(slow, cycle.rows if sub is None else sub.rows, known)
-    ):
+    plain = not asked and _none_slow_all_known(slow, cycle.rows if sub is None else sub.rows, known)
+    if plain and not failing:
         # The common answer: every row passes. (`list.copy`: a plain list even of a list
         # subclass such as `RowNames`, copied in C, where `list(...)` iterates a subclass.)
         return FilterResult(list.copy(names), names=names), sub
+    if plain and code is not None:
+        # Every verdict is the batch's own (no row exact, every name known): some fail. The
+        # replay's usual answer (few nodes, a busy fleet), without the exact path's masks.
+        return _batch_verdicts(names, code, who, plugins, answers), sub
     exact = slow[cycle.rows]  # fancy indexing: a fresh array
     for v in answers:
         if v.exact is not None:
@@ -179,6 +188,28 @@ def filter_cycle(
         order = {n: i for i, n in enumerate(names)}
         out.passed.sort(key=order.__getitem__)
     return out, sub
+
+
+def _batch_verdicts(
+    names: list[str],
+    code: npt.NDArray[np.int8],
+    who: npt.NDArray[np.int16],
+    plugins: Sequence[BatchFilterPlugin],
+    answers: list[RowVerdicts],
+) -> FilterResult:
+    """`filter_cycle`'s answer when every candidate is known and judged by the batch (none
+    left to the exact path): a candidate passes when its `code` is 0, else fails with the
+    summary reason of the plugin `who` names, one reason per plugin and code."""
+    out = FilterResult(list(compress(names, (code == 0).tolist())), names=names)
+    fails = np.flatnonzero(code)
+    group = (who.take(fails).astype(np.int32) * 4 + code.take(fails)).tolist()
+    failing = list(zip(fails.tolist(), group, strict=True))
+    for g in sorted(set(group)):  # (plugin, code) pairs in ascending order, as `np.unique`
+        i, c = divmod(g, 4)
+        msg = f"{plugins[i].name}: {answers[i].reasons.get(Code(c), '')}"
+        into = out.unresolvable if c == Code.UNSCHEDULABLE_AND_UNRESOLVABLE else out.failed
+        into.update(dict.fromkeys([names[j] for j, h in failing if h == g], msg))
+    return out
 
 
 def _fast_sample() -> tuple[Bools, Rows, Bools]:
