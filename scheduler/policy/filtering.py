@@ -230,6 +230,9 @@ def _none_slow_all_known(slow: Bools, rows: Rows, known: Bools) -> bool:
 
 
 _GROUPS = ("state-groups",)  # the index memo holding `_groups` answers
+# Fewer candidates are judged row by row: the state ids, their grouping and the subset
+# cost more than the rows they would save (a replay's pod sees a few dozen nodes).
+GROUPED_FROM = 64
 
 
 def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
@@ -241,7 +244,7 @@ def _groups(cycle: CycleState) -> tuple[Rows, Rows] | None:
     the same array), and an index's row states never change under its memo (`refresh` drops
     it)."""
     rows = cycle.rows
-    if len(rows) < 2:
+    if len(rows) < GROUPED_FROM:
         return None
     idx = cycle.index
     memo: dict[int, tuple[Rows, tuple[Rows, Rows] | None]] | None = idx.memo.get(_GROUPS)

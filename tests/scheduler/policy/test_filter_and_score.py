@@ -16,7 +16,9 @@ from scheduler.policy import framework
 from scheduler.policy.framework import filter_and_score, run_filters, run_scores
 from scheduler.policy.interfaces import CycleState
 from scheduler.policy.registry import build_profile
-from tests.scheduler.policy.test_state_dedupe import _t4, fleets, pods
+from tests.scheduler.policy.test_state_dedupe import _group_small_candidate_lists, _t4, fleets, pods
+
+__all__ = ["_group_small_candidate_lists"]  # (the fixture, active here too)
 
 PROFILE = build_profile()
 

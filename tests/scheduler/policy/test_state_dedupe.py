@@ -21,7 +21,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from packing.fgd import TaskShape
-from scheduler.policy import fleet_index
+from scheduler.policy import filtering, fleet_index
 from scheduler.policy.demand import DemandMix
 from scheduler.policy.framework import CycleState, _batch_scores, _groups, run_filters, run_scores
 from scheduler.policy.model import (
@@ -38,6 +38,16 @@ from scheduler.policy.model import (
 )
 from scheduler.policy.registry import SCORERS, build_profile, default_profile
 from tests.builders import H100, H100_MIB, pod
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _group_small_candidate_lists():
+    """These fleets are small: group from two candidates (`filtering.GROUPED_FROM`) so the
+    by-state path runs on them (its answers are what this module checks)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(filtering, "GROUPED_FROM", 2)
+        yield
+
 
 A100 = "NVIDIA A100-SXM4-40GB"
 T4 = "T4"  # outside the MIG catalogue: shares and whole GPUs only
@@ -273,3 +283,21 @@ def test_the_state_table_starts_over_past_its_cap(monkeypatch) -> None:
     assert idx._states.serial != serial
     assert first[0] == first[1] != first[2] and again[0] == again[1] != again[2]
     assert sum(1 for k in idx.row_memo if k[:1] == ("state-id",)) == 1  # the old ids dropped
+
+
+def test_fewer_candidates_than_grouped_from_are_judged_row_by_row() -> None:
+    """`_groups` forms no groups under `GROUPED_FROM` candidates, and does from it on (the
+    fill's fleets of hundreds of nodes keep the by-state path); either way the answers are
+    the same (the property above, here with the module's threshold lifted)."""
+    from scheduler.policy.model import ClusterState
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(filtering, "GROUPED_FROM", 64)
+        few = ClusterState({f"n{i:02}": _t4(f"n{i:02}") for i in range(63)})
+        many = ClusterState({f"n{i:02}": _t4(f"n{i:02}") for i in range(64)})
+        assert _groups(CycleState(few, pod(), sorted(few.nodes))) is None
+        assert _groups(CycleState(many, pod(), sorted(many.nodes))) is not None
+        for state in (few, many):
+            p = pod(gpu=GpuRequest("milli", milli=500), cpu_milli=1000)
+            names = sorted(state.nodes)
+            assert run_scores(state, p, names, ON).ints == run_scores(state, p, names, OFF).ints
