@@ -157,21 +157,18 @@ def filter_cycle(
     for v in answers:
         if v.exact is not None:
             exact |= v.exact
-    if code is None:
-        code = np.zeros(len(names), np.int8)
     exact &= known
-    judged = known & ~exact
-    ok = judged & (code == 0)
+    judged = np.flatnonzero(known & ~exact)
+    # The batch's verdicts for the candidates it judged, then the unknown and exact ones.
+    out = _batch_verdicts(
+        [names[i] for i in judged.tolist()],
+        np.zeros(len(judged), np.int8) if code is None else code.take(judged),
+        who if code is None else who.take(judged),
+        plugins,
+        answers,
+    )
+    out.names = names
     arr = np.asarray(names, dtype=object)
-    out = FilterResult(arr[ok].tolist(), names=names)
-    fails = judged & (code != 0)
-    if fails.any():
-        group = np.where(fails, who.astype(np.int32) * 4 + code, -1)
-        for g in np.unique(group[fails]).tolist():
-            i, c = divmod(g, 4)
-            msg = f"{plugins[i].name}: {answers[i].reasons.get(Code(c), '')}"
-            into = out.unresolvable if c == Code.UNSCHEDULABLE_AND_UNRESOLVABLE else out.failed
-            into.update(dict.fromkeys(arr[group == g].tolist(), msg))
     for name in arr[~known].tolist():
         out.statuses[name] = _missing(name)
         out.failed[name] = out.statuses[name].message
@@ -197,9 +194,10 @@ def _batch_verdicts(
     plugins: Sequence[BatchFilterPlugin],
     answers: list[RowVerdicts],
 ) -> FilterResult:
-    """`filter_cycle`'s answer when every candidate is known and judged by the batch (none
-    left to the exact path): a candidate passes when its `code` is 0, else fails with the
-    summary reason of the plugin `who` names, one reason per plugin and code."""
+    """`filter_cycle`'s verdicts for the candidates `names` the batch judged (all of them when
+    every candidate is known and none is left to the exact path): a candidate passes when its
+    `code` is 0, else fails with the summary reason of the plugin `who` names, one reason per
+    plugin and code."""
     out = FilterResult(list(compress(names, (code == 0).tolist())), names=names)
     fails = np.flatnonzero(code)
     group = (who.take(fails).astype(np.int32) * 4 + code.take(fails)).tolist()
