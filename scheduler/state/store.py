@@ -56,6 +56,7 @@ from scheduler.state.pod_records import (
 )
 from scheduler.state.pods import bounded_min_member, parse_pod, pod_key
 from scheduler.state.reservations import Ledger
+from scheduler.state.snapshots import SnapshotCache
 from scheduler.state.tombstones import Tombstones, stale_modified
 
 POD_GROUP_KINDS = ("PodGroup",)
@@ -89,15 +90,9 @@ class ClusterStore:
         self.ledger = Ledger()
         self.skipped: list[str] = []  # objects the last `replace` left out, and why
         self._version = 0
-        self._snap: ClusterState | None = None
-        self._snap_version: tuple[int, int] = (-1, -1)
-        self._dirty: set[str] = set()  # nodes changed since the last snapshot (fleet index)
-        # Bound allocations by UID and by node (inner dicts are replaced, never mutated, so a
-        # snapshot may hold them), and the nodes mapping last handed out.
-        self._bound: dict[str, Allocation] = {}
-        self._bound_on: dict[str, dict[str, Allocation]] = {}
-        self._nodes_view: Mapping[str, Node] | None = None
-        self._all_dirty = True
+        # Bound allocations, the nodes changed since the last snapshot, and that snapshot.
+        self._snaps = SnapshotCache()
+        self._nodes_view: Mapping[str, Node] | None = None  # the nodes mapping last handed out
         # Called (under the lock) with each pod the watch delivers for the first time: the
         # extender's demand mix counts the pods the apiserver vouches for, not request bodies.
         self.new_pod_listeners: list[Callable[[PodRequest], None]] = []
@@ -137,8 +132,7 @@ class ClusterStore:
             self._node_versions.clear()
             self._overlaid.clear()
             self._nodes_view = None
-            self._bound.clear()
-            self._bound_on.clear()
+            self._snaps.clear()
             self._node_problems.clear()
             self._pods.clear()
             self._pods_on.clear()
@@ -146,7 +140,6 @@ class ClusterStore:
             self._gangs.clear()
             self._gone_pods.clear()
             self._gone_nodes.clear()
-            self._all_dirty = True
             self.ledger.drop_failed_gangs()  # the cluster may differ: failed plans re-plan
             self.skipped = []
             try:
@@ -211,7 +204,7 @@ class ClusterStore:
             self._nodes[node.name] = node
             self._nodes_view = None
             self._node_problems[node.name] = problem
-            self._dirty.add(node.name)
+            self._snaps.mark_node(node.name)
             if old is None or inventory(old) != inventory(node):
                 self._recheck_pods_on(node.name)
                 self._release_lost_holds(node)
@@ -277,7 +270,7 @@ class ClusterStore:
             self._overlaid.pop(name, None)
             self._nodes_view = None
             self._node_problems.pop(name, None)
-            self._dirty.add(name)
+            self._snaps.mark_node(name)
             self._touch()
 
     def upsert_pod(self, obj: Mapping[str, Any], *, modified: bool = False) -> None:
@@ -320,7 +313,7 @@ class ClusterStore:
         node = self._nodes.get(pod.node_name) if pod.node_name else None
         alloc, problem = allocation_of(pod, obj, node)
         if alloc is not None and not problem and not is_derived(alloc) and node is not None:
-            others = self._bound_on.get(node.name, {})
+            others = self._snaps.bound_on.get(node.name, {})
             problem = claims_taken(node, [a for u, a in others.items() if u != alloc.uid], alloc)
             if problem:  # another pod's placement holds those GPUs: charged by requests
                 alloc, _ = allocation_of(pod, PodSeen(obj.phase, None), node)
@@ -346,7 +339,7 @@ class ClusterStore:
             alloc = Allocation(
                 pod.key, pod.uid, held.placement, pod.priority, True, cpu_milli=pod.cpu_milli
             )
-        self._mark(old.allocation if old is not None else None, alloc)
+        self._snaps.mark(old.allocation if old is not None else None, alloc)
         if old is not None and old.request.node_name != pod.node_name:
             self._unindex(old.request.node_name, pod.uid)
         if pod.node_name:
@@ -360,7 +353,7 @@ class ClusterStore:
                 order = self._order
         self._pods[pod.uid] = PodRecord(pod, obj, alloc, spec_problem, problem, order)
         self._gangs.move(pod.uid, old.request if old is not None else None, pod)
-        self._hold(pod.uid, old.allocation if old is not None else None, alloc)
+        self._snaps.hold(pod.uid, old.allocation if old is not None else None, alloc)
         self._keys[pod.key] = pod.uid
         if old is None:
             for listener in self.new_pod_listeners:
@@ -394,8 +387,8 @@ class ClusterStore:
                     self._keys.pop(rec.request.key, None)
                 self._gangs.move(uid, rec.request, None)
                 self._unindex(rec.request.node_name, uid)
-                self._mark(rec.allocation, None)
-                self._hold(uid, rec.allocation, None)
+                self._snaps.mark(rec.allocation, None)
+                self._snaps.hold(uid, rec.allocation, None)
             held = self.ledger.release(uid)
             if held or (rec is not None and rec.allocation is not None):
                 self.ledger.drop_failed_gangs()  # its room is free: failed plans may fit now
@@ -438,23 +431,6 @@ class ClusterStore:
         """Held by the extender around check-then-reserve, so two decisions never interleave."""
         return self._lock
 
-    def _hold(self, uid: str, old: Allocation | None, new: Allocation | None) -> None:
-        """Keep the bound-allocation indexes in step (copy-on-write per node)."""
-        if old is not None:
-            on = {k: v for k, v in self._bound_on.get(old.placement.node, {}).items() if k != uid}
-            if on:
-                self._bound_on[old.placement.node] = on
-            else:
-                self._bound_on.pop(old.placement.node, None)
-            self._bound.pop(uid, None)
-        if new is not None:
-            node = new.placement.node
-            self._bound_on[node] = {**self._bound_on.get(node, {}), uid: new}
-            self._bound[uid] = new
-
-    def _mark(self, *allocs: Allocation | None) -> None:
-        self._dirty.update(a.placement.node for a in allocs if a is not None)
-
     def _touch(self) -> None:
         self._version += 1
 
@@ -462,49 +438,9 @@ class ClusterStore:
     def snapshot(self, now: float) -> ClusterState:
         """The current state at time `now` (expired reservations are left out)."""
         with self._lock:
-            version = (self._version, self.ledger.version)
-            snap = self._snap
-            if snap is not None and self._snap_version == version:
-                expiry = self.ledger.next_expiry(snap.now)
-                if expiry is None or now < expiry:
-                    return ClusterState(
-                        snap.nodes, snap.allocations, snap.gangs, now,
-                        snap._by_node, snap._capacity, snap._seed, snap._fleet, snap._on,
-                    )  # fmt: skip
-            live = self.ledger.live(now)
-            allocs = {**live, **self._bound}  # a bound pod's own record wins over its hold
-            held_on: dict[str, list[Allocation]] = {}
-            for key, alloc in live.items():
-                if key not in self._bound:
-                    held_on.setdefault(alloc.placement.node, []).append(alloc)
-            bound_on = dict(self._bound_on)
-
-            def on(node: str) -> list[Allocation]:
-                return [*bound_on.get(node, {}).values(), *held_on.get(node, ())]
-
             if self._nodes_view is None:
                 self._nodes_view = MappingProxyType(dict(self._nodes))
-            gangs = self.ledger.gangs(now)
-            dirty = self._dirty | self.ledger.touched
-            seed = since = None
-            if snap is not None and not self._all_dirty:
-                lo, hi = min(snap.now, now), max(snap.now, now)
-                changed = frozenset(dirty | self.ledger.lapsing_nodes(lo, hi))
-                seed = snap.seed_for(changed)
-                since = (snap.allocations, changed)  # lets the telemetry overlay skip a diff
-            self._dirty, self._all_dirty = set(), False
-            self.ledger.touched.clear()
-            snap = ClusterState(
-                self._nodes_view,
-                MappingProxyType(allocs),
-                MappingProxyType(gangs),
-                now,
-                _seed=seed,
-                _on=on,
-                _since=since,
-            )
-            self._snap, self._snap_version = snap, version
-            return snap
+            return self._snaps.take(self._nodes_view, self.ledger, self._version, now)
 
     def pod(self, key_or_uid: str) -> PodRecord | None:
         with self._lock:
