@@ -71,13 +71,17 @@ _moves = st.lists(
 def test_the_indexes_always_equal_the_allocations_held(moves) -> None:
     """Property: after any sequence of holds, `bound_on` is `bound` grouped by node, and a
     snapshot's allocations per node are exactly those."""
-    cache, ledger, now = SnapshotCache(), Ledger(), {}
+    cache, ledger = SnapshotCache(), Ledger()
+    now: dict[str, Allocation] = {}
     for version, (pod, node) in enumerate(moves, start=1):
         uid = f"u{pod}"
         new = _alloc(uid, node) if node else None
         cache.hold(uid, now.get(uid), new)
         cache.mark(now.get(uid), new)
-        now.pop(uid, None) if new is None else now.__setitem__(uid, new)
+        if new is None:
+            now.pop(uid, None)
+        else:
+            now[uid] = new
         assert cache.bound == now
         grouped: dict[str, dict[str, Allocation]] = {}
         for u, a in now.items():
