@@ -145,28 +145,31 @@ def _group_kernel(
     """`group_ids` of `values[rows]`: (first, inverse, a verdict). No sort: each value's slot
     in a scratch table over [0, max id] keeps the last position holding it (every position of
     the value reads the same slot, so exactly one of them is its own representative), then
-    the groups' indexes."""
+    the groups' indexes. The values are gathered through `rows` once, into a contiguous
+    array the later passes read (each pass gathering them again cost about twice the time)."""
     n = len(rows)
     top = 0
+    own = np.empty(n, np.intp)  # each position's value, gathered from `values` once
     for p in range(n):
         v = values[rows[p]]
         if v < 0 or v > _U16_MAX:
             return np.empty(0, np.intp), np.empty(0, np.intp), _OUT_OF_RANGE
+        own[p] = v
         top = max(top, v)
     slot = np.empty(top + 1, np.intp)
     for p in range(n):
-        slot[values[rows[p]]] = p
+        slot[own[p]] = p
     first = np.empty(n, np.intp)
     m = 0
     for p in range(n):
-        if slot[values[rows[p]]] == p:
+        if slot[own[p]] == p:
             first[m] = p
             m += 1
     if m == n:
         return first, first, _NO_REPEAT
     for j in range(m):  # distinct values: one write each
-        slot[values[rows[first[j]]]] = j
+        slot[own[first[j]]] = j
     inverse = np.empty(n, np.intp)
     for p in range(n):
-        inverse[p] = slot[values[rows[p]]]
+        inverse[p] = slot[own[p]]
     return first[:m], inverse, _REPEATS

@@ -293,16 +293,37 @@ def two_step(rows, frag_now, inv, after, frag_after, first_best, low, second, lo
     the pod or elsewhere as now, the lowest of the other rows where this row holds the
     lowest, or the shape's lost milli where it fits nowhere)."""
     n = rows.shape[0]
-    t = after.shape[1]
+    m, t = after.shape
+    # Per state after the pod, the terms of a row holding no shape's lowest (rows of one
+    # state share them: each is worked out once per state, then copied to the rows).
+    common = np.empty((m, t))
+    for s in range(m):
+        for c in range(t):
+            both = _minimum(after[s, c], first_best[c])
+            common[s, c] = lost[c] if np.isinf(both) else both
     inc = np.empty(n)
     step = np.empty((n, t))
+    top = -1
     for i in range(n):
         s = inv[i]
-        row = rows[i]
         inc[i] = frag_after[s] - frag_now[i]
         for c in range(t):
-            both = _minimum(after[s, c], second[c] if low[c] == row else first_best[c])
+            step[i, c] = common[s, c]
+        top = max(top, rows[i])
+    # The positions of the row holding shape c's lowest take its second lowest instead
+    # (a chain per row: `last` its last position, `prev` the one before, -1 at the end).
+    last = np.full(top + 1, -1, np.intp)
+    prev = np.empty(n, np.intp)
+    for i in range(n):
+        prev[i] = last[rows[i]]
+        last[rows[i]] = i
+    for c in range(t):
+        r = low[c]
+        i = last[r] if 0 <= r <= top else -1
+        while i >= 0:
+            both = _minimum(after[inv[i], c], second[c])
             step[i, c] = lost[c] if np.isinf(both) else both
+            i = prev[i]
     return inc, step
 
 

@@ -204,9 +204,22 @@ def test_two_step_kernel_is_the_numpy_steps(n, t, data) -> None:
     """Property: `two_step_costs` (the kernel, then numpy's product) equals its numpy steps
     bit for bit, for any increases (ties, +-inf, NaN), rows and states after the pod, with
     the states a strided view as `_best` hands them."""
+    _check_two_step(n, t, data, unique=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 5), st.data())
+def test_two_step_kernel_gives_each_copy_of_a_row_its_terms(n, t, data) -> None:
+    """Property: the same with a row listed more than once (the kernel redoes the terms of
+    every position of a row that holds a shape's lowest, not only its last)."""
+    _check_two_step(n, t, data, unique=False)
+
+
+def _check_two_step(n: int, t: int, data: st.DataObject, *, unique: bool) -> None:
     best = np.array(data.draw(st.lists(ODD, min_size=n * t, max_size=n * t))).reshape(n, t)
     rows = np.array(
-        data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True)), np.intp
+        data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=2 * n, unique=unique)),
+        np.intp,
     )
     states = data.draw(st.integers(1, len(rows)))
     inv = np.array(
