@@ -2,12 +2,15 @@
 
 FGD judges a placement against the cluster's *typical pods*; a live scheduler does not know the
 future, so Tessera uses the pods it has seen so far (`DemandLog.observe`, once per pod: the
-extender feeds it the pods its watch delivers, the simulators each arriving pod). Two things
-are derived from them, both read by the default profile's scorers:
+extender feeds it the pods its watch delivers, the simulators each arriving pod). Three things
+are derived from them, read by the default profile's plugins:
 
 - `DemandMix.workload`: FGD's target workload (the most frequent shapes covering 95 % of the
   pods, `packing.fgd.typical_workload`), each shape with its CPU, GPU milli and count and the
   GPU models it accepts;
+- `DemandMix.mig`: the dynamic MIG instances asked, by (priority, profile): the MIG window
+  reserve (`plugins/mig_reserve.py`) keeps free windows for the profiles higher-priority pods
+  ask;
 - `DemandMix.pressure`: per GPU model, how much of it the pods that accept only a few models
   would need if the mix holds until the cluster is full (the scarce-model reserve):
 
@@ -72,6 +75,8 @@ class DemandMix:
     gpu_milli: float = 0.0
     constrained: Mapping[frozenset[str], float] = field(default_factory=dict)
     pods: int = 0
+    # Dynamic MIG pods seen, by (priority, profile as asked): the MIG window reserve's mix.
+    mig: Mapping[tuple[int, str], int] = field(default_factory=dict)
     # Unique per mix: the key of derived arrays memoised in fleet indexes (hashing the
     # workload on every pod would cost more than the arrays).
     serial: int = field(default_factory=lambda: next(_SERIAL), compare=False)
@@ -126,6 +131,7 @@ class DemandLog:
         self._gpu_milli = 0.0
         self._constrained: dict[frozenset[str], float] = {}
         self._pods = 0
+        self._mig: Counter[tuple[int, str]] = Counter()
         self._seen: set[str] = set()
         self._mix = DemandMix()
 
@@ -140,6 +146,9 @@ class DemandLog:
         shape = task_shape(pod)
         if shape is not None:
             self._shapes[shape] += 1
+        g = pod.gpu
+        if g is not None and g.kind == "mig" and g.dynamic and g.profile is not None:
+            self._mig[(pod.priority, g.profile)] += g.count
         milli = gpu_milli(pod)
         self._gpu_milli += milli
         if milli and pod.allowed_products:
@@ -148,7 +157,11 @@ class DemandLog:
         last = self._mix.pods
         if self._pods - last >= min(REFRESH_PODS, max(1, last // 4)):
             self._mix = DemandMix(
-                dict(self._shapes), self._gpu_milli, dict(self._constrained), self._pods
+                dict(self._shapes),
+                self._gpu_milli,
+                dict(self._constrained),
+                self._pods,
+                dict(self._mig),
             )
 
     def mix(self) -> DemandMix:

@@ -35,6 +35,7 @@ from scheduler.policy.plugins.gpu_model import GpuModelFilter
 from scheduler.policy.plugins.health import HealthFilter
 from scheduler.policy.plugins.load import LoadScore
 from scheduler.policy.plugins.lookahead import LookAhead
+from scheduler.policy.plugins.mig_reserve import MigReserveFilter
 from scheduler.policy.plugins.reserve import ModelReserve
 from scheduler.policy.plugins.spread import SpreadArgs, SpreadScore
 from scheduler.policy.rules import HealthThresholds, LoadSettings
@@ -57,6 +58,8 @@ FILTERS: dict[str, Factory[FilterPlugin]] = {
     HealthFilter.name: Factory[BatchFilterPlugin](HealthFilter, HealthThresholds),
     GangFilter.name: Factory[BatchFilterPlugin](GangFilter),
     GpuFit.name: Factory[BatchFilterPlugin](GpuFit),
+    # dynamic MIG: the last free windows of profiles higher-priority pods ask (observed demand)
+    MigReserveFilter.name: Factory[BatchFilterPlugin](MigReserveFilter),
 }
 
 SCORERS: dict[str, Factory[ScorePlugin]] = {
