@@ -32,8 +32,8 @@ MODEL = get_model(H100)
 PROFILE = default_profile()
 PER_NODE = replace(PROFILE, batch=False)
 WITHOUT = replace(PROFILE, filters=tuple(f for f in PROFILE.filters if f.name != "MigReserve"))
-# One 3g.40gb asked at priority 10 and three 1g.10gb at priority 0: the 3g's share is 1/4.
-MIX = DemandMix(mig={(10, "3g.40gb"): 1, (0, "1g.10gb"): 3})
+# Four 3g.40gb asked at priority 10 and twelve 1g.10gb at priority 0: the 3g's share is 1/4.
+MIX = DemandMix(mig={(10, "3g.40gb"): 4, (0, "1g.10gb"): 12})
 
 
 def _mig(name: str, *layouts: tuple[tuple[str, int], ...]):
@@ -75,9 +75,13 @@ def test_windows_by_hand(layout, profile, want) -> None:
 
 def test_kept_windows_sized_by_the_mix() -> None:
     # 2 nodes x 2 empty MIG H100s: 8 3g windows when empty. Priority-0 pod: the 3g share of
-    # the instances asked is 1/4 -> ceil(8 / 4) = 2 kept. A priority-10 pod: nothing above it.
+    # the instances asked is 1/4 -> min(ceil(8 / 4), 4 asked) = 2 kept. A priority-10 pod:
+    # nothing above it.
     state = _state(_mig("a", (), ()), _mig("b", (), ()))
     assert kept_windows(state, _asks("1g.10gb", 0)) == {"3g.40gb": 2}
+    # One 3g seen and nothing else: share 1 -> min(8, 1 asked) = 1, not every window.
+    first = _state(_mig("a", (), ()), _mig("b", (), ()), mix=DemandMix(mig={(10, "3g.40gb"): 1}))
+    assert kept_windows(first, _asks("1g.10gb", 0)) == {"3g.40gb": 1}
     assert kept_windows(state, _asks("1g.10gb", 10)) == {}
     assert kept_windows(_state(_mig("a", ()), mix=None), _asks("1g.10gb", 0)) == {}
     static = pod("default/s", GpuRequest("mig", 1, "1g.10gb"))
@@ -85,7 +89,7 @@ def test_kept_windows_sized_by_the_mix() -> None:
 
 
 # One node, GPU 0 with 3g@4 held: windows 3g free = 1 (start 0), total on empty GPUs = 2,
-# kept = ceil(1/4 x 2) = 1.
+# kept = min(ceil(1/4 x 2), 4) = 1.
 HALF = (("3g.40gb", 4),)
 
 
@@ -99,7 +103,7 @@ HALF = (("3g.40gb", 4),)
         # The 3g itself, at priority 0, would take the last window too.
         ((HALF,), "3g.40gb", 0, Code.UNSCHEDULABLE),
         # A second GPU, empty: the 1g goes to the fuller GPU 0 (breaks its last window: lost 1)
-        # while GPU 1's two stay free: 3 - 1 = 2 >= kept ceil(1/4 x 4) = 1.
+        # while GPU 1's two stay free: 3 - 1 = 2 >= kept min(ceil(1/4 x 4), 4) = 1.
         ((HALF, ()), "1g.10gb", 0, Code.SUCCESS),
         # GPU 0 half-broken by a 1g at 5: the new 1g goes beside it, at 4 (the start
         # fit_multiset picks keeps the 3g@0 window): lost 0 -> passes whatever the count.
@@ -127,8 +131,9 @@ def test_without_the_reserve_the_last_window_is_carved() -> None:
 
 
 def test_count_is_cluster_wide() -> None:
-    # Nodes a and b, one GPU each with 3g@4 held: 2 free 3g windows of 4; kept ceil(1/4 x 4)
-    # = 1. A 1g on either leaves 1 >= 1; once a holds one (a 1g at 0), b's last one is kept.
+    # Nodes a and b, one GPU each with 3g@4 held: 2 free 3g windows of 4; kept
+    # min(ceil(1/4 x 4), 4) = 1. A 1g on either leaves 1 >= 1; once a holds one (a 1g at 0),
+    # b's last one is kept.
     p = _asks("1g.10gb", 0)
     both = _state(_mig("a", HALF), _mig("b", HALF))
     assert run_filters(both, p, ["a", "b"], PROFILE).passed == ["a", "b"]
