@@ -21,20 +21,24 @@ term matters while few pods have been seen: the first service seen made the shar
 every window of the cluster from the notebooks behind it (a notebook waited 717-1,383 s on
 three of the bundled study's seeds 5-9, against 0 s without the reserve). A window is
 a place a new Q instance could go now; a GPU's windows are counted greedily, lowest start first
-(`windows`). Pods of the highest priority seen, pods without dynamic MIG, and clusters where no
-higher-priority MIG demand was seen are never held back.
+(`windows`). Pods of the highest priority seen, pods without dynamic MIG, gang members (the
+gang planner chose their slots on a snapshot without the demand mix, in the replay and live
+alike; refusing a planned slot would strand the gang) and clusters where no higher-priority MIG
+demand was seen are never held back.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from packing.catalogue import GpuModel
 from packing.errors import PackingError
-from packing.mig import MigInstance, free_starts
+from packing.mig import MigInstance, free_starts, valid_layouts
 from scheduler.policy.capacity import GpuCapacity, NodeCapacity
 from scheduler.policy.fit import choose
+from scheduler.policy.fleet_index import NO_GPU
 from scheduler.policy.interfaces import CycleState, RowVerdicts
 from scheduler.policy.model import ClusterState, Node, Placement, PodRequest
 from scheduler.policy.status import SUCCESS, Status, unschedulable
@@ -67,6 +71,8 @@ def kept_windows(state: ClusterState, pod: PodRequest) -> dict[str, int]:
     g = pod.gpu
     mix = state.demand
     if g is None or g.kind != "mig" or not g.dynamic or mix is None or not mix.mig:
+        return {}
+    if pod.gang is not None:  # its plan chose the slots without the reserve (plain snapshot)
         return {}
     asked = sum(mix.mig.values())
     above: dict[str, int] = {}
@@ -111,12 +117,46 @@ def _cluster(state: ClusterState, profile: str) -> tuple[int, int]:
     got = last[1].get(profile)
     if got is None:
         free = total = 0
-        for name, node in state.nodes.items():
-            if any(gpu.mig_enabled for gpu in node.gpus):
-                f, t = _node_windows(state.capacity(name), profile)
-                free, total = free + f, total + t
+        for name in _mig_nodes(state):
+            f, t = _node_windows(state.capacity(name), profile)
+            free, total = free + f, total + t
         got = last[1][profile] = (free, total)
     return got
+
+
+def _mig_nodes(state: ClusterState) -> list[str]:
+    return [n for n, node in state.nodes.items() if any(g.mig_enabled for g in node.gpus)]
+
+
+@lru_cache(maxsize=256)
+def worst_loss(model: GpuModel, asked: str, kept: str) -> int:
+    """The most `kept` windows one new `asked` instance can take on a GPU of `model`, over
+    every valid layout and start (on an H100: 1 for a 1g.10gb against 3g.40gb windows, 4 for
+    a 3g.40gb against 1g.10gb ones)."""
+    worst = 0
+    for layout in valid_layouts(model):
+        before = windows(model, layout, kept)
+        try:
+            starts = free_starts(model, layout, asked)
+            name = model.profile(asked).name
+        except PackingError:
+            return 0
+        for s in starts:
+            worst = max(worst, before - windows(model, (*layout, MigInstance(name, s)), kept))
+    return worst
+
+
+def _room_for_any(state: ClusterState, pod: PodRequest, kept: Mapping[str, int]) -> bool:
+    """Whether every placement of `pod` leaves kept(Q) free for every Q, whatever node and GPU
+    it lands on: the free windows minus the most its instances could take (`worst_loss`)."""
+    g = pod.gpu
+    assert g is not None and g.profile is not None
+    models = {c.model for n in _mig_nodes(state) for c in state.capacity(n).usable_gpus}
+    for profile, n in kept.items():
+        most = max((worst_loss(m, g.profile, profile) for m in models if m is not None), default=0)
+        if _cluster(state, profile)[0] - g.count * most < n:
+            return False
+    return True
 
 
 def taken(cap: NodeCapacity, placement: Placement, profile: str) -> int:
@@ -152,11 +192,15 @@ class MigReserveFilter:
         return _judge(state, pod, cap, placement, kept)
 
     def filter_rows(self, cycle: CycleState) -> RowVerdicts | None:
-        """Every row passes when the reserve does not apply; otherwise the per-node path
-        judges (the reserve needs the exact placement on each node)."""
-        if not kept_windows(cycle.state, cycle.pod):
+        """Every row passes when the reserve does not apply or no placement could break it
+        (`_room_for_any`); otherwise the rows with MIG GPUs go to the per-node path (the
+        reserve needs the exact placement on each node) and the others pass."""
+        state, pod = cycle.state, cycle.pod
+        kept = kept_windows(state, pod)
+        if not kept or _room_for_any(state, pod, kept):
             return RowVerdicts.all_pass()
-        return None
+        mig = cycle.index.mig_code.take(cycle.rows, axis=0) != NO_GPU
+        return RowVerdicts.all_pass(exact=mig.any(axis=1))
 
 
 def _judge(

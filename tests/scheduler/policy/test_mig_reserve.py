@@ -17,12 +17,14 @@ from packing.catalogue import get_model
 from packing.mig import MigInstance, check_layout, valid_layouts
 from scheduler.policy.demand import DemandLog, DemandMix
 from scheduler.policy.framework import choose_placement, run_filters
-from scheduler.policy.model import ClusterState, GpuRequest, PodRequest
+from scheduler.policy.interfaces import CycleState
+from scheduler.policy.model import ClusterState, GangRef, GpuRequest, PodRequest
 from scheduler.policy.plugins.mig_reserve import (
     MigReserveFilter,
     kept_windows,
     taken,
     windows,
+    worst_loss,
 )
 from scheduler.policy.registry import default_profile
 from scheduler.policy.status import Code
@@ -86,6 +88,8 @@ def test_kept_windows_sized_by_the_mix() -> None:
     assert kept_windows(_state(_mig("a", ()), mix=None), _asks("1g.10gb", 0)) == {}
     static = pod("default/s", GpuRequest("mig", 1, "1g.10gb"))
     assert kept_windows(state, static) == {}  # takes an existing instance: carves nothing
+    member = replace(_asks("1g.10gb", 0), gang=GangRef("default/g", 2))
+    assert kept_windows(state, member) == {}  # its plan's slots stand
 
 
 # One node, GPU 0 with 3g@4 held: windows 3g free = 1 (start 0), total on empty GPUs = 2,
@@ -141,6 +145,33 @@ def test_count_is_cluster_wide() -> None:
     assert run_filters(one, p, ["b"], PROFILE).passed == []
 
 
+@pytest.mark.parametrize(
+    ("asked", "kept", "want"),
+    [
+        ("1g.10gb", "3g.40gb", 1),  # one slice lies in one 4-slice window
+        ("2g.20gb", "3g.40gb", 1),  # starts 0, 2, 4: inside one window
+        ("3g.40gb", "1g.10gb", 4),  # 4 slices, each a 1g window on an empty GPU
+        ("7g.80gb", "3g.40gb", 2),  # the whole GPU
+    ],
+)
+def test_worst_loss_by_hand(asked, kept, want) -> None:
+    assert worst_loss(MODEL, asked, kept) == want
+
+
+def test_batch_path_judges_only_mig_rows_and_only_when_the_reserve_may_bite() -> None:
+    # Empty: 4 free 3g windows of 4 (2 GPUs); kept min(ceil(1/4 x 4), 4) = 1; a 1g takes at
+    # most 1 (worst_loss): 4 - 1 >= 1, so every row passes at once, none asked one by one.
+    plain = node("cpu", h100(0))
+    empty = _state(_mig("m", (), ()), plain)
+    p = _asks("1g.10gb", 0)
+    got = MigReserveFilter().filter_rows(CycleState(empty, p, ["m", "cpu"]))
+    assert got is not None and got.code is None and got.exact is None
+    # One window left: 1 - 1 < 1: the MIG row goes to the per-node path, the other passes.
+    tight = _state(_mig("m", HALF, (("1g.10gb", 0), ("1g.10gb", 4))), plain)
+    got = MigReserveFilter().filter_rows(CycleState(tight, p, ["m", "cpu"]))
+    assert got is not None and got.code is None and list(got.exact) == [True, False]
+
+
 def test_demand_log_counts_dynamic_mig_by_priority() -> None:
     log = DemandLog()
     log.observe(_asks("3g.40gb", 10, "a"))
@@ -171,6 +202,7 @@ def test_no_lower_priority_instance_lands_in_a_kept_window(layouts, asks, above,
     p = _asks(asks, 0)
     names = list(state.nodes)
     passed = run_filters(state, p, names, PROFILE).passed
+    assert run_filters(state, p, names, PER_NODE).passed == passed  # the batch path agrees
     kept = kept_windows(state, p)
     assert set(kept) == set(above)
     for name in passed:
