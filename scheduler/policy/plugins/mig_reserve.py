@@ -31,11 +31,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 
 from packing.catalogue import GpuModel
 from packing.errors import PackingError
-from packing.mig import MigInstance, free_starts, valid_layouts
+from packing.mig import MigInstance, free_starts
 from scheduler.policy.capacity import GpuCapacity, NodeCapacity
 from scheduler.policy.fit import choose
 from scheduler.policy.fleet_index import NO_GPU
@@ -48,18 +47,35 @@ from scheduler.policy.status import SUCCESS, Status, unschedulable
 SHARE_SCALE = 1.0
 
 
+# windows() answers by (model, layout, profile): a GPU's layout changes only when a pod
+# there binds or leaves, while every snapshot asks again (each value keeps its model alive, so
+# no id is reused while its entry exists, as in `packing.mig`).
+_WINDOWS: dict[tuple[int, tuple[MigInstance, ...], str], tuple[GpuModel, int]] = {}
+_WINDOWS_LIMIT = 65536
+
+
 def windows(model: GpuModel, layout: Iterable[MigInstance], profile: str) -> int:
     """How many `profile` instances could be added to a GPU holding `layout`, one after another
     at the lowest free start (MIG starts are aligned to the profile's size, so greedy is
     exact for one profile); 0 if the model lacks the profile or the layout is invalid."""
     got = tuple(layout)
+    key = (id(model), got, profile)
+    hit = _WINDOWS.get(key)
+    if hit is None:
+        if len(_WINDOWS) >= _WINDOWS_LIMIT:
+            _WINDOWS.clear()
+        hit = _WINDOWS[key] = (model, _count(model, got, profile))
+    return hit[1]
+
+
+def _count(model: GpuModel, layout: tuple[MigInstance, ...], profile: str) -> int:
     n = 0
     try:
         while True:
-            starts = free_starts(model, got, profile)
+            starts = free_starts(model, layout, profile)
             if not starts:
                 return n
-            got = (*got, MigInstance(model.profile(profile).name, starts[0]))
+            layout = (*layout, MigInstance(model.profile(profile).name, starts[0]))
             n += 1
     except PackingError:
         return n
@@ -95,66 +111,63 @@ def _gpu_windows(g: GpuCapacity, profile: str) -> tuple[int, int]:
     return windows(g.model, g.occupied, profile), windows(g.model, (), profile)
 
 
-def _node_windows(cap: NodeCapacity, profile: str) -> tuple[int, int]:
-    def count(c: NodeCapacity) -> tuple[int, int]:
+def _node_windows(cap: NodeCapacity, profile: str) -> tuple[int, int, int]:
+    """(free windows of `profile` on the node, windows on its MIG GPUs when empty, the most
+    free windows on one of its GPUs)."""
+
+    def count(c: NodeCapacity) -> tuple[int, int, int]:
         pairs = [_gpu_windows(g, profile) for g in c.usable_gpus]
-        return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+        most = max((p[0] for p in pairs), default=0)
+        return sum(p[0] for p in pairs), sum(p[1] for p in pairs), most
 
     return cap.derive(("mig-windows", profile), count)
 
 
 # The last snapshot's cluster totals (one snapshot per pod in the replay and per filter call
-# live): (the state, {profile: (free, total)}), replaced whole, never mutated once published.
-_LAST: list[tuple[ClusterState, dict[str, tuple[int, int]]]] = []
+# live): (the state, {profile: `_cluster`'s answer}), replaced whole, never mutated once
+# published.
+_LAST: list[tuple[ClusterState, dict[str, tuple[int, int, int]]]] = []
 
 
-def _cluster(state: ClusterState, profile: str) -> tuple[int, int]:
-    """(free windows of `profile` in the cluster now, windows on its MIG GPUs when empty)."""
+def _cluster(state: ClusterState, profile: str) -> tuple[int, int, int]:
+    """(free windows of `profile` in the cluster now, windows on its MIG GPUs when empty, the
+    most free windows on one GPU)."""
     last = _LAST[0] if _LAST else None
     if last is None or last[0] is not state:
         last = (state, {})
         _LAST[:] = [last]
     got = last[1].get(profile)
     if got is None:
-        free = total = 0
+        free = total = most = 0
         for name in _mig_nodes(state):
-            f, t = _node_windows(state.capacity(name), profile)
-            free, total = free + f, total + t
-        got = last[1][profile] = (free, total)
+            f, t, m = _node_windows(state.capacity(name), profile)
+            free, total, most = free + f, total + t, max(most, m)
+        got = last[1][profile] = (free, total, most)
     return got
 
 
+# The nodes with MIG GPUs, by the snapshot's node mapping (the replay's snapshots share one).
+_MIG_NODES: list[tuple[Mapping[str, Node], list[str]]] = []
+
+
 def _mig_nodes(state: ClusterState) -> list[str]:
-    return [n for n, node in state.nodes.items() if any(g.mig_enabled for g in node.gpus)]
-
-
-@lru_cache(maxsize=256)
-def worst_loss(model: GpuModel, asked: str, kept: str) -> int:
-    """The most `kept` windows one new `asked` instance can take on a GPU of `model`, over
-    every valid layout and start (on an H100: 1 for a 1g.10gb against 3g.40gb windows, 4 for
-    a 3g.40gb against 1g.10gb ones)."""
-    worst = 0
-    for layout in valid_layouts(model):
-        before = windows(model, layout, kept)
-        try:
-            starts = free_starts(model, layout, asked)
-            name = model.profile(asked).name
-        except PackingError:
-            return 0
-        for s in starts:
-            worst = max(worst, before - windows(model, (*layout, MigInstance(name, s)), kept))
-    return worst
+    last = _MIG_NODES[0] if _MIG_NODES else None
+    if last is None or last[0] is not state.nodes:
+        names = [n for n, node in state.nodes.items() if any(g.mig_enabled for g in node.gpus)]
+        last = (state.nodes, names)
+        _MIG_NODES[:] = [last]
+    return last[1]
 
 
 def _room_for_any(state: ClusterState, pod: PodRequest, kept: Mapping[str, int]) -> bool:
     """Whether every placement of `pod` leaves kept(Q) free for every Q, whatever node and GPU
-    it lands on: the free windows minus the most its instances could take (`worst_loss`)."""
+    it lands on: each of its instances takes at most the free windows of the one GPU it lands
+    on, so at most `count` x the most free Q windows any one GPU has."""
     g = pod.gpu
-    assert g is not None and g.profile is not None
-    models = {c.model for n in _mig_nodes(state) for c in state.capacity(n).usable_gpus}
+    assert g is not None
     for profile, n in kept.items():
-        most = max((worst_loss(m, g.profile, profile) for m in models if m is not None), default=0)
-        if _cluster(state, profile)[0] - g.count * most < n:
+        free, _, most = _cluster(state, profile)
+        if free - g.count * most < n:
             return False
     return True
 

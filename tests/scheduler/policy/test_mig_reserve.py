@@ -24,7 +24,6 @@ from scheduler.policy.plugins.mig_reserve import (
     kept_windows,
     taken,
     windows,
-    worst_loss,
 )
 from scheduler.policy.registry import default_profile
 from scheduler.policy.status import Code
@@ -145,28 +144,17 @@ def test_count_is_cluster_wide() -> None:
     assert run_filters(one, p, ["b"], PROFILE).passed == []
 
 
-@pytest.mark.parametrize(
-    ("asked", "kept", "want"),
-    [
-        ("1g.10gb", "3g.40gb", 1),  # one slice lies in one 4-slice window
-        ("2g.20gb", "3g.40gb", 1),  # starts 0, 2, 4: inside one window
-        ("3g.40gb", "1g.10gb", 4),  # 4 slices, each a 1g window on an empty GPU
-        ("7g.80gb", "3g.40gb", 2),  # the whole GPU
-    ],
-)
-def test_worst_loss_by_hand(asked, kept, want) -> None:
-    assert worst_loss(MODEL, asked, kept) == want
-
-
 def test_batch_path_judges_only_mig_rows_and_only_when_the_reserve_may_bite() -> None:
     # Empty: 4 free 3g windows of 4 (2 GPUs); kept min(ceil(1/4 x 4), 4) = 1; a 1g takes at
-    # most 1 (worst_loss): 4 - 1 >= 1, so every row passes at once, none asked one by one.
+    # most the 2 free on the GPU it lands on: 4 - 2 >= 1, so every row passes at once, none
+    # asked one by one.
     plain = node("cpu", h100(0))
     empty = _state(_mig("m", (), ()), plain)
     p = _asks("1g.10gb", 0)
     got = MigReserveFilter().filter_rows(CycleState(empty, p, ["m", "cpu"]))
     assert got is not None and got.code is None and got.exact is None
-    # One window left: 1 - 1 < 1: the MIG row goes to the per-node path, the other passes.
+    # One window left (GPU 0's at 0): 1 - 1 < 1: the MIG row goes to the per-node path, the
+    # other passes.
     tight = _state(_mig("m", HALF, (("1g.10gb", 0), ("1g.10gb", 4))), plain)
     got = MigReserveFilter().filter_rows(CycleState(tight, p, ["m", "cpu"]))
     assert got is not None and got.code is None and list(got.exact) == [True, False]
