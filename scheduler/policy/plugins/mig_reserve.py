@@ -3,9 +3,10 @@ priority ask for.
 
 With many small low-priority instances (1g notebooks) waiting, every slice that frees is
 retaken at once, so a higher-priority 2g or 3g (an aligned window of 2 or 4 memory slices on an
-H100) waits until a whole window drains by chance: in the study's many-small-models day the
-inference p99 job wait was 5,279 s with dynamic MIG against 720 s with the static layout,
-which never gives a 3g window to a notebook (benchmarks/RESULTS.md, "dynamic MIG waits").
+H100) waits until a whole window drains by chance: on the many-small-models day (seeds 0-4)
+the inference p99 job wait was 4,915 s with dynamic MIG against 720 s with the static layout,
+which never gives a 3g window to a notebook, and 701 s with this filter (benchmarks/RESULTS.md,
+"dynamic MIG waits").
 
 The reserve is sized by the pods seen so far (`DemandMix.mig`), as the fill's scarce-model
 reserve is (`reserve.py`): for a pod of priority p and each profile Q asked by pods of priority
