@@ -213,7 +213,7 @@ def _solve(
     if any(state.capacity(n).pool_free for n in nodes):
         return None  # instances known only by count: the planner needs their GPUs
     keys = [f"{m.key}#{i}" for i, m in enumerate(members)]
-    from packing.gang.planner import plan_gang  # OR-Tools loads with the first gang planned
+    from packing.gang.planner import plan_gang  # OR-Tools: only once a gang needs a search
 
     try:
         gm = [_member(m, k) for m, k in zip(members, keys, strict=True)]
