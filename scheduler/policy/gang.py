@@ -342,18 +342,26 @@ def drain_budgets(
     by_node = {n: counts(n) for n in known}
     free = {n: c[0] for n, c in by_node.items()}
     busy = {n: c[1] for n, c in by_node.items()}
+    # The members kept so far on the drained nodes: charged to `scratch` only when a spot is
+    # not in the memo (most are: the scratch state and the pod copy are for the misses).
     scratch = empty
+    uncharged: dict[str, Allocation] = {}
     kept: dict[str, set[int]] = {}
     placed: dict[str, tuple[int, ...]] = {}  # members kept on each node so far, in order
 
     def short(name: str, gpus: set[int]) -> int:  # GPUs kept there that are busy now
         return max(0, len(gpus) - free[name])
 
-    def spot_for(pod: PodRequest, i: int, node: Node) -> Placement | None:
+    def spot_for(i: int, node: Node) -> Placement | None:
+        nonlocal scratch
         key = (node.name, i, placed.get(node.name, ()))
         hit = memo.get(key) if memo is not None else None
         if hit is not None and hit[0] is node:
             return hit[1]
+        if uncharged:
+            scratch = scratch.with_allocations(uncharged)
+            uncharged.clear()
+        pod = replace(members[i], gang=None)
         spot = (
             choose_placement(scratch, pod, node)
             if filter_node(scratch, pod, node.name, solo_profile).ok
@@ -363,21 +371,25 @@ def drain_budgets(
             memo[key] = (node, spot)
         return spot
 
+    # Every node by a lower bound of its order for a member whose spot takes at least `least`
+    # GPUs, per `least` (a gang's members mostly share it); unique, as the rank is in it.
+    ranked: dict[int, list[tuple[tuple[int, bool, int, int], str]]] = {}
     for i in sorted(range(len(members)), key=lambda i: (-_size(members[i]), i)):
-        pod = replace(members[i], gang=None)
+        pod = members[i]
         best: tuple[tuple[int, bool, int, int], str, Placement] | None = None
-        # Nodes already chosen first, then the others by a lower bound of their order (a
-        # spot takes at least `least` GPUs): the scan stops once no node left can beat the
-        # best found, which leaves the choice exactly that of trying every node.
+        # Nodes already chosen first, then the others by that bound: the scan stops once no
+        # node left can beat the best found, which leaves the choice exactly that of trying
+        # every node.
         least = _least_gpus(pod)
-        rest = sorted(
-            (max(0, least - free[n]), True, busy[n], rank[n]) for n in known if n not in kept
-        )
+        if least not in ranked:
+            ranked[least] = sorted(
+                ((max(0, least - free[n]), True, busy[n], rank[n]), n) for n in known
+            )
         for bound, name in [*(((0, False, busy[n], rank[n]), n) for n in kept),
-                            *((b, known[b[3]]) for b in rest)]:  # fmt: skip
+                            *(bn for bn in ranked[least] if bn[1] not in kept)]:  # fmt: skip
             if best is not None and bound >= best[0] and name not in kept:
                 break
-            spot = spot_for(pod, i, state.nodes[name])
+            spot = spot_for(i, state.nodes[name])
             if spot is None:
                 continue
             had = kept.get(name, set())
@@ -391,9 +403,7 @@ def drain_budgets(
         kept.setdefault(name, set()).update(g.index for g in spot.gpus)
         placed[name] = (*placed.get(name, ()), i)
         key = f"drain#{i}"
-        scratch = scratch.with_allocations(
-            {key: Allocation(pod.key, key, spot, pod.priority, False, None)}
-        )
+        uncharged[key] = Allocation(pod.key, key, spot, pod.priority, False, None)
     return {n: len(g) for n, g in kept.items()}
 
 
