@@ -147,10 +147,11 @@ def _candidates(
 
 
 def _verified(state: ClusterState, members: Sequence[PodRequest], plan: GangPlan) -> bool:
-    scratch = state
     # Per node, the exact view with the slots so far charged, while `with_allocation` can
-    # chain it (shares and whole GPUs): a slot it charges fits, so no rebuild is needed.
+    # chain it (shares and whole GPUs): a slot it charges fits, so no rebuild is needed. The
+    # slots so far go into a scratch state only for a slot that it cannot chain.
     views: dict[str, NodeCapacity | None] = {}
+    before: dict[str, Allocation] = {}
     for i, (pod, slot) in enumerate(zip(members, plan.slots, strict=True)):
         alloc = Allocation(pod.key, f"plan#{i}", slot, pod.priority, False, None)
         if slot.node not in state.nodes:
@@ -159,10 +160,10 @@ def _verified(state: ClusterState, members: Sequence[PodRequest], plan: GangPlan
         after = None if view is None else view.with_allocation(alloc)
         views[slot.node] = after
         if after is None and placement_conflicts(
-            state.nodes[slot.node], scratch.allocations_on(slot.node), alloc
+            state.nodes[slot.node], state.with_allocations(before).allocations_on(slot.node), alloc
         ):
             return False
-        scratch = scratch.with_allocations({f"plan#{i}": alloc})
+        before[f"plan#{i}"] = alloc
     return True
 
 
@@ -224,7 +225,8 @@ def _solve(
         return None
     if plan.status == "infeasible":
         return GangPlan("infeasible", (), plan.reason)
-    uuids = {n: {g.index: g.uuid for g in state.nodes[n].gpus} for n in nodes}
+    uuids = {mp.node: {g.index: g.uuid for g in state.nodes[mp.node].gpus}
+             for mp in plan.placements.values()}  # fmt: skip
     out = []
     for k in keys:
         mp = plan.placements[k]
