@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -48,6 +48,8 @@ class _Columns:
     free_mem: list[int]
     free_inst: list[frozenset[tuple[str, int]]]
     existing: list[tuple[MigInstance, ...]]
+    n_free_inst: list[int]
+    distinct_models: tuple[str, ...]  # `models` without repeats, in order
 
 
 # Per node slot object (by id; the value keeps the slot alive, so no id is reused while it is
@@ -62,7 +64,7 @@ def _columns(n: NodeSlot) -> _Columns:
         return hit[1]
     no_inst: tuple[MigInstance, ...] = ()
     no_free: frozenset[tuple[str, int]] = frozenset()
-    c = _Columns([], [], [], [], [], [], [], [], [], [])
+    c = _Columns([], [], [], [], [], [], [], [], [], [], [], ())
     for g in n.gpus:
         c.index.append(g.index)
         c.models.append(g.model)
@@ -80,6 +82,8 @@ def _columns(n: NodeSlot) -> _Columns:
         c.me_used.append(geo[1])
         c.free_milli.append(0 if g.mig_enabled else g.free_milli)
         c.free_mem.append(UNTRACKED if g.free_memory_mib is None else g.free_memory_mib)
+        c.n_free_inst.append(len(c.free_inst[-1]))
+    c = replace(c, distinct_models=tuple(dict.fromkeys(c.models)))
     if len(_COLUMNS) >= _COLUMNS_LIMIT:
         _COLUMNS.clear()
     _COLUMNS[id(n)] = (n, c)
@@ -94,31 +98,38 @@ class FleetState:
         if len(self.node_pos) != len(self.nodes):
             raise PackingError("node names must be unique")
         models: dict[str, int] = {}
-        node_of, index, model_id, mig, dynamic, mask, me_used, free_milli, free_mem = (
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-        )
+        node_of: list[int] = []
+        index: list[int] = []
+        model_id: list[int] = []
+        mig: list[bool] = []
+        dynamic: list[bool] = []
+        mask: list[int] = []
+        me_used: list[bool] = []
+        free_milli: list[int] = []
+        free_mem: list[int] = []
+        n_free_inst: list[int] = []
         # free existing MIG (profile, start); frozensets, replaced not mutated, so a copy is cheap
         self.free_inst: list[frozenset[tuple[str, int]]] = []
         self.existing: list[tuple[MigInstance, ...]] = []  # MIG instances (existing + created)
+        self.first_gpu: dict[int, int] = {}  # node position -> its first GPU position
         for ni, n in enumerate(self.nodes):  # this runs over thousands of GPUs
             c = _columns(n)
+            self.first_gpu[ni] = len(node_of)
             node_of += [ni] * len(n.gpus)
             index += c.index
-            model_id += [models.setdefault(k, len(models)) for k in c.models]
+            for k in c.distinct_models:  # model ids in order of first appearance
+                models.setdefault(k, len(models))
+            if len(c.distinct_models) == 1:  # the usual node: one GPU model
+                model_id += [models[c.distinct_models[0]]] * len(c.models)
+            else:
+                model_id += [models[k] for k in c.models]
             mig += c.mig
             dynamic += c.dynamic
             mask += c.mask
             me_used += c.me_used
             free_milli += c.free_milli
             free_mem += c.free_mem
+            n_free_inst += c.n_free_inst
             self.free_inst += c.free_inst
             self.existing += c.existing
         self.models = list(models)
@@ -131,10 +142,9 @@ class FleetState:
         self.me_used = np.array(me_used, dtype=bool)
         self.free_milli = np.array(free_milli, dtype=np.int64)
         self.free_mem = np.array(free_mem, dtype=np.int64)
-        self.n_free_inst = np.array([len(f) for f in self.free_inst], dtype=np.int64)
+        self.n_free_inst = np.array(n_free_inst, dtype=np.int64)
         self.cpu = np.array([n.cpu_milli_free for n in self.nodes], dtype=np.int64)
         self.mem = np.array([n.memory_bytes_free for n in self.nodes], dtype=np.int64)
-        self.first_gpu = {ni: int(np.searchsorted(self.node_of, ni)) for ni in range(len(nodes))}
 
     def copy(self) -> FleetState:
         """An independent copy (the greedy packer consumes its state)."""

@@ -74,6 +74,10 @@ class NodeCapacity:
     # Every grant charged was a share or whole GPU on a named non-MIG GPU (`with_allocation`
     # may then add one more without a rebuild: charges of that kind commute).
     plain: bool = field(default=True, compare=False, repr=False)
+    # Every grant charged named one of this node's GPUs, no two GPUs share an index and no UID
+    # came twice: each GPU's state is then its own grants charged in `build`'s order, whatever
+    # the other GPUs hold, so a change redoes only the GPUs it names (`_recharged`).
+    named: bool = field(default=True, compare=False, repr=False)
 
     def derive(self, key: object, compute: Callable[[NodeCapacity], T]) -> T:
         """`compute(self)`, memoised on this view under `key` (`compute` must read only it)."""
@@ -91,15 +95,18 @@ class NodeCapacity:
         by_index = {g.index: g for g in gpus}
         cap = cls(node, gpus, dict(node.mig_pool), {}, [], node.cpu_milli)
         cap.plain = len(by_index) == len(gpus)  # (two GPUs of one index: `by_index` keeps one)
+        cap.named = cap.plain
         unknown: list[tuple[str, GpuGrant]] = []
         for alloc in sorted(allocations, key=lambda a: a.uid):
+            if alloc.uid in cap.victims:  # charged twice, kept once
+                cap.named = False
             cap.victims[alloc.uid] = alloc
             cap.cpu_free -= alloc.cpu_milli
             for grant in alloc.placement.gpus:
                 target = by_index.get(grant.index)
                 if grant.index == UNKNOWN_INDEX or target is None:
                     unknown.append((alloc.uid, grant))
-                    cap.plain = False
+                    cap.plain = cap.named = False
                     continue
                 if grant.profile is not None or target.gpu.mig_enabled:
                     cap.plain = False
@@ -114,45 +121,81 @@ class NodeCapacity:
         """`build(node, allocations + [alloc])` from this view of `build(node, allocations)`,
         copying only the GPUs `alloc` takes (a bind in the simulator: 1.6 against 18.9 us for
         the rebuild of an 8-GPU node holding 16 pods), or None where that is not certain to be
-        the same view: a grant of a MIG instance or on an unnamed GPU (their charges depend on
-        order), one that does not fit, anything overbooked. Shares and whole GPUs on named GPUs
-        commute (each subtracts milli and memory; when all fit together every order fits), so
-        the order `build` charges in does not matter. A view is never changed once built: the
-        GPUs not taken are shared."""
-        if not self.plain or self.overbooked or alloc.uid in self.victims:
+        the same view: a grant on an unnamed GPU (charged after all others, anywhere), one that
+        does not fit, anything overbooked. Shares and whole GPUs on named GPUs commute (each
+        subtracts milli and memory; when all fit together every order fits), so they are
+        charged to copies of their GPUs; a GPU given a MIG instance is charged again from its
+        bare state with its grants in `build`'s order (`_recharged`). A view is never changed
+        once built: the GPUs not taken are shared."""
+        if self.overbooked or alloc.uid in self.victims:
             return None
-        got = self._plain_copies(alloc, set)
-        if got is None:
-            return None
-        gpus, copied = got
-        for grant in alloc.placement.gpus:
-            if not _charge(copied[grant.index], alloc.uid, grant):
-                return None
         victims = dict(self.victims)
         victims[alloc.uid] = alloc
         if len(victims) > 1 and alloc.uid < next(reversed(self.victims)):
             victims = dict(sorted(victims.items()))  # `build`'s order: by UID
-        return NodeCapacity(self.node, gpus, dict(self.pool_free), victims, [],
-                            self.cpu_free - alloc.cpu_milli)  # fmt: skip
+        cpu_free = self.cpu_free - alloc.cpu_milli
+        got = self._plain_copies(alloc, set) if self.plain else None
+        if got is not None:
+            gpus, copied = got
+            for grant in alloc.placement.gpus:
+                if not _charge(copied[grant.index], alloc.uid, grant):
+                    return None
+            return NodeCapacity(self.node, gpus, dict(self.pool_free), victims, [], cpu_free,
+                                named=self.named)  # fmt: skip
+        redone = self._recharged(alloc, victims)
+        if redone is None:
+            return None
+        return NodeCapacity(self.node, redone, dict(self.pool_free), victims, [], cpu_free,
+                            plain=False)  # fmt: skip
 
     def without_allocation(self, uid: str) -> NodeCapacity | None:
         """`build(node, allocations)` less allocation `uid` from this view, or None where that
         is not certain (as `with_allocation`): plain charges commute, so handing one back
-        leaves what the others alone would have charged (a release in the simulator)."""
+        leaves what the others alone would have charged (a release in the simulator); a GPU
+        that held a MIG instance is charged again from its bare state (`_recharged`)."""
         alloc = self.victims.get(uid)
-        if alloc is None or not self.plain or self.overbooked:
+        if alloc is None or self.overbooked:
             return None
-        got = self._plain_copies(alloc, lambda pods: pods - {uid})
-        if got is None:
-            return None
-        gpus, copied = got
-        for grant in alloc.placement.gpus:
-            g = copied[grant.index]
-            g.free_milli += MILLI_PER_GPU if grant.milli is None else grant.milli
-            g.free_memory_mib += g.gpu.memory_mib if grant.milli is None else grant.memory_mib or 0
         victims = {k: v for k, v in self.victims.items() if k != uid}
-        return NodeCapacity(self.node, gpus, dict(self.pool_free), victims, [],
-                            self.cpu_free + alloc.cpu_milli)  # fmt: skip
+        cpu_free = self.cpu_free + alloc.cpu_milli
+        got = self._plain_copies(alloc, lambda pods: pods - {uid}) if self.plain else None
+        if got is not None:
+            gpus, copied = got
+            for grant in alloc.placement.gpus:
+                g = copied[grant.index]
+                g.free_milli += MILLI_PER_GPU if grant.milli is None else grant.milli
+                g.free_memory_mib += (
+                    g.gpu.memory_mib if grant.milli is None else grant.memory_mib or 0
+                )
+            return NodeCapacity(self.node, gpus, dict(self.pool_free), victims, [], cpu_free,
+                                named=self.named)  # fmt: skip
+        redone = self._recharged(alloc, victims)
+        if redone is None:
+            return None
+        return NodeCapacity(self.node, redone, dict(self.pool_free), victims, [], cpu_free,
+                            plain=_all_plain(redone, victims))  # fmt: skip
+
+    def _recharged(
+        self, alloc: Allocation, victims: dict[str, Allocation]
+    ) -> list[GpuCapacity] | None:
+        """This view's GPUs, each GPU `alloc`'s grants name built again from its bare state
+        with its grants among `victims` (in UID order) charged as `build` charges them; None
+        where that may differ from `build`: this view not `named`, a grant naming no GPU of
+        the node, one that does not fit (`build` would record it as overbooked)."""
+        if not self.named:
+            return None
+        gpus = list(self.gpus)
+        for index in dict.fromkeys(grant.index for grant in alloc.placement.gpus):
+            pos = _position(gpus, index)
+            if pos is None:
+                return None
+            bare = _gpu_capacity(gpus[pos].gpu)
+            for uid, held in victims.items():
+                for grant in held.placement.gpus:
+                    if grant.index == index and not _charge(bare, uid, grant):
+                        return None
+            gpus[pos] = bare
+        return gpus
 
     def _plain_copies(
         self, alloc: Allocation, pods: Callable[[set[str]], set[str]]
@@ -191,6 +234,16 @@ class NodeCapacity:
     def free_static(self, profile: str) -> int:
         own = sum(1 for g in self.usable_gpus for i in g.free_static if i.profile == profile)
         return own + self.pool_free.get(profile, 0)
+
+
+def _all_plain(gpus: list[GpuCapacity], victims: dict[str, Allocation]) -> bool:
+    """`build`'s `plain` for a `named` view: no grant is a MIG instance or on a MIG GPU."""
+    for alloc in victims.values():
+        for grant in alloc.placement.gpus:
+            pos = _position(gpus, grant.index)
+            if grant.profile is not None or pos is None or gpus[pos].gpu.mig_enabled:
+                return False
+    return True
 
 
 def _position(gpus: list[GpuCapacity], index: int) -> int | None:

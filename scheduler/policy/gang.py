@@ -147,10 +147,11 @@ def _candidates(
 
 
 def _verified(state: ClusterState, members: Sequence[PodRequest], plan: GangPlan) -> bool:
-    scratch = state
     # Per node, the exact view with the slots so far charged, while `with_allocation` can
-    # chain it (shares and whole GPUs): a slot it charges fits, so no rebuild is needed.
+    # chain it (shares and whole GPUs): a slot it charges fits, so no rebuild is needed. The
+    # slots so far go into a scratch state only for a slot that it cannot chain.
     views: dict[str, NodeCapacity | None] = {}
+    before: dict[str, Allocation] = {}
     for i, (pod, slot) in enumerate(zip(members, plan.slots, strict=True)):
         alloc = Allocation(pod.key, f"plan#{i}", slot, pod.priority, False, None)
         if slot.node not in state.nodes:
@@ -159,10 +160,10 @@ def _verified(state: ClusterState, members: Sequence[PodRequest], plan: GangPlan
         after = None if view is None else view.with_allocation(alloc)
         views[slot.node] = after
         if after is None and placement_conflicts(
-            state.nodes[slot.node], scratch.allocations_on(slot.node), alloc
+            state.nodes[slot.node], state.with_allocations(before).allocations_on(slot.node), alloc
         ):
             return False
-        scratch = scratch.with_allocations({f"plan#{i}": alloc})
+        before[f"plan#{i}"] = alloc
     return True
 
 
@@ -213,7 +214,7 @@ def _solve(
     if any(state.capacity(n).pool_free for n in nodes):
         return None  # instances known only by count: the planner needs their GPUs
     keys = [f"{m.key}#{i}" for i, m in enumerate(members)]
-    from packing.gang.planner import plan_gang  # OR-Tools loads with the first gang planned
+    from packing.gang.planner import plan_gang  # OR-Tools: only once a gang needs a search
 
     try:
         gm = [_member(m, k) for m, k in zip(members, keys, strict=True)]
@@ -224,7 +225,8 @@ def _solve(
         return None
     if plan.status == "infeasible":
         return GangPlan("infeasible", (), plan.reason)
-    uuids = {n: {g.index: g.uuid for g in state.nodes[n].gpus} for n in nodes}
+    uuids = {mp.node: {g.index: g.uuid for g in state.nodes[mp.node].gpus}
+             for mp in plan.placements.values()}  # fmt: skip
     out = []
     for k in keys:
         mp = plan.placements[k]
@@ -342,18 +344,26 @@ def drain_budgets(
     by_node = {n: counts(n) for n in known}
     free = {n: c[0] for n, c in by_node.items()}
     busy = {n: c[1] for n, c in by_node.items()}
+    # The members kept so far on the drained nodes: charged to `scratch` only when a spot is
+    # not in the memo (most are: the scratch state and the pod copy are for the misses).
     scratch = empty
+    uncharged: dict[str, Allocation] = {}
     kept: dict[str, set[int]] = {}
     placed: dict[str, tuple[int, ...]] = {}  # members kept on each node so far, in order
 
     def short(name: str, gpus: set[int]) -> int:  # GPUs kept there that are busy now
         return max(0, len(gpus) - free[name])
 
-    def spot_for(pod: PodRequest, i: int, node: Node) -> Placement | None:
+    def spot_for(i: int, node: Node) -> Placement | None:
+        nonlocal scratch
         key = (node.name, i, placed.get(node.name, ()))
         hit = memo.get(key) if memo is not None else None
         if hit is not None and hit[0] is node:
             return hit[1]
+        if uncharged:
+            scratch = scratch.with_allocations(uncharged)
+            uncharged.clear()
+        pod = replace(members[i], gang=None)
         spot = (
             choose_placement(scratch, pod, node)
             if filter_node(scratch, pod, node.name, solo_profile).ok
@@ -363,21 +373,25 @@ def drain_budgets(
             memo[key] = (node, spot)
         return spot
 
+    # Every node by a lower bound of its order for a member whose spot takes at least `least`
+    # GPUs, per `least` (a gang's members mostly share it); unique, as the rank is in it.
+    ranked: dict[int, list[tuple[tuple[int, bool, int, int], str]]] = {}
     for i in sorted(range(len(members)), key=lambda i: (-_size(members[i]), i)):
-        pod = replace(members[i], gang=None)
+        pod = members[i]
         best: tuple[tuple[int, bool, int, int], str, Placement] | None = None
-        # Nodes already chosen first, then the others by a lower bound of their order (a
-        # spot takes at least `least` GPUs): the scan stops once no node left can beat the
-        # best found, which leaves the choice exactly that of trying every node.
+        # Nodes already chosen first, then the others by that bound: the scan stops once no
+        # node left can beat the best found, which leaves the choice exactly that of trying
+        # every node.
         least = _least_gpus(pod)
-        rest = sorted(
-            (max(0, least - free[n]), True, busy[n], rank[n]) for n in known if n not in kept
-        )
+        if least not in ranked:
+            ranked[least] = sorted(
+                ((max(0, least - free[n]), True, busy[n], rank[n]), n) for n in known
+            )
         for bound, name in [*(((0, False, busy[n], rank[n]), n) for n in kept),
-                            *((b, known[b[3]]) for b in rest)]:  # fmt: skip
+                            *(bn for bn in ranked[least] if bn[1] not in kept)]:  # fmt: skip
             if best is not None and bound >= best[0] and name not in kept:
                 break
-            spot = spot_for(pod, i, state.nodes[name])
+            spot = spot_for(i, state.nodes[name])
             if spot is None:
                 continue
             had = kept.get(name, set())
@@ -391,9 +405,7 @@ def drain_budgets(
         kept.setdefault(name, set()).update(g.index for g in spot.gpus)
         placed[name] = (*placed.get(name, ()), i)
         key = f"drain#{i}"
-        scratch = scratch.with_allocations(
-            {key: Allocation(pod.key, key, spot, pod.priority, False, None)}
-        )
+        uncharged[key] = Allocation(pod.key, key, spot, pod.priority, False, None)
     return {n: len(g) for n, g in kept.items()}
 
 

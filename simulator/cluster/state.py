@@ -187,9 +187,9 @@ class SimCluster:
         if before is None or after is None:
             return
         self._capacity[node] = after
-        if current or held is not None:  # the row needs only these GPUs' shares redone
-            moved = [i for i, g in enumerate(after.gpus) if g is not before.gpus[i]]
-            self._shares[node] = sorted({*moved, *(held or ())})
+        moved = [i for i, g in enumerate(after.gpus) if g is not before.gpus[i]]
+        if (current or held is not None) and not any(after.gpus[i].gpu.mig_enabled for i in moved):
+            self._shares[node] = sorted({*moved, *(held or ())})  # only their shares redone
 
     def on_node(self, node: str) -> tuple[Allocation, ...]:
         """The allocations held on `node` (bound or reserved)."""

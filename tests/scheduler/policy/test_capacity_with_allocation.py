@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.policy.capacity import NodeCapacity
-from scheduler.policy.model import UNKNOWN_INDEX, Allocation, Gpu, GpuGrant, Node, Placement
+from scheduler.policy.model import (
+    UNKNOWN_INDEX,
+    Allocation,
+    Gpu,
+    GpuGrant,
+    MigSlot,
+    Node,
+    Placement,
+)
 from tests.builders import H100, H100_MIB
 from tests.scheduler.policy.test_batch import clusters
 
@@ -122,3 +130,46 @@ def test_handing_back_a_share_takes_the_quick_path() -> None:
     assert both.without_allocation("zz") is None
     mig = Allocation("d/c", "c", Placement("n", (GpuGrant(0, profile="1g.10gb"),)))
     assert NodeCapacity.build(node, [mig]).without_allocation("c") is None
+
+
+def test_a_mig_instance_redoes_only_its_gpu_in_build_order() -> None:
+    """Table: a plain H100 and a MIG H100; instances 3g@4 (uid "b") then 1g@0 (uid "a") on
+    the MIG GPU: the view equals `build`'s, its instances in UID order ("a" first), the plain
+    GPU shared with the view before; handing "a" back leaves 3g@4 alone. A second claim on
+    3g@4 does not fit: None (`build` records it as overbooked)."""
+    gpus = (Gpu(0, "G0", H100, H100_MIB, False), Gpu(1, "G1", H100, H100_MIB, True))
+    node = Node("n", gpus=gpus, cpu_milli=8000)
+
+    def on_mig(uid: str, profile: str, start: int) -> Allocation:
+        return Allocation(f"d/{uid}", uid, Placement("n", (GpuGrant(1, profile=profile,
+                                                                     start=start),)))  # fmt: skip
+
+    b, a = on_mig("b", "3g.40gb", 4), on_mig("a", "1g.10gb", 0)
+    first = NodeCapacity.build(node, [b])
+    quick = first.with_allocation(a)
+    assert quick is not None
+    assert _fields(quick) == _fields(NodeCapacity.build(node, [a, b]))
+    assert [i.profile for i in quick.gpus[1].occupied] == ["1g.10gb", "3g.40gb"]
+    assert quick.gpus[0] is first.gpus[0]
+    back = quick.without_allocation("a")
+    assert back is not None and _fields(back) == _fields(first)
+    assert back.plain is False and NodeCapacity.build(node, []).plain is True
+    assert quick.with_allocation(on_mig("c", "3g.40gb", 4)) is None
+
+
+def test_grants_charged_anywhere_or_twice_leave_mig_changes_to_a_rebuild() -> None:
+    """Table: a grant on an unnamed GPU is charged, after the named ones, to the first GPU that
+    holds it, and a UID given twice is charged twice: a GPU's state is then not its own grants
+    alone, so a MIG change there answers None (or exactly `build`'s view)."""
+    layout = (MigSlot("1g.10gb", 0, False), MigSlot("3g.40gb", 4, False))
+    gpus = (Gpu(0, "G0", H100, H100_MIB, True, layout), Gpu(1, "G1", H100, H100_MIB, False))
+    node = Node("n", gpus=gpus, cpu_milli=8000)
+    anywhere = Allocation("d/u", "u", Placement("n", (GpuGrant(UNKNOWN_INDEX, profile="1g.10gb"),)))
+    grants = (GpuGrant(0, profile="3g.40gb", start=4), GpuGrant(1, milli=100, memory_mib=0))
+    new = Allocation("d/a", "a", Placement("n", grants))
+    twice = Allocation("d/t", "t", Placement("n", (GpuGrant(1, milli=300, memory_mib=0),)))
+    for held in ([anywhere], [twice, twice]):
+        quick = NodeCapacity.build(node, held).with_allocation(new)
+        assert quick is None or _fields(quick) == _fields(NodeCapacity.build(node, [*held, new]))
+        back = NodeCapacity.build(node, [*held, new]).without_allocation("a")
+        assert back is None or _fields(back) == _fields(NodeCapacity.build(node, held))

@@ -16,8 +16,10 @@ from scheduler.policy.model import (
     UNKNOWN_INDEX,
     Allocation,
     ClusterState,
+    Gpu,
     GpuGrant,
     GpuRequest,
+    Node,
     Placement,
     PodRequest,
 )
@@ -53,3 +55,18 @@ def test_chained_views_give_the_rebuilt_verdict(state: ClusterState, data: st.Da
     members = [PodRequest(f"g-{i}", f"d/g-{i}", GpuRequest("whole", 1)) for i in range(len(slots))]
     plan = GangPlan("optimal", tuple(Placement(n, tuple(gs)) for n, gs in slots))
     assert _verified(state, members, plan) == _rebuilt_reference(state, members, plan)
+
+
+def test_a_slot_the_chain_cannot_take_is_checked_against_the_slots_before_it() -> None:
+    # MIG grants are not chained: each is checked by a rebuild that holds the earlier slots.
+    gpu = Gpu(0, "G0", "NVIDIA-H100-80GB-HBM3", 81559, mig_enabled=True)
+    state = ClusterState({"a": Node("a", gpus=(gpu,))}, {})
+    members = [PodRequest(f"g-{i}", f"d/g-{i}", GpuRequest("mig", 1, "3g.40gb")) for i in (0, 1)]
+
+    def plan(*starts: int) -> GangPlan:
+        return GangPlan("optimal", tuple(
+            Placement("a", (GpuGrant(0, profile="3g.40gb", start=s),)) for s in starts
+        ))  # fmt: skip
+
+    assert _verified(state, members, plan(0, 4))
+    assert not _verified(state, members, plan(4, 4))  # the same instance twice

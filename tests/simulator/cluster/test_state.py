@@ -57,13 +57,14 @@ def test_counters_follow_the_device_plugin() -> None:
 moves = st.lists(st.tuples(st.sampled_from(["bind", "bind", "bind", "release", "look",
                                             "snapshot"]),
                            st.integers(0, 2), st.integers(0, 7),
-                           st.sampled_from([None, 100, 250, 500, 700]),
+                           st.sampled_from([None, 100, 250, 500, 700, ("1g.10gb", 0),
+                                            ("3g.40gb", 4), ("2g.20gb", 2)]),
                            st.sampled_from([0, 1000, 40000])),
                  max_size=30)  # fmt: skip
 
 
 @settings(max_examples=150, deadline=None)
-@given(moves=moves, mig=st.integers(0, 2))
+@given(moves=moves, mig=st.integers(0, 2), dynamic=st.booleans())
 @example(
     moves=[
         ("bind", 0, 0, 500, 0),
@@ -74,21 +75,35 @@ moves = st.lists(st.tuples(st.sampled_from(["bind", "bind", "bind", "release", "
         ("snapshot", 0, 0, None, 0),
     ],
     mig=0,
+    dynamic=False,
 )  # a released node's view asked, then a quick bind: its row is two changes behind
-def test_views_and_rows_after_quick_binds_equal_a_fresh_build(moves, mig) -> None:  # type: ignore[no-untyped-def]
-    """Property: after any sequence of binds (shares and whole GPUs, some on MIG GPUs, some
-    overbooking), releases and snapshots, each memoised view (`with_allocation` where a bind
-    allows it) equals `NodeCapacity.build`, and the fleet index refreshed in place (only the
-    changed GPUs' cells where the views allow it: `refresh`'s `shares`; views also asked
-    between snapshots) equals a full build,
-    every column, bit for bit."""
-    c = SimCluster(cluster(3, mig))
+@example(
+    moves=[
+        ("bind", 2, 5, 500, 0),
+        ("snapshot", 0, 0, None, 0),
+        ("bind", 2, 0, ("1g.10gb", 0), 0),
+        ("snapshot", 0, 0, None, 0),
+    ],
+    mig=1,
+    dynamic=True,
+)  # a MIG instance after a share: the row's MIG cells are redone, not only its shares
+def test_views_and_rows_after_quick_binds_equal_a_fresh_build(moves, mig, dynamic) -> None:  # type: ignore[no-untyped-def]
+    """Property: after any sequence of binds (shares, whole GPUs and MIG instances, some on the
+    wrong kind of GPU, some overbooking), releases and snapshots, each memoised view
+    (`with_allocation` / `without_allocation` where a change allows it) equals
+    `NodeCapacity.build`, and the fleet index refreshed in place (only the changed GPUs'
+    cells where the views allow it: `refresh`'s `shares`; views also asked between
+    snapshots) equals a full build, every column, bit for bit."""
+    c = SimCluster(cluster(3, mig), dynamic_mig=dynamic)
     s = c.snapshot(0.0)
     s.fleet()
     live: list[str] = []
     for k, (op, n, g, milli, cpu) in enumerate(moves):
         if op == "bind":
-            grant = GpuGrant(g, milli=milli, memory_mib=0 if milli else None)
+            if isinstance(milli, tuple):
+                grant = GpuGrant(g, profile=milli[0], start=milli[1])
+            else:
+                grant = GpuGrant(g, milli=milli, memory_mib=0 if milli else None)
             uid = f"p{(k * 7919) % 97:02d}"  # UIDs out of order: `build` charges by UID
             if uid in c.allocations:
                 continue
