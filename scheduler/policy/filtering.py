@@ -129,22 +129,21 @@ def filter_cycle(
     failing = asked = False
     # (`count_nonzero` and ufunc reductions, not `.any()` / `.all()`'s wrappers: this runs per pod)
     for i, v in enumerate(answers):
-        if v.code is not None:
-            bad = v.code != 0
-            if np.logical_or.reduce(bad):  # (most calls: every row passes this plugin)
-                if code is None:
-                    code = np.zeros(len(names), np.int8)
-                    who = np.full(len(names), -1, np.int16)
-                failing = True
-                first = (code == 0) & bad
-                code[first] = v.code[first]
-                who[first] = i
+        # (the codes themselves reduced: most calls, every row passes this plugin)
+        if v.code is not None and np.logical_or.reduce(v.code):
+            if code is None:
+                code = np.zeros(len(names), np.int8)
+                who = np.full(len(names), -1, np.int16)
+            failing = True
+            first = (code == 0) & (v.code != 0)
+            code[first] = v.code[first]
+            who[first] = i
         if v.exact is not None and np.count_nonzero(v.exact):
             asked = True
     # `slow` is a row-state column: the states' representatives have it set exactly when some
     # candidate does (a take over the distinct states, not over every candidate).
     slow = cycle.index.slow
-    plain = not asked and _none_slow_all_known(slow, cycle.rows if sub is None else sub.rows, known)
+    plain = not asked and none_slow_all_known(slow, cycle.rows if sub is None else sub.rows, known)
     if plain and not failing:
         # The common answer: every row passes. (`list.copy`: a plain list even of a list
         # subclass such as `RowNames`, copied in C, where `list(...)` iterates a subclass.)
@@ -215,7 +214,7 @@ def _fast_sample() -> tuple[Bools, Rows, Bools]:
 
 
 @kernel(_fast_sample)
-def _none_slow_all_known(slow: Bools, rows: Rows, known: Bools) -> bool:
+def none_slow_all_known(slow: Bools, rows: Rows, known: Bools) -> bool:
     """No row of `rows` is `slow` and every candidate is `known`: the batch filter's verdicts
     stand for every candidate (one pass, instead of a gather and two counts)."""
     for r in rows:

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from packing.fgd import FragTable
-from scheduler.policy import batch
+from scheduler.policy import batch, filtering
 from scheduler.policy.demand import DemandMix
 from scheduler.policy.fleet_index import FleetIndex, distinct
 from scheduler.policy.fleet_memo import group_ids
@@ -74,8 +74,8 @@ class LookAhead:
             return None
         idx = cycle.index
         rows = cycle.rows
-        # (ufunc reductions, not the `.all()` / `.any()` wrappers: this runs per tie)
-        if not np.logical_and.reduce(cycle.known) or np.logical_or.reduce(idx.slow[rows]):
+        # (the filters' one-pass check: no tied row slow, every tied name known)
+        if not filtering.none_slow_all_known(idx.slow, rows, cycle.known):
             return None
         # The tied nodes after the pod; often identical (idle nodes of one type): each
         # distinct state once. Rows of one index state (`state_ids`) have the same free milli,

@@ -1,4 +1,4 @@
-"""The batch filter's all-pass test (`filtering._none_slow_all_known`, one kernel) answers as
+"""The batch filter's all-pass test (`filtering.none_slow_all_known`, one kernel) answers as
 the numpy steps it replaced: no candidate row is slow and every candidate is known."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.policy.filtering import _none_slow_all_known
+from scheduler.policy.filtering import none_slow_all_known
 
 
 def _numpy_reference_fast(slow: np.ndarray, rows: np.ndarray, known: np.ndarray) -> bool:
@@ -21,4 +21,4 @@ def test_the_fast_path_test_equals_the_numpy_steps(slow_rows: list[bool], data) 
     slow = np.array(slow_rows, bool)
     rows = np.array(data.draw(st.lists(st.integers(0, len(slow) - 1), max_size=15)), np.intp)
     known = np.array(data.draw(st.lists(st.booleans(), max_size=15)), bool)
-    assert _none_slow_all_known(slow, rows, known) == _numpy_reference_fast(slow, rows, known)
+    assert none_slow_all_known(slow, rows, known) == _numpy_reference_fast(slow, rows, known)
