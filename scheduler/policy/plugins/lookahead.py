@@ -143,9 +143,9 @@ class LookAhead:
                 mine[~idx.alive[r] | idx.slow[r], :-1] = np.inf
             # One record a row (a 2-D array's second axis would read as GPU columns): the
             # record's two fields are the row's increases then its fragmentation, the
-            # layout of `answers`' rows, so the rows are viewed as records, not copied.
-            out: npt.NDArray[Any] = mine.view(_record(mine.shape[1] - 1))[:, 0]
-            return out
+            # layout of `answers`' rows, so the rows are read as records over the same
+            # memory, not copied (a buffer, not `view`: no Python-level layout check).
+            return np.ndarray((k,), _record(mine.shape[1] - 1), mine)
 
         now = idx.per_row(key, compute)
         if not stash:  # no row changed: the extra states alone
