@@ -92,11 +92,25 @@ def _table(m: GpuModel, weights: tuple[float, ...]) -> npt.NDArray[np.float64]:
     return frag
 
 
+# The default mix's table per model object (id -> (model, table); the model kept alive beside
+# it, so its id is not reused while the entry exists): weighing the default mix and hashing
+# the model for `_table`'s cache cost more than a dynamic-MIG plan of one instance.
+_DEFAULT_TABLES: dict[int, tuple[GpuModel, npt.NDArray[np.float64]]] = {}
+_DEFAULT_TABLES_LIMIT = 256
+
+
 def mig_frag_table(model: GpuModel | str,
                    mix: Mapping[str, float] | None = None) -> npt.NDArray[np.float64]:
     """frag[mask]: expected fragmentation (milli-GPU) of a GPU with occupancy `mask`."""
     m = _model(model)
-    return _table(m, normalise_mix(m, mix))
+    if mix is not None:
+        return _table(m, normalise_mix(m, mix))
+    hit = _DEFAULT_TABLES.get(id(m))
+    if hit is None:
+        if len(_DEFAULT_TABLES) >= _DEFAULT_TABLES_LIMIT:  # (models made per node, unbounded)
+            _DEFAULT_TABLES.clear()
+        hit = _DEFAULT_TABLES[id(m)] = (m, _table(m, normalise_mix(m, None)))
+    return hit[1]
 
 
 def mig_fragmentation(model: GpuModel | str, instances: tuple[MigInstance, ...] | list[MigInstance],

@@ -142,11 +142,7 @@ class NodeCapacity:
                     return None
             return NodeCapacity(self.node, gpus, dict(self.pool_free), victims, [], cpu_free,
                                 named=self.named)  # fmt: skip
-        redone = self._recharged(alloc, victims)
-        if redone is None:
-            return None
-        return NodeCapacity(self.node, redone, dict(self.pool_free), victims, [], cpu_free,
-                            plain=False)  # fmt: skip
+        return self._recharged(alloc, victims, cpu_free, plain=False)
 
     def without_allocation(self, uid: str) -> NodeCapacity | None:
         """`build(node, allocations)` less allocation `uid` from this view, or None where that
@@ -169,19 +165,21 @@ class NodeCapacity:
                 )
             return NodeCapacity(self.node, gpus, dict(self.pool_free), victims, [], cpu_free,
                                 named=self.named)  # fmt: skip
-        redone = self._recharged(alloc, victims)
-        if redone is None:
-            return None
-        return NodeCapacity(self.node, redone, dict(self.pool_free), victims, [], cpu_free,
-                            plain=_all_plain(redone, victims))  # fmt: skip
+        return self._recharged(alloc, victims, cpu_free)
 
     def _recharged(
-        self, alloc: Allocation, victims: dict[str, Allocation]
-    ) -> list[GpuCapacity] | None:
-        """This view's GPUs, each GPU `alloc`'s grants name built again from its bare state
-        with its grants among `victims` (in UID order) charged as `build` charges them; None
-        where that may differ from `build`: this view not `named`, a grant naming no GPU of
-        the node, one that does not fit (`build` would record it as overbooked)."""
+        self,
+        alloc: Allocation,
+        victims: dict[str, Allocation],
+        cpu_free: int,
+        plain: bool | None = None,
+    ) -> NodeCapacity | None:
+        """The view of `victims` with `cpu_free` CPU left: this view's GPUs, each GPU
+        `alloc`'s grants name built again from its bare state with its grants among `victims`
+        (in UID order) charged as `build` charges them; `plain` as `build` would set it (None:
+        worked out from the grants). None where that may differ from `build`: this view not
+        `named`, a grant naming no GPU of the node, one that does not fit (`build` would
+        record it as overbooked)."""
         if not self.named:
             return None
         gpus = list(self.gpus)
@@ -195,7 +193,10 @@ class NodeCapacity:
                     if grant.index == index and not _charge(bare, uid, grant):
                         return None
             gpus[pos] = bare
-        return gpus
+        if plain is None:
+            plain = _all_plain(gpus, victims)
+        return NodeCapacity(self.node, gpus, dict(self.pool_free), victims, [], cpu_free,
+                            plain=plain)  # fmt: skip
 
     def _plain_copies(
         self, alloc: Allocation, pods: Callable[[set[str]], set[str]]
@@ -208,8 +209,8 @@ class NodeCapacity:
         for grant in alloc.placement.gpus:
             if grant.index in copied:
                 continue
-            pos = _position(gpus, grant.index)
-            if grant.profile is not None or pos is None or gpus[pos].gpu.mig_enabled:
+            pos = _plain_position(gpus, grant)
+            if pos is None:
                 return None
             old = gpus[pos]
             gpus[pos] = copied[grant.index] = GpuCapacity(
@@ -238,12 +239,21 @@ class NodeCapacity:
 
 def _all_plain(gpus: list[GpuCapacity], victims: dict[str, Allocation]) -> bool:
     """`build`'s `plain` for a `named` view: no grant is a MIG instance or on a MIG GPU."""
-    for alloc in victims.values():
-        for grant in alloc.placement.gpus:
-            pos = _position(gpus, grant.index)
-            if grant.profile is not None or pos is None or gpus[pos].gpu.mig_enabled:
-                return False
-    return True
+    return all(
+        _plain_position(gpus, grant) is not None
+        for alloc in victims.values()
+        for grant in alloc.placement.gpus
+    )
+
+
+def _plain_position(gpus: list[GpuCapacity], grant: GpuGrant) -> int | None:
+    """Where the GPU a share or whole-GPU grant names sits in `gpus`; None for a MIG
+    instance, a grant on a MIG GPU or on an index the view lacks (charges that depend on
+    order)."""
+    pos = _position(gpus, grant.index)
+    if grant.profile is not None or pos is None or gpus[pos].gpu.mig_enabled:
+        return None
+    return pos
 
 
 def _position(gpus: list[GpuCapacity], index: int) -> int | None:

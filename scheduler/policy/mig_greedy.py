@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from packing.catalogue import GpuModel
 from packing.fleet import best_start, can_place
 from packing.fragmentation import mig_frag_table
 from scheduler.policy.fleet_index import FleetIndex
@@ -71,19 +70,6 @@ def _plan_rows(
     return out
 
 
-# The default-mix fragmentation table per GPU model object, by key (`mig_frag_table` weighs
-# the default mix again on every call: most of a one-instance plan's time). The model object
-# kept beside it guards against another model under the same key.
-_TABLES: dict[str, tuple[GpuModel, Floats]] = {}
-
-
-def _frag_table(model: GpuModel) -> Floats:
-    hit = _TABLES.get(model.key)
-    if hit is None or hit[0] is not model:
-        hit = _TABLES[model.key] = (model, mig_frag_table(model))
-    return hit[1]
-
-
 def plan_dynamic(
     idx: FleetIndex, r: npt.NDArray[np.intp], profile: str, count: int
 ) -> npt.NDArray[Any]:
@@ -111,7 +97,7 @@ def plan_dynamic(
             mask = np.where(here, masks[at, col], 0)
             start = best_start(mask, model, p).astype(np.int64)
             span = np.where(here, ((1 << p.memory_slices) - 1) << np.maximum(start, 0), 0)
-            table = _frag_table(model)
+            table = mig_frag_table(model)
             inc += np.where(here, table[mask | span] - table[mask], 0.0)
             share += np.where(here, p.memory_slices / model.memory_slices, 0.0)
             rows = np.flatnonzero(here)
